@@ -1,0 +1,139 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * Every error that crosses a plugin boundary is a {@link RustynetError} whose `code` is one of
+ * {@link ErrorCodes}. Codes are stable API: they never change meaning, and each has a stable
+ * number (like CNI's numbered error codes) used as a process exit status hint and in reports.
+ * Tools must compare `code`, never `message`.
+ *
+ * Rule for all plugins: an operation that fails with `INVALID_INPUT`, `UNKNOWN_PEER`,
+ * `DUPLICATE_PEER` or `UNSUPPORTED` has changed nothing.
+ */
+
+/** Stable error codes and their numbers. See `docs/errors.md` for the full table. */
+export const ErrorCodes = {
+  /** An operation needs a started instance and the instance is not running. */
+  NOT_RUNNING: 10,
+  /** `start` was called on an instance that is already running. */
+  ALREADY_RUNNING: 11,
+  /** An argument failed validation; `field` names it. Nothing changed. */
+  INVALID_INPUT: 20,
+  /** A peer id was named that the instance does not know. Nothing changed. */
+  UNKNOWN_PEER: 21,
+  /** The same peer id appears twice in one batch. Nothing changed. */
+  DUPLICATE_PEER: 22,
+  /** The operation or option is not supported by this plugin (see its capabilities). */
+  UNSUPPORTED: 30,
+  /** The backend's data plane (binary, kernel, device) failed. */
+  BACKEND_FAILED: 40,
+  /** A policy plugin failed to apply or remove its rules. */
+  POLICY_FAILED: 41,
+  /** A DNS plugin failed. */
+  DNS_FAILED: 42,
+  /** A relay server or client failed. */
+  RELAY_FAILED: 43,
+  /** An external command exited non-zero or could not be started. */
+  COMMAND_FAILED: 44,
+  /** A deadline passed. */
+  TIMEOUT: 50,
+  /** The caller's AbortSignal fired. */
+  ABORTED: 51,
+  /** No plugin at the given package name or path. */
+  PLUGIN_NOT_FOUND: 60,
+  /** The plugin's manifest (`rustynet-plugin.json`) is missing or does not match its schema. */
+  MANIFEST_INVALID: 61,
+  /** Host and plugin share no API version. */
+  API_VERSION_MISMATCH: 62,
+  /** The plugin's entry module failed to load or does not export `createPlugin`. */
+  PLUGIN_LOAD_FAILED: 63,
+  /** The plugin's options do not match its `configSchema`. */
+  CONFIG_INVALID: 64,
+  /** A netmap failed its JSON Schema. */
+  NETMAP_INVALID: 70,
+  /** A netmap's signature did not verify against the control-plane key. */
+  NETMAP_SIGNATURE_INVALID: 71,
+  /** A netmap's `expiresAt` has passed (or `issuedAt` lies in the future). */
+  NETMAP_EXPIRED: 72,
+  /** A netmap's version is at or below the persisted watermark (replay or rollback). */
+  NETMAP_REPLAYED: 73,
+  /** A hook tap vetoed the netmap. */
+  NETMAP_VETOED: 74,
+  /** A hook tap threw or passed its deadline. */
+  HOOK_FAILED: 80,
+  /** A key file is missing, malformed, or readable by others than its owner. */
+  KEY_INVALID: 90,
+  /** The caller lacks the privilege (root, CAP_NET_ADMIN) the operation needs. */
+  PERMISSION_DENIED: 91,
+  /** An invariant broke inside Rustynet itself: a bug. */
+  INTERNAL: 99,
+} as const;
+
+/** One of the stable error code names. */
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Optional structured context carried by a {@link RustynetError}. */
+export interface RustynetErrorOptions {
+  /** Dotted path of the input field at fault, e.g. `peers[3].allowedIps[0]`. */
+  field?: string;
+  /** Name of the plugin that raised or caused the error. */
+  plugin?: string;
+  /** Machine-readable details (never secrets). */
+  details?: Record<string, unknown>;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * The one error class of the plugin API.
+ *
+ * Identify errors with {@link isRustynetError} rather than `instanceof`: a plugin and its host
+ * may load different copies of this package.
+ */
+export class RustynetError extends Error {
+  override readonly name = 'RustynetError';
+  /** Stable code name. */
+  readonly code: ErrorCode;
+  /** Stable number of {@link code}. */
+  readonly errno: number;
+  readonly field?: string;
+  readonly plugin?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: RustynetErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.errno = ErrorCodes[code];
+    if (options.field !== undefined) this.field = options.field;
+    if (options.plugin !== undefined) this.plugin = options.plugin;
+    if (options.details !== undefined) this.details = options.details;
+  }
+
+  /** A JSON-safe view, as used in status output and conformance reports. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      errno: this.errno,
+      message: this.message,
+      ...(this.field !== undefined && { field: this.field }),
+      ...(this.plugin !== undefined && { plugin: this.plugin }),
+      ...(this.details !== undefined && { details: this.details }),
+    };
+  }
+}
+
+/**
+ * True when `err` is a {@link RustynetError} (from any copy of this package), optionally with
+ * the given code.
+ */
+export function isRustynetError(err: unknown, code?: ErrorCode): err is RustynetError {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; code?: unknown };
+  if (e.name !== 'RustynetError' || typeof e.code !== 'string' || !(e.code in ErrorCodes)) return false;
+  return code === undefined || e.code === code;
+}
+
+/** Shorthand for `new RustynetError('INVALID_INPUT', message, { field })`. */
+export function invalidInput(field: string, message: string, details?: Record<string, unknown>): RustynetError {
+  return new RustynetError('INVALID_INPUT', `${field}: ${message}`, { field, ...(details && { details }) });
+}

@@ -1,0 +1,27 @@
+import type { PluginContext } from '../context.js';
+import type { PluginKind } from '../manifest.js';
+import type { BackendPlugin } from './backend.js';
+import type { DnsPlugin } from './dns.js';
+import type { PolicyPlugin } from './policy.js';
+import type { RelayPlugin } from './relay.js';
+
+/** Any plugin instance. Discriminate on `kind`. */
+export type Plugin = BackendPlugin | PolicyPlugin | DnsPlugin | RelayPlugin;
+
+/** Maps a kind to its plugin interface. */
+export interface PluginByKind {
+  backend: BackendPlugin;
+  policy: PolicyPlugin;
+  dns: DnsPlugin;
+  relay: RelayPlugin;
+}
+
+/**
+ * What a plugin's entry module (the manifest's `entry`) must export.
+ *
+ * `createPlugin` is called once per instance with a fresh context. It must not touch the
+ * system (no devices, processes or sockets): that happens in `start`.
+ */
+export interface PluginModule<K extends PluginKind = PluginKind> {
+  createPlugin(context: PluginContext): PluginByKind[K] | Promise<PluginByKind[K]>;
+}

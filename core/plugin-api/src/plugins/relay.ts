@@ -1,0 +1,49 @@
+import type { CallOptions } from '../call-options.js';
+import type { RelayCapabilities } from '../types/capabilities.js';
+import type { Endpoint } from '../types/endpoint.js';
+import type { NetmapRelay } from '../types/netmap.js';
+import type { NodeId } from '../types/node-id.js';
+
+/** Configuration for {@link RelayPlugin.start}. */
+export interface RelayStartConfig {
+  nodeId: NodeId;
+  /** Relay servers from the netmap, preferred first. */
+  relays: NetmapRelay[];
+  /**
+   * Signs a relay server's challenge with this node's Ed25519 identity key. The key itself
+   * never reaches the plugin.
+   */
+  sign(challenge: Uint8Array): Promise<Uint8Array>;
+}
+
+/** State of one relayed path. */
+export interface RelayPathStatus {
+  peer: NodeId;
+  /** The local endpoint the backend sends to for this peer. */
+  localEndpoint: Endpoint;
+  relay: string;
+  rxPackets: number;
+  txPackets: number;
+}
+
+/**
+ * Relay client: stands in for a peer's endpoint when the direct path fails. It only moves the
+ * backend's already-encrypted datagrams, so any backend with `udpTransport` works unchanged.
+ */
+export interface RelayPlugin {
+  readonly kind: 'relay';
+  capabilities(): RelayCapabilities;
+  /** Registers with the relay server(s). @throws `ALREADY_RUNNING`, `RELAY_FAILED`. */
+  start(config: RelayStartConfig, options?: CallOptions): Promise<void>;
+  /** Closes every path and socket. Idempotent. */
+  stop(options?: CallOptions): Promise<void>;
+  /**
+   * Opens (or returns the open) local UDP endpoint that carries datagrams to `peer` through the
+   * relay; datagrams from `peer` are delivered to `backendEndpoint` (where the local backend
+   * listens). @throws `NOT_RUNNING`, `RELAY_FAILED`.
+   */
+  openPath(request: { peer: NodeId; backendEndpoint: Endpoint }, options?: CallOptions): Promise<Endpoint>;
+  /** Closes the path to `peer`; no-op when none is open. */
+  closePath(peer: NodeId, options?: CallOptions): Promise<void>;
+  status(options?: CallOptions): Promise<RelayPathStatus[]>;
+}

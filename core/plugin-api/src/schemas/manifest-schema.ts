@@ -1,0 +1,68 @@
+import { API_VERSION_PATTERN } from '../api-version.js';
+
+/**
+ * JSON Schema (draft-07, as ajv validates by default) of `rustynet-plugin.json`.
+ * See {@link PluginManifest} for the meaning of each field.
+ */
+export const manifestSchema = {
+  $id: 'https://rustynet.dev/schemas/plugin-manifest-1.json',
+  title: 'Rustynet plugin manifest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version', 'kind', 'apiVersions', 'entry', 'capabilities'],
+  properties: {
+    $schema: { type: 'string' },
+    name: {
+      type: 'string',
+      description: 'npm-style package name',
+      pattern: '^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$',
+      maxLength: 214,
+    },
+    version: {
+      type: 'string',
+      description: 'semantic version',
+      pattern: '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$',
+    },
+    kind: { enum: ['backend', 'policy', 'dns', 'relay'] },
+    apiVersions: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', pattern: API_VERSION_PATTERN.source },
+    },
+    entry: { type: 'string', minLength: 1, pattern: '^\\./' },
+    description: { type: 'string' },
+    capabilities: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        roaming: { type: 'boolean' },
+        ipv6: { type: 'boolean' },
+        exitNode: { type: 'boolean' },
+        lanRoutes: { type: 'boolean' },
+        udpTransport: { type: 'boolean' },
+        handshakeStats: { type: 'boolean' },
+        maxPeers: { type: 'integer', minimum: 1 },
+        allowedIpsUpdate: { type: 'boolean' },
+        counters: { type: 'boolean' },
+        atomicUpdate: { type: 'boolean' },
+        aaaa: { type: 'boolean' },
+        forwarder: { type: 'boolean' },
+        rateLimit: { type: 'boolean' },
+        maxDatagram: { type: 'integer', minimum: 1 },
+      },
+    },
+    configSchema: { type: 'object' },
+    backend: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['protocol', 'peerKeySchema'],
+      properties: {
+        protocol: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' },
+        peerKeySchema: { type: 'object' },
+      },
+    },
+  },
+  if: { properties: { kind: { const: 'backend' } } },
+  then: { required: ['backend'] },
+} as const;

@@ -1,0 +1,52 @@
+/**
+ * Capabilities a plugin declares in its manifest and reports at run time. The two must agree:
+ * the conformance kit checks it. Tests gated on a capability the plugin does not claim are
+ * reported SKIPPED with the reason; a skip never counts as a pass.
+ */
+export interface BackendCapabilities {
+  /** A peer's endpoint can change while traffic flows (`updatePeerEndpoint`). */
+  roaming: boolean;
+  /** IPv6 overlay addresses and allowed IPs. */
+  ipv6: boolean;
+  /** Routes to `0.0.0.0/0` or `::/0` through a peer. */
+  exitNode: boolean;
+  /** Routes to non-overlay prefixes (LAN routes) through a peer. */
+  lanRoutes: boolean;
+  /** Peers carried over UDP to an endpoint, so a relay can stand in for the endpoint. */
+  udpTransport: boolean;
+  /** `stats()` reports per-peer handshake times. */
+  handshakeStats: boolean;
+  /** Largest number of peers supported. */
+  maxPeers: number;
+  /** Allowed IPs of a peer can be changed without a reconnect. */
+  allowedIpsUpdate: boolean;
+}
+
+/** Capabilities of a policy plugin. */
+export interface PolicyCapabilities {
+  ipv6: boolean;
+  /** Per-rule packet/byte counters. */
+  counters: boolean;
+  /** Updates replace the ruleset atomically (no open window). */
+  atomicUpdate: boolean;
+}
+
+/** Capabilities of a DNS plugin. */
+export interface DnsCapabilities {
+  aaaa: boolean;
+  /** Forwarding of out-of-zone names to a configured upstream. */
+  forwarder: boolean;
+  /** Per-source rate limiting. */
+  rateLimit: boolean;
+}
+
+/** Capabilities of a relay plugin. */
+export interface RelayCapabilities {
+  /** Carries IPv6 underlay. */
+  ipv6: boolean;
+  /** Largest datagram carried, in bytes. */
+  maxDatagram: number;
+}
+
+/** Capabilities of any plugin kind. */
+export type Capabilities = BackendCapabilities | PolicyCapabilities | DnsCapabilities | RelayCapabilities;

@@ -1,0 +1,70 @@
+import type { AclPolicy } from './acl.js';
+import type { Cidr } from './cidr.js';
+import type { Endpoint } from './endpoint.js';
+import type { NodeId } from './node-id.js';
+
+/**
+ * One node of the mesh as the control plane describes it.
+ */
+export interface NetmapNode {
+  /** Unique stable id (a DNS label). */
+  id: NodeId;
+  /** Display and DNS name (a DNS label); defaults to `id`. Need not be unique: see docs/dns.md. */
+  name?: string;
+  /** Overlay host addresses (`/32`, `/128`), first IPv4 then IPv6. At least one. */
+  addresses: Cidr[];
+  /** Underlay endpoints, preferred first. May be empty (node behind NAT: others wait for it). */
+  endpoints: Endpoint[];
+  /**
+   * Backend key material by protocol id (the `backend.protocol` of a backend's manifest), e.g.
+   * `{ "<protocol>": "<opaque>" }`. A backend only sees the value under its own protocol.
+   */
+  keys: Record<string, string>;
+  /** The node's Ed25519 identity public key, raw 32 bytes in base64. */
+  identityKey: string;
+  /** Tags for ACL selectors (`tag:<name>`). */
+  tags?: string[];
+  /** Extra prefixes the node routes for (LAN routes; `0.0.0.0/0` for an exit node). */
+  routes?: Cidr[];
+}
+
+/** A relay server the nodes may use when direct paths fail. */
+export interface NetmapRelay {
+  id: string;
+  endpoint: Endpoint;
+}
+
+/**
+ * The desired state of the whole mesh, issued and signed by the control plane.
+ */
+export interface Netmap {
+  /** Monotonic version (integer >= 1). A node never applies a version at or below its watermark. */
+  version: number;
+  /** RFC 3339 time of issue. */
+  issuedAt: string;
+  /** RFC 3339 time after which the map must not be applied. */
+  expiresAt: string;
+  /** Human name of the network. */
+  network?: string;
+  nodes: NetmapNode[];
+  /** ACL; absent means the policy plugin's default (deny). */
+  acl?: AclPolicy;
+  /** DNS settings; the zone defaults to `rustynet`. */
+  dns?: { zone?: string };
+  relays?: NetmapRelay[];
+}
+
+/**
+ * A netmap with its Ed25519 signature. The signature covers the RFC 8785 (JCS) canonical JSON
+ * serialisation of `netmap`, signed with the control-plane private key.
+ */
+export interface SignedNetmap {
+  netmap: Netmap;
+  signature: {
+    alg: 'Ed25519';
+    /** First 16 hex digits of SHA-256 over the raw 32-byte public key; a hint, not trusted. */
+    keyId: string;
+    /** Base64 signature, 64 bytes. */
+    value: string;
+  };
+}

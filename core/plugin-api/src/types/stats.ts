@@ -1,0 +1,24 @@
+import type { Endpoint } from './endpoint.js';
+import type { NodeId } from './node-id.js';
+
+/** Run-time counters of one peer, as reported by a backend. */
+export interface PeerStats {
+  id: NodeId;
+  /** The endpoint the backend currently sends to, if any. */
+  endpoint?: Endpoint;
+  /** Time of the latest completed handshake in ms since the epoch; `null` if none yet. */
+  lastHandshakeAt: number | null;
+  /** Bytes received from the peer (tunnel payload as counted by the backend). */
+  rxBytes: number;
+  /** Bytes sent to the peer. */
+  txBytes: number;
+  /** Backend-specific free-form health word (`up`, `connecting`, `restarting`, ...). */
+  state?: string;
+}
+
+/** A backend's run-time report. */
+export interface BackendStats {
+  /** Tunnel network interfaces the backend owns (for policy plugins). */
+  interfaces: string[];
+  peers: PeerStats[];
+}
