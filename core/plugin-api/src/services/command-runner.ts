@@ -38,7 +38,7 @@ export interface ManagedProcess {
 }
 
 /**
- * Runs external programs (`wg`, `ip`, `nft`, `openvpn`, ...). The daemon implements it with
+ * Runs external programs (`ip`, `nft`, a backend's own tools, ...). The daemon implements it with
  * execa. Arguments are passed as an array, never through a shell. Secrets travel in files or
  * on stdin, never in `args` or `env`: every command line is readable by every user in
  * `/proc/<pid>/cmdline`.
