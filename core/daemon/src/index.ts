@@ -1,1 +1,75 @@
-export {};
+/**
+ * @packageDocumentation
+ * `@rustynet/daemon`: the backend-agnostic core of Rustynet. DI container (tsyringe), plugin
+ * loader, hooks (tapable), netmap trust (Ed25519 + RFC 8785, replay watermark), reconciler,
+ * local API over a unix socket, metrics (prom-client) and a hash-chained audit log.
+ *
+ * Plugins are never imported statically: they arrive only through {@link loadPlugin}.
+ */
+import 'reflect-metadata';
+
+// Services and DI
+export { createHostServices, type HostServicesOptions } from './services/host-services.js';
+export { createLogger, scrubSecrets, REDACT_PATHS, type LoggerOptions } from './services/logger.js';
+export { ExecaCommandRunner, childEnv, CHILD_ENV_ALLOWLIST, OUTPUT_TAIL_BYTES } from './services/command-runner.js';
+export { PromMetrics, PrefixedMetrics, PLUGIN_METRIC_PREFIX, type HostMetrics } from './services/metrics.js';
+export { SystemClock } from './services/clock.js';
+export { FileStateStore, atomicWriteFile, ensurePrivateDir } from './services/state-store.js';
+export {
+  KeyStore,
+  generateEd25519KeyPair,
+  writeKeyFile,
+  readPrivateKeyFile,
+  publicKeyFromPrivatePem,
+  publicKeyFromRawB64,
+  privateKeyFromPem,
+  keyIdOf,
+  type Ed25519KeyPair,
+} from './services/key-store.js';
+export { instrumentBackend } from './services/instrument.js';
+export { TOKENS } from './container/tokens.js';
+export { rootContainer, createPluginContainer, sanitizePluginName, pluginStateDir, type HostServices } from './container/containers.js';
+
+// Loader
+export { loadPlugin, validatePluginOptions, type LoadedPlugin, type LoadPluginOptions } from './loader/load-plugin.js';
+export { readManifest, validateManifestObject } from './loader/manifest.js';
+export { resolvePluginDir, isPathSpec } from './loader/resolve.js';
+
+// Hooks
+export { DaemonHooks, type DaemonHooksOptions, type HookFailure, type NetmapVeto } from './hooks/daemon-hooks.js';
+export { HookTimeline, DEFAULT_TIMELINE_SIZE, type HookName, type HookTimelineEntry, type TapOutcome } from './hooks/timeline-interceptor.js';
+export { withDeadline, DEFAULT_HOOK_DEADLINE_MS } from './hooks/deadline.js';
+
+// Trust
+export { signNetmap, netmapSigningBytes } from './trust/sign.js';
+export { verifySignedNetmap, ISSUED_AT_SKEW_MS, type VerifyOptions } from './trust/verify.js';
+export { checkNetmapSemantics } from './trust/semantic.js';
+export { NetmapWatermark, WATERMARK_KEY, type Watermark } from './trust/watermark.js';
+export { NetmapTrust, LAST_GOOD_KEY, type TrustedNetmap } from './trust/netmap-trust.js';
+export { AuditLog, verifyAuditLog, AUDIT_GENESIS, type AuditRecord, type AuditEventType, type AuditVerification } from './audit/audit-log.js';
+
+// Reconciler
+export {
+  computeDesiredState,
+  createPeerKeyValidator,
+  validatePeerKeys,
+  routeKey,
+  type DesiredState,
+  type DesiredStateInput,
+  type PeerKeyValidator,
+  type RouteCapabilities,
+  type SkippedPrefix,
+} from './reconciler/desired-state.js';
+export { diffPeers, diffRoutes, peerConfigEqual, emptyActualState, type ActualState } from './reconciler/diff.js';
+export { buildPlan, isEmptyPlan, invertPeerBatch, invertRouteChange, policyInputFrom, dnsZoneFrom, type Plan, type FullDesiredState } from './reconciler/plan.js';
+export { applyPlan, type ApplyTargets, type ApplyStep, type ApplyOutcome } from './reconciler/apply.js';
+export { Reconciler, type ReconcilerOptions, type ReconcileResult } from './reconciler/reconciler.js';
+
+// Config, netmap source, API, daemon
+export { daemonConfigSchema, type DaemonConfig, type NetmapSourceConfig, type PluginEntryConfig } from './config/schema.js';
+export { loadDaemonConfig, validateDaemonConfig } from './config/load.js';
+export { FileNetmapSource, UrlNetmapSource, type NetmapSource, type NetmapFetch } from './netmap/source.js';
+export { LocalApi, localApiRequest, type LocalApiHandlers, type LocalApiResponse } from './api/local-api.js';
+export { DIRECT_PATHS, type PeerPathSource } from './path/path-source.js';
+export { installProcessGuards, installSignalHandlers } from './process-guards.js';
+export { Daemon, type DaemonOptions, type DaemonState, type DaemonStatus, type PeerStatus, type PluginInfo, type IngestResult } from './daemon.js';

@@ -1,0 +1,122 @@
+import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
+
+/** Where the daemon gets its signed netmap: a file (polled) or a URL (fetched). */
+export type NetmapSourceConfig =
+  | { file: string; pollIntervalMs?: number }
+  | { url: string; pollIntervalMs?: number; timeoutMs?: number };
+
+/** One non-backend plugin to load. */
+export interface PluginEntryConfig {
+  /** Package name or path (starting with `.` or `/`). */
+  plugin: string;
+  options?: Record<string, unknown>;
+}
+
+/**
+ * The daemon's configuration (`rustynetd --config <file>`), validated by {@link daemonConfigSchema}.
+ */
+export interface DaemonConfig {
+  /** This node's id in the netmap. */
+  node: string;
+  /** State directory (mode 0700): watermark, last good netmap, audit log, plugin state. */
+  stateDir: string;
+  /** Unix socket path of the local API (mode 0600). */
+  socket: string;
+  /** Control-plane Ed25519 public key, raw 32 bytes in base64. */
+  controlPlaneKey: string;
+  /** This node's Ed25519 identity key (PKCS#8 PEM file, mode 0600). Needed by the relay plugin. */
+  identityKeyFile?: string;
+  netmap: NetmapSourceConfig;
+  backend: {
+    plugin: string;
+    /** Tunnel device name (IFNAMSIZ - 1 = 15 bytes at most). */
+    interfaceName: string;
+    keyDirectory: string;
+    /** Underlay listen port; default: the port of this node's first netmap endpoint, else 0. */
+    listenPort?: number;
+    mtu?: number;
+    /** Keepalive (s) put on every peer; default none. */
+    persistentKeepalive?: number;
+    options?: Record<string, unknown>;
+  };
+  plugins?: PluginEntryConfig[];
+  log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; file?: string; pretty?: boolean };
+  /** Hook settings: deadline of each tap in ms (default 5000). */
+  hooks?: { deadlineMs?: number };
+  /** Deadline of each plugin call in ms (default 30000). */
+  callTimeoutMs?: number;
+}
+
+const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const spec = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const options = { type: 'object' } as const;
+
+/** JSON Schema (draft-07) of {@link DaemonConfig}. */
+export const daemonConfigSchema = {
+  $id: 'https://rustynet.dev/schemas/daemon-config-1.json',
+  title: 'Rustynet daemon configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['node', 'stateDir', 'socket', 'controlPlaneKey', 'netmap', 'backend'],
+  properties: {
+    $schema: { type: 'string' },
+    node: { type: 'string', pattern: NODE_ID_PATTERN },
+    stateDir: path,
+    socket: { type: 'string', minLength: 1, maxLength: 107 },
+    controlPlaneKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+    identityKeyFile: path,
+    netmap: {
+      type: 'object',
+      oneOf: [
+        {
+          additionalProperties: false,
+          required: ['file'],
+          properties: { file: path, pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 } },
+        },
+        {
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', format: 'uri', pattern: '^https?://' },
+            pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 },
+            timeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
+          },
+        },
+      ],
+    },
+    backend: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['plugin', 'interfaceName', 'keyDirectory'],
+      properties: {
+        plugin: spec,
+        interfaceName: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,15}$' },
+        keyDirectory: path,
+        listenPort: { type: 'integer', minimum: 0, maximum: 65535 },
+        mtu: { type: 'integer', minimum: 576, maximum: 65535 },
+        persistentKeepalive: { type: 'integer', minimum: 0, maximum: 65535 },
+        options,
+      },
+    },
+    plugins: {
+      type: 'array',
+      maxItems: 16,
+      items: { type: 'object', additionalProperties: false, required: ['plugin'], properties: { plugin: spec, options } },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+        file: path,
+        pretty: { type: 'boolean' },
+      },
+    },
+    hooks: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { deadlineMs: { type: 'integer', minimum: 1, maximum: 600000 } },
+    },
+    callTimeoutMs: { type: 'integer', minimum: 1, maximum: 3600000 },
+  },
+} as const;

@@ -1,0 +1,691 @@
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  RustynetError,
+  formatEndpoint,
+  type BackendPlugin,
+  type BackendStartConfig,
+  type CallOptions,
+  type Counter,
+  type DnsPlugin,
+  type Gauge,
+  type Histogram,
+  type Logger,
+  type Netmap,
+  type NetmapNode,
+  type NetmapRelay,
+  type PeerStats,
+  type PolicyPlugin,
+  type RelayPlugin,
+} from '@rustynet/plugin-api';
+import { LocalApi } from './api/local-api.js';
+import { AuditLog } from './audit/audit-log.js';
+import { validateDaemonConfig } from './config/load.js';
+import type { DaemonConfig } from './config/schema.js';
+import { rootContainer, type HostServices } from './container/containers.js';
+import { TOKENS } from './container/tokens.js';
+import { DaemonHooks } from './hooks/daemon-hooks.js';
+import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
+import { loadPlugin, type LoadedPlugin } from './loader/load-plugin.js';
+import { FileNetmapSource, UrlNetmapSource, type NetmapSource } from './netmap/source.js';
+import { DIRECT_PATHS, type PeerPathSource } from './path/path-source.js';
+import { installProcessGuards } from './process-guards.js';
+import { Reconciler } from './reconciler/reconciler.js';
+import { createHostServices } from './services/host-services.js';
+import { instrumentBackend } from './services/instrument.js';
+import { ensurePrivateDir } from './services/state-store.js';
+import { NetmapTrust, type TrustedNetmap } from './trust/netmap-trust.js';
+import { toRustynetError } from './util/errors.js';
+import { cidrAddress } from './util/ip.js';
+import { jsonEqual } from './reconciler/diff.js';
+
+/** The backend's route-relevant capabilities: run-time report, else the manifest's claim. */
+function backendCapabilities(p: LoadedPlugin): { exitNode?: boolean; lanRoutes?: boolean; ipv6?: boolean } {
+  let caps: Partial<Record<string, unknown>>;
+  try {
+    caps = { ...p.manifest.capabilities, ...(p.instance as BackendPlugin).capabilities() };
+  } catch {
+    caps = { ...p.manifest.capabilities };
+  }
+  const flag = (k: string): boolean | undefined => (typeof caps[k] === 'boolean' ? (caps[k] as boolean) : undefined);
+  const out: { exitNode?: boolean; lanRoutes?: boolean; ipv6?: boolean } = {};
+  for (const k of ['exitNode', 'lanRoutes', 'ipv6'] as const) {
+    const v = flag(k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** Life-cycle state reported in status. */
+export type DaemonState = 'up' | 'down' | 'starting' | 'failed';
+
+/** A plugin as listed by `GET /v1/plugins` and in status. */
+export interface PluginInfo {
+  name: string;
+  version: string;
+  kind: string;
+  apiVersion: string;
+  capabilities: Record<string, unknown>;
+}
+
+/** One peer in status. */
+export interface PeerStatus {
+  id: string;
+  /** `host:port` (IPv6 bracketed) or null. */
+  endpoint: string | null;
+  path: 'direct' | 'relay';
+  allowedIps: string[];
+  /** ISO time of the last handshake, or null. */
+  lastHandshakeAt: string | null;
+  rxBytes: number;
+  txBytes: number;
+}
+
+/** `GET /v1/status`. */
+export interface DaemonStatus {
+  node: string;
+  state: DaemonState;
+  netmap: { version: number; appliedAt: string; expiresAt: string } | null;
+  lastRejection: { code: string; message: string; at: string } | null;
+  backend: { name: string; version: string; apiVersion: string; interfaces: string[]; listenPort: number | null } | null;
+  peers: PeerStatus[];
+  plugins: PluginInfo[];
+}
+
+/** Result of processing one netmap (reload, poll, up). */
+export interface IngestResult {
+  result: 'applied' | 'unchanged' | 'rejected' | 'deferred' | 'failed' | 'none';
+  version?: number;
+  error?: Record<string, unknown>;
+}
+
+/** Options of {@link Daemon} beyond its config. */
+export interface DaemonOptions {
+  /** Use these services instead of creating them from the config (tests, embedding). */
+  services?: HostServices;
+  /** Directory package-name plugin specs are resolved from (default `process.cwd()`). */
+  cwd?: string;
+  /** Install the unhandled-rejection guard while running (default true). */
+  processGuards?: boolean;
+  /** Path-controller seam (default: every peer direct). */
+  paths?: PeerPathSource;
+}
+
+interface DaemonMetrics {
+  netmapVersion: Gauge;
+  applies: Counter;
+  applyDuration: Histogram;
+  peers: Gauge;
+  rejected: Counter;
+  hookFailures: Counter;
+  backendCalls: Counter;
+}
+
+/**
+ * The Rustynet daemon: loads the backend and other plugins through the loader, pulls signed
+ * netmaps (file or URL), verifies them (signature, schema, expiry, replay watermark), lets
+ * plugins veto, reconciles the backend, routes, policy and DNS, and serves the local API.
+ *
+ * Life cycle: `start()` (API up, plugins loaded, last good netmap re-applied, source polled),
+ * `down()` (tunnel removed, daemon and API stay), `up()` (tunnel back with the last good netmap),
+ * `stop()` (shutdown hook, plugins stopped in reverse order, socket removed).
+ */
+export class Daemon {
+  readonly config: DaemonConfig;
+  private readonly opts: DaemonOptions;
+  private services!: HostServices;
+  private logger!: Logger;
+  private metrics!: DaemonMetrics;
+  private trust!: NetmapTrust;
+  private audit!: AuditLog;
+  private api: LocalApi | undefined;
+  private source!: NetmapSource;
+  private reconciler!: Reconciler;
+  private removeGuards: (() => void) | undefined;
+  /** The daemon's hooks (plugins tap them through their context). */
+  hooks!: DaemonHooks;
+
+  private backend: { loaded: LoadedPlugin; instance: BackendPlugin } | undefined;
+  private policy: { loaded: LoadedPlugin; instance: PolicyPlugin } | undefined;
+  private dns: { loaded: LoadedPlugin; instance: DnsPlugin } | undefined;
+  private relay: { loaded: LoadedPlugin; instance: RelayPlugin } | undefined;
+
+  private _state: DaemonState = 'starting';
+  private started = false;
+  private stopped = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private pollAbort = new AbortController();
+  private pollLoop: Promise<void> | undefined;
+
+  private dataPlane: { startConfig: BackendStartConfig; interfaces: string[]; listenPort: number | null; relays: NetmapRelay[] } | undefined;
+  private current: { trusted: TrustedNetmap; appliedAt: number } | undefined;
+  private pending: TrustedNetmap | undefined;
+  private lastRejection: DaemonStatus['lastRejection'] = null;
+  private backendCaps: { exitNode?: boolean; lanRoutes?: boolean; ipv6?: boolean } = {};
+
+  /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
+  constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
+    this.config = validateDaemonConfig(config);
+    this.opts = opts;
+  }
+
+  /** Current life-cycle state. */
+  get state(): DaemonState {
+    return this._state;
+  }
+
+  /** Loaded plugins (backend first). */
+  get loadedPlugins(): LoadedPlugin[] {
+    return [this.backend?.loaded, this.policy?.loaded, this.dns?.loaded, this.relay?.loaded].filter((p): p is LoadedPlugin => p !== undefined);
+  }
+
+  /** The host services in use (available after `start`). */
+  get hostServices(): HostServices {
+    return this.services;
+  }
+
+  /** Runs `fn` after every earlier state-changing operation finished. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private callOpts(): CallOptions {
+    return { timeoutMs: this.config.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS };
+  }
+
+  /**
+   * Starts the daemon. Resolves once the API listens, the plugins are loaded and the first netmap
+   * (the persisted last good one, then the source's current one) has been processed.
+   * @throws RustynetError `ALREADY_RUNNING`, `KEY_INVALID`, any loader error (`PLUGIN_NOT_FOUND`,
+   *   `MANIFEST_INVALID`, `API_VERSION_MISMATCH`, `PLUGIN_LOAD_FAILED`, `CONFIG_INVALID`); the
+   *   daemon is then stopped again.
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new RustynetError('ALREADY_RUNNING', 'daemon already started');
+    this.started = true;
+    const cfg = this.config;
+    this.services =
+      this.opts.services ??
+      createHostServices({
+        stateDir: cfg.stateDir,
+        ...(cfg.log?.level !== undefined && { logLevel: cfg.log.level }),
+        ...(cfg.log?.file !== undefined && { logFile: cfg.log.file }),
+        ...(cfg.log?.pretty !== undefined && { pretty: cfg.log.pretty }),
+      });
+    this.logger = this.services.logger.child({ component: 'daemon', node: cfg.node });
+    if (this.opts.processGuards !== false) this.removeGuards = installProcessGuards(this.logger);
+    this.metrics = this.createMetrics();
+    try {
+      await ensurePrivateDir(this.services.stateDir);
+      const root = rootContainer(this.services);
+      this.trust = new NetmapTrust(cfg.controlPlaneKey, root.resolve(TOKENS.StateStore), this.services.clock);
+      this.audit = new AuditLog(join(this.services.stateDir, 'audit.log'), () => this.services.clock.now());
+      this.hooks = new DaemonHooks({
+        logger: this.services.logger.child({ component: 'hooks' }),
+        ...(cfg.hooks?.deadlineMs !== undefined && { deadlineMs: cfg.hooks.deadlineMs }),
+        onFailure: (f) => this.metrics.hookFailures.inc({ plugin: f.plugin, hook: f.hook }),
+      });
+      this.source =
+        'file' in cfg.netmap
+          ? new FileNetmapSource(cfg.netmap.file)
+          : new UrlNetmapSource(cfg.netmap.url, cfg.netmap.timeoutMs, (err) => this.logger.warn({ err: String(err) }, 'netmap fetch failed'));
+
+      this.api = new LocalApi(
+        cfg.socket,
+        {
+          status: () => this.status(),
+          plugins: async () => this.pluginInfos(),
+          up: async () => {
+            await this.up();
+            return { state: this.state };
+          },
+          down: async () => {
+            await this.down();
+            return { state: this.state };
+          },
+          reload: () => this.reload(),
+          metrics: async () => ({ contentType: this.services.metrics.registry.contentType, body: await this.services.metrics.registry.metrics() }),
+          timeline: async () => this.timeline(),
+        },
+        this.logger,
+      );
+      await this.api.start();
+
+      if (cfg.identityKeyFile !== undefined) await root.resolve(TOKENS.KeyStore).loadIdentity(cfg.identityKeyFile);
+      await this.loadPlugins();
+      await this.audit.append('daemon.start', { node: cfg.node, plugins: this.loadedPlugins.map((p) => `${p.manifest.name}@${p.manifest.version}`) });
+    } catch (err) {
+      this._state = 'failed';
+      this.logger.error({ code: toRustynetError(err).code, err: toRustynetError(err).message }, 'daemon start failed');
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+
+    await this.serial(async () => {
+      let lastGood: TrustedNetmap | undefined;
+      try {
+        lastGood = await this.trust.lastGood();
+      } catch (err) {
+        this.logger.warn({ code: toRustynetError(err).code, err: toRustynetError(err).message }, 'last good netmap no longer verifies; waiting for a new one');
+      }
+      if (lastGood) await this.applyTrusted(lastGood, 'last-good');
+      await this.pollOnce(true);
+    });
+    this.pollLoop = this.runPollLoop();
+  }
+
+  private createMetrics(): DaemonMetrics {
+    const m = this.services.metrics;
+    return {
+      netmapVersion: m.gauge('rustynet_netmap_version', 'Version of the applied netmap'),
+      applies: m.counter('rustynet_netmap_applies_total', 'Netmap applies by result', ['result']),
+      applyDuration: m.histogram('rustynet_apply_duration_seconds', 'Duration of a netmap apply in seconds', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30]),
+      peers: m.gauge('rustynet_peers', 'Peers configured on the backend'),
+      rejected: m.counter('rustynet_netmap_rejected_total', 'Netmaps rejected, by error code', ['code']),
+      hookFailures: m.counter('rustynet_hook_failures_total', 'Hook taps that threw or timed out', ['plugin', 'hook']),
+      backendCalls: m.counter('rustynet_backend_calls_total', 'Backend plugin calls by method and outcome', ['method', 'outcome']),
+    };
+  }
+
+  private async loadPlugins(): Promise<void> {
+    const cfg = this.config;
+    const common = { services: this.services, hooks: this.hooks, ...(this.opts.cwd !== undefined && { cwd: this.opts.cwd }) };
+    const backend = await loadPlugin(cfg.backend.plugin, { ...common, expectKind: 'backend', options: cfg.backend.options ?? {} });
+    if (!backend.manifest.backend) throw new RustynetError('MANIFEST_INVALID', `plugin ${backend.manifest.name}: backend section missing`, { field: 'backend' });
+    const instance = instrumentBackend(backend.instance as BackendPlugin, this.metrics.backendCalls);
+    this.backend = { loaded: backend, instance };
+    this.backendCaps = backendCapabilities(backend);
+    for (const [i, entry] of (cfg.plugins ?? []).entries()) {
+      const loaded = await loadPlugin(entry.plugin, { ...common, options: entry.options ?? {} });
+      const kind = loaded.manifest.kind;
+      if (kind === 'backend' || this[kind] !== undefined) {
+        throw new RustynetError('CONFIG_INVALID', `plugins[${i}]: ${loaded.manifest.name} is a second ${kind} plugin; one of each kind is allowed (backend in "backend")`, {
+          field: `plugins[${i}].plugin`,
+        });
+      }
+      if (kind === 'policy') this.policy = { loaded, instance: loaded.instance as PolicyPlugin };
+      else if (kind === 'dns') this.dns = { loaded, instance: loaded.instance as DnsPlugin };
+      else this.relay = { loaded, instance: loaded.instance as RelayPlugin };
+    }
+    if (this.relay && cfg.identityKeyFile === undefined) {
+      throw new RustynetError('CONFIG_INVALID', `relay plugin ${this.relay.loaded.manifest.name} needs identityKeyFile (it signs relay challenges)`, {
+        field: 'identityKeyFile',
+      });
+    }
+    this.reconciler = new Reconciler({
+      backend: instance,
+      backendProtocol: backend.manifest.backend.protocol,
+      peerKeySchema: backend.manifest.backend.peerKeySchema,
+      ...(this.policy && { policy: this.policy.instance }),
+      ...(this.dns && { dns: this.dns.instance }),
+      hooks: this.hooks,
+      pathFor: (id) => (this.opts.paths ?? DIRECT_PATHS).pathFor(id),
+      ...(cfg.backend.persistentKeepalive !== undefined && { persistentKeepalive: cfg.backend.persistentKeepalive }),
+      capabilities: this.backendCaps,
+      ...(cfg.callTimeoutMs !== undefined && { callTimeoutMs: cfg.callTimeoutMs }),
+      logger: this.logger.child({ component: 'reconciler' }),
+    });
+  }
+
+  private async runPollLoop(): Promise<void> {
+    const interval = this.config.netmap.pollIntervalMs ?? 1000;
+    const signal = this.pollAbort.signal;
+    while (!signal.aborted) {
+      try {
+        await this.services.clock.sleep(interval, signal);
+      } catch {
+        break;
+      }
+      if (signal.aborted) break;
+      if (this._state === 'down') continue;
+      await this.serial(() => this.pollOnce(false)).catch((err: unknown) => this.logger.error({ err: String(err) }, 'netmap poll failed'));
+    }
+  }
+
+  private async pollOnce(force: boolean): Promise<IngestResult> {
+    let fetched;
+    try {
+      fetched = await this.source.fetch(force);
+    } catch (err) {
+      await this.reject(toRustynetError(err, 'NETMAP_INVALID'));
+      return { result: 'rejected', error: toRustynetError(err).toJSON() };
+    }
+    if (!fetched.changed) return { result: 'none' };
+    return this.ingest(fetched.value);
+  }
+
+  /** Trust checks, then apply (or defer while down). Must run inside `serial`. */
+  private async ingest(input: unknown): Promise<IngestResult> {
+    let trusted: TrustedNetmap;
+    try {
+      trusted = await this.trust.check(input);
+    } catch (err) {
+      const e = toRustynetError(err, 'NETMAP_INVALID');
+      await this.reject(e, (input as { netmap?: { version?: unknown } } | null)?.netmap?.version);
+      return { result: 'rejected', error: e.toJSON() };
+    }
+    if (this._state === 'down') {
+      this.pending = trusted;
+      return { result: 'deferred', version: trusted.netmap.version };
+    }
+    return this.applyTrusted(trusted, 'source');
+  }
+
+  private async applyTrusted(trusted: TrustedNetmap, origin: string): Promise<IngestResult> {
+    const netmap = trusted.netmap;
+    if (this.dataPlane && this.current?.trusted.digest === trusted.digest && trusted.status === 'unchanged') {
+      return { result: 'unchanged', version: netmap.version };
+    }
+    const self = netmap.nodes.find((n) => n.id === this.config.node);
+    if (!self) {
+      const e = new RustynetError('NETMAP_INVALID', `netmap version ${netmap.version} does not contain this node (${this.config.node})`, { field: 'nodes' });
+      await this.reject(e, netmap.version);
+      return { result: 'rejected', error: e.toJSON() };
+    }
+    const veto = await this.hooks.runNetmapAccepted(netmap);
+    if (veto) {
+      const e = new RustynetError('NETMAP_VETOED', `netmap version ${netmap.version} vetoed by ${veto.tap}: ${veto.reason}`, { plugin: veto.plugin });
+      await this.reject(e, netmap.version);
+      return { result: 'rejected', error: e.toJSON() };
+    }
+
+    const t0 = performance.now();
+    let result;
+    try {
+      // Validate peer keys before touching the data plane (fail closed, nothing changes).
+      this.reconciler.validate(netmap, self.id);
+      await this.ensureDataPlane(netmap, self);
+      result = await this.reconciler.reconcile(netmap, self.id, this.dataPlane?.interfaces ?? []);
+    } catch (err) {
+      const e = toRustynetError(err, 'BACKEND_FAILED');
+      if (e.code === 'INVALID_INPUT') {
+        await this.reject(e, netmap.version);
+        return { result: 'rejected', error: e.toJSON() };
+      }
+      this.metrics.applies.inc({ result: 'failed' });
+      this.lastRejection = { code: e.code, message: e.message, at: new Date(this.services.clock.now()).toISOString() };
+      this.logger.error({ code: e.code, err: e.message, version: netmap.version, origin }, 'netmap apply failed; keeping the last good state');
+      await this.audit.append('apply.failed', { version: netmap.version, code: e.code, message: e.message }).catch(() => undefined);
+      this.source.invalidate();
+      if (!this.dataPlane) this._state = 'failed';
+      return { result: 'failed', version: netmap.version, error: e.toJSON() };
+    }
+    const durationMs = performance.now() - t0;
+    await this.trust.commit(trusted);
+    this.current = { trusted, appliedAt: this.services.clock.now() };
+    this.pending = undefined;
+    this._state = 'up';
+    const plan = result.plan;
+    this.metrics.applies.inc({ result: result.noop ? 'noop' : 'applied' });
+    this.metrics.applyDuration.observe(durationMs / 1000);
+    this.metrics.netmapVersion.set(netmap.version);
+    this.metrics.peers.set(this.reconciler.actual.peers.size);
+    const summary = {
+      netmapVersion: netmap.version,
+      peersUpserted: plan.peers.upsert.length,
+      peersRemoved: plan.peers.remove.length,
+      routesAdded: plan.routes.add.length,
+      routesRemoved: plan.routes.remove.length,
+      durationMs,
+    };
+    this.logger.info({ ...summary, steps: result.steps, origin }, 'netmap applied');
+    await this.audit.append('netmap.accepted', { version: netmap.version, digest: trusted.digest, origin });
+    await this.audit.append('apply', { ...summary, steps: result.steps });
+    await this.hooks.runApplied(summary);
+    return { result: 'applied', version: netmap.version };
+  }
+
+  private async reject(err: RustynetError, version?: unknown): Promise<void> {
+    this.lastRejection = { code: err.code, message: err.message, at: new Date(this.services.clock.now()).toISOString() };
+    this.metrics.rejected.inc({ code: err.code });
+    this.logger.warn({ code: err.code, field: err.field, err: err.message, version }, 'netmap rejected; keeping the last good state');
+    await this.audit
+      .append('netmap.rejected', { code: err.code, message: err.message, ...(typeof version === 'number' && { version }) })
+      .catch((e: unknown) => this.logger.error({ err: String(e) }, 'audit append failed'));
+  }
+
+  /** Starts backend, policy, dns and relay (in that order) if needed; restarts when own addresses/port change. */
+  private async ensureDataPlane(netmap: Netmap, self: NetmapNode): Promise<void> {
+    const cfg = this.config;
+    const startConfig: BackendStartConfig = {
+      nodeId: self.id,
+      // A backend without the ipv6 capability gets only the IPv4 addresses.
+      addresses: self.addresses.filter((a) => this.backendCaps.ipv6 !== false || !a.includes(':')),
+      listenPort: cfg.backend.listenPort ?? self.endpoints[0]?.port ?? 0,
+      ...(cfg.backend.mtu !== undefined && { mtu: cfg.backend.mtu }),
+      interfaceName: cfg.backend.interfaceName,
+      keyDirectory: cfg.backend.keyDirectory,
+    };
+    const relays = netmap.relays ?? [];
+    if (this.dataPlane) {
+      if (jsonEqual(this.dataPlane.startConfig, startConfig)) {
+        if (this.relay && !jsonEqual(this.dataPlane.relays, relays)) await this.restartRelay(self.id, relays);
+        return;
+      }
+      this.logger.info({ from: this.dataPlane.startConfig.addresses, to: startConfig.addresses }, 'own addresses or port changed; restarting the data plane');
+      await this.stopDataPlane();
+    }
+    const backend = this.backend!.instance;
+    const started: Array<{ name: string; stop: () => Promise<void> }> = [];
+    try {
+      await backend.start(startConfig, this.callOpts());
+      started.push({ name: 'backend', stop: () => backend.stop(this.callOpts()) });
+      this.reconciler.reset();
+      const stats = await backend.stats(this.callOpts());
+      const interfaces = [...stats.interfaces];
+      if (this.policy) {
+        const p = this.policy.instance;
+        await p.start(this.callOpts());
+        started.push({ name: 'policy', stop: () => p.stop(this.callOpts()) });
+      }
+      if (this.dns) {
+        const d = this.dns.instance;
+        const port = typeof this.dns.loaded.context.options.port === 'number' ? this.dns.loaded.context.options.port : 53;
+        const meshV4 = self.addresses.map(cidrAddress).find((a) => !a.includes(':'));
+        const listen = [...(meshV4 ? [{ host: meshV4, port }] : []), { host: '127.0.0.1', port }];
+        await d.start({ listen }, this.callOpts());
+        started.push({ name: 'dns', stop: () => d.stop(this.callOpts()) });
+      }
+      if (this.relay) await this.startRelay(self.id, relays);
+      this.dataPlane = { startConfig, interfaces, listenPort: stats.listenPort ?? (startConfig.listenPort || null), relays };
+    } catch (err) {
+      for (const s of started.reverse()) await s.stop().catch((e: unknown) => this.logger.error({ plugin: s.name, err: String(e) }, 'stop after failed start failed'));
+      throw err;
+    }
+  }
+
+  private async startRelay(nodeId: string, relays: NetmapRelay[]): Promise<void> {
+    const keyStore = rootContainer(this.services).resolve(TOKENS.KeyStore);
+    await this.relay!.instance.start(
+      {
+        nodeId,
+        relays,
+        sign: async (challenge) => keyStore.sign(challenge),
+      },
+      this.callOpts(),
+    );
+  }
+
+  private async restartRelay(nodeId: string, relays: NetmapRelay[]): Promise<void> {
+    // Seam: the path controller will re-open relayed paths after a relay set change.
+    await this.relay!.instance.stop(this.callOpts()).catch((e: unknown) => this.logger.warn({ err: String(e) }, 'relay stop failed'));
+    await this.startRelay(nodeId, relays);
+    if (this.dataPlane) this.dataPlane.relays = relays;
+  }
+
+  /** Stops relay, dns, policy, backend (reverse start order); errors are logged. */
+  private async stopDataPlane(): Promise<void> {
+    const steps: Array<[string, (() => Promise<void>) | undefined]> = [
+      ['relay', this.relay && (() => this.relay!.instance.stop(this.callOpts()))],
+      ['dns', this.dns && (() => this.dns!.instance.stop(this.callOpts()))],
+      ['policy', this.policy && (() => this.policy!.instance.stop(this.callOpts()))],
+      ['backend', this.backend && (() => this.backend!.instance.stop(this.callOpts()))],
+    ];
+    for (const [name, stop] of steps) {
+      if (!stop) continue;
+      try {
+        await stop();
+      } catch (err) {
+        this.logger.error({ plugin: name, err: toRustynetError(err).message }, 'plugin stop failed');
+      }
+    }
+    this.dataPlane = undefined;
+    this.reconciler?.reset();
+    this.metrics?.peers.set(0);
+  }
+
+  /** Removes the tunnel (backend and the other plugins stop) but keeps the daemon and its API. */
+  down(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.started || this.stopped) throw new RustynetError('NOT_RUNNING', 'daemon is not running');
+      await this.stopDataPlane();
+      this._state = 'down';
+      await this.audit.append('down', {});
+      this.logger.info('tunnel down');
+    });
+  }
+
+  /**
+   * Brings the tunnel back: re-applies the newest verified netmap (the one received while down,
+   * else the last good one), then re-reads the source.
+   */
+  up(): Promise<IngestResult> {
+    return this.serial(async () => {
+      if (!this.started || this.stopped) throw new RustynetError('NOT_RUNNING', 'daemon is not running');
+      if (this._state === 'up' && this.dataPlane) return { result: 'unchanged' as const };
+      this._state = 'starting';
+      await this.audit.append('up', {});
+      const candidate = this.pending?.signed ?? this.current?.trusted.signed;
+      let result: IngestResult = { result: 'none' };
+      if (candidate) result = await this.ingest(candidate);
+      else {
+        const lastGood = await this.trust.lastGood().catch(() => undefined);
+        if (lastGood) result = await this.applyTrusted(lastGood, 'last-good');
+      }
+      this.source.invalidate();
+      const polled = await this.pollOnce(true);
+      return polled.result === 'none' || polled.result === 'unchanged' ? result : polled;
+    });
+  }
+
+  /**
+   * Re-runs the reconciler on the applied netmap (e.g. after the path controller changed a peer's
+   * path, so `resolvePeerEndpoint` substitutes endpoints anew). Makes no calls when nothing changed.
+   */
+  reapply(): Promise<IngestResult> {
+    return this.serial(async () => {
+      const current = this.current;
+      if (!this.dataPlane || !current) return { result: 'none' as const };
+      try {
+        const r = await this.reconciler.reconcile(current.trusted.netmap, this.config.node, this.dataPlane.interfaces);
+        this.metrics.applies.inc({ result: r.noop ? 'noop' : 'applied' });
+        return { result: r.noop ? ('unchanged' as const) : ('applied' as const), version: current.trusted.netmap.version };
+      } catch (err) {
+        const e = toRustynetError(err, 'BACKEND_FAILED');
+        this.metrics.applies.inc({ result: 'failed' });
+        this.logger.error({ code: e.code, err: e.message }, 're-apply failed; keeping the last good state');
+        return { result: 'failed' as const, version: current.trusted.netmap.version, error: e.toJSON() };
+      }
+    });
+  }
+
+  /** Re-reads the netmap source now and processes it (`POST /v1/netmap/reload`). */
+  reload(): Promise<IngestResult> {
+    return this.serial(async () => {
+      if (!this.started || this.stopped) throw new RustynetError('NOT_RUNNING', 'daemon is not running');
+      const r = await this.pollOnce(true);
+      return r;
+    });
+  }
+
+  /**
+   * Stops the daemon: the poll loop, the `shutdown` hook, plugins in reverse order, the local API
+   * (socket removed). Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped || !this.started) return;
+    this.stopped = true;
+    this.pollAbort.abort();
+    await this.chain.catch(() => undefined);
+    await this.pollLoop?.catch(() => undefined);
+    await this.serial(async () => {
+      if (this.hooks) await this.hooks.runShutdown();
+      await this.stopDataPlane();
+      await this.api?.stop().catch((err: unknown) => this.logger.error({ err: String(err) }, 'local API stop failed'));
+      if (this.audit) await this.audit.append('daemon.stop', {}).catch(() => undefined);
+      if (this._state !== 'failed') this._state = 'down';
+      this.logger?.info('daemon stopped');
+    });
+    this.removeGuards?.();
+    this.removeGuards = undefined;
+  }
+
+  /** Loaded plugins with their run-time capabilities. */
+  pluginInfos(): PluginInfo[] {
+    return this.loadedPlugins.map((p) => {
+      let capabilities: Record<string, unknown>;
+      try {
+        capabilities = { ...p.instance.capabilities() };
+      } catch {
+        capabilities = { ...p.manifest.capabilities };
+      }
+      return { name: p.manifest.name, version: p.manifest.version, kind: p.manifest.kind, apiVersion: p.apiVersion, capabilities };
+    });
+  }
+
+  /** The hook timeline (newest last). */
+  timeline(): HookTimelineEntry[] {
+    return this.hooks?.timeline.entries() ?? [];
+  }
+
+  /** The status document served at `GET /v1/status`. */
+  async status(): Promise<DaemonStatus> {
+    const current = this.current?.trusted.netmap;
+    let stats: PeerStats[] = [];
+    if (this.dataPlane && this.backend) {
+      try {
+        stats = (await this.backend.instance.stats({ timeoutMs: 5000 })).peers;
+      } catch (err) {
+        this.logger.warn({ err: toRustynetError(err).message }, 'backend stats failed');
+      }
+    }
+    const byId = new Map(stats.map((s) => [s.id, s]));
+    const paths = this.opts.paths ?? DIRECT_PATHS;
+    const peers: PeerStatus[] = this.dataPlane
+      ? [...(this.reconciler?.actual.peers.values() ?? [])].map((p) => {
+          const s = byId.get(p.id);
+          const ep = s?.endpoint ?? p.endpoint;
+          return {
+            id: p.id,
+            endpoint: ep ? formatEndpoint(ep) : null,
+            path: paths.pathFor(p.id),
+            allowedIps: [...p.allowedIps],
+            lastHandshakeAt: s?.lastHandshakeAt ? new Date(s.lastHandshakeAt).toISOString() : null,
+            rxBytes: s?.rxBytes ?? 0,
+            txBytes: s?.txBytes ?? 0,
+          };
+        })
+      : [];
+    const b = this.backend?.loaded;
+    return {
+      node: this.config.node,
+      state: this._state,
+      netmap: current && this.current ? { version: current.version, appliedAt: new Date(this.current.appliedAt).toISOString(), expiresAt: current.expiresAt } : null,
+      lastRejection: this.lastRejection,
+      backend: b
+        ? {
+            name: b.manifest.name,
+            version: b.manifest.version,
+            apiVersion: b.apiVersion,
+            interfaces: this.dataPlane?.interfaces ?? [],
+            listenPort: this.dataPlane?.listenPort ?? null,
+          }
+        : null,
+      peers,
+      plugins: this.pluginInfos(),
+    };
+  }
+}

@@ -1,0 +1,151 @@
+import {
+  RustynetError,
+  type Endpoint,
+  type JsonSchema,
+  type Netmap,
+  type NodeId,
+  type PeerConfig,
+  type PeerEndpointContext,
+  type PeerPath,
+  type Route,
+} from '@rustynet/plugin-api';
+import { createAjv, formatAjvErrors } from '../util/ajv.js';
+import { parseCidr } from '../util/ip.js';
+
+/** What the node should look like for one backend: its peers and routes, keyed for O(1) diffing. */
+export interface DesiredState {
+  /** Peers by node id. */
+  peers: Map<NodeId, PeerConfig>;
+  /** Routes by {@link routeKey}. */
+  routes: Map<string, Route>;
+  /** Prefixes left out because the backend does not claim the capability they need. */
+  skipped?: SkippedPrefix[];
+}
+
+/** A prefix the reconciler did not ask the backend for, and why. */
+export interface SkippedPrefix {
+  peer: NodeId;
+  prefix: string;
+  /** The missing capability: `exitNode` (a /0 route), `lanRoutes` (another route) or `ipv6`. */
+  capability: 'exitNode' | 'lanRoutes' | 'ipv6';
+}
+
+/** The backend capabilities that decide which prefixes the reconciler asks for. Absent = claimed. */
+export interface RouteCapabilities {
+  exitNode?: boolean;
+  lanRoutes?: boolean;
+  ipv6?: boolean;
+}
+
+/** Key of a route in state maps: `<peer> <destination>`. */
+export function routeKey(route: Route): string {
+  return `${route.peer} ${route.destination}`;
+}
+
+/** Validates one peer's opaque key material; returns an error message or `undefined`. */
+export type PeerKeyValidator = (value: unknown) => string | undefined;
+
+/**
+ * Compiles a backend manifest's `peerKeySchema` (ajv with formats) into a {@link PeerKeyValidator}.
+ * @throws RustynetError `MANIFEST_INVALID` when the schema does not compile.
+ */
+export function createPeerKeyValidator(peerKeySchema: JsonSchema): PeerKeyValidator {
+  let validate;
+  try {
+    validate = createAjv().compile(peerKeySchema);
+  } catch (err) {
+    throw new RustynetError('MANIFEST_INVALID', `backend peerKeySchema does not compile: ${(err as Error).message}`, { field: 'backend.peerKeySchema' });
+  }
+  return (value) => (validate(value) ? undefined : formatAjvErrors(validate.errors));
+}
+
+/**
+ * Validates the key material of every node but `selfId` that carries a key for `protocol`. Runs
+ * over the whole netmap before anything is applied: one bad key rejects the map (fail closed).
+ * @throws RustynetError `INVALID_INPUT` with `field` `nodes[i].keys.<protocol>`.
+ */
+export function validatePeerKeys(netmap: Netmap, selfId: NodeId, protocol: string, validator: PeerKeyValidator): void {
+  const bad: string[] = [];
+  let firstField: string | undefined;
+  netmap.nodes.forEach((node, i) => {
+    if (node.id === selfId || !Object.hasOwn(node.keys, protocol)) return;
+    const problem = validator(node.keys[protocol]);
+    if (problem !== undefined) {
+      const field = `nodes[${i}].keys.${protocol}`;
+      firstField ??= field;
+      bad.push(`${field} (node ${node.id}): ${problem}`);
+    }
+  });
+  if (bad.length > 0) {
+    throw new RustynetError('INVALID_INPUT', `netmap rejected: invalid peer key material: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? ` (+${bad.length - 10} more)` : ''}`, {
+      field: firstField!,
+      details: { invalid: bad.length },
+    });
+  }
+}
+
+/** Inputs of {@link computeDesiredState}. */
+export interface DesiredStateInput {
+  netmap: Netmap;
+  selfId: NodeId;
+  /** The backend's protocol id (`manifest.backend.protocol`). */
+  protocol: string;
+  /** The backend's key validator; every peer key is checked before any state is computed. */
+  validateKey: PeerKeyValidator;
+  /** The endpoint waterfall (`hooks.resolvePeerEndpoint`); identity when absent. */
+  resolveEndpoint?: (endpoint: Endpoint | undefined, context: PeerEndpointContext) => Promise<Endpoint | undefined>;
+  /** The path chosen for a peer (path-controller seam); `direct` when absent. */
+  pathFor?: (peer: NodeId) => PeerPath;
+  /** Keepalive in seconds put on every peer; none when absent or 0. */
+  persistentKeepalive?: number;
+  /**
+   * The backend's capabilities: prefixes it does not claim to carry (default routes without
+   * `exitNode`, other routes without `lanRoutes`, IPv6 without `ipv6`) are left out and listed in
+   * `skipped`, so one node's exit route cannot make the whole netmap fail on such a backend.
+   */
+  capabilities?: RouteCapabilities;
+}
+
+/**
+ * Desired state from a verified netmap: every other node with `keys[protocol]` becomes a peer
+ * (allowed IPs = addresses + routes; endpoint = first endpoint, passed through
+ * `resolveEndpoint`), and each allowed IP of each peer becomes a {@link Route}.
+ * @throws RustynetError `INVALID_INPUT` (`nodes[i].keys.<protocol>`) before computing anything.
+ */
+export async function computeDesiredState(input: DesiredStateInput): Promise<DesiredState> {
+  const { netmap, selfId, protocol } = input;
+  validatePeerKeys(netmap, selfId, protocol, input.validateKey);
+  const peers = new Map<NodeId, PeerConfig>();
+  const routes = new Map<string, Route>();
+  const skipped: SkippedPrefix[] = [];
+  const caps = input.capabilities ?? {};
+  const keep = (peer: NodeId, prefix: string, isRoute: boolean): boolean => {
+    const p = parseCidr(prefix);
+    let capability: SkippedPrefix['capability'] | undefined;
+    if (p?.family === 6 && caps.ipv6 === false) capability = 'ipv6';
+    else if (isRoute && p?.prefixLength === 0 && caps.exitNode === false) capability = 'exitNode';
+    else if (isRoute && p !== undefined && p.prefixLength > 0 && caps.lanRoutes === false) capability = 'lanRoutes';
+    if (capability) skipped.push({ peer, prefix, capability });
+    return capability === undefined;
+  };
+  for (const node of netmap.nodes) {
+    if (node.id === selfId || !Object.hasOwn(node.keys, protocol)) continue;
+    const allowedIps = [
+      ...node.addresses.filter((a) => keep(node.id, a, false)),
+      ...(node.routes ?? []).filter((r) => keep(node.id, r, true)),
+    ];
+    if (allowedIps.length === 0) continue;
+    const first = node.endpoints[0];
+    const path = input.pathFor?.(node.id) ?? 'direct';
+    const endpoint = input.resolveEndpoint ? await input.resolveEndpoint(first, { peer: node, path }) : first;
+    const peer: PeerConfig = { id: node.id, publicKey: node.keys[protocol]!, allowedIps };
+    if (endpoint) peer.endpoint = { host: endpoint.host, port: endpoint.port };
+    if (input.persistentKeepalive) peer.persistentKeepalive = input.persistentKeepalive;
+    peers.set(node.id, peer);
+    for (const destination of allowedIps) {
+      const route = { destination, peer: node.id };
+      routes.set(routeKey(route), route);
+    }
+  }
+  return skipped.length > 0 ? { peers, routes, skipped } : { peers, routes };
+}

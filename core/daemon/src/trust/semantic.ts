@@ -1,0 +1,53 @@
+import { RustynetError, type Netmap } from '@rustynet/plugin-api';
+import { cidrKey, hostBitsZero, isHostPrefix, parseCidr } from '../util/ip.js';
+
+function invalid(field: string, message: string): RustynetError {
+  return new RustynetError('NETMAP_INVALID', `netmap ${field}: ${message}`, { field });
+}
+
+/**
+ * Checks a schema-valid netmap for what JSON Schema cannot express: unique node ids and relay ids,
+ * parseable CIDRs, node addresses are host prefixes (`/32`, `/128`) owned by one node only, routes
+ * have zero host bits, `expiresAt` after `issuedAt`.
+ * @throws RustynetError `NETMAP_INVALID` naming the field, e.g. `nodes[2].addresses[0]`.
+ */
+export function checkNetmapSemantics(netmap: Netmap): void {
+  const ids = new Set<string>();
+  const owners = new Map<string, string>();
+  netmap.nodes.forEach((node, i) => {
+    if (ids.has(node.id)) throw invalid(`nodes[${i}].id`, `duplicate node id ${node.id}`);
+    ids.add(node.id);
+    node.addresses.forEach((a, j) => {
+      const field = `nodes[${i}].addresses[${j}]`;
+      const p = parseCidr(a);
+      if (!p) throw invalid(field, `${a} is not a valid CIDR`);
+      if (!isHostPrefix(p)) throw invalid(field, `${a} must be a host prefix (/32 or /128)`);
+      const key = cidrKey(p);
+      const owner = owners.get(key);
+      if (owner !== undefined) throw invalid(field, `${a} is already the address of node ${owner}`);
+      owners.set(key, node.id);
+    });
+    (node.routes ?? []).forEach((r, j) => {
+      const field = `nodes[${i}].routes[${j}]`;
+      const p = parseCidr(r);
+      if (!p) throw invalid(field, `${r} is not a valid CIDR`);
+      if (!hostBitsZero(p)) throw invalid(field, `${r} has host bits set`);
+    });
+  });
+  const relayIds = new Set<string>();
+  (netmap.relays ?? []).forEach((r, i) => {
+    if (relayIds.has(r.id)) throw invalid(`relays[${i}].id`, `duplicate relay id ${r.id}`);
+    relayIds.add(r.id);
+  });
+  (netmap.acl?.rules ?? []).forEach((rule, i) => {
+    for (const side of ['src', 'dst'] as const) {
+      rule[side].forEach((sel, j) => {
+        if (!sel.includes('/') || sel.startsWith('tag:') || sel.startsWith('node:')) return;
+        const p = parseCidr(sel);
+        if (!p) throw invalid(`acl.rules[${i}].${side}[${j}]`, `${sel} is not a valid CIDR`);
+        if (!hostBitsZero(p)) throw invalid(`acl.rules[${i}].${side}[${j}]`, `${sel} has host bits set`);
+      });
+    }
+  });
+  if (Date.parse(netmap.expiresAt) <= Date.parse(netmap.issuedAt)) throw invalid('expiresAt', 'must be after issuedAt');
+}

@@ -1,0 +1,71 @@
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { RustynetError, netmapSchema, signedNetmapSchema, type Netmap, type SignedNetmap } from '@rustynet/plugin-api';
+import { publicKeyFromRawB64 } from '../services/key-store.js';
+import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
+import { checkNetmapSemantics } from './semantic.js';
+import { netmapSigningBytes } from './sign.js';
+
+/** Allowed clock skew for `issuedAt` in the future, in milliseconds. */
+export const ISSUED_AT_SKEW_MS = 60_000;
+
+const ajv = createAjv();
+const validateEnvelope = ajv.compile<SignedNetmap>(signedNetmapSchema);
+const validateNetmap = ajv.compile<Netmap>(netmapSchema);
+
+/** Options of {@link verifySignedNetmap}. */
+export interface VerifyOptions {
+  /** Current time in ms since the epoch (default `Date.now()`). */
+  now?: number;
+}
+
+/**
+ * Verifies a signed netmap, in order:
+ * 1. envelope schema (`signedNetmapSchema`) -> `NETMAP_INVALID`;
+ * 2. Ed25519 signature (RFC 8032) over the RFC 8785 canonical JSON of `netmap`, against the raw
+ *    32-byte control-plane key -> `NETMAP_SIGNATURE_INVALID`;
+ * 3. netmap schema (`netmapSchema`, ajv with formats) -> `NETMAP_INVALID` naming the field;
+ * 4. semantic checks (unique ids, CIDRs, host prefixes) -> `NETMAP_INVALID`;
+ * 5. time: `issuedAt` more than 60 s in the future, or `expiresAt` not after now -> `NETMAP_EXPIRED`.
+ *
+ * The watermark (replay) check is separate: see `NetmapWatermark`.
+ * @returns the verified netmap.
+ * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`,
+ *   `KEY_INVALID` (the control-plane key itself is malformed).
+ */
+export function verifySignedNetmap(input: unknown, controlPlanePublicKeyB64: string | KeyObject, opts: VerifyOptions = {}): Netmap {
+  const now = opts.now ?? Date.now();
+  if (!validateEnvelope(input)) {
+    const first = validateEnvelope.errors?.[0];
+    throw new RustynetError('NETMAP_INVALID', `signed netmap envelope: ${formatAjvErrors(validateEnvelope.errors)}`, {
+      ...(first && { field: errorField(first) }),
+    });
+  }
+  const key = typeof controlPlanePublicKeyB64 === 'string' ? publicKeyFromRawB64(controlPlanePublicKeyB64) : controlPlanePublicKeyB64;
+  let ok = false;
+  try {
+    ok = cryptoVerify(null, netmapSigningBytes(input.netmap), key, Buffer.from(input.signature.value, 'base64'));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap signature does not verify against the control-plane key', { field: 'signature.value' });
+
+  const netmap: unknown = input.netmap;
+  if (!validateNetmap(netmap)) {
+    const first = validateNetmap.errors?.[0];
+    throw new RustynetError('NETMAP_INVALID', `netmap: ${formatAjvErrors(validateNetmap.errors)}`, {
+      ...(first && { field: errorField(first) }),
+    });
+  }
+  checkNetmapSemantics(netmap);
+  const issuedAt = Date.parse(netmap.issuedAt);
+  const expiresAt = Date.parse(netmap.expiresAt);
+  if (issuedAt > now + ISSUED_AT_SKEW_MS) {
+    throw new RustynetError('NETMAP_EXPIRED', `netmap issuedAt ${netmap.issuedAt} lies in the future (now ${new Date(now).toISOString()})`, {
+      field: 'issuedAt',
+    });
+  }
+  if (expiresAt <= now) {
+    throw new RustynetError('NETMAP_EXPIRED', `netmap expired at ${netmap.expiresAt} (now ${new Date(now).toISOString()})`, { field: 'expiresAt' });
+  }
+  return netmap;
+}

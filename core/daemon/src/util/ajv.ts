@@ -1,0 +1,61 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (
+  ajv: Ajv,
+) => Ajv;
+
+/**
+ * Creates an ajv instance (JSON Schema draft-07) with the `ajv-formats` formats (`ipv4`, `ipv6`,
+ * `date-time`, `uri`, ...), collecting all errors so messages can name every bad field.
+ */
+export function createAjv(opts: { useDefaults?: boolean } = {}): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: opts.useDefaults ?? false });
+  addFormats(ajv);
+  return ajv;
+}
+
+/**
+ * Converts an ajv `instancePath` (`/nodes/3/keys/x`) into the dotted field form used in
+ * {@link RustynetError.field} (`nodes[3].keys.x`), prefixed with `prefix` when given.
+ */
+export function instancePathToField(instancePath: string, prefix = ''): string {
+  let out = prefix;
+  for (const raw of instancePath.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(part)) out += `[${part}]`;
+    else out += out === '' ? part : `.${part}`;
+  }
+  return out;
+}
+
+/** The field an ajv error is about: for `required` the missing property, else its instance path. */
+export function errorField(err: ErrorObject, prefix = ''): string {
+  const missing = err.keyword === 'required' ? (err.params as { missingProperty?: string }).missingProperty : undefined;
+  const additional =
+    err.keyword === 'additionalProperties' ? (err.params as { additionalProperty?: string }).additionalProperty : undefined;
+  const extra = missing ?? additional;
+  const path = extra === undefined ? err.instancePath : `${err.instancePath}/${extra}`;
+  const field = instancePathToField(path, prefix);
+  return field === '' ? '(root)' : field;
+}
+
+/** Formats ajv errors as `"<instancePath> <message>"` joined by `; ` (root shown as `/`). */
+export function formatAjvErrors(errors: readonly ErrorObject[] | null | undefined): string {
+  if (!errors || errors.length === 0) return 'invalid';
+  return errors
+    .map((e) => {
+      const extra =
+        e.keyword === 'additionalProperties'
+          ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})`
+          : e.keyword === 'enum'
+            ? ` (${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)})`
+            : '';
+      return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${extra}`;
+    })
+    .join('; ');
+}
+
+/** A compiled validator plus its first error's field, for callers that throw named errors. */
+export type Validator = ValidateFunction;
