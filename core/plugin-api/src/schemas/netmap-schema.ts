@@ -92,6 +92,7 @@ export const netmapSchema = {
           identityKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
           tags: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } },
           routes: { type: 'array', maxItems: 256, items: cidrSchema },
+          probePort: { type: 'integer', minimum: 1, maximum: 65535 },
         },
       },
     },

@@ -26,6 +26,12 @@ export interface NetmapNode {
   tags?: string[];
   /** Extra prefixes the node routes for (LAN routes; `0.0.0.0/0` for an exit node). */
   routes?: Cidr[];
+  /**
+   * UDP port on the node's underlay endpoint hosts where its daemon answers direct-path probes
+   * (the path controller's signed ping/pong). Absent: the node is never probed, its peers stay
+   * on the direct path.
+   */
+  probePort?: number;
 }
 
 /** A relay server the nodes may use when direct paths fail. */
