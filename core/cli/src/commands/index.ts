@@ -1,0 +1,19 @@
+/**
+ * Every `rustynet` command group. Each module exports `register(program)`; add one import and
+ * one list entry per group.
+ */
+import type { Command } from 'commander';
+import { register as keygen } from './keygen.js';
+import { register as netmap } from './netmap.js';
+import { register as status } from './status.js';
+import { register as plugin } from './plugin.js';
+import { register as relay } from './relay.js';
+import { register as policy } from './policy.js';
+
+/** The registration functions, in `--help` order. */
+export const commandGroups: ReadonlyArray<(program: Command) => void> = [status, keygen, netmap, plugin, relay, policy];
+
+/** Registers every command group on `program`. */
+export function registerAll(program: Command): void {
+  for (const register of commandGroups) register(program);
+}

@@ -1,0 +1,93 @@
+/**
+ * `rustynet status`, `rustynet up`, `rustynet down`: the node's state over the local API.
+ */
+import type { Command } from 'commander';
+import type { DaemonStatus } from '../api-client.js';
+import { formatAge, formatBytes, table } from '../format.js';
+import { io, printJson } from '../io.js';
+import { addExamples, addJsonOption, addSocketOption, apiClient } from '../program.js';
+
+interface ApiOpts {
+  socket?: string;
+  json?: boolean;
+}
+
+/** Human rendering of a status document (header lines + peer table). */
+export function renderStatus(s: DaemonStatus, now: number = Date.now()): string {
+  const lines: string[] = [];
+  lines.push(`node ${s.node}: ${s.state}`);
+  if (s.backend) {
+    const ifs = s.backend.interfaces?.length ? s.backend.interfaces.join(',') : '-';
+    lines.push(
+      `backend ${s.backend.name} ${s.backend.version} (API ${s.backend.apiVersion}), interfaces ${ifs}, listen port ${s.backend.listenPort ?? '-'}`,
+    );
+  }
+  if (s.netmap) {
+    lines.push(
+      `netmap version ${s.netmap.version}, applied ${formatAge(s.netmap.appliedAt, now)}, expires ${formatAge(s.netmap.expiresAt, now)} (${s.netmap.expiresAt})`,
+    );
+  } else {
+    lines.push('netmap none applied');
+  }
+  if (s.lastRejection) {
+    lines.push(`last rejected netmap: ${s.lastRejection.code} ${formatAge(s.lastRejection.at, now)}: ${s.lastRejection.message}`);
+  }
+  let out = lines.join('\n') + '\n';
+  const peers = s.peers ?? [];
+  if (peers.length === 0) return out + '\nno peers\n';
+  out += '\n';
+  out += table(
+    ['PEER', 'ENDPOINT', 'PATH', 'HANDSHAKE', 'RX', 'TX', 'ALLOWED IPS'],
+    peers.map((p) => [
+      p.id,
+      p.endpoint ?? '-',
+      p.path,
+      formatAge(p.lastHandshakeAt, now),
+      formatBytes(p.rxBytes),
+      formatBytes(p.txBytes),
+      (p.allowedIps ?? []).join(','),
+    ]),
+  );
+  return out;
+}
+
+function stateOf(body: unknown): string | undefined {
+  if (body && typeof body === 'object' && typeof (body as { state?: unknown }).state === 'string') {
+    return (body as { state: string }).state;
+  }
+  return undefined;
+}
+
+/** Registers `status`, `up` and `down`. */
+export function register(program: Command): void {
+  const status = program.command('status').description("show this node's state, netmap and peers (from rustynetd's local API)");
+  addSocketOption(addJsonOption(status));
+  addExamples(status, [
+    'rustynet status',
+    'rustynet status --json | jq .peers',
+    'RUSTYNET_SOCKET=/run/rustynet/a.sock rustynet status',
+  ]);
+  status.action(async (opts: ApiOpts) => {
+    const s = await apiClient(opts).status();
+    if (opts.json) printJson(s);
+    else io().out(renderStatus(s));
+  });
+
+  const up = program.command('up').description('bring the mesh up: create the tunnel and apply the current netmap');
+  addSocketOption(addJsonOption(up));
+  addExamples(up, ['rustynet up', 'rustynet up --socket /run/rustynet/a.sock']);
+  up.action(async (opts: ApiOpts) => {
+    const body = await apiClient(opts).up();
+    if (opts.json) printJson(body ?? { ok: true });
+    else io().out(`rustynet: up${stateOf(body) ? ` (state ${stateOf(body)})` : ''}\n`);
+  });
+
+  const down = program.command('down').description('take the mesh down: remove peers and the tunnel; the daemon keeps running');
+  addSocketOption(addJsonOption(down));
+  addExamples(down, ['rustynet down', 'rustynet down --json']);
+  down.action(async (opts: ApiOpts) => {
+    const body = await apiClient(opts).down();
+    if (opts.json) printJson(body ?? { ok: true });
+    else io().out(`rustynet: down${stateOf(body) ? ` (state ${stateOf(body)})` : ''}\n`);
+  });
+}
