@@ -1,0 +1,287 @@
+/**
+ * Input validation. Every public method validates its whole input here before it touches the
+ * system, so bad input never changes state (plugin-api rule for `INVALID_INPUT`, `UNKNOWN_PEER`,
+ * `DUPLICATE_PEER`).
+ */
+import {
+  NODE_ID_PATTERN,
+  RustynetError,
+  invalidInput,
+  type BackendStartConfig,
+  type Endpoint,
+  type NodeId,
+  type PeerBatch,
+  type PeerConfig,
+  type Route,
+  type RouteChange,
+} from '@rustynet/plugin-api';
+import { CAPABILITIES, WG_KEY_PATTERN } from './capabilities.js';
+import { cidrKey, hostBitsZero, isHostPrefix, parseCidr, parseIp, type ParsedCidr } from './cidr.js';
+
+const NODE_ID_RE = new RegExp(NODE_ID_PATTERN);
+/** Linux interface names: at most IFNAMSIZ - 1 = 15 bytes; we allow the portable subset. */
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** Smallest and largest MTU accepted, in bytes (1280 is the IPv6 minimum, RFC 8200 section 5). */
+export const MIN_MTU = 1280;
+export const MAX_MTU = 9000;
+/** MTU used when the start config has none: 1500 minus WireGuard's worst-case overhead (80 bytes). */
+export const DEFAULT_MTU = 1420;
+/** Largest persistent-keepalive interval `wg` accepts, in seconds. */
+export const MAX_KEEPALIVE = 65535;
+
+/** A validated start configuration. */
+export interface ValidStartConfig {
+  nodeId: NodeId;
+  interfaceName: string;
+  addresses: string[];
+  listenPort: number;
+  mtu: number;
+  keyDirectory: string;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Checks a {@link BackendStartConfig}.
+ * @throws RustynetError `INVALID_INPUT` naming the field (`interfaceName`, `addresses[1]`, `listenPort`, `mtu`, ...).
+ */
+export function validateStartConfig(config: BackendStartConfig): ValidStartConfig {
+  if (!isObject(config)) throw invalidInput('config', 'must be an object');
+  const c = config as unknown as Record<string, unknown>;
+  if (typeof c.nodeId !== 'string' || !NODE_ID_RE.test(c.nodeId)) {
+    throw invalidInput('nodeId', 'must be a node id (DNS label: a-z, 0-9, -; 1..63 characters)');
+  }
+  const ifname = c.interfaceName;
+  if (typeof ifname !== 'string' || Buffer.byteLength(ifname) > 15 || !IFNAME_RE.test(ifname) || ifname === '.' || ifname === '..') {
+    throw invalidInput('interfaceName', 'must be 1..15 bytes of A-Z, a-z, 0-9, "_", "." or "-"');
+  }
+  if (!Array.isArray(c.addresses) || c.addresses.length === 0) {
+    throw invalidInput('addresses', 'must be a non-empty list of host prefixes (/32, /128)');
+  }
+  const seen = new Set<string>();
+  const addresses = c.addresses.map((a: unknown, i: number) => {
+    const p = typeof a === 'string' ? parseCidr(a) : undefined;
+    if (!p) throw invalidInput(`addresses[${i}]`, `not a CIDR: ${String(a)}`);
+    if (!isHostPrefix(p)) throw invalidInput(`addresses[${i}]`, `must be a host prefix (/32 or /128): ${String(a)}`);
+    const key = cidrKey(p);
+    if (seen.has(key)) throw invalidInput(`addresses[${i}]`, `duplicate address ${String(a)}`);
+    seen.add(key);
+    return a as string;
+  });
+  if (typeof c.listenPort !== 'number' || !Number.isInteger(c.listenPort) || c.listenPort < 0 || c.listenPort > 65535) {
+    throw invalidInput('listenPort', 'must be an integer 0..65535 (0: any free port)');
+  }
+  let mtu = DEFAULT_MTU;
+  if (c.mtu !== undefined) {
+    if (typeof c.mtu !== 'number' || !Number.isInteger(c.mtu) || c.mtu < MIN_MTU || c.mtu > MAX_MTU) {
+      throw invalidInput('mtu', `must be an integer ${MIN_MTU}..${MAX_MTU}`);
+    }
+    mtu = c.mtu;
+  }
+  if (typeof c.keyDirectory !== 'string' || c.keyDirectory.length === 0) {
+    throw invalidInput('keyDirectory', 'must be a directory path');
+  }
+  return { nodeId: c.nodeId, interfaceName: ifname, addresses, listenPort: c.listenPort, mtu, keyDirectory: c.keyDirectory };
+}
+
+/**
+ * Checks an {@link Endpoint}: `host` an IPv4/IPv6 literal (no brackets, zone or name), `port` 1..65535.
+ * @returns a copy holding only `host` and `port`.
+ * @throws RustynetError `INVALID_INPUT` with `field` (e.g. `upsert[0].endpoint.host`).
+ */
+export function validateEndpoint(endpoint: unknown, field: string): Endpoint {
+  if (!isObject(endpoint)) throw invalidInput(field, 'must be an object { host, port }');
+  const { host, port } = endpoint;
+  if (typeof host !== 'string' || parseIp(host) === undefined) {
+    throw invalidInput(`${field}.host`, `must be an IPv4 or IPv6 literal: ${String(host)}`);
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw invalidInput(`${field}.port`, `must be an integer 1..65535: ${String(port)}`);
+  }
+  return { host, port };
+}
+
+/**
+ * Checks a prefix used as allowed IP or route destination: valid CIDR with zero host bits.
+ * @throws RustynetError `INVALID_INPUT` with `field`.
+ */
+export function validatePrefix(value: unknown, field: string): ParsedCidr {
+  const p = typeof value === 'string' ? parseCidr(value) : undefined;
+  if (!p) throw invalidInput(field, `not a CIDR (address/prefix-length): ${String(value)}`);
+  if (!hostBitsZero(p)) throw invalidInput(field, `host bits set in ${String(value)}`);
+  return p;
+}
+
+/** One validated upsert: the new config and the config it replaces, if any. */
+export interface PlannedUpsert {
+  config: PeerConfig;
+  previous?: PeerConfig;
+}
+
+/** A validated peer batch, ready to turn into one `wg set` command. */
+export interface PeerPlan {
+  /** Configs of the peers removed (as they were). */
+  removals: PeerConfig[];
+  upserts: PlannedUpsert[];
+}
+
+/**
+ * Validates a whole {@link PeerBatch} against the current peer set before anything changes.
+ *
+ * Checks, in order: shape; every peer id (node id pattern); duplicates across the batch
+ * (`DUPLICATE_PEER`); removals of unknown ids (`UNKNOWN_PEER`); each upsert's key (the manifest's
+ * `peerKeySchema`), endpoint, allowed IPs (valid CIDR, host bits zero) and keepalive; then the
+ * resulting peer set: no two peers with one public key, none with this node's own key, no allowed
+ * IP prefix claimed by two peers (WireGuard would silently move it), at most `maxPeers` peers.
+ *
+ * @param current the backend's peers by id.
+ * @param ownPublicKey this node's public key, when known.
+ * @returns the plan, with deep copies of the configs.
+ * @throws RustynetError `INVALID_INPUT` (field such as `upsert[2].allowedIps[0]`), `DUPLICATE_PEER`,
+ *   `UNKNOWN_PEER`.
+ */
+export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId, PeerConfig>, ownPublicKey?: string): PeerPlan {
+  if (!isObject(batch)) throw invalidInput('batch', 'must be an object { upsert, remove }');
+  const upsert: unknown = (batch as unknown as Record<string, unknown>).upsert ?? [];
+  const remove: unknown = (batch as unknown as Record<string, unknown>).remove ?? [];
+  if (!Array.isArray(upsert)) throw invalidInput('upsert', 'must be a list of peers');
+  if (!Array.isArray(remove)) throw invalidInput('remove', 'must be a list of peer ids');
+
+  const ids = new Map<string, string>();
+  const claimId = (id: unknown, field: string): NodeId => {
+    if (typeof id !== 'string' || !NODE_ID_RE.test(id)) throw invalidInput(field, `not a node id: ${String(id)}`);
+    const before = ids.get(id);
+    if (before !== undefined) {
+      throw new RustynetError('DUPLICATE_PEER', `${field}: peer ${id} appears twice in the batch (also ${before})`, {
+        field,
+        details: { peer: id, first: before },
+      });
+    }
+    ids.set(id, field);
+    return id;
+  };
+
+  upsert.forEach((p: unknown, i: number) => claimId(isObject(p) ? p.id : undefined, `upsert[${i}].id`));
+  const removals = remove.map((id: unknown, i: number) => {
+    const nid = claimId(id, `remove[${i}]`);
+    const have = current.get(nid);
+    if (!have) {
+      throw new RustynetError('UNKNOWN_PEER', `remove[${i}]: no peer ${nid}`, { field: `remove[${i}]`, details: { peer: nid } });
+    }
+    return clonePeer(have);
+  });
+
+  const upserts: PlannedUpsert[] = upsert.map((raw: unknown, i: number) => {
+    const f = `upsert[${i}]`;
+    const p = raw as Record<string, unknown>;
+    if (typeof p.publicKey !== 'string' || !WG_KEY_PATTERN.test(p.publicKey)) {
+      throw invalidInput(`${f}.publicKey`, 'must be a WireGuard public key (base64 of 32 bytes, 44 characters ending in "=")');
+    }
+    const config: PeerConfig = { id: p.id as string, publicKey: p.publicKey, allowedIps: [] };
+    if (p.endpoint !== undefined) config.endpoint = validateEndpoint(p.endpoint, `${f}.endpoint`);
+    if (!Array.isArray(p.allowedIps) || p.allowedIps.length === 0) {
+      throw invalidInput(`${f}.allowedIps`, 'must be a non-empty list of CIDRs');
+    }
+    const own = new Set<string>();
+    p.allowedIps.forEach((a: unknown, j: number) => {
+      const parsed = validatePrefix(a, `${f}.allowedIps[${j}]`);
+      const key = cidrKey(parsed);
+      if (own.has(key)) throw invalidInput(`${f}.allowedIps[${j}]`, `listed twice: ${String(a)}`);
+      own.add(key);
+      config.allowedIps.push(a as string);
+    });
+    if (p.persistentKeepalive !== undefined) {
+      const k = p.persistentKeepalive;
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > MAX_KEEPALIVE) {
+        throw invalidInput(`${f}.persistentKeepalive`, `must be an integer 0..${MAX_KEEPALIVE} (seconds)`);
+      }
+      config.persistentKeepalive = k;
+    }
+    const previous = current.get(config.id);
+    return previous ? { config, previous: clonePeer(previous) } : { config };
+  });
+
+  // The resulting peer set must be consistent.
+  const next = new Map<NodeId, { config: PeerConfig; field: string }>();
+  const removed = new Set(removals.map((r) => r.id));
+  for (const [id, cfg] of current) if (!removed.has(id)) next.set(id, { config: cfg, field: `peer ${id}` });
+  upserts.forEach((u, i) => next.set(u.config.id, { config: u.config, field: `upsert[${i}]` }));
+  if (next.size > CAPABILITIES.maxPeers) {
+    throw invalidInput('upsert', `the batch would leave ${next.size} peers; at most ${CAPABILITIES.maxPeers} are supported`);
+  }
+  const byKey = new Map<string, NodeId>();
+  const byPrefix = new Map<string, NodeId>();
+  // Upserts are checked last so that a conflict is reported at an upsert's field.
+  const ordered = [...next.values()].sort((a, b) => Number(a.field.startsWith('upsert')) - Number(b.field.startsWith('upsert')));
+  for (const { config, field } of ordered) {
+    if (ownPublicKey !== undefined && config.publicKey === ownPublicKey) {
+      throw invalidInput(`${field}.publicKey`, "is this node's own public key");
+    }
+    const other = byKey.get(config.publicKey);
+    if (other !== undefined) throw invalidInput(`${field}.publicKey`, `peer ${other} has the same public key`);
+    byKey.set(config.publicKey, config.id);
+    config.allowedIps.forEach((a, j) => {
+      const key = cidrKey(parseCidr(a)!);
+      const owner = byPrefix.get(key);
+      if (owner !== undefined) throw invalidInput(`${field}.allowedIps[${j}]`, `${a} is already an allowed IP of peer ${owner}`);
+      byPrefix.set(key, config.id);
+    });
+  }
+  return { removals, upserts };
+}
+
+/** A validated route. */
+export interface ValidRoute {
+  destination: string;
+  parsed: ParsedCidr;
+  peer: NodeId;
+}
+
+/**
+ * Validates a {@link RouteChange}. Destinations must be CIDRs with zero host bits. Added routes
+ * must go via a known peer (`UNKNOWN_PEER`); removed routes need not, because the daemon removes
+ * peers before their routes.
+ * @throws RustynetError `INVALID_INPUT` (field `add[1].destination`), `UNKNOWN_PEER` (field `add[0].peer`).
+ */
+export function validateRouteChange(change: RouteChange, peers: ReadonlyMap<NodeId, PeerConfig>): { add: ValidRoute[]; remove: ValidRoute[] } {
+  if (!isObject(change)) throw invalidInput('change', 'must be an object { add, remove }');
+  const add: unknown = (change as unknown as Record<string, unknown>).add ?? [];
+  const remove: unknown = (change as unknown as Record<string, unknown>).remove ?? [];
+  if (!Array.isArray(add)) throw invalidInput('add', 'must be a list of routes');
+  if (!Array.isArray(remove)) throw invalidInput('remove', 'must be a list of routes');
+  const check = (list: unknown[], name: 'add' | 'remove'): ValidRoute[] =>
+    list.map((r: unknown, i: number) => {
+      const f = `${name}[${i}]`;
+      if (!isObject(r)) throw invalidInput(f, 'must be an object { destination, peer }');
+      const route = r as unknown as Route;
+      const parsed = validatePrefix(route.destination, `${f}.destination`);
+      if (typeof route.peer !== 'string' || !NODE_ID_RE.test(route.peer)) throw invalidInput(`${f}.peer`, `not a node id: ${String(route.peer)}`);
+      return { destination: route.destination, parsed, peer: route.peer };
+    });
+  const validAdd = check(add, 'add');
+  const validRemove = check(remove, 'remove');
+  const dests = new Map<string, number>();
+  validAdd.forEach((r, i) => {
+    const key = cidrKey(r.parsed);
+    const j = dests.get(key);
+    if (j !== undefined) throw invalidInput(`add[${i}].destination`, `${r.destination} is also add[${j}].destination`);
+    dests.set(key, i);
+  });
+  validAdd.forEach((r, i) => {
+    if (!peers.has(r.peer)) {
+      throw new RustynetError('UNKNOWN_PEER', `add[${i}].peer: no peer ${r.peer}`, { field: `add[${i}].peer`, details: { peer: r.peer } });
+    }
+  });
+  return { add: validAdd, remove: validRemove };
+}
+
+/** A deep copy of a peer config. */
+export function clonePeer(p: PeerConfig): PeerConfig {
+  const c: PeerConfig = { id: p.id, publicKey: p.publicKey, allowedIps: [...p.allowedIps] };
+  if (p.endpoint) c.endpoint = { host: p.endpoint.host, port: p.endpoint.port };
+  if (p.persistentKeepalive !== undefined) c.persistentKeepalive = p.persistentKeepalive;
+  return c;
+}
