@@ -1,1 +1,30 @@
-export {};
+/**
+ * @packageDocumentation
+ * `@rustynet/relay`: the Rustynet relay.
+ *
+ * - {@link createPlugin}: the relay client plugin (kind `relay`) the daemon loads. It registers
+ *   the node with a relay server and gives the backend one loopback UDP endpoint per relayed peer.
+ * - {@link createRelayServer}: the relay server (`rustynet relay serve`), which forwards the
+ *   backends' already-encrypted datagrams between registered nodes.
+ * - The wire protocol codec (`protocol`), documented in `docs/relay.md`.
+ */
+import type { PluginContext, RelayPlugin } from '@rustynet/plugin-api';
+import { RelayClient } from './client/plugin.js';
+
+export { RelayClient, DEFAULT_CLIENT_OPTIONS, relayClientConfigSchema, CLIENT_DROP_REASONS } from './client/plugin.js';
+export type { RelayClientOptions, ClientDropReason } from './client/plugin.js';
+export { createRelayServer } from './server/server.js';
+export type { RelayServer, RelayServerOptions, RelayServerStats, RelayNetmapSource, VerifySignedNetmap } from './server/server.js';
+export { RelayCore, DEFAULT_RELAY_LIMITS, DROP_REASONS, parseIdentityKeys, resolveLimits } from './server/core.js';
+export type { RelayLimits, RelayCounters, DropReason, RelayCoreOptions, SendFn } from './server/core.js';
+export { TokenBucket } from './token-bucket.js';
+export * as protocol from './protocol.js';
+
+/**
+ * Entry point named in `rustynet-plugin.json`: creates the relay client plugin.
+ * Does not touch the system (sockets are opened by `start` and `openPath`).
+ * @throws RustynetError CONFIG_INVALID when `context.options` has an unknown or out-of-range option.
+ */
+export function createPlugin(context: PluginContext): RelayPlugin {
+  return new RelayClient(context);
+}

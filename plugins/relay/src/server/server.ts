@@ -1,0 +1,399 @@
+/**
+ * The relay server: a UDP socket around {@link RelayCore}, with the allowlist taken either from
+ * the caller or from a signed netmap file (verified by an injected `verifySignedNetmap`, so this
+ * package does not depend on the daemon), timers for session expiry, netmap re-reads and metrics.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import {
+  RustynetError,
+  invalidInput,
+  isRustynetError,
+  type Counter,
+  type Endpoint,
+  type Gauge,
+  type Logger,
+  type Metrics,
+  type Netmap,
+  type NodeId,
+} from '@rustynet/plugin-api';
+import { DROP_REASONS, RelayCore, parseIdentityKeys, resolveLimits, type RelayCounters, type RelayLimits } from './core.js';
+
+/** The daemon's netmap verifier (`@rustynet/daemon` `verifySignedNetmap`), injected. */
+export type VerifySignedNetmap = (input: unknown, controlPlanePublicKeyB64: string, opts?: { now?: number }) => Netmap;
+
+/** Where the server takes its allowlist from when it is a signed netmap file. */
+export interface RelayNetmapSource {
+  /** Path of a signed netmap JSON file (`{ netmap, signature }`). */
+  file: string;
+  /** The control-plane Ed25519 public key, raw 32 bytes in base64. */
+  controlPlaneKey: string;
+  /** Verifies schema, signature and expiry; throws NETMAP_INVALID / NETMAP_SIGNATURE_INVALID / NETMAP_EXPIRED. */
+  verifySignedNetmap: VerifySignedNetmap;
+  /** Re-read and re-verify the file this often (ms). Default 5 000; 0 disables. */
+  pollIntervalMs?: number;
+}
+
+/** Options of {@link createRelayServer}. */
+export interface RelayServerOptions {
+  /** Address and UDP port to listen on (IP literal; `0.0.0.0`, `::` or a unicast address; port 0 = ephemeral). */
+  listen: Endpoint;
+  /**
+   * This relay's id, as in the netmap's `relays[].id`; nodes sign it. Optional with a netmap
+   * source: then the relay whose endpoint port equals the listen port (or the only relay) is used.
+   */
+  relayId?: string;
+  /** Allowlist `{ nodeId: identityKeyB64 }`. Exactly one of `identityKeys` and `netmap`. */
+  identityKeys?: Readonly<Record<NodeId, string>>;
+  /** Signed netmap source. Exactly one of `identityKeys` and `netmap`. */
+  netmap?: RelayNetmapSource;
+  limits?: Partial<RelayLimits>;
+  /** SO_RCVBUF request in bytes (the kernel caps it at net.core.rmem_max and doubles it). Default 4 MiB. */
+  recvBufferSize?: number;
+  /** SO_SNDBUF request in bytes (capped at net.core.wmem_max). Default 4 MiB. */
+  sendBufferSize?: number;
+  /** Metrics registry; counters are updated once a second and on `stats()`. */
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Time source in ms; default `Date.now`. Tests inject a manual clock. */
+  now?: () => number;
+  /** Session sweep period (ms). Default min(1000, sessionTimeoutMs / 2); 0 disables (tests call `sweep()`). */
+  sweepIntervalMs?: number;
+}
+
+/** What {@link RelayServer.stats} returns. */
+export interface RelayServerStats extends RelayCounters {
+  relayId: string;
+  /** Bound address, once started. */
+  listen: Endpoint | null;
+  /** Nodes in the allowlist. */
+  allowedNodes: number;
+  /** Socket buffer sizes the kernel actually granted (bytes), once started. */
+  recvBufferSize: number | null;
+  sendBufferSize: number | null;
+  /** Netmap version in use, when loaded from a netmap. */
+  netmapVersion: number | null;
+  /** Failed netmap re-reads (the last good map stays until it expires). */
+  netmapRejections: number;
+}
+
+/** A relay server instance. */
+export interface RelayServer {
+  /**
+   * Loads the allowlist (netmap source: reads and verifies the file), binds the socket and starts
+   * serving. @returns the bound endpoint.
+   * @throws RustynetError ALREADY_RUNNING; NETMAP_* from the verifier; INVALID_INPUT (`relayId`);
+   *   RELAY_FAILED when the socket cannot be bound (address in use, ...); PERMISSION_DENIED (EACCES).
+   */
+  start(): Promise<Endpoint>;
+  /** Closes the socket and timers; sessions are forgotten. Idempotent. */
+  stop(): Promise<void>;
+  /** Counters and state. Works before start and after stop. */
+  stats(): RelayServerStats;
+  /** Bound endpoint, or null when not running. */
+  address(): Endpoint | null;
+  /** Replaces the allowlist (only for an `identityKeys` server). @throws INVALID_INPUT, UNSUPPORTED. */
+  setIdentityKeys(keys: Readonly<Record<NodeId, string>>): void;
+  /** Re-reads and re-verifies the netmap file now. @throws NETMAP_* (the previous map stays), UNSUPPORTED. */
+  reloadNetmap(): Promise<void>;
+  /** Ends idle sessions now (and, with a netmap source, every session once the map has expired). @returns how many idle sessions ended. */
+  sweep(): number;
+}
+
+const noopLogger: Logger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return noopLogger;
+  },
+};
+
+const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
+
+function checkEndpoint(e: unknown, field: string): Endpoint {
+  if (typeof e !== 'object' || e === null) throw invalidInput(field, 'must be {host, port}');
+  const { host, port } = e as Partial<Endpoint>;
+  if (typeof host !== 'string' || isIP(host) === 0) throw invalidInput(`${field}.host`, 'must be an IPv4 or IPv6 literal');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidInput(`${field}.port`, 'must be an integer 0..65535');
+  return { host, port };
+}
+
+function checkBufferSize(v: unknown, field: string): number {
+  if (v === undefined) return DEFAULT_SOCKET_BUFFER;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 4096 || v > 1 << 30) throw invalidInput(field, 'must be an integer 4096..2^30 (bytes)');
+  return v;
+}
+
+/** Picks this relay's id from the netmap. @throws INVALID_INPUT `relayId`. */
+function deriveRelayId(netmap: Netmap, listen: Endpoint, wanted: string | undefined): string {
+  const relays = netmap.relays ?? [];
+  if (wanted !== undefined) {
+    if (relays.length > 0 && !relays.some((r) => r.id === wanted)) {
+      throw invalidInput('relayId', `relay "${wanted}" is not in the netmap's relays (${relays.map((r) => r.id).join(', ')})`);
+    }
+    return wanted;
+  }
+  const unspecified = listen.host === '0.0.0.0' || listen.host === '::';
+  const byEndpoint = relays.filter((r) => r.endpoint.port === listen.port && (unspecified || r.endpoint.host === listen.host));
+  if (byEndpoint.length === 1) return byEndpoint[0]!.id;
+  if (relays.length === 1) return relays[0]!.id;
+  throw invalidInput('relayId', 'cannot tell which of the netmap relays this server is: pass relayId');
+}
+
+/**
+ * Creates a relay server (not started). Validates every option first.
+ * @throws RustynetError INVALID_INPUT naming the option.
+ */
+export function createRelayServer(opts: RelayServerOptions): RelayServer {
+  if (typeof opts !== 'object' || opts === null) throw invalidInput('opts', 'must be an object');
+  const listen = checkEndpoint(opts.listen, 'listen');
+  if ((opts.identityKeys === undefined) === (opts.netmap === undefined)) {
+    throw invalidInput('identityKeys', 'give exactly one of identityKeys and netmap');
+  }
+  if (opts.identityKeys !== undefined) {
+    parseIdentityKeys(opts.identityKeys);
+    if (opts.relayId === undefined) throw invalidInput('relayId', 'required with identityKeys');
+  }
+  const src = opts.netmap;
+  if (src !== undefined) {
+    if (typeof src.file !== 'string' || src.file === '') throw invalidInput('netmap.file', 'must be a path');
+    if (typeof src.controlPlaneKey !== 'string' || !/^[A-Za-z0-9+/]{43}=$/.test(src.controlPlaneKey)) {
+      throw invalidInput('netmap.controlPlaneKey', 'must be a raw 32-byte Ed25519 public key in base64');
+    }
+    if (typeof src.verifySignedNetmap !== 'function') throw invalidInput('netmap.verifySignedNetmap', 'must be a function');
+    if (src.pollIntervalMs !== undefined && (!Number.isInteger(src.pollIntervalMs) || src.pollIntervalMs < 0)) {
+      throw invalidInput('netmap.pollIntervalMs', 'must be an integer >= 0 (ms)');
+    }
+  }
+  if (opts.relayId !== undefined && (typeof opts.relayId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(opts.relayId))) {
+    throw invalidInput('relayId', 'must be 1..64 characters of A-Z a-z 0-9 . _ -');
+  }
+  const limits = resolveLimits(opts.limits);
+  const recvBufferSize = checkBufferSize(opts.recvBufferSize, 'recvBufferSize');
+  const sendBufferSize = checkBufferSize(opts.sendBufferSize, 'sendBufferSize');
+  const sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(1000, Math.floor(limits.sessionTimeoutMs / 2));
+  if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs < 0) throw invalidInput('sweepIntervalMs', 'must be an integer >= 0 (ms)');
+  const now = opts.now ?? Date.now;
+  const logger = (opts.logger ?? noopLogger).child({ component: 'relay-server' });
+
+  let core: RelayCore | undefined;
+  let relayId = opts.relayId ?? '';
+  let socket: Socket | undefined;
+  let bound: Endpoint | null = null;
+  let timers: NodeJS.Timeout[] = [];
+  let netmapVersion: number | null = null;
+  let netmapExpiresAt = Infinity;
+  let netmapRejections = 0;
+  let grantedRecv: number | null = null;
+  let grantedSend: number | null = null;
+  let lastFlushed: RelayCounters | undefined;
+
+  const m = opts.metrics;
+  const metric = m && {
+    packets: m.counter('relay_server_packets_total', 'Datagrams received (in) and sent (out) by the relay server', ['direction']),
+    bytes: m.counter('relay_server_bytes_total', 'Bytes received (in) and sent (out) by the relay server', ['direction']),
+    forwardedPackets: m.counter('relay_server_forwarded_packets_total', 'DATA datagrams forwarded between nodes'),
+    forwardedBytes: m.counter('relay_server_forwarded_bytes_total', 'Payload bytes forwarded between nodes'),
+    drops: m.counter('relay_server_drops_total', 'Datagrams dropped, by reason', ['reason']),
+    registrations: m.counter('relay_server_registrations_total', 'Successful registrations'),
+    sessions: m.gauge('relay_server_sessions', 'Live sessions') as Gauge,
+  };
+
+  function flushMetrics(): void {
+    if (!metric || !core) return;
+    const c = core.counters();
+    const p = lastFlushed;
+    const inc = (ctr: Counter, v: number, prev: number | undefined, labels?: Record<string, string>): void => {
+      const d = v - (prev ?? 0);
+      if (d > 0) ctr.inc(labels, d);
+    };
+    inc(metric.packets, c.packetsIn, p?.packetsIn, { direction: 'in' });
+    inc(metric.packets, c.packetsOut, p?.packetsOut, { direction: 'out' });
+    inc(metric.bytes, c.bytesIn, p?.bytesIn, { direction: 'in' });
+    inc(metric.bytes, c.bytesOut, p?.bytesOut, { direction: 'out' });
+    inc(metric.forwardedPackets, c.packetsForwarded, p?.packetsForwarded);
+    inc(metric.forwardedBytes, c.bytesForwarded, p?.bytesForwarded);
+    inc(metric.registrations, c.registrations, p?.registrations);
+    for (const r of DROP_REASONS) inc(metric.drops, c.drops[r], p?.drops[r], { reason: r });
+    metric.sessions.set(c.sessions);
+    lastFlushed = c;
+  }
+
+  async function loadNetmap(): Promise<{ netmap: Netmap; keys: Record<string, string> }> {
+    const s = src!;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(s.file, 'utf8'));
+    } catch (cause) {
+      throw new RustynetError('NETMAP_INVALID', `cannot read netmap file ${s.file}: ${(cause as Error).message}`, { cause });
+    }
+    const netmap = s.verifySignedNetmap(parsed, s.controlPlaneKey, { now: now() });
+    const keys: Record<string, string> = {};
+    for (const n of netmap.nodes) keys[n.id] = n.identityKey;
+    parseIdentityKeys(keys, 'netmap.nodes');
+    return { netmap, keys };
+  }
+
+  async function reloadNetmap(): Promise<void> {
+    if (!src) throw new RustynetError('UNSUPPORTED', 'this relay server has no netmap source');
+    try {
+      const { netmap, keys } = await loadNetmap();
+      if (netmapVersion !== null && netmap.version < netmapVersion) {
+        throw new RustynetError('NETMAP_REPLAYED', `netmap version ${netmap.version} is older than ${netmapVersion}`);
+      }
+      core?.setIdentityKeys(keys);
+      if (netmapVersion !== netmap.version) logger.info({ version: netmap.version, nodes: netmap.nodes.length }, 'relay netmap loaded');
+      netmapVersion = netmap.version;
+      netmapExpiresAt = Date.parse(netmap.expiresAt);
+    } catch (err) {
+      netmapRejections++;
+      // Fail closed: once the last good map has expired, nobody is allowed.
+      if (core && now() > netmapExpiresAt && core.allowedNodes() > 0) {
+        core.setIdentityKeys({});
+        logger.warn({ version: netmapVersion }, 'relay netmap expired: all sessions ended');
+      }
+      throw err;
+    }
+  }
+
+  const server: RelayServer = {
+    async start(): Promise<Endpoint> {
+      if (socket) throw new RustynetError('ALREADY_RUNNING', 'relay server already running');
+      let keys: Readonly<Record<string, string>>;
+      if (src) {
+        const loaded = await loadNetmap();
+        relayId = deriveRelayId(loaded.netmap, listen, opts.relayId);
+        keys = loaded.keys;
+        netmapVersion = loaded.netmap.version;
+        netmapExpiresAt = Date.parse(loaded.netmap.expiresAt);
+      } else {
+        keys = opts.identityKeys!;
+      }
+      const family = isIP(listen.host) === 6 ? 'udp6' : 'udp4';
+      const sock = createSocket({ type: family, recvBufferSize, sendBufferSize, ipv6Only: false });
+      const c = new RelayCore({
+        relayId,
+        identityKeys: keys,
+        limits,
+        now,
+        send: (msg, port, address, done) => sock.send(msg, port, address, done),
+      });
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException): void => {
+          sock.close();
+          const code = err.code === 'EACCES' ? 'PERMISSION_DENIED' : 'RELAY_FAILED';
+          reject(new RustynetError(code, `cannot bind relay socket on ${listen.host}:${listen.port}: ${err.message}`, { cause: err, details: { errno: err.code } }));
+        };
+        sock.once('error', onError);
+        sock.bind({ address: listen.host, port: listen.port, exclusive: true }, () => {
+          sock.off('error', onError);
+          resolve();
+        });
+      });
+      sock.on('error', (err) => logger.warn({ err: err.message }, 'relay socket error'));
+      sock.on('message', (msg, rinfo) => c.onDatagram(msg, rinfo.address, rinfo.port));
+      try {
+        grantedRecv = sock.getRecvBufferSize();
+        grantedSend = sock.getSendBufferSize();
+      } catch {
+        /* not available on every platform */
+      }
+      socket = sock;
+      core = c;
+      lastFlushed = undefined;
+      const a = sock.address();
+      bound = { host: a.address, port: a.port };
+      const expireCheck = (): void => {
+        // Fail closed: once the netmap has expired and no newer one was accepted, nobody is allowed.
+        if (src && now() > netmapExpiresAt && c.allowedNodes() > 0) {
+          c.setIdentityKeys({});
+          logger.warn({ version: netmapVersion }, 'relay netmap expired: all sessions ended');
+        }
+      };
+      if (sweepIntervalMs > 0) {
+        timers.push(
+          setInterval(() => {
+            c.sweep();
+            expireCheck();
+          }, sweepIntervalMs).unref(),
+        );
+      }
+      if (metric) timers.push(setInterval(flushMetrics, 1000).unref());
+      const poll = src?.pollIntervalMs ?? 5000;
+      if (src && poll > 0) {
+        timers.push(
+          setInterval(() => {
+            reloadNetmap().catch((err: unknown) => {
+              logger.warn({ code: isRustynetError(err) ? err.code : undefined, err: (err as Error).message }, 'relay netmap reload rejected; keeping the last good map');
+            });
+          }, poll).unref(),
+        );
+      }
+      logger.info({ relayId, listen: bound, recvBufferSize: grantedRecv, sendBufferSize: grantedSend, allowedNodes: c.allowedNodes() }, 'relay server listening');
+      return bound;
+    },
+
+    async stop(): Promise<void> {
+      for (const t of timers) clearInterval(t);
+      timers = [];
+      const sock = socket;
+      socket = undefined;
+      bound = null;
+      flushMetrics();
+      if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()));
+    },
+
+    stats(): RelayServerStats {
+      flushMetrics();
+      const c =
+        core?.counters() ??
+        ({
+          sessions: 0,
+          nodes: 0,
+          packetsIn: 0,
+          bytesIn: 0,
+          packetsOut: 0,
+          bytesOut: 0,
+          packetsForwarded: 0,
+          bytesForwarded: 0,
+          registrations: 0,
+          unvalidatedBytesIn: 0,
+          unvalidatedBytesOut: 0,
+          drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])),
+        } as RelayCounters);
+      return {
+        ...c,
+        relayId,
+        listen: bound,
+        allowedNodes: core?.allowedNodes() ?? 0,
+        recvBufferSize: grantedRecv,
+        sendBufferSize: grantedSend,
+        netmapVersion,
+        netmapRejections,
+      };
+    },
+
+    address(): Endpoint | null {
+      return bound;
+    },
+
+    setIdentityKeys(keys): void {
+      if (src) throw new RustynetError('UNSUPPORTED', 'this relay server takes its allowlist from a netmap file');
+      parseIdentityKeys(keys);
+      core?.setIdentityKeys(keys);
+      opts = { ...opts, identityKeys: keys };
+    },
+
+    reloadNetmap,
+
+    sweep(): number {
+      if (core && src && now() > netmapExpiresAt && core.allowedNodes() > 0) core.setIdentityKeys({});
+      return core?.sweep() ?? 0;
+    },
+  };
+  return server;
+}
