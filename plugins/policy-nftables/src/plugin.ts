@@ -1,0 +1,282 @@
+/**
+ * The policy plugin: enforces the netmap's ACL with one nftables table of its own.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  isRustynetError,
+  RustynetError,
+  type CallOptions,
+  type Counter,
+  type FlowQuery,
+  type Gauge,
+  type Histogram,
+  type PluginContext,
+  type PolicyCapabilities,
+  type PolicyDecision,
+  type PolicyInput,
+  type PolicyPlugin,
+  type RuleCounter,
+} from '@rustynet/plugin-api';
+import { compileRuleset, deleteTableScript } from './compile.js';
+import { parseCounters } from './counters.js';
+import { explainFlow } from './evaluate.js';
+import { resolveOptions, type PolicyOptions } from './options.js';
+import { resolvePolicy, type ResolvedPolicy } from './resolve.js';
+
+/** Capabilities; identical to the manifest's. */
+export const CAPABILITIES: Readonly<PolicyCapabilities> = Object.freeze({ ipv6: true, counters: true, atomicUpdate: true });
+
+/** Metric label used for the final default drop (not a valid rule id, so it cannot collide). */
+export const DEFAULT_RULE_LABEL = '(default)';
+
+interface Applied {
+  policy: ResolvedPolicy;
+  text: string;
+  /** ms since the epoch (context clock). */
+  at: number;
+}
+
+/**
+ * `@rustynet/policy-nftables`. Lifecycle: `start` checks that nft runs with the needed
+ * privilege (and optionally blocks `startupInterfaces`), `apply` replaces the table in one
+ * transaction, `stop` deletes the table. Calls are serialised.
+ */
+export class NftablesPolicyPlugin implements PolicyPlugin {
+  readonly kind = 'policy' as const;
+  readonly options: PolicyOptions;
+  private running = false;
+  private applied: Applied | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private poll: AbortController | undefined;
+  /** Last counter values seen per rule id, to turn nft's absolute values into metric increments. */
+  private seen = new Map<string, { packets: number; bytes: number }>();
+  private readonly m: {
+    applies: Counter;
+    applySeconds: Histogram;
+    rules: Gauge;
+    packets: Counter;
+    bytes: Counter;
+  };
+
+  /** @throws RustynetError `INVALID_INPUT` for bad options (field `options.<name>`). */
+  constructor(private readonly context: PluginContext) {
+    this.options = resolveOptions(context.options);
+    const mx = context.metrics;
+    this.m = {
+      applies: mx.counter('policy_applies_total', 'Policy applies by result (ok, invalid, failed)', ['result']),
+      applySeconds: mx.histogram('policy_apply_seconds', 'Duration of a successful policy apply, seconds'),
+      rules: mx.gauge('policy_rules', 'Number of ACL rules currently enforced'),
+      packets: mx.counter(
+        'policy_rule_packets_total',
+        'Packets that hit an ACL rule (new flows); action="drop" are drops. rule="(default)" is the default deny',
+        ['rule', 'action'],
+      ),
+      bytes: mx.counter('policy_rule_bytes_total', 'Bytes that hit an ACL rule', ['rule', 'action']),
+    };
+  }
+
+  capabilities(): PolicyCapabilities {
+    return { ...CAPABILITIES };
+  }
+
+  /** The ruleset text last applied by this instance (for diagnostics), if any. */
+  lastRuleset(): string | undefined {
+    return this.applied?.text;
+  }
+
+  /**
+   * Checks that nft works with the needed privilege; when `startupInterfaces` is set, installs
+   * the empty (deny-all) policy on them until the first apply.
+   * @throws RustynetError `ALREADY_RUNNING`, `PERMISSION_DENIED`, `POLICY_FAILED`.
+   */
+  start(options?: CallOptions): Promise<void> {
+    return this.serial(async () => {
+      if (this.running) throw new RustynetError('ALREADY_RUNNING', 'policy plugin already started');
+      await this.nft(['list', 'tables'], undefined, options);
+      if (this.options.startupInterfaces.length > 0) {
+        // The empty policy: only established/related traffic passes on these interfaces.
+        const policy: ResolvedPolicy = {
+          self: '(startup)',
+          interfaces: [...new Set(this.options.startupInterfaces)],
+          rules: [],
+          nodes: new Map(),
+        };
+        await this.nft(['-f', '-'], compileRuleset(policy, this.options), options);
+      }
+      this.running = true;
+      this.startPoll();
+      this.context.logger.info({ table: this.options.table }, 'policy plugin started');
+    });
+  }
+
+  /** Deletes the plugin's table (only it). Idempotent. @throws RustynetError `POLICY_FAILED`. */
+  stop(options?: CallOptions): Promise<void> {
+    return this.serial(async () => {
+      this.poll?.abort();
+      this.poll = undefined;
+      try {
+        await this.nft(['-f', '-'], deleteTableScript(this.options.table), options);
+      } catch (err) {
+        // Not started: nothing of ours can be there but a stale table; stay quiet if nft fails.
+        if (this.running) throw err;
+        this.context.logger.debug({ err: String(err) }, 'stop before start: table cleanup skipped');
+      }
+      if (this.running) this.context.logger.info({ table: this.options.table }, 'policy table removed');
+      this.running = false;
+      this.applied = undefined;
+      this.seen.clear();
+      this.m.rules.set(0);
+    });
+  }
+
+  /** @throws RustynetError `INVALID_INPUT` naming the field. Changes nothing. */
+  validate(input: PolicyInput): void {
+    resolvePolicy(input);
+  }
+
+  /**
+   * Replaces the enforced ruleset in one `nft -f -` transaction. Validation runs first; on an
+   * nft error the kernel keeps the previous ruleset (the transaction is atomic).
+   * @throws RustynetError `NOT_RUNNING`, `INVALID_INPUT`, `PERMISSION_DENIED`, `POLICY_FAILED`,
+   *   `TIMEOUT`, `ABORTED`.
+   */
+  apply(input: PolicyInput, options?: CallOptions): Promise<void> {
+    return this.serial(async () => {
+      if (!this.running) throw new RustynetError('NOT_RUNNING', 'policy plugin is not started');
+      let policy: ResolvedPolicy;
+      try {
+        policy = resolvePolicy(input);
+      } catch (err) {
+        this.m.applies.inc({ result: 'invalid' });
+        throw err;
+      }
+      const text = compileRuleset(policy, this.options);
+      const t0 = performance.now();
+      try {
+        await this.nft(['-f', '-'], text, options);
+      } catch (err) {
+        this.m.applies.inc({ result: 'failed' });
+        throw err;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      this.applied = { policy, text, at: this.context.clock.now() };
+      this.seen.clear(); // the new table's counters start at zero
+      this.m.applies.inc({ result: 'ok' });
+      this.m.applySeconds.observe(seconds);
+      this.m.rules.set(policy.rules.length);
+      this.context.logger.info(
+        { rules: policy.rules.length, interfaces: policy.interfaces, bytes: text.length, ms: Math.round(seconds * 1000) },
+        'policy applied',
+      );
+      this.context.logger.trace({ ruleset: text }, 'policy ruleset');
+    });
+  }
+
+  /**
+   * Per-rule packet/byte counters from the kernel (`nft -j list table`). Counters count the
+   * packets that reached a rule: the first packet(s) of new flows, since established traffic
+   * is accepted before the ACL. They restart at zero on every apply. Also feeds the metrics.
+   * @throws RustynetError `NOT_RUNNING`, `POLICY_FAILED` (e.g. the table was removed by someone else).
+   */
+  counters(options?: CallOptions): Promise<RuleCounter[]> {
+    return this.serial(() => this.readCounters(options));
+  }
+
+  /** Pure: which rule decides `flow` under `input`, and why. @throws RustynetError `INVALID_INPUT`. */
+  explain(input: PolicyInput, flow: FlowQuery): PolicyDecision {
+    return explainFlow(resolvePolicy(input), flow);
+  }
+
+  private async readCounters(options?: CallOptions): Promise<RuleCounter[]> {
+    if (!this.running) throw new RustynetError('NOT_RUNNING', 'policy plugin is not started');
+    const res = await this.nft(['-j', 'list', 'table', 'inet', this.options.table], undefined, options, true);
+    if (res.exitCode !== 0) {
+      if (!this.applied && /No such file or directory/.test(res.stderr)) return [];
+      throw new RustynetError('POLICY_FAILED', `cannot read counters of table inet ${this.options.table}: ${res.stderr.trim()}`, {
+        details: { exitCode: res.exitCode, stderr: res.stderr },
+      });
+    }
+    const parsed = parseCounters(res.stdout, this.options.table);
+    const actions = new Map(this.applied?.policy.rules.map((r) => [r.id, r.action]) ?? []);
+    const feed = (rule: string, action: string, packets: number, bytes: number): void => {
+      const prev = this.seen.get(rule) ?? { packets: 0, bytes: 0 };
+      // A value below the last one means the counter restarted (table replaced): count it all.
+      const dp = packets >= prev.packets ? packets - prev.packets : packets;
+      const db = bytes >= prev.bytes ? bytes - prev.bytes : bytes;
+      if (dp > 0) this.m.packets.inc({ rule, action }, dp);
+      if (db > 0) this.m.bytes.inc({ rule, action }, db);
+      this.seen.set(rule, { packets, bytes });
+    };
+    for (const c of parsed.rules) feed(c.ruleId, actions.get(c.ruleId) ?? 'unknown', c.packets, c.bytes);
+    if (parsed.defaultDrop) feed(DEFAULT_RULE_LABEL, 'drop', parsed.defaultDrop.packets, parsed.defaultDrop.bytes);
+    return parsed.rules.map(({ ruleId, packets, bytes }) => ({ ruleId, packets, bytes }));
+  }
+
+  private startPoll(): void {
+    const period = this.options.counterPollIntervalMs;
+    if (period <= 0) return;
+    const ac = new AbortController();
+    this.poll = ac;
+    void (async () => {
+      for (;;) {
+        try {
+          await this.context.clock.sleep(period, ac.signal);
+        } catch {
+          return;
+        }
+        if (ac.signal.aborted) return;
+        if (!this.applied) continue;
+        try {
+          await this.serial(() => (this.running && this.applied ? this.readCounters({ timeoutMs: period }) : Promise.resolve([])));
+        } catch (err) {
+          this.context.logger.warn({ err: String(err) }, 'policy counter poll failed');
+        }
+      }
+    })();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Runs nft through the context's command runner. With `tolerate`, a non-zero exit resolves.
+   * @throws RustynetError `PERMISSION_DENIED` (EPERM from netlink), `POLICY_FAILED` (any other
+   *   failure, stderr in `details`), `TIMEOUT`, `ABORTED`.
+   */
+  private async nft(
+    args: string[],
+    input: string | undefined,
+    options: CallOptions | undefined,
+    tolerate = false,
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    let res;
+    try {
+      res = await this.context.runner.run(this.options.nft, args, {
+        reject: false,
+        timeoutMs: options?.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+        ...(options?.signal && { signal: options.signal }),
+        ...(input !== undefined && { input }),
+      });
+    } catch (err) {
+      if (isRustynetError(err, 'TIMEOUT') || isRustynetError(err, 'ABORTED')) throw err;
+      const details = isRustynetError(err) ? err.details : undefined;
+      const stderr = typeof details?.['stderr'] === 'string' ? details['stderr'] : String(err);
+      throw this.failure(args, stderr, typeof details?.['exitCode'] === 'number' ? details['exitCode'] : -1, err);
+    }
+    if (res.exitCode !== 0 && !tolerate) throw this.failure(args, res.stderr, res.exitCode);
+    return res;
+  }
+
+  private failure(args: string[], stderr: string, exitCode: number, cause?: unknown): RustynetError {
+    const what = `nft ${args.join(' ')}`;
+    const opts = { details: { exitCode, stderr: stderr.slice(-4000) }, ...(cause !== undefined && { cause }) };
+    if (/Operation not permitted|Permission denied/i.test(stderr)) {
+      return new RustynetError('PERMISSION_DENIED', `${what}: needs CAP_NET_ADMIN (${stderr.trim()})`, opts);
+    }
+    return new RustynetError('POLICY_FAILED', `${what} failed (exit ${exitCode}): ${stderr.trim().slice(0, 500)}`, opts);
+  }
+}
