@@ -1,0 +1,195 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { TestHost } from '../harness/test-network.js';
+import type { CommandRecord, HostRequest, HostResponse, LoadResult, WireError } from './protocol.js';
+
+type DistOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const HOST_PATH = fileURLToPath(new URL('./plugin-host.js', import.meta.url));
+const TAIL_BYTES = 16 * 1024;
+
+/**
+ * An error thrown by the plugin (or the loader) inside the plugin host, rebuilt in the kit.
+ * Keeps `name`, `code`, `errno`, `field`, `plugin`, `details`, so `isRustynetError` works on it.
+ */
+export class RemotePluginError extends Error {
+  override name: string;
+  readonly code?: string;
+  readonly errno?: number;
+  readonly field?: string;
+  readonly plugin?: string;
+  readonly details?: Record<string, unknown>;
+  readonly remoteStack?: string;
+  constructor(w: WireError) {
+    super(w.message);
+    this.name = w.name;
+    if (w.code !== undefined) this.code = w.code;
+    if (w.errno !== undefined) this.errno = w.errno;
+    if (w.field !== undefined) this.field = w.field;
+    if (w.plugin !== undefined) this.plugin = w.plugin;
+    if (w.details !== undefined) this.details = w.details;
+    if (w.stack !== undefined) this.remoteStack = w.stack;
+  }
+}
+
+/** A call to the plugin host that passed its deadline. */
+export class PluginCallTimeoutError extends Error {
+  override readonly name = 'PluginCallTimeoutError';
+  constructor(readonly method: string, readonly timeoutMs: number) {
+    super(`plugin call ${method} did not settle within ${timeoutMs} ms`);
+  }
+}
+
+/** Options of {@link PluginHost.start}. */
+export interface PluginHostOptions {
+  /** The test host whose namespace the plugin runs in; absent: the current namespace. */
+  host?: TestHost;
+  /** Plugin spec: package name or path (as given to `loadPlugin`). */
+  spec: string;
+  /** Where package names resolve from. */
+  cwd: string;
+  /** State directory of the host services (plugin state lives below it). */
+  stateDir: string;
+  /** JSON-lines log file of the host services. */
+  logFile: string;
+  /** Plugin options (validated against its configSchema by the loader). */
+  options?: Record<string, unknown>;
+  expectKind?: string;
+  /** Extra label for reports, e.g. the host name. */
+  label?: string;
+}
+
+/**
+ * Parent side of a plugin host child process: loads the plugin inside a namespace and calls its
+ * methods over IPC. Captures the child's stdout/stderr tail for failure reports.
+ */
+export class PluginHost {
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private tail = '';
+  private exited = false;
+  /** Set after a successful load. */
+  loaded!: LoadResult;
+
+  private constructor(private readonly child: ChildProcess, readonly label: string) {
+    const append = (d: Buffer): void => {
+      this.tail = (this.tail + d.toString()).slice(-TAIL_BYTES);
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    child.on('message', (m: HostResponse | { ready: true }) => {
+      if ('ready' in m) return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new RemotePluginError(m.error));
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = true;
+      for (const p of this.pending.values()) p.reject(new Error(`plugin host ${label} exited (code ${code}, signal ${signal}); output tail:\n${this.tail}`));
+      this.pending.clear();
+    });
+  }
+
+  /** pid of the plugin host process (inside the namespace). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Starts the host process and loads the plugin.
+   * @throws RemotePluginError with the loader's code (PLUGIN_NOT_FOUND, MANIFEST_INVALID, ...).
+   */
+  static async start(opts: PluginHostOptions): Promise<PluginHost> {
+    const child = opts.host
+      ? fork(HOST_PATH, [], {
+          execPath: 'ip',
+          execArgv: ['netns', 'exec', opts.host.netns, process.execPath],
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+          cwd: opts.cwd,
+        })
+      : fork(HOST_PATH, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], cwd: opts.cwd });
+    const h = new PluginHost(child, opts.label ?? opts.host?.name ?? 'local');
+    try {
+      h.loaded = await h.request<LoadResult>(
+        {
+          op: 'load',
+          spec: opts.spec,
+          cwd: opts.cwd,
+          stateDir: opts.stateDir,
+          logFile: opts.logFile,
+          ...(opts.options && { options: opts.options }),
+          ...(opts.expectKind && { expectKind: opts.expectKind }),
+        },
+        60_000,
+      );
+    } catch (err) {
+      await h.close();
+      throw err;
+    }
+    return h;
+  }
+
+  private request<T>(req: DistOmit<HostRequest, 'id'>, timeoutMs: number, method: string = req.op): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`plugin host ${this.label} is not running; output tail:\n${this.tail}`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new PluginCallTimeoutError(method, timeoutMs));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.send({ ...req, id } as HostRequest);
+    });
+  }
+
+  /** Calls `method` on the plugin instance with JSON-safe `args`. */
+  call<T = unknown>(method: string, args: unknown[] = [], timeoutMs = 30_000): Promise<T> {
+    return this.request<T>({ op: 'call', method, args }, timeoutMs, method);
+  }
+
+  /** Commands the plugin ran through its CommandRunner with sequence number above `since`. */
+  commands(since = 0): Promise<CommandRecord[]> {
+    return this.request<CommandRecord[]>({ op: 'commands', since }, 10_000);
+  }
+
+  /** The daemon hook timeline (entries oldest first), or null when the daemon offers none. */
+  timeline(): Promise<unknown[] | null> {
+    return this.request<unknown[] | null>({ op: 'timeline' }, 10_000);
+  }
+
+  /** Processes the plugin spawned through its runner, with their output tails. */
+  processes(): Promise<{ pid: number | null; tail: string }[]> {
+    return this.request<{ pid: number | null; tail: string }[]>({ op: 'processes' }, 10_000);
+  }
+
+  /** The last output (stderr and stdout) of the plugin host process, including plugin logs on stderr. */
+  outputTail(): string {
+    return this.tail;
+  }
+
+  /** Ends the host process (its disconnect handler stops the plugin first). Idempotent. */
+  async close(): Promise<void> {
+    if (this.exited || this.child.exitCode !== null) return;
+    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
+    if (this.child.connected) this.child.disconnect();
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 8000);
+    await done;
+    clearTimeout(t);
+  }
+
+  /** Kills the host process at once (used by cleanup on abort). */
+  killNow(): void {
+    if (!this.exited && this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}

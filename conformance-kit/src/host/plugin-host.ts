@@ -1,0 +1,142 @@
+/**
+ * The plugin host: a child process the kit starts as
+ * `ip netns exec <netns> node plugin-host.js` with an IPC channel. It loads the plugin under
+ * test exactly as rustynetd does (`@rustynet/daemon`'s `createHostServices` + `loadPlugin`), so
+ * the plugin's devices, sockets, processes and routes live in the test namespace, and serves
+ * the plugin's methods over IPC. The CommandRunner given to the plugin is wrapped to record
+ * every command (for spawn counts and the secrets checks); the hook timeline comes from the
+ * daemon's hooks.
+ */
+import { mkdirSync } from 'node:fs';
+import type { CommandRunner, ManagedProcess, RunOptions, SpawnOptions } from '@rustynet/plugin-api';
+import { toWireError, type CommandRecord, type HostRequest, type HostResponse, type LoadResult } from './protocol.js';
+
+interface DaemonModule {
+  createHostServices(opts: { stateDir: string; logLevel?: string; logFile?: string; pretty?: boolean; processMetrics?: boolean }): {
+    runner: CommandRunner;
+    stateDir: string;
+    [k: string]: unknown;
+  };
+  loadPlugin(spec: string, opts: Record<string, unknown>): Promise<{
+    manifest: LoadResult['manifest'];
+    apiVersion: string;
+    dir: string;
+    instance: Record<string, unknown>;
+    context: { state: { dir: string } };
+  }>;
+  DaemonHooks?: new (opts?: Record<string, unknown>) => { timeline: { entries(): unknown[] } };
+}
+
+const commands: CommandRecord[] = [];
+let seq = 0;
+const spawned: ManagedProcess[] = [];
+
+function record(via: CommandRecord['via'], file: string, args: readonly string[], env: Record<string, string> | undefined, input: unknown): CommandRecord {
+  const rec: CommandRecord = {
+    via,
+    file,
+    args: [...args].map(String),
+    env: { ...(env ?? {}) },
+    inputBytes: typeof input === 'string' ? Buffer.byteLength(input) : input instanceof Uint8Array ? input.length : 0,
+    at: Date.now(),
+    seq: ++seq,
+  };
+  commands.push(rec);
+  if (commands.length > 20_000) commands.splice(0, commands.length - 20_000);
+  return rec;
+}
+
+/** Wraps the host's runner: same behaviour, every call recorded. */
+function recordingRunner(inner: CommandRunner): CommandRunner {
+  return {
+    run: (file: string, args: readonly string[], options?: RunOptions) => {
+      record('run', file, args, options?.env, options?.input);
+      return inner.run(file, args, options);
+    },
+    spawn: (file: string, args: readonly string[], options?: SpawnOptions) => {
+      const rec = record('spawn', file, args, options?.env, options?.input);
+      const p = inner.spawn(file, args, options);
+      if (p.pid !== undefined) rec.pid = p.pid;
+      spawned.push(p);
+      return p;
+    },
+  };
+}
+
+let instance: Record<string, unknown> | undefined;
+let hooks: { timeline: { entries(): unknown[] } } | undefined;
+
+async function handle(req: HostRequest): Promise<unknown> {
+  switch (req.op) {
+    case 'load': {
+      const daemon = (await import('@rustynet/daemon')) as unknown as DaemonModule;
+      if (typeof daemon.loadPlugin !== 'function' || typeof daemon.createHostServices !== 'function') {
+        throw Object.assign(new Error('@rustynet/daemon does not export loadPlugin/createHostServices'), { name: 'RustynetError', code: 'INTERNAL' });
+      }
+      mkdirSync(req.stateDir, { recursive: true, mode: 0o700 });
+      const services = daemon.createHostServices({ stateDir: req.stateDir, logLevel: 'debug', logFile: req.logFile, processMetrics: false });
+      const wrapped = { ...services, runner: recordingRunner(services.runner) };
+      if (daemon.DaemonHooks) hooks = new daemon.DaemonHooks({});
+      const loaded = await daemon.loadPlugin(req.spec, {
+        services: wrapped,
+        cwd: req.cwd,
+        ...(req.options && { options: req.options }),
+        ...(req.expectKind && { expectKind: req.expectKind }),
+        ...(hooks && { hooks }),
+      });
+      instance = loaded.instance;
+      const res: LoadResult = {
+        manifest: loaded.manifest,
+        apiVersion: loaded.apiVersion,
+        dir: loaded.dir,
+        pluginStateDir: loaded.context.state.dir,
+        pid: process.pid,
+      };
+      return res;
+    }
+    case 'call': {
+      if (!instance) throw new Error('plugin not loaded');
+      const fn = instance[req.method];
+      if (typeof fn !== 'function') {
+        throw Object.assign(new Error(`plugin has no method ${req.method}`), { name: 'TypeError' });
+      }
+      const result: unknown = await (fn as (...a: unknown[]) => unknown).apply(instance, req.args);
+      return result === undefined ? null : JSON.parse(JSON.stringify(result));
+    }
+    case 'commands':
+      return commands.filter((c) => c.seq > (req.since ?? 0));
+    case 'timeline':
+      return hooks ? JSON.parse(JSON.stringify(hooks.timeline.entries())) : null;
+    case 'processes':
+      return spawned.map((p) => ({ pid: p.pid ?? null, tail: p.outputTail() }));
+    default:
+      throw new Error(`unknown op ${(req as { op: string }).op}`);
+  }
+}
+
+process.on('message', (raw: unknown) => {
+  const req = raw as HostRequest;
+  handle(req).then(
+    (result) => process.send?.({ id: req.id, ok: true, result } satisfies HostResponse),
+    (err: unknown) => process.send?.({ id: req.id, ok: false, error: toWireError(err) } satisfies HostResponse),
+  );
+});
+process.on('disconnect', () => {
+  // The kit went away: best effort, stop the plugin so it does not leave state behind.
+  const stop = instance?.['stop'];
+  const done = (): never => process.exit(0);
+  if (typeof stop === 'function') {
+    const t = setTimeout(done, 5000);
+    Promise.resolve()
+      .then(() => (stop as () => Promise<void>).call(instance))
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(t);
+        done();
+      });
+  } else done();
+});
+process.on('unhandledRejection', (err) => {
+  process.stderr.write(`plugin-host: unhandled rejection: ${String((err as Error)?.stack ?? err)}\n`);
+});
+process.send?.({ ready: true });

@@ -1,0 +1,88 @@
+/**
+ * IPC protocol between the kit (parent) and the plugin host (child process running inside a
+ * test network namespace). Messages are structured-clone/JSON safe.
+ */
+
+/** A command the plugin ran through its CommandRunner, as recorded by the plugin host. */
+export interface CommandRecord {
+  /** `run` or `spawn`. */
+  via: 'run' | 'spawn';
+  file: string;
+  args: string[];
+  /** Extra environment the plugin passed (values included: the kit checks them for secrets). */
+  env: Record<string, string>;
+  /** Bytes written to stdin (the content itself is not recorded). */
+  inputBytes: number;
+  /** ms since the epoch. */
+  at: number;
+  /** Sequence number (1-based) within the host. */
+  seq: number;
+  /** pid of a spawned process. */
+  pid?: number;
+}
+
+/** A serialized error crossing the IPC channel. */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  errno?: number;
+  field?: string;
+  plugin?: string;
+  details?: Record<string, unknown>;
+  stack?: string;
+}
+
+/** Parent -> child. */
+export type HostRequest =
+  | {
+      id: number;
+      op: 'load';
+      spec: string;
+      cwd: string;
+      stateDir: string;
+      logFile: string;
+      options?: Record<string, unknown>;
+      expectKind?: string;
+    }
+  | { id: number; op: 'call'; method: string; args: unknown[] }
+  | { id: number; op: 'commands'; since?: number }
+  | { id: number; op: 'timeline' }
+  | { id: number; op: 'processes' };
+
+/** Child -> parent. */
+export type HostResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: WireError };
+
+/** Result of the `load` op. */
+export interface LoadResult {
+  manifest: import('@rustynet/plugin-api').PluginManifest;
+  apiVersion: string;
+  dir: string;
+  pluginStateDir: string;
+  pid: number;
+}
+
+/** Serializes any thrown value, keeping RustynetError's code, field and details. */
+export function toWireError(err: unknown): WireError {
+  if (typeof err === 'object' && err !== null) {
+    const e = err as Record<string, unknown>;
+    const out: WireError = {
+      name: typeof e['name'] === 'string' ? e['name'] : 'Error',
+      message: typeof e['message'] === 'string' ? e['message'] : String(err),
+    };
+    if (typeof e['code'] === 'string') out.code = e['code'];
+    if (typeof e['errno'] === 'number') out.errno = e['errno'];
+    if (typeof e['field'] === 'string') out.field = e['field'];
+    if (typeof e['plugin'] === 'string') out.plugin = e['plugin'];
+    if (typeof e['details'] === 'object' && e['details'] !== null) {
+      try {
+        out.details = JSON.parse(JSON.stringify(e['details'])) as Record<string, unknown>;
+      } catch {
+        out.details = { unserializable: true };
+      }
+    }
+    if (typeof e['stack'] === 'string') out.stack = e['stack'];
+    return out;
+  }
+  return { name: 'Error', message: String(err) };
+}

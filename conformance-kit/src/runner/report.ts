@@ -1,0 +1,142 @@
+import type { PluginManifest } from '@rustynet/plugin-api';
+
+/** Outcome of one test. `skipped` never counts as passed. */
+export type TestStatus = 'passed' | 'failed' | 'skipped';
+
+/** A failed test's details (ESLint RuleTester style). */
+export interface TestFailure {
+  message: string;
+  /** What the contract requires (value or words); absent when unknown. */
+  expected?: unknown;
+  /** What the plugin did. */
+  actual?: unknown;
+  /** The step of the test that failed. */
+  step?: string;
+  /** Error class name, e.g. `ConformanceFailure`, `ConformanceTimeoutError`. */
+  type: string;
+  /** Plugin output tail and hook timeline at the time of the failure. */
+  diagnostics?: string;
+}
+
+/** One test in a {@link ConformanceReport}. */
+export interface TestResult {
+  /** Stable id `<kind>.<area>.<name>`. */
+  id: string;
+  title: string;
+  status: TestStatus;
+  durationMs: number;
+  /** Capability gating the test (`roaming`, `!roaming`, ...). */
+  gate?: string;
+  skipReason?: string;
+  failure?: TestFailure;
+}
+
+/** The JSON report (`--reporter json`), validated by `schemas/report.schema.json`. */
+export interface ConformanceReport {
+  $schema: string;
+  reportVersion: 1;
+  kit: { name: string; version: string };
+  /** Plugin API version of the kit (host side). */
+  apiVersion: string;
+  /** API version negotiated with the plugin; null when it could not be loaded. */
+  negotiatedApiVersion: string | null;
+  plugin: { spec: string; name: string | null; version: string | null; kind: string | null };
+  manifest: PluginManifest | null;
+  profile: string;
+  seed: number;
+  timeoutMultiplier: number;
+  grep: string | null;
+  environment: {
+    node: string;
+    platform: string;
+    arch: string;
+    kernel: string;
+    cpus: number;
+    tools: Record<string, string | null>;
+  };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  summary: { total: number; passed: number; failed: number; skipped: number };
+  /** `passed` when every test that ran passed (skips allowed) and no suite error happened. */
+  result: 'passed' | 'failed' | 'error';
+  tests: TestResult[];
+  /** Errors outside tests (fixture teardown, loader errors). */
+  errors: { message: string; code?: string }[];
+}
+
+/** `$id` of the report schema. */
+export const REPORT_SCHEMA_ID = 'https://rustynet.dev/schemas/conformance-report-1.json';
+
+function esc(s: string): string {
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
+
+/** Renders a report as JUnit XML (the common Jenkins/GitLab/GitHub schema). */
+export function toJUnit(r: ConformanceReport): string {
+  const name = `rustynet-conformance ${r.plugin.name ?? r.plugin.spec}`;
+  const props = [
+    ['kit.version', r.kit.version],
+    ['api.version', r.apiVersion],
+    ['plugin.name', r.plugin.name ?? ''],
+    ['plugin.version', r.plugin.version ?? ''],
+    ['profile', r.profile],
+    ['seed', String(r.seed)],
+    ['node', r.environment.node],
+    ['kernel', r.environment.kernel],
+  ];
+  const cases = r.tests.map((t) => {
+    const classname = t.id.split('.').slice(0, 2).join('.');
+    const head = `    <testcase classname="${esc(classname)}" name="${esc(`${t.id}: ${t.title}`)}" time="${(t.durationMs / 1000).toFixed(3)}"`;
+    if (t.status === 'passed') return `${head}/>`;
+    if (t.status === 'skipped') return `${head}>\n      <skipped message="${esc(t.skipReason ?? 'skipped')}"/>\n    </testcase>`;
+    const f = t.failure!;
+    const body = [`step: ${f.step ?? '?'}`, `expected: ${JSON.stringify(f.expected)}`, `actual: ${JSON.stringify(f.actual)}`, '', f.message].join('\n');
+    return `${head}>\n      <failure message="${esc(f.message.split('\n')[0] ?? '')}" type="${esc(f.type)}">${esc(body)}</failure>\n    </testcase>`;
+  });
+  const errs = r.errors.map(
+    (e, i) => `    <testcase classname="kit" name="kit.error.${i}" time="0">\n      <error message="${esc(e.message.split('\n')[0] ?? '')}" type="${esc(e.code ?? 'Error')}">${esc(e.message)}</error>\n    </testcase>`,
+  );
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="${esc(name)}" tests="${r.summary.total + r.errors.length}" failures="${r.summary.failed}" errors="${r.errors.length}" skipped="${r.summary.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">`,
+    `  <testsuite name="${esc(name)}" tests="${r.summary.total + r.errors.length}" failures="${r.summary.failed}" errors="${r.errors.length}" skipped="${r.summary.skipped}" time="${(r.durationMs / 1000).toFixed(3)}" timestamp="${r.startedAt}">`,
+    '    <properties>',
+    ...props.map(([k, v]) => `      <property name="${esc(k!)}" value="${esc(v!)}"/>`),
+    '    </properties>',
+    ...cases,
+    ...errs,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
+
+/** The readable end-of-run summary printed by every reporter. */
+export function summaryText(r: ConformanceReport): string {
+  const lines: string[] = [];
+  const failed = r.tests.filter((t) => t.status === 'failed');
+  if (failed.length) {
+    lines.push('', 'Failures:');
+    failed.forEach((t, i) => {
+      lines.push('', `${i + 1}) ${t.id}: ${t.title}`, ...(t.failure?.message ?? '').split('\n').map((l) => `   ${l}`));
+    });
+  }
+  for (const e of r.errors) lines.push('', `error: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+  const skipped = r.tests.filter((t) => t.status === 'skipped');
+  if (skipped.length) {
+    lines.push('', 'Skipped (not counted as passed):');
+    for (const t of skipped) lines.push(`  - ${t.id}: ${t.skipReason ?? ''}`);
+  }
+  lines.push(
+    '',
+    `${r.plugin.name ?? r.plugin.spec}@${r.plugin.version ?? '?'} (${r.plugin.kind ?? '?'}, API ${r.negotiatedApiVersion ?? '?'}) profile=${r.profile} seed=${r.seed}`,
+    `${r.summary.passed} passed, ${r.summary.failed} failed, ${r.summary.skipped} skipped, ${r.errors.length} errors in ${(r.durationMs / 1000).toFixed(1)} s: ${r.result.toUpperCase()}`,
+  );
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,240 @@
+import { randomInt } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { cpus, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import Mocha from 'mocha';
+import { API_VERSION, type PluginKind, type PluginManifest } from '@rustynet/plugin-api';
+import { ConformanceFailure } from '../suites/errors.js';
+import { TEST_ID_PATTERN, type KitTestMeta } from '../suites/define.js';
+import { suiteFor, suiteKinds } from '../suites/registry.js';
+import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport, type TestResult } from './report.js';
+
+/** Options of {@link runPluginTest} (the flags of `rustynet plugin test`). */
+export interface RunPluginTestOptions {
+  /** Package name (resolved from `cwd`) or path to the plugin directory. */
+  plugin: string;
+  /** `full` (default) or `quick` (skips the slowest tests, reported as skipped). */
+  profile?: string;
+  /** Only tests whose `<id>: <title>` matches this regular expression. */
+  grep?: string;
+  /** `spec` (default, readable), `json` (report schema) or `junit` (XML). */
+  reporter?: 'spec' | 'json' | 'junit';
+  /** File for the json/junit report (stdout when absent). With `spec`, a JSON report is written there. */
+  output?: string;
+  /** Seed for generated names and payloads (recorded in the report). Default random. */
+  seed?: number;
+  /** Multiplies every deadline (>0). Default 1. */
+  timeoutMultiplier?: number;
+  /** Working directory for resolving `plugin`. Default `process.cwd()`. */
+  cwd?: string;
+  /** Plugin options, validated against its configSchema. */
+  options?: Record<string, unknown>;
+  /** Where readable output goes (default process.stdout). */
+  stdout?: NodeJS.WritableStream;
+  /** Where errors go (default process.stderr). */
+  stderr?: NodeJS.WritableStream;
+}
+
+/** Exit codes of {@link runPluginTest}. */
+export const EXIT_PASSED = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_LOAD_ERROR = 2;
+
+const KIT_PKG = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { name: string; version: string };
+
+/** Name and version of the kit. */
+export const KIT_NAME = KIT_PKG.name;
+export const KIT_VERSION = KIT_PKG.version;
+
+interface DaemonLoader {
+  createHostServices(o: { stateDir: string; logLevel?: string; processMetrics?: boolean }): unknown;
+  loadPlugin(spec: string, o: Record<string, unknown>): Promise<{ manifest: PluginManifest; apiVersion: string; dir: string }>;
+}
+
+async function toolVersion(file: string, args: string[]): Promise<string | null> {
+  const r = await execa(file, args, { reject: false, timeout: 5000, stdin: 'ignore' }).catch(() => null);
+  if (!r || (r.exitCode !== 0 && !r.stdout && !r.stderr)) return null;
+  return (String(r.stdout || r.stderr).split('\n')[0] ?? '').trim() || null;
+}
+
+async function environment(): Promise<ConformanceReport['environment']> {
+  const tools: Record<string, string | null> = {};
+  const probes: [string, string, string[]][] = [
+    ['iproute2', 'ip', ['-V']],
+    ['nftables', 'nft', ['--version']],
+    ['tcpdump', 'tcpdump', ['--version']],
+    ['ping', 'ping', ['-V']],
+    ['ss', 'ss', ['-V']],
+  ];
+  await Promise.all(probes.map(async ([k, f, a]) => void (tools[k] = await toolVersion(f, a))));
+  return { node: process.version, platform: process.platform, arch: process.arch, kernel: release(), cpus: cpus().length, tools };
+}
+
+function failureOf(err: unknown): NonNullable<TestResult['failure']> {
+  const e = err as ConformanceFailure & { name?: string };
+  return {
+    message: String(e?.message ?? err),
+    type: e?.name ?? 'Error',
+    ...(e instanceof ConformanceFailure || (e && 'expected' in e) ? { expected: e.expected ?? null, actual: e.actual ?? null } : {}),
+    ...(e?.step !== undefined && { step: e.step }),
+    ...(e?.diagnostics ? { diagnostics: e.diagnostics } : {}),
+  };
+}
+
+/**
+ * Runs the conformance suite of the plugin's kind against a plugin, with real traffic between
+ * network namespaces (needs root). Prints progress and a readable summary, writes the report.
+ *
+ * @returns the exit code: 0 when every test that ran passed (skips allowed, never counted as
+ *   passes), 1 when any test failed (or no test matched `grep`), 2 when the plugin cannot be
+ *   loaded (the loader's named error, e.g. `MANIFEST_INVALID`, is printed) or its kind has no suite.
+ */
+export async function runPluginTest(opts: RunPluginTestOptions): Promise<number> {
+  const out = opts.stdout ?? process.stdout;
+  const errOut = opts.stderr ?? process.stderr;
+  const reporter = opts.reporter ?? 'spec';
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  const seed = opts.seed ?? randomInt(1, 2 ** 31 - 1);
+  const profile = opts.profile ?? 'full';
+  const timeoutMultiplier = opts.timeoutMultiplier ?? 1;
+  const progress = reporter === 'spec' || opts.output ? out : errOut;
+  if (!(timeoutMultiplier > 0)) {
+    errOut.write(`error INVALID_INPUT: timeoutMultiplier must be > 0 (got ${timeoutMultiplier})\n`);
+    return EXIT_LOAD_ERROR;
+  }
+  if (!['spec', 'json', 'junit'].includes(reporter)) {
+    errOut.write(`error INVALID_INPUT: reporter must be spec, json or junit (got ${reporter})\n`);
+    return EXIT_LOAD_ERROR;
+  }
+  let grep: RegExp | undefined;
+  try {
+    grep = opts.grep ? new RegExp(opts.grep) : undefined;
+  } catch (e) {
+    errOut.write(`error INVALID_INPUT: grep is not a regular expression: ${(e as Error).message}\n`);
+    return EXIT_LOAD_ERROR;
+  }
+  const startedAt = new Date();
+  // `plugins/foo` (a directory with a manifest, relative, without ./) is a path, not a package name
+  const spec =
+    !opts.plugin.startsWith('.') && !opts.plugin.startsWith('/') && existsSync(join(cwd, opts.plugin, 'rustynet-plugin.json'))
+      ? resolve(cwd, opts.plugin)
+      : opts.plugin;
+
+  // 1. Load the plugin once here, exactly as rustynetd does, to fail fast with the loader's error.
+  let loaded: { manifest: PluginManifest; apiVersion: string; dir: string };
+  const tmp = mkdtempSync(join(tmpdir(), 'rnt-load-'));
+  try {
+    const daemon = (await import('@rustynet/daemon')) as unknown as DaemonLoader;
+    const services = daemon.createHostServices({ stateDir: tmp, logLevel: 'silent', processMetrics: false });
+    loaded = await daemon.loadPlugin(spec, { services, cwd, ...(opts.options && { options: opts.options }) });
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    errOut.write(`error ${err.code ?? 'PLUGIN_LOAD_FAILED'}: ${err.message ?? String(e)}\n`);
+    return EXIT_LOAD_ERROR;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const kind = loaded.manifest.kind as PluginKind;
+  const factory = suiteFor(kind);
+  if (!factory) {
+    errOut.write(`error UNSUPPORTED: the kit has no suite for plugin kind "${kind}" yet (suites: ${suiteKinds().join(', ')})\n`);
+    return EXIT_LOAD_ERROR;
+  }
+  // The suites build network namespaces: they need root and the network tools.
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    errOut.write('error PERMISSION_DENIED: the conformance suites create network namespaces: run as root (sudo)\n');
+    return EXIT_LOAD_ERROR;
+  }
+  const env = await environment();
+  const missing = Object.entries(env.tools).filter(([, v]) => v === null).map(([k]) => k);
+  if (missing.length) {
+    errOut.write(`error INTERNAL: required tools missing: ${missing.join(', ')} (install iproute2, nftables, tcpdump, iputils-ping)\n`);
+    return EXIT_LOAD_ERROR;
+  }
+  progress.write(`rustynet conformance ${KIT_VERSION}: ${loaded.manifest.name}@${loaded.manifest.version} (${kind}) profile=${profile} seed=${seed}\n`);
+
+  // 2. Build the mocha run.
+  const results: TestResult[] = [];
+  const errors: ConformanceReport['errors'] = [];
+  const mocha = new Mocha({ timeout: 0, ...(grep && { grep }) });
+  mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_PRE_REQUIRE, globalThis, 'rustynet-conformance', mocha);
+  factory({ plugin: spec, cwd, profile, seed, timeoutMultiplier, ...(opts.options && { options: opts.options }) });
+  mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_POST_REQUIRE, globalThis, 'rustynet-conformance', mocha);
+
+  const C = Mocha.Runner.constants;
+  const idOf = (t: Mocha.Test): string => (t as unknown as KitTestMeta).kitId ?? TEST_ID_PATTERN.exec(t.title)?.[1] ?? t.title;
+  const titleOf = (t: Mocha.Test): string => t.title.replace(/^[^:]+:\s*/, '');
+  const gateOf = (t: Mocha.Test): Record<string, string> => {
+    const g = (t as unknown as KitTestMeta).kitGate;
+    return g ? { gate: g } : {};
+  };
+  class KitReporter {
+    constructor(runner: Mocha.Runner) {
+      runner.on(C.EVENT_TEST_PASS, (t: Mocha.Test) => {
+        results.push({ id: idOf(t), title: titleOf(t), status: 'passed', durationMs: t.duration ?? 0, ...gateOf(t) });
+        progress.write(`  \u2714 ${idOf(t)} (${t.duration ?? 0} ms)\n`);
+      });
+      runner.on(C.EVENT_TEST_PENDING, (t: Mocha.Test) => {
+        const reason = (t as unknown as KitTestMeta).kitSkipReason ?? 'skipped';
+        results.push({ id: idOf(t), title: titleOf(t), status: 'skipped', durationMs: 0, skipReason: reason, ...gateOf(t) });
+        progress.write(`  - ${idOf(t)} SKIPPED: ${reason}\n`);
+      });
+      runner.on(C.EVENT_TEST_FAIL, (t: Mocha.Test | Mocha.Hook, err: unknown) => {
+        if (t.type === 'hook') {
+          errors.push({ message: `${t.fullTitle()}: ${(err as Error)?.message ?? String(err)}` });
+          progress.write(`  \u2716 ${t.title}\n`);
+          return;
+        }
+        const f = failureOf(err);
+        results.push({ id: idOf(t as Mocha.Test), title: titleOf(t as Mocha.Test), status: 'failed', durationMs: t.duration ?? 0, failure: f, ...gateOf(t as Mocha.Test) });
+        progress.write(`  \u2716 ${idOf(t as Mocha.Test)} (${t.duration ?? 0} ms): ${f.message.split('\n')[0]}\n`);
+      });
+    }
+  }
+  mocha.reporter(KitReporter as unknown as typeof Mocha.reporters.Base);
+  await new Promise<void>((res) => mocha.run(() => res()));
+  try {
+    mocha.dispose();
+  } catch {
+    /* already disposed */
+  }
+
+  // 3. Report.
+  const finishedAt = new Date();
+  const summary = {
+    total: results.length,
+    passed: results.filter((r) => r.status === 'passed').length,
+    failed: results.filter((r) => r.status === 'failed').length,
+    skipped: results.filter((r) => r.status === 'skipped').length,
+  };
+  if (results.length === 0) errors.push({ message: `no test matched${opts.grep ? ` --grep ${opts.grep}` : ''}`, code: 'INVALID_INPUT' });
+  const report: ConformanceReport = {
+    $schema: REPORT_SCHEMA_ID,
+    reportVersion: 1,
+    kit: { name: KIT_NAME, version: KIT_VERSION },
+    apiVersion: API_VERSION,
+    negotiatedApiVersion: loaded.apiVersion,
+    plugin: { spec: opts.plugin, name: loaded.manifest.name, version: loaded.manifest.version, kind },
+    manifest: loaded.manifest,
+    profile,
+    seed,
+    timeoutMultiplier,
+    grep: opts.grep ?? null,
+    environment: env,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    summary,
+    result: errors.length ? 'error' : summary.failed ? 'failed' : 'passed',
+    tests: results,
+    errors,
+  };
+  const machine = reporter === 'junit' ? toJUnit(report) : JSON.stringify(report, null, 2) + '\n';
+  if (opts.output) await writeFile(opts.output, reporter === 'spec' ? JSON.stringify(report, null, 2) + '\n' : machine);
+  else if (reporter !== 'spec') out.write(machine);
+  progress.write(summaryText(report));
+  return report.result === 'passed' ? EXIT_PASSED : EXIT_FAILED;
+}

@@ -1,0 +1,295 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BackendCapabilities, BackendRuntimeStats, BackendStartConfig, PeerBatch, PeerConfig, PluginManifest, Route, RouteChange } from '@rustynet/plugin-api';
+import { TestNetwork, type TestHost } from '../../harness/test-network.js';
+import { PluginHost } from '../../host/plugin-host-client.js';
+import { snapshotNode } from './snapshot.js';
+
+/** Options the backend suite is created with. */
+export interface BackendSuiteOptions {
+  /** The plugin: a package name (resolved from `cwd`) or a path to its directory. */
+  plugin: string;
+  /** Where a package name resolves from and relative paths start; default `process.cwd()`. */
+  cwd?: string;
+  /** The plugin's options (validated against its configSchema by the loader). */
+  options?: Record<string, unknown>;
+  /** Multiplies every test deadline (slow machines); default 1. */
+  timeoutMultiplier?: number;
+  /** Seed for generated names and payloads; default random. */
+  seed?: number;
+  /** Profile name (recorded in reports; `quick` skips the 200-peer batch). */
+  profile?: string;
+  /** Title of the mocha `describe` block; default `backend conformance: <plugin>`. */
+  title?: string;
+}
+
+/** The names of the suite's hosts. a, b, c form the mesh; d serves state and teardown tests. */
+export type NodeName = 'a' | 'b' | 'c' | 'd';
+export const MESH: readonly NodeName[] = ['a', 'b', 'c'];
+export const ECHO_UDP_PORT = 7000;
+export const ECHO_TCP_PORT = 7001;
+export const LISTEN_PORT = 51820;
+export const TUNNEL_MTU = 1420;
+
+/** One host of the suite, with its plugin instance. */
+export interface SuiteNode {
+  name: NodeName;
+  host: TestHost;
+  plugin: PluginHost;
+  keyDir: string;
+  stateDir: string;
+  logFile: string;
+  publicKey: string;
+  keyFiles: string[];
+  /** Overlay IPv4 host address, without prefix length. */
+  ip4: string;
+  /** Overlay IPv6 host address (only used when the plugin claims `ipv6`). */
+  ip6: string;
+  ifname: string;
+  running: boolean;
+}
+
+const INDEX: Record<NodeName, number> = { a: 1, b: 2, c: 3, d: 4 };
+
+/**
+ * Shared state of one backend suite run: one test network (hosts a, b, c, d), one plugin host
+ * per host, key pairs, echo servers. Built lazily on first use; the mesh (a<->b, a<->c) is
+ * rebuilt whenever a test failed or left it changed (`dirty`).
+ */
+export class BackendFixture {
+  net!: TestNetwork;
+  nodes!: Record<NodeName, SuiteNode>;
+  manifest!: PluginManifest;
+  caps!: BackendCapabilities;
+  workDir!: string;
+  /** Snapshot of host d (links, addresses, routes, processes, sockets, files) before any start. */
+  baseline!: Record<string, string[]>;
+  readonly cwd: string;
+  private readyP: Promise<void> | undefined;
+  private meshUp = false;
+  dirty = true;
+  private disposed = false;
+  private extraHosts: PluginHost[] = [];
+
+  constructor(readonly opts: BackendSuiteOptions) {
+    this.cwd = opts.cwd ?? process.cwd();
+  }
+
+  /** Multiplied deadline. */
+  ms(base: number): number {
+    return Math.round(base * (this.opts.timeoutMultiplier ?? 1));
+  }
+
+  /** Builds the network, plugin hosts, keys and echo servers once. */
+  ready(): Promise<void> {
+    this.readyP ??= this.build();
+    return this.readyP;
+  }
+
+  private async build(): Promise<void> {
+    this.net = await TestNetwork.create({ hosts: ['a', 'b', 'c', 'd'] });
+    this.workDir = mkdtempSync(join(tmpdir(), `${this.net.prefix}-kit-`));
+    const wd = this.workDir;
+    this.net.tracker.track('file', wd, () => rmSync(wd, { recursive: true, force: true }));
+    const entries = await Promise.all(
+      (['a', 'b', 'c', 'd'] as NodeName[]).map(async (name) => {
+        const host = this.net.host(name);
+        const stateDir = join(this.workDir, name, 'state');
+        const logFile = join(this.workDir, name, 'host.log');
+        const plugin = await this.startHost(host, stateDir, logFile);
+        const keyDir = join(this.workDir, name, 'keys');
+        const kp = await plugin.call<{ publicKey: string; files: string[] }>('generateKeyPair', [keyDir], this.ms(20_000));
+        await Promise.all([host.udpEchoServer(ECHO_UDP_PORT), host.tcpEchoServer(ECHO_TCP_PORT)]);
+        const i = INDEX[name];
+        const node: SuiteNode = {
+          name,
+          host,
+          plugin,
+          keyDir,
+          stateDir,
+          logFile,
+          publicKey: kp.publicKey,
+          keyFiles: kp.files,
+          ip4: `100.64.0.${i}`,
+          ip6: `fd00:7e57::${i}`,
+          ifname: `rn${this.net.runId}${name}`,
+          running: false,
+        };
+        return [name, node] as const;
+      }),
+    );
+    this.nodes = Object.fromEntries(entries) as Record<NodeName, SuiteNode>;
+    this.baseline = await snapshotNode(this.nodes.d);
+    this.manifest = this.nodes.a.plugin.loaded.manifest;
+    this.caps = this.manifest.capabilities as BackendCapabilities;
+  }
+
+  /** Starts a plugin host in `host`'s namespace, tracked for cleanup. */
+  async startHost(host: TestHost, stateDir: string, logFile: string): Promise<PluginHost> {
+    const plugin = await PluginHost.start({
+      host,
+      spec: this.opts.plugin,
+      cwd: this.cwd,
+      stateDir,
+      logFile,
+      expectKind: 'backend',
+      ...(this.opts.options && { options: this.opts.options }),
+    });
+    this.net.tracker.track('process', `plugin host in ${host.netns}`, () => plugin.killNow());
+    return plugin;
+  }
+
+  /** A second, never-started instance of the plugin in `name`'s namespace (closed by {@link dispose}). */
+  async freshInstance(name: NodeName): Promise<PluginHost> {
+    const dir = join(this.workDir, name, `fresh-${this.extraHosts.length}`);
+    const h = await this.startHost(this.nodes[name].host, join(dir, 'state'), join(dir, 'host.log'));
+    this.extraHosts.push(h);
+    return h;
+  }
+
+  /** The start config of a node. */
+  startConfig(n: SuiteNode, over: Partial<BackendStartConfig> = {}): BackendStartConfig {
+    return {
+      nodeId: n.name,
+      addresses: this.caps.ipv6 ? [`${n.ip4}/32`, `${n.ip6}/128`] : [`${n.ip4}/32`],
+      listenPort: LISTEN_PORT,
+      mtu: TUNNEL_MTU,
+      interfaceName: n.ifname,
+      keyDirectory: n.keyDir,
+      ...over,
+    };
+  }
+
+  /** How `n` appears as a peer to the others. */
+  peerOf(n: SuiteNode, extraAllowed: string[] = []): PeerConfig {
+    return {
+      id: n.name,
+      publicKey: n.publicKey,
+      endpoint: { host: n.host.underlayAddress, port: LISTEN_PORT },
+      allowedIps: [`${n.ip4}/32`, ...(this.caps.ipv6 ? [`${n.ip6}/128`] : []), ...extraAllowed],
+    };
+  }
+
+  /** The baseline peers of a mesh node: a knows b and c; b and c know a. */
+  baselinePeers(name: NodeName): PeerConfig[] {
+    const n = this.nodes;
+    return name === 'a' ? [this.peerOf(n.b), this.peerOf(n.c)] : name === 'd' ? [] : [this.peerOf(n.a)];
+  }
+
+  /** The routes the daemon sends with a peer: one per allowed IP (see the daemon's reconciler). */
+  routesOf(peers: PeerConfig[]): Route[] {
+    return peers.flatMap((p) => p.allowedIps.map((destination) => ({ destination, peer: p.id })));
+  }
+
+  /**
+   * Adds or replaces peers the way rustynetd does: `applyPeers` with the batch, then
+   * `applyRoutes` with one route per allowed IP (removing `dropRoutes` first).
+   */
+  async connect(n: SuiteNode, peers: PeerConfig[], dropRoutes: Route[] = [], timeoutMs = 30_000): Promise<void> {
+    await this.applyPeers(n, { upsert: peers }, timeoutMs);
+    await n.plugin.call<void>('applyRoutes', [{ add: this.routesOf(peers), remove: dropRoutes }], this.ms(timeoutMs));
+  }
+
+  /** Removes peers the way rustynetd does: `applyPeers` removal, then their routes. */
+  async disconnect(n: SuiteNode, peers: PeerConfig[], timeoutMs = 30_000): Promise<void> {
+    await this.applyPeers(n, { remove: peers.map((p) => p.id) }, timeoutMs);
+    await n.plugin.call<void>('applyRoutes', [{ add: [], remove: this.routesOf(peers) }], this.ms(timeoutMs));
+  }
+
+  // ---- typed calls ------------------------------------------------------------------------
+  start(n: SuiteNode, cfg = this.startConfig(n)): Promise<void> {
+    return n.plugin.call<void>('start', [cfg], this.ms(30_000)).then(() => void (n.running = true));
+  }
+  stop(n: SuiteNode): Promise<void> {
+    return n.plugin.call<void>('stop', [], this.ms(30_000)).then(() => void (n.running = false));
+  }
+  applyPeers(n: SuiteNode, batch: Partial<PeerBatch>, timeoutMs = 30_000): Promise<void> {
+    return n.plugin.call<void>('applyPeers', [{ upsert: batch.upsert ?? [], remove: batch.remove ?? [] }], this.ms(timeoutMs));
+  }
+  applyRoutes(n: SuiteNode, change: Partial<RouteChange>): Promise<void> {
+    return n.plugin.call<void>('applyRoutes', [{ add: change.add ?? [], remove: change.remove ?? [] }], this.ms(30_000));
+  }
+  stats(n: SuiteNode): Promise<BackendRuntimeStats> {
+    return n.plugin.call<BackendRuntimeStats>('stats', [], this.ms(30_000));
+  }
+
+  /**
+   * Ensures a, b and c run with the baseline peers (a<->b, a<->c) and their routes. Rebuilds
+   * (stop, start, apply peers, apply routes) when {@link dirty}.
+   */
+  async mesh(): Promise<void> {
+    await this.ready();
+    if (this.meshUp && !this.dirty) return;
+    await Promise.all(
+      MESH.map(async (name) => {
+        const n = this.nodes[name];
+        if (this.meshUp || n.running) await this.stop(n).catch(() => undefined);
+        await this.start(n);
+        await this.connect(n, this.baselinePeers(name));
+      }),
+    );
+    this.meshUp = true;
+    this.dirty = false;
+  }
+
+  /** Pings `ip` from node `from` (short pings with retries). */
+  ping(from: SuiteNode, ip: string, attempts = 3): Promise<boolean> {
+    return from.host.ping(ip, { count: 1, timeoutS: 1, attempts });
+  }
+
+  /** Private key material of a node, as tokens to search for (file contents of its private key files). */
+  async secretTokens(n: SuiteNode): Promise<string[]> {
+    const tokens: string[] = [];
+    for (const f of n.keyFiles) {
+      const text = (await readFile(f, 'utf8').catch(() => '')).trim();
+      if (!text || text === n.publicKey.trim()) continue;
+      tokens.push(text);
+      for (const line of text.split(/\r?\n/)) {
+        const l = line.trim();
+        if (l.length >= 16 && !l.startsWith('-----') && l !== n.publicKey.trim()) tokens.push(l);
+      }
+    }
+    return [...new Set(tokens)];
+  }
+
+  /** Output tails and hook timelines of every plugin host, for failure reports. */
+  async diagnostics(): Promise<string> {
+    if (!this.nodes) return '';
+    const parts: string[] = [];
+    for (const n of Object.values(this.nodes)) {
+      const tail = n.plugin.outputTail().split('\n').slice(-15).join('\n').trim();
+      if (tail) parts.push(`--- plugin output on ${n.name} (last lines) ---\n${tail}`);
+      const log = await readFile(n.logFile, 'utf8').catch(() => '');
+      const errLines = log
+        .split('\n')
+        .filter((l) => /"level":(4|5|6)0/.test(l))
+        .slice(-8)
+        .join('\n');
+      if (errLines) parts.push(`--- plugin warnings/errors on ${n.name} ---\n${errLines}`);
+      for (const p of (await n.plugin.processes().catch(() => [])).slice(-3)) {
+        const pt = p.tail.trim().split('\n').slice(-5).join('\n');
+        if (pt) parts.push(`--- output of process ${p.pid ?? '?'} spawned by the plugin on ${n.name} ---\n${pt}`);
+      }
+      const tl = await n.plugin.timeline().catch(() => null);
+      if (tl && tl.length) parts.push(`--- hook timeline on ${n.name} ---\n${tl.slice(-10).map((e) => JSON.stringify(e)).join('\n')}`);
+    }
+    // never copy key material into reports, even if the plugin leaked it into its output
+    const tokens = (await Promise.all(Object.values(this.nodes).map((n) => this.secretTokens(n)))).flat();
+    return tokens.reduce((acc, k) => acc.split(k).join('<private key>'), parts.join('\n'));
+  }
+
+  /** Stops every plugin, closes the hosts and removes the network. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (!this.readyP) return;
+    await this.readyP.catch(() => undefined);
+    if (this.nodes) {
+      await Promise.all(Object.values(this.nodes).map((n) => n.plugin.call('stop', [], 15_000).catch(() => undefined)));
+      await Promise.all([...Object.values(this.nodes).map((n) => n.plugin.close()), ...this.extraHosts.map((h) => h.close())]);
+    }
+    await this.net?.destroy();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * @packageDocumentation
+ * `@rustynet/conformance-kit/backend`: the backend conformance suite for mocha.
+ *
+ * ```ts
+ * import { backendSuite } from '@rustynet/conformance-kit/backend';
+ * backendSuite({ plugin: '.' }); // in a mocha test file; needs root
+ * ```
+ */
+import type { KitTest } from '../define.js';
+import { registerTests } from '../define.js';
+import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
+import { keyTests, manifestTests } from './tests-basic.js';
+import { stateTests } from './tests-state.js';
+import { peerTests } from './tests-peers.js';
+import { badInputTests, encryptionTests, endpointTests, routeTests, secretsTests, statsTests, teardownTests } from './tests-more.js';
+
+export { BackendFixture, type BackendSuiteOptions, type SuiteNode, type NodeName } from './fixture.js';
+export { BACKEND_CAPABILITY_KEYS } from './tests-basic.js';
+
+/** Every backend test, in run order. Ids are stable API (see docs/conformance.md). */
+export const backendTests: readonly KitTest<BackendFixture>[] = [
+  ...manifestTests,
+  ...keyTests,
+  ...stateTests,
+  ...peerTests,
+  ...statsTests,
+  ...encryptionTests,
+  ...endpointTests,
+  ...routeTests,
+  ...badInputTests,
+  ...secretsTests,
+  ...teardownTests,
+];
+
+/**
+ * Registers the backend conformance suite with mocha's BDD globals (`describe`, `it`, `after`):
+ * one `describe` holding every test of {@link backendTests}, titled `<id>: <what it asserts>`.
+ * The suite shares one test network (hosts a, b, c, d in namespaces) built on first use and
+ * removed in `after` (and on exit or SIGINT). Requires root.
+ *
+ * @param options the plugin (package name or path) and run settings.
+ * @returns the fixture (for authors who want to add their own tests on the same network).
+ */
+export function backendSuite(options: BackendSuiteOptions): BackendFixture {
+  const fx = new BackendFixture(options);
+  describe(options.title ?? `backend conformance: ${options.plugin}`, function () {
+    registerTests([...backendTests], fx);
+    after(async function () {
+      this.timeout(60_000);
+      await fx.dispose();
+    });
+  });
+  return fx;
+}

@@ -1,0 +1,122 @@
+import type { BackendRuntimeStats } from '@rustynet/plugin-api';
+import type { PluginHost } from '../../host/plugin-host-client.js';
+import type { StepContext } from '../step-context.js';
+import type { KitTest } from '../define.js';
+import type { BackendFixture, SuiteNode } from './fixture.js';
+
+type T = KitTest<BackendFixture>;
+
+/** Every method that must fail with NOT_RUNNING on a stopped instance, with plausible args. */
+function notRunningCalls(fx: BackendFixture): [string, unknown[]][] {
+  const peer = fx.peerOf(fx.nodes.a);
+  return [
+    ['applyPeers', [{ upsert: [peer], remove: [] }]],
+    ['updatePeerEndpoint', [peer.id, { host: fx.nodes.a.host.underlayAddress, port: 51821 }]],
+    ['applyRoutes', [{ add: [{ destination: '10.99.0.0/24', peer: peer.id }], remove: [] }]],
+    ['stats', []],
+  ];
+}
+
+async function expectAllNotRunning(t: StepContext, fx: BackendFixture, plugin: PluginHost, when: string): Promise<void> {
+  for (const [method, args] of notRunningCalls(fx)) {
+    t.begin(`${method} ${when}`);
+    await t.rejects(`${method} ${when}`, plugin.call(method, args), 'NOT_RUNNING');
+  }
+}
+
+/** Stops d (ignoring errors) so a test starts from a stopped instance. */
+async function resetD(fx: BackendFixture): Promise<SuiteNode> {
+  const d = fx.nodes.d;
+  await fx.stop(d).catch(() => undefined);
+  return d;
+}
+
+export const stateTests: T[] = [
+  {
+    id: 'backend.state.not-running-before-start',
+    title: 'applyPeers, updatePeerEndpoint, applyRoutes and stats fail with NOT_RUNNING before start',
+    async run(t, fx) {
+      t.begin('load a fresh instance');
+      const fresh = await fx.freshInstance('d');
+      await expectAllNotRunning(t, fx, fresh, 'before start');
+      t.begin('stop before start is a no-op');
+      await t.ok('stop() before start', fresh.call('stop'));
+      await fresh.close();
+    },
+  },
+  {
+    id: 'backend.state.already-running',
+    title: 'a second start fails with ALREADY_RUNNING and leaves the instance running',
+    async run(t, fx) {
+      const d = await resetD(fx);
+      t.begin('first start');
+      await t.ok('start', fx.start(d));
+      t.begin('second start');
+      await t.rejects('second start', d.plugin.call('start', [fx.startConfig(d)]), 'ALREADY_RUNNING');
+      t.begin('still running');
+      await t.ok('stats() after the refused start', fx.stats(d));
+      t.begin('stop');
+      await t.ok('stop', fx.stop(d));
+    },
+  },
+  {
+    id: 'backend.state.stop-idempotent',
+    title: 'stop twice in a row succeeds both times',
+    async run(t, fx) {
+      const d = await resetD(fx);
+      t.begin('start');
+      await t.ok('start', fx.start(d));
+      t.begin('first stop');
+      await t.ok('first stop', fx.stop(d));
+      t.begin('second stop');
+      await t.ok('second stop', fx.stop(d));
+    },
+  },
+  {
+    id: 'backend.state.not-running-after-stop',
+    title: 'every operation fails with NOT_RUNNING after stop',
+    async run(t, fx) {
+      const d = await resetD(fx);
+      t.begin('start and stop');
+      await t.ok('start', fx.start(d));
+      await t.ok('stop', fx.stop(d));
+      await expectAllNotRunning(t, fx, d.plugin, 'after stop');
+    },
+  },
+  {
+    id: 'backend.state.restart',
+    title: 'start after stop works: the restarted instance carries traffic again',
+    deadlineMs: 30_000,
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b } = fx.nodes;
+      t.begin('stop b');
+      await t.ok('stop', fx.stop(b));
+      t.begin('start b again');
+      await t.ok('start after stop', fx.start(b));
+      const st = await t.ok('stats', fx.stats(b));
+      t.equal(st.peers.length, 0, 'a restarted instance must start without peers');
+      await t.ok('applyPeers + applyRoutes', fx.connect(b, fx.baselinePeers('b')));
+      t.begin('ping a -> b through the restarted instance');
+      t.check(await fx.ping(a, b.ip4, 5), `no reply from ${b.ip4} after b restarted`, 'ping succeeds', 'no reply');
+    },
+  },
+  {
+    id: 'backend.state.bad-start-config',
+    title: 'start with an invalid config fails with INVALID_INPUT naming the field and leaves the instance stopped',
+    async run(t, fx) {
+      const d = await resetD(fx);
+      const bad: [string, Record<string, unknown>, RegExp][] = [
+        ['interface name longer than 15 bytes', { interfaceName: 'x'.repeat(16) }, /(^|\.)interfaceName$/],
+        ['listen port 70000', { listenPort: 70000 }, /(^|\.)listenPort$/],
+        ['address that is not a CIDR', { addresses: ['100.64.0.4/33'] }, /(^|\.)addresses\[0\]$/],
+      ];
+      for (const [what, over, field] of bad) {
+        t.begin(`start with ${what}`);
+        await t.rejects(`start with ${what}`, d.plugin.call('start', [{ ...fx.startConfig(d), ...over }]), 'INVALID_INPUT', field);
+        t.begin(`not running after start with ${what}`);
+        await t.rejects('stats() after a refused start', d.plugin.call<BackendRuntimeStats>('stats'), 'NOT_RUNNING');
+      }
+    },
+  },
+];

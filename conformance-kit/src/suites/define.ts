@@ -1,0 +1,108 @@
+import type { Context } from 'mocha';
+import { ConformanceFailure, ConformanceTimeoutError } from './errors.js';
+import { StepContext } from './step-context.js';
+
+/** One conformance test of a suite. */
+export interface KitTest<F> {
+  /** Stable id `<kind>.<area>.<name>`; never changes meaning. */
+  id: string;
+  /** One sentence: what the test asserts. */
+  title: string;
+  /** Capability that gates the test, for docs and reports (e.g. `roaming`, `!roaming`). */
+  gate?: string;
+  /** Base deadline in ms (multiplied by the timeout multiplier). Default 20 000. */
+  deadlineMs?: number;
+  /** Returns a skip reason when the plugin does not claim what the test needs. */
+  skipIf?: (fixture: F) => string | undefined | Promise<string | undefined>;
+  run: (t: StepContext, fixture: F) => Promise<void>;
+}
+
+/** Pattern of a test id inside a mocha test title. */
+export const TEST_ID_PATTERN = /^([a-z]+\.[a-z0-9-]+\.[a-z0-9-]+)\b/;
+
+/** Properties the kit attaches to mocha Test objects for its reporter. */
+export interface KitTestMeta {
+  kitId?: string;
+  kitSkipReason?: string;
+  kitGate?: string;
+}
+
+/** Minimal fixture surface the registration needs. */
+export interface FixtureBase {
+  ready(): Promise<void>;
+  ms(base: number): number;
+  dirty: boolean;
+  diagnostics(): Promise<string>;
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(onTimeout()), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Registers `tests` with mocha's `it` (which must be the BDD interface's global or given).
+ * Each test: capability skip with reason (reported SKIPPED, never passed), a named deadline,
+ * failures enriched with the failing step, expected vs. actual and the plugin diagnostics.
+ */
+export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixture: F, it: Mocha.TestFunction = globalThis.it): void {
+  for (const spec of tests) {
+    const deadline = (): number => fixture.ms(spec.deadlineMs ?? 20_000);
+    const test = it(`${spec.id}: ${spec.title}`, async function (this: Context) {
+      this.timeout(deadline() + 15_000);
+      const meta = this.test as unknown as KitTestMeta;
+      const t = new StepContext(spec.id);
+      try {
+        t.begin('set up the test network and plugin');
+        await fixture.ready();
+        if (spec.skipIf) {
+          const reason = await spec.skipIf(fixture);
+          if (reason) {
+            meta.kitSkipReason = reason;
+            this.skip();
+          }
+        }
+        t.begin('prepare: start the instances and apply the baseline peers and routes');
+        await withDeadline(spec.run(t, fixture), deadline(), () => new ConformanceTimeoutError(spec.id, deadline(), t.step));
+      } catch (err) {
+        if (err && (err as { constructor?: { name?: string } }).constructor?.name === 'Pending') throw err;
+        fixture.dirty = true;
+        const f =
+          err instanceof ConformanceFailure
+            ? err
+            : new ConformanceFailure(`unexpected error: ${(err as Error)?.message ?? String(err)}`, {
+                expected: 'no error',
+                actual: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code, message: (err as Error)?.message },
+                ...(t.step !== undefined && { step: t.step }),
+              });
+        if (f.step === undefined && t.step !== undefined) f.step = t.step;
+        const diag = await withDeadline(fixture.diagnostics(), 5000, () => new Error('diagnostics timed out')).catch((e: Error) => e.message);
+        f.diagnostics = diag;
+        f.message = [
+          `${spec.id} failed at step "${f.step ?? '?'}": ${f.message}`,
+          ...(f.expected !== undefined ? [`  expected: ${fmt(f.expected)}`] : []),
+          ...(f.actual !== undefined ? [`  actual:   ${fmt(f.actual)}`] : []),
+          ...(diag ? [diag] : []),
+        ].join('\n');
+        throw f;
+      }
+    });
+    const meta = test as unknown as KitTestMeta;
+    meta.kitId = spec.id;
+    if (spec.gate !== undefined) meta.kitGate = spec.gate;
+  }
+}
+
+function fmt(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,50 @@
+import type { PluginKind } from '@rustynet/plugin-api';
+import { backendSuite } from './backend/index.js';
+
+/** Settings every suite factory receives from the runner. */
+export interface SuiteRunSettings {
+  plugin: string;
+  cwd: string;
+  profile: string;
+  seed: number;
+  timeoutMultiplier: number;
+  options?: Record<string, unknown>;
+}
+
+/** Registers one kind's suite with mocha's BDD globals. */
+export type SuiteFactory = (settings: SuiteRunSettings) => void;
+
+/**
+ * Suites by plugin kind. Add a kind by creating `suites/<kind>/index.ts` with a factory and
+ * registering it here (or at run time with {@link registerSuite}).
+ */
+const suites = new Map<PluginKind, SuiteFactory>([
+  [
+    'backend',
+    (s) => {
+      backendSuite({
+        plugin: s.plugin,
+        cwd: s.cwd,
+        profile: s.profile,
+        seed: s.seed,
+        timeoutMultiplier: s.timeoutMultiplier,
+        ...(s.options && { options: s.options }),
+      });
+    },
+  ],
+]);
+
+/** The suite for `kind`, or undefined when the kit has none yet. */
+export function suiteFor(kind: PluginKind): SuiteFactory | undefined {
+  return suites.get(kind);
+}
+
+/** Adds or replaces the suite of a kind. */
+export function registerSuite(kind: PluginKind, factory: SuiteFactory): void {
+  suites.set(kind, factory);
+}
+
+/** Kinds that have a suite. */
+export function suiteKinds(): PluginKind[] {
+  return [...suites.keys()];
+}

@@ -1,0 +1,80 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport } from '../src/runner/report.js';
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
+const schema = JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/report.schema.json', import.meta.url)), 'utf8')) as object;
+
+function report(): ConformanceReport {
+  return {
+    $schema: REPORT_SCHEMA_ID,
+    reportVersion: 1,
+    kit: { name: '@rustynet/conformance-kit', version: '0.1.0' },
+    apiVersion: '1.0',
+    negotiatedApiVersion: '1.0',
+    plugin: { spec: './x', name: 'x', version: '1.0.0', kind: 'backend' },
+    manifest: null,
+    profile: 'full',
+    seed: 7,
+    timeoutMultiplier: 1,
+    grep: null,
+    environment: { node: 'v20', platform: 'linux', arch: 'x64', kernel: '6', cpus: 2, tools: { iproute2: 'ip 6', nftables: null } },
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:01.000Z',
+    durationMs: 1000,
+    summary: { total: 3, passed: 1, failed: 1, skipped: 1 },
+    result: 'failed',
+    tests: [
+      { id: 'backend.peers.ping-two-peers', title: 'ping', status: 'passed', durationMs: 12 },
+      { id: 'backend.endpoints.roaming', title: 'roam', status: 'skipped', durationMs: 0, skipReason: 'no roaming', gate: 'roaming' },
+      {
+        id: 'backend.teardown.clean',
+        title: 'clean <&>',
+        status: 'failed',
+        durationMs: 40,
+        failure: { message: 'left "x" & <y>', type: 'ConformanceFailure', expected: 'nothing', actual: { links: ['rn0'] }, step: 'compare' },
+      },
+    ],
+    errors: [],
+  };
+}
+
+describe('reports (unit)', () => {
+  it('a report validates against schemas/report.schema.json', () => {
+    const v = addFormats(new Ajv({ strict: false, allErrors: true })).compile(schema);
+    expect(v(report()), JSON.stringify(v.errors)).to.equal(true);
+  });
+
+  it('the schema rejects a skipped test without a reason and a failed test without failure', () => {
+    const v = addFormats(new Ajv({ strict: false, allErrors: true })).compile(schema);
+    const r = report();
+    delete r.tests[1]!.skipReason;
+    expect(v(r)).to.equal(false);
+    const r2 = report();
+    delete r2.tests[2]!.failure;
+    expect(v(r2)).to.equal(false);
+  });
+
+  it('JUnit XML escapes, counts, and marks skipped and failed cases', () => {
+    const xml = toJUnit(report());
+    expect(xml).to.match(/^<\?xml version="1.0"/);
+    expect(xml).to.include('tests="3" failures="1" errors="0" skipped="1"');
+    expect(xml).to.include('<skipped message="no roaming"/>');
+    expect(xml).to.include('classname="backend.teardown"');
+    expect(xml).to.include('clean &lt;&amp;&gt;');
+    expect(xml).to.include('left &quot;x&quot; &amp; &lt;y&gt;');
+    expect(xml).not.to.match(/<y>/);
+  });
+
+  it('the summary lists failures, skips (not counted as passed) and the counts', () => {
+    const s = summaryText(report());
+    expect(s).to.include('1 passed, 1 failed, 1 skipped, 0 errors');
+    expect(s).to.include('Skipped (not counted as passed)');
+    expect(s).to.include('backend.endpoints.roaming: no roaming');
+    expect(s).to.include('1) backend.teardown.clean');
+    expect(s).to.include('FAILED');
+  });
+});
