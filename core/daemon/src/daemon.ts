@@ -30,6 +30,9 @@ import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
 import { loadPlugin, type LoadedPlugin } from './loader/load-plugin.js';
 import { FileNetmapSource, UrlNetmapSource, type NetmapSource } from './netmap/source.js';
 import { DIRECT_PATHS, type PeerPathSource } from './path/path-source.js';
+import { PathController } from './path/path-controller.js';
+import { DirectPathProber } from './path/prober.js';
+import { UdpProbeTransport, type ProbeTransport } from './path/probe-transport.js';
 import { installProcessGuards } from './process-guards.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { createHostServices } from './services/host-services.js';
@@ -56,6 +59,22 @@ function backendCapabilities(p: LoadedPlugin): { exitNode?: boolean; lanRoutes?:
   }
   return out;
 }
+
+/** The backend's path-switching prerequisites (run-time report, else the manifest's claim). */
+function backendSwitchCaps(p: LoadedPlugin): { udpTransport: boolean; roaming: boolean } {
+  let caps: Partial<Record<string, unknown>>;
+  try {
+    caps = { ...p.manifest.capabilities, ...(p.instance as BackendPlugin).capabilities() };
+  } catch {
+    caps = { ...p.manifest.capabilities };
+  }
+  return { udpTransport: caps.udpTransport === true, roaming: caps.roaming === true };
+}
+
+/** First wait before a failed relay start is tried again, ms (doubles up to 60 s). */
+const RELAY_RETRY_INITIAL_MS = 5_000;
+/** Deadline of a relay start retry, ms (it runs in the daemon's serialiser). */
+const RELAY_RETRY_TIMEOUT_MS = 5_000;
 
 /** Life-cycle state reported in status. */
 export type DaemonState = 'up' | 'down' | 'starting' | 'failed';
@@ -108,8 +127,13 @@ export interface DaemonOptions {
   cwd?: string;
   /** Install the unhandled-rejection guard while running (default true). */
   processGuards?: boolean;
-  /** Path-controller seam (default: every peer direct). */
+  /**
+   * Overrides the path of each peer (tests, embedding). Default: the path controller when
+   * `pathProbe` is configured, else every peer direct.
+   */
   paths?: PeerPathSource;
+  /** Creates the probe transport (default: UDP on `0.0.0.0:<pathProbe.port>`); tests pass fakes. */
+  probeTransport?: (opts: { host: string; port: number; logger: Logger }) => Promise<ProbeTransport>;
 }
 
 interface DaemonMetrics {
@@ -150,6 +174,13 @@ export class Daemon {
   private policy: { loaded: LoadedPlugin; instance: PolicyPlugin } | undefined;
   private dns: { loaded: LoadedPlugin; instance: DnsPlugin } | undefined;
   private relay: { loaded: LoadedPlugin; instance: RelayPlugin } | undefined;
+  private probeTransport: ProbeTransport | undefined;
+  private prober: DirectPathProber | undefined;
+  private pathControllerImpl: PathController | undefined;
+  /** Set while the relay client failed to start: when to try again. */
+  private relayRetry: { at: number; delayMs: number } | undefined;
+  /** Why path switching is impossible whatever the netmap says (no relay plugin, backend caps). */
+  private switchingUnsupported: string | undefined;
 
   private _state: DaemonState = 'starting';
   private started = false;
@@ -178,6 +209,11 @@ export class Daemon {
   /** Loaded plugins (backend first). */
   get loadedPlugins(): LoadedPlugin[] {
     return [this.backend?.loaded, this.policy?.loaded, this.dns?.loaded, this.relay?.loaded].filter((p): p is LoadedPlugin => p !== undefined);
+  }
+
+  /** The path controller (after `start`, when `pathProbe` is configured). */
+  get pathController(): PathController | undefined {
+    return this.pathControllerImpl;
   }
 
   /** The host services in use (available after `start`). */
@@ -256,6 +292,7 @@ export class Daemon {
 
       if (cfg.identityKeyFile !== undefined) await root.resolve(TOKENS.KeyStore).loadIdentity(cfg.identityKeyFile);
       await this.loadPlugins();
+      await this.setUpPathProbing(root.resolve(TOKENS.KeyStore));
       await this.audit.append('daemon.start', { node: cfg.node, plugins: this.loadedPlugins.map((p) => `${p.manifest.name}@${p.manifest.version}`) });
     } catch (err) {
       this._state = 'failed';
@@ -322,12 +359,94 @@ export class Daemon {
       ...(this.policy && { policy: this.policy.instance }),
       ...(this.dns && { dns: this.dns.instance }),
       hooks: this.hooks,
-      pathFor: (id) => (this.opts.paths ?? DIRECT_PATHS).pathFor(id),
+      pathFor: (id) => this.pathSource().pathFor(id),
+      relayEndpointFor: (id) => (this.opts.paths ? undefined : this.pathControllerImpl?.relayEndpointFor(id)),
+      ...(cfg.exitNode !== undefined && { exitNode: cfg.exitNode }),
       ...(cfg.backend.persistentKeepalive !== undefined && { persistentKeepalive: cfg.backend.persistentKeepalive }),
       capabilities: this.backendCaps,
       ...(cfg.callTimeoutMs !== undefined && { callTimeoutMs: cfg.callTimeoutMs }),
       logger: this.logger.child({ component: 'reconciler' }),
     });
+  }
+
+  /** The source of each peer's path: the test override, the path controller, or all direct. */
+  private pathSource(): PeerPathSource {
+    return this.opts.paths ?? this.pathControllerImpl ?? DIRECT_PATHS;
+  }
+
+  /**
+   * With `pathProbe` configured: binds the probe socket (it answers peers' PINGs for the
+   * daemon's whole life, also while down) and creates the path controller. Switching needs a
+   * relay plugin and a backend claiming `udpTransport` and `roaming`; without them peers stay
+   * direct and no PINGs are sent.
+   * @throws RustynetError `CONFIG_INVALID` (no `identityKeyFile`), `BACKEND_FAILED` (the port
+   *   cannot be bound).
+   */
+  private async setUpPathProbing(keyStore: { sign(data: Uint8Array): Uint8Array }): Promise<void> {
+    const cfg = this.config;
+    const probe = cfg.pathProbe;
+    if (!probe) return;
+    if (cfg.identityKeyFile === undefined) {
+      throw new RustynetError('CONFIG_INVALID', 'pathProbe needs identityKeyFile (probes are signed with the identity key)', { field: 'identityKeyFile' });
+    }
+    const logger = this.services.logger.child({ component: 'path', node: cfg.node });
+    const bind = this.opts.probeTransport ?? ((o) => UdpProbeTransport.bind(o));
+    this.probeTransport = await bind({ host: '0.0.0.0', port: probe.port, logger });
+    this.prober = new DirectPathProber({
+      selfId: cfg.node,
+      sign: (data) => keyStore.sign(data),
+      clock: this.services.clock,
+      transport: this.probeTransport,
+      ...(probe.maxClockSkewMs !== undefined && { maxSkewMs: probe.maxClockSkewMs }),
+      logger,
+      metrics: this.services.metrics,
+    });
+    const caps = backendSwitchCaps(this.backend!.loaded);
+    this.switchingUnsupported = !this.relay
+      ? 'no relay plugin is loaded'
+      : !caps.udpTransport || !caps.roaming
+        ? `backend ${this.backend!.loaded.manifest.name} does not claim ${[!caps.udpTransport && 'udpTransport', !caps.roaming && 'roaming'].filter(Boolean).join(' and ')}`
+        : undefined;
+    this.pathControllerImpl = new PathController({
+      selfId: cfg.node,
+      prober: this.prober,
+      ...(this.switchingUnsupported !== undefined && { disabledReason: this.switchingUnsupported }),
+      ...(this.relay && { relay: this.relay.instance }),
+      backend: this.backend!.instance,
+      backendEndpoint: () => (this.dataPlane?.listenPort ? { host: '127.0.0.1', port: this.dataPlane.listenPort } : undefined),
+      resolveEndpoint: (ep, ctx) => this.hooks.runResolvePeerEndpoint(ep, ctx),
+      onEndpointChanged: (peer, ep) => this.reconciler.noteEndpoint(peer, ep),
+      serial: (fn) => this.serial(fn),
+      onSwitch: async (sw) => {
+        await this.audit.append('path.switch', { ...sw });
+      },
+      ...(probe.intervalMs !== undefined && { intervalMs: probe.intervalMs }),
+      ...(probe.failuresToRelay !== undefined && { failuresToRelay: probe.failuresToRelay }),
+      ...(probe.successesToDirect !== undefined && { successesToDirect: probe.successesToDirect }),
+      clock: this.services.clock,
+      logger,
+      metrics: this.services.metrics,
+      callOptions: () => this.callOpts(),
+    });
+    logger.info({ port: probe.port, switching: this.switchingUnsupported ?? 'enabled' }, 'direct-path probing on');
+  }
+
+  /** Warns when this node's netmap entry disagrees with the probe configuration. */
+  private checkSelfProbe(self: NetmapNode): void {
+    const port = this.config.pathProbe?.port;
+    if (port === undefined) {
+      if (self.probePort !== undefined) this.logger.warn({ probePort: self.probePort }, 'the netmap advertises a probePort for this node but pathProbe is not configured: peers will see their probes unanswered and relay');
+      return;
+    }
+    if (self.probePort !== port) {
+      this.logger.warn({ probePort: self.probePort ?? null, configured: port }, 'this node\'s netmap probePort differs from pathProbe.port: peers probe the wrong port');
+    }
+    try {
+      const pub = rootContainer(this.services).resolve(TOKENS.KeyStore).publicKey();
+      if (pub !== self.identityKey) this.logger.warn('this node\'s netmap identityKey is not the key in identityKeyFile: peers will drop its probes');
+    } catch {
+      /* no identity loaded: start() refused already */
+    }
   }
 
   private async runPollLoop(): Promise<void> {
@@ -342,7 +461,22 @@ export class Daemon {
       if (signal.aborted) break;
       if (this._state === 'down') continue;
       await this.serial(() => this.pollOnce(false)).catch((err: unknown) => this.logger.error({ err: String(err) }, 'netmap poll failed'));
+      if (this.relayRetry && this.services.clock.now() >= this.relayRetry.at) {
+        await this.serial(() => this.retryRelay()).catch((err: unknown) => this.logger.error({ err: String(err) }, 'relay retry failed'));
+      }
     }
+  }
+
+  /** Tries again to start a relay client whose start failed (back-off doubling to 60 s). */
+  private async retryRelay(): Promise<void> {
+    const retry = this.relayRetry;
+    if (!retry || !this.relay || !this.dataPlane || this.dataPlane.relays.length === 0) {
+      this.relayRetry = undefined;
+      return;
+    }
+    await this.relay.instance.stop(this.callOpts()).catch(() => undefined);
+    await this.startRelay(this.config.node, this.dataPlane.relays, Math.min(this.config.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, RELAY_RETRY_TIMEOUT_MS));
+    if (this.relayRetry) this.relayRetry = { at: this.services.clock.now() + Math.min(retry.delayMs * 2, 60_000), delayMs: Math.min(retry.delayMs * 2, 60_000) };
   }
 
   private async pollOnce(force: boolean): Promise<IngestResult> {
@@ -398,7 +532,13 @@ export class Daemon {
       // Validate peer keys before touching the data plane (fail closed, nothing changes).
       this.reconciler.validate(netmap, self.id);
       await this.ensureDataPlane(netmap, self);
+      if (this.pathControllerImpl) {
+        this.checkSelfProbe(self);
+        const protocol = this.backend!.loaded.manifest.backend!.protocol;
+        await this.pathControllerImpl.sync(netmap.nodes, (n) => Object.hasOwn(n.keys, protocol));
+      }
       result = await this.reconciler.reconcile(netmap, self.id, this.dataPlane?.interfaces ?? []);
+      await this.pathControllerImpl?.afterApply();
     } catch (err) {
       const e = toRustynetError(err, 'BACKEND_FAILED');
       if (e.code === 'INVALID_INPUT') {
@@ -463,6 +603,7 @@ export class Daemon {
     if (this.dataPlane) {
       if (jsonEqual(this.dataPlane.startConfig, startConfig)) {
         if (this.relay && !jsonEqual(this.dataPlane.relays, relays)) await this.restartRelay(self.id, relays);
+        this.pathControllerImpl?.start();
         return;
       }
       this.logger.info({ from: this.dataPlane.startConfig.addresses, to: startConfig.addresses }, 'own addresses or port changed; restarting the data plane');
@@ -491,33 +632,54 @@ export class Daemon {
       }
       if (this.relay) await this.startRelay(self.id, relays);
       this.dataPlane = { startConfig, interfaces, listenPort: stats.listenPort ?? (startConfig.listenPort || null), relays };
+      this.pathControllerImpl?.start();
     } catch (err) {
       for (const s of started.reverse()) await s.stop().catch((e: unknown) => this.logger.error({ plugin: s.name, err: String(e) }, 'stop after failed start failed'));
       throw err;
     }
   }
 
-  private async startRelay(nodeId: string, relays: NetmapRelay[]): Promise<void> {
+  /**
+   * Starts the relay client. A netmap without relays, or a relay that cannot be reached, does
+   * not stop the mesh: the direct paths keep working and path switching is disabled (logged)
+   * until a later netmap's relay set starts.
+   */
+  private async startRelay(nodeId: string, relays: NetmapRelay[], timeoutMs?: number): Promise<void> {
+    this.relayRetry = undefined;
+    if (relays.length === 0) {
+      this.pathControllerImpl?.setDisabled(this.switchingUnsupported ?? 'the netmap lists no relays');
+      return;
+    }
     const keyStore = rootContainer(this.services).resolve(TOKENS.KeyStore);
-    await this.relay!.instance.start(
-      {
-        nodeId,
-        relays,
-        sign: async (challenge) => keyStore.sign(challenge),
-      },
-      this.callOpts(),
-    );
+    try {
+      await this.relay!.instance.start(
+        {
+          nodeId,
+          relays,
+          sign: async (challenge) => keyStore.sign(challenge),
+        },
+        timeoutMs !== undefined ? { timeoutMs } : this.callOpts(),
+      );
+      this.pathControllerImpl?.setDisabled(this.switchingUnsupported);
+    } catch (err) {
+      const e = toRustynetError(err, 'RELAY_FAILED');
+      this.logger.error({ plugin: this.relay!.loaded.manifest.name, code: e.code, err: e.message }, 'relay start failed; peers stay on the direct path, retrying');
+      this.relayRetry = { at: this.services.clock.now() + RELAY_RETRY_INITIAL_MS, delayMs: RELAY_RETRY_INITIAL_MS };
+      this.pathControllerImpl?.setDisabled(this.switchingUnsupported ?? `relay start failed: ${e.code}`);
+    }
   }
 
   private async restartRelay(nodeId: string, relays: NetmapRelay[]): Promise<void> {
-    // Seam: the path controller will re-open relayed paths after a relay set change.
     await this.relay!.instance.stop(this.callOpts()).catch((e: unknown) => this.logger.warn({ err: String(e) }, 'relay stop failed'));
     await this.startRelay(nodeId, relays);
     if (this.dataPlane) this.dataPlane.relays = relays;
+    // The relay's paths are gone: re-open them (or return their peers to direct).
+    await this.pathControllerImpl?.reopenRelayed();
   }
 
   /** Stops relay, dns, policy, backend (reverse start order); errors are logged. */
   private async stopDataPlane(): Promise<void> {
+    await this.pathControllerImpl?.stop();
     const steps: Array<[string, (() => Promise<void>) | undefined]> = [
       ['relay', this.relay && (() => this.relay!.instance.stop(this.callOpts()))],
       ['dns', this.dns && (() => this.dns!.instance.stop(this.callOpts()))],
@@ -533,6 +695,8 @@ export class Daemon {
       }
     }
     this.dataPlane = undefined;
+    this.relayRetry = undefined;
+    await this.pathControllerImpl?.reset('data plane stopped').catch((e: unknown) => this.logger.error({ err: String(e) }, 'path reset failed'));
     this.reconciler?.reset();
     this.metrics?.peers.set(0);
   }
@@ -614,6 +778,7 @@ export class Daemon {
     await this.serial(async () => {
       if (this.hooks) await this.hooks.runShutdown();
       await this.stopDataPlane();
+      await this.probeTransport?.close().catch(() => undefined);
       await this.api?.stop().catch((err: unknown) => this.logger.error({ err: String(err) }, 'local API stop failed'));
       if (this.audit) await this.audit.append('daemon.stop', {}).catch(() => undefined);
       if (this._state !== 'failed') this._state = 'down';
@@ -653,7 +818,7 @@ export class Daemon {
       }
     }
     const byId = new Map(stats.map((s) => [s.id, s]));
-    const paths = this.opts.paths ?? DIRECT_PATHS;
+    const paths = this.pathSource();
     const peers: PeerStatus[] = this.dataPlane
       ? [...(this.reconciler?.actual.peers.values() ?? [])].map((p) => {
           const s = byId.get(p.id);

@@ -56,6 +56,7 @@ export {
   routeKey,
   type DesiredState,
   type DesiredStateInput,
+  type ExcludedRoute,
   type PeerKeyValidator,
   type RouteCapabilities,
   type SkippedPrefix,
@@ -66,10 +67,54 @@ export { applyPlan, type ApplyTargets, type ApplyStep, type ApplyOutcome } from 
 export { Reconciler, type ReconcilerOptions, type ReconcileResult } from './reconciler/reconciler.js';
 
 // Config, netmap source, API, daemon
-export { daemonConfigSchema, type DaemonConfig, type NetmapSourceConfig, type PluginEntryConfig } from './config/schema.js';
+export { daemonConfigSchema, type DaemonConfig, type NetmapSourceConfig, type PathProbeConfig, type PluginEntryConfig } from './config/schema.js';
 export { loadDaemonConfig, validateDaemonConfig } from './config/load.js';
 export { FileNetmapSource, UrlNetmapSource, type NetmapSource, type NetmapFetch } from './netmap/source.js';
 export { LocalApi, localApiRequest, type LocalApiHandlers, type LocalApiResponse } from './api/local-api.js';
 export { DIRECT_PATHS, type PeerPathSource } from './path/path-source.js';
+export {
+  encodeProbe,
+  encodeProbeBody,
+  decodeProbe,
+  verifyProbe,
+  probeSigner,
+  probeSigningBytes,
+  PROBE_MAGIC,
+  PROBE_VERSION,
+  PROBE_TYPE,
+  PROBE_NONCE_BYTES,
+  PROBE_SIGNATURE_BYTES,
+  PROBE_FIXED_BYTES,
+  PROBE_MIN_BYTES,
+  PROBE_MAX_BYTES,
+  PROBE_SIGNING_CONTEXT,
+  type ProbeMessage,
+  type ProbeFields,
+  type ProbeType,
+  type ProbeDecodeError,
+} from './path/probe-protocol.js';
+export { UdpProbeTransport, type ProbeTransport, type UdpProbeTransportOptions } from './path/probe-transport.js';
+export {
+  DirectPathProber,
+  DEFAULT_PROBE_MAX_SKEW_MS,
+  DEFAULT_PROBE_VERIFY_BURST,
+  DEFAULT_PROBE_VERIFY_RATE,
+  type ProbePeer,
+  type ProbeResult,
+  type ProbeDropReason,
+  type ProberOptions,
+} from './path/prober.js';
+export {
+  PathController,
+  DEFAULT_PROBE_INTERVAL_MS,
+  DEFAULT_FAILURES_TO_RELAY,
+  DEFAULT_SUCCESSES_TO_DIRECT,
+  MAX_SWITCH_BACKOFF_MS,
+  type PathControllerOptions,
+  type PathProber,
+  type PathSwitch,
+  type PeerPathState,
+} from './path/path-controller.js';
+export { TokenBucket } from './path/token-bucket.js';
 export { installProcessGuards, installSignalHandlers } from './process-guards.js';
 export { Daemon, type DaemonOptions, type DaemonState, type DaemonStatus, type PeerStatus, type PluginInfo, type IngestResult } from './daemon.js';

@@ -183,14 +183,14 @@ describe('reconciler', () => {
     const nm = makeNetmap(3);
     nm.nodes[1]!.routes = ['0.0.0.0/0', '10.1.0.0/16'];
     const b = new RecordingBackend();
-    const r = reconcilerWith(b, { capabilities: { exitNode: false, lanRoutes: true, ipv6: false } });
+    const r = reconcilerWith(b, { exitNode: 'n1', capabilities: { exitNode: false, lanRoutes: true, ipv6: false } });
     await r.reconcile(nm, 'n0');
     const batch = b.calls[0]!.arg as PeerBatch;
     expect(batch.upsert[0]!.allowedIps).to.deep.equal(['100.64.0.2/32', '10.1.0.0/16']);
     expect(r.lastSkipped).to.deep.include({ peer: 'n1', prefix: '0.0.0.0/0', capability: 'exitNode' });
     expect(r.lastSkipped).to.deep.include({ peer: 'n2', prefix: 'fd00::3/128', capability: 'ipv6' });
     const b2 = new RecordingBackend();
-    await reconcilerWith(b2, { capabilities: { exitNode: true, lanRoutes: false } }).reconcile(nm, 'n0');
+    await reconcilerWith(b2, { exitNode: 'n1', capabilities: { exitNode: true, lanRoutes: false } }).reconcile(nm, 'n0');
     expect((b2.calls[0]!.arg as PeerBatch).upsert[0]!.allowedIps).to.deep.equal(['100.64.0.2/32', 'fd00::2/128', '0.0.0.0/0']);
   });
 

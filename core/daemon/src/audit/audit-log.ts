@@ -11,7 +11,8 @@ export type AuditEventType =
   | 'apply'
   | 'apply.failed'
   | 'up'
-  | 'down';
+  | 'down'
+  | 'path.switch';
 
 /** One line of the audit log. */
 export interface AuditRecord {

@@ -45,6 +45,31 @@ export interface DaemonConfig {
   hooks?: { deadlineMs?: number };
   /** Deadline of each plugin call in ms (default 30000). */
   callTimeoutMs?: number;
+  /**
+   * Direct-path probing (see docs/path-controller.md). Absent: probing is off, no probe socket,
+   * every peer stays direct. Needs `identityKeyFile` (probes are signed with the identity key).
+   */
+  pathProbe?: PathProbeConfig;
+  /**
+   * Node id of the peer this node sends its internet traffic through. Default routes
+   * (`0.0.0.0/0`, `::/0`) are installed only via this peer; other peers' default routes are left
+   * out of both the routes and their allowed IPs. Absent: no exit node, no default route.
+   */
+  exitNode?: string;
+}
+
+/** `DaemonConfig.pathProbe`. */
+export interface PathProbeConfig {
+  /** UDP port the probe socket binds on every underlay address (`0.0.0.0`); must equal this node's netmap `probePort`. */
+  port: number;
+  /** Probe interval in ms (default 500). */
+  intervalMs?: number;
+  /** Consecutive unanswered probes before a peer is switched to the relay (default 3). */
+  failuresToRelay?: number;
+  /** Consecutive answered probes before a relayed peer returns to the direct path (default 3). */
+  successesToDirect?: number;
+  /** Largest accepted |probe timestamp - local clock| in ms (default 30000). */
+  maxClockSkewMs?: number;
 }
 
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
@@ -118,5 +143,18 @@ export const daemonConfigSchema = {
       properties: { deadlineMs: { type: 'integer', minimum: 1, maximum: 600000 } },
     },
     callTimeoutMs: { type: 'integer', minimum: 1, maximum: 3600000 },
+    pathProbe: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['port'],
+      properties: {
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        intervalMs: { type: 'integer', minimum: 50, maximum: 60000 },
+        failuresToRelay: { type: 'integer', minimum: 1, maximum: 100 },
+        successesToDirect: { type: 'integer', minimum: 1, maximum: 100 },
+        maxClockSkewMs: { type: 'integer', minimum: 1000, maximum: 600000 },
+      },
+    },
+    exitNode: { type: 'string', pattern: NODE_ID_PATTERN },
   },
 } as const;

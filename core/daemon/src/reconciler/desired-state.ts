@@ -20,6 +20,21 @@ export interface DesiredState {
   routes: Map<string, Route>;
   /** Prefixes left out because the backend does not claim the capability they need. */
   skipped?: SkippedPrefix[];
+  /** Default routes left out because their peer is not this node's chosen exit node. */
+  excluded?: ExcludedRoute[];
+}
+
+/**
+ * A default route (`0.0.0.0/0`, `::/0`) a peer advertises that this node does not use: exit
+ * nodes are opt-in (`DaemonConfig.exitNode`), so no peer can take over this node's default route
+ * by advertising one. Left out of both the routes and the peer's allowed IPs.
+ */
+export interface ExcludedRoute {
+  peer: NodeId;
+  prefix: string;
+  reason: 'notExitNode';
+  /** The configured exit node, or null when none is configured. */
+  exitNode: NodeId | null;
 }
 
 /** A prefix the reconciler did not ask the backend for, and why. */
@@ -104,12 +119,25 @@ export interface DesiredStateInput {
    * `skipped`, so one node's exit route cannot make the whole netmap fail on such a backend.
    */
   capabilities?: RouteCapabilities;
+  /**
+   * The peer this node uses as its exit node. Only its default routes (`0.0.0.0/0`, `::/0`) are
+   * kept (in routes and in its allowed IPs, so return traffic from the internet is accepted);
+   * every other peer's default routes are left out and listed in `excluded`. Absent: no exit node.
+   */
+  exitNode?: NodeId;
+  /**
+   * The local relay endpoint of a peer the path controller has put on the relay. It replaces
+   * the netmap endpoint as the start of the `resolveEndpoint` waterfall while `pathFor` says
+   * `relay`, so a re-apply never points a relayed peer back at its (blocked) direct endpoint.
+   */
+  relayEndpointFor?: (peer: NodeId) => Endpoint | undefined;
 }
 
 /**
  * Desired state from a verified netmap: every other node with `keys[protocol]` becomes a peer
- * (allowed IPs = addresses + routes; endpoint = first endpoint, passed through
- * `resolveEndpoint`), and each allowed IP of each peer becomes a {@link Route}.
+ * (allowed IPs = addresses + routes; endpoint = first endpoint, or the local relay endpoint
+ * while relayed, passed through `resolveEndpoint`), and each allowed IP of each peer becomes a
+ * {@link Route}. Default routes count only for the chosen `exitNode`.
  * @throws RustynetError `INVALID_INPUT` (`nodes[i].keys.<protocol>`) before computing anything.
  */
 export async function computeDesiredState(input: DesiredStateInput): Promise<DesiredState> {
@@ -118,9 +146,14 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
   const peers = new Map<NodeId, PeerConfig>();
   const routes = new Map<string, Route>();
   const skipped: SkippedPrefix[] = [];
+  const excluded: ExcludedRoute[] = [];
   const caps = input.capabilities ?? {};
   const keep = (peer: NodeId, prefix: string, isRoute: boolean): boolean => {
     const p = parseCidr(prefix);
+    if (isRoute && p?.prefixLength === 0 && peer !== input.exitNode) {
+      excluded.push({ peer, prefix, reason: 'notExitNode', exitNode: input.exitNode ?? null });
+      return false;
+    }
     let capability: SkippedPrefix['capability'] | undefined;
     if (p?.family === 6 && caps.ipv6 === false) capability = 'ipv6';
     else if (isRoute && p?.prefixLength === 0 && caps.exitNode === false) capability = 'exitNode';
@@ -135,8 +168,8 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
       ...(node.routes ?? []).filter((r) => keep(node.id, r, true)),
     ];
     if (allowedIps.length === 0) continue;
-    const first = node.endpoints[0];
     const path = input.pathFor?.(node.id) ?? 'direct';
+    const first = (path === 'relay' ? input.relayEndpointFor?.(node.id) : undefined) ?? node.endpoints[0];
     const endpoint = input.resolveEndpoint ? await input.resolveEndpoint(first, { peer: node, path }) : first;
     const peer: PeerConfig = { id: node.id, publicKey: node.keys[protocol]!, allowedIps };
     if (endpoint) peer.endpoint = { host: endpoint.host, port: endpoint.port };
@@ -147,5 +180,5 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
       routes.set(routeKey(route), route);
     }
   }
-  return skipped.length > 0 ? { peers, routes, skipped } : { peers, routes };
+  return { peers, routes, ...(skipped.length > 0 && { skipped }), ...(excluded.length > 0 && { excluded }) };
 }

@@ -1,7 +1,7 @@
-import type { BackendPlugin, DnsPlugin, Logger, Netmap, NodeId, PeerPath, PolicyPlugin } from '@rustynet/plugin-api';
+import type { BackendPlugin, DnsPlugin, Endpoint, Logger, Netmap, NodeId, PeerPath, PolicyPlugin } from '@rustynet/plugin-api';
 import type { DaemonHooks } from '../hooks/daemon-hooks.js';
 import { applyPlan, type ApplyStep } from './apply.js';
-import { computeDesiredState, createPeerKeyValidator, validatePeerKeys, type PeerKeyValidator, type RouteCapabilities, type SkippedPrefix } from './desired-state.js';
+import { computeDesiredState, createPeerKeyValidator, validatePeerKeys, type PeerKeyValidator, type ExcludedRoute, type RouteCapabilities, type SkippedPrefix } from './desired-state.js';
 import { emptyActualState, type ActualState } from './diff.js';
 import { buildPlan, dnsZoneFrom, isEmptyPlan, policyInputFrom, type FullDesiredState, type Plan } from './plan.js';
 
@@ -17,6 +17,10 @@ export interface ReconcilerOptions {
   hooks?: Pick<DaemonHooks, 'runResolvePeerEndpoint'>;
   /** Path-controller seam: the path currently chosen for a peer. */
   pathFor?: (peer: NodeId) => PeerPath;
+  /** Path-controller seam: the local relay endpoint of a relayed peer (see `computeDesiredState`). */
+  relayEndpointFor?: (peer: NodeId) => Endpoint | undefined;
+  /** The peer used as exit node; default routes of other peers are left out. */
+  exitNode?: NodeId;
   persistentKeepalive?: number;
   /** Backend capabilities deciding which prefixes are asked for (see `computeDesiredState`). */
   capabilities?: RouteCapabilities;
@@ -41,6 +45,8 @@ export class Reconciler {
   private dirty = false;
   /** Prefixes left out of the last plan for lack of a backend capability. */
   lastSkipped: SkippedPrefix[] = [];
+  /** Default routes left out of the last plan because their peer is not the chosen exit node. */
+  lastExcluded: ExcludedRoute[] = [];
   private readonly validateKey: PeerKeyValidator;
 
   /** @throws RustynetError `MANIFEST_INVALID` when `peerKeySchema` does not compile. */
@@ -51,6 +57,19 @@ export class Reconciler {
   /** What has been applied. */
   get actual(): Readonly<ActualState> {
     return this.state;
+  }
+
+  /**
+   * Records that a peer's endpoint was changed outside a plan (the path controller's
+   * `updatePeerEndpoint` fast path), so the next plan diffs against what the backend really has.
+   * No-op for a peer not applied.
+   */
+  noteEndpoint(peer: NodeId, endpoint: Endpoint): void {
+    const p = this.state.peers.get(peer);
+    if (!p) return;
+    const peers = new Map(this.state.peers);
+    peers.set(peer, { ...p, endpoint: { host: endpoint.host, port: endpoint.port } });
+    this.state = { ...this.state, peers };
   }
 
   /** Forgets the applied state (the backend was restarted and is empty). */
@@ -81,12 +100,36 @@ export class Reconciler {
       validateKey: this.validateKey,
       ...(resolve && { resolveEndpoint: (ep, ctx) => resolve.runResolvePeerEndpoint(ep, ctx) }),
       ...(this.opts.pathFor && { pathFor: this.opts.pathFor }),
+      ...(this.opts.relayEndpointFor && { relayEndpointFor: this.opts.relayEndpointFor }),
+      ...(this.opts.exitNode !== undefined && { exitNode: this.opts.exitNode }),
       ...(this.opts.persistentKeepalive !== undefined && { persistentKeepalive: this.opts.persistentKeepalive }),
       ...(this.opts.capabilities && { capabilities: this.opts.capabilities }),
     });
     this.lastSkipped = base.skipped ?? [];
     if (this.lastSkipped.length > 0) {
       this.opts.logger?.info({ skipped: this.lastSkipped.slice(0, 20), count: this.lastSkipped.length }, 'prefixes left out: the backend does not claim the capability');
+    }
+    this.lastExcluded = base.excluded ?? [];
+    if (this.lastExcluded.length > 0) {
+      this.opts.logger?.info(
+        { excluded: this.lastExcluded.slice(0, 20), count: this.lastExcluded.length, exitNode: this.opts.exitNode ?? null },
+        'default routes left out (routes and allowed IPs): their peer is not the configured exit node',
+      );
+    }
+    const exit = this.opts.exitNode;
+    if (exit !== undefined) {
+      const node = netmap.nodes.find((n) => n.id === exit);
+      const problem =
+        exit === self
+          ? 'is this node itself'
+          : !node
+            ? 'is not in the netmap'
+            : !(node.routes ?? []).some((r) => r.endsWith('/0'))
+              ? 'advertises no default route'
+              : !base.peers.has(exit)
+                ? 'is not a peer of this backend'
+                : undefined;
+      if (problem) this.opts.logger?.warn({ exitNode: exit }, `configured exit node ${problem}: no default route through the mesh`);
     }
     const desired: FullDesiredState = { ...base };
     if (this.opts.policy) desired.policy = policyInputFrom(netmap, self, interfaces);

@@ -1,0 +1,267 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import type { Clock, Counter, Endpoint, Logger, Metrics, NodeId } from '@rustynet/plugin-api';
+import { publicKeyFromRawB64 } from '../services/key-store.js';
+import { parseCidr, cidrKey } from '../util/ip.js';
+import { decodeProbe, encodeProbe, verifyProbe, type ProbeMessage } from './probe-protocol.js';
+import type { ProbeTransport } from './probe-transport.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** A node the prober knows: every other node of the netmap. */
+export interface ProbePeer {
+  id: NodeId;
+  /** The node's Ed25519 identity public key, raw 32 bytes in base64 (netmap `identityKey`). */
+  identityKey: string;
+  /** Where its daemon answers probes (first endpoint host, netmap `probePort`); absent: never pinged. */
+  target?: Endpoint;
+}
+
+/** Outcome of the last PING to a peer, see {@link DirectPathProber.takeResult}. */
+export type ProbeResult = 'reply' | 'miss' | 'none';
+
+/** Why a received datagram was dropped (label of `rustynet_path_probe_dropped_total`). */
+export type ProbeDropReason =
+  | 'malformed'
+  | 'wrong_receiver'
+  | 'unknown_sender'
+  | 'stale'
+  | 'replayed'
+  | 'rate_limited'
+  | 'bad_signature'
+  | 'unsolicited'
+  | 'wrong_sender'
+  | 'wrong_source';
+
+/** Default accepted distance (ms) between a probe's timestamp and the receiver's clock. */
+export const DEFAULT_PROBE_MAX_SKEW_MS = 30_000;
+/** Default per-sender signature-check budget: burst and refill per second. */
+export const DEFAULT_PROBE_VERIFY_BURST = 16;
+export const DEFAULT_PROBE_VERIFY_RATE = 20;
+
+/** Options of {@link DirectPathProber}. */
+export interface ProberOptions {
+  selfId: NodeId;
+  /** Ed25519 signature (64 bytes) of its input by this node's identity key. */
+  sign: (data: Uint8Array) => Uint8Array;
+  clock: Clock;
+  transport: ProbeTransport;
+  /** Largest |timestamp - now| accepted, ms (default {@link DEFAULT_PROBE_MAX_SKEW_MS}). */
+  maxSkewMs?: number;
+  /** Signature checks one claimed sender may cost: burst (default 16) and per second (default 20). */
+  verifyBurst?: number;
+  verifyRatePerSecond?: number;
+  logger?: Logger;
+  /** Host metrics; the prober registers `rustynet_path_probe_*` counters. */
+  metrics?: Metrics;
+  /** Called for each accepted PONG (diagnostics, tests). */
+  onReply?: (peer: NodeId, rttMs: number) => void;
+}
+
+interface PeerEntry {
+  id: NodeId;
+  identityKey: string;
+  key: KeyObject;
+  target?: Endpoint;
+  /** Highest PING timestamp accepted from this peer (replay guard). */
+  lastPingTs: number;
+  bucket: TokenBucket;
+}
+
+interface Outstanding {
+  peer: NodeId;
+  nonce: string;
+  sentAt: number;
+  target: Endpoint;
+  answered: boolean;
+  rttMs?: number;
+}
+
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const pa = parseCidr(`${a}/${a.includes(':') ? 128 : 32}`);
+  const pb = parseCidr(`${b}/${b.includes(':') ? 128 : 32}`);
+  return pa !== undefined && pb !== undefined && cidrKey(pa) === cidrKey(pb);
+}
+
+/**
+ * The direct-path prober: answers authenticated PINGs from netmap nodes with a PONG, and sends
+ * PINGs to the peers that have a probe target, recording whether each was answered.
+ *
+ * Responder checks, cheapest first (any failure drops the datagram silently, counted by reason):
+ * layout (size, magic, version, type, ids) -> receiver is this node -> sender is a netmap node ->
+ * timestamp within `maxSkewMs` of our clock -> timestamp above the last one accepted from that
+ * sender (replay) -> the sender's signature-check budget -> Ed25519 signature. A PONG has the
+ * same length as its PING and goes to the PING's source address.
+ *
+ * PONG checks: layout -> receiver -> the nonce is the one of the PING outstanding to some peer
+ * (unguessable: junk is dropped with one map lookup) -> sender is that peer -> source address is
+ * where the PING went -> timestamp window -> signature.
+ */
+export class DirectPathProber {
+  private peers = new Map<NodeId, PeerEntry>();
+  private outstanding = new Map<NodeId, Outstanding>();
+  private byNonce = new Map<string, Outstanding>();
+  private lastSentTs = 0;
+  private readonly maxSkewMs: number;
+  private readonly verifyBurst: number;
+  private readonly verifyRate: number;
+  private readonly counters: { sent: Counter; replies: Counter; answered: Counter; dropped: Counter } | undefined;
+
+  constructor(private readonly opts: ProberOptions) {
+    this.maxSkewMs = opts.maxSkewMs ?? DEFAULT_PROBE_MAX_SKEW_MS;
+    this.verifyBurst = opts.verifyBurst ?? DEFAULT_PROBE_VERIFY_BURST;
+    this.verifyRate = opts.verifyRatePerSecond ?? DEFAULT_PROBE_VERIFY_RATE;
+    const m = opts.metrics;
+    this.counters = m && {
+      sent: m.counter('rustynet_path_probes_sent_total', 'Direct-path PINGs sent'),
+      replies: m.counter('rustynet_path_probe_replies_total', 'Valid PONGs received for our PINGs'),
+      answered: m.counter('rustynet_path_pings_answered_total', 'Valid PINGs from peers answered with a PONG'),
+      dropped: m.counter('rustynet_path_probe_dropped_total', 'Probe datagrams dropped, by reason', ['reason']),
+    };
+    opts.transport.onMessage((data, from) => this.receive(data, from));
+  }
+
+  /**
+   * Replaces the set of known nodes (all netmap nodes but this one). A node whose key did not
+   * change keeps its replay watermark. Outstanding PINGs to nodes no longer pinged are forgotten.
+   * A node whose identity key is not 32 raw bytes in base64 is left out (logged): it can neither
+   * be pinged nor answered.
+   */
+  setPeers(peers: readonly ProbePeer[]): void {
+    const next = new Map<NodeId, PeerEntry>();
+    for (const p of peers) {
+      if (p.id === this.opts.selfId) continue;
+      const old = this.peers.get(p.id);
+      const keep = old && old.identityKey === p.identityKey;
+      let key: KeyObject;
+      try {
+        key = keep ? old.key : publicKeyFromRawB64(p.identityKey);
+      } catch {
+        this.opts.logger?.warn({ peer: p.id }, 'identity key is not a raw Ed25519 public key; node not probed');
+        continue;
+      }
+      next.set(p.id, {
+        id: p.id,
+        identityKey: p.identityKey,
+        key,
+        ...(p.target && { target: { host: p.target.host, port: p.target.port } }),
+        lastPingTs: keep ? old.lastPingTs : 0,
+        bucket: keep ? old.bucket : new TokenBucket(this.verifyBurst, this.verifyRate, this.opts.clock.now()),
+      });
+    }
+    this.peers = next;
+    for (const [id, o] of this.outstanding) {
+      const t = next.get(id)?.target;
+      if (!t || t.host !== o.target.host || t.port !== o.target.port) this.forget(id);
+    }
+  }
+
+  /** True when `peer` has a probe target. */
+  canProbe(peer: NodeId): boolean {
+    return this.peers.get(peer)?.target !== undefined;
+  }
+
+  /**
+   * Sends a PING to `peer`'s probe target; it replaces any earlier outstanding PING to it.
+   * @returns false when the peer has no target (nothing sent).
+   */
+  ping(peer: NodeId): boolean {
+    const entry = this.peers.get(peer);
+    if (!entry?.target) return false;
+    this.forget(peer);
+    const now = this.opts.clock.now();
+    // Strictly increasing timestamps, so receivers can refuse anything at or below the last one.
+    const ts = Math.max(now, this.lastSentTs + 1);
+    this.lastSentTs = ts;
+    const nonce = randomBytes(16);
+    const data = encodeProbe({ type: 'ping', sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts }, this.opts.sign);
+    const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
+    this.outstanding.set(peer, o);
+    this.byNonce.set(o.nonce, o);
+    this.opts.transport.send(data, entry.target);
+    this.counters?.sent.inc();
+    return true;
+  }
+
+  /**
+   * Outcome of the last PING to `peer` since the previous call: `reply` (a valid PONG came),
+   * `miss` (none came), `none` (no PING was sent). Clears it: a PONG arriving later is dropped.
+   */
+  takeResult(peer: NodeId): { result: ProbeResult; rttMs?: number } {
+    const o = this.outstanding.get(peer);
+    if (!o) return { result: 'none' };
+    this.forget(peer);
+    return o.answered ? { result: 'reply', ...(o.rttMs !== undefined && { rttMs: o.rttMs }) } : { result: 'miss' };
+  }
+
+  /** Forgets every outstanding PING (e.g. when probing stops). */
+  clear(): void {
+    this.outstanding.clear();
+    this.byNonce.clear();
+  }
+
+  private forget(peer: NodeId): void {
+    const o = this.outstanding.get(peer);
+    if (!o) return;
+    this.outstanding.delete(peer);
+    this.byNonce.delete(o.nonce);
+  }
+
+  private drop(reason: ProbeDropReason, from: Endpoint, msg?: ProbeMessage): void {
+    this.counters?.dropped.inc({ reason });
+    this.opts.logger?.trace({ reason, from: `${from.host}:${from.port}`, ...(msg && { sender: msg.sender, type: msg.type }) }, 'probe dropped');
+  }
+
+  private fresh(ts: number): boolean {
+    return Math.abs(ts - this.opts.clock.now()) <= this.maxSkewMs;
+  }
+
+  /** Handles one received datagram (the transport calls it). Never throws. */
+  receive(data: Buffer, from: Endpoint): void {
+    try {
+      const msg = decodeProbe(data);
+      if (typeof msg === 'string') return this.drop('malformed', from);
+      if (msg.receiver !== this.opts.selfId) return this.drop('wrong_receiver', from, msg);
+      if (msg.type === 'ping') this.onPing(msg, data.length, from);
+      else this.onPong(msg, from);
+    } catch (err) {
+      this.opts.logger?.error({ err: (err as Error).message }, 'probe handling failed');
+    }
+  }
+
+  private onPing(msg: ProbeMessage, size: number, from: Endpoint): void {
+    const peer = this.peers.get(msg.sender);
+    if (!peer) return this.drop('unknown_sender', from, msg);
+    if (!this.fresh(msg.timestamp)) return this.drop('stale', from, msg);
+    if (msg.timestamp <= peer.lastPingTs) return this.drop('replayed', from, msg);
+    if (!peer.bucket.take(this.opts.clock.now())) return this.drop('rate_limited', from, msg);
+    if (!verifyProbe(msg, peer.key)) return this.drop('bad_signature', from, msg);
+    peer.lastPingTs = msg.timestamp;
+    const ts = Math.max(this.opts.clock.now(), this.lastSentTs + 1);
+    this.lastSentTs = ts;
+    let pong: Buffer;
+    try {
+      pong = encodeProbe({ type: 'pong', sender: this.opts.selfId, receiver: msg.sender, nonce: msg.nonce, timestamp: ts }, this.opts.sign);
+    } catch (err) {
+      this.opts.logger?.warn({ err: (err as Error).message }, 'cannot sign a PONG');
+      return;
+    }
+    // Same ids, same fixed fields: a PONG is exactly as long as the PING (no amplification).
+    if (pong.length > size) return;
+    this.opts.transport.send(pong, from);
+    this.counters?.answered.inc();
+  }
+
+  private onPong(msg: ProbeMessage, from: Endpoint): void {
+    const o = this.byNonce.get(msg.nonce.toString('hex'));
+    if (!o || o.answered) return this.drop('unsolicited', from, msg);
+    if (msg.sender !== o.peer) return this.drop('wrong_sender', from, msg);
+    if (from.port !== o.target.port || !sameAddress(from.host, o.target.host)) return this.drop('wrong_source', from, msg);
+    if (!this.fresh(msg.timestamp)) return this.drop('stale', from, msg);
+    const peer = this.peers.get(o.peer);
+    if (!peer || !verifyProbe(msg, peer.key)) return this.drop('bad_signature', from, msg);
+    o.answered = true;
+    o.rttMs = Math.max(0, this.opts.clock.now() - o.sentAt);
+    this.counters?.replies.inc();
+    this.opts.onReply?.(o.peer, o.rttMs);
+  }
+}
