@@ -158,6 +158,15 @@ export class PluginHost {
     return this.request<T>({ op: 'call', method, args }, timeoutMs, method);
   }
 
+  /**
+   * Like {@link call}, but `args[signer.arg]` gets a `sign(challenge)` function inside the host:
+   * Ed25519 with the PEM private key in `signer.keyFile` (how the daemon hands a relay plugin its
+   * signer; the key never reaches the plugin).
+   */
+  callWithSigner<T = unknown>(method: string, args: unknown[], signer: { arg: number; keyFile: string }, timeoutMs = 30_000): Promise<T> {
+    return this.request<T>({ op: 'call', method, args, signer }, timeoutMs, method);
+  }
+
   /** Commands the plugin ran through its CommandRunner with sequence number above `since`. */
   commands(since = 0): Promise<CommandRecord[]> {
     return this.request<CommandRecord[]>({ op: 'commands', since }, 10_000);

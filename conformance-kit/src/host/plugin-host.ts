@@ -7,7 +7,8 @@
  * every command (for spawn counts and the secrets checks); the hook timeline comes from the
  * daemon's hooks.
  */
-import { mkdirSync } from 'node:fs';
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { CommandRunner, ManagedProcess, RunOptions, SpawnOptions } from '@rustynet/plugin-api';
 import { toWireError, type CommandRecord, type HostRequest, type HostResponse, type LoadResult } from './protocol.js';
 
@@ -99,6 +100,12 @@ async function handle(req: HostRequest): Promise<unknown> {
       const fn = instance[req.method];
       if (typeof fn !== 'function') {
         throw Object.assign(new Error(`plugin has no method ${req.method}`), { name: 'TypeError' });
+      }
+      if (req.signer) {
+        const target = req.args[req.signer.arg];
+        if (typeof target !== 'object' || target === null) throw new Error(`signer: argument ${req.signer.arg} is not an object`);
+        const key = createPrivateKey(readFileSync(req.signer.keyFile, 'utf8'));
+        (target as Record<string, unknown>)['sign'] = async (challenge: Uint8Array): Promise<Uint8Array> => new Uint8Array(cryptoSign(null, challenge, key));
       }
       const result: unknown = await (fn as (...a: unknown[]) => unknown).apply(instance, req.args);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));

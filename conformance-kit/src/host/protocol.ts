@@ -45,7 +45,18 @@ export type HostRequest =
       options?: Record<string, unknown>;
       expectKind?: string;
     }
-  | { id: number; op: 'call'; method: string; args: unknown[] }
+  | {
+      id: number;
+      op: 'call';
+      method: string;
+      args: unknown[];
+      /**
+       * Gives `args[arg]` a `sign(challenge): Promise<Uint8Array>` function (as the daemon gives a
+       * relay plugin's start config): Ed25519 with the PKCS#8 PEM private key in `keyFile` (0600).
+       * The key stays in the file; only its path crosses the channel.
+       */
+      signer?: { arg: number; keyFile: string };
+    }
   | { id: number; op: 'commands'; since?: number }
   | { id: number; op: 'timeline' }
   | { id: number; op: 'processes' };

@@ -1,0 +1,340 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Endpoint, NetmapRelay, PluginManifest, RelayCapabilities, RelayPathStatus } from '@rustynet/plugin-api';
+import { TestNetwork, type TestHost } from '../../harness/test-network.js';
+import { PluginHost } from '../../host/plugin-host-client.js';
+import { RelayAgent } from './agent-client.js';
+
+/** Options the relay suite is created with. */
+export interface RelaySuiteOptions {
+  /** The plugin: a package name (resolved from `cwd`) or a path to its directory. */
+  plugin: string;
+  /** Where a package name resolves from and relative paths start; default `process.cwd()`. */
+  cwd?: string;
+  /** The client plugin's options (validated against its configSchema by the loader). */
+  options?: Record<string, unknown>;
+  /** Multiplies every test deadline (slow machines); default 1. */
+  timeoutMultiplier?: number;
+  /** Seed (recorded in reports). */
+  seed?: number;
+  /** Profile name (recorded in reports). */
+  profile?: string;
+  /** Title of the mocha `describe` block; default `relay conformance: <plugin>`. */
+  title?: string;
+}
+
+/** Hosts of the relay suite: the server, two clients, an unregistered prober, a spare client host. */
+export type RelayHostName = 'relay' | 'a' | 'b' | 'c' | 'd';
+export const RELAY_HOSTS: readonly RelayHostName[] = ['relay', 'a', 'b', 'c', 'd'];
+
+/** UDP port of the main relay server (limits: defaults, except `maxSessionsPerNode` 64). */
+export const RELAY_PORT = 3478;
+/** UDP port of the rate-limited relay server ({@link RATE_LIMITS}). */
+export const RATE_RELAY_PORT = 3479;
+/** UDP port of the throw-away server of the server teardown test. */
+export const SPARE_RELAY_PORT = 3490;
+export const RELAY_ID = 'kit-relay';
+export const RATE_RELAY_ID = 'kit-relay-rate';
+/** Loopback port where the stand-in backends listen (a: plain, b: echo). */
+export const BACKEND_PORT = 7100;
+/** Loopback port of the stand-in backends of the rate tests. */
+export const RATE_BACKEND_PORT = 7102;
+/**
+ * Limits of the rate-limited server: 1 DATA packet/s with a burst of 10; 2000 bytes/s with a
+ * burst of 65 507 bytes (one maximal UDP datagram).
+ */
+export const RATE_LIMITS = { packetsPerSecond: 1, burstPackets: 10, bytesPerSecond: 2000, burstBytes: 65_507 } as const;
+/** Limits of the main server: the package's defaults, except room for many sessions per node. */
+export const MAIN_LIMITS = { maxSessionsPerNode: 64 } as const;
+
+/** Node ids the suite uses, and which server allows them. */
+export const MAIN_NODES = ['a', 'b', 'd', 'x'] as const;
+export const RATE_NODES = ['ra', 'rb', 'rc'] as const;
+/** Signs with the wrong key ('x' is allowed with another key); 'y' is in no allowlist. */
+export const IMPOSTOR = 'x';
+export const STRANGER = 'y';
+
+/** An Ed25519 identity key pair of a node; the private key lives only in `keyFile` (0600). */
+export interface NodeKey {
+  id: string;
+  keyFile: string;
+  publicKeyB64: string;
+}
+
+/** A relay client plugin instance in a host's namespace. */
+export interface ClientNode {
+  host: TestHost;
+  plugin: PluginHost;
+  label: string;
+  nodeId?: string;
+  running: boolean;
+}
+
+/** What the package exports besides `createPlugin`. */
+export interface PackageExports {
+  /** Absolute path of the entry module. */
+  module: string;
+  hasServer: boolean;
+  /** The package's `protocol` namespace, when it exports one. */
+  protocol?: Record<string, unknown>;
+}
+
+/**
+ * Shared state of one relay suite run: the test network (relay, a, b, c, d), one agent per host
+ * (relay servers, stand-in backends, prober, flooder), the client plugin instances, node keys.
+ * Built lazily on first use; the two main clients (a, b) are restarted when a test failed (`dirty`).
+ */
+export class RelayFixture {
+  net!: TestNetwork;
+  agents!: Record<RelayHostName, RelayAgent>;
+  keys: Record<string, NodeKey> = {};
+  manifest!: PluginManifest;
+  caps!: RelayCapabilities;
+  pkg!: PackageExports;
+  /** Why the server tests are skipped (the package exports no `createRelayServer`), or undefined. */
+  noServerReason: string | undefined;
+  /** Why the main server failed to start, when it exists but failed. */
+  serverError: string | undefined;
+  relayEndpoint!: Endpoint;
+  rateRelayEndpoint!: Endpoint;
+  clients!: { a: ClientNode; b: ClientNode };
+  /** Stand-in backend sockets (agent socket ids), bound on 127.0.0.1:{@link BACKEND_PORT}. */
+  backends!: { a: number; b: number };
+  workDir!: string;
+  readonly cwd: string;
+  dirty = true;
+  private readyP: Promise<void> | undefined;
+  private disposed = false;
+  private readonly extra: ClientNode[] = [];
+  private rateP: Promise<{ senderPps: ClientNode; senderBps: ClientNode; receiver: ClientNode; sockA: number; sockB: number }> | undefined;
+
+  constructor(readonly opts: RelaySuiteOptions) {
+    this.cwd = opts.cwd ?? process.cwd();
+  }
+
+  /** Multiplied deadline. */
+  ms(base: number): number {
+    return Math.round(base * (this.opts.timeoutMultiplier ?? 1));
+  }
+
+  ready(): Promise<void> {
+    this.readyP ??= this.build();
+    return this.readyP;
+  }
+
+  private makeKey(id: string): NodeKey {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const dir = join(this.workDir, 'keys');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const keyFile = join(dir, `${id}.pem`);
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    const x = (publicKey.export({ format: 'jwk' }) as { x: string }).x;
+    return { id, keyFile, publicKeyB64: Buffer.from(x, 'base64url').toString('base64') };
+  }
+
+  private async build(): Promise<void> {
+    this.net = await TestNetwork.create({ hosts: [...RELAY_HOSTS] });
+    this.workDir = mkdtempSync(join(tmpdir(), `${this.net.prefix}-relay-`));
+    chmodSync(this.workDir, 0o700);
+    const wd = this.workDir;
+    this.net.tracker.track('file', wd, () => rmSync(wd, { recursive: true, force: true }));
+    for (const id of [...MAIN_NODES, ...RATE_NODES, STRANGER, `${IMPOSTOR}-wrong`]) this.keys[id] = this.makeKey(id);
+
+    const agentsP = Promise.all(RELAY_HOSTS.map(async (h) => [h, await RelayAgent.start(this.net, this.net.host(h))] as const));
+    const clientsP = Promise.all([this.newClient('a', 'client-a'), this.newClient('b', 'client-b')]);
+    const [agents, [ca, cb]] = await Promise.all([agentsP, clientsP]);
+    this.agents = Object.fromEntries(agents) as Record<RelayHostName, RelayAgent>;
+    this.clients = { a: ca, b: cb };
+    this.manifest = ca.plugin.loaded.manifest;
+    this.caps = this.manifest.capabilities as RelayCapabilities;
+
+    // What the package exports besides createPlugin (the kit imports it, as the relay CLI would).
+    const module = join(ca.plugin.loaded.dir, this.manifest.entry);
+    const mod = (await import(pathToFileURL(module).href)) as Record<string, unknown>;
+    const protocol = typeof mod['protocol'] === 'object' && mod['protocol'] !== null ? (mod['protocol'] as Record<string, unknown>) : undefined;
+    this.pkg = { module, hasServer: typeof mod['createRelayServer'] === 'function', ...(protocol && { protocol }) };
+    if (!this.pkg.hasServer) {
+      this.noServerReason = `the package ${this.manifest.name} does not export createRelayServer: the kit cannot run its relay server (see docs/conformance.md, Relay)`;
+    }
+
+    const [ba, bb] = await Promise.all([this.agents.a.open('127.0.0.1', BACKEND_PORT, false), this.agents.b.open('127.0.0.1', BACKEND_PORT, true)]);
+    this.backends = { a: ba.id, b: bb.id };
+    const relayHost = this.net.host('relay').underlayAddress;
+    this.relayEndpoint = { host: relayHost, port: RELAY_PORT };
+    this.rateRelayEndpoint = { host: relayHost, port: RATE_RELAY_PORT };
+    if (this.pkg.hasServer) {
+      try {
+        await Promise.all([
+          this.agents.relay.serverCreate('main', module, this.serverOptions(RELAY_ID, RELAY_PORT, MAIN_NODES, MAIN_LIMITS), this.ms(20_000)),
+          this.agents.relay.serverCreate('rate', module, this.serverOptions(RATE_RELAY_ID, RATE_RELAY_PORT, RATE_NODES, { ...MAIN_LIMITS, ...RATE_LIMITS }), this.ms(20_000)),
+        ]);
+      } catch (err) {
+        this.serverError = `createRelayServer(...).start() failed: ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`;
+      }
+    }
+  }
+
+  /** The options the kit gives `createRelayServer` (the contract in docs/conformance.md). */
+  serverOptions(relayId: string, port: number, nodes: readonly string[], limits: Record<string, number>): Record<string, unknown> {
+    return {
+      listen: { host: this.net.host('relay').underlayAddress, port },
+      relayId,
+      identityKeys: Object.fromEntries(nodes.map((n) => [n, this.keys[n]!.publicKeyB64])),
+      limits,
+    };
+  }
+
+  /** A new client plugin instance in `host`'s namespace (closed by {@link dispose}). */
+  async newClient(host: RelayHostName, label: string): Promise<ClientNode> {
+    const dir = join(this.workDir, label);
+    const h = this.net.host(host);
+    const plugin = await PluginHost.start({
+      host: h,
+      spec: this.opts.plugin,
+      cwd: this.cwd,
+      stateDir: join(dir, 'state'),
+      logFile: join(dir, 'host.log'),
+      expectKind: 'relay',
+      label,
+      ...(this.opts.options && { options: this.opts.options }),
+    });
+    this.net.tracker.track('process', `plugin host ${label} in ${h.netns}`, () => plugin.killNow());
+    const c: ClientNode = { host: h, plugin, label, running: false };
+    this.extra.push(c);
+    return c;
+  }
+
+  /** The main relay as a netmap relay entry. */
+  mainRelays(): NetmapRelay[] {
+    return [{ id: RELAY_ID, endpoint: this.relayEndpoint }];
+  }
+
+  /**
+   * `start({ nodeId, relays, sign })` on a client; `sign` signs with `keyId`'s private key
+   * (default: the node's own).
+   */
+  async start(c: ClientNode, nodeId: string, opts: { keyId?: string; relays?: NetmapRelay[]; timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? this.ms(15_000);
+    const key = this.keys[opts.keyId ?? nodeId]!;
+    await c.plugin.callWithSigner<void>('start', [{ nodeId, relays: opts.relays ?? this.mainRelays() }, { timeoutMs }], { arg: 0, keyFile: key.keyFile }, timeoutMs + 5000);
+    c.running = true;
+    c.nodeId = nodeId;
+  }
+
+  async stop(c: ClientNode): Promise<void> {
+    await c.plugin.call<void>('stop', [], this.ms(15_000));
+    c.running = false;
+  }
+
+  openPath(c: ClientNode, peer: string, backendEndpoint: Endpoint): Promise<Endpoint> {
+    return c.plugin.call<Endpoint>('openPath', [{ peer, backendEndpoint }], this.ms(15_000));
+  }
+
+  status(c: ClientNode): Promise<RelayPathStatus[]> {
+    return c.plugin.call<RelayPathStatus[]>('status', [], this.ms(15_000));
+  }
+
+  /** Ensures the main clients a and b run (registered as nodes a and b with the main relay); restarts them when dirty. */
+  async mainClients(): Promise<{ a: ClientNode; b: ClientNode }> {
+    await this.ready();
+    if (this.serverError) throw new Error(this.serverError);
+    const { a, b } = this.clients;
+    if (this.dirty || !a.running || !b.running) {
+      await Promise.all(
+        [a, b].map(async (c, i) => {
+          await this.stop(c).catch(() => undefined);
+          await this.start(c, i === 0 ? 'a' : 'b');
+        }),
+      );
+      this.dirty = false;
+    }
+    return this.clients;
+  }
+
+  /** Opens the paths a->b and b->a to the stand-in backends; returns a's endpoint for b and b's endpoint for a. */
+  async mainPaths(): Promise<{ aToB: Endpoint; bToA: Endpoint }> {
+    const { a, b } = await this.mainClients();
+    const be: Endpoint = { host: '127.0.0.1', port: BACKEND_PORT };
+    const [aToB, bToA] = await Promise.all([this.openPath(a, 'b', be), this.openPath(b, 'a', be)]);
+    return { aToB, bToA };
+  }
+
+  /** Clients of the rate-limited relay: senders ra (packets) and rc (bytes) in a, receiver rb in b. */
+  rateClients(): Promise<{ senderPps: ClientNode; senderBps: ClientNode; receiver: ClientNode; sockA: number; sockB: number }> {
+    this.rateP ??= (async () => {
+      await this.ready();
+      const relays = [{ id: RATE_RELAY_ID, endpoint: this.rateRelayEndpoint }];
+      const [senderPps, senderBps, receiver, sa, sb] = await Promise.all([
+        this.newClient('a', 'rate-ra'),
+        this.newClient('a', 'rate-rc'),
+        this.newClient('b', 'rate-rb'),
+        this.agents.a.open('127.0.0.1', RATE_BACKEND_PORT, false),
+        this.agents.b.open('127.0.0.1', RATE_BACKEND_PORT, false),
+      ]);
+      await Promise.all([this.start(senderPps, 'ra', { relays }), this.start(senderBps, 'rc', { relays }), this.start(receiver, 'rb', { relays })]);
+      return { senderPps, senderBps, receiver, sockA: sa.id, sockB: sb.id };
+    })();
+    this.rateP.catch(() => (this.rateP = undefined));
+    return this.rateP;
+  }
+
+  /** The package's protocol function `name`, if it exports it. */
+  protocolFn<F extends (...args: never[]) => unknown>(name: string): F | undefined {
+    const f = this.pkg.protocol?.[name];
+    return typeof f === 'function' ? (f as F) : undefined;
+  }
+
+  /**
+   * UDP sockets in a host's namespace (`ss -uanp`, header dropped), one line each as
+   * `<state> <local> <peer> <process>` (queue sizes left out: they change while a socket lives).
+   */
+  async udpSockets(host: TestHost): Promise<string[]> {
+    const r = await host.exec('ss', ['-uanpH']);
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f.length >= 5)
+      .map((f) => [f[0], ...f.slice(3)].join(' '));
+  }
+
+  /** Plugin outputs and warnings, the relay agent's output and the main server's stats. */
+  async diagnostics(): Promise<string> {
+    if (!this.agents) return '';
+    const parts: string[] = [];
+    for (const c of this.extra) {
+      const tail = c.plugin.outputTail().split('\n').slice(-10).join('\n').trim();
+      if (tail) parts.push(`--- plugin output of ${c.label} (last lines) ---\n${tail}`);
+      const log = await readFile(join(this.workDir, c.label, 'host.log'), 'utf8').catch(() => '');
+      const warn = log
+        .split('\n')
+        .filter((l) => /"level":(4|5|6)0/.test(l))
+        .slice(-5)
+        .join('\n');
+      if (warn) parts.push(`--- plugin warnings/errors of ${c.label} ---\n${warn}`);
+    }
+    const relayTail = this.agents.relay.outputTail().trim();
+    if (relayTail) parts.push(`--- relay server output ---\n${relayTail.split('\n').slice(-15).join('\n')}`);
+    if (this.pkg?.hasServer && !this.serverError) {
+      const st = await this.agents.relay.serverStats('main').catch(() => null);
+      if (st) parts.push(`--- main relay server stats() ---\n${JSON.stringify(st)}`);
+    }
+    return parts.join('\n');
+  }
+
+  /** Stops every client, closes the hosts and agents, removes the network. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (!this.readyP) return;
+    await this.readyP.catch(() => undefined);
+    await Promise.all(this.extra.map((c) => c.plugin.call('stop', [], 10_000).catch(() => undefined)));
+    await Promise.all(this.extra.map((c) => c.plugin.close()));
+    if (this.agents) await Promise.all(Object.values(this.agents).map((a) => a.dispose().catch(() => undefined)));
+    await this.net?.destroy();
+  }
+}

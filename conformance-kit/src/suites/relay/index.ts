@@ -1,0 +1,41 @@
+/**
+ * @packageDocumentation
+ * The relay conformance suite for mocha (`rustynet plugin test <relay plugin>`).
+ *
+ * A relay plugin package provides the relay client (`createPlugin`, kind `relay`) and must also
+ * export `createRelayServer` (see docs/conformance.md, "Relay tests"): the suite runs that server
+ * in one namespace and the clients, through the plugin host, in others.
+ *
+ * ```ts
+ * import { relaySuite } from '<conformance-kit>/dist/src/suites/relay/index.js';
+ * relaySuite({ plugin: '.' }); // in a mocha test file; needs root
+ * ```
+ */
+import type { KitTest } from '../define.js';
+import { registerTests } from '../define.js';
+import { RelayFixture, type RelaySuiteOptions } from './fixture.js';
+import { relayTests as allRelayTests } from './tests.js';
+
+export { RelayFixture, type RelaySuiteOptions, RATE_LIMITS, MAIN_LIMITS, RELAY_PORT, RATE_RELAY_PORT } from './fixture.js';
+
+/** Every relay test, in run order. Ids are stable API (see docs/conformance.md). */
+export const relayTests: readonly KitTest<RelayFixture>[] = allRelayTests;
+
+/**
+ * Registers the relay conformance suite with mocha's BDD globals: one `describe` holding every
+ * test of {@link relayTests}, titled `<id>: <what it asserts>`. The suite shares one test network
+ * (hosts relay, a, b, c, d), built on first use and removed in `after` (and on exit or SIGINT).
+ * Requires root.
+ * @returns the fixture.
+ */
+export function relaySuite(options: RelaySuiteOptions): RelayFixture {
+  const fx = new RelayFixture(options);
+  describe(options.title ?? `relay conformance: ${options.plugin}`, function () {
+    registerTests([...relayTests], fx);
+    after(async function () {
+      this.timeout(60_000);
+      await fx.dispose();
+    });
+  });
+  return fx;
+}
