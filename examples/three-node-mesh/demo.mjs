@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // Three Rustynet nodes, each in its own network namespace on a shared underlay, form a real
 // encrypted mesh through the real `rustynetd`; every node pings every other over the mesh.
+// On top (each on by default, each switchable off):
+//   policy  @rustynet/policy-nftables enforces the netmap's ACL: an allowed and a denied flow;
+//   dns     @rustynet/dns-magic answers <node>.rustynet: every node pings the others by name;
+//   relay   a 4th namespace runs `rustynet relay serve`; the direct path a<->b is blocked and
+//           traffic moves to the relay, then back to direct when unblocked (with the times).
 //
 //   sudo npm run demo                                  (from the repository root; builds first)
-//   sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--keep]
+//   sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--no-policy] [--no-dns] [--no-relay] [--keep]
 //
-// Everything it makes (namespaces, daemons, tunnel devices, files) is removed at the end, on
-// failure and on Ctrl-C. Exit status: 0 every ping answered, 1 a ping failed or a step failed,
-// 2 bad arguments or missing prerequisites.
+// Everything it makes (namespaces, daemons, tunnel devices, resolv.conf files, files) is removed
+// at the end, on failure and on Ctrl-C. Exit status: 0 every check passed, 1 a check or a step
+// failed, 2 bad arguments or missing prerequisites.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,26 +21,54 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
 const DEFAULT_BACKEND = '@rustynet/backend-wireguard';
 
+/** The denied flow the demo shows: TCP/5201 from c to a (TCP/5201 between all other nodes is allowed). */
+const DENIED = { from: 'c', to: 'a', proto: 'tcp', port: 5201 };
+const ALLOWED = { from: 'b', to: 'a', proto: 'tcp', port: 5201 };
+
+/** The netmap's ACL: first match wins, no match means drop (docs/policy.md). */
+const ACL = {
+  rules: [
+    { id: 'deny-c-to-a-5201', action: 'drop', src: ['c'], dst: ['a'], proto: 'tcp', ports: [5201] },
+    { id: 'icmp', action: 'accept', src: ['*'], dst: ['*'], proto: 'icmp' },
+    { id: 'magic-dns', action: 'accept', src: ['*'], dst: ['*'], proto: 'udp', ports: [53] },
+    { id: 'tcp-5201', action: 'accept', src: ['*'], dst: ['*'], proto: 'tcp', ports: [5201] },
+  ],
+};
+
 function usage() {
-  return `Usage: sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--keep]
+  return `Usage: sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--no-policy] [--no-dns] [--no-relay] [--keep]
 
 Starts three rustynetd nodes (a, b, c) in network namespaces, signs a netmap for them, shows
 each node's status and pings every node from every other over IPv4 and IPv6 mesh addresses.
+Then, unless switched off:
+  policy  the netmap's ACL (enforced by @rustynet/policy-nftables) lets TCP/5201 from b to a
+          through and drops TCP/5201 from c to a; prints rustynet policy explain for both;
+  dns     @rustynet/dns-magic serves the zone rustynet; every node pings the others by name
+          (ping b.rustynet), through /etc/netns/<ns>/resolv.conf in its own namespace;
+  relay   a 4th namespace runs rustynet relay serve; the direct underlay path a<->b is blocked
+          with nftables: status shows path relay and pings are still answered; unblocked, the
+          path returns to direct. Prints the measured times.
 
 Options:
   --backend <plugin>  backend plugin (package name or path); repeat to run the mesh once per
                       backend (the netmap carries key material for all). Default ${DEFAULT_BACKEND}
-  --keep              leave the mesh running after the pings until Ctrl-C
+  --no-policy         do not load the policy plugin (no ACL in the netmap)
+  --no-dns            do not load Magic DNS (no resolv.conf, no pings by name)
+  --no-relay          no relay host, no path probing, no fail-over step
+  --keep              leave the mesh running after the checks until Ctrl-C
   -h, --help          show this help
 
-Exit status: 0 all pings answered; 1 a ping or a step failed; 2 bad arguments or missing prerequisites.`;
+Exit status: 0 all checks passed; 1 a check or a step failed; 2 bad arguments or missing prerequisites.`;
 }
 
 function parseArgs(argv) {
-  const opts = { backends: [], keep: false };
+  const opts = { backends: [], keep: false, policy: true, dns: true, relay: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--keep') opts.keep = true;
+    else if (a === '--no-policy') opts.policy = false;
+    else if (a === '--no-dns') opts.dns = false;
+    else if (a === '--no-relay') opts.relay = false;
     else if (a === '-h' || a === '--help') opts.help = true;
     else if (a === '--backend' && argv[i + 1] && !argv[i + 1].startsWith('--')) opts.backends.push(argv[++i]);
     else if (a.startsWith('--backend=')) opts.backends.push(a.slice('--backend='.length));
@@ -57,6 +90,7 @@ function indent(text) {
     .map((l) => (l.trim() === '' ? '' : `    ${l}`))
     .join('\n');
 }
+const secs = (ms) => (ms === null || ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
 let opts;
 try {
@@ -74,9 +108,9 @@ if (!existsSync(join(repoRoot, 'core/cli/dist/src/testing/mesh.js'))) {
   process.stderr.write('demo: Rustynet is not built yet. Run: npm run build   (or: sudo npm run demo, which builds first)\n');
   process.exit(2);
 }
-const { Mesh, checkPrerequisites } = await import('@rustynet/cli/testing');
+const { Mesh, checkPrerequisites, relayUnsupportedReason, rustynet, DNS_ZONE } = await import('@rustynet/cli/testing');
 
-const problems = checkPrerequisites(opts.backends);
+const problems = checkPrerequisites(opts.backends, { dns: opts.dns });
 if (problems.length > 0) {
   process.stderr.write(`demo: cannot run the three-node mesh:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
   process.exit(2);
@@ -84,8 +118,19 @@ if (problems.length > 0) {
 
 let mesh;
 let interrupted = false;
-let failures = 0;
 let releaseKeep;
+/** Every check of the run, for the summary: { backend, name, ok, skipped, detail }. */
+const checks = [];
+function check(backend, name, ok, detail = '') {
+  checks.push({ backend, name, ok, skipped: false, detail });
+  say(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
+  return ok;
+}
+/** A step that could not run for this backend: listed as skip (never counted as passed). */
+function skip(backend, name, reason) {
+  checks.push({ backend, name, ok: true, skipped: true, detail: reason });
+  say(`skip ${name}: ${reason}`);
+}
 
 // Registered before the test network exists, so it runs before the harness's own cleanup
 // handler: daemons first get the chance to stop cleanly, then namespaces go.
@@ -100,23 +145,135 @@ function onSignal(signal) {
   mesh?.emergencyStopSync();
   setImmediate(() => {
     say('removed daemons, namespaces, tunnel devices and files');
-    process.exit(releaseKeep ? (failures > 0 ? 1 : 0) : 130);
+    process.exit(releaseKeep ? (checks.some((c) => !c.ok) ? 1 : 0) : 130);
   });
 }
 process.on('SIGINT', () => onSignal('SIGINT'));
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 
+/** Policy: an allowed and a denied TCP flow to a, per the netmap's ACL. */
+async function showPolicy(backend) {
+  say(`policy: the netmap's ACL (first match wins, no match = drop), enforced in every node by @rustynet/policy-nftables:`);
+  for (const r of ACL.rules) {
+    process.stdout.write(`    ${r.action.padEnd(6)} ${r.id.padEnd(18)} ${r.src.join(',')} -> ${r.dst.join(',')} ${r.proto}${r.ports ? `/${r.ports.join(',')}` : ''}\n`);
+  }
+  const dst = mesh.node(DENIED.to);
+  const echo = await dst.host.tcpEchoServer(DENIED.port);
+  try {
+    for (const flow of [ALLOWED, DENIED]) {
+      const payload = `hello from ${flow.from}`;
+      const reply = await mesh.node(flow.from).host.tcpSend(mesh.node(flow.to).v4, flow.port, payload, { timeoutMs: 3000 });
+      const passed = reply?.toString() === payload;
+      const want = flow === ALLOWED;
+      check(
+        backend,
+        `policy: ${flow.proto.toUpperCase()}/${flow.port} ${flow.from} -> ${flow.to} ${want ? 'allowed' : 'denied'}`,
+        passed === want,
+        passed ? 'echo answered' : 'no answer within 3 s (dropped)',
+      );
+    }
+  } finally {
+    await echo.close();
+  }
+  for (const flow of [DENIED, ALLOWED]) {
+    const args = ['policy', 'explain', flow.from, flow.to, `${flow.proto}/${flow.port}`, '--netmap', mesh.node(flow.to).netmapFile];
+    say(`rustynet ${args.join(' ')}`);
+    process.stdout.write(`${indent(await rustynet(args, { cwd: repoRoot }))}\n`);
+  }
+  const counters = await mesh.policyCounters(DENIED.to);
+  const denied = counters.find((c) => c.rule === ACL.rules[0].id);
+  say(`policy: node ${DENIED.to}'s nftables counter of rule ${ACL.rules[0].id}: ${denied?.packets ?? 'n/a'} packets dropped`);
+}
+
+/** DNS: every node pings every other by name, and one dig. */
+async function showDns(backend) {
+  const a = mesh.nodes[0];
+  const b = mesh.nodes[1];
+  say(`dns: ip netns exec ${a.host.netns} dig @${a.v4} ${b.id}.${DNS_ZONE} A`);
+  const d = await mesh.dig(a.id, a.v4, `${b.id}.${DNS_ZONE}`, 'A');
+  process.stdout.write(`    status ${d.status}, answer ${d.answers.join(', ') || '(none)'}\n`);
+  check(backend, `dns: dig @${a.v4} ${b.id}.${DNS_ZONE}`, d.status === 'NOERROR' && d.answers.includes(b.v4), `${d.status} ${d.answers.join(' ')}`);
+  say(`dns: every node pings every other by name (ping -c1 <node>.${DNS_ZONE}, resolved by its own Magic DNS)`);
+  const results = await Promise.all(
+    mesh.nodes.flatMap((from) =>
+      mesh.nodes.filter((to) => to !== from).map(async (to) => ({ from, to, r: await mesh.pingByName(from.id, `${to.id}.${DNS_ZONE}`) })),
+    ),
+  );
+  for (const { from, to, r } of results) {
+    process.stdout.write(`    ${from.id}: ping ${to.id}.${DNS_ZONE} -> ${r.address ?? 'unresolved'} ${r.ok ? 'answered' : `FAILED (${r.output.split('\n').at(-1)})`}\n`);
+  }
+  const bad = results.filter(({ to, r }) => !r.ok || ![to.v4, to.v6].includes(r.address));
+  check(backend, `dns: ${results.length} pings by name`, bad.length === 0, bad.length ? `failed: ${bad.map(({ from, to }) => `${from.id}->${to.id}`).join(', ')}` : 'all answered');
+}
+
+/** Relay: block a<->b, relay, unblock, direct; with the times. */
+async function showRelay(backend) {
+  const reason = await relayUnsupportedReason(backend, repoRoot);
+  if (reason) {
+    skip(backend, 'relay: fail-over and return', reason);
+    return;
+  }
+  const [a, b] = mesh.nodes;
+  const pairs = [[a.id, b.id], [b.id, a.id]];
+  say(`relay: pinging ${b.id} from ${a.id} every 100 ms (ping -D -i 0.1 ${b.v4}) throughout`);
+  const pinger = mesh.continuousPing(a.id, b.v4, 0.1);
+  try {
+    if ((await pinger.firstReplyAfter(Date.now(), 5000)) === null) throw new Error(`no ping reply ${a.id} -> ${b.id} before the block`);
+    say(`relay: blocking the direct underlay path ${a.id} (${a.host.underlayAddress}) <-> ${b.id} (${b.host.underlayAddress}) with nftables in both namespaces`);
+    const tBlock = await mesh.blockDirect(a.id, b.id);
+    const tRelay = await mesh.waitForPath(pairs, 'relay', 15_000).catch(() => null);
+    const tTraffic = await pinger.firstReplyAfter(tBlock + 50, 15_000);
+    check(backend, `relay: both nodes switched to path relay`, tRelay !== null, `after ${secs(tRelay && tRelay - tBlock)}`);
+    check(backend, `relay: pings ${a.id} -> ${b.id} answered through the relay`, tTraffic !== null, `first reply ${secs(tTraffic && tTraffic - tBlock)} after the block`);
+    say(`rustynet status (node ${a.id}) while the direct path is blocked:`);
+    process.stdout.write(`${indent(await mesh.statusText(a.id))}\n`);
+    const viaRelay = await mesh.pingMatrix(3, pairs);
+    check(backend, `relay: ${a.id} <-> ${b.id} IPv4/IPv6 pings while blocked`, viaRelay.every((r) => r.ok), viaRelay.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address} failed`).join(', '));
+
+    say(`relay: unblocking the direct path ${a.id} <-> ${b.id}`);
+    const tUnblock = await mesh.unblockDirect(a.id, b.id);
+    const tDirect = await mesh.waitForPath(pairs, 'direct', 30_000).catch(() => null);
+    check(backend, 'relay: both nodes back on path direct', tDirect !== null, `after ${secs(tDirect && tDirect - tUnblock)}`);
+    const direct = await mesh.pingMatrix(3, pairs);
+    check(backend, `relay: ${a.id} <-> ${b.id} pings on the direct path`, direct.every((r) => r.ok));
+    say(`rustynet status (node ${a.id}) after the unblock:`);
+    process.stdout.write(`${indent(await mesh.statusText(a.id))}\n`);
+    await pinger.stop();
+    const gaps = pinger.replies.slice(1).map((t, i) => t - pinger.replies[i]);
+    say(
+      `relay: timeline: block -> both on relay ${secs(tRelay && tRelay - tBlock)}, first reply via relay ${secs(tTraffic && tTraffic - tBlock)}; ` +
+        `unblock -> both direct ${secs(tDirect && tDirect - tUnblock)}; longest ping gap ${secs(Math.max(0, ...gaps))}`,
+    );
+  } finally {
+    await pinger.stop();
+    await mesh.unblockDirect(a.id, b.id).catch(() => undefined);
+  }
+}
+
 let exitCode = 0;
 try {
-  say(`backends: ${opts.backends.join(', ')}`);
-  mesh = await Mesh.create({ backends: opts.backends, cwd: repoRoot, log: say, logLevel: 'info' });
-  say(`run ${mesh.runId}: namespaces ${mesh.nodes.map((n) => n.host.netns).join(', ')}; work dir ${mesh.workDir}`);
+  say(`backends: ${opts.backends.join(', ')}; policy ${opts.policy ? 'on' : 'off'}, dns ${opts.dns ? 'on' : 'off'}, relay ${opts.relay ? 'on' : 'off'}`);
+  mesh = await Mesh.create({
+    backends: opts.backends,
+    cwd: repoRoot,
+    log: say,
+    logLevel: 'info',
+    policy: opts.policy,
+    ...(opts.policy && { acl: ACL }),
+    dns: opts.dns,
+    relay: opts.relay,
+  });
+  say(`run ${mesh.runId}: namespaces ${mesh.net.namespaces.join(', ')}; work dir ${mesh.workDir}`);
   for (const n of mesh.nodes) {
     say(`node ${n.id}: underlay ${n.host.underlayAddress}:51820, mesh ${n.v4} ${n.v6}, interface ${n.ifname}`);
   }
+  if (mesh.relayHost) say(`relay host: underlay ${mesh.relayHost.underlayAddress}, relay server port 3478`);
 
   const netmap = mesh.netmap(1);
-  say(`signing netmap version 1 (${netmap.nodes.length} nodes, keys: ${Object.keys(netmap.nodes[0].keys).join(', ')}, expires ${netmap.expiresAt}) with rustynet netmap sign`);
+  say(
+    `signing netmap version 1 (${netmap.nodes.length} nodes, keys: ${Object.keys(netmap.nodes[0].keys).join(', ')}` +
+      `${netmap.acl ? `, ACL ${netmap.acl.rules.length} rules` : ''}${netmap.relays ? `, relay ${netmap.relays[0].id}` : ''}, expires ${netmap.expiresAt}) with rustynet netmap sign`,
+  );
   const signed = await mesh.sign(netmap);
   await mesh.publish(signed);
 
@@ -133,35 +290,50 @@ try {
     const results = await mesh.pingMatrix();
     process.stdout.write(`${indent(Mesh.renderMatrix(results, mesh.nodes.map((n) => n.id)))}\n`);
     const failed = results.filter((r) => !r.ok);
-    failures += failed.length;
+    check(
+      backend,
+      `mesh: all ${results.length} pings answered`,
+      failed.length === 0,
+      failed.length ? `${failed.length} FAILED: ${failed.map((r) => `${r.from}->${r.to} (${r.address})`).join(', ')}` : '',
+    );
     say(`rustynet status (node ${mesh.nodes[0].id}) after the pings: handshakes and byte counters`);
     process.stdout.write(`${indent(await mesh.statusText(mesh.nodes[0].id))}\n`);
-    if (failed.length === 0) say(`${backend}: all ${results.length} pings answered`);
-    else say(`${backend}: ${failed.length} of ${results.length} pings FAILED: ${failed.map((r) => `${r.from}->${r.to} (${r.address})`).join(', ')}`);
+
+    for (const [on, name, step] of [
+      [opts.policy, 'policy', showPolicy],
+      [opts.dns, 'dns', showDns],
+      [opts.relay, 'relay', showRelay],
+    ]) {
+      if (!on || interrupted) continue;
+      try {
+        await step(backend);
+      } catch (err) {
+        check(backend, `${name}: step`, false, err?.message ?? String(err));
+      }
+    }
 
     if (opts.keep && backend === opts.backends.at(-1)) {
       say(`--keep: the mesh stays up. Try:  RUSTYNET_SOCKET=${mesh.nodes[0].socket} node core/cli/dist/src/bin/rustynet.js status`);
-      say(`                                 ip netns exec ${mesh.nodes[0].host.netns} ping ${mesh.nodes[1].v4}`);
+      say(`                                 ip netns exec ${mesh.nodes[0].host.netns} ping ${opts.dns ? `b.${DNS_ZONE}` : mesh.nodes[1].v4}`);
       say('press Ctrl-C to stop and remove everything');
       await new Promise((r) => (releaseKeep = r));
     }
     const exits = await mesh.stopDaemons();
     const unclean = Object.entries(exits).filter(([, e]) => e.code !== 0);
-    if (unclean.length > 0) {
-      failures += unclean.length;
-      say(`daemons that did not stop cleanly: ${unclean.map(([id, e]) => `${id} (${JSON.stringify(e)})`).join(', ')}`);
-      for (const [id] of unclean) process.stdout.write(`${indent(await mesh.tail(id))}\n`);
-    } else {
-      say('all daemons stopped cleanly');
-    }
+    check(backend, 'shutdown: all daemons stopped cleanly', unclean.length === 0, unclean.map(([id, e]) => `${id} (${JSON.stringify(e)})`).join(', '));
+    for (const [id] of unclean) process.stdout.write(`${indent(await mesh.tail(id))}\n`);
   }
-  exitCode = failures > 0 ? 1 : 0;
+  if (mesh.relayHost) {
+    const r = await mesh.stopRelayServer();
+    const line = r?.output.trim().split('\n').reverse().find((l) => l.includes('forwarded'));
+    if (line) say(line);
+  }
 } catch (err) {
   process.stderr.write(`demo: FAILED: ${err?.message ?? err}\n`);
   exitCode = 1;
 } finally {
   if (!interrupted && mesh) {
-    say('tearing down: daemons, namespaces, tunnel devices, files');
+    say(`tearing down: daemons, ${mesh.relayHost ? 'relay server, ' : ''}namespaces, tunnel devices, ${opts.dns ? 'resolv.conf files, ' : ''}work dir`);
     await mesh.destroy();
     const left = await mesh.leftovers({ namespacesGone: true });
     if (left.length > 0) {
@@ -173,6 +345,21 @@ try {
   }
 }
 if (!interrupted) {
-  say(exitCode === 0 ? 'demo passed: every node reached every other over the encrypted mesh' : 'demo FAILED');
+  if (checks.some((c) => !c.ok)) exitCode = exitCode || 1;
+  process.stdout.write('\nSummary\n');
+  for (const c of checks) {
+    const label = opts.backends.length > 1 ? `[${c.backend.replace('@rustynet/backend-', '')}] ` : '';
+    process.stdout.write(`  ${c.skipped ? 'skip' : c.ok ? 'ok  ' : 'FAIL'}  ${label}${c.name}${c.detail ? `: ${c.detail}` : ''}\n`);
+  }
+  const run = checks.filter((c) => !c.skipped);
+  const skipped = checks.length - run.length;
+  process.stdout.write(`  ${run.filter((c) => c.ok).length} of ${run.length} checks passed${skipped ? `, ${skipped} skipped` : ''}\n\n`);
+  const worked = (prefix) => run.some((c) => c.name.startsWith(prefix));
+  const shown = [worked('policy:') && 'the ACL', worked('dns:') && 'names', worked('relay:') && 'relay fail-over and return'].filter(Boolean);
+  say(
+    exitCode === 0
+      ? `demo passed: every node reached every other over the encrypted mesh${shown.length ? `; ${shown.join(', ')} worked` : ''}`
+      : 'demo FAILED',
+  );
   process.exit(exitCode);
 }

@@ -8,15 +8,17 @@
  * sockets, and {@link Mesh.emergencyStopSync} does the same synchronously from a signal handler.
  */
 import { execFile } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Netmap, NetmapNode, SignedNetmap } from '@rustynet/plugin-api';
+import type { AclPolicy, Netmap, NetmapNode, SignedNetmap } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '@rustynet/conformance-kit/harness';
 import { LocalApiClient, type DaemonStatus } from '../api-client.js';
+
+export { parsePcap, type PcapPacket } from './pcap.js';
 
 /** The compiled `rustynet` program. */
 export const RUSTYNET_BIN = fileURLToPath(new URL('../bin/rustynet.js', import.meta.url));
@@ -56,6 +58,39 @@ export const BASE_TOOLS = ['ip', 'ping', 'nft', 'tcpdump'];
 /** Prefix of interface names made by meshes: `rnm<run hex><node>`. */
 export const MESH_IF_PREFIX = 'rnm';
 
+/** The policy plugin loaded with {@link MeshOptions.policy}. */
+export const POLICY_PLUGIN = '@rustynet/policy-nftables';
+/** The Magic DNS plugin loaded with {@link MeshOptions.dns}. */
+export const DNS_PLUGIN = '@rustynet/dns-magic';
+/** The relay client plugin loaded with {@link MeshOptions.relay}. */
+export const RELAY_PLUGIN = '@rustynet/relay';
+/** Name of the extra test-network host that runs `rustynet relay serve` (not a mesh node). */
+export const RELAY_HOST = 'relay';
+/** Relay id in the netmap's `relays`. */
+export const RELAY_ID = 'relay-1';
+/** UDP port of the relay server on its underlay address. */
+export const RELAY_PORT = 3478;
+/** UDP port of every daemon's direct-path probe socket (`pathProbe.port`, netmap `probePort`). */
+export const PROBE_PORT = 41641;
+/** Magic DNS zone of the mesh's netmaps (the daemon's default). */
+export const DNS_ZONE = 'rustynet';
+/** Port Magic DNS listens on (mesh address and loopback); resolv.conf has no port syntax, so 53. */
+export const DNS_PORT = 53;
+/** Table of the policy plugin in each node's namespace (its default). */
+export const POLICY_TABLE = 'rustynet_policy';
+/** Directory whose `<netns>/resolv.conf` `ip netns exec` bind-mounts over `/etc/resolv.conf` (ip-netns(8)). */
+export const NETNS_ETC = '/etc/netns';
+
+/** Settings of the daemons' direct-path probing (`DaemonConfig.pathProbe`, docs/path-controller.md). */
+export interface MeshPathProbe {
+  /** Probe interval, ms (daemon default 500). */
+  intervalMs?: number;
+  /** Unanswered probes before a peer goes to the relay (daemon default 3). */
+  failuresToRelay?: number;
+  /** Answered probes before a relayed peer returns to direct (daemon default 3). */
+  successesToDirect?: number;
+}
+
 /** Options of {@link Mesh.create}. */
 export interface MeshOptions {
   /** Backend plugins (package names or paths); the netmap carries key material for all of them. */
@@ -77,6 +112,46 @@ export interface MeshOptions {
    * an explicit reload (API, SIGHUP) from polling set it high.
    */
   pollIntervalMs?: number;
+  /**
+   * Load {@link POLICY_PLUGIN} in every daemon (default false). The ACL comes from the netmap:
+   * see {@link acl}; without one the policy denies all incoming mesh traffic.
+   */
+  policy?: boolean;
+  /** ACL put into every netmap made by {@link Mesh.netmap} unless it is given there (default none). */
+  acl?: AclPolicy;
+  /**
+   * Load {@link DNS_PLUGIN} in every daemon (default false), listening on port {@link DNS_PORT}
+   * of the node's mesh IPv4 address and 127.0.0.1, and give each node's namespace a
+   * `/etc/netns/<ns>/resolv.conf` naming its own mesh address (removed by {@link Mesh.destroy}).
+   */
+  dns?: boolean;
+  /**
+   * Add a host {@link RELAY_HOST} running `rustynet relay serve` on `<its underlay>:RELAY_PORT`
+   * (started by {@link Mesh.startDaemons}), list it in the netmap's `relays`, give every node a
+   * `probePort`, and load {@link RELAY_PLUGIN} with `pathProbe` in every daemon (default false).
+   */
+  relay?: boolean;
+  /** Path probing settings when {@link relay} is on. */
+  pathProbe?: MeshPathProbe;
+  /** `backend.persistentKeepalive` (s) of every daemon; default none. */
+  persistentKeepalive?: number;
+}
+
+interface ResolvedMeshOptions {
+  backends: string[];
+  nodes: string[];
+  cwd: string;
+  log: (line: string) => void;
+  logLevel: string;
+  listenPort: number;
+  ttlMs: number;
+  pollIntervalMs: number;
+  policy: boolean;
+  acl: AclPolicy | undefined;
+  dns: boolean;
+  relay: boolean;
+  pathProbe: MeshPathProbe;
+  persistentKeepalive: number | undefined;
 }
 
 /** One node of the mesh. */
@@ -108,6 +183,16 @@ interface Running {
   out: WriteStream;
   exit?: { code: number | null; signal: string | null };
   exited: Promise<void>;
+}
+
+/** A running `ping -D -i ...`, see {@link Mesh.continuousPing}. */
+export interface ContinuousPing {
+  /** Reply times (ms since the epoch), in order; grows while the ping runs. */
+  readonly replies: number[];
+  /** Waits up to `timeoutMs` for a reply later than `t`; @returns its time, or null. */
+  firstReplyAfter(t: number, timeoutMs: number): Promise<number | null>;
+  /** Stops ping (SIGINT) and waits for it to exit. */
+  stop(): Promise<void>;
 }
 
 /** Result of one ping in {@link Mesh.pingMatrix}. */
@@ -166,15 +251,16 @@ function which(tool: string): boolean {
 }
 
 /**
- * Checks what a mesh run needs: root, the base tools and each backend's tools, and a build.
+ * Checks what a mesh run needs: root, the base tools and each backend's tools (and `dig` with
+ * `opts.dns`), and a build.
  * @returns readable problems; empty when everything is there.
  */
-export function checkPrerequisites(backends: readonly string[]): string[] {
+export function checkPrerequisites(backends: readonly string[], opts: { dns?: boolean } = {}): string[] {
   const problems: string[] = [];
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     problems.push('must run as root (it creates network namespaces and tunnel devices): use sudo');
   }
-  const missing = BASE_TOOLS.filter((t) => !which(t));
+  const missing = [...BASE_TOOLS, ...(opts.dns ? ['dig'] : [])].filter((t) => !which(t));
   for (const b of backends) {
     for (const alternatives of BACKEND_PROFILES[b]?.tools ?? []) {
       if (!alternatives.some(which)) missing.push(alternatives.join(' or '));
@@ -187,6 +273,31 @@ export function checkPrerequisites(backends: readonly string[]): string[] {
     if (!existsSync(bin)) problems.push(`${bin} is missing: build first (npm run build)`);
   }
   return problems;
+}
+
+/**
+ * Why a mesh with {@link MeshOptions.relay} cannot move `backend`'s traffic through the relay, or
+ * null when it can: the plugin must be found and built (its manifest's `entry` exists) and claim
+ * the `udpTransport` and `roaming` capabilities, without which the daemon's path controller never
+ * switches a peer (docs/path-controller.md).
+ */
+export async function relayUnsupportedReason(backend: string, cwd = process.cwd()): Promise<string | null> {
+  let found: { manifest: { entry: string; capabilities?: Record<string, unknown> }; dir: string };
+  try {
+    const d = (await import('@rustynet/daemon')) as unknown as {
+      readManifest(spec: string, cwd?: string): Promise<{ manifest: { entry: string; capabilities?: Record<string, unknown> }; dir: string }>;
+    };
+    found = await d.readManifest(backend, cwd);
+  } catch (err) {
+    return `${backend}: manifest not readable: ${(err as Error).message}`;
+  }
+  if (!existsSync(join(found.dir, found.manifest.entry))) return `${backend} is not built (${join(found.dir, found.manifest.entry)} is missing)`;
+  const caps = found.manifest.capabilities ?? {};
+  const missing = ['udpTransport', 'roaming'].filter((c) => caps[c] !== true);
+  if (missing.length > 0) {
+    return `${backend} does not claim ${missing.join(' and ')} in its manifest (the path controller only relays backends that claim udpTransport and roaming)`;
+  }
+  return null;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -220,7 +331,24 @@ export async function cleanStaleRuntimeFiles(): Promise<string[]> {
       }
     }
   }
+  // resolv.conf directories of test-network namespaces that no longer exist.
+  if (existsSync(NETNS_ETC)) {
+    for (const d of await readdir(NETNS_ETC)) {
+      if (!/^rnt-[0-9a-f]+-/.test(d) || existsSync(join('/run/netns', d))) continue;
+      const dir = join(NETNS_ETC, d);
+      const files = await readdir(dir).catch(() => ['?']);
+      if (files.every((f) => f === 'resolv.conf')) {
+        await rm(dir, { recursive: true, force: true });
+        removed.push(dir);
+      }
+    }
+  }
   return removed;
+}
+
+/** Text of a resolv.conf (resolv.conf(5)) naming `nameserver`, searching `zone`. */
+export function renderResolvConf(nameserver: string, zone = DNS_ZONE): string {
+  return `# written by the Rustynet test mesh; removed with the namespace\nnameserver ${nameserver}\nsearch ${zone}\noptions timeout:1 attempts:2\n`;
 }
 
 function procState(pid: number): string | null {
@@ -265,7 +393,10 @@ export function listProcesses(): Array<{ pid: number; comm: string; cmdline: str
 export class Mesh {
   readonly nodes: MeshNode[] = [];
   private readonly running = new Map<string, Running>();
+  private relayRun: Running | undefined;
   private destroyed = false;
+  /** The host running the relay server ({@link MeshOptions.relay}), else undefined. */
+  readonly relayHost: TestHost | undefined;
   /** Control-plane key files. */
   cpKeyFile = '';
   cpPublicKey = '';
@@ -275,8 +406,25 @@ export class Mesh {
   private constructor(
     readonly net: TestNetwork,
     readonly workDir: string,
-    readonly opts: Required<Omit<MeshOptions, 'log'>> & { log: (line: string) => void },
-  ) {}
+    readonly opts: ResolvedMeshOptions,
+  ) {
+    this.relayHost = opts.relay ? net.host(RELAY_HOST) : undefined;
+  }
+
+  /** The signed netmap file the relay server reads (kept current by {@link publish}). */
+  get relayNetmapFile(): string {
+    return join(this.workDir, RELAY_HOST, 'netmap.json');
+  }
+
+  /** stdout/stderr of the relay server. */
+  get relayOutFile(): string {
+    return join(this.workDir, RELAY_HOST, 'relay.out');
+  }
+
+  /** `/etc/netns/<ns>/resolv.conf` of a node (present while the mesh runs with {@link MeshOptions.dns}). */
+  resolvConfFile(n: MeshNode): string {
+    return join(NETNS_ETC, n.host.netns, 'resolv.conf');
+  }
 
   /** Run id (hex) shared by the namespaces and interface names of this mesh. */
   get runId(): string {
@@ -288,7 +436,7 @@ export class Mesh {
    * Does not start daemons. On failure everything made so far is removed.
    */
   static async create(options: MeshOptions): Promise<Mesh> {
-    const opts = {
+    const opts: ResolvedMeshOptions = {
       nodes: options.nodes ?? ['a', 'b', 'c'],
       cwd: options.cwd ?? process.cwd(),
       logLevel: options.logLevel ?? 'debug',
@@ -297,12 +445,20 @@ export class Mesh {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       backends: options.backends,
       log: options.log ?? (() => undefined),
+      policy: options.policy ?? false,
+      acl: options.acl,
+      dns: options.dns ?? false,
+      relay: options.relay ?? false,
+      pathProbe: { ...options.pathProbe },
+      persistentKeepalive: options.persistentKeepalive,
     };
     if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
     for (const id of opts.nodes) if (!/^[a-z0-9]{1,8}$/.test(id)) throw new RangeError(`nodes: bad node id ${id}`);
+    if (opts.relay && opts.nodes.includes(RELAY_HOST)) throw new RangeError(`nodes: ${RELAY_HOST} is the relay host's name`);
     await cleanStaleRuntimeFiles();
-    opts.log(`creating ${opts.nodes.length} network namespaces on underlay 198.18.0.0/24`);
-    const net = await TestNetwork.create({ hosts: opts.nodes });
+    const hosts = opts.relay ? [...opts.nodes, RELAY_HOST] : opts.nodes;
+    opts.log(`creating ${hosts.length} network namespaces on underlay 198.18.0.0/24${opts.relay ? ` (${opts.nodes.length} nodes + the relay host)` : ''}`);
+    const net = await TestNetwork.create({ hosts });
     let workDir = '';
     try {
       workDir = await mkdtemp(join(tmpdir(), `rustynet-mesh-${net.runId}-`));
@@ -311,6 +467,8 @@ export class Mesh {
       net.tracker.track('file', workDir, () => rmSync(wd, { recursive: true, force: true }));
       const mesh = new Mesh(net, workDir, opts);
       await mesh.makeKeys();
+      if (opts.relay) await mkdir(join(workDir, RELAY_HOST), { recursive: true, mode: 0o700 });
+      if (opts.dns) mesh.installResolvConfs();
       return mesh;
     } catch (err) {
       await net.destroy();
@@ -368,6 +526,32 @@ export class Mesh {
     });
   }
 
+  /**
+   * Writes `/etc/netns/<ns>/resolv.conf` for every node (its own mesh IPv4 address as the only
+   * nameserver, search {@link DNS_ZONE}); `ip netns exec` bind-mounts it over `/etc/resolv.conf`
+   * for programs started in that namespace. The root namespace's resolver is never touched.
+   * Each file and directory is tracked and removed with the test network (also on signals).
+   */
+  private installResolvConfs(): void {
+    if (!existsSync(NETNS_ETC)) {
+      mkdirSync(NETNS_ETC, { recursive: true, mode: 0o755 });
+      this.net.tracker.track('file', NETNS_ETC, () => {
+        try {
+          rmdirSync(NETNS_ETC);
+        } catch {
+          /* not empty: other namespaces use it */
+        }
+      });
+    }
+    for (const n of this.nodes) {
+      const dir = join(NETNS_ETC, n.host.netns);
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      this.net.tracker.track('file', dir, () => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(join(dir, 'resolv.conf'), renderResolvConf(n.v4), { mode: 0o644 });
+      this.opts.log(`node ${n.id}: ${join(dir, 'resolv.conf')}: nameserver ${n.v4} (its own Magic DNS), search ${DNS_ZONE}`);
+    }
+  }
+
   /** The node with id `id`. */
   node(id: string): MeshNode {
     const n = this.nodes.find((x) => x.id === id);
@@ -383,22 +567,33 @@ export class Mesh {
       endpoints: [{ host: n.host.underlayAddress, port: this.opts.listenPort }],
       keys: { ...n.keys },
       identityKey: n.identityKey,
+      ...(this.opts.relay && { probePort: PROBE_PORT }),
     };
   }
 
   /**
-   * An unsigned netmap of the whole mesh.
-   * @param opts.without node ids left out; `issuedAt`/`expiresAt` override the default window.
+   * An unsigned netmap of the whole mesh. With {@link MeshOptions.relay} it lists the relay and
+   * every node's `probePort`.
+   * @param opts.without node ids left out; `issuedAt`/`expiresAt` override the default window;
+   *   `acl` replaces {@link MeshOptions.acl} (`null`: no ACL); `names` sets node names (DNS) by id.
    */
-  netmap(version: number, opts: { without?: string[]; issuedAt?: Date; expiresAt?: Date } = {}): Netmap {
+  netmap(
+    version: number,
+    opts: { without?: string[]; issuedAt?: Date; expiresAt?: Date; acl?: AclPolicy | null; names?: Record<string, string> } = {},
+  ): Netmap {
     const issued = opts.issuedAt ?? new Date(Date.now() - 5_000);
     const expires = opts.expiresAt ?? new Date(issued.getTime() + this.opts.ttlMs);
+    const acl = opts.acl === null ? undefined : (opts.acl ?? this.opts.acl);
     return {
       version,
       issuedAt: issued.toISOString(),
       expiresAt: expires.toISOString(),
       network: `rustynet-mesh-${this.runId}`,
-      nodes: this.nodes.filter((n) => !(opts.without ?? []).includes(n.id)).map((n) => this.netmapNode(n)),
+      nodes: this.nodes
+        .filter((n) => !(opts.without ?? []).includes(n.id))
+        .map((n) => ({ ...this.netmapNode(n), ...(opts.names?.[n.id] !== undefined && { name: opts.names[n.id] }) })),
+      ...(acl && { acl: structuredClone(acl) }),
+      ...(this.relayHost && { relays: [{ id: RELAY_ID, endpoint: { host: this.relayHost.underlayAddress, port: RELAY_PORT } }] }),
     };
   }
 
@@ -410,7 +605,8 @@ export class Mesh {
 
   /**
    * Writes a (signed, possibly tampered) netmap document to the nodes' netmap files atomically
-   * and asks each running daemon to reload it.
+   * and asks each running daemon to reload it. With a relay, the relay server's copy is written
+   * too (it re-reads it every second and keeps its last good map when this one fails to verify).
    * @returns the reload error per node (`undefined` when accepted).
    */
   async publish(
@@ -420,6 +616,12 @@ export class Mesh {
   ): Promise<Record<string, Error | undefined>> {
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     const out: Record<string, Error | undefined> = {};
+    if (this.relayHost) {
+      // The relay server re-reads its copy (it refuses maps that fail verification or are older).
+      const tmp = `${this.relayNetmapFile}.tmp`;
+      await writeFile(tmp, text, { mode: 0o644 });
+      await rename(tmp, this.relayNetmapFile);
+    }
     for (const id of nodeIds) {
       const n = this.node(id);
       const tmp = `${n.netmapFile}.tmp`;
@@ -452,9 +654,15 @@ export class Mesh {
         keyDirectory: join(n.keyDir, protocol),
         listenPort: this.opts.listenPort,
         mtu: 1420,
+        ...(this.opts.persistentKeepalive !== undefined && { persistentKeepalive: this.opts.persistentKeepalive }),
         options: {},
       },
-      plugins: [],
+      plugins: [
+        ...(this.opts.policy ? [{ plugin: POLICY_PLUGIN, options: {} }] : []),
+        ...(this.opts.dns ? [{ plugin: DNS_PLUGIN, options: { port: DNS_PORT } }] : []),
+        ...(this.opts.relay ? [{ plugin: RELAY_PLUGIN, options: {} }] : []),
+      ],
+      ...(this.opts.relay && { pathProbe: { port: PROBE_PORT, ...this.opts.pathProbe } }),
       log: { level: this.opts.logLevel, file: n.logFile },
     };
   }
@@ -462,10 +670,12 @@ export class Mesh {
   /**
    * Writes each node's config and starts one `rustynetd` per node inside its namespace
    * (`ip netns exec <ns> node rustynetd.js --config <file>`), then waits until every daemon
-   * reports `up` with `netmapVersion` applied and all peers present.
+   * reports `up` with `netmapVersion` applied and all peers present. With a relay, the relay
+   * server is started first ({@link startRelayServer}).
    * @throws Error with the daemon's output tail when one exits or does not come up in time.
    */
   async startDaemons(backend: string, netmapVersion: number, timeoutMs = 60_000): Promise<void> {
+    if (this.relayHost && !this.relayRun) await this.startRelayServer();
     for (const n of this.nodes) {
       await mkdir(join(n.dir, 'state'), { recursive: true, mode: 0o700 });
       await writeFile(n.configFile, `${JSON.stringify(this.daemonConfig(n, backend), null, 2)}\n`, { mode: 0o600 });
@@ -502,6 +712,82 @@ export class Mesh {
       `up with netmap version ${netmapVersion} and ${this.nodes.length - 1} peers`,
       timeoutMs,
     );
+  }
+
+  /**
+   * Starts `rustynet relay serve --listen <relay underlay>:RELAY_PORT` inside the relay host's
+   * namespace, reading {@link relayNetmapFile} (publish a netmap first). Resolves once it listens.
+   * @throws Error with its output when it exits or does not listen within `timeoutMs`.
+   */
+  async startRelayServer(timeoutMs = 20_000): Promise<void> {
+    const host = this.relayHost;
+    if (!host) throw new Error('this mesh has no relay (MeshOptions.relay)');
+    if (this.relayRun && !this.relayRun.exit) return;
+    if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
+    const args = [
+      RUSTYNET_BIN, 'relay', 'serve',
+      '--listen', `${host.underlayAddress}:${RELAY_PORT}`,
+      '--netmap', this.relayNetmapFile,
+      '--control-plane-key', this.cpPublicKey,
+      '--relay-id', RELAY_ID,
+      '--poll-interval', '1000',
+    ];
+    this.opts.log(`relay: ip netns exec ${host.netns} rustynet relay serve --listen ${host.underlayAddress}:${RELAY_PORT} --netmap ${this.relayNetmapFile} --relay-id ${RELAY_ID}`);
+    const out = createWriteStream(this.relayOutFile, { flags: 'a', mode: 0o600 });
+    const child = host.spawn(process.execPath, args, { cwd: this.opts.cwd, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: false });
+    let text = '';
+    let listening!: () => void;
+    const ready = new Promise<void>((r) => (listening = r));
+    const onData = (d: Buffer): void => {
+      text += d.toString();
+      if (/listening on/.test(text)) listening();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+    const run: Running = {
+      child,
+      pid: child.pid ?? -1,
+      out,
+      exited: Promise.resolve(child).then(
+        (r) => void (run.exit = { code: r.exitCode ?? null, signal: r.signal ?? null }),
+        () => void (run.exit = { code: null, signal: null }),
+      ),
+    };
+    this.relayRun = run;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      ready.then(() => 'ready' as const),
+      run.exited.then(() => 'exited' as const),
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome !== 'ready') {
+      if (outcome === 'timeout') child.kill('SIGKILL');
+      throw new Error(`relay server ${outcome === 'exited' ? `exited (${JSON.stringify(run.exit)})` : `not listening after ${timeoutMs} ms`}:\n${text.trim()}`);
+    }
+    this.opts.log(`relay: ${text.trim().split('\n').find((l) => l.includes('listening on'))?.replace(/^rustynet relay: /, '') ?? 'listening'}`);
+  }
+
+  /**
+   * Stops the relay server (SIGTERM, SIGKILL after `timeoutMs`).
+   * @returns its exit and its output (the last line counts the datagrams it forwarded), or null
+   *   when none was running.
+   */
+  async stopRelayServer(timeoutMs = 10_000): Promise<{ exit: { code: number | null; signal: string | null }; output: string } | null> {
+    const run = this.relayRun;
+    if (!run) return null;
+    this.relayRun = undefined;
+    if (!run.exit) {
+      this.opts.log('relay: stopping the relay server (SIGTERM)');
+      run.child.kill('SIGTERM');
+      const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
+      await run.exited;
+      clearTimeout(timer);
+    }
+    await new Promise<void>((r) => run.out.end(r));
+    return { exit: run.exit ?? { code: null, signal: null }, output: await readFile(this.relayOutFile, 'utf8').catch(() => '') };
   }
 
   /** Last lines of a node's daemon output and log, for error messages. */
@@ -561,9 +847,12 @@ export class Mesh {
 
   /**
    * Pings every node from every other over the mesh, IPv4 and IPv6 (in parallel).
-   * @param attempts ping attempts per pair (1 s each), default 5 (the first packet may wait for a handshake).
+   * @param attempts ping attempts per pair (1 s each), default 8. The first packet may wait for a
+   *   handshake, and when two peers initiate at the same moment (all pairs ping at once) both
+   *   handshakes can be lost; WireGuard then retries after REKEY_TIMEOUT (5 s + up to 333 ms
+   *   jitter, whitepaper section 6.4), so fewer than 6 attempts would make the matrix flaky.
    */
-  async pingMatrix(attempts = 5, pairs?: Array<[string, string]>): Promise<PingResult[]> {
+  async pingMatrix(attempts = 8, pairs?: Array<[string, string]>): Promise<PingResult[]> {
     const todo: Array<Omit<PingResult, 'ok'>> = [];
     for (const a of this.nodes) {
       for (const b of this.nodes) {
@@ -588,6 +877,145 @@ export class Mesh {
     const lines = [['from \\ to', ...nodeIds].map((c) => c.padEnd(width)).join('').trimEnd()];
     for (const a of nodeIds) lines.push([a, ...nodeIds.map((b) => cell(a, b))].map((c) => c.padEnd(width)).join('').trimEnd());
     return lines.join('\n') + '\n';
+  }
+
+  /**
+   * Blocks all underlay traffic between nodes `x` and `y` with nftables in both namespaces
+   * (the harness's `blockPath`). Traffic through other hosts (the relay) is not affected.
+   * @returns `Date.now()` when the first block was in place (from then on the path is cut).
+   */
+  async blockDirect(x: string, y: string): Promise<number> {
+    const [a, b] = [this.node(x).host, this.node(y).host];
+    await a.blockPath(b);
+    const t = Date.now();
+    await b.blockPath(a);
+    return t;
+  }
+
+  /**
+   * Removes the blocks of {@link blockDirect} in both namespaces (in parallel).
+   * @returns `Date.now()` when both were removed (from then on the path is open).
+   */
+  async unblockDirect(x: string, y: string): Promise<number> {
+    const [a, b] = [this.node(x).host, this.node(y).host];
+    await Promise.all([a.unblockPath(b), b.unblockPath(a)]);
+    return Date.now();
+  }
+
+  /**
+   * Polls the status of each `[node, peer]` pair (every `pollMs`) until that node reports the
+   * peer on `path`.
+   * @returns `Date.now()` at the first poll where all pairs held.
+   * @throws Error naming the pairs still on the other path after `timeoutMs`.
+   */
+  async waitForPath(pairs: Array<[string, string]>, path: 'direct' | 'relay', timeoutMs = 20_000, pollMs = 100): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pending: string[] = [];
+      await Promise.all(
+        pairs.map(async ([id, peer]) => {
+          const s = await this.status(id).catch(() => null);
+          const p = s?.peers.find((x) => x.id === peer);
+          if (p?.path !== path) pending.push(`${id}->${peer} ${p?.path ?? 'missing'}`);
+        }),
+      );
+      if (pending.length === 0) return Date.now();
+      if (Date.now() > deadline) throw new Error(`peers not on the ${path} path after ${timeoutMs} ms: ${pending.join(', ')}`);
+      await sleep(pollMs);
+    }
+  }
+
+  /**
+   * Starts `ping -D -i <intervalS>` from node `from` to `address` (one echo request per
+   * interval until stopped) and records the time of every reply (ping's own `-D` timestamps,
+   * gettimeofday, comparable with `Date.now()`).
+   */
+  continuousPing(from: string, address: string, intervalS = 0.1): ContinuousPing {
+    const host = this.node(from).host;
+    const child = host.spawn('ping', [...(address.includes(':') ? ['-6'] : []), '-D', '-n', '-i', String(intervalS), '-W', '1', address], {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'ignore',
+      buffer: false,
+    });
+    const replies: number[] = [];
+    let rest = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      rest += d.toString();
+      const lines = rest.split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) {
+        const m = /^\[(\d+\.\d+)\] \d+ bytes from /.exec(l);
+        if (m) replies.push(Math.round(Number(m[1]) * 1000));
+      }
+    });
+    const exited = Promise.resolve(child).then(() => undefined);
+    return {
+      replies,
+      async firstReplyAfter(t: number, timeoutMs: number): Promise<number | null> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const r = replies.find((x) => x > t);
+          if (r !== undefined) return r;
+          if (Date.now() > deadline) return null;
+          await sleep(20);
+        }
+      },
+      async stop(): Promise<void> {
+        if (child.exitCode === null) child.kill('SIGINT');
+        await exited;
+      },
+    };
+  }
+
+  /**
+   * `ping -c1 -W1 <name>` from node `from`, resolving the name through the namespace's
+   * resolv.conf (Magic DNS), up to `attempts` times.
+   * @returns whether a reply came and the address ping resolved the name to.
+   */
+  async pingByName(from: string, name: string, attempts = 3): Promise<{ ok: boolean; address: string | null; output: string }> {
+    let last = { ok: false, address: null as string | null, output: '' };
+    for (let i = 0; i < attempts; i++) {
+      const r = await this.node(from).host.exec('ping', ['-n', '-c', '1', '-W', '1', name], { reject: false, timeoutMs: 15_000 });
+      const output = `${r.stdout}${r.stderr}`.trim();
+      last = { ok: r.exitCode === 0, address: /^PING [^\s(]+ ?\(([^)]+)\)/m.exec(r.stdout)?.[1] ?? null, output };
+      if (last.ok) return last;
+    }
+    return last;
+  }
+
+  /**
+   * `dig @<server> <name> <type>` from node `from` (1 s timeout, 2 tries).
+   * @returns the RCODE (`NOERROR`, `NXDOMAIN`, ...; `TIMEOUT` when no answer came) and the
+   *   answer section's record data (e.g. addresses).
+   */
+  async dig(from: string, server: string, name: string, type = 'A'): Promise<{ status: string; answers: string[] }> {
+    const r = await this.node(from).host.exec('dig', [`@${server}`, '-p', String(DNS_PORT), name, type, '+time=1', '+tries=2', '+noall', '+comments', '+answer'], {
+      reject: false,
+      timeoutMs: 15_000,
+    });
+    const status = /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'TIMEOUT';
+    const answers = r.stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith(';'))
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f.length >= 5 && f[3] === type)
+      .map((f) => f.slice(4).join(' '));
+    return { status, answers };
+  }
+
+  /**
+   * The policy plugin's named counters in node `id`'s namespace
+   * (`nft -j list counters table inet rustynet_policy`): the counter of each ACL rule carries
+   * the rule id as its comment; `default_drop` counts the default deny.
+   */
+  async policyCounters(id: string): Promise<Array<{ name: string; rule: string; packets: number; bytes: number }>> {
+    const r = await this.node(id).host.exec('nft', ['-j', 'list', 'counters', 'table', 'inet', POLICY_TABLE]);
+    const doc = JSON.parse(r.stdout) as { nftables: Array<Record<string, { name?: string; comment?: string; packets?: number; bytes?: number } | undefined>> };
+    return doc.nftables
+      .map((e) => e['counter'])
+      .filter((c): c is NonNullable<typeof c> => c !== undefined)
+      .map((c) => ({ name: c.name ?? '', rule: c.comment ?? c.name ?? '', packets: c.packets ?? 0, bytes: c.bytes ?? 0 }));
   }
 
   /** pids of the running daemons by node id. */
@@ -623,7 +1051,8 @@ export class Mesh {
    * `timeoutMs`) for them to finish their clean stop, SIGKILL for the rest.
    */
   emergencyStopSync(timeoutMs = 10_000): void {
-    const pids = [...this.running.values()].filter((r) => !r.exit && r.pid > 0).map((r) => r.pid);
+    const runs = [...this.running.values(), ...(this.relayRun ? [this.relayRun] : [])];
+    const pids = runs.filter((r) => !r.exit && r.pid > 0).map((r) => r.pid);
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGTERM');
@@ -664,6 +1093,10 @@ export class Mesh {
           const name = /^\d+:\s+([^:@\s]+)/.exec(line)?.[1];
           if (name && name.startsWith(`${MESH_IF_PREFIX}${this.runId}`)) found.push(`interface ${name} in ${n.host.netns}`);
         }
+        if (this.opts.policy) {
+          const t = await n.host.exec('nft', ['list', 'tables'], { reject: false });
+          if (t.stdout.includes(POLICY_TABLE)) found.push(`nftables table ${POLICY_TABLE} in ${n.host.netns}`);
+        }
       }
     } else {
       const ns = await new Promise<string>((resolve) => execFile('ip', ['netns', 'list'], (_e, so) => resolve(String(so))));
@@ -677,12 +1110,15 @@ export class Mesh {
         for (const f of profile.runtimeFiles(n.ifname)) if (existsSync(f)) found.push(`file ${f}`);
       }
       if (existsSync(n.socket)) found.push(`socket ${n.socket}`);
+      if (opts.namespacesGone && existsSync(join(NETNS_ETC, n.host.netns))) found.push(`directory ${join(NETNS_ETC, n.host.netns)}`);
     }
     const names = new Set(Object.values(BACKEND_PROFILES).flatMap((p) => p.processNames));
     for (const p of listProcesses()) {
       if (p.pid === process.pid) continue;
       const mine = p.cmdline.includes(this.workDir) || this.nodes.some((n) => p.cmdline.includes(n.ifname));
-      if (mine && (names.has(p.comm) || p.cmdline.includes('rustynetd'))) found.push(`process ${p.pid} ${p.comm}: ${p.cmdline}`);
+      if (mine && (names.has(p.comm) || p.cmdline.includes('rustynetd') || p.cmdline.includes('relay serve'))) {
+        found.push(`process ${p.pid} ${p.comm}: ${p.cmdline}`);
+      }
     }
     return found;
   }
@@ -744,6 +1180,7 @@ export class Mesh {
     if (this.destroyed) return;
     this.destroyed = true;
     await this.stopDaemons().catch(() => undefined);
+    await this.stopRelayServer().catch(() => undefined);
     await this.net.destroy();
     this.removeRuntimeFilesSync();
     await rm(this.workDir, { recursive: true, force: true }).catch(() => undefined);
