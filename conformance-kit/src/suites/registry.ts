@@ -1,5 +1,8 @@
 import type { PluginKind } from '@rustynet/plugin-api';
 import { backendSuite } from './backend/index.js';
+import { policySuite } from './policy/index.js';
+import { dnsSuite } from './dns/index.js';
+import { relaySuite } from './relay/index.js';
 
 /** Settings every suite factory receives from the runner. */
 export interface SuiteRunSettings {
@@ -32,6 +35,9 @@ const suites = new Map<PluginKind, SuiteFactory>([
       });
     },
   ],
+  ['policy', (s) => void policySuite({ ...s })],
+  ['dns', (s) => void dnsSuite({ ...s })],
+  ['relay', (s) => void relaySuite({ ...s })],
 ]);
 
 /** The suite for `kind`, or undefined when the kit has none yet. */

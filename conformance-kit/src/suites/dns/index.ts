@@ -1,0 +1,42 @@
+/**
+ * @packageDocumentation
+ * The dns conformance suite for mocha: a DNS plugin serving the mesh zone in one namespace,
+ * queried with `dig` from another.
+ *
+ * ```ts
+ * import { runPluginTest } from '@rustynet/conformance-kit';
+ * await runPluginTest({ plugin: 'plugins/dns-magic' }); // picks this suite by manifest kind; needs root
+ * ```
+ * Inside a mocha run, `dnsSuite({ plugin: '.' })` registers the tests (import it from this module).
+ */
+import type { KitTest } from '../define.js';
+import { registerTests } from '../define.js';
+import { DnsFixture, type DnsSuiteOptions } from './fixture.js';
+import { allDnsTests } from './tests.js';
+
+export { DnsFixture, parseDig, DNS_PORT, ZONE, type DnsSuiteOptions, type DigResult, type DigRecord } from './fixture.js';
+export { DNS_CAPABILITY_KEYS, malformedMessages } from './tests.js';
+
+/** Every dns test, in run order. Ids (`dns.<area>.<name>`) are stable API (see docs/conformance.md). */
+export const dnsTests: readonly KitTest<DnsFixture>[] = allDnsTests;
+
+/**
+ * Registers the dns conformance suite with mocha's BDD globals (`describe`, `it`, `after`): one
+ * `describe` holding every test of {@link dnsTests}, titled `<id>: <what it asserts>`. The suite
+ * shares one test network (hosts a, b, c) built on first use and removed in `after` (and on exit
+ * or SIGINT). Requires root and `dig` (dnsutils).
+ *
+ * @param options the plugin (package name or path) and run settings.
+ * @returns the fixture.
+ */
+export function dnsSuite(options: DnsSuiteOptions): DnsFixture {
+  const fx = new DnsFixture(options);
+  describe(options.title ?? `dns conformance: ${options.plugin}`, function () {
+    registerTests([...dnsTests], fx);
+    after(async function () {
+      this.timeout(60_000);
+      await fx.dispose();
+    });
+  });
+  return fx;
+}

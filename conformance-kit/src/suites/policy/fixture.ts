@@ -1,0 +1,305 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AclRule, FlowQuery, PluginManifest, PolicyCapabilities, PolicyDecision, PolicyInput, RuleCounter } from '@rustynet/plugin-api';
+import type { ResultPromise } from 'execa';
+import type { TestHost } from '../../harness/test-network.js';
+import { PluginHost } from '../../host/plugin-host-client.js';
+import { BackendFixture, type NodeName, type SuiteNode } from '../backend/fixture.js';
+
+/** The backend the policy suite runs on when none is given: the WireGuard reference backend. */
+export const DEFAULT_POLICY_BACKEND = '@rustynet/backend-wireguard';
+
+/** Options the policy suite is created with. */
+export interface PolicySuiteOptions {
+  /** The policy plugin: a package name (resolved from `cwd`) or a path to its directory. */
+  plugin: string;
+  /** Where package names resolve from and relative paths start; default `process.cwd()`. */
+  cwd?: string;
+  /** The policy plugin's options (validated against its configSchema by the loader). */
+  options?: Record<string, unknown>;
+  /**
+   * The backend underneath (package name or path), loaded at run time through the plugin host
+   * exactly like the backend suite loads it. Default: env `RUSTYNET_KIT_POLICY_BACKEND`, else
+   * {@link DEFAULT_POLICY_BACKEND}. A package name that does not resolve from `cwd` is resolved
+   * from the kit's own location.
+   */
+  backend?: string;
+  /** Options of the backend plugin. */
+  backendOptions?: Record<string, unknown>;
+  /** Multiplies every test deadline (slow machines); default 1. */
+  timeoutMultiplier?: number;
+  /** Seed for generated payloads; default random. */
+  seed?: number;
+  /** Profile name (recorded in reports). */
+  profile?: string;
+  /** Title of the mocha `describe` block; default `policy conformance: <plugin>`. */
+  title?: string;
+}
+
+/** TCP ports served by the echo server on the protected host a. */
+export const POLICY_TCP_PORTS = [22, 80, 8080, 8081, 8082, 8443, 9000] as const;
+/** UDP ports served by the echo server on the protected host a. */
+export const POLICY_UDP_PORTS = [53, 5000, 5001, 5002, 6000] as const;
+/** Tags of the suite's nodes (ACL selectors `tag:<tag>`). */
+export const NODE_TAGS: Record<NodeName, string[]> = { a: ['server'], b: ['ops'], c: ['dev'], d: [] };
+
+const ECHO_PATH = fileURLToPath(new URL('./echo-server.js', import.meta.url));
+const KIT_DIR = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** One policy plugin host and whether its instance runs. */
+export interface PolicyNode {
+  name: NodeName;
+  host: TestHost;
+  plugin: PluginHost;
+  logFile: string;
+  running: boolean;
+}
+
+/**
+ * Where a backend package name resolves from: `cwd` when a `node_modules/<name>` exists in it or
+ * a parent, else the kit's own directory (the kit's workspace holds the reference backends).
+ */
+function backendCwd(spec: string, cwd: string): string {
+  if (spec.startsWith('.') || spec.startsWith('/')) return cwd;
+  for (let d = resolve(cwd); ; d = dirname(d)) {
+    if (existsSync(join(d, 'node_modules', spec))) return cwd;
+    if (dirname(d) === d) break;
+  }
+  return KIT_DIR;
+}
+
+/**
+ * Shared state of one policy suite run. Underneath: a {@link BackendFixture} (hosts a, b, c, d in
+ * namespaces; mesh a<->b, a<->c over the real backend loaded by package name at run time). On
+ * top: the policy plugin in its own plugin host in a's namespace (the protected node, tags
+ * `server`), peers b (`ops`) and c (`dev`) send real TCP/UDP/ICMP to a dual-stack echo server on
+ * a. Fresh policy instances on d serve the state tests.
+ */
+export class PolicyFixture {
+  readonly backend: BackendFixture;
+  manifest!: PluginManifest;
+  caps!: PolicyCapabilities;
+  /** The policy instance on a (the protected node). */
+  a!: PolicyNode;
+  /** `nft -s list ruleset` in a's namespace before the policy plugin ever started there. */
+  baselineRuleset!: string;
+  workDir!: string;
+  readonly cwd: string;
+  dirty = true;
+  private readyP: Promise<void> | undefined;
+  private disposed = false;
+  private extraHosts: PluginHost[] = [];
+  private echo: ResultPromise | undefined;
+  private dStarted = false;
+
+  constructor(readonly opts: PolicySuiteOptions) {
+    this.cwd = opts.cwd ?? process.cwd();
+    const spec = opts.backend ?? process.env['RUSTYNET_KIT_POLICY_BACKEND'] ?? DEFAULT_POLICY_BACKEND;
+    this.backend = new BackendFixture({
+      plugin: spec,
+      cwd: backendCwd(spec, this.cwd),
+      ...(opts.backendOptions && { options: opts.backendOptions }),
+      timeoutMultiplier: opts.timeoutMultiplier ?? 1,
+      ...(opts.seed !== undefined && { seed: opts.seed }),
+      profile: opts.profile ?? 'full',
+    });
+  }
+
+  /** Multiplied deadline. */
+  ms(base: number): number {
+    return Math.round(base * (this.opts.timeoutMultiplier ?? 1));
+  }
+
+  /** Builds the network, the backend mesh, the echo server and the policy host on a, once. */
+  ready(): Promise<void> {
+    this.readyP ??= this.build();
+    return this.readyP;
+  }
+
+  /** True when both the policy plugin and the backend claim IPv6. */
+  get ipv6(): boolean {
+    return Boolean(this.caps?.ipv6 && this.backend.caps?.ipv6);
+  }
+
+  private async build(): Promise<void> {
+    await this.backend.ready();
+    this.workDir = mkdtempSync(join(tmpdir(), `${this.backend.net.prefix}-policy-`));
+    const wd = this.workDir;
+    this.backend.net.tracker.track('file', wd, () => rmSync(wd, { recursive: true, force: true }));
+    const a = this.backend.nodes.a;
+    const [plugin] = await Promise.all([this.startHost(a.host, 'a'), this.backend.mesh(), this.startEcho(a.host)]);
+    this.a = { name: 'a', host: a.host, plugin: plugin.plugin, logFile: plugin.logFile, running: false };
+    this.manifest = plugin.plugin.loaded.manifest;
+    this.caps = this.manifest.capabilities as PolicyCapabilities;
+    this.baselineRuleset = await this.ruleset(a.host);
+    this.dirty = false;
+  }
+
+  private async startEcho(host: TestHost): Promise<void> {
+    const child = host.spawn(process.execPath, [ECHO_PATH, POLICY_TCP_PORTS.join(','), POLICY_UDP_PORTS.join(',')], {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+    });
+    this.echo = child;
+    await new Promise<void>((res, rej) => {
+      let out = '';
+      const timer = setTimeout(() => rej(new Error(`echo server did not start in ${host.netns}: ${out}`)), 10_000);
+      const on = (d: Buffer): void => {
+        out += d.toString();
+        if (out.includes('ready')) {
+          clearTimeout(timer);
+          res();
+        }
+      };
+      child.stdout?.on('data', on);
+      child.stderr?.on('data', on);
+      void Promise.resolve(child).then(() => {
+        clearTimeout(timer);
+        rej(new Error(`echo server exited in ${host.netns}: ${out}`));
+      });
+    });
+  }
+
+  /** Starts a policy plugin host in `host`'s namespace, tracked for cleanup. */
+  private async startHost(host: TestHost, label: string): Promise<{ plugin: PluginHost; logFile: string }> {
+    const dir = join(this.workDir, label);
+    const logFile = join(dir, 'host.log');
+    const plugin = await PluginHost.start({
+      host,
+      spec: this.opts.plugin,
+      cwd: this.cwd,
+      stateDir: join(dir, 'state'),
+      logFile,
+      expectKind: 'policy',
+      label: `policy@${host.name}`,
+      ...(this.opts.options && { options: this.opts.options }),
+    });
+    this.backend.net.tracker.track('process', `policy plugin host in ${host.netns}`, () => plugin.killNow());
+    return { plugin, logFile };
+  }
+
+  /** A new, never-started policy instance in `name`'s namespace (closed by {@link dispose}). */
+  async freshInstance(name: NodeName): Promise<PluginHost> {
+    const { plugin } = await this.startHost(this.backend.nodes[name].host, `${name}-fresh-${this.extraHosts.length}`);
+    this.extraHosts.push(plugin);
+    return plugin;
+  }
+
+  /** The backend node `name`. */
+  node(name: NodeName): SuiteNode {
+    return this.backend.nodes[name];
+  }
+
+  /**
+   * The tunnel interfaces the backend on `name` reports (what the daemon passes to the policy).
+   * A backend with one device per peer reports none while it has no peers (d in the state
+   * tests): then the start config's interface name stands in, so the input stays valid.
+   */
+  async interfaces(name: NodeName): Promise<string[]> {
+    const n = this.backend.nodes[name];
+    const st = await this.backend.stats(n);
+    return st.interfaces.length > 0 ? st.interfaces : [n.ifname];
+  }
+
+  /** Starts the backend on d (no peers) once, for policy instances on d. */
+  async backendOnD(): Promise<void> {
+    if (this.dStarted && this.backend.nodes.d.running) return;
+    await this.backend.stop(this.backend.nodes.d).catch(() => undefined);
+    await this.backend.start(this.backend.nodes.d);
+    this.dStarted = true;
+  }
+
+  /** The netmap nodes as the policy sees them: a, b, c, d with their overlay addresses and tags. */
+  policyNodes(): PolicyInput['nodes'] {
+    return (['a', 'b', 'c', 'd'] as NodeName[]).map((n) => {
+      const s = this.backend.nodes[n];
+      return { id: n, addresses: this.ipv6 ? [`${s.ip4}/32`, `${s.ip6}/128`] : [`${s.ip4}/32`], tags: NODE_TAGS[n] };
+    });
+  }
+
+  /** A policy input for node `self` with `rules`, on the backend's interfaces of `self`. */
+  async input(rules: AclRule[], self: NodeName = 'a'): Promise<PolicyInput> {
+    return { self, nodes: this.policyNodes(), acl: { rules }, interfaces: await this.interfaces(self) };
+  }
+
+  /**
+   * Ensures the mesh is up and the policy on a is started (rebuilding the mesh after a failed
+   * test). Does not apply anything.
+   */
+  async protectedNode(): Promise<PolicyNode> {
+    await this.ready();
+    if (this.dirty) this.backend.dirty = true;
+    await this.backend.mesh();
+    if (!this.a.running) await this.start(this.a.plugin).then(() => void (this.a.running = true));
+    this.dirty = false;
+    return this.a;
+  }
+
+  // ---- typed calls ------------------------------------------------------------------------
+  start(p: PluginHost): Promise<void> {
+    return p.call<void>('start', [], this.ms(30_000));
+  }
+  stop(p: PluginHost): Promise<void> {
+    return p.call<void>('stop', [], this.ms(30_000)).then(() => {
+      if (p === this.a?.plugin) this.a.running = false;
+    });
+  }
+  apply(p: PluginHost, input: PolicyInput): Promise<void> {
+    return p.call<void>('apply', [input], this.ms(30_000));
+  }
+  validate(p: PluginHost, input: PolicyInput): Promise<void> {
+    return p.call<void>('validate', [input], this.ms(10_000));
+  }
+  explain(p: PluginHost, input: PolicyInput, flow: FlowQuery): Promise<PolicyDecision> {
+    return p.call<PolicyDecision>('explain', [input, flow], this.ms(10_000));
+  }
+  counters(p: PluginHost): Promise<RuleCounter[]> {
+    return p.call<RuleCounter[]>('counters', [], this.ms(30_000));
+  }
+
+  /** `nft -s list ruleset` (stateless: no counter values) in `host`'s namespace. */
+  async ruleset(host: TestHost): Promise<string> {
+    const r = await host.exec('nft', ['-s', 'list', 'ruleset'], { reject: false });
+    return r.stdout.trim();
+  }
+
+  /** Output tails, warnings, a's ruleset and the backend's diagnostics, for failure reports. */
+  async diagnostics(): Promise<string> {
+    if (!this.a) return this.backend.diagnostics();
+    const parts: string[] = [];
+    for (const p of [this.a.plugin, ...this.extraHosts]) {
+      const tail = p.outputTail().split('\n').slice(-15).join('\n').trim();
+      if (tail) parts.push(`--- policy plugin output (${p.label}, last lines) ---\n${tail}`);
+    }
+    const log = await readFile(this.a.logFile, 'utf8').catch(() => '');
+    const errLines = log
+      .split('\n')
+      .filter((l) => /"level":(4|5|6)0/.test(l))
+      .slice(-8)
+      .join('\n');
+    if (errLines) parts.push(`--- policy plugin warnings/errors on a ---\n${errLines}`);
+    const rs = await this.ruleset(this.a.host).catch(() => '');
+    parts.push(`--- nft -s list ruleset on a ---\n${rs.split('\n').slice(0, 80).join('\n')}`);
+    parts.push(await this.backend.diagnostics());
+    return parts.join('\n');
+  }
+
+  /** Stops and closes every policy host, then disposes the backend fixture (and the network). */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.readyP) {
+      await this.readyP.catch(() => undefined);
+      const hosts = [...(this.a ? [this.a.plugin] : []), ...this.extraHosts];
+      await Promise.all(hosts.map((h) => h.call('stop', [], 15_000).catch(() => undefined)));
+      await Promise.all(hosts.map((h) => h.close()));
+      if (this.echo && this.echo.exitCode === null) this.echo.kill('SIGTERM');
+    }
+    await this.backend.dispose();
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * @packageDocumentation
+ * The policy conformance suite for mocha: a policy plugin enforcing an ACL on node a of a real
+ * mesh (the WireGuard reference backend by default, loaded by package name at run time), probed
+ * with real TCP, UDP and ICMP from b and c.
+ *
+ * ```ts
+ * import { runPluginTest } from '@rustynet/conformance-kit';
+ * await runPluginTest({ plugin: 'plugins/policy-nftables' }); // picks this suite by manifest kind; needs root
+ * ```
+ * Inside a mocha run, `policySuite({ plugin: '.' })` registers the tests (import it from this module).
+ */
+import type { KitTest } from '../define.js';
+import { registerTests } from '../define.js';
+import { PolicyFixture, type PolicySuiteOptions } from './fixture.js';
+import { allPolicyTests } from './tests.js';
+
+export { PolicyFixture, DEFAULT_POLICY_BACKEND, type PolicySuiteOptions, type PolicyNode } from './fixture.js';
+export { MATRIX_RULES, MATRIX_V4, MATRIX_V6, type Flow } from './flows.js';
+export { POLICY_CAPABILITY_KEYS } from './tests.js';
+
+/** Every policy test, in run order. Ids (`policy.<area>.<name>`) are stable API (see docs/conformance.md). */
+export const policyTests: readonly KitTest<PolicyFixture>[] = allPolicyTests;
+
+/**
+ * Registers the policy conformance suite with mocha's BDD globals (`describe`, `it`, `after`):
+ * one `describe` holding every test of {@link policyTests}, titled `<id>: <what it asserts>`.
+ * The suite shares one test network (hosts a, b, c, d) built on first use and removed in
+ * `after` (and on exit or SIGINT). Requires root.
+ *
+ * @param options the policy plugin (package name or path), the backend underneath, run settings.
+ * @returns the fixture.
+ */
+export function policySuite(options: PolicySuiteOptions): PolicyFixture {
+  const fx = new PolicyFixture(options);
+  describe(options.title ?? `policy conformance: ${options.plugin}`, function () {
+    registerTests([...policyTests], fx);
+    after(async function () {
+      this.timeout(60_000);
+      await fx.dispose();
+    });
+  });
+  return fx;
+}
