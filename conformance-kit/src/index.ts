@@ -11,5 +11,8 @@ export { ConformanceFailure, ConformanceTimeoutError } from './suites/errors.js'
 export { StepContext } from './suites/step-context.js';
 export { registerTests, TEST_ID_PATTERN, type KitTest } from './suites/define.js';
 export { backendSuite, backendTests } from './suites/backend/index.js';
+export { policySuite, policyTests } from './suites/policy/index.js';
+export { dnsSuite, dnsTests } from './suites/dns/index.js';
+export { relaySuite, relayTests } from './suites/relay/index.js';
 export { PluginHost, RemotePluginError, PluginCallTimeoutError, type PluginHostOptions } from './host/plugin-host-client.js';
 export { initPlugin, type InitPluginOptions, type InitPluginResult } from './init/init-plugin.js';
