@@ -1,0 +1,94 @@
+// Running a real `rustynetd` inside a Mesh node's network namespace, with optional node flags
+// (e.g. --cpu-prof), and talking to it over its local API.
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { RUSTYNETD_BIN } from '../../core/cli/dist/src/testing/mesh.js';
+import { LocalApiClient } from '../../core/cli/dist/src/api-client.js';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Live daemons started by {@link startDaemon} (for signal-time cleanup). */
+export const liveDaemons = new Set();
+
+/**
+ * Writes the node's daemon config (Mesh.daemonConfig) and spawns
+ * `ip netns exec <ns> node [nodeArgs] rustynetd.js --config <file>`.
+ * @returns { pid, t0, api, waitUp(version), stop() } — t0 is performance.now() just before spawn.
+ */
+export async function startDaemon(mesh, node, { backend, nodeArgs = [], cwd }) {
+  await mkdir(join(node.dir, 'state'), { recursive: true, mode: 0o700 });
+  await writeFile(node.configFile, `${JSON.stringify(mesh.daemonConfig(node, backend), null, 2)}\n`, { mode: 0o600 });
+  const out = createWriteStream(node.outFile, { flags: 'a', mode: 0o600 });
+  const t0 = performance.now();
+  const child = node.host.spawn(process.execPath, [...nodeArgs, RUSTYNETD_BIN, '--config', node.configFile], {
+    cwd,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+  });
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  let exited = false;
+  const done = Promise.resolve(child).then(
+    () => void (exited = true),
+    () => void (exited = true),
+  );
+  const api = new LocalApiClient(node.socket, 60_000);
+  const h = {
+    pid: child.pid,
+    t0,
+    api,
+    node,
+    /** Polls status (every 10 ms) until `up` with netmap `version`; resolves with performance.now(). */
+    async waitUp(version, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (exited) throw new Error(`rustynetd on ${node.id} exited early; see ${node.outFile} and ${node.logFile}`);
+        try {
+          const s = await new LocalApiClient(node.socket, 2_000).status();
+          if (s.state === 'up' && s.netmap?.version === version) return performance.now();
+          if (s.state === 'failed') throw new Error(`rustynetd on ${node.id} failed: ${JSON.stringify(s.lastRejection)}`);
+        } catch (err) {
+          if (/failed:/.test(String(err?.message))) throw err;
+        }
+        if (Date.now() > deadline) throw new Error(`rustynetd on ${node.id} not up with netmap ${version} after ${timeoutMs} ms`);
+        await sleep(10);
+      }
+    },
+    /** SIGTERM (clean stop: tunnel removed), SIGKILL after 30 s. */
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await done;
+        clearTimeout(t);
+      }
+      await new Promise((r) => out.end(r));
+      liveDaemons.delete(h);
+    },
+  };
+  liveDaemons.add(h);
+  return h;
+}
+
+/** Writes a signed netmap document to the node's netmap file atomically (no reload). */
+export async function writeNetmap(node, signed) {
+  const tmp = `${node.netmapFile}.tmp`;
+  await writeFile(tmp, JSON.stringify(signed), { mode: 0o644 });
+  await rename(tmp, node.netmapFile);
+}
+
+/** The last audit record of `type` in the node's state dir for `protocol`, or undefined. */
+export async function lastAudit(node, protocol, type) {
+  const text = await readFile(join(node.dir, 'state', protocol, 'audit.log'), 'utf8').catch(() => '');
+  const lines = text.trimEnd().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!lines[i]) continue;
+    const r = JSON.parse(lines[i]);
+    if (r.type === type) return r;
+  }
+  return undefined;
+}
