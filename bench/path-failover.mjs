@@ -4,14 +4,14 @@
 // The direct path a<->b is blocked with nftables (blockPath) and unblocked, CYCLES times; it
 // prints the time until both daemons report `relay` and a ping passes, and until both are `direct`.
 // Needs root and built packages: npx tsc -b core/daemon core/cli plugins/relay plugins/backend-wireguard conformance-kit
-// Run: node core/daemon/bench/path-failover.mjs [cycles]
+// Run: node bench/path-failover.mjs [cycles]
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
+const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const CYCLES = Number(process.argv[2] ?? 3);
 const { TestNetwork } = await import(`${ROOT}/conformance-kit/dist/src/harness/index.js`);
 const d = await import(`${ROOT}/core/daemon/dist/src/index.js`);
