@@ -1,0 +1,100 @@
+/**
+ * The deterministic rules that let two nodes agree on a tunnel without any extra configuration:
+ * who is the TLS server, which UDP ports each side binds and sends to, and device names.
+ * Documented in docs/backends/openvpn.md ("Roles and ports").
+ */
+import type { BackendCapabilities } from '@rustynet/plugin-api';
+
+/** Protocol id under which nodes carry this backend's key material in the netmap. */
+export const PROTOCOL = 'openvpn';
+
+/**
+ * The key material of a node: the SHA-256 fingerprint of its DER certificate as 32 upper-case hex
+ * bytes joined by `:` (the form `openvpn --peer-fingerprint` accepts, OpenVPN 2.6 manual).
+ */
+export const FINGERPRINT_PATTERN = '^([0-9A-F]{2}:){31}[0-9A-F]{2}$';
+const FINGERPRINT_RE = new RegExp(FINGERPRINT_PATTERN);
+
+/** True when `value` is a fingerprint in the canonical form. */
+export function isFingerprint(value: unknown): value is string {
+  return typeof value === 'string' && FINGERPRINT_RE.test(value);
+}
+
+/** Formats a 32-byte digest as `AB:CD:...`. */
+export function formatFingerprint(digest: Uint8Array): string {
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
+}
+
+/**
+ * Capabilities of this backend. The manifest (`rustynet-plugin.json`) carries the same object; a
+ * unit test keeps the two equal.
+ * - roaming: `updatePeerEndpoint` restarts that peer's openvpn instance with the new `remote`
+ *   (the tun device, its addresses and routes survive); traffic resumes after one TLS handshake.
+ * - udpTransport false: each peer pair uses its own derived port pair (see {@link localPort}), so a
+ *   relay standing in for a node's single netmap endpoint cannot reach the right instance.
+ * - exitNode: default routes go to a separate routing table chosen by policy rules for packets
+ *   without the instances' fwmark (`--mark`), so the encrypted underlay packets never loop.
+ * - maxPeers: one process, one tun device and one UDP port per peer; 128 keeps device names
+ *   within IFNAMSIZ and is within the port span.
+ */
+export const CAPABILITIES: Readonly<BackendCapabilities> = Object.freeze({
+  roaming: true,
+  ipv6: true,
+  exitNode: true,
+  lanRoutes: true,
+  udpTransport: false,
+  handshakeStats: true,
+  maxPeers: 128,
+  allowedIpsUpdate: true,
+});
+
+/** TLS role of this node in the pair: the node whose id sorts first (byte order) is the server. */
+export function tlsRole(selfId: string, peerId: string): 'tls-server' | 'tls-client' {
+  return Buffer.compare(Buffer.from(selfId), Buffer.from(peerId)) < 0 ? 'tls-server' : 'tls-client';
+}
+
+/**
+ * Port offset of a node: the sum of the base-`span` digits of its overlay IPv4 address, modulo
+ * `span` (`span` is a power of two). Within any aligned block of `span` addresses (a /22 for the
+ * default 1024) the higher digits are equal, so offsets are unique; across blocks the higher
+ * digits shift them, which avoids the obvious collisions of a plain modulo (100.64.0.2 vs
+ * 100.65.0.2). Collisions that remain are rejected by applyPeers with INVALID_INPUT.
+ */
+export function portOffset(overlayV4: bigint, span: number): number {
+  const bits = BigInt(Math.log2(span));
+  const mask = BigInt(span - 1);
+  let sum = 0n;
+  for (let v = overlayV4; v > 0n; v >>= bits) sum += v & mask;
+  return Number(sum & mask);
+}
+
+/** Allowed values of the `portSpan` option. */
+export const PORT_SPANS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384] as const;
+
+/** UDP port that this node's instance for `peer` binds: own base + offset(peer). */
+export function localPort(selfBase: number, peerOverlayV4: bigint, span: number): number {
+  return selfBase + portOffset(peerOverlayV4, span);
+}
+
+/** UDP port this node sends to for `peer`: the peer's base (its netmap endpoint port) + offset(self). */
+export function remotePort(peerBase: number, selfOverlayV4: bigint, span: number): number {
+  return peerBase + portOffset(selfOverlayV4, span);
+}
+
+/** Separator between the interface prefix and the peer index in device names. */
+export const DEVICE_SEPARATOR = 'p';
+/** Longest interface prefix: 15 (IFNAMSIZ - 1) - separator - 3 index digits. */
+export const MAX_PREFIX_LENGTH = 15 - DEVICE_SEPARATOR.length - String(CAPABILITIES.maxPeers - 1).length;
+
+/** Name of the tun device for the peer with the given index, e.g. `rn0p7`. */
+export function deviceName(prefix: string, index: number): string {
+  return `${prefix}${DEVICE_SEPARATOR}${index}`;
+}
+
+/** Default fwmark of the instances' UDP packets (`--mark`) and routing table of exit routes ("OV"). */
+export const DEFAULT_EXIT_TABLE = 0x4f56;
+
+/** The base port used when the host passes `listenPort: 0`. */
+export const DEFAULT_BASE_PORT = 11194;
+/** Default number of ports above the base reserved for per-peer instances. */
+export const DEFAULT_PORT_SPAN = 1024;
