@@ -44,6 +44,7 @@ export const manifestSchema = {
         handshakeStats: { type: 'boolean' },
         maxPeers: { type: 'integer', minimum: 1 },
         allowedIpsUpdate: { type: 'boolean' },
+        processPerPeer: { type: 'boolean' },
         counters: { type: 'boolean' },
         atomicUpdate: { type: 'boolean' },
         aaaa: { type: 'boolean' },

@@ -20,6 +20,12 @@ export interface BackendCapabilities {
   maxPeers: number;
   /** Allowed IPs of a peer can be changed without a reconnect. */
   allowedIpsUpdate: boolean;
+  /**
+   * The backend runs one long-lived process per peer (API 1.0 addition, optional; absent means
+   * false). Control commands stay batched either way: the conformance kit holds `run` calls of a
+   * batch to a small constant, and allows one `spawn` per peer only to backends claiming this.
+   */
+  processPerPeer?: boolean;
 }
 
 /** Capabilities of a policy plugin. */

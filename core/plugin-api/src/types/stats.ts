@@ -14,6 +14,12 @@ export interface PeerStats {
   txBytes: number;
   /** Backend-specific free-form health word (`up`, `connecting`, `restarting`, ...). */
   state?: string;
+  /**
+   * Local underlay UDP port that carries this peer, when the backend listens per peer rather than
+   * on one port for all. A relay delivering this peer's datagrams sends them here; absent means
+   * the backend's `listenPort`.
+   */
+  localPort?: number;
 }
 
 /** A backend's run-time report. */
