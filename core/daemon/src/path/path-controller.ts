@@ -59,8 +59,12 @@ export interface PathControllerOptions {
   disabledReason?: string;
   relay?: Pick<RelayPlugin, 'openPath' | 'closePath'>;
   backend: Pick<BackendPlugin, 'updatePeerEndpoint'>;
-  /** Where the local backend listens, for the relay to deliver to (`127.0.0.1:<listenPort>`). */
-  backendEndpoint: () => Endpoint | undefined;
+  /**
+   * Where the local backend receives `peer`'s datagrams, for the relay to deliver to
+   * (`127.0.0.1:<port>`: the peer's `localPort` when the backend listens per peer, else its
+   * `listenPort`).
+   */
+  backendEndpoint: (peer: NodeId) => Endpoint | undefined | Promise<Endpoint | undefined>;
   /** The `resolvePeerEndpoint` waterfall, so a switch sets what a reconcile would compute. */
   resolveEndpoint?: (endpoint: Endpoint | undefined, context: PeerEndpointContext) => Promise<Endpoint | undefined>;
   /** Told the endpoint the backend now has for a peer (the reconciler's record). */
@@ -287,7 +291,7 @@ export class PathController implements PeerPathSource {
     for (const [id, s] of this.peers) {
       if (s.path !== 'relay') continue;
       try {
-        const backendEndpoint = this.opts.backendEndpoint();
+        const backendEndpoint = await this.opts.backendEndpoint(id);
         if (!backendEndpoint || !this.opts.relay) throw new Error('no relay or backend endpoint');
         const local = await this.opts.relay.openPath({ peer: id, backendEndpoint }, this.callOpts());
         const ep = (await this.resolve(local, s.node, 'relay')) ?? local;
@@ -379,7 +383,7 @@ export class PathController implements PeerPathSource {
   private async toRelay(id: NodeId, gen: number, reason: string): Promise<boolean> {
     const s = this.current(id, gen, 'direct');
     if (!s || !this.running || !this.switchingEnabled) return true;
-    const backendEndpoint = this.opts.backendEndpoint();
+    const backendEndpoint = await this.opts.backendEndpoint(id);
     if (!backendEndpoint) return this.fail(id, 'relay', new Error('the backend reports no listen port'), 'backendEndpoint');
     let local: Endpoint;
     try {
