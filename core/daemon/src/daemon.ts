@@ -34,13 +34,14 @@ import { PathController } from './path/path-controller.js';
 import { DirectPathProber } from './path/prober.js';
 import { UdpProbeTransport, type ProbeTransport } from './path/probe-transport.js';
 import { installProcessGuards } from './process-guards.js';
-import { Reconciler } from './reconciler/reconciler.js';
+import { Reconciler, type InterfaceReader } from './reconciler/reconciler.js';
+import { dnsZoneFrom } from './reconciler/plan.js';
+import { DnsController, type DnsStatus, type LocalAddressLookup } from './dns/dns-controller.js';
 import { createHostServices } from './services/host-services.js';
 import { instrumentBackend } from './services/instrument.js';
 import { ensurePrivateDir } from './services/state-store.js';
 import { NetmapTrust, type TrustedNetmap } from './trust/netmap-trust.js';
 import { toRustynetError } from './util/errors.js';
-import { cidrAddress } from './util/ip.js';
 import { jsonEqual } from './reconciler/diff.js';
 
 /** The backend's route-relevant capabilities: run-time report, else the manifest's claim. */
@@ -110,6 +111,13 @@ export interface DaemonStatus {
   backend: { name: string; version: string; apiVersion: string; interfaces: string[]; listenPort: number | null } | null;
   peers: PeerStatus[];
   plugins: PluginInfo[];
+  /**
+   * The policy plugin's state (null without one): the tunnel interfaces its applied policy
+   * covers, and failures to re-apply it when the backend's interfaces changed between applies.
+   */
+  policy: { interfaces: string[]; ok: boolean; lastError: { code: string; message: string; at: string } | null; failures: number } | null;
+  /** The DNS plugin's listeners and failures (null without one). DNS failures never fail an apply. */
+  dns: DnsStatus | null;
 }
 
 /** Result of processing one netmap (reload, poll, up). */
@@ -134,6 +142,11 @@ export interface DaemonOptions {
   paths?: PeerPathSource;
   /** Creates the probe transport (default: UDP on `0.0.0.0:<pathProbe.port>`); tests pass fakes. */
   probeTransport?: (opts: { host: string; port: number; logger: Logger }) => Promise<ProbeTransport>;
+  /**
+   * Lists the IP addresses assigned in the daemon's network namespace (default:
+   * `os.networkInterfaces()`); the DNS plugin listens on the node's mesh addresses found here.
+   */
+  localAddresses?: LocalAddressLookup;
 }
 
 interface DaemonMetrics {
@@ -144,6 +157,8 @@ interface DaemonMetrics {
   rejected: Counter;
   hookFailures: Counter;
   backendCalls: Counter;
+  dnsFailures: Counter;
+  policySyncFailures: Counter;
 }
 
 /**
@@ -173,6 +188,8 @@ export class Daemon {
   private backend: { loaded: LoadedPlugin; instance: BackendPlugin } | undefined;
   private policy: { loaded: LoadedPlugin; instance: PolicyPlugin } | undefined;
   private dns: { loaded: LoadedPlugin; instance: DnsPlugin } | undefined;
+  private dnsController: DnsController | undefined;
+  private policySync: { ok: boolean; lastError: { code: string; message: string; at: string } | null; failures: number } = { ok: true, lastError: null, failures: 0 };
   private relay: { loaded: LoadedPlugin; instance: RelayPlugin } | undefined;
   private probeTransport: ProbeTransport | undefined;
   private prober: DirectPathProber | undefined;
@@ -324,6 +341,8 @@ export class Daemon {
       rejected: m.counter('rustynet_netmap_rejected_total', 'Netmaps rejected, by error code', ['code']),
       hookFailures: m.counter('rustynet_hook_failures_total', 'Hook taps that threw or timed out', ['plugin', 'hook']),
       backendCalls: m.counter('rustynet_backend_calls_total', 'Backend plugin calls by method and outcome', ['method', 'outcome']),
+      dnsFailures: m.counter('rustynet_dns_failures_total', 'DNS plugin start/update failures (the mesh stays up; retried every cycle)', ['operation']),
+      policySyncFailures: m.counter('rustynet_policy_sync_failures_total', 'Failed policy re-applies after the backend\'s tunnel interfaces changed between applies'),
     };
   }
 
@@ -352,12 +371,24 @@ export class Daemon {
         field: 'identityKeyFile',
       });
     }
+    if (this.dns) {
+      const port = typeof this.dns.loaded.context.options.port === 'number' ? this.dns.loaded.context.options.port : 53;
+      this.dnsController = new DnsController({
+        plugin: this.dns.instance,
+        port,
+        ...(this.opts.localAddresses && { lookup: this.opts.localAddresses }),
+        logger: this.logger.child({ component: 'dns', plugin: this.dns.loaded.manifest.name }),
+        clock: this.services.clock,
+        failures: this.metrics.dnsFailures,
+        callOptions: () => this.callOpts(),
+      });
+    }
     this.reconciler = new Reconciler({
       backend: instance,
       backendProtocol: backend.manifest.backend.protocol,
       peerKeySchema: backend.manifest.backend.peerKeySchema,
       ...(this.policy && { policy: this.policy.instance }),
-      ...(this.dns && { dns: this.dns.instance }),
+      // DNS is not part of the apply transaction: see DnsController.
       hooks: this.hooks,
       pathFor: (id) => this.pathSource().pathFor(id),
       relayEndpointFor: (id) => (this.opts.paths ? undefined : this.pathControllerImpl?.relayEndpointFor(id)),
@@ -413,7 +444,17 @@ export class Daemon {
       ...(this.switchingUnsupported !== undefined && { disabledReason: this.switchingUnsupported }),
       ...(this.relay && { relay: this.relay.instance }),
       backend: this.backend!.instance,
-      backendEndpoint: () => (this.dataPlane?.listenPort ? { host: '127.0.0.1', port: this.dataPlane.listenPort } : undefined),
+      backendEndpoint: async (peer) => {
+        // A backend that listens per peer reports the peer's own local port; else its listen port.
+        let port = this.dataPlane?.listenPort ?? undefined;
+        try {
+          const stats = await this.backend!.instance.stats(this.callOpts());
+          port = stats.peers.find((p) => p.id === peer)?.localPort ?? stats.listenPort ?? port;
+        } catch {
+          // keep the listen port learnt at start
+        }
+        return port ? { host: '127.0.0.1', port } : undefined;
+      },
       resolveEndpoint: (ep, ctx) => this.hooks.runResolvePeerEndpoint(ep, ctx),
       onEndpointChanged: (peer, ep) => this.reconciler.noteEndpoint(peer, ep),
       serial: (fn) => this.serial(fn),
@@ -460,7 +501,14 @@ export class Daemon {
       }
       if (signal.aborted) break;
       if (this._state === 'down') continue;
-      await this.serial(() => this.pollOnce(false)).catch((err: unknown) => this.logger.error({ err: String(err) }, 'netmap poll failed'));
+      const polled = await this.serial(() => this.pollOnce(false)).catch((err: unknown) => {
+        this.logger.error({ err: String(err) }, 'netmap poll failed');
+        return undefined;
+      });
+      // An apply just synced policy interfaces and DNS; otherwise check for drift now.
+      if (polled?.result !== 'applied' && polled?.result !== 'failed') {
+        await this.serial(() => this.syncDataPlane()).catch((err: unknown) => this.logger.error({ err: String(err) }, 'data-plane sync failed'));
+      }
       if (this.relayRetry && this.services.clock.now() >= this.relayRetry.at) {
         await this.serial(() => this.retryRelay()).catch((err: unknown) => this.logger.error({ err: String(err) }, 'relay retry failed'));
       }
@@ -537,7 +585,9 @@ export class Daemon {
         const protocol = this.backend!.loaded.manifest.backend!.protocol;
         await this.pathControllerImpl.sync(netmap.nodes, (n) => Object.hasOwn(n.keys, protocol));
       }
-      result = await this.reconciler.reconcile(netmap, self.id, this.dataPlane?.interfaces ?? []);
+      // The policy's interfaces are read after peers and routes are applied (per-peer devices).
+      result = await this.reconciler.reconcile(netmap, self.id, this.readInterfaces);
+      if (this.policy) this.policySync.ok = true;
       await this.pathControllerImpl?.afterApply();
     } catch (err) {
       const e = toRustynetError(err, 'BACKEND_FAILED');
@@ -553,6 +603,8 @@ export class Daemon {
       if (!this.dataPlane) this._state = 'failed';
       return { result: 'failed', version: netmap.version, error: e.toJSON() };
     }
+    // DNS after the transaction: its failure is logged, counted and retried, never rolled back.
+    await this.syncDns(netmap, self);
     const durationMs = performance.now() - t0;
     await this.trust.commit(trusted);
     this.current = { trusted, appliedAt: this.services.clock.now() };
@@ -587,7 +639,10 @@ export class Daemon {
       .catch((e: unknown) => this.logger.error({ err: String(e) }, 'audit append failed'));
   }
 
-  /** Starts backend, policy, dns and relay (in that order) if needed; restarts when own addresses/port change. */
+  /**
+   * Starts backend, policy and relay (in that order) if needed; restarts when own addresses/port
+   * change. DNS is started after the apply, by {@link syncDns}.
+   */
   private async ensureDataPlane(netmap: Netmap, self: NetmapNode): Promise<void> {
     const cfg = this.config;
     const startConfig: BackendStartConfig = {
@@ -615,20 +670,14 @@ export class Daemon {
       await backend.start(startConfig, this.callOpts());
       started.push({ name: 'backend', stop: () => backend.stop(this.callOpts()) });
       this.reconciler.reset();
+      // Interfaces now are only a first view: a backend may create devices per peer. The policy
+      // reads them again at its apply step; DNS starts after the apply (syncDns).
       const stats = await backend.stats(this.callOpts());
-      const interfaces = [...stats.interfaces];
+      const interfaces = [...new Set(stats.interfaces)].sort();
       if (this.policy) {
         const p = this.policy.instance;
         await p.start(this.callOpts());
         started.push({ name: 'policy', stop: () => p.stop(this.callOpts()) });
-      }
-      if (this.dns) {
-        const d = this.dns.instance;
-        const port = typeof this.dns.loaded.context.options.port === 'number' ? this.dns.loaded.context.options.port : 53;
-        const meshV4 = self.addresses.map(cidrAddress).find((a) => !a.includes(':'));
-        const listen = [...(meshV4 ? [{ host: meshV4, port }] : []), { host: '127.0.0.1', port }];
-        await d.start({ listen }, this.callOpts());
-        started.push({ name: 'dns', stop: () => d.stop(this.callOpts()) });
       }
       if (this.relay) await this.startRelay(self.id, relays);
       this.dataPlane = { startConfig, interfaces, listenPort: stats.listenPort ?? (startConfig.listenPort || null), relays };
@@ -682,7 +731,7 @@ export class Daemon {
     await this.pathControllerImpl?.stop();
     const steps: Array<[string, (() => Promise<void>) | undefined]> = [
       ['relay', this.relay && (() => this.relay!.instance.stop(this.callOpts()))],
-      ['dns', this.dns && (() => this.dns!.instance.stop(this.callOpts()))],
+      ['dns', this.dnsController && (() => this.dnsController!.stop())],
       ['policy', this.policy && (() => this.policy!.instance.stop(this.callOpts()))],
       ['backend', this.backend && (() => this.backend!.instance.stop(this.callOpts()))],
     ];
@@ -744,8 +793,11 @@ export class Daemon {
       const current = this.current;
       if (!this.dataPlane || !current) return { result: 'none' as const };
       try {
-        const r = await this.reconciler.reconcile(current.trusted.netmap, this.config.node, this.dataPlane.interfaces);
+        const r = await this.reconciler.reconcile(current.trusted.netmap, this.config.node, this.readInterfaces);
+        if (this.policy) this.policySync.ok = true;
         this.metrics.applies.inc({ result: r.noop ? 'noop' : 'applied' });
+        const self = current.trusted.netmap.nodes.find((n) => n.id === this.config.node);
+        if (self) await this.syncDns(current.trusted.netmap, self);
         return { result: r.noop ? ('unchanged' as const) : ('applied' as const), version: current.trusted.netmap.version };
       } catch (err) {
         const e = toRustynetError(err, 'BACKEND_FAILED');
@@ -753,6 +805,68 @@ export class Daemon {
         this.logger.error({ code: e.code, err: e.message }, 're-apply failed; keeping the last good state');
         return { result: 'failed' as const, version: current.trusted.netmap.version, error: e.toJSON() };
       }
+    });
+  }
+
+  /**
+   * Reads the backend's current tunnel interfaces (`stats().interfaces`, deduplicated and
+   * sorted) and records them for status. The reconciler calls it at the policy step.
+   */
+  private readonly readInterfaces: InterfaceReader = async () => {
+    const stats = await this.backend!.instance.stats(this.callOpts());
+    const interfaces = [...new Set(stats.interfaces)].sort();
+    if (this.dataPlane) {
+      if (!jsonEqual(this.dataPlane.interfaces, interfaces)) this.logger.info({ from: this.dataPlane.interfaces, to: interfaces }, 'backend tunnel interfaces changed');
+      this.dataPlane.interfaces = interfaces;
+    }
+    return interfaces;
+  };
+
+  /** Points DNS at the netmap's zone and this node's addresses, then syncs it. Never throws. */
+  private async syncDns(netmap: Netmap, self: NetmapNode): Promise<void> {
+    if (!this.dnsController || !this.dataPlane) return;
+    this.dnsController.setDesired(self.addresses, dnsZoneFrom(netmap));
+    await this.dnsController.sync();
+  }
+
+  /**
+   * Between applies: re-applies the policy when the backend's tunnel interfaces changed (one
+   * `stats()` call, only with a policy plugin), and restarts DNS when the node's assigned mesh
+   * addresses changed or DNS failed before. Runs inside `serial`; never throws.
+   */
+  private async syncDataPlane(): Promise<void> {
+    const current = this.current;
+    if (!this.dataPlane || !current || this._state !== 'up') return;
+    if (this.policy) {
+      try {
+        if (await this.reconciler.syncPolicy(current.trusted.netmap, this.config.node, this.readInterfaces)) {
+          this.logger.info({ interfaces: this.reconciler.actual.policy?.interfaces }, 'policy re-applied for the changed tunnel interfaces');
+        }
+        this.policySync.ok = true;
+      } catch (err) {
+        const e = toRustynetError(err, 'POLICY_FAILED');
+        this.policySync = {
+          ok: false,
+          lastError: { code: e.code, message: e.message, at: new Date(this.services.clock.now()).toISOString() },
+          failures: this.policySync.failures + 1,
+        };
+        this.metrics.policySyncFailures.inc();
+        this.logger.error({ code: e.code, err: e.message }, 'policy re-apply for changed tunnel interfaces failed; the previous policy stays, retrying on the next cycle');
+      }
+    }
+    await this.dnsController?.sync();
+  }
+
+  /**
+   * Checks the data plane against the applied netmap now, as every poll tick does: re-applies the
+   * policy when the backend's tunnel interfaces changed, restarts DNS when the node's assigned
+   * mesh addresses changed (or retries a failed DNS start/update). No-op while not up.
+   * @throws RustynetError `NOT_RUNNING` before `start` or after `stop`.
+   */
+  refresh(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.started || this.stopped) throw new RustynetError('NOT_RUNNING', 'daemon is not running');
+      await this.syncDataPlane();
     });
   }
 
@@ -810,9 +924,12 @@ export class Daemon {
   async status(): Promise<DaemonStatus> {
     const current = this.current?.trusted.netmap;
     let stats: PeerStats[] = [];
+    let interfaces = this.dataPlane?.interfaces ?? [];
     if (this.dataPlane && this.backend) {
       try {
-        stats = (await this.backend.instance.stats({ timeoutMs: 5000 })).peers;
+        const s = await this.backend.instance.stats({ timeoutMs: 5000 });
+        stats = s.peers;
+        interfaces = [...new Set(s.interfaces)].sort();
       } catch (err) {
         this.logger.warn({ err: toRustynetError(err).message }, 'backend stats failed');
       }
@@ -845,12 +962,14 @@ export class Daemon {
             name: b.manifest.name,
             version: b.manifest.version,
             apiVersion: b.apiVersion,
-            interfaces: this.dataPlane?.interfaces ?? [],
+            interfaces,
             listenPort: this.dataPlane?.listenPort ?? null,
           }
         : null,
       peers,
       plugins: this.pluginInfos(),
+      policy: this.policy ? { interfaces: [...(this.reconciler?.actual.policy?.interfaces ?? [])], ...this.policySync } : null,
+      dns: this.dnsController?.status() ?? null,
     };
   }
 }

@@ -64,7 +64,8 @@ export {
 export { diffPeers, diffRoutes, peerConfigEqual, emptyActualState, type ActualState } from './reconciler/diff.js';
 export { buildPlan, isEmptyPlan, invertPeerBatch, invertRouteChange, policyInputFrom, dnsZoneFrom, type Plan, type FullDesiredState } from './reconciler/plan.js';
 export { applyPlan, type ApplyTargets, type ApplyStep, type ApplyOutcome } from './reconciler/apply.js';
-export { Reconciler, type ReconcilerOptions, type ReconcileResult } from './reconciler/reconciler.js';
+export { Reconciler, type ReconcilerOptions, type ReconcileResult, type InterfaceReader, type InterfacesInput } from './reconciler/reconciler.js';
+export { DnsController, systemLocalAddresses, ipKey, DNS_LOOPBACK, type DnsControllerOptions, type DnsStatus, type LocalAddressLookup } from './dns/dns-controller.js';
 
 // Config, netmap source, API, daemon
 export { daemonConfigSchema, type DaemonConfig, type NetmapSourceConfig, type PathProbeConfig, type PluginEntryConfig } from './config/schema.js';

@@ -90,7 +90,8 @@ describe('Daemon with dns and relay plugins', function () {
         },
       ],
     };
-    const daemon = new Daemon(config, { services: testServices(config.stateDir) });
+    // The mesh IPv4 is "assigned" (the fake backend assigns nothing in this namespace).
+    const daemon = new Daemon(config, { services: testServices(config.stateDir), localAddresses: () => ['127.0.0.1', '100.64.0.1'] });
     await daemon.start();
     try {
       const dns = g.__fakeDnsCalls as Array<Record<string, unknown>>;

@@ -104,7 +104,8 @@ describe('Daemon with an in-test backend plugin', function () {
       interfaceName: ifname,
       keyDirectory: join(dir, 'keys'),
     });
-    expect(calls.map((c) => c.method)).to.deep.equal(['start', 'stats', 'applyPeers', 'applyRoutes']);
+    // The last stats() is the policy step reading the interfaces after peers and routes.
+    expect(calls.map((c) => c.method)).to.deep.equal(['start', 'stats', 'applyPeers', 'applyRoutes', 'stats']);
     expect(statSync(socket).mode & 0o777).to.equal(0o600);
   });
 
@@ -161,7 +162,7 @@ describe('Daemon with an in-test backend plugin', function () {
     const r = await post('/v1/netmap/reload');
     expect(r.json).to.deep.equal({ result: 'applied', version: 2 });
     const fresh = backendCalls(ifname).slice(before);
-    expect(fresh.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes']);
+    expect(fresh.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'stats']);
     expect((fresh[0]!.arg as { upsert: Array<{ id: string }> }).upsert.map((p) => p.id)).to.deep.equal(['n3']);
     expect((await status()).netmap!.version).to.equal(2);
   });

@@ -5,6 +5,7 @@ import {
   type CallOptions,
   type DnsPlugin,
   type Logger,
+  type PolicyInput,
   type PolicyPlugin,
 } from '@rustynet/plugin-api';
 import { toRustynetError } from '../util/errors.js';
@@ -35,7 +36,8 @@ export interface ApplyOutcome {
 
 interface Step {
   name: ApplyStep;
-  run: () => Promise<void>;
+  /** Runs the step; resolves `false` when it decided at run time that there was nothing to do. */
+  run: () => Promise<boolean | void>;
   undo: () => Promise<void>;
 }
 
@@ -43,6 +45,11 @@ interface Step {
  * Applies a plan in order backend peers -> routes -> policy -> dns, skipping empty steps (so an
  * empty plan makes no calls). When a step fails, the steps already done are undone in reverse
  * order with their inverse diffs (the failed step changed nothing, per the plugin contracts).
+ *
+ * A plan with `policyAtApply` computes its policy input when the policy step is reached, i.e.
+ * after peers and routes were applied (a backend may create its tunnel devices per peer). When it
+ * resolves `undefined` the step is skipped; when it throws, the step fails and peers and routes
+ * are rolled back (fail closed: no new peer without its policy).
  *
  * @returns the new actual state.
  * @throws RustynetError with the failing step's code (e.g. `BACKEND_FAILED`, `POLICY_FAILED`);
@@ -67,11 +74,22 @@ export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyT
       undo: () => targets.backend.applyRoutes(invertRouteChange(plan.routes), opts()),
     });
   }
-  if (plan.policy && targets.policy) {
+  let appliedPolicy: PolicyInput | undefined;
+  if ((plan.policy || plan.policyAtApply) && targets.policy) {
     const policy = targets.policy;
-    const input = plan.policy;
-    const previous = actual.policy ?? { ...input, acl: { rules: [] } };
-    steps.push({ name: 'policy', run: () => policy.apply(input, opts()), undo: () => policy.apply(previous, opts()) });
+    const atApply = plan.policyAtApply;
+    const planned = plan.policy;
+    steps.push({
+      name: 'policy',
+      run: async () => {
+        const input = atApply ? await atApply() : planned;
+        if (!input) return false;
+        await policy.apply(input, opts());
+        appliedPolicy = input;
+        return true;
+      },
+      undo: () => policy.apply(actual.policy ?? { ...appliedPolicy!, acl: { rules: [] } }, opts()),
+    });
   }
   if (plan.dns && targets.dns) {
     const dns = targets.dns;
@@ -83,8 +101,7 @@ export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyT
   const done: Step[] = [];
   for (const step of steps) {
     try {
-      await step.run();
-      done.push(step);
+      if ((await step.run()) !== false) done.push(step);
     } catch (err) {
       const cause = toRustynetError(err, 'INTERNAL');
       const rolledBack: ApplyStep[] = [];
@@ -112,7 +129,7 @@ export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyT
   for (const p of plan.peers.upsert) next.peers.set(p.id, p);
   for (const r of plan.routes.remove) next.routes.delete(routeKey(r));
   for (const r of plan.routes.add) next.routes.set(routeKey(r), r);
-  const policy = plan.policy && targets.policy ? plan.policy : actual.policy;
+  const policy = appliedPolicy ?? actual.policy;
   const dns = plan.dns && targets.dns ? plan.dns : actual.dns;
   if (policy) next.policy = policy;
   if (dns) next.dns = dns;

@@ -11,6 +11,12 @@ export interface Plan {
   peers: PeerBatch;
   routes: RouteChange;
   policy?: PolicyInput;
+  /**
+   * Set instead of `policy` when the policy's tunnel interfaces are known only once peers and
+   * routes are applied (see `Reconciler.reconcile`): computes the input at the policy step, or
+   * resolves `undefined` when there is nothing to apply (unchanged, or no tunnel interface yet).
+   */
+  policyAtApply?: () => Promise<PolicyInput | undefined>;
   dns?: DnsZoneData;
 }
 
@@ -54,6 +60,7 @@ export function isEmptyPlan(plan: Plan): boolean {
     plan.routes.add.length === 0 &&
     plan.routes.remove.length === 0 &&
     plan.policy === undefined &&
+    plan.policyAtApply === undefined &&
     plan.dns === undefined
   );
 }

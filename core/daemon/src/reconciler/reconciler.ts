@@ -1,8 +1,8 @@
-import type { BackendPlugin, DnsPlugin, Endpoint, Logger, Netmap, NodeId, PeerPath, PolicyPlugin } from '@rustynet/plugin-api';
+import { DEFAULT_CALL_TIMEOUT_MS, type BackendPlugin, type DnsPlugin, type Endpoint, type Logger, type Netmap, type NodeId, type PeerPath, type PolicyInput, type PolicyPlugin } from '@rustynet/plugin-api';
 import type { DaemonHooks } from '../hooks/daemon-hooks.js';
 import { applyPlan, type ApplyStep } from './apply.js';
 import { computeDesiredState, createPeerKeyValidator, validatePeerKeys, type PeerKeyValidator, type ExcludedRoute, type RouteCapabilities, type SkippedPrefix } from './desired-state.js';
-import { emptyActualState, type ActualState } from './diff.js';
+import { emptyActualState, jsonEqual, type ActualState } from './diff.js';
 import { buildPlan, dnsZoneFrom, isEmptyPlan, policyInputFrom, type FullDesiredState, type Plan } from './plan.js';
 
 /** Options of {@link Reconciler}. */
@@ -28,6 +28,15 @@ export interface ReconcilerOptions {
   logger?: Logger;
 }
 
+/**
+ * Reads the backend's current tunnel interfaces (the daemon passes `backend.stats().interfaces`).
+ * Called once per apply, when the policy step is reached, and only when a policy is configured.
+ */
+export type InterfaceReader = () => Promise<readonly string[]>;
+
+/** The tunnel interfaces for a policy: a fixed list, or a reader called at the policy step. */
+export type InterfacesInput = readonly string[] | InterfaceReader;
+
 /** Result of {@link Reconciler.reconcile}. */
 export interface ReconcileResult {
   plan: Plan;
@@ -48,6 +57,8 @@ export class Reconciler {
   /** Default routes left out of the last plan because their peer is not the chosen exit node. */
   lastExcluded: ExcludedRoute[] = [];
   private readonly validateKey: PeerKeyValidator;
+  /** True while the last interface read found none (logged once per stretch). */
+  private waitingForInterface = false;
 
   /** @throws RustynetError `MANIFEST_INVALID` when `peerKeySchema` does not compile. */
   constructor(private readonly opts: ReconcilerOptions) {
@@ -89,9 +100,15 @@ export class Reconciler {
   /**
    * Computes the desired state (validating every peer key first) and the plan against the
    * applied state. Changes nothing.
+   *
+   * With an {@link InterfaceReader} as `interfaces`, the policy is not planned here: the plan gets
+   * `policyAtApply`, which reads the interfaces after peers and routes are applied and yields the
+   * policy input when it differs from the applied one. With no interface the policy step is
+   * skipped: there is no tunnel device, so there is no mesh traffic to filter; the apply that
+   * brings the first interface applies the policy before it succeeds.
    * @throws RustynetError `INVALID_INPUT` (`nodes[i].keys.<protocol>`).
    */
-  async plan(netmap: Netmap, self: NodeId, interfaces: readonly string[] = []): Promise<Plan> {
+  async plan(netmap: Netmap, self: NodeId, interfaces: InterfacesInput = []): Promise<Plan> {
     const resolve = this.opts.hooks;
     const base = await computeDesiredState({
       netmap,
@@ -132,9 +149,52 @@ export class Reconciler {
       if (problem) this.opts.logger?.warn({ exitNode: exit }, `configured exit node ${problem}: no default route through the mesh`);
     }
     const desired: FullDesiredState = { ...base };
-    if (this.opts.policy) desired.policy = policyInputFrom(netmap, self, interfaces);
+    if (this.opts.policy && typeof interfaces !== 'function') desired.policy = policyInputFrom(netmap, self, interfaces);
     if (this.opts.dns) desired.dns = dnsZoneFrom(netmap);
-    return buildPlan(this.state, desired, this.dirty);
+    const plan = buildPlan(this.state, desired, this.dirty);
+    if (this.opts.policy && typeof interfaces === 'function') {
+      const force = this.dirty;
+      plan.policyAtApply = () => this.policyFor(netmap, self, interfaces, force);
+    }
+    return plan;
+  }
+
+  /**
+   * The policy input for the backend's current interfaces (deduplicated, sorted), or `undefined`
+   * when there is none yet or the input equals the applied one (unless `force`).
+   */
+  private async policyFor(netmap: Netmap, self: NodeId, read: InterfaceReader, force: boolean): Promise<PolicyInput | undefined> {
+    const interfaces = [...new Set(await read())].sort();
+    if (interfaces.length === 0) {
+      if (!this.waitingForInterface) {
+        this.opts.logger?.info(
+          { applied: this.state.policy?.interfaces ?? null },
+          'the backend reports no tunnel interface yet: policy not applied (no mesh traffic to filter); it is applied as soon as one appears',
+        );
+      }
+      this.waitingForInterface = true;
+      return undefined;
+    }
+    this.waitingForInterface = false;
+    const input = policyInputFrom(netmap, self, interfaces);
+    return force || !jsonEqual(this.state.policy, input) ? input : undefined;
+  }
+
+  /**
+   * Re-applies the policy alone when the backend's interfaces changed since it was applied (a
+   * backend may add or remove devices outside an apply). Makes no policy call when nothing changed
+   * or no interface exists; the policy plugin's atomic update keeps the old policy on failure.
+   * @returns true when the policy was applied.
+   * @throws RustynetError from the reader or the policy plugin (`POLICY_FAILED`, `NOT_RUNNING`, ...).
+   */
+  async syncPolicy(netmap: Netmap, self: NodeId, read: InterfaceReader): Promise<boolean> {
+    const policy = this.opts.policy;
+    if (!policy) return false;
+    const input = await this.policyFor(netmap, self, read, false);
+    if (!input) return false;
+    await policy.apply(input, { timeoutMs: this.opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
+    this.state = { ...this.state, policy: input };
+    return true;
   }
 
   /**
@@ -159,11 +219,15 @@ export class Reconciler {
     }
   }
 
-  /** {@link plan} then {@link apply}; an empty plan makes no calls. */
-  async reconcile(netmap: Netmap, self: NodeId, interfaces: readonly string[] = []): Promise<ReconcileResult> {
+  /**
+   * {@link plan} then {@link apply}; an empty plan makes no calls. With an {@link InterfaceReader}
+   * the reader is called once, at the policy step (see {@link plan}); `noop` is then true when
+   * no step made a call.
+   */
+  async reconcile(netmap: Netmap, self: NodeId, interfaces: InterfacesInput = []): Promise<ReconcileResult> {
     const plan = await this.plan(netmap, self, interfaces);
     if (isEmptyPlan(plan)) return { plan, steps: [], noop: true };
     const steps = await this.apply(plan);
-    return { plan, steps, noop: false };
+    return { plan, steps, noop: steps.length === 0 };
   }
 }
