@@ -536,14 +536,17 @@ export class Daemon {
       return { result: 'rejected', error: toRustynetError(err).toJSON() };
     }
     if (!fetched.changed) return { result: 'none' };
-    return this.ingest(fetched.value);
+    return this.ingest(fetched.value, fetched.text);
   }
 
-  /** Trust checks, then apply (or defer while down). Must run inside `serial`. */
-  private async ingest(input: unknown): Promise<IngestResult> {
+  /**
+   * Trust checks, then apply (or defer while down). Must run inside `serial`.
+   * @param text the JSON text `input` was parsed from, if known (persisted as is).
+   */
+  private async ingest(input: unknown, text?: string): Promise<IngestResult> {
     let trusted: TrustedNetmap;
     try {
-      trusted = await this.trust.check(input);
+      trusted = await this.trust.check(input, text);
     } catch (err) {
       const e = toRustynetError(err, 'NETMAP_INVALID');
       await this.reject(e, (input as { netmap?: { version?: unknown } } | null)?.netmap?.version);
@@ -771,9 +774,9 @@ export class Daemon {
       if (this._state === 'up' && this.dataPlane) return { result: 'unchanged' as const };
       this._state = 'starting';
       await this.audit.append('up', {});
-      const candidate = this.pending?.signed ?? this.current?.trusted.signed;
+      const candidate = this.pending ?? this.current?.trusted;
       let result: IngestResult = { result: 'none' };
-      if (candidate) result = await this.ingest(candidate);
+      if (candidate) result = await this.ingest(candidate.signed, candidate.text);
       else {
         const lastGood = await this.trust.lastGood().catch(() => undefined);
         if (lastGood) result = await this.applyTrusted(lastGood, 'last-good');

@@ -23,13 +23,22 @@ import {
 } from '@rustynet/plugin-api';
 import { CallScope } from './call.js';
 import { CAPABILITIES } from './capabilities.js';
-import { cidrKey, cidrContains, parseCidr } from './cidr.js';
+import { cidrKey, prefixContains } from './cidr.js';
 import { createDevice, destroyDevice, linkExists, type Device } from './device.js';
 import { privateKeyPath, readPublicKey, writeKeyPair } from './keys.js';
 import { parseOptions, type WireguardOptions } from './options.js';
 import { batchScript, exitRouteLines, failedBatchLines, routeOps } from './routes.js';
 import { Tools } from './tools.js';
-import { validateEndpoint, validatePeerBatch, validateRouteChange, validateStartConfig, type ValidRoute, type ValidStartConfig } from './validate.js';
+import {
+  updatePeerIndex,
+  validateEndpoint,
+  validatePeerBatch,
+  validateRouteChange,
+  validateStartConfig,
+  type PeerIndex,
+  type ValidRoute,
+  type ValidStartConfig,
+} from './validate.js';
 import { packWgSet, planClauses, rollbackClauses } from './wg-commands.js';
 import { parseWgDump } from './wg-dump.js';
 
@@ -47,6 +56,8 @@ interface RunningState {
   device: Device;
   publicKey: string;
   peers: Map<NodeId, PeerConfig>;
+  /** Key and allowed-IP indexes of `peers` (a batch is validated against them). */
+  index: PeerIndex;
   /** Routes this backend installed in the main table, by prefix key. */
   routes: Map<string, ValidRoute>;
   /** Exit-node (default) routes installed with policy routing, by address family. */
@@ -141,7 +152,16 @@ export class WireguardBackend implements BackendPlugin {
         if (problems.length > 0) this.logger.error({ problems }, 'cleanup after failed start was incomplete');
         throw err;
       }
-      this.state = { config: cfg, device, publicKey, peers: new Map(), routes: new Map(), exitRoutes: new Map(), fwmarkSet: false };
+      this.state = {
+        config: cfg,
+        device,
+        publicKey,
+        peers: new Map(),
+        index: { byKey: new Map(), byPrefix: new Map(), prefixesOf: new Map() },
+        routes: new Map(),
+        exitRoutes: new Map(),
+        fwmarkSet: false,
+      };
       this.logger.info(
         { interfaceName: cfg.interfaceName, device: device.kind, listenPort: cfg.listenPort, addresses: cfg.addresses, mtu: cfg.mtu, publicKey },
         'WireGuard backend started',
@@ -182,7 +202,7 @@ export class WireguardBackend implements BackendPlugin {
   applyPeers(batch: PeerBatch, options?: CallOptions): Promise<void> {
     return this.serialize(async () => {
       const st = this.requireRunning();
-      const plan = validatePeerBatch(batch, st.peers, st.publicKey);
+      const plan = validatePeerBatch(batch, st.peers, st.publicKey, st.index);
       const clauses = planClauses(plan);
       if (clauses.length === 0) return;
       const scope = new CallScope(this.context.clock, options);
@@ -195,7 +215,11 @@ export class WireguardBackend implements BackendPlugin {
       }
       for (const r of plan.removals) st.peers.delete(r.id);
       for (const u of plan.upserts) st.peers.set(u.config.id, u.config);
-      this.warnUnroutedRoutes(st);
+      updatePeerIndex(st.index, plan);
+      // Only routes of peers whose allowed IPs changed can have become unrouted. Routes of peers
+      // removed here are not checked: the daemon removes peers before their routes.
+      const changed = new Set(plan.upserts.filter((u) => u.previous && !sameAllowedIps(u.previous, u.config)).map((u) => u.config.id));
+      if (changed.size > 0) this.warnUnroutedRoutes(st, [...st.routes.values(), ...st.exitRoutes.values()].filter((r) => changed.has(r.peer)));
       this.logger.info(
         { upserted: plan.upserts.length, removed: plan.removals.length, peers: st.peers.size, wgCalls: commands.length },
         'applied peer batch',
@@ -231,7 +255,7 @@ export class WireguardBackend implements BackendPlugin {
       const ops = routeOps(ifname, v.add.filter((r) => !isExit(r)), v.remove.filter((r) => !isExit(r)), st.routes);
       if (ops.length > 0) await this.mainTableRoutes(st, ops, scope);
       for (const r of exitAdd) await this.exitRoute(st, r, 'add', scope);
-      this.warnUnroutedRoutes(st);
+      this.warnUnroutedRoutes(st, v.add);
       this.logger.info(
         { added: v.add.length, removed: ops.filter((o) => o.op === 'del').length + exitRemove.length, routes: st.routes.size + st.exitRoutes.size },
         'applied route change',
@@ -357,12 +381,22 @@ export class WireguardBackend implements BackendPlugin {
     }
   }
 
-  /** Logs routes whose destination no allowed IP of their peer covers (WireGuard would drop that traffic). */
-  private warnUnroutedRoutes(st: RunningState): void {
-    for (const r of [...st.routes.values(), ...st.exitRoutes.values()]) {
-      const peer = st.peers.get(r.peer);
-      const covered = peer?.allowedIps.some((a) => cidrContains(parseCidr(a)!, r.parsed)) ?? false;
+  /**
+   * Logs each of `routes` whose destination no allowed IP of its peer covers (WireGuard would
+   * drop that traffic). Uses the parsed allowed IPs kept in the peer index: no parsing.
+   */
+  private warnUnroutedRoutes(st: RunningState, routes: Iterable<ValidRoute>): void {
+    for (const r of routes) {
+      const prefixes = st.index.prefixesOf.get(r.peer);
+      const covered = prefixes?.some((a) => prefixContains(a, r.parsed)) ?? false;
       if (!covered) this.logger.warn({ destination: r.destination, peer: r.peer }, 'route destination is not within the allowed IPs of its peer');
     }
   }
+}
+
+/** True when two configs have the same allowed IPs (as a set). */
+function sameAllowedIps(a: PeerConfig, b: PeerConfig): boolean {
+  if (a.allowedIps.length !== b.allowedIps.length) return false;
+  const set = new Set(a.allowedIps);
+  return b.allowedIps.every((x) => set.has(x));
 }

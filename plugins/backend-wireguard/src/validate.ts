@@ -16,7 +16,7 @@ import {
   type RouteChange,
 } from '@rustynet/plugin-api';
 import { CAPABILITIES, WG_KEY_PATTERN } from './capabilities.js';
-import { cidrKey, hostBitsZero, isHostPrefix, parseCidr, parseIp, type ParsedCidr } from './cidr.js';
+import { isHostPrefix, isIpLiteral, parsePrefix, prefixHostBitsZero, type Prefix } from './cidr.js';
 
 const NODE_ID_RE = new RegExp(NODE_ID_PATTERN);
 /** Linux interface names: at most IFNAMSIZ - 1 = 15 bytes; we allow the portable subset. */
@@ -63,10 +63,10 @@ export function validateStartConfig(config: BackendStartConfig): ValidStartConfi
   }
   const seen = new Set<string>();
   const addresses = c.addresses.map((a: unknown, i: number) => {
-    const p = typeof a === 'string' ? parseCidr(a) : undefined;
+    const p = typeof a === 'string' ? parsePrefix(a) : undefined;
     if (!p) throw invalidInput(`addresses[${i}]`, `not a CIDR: ${String(a)}`);
     if (!isHostPrefix(p)) throw invalidInput(`addresses[${i}]`, `must be a host prefix (/32 or /128): ${String(a)}`);
-    const key = cidrKey(p);
+    const key = p.key;
     if (seen.has(key)) throw invalidInput(`addresses[${i}]`, `duplicate address ${String(a)}`);
     seen.add(key);
     return a as string;
@@ -95,7 +95,7 @@ export function validateStartConfig(config: BackendStartConfig): ValidStartConfi
 export function validateEndpoint(endpoint: unknown, field: string): Endpoint {
   if (!isObject(endpoint)) throw invalidInput(field, 'must be an object { host, port }');
   const { host, port } = endpoint;
-  if (typeof host !== 'string' || parseIp(host) === undefined) {
+  if (typeof host !== 'string' || !isIpLiteral(host)) {
     throw invalidInput(`${field}.host`, `must be an IPv4 or IPv6 literal: ${String(host)}`);
   }
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -108,10 +108,10 @@ export function validateEndpoint(endpoint: unknown, field: string): Endpoint {
  * Checks a prefix used as allowed IP or route destination: valid CIDR with zero host bits.
  * @throws RustynetError `INVALID_INPUT` with `field`.
  */
-export function validatePrefix(value: unknown, field: string): ParsedCidr {
-  const p = typeof value === 'string' ? parseCidr(value) : undefined;
+export function validatePrefix(value: unknown, field: string): Prefix {
+  const p = typeof value === 'string' ? parsePrefix(value) : undefined;
   if (!p) throw invalidInput(field, `not a CIDR (address/prefix-length): ${String(value)}`);
-  if (!hostBitsZero(p)) throw invalidInput(field, `host bits set in ${String(value)}`);
+  if (!prefixHostBitsZero(p)) throw invalidInput(field, `host bits set in ${String(value)}`);
   return p;
 }
 
@@ -119,6 +119,48 @@ export function validatePrefix(value: unknown, field: string): ParsedCidr {
 export interface PlannedUpsert {
   config: PeerConfig;
   previous?: PeerConfig;
+  /** `config.allowedIps` parsed, in the same order. */
+  prefixes?: Prefix[];
+}
+
+/**
+ * Indexes of a consistent peer set (what the backend applied), kept with it so a batch is
+ * checked against them instead of re-reading every present peer: public key -> peer, allowed-IP
+ * prefix key -> peer, and each peer's parsed allowed IPs.
+ */
+export interface PeerIndex {
+  byKey: Map<string, NodeId>;
+  byPrefix: Map<string, NodeId>;
+  prefixesOf: Map<NodeId, Prefix[]>;
+}
+
+/** Builds the {@link PeerIndex} of a peer set (assumed consistent, e.g. the applied peers). */
+export function buildPeerIndex(peers: ReadonlyMap<NodeId, PeerConfig>): PeerIndex {
+  const index: PeerIndex = { byKey: new Map(), byPrefix: new Map(), prefixesOf: new Map() };
+  for (const p of peers.values()) {
+    const prefixes = p.allowedIps.map((a) => parsePrefix(a)).filter((x): x is Prefix => x !== undefined);
+    index.byKey.set(p.publicKey, p.id);
+    for (const x of prefixes) index.byPrefix.set(x.key, p.id);
+    index.prefixesOf.set(p.id, prefixes);
+  }
+  return index;
+}
+
+/** Moves `index` to the peer set after `plan` was applied (removals and replaced configs out, upserts in). */
+export function updatePeerIndex(index: PeerIndex, plan: PeerPlan): void {
+  const drop = (p: PeerConfig): void => {
+    if (index.byKey.get(p.publicKey) === p.id) index.byKey.delete(p.publicKey);
+    for (const x of index.prefixesOf.get(p.id) ?? []) if (index.byPrefix.get(x.key) === p.id) index.byPrefix.delete(x.key);
+    index.prefixesOf.delete(p.id);
+  };
+  for (const r of plan.removals) drop(r);
+  for (const u of plan.upserts) if (u.previous) drop(u.previous);
+  for (const u of plan.upserts) {
+    const prefixes = u.prefixes ?? u.config.allowedIps.map((a) => parsePrefix(a)).filter((x): x is Prefix => x !== undefined);
+    index.byKey.set(u.config.publicKey, u.config.id);
+    for (const x of prefixes) index.byPrefix.set(x.key, u.config.id);
+    index.prefixesOf.set(u.config.id, prefixes);
+  }
 }
 
 /** A validated peer batch, ready to turn into one `wg set` command. */
@@ -137,13 +179,18 @@ export interface PeerPlan {
  * resulting peer set: no two peers with one public key, none with this node's own key, no allowed
  * IP prefix claimed by two peers (WireGuard would silently move it), at most `maxPeers` peers.
  *
- * @param current the backend's peers by id.
+ * Only the batch's peers are checked against the rest: the present peers are consistent
+ * already, so a conflict needs an upsert. Cost is proportional to the batch, not the peer set,
+ * when `index` is given.
+ *
+ * @param current the backend's peers by id (a consistent set).
  * @param ownPublicKey this node's public key, when known.
+ * @param index the {@link PeerIndex} of `current` (built from `current` when absent).
  * @returns the plan, with deep copies of the configs.
  * @throws RustynetError `INVALID_INPUT` (field such as `upsert[2].allowedIps[0]`), `DUPLICATE_PEER`,
  *   `UNKNOWN_PEER`.
  */
-export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId, PeerConfig>, ownPublicKey?: string): PeerPlan {
+export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId, PeerConfig>, ownPublicKey?: string, index?: PeerIndex): PeerPlan {
   if (!isObject(batch)) throw invalidInput('batch', 'must be an object { upsert, remove }');
   const upsert: unknown = (batch as unknown as Record<string, unknown>).upsert ?? [];
   const remove: unknown = (batch as unknown as Record<string, unknown>).remove ?? [];
@@ -186,11 +233,12 @@ export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId,
       throw invalidInput(`${f}.allowedIps`, 'must be a non-empty list of CIDRs');
     }
     const own = new Set<string>();
+    const prefixes: Prefix[] = [];
     p.allowedIps.forEach((a: unknown, j: number) => {
       const parsed = validatePrefix(a, `${f}.allowedIps[${j}]`);
-      const key = cidrKey(parsed);
-      if (own.has(key)) throw invalidInput(`${f}.allowedIps[${j}]`, `listed twice: ${String(a)}`);
-      own.add(key);
+      if (own.has(parsed.key)) throw invalidInput(`${f}.allowedIps[${j}]`, `listed twice: ${String(a)}`);
+      own.add(parsed.key);
+      prefixes.push(parsed);
       config.allowedIps.push(a as string);
     });
     if (p.persistentKeepalive !== undefined) {
@@ -201,42 +249,48 @@ export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId,
       config.persistentKeepalive = k;
     }
     const previous = current.get(config.id);
-    return previous ? { config, previous: clonePeer(previous) } : { config };
+    return previous ? { config, previous: clonePeer(previous), prefixes } : { config, prefixes };
   });
 
-  // The resulting peer set must be consistent.
-  const next = new Map<NodeId, { config: PeerConfig; field: string }>();
+  // The resulting peer set must be consistent. The present peers are (the backend keeps them
+  // so), so only the upserts can conflict: with each other, or with a present peer that this
+  // batch neither removes nor replaces. Upserts are checked in order, so a conflict is reported
+  // at the later upsert's field.
   const removed = new Set(removals.map((r) => r.id));
-  for (const [id, cfg] of current) if (!removed.has(id)) next.set(id, { config: cfg, field: `peer ${id}` });
-  upserts.forEach((u, i) => next.set(u.config.id, { config: u.config, field: `upsert[${i}]` }));
-  if (next.size > CAPABILITIES.maxPeers) {
-    throw invalidInput('upsert', `the batch would leave ${next.size} peers; at most ${CAPABILITIES.maxPeers} are supported`);
+  const upserted = new Set(upserts.map((u) => u.config.id));
+  const added = upserts.filter((u) => !current.has(u.config.id)).length;
+  const nextSize = current.size - removals.length + added;
+  if (nextSize > CAPABILITIES.maxPeers) {
+    throw invalidInput('upsert', `the batch would leave ${nextSize} peers; at most ${CAPABILITIES.maxPeers} are supported`);
   }
-  const byKey = new Map<string, NodeId>();
-  const byPrefix = new Map<string, NodeId>();
-  // Upserts are checked last so that a conflict is reported at an upsert's field.
-  const ordered = [...next.values()].sort((a, b) => Number(a.field.startsWith('upsert')) - Number(b.field.startsWith('upsert')));
-  for (const { config, field } of ordered) {
+  const idx = index ?? buildPeerIndex(current);
+  /** The present peer owning an index entry, unless this batch removes or replaces it. */
+  const standing = (owner: NodeId | undefined, self: NodeId): NodeId | undefined =>
+    owner !== undefined && owner !== self && !removed.has(owner) && !upserted.has(owner) ? owner : undefined;
+  const batchKeys = new Map<string, NodeId>();
+  const batchPrefixes = new Map<string, NodeId>();
+  upserts.forEach((u, i) => {
+    const { config } = u;
+    const field = `upsert[${i}]`;
     if (ownPublicKey !== undefined && config.publicKey === ownPublicKey) {
       throw invalidInput(`${field}.publicKey`, "is this node's own public key");
     }
-    const other = byKey.get(config.publicKey);
+    const other = batchKeys.get(config.publicKey) ?? standing(idx.byKey.get(config.publicKey), config.id);
     if (other !== undefined) throw invalidInput(`${field}.publicKey`, `peer ${other} has the same public key`);
-    byKey.set(config.publicKey, config.id);
-    config.allowedIps.forEach((a, j) => {
-      const key = cidrKey(parseCidr(a)!);
-      const owner = byPrefix.get(key);
-      if (owner !== undefined) throw invalidInput(`${field}.allowedIps[${j}]`, `${a} is already an allowed IP of peer ${owner}`);
-      byPrefix.set(key, config.id);
+    batchKeys.set(config.publicKey, config.id);
+    u.prefixes!.forEach((x, j) => {
+      const owner = batchPrefixes.get(x.key) ?? standing(idx.byPrefix.get(x.key), config.id);
+      if (owner !== undefined) throw invalidInput(`${field}.allowedIps[${j}]`, `${config.allowedIps[j]} is already an allowed IP of peer ${owner}`);
+      batchPrefixes.set(x.key, config.id);
     });
-  }
+  });
   return { removals, upserts };
 }
 
 /** A validated route. */
 export interface ValidRoute {
   destination: string;
-  parsed: ParsedCidr;
+  parsed: Prefix;
   peer: NodeId;
 }
 
@@ -265,7 +319,7 @@ export function validateRouteChange(change: RouteChange, peers: ReadonlyMap<Node
   const validRemove = check(remove, 'remove');
   const dests = new Map<string, number>();
   validAdd.forEach((r, i) => {
-    const key = cidrKey(r.parsed);
+    const key = r.parsed.key;
     const j = dests.get(key);
     if (j !== undefined) throw invalidInput(`add[${i}].destination`, `${r.destination} is also add[${j}].destination`);
     dests.set(key, i);

@@ -275,4 +275,26 @@ describe('WireGuard backend command construction (recording runner)', () => {
     expect((await caught(() => createPlugin(makeContext(new FakeRunner(), { userspace: 'sometimes' })))).code).to.equal('CONFIG_INVALID');
     expect((await caught(() => createPlugin(makeContext(new FakeRunner(), { colour: 'blue' })))).code).to.equal('CONFIG_INVALID');
   });
+  it('warns about unrouted routes only for touched routes, never for routes of peers being removed', async () => {
+    const { plugin, ctx, config } = await setup();
+    await plugin.start(config);
+    const ps = peers(50);
+    await plugin.applyPeers({ upsert: ps, remove: [] });
+    await plugin.applyRoutes({ add: ps.map((p) => ({ destination: p.allowedIps[0]!, peer: p.id })), remove: [] });
+    const warnings = (): number => ctx.logger.lines.filter((l) => l.level === 'warn' && /not within the allowed IPs/.test(l.msg ?? '')).length;
+    expect(warnings()).to.equal(0);
+    // The daemon's order: peers removed first, their routes next. No warning in between.
+    await plugin.applyPeers({ upsert: [], remove: ps.slice(0, 40).map((p) => p.id) });
+    expect(warnings()).to.equal(0);
+    await plugin.applyRoutes({ add: [], remove: ps.slice(0, 40).map((p) => ({ destination: p.allowedIps[0]!, peer: p.id })) });
+    // A route outside its peer's allowed IPs is reported once, when added.
+    await plugin.applyRoutes({ add: [{ destination: '10.9.0.0/16', peer: ps[45]!.id }], remove: [] });
+    expect(warnings()).to.equal(1);
+    await plugin.applyRoutes({ add: [{ destination: '10.8.0.0/16', peer: ps[46]!.id }], remove: [] });
+    expect(warnings()).to.equal(2);
+    // Shrinking a peer's allowed IPs under its route is reported (for that peer's routes only).
+    await plugin.applyPeers({ upsert: [{ ...ps[47]!, allowedIps: ['100.64.9.9/32'] }], remove: [] });
+    expect(warnings()).to.equal(3);
+    await plugin.stop();
+  });
 });

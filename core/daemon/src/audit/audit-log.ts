@@ -52,6 +52,7 @@ export interface AuditVerification {
 export class AuditLog {
   private last: { seq: number; hash: string } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private modeChecked = false;
 
   constructor(
     readonly path: string,
@@ -85,7 +86,11 @@ export class AuditLog {
       const body = { seq: last.seq + 1, at: new Date(this.now()).toISOString(), type, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>, prev: last.hash };
       const record: AuditRecord = { ...body, hash: hashOf(body) };
       await appendFile(this.path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-      await chmod(this.path, 0o600);
+      // New files are created 0600; an existing file's mode is fixed once per instance.
+      if (!this.modeChecked) {
+        await chmod(this.path, 0o600);
+        this.modeChecked = true;
+      }
       this.last = { seq: record.seq, hash: record.hash };
       return record;
     };

@@ -8,6 +8,8 @@ export interface NetmapFetch {
   changed: boolean;
   /** The parsed JSON when `changed`. */
   value?: unknown;
+  /** The JSON text `value` was parsed from, when `changed`. */
+  text?: string;
 }
 
 /** Where signed netmaps come from. */
@@ -61,7 +63,7 @@ export class FileNetmapSource implements NetmapSource {
     const digest = sha256Hex(text);
     if (!force && digest === this.digest) return { changed: false };
     this.digest = digest;
-    return { changed: true, value: parse(text, this.path) };
+    return { changed: true, value: parse(text, this.path), text };
   }
 
   invalidate(): void {
@@ -106,7 +108,7 @@ export class UrlNetmapSource implements NetmapSource {
     const digest = sha256Hex(text);
     if (!force && digest === this.digest) return { changed: false };
     this.digest = digest;
-    return { changed: true, value: parse(text, this.url) };
+    return { changed: true, value: parse(text, this.url), text };
   }
 
   invalidate(): void {

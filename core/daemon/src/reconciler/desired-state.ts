@@ -10,7 +10,6 @@ import {
   type Route,
 } from '@rustynet/plugin-api';
 import { createAjv, formatAjvErrors } from '../util/ajv.js';
-import { parseCidr } from '../util/ip.js';
 
 /** What the node should look like for one backend: its peers and routes, keyed for O(1) diffing. */
 export interface DesiredState {
@@ -71,8 +70,22 @@ export function createPeerKeyValidator(peerKeySchema: JsonSchema): PeerKeyValida
   } catch (err) {
     throw new RustynetError('MANIFEST_INVALID', `backend peerKeySchema does not compile: ${(err as Error).message}`, { field: 'backend.peerKeySchema' });
   }
-  return (value) => (validate(value) ? undefined : formatAjvErrors(validate.errors));
+  // Accepted string keys are remembered (bounded), so a new netmap version validates only the
+  // keys it adds: every apply checks every peer key, twice (Reconciler.validate, desired state).
+  const accepted = new Set<string>();
+  return (value) => {
+    if (typeof value === 'string' && accepted.has(value)) return undefined;
+    if (!validate(value)) return formatAjvErrors(validate.errors);
+    if (typeof value === 'string') {
+      if (accepted.size >= KEY_CACHE_LIMIT) accepted.clear();
+      accepted.add(value);
+    }
+    return undefined;
+  };
 }
+
+/** Most accepted key strings a {@link PeerKeyValidator} remembers before it starts over. */
+const KEY_CACHE_LIMIT = 65_536;
 
 /**
  * Validates the key material of every node but `selfId` that carries a key for `protocol`. Runs
@@ -148,16 +161,18 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
   const skipped: SkippedPrefix[] = [];
   const excluded: ExcludedRoute[] = [];
   const caps = input.capabilities ?? {};
+  // The netmap passed the semantic checks, so every prefix is a valid CIDR: the family and
+  // whether the length is 0 can be read off the text (no parsing on this per-prefix hot path).
   const keep = (peer: NodeId, prefix: string, isRoute: boolean): boolean => {
-    const p = parseCidr(prefix);
-    if (isRoute && p?.prefixLength === 0 && peer !== input.exitNode) {
+    const isDefault = isRoute && prefix.endsWith('/0');
+    if (isDefault && peer !== input.exitNode) {
       excluded.push({ peer, prefix, reason: 'notExitNode', exitNode: input.exitNode ?? null });
       return false;
     }
     let capability: SkippedPrefix['capability'] | undefined;
-    if (p?.family === 6 && caps.ipv6 === false) capability = 'ipv6';
-    else if (isRoute && p?.prefixLength === 0 && caps.exitNode === false) capability = 'exitNode';
-    else if (isRoute && p !== undefined && p.prefixLength > 0 && caps.lanRoutes === false) capability = 'lanRoutes';
+    if (caps.ipv6 === false && prefix.includes(':')) capability = 'ipv6';
+    else if (isDefault && caps.exitNode === false) capability = 'exitNode';
+    else if (isRoute && !isDefault && caps.lanRoutes === false) capability = 'lanRoutes';
     if (capability) skipped.push({ peer, prefix, capability });
     return capability === undefined;
   };

@@ -25,9 +25,29 @@ export function peerFingerprint(p: PeerConfig): string {
   });
 }
 
-/** True when two peer configs are equivalent. */
+function sameStringSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  if (i === a.length) return true; // same order: the common case
+  const x = a.slice(i).sort();
+  const y = b.slice(i).sort();
+  return x.every((v, j) => v === y[j]);
+}
+
+/**
+ * True when two peer configs are equivalent: same id, public key (compared as JSON values, it is
+ * opaque), endpoint, keepalive (absent = 0) and allowed IPs as a set. Compares the fields
+ * directly: it runs once per peer per netmap.
+ */
 export function peerConfigEqual(a: PeerConfig, b: PeerConfig): boolean {
-  return peerFingerprint(a) === peerFingerprint(b);
+  if (a.id !== b.id) return false;
+  if (a.publicKey !== b.publicKey && !jsonEqual(a.publicKey, b.publicKey)) return false;
+  const ea = a.endpoint;
+  const eb = b.endpoint;
+  if (ea === undefined || eb === undefined ? ea !== eb : ea.host !== eb.host || ea.port !== eb.port) return false;
+  if ((a.persistentKeepalive ?? 0) !== (b.persistentKeepalive ?? 0)) return false;
+  return sameStringSet(a.allowedIps, b.allowedIps);
 }
 
 /**
@@ -54,8 +74,52 @@ export function diffRoutes(actual: ReadonlyMap<string, Route>, desired: Readonly
   return { add, remove };
 }
 
-/** True when two JSON values are equal under RFC 8785 canonicalisation (`undefined` only equals itself). */
+/** The JSON form of an array element or object member, as JSON.stringify / RFC 8785 see it. */
+function jsonMember(v: unknown): unknown {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol' ? undefined : v;
+}
+
+function jsonValueEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    // Non-finite numbers serialise as null.
+    if (typeof a === 'number' && typeof b === 'number') return !Number.isFinite(a) && !Number.isFinite(b);
+    if (typeof a === 'number' && !Number.isFinite(a)) return b === null;
+    if (typeof b === 'number' && !Number.isFinite(b)) return a === null;
+    return false;
+  }
+  if (typeof (a as { toJSON?: unknown }).toJSON === 'function' || typeof (b as { toJSON?: unknown }).toJSON === 'function') {
+    return canonicalJson(a) === canonicalJson(b);
+  }
+  const arrA = Array.isArray(a);
+  if (arrA !== Array.isArray(b)) return false;
+  if (arrA) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!jsonValueEqual(jsonMember(x[i]) ?? null, jsonMember(y[i]) ?? null)) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let count = 0;
+  for (const k of Object.keys(x)) {
+    const vx = jsonMember(x[k]);
+    if (vx === undefined) continue;
+    count++;
+    const vy = Object.hasOwn(y, k) ? jsonMember(y[k]) : undefined;
+    if (vy === undefined || !jsonValueEqual(vx, vy)) return false;
+  }
+  for (const k of Object.keys(y)) if (jsonMember(y[k]) !== undefined) count--;
+  return count === 0;
+}
+
+/**
+ * True when two JSON values are equal under RFC 8785 canonicalisation (`undefined` only equals
+ * itself): member order does not matter, members whose value is `undefined` are absent. Walks
+ * both values instead of serialising them.
+ */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return canonicalJson(a) === canonicalJson(b);
+  return jsonValueEqual(a, b);
 }

@@ -89,6 +89,17 @@ export class FileStateStore implements StateStore {
     await atomicWriteFile(path, text);
   }
 
+  /**
+   * Writes a JSON document given as text (e.g. exactly as received), without parsing and
+   * re-serialising it; atomic like {@link write}. The caller vouches that `json` is JSON.
+   * @throws RustynetError `INVALID_INPUT` for a bad key.
+   */
+  async writeText(key: string, json: string): Promise<void> {
+    const path = this.path(key);
+    await this.ensure();
+    await atomicWriteFile(path, json);
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
   }

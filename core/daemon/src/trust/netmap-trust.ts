@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock, Netmap, SignedNetmap, StateStore } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
-import { jsonDigest } from '../util/json.js';
-import { verifySignedNetmap } from './verify.js';
+import { sha256Hex } from '../util/json.js';
+import { verifySignedNetmapBytes } from './verify.js';
 import { NetmapWatermark } from './watermark.js';
 
 /** State key of the last successfully applied signed netmap. */
@@ -15,6 +15,11 @@ export interface TrustedNetmap {
   signed: SignedNetmap;
   /** SHA-256 hex of the canonical netmap JSON. */
   digest: string;
+  /**
+   * The envelope's JSON text exactly as received, when known: persisted as the last good netmap
+   * as is (no second serialisation of a large document).
+   */
+  text?: string;
   /** `unchanged`: same version and digest as the watermark (nothing to do). */
   status: 'new' | 'unchanged';
 }
@@ -27,6 +32,8 @@ export interface TrustedNetmap {
 export class NetmapTrust {
   readonly watermark: NetmapWatermark;
   private readonly key: KeyObject;
+  /** Digest of the last good netmap this instance persisted or read back. */
+  private persistedDigest: string | undefined;
 
   /** @throws RustynetError `KEY_INVALID` when the control-plane key is malformed. */
   constructor(
@@ -39,20 +46,31 @@ export class NetmapTrust {
   }
 
   /**
-   * Verifies `input` and checks it against the watermark (does not move the watermark).
+   * Verifies `input` and checks it against the watermark (does not move the watermark). The
+   * digest is taken from the canonical bytes the signature was verified over (one RFC 8785
+   * canonicalisation per netmap).
+   * @param text the JSON text `input` was parsed from, if any (see {@link TrustedNetmap.text}).
    * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, `NETMAP_REPLAYED`.
    */
-  async check(input: unknown): Promise<TrustedNetmap> {
-    const netmap = verifySignedNetmap(input, this.key, { now: this.clock.now() });
-    const digest = jsonDigest(netmap);
+  async check(input: unknown, text?: string): Promise<TrustedNetmap> {
+    const { netmap, canonical } = verifySignedNetmapBytes(input, this.key, { now: this.clock.now() });
+    const digest = sha256Hex(canonical);
     const status = await this.watermark.check(netmap.version, digest);
-    return { netmap, signed: input as SignedNetmap, digest, status };
+    return { netmap, signed: input as SignedNetmap, digest, status, ...(text !== undefined && { text }) };
   }
 
-  /** Records a successfully applied netmap: raises the watermark and persists the envelope. */
+  /**
+   * Records a successfully applied netmap: raises the watermark (durably: written and fsynced
+   * before this resolves; it is the replay protection) and persists the envelope as the last
+   * good netmap (its received text when known). Skips the last-good write when that version is
+   * already the one persisted.
+   */
   async commit(trusted: TrustedNetmap): Promise<void> {
     await this.watermark.commit(trusted.netmap.version, trusted.digest);
-    await this.store.write(LAST_GOOD_KEY, trusted.signed);
+    if (this.persistedDigest === trusted.digest) return;
+    if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(LAST_GOOD_KEY, trusted.text);
+    else await this.store.write(LAST_GOOD_KEY, trusted.signed);
+    this.persistedDigest = trusted.digest;
   }
 
   /**
@@ -62,10 +80,20 @@ export class NetmapTrust {
   async lastGood(): Promise<TrustedNetmap | undefined> {
     const signed = await this.store.read<SignedNetmap>(LAST_GOOD_KEY);
     if (!signed) return undefined;
-    const netmap = verifySignedNetmap(signed, this.key, { now: this.clock.now() });
-    const digest = jsonDigest(netmap);
+    const { netmap, canonical } = verifySignedNetmapBytes(signed, this.key, { now: this.clock.now() });
+    const digest = sha256Hex(canonical);
     const wm = await this.watermark.current();
     if (!wm || wm.version !== netmap.version || wm.digest !== digest) return undefined;
+    this.persistedDigest = digest;
     return { netmap, signed, digest, status: 'unchanged' };
   }
+}
+
+/** A state store that can persist a JSON document given as text (e.g. `FileStateStore`). */
+interface TextStateStore extends StateStore {
+  writeText(key: string, json: string): Promise<void>;
+}
+
+function isTextStore(store: StateStore): store is TextStateStore {
+  return typeof (store as Partial<TextStateStore>).writeText === 'function';
 }

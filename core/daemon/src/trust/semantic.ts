@@ -1,5 +1,5 @@
 import { RustynetError, type Netmap } from '@rustynet/plugin-api';
-import { cidrKey, hostBitsZero, isHostPrefix, parseCidr } from '../util/ip.js';
+import { hostBitsZero, isHostPrefix, parseCidr } from '../util/ip.js';
 
 function invalid(field: string, message: string): RustynetError {
   return new RustynetError('NETMAP_INVALID', `netmap ${field}: ${message}`, { field });
@@ -14,26 +14,30 @@ function invalid(field: string, message: string): RustynetError {
 export function checkNetmapSemantics(netmap: Netmap): void {
   const ids = new Set<string>();
   const owners = new Map<string, string>();
-  netmap.nodes.forEach((node, i) => {
+  // Plain loops with field names built only on error: this runs over every node of every netmap.
+  const nodes = netmap.nodes;
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
     if (ids.has(node.id)) throw invalid(`nodes[${i}].id`, `duplicate node id ${node.id}`);
     ids.add(node.id);
-    node.addresses.forEach((a, j) => {
-      const field = `nodes[${i}].addresses[${j}]`;
+    const addresses = node.addresses;
+    for (let j = 0; j < addresses.length; j++) {
+      const a = addresses[j]!;
       const p = parseCidr(a);
-      if (!p) throw invalid(field, `${a} is not a valid CIDR`);
-      if (!isHostPrefix(p)) throw invalid(field, `${a} must be a host prefix (/32 or /128)`);
-      const key = cidrKey(p);
-      const owner = owners.get(key);
-      if (owner !== undefined) throw invalid(field, `${a} is already the address of node ${owner}`);
-      owners.set(key, node.id);
-    });
-    (node.routes ?? []).forEach((r, j) => {
-      const field = `nodes[${i}].routes[${j}]`;
+      if (!p) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} is not a valid CIDR`);
+      if (!isHostPrefix(p)) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} must be a host prefix (/32 or /128)`);
+      const owner = owners.get(p.key);
+      if (owner !== undefined) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} is already the address of node ${owner}`);
+      owners.set(p.key, node.id);
+    }
+    const routes = node.routes ?? [];
+    for (let j = 0; j < routes.length; j++) {
+      const r = routes[j]!;
       const p = parseCidr(r);
-      if (!p) throw invalid(field, `${r} is not a valid CIDR`);
-      if (!hostBitsZero(p)) throw invalid(field, `${r} has host bits set`);
-    });
-  });
+      if (!p) throw invalid(`nodes[${i}].routes[${j}]`, `${r} is not a valid CIDR`);
+      if (!hostBitsZero(p)) throw invalid(`nodes[${i}].routes[${j}]`, `${r} has host bits set`);
+    }
+  }
   const relayIds = new Set<string>();
   (netmap.relays ?? []).forEach((r, i) => {
     if (relayIds.has(r.id)) throw invalid(`relays[${i}].id`, `duplicate relay id ${r.id}`);

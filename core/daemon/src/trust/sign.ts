@@ -1,11 +1,11 @@
 import { sign as cryptoSign } from 'node:crypto';
 import type { Netmap, SignedNetmap } from '@rustynet/plugin-api';
 import { keyIdOf, privateKeyFromPem, publicKeyFromPrivatePem } from '../services/key-store.js';
-import { canonicalJson } from '../util/json.js';
+import { canonicalJsonBytes } from '../util/json.js';
 
 /** The bytes a netmap signature covers: the RFC 8785 canonical JSON of the netmap, UTF-8. */
 export function netmapSigningBytes(netmap: unknown): Buffer {
-  return Buffer.from(canonicalJson(netmap), 'utf8');
+  return canonicalJsonBytes(netmap);
 }
 
 /**

@@ -33,6 +33,22 @@ export interface VerifyOptions {
  *   `KEY_INVALID` (the control-plane key itself is malformed).
  */
 export function verifySignedNetmap(input: unknown, controlPlanePublicKeyB64: string | KeyObject, opts: VerifyOptions = {}): Netmap {
+  return verifySignedNetmapBytes(input, controlPlanePublicKeyB64, opts).netmap;
+}
+
+/** Result of {@link verifySignedNetmapBytes}. */
+export interface VerifiedNetmap {
+  netmap: Netmap;
+  /** The RFC 8785 canonical JSON of `netmap` (UTF-8) that the signature was verified over. */
+  canonical: Buffer;
+}
+
+/**
+ * {@link verifySignedNetmap}, also returning the canonical bytes it verified, so a caller that
+ * needs a digest of the netmap does not canonicalise it a second time.
+ * @throws as {@link verifySignedNetmap}.
+ */
+export function verifySignedNetmapBytes(input: unknown, controlPlanePublicKeyB64: string | KeyObject, opts: VerifyOptions = {}): VerifiedNetmap {
   const now = opts.now ?? Date.now();
   if (!validateEnvelope(input)) {
     const first = validateEnvelope.errors?.[0];
@@ -42,12 +58,14 @@ export function verifySignedNetmap(input: unknown, controlPlanePublicKeyB64: str
   }
   const key = typeof controlPlanePublicKeyB64 === 'string' ? publicKeyFromRawB64(controlPlanePublicKeyB64) : controlPlanePublicKeyB64;
   let ok = false;
+  let canonical: Buffer | undefined;
   try {
-    ok = cryptoVerify(null, netmapSigningBytes(input.netmap), key, Buffer.from(input.signature.value, 'base64'));
+    canonical = netmapSigningBytes(input.netmap);
+    ok = cryptoVerify(null, canonical, key, Buffer.from(input.signature.value, 'base64'));
   } catch {
     ok = false;
   }
-  if (!ok) throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap signature does not verify against the control-plane key', { field: 'signature.value' });
+  if (!ok || !canonical) throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap signature does not verify against the control-plane key', { field: 'signature.value' });
 
   const netmap: unknown = input.netmap;
   if (!validateNetmap(netmap)) {
@@ -67,5 +85,5 @@ export function verifySignedNetmap(input: unknown, controlPlanePublicKeyB64: str
   if (expiresAt <= now) {
     throw new RustynetError('NETMAP_EXPIRED', `netmap expired at ${netmap.expiresAt} (now ${new Date(now).toISOString()})`, { field: 'expiresAt' });
   }
-  return netmap;
+  return { netmap, canonical };
 }
