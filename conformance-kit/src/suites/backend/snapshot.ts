@@ -20,7 +20,11 @@ export async function snapshotNode(n: SuiteNode): Promise<Record<string, string[
     n.host.exec(args[0]!, args.slice(1), { reject: false }).then((r) => r.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
   const [links, addrs, routes4, routes6, rules, sockU, sockT, nft] = await Promise.all([
     x(['ip', '-o', 'link', 'show']).then((l) => l.map((s) => s.replace(/^\d+: /, '').split(' ')[0]!.replace(/:$/, '').replace(/@.*$/, ''))),
-    x(['ip', '-o', 'addr', 'show']).then((l) => l.map((s) => s.replace(/^\d+: /, '').replace(/\s+valid_lft.*$/, ''))),
+    // Link-local IPv6 addresses appear on the underlay by themselves once duplicate address
+    // detection finishes, at any time; a device left behind is caught through `links` instead.
+    x(['ip', '-o', 'addr', 'show'])
+      .then((l) => l.filter((s) => !/\sinet6 fe80:/.test(s)))
+      .then((l) => l.map((s) => s.replace(/^\d+: /, '').replace(/\s+valid_lft.*$/, ''))),
     x(['ip', '-4', 'route', 'show', 'table', 'all']),
     x(['ip', '-6', 'route', 'show', 'table', 'all']).then((l) => l.filter((s) => !s.includes('fe80::') && !/^(multicast|local) ff/.test(s))),
     x(['ip', 'rule', 'show']),
