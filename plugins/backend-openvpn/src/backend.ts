@@ -28,8 +28,15 @@ import type { InstanceConfig } from './config.js';
 import { OpenVpnInstance } from './instance.js';
 import { generateKeyPair, loadKeyPair, type LoadedKeyPair } from './keys.js';
 import { resolveOptions, type OpenVpnOptions } from './options.js';
-import { CAPABILITIES, DEFAULT_BASE_PORT, DEVICE_SEPARATOR, deviceName, localPort, portOffset, remotePort, tlsRole } from './rules.js';
+import { CAPABILITIES, DEFAULT_BASE_PORT, DEVICE_SEPARATOR, deviceName, isProxyEndpoint, localPort, portOffset, sendPort, tlsRole } from './rules.js';
 import { checkEndpoint, validateBatch, validateRoutes, validateStart, type ValidPeer, type ValidStart } from './validate.js';
+
+/**
+ * How long the tunnel is watched (not waited for) after a switch to a loopback proxy endpoint:
+ * the peer's own switch follows on its own schedule (its path controller, up to a probe round
+ * later), then one TLS handshake, then openvpn's next one-second coarse tick.
+ */
+const PROXY_WATCH_MS = 5000;
 
 /** Longest UNIX socket path we use (sun_path is 108 bytes on Linux). */
 const MAX_SOCKET_PATH = 100;
@@ -260,7 +267,7 @@ export class OpenVpnBackend implements BackendPlugin {
       role: tlsRole(v.nodeId, p.config.id),
       localPort: localPort(v.basePort, p.overlayV4Value, span),
       ...(p.config.endpoint
-        ? { remote: { host: p.config.endpoint.host, port: remotePort(p.config.endpoint.port, v.localV4Value, span) } }
+        ? { remote: { host: p.config.endpoint.host, port: sendPort(p.config.endpoint, v.localV4Value, span) } }
         : {}),
       certFile: run.keys.certFile,
       keyFile: run.keys.keyFile,
@@ -460,7 +467,10 @@ export class OpenVpnBackend implements BackendPlugin {
 
   /**
    * {@inheritDoc BackendPlugin.updatePeerEndpoint} Restarts that peer's instance with the new
-   * `--remote`; device, addresses and routes stay.
+   * `--remote`; device, addresses and routes stay. A netmap endpoint (the peer's base port) gets
+   * the per-pair port offset; a loopback endpoint (a local proxy such as the relay client's
+   * per-peer socket) is used as given and is not waited for: the peer switches on its own
+   * schedule, and the daemon's serialiser must not be held meanwhile.
    */
   updatePeerEndpoint(peer: NodeId, endpoint: Endpoint, options?: CallOptions): Promise<void> {
     return this.serial(async () => {
@@ -474,9 +484,19 @@ export class OpenVpnBackend implements BackendPlugin {
       if (cur && cur.host === endpoint.host && cur.port === endpoint.port) return;
       const next: ValidPeer = { ...e.peer, config: { ...e.peer.config, endpoint: { host: endpoint.host, port: endpoint.port } } };
       e.peer = next;
+      const t0 = this.ctx.clock.now();
       await e.instance.reconfigure(this.instanceConfig(run, next, e.device));
-      await this.settle([e.instance]);
-      this.log.info({ peer, endpoint: `${endpoint.host}:${endpoint.port}` }, 'peer endpoint updated');
+      const restartMs = this.ctx.clock.now() - t0;
+      if (!isProxyEndpoint(endpoint.host)) await this.settle([e.instance]);
+      else {
+        // Not awaited: watch the new session come up (and keep openvpn's loop awake meanwhile).
+        const inst = e.instance;
+        void inst
+          .waitConnected(Math.max(this.opts.connectWaitMs, PROXY_WATCH_MS), { pollMs: 50, silentMs: PROXY_WATCH_MS })
+          .then((ok) => this.log.info({ peer, connected: ok, afterMs: this.ctx.clock.now() - t0 }, ok ? 'tunnel up via the new endpoint' : 'tunnel not up via the new endpoint yet'))
+          .catch(() => undefined);
+      }
+      this.log.info({ peer, endpoint: `${endpoint.host}:${endpoint.port}`, restartMs, totalMs: this.ctx.clock.now() - t0 }, 'peer endpoint updated');
     });
   }
 
@@ -529,10 +549,12 @@ export class OpenVpnBackend implements BackendPlugin {
     const peers = await Promise.all(
       entries.map(async (e): Promise<PeerStats> => {
         const s = await e.instance.snapshot();
-        // Reported in netmap terms: the peer's base port, not the derived per-pair port.
+        // Reported in netmap terms: the peer's base port, not the derived per-pair port (a
+        // loopback proxy endpoint as it is).
         const selfOffset = portOffset(run.v.localV4Value, this.opts.portSpan);
         const configured = e.peer.config.endpoint;
-        const livePort = s.remotePort !== undefined ? s.remotePort - selfOffset : undefined;
+        const livePort =
+          s.remotePort === undefined || s.remoteHost === undefined ? undefined : isProxyEndpoint(s.remoteHost) ? s.remotePort : s.remotePort - selfOffset;
         const endpoint: Endpoint | undefined =
           s.remoteHost && livePort !== undefined && livePort >= 1
             ? { host: s.remoteHost, port: livePort }
@@ -545,6 +567,7 @@ export class OpenVpnBackend implements BackendPlugin {
           lastHandshakeAt: s.lastHandshakeAt,
           rxBytes: s.rxBytes,
           txBytes: s.txBytes,
+          localPort: e.instance.currentConfig.localPort,
           state: s.state,
         };
       }),

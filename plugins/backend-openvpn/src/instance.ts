@@ -51,6 +51,12 @@ export interface InstanceSnapshot {
 /** How long {@link OpenVpnInstance.waitConnected} waits for a first answer of the peer. */
 const SILENT_PEER_MS = 2500;
 
+/**
+ * Time between the first SIGTERM (openvpn sends its exit notification at once) and the second
+ * (skips openvpn's ~1 s exit-notification linger), ms.
+ */
+const EXIT_NOTIFY_GRACE_MS = 20;
+
 /** A process that lived at least this long resets the backoff. */
 const STABLE_MS = 60_000;
 
@@ -222,7 +228,13 @@ export class OpenVpnInstance {
     }
   }
 
-  /** Stops the process (SIGTERM, then SIGKILL after 5 s) and cancels any pending restart. Idempotent. */
+  /**
+   * Stops the process and cancels any pending restart. Idempotent. openvpn answers a first
+   * SIGTERM by sending its exit notification to the peer (`--explicit-exit-notify`) and then
+   * lingers about a second before exiting (openvpn(8): "explicit-exit-notify"); a second SIGTERM
+   * after {@link EXIT_NOTIFY_GRACE_MS} ends it at once (the notification is out by then), so an
+   * endpoint change costs milliseconds, not a second. SIGKILL after 5 s.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.backoff.abort();
@@ -235,6 +247,8 @@ export class OpenVpnInstance {
       this.seenTx = 0;
       if (!(await isExited(proc))) {
         proc.kill('SIGTERM');
+        const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), EXIT_NOTIFY_GRACE_MS).unref());
+        if ((await Promise.race([proc.exited, grace])) === 'grace') proc.kill('SIGTERM');
         const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000).unref());
         if ((await Promise.race([proc.exited, timer])) === 'timeout') {
           proc.kill('SIGKILL');
@@ -254,10 +268,14 @@ export class OpenVpnInstance {
 
   /**
    * Waits until the tunnel reports CONNECTED, `timeoutMs` passes, or the peer stays silent
-   * (no TLS answer) for 2.5 s.
+   * (no TLS answer) for `silentMs` (default 2.5 s). Each poll is a management connection, which
+   * also wakes openvpn's event loop: openvpn enables the data channel of a new session only from
+   * its once-a-second coarse timer, which otherwise runs up to ~0.26 s late when idle.
    * @returns whether it connected.
    */
-  async waitConnected(timeoutMs: number): Promise<boolean> {
+  async waitConnected(timeoutMs: number, opts: { pollMs?: number; silentMs?: number } = {}): Promise<boolean> {
+    const pollMs = opts.pollMs ?? 100;
+    const silentMs = opts.silentMs ?? SILENT_PEER_MS;
     const start = this.deps.clock.now();
     let heard = false;
     for (;;) {
@@ -268,8 +286,8 @@ export class OpenVpnInstance {
       const elapsed = this.deps.clock.now() - start;
       if (this.supervision === 'stopped' || elapsed >= timeoutMs) return false;
       // A peer that has not answered within one TLS retransmit interval (2 s) is not waited for.
-      if (!heard && elapsed >= SILENT_PEER_MS) return false;
-      await new Promise((r) => setTimeout(r, 100));
+      if (!heard && elapsed >= silentMs) return false;
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 

@@ -3,7 +3,8 @@
  * who is the TLS server, which UDP ports each side binds and sends to, and device names.
  * Documented in docs/backends/openvpn.md ("Roles and ports").
  */
-import type { BackendCapabilities } from '@rustynet/plugin-api';
+import type { BackendCapabilities, Endpoint } from '@rustynet/plugin-api';
+import { ipValue } from './ip.js';
 
 /** Protocol id under which nodes carry this backend's key material in the netmap. */
 export const PROTOCOL = 'openvpn';
@@ -30,22 +31,28 @@ export function formatFingerprint(digest: Uint8Array): string {
  * unit test keeps the two equal.
  * - roaming: `updatePeerEndpoint` restarts that peer's openvpn instance with the new `remote`
  *   (the tun device, its addresses and routes survive); traffic resumes after one TLS handshake.
- * - udpTransport false: each peer pair uses its own derived port pair (see {@link localPort}), so a
- *   relay standing in for a node's single netmap endpoint cannot reach the right instance.
+ * - udpTransport: each instance speaks UDP from its own per-peer port (reported per peer as
+ *   `stats().peers[].localPort`, bound on every local address, loopback included), and an
+ *   endpoint on a loopback address (a local proxy such as the relay client) is used literally,
+ *   without the per-pair port derivation (see {@link isProxyEndpoint}). So a relay can stand in
+ *   for a peer: tested end to end by core/cli/test/relay-fallback.int.test.ts.
  * - exitNode: default routes go to a separate routing table chosen by policy rules for packets
  *   without the instances' fwmark (`--mark`), so the encrypted underlay packets never loop.
  * - maxPeers: one process, one tun device and one UDP port per peer; 128 keeps device names
  *   within IFNAMSIZ and is within the port span.
+ * - processPerPeer: one long-lived `openvpn` process per peer (spawned concurrently per batch);
+ *   the short-lived commands of a batch (`ip -batch`, `sysctl`) stay constant.
  */
 export const CAPABILITIES: Readonly<BackendCapabilities> = Object.freeze({
   roaming: true,
   ipv6: true,
   exitNode: true,
   lanRoutes: true,
-  udpTransport: false,
+  udpTransport: true,
   handshakeStats: true,
   maxPeers: 128,
   allowedIpsUpdate: true,
+  processPerPeer: true,
 });
 
 /** TLS role of this node in the pair: the node whose id sorts first (byte order) is the server. */
@@ -79,6 +86,27 @@ export function localPort(selfBase: number, peerOverlayV4: bigint, span: number)
 /** UDP port this node sends to for `peer`: the peer's base (its netmap endpoint port) + offset(self). */
 export function remotePort(peerBase: number, selfOverlayV4: bigint, span: number): number {
   return peerBase + portOffset(selfOverlayV4, span);
+}
+
+/**
+ * True when `host` is a loopback address (127.0.0.0/8, `::1`, `::ffff:127.x.y.z`). Such an
+ * endpoint is a local proxy that stands for exactly one peer (the relay client binds one
+ * loopback socket per relayed peer), never another node: its port is used as given, while a
+ * netmap endpoint's port is the peer's base port to which the per-pair offset is added.
+ */
+export function isProxyEndpoint(host: string): boolean {
+  const ip = ipValue(host);
+  if (!ip) return false;
+  if (ip.family === 4) return ip.value >> 24n === 127n;
+  return ip.value === 1n || (ip.value >> 32n === 0xffffn && ((ip.value >> 24n) & 0xffn) === 127n);
+}
+
+/**
+ * The UDP port this node's instance sends to for `endpoint`: the endpoint's port itself for a
+ * local proxy ({@link isProxyEndpoint}), else {@link remotePort} (peer base + offset(self)).
+ */
+export function sendPort(endpoint: Endpoint, selfOverlayV4: bigint, span: number): number {
+  return isProxyEndpoint(endpoint.host) ? endpoint.port : remotePort(endpoint.port, selfOverlayV4, span);
 }
 
 /** Separator between the interface prefix and the peer index in device names. */

@@ -14,7 +14,7 @@ import {
 } from '@rustynet/plugin-api';
 import { isIP } from 'node:net';
 import { cidrContains, ipValue, parseCidr, type ParsedCidr } from './ip.js';
-import { CAPABILITIES, isFingerprint, MAX_PREFIX_LENGTH, portOffset } from './rules.js';
+import { CAPABILITIES, isFingerprint, isProxyEndpoint, MAX_PREFIX_LENGTH, portOffset } from './rules.js';
 
 const NODE_ID_RE = new RegExp(NODE_ID_PATTERN);
 const IFNAME_RE = /^[A-Za-z0-9_-]+$/;
@@ -105,7 +105,8 @@ export interface KnownPeer {
 }
 
 /**
- * Checks an endpoint, including that the derived remote port fits.
+ * Checks an endpoint, including that the derived remote port fits (a loopback proxy endpoint's
+ * port is used as given: {@link isProxyEndpoint}).
  * @returns an error message or undefined.
  */
 export function checkEndpoint(e: unknown, selfOffset: number): string | undefined {
@@ -113,7 +114,7 @@ export function checkEndpoint(e: unknown, selfOffset: number): string | undefine
   const { host, port } = e as Partial<Endpoint>;
   if (typeof host !== 'string' || isIP(host) === 0 || host.includes('%')) return 'host must be an IPv4 or IPv6 literal';
   if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return 'port must be an integer 1..65535';
-  if ((port as number) + selfOffset > 65535) {
+  if (!isProxyEndpoint(host) && (port as number) + selfOffset > 65535) {
     return `port ${port} + this node's port offset ${selfOffset} exceeds 65535`;
   }
   return undefined;

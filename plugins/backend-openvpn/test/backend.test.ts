@@ -273,12 +273,34 @@ describe('OpenVpnBackend (fake runner)', () => {
     expect(s.endpoint).to.deep.equal({ host: 'fd00:1::3', port: 52000 });
   });
 
+  it('takes a loopback (relay proxy) endpoint literally: no port offset, no settle wait; localPort per peer', async () => {
+    await backend.start(startCfg());
+    await backend.applyPeers({ upsert: [peer('a', 1), peer('c', 3)], remove: [] });
+    const before = (await backend.stats()).peers.find((p) => p.id === 'c')!;
+    expect(before.localPort).to.equal(51000 + off('100.64.0.3'));
+    // 65535 + offset would overflow for a netmap endpoint; a proxy port is used as given.
+    await backend.updatePeerEndpoint('c', { host: '127.0.0.1', port: 65535 });
+    expect(runner.processes).to.have.length(3);
+    expect(runner.processes[2]!.config).to.match(/^remote 127\.0\.0\.1 65535$/m);
+    expect(runner.processes[2]!.config).to.match(new RegExp(`^lport ${51000 + off('100.64.0.3')}$`, 'm'));
+    expect(runner.processes[2]!.config).to.not.match(/^local /m);
+    await backend.updatePeerEndpoint('c', { host: '::1', port: 40000 });
+    expect(runner.processes[3]!.config).to.match(/^remote ::1 40000$/m);
+    // Back to the netmap endpoint: the offset applies again.
+    await backend.updatePeerEndpoint('c', { host: '198.18.0.3', port: 51000 });
+    expect(runner.processes[4]!.config).to.match(new RegExp(`^remote 198\\.18\\.0\\.3 ${51000 + off('100.64.0.2')}$`, 'm'));
+    expect((await failure(backend.updatePeerEndpoint('c', { host: '198.18.0.3', port: 65535 }))).field).to.equal('endpoint');
+    // applyPeers with a relayed endpoint (the reconciler re-applying a relayed peer) is literal too.
+    await backend.applyPeers({ upsert: [peer('c', 3, { endpoint: { host: '127.0.0.1', port: 45000 } })], remove: [] });
+    expect(runner.processes.at(-1)!.config).to.match(/^remote 127\.0\.0\.1 45000$/m);
+  });
+
   it('reports stats from the management interface', async () => {
     await backend.start(startCfg());
     await backend.applyPeers({ upsert: [peer('a', 1)], remove: [] });
     const s = await backend.stats();
     expect(s.peers).to.deep.equal([
-      { id: 'a', endpoint: { host: '198.18.0.1', port: 51000 }, lastHandshakeAt: 1700000000000, rxBytes: 2000, txBytes: 1000, state: 'up' },
+      { id: 'a', endpoint: { host: '198.18.0.1', port: 51000 }, lastHandshakeAt: 1700000000000, rxBytes: 2000, txBytes: 1000, state: 'up', localPort: 51000 + off('100.64.0.1') },
     ]);
   });
 

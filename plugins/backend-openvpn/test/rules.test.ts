@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { deviceName, DEFAULT_PORT_SPAN, formatFingerprint, isFingerprint, localPort, MAX_PREFIX_LENGTH, portOffset, remotePort, tlsRole, CAPABILITIES } from '../src/rules.js';
+import { deviceName, DEFAULT_PORT_SPAN, formatFingerprint, isFingerprint, isProxyEndpoint, localPort, MAX_PREFIX_LENGTH, portOffset, remotePort, sendPort, tlsRole, CAPABILITIES } from '../src/rules.js';
 import { cidrContains, ipv4ToBigInt, ipv6ToBigInt, parseCidr } from '../src/ip.js';
 
 const nodeId = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
@@ -51,6 +51,14 @@ describe('rules: roles, ports, device names, fingerprints', () => {
         { numRuns: 5 },
       );
     }
+  });
+
+  it('treats loopback endpoints (local proxies) literally and netmap endpoints by the port rule', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isProxyEndpoint(h), h).to.equal(true);
+    for (const h of ['198.18.0.1', '128.0.0.1', '::', '::2', 'fd00::1', '::ffff:198.18.0.1', 'localhost', '']) expect(isProxyEndpoint(h), h).to.equal(false);
+    const self = 0x64400002n; // 100.64.0.2
+    expect(sendPort({ host: '127.0.0.1', port: 40000 }, self, DEFAULT_PORT_SPAN)).to.equal(40000);
+    expect(sendPort({ host: '198.18.0.1', port: 51000 }, self, DEFAULT_PORT_SPAN)).to.equal(remotePort(51000, self, DEFAULT_PORT_SPAN));
   });
 
   it('keeps device names within IFNAMSIZ - 1 for the longest prefix and index', () => {
