@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
 const DEFAULT_BACKEND = '@rustynet/backend-wireguard';
+/** The netmap always carries key material for both reference backends, so one signed map serves either. */
+const REFERENCE_BACKENDS = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
 
 /** The denied flow the demo shows: TCP/5201 from c to a (TCP/5201 between all other nodes is allowed). */
 const DENIED = { from: 'c', to: 'a', proto: 'tcp', port: 5201 };
@@ -50,8 +52,10 @@ Then, unless switched off:
           path returns to direct. Prints the measured times.
 
 Options:
-  --backend <plugin>  backend plugin (package name or path); repeat to run the mesh once per
-                      backend (the netmap carries key material for all). Default ${DEFAULT_BACKEND}
+  --backend <plugin>  backend plugin (package name or path; \`wireguard\` and \`openvpn\` name the
+                      reference backends); repeat to run the mesh once per backend. The netmap
+                      carries key material for both reference backends and every one given,
+                      so one signed map serves either. Default ${DEFAULT_BACKEND}
   --no-policy         do not load the policy plugin (no ACL in the netmap)
   --no-dns            do not load Magic DNS (no resolv.conf, no pings by name)
   --no-relay          no relay host, no path probing, no fail-over step
@@ -75,6 +79,8 @@ function parseArgs(argv) {
     else throw new Error(`unknown or incomplete argument: ${a}`);
   }
   if (opts.backends.length === 0) opts.backends.push(DEFAULT_BACKEND);
+  // Short names for the reference backends: `--backend openvpn` = `--backend @rustynet/backend-openvpn`.
+  opts.backends = opts.backends.map((b) => (/^[a-z0-9-]+$/.test(b) && REFERENCE_BACKENDS.includes(`@rustynet/backend-${b}`) ? `@rustynet/backend-${b}` : b));
   return opts;
 }
 
@@ -110,7 +116,7 @@ if (!existsSync(join(repoRoot, 'core/cli/dist/src/testing/mesh.js'))) {
 }
 const { Mesh, checkPrerequisites, relayUnsupportedReason, rustynet, DNS_ZONE } = await import('@rustynet/cli/testing');
 
-const problems = checkPrerequisites(opts.backends, { dns: opts.dns });
+const problems = checkPrerequisites([...new Set([...opts.backends, ...REFERENCE_BACKENDS])], { dns: opts.dns });
 if (problems.length > 0) {
   process.stderr.write(`demo: cannot run the three-node mesh:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
   process.exit(2);
@@ -254,7 +260,7 @@ let exitCode = 0;
 try {
   say(`backends: ${opts.backends.join(', ')}; policy ${opts.policy ? 'on' : 'off'}, dns ${opts.dns ? 'on' : 'off'}, relay ${opts.relay ? 'on' : 'off'}`);
   mesh = await Mesh.create({
-    backends: opts.backends,
+    backends: [...new Set([...opts.backends, ...REFERENCE_BACKENDS])],
     cwd: repoRoot,
     log: say,
     logLevel: 'info',

@@ -11,7 +11,7 @@ import type { DaemonStatus } from '../src/api-client.js';
 import { Mesh, checkPrerequisites, rustynet, type PingResult } from '../src/testing/mesh.js';
 
 /** Backends under test; each runs the whole suite. */
-const BACKENDS: string[] = ['@rustynet/backend-wireguard'];
+const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -41,7 +41,8 @@ for (const backend of BACKENDS) {
       const problems = checkPrerequisites([backend]);
       if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
       // A long poll interval: netmaps take effect only through the explicit reloads under test.
-      mesh = await Mesh.create({ backends: [backend], cwd: REPO_ROOT, pollIntervalMs: 600_000 });
+      // The netmap carries key material for every backend under test: one signed map serves either.
+      mesh = await Mesh.create({ backends: [backend, ...BACKENDS.filter((b) => b !== backend)], cwd: REPO_ROOT, pollIntervalMs: 600_000 });
       await mesh.publish(await mesh.sign(mesh.netmap(V)));
       await mesh.startDaemons(backend, V);
       for (const n of mesh.nodes) baseline[n.id] = peerView(await mesh.status(n.id));

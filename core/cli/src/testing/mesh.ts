@@ -81,6 +81,9 @@ export const POLICY_TABLE = 'rustynet_policy';
 /** Directory whose `<netns>/resolv.conf` `ip netns exec` bind-mounts over `/etc/resolv.conf` (ip-netns(8)). */
 export const NETNS_ETC = '/etc/netns';
 
+/** Probe interval the mesh gives its daemons unless {@link MeshOptions.pathProbe} says otherwise, ms. */
+export const MESH_PROBE_INTERVAL_MS = 300;
+
 /** Settings of the daemons' direct-path probing (`DaemonConfig.pathProbe`, docs/path-controller.md). */
 export interface MeshPathProbe {
   /** Probe interval, ms (daemon default 500). */
@@ -449,7 +452,10 @@ export class Mesh {
       acl: options.acl,
       dns: options.dns ?? false,
       relay: options.relay ?? false,
-      pathProbe: { ...options.pathProbe },
+      // 300 ms probes (daemon default 500): a blocked path is noticed after ~0.9-1.2 s, which
+      // leaves a backend that must restart its session on an endpoint change (OpenVPN) a safe
+      // margin under the 3 s fallback bound. See docs/path-controller.md, "Timing".
+      pathProbe: { intervalMs: MESH_PROBE_INTERVAL_MS, ...options.pathProbe },
       persistentKeepalive: options.persistentKeepalive,
     };
     if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
