@@ -61,6 +61,26 @@ const KNOWN = {
     files: ['plugins/backend-openvpn/dist/src/index.js', 'plugins/backend-openvpn/dist/test/support/netns.js'],
   },
   'relay-pps': { what: 'relay server packets per second on loopback', json: true, files: ['plugins/relay/dist/src/index.js'] },
+  'relay-throughput': {
+    what: 'iperf3 over WireGuard through the relay vs the direct path, same run (target >= 0.5x)',
+    json: true,
+    root: true,
+    tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump', 'iperf3'],
+    files: ['core/cli/dist/src/testing/mesh.js', 'plugins/relay/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
+  },
+  'wireguard-policy-throughput': {
+    what: 'iperf3 over WireGuard with the policy plugin on vs off, same run (target >= 0.95x)',
+    json: true,
+    root: true,
+    tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'iperf3'],
+    files: ['core/cli/dist/src/testing/mesh.js', 'plugins/policy-nftables/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
+  },
+  'path-failover': {
+    what: 'seconds from a blocked direct path to relayed traffic, and back (real rustynetd + relay)',
+    root: true,
+    tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft'],
+    files: ['core/daemon/dist/src/index.js', 'plugins/relay/dist/src/index.js', 'conformance-kit/dist/src/harness/index.js'],
+  },
 };
 const GROUP_DEFAULTS = {
   daemon: { root: true, files: ['core/daemon/dist/src/index.js'] },

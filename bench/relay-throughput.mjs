@@ -1,0 +1,344 @@
+#!/usr/bin/env node
+// iperf3 throughput between two WireGuard nodes through the relay vs the direct path (issue 6), real rustynetd daemons.
+//
+//   npm run build && node bench/relay-throughput.mjs [--seconds 5] [--rounds 3] [--port 5201] [--json]
+//
+// One mesh of two nodes (a, b) plus a relay host (core/cli's Mesh with `relay: true`): a real
+// `rustynetd` per node in its own network namespace, WireGuard backend on wireguard-go, the
+// relay client plugin and the daemon's path controller, and `rustynet relay serve` in the relay
+// host's namespace. Each round, in one run:
+//   1. direct:   iperf3 TCP b -> a over the mesh while both daemons report `direct`;
+//   2. relay:    the direct underlay path a <-> b is blocked with nftables in both namespaces
+//                (Mesh.blockDirect); once both daemons report `relay` and a ping passes, the
+//                same iperf3 run; then the block is removed and the bench waits for `direct`;
+//   3. underlay: plain iperf3 between the underlay addresses (no tunnel): the raw reference.
+// Prints medians and the ratio relay/direct (target >= 0.5x for WireGuard). During every run it
+// reads /proc/<pid>/stat (utime + stime) of the relay server, both rustynetd processes (the relay
+// client plugin forwards datagrams inside the daemon) and both wireguard-go processes, and the
+// relay host's eth0 packet/byte counters (ip -s -j link): relay CPU share, CPU seconds per Gbit
+// forwarded and CPU microseconds per datagram, to show what limits the relayed path.
+//
+// Needs root, ip, wg, wireguard-go, ping, nft, tcpdump, iperf3 and a build. Everything runs in
+// network namespaces created here; they, the daemons, the relay server, iperf3 and the runtime
+// sockets are removed at the end, on failure and on SIGINT/SIGTERM. The root namespace is never
+// touched. Prints, asserts nothing (exit 77 = skipped, prerequisites missing).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SKIP_EXIT_CODE, problems } from './lib/prereq.mjs';
+import { fmt, ratio } from './lib/stats.mjs';
+import { renderTable } from './lib/table.mjs';
+import { machineInfo, machineLine } from './lib/machine.mjs';
+import { commOf, findPids } from './lib/proc.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BACKEND = '@rustynet/backend-wireguard';
+const NAME = 'relay-throughput';
+
+// Not strict: bench/run.mjs passes the same `-- args` to every selected bench.
+const { values: opt } = parseArgs({
+  strict: false,
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    port: { type: 'string', default: '5201' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(opt.seconds);
+const ROUNDS = Number(opt.rounds);
+const PORT = Number(opt.port);
+if (!(SECONDS >= 1 && SECONDS <= 60) || !(ROUNDS >= 1 && ROUNDS <= 20) || !(PORT >= 1024 && PORT <= 65535)) {
+  console.error(`${NAME}: bad arguments: --seconds 1..60, --rounds 1..20, --port 1024..65535`);
+  process.exit(2);
+}
+
+const REQUIREMENTS = {
+  root: true,
+  tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump', 'iperf3'],
+  files: [
+    'core/cli/dist/src/testing/mesh.js',
+    'core/cli/dist/src/bin/rustynetd.js',
+    'core/cli/dist/src/bin/rustynet.js',
+    'core/daemon/dist/src/index.js',
+    'plugins/backend-wireguard/dist/src/index.js',
+    'plugins/relay/dist/src/index.js',
+    'conformance-kit/dist/src/harness/index.js',
+  ],
+};
+const missing = problems(REQUIREMENTS, root);
+if (missing.length > 0) {
+  console.error(`${NAME}: skipped: ${missing.join('; ')}`);
+  process.exit(SKIP_EXIT_CODE);
+}
+
+const { Mesh, relayUnsupportedReason } = await import('../core/cli/dist/src/testing/mesh.js');
+const unsupported = await relayUnsupportedReason(BACKEND, root);
+if (unsupported) {
+  console.error(`${NAME}: skipped: ${unsupported}`);
+  process.exit(SKIP_EXIT_CODE);
+}
+
+const log = (line) => process.stderr.write(`[${NAME}] ${line}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------ cleanup
+let mesh;
+function cleanupSync() {
+  if (!mesh) return;
+  const m = mesh;
+  mesh = undefined;
+  try {
+    m.emergencyStopSync(10_000); // daemons and relay server: clean stop
+  } catch {
+    /* best effort */
+  }
+  try {
+    m.net.tracker.cleanupSync(); // iperf3 and anything else in the namespaces; namespaces; work dir
+  } catch {
+    /* best effort */
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`${sig}: cleaning up`);
+    cleanupSync();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  });
+}
+
+// ------------------------------------------------------------------ measuring
+let CLK_TCK = 100;
+try {
+  CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  /* Linux default */
+}
+
+/** utime + stime of `pid` in seconds (/proc/<pid>/stat fields 14 and 15, proc(5)), or NaN. */
+function cpuSecondsOf(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14, 15 (1-based) after pid and comm
+  } catch {
+    return NaN;
+  }
+}
+
+/** rx/tx packets and bytes of `dev` in `host`'s namespace (ip -s -j link show). */
+async function linkStats(host, dev = 'eth0') {
+  const r = await host.exec('ip', ['-s', '-j', 'link', 'show', 'dev', dev]);
+  const s = JSON.parse(r.stdout)[0].stats64;
+  return { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, txPackets: s.tx.packets, txBytes: s.tx.bytes };
+}
+
+/** The processes whose CPU is read during each run: name -> pid. */
+function watchedPids(m) {
+  const pids = {};
+  const relay = findPids(['relay', 'serve', m.relayNetmapFile]).filter((p) => commOf(p) === 'node');
+  if (relay.length !== 1) throw new Error(`relay server process not found (${relay.length} candidates)`);
+  pids['relay server'] = relay[0];
+  for (const [id, pid] of Object.entries(m.daemonPids())) pids[`rustynetd ${id}`] = pid;
+  for (const n of m.nodes) {
+    const wg = findPids([n.ifname]).filter((p) => commOf(p) === 'wireguard-go');
+    if (wg.length > 0) pids[`wireguard-go ${n.id}`] = wg[0];
+  }
+  return pids;
+}
+
+/**
+ * One iperf3 TCP run: server on `server` bound to `addr`, client on `client`, while CPU time
+ * of `pids` and the relay host's eth0 counters are sampled before and after.
+ * @returns { gbps, retransmits, wallS, cpu: {name: {seconds, share}}, relayLink: {...} }
+ */
+async function iperf(server, client, addr, pids, relayHost) {
+  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', String(PORT)], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      await sleep(attempt === 0 ? 300 : 500);
+      const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSecondsOf(p)]));
+      const link0 = await linkStats(relayHost);
+      const t0 = Date.now();
+      const r = await client.exec('iperf3', ['-c', addr, '-p', String(PORT), '-t', String(SECONDS), '-J'], {
+        reject: false,
+        timeoutMs: SECONDS * 1000 + 30_000,
+      });
+      const wallS = (Date.now() - t0) / 1000;
+      const link1 = await linkStats(relayHost);
+      const cpu = Object.fromEntries(
+        Object.entries(pids).map(([k, p]) => {
+          const seconds = cpuSecondsOf(p) - cpu0[k];
+          return [k, { seconds, share: seconds / wallS }];
+        }),
+      );
+      let doc;
+      try {
+        doc = JSON.parse(r.stdout);
+      } catch {
+        doc = undefined;
+      }
+      if (r.exitCode === 0 && doc?.end?.sum_received) {
+        const relayLink = Object.fromEntries(Object.keys(link1).map((k) => [k, link1[k] - link0[k]]));
+        return { gbps: doc.end.sum_received.bits_per_second / 1e9, retransmits: doc.end.sum_sent?.retransmits ?? null, wallS, cpu, relayLink };
+      }
+      const why = doc?.error ?? (r.stderr || r.stdout).trim().slice(0, 300);
+      if (attempt < 6 && /refused|unable to connect/i.test(why)) continue;
+      throw new Error(`iperf3 to ${addr}:${PORT} failed (exit ${r.exitCode}): ${why}`);
+    }
+  } finally {
+    if (srv.exitCode === null) srv.kill('SIGKILL');
+    await Promise.resolve(srv).catch(() => undefined);
+  }
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function pathsOf(m) {
+  const out = {};
+  for (const [x, y] of [['a', 'b'], ['b', 'a']]) out[`${x}->${y}`] = (await m.status(x)).peers.find((p) => p.id === y)?.path ?? 'missing';
+  return out;
+}
+
+// ------------------------------------------------------------------ run
+const machine = machineInfo();
+const out = {
+  bench: NAME,
+  machine,
+  startedAt: new Date().toISOString(),
+  settings: { seconds: SECONDS, rounds: ROUNDS, port: PORT, backend: BACKEND, direction: 'b -> a (iperf3 client on b)', clkTck: CLK_TCK },
+  load: { start: loadavg()[0] },
+  samples: { direct: [], relay: [], underlay: [] },
+  switches: [],
+};
+let failed = false;
+try {
+  log(machineLine(machine));
+  log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${machine.nproc} CPUs)`);
+  if (loadavg()[0] > machine.nproc / 2) log('warning: load average above half the CPU count: figures will be noisy');
+  mesh = await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, relay: true, logLevel: 'info', log });
+  const m = mesh;
+  await m.publish(await m.sign(m.netmap(1)));
+  await m.startDaemons(BACKEND, 1);
+  const [a, b] = [m.node('a'), m.node('b')];
+  if (!(await b.host.ping(a.v4, { attempts: 10, timeoutS: 1 }))) throw new Error(`no ping b -> a over the mesh\n${await m.tail('a')}`);
+  await m.waitForPath([['a', 'b'], ['b', 'a']], 'direct', 20_000);
+  const pids = watchedPids(m);
+  out.pids = pids;
+  log(`watching CPU of: ${Object.entries(pids).map(([k, p]) => `${k} (${p})`).join(', ')}`);
+
+  const run = async (kind, round) => {
+    let r;
+    if (kind === 'underlay') {
+      r = await iperf(a.host, b.host, a.host.underlayAddress, pids, m.relayHost);
+    } else if (kind === 'direct') {
+      const paths = await pathsOf(m);
+      if (Object.values(paths).some((p) => p !== 'direct')) throw new Error(`direct run: paths are ${JSON.stringify(paths)}`);
+      r = await iperf(a.host, b.host, a.v4, pids, m.relayHost);
+      r.paths = paths;
+    } else {
+      const tBlock = await m.blockDirect('a', 'b');
+      const tRelay = await m.waitForPath([['a', 'b'], ['b', 'a']], 'relay', 15_000);
+      if (!(await b.host.ping(a.v4, { attempts: 10, timeoutS: 1 }))) throw new Error(`no ping b -> a through the relay\n${await m.tail('a')}`);
+      const paths = await pathsOf(m);
+      r = await iperf(a.host, b.host, a.v4, pids, m.relayHost);
+      const pathsAfter = await pathsOf(m);
+      if (Object.values(pathsAfter).some((p) => p !== 'relay')) throw new Error(`relay run: paths changed during the run: ${JSON.stringify(pathsAfter)}`);
+      r.paths = paths;
+      const tUnblock = await m.unblockDirect('a', 'b');
+      const tDirect = await m.waitForPath([['a', 'b'], ['b', 'a']], 'direct', 30_000);
+      out.switches.push({ round, blockToRelayStatusMs: tRelay - tBlock, unblockToDirectStatusMs: tDirect - tUnblock });
+    }
+    out.samples[kind].push(r);
+    const relayCpu = r.cpu['relay server'];
+    log(
+      `round ${round}/${ROUNDS} ${kind.padEnd(8)} ${fmt(r.gbps)} Gbit/s (retransmits ${r.retransmits ?? 'n/a'}); relay host eth0 rx ${r.relayLink.rxPackets} pkts; ` +
+        `CPU share: ${Object.entries(r.cpu).map(([k, v]) => `${k} ${(v.share * 100).toFixed(0)}%`).join(', ')}; relay ${fmt(relayCpu.seconds)} s; load ${loadavg()[0].toFixed(2)}`,
+    );
+  };
+  const order = ['direct', 'relay', 'underlay'];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (let i = 0; i < order.length; i++) await run(order[(i + round - 1) % order.length], round);
+  }
+  out.relayServerOutputTail = (await m.stopRelayServer())?.output.trim().split('\n').slice(-3) ?? null;
+} catch (err) {
+  failed = true;
+  out.error = String(err?.stack ?? err);
+  log(`FAILED: ${out.error}`);
+} finally {
+  out.load.end = loadavg()[0];
+  if (mesh) {
+    const m = mesh;
+    mesh = undefined;
+    await m.destroy().catch(() => undefined);
+    for (const n of m.nodes) rmSync(`/var/run/wireguard/${n.ifname}.sock`, { force: true });
+  }
+}
+
+// ------------------------------------------------------------------ report
+const med = Object.fromEntries(Object.entries(out.samples).map(([k, v]) => [k, median(v.map((x) => x.gbps))]));
+out.medianGbps = med;
+out.ratioRelayDirect = ratio(med.relay, med.direct);
+out.ratioDirectUnderlay = ratio(med.direct, med.underlay);
+out.target = { ratioRelayDirect: 0.5, met: out.ratioRelayDirect >= 0.5 };
+const relayRuns = out.samples.relay;
+const relayCost = relayRuns.map((r) => {
+  const c = r.cpu['relay server']?.seconds ?? NaN;
+  const gbitForwarded = (r.relayLink.txBytes * 8) / 1e9;
+  return {
+    cpuShare: r.cpu['relay server']?.share ?? NaN,
+    cpuSecondsPerGbit: c / gbitForwarded,
+    cpuMicrosPerDatagram: (c * 1e6) / r.relayLink.rxPackets,
+    datagramsPerSecond: r.relayLink.rxPackets / r.wallS,
+    avgDatagramBytes: r.relayLink.rxBytes / Math.max(1, r.relayLink.rxPackets),
+  };
+});
+out.relayCost = {
+  runs: relayCost,
+  median: Object.fromEntries(['cpuShare', 'cpuSecondsPerGbit', 'cpuMicrosPerDatagram', 'datagramsPerSecond', 'avgDatagramBytes'].map((k) => [k, median(relayCost.map((x) => x[k]))])),
+};
+const cpuMedian = (kind) => {
+  const names = Object.keys(out.samples[kind][0]?.cpu ?? {});
+  return Object.fromEntries(names.map((n) => [n, median(out.samples[kind].map((r) => r.cpu[n]?.share ?? NaN))]));
+};
+out.cpuShareMedian = { direct: cpuMedian('direct'), relay: cpuMedian('relay') };
+
+const rows = [['Path', 'Runs (Gbit/s)', 'Median Gbit/s', 'Retransmits (median)']];
+const label = { direct: 'WireGuard, direct path', relay: 'WireGuard, through the relay', underlay: 'underlay (no tunnel)' };
+for (const k of ['direct', 'relay', 'underlay']) {
+  const s = out.samples[k];
+  rows.push([label[k], s.map((x) => fmt(x.gbps)).join(', ') || '-', fmt(med[k]), s.length ? String(median(s.map((x) => x.retransmits ?? NaN))) : '-']);
+}
+const cpuRows = [['Process (CPU share of one core, median)', 'direct', 'relay']];
+for (const n of Object.keys(out.cpuShareMedian.relay)) {
+  cpuRows.push([n, `${fmt((out.cpuShareMedian.direct[n] ?? NaN) * 100)}%`, `${fmt(out.cpuShareMedian.relay[n] * 100)}%`]);
+}
+const rc = out.relayCost.median;
+const text = [
+  `${NAME}: iperf3 TCP b -> a, ${SECONDS} s x ${ROUNDS} rounds per path, alternating; real rustynetd + wireguard-go + rustynet relay serve`,
+  machineLine(machine),
+  `load average: ${out.load.start.toFixed(2)} at start, ${out.load.end.toFixed(2)} at end`,
+  '',
+  renderTable(rows),
+  '',
+  `ratio relay / direct (medians): ${out.ratioRelayDirect.toFixed(3)}x   target >= 0.5x: ${Number.isNaN(out.ratioRelayDirect) ? 'n/a' : out.target.met ? 'met' : 'MISSED'}`,
+  `direct tunnel / underlay: ${fmt(out.ratioDirectUnderlay)}x`,
+  '',
+  renderTable(cpuRows),
+  '',
+  `relay server while relaying (medians): ${fmt(rc.datagramsPerSecond)} datagrams/s in (avg ${fmt(rc.avgDatagramBytes)} B on the wire), ` +
+    `CPU ${fmt(rc.cpuShare * 100)}% of one core, ${fmt(rc.cpuMicrosPerDatagram)} us CPU per datagram, ${fmt(rc.cpuSecondsPerGbit)} CPU s per Gbit forwarded`,
+  `path switches: ${out.switches.map((s) => `block->relay ${s.blockToRelayStatusMs} ms, unblock->direct ${s.unblockToDirectStatusMs} ms`).join('; ') || 'none'}`,
+  ...(failed ? ['', `FAILED: ${out.error.split('\n')[0]}`] : []),
+].join('\n');
+if (opt.json) {
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  process.stderr.write(`${text}\n`);
+} else process.stdout.write(`${text}\n`);
+process.exit(failed ? 1 : 0);
