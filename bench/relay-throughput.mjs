@@ -22,13 +22,11 @@
 // network namespaces created here; they, the daemons, the relay server, iperf3 and the runtime
 // sockets are removed at the end, on failure and on SIGINT/SIGTERM. The root namespace is never
 // touched. Prints, asserts nothing (exit 77 = skipped, prerequisites missing).
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { SKIP_EXIT_CODE, problems } from './lib/prereq.mjs';
+import { SKIP_EXIT_CODE } from './lib/prereq.mjs';
+import { CLK_TCK, iperfBenchOptions, meshCleanup, meshProcessPids, median, runIperf3, skipUnlessReady } from './lib/iperf-bench.mjs';
 import { fmt, ratio } from './lib/stats.mjs';
 import { renderTable } from './lib/table.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
@@ -38,23 +36,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';
 const NAME = 'relay-throughput';
 
-// Not strict: bench/run.mjs passes the same `-- args` to every selected bench.
-const { values: opt } = parseArgs({
-  strict: false,
-  options: {
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
-    port: { type: 'string', default: '5201' },
-    json: { type: 'boolean', default: false },
-  },
-});
-const SECONDS = Number(opt.seconds);
-const ROUNDS = Number(opt.rounds);
-const PORT = Number(opt.port);
-if (!(SECONDS >= 1 && SECONDS <= 60) || !(ROUNDS >= 1 && ROUNDS <= 20) || !(PORT >= 1024 && PORT <= 65535)) {
-  console.error(`${NAME}: bad arguments: --seconds 1..60, --rounds 1..20, --port 1024..65535`);
-  process.exit(2);
-}
+const opt = iperfBenchOptions(NAME);
+const SECONDS = opt.seconds;
+const ROUNDS = opt.rounds;
+const PORT = opt.port;
 
 const REQUIREMENTS = {
   root: true,
@@ -69,11 +54,7 @@ const REQUIREMENTS = {
     'conformance-kit/dist/src/harness/index.js',
   ],
 };
-const missing = problems(REQUIREMENTS, root);
-if (missing.length > 0) {
-  console.error(`${NAME}: skipped: ${missing.join('; ')}`);
-  process.exit(SKIP_EXIT_CODE);
-}
+skipUnlessReady(NAME, REQUIREMENTS, root);
 
 const { Mesh, relayUnsupportedReason } = await import('../core/cli/dist/src/testing/mesh.js');
 const unsupported = await relayUnsupportedReason(BACKEND, root);
@@ -86,48 +67,9 @@ const log = (line) => process.stderr.write(`[${NAME}] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ cleanup
-let mesh;
-function cleanupSync() {
-  if (!mesh) return;
-  const m = mesh;
-  mesh = undefined;
-  try {
-    m.emergencyStopSync(10_000); // daemons and relay server: clean stop
-  } catch {
-    /* best effort */
-  }
-  try {
-    m.net.tracker.cleanupSync(); // iperf3 and anything else in the namespaces; namespaces; work dir
-  } catch {
-    /* best effort */
-  }
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    log(`${sig}: cleaning up`);
-    cleanupSync();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  });
-}
+const cleanup = meshCleanup(log);
 
 // ------------------------------------------------------------------ measuring
-let CLK_TCK = 100;
-try {
-  CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {
-  /* Linux default */
-}
-
-/** utime + stime of `pid` in seconds (/proc/<pid>/stat fields 14 and 15, proc(5)), or NaN. */
-function cpuSecondsOf(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14, 15 (1-based) after pid and comm
-  } catch {
-    return NaN;
-  }
-}
 
 /** rx/tx packets and bytes of `dev` in `host`'s namespace (ip -s -j link show). */
 async function linkStats(host, dev = 'eth0') {
@@ -136,69 +78,34 @@ async function linkStats(host, dev = 'eth0') {
   return { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, txPackets: s.tx.packets, txBytes: s.tx.bytes };
 }
 
-/** The processes whose CPU is read during each run: name -> pid. */
+/** The processes whose CPU is read during each run: name -> pid (the relay server first). */
 function watchedPids(m) {
-  const pids = {};
   const relay = findPids(['relay', 'serve', m.relayNetmapFile]).filter((p) => commOf(p) === 'node');
   if (relay.length !== 1) throw new Error(`relay server process not found (${relay.length} candidates)`);
-  pids['relay server'] = relay[0];
-  for (const [id, pid] of Object.entries(m.daemonPids())) pids[`rustynetd ${id}`] = pid;
-  for (const n of m.nodes) {
-    const wg = findPids([n.ifname]).filter((p) => commOf(p) === 'wireguard-go');
-    if (wg.length > 0) pids[`wireguard-go ${n.id}`] = wg[0];
-  }
-  return pids;
+  return { 'relay server': relay[0], ...meshProcessPids(m) };
 }
 
 /**
- * One iperf3 TCP run: server on `server` bound to `addr`, client on `client`, while CPU time
- * of `pids` and the relay host's eth0 counters are sampled before and after.
+ * One iperf3 TCP run (bench/lib/iperf-bench.mjs) while CPU time of `pids` and the relay host's
+ * eth0 counters are sampled before and after.
  * @returns { gbps, retransmits, wallS, cpu: {name: {seconds, share}}, relayLink: {...} }
  */
 async function iperf(server, client, addr, pids, relayHost) {
-  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', String(PORT)], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
-  try {
-    for (let attempt = 0; ; attempt++) {
-      await sleep(attempt === 0 ? 300 : 500);
-      const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSecondsOf(p)]));
-      const link0 = await linkStats(relayHost);
-      const t0 = Date.now();
-      const r = await client.exec('iperf3', ['-c', addr, '-p', String(PORT), '-t', String(SECONDS), '-J'], {
-        reject: false,
-        timeoutMs: SECONDS * 1000 + 30_000,
-      });
-      const wallS = (Date.now() - t0) / 1000;
-      const link1 = await linkStats(relayHost);
-      const cpu = Object.fromEntries(
-        Object.entries(pids).map(([k, p]) => {
-          const seconds = cpuSecondsOf(p) - cpu0[k];
-          return [k, { seconds, share: seconds / wallS }];
-        }),
-      );
-      let doc;
-      try {
-        doc = JSON.parse(r.stdout);
-      } catch {
-        doc = undefined;
-      }
-      if (r.exitCode === 0 && doc?.end?.sum_received) {
-        const relayLink = Object.fromEntries(Object.keys(link1).map((k) => [k, link1[k] - link0[k]]));
-        return { gbps: doc.end.sum_received.bits_per_second / 1e9, retransmits: doc.end.sum_sent?.retransmits ?? null, wallS, cpu, relayLink };
-      }
-      const why = doc?.error ?? (r.stderr || r.stdout).trim().slice(0, 300);
-      if (attempt < 6 && /refused|unable to connect/i.test(why)) continue;
-      throw new Error(`iperf3 to ${addr}:${PORT} failed (exit ${r.exitCode}): ${why}`);
-    }
-  } finally {
-    if (srv.exitCode === null) srv.kill('SIGKILL');
-    await Promise.resolve(srv).catch(() => undefined);
-  }
+  const r = await runIperf3({
+    server,
+    client,
+    addr,
+    port: PORT,
+    seconds: SECONDS,
+    pids,
+    around: {
+      sample: () => linkStats(relayHost),
+      diff: (l0, l1) => Object.fromEntries(Object.keys(l1).map((k) => [k, l1[k] - l0[k]])),
+    },
+  });
+  const { extra, ...rest } = r;
+  return { ...rest, relayLink: extra };
 }
-
-const median = (xs) => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function pathsOf(m) {
   const out = {};
@@ -222,8 +129,7 @@ try {
   log(machineLine(machine));
   log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${machine.nproc} CPUs)`);
   if (loadavg()[0] > machine.nproc / 2) log('warning: load average above half the CPU count: figures will be noisy');
-  mesh = await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, relay: true, logLevel: 'info', log });
-  const m = mesh;
+  const m = cleanup.track(await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, relay: true, logLevel: 'info', log }));
   await m.publish(await m.sign(m.netmap(1)));
   await m.startDaemons(BACKEND, 1);
   const [a, b] = [m.node('a'), m.node('b')];
@@ -273,12 +179,7 @@ try {
   log(`FAILED: ${out.error}`);
 } finally {
   out.load.end = loadavg()[0];
-  if (mesh) {
-    const m = mesh;
-    mesh = undefined;
-    await m.destroy().catch(() => undefined);
-    for (const n of m.nodes) rmSync(`/var/run/wireguard/${n.ifname}.sock`, { force: true });
-  }
+  await cleanup.destroyAll();
 }
 
 // ------------------------------------------------------------------ report

@@ -24,40 +24,23 @@
 // network namespaces created here; they, the daemons, iperf3 and the runtime sockets are removed
 // at the end, on failure and on SIGINT/SIGTERM. The root namespace is never touched. Prints,
 // asserts nothing (exit 77 = skipped, prerequisites missing).
-import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { SKIP_EXIT_CODE, problems } from './lib/prereq.mjs';
+import { SKIP_EXIT_CODE } from './lib/prereq.mjs';
+import { iperfBenchOptions, meshCleanup, meshProcessPids, median, runIperf3, skipUnlessReady } from './lib/iperf-bench.mjs';
 import { fmt, ratio } from './lib/stats.mjs';
 import { renderTable } from './lib/table.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { commOf, findPids } from './lib/proc.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';
 const NAME = 'wireguard-policy-throughput';
 
-// Not strict: bench/run.mjs passes the same `-- args` to every selected bench.
-const { values: opt } = parseArgs({
-  strict: false,
-  options: {
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
-    port: { type: 'string', default: '5201' },
-    json: { type: 'boolean', default: false },
-  },
-});
-const SECONDS = Number(opt.seconds);
-const ROUNDS = Number(opt.rounds);
-const PORT = Number(opt.port);
-if (!(SECONDS >= 1 && SECONDS <= 60) || !(ROUNDS >= 1 && ROUNDS <= 20) || !(PORT >= 1024 && PORT <= 65535)) {
-  console.error(`${NAME}: bad arguments: --seconds 1..60, --rounds 1..20, --port 1024..65535`);
-  process.exit(2);
-}
+const opt = iperfBenchOptions(NAME);
+const SECONDS = opt.seconds;
+const ROUNDS = opt.rounds;
+const PORT = opt.port;
 
 const REQUIREMENTS = {
   root: true,
@@ -72,11 +55,7 @@ const REQUIREMENTS = {
     'conformance-kit/dist/src/harness/index.js',
   ],
 };
-const missing = problems(REQUIREMENTS, root);
-if (missing.length > 0) {
-  console.error(`${NAME}: skipped: ${missing.join('; ')}`);
-  process.exit(SKIP_EXIT_CODE);
-}
+skipUnlessReady(NAME, REQUIREMENTS, root);
 
 const { Mesh, POLICY_TABLE } = await import('../core/cli/dist/src/testing/mesh.js');
 
@@ -84,58 +63,9 @@ const log = (line) => process.stderr.write(`[${NAME}] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ cleanup
-const meshes = [];
-function cleanupSync() {
-  for (const m of meshes.splice(0).reverse()) {
-    try {
-      m.emergencyStopSync(10_000); // daemons: clean stop (tunnel and nftables table removed)
-    } catch {
-      /* best effort */
-    }
-    try {
-      m.net.tracker.cleanupSync(); // iperf3 and anything else in the namespaces; namespaces; work dir
-    } catch {
-      /* best effort */
-    }
-  }
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    log(`${sig}: cleaning up`);
-    cleanupSync();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  });
-}
+const cleanup = meshCleanup(log);
 
 // ------------------------------------------------------------------ CPU and conntrack
-let CLK_TCK = 100;
-try {
-  CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {
-  /* Linux default */
-}
-
-/** utime + stime of `pid` in seconds (/proc/<pid>/stat fields 14 and 15, proc(5)), or NaN. */
-function cpuSecondsOf(pid) {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-
-/** rustynetd and wireguard-go pids of a mesh: name -> pid. */
-function meshPids(m) {
-  const pids = {};
-  for (const [id, pid] of Object.entries(m.daemonPids())) pids[`rustynetd ${id}`] = pid;
-  for (const n of m.nodes) {
-    const wg = findPids([n.ifname]).filter((p) => commOf(p) === 'wireguard-go');
-    if (wg.length > 0) pids[`wireguard-go ${n.id}`] = wg[0];
-  }
-  return pids;
-}
 
 /**
  * Sum over CPUs of the columns of /proc/net/stat/nf_conntrack in `host`'s namespace (hex per
@@ -152,47 +82,8 @@ async function conntrackStats(host) {
 }
 
 // ------------------------------------------------------------------ iperf3
-/**
- * One iperf3 TCP run: server on `server` bound to `addr`, client on `client`.
- * @returns { gbps, retransmits } (receiver side bits/s).
- */
-async function iperf(server, client, addr, pids = {}, seconds = SECONDS) {
-  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', String(PORT)], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
-  try {
-    for (let attempt = 0; ; attempt++) {
-      await sleep(attempt === 0 ? 300 : 500);
-      const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSecondsOf(p)]));
-      const t0 = Date.now();
-      const r = await client.exec('iperf3', ['-c', addr, '-p', String(PORT), '-t', String(seconds), '-J'], {
-        reject: false,
-        timeoutMs: seconds * 1000 + 30_000,
-      });
-      let doc;
-      try {
-        doc = JSON.parse(r.stdout);
-      } catch {
-        doc = undefined;
-      }
-      if (r.exitCode === 0 && doc?.end?.sum_received) {
-        const wallS = (Date.now() - t0) / 1000;
-        const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, (cpuSecondsOf(p) - cpu0[k]) / wallS]));
-        return { gbps: doc.end.sum_received.bits_per_second / 1e9, retransmits: doc.end.sum_sent?.retransmits ?? null, cpuShare: cpu };
-      }
-      const why = doc?.error ?? (r.stderr || r.stdout).trim().slice(0, 300);
-      // The server may not listen yet (slow start under load): retry a few times.
-      if (attempt < 6 && /refused|unable to connect/i.test(why)) continue;
-      throw new Error(`iperf3 to ${addr}:${PORT} failed (exit ${r.exitCode}): ${why}`);
-    }
-  } finally {
-    if (srv.exitCode === null) srv.kill('SIGKILL');
-    await Promise.resolve(srv).catch(() => undefined);
-  }
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+/** One iperf3 TCP run b -> a style: server on `server` at `addr`, client on `client` (bench/lib/iperf-bench.mjs). */
+const iperf = (server, client, addr, pids = {}, seconds = SECONDS) => runIperf3({ server, client, addr, port: PORT, seconds, pids });
 
 // ------------------------------------------------------------------ run
 /** nftables table of the conntrack-only control run (in the "off" mesh's namespaces only). */
@@ -220,9 +111,9 @@ try {
   log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${machine.nproc} CPUs)`);
   if (loadavg()[0] > machine.nproc / 2) log(`warning: load average above half the CPU count: figures will be noisy`);
   const off = await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, logLevel: 'info', log: (l) => log(`off: ${l}`) });
-  meshes.push(off);
+  cleanup.track(off);
   const on = await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, logLevel: 'info', policy: true, acl: ACL, log: (l) => log(`on: ${l}`) });
-  meshes.push(on);
+  cleanup.track(on);
   for (const m of [off, on]) {
     await m.publish(await m.sign(m.netmap(1)));
     await m.startDaemons(BACKEND, 1);
@@ -237,8 +128,8 @@ try {
   if (!out.policyTablePresent.on) throw new Error(`policy on: table ${POLICY_TABLE} missing in a's namespace`);
   if (out.policyTablePresent.off) throw new Error(`policy off: table ${POLICY_TABLE} present in a's namespace`);
 
-  const pidsOff = meshPids(off);
-  const pidsOn = meshPids(on);
+  const pidsOff = meshProcessPids(off);
+  const pidsOn = meshProcessPids(on);
   out.pids = { off: pidsOff, on: pidsOn };
   const ct0 = { a: await conntrackStats(on.node('a').host), b: await conntrackStats(on.node('b').host) };
   const kinds = {
@@ -276,7 +167,7 @@ try {
       out.samples[k].push(r);
       log(
         `round ${round + 1}/${ROUNDS} ${k.padEnd(8)} ${fmt(r.gbps)} Gbit/s (retransmits ${r.retransmits ?? 'n/a'}), ` +
-          `CPU share: ${Object.entries(r.cpuShare).map(([n, v]) => `${n} ${(v * 100).toFixed(0)}%`).join(', ') || '-'}; load ${loadavg()[0].toFixed(2)}`,
+          `CPU share: ${Object.entries(r.cpu).map(([n, v]) => `${n} ${(v.share * 100).toFixed(0)}%`).join(', ') || '-'}; load ${loadavg()[0].toFixed(2)}`,
       );
     }
   }
@@ -299,10 +190,7 @@ try {
   log(`FAILED: ${out.error}`);
 } finally {
   out.load.end = loadavg()[0];
-  for (const m of meshes.splice(0).reverse()) {
-    await m.destroy().catch(() => undefined);
-    for (const n of m.nodes) rmSync(`/var/run/wireguard/${n.ifname}.sock`, { force: true });
-  }
+  await cleanup.destroyAll();
 }
 
 // ------------------------------------------------------------------ report
@@ -324,7 +212,7 @@ for (const k of ['off', 'on', 'conntrack', 'underlay']) {
   rows.push([label[k], s.map((x) => fmt(x.gbps)).join(', ') || '-', fmt(med[k]), s.length ? String(median(s.map((x) => x.retransmits ?? NaN))) : '-']);
 }
 const cpuRows = [['Process (CPU share of one core, median)', 'policy off', 'policy on', 'conntrack only']];
-const cpuMed = (k, name) => median(out.samples[k].map((r) => r.cpuShare?.[name] ?? NaN));
+const cpuMed = (k, name) => median(out.samples[k].map((r) => r.cpu?.[name]?.share ?? NaN));
 for (const n of ['rustynetd a', 'rustynetd b', 'wireguard-go a', 'wireguard-go b']) {
   cpuRows.push([n, `${fmt(cpuMed('off', n) * 100)}%`, `${fmt(cpuMed('on', n) * 100)}%`, `${fmt(cpuMed('conntrack', n) * 100)}%`]);
 }
