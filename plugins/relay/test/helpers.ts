@@ -1,7 +1,7 @@
 /** Test helpers: raw protocol clients on loopback, keys, a manual clock, a plugin context. */
 import { createSocket, type Socket } from 'node:dgram';
 import { generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
-import type { Counter, Gauge, Histogram, Logger, Metrics, PluginContext } from '@rustynet/plugin-api';
+import type { Clock, Counter, Gauge, Histogram, Logger, Metrics, PluginContext } from '@rustynet/plugin-api';
 import { protocol } from '../src/index.js';
 
 export interface TestKey {
@@ -182,15 +182,67 @@ export class RecordingMetrics implements Metrics {
   }
 }
 
-/** A plugin context for the relay client, with real time. */
-export function makeContext(options: Record<string, unknown> = {}): PluginContext & { metrics: RecordingMetrics } {
+/** A logger that keeps every record (children share the list). */
+export class RecordingLogger implements Logger {
+  constructor(readonly records: Array<{ level: string; obj: object | string; msg?: string }> = []) {}
+  private rec(level: string): (obj: object | string, msg?: string) => void {
+    return (obj, msg) => void this.records.push({ level, obj, ...(msg !== undefined && { msg }) });
+  }
+  trace = this.rec('trace');
+  debug = this.rec('debug');
+  info = this.rec('info');
+  warn = this.rec('warn');
+  error = this.rec('error');
+  child(): Logger {
+    return this;
+  }
+}
+
+/**
+ * A real-time clock that records every `sleep(ms)` the plugin asks for (its back-offs) and lets a
+ * test wait, without timing anything, until a condition holds at one of those sleeps.
+ */
+export class RecordingClock implements Clock {
+  readonly sleeps: number[] = [];
+  private waiters: Array<{ cond: () => boolean; resolve: () => void }> = [];
+  /** Called at every sleep before it starts (e.g. to note state); may be replaced by the test. */
+  onSleep: (ms: number) => void = () => {};
+  now = (): number => Date.now();
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> => {
+    this.sleeps.push(ms);
+    this.onSleep(ms);
+    this.waiters = this.waiters.filter((w) => (w.cond() ? (w.resolve(), false) : true));
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error('aborted'));
+      const onAbort = (): void => {
+        clearTimeout(t);
+        reject(new Error('aborted'));
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  };
+  /** Resolves at the first sleep at which `cond()` is true (checked after recording that sleep). */
+  untilSleep(cond: () => boolean): Promise<void> {
+    return new Promise((resolve) => this.waiters.push({ cond, resolve }));
+  }
+}
+
+/** A plugin context for the relay client, with real time (or the given clock and logger). */
+export function makeContext(
+  options: Record<string, unknown> = {},
+  with_: { clock?: Clock; logger?: Logger } = {},
+): PluginContext & { metrics: RecordingMetrics } {
   const metrics = new RecordingMetrics();
   const tap = { tapPromise() {} };
   return {
     pluginName: '@rustynet/relay',
     apiVersion: '1.0',
     options,
-    logger: noopLogger,
+    logger: with_.logger ?? noopLogger,
     runner: {
       run: () => Promise.reject(new Error('the relay plugin runs no commands')),
       spawn: () => {
@@ -198,7 +250,7 @@ export function makeContext(options: Record<string, unknown> = {}): PluginContex
       },
     },
     metrics,
-    clock: {
+    clock: with_.clock ?? {
       now: () => Date.now(),
       sleep: (ms, signal) =>
         new Promise<void>((resolve, reject) => {

@@ -43,6 +43,7 @@ import {
   isNodeId,
   registerSignatureInput,
   type Challenge,
+  type RejectReasonName,
 } from '../protocol.js';
 
 /** Options of the relay client (the plugin's `options` in the daemon config; see `configSchema`). */
@@ -130,6 +131,27 @@ interface Waiter {
   resolve: (v: unknown) => void;
 }
 
+/**
+ * REJECT reasons that are a definite refusal of this node's registration: retrying with the same
+ * node id and signing key cannot change the answer (only a new netmap at the relay can), so `start`
+ * does not wait for its deadline. Every other failure (no answer, an expired or lost token, `BUSY`,
+ * `SESSION_LIMIT`) is transient and retried with back-off. Values explain the reason to an operator.
+ */
+export const DEFINITE_REFUSALS: Readonly<Partial<Record<RejectReasonName, string>>> = Object.freeze({
+  BAD_SIGNATURE: "the node's identity key does not match the netmap",
+  UNKNOWN_NODE: "the node is not in the relay's netmap",
+});
+
+/** Name of a REJECT reason code (`reason <n>` for codes this version does not know). */
+function rejectReasonName(code: number): string {
+  return Object.entries(RejectReason).find(([, v]) => v === code)?.[0] ?? `reason ${code}`;
+}
+
+/** True when `err` is a definite refusal thrown by a registration attempt (see {@link DEFINITE_REFUSALS}). */
+function isDefiniteRefusal(err: unknown): err is RustynetError {
+  return isRustynetError(err, 'RELAY_FAILED') && (err.details as { definite?: unknown } | undefined)?.definite === true;
+}
+
 function sameHost(a: string, b: string): boolean {
   if (a === b) return true;
   const strip = (h: string): string => (h.startsWith('::ffff:') ? h.slice(7) : h);
@@ -182,7 +204,9 @@ export class RelayClient implements RelayPlugin {
   private seq = 0;
   private readonly drops: Record<ClientDropReason, number>;
   private flushedDrops: Record<ClientDropReason, number>;
-  private readonly metrics: { registrations: Counter; drops: Counter };
+  private readonly metrics: { registrations: Counter; drops: Counter; refusals: Counter };
+  /** Relays whose last registration attempt was definitely refused: relay id -> reason name. */
+  private readonly refused = new Map<string, string>();
 
   constructor(private readonly context: PluginContext) {
     this.opts = resolveOptions(context.options);
@@ -192,6 +216,7 @@ export class RelayClient implements RelayPlugin {
     this.metrics = {
       registrations: context.metrics.counter('relay_client_registrations_total', 'Registrations with a relay server', ['relay']),
       drops: context.metrics.counter('relay_client_drops_total', 'Datagrams the relay client dropped, by reason', ['reason']),
+      refusals: context.metrics.counter('relay_client_refusals_total', 'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE)', ['relay', 'reason']),
     };
   }
 
@@ -199,9 +224,12 @@ export class RelayClient implements RelayPlugin {
     return { ipv6: true, maxDatagram: MAX_DATA_PAYLOAD };
   }
 
-  /** Current relay id and client drop counters (diagnostics; not part of the contract). */
-  info(): { relay: string | null; drops: Record<ClientDropReason, number> } {
-    return { relay: this.session?.relay.id ?? null, drops: { ...this.drops } };
+  /**
+   * Current relay id, client drop counters and the relays whose last registration attempt was
+   * definitely refused (relay id -> reason name) (diagnostics; not part of the contract).
+   */
+  info(): { relay: string | null; drops: Record<ClientDropReason, number>; refused: Record<string, string> } {
+    return { relay: this.session?.relay.id ?? null, drops: { ...this.drops }, refused: Object.fromEntries(this.refused) };
   }
 
   async start(config: RelayStartConfig, options: CallOptions = {}): Promise<void> {
@@ -224,6 +252,7 @@ export class RelayClient implements RelayPlugin {
 
     this.state = 'starting';
     this.config = { nodeId: config.nodeId, relays: config.relays.map((r) => ({ id: r.id, endpoint: { ...r.endpoint } })), sign: config.sign };
+    this.refused.clear();
     this.life = new AbortController();
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const signals = [this.life.signal, AbortSignal.timeout(timeoutMs)];
@@ -231,7 +260,7 @@ export class RelayClient implements RelayPlugin {
     const signal = AbortSignal.any(signals);
     const life = this.life;
     try {
-      await this.registerLoop(signal);
+      await this.registerLoop(signal, 'start');
     } catch (err) {
       const stoppedMeanwhile = life.signal.aborted;
       await this.teardown();
@@ -440,23 +469,41 @@ export class RelayClient implements RelayPlugin {
       signal,
     );
     if (!answer.ok) {
-      const name = Object.entries(RejectReason).find(([, v]) => v === answer.reason)?.[0] ?? `reason ${answer.reason}`;
-      throw new RustynetError('RELAY_FAILED', `relay ${relay.id} refused registration: ${name}`, { details: { relay: relay.id, reason: name } });
+      const name = rejectReasonName(answer.reason);
+      const why = DEFINITE_REFUSALS[name as RejectReasonName];
+      throw new RustynetError('RELAY_FAILED', `relay ${relay.id} refused registration of node ${cfg.nodeId}: ${name}${why ? ` (${why})` : ''}`, {
+        details: { relay: relay.id, node: cfg.nodeId, reason: name, definite: why !== undefined },
+      });
     }
     const keepaliveMs = Math.max(100, Math.min(this.opts.keepaliveIntervalMs, answer.keepaliveMs || this.opts.keepaliveIntervalMs));
     return { relay, socket: sock, keepaliveMs, lastHeard: Date.now() };
   }
 
-  /** Tries the relays in order, round after round with exponential back-off, until one registers or `signal` aborts. */
-  private async registerLoop(signal: AbortSignal): Promise<void> {
+  /**
+   * Tries the relays in order, round after round with exponential back-off, until one registers or
+   * `signal` aborts.
+   *
+   * A definite refusal ({@link DEFINITE_REFUSALS}) is handled by `mode`:
+   * - `start`: that relay is not tried again in this call; once every relay has refused, the
+   *   refusal is thrown at once (RELAY_FAILED, `details.reason`) instead of waiting for the deadline.
+   * - `background` (re-registration while running): logged at error level when it starts or its
+   *   reason changes, counted in `relay_client_refusals_total`, and the relays are tried again at the
+   *   largest back-off (`maxBackoffMs`), since a new netmap at the relay may accept the node again.
+   */
+  private async registerLoop(signal: AbortSignal, mode: 'start' | 'background'): Promise<void> {
     let backoff = this.opts.initialBackoffMs;
     let lastErr: unknown;
+    const relays = this.config!.relays;
+    const refusedNow = new Map<string, RustynetError>();
     for (;;) {
-      for (const relay of this.config!.relays) {
+      let refusedThisRound = false;
+      for (const relay of relays) {
         if (signal.aborted) throw lastErr instanceof Error ? lastErr : abortError(signal);
+        if (mode === 'start' && refusedNow.has(relay.id)) continue;
         try {
           const s = await this.registerOnce(relay, signal);
           this.session = s;
+          this.refused.clear();
           this.metrics.registrations.inc({ relay: relay.id });
           this.log.info({ relay: relay.id, endpoint: relay.endpoint, keepaliveMs: s.keepaliveMs }, 'registered with relay');
           this.armKeepalive(s);
@@ -464,9 +511,33 @@ export class RelayClient implements RelayPlugin {
         } catch (err) {
           if (signal.aborted) throw lastErr instanceof Error ? lastErr : err;
           lastErr = err;
-          this.log.debug({ relay: relay.id, err: (err as Error).message }, 'relay registration attempt failed');
+          if (isDefiniteRefusal(err)) {
+            const reason = String((err.details as { reason: string }).reason);
+            refusedThisRound = true;
+            refusedNow.set(relay.id, err);
+            this.metrics.refusals.inc({ relay: relay.id, reason });
+            const changed = this.refused.get(relay.id) !== reason;
+            this.refused.set(relay.id, reason);
+            if (mode === 'background' && changed) {
+              this.log.error({ relay: relay.id, reason, err: err.message }, 'relay refused registration; not forwarding through it, retrying at the largest back-off');
+            } else {
+              this.log.debug({ relay: relay.id, reason, err: err.message }, 'relay refused registration');
+            }
+          } else {
+            this.log.debug({ relay: relay.id, err: (err as Error).message }, 'relay registration attempt failed');
+          }
         }
       }
+      if (mode === 'start' && refusedNow.size === relays.length) {
+        const all = [...refusedNow.values()];
+        if (all.length === 1) throw all[0]!;
+        const first = all[0]!;
+        throw new RustynetError('RELAY_FAILED', `every relay refused registration: ${all.map((e) => e.message).join('; ')}`, {
+          details: { ...first.details, refusals: all.map((e) => e.details) },
+          cause: first,
+        });
+      }
+      if (mode === 'background' && refusedThisRound) backoff = this.opts.maxBackoffMs;
       const jitter = 0.5 + Math.random() / 2;
       try {
         await this.context.clock.sleep(Math.round(backoff * jitter), signal);
@@ -498,7 +569,7 @@ export class RelayClient implements RelayPlugin {
     this.session = undefined;
     clearInterval(this.keepaliveTimer);
     const life = this.life;
-    this.registerLoop(life.signal)
+    this.registerLoop(life.signal, 'background')
       .catch((err: unknown) => {
         if (!life.signal.aborted) this.log.error({ err: (err as Error).message }, 'relay re-registration stopped');
       })
