@@ -46,6 +46,8 @@ export interface ConformanceReport {
   seed: number;
   timeoutMultiplier: number;
   grep: string | null;
+  /** Policy suites only: the backend plugin underneath (spec as given, or from the env / the default). */
+  backend?: string;
   environment: {
     node: string;
     platform: string;

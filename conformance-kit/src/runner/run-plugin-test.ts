@@ -9,7 +9,8 @@ import Mocha from 'mocha';
 import { API_VERSION, type PluginKind, type PluginManifest } from '@rustynet/plugin-api';
 import { ConformanceFailure } from '../suites/errors.js';
 import { TEST_ID_PATTERN, type KitTestMeta } from '../suites/define.js';
-import { suiteFor, suiteKinds } from '../suites/registry.js';
+import { suiteFor, suiteKinds, type SuiteRunSettings } from '../suites/registry.js';
+import { DEFAULT_POLICY_BACKEND } from '../suites/policy/fixture.js';
 import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport, type TestResult } from './report.js';
 
 /** Options of {@link runPluginTest} (the flags of `rustynet plugin test`). */
@@ -32,6 +33,13 @@ export interface RunPluginTestOptions {
   cwd?: string;
   /** Plugin options, validated against its configSchema. */
   options?: Record<string, unknown>;
+  /**
+   * Policy suites only: the backend plugin (package name or path) that carries the traffic
+   * underneath the policy plugin. Default env `RUSTYNET_KIT_POLICY_BACKEND`, else
+   * `@rustynet/backend-wireguard`. Ignored for other kinds. Loaded up front like the plugin: one
+   * that cannot be loaded (or is not a backend) ends the run with exit 2 and the loader's error.
+   */
+  backend?: string;
   /** Where readable output goes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
   /** Where errors go (default process.stderr). */
@@ -43,15 +51,56 @@ export const EXIT_PASSED = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_LOAD_ERROR = 2;
 
+/** The kit's own directory: policy backends given by package name fall back to resolving here. */
+const KIT_DIR = fileURLToPath(new URL('../../../', import.meta.url));
+
 const KIT_PKG = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { name: string; version: string };
 
 /** Name and version of the kit. */
 export const KIT_NAME = KIT_PKG.name;
 export const KIT_VERSION = KIT_PKG.version;
 
+interface LoadedInfo {
+  manifest: PluginManifest;
+  apiVersion: string;
+  dir: string;
+}
+
 interface DaemonLoader {
   createHostServices(o: { stateDir: string; logLevel?: string; processMetrics?: boolean }): unknown;
-  loadPlugin(spec: string, o: Record<string, unknown>): Promise<{ manifest: PluginManifest; apiVersion: string; dir: string }>;
+  loadPlugin(spec: string, o: Record<string, unknown>): Promise<LoadedInfo>;
+}
+
+/** `plugins/foo` (a directory with a manifest, relative, without ./) is a path, not a package name. */
+function specFor(given: string, cwd: string): string {
+  return !given.startsWith('.') && !given.startsWith('/') && existsSync(join(cwd, given, 'rustynet-plugin.json')) ? resolve(cwd, given) : given;
+}
+
+/** Loads a plugin once with the daemon's own loader (as rustynetd does); throws its named error. */
+async function loadOnce(spec: string, o: { cwd: string; options?: Record<string, unknown>; expectKind?: PluginKind }): Promise<LoadedInfo> {
+  const tmp = mkdtempSync(join(tmpdir(), 'rnt-load-'));
+  try {
+    const daemon = (await import('@rustynet/daemon')) as unknown as DaemonLoader;
+    const services = daemon.createHostServices({ stateDir: tmp, logLevel: 'silent', processMetrics: false });
+    return await daemon.loadPlugin(spec, { services, ...o });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Loads the policy suite's backend: from `cwd`, and a package name not found there from the kit's
+ * directory (where the policy fixture resolves it too).
+ */
+async function loadPolicyBackend(spec: string, cwd: string): Promise<LoadedInfo> {
+  try {
+    return await loadOnce(spec, { cwd, expectKind: 'backend' });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'PLUGIN_NOT_FOUND' || spec.startsWith('.') || spec.startsWith('/')) throw e;
+    return await loadOnce(spec, { cwd: KIT_DIR, expectKind: 'backend' }).catch(() => {
+      throw e;
+    });
+  }
 }
 
 async function toolVersion(file: string, args: string[]): Promise<string | null> {
@@ -90,7 +139,8 @@ function failureOf(err: unknown): NonNullable<TestResult['failure']> {
  *
  * @returns the exit code: 0 when every test that ran passed (skips allowed, never counted as
  *   passes), 1 when any test failed (or no test matched `grep`), 2 when the plugin cannot be
- *   loaded (the loader's named error, e.g. `MANIFEST_INVALID`, is printed) or its kind has no suite.
+ *   loaded (the loader's named error, e.g. `MANIFEST_INVALID`, is printed), a policy suite's
+ *   backend cannot be loaded (same, prefixed `backend <spec>:`) or its kind has no suite.
  */
 export async function runPluginTest(opts: RunPluginTestOptions): Promise<number> {
   const out = opts.stdout ?? process.stdout;
@@ -109,6 +159,10 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
     errOut.write(`error INVALID_INPUT: reporter must be spec, json or junit (got ${reporter})\n`);
     return EXIT_LOAD_ERROR;
   }
+  if (opts.backend !== undefined && opts.backend.trim() === '') {
+    errOut.write('error INVALID_INPUT: backend must be a package name or a path (got an empty string)\n');
+    return EXIT_LOAD_ERROR;
+  }
   let grep: RegExp | undefined;
   try {
     grep = opts.grep ? new RegExp(opts.grep) : undefined;
@@ -117,31 +171,36 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
     return EXIT_LOAD_ERROR;
   }
   const startedAt = new Date();
-  // `plugins/foo` (a directory with a manifest, relative, without ./) is a path, not a package name
-  const spec =
-    !opts.plugin.startsWith('.') && !opts.plugin.startsWith('/') && existsSync(join(cwd, opts.plugin, 'rustynet-plugin.json'))
-      ? resolve(cwd, opts.plugin)
-      : opts.plugin;
+  const spec = specFor(opts.plugin, cwd);
+  const loadError = (e: unknown, what = ''): number => {
+    const err = e as { code?: string; message?: string };
+    errOut.write(`error ${err.code ?? 'PLUGIN_LOAD_FAILED'}: ${what}${err.message ?? String(e)}\n`);
+    return EXIT_LOAD_ERROR;
+  };
 
   // 1. Load the plugin once here, exactly as rustynetd does, to fail fast with the loader's error.
-  let loaded: { manifest: PluginManifest; apiVersion: string; dir: string };
-  const tmp = mkdtempSync(join(tmpdir(), 'rnt-load-'));
+  let loaded: LoadedInfo;
   try {
-    const daemon = (await import('@rustynet/daemon')) as unknown as DaemonLoader;
-    const services = daemon.createHostServices({ stateDir: tmp, logLevel: 'silent', processMetrics: false });
-    loaded = await daemon.loadPlugin(spec, { services, cwd, ...(opts.options && { options: opts.options }) });
+    loaded = await loadOnce(spec, { cwd, ...(opts.options && { options: opts.options }) });
   } catch (e) {
-    const err = e as { code?: string; message?: string };
-    errOut.write(`error ${err.code ?? 'PLUGIN_LOAD_FAILED'}: ${err.message ?? String(e)}\n`);
-    return EXIT_LOAD_ERROR;
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    return loadError(e);
   }
   const kind = loaded.manifest.kind as PluginKind;
   const factory = suiteFor(kind);
   if (!factory) {
     errOut.write(`error UNSUPPORTED: the kit has no suite for plugin kind "${kind}" yet (suites: ${suiteKinds().join(', ')})\n`);
     return EXIT_LOAD_ERROR;
+  }
+  // A policy suite runs on a real backend (flag, else env, else the reference backend): load it
+  // here too, so a bad one fails fast the same way. Other kinds ignore it.
+  const backendGiven = kind === 'policy' ? (opts.backend ?? (process.env['RUSTYNET_KIT_POLICY_BACKEND'] || DEFAULT_POLICY_BACKEND)) : undefined;
+  const backendSpec = backendGiven === undefined ? undefined : specFor(backendGiven, cwd);
+  if (backendSpec !== undefined) {
+    try {
+      await loadPolicyBackend(backendSpec, cwd);
+    } catch (e) {
+      return loadError(e, `backend ${backendGiven}: `);
+    }
   }
   // The suites build network namespaces: they need root and the network tools.
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
@@ -161,7 +220,17 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   const errors: ConformanceReport['errors'] = [];
   const mocha = new Mocha({ timeout: 0, ...(grep && { grep }) });
   mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_PRE_REQUIRE, globalThis, 'rustynet-conformance', mocha);
-  factory({ plugin: spec, cwd, profile, seed, timeoutMultiplier, ...(opts.options && { options: opts.options }) });
+  // `backend` reaches the policy suite's options through the registry's spread of the settings.
+  const settings: SuiteRunSettings & { backend?: string } = {
+    plugin: spec,
+    cwd,
+    profile,
+    seed,
+    timeoutMultiplier,
+    ...(opts.options && { options: opts.options }),
+    ...(backendSpec !== undefined && { backend: backendSpec }),
+  };
+  factory(settings);
   mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_POST_REQUIRE, globalThis, 'rustynet-conformance', mocha);
 
   const C = Mocha.Runner.constants;
@@ -223,6 +292,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
     seed,
     timeoutMultiplier,
     grep: opts.grep ?? null,
+    ...(backendGiven !== undefined && { backend: backendGiven }),
     environment: env,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),

@@ -12,6 +12,8 @@ export interface SuiteRunSettings {
   seed: number;
   timeoutMultiplier: number;
   options?: Record<string, unknown>;
+  /** Backend plugin carrying traffic under a policy suite (`rustynet plugin test --backend`); other kinds ignore it. */
+  backend?: string;
 }
 
 /** Registers one kind's suite with mocha's BDD globals. */

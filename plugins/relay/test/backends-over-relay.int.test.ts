@@ -206,7 +206,8 @@ describe('relay integration: backends over the relay between namespaces (root)',
   }
 
   async function pingUntilUp(nsA: string): Promise<void> {
-    for (let i = 0; i < 30; i++) {
+    // Up to ~60 s: a TLS handshake through the relay on a loaded 2-core machine can take a while.
+    for (let i = 0; i < 60; i++) {
       if (await tryRun('ip', ['netns', 'exec', nsA, 'ping', '-c', '1', '-W', '1', '100.64.0.2'])) return;
     }
     throw new Error('tunnel did not come up');

@@ -96,14 +96,21 @@ export function register(program: Command): void {
     .addOption(new Option('--reporter <name>', 'report format').choices(['spec', 'json', 'junit']).default('spec'))
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--seed <n>', 'seed for randomised tests (reproduce a run)', parsePositiveNumber('--seed', true))
-    .option('--timeout-multiplier <x>', 'scale every test deadline (slow machines)', parsePositiveNumber('--timeout-multiplier', false));
+    .option('--timeout-multiplier <x>', 'scale every test deadline (slow machines)', parsePositiveNumber('--timeout-multiplier', false))
+    .option(
+      '--backend <plugin>',
+      'backend plugin (package name or path) that carries traffic under a policy suite; ignored for other kinds; default @rustynet/backend-wireguard, or RUSTYNET_KIT_POLICY_BACKEND',
+    );
   addExamples(test, [
     'sudo rustynet plugin test ./my-backend',
     'sudo rustynet plugin test @rustynet/backend-wireguard --reporter junit --output report.xml',
     'sudo rustynet plugin test ./my-backend --grep backend.peers --seed 42 --timeout-multiplier 2',
+    'sudo rustynet plugin test plugins/policy-nftables --backend @rustynet/backend-openvpn',
   ]);
   test.action(async (spec: string, opts: Omit<PluginTestOptions, 'plugin'>) => {
     const run = await kitFunction('runPluginTest');
+    // --backend wins over the environment (read through the CLI's IO, like RUSTYNET_SOCKET).
+    const backend = opts.backend ?? (io().env['RUSTYNET_KIT_POLICY_BACKEND'] || undefined);
     const code = await run({
       plugin: spec,
       cwd: process.cwd(),
@@ -115,6 +122,7 @@ export function register(program: Command): void {
       ...(opts.output !== undefined && { output: opts.output }),
       ...(opts.seed !== undefined && { seed: opts.seed }),
       ...(opts.timeoutMultiplier !== undefined && { timeoutMultiplier: opts.timeoutMultiplier }),
+      ...(backend !== undefined && { backend }),
     });
     if (typeof code === 'number' && code !== 0) throw new ExitStatus(code);
   });
