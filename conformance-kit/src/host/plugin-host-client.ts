@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestHost } from '../harness/test-network.js';
+import type { ResourceTracker } from '../harness/tracker.js';
 import type { CommandRecord, HostRequest, HostResponse, LoadResult, WireError } from './protocol.js';
 
 type DistOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -57,6 +58,8 @@ export interface PluginHostOptions {
   expectKind?: string;
   /** Extra label for reports, e.g. the host name. */
   label?: string;
+  /** When given, the child is registered with it so teardown kills it also on failure and SIGINT. */
+  tracker?: ResourceTracker;
 }
 
 /**
@@ -111,6 +114,7 @@ export class PluginHost {
         })
       : fork(HOST_PATH, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], cwd: opts.cwd });
     const h = new PluginHost(child, opts.label ?? opts.host?.name ?? 'local');
+    opts.tracker?.track('process', `plugin host ${h.label} in ${opts.host?.netns ?? 'the current namespace'}`, () => h.killNow());
     try {
       h.loaded = await h.request<LoadResult>(
         {

@@ -136,8 +136,8 @@ export class BackendFixture {
       logFile,
       expectKind: 'backend',
       ...(this.opts.options && { options: this.opts.options }),
+      tracker: this.net.tracker,
     });
-    this.net.tracker.track('process', `plugin host in ${host.netns}`, () => plugin.killNow());
     return plugin;
   }
 

@@ -140,8 +140,8 @@ export class DnsFixture {
       expectKind: 'dns',
       label: `dns@${host.name}`,
       ...(this.opts.options && { options: this.opts.options }),
+      tracker: this.net.tracker,
     });
-    this.net.tracker.track('process', `dns plugin host in ${host.netns}`, () => plugin.killNow());
     return { plugin, logFile };
   }
 

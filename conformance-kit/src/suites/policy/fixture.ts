@@ -178,8 +178,8 @@ export class PolicyFixture {
       expectKind: 'policy',
       label: `policy@${host.name}`,
       ...(this.opts.options && { options: this.opts.options }),
+      tracker: this.backend.net.tracker,
     });
-    this.backend.net.tracker.track('process', `policy plugin host in ${host.netns}`, () => plugin.killNow());
     return { plugin, logFile };
   }
 

@@ -202,8 +202,8 @@ export class RelayFixture {
       expectKind: 'relay',
       label,
       ...(this.opts.options && { options: this.opts.options }),
+      tracker: this.net.tracker,
     });
-    this.net.tracker.track('process', `plugin host ${label} in ${h.netns}`, () => plugin.killNow());
     const c: ClientNode = { host: h, plugin, label, running: false };
     this.extra.push(c);
     return c;
