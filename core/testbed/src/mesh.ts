@@ -1,0 +1,436 @@
+/**
+ * A real Rustynet mesh for the demo, the integration tests and the benches: one network
+ * namespace per node on a shared underlay (the conformance kit's `TestNetwork`), keys and signed
+ * netmaps made with the `rustynet` CLI, and one real `rustynetd` process per node inside its
+ * namespace. This class is the facade; each concern lives in its own module.
+ *
+ * Needs root. Nothing is created in the root network namespace; every name carries the run's
+ * random id; {@link Mesh.destroy} removes daemons, namespaces, files and leftover runtime
+ * sockets, and {@link Mesh.emergencyStopSync} does the same synchronously from a signal handler.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Netmap, NetmapNode, SignedNetmap } from '@rustynet/plugin-api';
+import type { TestHost, TestNetwork } from '@rustynet/conformance-kit/harness';
+import { LocalApiClient, type DaemonStatus } from '@rustynet/cli';
+import { cleanStaleRuntimeFiles, collectSecrets, findLeftovers, removeRuntimeFilesSync, scanForSecrets } from './cleanup.js';
+import { RELAY_HOST, RELAY_ID, RELAY_PORT } from './constants.js';
+import { DaemonProcesses, outputTail } from './daemons.js';
+import { buildNetmap, buildNetmapNode, signNetmap, writeNetmapFile, type NetmapOptions, type NetmapShape } from './netmaps.js';
+import { buildDaemonConfig, generateMeshKeys, type MeshNode } from './node-config.js';
+import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
+import { sleep, type ProcessExit } from './processes.js';
+import { RUSTYNET_BIN, rustynet } from './programs.js';
+import { PING_MATRIX_ATTEMPTS } from './reference-defaults.js';
+import { digFrom, nftCounters, pingMatrix, pingName, renderPingMatrix, startContinuousPing, type ContinuousPing, type PingResult } from './traffic.js';
+import { blockPathBetween, createUnderlay, installResolvConfs, resolvConfPath, unblockPathBetween } from './underlay.js';
+
+/**
+ * A running test mesh. Create with {@link Mesh.create}, then {@link startDaemons}; always
+ * {@link destroy} (also on failure).
+ */
+export class Mesh {
+  readonly nodes: MeshNode[] = [];
+  private readonly procs: DaemonProcesses;
+  private destroyed = false;
+  /** The host running the relay server ({@link MeshOptions.relay}), else undefined. */
+  readonly relayHost: TestHost | undefined;
+  /** Control-plane key files. */
+  cpKeyFile = '';
+  cpPublicKey = '';
+  /** Protocol id of each backend spec, from keygen. */
+  readonly protocols = new Map<string, string>();
+
+  private constructor(
+    readonly net: TestNetwork,
+    readonly workDir: string,
+    readonly opts: ResolvedMeshOptions,
+  ) {
+    this.relayHost = opts.relay ? net.host(RELAY_HOST) : undefined;
+    this.procs = new DaemonProcesses(opts.log);
+  }
+
+  /** The signed netmap file the relay server reads (kept current by {@link publish}). */
+  get relayNetmapFile(): string {
+    return join(this.workDir, RELAY_HOST, 'netmap.json');
+  }
+
+  /** stdout/stderr of the relay server. */
+  get relayOutFile(): string {
+    return join(this.workDir, RELAY_HOST, 'relay.out');
+  }
+
+  /** `/etc/netns/<ns>/resolv.conf` of a node (present while the mesh runs with {@link MeshOptions.dns}). */
+  resolvConfFile(n: MeshNode): string {
+    return resolvConfPath(n.host);
+  }
+
+  /** Run id (hex) shared by the namespaces and interface names of this mesh. */
+  get runId(): string {
+    return this.net.runId;
+  }
+
+  /**
+   * Builds the underlay, the working directory and every key (with the `rustynet` CLI).
+   * Does not start daemons. On failure everything made so far is removed.
+   */
+  static async create(options: MeshOptions): Promise<Mesh> {
+    const opts = resolveMeshOptions(options);
+    await cleanStaleRuntimeFiles(opts.backendProfiles);
+    const hosts = opts.relay ? [...opts.nodes, RELAY_HOST] : opts.nodes;
+    opts.log(`creating ${hosts.length} network namespaces on underlay 198.18.0.0/24${opts.relay ? ` (${opts.nodes.length} nodes + the relay host)` : ''}`);
+    const net = await createUnderlay(hosts);
+    let workDir = '';
+    try {
+      workDir = await mkdtemp(join(tmpdir(), `rustynet-mesh-${net.runId}-`));
+      await chmod(workDir, 0o700);
+      const wd = workDir;
+      net.tracker.track('file', workDir, () => rmSync(wd, { recursive: true, force: true }));
+      const mesh = new Mesh(net, workDir, opts);
+      const keys = await generateMeshKeys(net, workDir, opts);
+      mesh.nodes.push(...keys.nodes);
+      mesh.cpKeyFile = keys.cpKeyFile;
+      mesh.cpPublicKey = keys.cpPublicKey;
+      for (const [spec, protocol] of keys.protocols) mesh.protocols.set(spec, protocol);
+      if (opts.relay) await mkdir(join(workDir, RELAY_HOST), { recursive: true, mode: 0o700 });
+      if (opts.dns) installResolvConfs(net, mesh.nodes.map((n) => ({ id: n.id, host: n.host, nameserver: n.v4 })), opts.log);
+      return mesh;
+    } catch (err) {
+      await net.destroy();
+      if (workDir) await rm(workDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The node with id `id`. */
+  node(id: string): MeshNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  private get shape(): NetmapShape {
+    return {
+      runId: this.runId,
+      listenPort: this.opts.listenPort,
+      ttlMs: this.opts.ttlMs,
+      acl: this.opts.acl,
+      relayAddress: this.relayHost?.underlayAddress,
+    };
+  }
+
+  /** The netmap entry of one node. */
+  netmapNode(n: MeshNode): NetmapNode {
+    return buildNetmapNode(n, this.shape);
+  }
+
+  /**
+   * An unsigned netmap of the whole mesh. With {@link MeshOptions.relay} it lists the relay and
+   * every node's `probePort`.
+   * @param opts.without node ids left out; `issuedAt`/`expiresAt` override the default window;
+   *   `acl` replaces {@link MeshOptions.acl} (`null`: no ACL); `names` sets node names (DNS) by id.
+   */
+  netmap(version: number, opts: NetmapOptions = {}): Netmap {
+    return buildNetmap(version, this.nodes, this.shape, opts);
+  }
+
+  /** Signs `netmap` with the control-plane key through `rustynet netmap sign`. */
+  sign(netmap: Netmap): Promise<SignedNetmap> {
+    return signNetmap(netmap, this.cpKeyFile, this.opts.cwd);
+  }
+
+  /**
+   * Writes a (signed, possibly tampered) netmap document to the nodes' netmap files atomically
+   * and asks each running daemon to reload it. With a relay, the relay server's copy is written
+   * too (it re-reads it every second and keeps its last good map when this one fails to verify).
+   * @returns the reload error per node (`undefined` when accepted).
+   */
+  async publish(
+    doc: unknown,
+    nodeIds: readonly string[] = this.nodes.map((n) => n.id),
+    opts: { reload?: boolean } = {},
+  ): Promise<Record<string, Error | undefined>> {
+    const text = `${JSON.stringify(doc, null, 2)}\n`;
+    const out: Record<string, Error | undefined> = {};
+    // The relay server re-reads its copy (it refuses maps that fail verification or are older).
+    if (this.relayHost) await writeNetmapFile(this.relayNetmapFile, text);
+    for (const id of nodeIds) {
+      const n = this.node(id);
+      await writeNetmapFile(n.netmapFile, text);
+      if (this.procs.has(id) && opts.reload !== false) {
+        out[id] = await new LocalApiClient(n.socket).reloadNetmap().then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+      }
+    }
+    return out;
+  }
+
+  /** The daemon config of node `n` for `backend`. */
+  daemonConfig(n: MeshNode, backend: string): Record<string, unknown> {
+    const protocol = this.protocols.get(backend);
+    if (!protocol) throw new Error(`no keys generated for backend ${backend}`);
+    return buildDaemonConfig(n, backend, protocol, this.cpPublicKey, this.opts);
+  }
+
+  /**
+   * Writes each node's config and starts one `rustynetd` per node inside its namespace
+   * (`ip netns exec <ns> node rustynetd.js --config <file>`), then waits until every daemon
+   * reports `up` with `netmapVersion` applied and all peers present. With a relay, the relay
+   * server is started first ({@link startRelayServer}).
+   * @throws Error with the daemon's output tail when one exits or does not come up in time.
+   */
+  async startDaemons(backend: string, netmapVersion: number, timeoutMs = 60_000): Promise<void> {
+    if (this.relayHost && !this.procs.relayRunning) await this.startRelayServer();
+    for (const n of this.nodes) {
+      await mkdir(join(n.dir, 'state'), { recursive: true, mode: 0o700 });
+      await writeFile(n.configFile, `${JSON.stringify(this.daemonConfig(n, backend), null, 2)}\n`, { mode: 0o600 });
+    }
+    for (const n of this.nodes) this.procs.startDaemon(n, this.opts.cwd);
+    await this.waitFor(
+      (_id, s) => s.state === 'up' && s.netmap?.version === netmapVersion && s.peers.length === this.nodes.length - 1,
+      `up with netmap version ${netmapVersion} and ${this.nodes.length - 1} peers`,
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Starts `rustynet relay serve --listen <relay underlay>:RELAY_PORT` inside the relay host's
+   * namespace, reading {@link relayNetmapFile} (publish a netmap first). Resolves once it listens.
+   * @throws Error with its output when it exits or does not listen within `timeoutMs`.
+   */
+  async startRelayServer(timeoutMs = 20_000): Promise<void> {
+    const host = this.relayHost;
+    if (!host) throw new Error('this mesh has no relay (MeshOptions.relay)');
+    if (this.procs.relayRunning) return;
+    if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
+    const args = [
+      RUSTYNET_BIN, 'relay', 'serve',
+      '--listen', `${host.underlayAddress}:${RELAY_PORT}`,
+      '--netmap', this.relayNetmapFile,
+      '--control-plane-key', this.cpPublicKey,
+      '--relay-id', RELAY_ID,
+      '--poll-interval', '1000',
+    ];
+    this.opts.log(`relay: ip netns exec ${host.netns} rustynet relay serve --listen ${host.underlayAddress}:${RELAY_PORT} --netmap ${this.relayNetmapFile} --relay-id ${RELAY_ID}`);
+    const where = await this.procs.startRelay({ host, args, outFile: this.relayOutFile, cwd: this.opts.cwd, timeoutMs });
+    this.opts.log(`relay: ${where}`);
+  }
+
+  /**
+   * Stops the relay server (SIGTERM, SIGKILL after `timeoutMs`).
+   * @returns its exit and its output (the last line counts the datagrams it forwarded), or null
+   *   when none was running.
+   */
+  async stopRelayServer(timeoutMs = 10_000): Promise<{ exit: ProcessExit; output: string } | null> {
+    const exit = await this.procs.stopRelay(timeoutMs);
+    if (!exit) return null;
+    return { exit, output: await readFile(this.relayOutFile, 'utf8').catch(() => '') };
+  }
+
+  /** Last lines of a node's daemon output and log, for error messages. */
+  tail(id: string, lines = 15): Promise<string> {
+    return outputTail(this.node(id), lines);
+  }
+
+  /** Status of node `id` from its local API. */
+  status(id: string): Promise<DaemonStatus> {
+    return new LocalApiClient(this.node(id).socket, 5_000).status();
+  }
+
+  /** Human `rustynet status` output of node `id` (through the CLI program). */
+  statusText(id: string): Promise<string> {
+    return rustynet(['status', '--socket', this.node(id).socket]);
+  }
+
+  /**
+   * Polls every node's status until `pred` holds for all of them.
+   * @throws Error naming the nodes that did not get there, with their output tails.
+   */
+  async waitFor(pred: (id: string, s: DaemonStatus) => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const last = new Map<string, string>();
+    for (;;) {
+      const pending: string[] = [];
+      for (const n of this.nodes) {
+        const exit = this.procs.exitOf(n.id);
+        if (exit) {
+          throw new Error(`rustynetd on node ${n.id} exited (${JSON.stringify(exit)}) before it was ${what}\n${await this.tail(n.id)}`);
+        }
+        try {
+          const s = await this.status(n.id);
+          last.set(n.id, `state ${s.state}, netmap ${s.netmap?.version ?? 'none'}, ${s.peers.length} peers${s.lastRejection ? `, last rejection ${s.lastRejection.code}` : ''}`);
+          if (!pred(n.id, s)) pending.push(n.id);
+        } catch (err) {
+          last.set(n.id, (err as Error).message);
+          pending.push(n.id);
+        }
+      }
+      if (pending.length === 0) return;
+      if (Date.now() > deadline) {
+        const tails = await Promise.all(pending.map((id) => this.tail(id)));
+        throw new Error(
+          `nodes ${pending.join(', ')} not ${what} after ${timeoutMs} ms: ${pending.map((id) => `${id}: ${last.get(id)}`).join('; ')}\n${tails.join('\n')}`,
+        );
+      }
+      await sleep(250);
+    }
+  }
+
+  /**
+   * Pings every node from every other over the mesh, IPv4 and IPv6 (in parallel).
+   * @param attempts ping attempts per pair (1 s each), default {@link PING_MATRIX_ATTEMPTS}
+   *   (see there why fewer would make the matrix flaky).
+   */
+  pingMatrix(attempts = PING_MATRIX_ATTEMPTS, pairs?: Array<[string, string]>): Promise<PingResult[]> {
+    return pingMatrix(this.nodes, attempts, pairs);
+  }
+
+  /** Renders a ping matrix as text: rows are sources, columns destinations, cells `v4 / v6`. */
+  static renderMatrix(results: PingResult[], nodeIds: string[]): string {
+    return renderPingMatrix(results, nodeIds);
+  }
+
+  /**
+   * Blocks all underlay traffic between nodes `x` and `y` with nftables in both namespaces
+   * (the harness's `blockPath`). Traffic through other hosts (the relay) is not affected.
+   * @returns `Date.now()` when the first block was in place (from then on the path is cut).
+   */
+  blockDirect(x: string, y: string): Promise<number> {
+    return blockPathBetween(this.node(x).host, this.node(y).host);
+  }
+
+  /**
+   * Removes the blocks of {@link blockDirect} in both namespaces (in parallel).
+   * @returns `Date.now()` when both were removed (from then on the path is open).
+   */
+  unblockDirect(x: string, y: string): Promise<number> {
+    return unblockPathBetween(this.node(x).host, this.node(y).host);
+  }
+
+  /**
+   * Polls the status of each `[node, peer]` pair (every `pollMs`) until that node reports the
+   * peer on `path`.
+   * @returns `Date.now()` at the first poll where all pairs held.
+   * @throws Error naming the pairs still on the other path after `timeoutMs`.
+   */
+  async waitForPath(pairs: Array<[string, string]>, path: 'direct' | 'relay', timeoutMs = 20_000, pollMs = 100): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pending: string[] = [];
+      await Promise.all(
+        pairs.map(async ([id, peer]) => {
+          const s = await this.status(id).catch(() => null);
+          const p = s?.peers.find((x) => x.id === peer);
+          if (p?.path !== path) pending.push(`${id}->${peer} ${p?.path ?? 'missing'}`);
+        }),
+      );
+      if (pending.length === 0) return Date.now();
+      if (Date.now() > deadline) throw new Error(`peers not on the ${path} path after ${timeoutMs} ms: ${pending.join(', ')}`);
+      await sleep(pollMs);
+    }
+  }
+
+  /**
+   * Starts `ping -D -i <intervalS>` from node `from` to `address` (one echo request per
+   * interval until stopped) and records the time of every reply.
+   */
+  continuousPing(from: string, address: string, intervalS = 0.1): ContinuousPing {
+    return startContinuousPing(this.node(from).host, address, intervalS);
+  }
+
+  /**
+   * `ping -c1 -W1 <name>` from node `from`, resolving the name through the namespace's
+   * resolv.conf (Magic DNS), up to `attempts` times.
+   * @returns whether a reply came and the address ping resolved the name to.
+   */
+  pingByName(from: string, name: string, attempts = 3): Promise<{ ok: boolean; address: string | null; output: string }> {
+    return pingName(this.node(from).host, name, attempts);
+  }
+
+  /**
+   * `dig @<server> <name> <type>` from node `from` (1 s timeout, 2 tries).
+   * @returns the RCODE (`NOERROR`, `NXDOMAIN`, ...; `TIMEOUT` when no answer came) and the
+   *   answer section's record data (e.g. addresses).
+   */
+  dig(from: string, server: string, name: string, type = 'A'): Promise<{ status: string; answers: string[] }> {
+    return digFrom(this.node(from).host, server, name, type);
+  }
+
+  /**
+   * The policy plugin's named counters in node `id`'s namespace (`nft -j list counters table
+   * inet <MeshPluginSet.policyTable>`): the counter of each ACL rule carries the rule id as its
+   * comment; `default_drop` counts the default deny.
+   */
+  policyCounters(id: string): Promise<Array<{ name: string; rule: string; packets: number; bytes: number }>> {
+    return nftCounters(this.node(id).host, this.opts.plugins.policyTable);
+  }
+
+  /** pids of the running daemons by node id. */
+  daemonPids(): Record<string, number> {
+    return this.procs.pids();
+  }
+
+  /**
+   * Stops every daemon with SIGTERM (clean stop), waiting up to `timeoutMs`, then SIGKILL.
+   * @returns each daemon's exit (code, signal) by node id.
+   */
+  stopDaemons(timeoutMs = 30_000): Promise<Record<string, ProcessExit>> {
+    return this.procs.stopAll(timeoutMs);
+  }
+
+  /**
+   * For signal handlers: SIGTERM to every daemon, then waits synchronously (up to
+   * `timeoutMs`) for them to finish their clean stop, SIGKILL for the rest.
+   */
+  emergencyStopSync(timeoutMs = 10_000): void {
+    this.procs.emergencyStopSync(timeoutMs);
+    removeRuntimeFilesSync(this.nodes, this.opts.backendProfiles);
+  }
+
+  /**
+   * What survived: tunnel interfaces named like this mesh's in its namespaces, runtime files
+   * of the backends, daemon/backend processes of this run, API sockets.
+   */
+  leftovers(opts: { namespacesGone?: boolean } = {}): Promise<string[]> {
+    return findLeftovers(
+      {
+        nodes: this.nodes,
+        runId: this.runId,
+        netnsPrefix: this.net.prefix,
+        workDir: this.workDir,
+        profiles: this.opts.backendProfiles,
+        policyTable: this.opts.policy ? this.opts.plugins.policyTable : undefined,
+      },
+      opts,
+    );
+  }
+
+  /** Private key material of every node and of the control plane (from the 0600 key files). */
+  secrets(): Promise<Array<{ file: string; token: string }>> {
+    return collectSecrets([...this.nodes.map((n) => n.keyDir), join(this.workDir, 'control-plane')]);
+  }
+
+  /**
+   * Searches every process's `/proc/<pid>/cmdline` and `/proc/<pid>/environ` and every daemon
+   * log and output file for private key material.
+   * @returns where each secret was found (empty when none leaked).
+   */
+  async findLeakedSecrets(): Promise<string[]> {
+    return scanForSecrets(await this.secrets(), this.nodes.flatMap((n) => [n.logFile, n.outFile]));
+  }
+
+  /** Stops the daemons, removes namespaces, files and runtime sockets. Idempotent; never throws. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.stopDaemons().catch(() => undefined);
+    await this.stopRelayServer().catch(() => undefined);
+    await this.net.destroy();
+    removeRuntimeFilesSync(this.nodes, this.opts.backendProfiles);
+    await rm(this.workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

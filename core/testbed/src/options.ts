@@ -1,0 +1,132 @@
+/**
+ * Options of a test mesh ({@link MeshOptions}) and their defaults. Plugins are parameters: the
+ * backends are always given; the policy, DNS and relay plugins and the backend profiles default
+ * to the reference set of reference-defaults.ts.
+ */
+import type { AclPolicy } from '@rustynet/plugin-api';
+import { MESH_PROBE_INTERVAL_MS, RELAY_HOST } from './constants.js';
+import type { BackendProfiles } from './profiles.js';
+import { REFERENCE_BACKEND_PROFILES, REFERENCE_PLUGINS, type MeshPluginSet } from './reference-defaults.js';
+
+/** Settings of the daemons' direct-path probing (`DaemonConfig.pathProbe`, docs/path-controller.md). */
+export interface MeshPathProbe {
+  /** Probe interval, ms (daemon default 500). */
+  intervalMs?: number;
+  /** Unanswered probes before a peer goes to the relay (daemon default 3). */
+  failuresToRelay?: number;
+  /** Answered probes before a relayed peer returns to direct (daemon default 3). */
+  successesToDirect?: number;
+}
+
+/** Options of `Mesh.create`. */
+export interface MeshOptions {
+  /** Backend plugins (package names or paths); the netmap carries key material for all of them. */
+  backends: string[];
+  /** Node ids (DNS labels, at most 8 characters), default `['a', 'b', 'c']`. */
+  nodes?: string[];
+  /** Directory plugin specs resolve from (and the daemons' working directory); default `process.cwd()`. */
+  cwd?: string;
+  /** Progress sink, one line per call. */
+  log?: (line: string) => void;
+  /** Daemon log level, default `debug` (more logs make the secret scan stronger). */
+  logLevel?: string;
+  /** Underlay UDP port of every node, default 51820. */
+  listenPort?: number;
+  /** Lifetime of netmaps made by `Mesh.netmap`, ms; default one hour. */
+  ttlMs?: number;
+  /**
+   * How often the daemons re-read their netmap file, ms; default 1000. Tests that must tell
+   * an explicit reload (API, SIGHUP) from polling set it high.
+   */
+  pollIntervalMs?: number;
+  /**
+   * Load the policy plugin ({@link MeshPluginSet.policy}) in every daemon (default false). The
+   * ACL comes from the netmap: see {@link acl}; without one the policy denies all incoming mesh
+   * traffic.
+   */
+  policy?: boolean;
+  /** ACL put into every netmap made by `Mesh.netmap` unless it is given there (default none). */
+  acl?: AclPolicy;
+  /**
+   * Load the DNS plugin ({@link MeshPluginSet.dns}) in every daemon (default false), listening on
+   * port `DNS_PORT` of the node's mesh IPv4 address and 127.0.0.1, and give each node's namespace
+   * a `/etc/netns/<ns>/resolv.conf` naming its own mesh address (removed by `Mesh.destroy`).
+   */
+  dns?: boolean;
+  /**
+   * Add a host `RELAY_HOST` running `rustynet relay serve` on `<its underlay>:RELAY_PORT`
+   * (started by `Mesh.startDaemons`), list it in the netmap's `relays`, give every node a
+   * `probePort`, and load the relay client plugin ({@link MeshPluginSet.relay}) with `pathProbe`
+   * in every daemon (default false).
+   */
+  relay?: boolean;
+  /** Path probing settings when {@link relay} is on. */
+  pathProbe?: MeshPathProbe;
+  /** `backend.persistentKeepalive` (s) of every daemon; default none. */
+  persistentKeepalive?: number;
+  /** The policy, DNS and relay plugins to load; each one left out is the reference plugin (`REFERENCE_PLUGINS`). */
+  plugins?: Partial<MeshPluginSet>;
+  /**
+   * Profiles of the backends (tools, processes, runtime files) for prerequisite, cleanup and
+   * leftover checks, by plugin spec; default `REFERENCE_BACKEND_PROFILES`. A backend without a
+   * profile still runs, with fewer checks.
+   */
+  backendProfiles?: BackendProfiles;
+}
+
+/** {@link MeshOptions} with every default filled in. */
+export interface ResolvedMeshOptions {
+  backends: string[];
+  nodes: string[];
+  cwd: string;
+  log: (line: string) => void;
+  logLevel: string;
+  listenPort: number;
+  ttlMs: number;
+  pollIntervalMs: number;
+  policy: boolean;
+  acl: AclPolicy | undefined;
+  dns: boolean;
+  relay: boolean;
+  pathProbe: MeshPathProbe;
+  persistentKeepalive: number | undefined;
+  plugins: MeshPluginSet;
+  backendProfiles: BackendProfiles;
+}
+
+/** `o` without its undefined-valued properties (so they do not hide a default when spread). */
+function definedEntries<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Fills in the defaults of `options` and checks them.
+ * @throws RangeError for no backend, a bad node id, or a node named like the relay host.
+ */
+export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
+  const opts: ResolvedMeshOptions = {
+    nodes: options.nodes ?? ['a', 'b', 'c'],
+    cwd: options.cwd ?? process.cwd(),
+    logLevel: options.logLevel ?? 'debug',
+    listenPort: options.listenPort ?? 51820,
+    ttlMs: options.ttlMs ?? 3_600_000,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    backends: options.backends,
+    log: options.log ?? (() => undefined),
+    policy: options.policy ?? false,
+    acl: options.acl,
+    dns: options.dns ?? false,
+    relay: options.relay ?? false,
+    // 300 ms probes (daemon default 500): a blocked path is noticed after ~0.9-1.2 s, which
+    // leaves a backend that must restart its session on an endpoint change a safe margin under
+    // the 3 s fallback bound. See docs/path-controller.md, "Timing".
+    pathProbe: { intervalMs: MESH_PROBE_INTERVAL_MS, ...options.pathProbe },
+    persistentKeepalive: options.persistentKeepalive,
+    plugins: { ...REFERENCE_PLUGINS, ...definedEntries(options.plugins ?? {}) },
+    backendProfiles: options.backendProfiles ?? REFERENCE_BACKEND_PROFILES,
+  };
+  if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
+  for (const id of opts.nodes) if (!/^[a-z0-9]{1,8}$/.test(id)) throw new RangeError(`nodes: bad node id ${id}`);
+  if (opts.relay && opts.nodes.includes(RELAY_HOST)) throw new RangeError(`nodes: ${RELAY_HOST} is the relay host's name`);
+  return opts;
+}
