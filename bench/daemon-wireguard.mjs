@@ -78,7 +78,7 @@ const REQUIREMENTS = {
   root: true,
   tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump'],
   files: [
-    'core/cli/dist/src/testing/mesh.js',
+    'core/testbed/dist/src/index.js',
     'core/cli/dist/src/bin/rustynetd.js',
     'core/daemon/dist/src/index.js',
     'plugins/backend-wireguard/dist/src/index.js',
@@ -91,7 +91,7 @@ if (missing.length > 0) {
   process.exit(SKIP_EXIT_CODE);
 }
 
-const { Mesh } = await import('../core/cli/dist/src/testing/mesh.js');
+const { Mesh } = await import('../core/testbed/dist/src/index.js');
 const { TestNetwork } = await import('../conformance-kit/dist/src/harness/index.js');
 const { signNetmap, readPrivateKeyFile } = await import('../core/daemon/dist/src/index.js');
 const { startDaemon, writeNetmap, lastAudit, liveDaemons } = await import('./lib/daemon.mjs');

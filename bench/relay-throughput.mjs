@@ -45,7 +45,7 @@ const REQUIREMENTS = {
   root: true,
   tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump', 'iperf3'],
   files: [
-    'core/cli/dist/src/testing/mesh.js',
+    'core/testbed/dist/src/index.js',
     'core/cli/dist/src/bin/rustynetd.js',
     'core/cli/dist/src/bin/rustynet.js',
     'core/daemon/dist/src/index.js',
@@ -56,7 +56,7 @@ const REQUIREMENTS = {
 };
 skipUnlessReady(NAME, REQUIREMENTS, root);
 
-const { Mesh, relayUnsupportedReason } = await import('../core/cli/dist/src/testing/mesh.js');
+const { Mesh, relayUnsupportedReason } = await import('../core/testbed/dist/src/index.js');
 const unsupported = await relayUnsupportedReason(BACKEND, root);
 if (unsupported) {
   console.error(`${NAME}: skipped: ${unsupported}`);

@@ -38,7 +38,7 @@ const KNOWN = {
     json: true,
     root: true,
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump'],
-    files: ['core/cli/dist/src/testing/mesh.js', 'core/daemon/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js', 'conformance-kit/dist/src/harness/index.js'],
+    files: ['core/testbed/dist/src/index.js', 'core/daemon/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js', 'conformance-kit/dist/src/harness/index.js'],
   },
   'daemon-breakdown': {
     what: 'CPU cost of each stage of the daemon apply path (in-process)',
@@ -66,14 +66,14 @@ const KNOWN = {
     json: true,
     root: true,
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump', 'iperf3'],
-    files: ['core/cli/dist/src/testing/mesh.js', 'plugins/relay/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
+    files: ['core/testbed/dist/src/index.js', 'plugins/relay/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
   },
   'wireguard-policy-throughput': {
     what: 'iperf3 over WireGuard with the policy plugin on vs off, same run (target >= 0.95x)',
     json: true,
     root: true,
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'iperf3'],
-    files: ['core/cli/dist/src/testing/mesh.js', 'plugins/policy-nftables/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
+    files: ['core/testbed/dist/src/index.js', 'plugins/policy-nftables/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
   },
   'path-failover': {
     what: 'seconds from a blocked direct path to relayed traffic, and back (real rustynetd + relay)',

@@ -46,7 +46,7 @@ const REQUIREMENTS = {
   root: true,
   tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump', 'iperf3'],
   files: [
-    'core/cli/dist/src/testing/mesh.js',
+    'core/testbed/dist/src/index.js',
     'core/cli/dist/src/bin/rustynetd.js',
     'core/cli/dist/src/bin/rustynet.js',
     'core/daemon/dist/src/index.js',
@@ -57,7 +57,7 @@ const REQUIREMENTS = {
 };
 skipUnlessReady(NAME, REQUIREMENTS, root);
 
-const { Mesh, POLICY_TABLE } = await import('../core/cli/dist/src/testing/mesh.js');
+const { Mesh, POLICY_TABLE } = await import('../core/testbed/dist/src/index.js');
 
 const log = (line) => process.stderr.write(`[${NAME}] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

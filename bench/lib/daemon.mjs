@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { RUSTYNETD_BIN } from '../../core/cli/dist/src/testing/mesh.js';
+import { RUSTYNETD_BIN } from '../../core/testbed/dist/src/index.js';
 import { LocalApiClient } from '../../core/cli/dist/src/api-client.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

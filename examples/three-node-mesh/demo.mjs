@@ -110,11 +110,11 @@ if (opts.help) {
   process.exit(0);
 }
 
-if (!existsSync(join(repoRoot, 'core/cli/dist/src/testing/mesh.js'))) {
+if (!existsSync(join(repoRoot, 'core/testbed/dist/src/index.js'))) {
   process.stderr.write('demo: Rustynet is not built yet. Run: npm run build   (or: sudo npm run demo, which builds first)\n');
   process.exit(2);
 }
-const { Mesh, checkPrerequisites, relayUnsupportedReason, rustynet, DNS_ZONE } = await import('@rustynet/cli/testing');
+const { Mesh, checkPrerequisites, relayUnsupportedReason, rustynet, DNS_ZONE } = await import('@rustynet/testbed');
 
 const problems = checkPrerequisites([...new Set([...opts.backends, ...REFERENCE_BACKENDS])], { dns: opts.dns });
 if (problems.length > 0) {

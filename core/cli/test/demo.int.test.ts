@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { listProcesses } from '../src/testing/mesh.js';
+import { listProcesses } from '@rustynet/testbed';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../../../examples/three-node-mesh/demo.mjs', import.meta.url));

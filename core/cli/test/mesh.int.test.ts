@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { SignedNetmap } from '@rustynet/plugin-api';
 import type { DaemonStatus } from '../src/api-client.js';
-import { Mesh, checkPrerequisites, rustynet, type PingResult } from '../src/testing/mesh.js';
+import { Mesh, checkPrerequisites, rustynet, type PingResult } from '@rustynet/testbed';
 
 /** Backends under test; each runs the whole suite. */
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AclPolicy } from '@rustynet/plugin-api';
-import { DNS_ZONE, Mesh, checkPrerequisites, rustynet } from '../src/testing/mesh.js';
+import { DNS_ZONE, Mesh, checkPrerequisites, rustynet } from '@rustynet/testbed';
 
 const BACKEND = '@rustynet/backend-wireguard';
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));

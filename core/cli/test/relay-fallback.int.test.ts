@@ -22,7 +22,7 @@ import {
   relayUnsupportedReason,
   type ContinuousPing,
   type PcapPacket,
-} from '../src/testing/mesh.js';
+} from '@rustynet/testbed';
 
 /** Backends under test; each runs the whole suite. */
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
