@@ -4,7 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
-import type { InitPluginOptions, InitPluginResult, RunPluginTestOptions } from '@rustynet/conformance-kit';
+import type { InitPluginOptions, RunPluginTestOptions } from '@rustynet/conformance-kit';
 import { RustynetError } from '@rustynet/plugin-api';
 import type { PluginStatus } from '../api-client.js';
 import { ExitStatus } from '../errors.js';
@@ -14,10 +14,12 @@ import { addExamples, addJsonOption, addSocketOption, apiClient } from '../progr
 
 type PluginTestOptions = RunPluginTestOptions;
 
-interface KitModule {
-  runPluginTest?: (opts: RunPluginTestOptions) => Promise<number>;
-  initPlugin?: (opts: InitPluginOptions) => Promise<InitPluginResult>;
-}
+/**
+ * What `plugin test` and `plugin init` take from the kit (optional: an old or half-built kit
+ * may lack one). Only types are imported statically; TypeScript erases them, so the compiled
+ * CLI has no static import of the kit (dependency rule `cli-loads-the-kit-on-demand`).
+ */
+type KitModule = Partial<Pick<typeof import('@rustynet/conformance-kit'), 'runPluginTest' | 'initPlugin'>>;
 
 /** A stream that forwards to the CLI's IO (so in-process runs capture the kit's output). */
 function ioStream(which: 'out' | 'err'): Writable {
@@ -30,14 +32,16 @@ function ioStream(which: 'out' | 'err'): Writable {
 }
 
 /**
- * Imports `@rustynet/conformance-kit` lazily, so the rest of the CLI works while the kit is
- * being rebuilt.
+ * Imports `@rustynet/conformance-kit` on demand: only `plugin test` and `plugin init` load it,
+ * so `rustynet status` and the rest start without it (and keep working while the kit is being
+ * rebuilt). It stays a regular dependency of the CLI: those two commands are part of the product
+ * for plugin authors (`npm i -g @rustynet/cli && rustynet plugin test ./my-plugin`).
  * @throws RustynetError `INTERNAL` when the kit cannot be imported or lacks `name`.
  */
 async function kitFunction<K extends keyof KitModule>(name: K): Promise<NonNullable<KitModule[K]>> {
   let mod: KitModule;
   try {
-    mod = (await import('@rustynet/conformance-kit')) as KitModule;
+    mod = await import('@rustynet/conformance-kit');
   } catch (cause) {
     throw new RustynetError('INTERNAL', `cannot load @rustynet/conformance-kit (is it built?): ${(cause as Error).message}`, { cause });
   }
