@@ -38,6 +38,45 @@ module.exports = {
       to: { path: '^plugins/' },
     },
     {
+      name: 'plugins-import-only-plugin-api-and-plugin-kit-of-ours',
+      comment:
+        'Of our packages a plugin imports the contracts (core/plugin-api) and the author helpers ' +
+        '(@rustynet/plugin-kit, core/plugin-kit) only: never the testbed, the control plane or the conformance kit. ' +
+        'The daemon and cli have their own rule above; other plugins: plugins-never-import-each-other.',
+      severity: 'error',
+      from: { path: '^plugins/[^/]+/dist/src' },
+      to: { path: '^(core/|conformance-kit/)', pathNot: '^core/(plugin-api|plugin-kit|daemon|cli)/' },
+    },
+    {
+      name: 'plugin-kit-imports-only-plugin-api-of-ours',
+      comment:
+        '@rustynet/plugin-kit (core/plugin-kit) is a helper library on top of the contracts: of our packages it ' +
+        'imports core/plugin-api only (npm libraries and node built-ins are fine). Written by path, so it holds ' +
+        'whether or not core/plugin-kit exists yet.',
+      severity: 'error',
+      from: { path: '^core/plugin-kit/dist/src' },
+      to: { path: '^(core/|plugins/|conformance-kit/|examples/|bench/)', pathNot: '^core/(plugin-api|plugin-kit)/' },
+    },
+    {
+      name: 'only-tests-benches-examples-import-the-testbed',
+      comment:
+        'core/testbed (@rustynet/testbed, private) is the test rig: only tests, benches and examples import it; ' +
+        'nothing shipped does. (Test files are excluded from cruising below; the pathNot keeps them allowed ' +
+        'when cruised on purpose.) An unresolved @rustynet/testbed counts too.',
+      severity: 'error',
+      from: { pathNot: ['^core/testbed/', '(^|/)test/', '^bench/', '^examples/'] },
+      to: { path: '^(core/testbed/|@rustynet/testbed(/|$))' },
+    },
+    {
+      name: 'cli-loads-the-kit-on-demand',
+      comment:
+        'core/cli imports @rustynet/conformance-kit only with a dynamic import() (plugin test / plugin init), ' +
+        'so rustynet status and the daemon never load it. An unresolved @rustynet/conformance-kit counts too.',
+      severity: 'error',
+      from: { path: '^core/cli/dist/src' },
+      to: { path: '^(conformance-kit/|@rustynet/conformance-kit(/|$))', dependencyTypesNot: ['dynamic-import'] },
+    },
+    {
       name: 'core-never-imports-the-kit-or-cli',
       severity: 'error',
       from: { path: '^core/(plugin-api|daemon)/dist/src' },
@@ -50,5 +89,8 @@ module.exports = {
     moduleSystems: ['es6', 'cjs'],
     combinedDependencies: false,
     preserveSymlinks: false,
+    // Resolve package subpath exports (e.g. @rustynet/conformance-kit/harness) like node does,
+    // so the rules see where such an import really goes.
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'default'] },
   },
 };
