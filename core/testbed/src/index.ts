@@ -15,6 +15,7 @@ export { generateMeshKeys, buildDaemonConfig } from './node-config.js';
 export { buildNetmap, buildNetmapNode, signNetmap, writeNetmapFile, type NetmapOptions, type NetmapShape } from './netmaps.js';
 export { createUnderlay, installResolvConfs, renderResolvConf, resolvConfPath, blockPathBetween, unblockPathBetween } from './underlay.js';
 export { DaemonProcesses, outputTail, type RelayServerStart } from './daemons.js';
+export { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
 export { cleanStaleRuntimeFiles, collectSecrets, findLeftovers, removeRuntimeFilesSync, scanForSecrets, type LeftoverScope } from './cleanup.js';
 export { listProcesses, pidRunning, sleep, sleepSync, socketLive, type ProcessExit } from './processes.js';
 export { RUSTYNET_BIN, RUSTYNETD_BIN, runNodeProgram, rustynet } from './programs.js';

@@ -21,8 +21,9 @@ import { DaemonProcesses, outputTail } from './daemons.js';
 import { buildNetmap, buildNetmapNode, signNetmap, writeNetmapFile, type NetmapOptions, type NetmapShape } from './netmaps.js';
 import { buildDaemonConfig, generateMeshKeys, type MeshNode } from './node-config.js';
 import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
-import { sleep, type ProcessExit } from './processes.js';
+import type { ProcessExit } from './processes.js';
 import { RUSTYNET_BIN, rustynet } from './programs.js';
+import { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
 import { PING_MATRIX_ATTEMPTS } from './reference-defaults.js';
 import { digFrom, nftCounters, pingMatrix, pingName, renderPingMatrix, startContinuousPing, type ContinuousPing, type PingResult } from './traffic.js';
 import { blockPathBetween, createUnderlay, installResolvConfs, resolvConfPath, unblockPathBetween } from './underlay.js';
@@ -250,34 +251,17 @@ export class Mesh {
    * Polls every node's status until `pred` holds for all of them.
    * @throws Error naming the nodes that did not get there, with their output tails.
    */
-  async waitFor(pred: (id: string, s: DaemonStatus) => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const last = new Map<string, string>();
-    for (;;) {
-      const pending: string[] = [];
-      for (const n of this.nodes) {
-        const exit = this.procs.exitOf(n.id);
-        if (exit) {
-          throw new Error(`rustynetd on node ${n.id} exited (${JSON.stringify(exit)}) before it was ${what}\n${await this.tail(n.id)}`);
-        }
-        try {
-          const s = await this.status(n.id);
-          last.set(n.id, `state ${s.state}, netmap ${s.netmap?.version ?? 'none'}, ${s.peers.length} peers${s.lastRejection ? `, last rejection ${s.lastRejection.code}` : ''}`);
-          if (!pred(n.id, s)) pending.push(n.id);
-        } catch (err) {
-          last.set(n.id, (err as Error).message);
-          pending.push(n.id);
-        }
-      }
-      if (pending.length === 0) return;
-      if (Date.now() > deadline) {
-        const tails = await Promise.all(pending.map((id) => this.tail(id)));
-        throw new Error(
-          `nodes ${pending.join(', ')} not ${what} after ${timeoutMs} ms: ${pending.map((id) => `${id}: ${last.get(id)}`).join('; ')}\n${tails.join('\n')}`,
-        );
-      }
-      await sleep(250);
-    }
+  waitFor(pred: (id: string, s: DaemonStatus) => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+    return waitForAll(this.statusSource, pred, what, timeoutMs);
+  }
+
+  private get statusSource(): StatusSource {
+    return {
+      nodes: this.nodes,
+      status: (id) => this.status(id),
+      exitOf: (id) => this.procs.exitOf(id),
+      tail: (id) => this.tail(id),
+    };
   }
 
   /**
@@ -317,21 +301,8 @@ export class Mesh {
    * @returns `Date.now()` at the first poll where all pairs held.
    * @throws Error naming the pairs still on the other path after `timeoutMs`.
    */
-  async waitForPath(pairs: Array<[string, string]>, path: 'direct' | 'relay', timeoutMs = 20_000, pollMs = 100): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const pending: string[] = [];
-      await Promise.all(
-        pairs.map(async ([id, peer]) => {
-          const s = await this.status(id).catch(() => null);
-          const p = s?.peers.find((x) => x.id === peer);
-          if (p?.path !== path) pending.push(`${id}->${peer} ${p?.path ?? 'missing'}`);
-        }),
-      );
-      if (pending.length === 0) return Date.now();
-      if (Date.now() > deadline) throw new Error(`peers not on the ${path} path after ${timeoutMs} ms: ${pending.join(', ')}`);
-      await sleep(pollMs);
-    }
+  waitForPath(pairs: Array<[string, string]>, path: 'direct' | 'relay', timeoutMs = 20_000, pollMs = 100): Promise<number> {
+    return waitForPeerPath(this.statusSource, pairs, path, timeoutMs, pollMs);
   }
 
   /**
