@@ -145,7 +145,7 @@ export type {
   BackendStatus,
   StatusError,
 } from './local/status-types.js';
-export { daemonStatusSchema } from './local/status-schema.js';
+export { daemonStatusSchema, isDaemonStatus, parseDaemonStatus } from './local/status-schema.js';
 export { createDaemonMetrics, type DaemonMetrics } from './local/metrics.js';
 export { PluginSet, type KindPlugin, type PluginSetOptions, type SwitchCapabilities } from './local/plugin-set.js';
 export { createSession, type Session, type SessionInputs } from './local/session.js';

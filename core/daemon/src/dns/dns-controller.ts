@@ -20,7 +20,7 @@ export function systemLocalAddresses(): string[] {
 
 /** A canonical key of an IP literal, so `fd00::1` and `fd00:0::1` compare equal; `undefined` if not an IP. */
 export function ipKey(ip: string): string | undefined {
-  const bare = ip.split('%')[0]!;
+  const bare = ip.split('%')[0] ?? ip;
   const family = isIP(bare);
   if (family === 0) return undefined;
   const p = parseCidr(`${bare}/${family === 4 ? 32 : 128}`);
@@ -79,7 +79,7 @@ export class DnsController implements DnsTarget {
    * the zone. Takes effect at the next {@link sync}.
    */
   setDesired(meshAddresses: readonly string[], zone: DnsZoneData): void {
-    this.wantAddresses = meshAddresses.map((a) => a.split('/')[0]!);
+    this.wantAddresses = meshAddresses.map((a) => a.split('/')[0] ?? a);
     this.wantZone = zone;
   }
 
@@ -87,7 +87,7 @@ export class DnsController implements DnsTarget {
   async wantedListeners(): Promise<Endpoint[]> {
     const assigned = new Set((await this.lookup()).map(ipKey).filter((k): k is string => k !== undefined));
     const hosts: string[] = [];
-    const seen = new Set<string>([ipKey(DNS_LOOPBACK)!]);
+    const seen = new Set<string>([ipKey(DNS_LOOPBACK) ?? DNS_LOOPBACK]);
     for (const a of this.wantAddresses) {
       const k = ipKey(a);
       if (k === undefined || seen.has(k) || !assigned.has(k)) continue;

@@ -1,9 +1,13 @@
 /**
- * JSON Schema (ajv, draft-07 keywords plus `nullable`) of the status document {@link DaemonStatus}.
- * Plain data: the CLI imports it through the `@rustynet/daemon/status-schema` entry point, which
- * loads nothing else of the daemon. (ajv's `JSONSchemaType` cannot express the nullable objects
+ * JSON Schema (ajv, draft-07 keywords plus `nullable`) of the status document {@link DaemonStatus},
+ * and its validator. The CLI imports them through the `@rustynet/daemon/status-schema` entry
+ * point, which loads only ajv and this file (not the daemon), so `rustynet status` keeps working
+ * when the rest of the daemon package is broken. (ajv's `JSONSchemaType` cannot express the nullable objects
  * under strict null checks, so the daemon's unit tests validate a real status against it.)
  */
+import { RustynetError } from '@rustynet/plugin-api';
+import type { ValidateFunction } from 'ajv';
+import { createAjv, formatAjvErrors } from '../util/ajv.js';
 import type { DaemonStatus } from './status-types.js';
 
 export type { DaemonStatus };
@@ -87,3 +91,25 @@ export const daemonStatusSchema = {
     },
   },
 } as const;
+
+let compiled: ValidateFunction<DaemonStatus> | undefined;
+
+/** True when `value` is a status document (see {@link daemonStatusSchema}); compiles once. */
+export function isDaemonStatus(value: unknown): value is DaemonStatus {
+  compiled ??= createAjv().compile<DaemonStatus>(daemonStatusSchema);
+  return compiled(value);
+}
+
+/**
+ * Checks a status document received from the local API.
+ * @param source named in the error (e.g. `local API /v1/status`).
+ * @returns `value`, typed.
+ * @throws RustynetError `INTERNAL` listing the fields that do not match the schema (the daemon
+ *   answered something else: another version, or not rustynetd).
+ */
+export function parseDaemonStatus(value: unknown, source = 'local API /v1/status'): DaemonStatus {
+  if (isDaemonStatus(value)) return value;
+  throw new RustynetError('INTERNAL', `${source} returned a document that is not a daemon status: ${formatAjvErrors(compiled?.errors)}`, {
+    details: { errors: (compiled?.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`) },
+  });
+}

@@ -106,7 +106,7 @@ export function validatePeerKeys(netmap: Netmap, selfId: NodeId, protocol: strin
   });
   if (bad.length > 0) {
     throw new RustynetError('INVALID_INPUT', `netmap rejected: invalid peer key material: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? ` (+${bad.length - 10} more)` : ''}`, {
-      field: firstField!,
+      ...(firstField !== undefined && { field: firstField }),
       details: { invalid: bad.length },
     });
   }
@@ -186,7 +186,7 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
     const path = info?.path ?? 'direct';
     const first = (path === 'relay' ? info?.relayEndpoint : undefined) ?? node.endpoints[0];
     const endpoint = input.resolveEndpoint ? await input.resolveEndpoint(first, { peer: node, path }) : first;
-    const peer: PeerConfig = { id: node.id, publicKey: node.keys[protocol]!, allowedIps };
+    const peer: PeerConfig = { id: node.id, publicKey: node.keys[protocol], allowedIps };
     if (endpoint) peer.endpoint = { host: endpoint.host, port: endpoint.port };
     if (input.persistentKeepalive) peer.persistentKeepalive = input.persistentKeepalive;
     peers.set(node.id, peer);
