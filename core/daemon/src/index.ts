@@ -1,13 +1,11 @@
 /**
  * @packageDocumentation
- * `@rustynet/daemon`: the backend-agnostic core of Rustynet. DI container (tsyringe), plugin
+ * `@rustynet/daemon`: the backend-agnostic core of Rustynet. Composition root (plain components), plugin
  * loader, hooks (tapable), netmap trust (Ed25519 + RFC 8785, replay watermark), reconciler,
  * local API over a unix socket, metrics (prom-client) and a hash-chained audit log.
  *
  * Plugins are never imported statically: they arrive only through {@link loadPlugin}.
  */
-import 'reflect-metadata';
-
 // Services and DI
 export { createHostServices, type HostServicesOptions } from './services/host-services.js';
 export { createLogger, scrubSecrets, REDACT_PATHS, type LoggerOptions } from './services/logger.js';
@@ -27,8 +25,7 @@ export {
   type Ed25519KeyPair,
 } from './services/key-store.js';
 export { instrumentBackend } from './services/instrument.js';
-export { TOKENS } from './container/tokens.js';
-export { rootContainer, createPluginContainer, sanitizePluginName, pluginStateDir, type HostServices } from './container/containers.js';
+export { createPluginContext, sanitizePluginName, pluginStateDir, type HostServices, type PluginGrant } from './container/containers.js';
 
 // Loader
 export { loadPlugin, validatePluginOptions, type LoadedPlugin, type LoadPluginOptions } from './loader/load-plugin.js';
