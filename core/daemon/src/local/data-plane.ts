@@ -57,6 +57,9 @@ export class DataPlane {
    * Applies a verified netmap: validates peer keys (nothing changes on a bad one), starts or
    * restarts the plugins if needed, syncs the path controller, then reconciles (the transaction,
    * then DNS) with each peer's path as data, and closes relay paths no longer used.
+   * @param beforeSync runs once the data plane is up, before the path controller takes the
+   *   netmap (the ingest checks the node's own probe settings there).
+   * @returns the reconcile result (plan, transactional steps, peers applied, DNS outcome).
    * @throws RustynetError `INVALID_INPUT` (bad peer key, nothing changed), a plugin start error,
    *   or the failing apply step's error (rolled back).
    */
@@ -125,7 +128,7 @@ export class DataPlane {
       // Interfaces now are only a first view: a backend may create devices per peer. The policy
       // step reads them again.
       const stats = await backend.stats(this.d.callOptions());
-      reconciler.noteInterfaces(stats.interfaces);
+      reconciler.noteInterfaces(stats.interfaces, true);
       const policy = plugins.policy?.instance;
       if (policy) {
         await policy.start(this.d.callOptions());

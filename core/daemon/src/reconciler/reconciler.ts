@@ -97,12 +97,14 @@ export class Reconciler {
   }
 
   /**
-   * Records the tunnel interfaces the backend reported (e.g. at its start), so {@link interfaces}
-   * is current and a later change is logged. Sorts and deduplicates.
+   * Records the tunnel interfaces the backend reported, so {@link interfaces} is current; a
+   * change is logged unless `quiet` (the first view, at the backend's start). Sorts and
+   * deduplicates.
+   * @returns the sorted list.
    */
-  noteInterfaces(list: readonly string[]): string[] {
+  noteInterfaces(list: readonly string[], quiet = false): string[] {
     const sorted = [...new Set(list)].sort();
-    if (this.seen.length > 0 && !jsonEqual(this.seen, sorted)) this.opts.logger?.info({ from: this.seen, to: sorted }, 'backend tunnel interfaces changed');
+    if (!quiet && !jsonEqual(this.seen, sorted)) this.opts.logger?.info({ from: this.seen, to: sorted }, 'backend tunnel interfaces changed');
     this.seen = sorted;
     return sorted;
   }
