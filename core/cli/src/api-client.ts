@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { RustynetError, isRustynetError, ErrorCodes, type ErrorCode } from '@rustynet/plugin-api';
+import type { DaemonStatus, PluginInfo } from '@rustynet/daemon';
 
 /** Socket path used when neither `--socket` nor `RUSTYNET_SOCKET` is given. */
 export const DEFAULT_SOCKET = '/run/rustynet/rustynetd.sock';
@@ -14,35 +15,27 @@ export function resolveSocket(option: string | undefined, env: Record<string, st
   return option ?? (env['RUSTYNET_SOCKET'] || DEFAULT_SOCKET);
 }
 
-/** One peer in {@link DaemonStatus}. */
-export interface PeerStatus {
-  id: string;
-  endpoint: string | null;
-  path: 'direct' | 'relay';
-  allowedIps: string[];
-  lastHandshakeAt: string | null;
-  rxBytes: number;
-  txBytes: number;
-}
+export type { DaemonStatus, PeerStatus } from '@rustynet/daemon';
 
-/** A loaded plugin as the daemon reports it. */
-export interface PluginStatus {
-  name: string;
-  version: string;
-  kind: string;
-  apiVersion: string;
-  capabilities: Record<string, unknown>;
-}
+/** A loaded plugin as the daemon reports it (`GET /v1/plugins`, `status.plugins`). */
+export type PluginStatus = PluginInfo;
 
-/** GET /v1/status. */
-export interface DaemonStatus {
-  node: string;
-  state: 'up' | 'down' | 'starting' | 'failed';
-  netmap: { version: number; appliedAt: string; expiresAt: string } | null;
-  lastRejection: { code: string; message: string; at: string } | null;
-  backend: { name: string; version: string; apiVersion: string; interfaces: string[]; listenPort: number } | null;
-  peers: PeerStatus[];
-  plugins: PluginStatus[];
+let statusParser: Promise<(value: unknown, source?: string) => DaemonStatus> | undefined;
+
+/**
+ * The daemon's status validator (ajv over the daemon's JSON Schema), loaded on first use from
+ * the small `@rustynet/daemon/status-schema` entry point.
+ * @throws RustynetError `INTERNAL` when it cannot be loaded.
+ */
+function loadStatusParser(): Promise<(value: unknown, source?: string) => DaemonStatus> {
+  statusParser ??= import('@rustynet/daemon/status-schema').then(
+    (m) => m.parseDaemonStatus,
+    (cause: unknown) => {
+      statusParser = undefined;
+      throw new RustynetError('INTERNAL', `cannot load the daemon status schema (is @rustynet/daemon built?): ${(cause as Error).message}`, { cause });
+    },
+  );
+  return statusParser;
 }
 
 function errorFromBody(status: number, body: string, path: string): RustynetError {
@@ -138,9 +131,14 @@ export class LocalApiClient {
     private readonly timeoutMs = 10_000,
   ) {}
 
-  /** GET /v1/status. */
+  /**
+   * GET /v1/status, checked against the daemon's status schema.
+   * @throws RustynetError `INTERNAL` naming the mismatching fields when the daemon answers
+   *   something that is not a status document; any {@link apiRequest} error.
+   */
   async status(): Promise<DaemonStatus> {
-    return (await apiRequest(this.socketPath, 'GET', '/v1/status', { timeoutMs: this.timeoutMs })) as DaemonStatus;
+    const [body, parse] = await Promise.all([apiRequest(this.socketPath, 'GET', '/v1/status', { timeoutMs: this.timeoutMs }), loadStatusParser()]);
+    return parse(body, `local API /v1/status on ${this.socketPath}`);
   }
 
   /** GET /v1/plugins; accepts a bare array or `{ plugins: [...] }`. */

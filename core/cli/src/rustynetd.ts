@@ -44,7 +44,7 @@ Logs go to the configured log.file, or to stdout.`,
       printJson(config);
       return;
     }
-    const daemon = new d.Daemon(config as never, { cwd: process.cwd() });
+    const daemon = new d.Daemon(config, { cwd: process.cwd() });
     await runUntilSignal(daemon, config.socket);
   });
   return program;

@@ -134,6 +134,8 @@ describe('rustynet CLI: local API over a unix socket', () => {
       { id: 'c', endpoint: null, path: 'relay', allowedIps: ['100.64.0.3/32'], lastHandshakeAt: null, rxBytes: 0, txBytes: 0 },
     ],
     plugins: [{ name: '@example/backend', version: '1.2.3', kind: 'backend', apiVersion: '1.0', capabilities: { ipv6: true, roaming: false, maxPeers: 1000 } }],
+    policy: null,
+    dns: { listen: ['127.0.0.1:53'], ok: true, lastError: null, failures: 0 },
   };
 
   before(async () => {
@@ -177,6 +179,25 @@ describe('rustynet CLI: local API over a unix socket', () => {
     expect(r.stdout).to.match(/\nc\s+-\s+relay\s+never\s+0 B\s+0 B/);
   });
 
+  it('status refuses a document that is not a daemon status, naming the fields (exit 1)', async () => {
+    const odd = join(dir, 'odd.sock');
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...status, state: 'sleeping', peers: undefined }));
+    });
+    await new Promise<void>((r) => other.listen(odd, r));
+    try {
+      const r = await rn(['status', '--json', '--socket', odd]);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(/^rustynet: INTERNAL: local API \/v1\/status on .*odd\.sock returned a document that is not a daemon status: /);
+      expect(r.stderr).to.contain("must have required property 'peers'");
+      expect(r.stderr).to.contain('/state must be equal to one of the allowed values');
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  });
+
   it('plugin list prints name, kind, version, API version and capabilities', async () => {
     const r = await rn(['plugin', 'list', '--socket', socket]);
     expect(r.code).to.equal(0);
@@ -209,7 +230,7 @@ describe('rustynet CLI: formatting', () => {
   });
 
   it('renders a status without netmap or peers', () => {
-    const text = renderStatus({ node: 'x', state: 'down', netmap: null, lastRejection: null, backend: null, peers: [], plugins: [] });
+    const text = renderStatus({ node: 'x', state: 'down', netmap: null, lastRejection: null, backend: null, peers: [], plugins: [], policy: null, dns: null });
     expect(text).to.contain('node x: down');
     expect(text).to.contain('netmap none applied');
     expect(text).to.contain('no peers');

@@ -1,13 +1,11 @@
 /**
  * @packageDocumentation
- * `@rustynet/daemon`: the backend-agnostic core of Rustynet. DI container (tsyringe), plugin
+ * `@rustynet/daemon`: the backend-agnostic core of Rustynet. Composition root (plain components), plugin
  * loader, hooks (tapable), netmap trust (Ed25519 + RFC 8785, replay watermark), reconciler,
  * local API over a unix socket, metrics (prom-client) and a hash-chained audit log.
  *
  * Plugins are never imported statically: they arrive only through {@link loadPlugin}.
  */
-import 'reflect-metadata';
-
 // Services and DI
 export { createHostServices, type HostServicesOptions } from './services/host-services.js';
 export { createLogger, scrubSecrets, REDACT_PATHS, type LoggerOptions } from './services/logger.js';
@@ -27,8 +25,7 @@ export {
   type Ed25519KeyPair,
 } from './services/key-store.js';
 export { instrumentBackend } from './services/instrument.js';
-export { TOKENS } from './container/tokens.js';
-export { rootContainer, createPluginContainer, sanitizePluginName, pluginStateDir, type HostServices } from './container/containers.js';
+export { createPluginContext, sanitizePluginName, pluginStateDir, type HostServices, type PluginGrant } from './container/containers.js';
 
 // Loader
 export { loadPlugin, validatePluginOptions, type LoadedPlugin, type LoadPluginOptions } from './loader/load-plugin.js';
@@ -62,8 +59,21 @@ export {
   type SkippedPrefix,
 } from './reconciler/desired-state.js';
 export { diffPeers, diffRoutes, peerConfigEqual, emptyActualState, type ActualState } from './reconciler/diff.js';
-export { buildPlan, isEmptyPlan, invertPeerBatch, invertRouteChange, policyInputFrom, dnsZoneFrom, type Plan, type FullDesiredState } from './reconciler/plan.js';
-export { applyPlan, type ApplyTargets, type ApplyStep, type ApplyOutcome } from './reconciler/apply.js';
+export {
+  buildPlan,
+  isEmptyPlan,
+  invertPeerBatch,
+  invertRouteChange,
+  policyInputFrom,
+  dnsZoneFrom,
+  dnsDesiredFrom,
+  type Plan,
+  type FullDesiredState,
+  type DnsDesired,
+  type PeerPathInfo,
+  type PeerPaths,
+} from './reconciler/plan.js';
+export { applyPlan, applyDnsStep, type ApplyTargets, type ApplyStep, type ApplyOutcome, type DnsTarget } from './reconciler/apply.js';
 export { Reconciler, type ReconcilerOptions, type ReconcileResult, type InterfaceReader, type InterfacesInput } from './reconciler/reconciler.js';
 export { DnsController, systemLocalAddresses, ipKey, DNS_LOOPBACK, type DnsControllerOptions, type DnsStatus, type LocalAddressLookup } from './dns/dns-controller.js';
 
@@ -105,6 +115,8 @@ export {
   type ProbeDropReason,
   type ProberOptions,
 } from './path/prober.js';
+export { PathSwitcher, type SwitchView } from './path/path-switcher.js';
+export { createPathMetrics, type PathMetrics } from './path/path-types.js';
 export {
   PathController,
   DEFAULT_PROBE_INTERVAL_MS,
@@ -118,4 +130,25 @@ export {
 } from './path/path-controller.js';
 export { TokenBucket } from './path/token-bucket.js';
 export { installProcessGuards, installSignalHandlers } from './process-guards.js';
-export { Daemon, type DaemonOptions, type DaemonState, type DaemonStatus, type PeerStatus, type PluginInfo, type IngestResult } from './daemon.js';
+export { Daemon, type DaemonOptions, type IngestResult } from './daemon.js';
+
+// The daemon's parts (src/local/) and its status document
+export type {
+  DaemonState,
+  DaemonStatus,
+  PeerStatus,
+  PluginInfo,
+  PolicyStatus,
+  BackendStatus,
+  StatusError,
+} from './local/status-types.js';
+export { daemonStatusSchema, isDaemonStatus, parseDaemonStatus } from './local/status-schema.js';
+export { createDaemonMetrics, type DaemonMetrics } from './local/metrics.js';
+export { PluginSet, type KindPlugin, type PluginSetOptions, type SwitchCapabilities } from './local/plugin-set.js';
+export { createSession, type Session, type SessionInputs } from './local/session.js';
+export { Ingest, NodeState, type IngestDeps } from './local/ingest.js';
+export { DataPlane, type DataPlaneDeps, type RunningDataPlane } from './local/data-plane.js';
+export { RelayClient, RELAY_RETRY_INITIAL_MS, RELAY_RETRY_MAX_MS, RELAY_RETRY_TIMEOUT_MS, type RelayClientOptions } from './local/relay-client.js';
+export { PathProbing, peerPathsFor, pathSourceOf, checkSelfProbe, type PathProbingDeps, type ProbeTransportFactory } from './local/path-probing.js';
+export { buildStatus, statusWithoutSession, STATUS_STATS_TIMEOUT_MS, type StatusSources } from './local/status.js';
+export { createComponents, type DaemonComponents } from './container/components.js';

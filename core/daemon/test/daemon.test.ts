@@ -3,7 +3,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Netmap } from '@rustynet/plugin-api';
-import { Daemon, generateEd25519KeyPair, localApiRequest, signNetmap, verifyAuditLog, writeKeyFile, type DaemonConfig, type DaemonStatus } from '../src/index.js';
+import { Daemon, generateEd25519KeyPair, isDaemonStatus, localApiRequest, parseDaemonStatus, signNetmap, verifyAuditLog, writeKeyFile, type DaemonConfig, type DaemonStatus } from '../src/index.js';
 import { FAKE_BACKEND_SOURCE, fakeBackendManifest, makeNetmap, makeNode, testServices, tmpDir, writePluginFixture } from './helpers.js';
 
 const POLICY_SOURCE = `
@@ -133,6 +133,11 @@ describe('Daemon with an in-test backend plugin', function () {
     expect(policyCalls[0]).to.equal('start');
     expect((policyCalls[1] as { apply: { interfaces: string[]; self: string } }).apply).to.include({ self: 'n0' });
     expect((policyCalls[1] as { apply: { interfaces: string[] } }).apply.interfaces).to.deep.equal([ifname]);
+    // The served document matches the status schema the CLI validates with.
+    expect(isDaemonStatus(s)).to.equal(true);
+    expect(isDaemonStatus(await daemon.status())).to.equal(true);
+    expect(isDaemonStatus({ ...s, peers: [{ ...s.peers[0], path: 'sideways' }] })).to.equal(false);
+    expect(() => parseDaemonStatus({ ...s, dns: undefined })).to.throw(/not a daemon status: .*must have required property 'dns'/);
   });
 
   it('GET /v1/plugins and GET /v1/timeline', async () => {

@@ -123,8 +123,15 @@ export class RecordingPolicy {
     if (this.fail) throw Object.assign(new Error('policy failed'), { name: 'RustynetError', code: 'POLICY_FAILED' });
   }
 }
+/** A DNS plugin recording start/stop/update; `fail` makes `update` throw `DNS_FAILED`. */
 export class RecordingDns {
   constructor(private readonly calls: Call[], public fail = false) {}
+  async start(config: unknown): Promise<void> {
+    this.calls.push({ method: 'dns.start', arg: structuredClone(config) });
+  }
+  async stop(): Promise<void> {
+    this.calls.push({ method: 'dns.stop', arg: undefined });
+  }
   async update(zone: DnsZoneData): Promise<void> {
     this.calls.push({ method: 'dns.update', arg: structuredClone(zone) });
     if (this.fail) throw Object.assign(new Error('dns failed'), { name: 'RustynetError', code: 'DNS_FAILED' });

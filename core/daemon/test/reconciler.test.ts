@@ -4,7 +4,14 @@ import { Reconciler } from '../src/reconciler/reconciler.js';
 import { diffPeers, diffRoutes } from '../src/reconciler/diff.js';
 import { dnsZoneFrom, policyInputFrom } from '../src/reconciler/plan.js';
 import { DaemonHooks } from '../src/hooks/daemon-hooks.js';
+import { DnsController } from '../src/dns/dns-controller.js';
+import { createLogger } from '../src/services/logger.js';
 import { FAKE_KEY_SCHEMA, FAKE_PROTOCOL, RecordingBackend, RecordingDns, RecordingPolicy, makeNetmap, makeNode } from './helpers.js';
+
+/** The daemon's DNS step target over a recording DNS plugin (no mesh address assigned: loopback only). */
+function dnsStep(dns: RecordingDns): DnsController {
+  return new DnsController({ plugin: dns, port: 53, lookup: () => [], logger: createLogger({ level: 'silent' }), clock: { now: () => Date.now() }, callOptions: () => ({}) });
+}
 
 function reconcilerWith(backend: RecordingBackend, extra: Partial<ConstructorParameters<typeof Reconciler>[0]> = {}): Reconciler {
   return new Reconciler({ backend, backendProtocol: FAKE_PROTOCOL, peerKeySchema: FAKE_KEY_SCHEMA, ...extra });
@@ -34,11 +41,12 @@ describe('reconciler', () => {
   it('re-applying the same netmap makes zero backend calls', async () => {
     const b = new RecordingBackend();
     const calls = b.calls;
-    const r = reconcilerWith(b, { policy: new RecordingPolicy(calls), dns: new RecordingDns(calls) });
+    const r = reconcilerWith(b, { policy: new RecordingPolicy(calls), dns: dnsStep(new RecordingDns(calls)) });
     const nm = makeNetmap(5);
     await r.reconcile(nm, 'n1', ['rn0']);
     const before = calls.length;
-    expect(before).to.equal(4);
+    expect(calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'policy.apply', 'dns.start', 'dns.update']);
+    expect(before).to.equal(5);
     const again = await r.reconcile(structuredClone(nm), 'n1', ['rn0']);
     expect(again.noop).to.equal(true);
     expect(calls.length).to.equal(before);
@@ -106,13 +114,12 @@ describe('reconciler', () => {
     const b = new RecordingBackend();
     const calls = b.calls;
     const policy = new RecordingPolicy(calls);
-    const dns = new RecordingDns(calls);
-    const r = reconcilerWith(b, { policy, dns });
+    const r = reconcilerWith(b, { policy });
     const nm1 = makeNetmap(3);
     await r.reconcile(nm1, 'n0', ['rn0']);
     const appliedPolicy = r.actual.policy;
     calls.length = 0;
-    dns.fail = true;
+    policy.fail = true;
     const nm2 = structuredClone(nm1);
     nm2.version = 2;
     nm2.nodes.push(makeNode(5));
@@ -121,26 +128,38 @@ describe('reconciler', () => {
       await r.reconcile(nm2, 'n0', ['rn0']);
       expect.fail('should throw');
     } catch (err) {
-      expect(isRustynetError(err, 'DNS_FAILED')).to.equal(true);
-      expect((err as { details: Record<string, unknown> }).details).to.deep.include({ step: 'dns', rolledBack: ['policy', 'routes', 'peers'], rollbackFailed: false });
+      expect(isRustynetError(err, 'POLICY_FAILED')).to.equal(true);
+      expect((err as { details: Record<string, unknown> }).details).to.deep.include({ step: 'policy', rolledBack: ['routes', 'peers'], rollbackFailed: false });
     }
-    expect(calls.map((c) => c.method)).to.deep.equal([
-      'applyPeers',
-      'applyRoutes',
-      'policy.apply',
-      'dns.update',
-      'policy.apply',
-      'applyRoutes',
-      'applyPeers',
-    ]);
-    // Inverse diffs: the new peer removed again, its routes removed, the old policy back.
-    expect(calls[6]!.arg).to.deep.equal({ upsert: [], remove: ['n5'] });
-    const undoRoutes = calls[5]!.arg as RouteChange;
+    expect(calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'policy.apply', 'applyRoutes', 'applyPeers']);
+    // Inverse diffs: the new peer removed again, its routes removed, the old policy kept.
+    expect(calls[4]!.arg).to.deep.equal({ upsert: [], remove: ['n5'] });
+    const undoRoutes = calls[3]!.arg as RouteChange;
     expect(undoRoutes.remove.map((x) => x.peer)).to.deep.equal(['n5', 'n5']);
     expect(undoRoutes.add).to.deep.equal([]);
-    expect(calls[4]!.arg).to.deep.equal(appliedPolicy);
+    expect(r.actual.policy).to.deep.equal(appliedPolicy);
     expect([...r.actual.peers.keys()]).to.deep.equal(['n1', 'n2']);
     expect([...b.peers.keys()].sort()).to.deep.equal(['n1', 'n2']);
+  });
+
+  it('the DNS step is the last and best effort: its failure rolls nothing back and fails nothing', async () => {
+    const b = new RecordingBackend();
+    const calls = b.calls;
+    const dns = new RecordingDns(calls, true);
+    const r = reconcilerWith(b, { policy: new RecordingPolicy(calls), dns: dnsStep(dns) });
+    const nm = makeNetmap(3);
+    const res = await r.reconcile(nm, 'n0', ['rn0']);
+    expect(res.steps).to.deep.equal(['peers', 'routes', 'policy']);
+    expect(res.dns).to.equal(false);
+    expect(calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'policy.apply', 'dns.start', 'dns.update']);
+    expect(r.actual.peers.size).to.equal(2);
+    // The next apply of the same netmap retries DNS only.
+    calls.length = 0;
+    dns.fail = false;
+    const again = await r.reconcile(structuredClone(nm), 'n0', ['rn0']);
+    expect(again.noop).to.equal(true);
+    expect(again.dns).to.equal(true);
+    expect(calls.map((c) => c.method)).to.deep.equal(['dns.update']);
   });
 
   it('rollback of a changed and a removed peer re-upserts the old configs', async () => {
@@ -172,8 +191,8 @@ describe('reconciler', () => {
       return ctx.path === 'relay' ? { host: '127.0.0.1', port: 7000 } : ep;
     });
     const b = new RecordingBackend();
-    const r = reconcilerWith(b, { hooks, pathFor: (id) => (id === 'n2' ? 'relay' : 'direct') });
-    await r.reconcile(makeNetmap(3), 'n0');
+    const r = reconcilerWith(b, { hooks });
+    await r.reconcile(makeNetmap(3), 'n0', [], new Map([['n2', { path: 'relay' }]]));
     const batch = b.calls[0]!.arg as PeerBatch;
     expect(batch.upsert[1]!.endpoint).to.deep.equal({ host: '127.0.0.1', port: 7000 });
     expect(seen).to.deep.equal(['n1:direct', 'n2:relay']);

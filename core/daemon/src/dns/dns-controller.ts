@@ -1,9 +1,11 @@
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { formatEndpoint, type CallOptions, type Clock, type Counter, type DnsPlugin, type DnsZoneData, type Endpoint, type Logger } from '@rustynet/plugin-api';
+import type { DnsTarget } from '../reconciler/apply.js';
 import { jsonEqual } from '../reconciler/diff.js';
 import { toRustynetError } from '../util/errors.js';
 import { cidrKey, parseCidr } from '../util/ip.js';
+import type { DnsStatus } from '../local/status-types.js';
 
 /**
  * Lists the IP addresses (bare, no prefix length) assigned to the interfaces of the network
@@ -18,7 +20,7 @@ export function systemLocalAddresses(): string[] {
 
 /** A canonical key of an IP literal, so `fd00::1` and `fd00:0::1` compare equal; `undefined` if not an IP. */
 export function ipKey(ip: string): string | undefined {
-  const bare = ip.split('%')[0]!;
+  const bare = ip.split('%')[0] ?? ip;
   const family = isIP(bare);
   if (family === 0) return undefined;
   const p = parseCidr(`${bare}/${family === 4 ? 32 : 128}`);
@@ -28,17 +30,7 @@ export function ipKey(ip: string): string | undefined {
 /** The loopback address the DNS plugin always listens on. */
 export const DNS_LOOPBACK = '127.0.0.1';
 
-/** DNS state shown in the daemon's status. */
-export interface DnsStatus {
-  /** `host:port` endpoints the DNS plugin listens on; empty while it is not running. */
-  listen: string[];
-  /** True when the listeners and the served zone match what is wanted. */
-  ok: boolean;
-  /** The latest failure (start or update), or null. Kept after recovery, with `ok` true again. */
-  lastError: { code: string; message: string; at: string } | null;
-  /** Failures since the daemon started. */
-  failures: number;
-}
+export type { DnsStatus } from '../local/status-types.js';
 
 /** Options of {@link DnsController}. */
 export interface DnsControllerOptions {
@@ -55,8 +47,9 @@ export interface DnsControllerOptions {
 }
 
 /**
- * Runs the DNS plugin outside the netmap apply transaction (DNS is not a security boundary: its
- * failure never rolls back peers, routes or policy).
+ * Runs the DNS plugin as the apply's last, best-effort step (the reconciler's `DnsTarget`) and
+ * between applies: DNS is not a security boundary, so its failure never rolls back peers,
+ * routes or policy and never fails an apply.
  *
  * The plugin listens on `127.0.0.1` plus those of the node's mesh addresses that are assigned in
  * this namespace right now (a backend may put the overlay address only on per-peer devices, so
@@ -65,7 +58,7 @@ export interface DnsControllerOptions {
  * updates the zone when the zone changed. Failures are logged, counted and kept for status;
  * the next {@link sync} tries again.
  */
-export class DnsController {
+export class DnsController implements DnsTarget {
   private readonly lookup: LocalAddressLookup;
   /** Listeners of the running plugin; `undefined` while stopped. */
   private listening: Endpoint[] | undefined;
@@ -86,7 +79,7 @@ export class DnsController {
    * the zone. Takes effect at the next {@link sync}.
    */
   setDesired(meshAddresses: readonly string[], zone: DnsZoneData): void {
-    this.wantAddresses = meshAddresses.map((a) => a.split('/')[0]!);
+    this.wantAddresses = meshAddresses.map((a) => a.split('/')[0] ?? a);
     this.wantZone = zone;
   }
 
@@ -94,7 +87,7 @@ export class DnsController {
   async wantedListeners(): Promise<Endpoint[]> {
     const assigned = new Set((await this.lookup()).map(ipKey).filter((k): k is string => k !== undefined));
     const hosts: string[] = [];
-    const seen = new Set<string>([ipKey(DNS_LOOPBACK)!]);
+    const seen = new Set<string>([ipKey(DNS_LOOPBACK) ?? DNS_LOOPBACK]);
     for (const a of this.wantAddresses) {
       const k = ipKey(a);
       if (k === undefined || seen.has(k) || !assigned.has(k)) continue;

@@ -9,8 +9,7 @@ import {
   type PluginKind,
   type PluginManifest,
 } from '@rustynet/plugin-api';
-import { createPluginContainer, type HostServices } from '../container/containers.js';
-import { TOKENS } from '../container/tokens.js';
+import { createPluginContext, type HostServices } from '../container/containers.js';
 import { DaemonHooks } from '../hooks/daemon-hooks.js';
 import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
 import { readManifest } from './manifest.js';
@@ -72,7 +71,7 @@ export function validatePluginOptions(manifest: PluginManifest, options: Record<
 /**
  * Loads a plugin: resolve (package name or path) -> read + validate `rustynet-plugin.json` ->
  * negotiate the API version -> validate options -> `import()` the entry -> `createPlugin(context)`
- * with a context built from the plugin's own child DI container.
+ * with a context built for the plugin alone (`createPluginContext`).
  *
  * @throws RustynetError `PLUGIN_NOT_FOUND`, `MANIFEST_INVALID`, `API_VERSION_MISMATCH` (both
  *   version lists in the message), `CONFIG_INVALID`, `PLUGIN_LOAD_FAILED` (entry fails to import,
@@ -116,8 +115,7 @@ export async function loadPlugin(spec: string, opts: LoadPluginOptions): Promise
   }
 
   const hooks = opts.hooks ?? new DaemonHooks({ logger: opts.services.logger });
-  const container = createPluginContainer(opts.services, { name: manifest.name, apiVersion, options, hooks: hooks.forPlugin(manifest.name) });
-  const context = container.resolve(TOKENS.PluginContext);
+  const context = createPluginContext(opts.services, { name: manifest.name, apiVersion, options, hooks: hooks.forPlugin(manifest.name) });
   let instance: Plugin;
   try {
     instance = (await (mod.createPlugin as (c: PluginContext) => Plugin | Promise<Plugin>)(context)) as Plugin;

@@ -1,112 +1,30 @@
-import {
-  DEFAULT_CALL_TIMEOUT_MS,
-  formatEndpoint,
-  type BackendPlugin,
-  type CallOptions,
-  type Clock,
-  type Counter,
-  type Endpoint,
-  type Gauge,
-  type Logger,
-  type Metrics,
-  type NetmapNode,
-  type NodeId,
-  type PeerEndpointContext,
-  type PeerPath,
-  type RelayPlugin,
-} from '@rustynet/plugin-api';
+import type { Endpoint, NetmapNode, NodeId, PeerPath } from '@rustynet/plugin-api';
 import { toRustynetError } from '../util/errors.js';
 import type { PeerPathSource } from './path-source.js';
-import type { ProbePeer, ProbeResult } from './prober.js';
+import { PathSwitcher } from './path-switcher.js';
+import {
+  DEFAULT_FAILURES_TO_RELAY,
+  DEFAULT_PROBE_INTERVAL_MS,
+  DEFAULT_SUCCESSES_TO_DIRECT,
+  MAX_SWITCH_BACKOFF_MS,
+  createPathMetrics,
+  type PathControllerOptions,
+  type PathMetrics,
+  type PathSwitch,
+  type PeerPathState,
+  type PeerState,
+} from './path-types.js';
 
-/** Default probe interval, ms. */
-export const DEFAULT_PROBE_INTERVAL_MS = 500;
-/** Default consecutive unanswered probes before a peer goes to the relay. */
-export const DEFAULT_FAILURES_TO_RELAY = 3;
-/** Default consecutive answered probes before a relayed peer returns to the direct path. */
-export const DEFAULT_SUCCESSES_TO_DIRECT = 3;
-/** Longest wait between attempts after a failed switch, ms. */
-export const MAX_SWITCH_BACKOFF_MS = 30_000;
-
-/** The prober as the controller uses it (see `DirectPathProber`). */
-export interface PathProber {
-  setPeers(peers: readonly ProbePeer[]): void;
-  canProbe(peer: NodeId): boolean;
-  ping(peer: NodeId): boolean;
-  takeResult(peer: NodeId): { result: ProbeResult; rttMs?: number };
-  clear(): void;
-}
-
-/** One path switch, as logged, audited and passed to {@link PathControllerOptions.onSwitch}. */
-export interface PathSwitch {
-  peer: NodeId;
-  from: PeerPath;
-  to: PeerPath;
-  reason: string;
-  /** The peer endpoint the backend uses after the switch (`host:port`), or null. */
-  endpoint: string | null;
-}
-
-/** Options of {@link PathController}. */
-export interface PathControllerOptions {
-  selfId: NodeId;
-  prober: PathProber;
-  /**
-   * Why switching is impossible (no relay plugin, backend lacks `udpTransport` or `roaming`, no
-   * relays), or undefined when it is possible. While set, every peer stays direct and no PING is
-   * sent (the prober still answers peers' PINGs).
-   */
-  disabledReason?: string;
-  relay?: Pick<RelayPlugin, 'openPath' | 'closePath'>;
-  backend: Pick<BackendPlugin, 'updatePeerEndpoint'>;
-  /**
-   * Where the local backend receives `peer`'s datagrams, for the relay to deliver to
-   * (`127.0.0.1:<port>`: the peer's `localPort` when the backend listens per peer, else its
-   * `listenPort`).
-   */
-  backendEndpoint: (peer: NodeId) => Endpoint | undefined | Promise<Endpoint | undefined>;
-  /** The `resolvePeerEndpoint` waterfall, so a switch sets what a reconcile would compute. */
-  resolveEndpoint?: (endpoint: Endpoint | undefined, context: PeerEndpointContext) => Promise<Endpoint | undefined>;
-  /** Told the endpoint the backend now has for a peer (the reconciler's record). */
-  onEndpointChanged?: (peer: NodeId, endpoint: Endpoint) => void;
-  /** Runs a switch after every earlier state-changing operation (the daemon's serialiser). */
-  serial?: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** Called after each switch (audit log). Errors are logged. */
-  onSwitch?: (s: PathSwitch) => Promise<void> | void;
-  intervalMs?: number;
-  failuresToRelay?: number;
-  successesToDirect?: number;
-  clock: Clock;
-  logger?: Logger;
-  /** Host metrics: `rustynet_path_switches_total{to}`, `rustynet_path_switch_failures_total{to}`, `rustynet_path_peers{path}`. */
-  metrics?: Metrics;
-  callOptions?: () => CallOptions;
-}
-
-/** A peer as the controller sees it (status, tests). */
-export interface PeerPathState {
-  peer: NodeId;
-  path: PeerPath;
-  /** Consecutive unanswered / answered probes. */
-  misses: number;
-  successes: number;
-  /** Local relay endpoint while relayed. */
-  relayEndpoint?: Endpoint;
-  /** Round-trip time of the last answered probe, ms. */
-  lastRttMs?: number;
-}
-
-interface PeerState {
-  node: NetmapNode;
-  path: PeerPath;
-  misses: number;
-  successes: number;
-  relayEndpoint?: Endpoint;
-  lastRttMs?: number;
-  switching: boolean;
-  failedSwitches: number;
-  nextAttemptAt: number;
-}
+export {
+  DEFAULT_FAILURES_TO_RELAY,
+  DEFAULT_PROBE_INTERVAL_MS,
+  DEFAULT_SUCCESSES_TO_DIRECT,
+  MAX_SWITCH_BACKOFF_MS,
+  type PathControllerOptions,
+  type PathProber,
+  type PathSwitch,
+  type PeerPathState,
+} from './path-types.js';
 
 /**
  * Per-peer direct <-> relay state machine, driven by the direct-path prober.
@@ -133,7 +51,8 @@ export class PathController implements PeerPathSource {
   private readonly intervalMs: number;
   private readonly failuresToRelay: number;
   private readonly successesToDirect: number;
-  private readonly m: { switches: Counter; failures: Counter; peers: Gauge } | undefined;
+  private readonly m: PathMetrics | undefined;
+  private readonly switcher: PathSwitcher;
   private disabled: string | undefined;
 
   constructor(private readonly opts: PathControllerOptions) {
@@ -141,12 +60,13 @@ export class PathController implements PeerPathSource {
     this.intervalMs = opts.intervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
     this.failuresToRelay = opts.failuresToRelay ?? DEFAULT_FAILURES_TO_RELAY;
     this.successesToDirect = opts.successesToDirect ?? DEFAULT_SUCCESSES_TO_DIRECT;
-    const m = opts.metrics;
-    this.m = m && {
-      switches: m.counter('rustynet_path_switches_total', 'Peer path switches, by the path switched to', ['to']),
-      failures: m.counter('rustynet_path_switch_failures_total', 'Path switches that failed (nothing changed), by target path', ['to']),
-      peers: m.gauge('rustynet_path_peers', 'Probed peers by current path', ['path']),
-    };
+    this.m = opts.metrics && createPathMetrics(opts.metrics);
+    this.switcher = new PathSwitcher(opts, this.m, {
+      current: (id, gen, path) => this.current(id, gen, path),
+      running: () => this.running,
+      switchingEnabled: () => this.switchingEnabled,
+      updateGauge: () => this.updateGauge(),
+    });
     this.updateGauge();
   }
 
@@ -190,27 +110,12 @@ export class PathController implements PeerPathSource {
     }));
   }
 
-  private callOpts(): CallOptions {
-    return this.opts.callOptions?.() ?? { timeoutMs: DEFAULT_CALL_TIMEOUT_MS };
-  }
-
   private updateGauge(): void {
     if (!this.m) return;
     let relay = 0;
     for (const s of this.peers.values()) if (s.path === 'relay') relay++;
     this.m.peers.set({ path: 'relay' }, relay);
     this.m.peers.set({ path: 'direct' }, this.peers.size - relay);
-  }
-
-  private async record(s: PathSwitch): Promise<void> {
-    this.opts.logger?.info({ peer: s.peer, from: s.from, to: s.to, reason: s.reason, endpoint: s.endpoint }, 'peer path switched');
-    this.m?.switches.inc({ to: s.to });
-    this.updateGauge();
-    try {
-      await this.opts.onSwitch?.(s);
-    } catch (err) {
-      this.opts.logger?.error({ peer: s.peer, err: toRustynetError(err).message }, 'recording a path switch failed');
-    }
   }
 
   /**
@@ -247,7 +152,7 @@ export class PathController implements PeerPathSource {
         fresh.push(id);
       }
     }
-    for (const s of left) await this.record(s);
+    for (const s of left) await this.switcher.record(s);
     this.updateGauge();
     if (this.running && this.switchingEnabled) for (const id of fresh) this.opts.prober.ping(id);
   }
@@ -258,7 +163,7 @@ export class PathController implements PeerPathSource {
     this.closeQueue.clear();
     for (const id of ids) {
       if (this.pathFor(id) === 'relay') continue;
-      await this.opts.relay?.closePath(id, this.callOpts()).catch((err: unknown) => this.opts.logger?.warn({ peer: id, err: toRustynetError(err).message }, 'relay closePath failed'));
+      await this.switcher.closePath(id);
     }
   }
 
@@ -279,7 +184,7 @@ export class PathController implements PeerPathSource {
       s.failedSwitches = 0;
       s.nextAttemptAt = 0;
     }
-    for (const peer of relayed) await this.record({ peer, from: 'relay', to: 'direct', reason, endpoint: null });
+    for (const peer of relayed) await this.switcher.record({ peer, from: 'relay', to: 'direct', reason, endpoint: null });
     this.updateGauge();
   }
 
@@ -289,27 +194,8 @@ export class PathController implements PeerPathSource {
    */
   async reopenRelayed(): Promise<void> {
     for (const [id, s] of this.peers) {
-      if (s.path !== 'relay') continue;
-      try {
-        const backendEndpoint = await this.opts.backendEndpoint(id);
-        if (!backendEndpoint || !this.opts.relay) throw new Error('no relay or backend endpoint');
-        const local = await this.opts.relay.openPath({ peer: id, backendEndpoint }, this.callOpts());
-        const ep = (await this.resolve(local, s.node, 'relay')) ?? local;
-        if (!s.relayEndpoint || formatEndpoint(local) !== formatEndpoint(s.relayEndpoint)) {
-          await this.opts.backend.updatePeerEndpoint(id, ep, this.callOpts());
-          this.opts.onEndpointChanged?.(id, ep);
-        }
-        s.relayEndpoint = local;
-      } catch (err) {
-        this.opts.logger?.warn({ peer: id, err: toRustynetError(err).message }, 'relay path could not be re-opened after a relay restart');
-        await this.toDirect(id, this.generation, 'relay path lost at relay restart', true);
-      }
+      if (s.path === 'relay') await this.switcher.reopen(id, s, this.generation);
     }
-  }
-
-  private async resolve(endpoint: Endpoint | undefined, node: NetmapNode, path: PeerPath): Promise<Endpoint | undefined> {
-    if (!this.opts.resolveEndpoint) return endpoint;
-    return this.opts.resolveEndpoint(endpoint, { peer: node, path });
   }
 
   /**
@@ -349,7 +235,7 @@ export class PathController implements PeerPathSource {
   private startSwitch(id: NodeId, s: PeerState, to: PeerPath, reason: string): Promise<void> {
     s.switching = true;
     const gen = this.generation;
-    const run = (): Promise<boolean> => (to === 'relay' ? this.toRelay(id, gen, reason) : this.toDirect(id, gen, reason, false));
+    const run = (): Promise<boolean> => (to === 'relay' ? this.switcher.toRelay(id, gen, reason) : this.switcher.toDirect(id, gen, reason, false));
     const serial = this.opts.serial ?? (<T>(fn: () => Promise<T>) => fn());
     return serial(run)
       .then((ok) => {
@@ -370,64 +256,6 @@ export class PathController implements PeerPathSource {
   private current(id: NodeId, gen: number, path: PeerPath): PeerState | undefined {
     const s = this.peers.get(id);
     return s && gen === this.generation && s.path === path ? s : undefined;
-  }
-
-  private fail(id: NodeId, to: PeerPath, err: unknown, step: string): false {
-    const e = toRustynetError(err);
-    this.m?.failures.inc({ to });
-    this.opts.logger?.warn({ peer: id, to, step, code: e.code, err: e.message }, 'path switch failed; peer keeps its path');
-    return false;
-  }
-
-  /** @returns true when switched (or nothing to do), false when it failed (nothing changed). */
-  private async toRelay(id: NodeId, gen: number, reason: string): Promise<boolean> {
-    const s = this.current(id, gen, 'direct');
-    if (!s || !this.running || !this.switchingEnabled) return true;
-    const backendEndpoint = await this.opts.backendEndpoint(id);
-    if (!backendEndpoint) return this.fail(id, 'relay', new Error('the backend reports no listen port'), 'backendEndpoint');
-    let local: Endpoint;
-    try {
-      local = await this.opts.relay!.openPath({ peer: id, backendEndpoint }, this.callOpts());
-    } catch (err) {
-      return this.fail(id, 'relay', err, 'relay.openPath');
-    }
-    try {
-      const ep = (await this.resolve(local, s.node, 'relay')) ?? local;
-      if (!this.current(id, gen, 'direct')) throw new Error('peer changed during the switch');
-      await this.opts.backend.updatePeerEndpoint(id, ep, this.callOpts());
-      s.path = 'relay';
-      s.relayEndpoint = local;
-      s.misses = 0;
-      s.successes = 0;
-      this.opts.onEndpointChanged?.(id, ep);
-      await this.record({ peer: id, from: 'direct', to: 'relay', reason, endpoint: formatEndpoint(ep) });
-      return true;
-    } catch (err) {
-      await this.opts.relay!.closePath(id, this.callOpts()).catch(() => undefined);
-      return this.fail(id, 'relay', err, 'backend.updatePeerEndpoint');
-    }
-  }
-
-  private async toDirect(id: NodeId, gen: number, reason: string, force: boolean): Promise<boolean> {
-    const s = this.current(id, gen, 'relay');
-    if (!s || (!this.running && !force)) return true;
-    const direct = s.node.endpoints[0];
-    try {
-      const ep = (await this.resolve(direct, s.node, 'direct')) ?? direct;
-      if (!ep) throw new Error('peer has no direct endpoint');
-      if (!this.current(id, gen, 'relay')) return true;
-      await this.opts.backend.updatePeerEndpoint(id, ep, this.callOpts());
-      s.path = 'direct';
-      delete s.relayEndpoint;
-      s.misses = 0;
-      s.successes = 0;
-      this.opts.onEndpointChanged?.(id, ep);
-      await this.record({ peer: id, from: 'relay', to: 'direct', reason, endpoint: formatEndpoint(ep) });
-    } catch (err) {
-      return this.fail(id, 'direct', err, 'backend.updatePeerEndpoint');
-    }
-    await this.opts.relay?.closePath(id, this.callOpts()).catch((err: unknown) => this.opts.logger?.warn({ peer: id, err: toRustynetError(err).message }, 'relay closePath failed'));
-    return true;
   }
 
   /**

@@ -3,7 +3,6 @@ import {
   RustynetError,
   type BackendPlugin,
   type CallOptions,
-  type DnsPlugin,
   type Logger,
   type PolicyInput,
   type PolicyPlugin,
@@ -11,20 +10,30 @@ import {
 import { toRustynetError } from '../util/errors.js';
 import { routeKey } from './desired-state.js';
 import type { ActualState } from './diff.js';
-import { invertPeerBatch, invertRouteChange, type Plan } from './plan.js';
+import { invertPeerBatch, invertRouteChange, type DnsDesired, type Plan } from './plan.js';
 
-/** Where a plan is applied. Only the methods the reconciler calls. */
+/**
+ * The DNS step's target (the daemon's `DnsController`): takes the desired addresses and zone and
+ * brings the DNS plugin in line. `sync` never throws: a failure is logged, counted, kept for
+ * status and retried by the next sync.
+ */
+export interface DnsTarget {
+  setDesired(meshAddresses: readonly string[], zone: DnsDesired['zone']): void;
+  /** @returns true when DNS serves what is desired. */
+  sync(): Promise<boolean>;
+}
+
+/** Where a plan's transaction is applied. Only the methods the reconciler calls. */
 export interface ApplyTargets {
   backend: Pick<BackendPlugin, 'applyPeers' | 'applyRoutes'>;
   policy?: Pick<PolicyPlugin, 'apply'>;
-  dns?: Pick<DnsPlugin, 'update'>;
   /** Deadline of each call in ms (default 30 000). */
   callTimeoutMs?: number;
   logger?: Logger;
 }
 
-/** Steps of an apply, in order. */
-export type ApplyStep = 'peers' | 'routes' | 'policy' | 'dns';
+/** Steps of an apply's transaction, in order (the best-effort DNS step follows them). */
+export type ApplyStep = 'peers' | 'routes' | 'policy';
 
 /** Result of a successful {@link applyPlan}. */
 export interface ApplyOutcome {
@@ -42,7 +51,7 @@ interface Step {
 }
 
 /**
- * Applies a plan in order backend peers -> routes -> policy -> dns, skipping empty steps (so an
+ * Applies a plan's transaction in order backend peers -> routes -> policy, skipping empty steps (so an
  * empty plan makes no calls). When a step fails, the steps already done are undone in reverse
  * order with their inverse diffs (the failed step changed nothing, per the plugin contracts).
  *
@@ -88,14 +97,11 @@ export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyT
         appliedPolicy = input;
         return true;
       },
-      undo: () => policy.apply(actual.policy ?? { ...appliedPolicy!, acl: { rules: [] } }, opts()),
+      undo: async () => {
+        const undo = actual.policy ?? (appliedPolicy && { ...appliedPolicy, acl: { rules: [] } });
+        if (undo) await policy.apply(undo, opts());
+      },
     });
-  }
-  if (plan.dns && targets.dns) {
-    const dns = targets.dns;
-    const zone = plan.dns;
-    const previous = actual.dns ?? { zone: zone.zone, nodes: [] };
-    steps.push({ name: 'dns', run: () => dns.update(zone, opts()), undo: () => dns.update(previous, opts()) });
   }
 
   const done: Step[] = [];
@@ -130,8 +136,19 @@ export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyT
   for (const r of plan.routes.remove) next.routes.delete(routeKey(r));
   for (const r of plan.routes.add) next.routes.set(routeKey(r), r);
   const policy = appliedPolicy ?? actual.policy;
-  const dns = plan.dns && targets.dns ? plan.dns : actual.dns;
   if (policy) next.policy = policy;
-  if (dns) next.dns = dns;
   return { actual: next, steps: done.map((s) => s.name) };
+}
+
+/**
+ * The apply's last step: points DNS at the plan's addresses and zone and syncs it. Best effort:
+ * DNS is not a security boundary, so its failure never rolls back peers, routes or policy and
+ * never fails the apply; the target keeps the failure for status and the daemon retries it
+ * between cycles (`DataPlane.syncDrift`).
+ * @returns true when DNS serves the plan's zone on the wanted listeners; undefined without DNS.
+ */
+export async function applyDnsStep(plan: Plan, dns: DnsTarget | undefined): Promise<boolean | undefined> {
+  if (!dns || !plan.dns) return undefined;
+  dns.setDesired(plan.dns.addresses, plan.dns.zone);
+  return dns.sync();
 }

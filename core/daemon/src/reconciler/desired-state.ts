@@ -6,10 +6,10 @@ import {
   type NodeId,
   type PeerConfig,
   type PeerEndpointContext,
-  type PeerPath,
   type Route,
 } from '@rustynet/plugin-api';
 import { createAjv, formatAjvErrors } from '../util/ajv.js';
+import type { PeerPaths } from './plan.js';
 
 /** What the node should look like for one backend: its peers and routes, keyed for O(1) diffing. */
 export interface DesiredState {
@@ -106,7 +106,7 @@ export function validatePeerKeys(netmap: Netmap, selfId: NodeId, protocol: strin
   });
   if (bad.length > 0) {
     throw new RustynetError('INVALID_INPUT', `netmap rejected: invalid peer key material: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? ` (+${bad.length - 10} more)` : ''}`, {
-      field: firstField!,
+      ...(firstField !== undefined && { field: firstField }),
       details: { invalid: bad.length },
     });
   }
@@ -122,8 +122,13 @@ export interface DesiredStateInput {
   validateKey: PeerKeyValidator;
   /** The endpoint waterfall (`hooks.resolvePeerEndpoint`); identity when absent. */
   resolveEndpoint?: (endpoint: Endpoint | undefined, context: PeerEndpointContext) => Promise<Endpoint | undefined>;
-  /** The path chosen for a peer (path-controller seam); `direct` when absent. */
-  pathFor?: (peer: NodeId) => PeerPath;
+  /**
+   * Each peer's path, as data (the path controller's snapshot); a peer not listed is `direct`.
+   * A relayed peer's `relayEndpoint` replaces the netmap endpoint as the start of the
+   * `resolveEndpoint` waterfall, so a re-apply never points a relayed peer back at its
+   * (blocked) direct endpoint.
+   */
+  paths?: PeerPaths;
   /** Keepalive in seconds put on every peer; none when absent or 0. */
   persistentKeepalive?: number;
   /**
@@ -138,12 +143,6 @@ export interface DesiredStateInput {
    * every other peer's default routes are left out and listed in `excluded`. Absent: no exit node.
    */
   exitNode?: NodeId;
-  /**
-   * The local relay endpoint of a peer the path controller has put on the relay. It replaces
-   * the netmap endpoint as the start of the `resolveEndpoint` waterfall while `pathFor` says
-   * `relay`, so a re-apply never points a relayed peer back at its (blocked) direct endpoint.
-   */
-  relayEndpointFor?: (peer: NodeId) => Endpoint | undefined;
 }
 
 /**
@@ -183,10 +182,11 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
       ...(node.routes ?? []).filter((r) => keep(node.id, r, true)),
     ];
     if (allowedIps.length === 0) continue;
-    const path = input.pathFor?.(node.id) ?? 'direct';
-    const first = (path === 'relay' ? input.relayEndpointFor?.(node.id) : undefined) ?? node.endpoints[0];
+    const info = input.paths?.get(node.id);
+    const path = info?.path ?? 'direct';
+    const first = (path === 'relay' ? info?.relayEndpoint : undefined) ?? node.endpoints[0];
     const endpoint = input.resolveEndpoint ? await input.resolveEndpoint(first, { peer: node, path }) : first;
-    const peer: PeerConfig = { id: node.id, publicKey: node.keys[protocol]!, allowedIps };
+    const peer: PeerConfig = { id: node.id, publicKey: node.keys[protocol], allowedIps };
     if (endpoint) peer.endpoint = { host: endpoint.host, port: endpoint.port };
     if (input.persistentKeepalive) peer.persistentKeepalive = input.persistentKeepalive;
     peers.set(node.id, peer);

@@ -1,4 +1,4 @@
-import type { DnsZoneData, NodeId, PeerBatch, PeerConfig, PolicyInput, Route, RouteChange } from '@rustynet/plugin-api';
+import type { NodeId, PeerBatch, PeerConfig, PolicyInput, Route, RouteChange } from '@rustynet/plugin-api';
 import { canonicalJson } from '../util/json.js';
 
 /** What has actually been applied (the reconciler's record). */
@@ -6,7 +6,6 @@ export interface ActualState {
   peers: Map<NodeId, PeerConfig>;
   routes: Map<string, Route>;
   policy?: PolicyInput;
-  dns?: DnsZoneData;
 }
 
 /** An empty {@link ActualState}: nothing applied. */

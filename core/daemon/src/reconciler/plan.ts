@@ -1,11 +1,35 @@
-import type { DnsZoneData, Netmap, NodeId, PeerBatch, PeerConfig, PolicyInput, RouteChange } from '@rustynet/plugin-api';
+import type { DnsZoneData, Endpoint, Netmap, NodeId, PeerBatch, PeerConfig, PeerPath, PolicyInput, RouteChange } from '@rustynet/plugin-api';
 import { cidrAddress } from '../util/ip.js';
 import type { DesiredState } from './desired-state.js';
 import { diffPeers, diffRoutes, jsonEqual, type ActualState } from './diff.js';
 
 /**
- * One reconciliation step's changes, applied in order backend peers -> routes -> policy -> dns.
- * `policy` / `dns` are present only when they differ from what is applied.
+ * The path of one peer, as data for the desired state: the path controller's choice and, while
+ * relayed, the local relay endpoint that replaces the netmap endpoint.
+ */
+export interface PeerPathInfo {
+  path: PeerPath;
+  /** The local relay endpoint (`127.0.0.1:<port>`), only while `path` is `relay`. */
+  relayEndpoint?: Endpoint;
+}
+
+/** Each peer's path by node id; a peer not listed is `direct`. */
+export type PeerPaths = ReadonlyMap<NodeId, PeerPathInfo>;
+
+/**
+ * What DNS should serve, as data: the node's own mesh addresses (netmap order, CIDR or bare;
+ * the DNS plugin listens on those assigned in the namespace) and the zone.
+ */
+export interface DnsDesired {
+  addresses: string[];
+  zone: DnsZoneData;
+}
+
+/**
+ * One reconciliation step's changes, applied in order backend peers -> routes -> policy (one
+ * transaction, rolled back in reverse on failure) -> dns (best effort, never rolls back).
+ * `policy` is present only when it differs from what is applied; `dns` whenever a DNS target is
+ * configured (the DNS step itself makes no call when DNS already serves it).
  */
 export interface Plan {
   peers: PeerBatch;
@@ -17,13 +41,12 @@ export interface Plan {
    * resolves `undefined` when there is nothing to apply (unchanged, or no tunnel interface yet).
    */
   policyAtApply?: () => Promise<PolicyInput | undefined>;
-  dns?: DnsZoneData;
+  dns?: DnsDesired;
 }
 
-/** Desired state including the optional policy and DNS inputs. */
+/** Desired state including the optional policy input. */
 export interface FullDesiredState extends DesiredState {
   policy?: PolicyInput;
-  dns?: DnsZoneData;
 }
 
 /** The policy plugin's input for this node (`acl` defaults to no rules: deny). */
@@ -44,15 +67,22 @@ export function dnsZoneFrom(netmap: Netmap): DnsZoneData {
   };
 }
 
-/** Diffs desired against actual into a {@link Plan}. `force` upserts every peer and re-sends policy and dns. */
+/** The DNS step's data for this node: its netmap addresses and {@link dnsZoneFrom}. */
+export function dnsDesiredFrom(netmap: Netmap, self: NodeId): DnsDesired {
+  return { addresses: [...(netmap.nodes.find((n) => n.id === self)?.addresses ?? [])], zone: dnsZoneFrom(netmap) };
+}
+
+/** Diffs desired against actual into a {@link Plan}. `force` upserts every peer and re-sends the policy. */
 export function buildPlan(actual: ActualState, desired: FullDesiredState, force = false): Plan {
   const plan: Plan = { peers: diffPeers(actual.peers, desired.peers, force), routes: diffRoutes(actual.routes, desired.routes) };
   if (desired.policy && (force || !jsonEqual(actual.policy, desired.policy))) plan.policy = desired.policy;
-  if (desired.dns && (force || !jsonEqual(actual.dns, desired.dns))) plan.dns = desired.dns;
   return plan;
 }
 
-/** True when a plan changes nothing (re-applying the same netmap). */
+/**
+ * True when a plan's transaction changes nothing (re-applying the same netmap). The best-effort
+ * DNS step is not part of it: it runs anyway and makes no call when DNS is in sync.
+ */
 export function isEmptyPlan(plan: Plan): boolean {
   return (
     plan.peers.upsert.length === 0 &&
@@ -60,8 +90,7 @@ export function isEmptyPlan(plan: Plan): boolean {
     plan.routes.add.length === 0 &&
     plan.routes.remove.length === 0 &&
     plan.policy === undefined &&
-    plan.policyAtApply === undefined &&
-    plan.dns === undefined
+    plan.policyAtApply === undefined
   );
 }
 

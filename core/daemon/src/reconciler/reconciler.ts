@@ -1,24 +1,22 @@
-import { DEFAULT_CALL_TIMEOUT_MS, type BackendPlugin, type DnsPlugin, type Endpoint, type Logger, type Netmap, type NodeId, type PeerPath, type PolicyInput, type PolicyPlugin } from '@rustynet/plugin-api';
+import { DEFAULT_CALL_TIMEOUT_MS, type BackendPlugin, type CallOptions, type Endpoint, type Logger, type Netmap, type NodeId, type PolicyInput, type PolicyPlugin } from '@rustynet/plugin-api';
 import type { DaemonHooks } from '../hooks/daemon-hooks.js';
-import { applyPlan, type ApplyStep } from './apply.js';
+import { applyDnsStep, applyPlan, type ApplyStep, type DnsTarget } from './apply.js';
 import { computeDesiredState, createPeerKeyValidator, validatePeerKeys, type PeerKeyValidator, type ExcludedRoute, type RouteCapabilities, type SkippedPrefix } from './desired-state.js';
 import { emptyActualState, jsonEqual, type ActualState } from './diff.js';
-import { buildPlan, dnsZoneFrom, isEmptyPlan, policyInputFrom, type FullDesiredState, type Plan } from './plan.js';
+import { buildPlan, dnsDesiredFrom, isEmptyPlan, policyInputFrom, type FullDesiredState, type PeerPaths, type Plan } from './plan.js';
 
 /** Options of {@link Reconciler}. */
 export interface ReconcilerOptions {
-  backend: Pick<BackendPlugin, 'applyPeers' | 'applyRoutes'>;
+  /** The backend; `stats` is needed only to read interfaces with `'backend'` (see {@link InterfacesInput}). */
+  backend: Pick<BackendPlugin, 'applyPeers' | 'applyRoutes'> & Partial<Pick<BackendPlugin, 'stats'>>;
   /** From the backend manifest: protocol id and `peerKeySchema`. */
   backendProtocol: string;
   peerKeySchema: Record<string, unknown>;
   policy?: Pick<PolicyPlugin, 'apply'>;
-  dns?: Pick<DnsPlugin, 'update'>;
+  /** The DNS step's target (the daemon's `DnsController`); the apply's last, best-effort step. */
+  dns?: DnsTarget;
   /** Endpoint waterfall (`resolvePeerEndpoint`). */
   hooks?: Pick<DaemonHooks, 'runResolvePeerEndpoint'>;
-  /** Path-controller seam: the path currently chosen for a peer. */
-  pathFor?: (peer: NodeId) => PeerPath;
-  /** Path-controller seam: the local relay endpoint of a relayed peer (see `computeDesiredState`). */
-  relayEndpointFor?: (peer: NodeId) => Endpoint | undefined;
   /** The peer used as exit node; default routes of other peers are left out. */
   exitNode?: NodeId;
   persistentKeepalive?: number;
@@ -29,13 +27,17 @@ export interface ReconcilerOptions {
 }
 
 /**
- * Reads the backend's current tunnel interfaces (the daemon passes `backend.stats().interfaces`).
- * Called once per apply, when the policy step is reached, and only when a policy is configured.
+ * Reads the backend's current tunnel interfaces. Called once per apply, when the policy step is
+ * reached, and only when a policy is configured.
  */
 export type InterfaceReader = () => Promise<readonly string[]>;
 
-/** The tunnel interfaces for a policy: a fixed list, or a reader called at the policy step. */
-export type InterfacesInput = readonly string[] | InterfaceReader;
+/**
+ * The tunnel interfaces for a policy: a fixed list, a reader called at the policy step, or
+ * `'backend'`: the reconciler reads `backend.stats().interfaces` itself at the policy step (the
+ * daemon's choice: a backend may create its devices per peer, so they are known only then).
+ */
+export type InterfacesInput = readonly string[] | InterfaceReader | 'backend';
 
 /** Result of {@link Reconciler.reconcile}. */
 export interface ReconcileResult {
@@ -43,6 +45,10 @@ export interface ReconcileResult {
   steps: ApplyStep[];
   /** True when nothing needed to change (zero calls were made). */
   noop: boolean;
+  /** Peers applied on the backend after this reconcile. */
+  peers: number;
+  /** The DNS step's outcome: true when DNS serves the plan's zone; undefined without DNS. */
+  dns?: boolean;
 }
 
 /**
@@ -59,6 +65,8 @@ export class Reconciler {
   private readonly validateKey: PeerKeyValidator;
   /** True while the last interface read found none (logged once per stretch). */
   private waitingForInterface = false;
+  /** The backend's tunnel interfaces as last seen (sorted, deduplicated). */
+  private seen: string[] = [];
 
   /** @throws RustynetError `MANIFEST_INVALID` when `peerKeySchema` does not compile. */
   constructor(private readonly opts: ReconcilerOptions) {
@@ -83,10 +91,43 @@ export class Reconciler {
     this.state = { ...this.state, peers };
   }
 
-  /** Forgets the applied state (the backend was restarted and is empty). */
+  /** The backend's tunnel interfaces as last read (sorted, deduplicated; status shows them). */
+  get interfaces(): readonly string[] {
+    return this.seen;
+  }
+
+  /**
+   * Records the tunnel interfaces the backend reported, so {@link interfaces} is current; a
+   * change is logged unless `quiet` (the first view, at the backend's start). Sorts and
+   * deduplicates.
+   * @returns the sorted list.
+   */
+  noteInterfaces(list: readonly string[], quiet = false): string[] {
+    const sorted = [...new Set(list)].sort();
+    if (!quiet && !jsonEqual(this.seen, sorted)) this.opts.logger?.info({ from: this.seen, to: sorted }, 'backend tunnel interfaces changed');
+    this.seen = sorted;
+    return sorted;
+  }
+
+  /** Forgets the applied state and the interfaces seen (the backend was restarted and is empty). */
   reset(): void {
     this.state = emptyActualState();
     this.dirty = false;
+    this.seen = [];
+  }
+
+  private callOpts(): CallOptions {
+    return { timeoutMs: this.opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS };
+  }
+
+  /** A reader for `interfaces`: `'backend'` becomes one `backend.stats()` call. */
+  private reader(interfaces: InterfaceReader | 'backend'): InterfaceReader {
+    if (interfaces !== 'backend') return interfaces;
+    return async () => {
+      const stats = this.opts.backend.stats;
+      if (!stats) throw new Error("interfaces 'backend' needs a backend with stats()");
+      return (await stats.call(this.opts.backend, this.callOpts())).interfaces;
+    };
   }
 
   /**
@@ -101,14 +142,17 @@ export class Reconciler {
    * Computes the desired state (validating every peer key first) and the plan against the
    * applied state. Changes nothing.
    *
-   * With an {@link InterfaceReader} as `interfaces`, the policy is not planned here: the plan gets
+   * `paths` gives each peer's path (and relay endpoint while relayed) as data; a peer not in it
+   * is direct.
+   *
+   * With an {@link InterfaceReader} (or `'backend'`) as `interfaces`, the policy is not planned here: the plan gets
    * `policyAtApply`, which reads the interfaces after peers and routes are applied and yields the
    * policy input when it differs from the applied one. With no interface the policy step is
    * skipped: there is no tunnel device, so there is no mesh traffic to filter; the apply that
    * brings the first interface applies the policy before it succeeds.
    * @throws RustynetError `INVALID_INPUT` (`nodes[i].keys.<protocol>`).
    */
-  async plan(netmap: Netmap, self: NodeId, interfaces: InterfacesInput = []): Promise<Plan> {
+  async plan(netmap: Netmap, self: NodeId, interfaces: InterfacesInput = [], paths?: PeerPaths): Promise<Plan> {
     const resolve = this.opts.hooks;
     const base = await computeDesiredState({
       netmap,
@@ -116,8 +160,7 @@ export class Reconciler {
       protocol: this.opts.backendProtocol,
       validateKey: this.validateKey,
       ...(resolve && { resolveEndpoint: (ep, ctx) => resolve.runResolvePeerEndpoint(ep, ctx) }),
-      ...(this.opts.pathFor && { pathFor: this.opts.pathFor }),
-      ...(this.opts.relayEndpointFor && { relayEndpointFor: this.opts.relayEndpointFor }),
+      ...(paths && { paths }),
       ...(this.opts.exitNode !== undefined && { exitNode: this.opts.exitNode }),
       ...(this.opts.persistentKeepalive !== undefined && { persistentKeepalive: this.opts.persistentKeepalive }),
       ...(this.opts.capabilities && { capabilities: this.opts.capabilities }),
@@ -149,13 +192,14 @@ export class Reconciler {
       if (problem) this.opts.logger?.warn({ exitNode: exit }, `configured exit node ${problem}: no default route through the mesh`);
     }
     const desired: FullDesiredState = { ...base };
-    if (this.opts.policy && typeof interfaces !== 'function') desired.policy = policyInputFrom(netmap, self, interfaces);
-    if (this.opts.dns) desired.dns = dnsZoneFrom(netmap);
+    if (this.opts.policy && typeof interfaces !== 'function' && interfaces !== 'backend') desired.policy = policyInputFrom(netmap, self, interfaces);
     const plan = buildPlan(this.state, desired, this.dirty);
-    if (this.opts.policy && typeof interfaces === 'function') {
+    if (this.opts.policy && (typeof interfaces === 'function' || interfaces === 'backend')) {
       const force = this.dirty;
-      plan.policyAtApply = () => this.policyFor(netmap, self, interfaces, force);
+      const read = this.reader(interfaces);
+      plan.policyAtApply = () => this.policyFor(netmap, self, read, force);
     }
+    if (this.opts.dns) plan.dns = dnsDesiredFrom(netmap, self);
     return plan;
   }
 
@@ -164,7 +208,7 @@ export class Reconciler {
    * when there is none yet or the input equals the applied one (unless `force`).
    */
   private async policyFor(netmap: Netmap, self: NodeId, read: InterfaceReader, force: boolean): Promise<PolicyInput | undefined> {
-    const interfaces = [...new Set(await read())].sort();
+    const interfaces = this.noteInterfaces(await read());
     if (interfaces.length === 0) {
       if (!this.waitingForInterface) {
         this.opts.logger?.info(
@@ -187,10 +231,10 @@ export class Reconciler {
    * @returns true when the policy was applied.
    * @throws RustynetError from the reader or the policy plugin (`POLICY_FAILED`, `NOT_RUNNING`, ...).
    */
-  async syncPolicy(netmap: Netmap, self: NodeId, read: InterfaceReader): Promise<boolean> {
+  async syncPolicy(netmap: Netmap, self: NodeId, read: InterfaceReader | 'backend'): Promise<boolean> {
     const policy = this.opts.policy;
     if (!policy) return false;
-    const input = await this.policyFor(netmap, self, read, false);
+    const input = await this.policyFor(netmap, self, this.reader(read), false);
     if (!input) return false;
     await policy.apply(input, { timeoutMs: this.opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
     this.state = { ...this.state, policy: input };
@@ -206,7 +250,6 @@ export class Reconciler {
       const { actual, steps } = await applyPlan(plan, this.state, {
         backend: this.opts.backend,
         ...(this.opts.policy && { policy: this.opts.policy }),
-        ...(this.opts.dns && { dns: this.opts.dns }),
         ...(this.opts.callTimeoutMs !== undefined && { callTimeoutMs: this.opts.callTimeoutMs }),
         ...(this.opts.logger && { logger: this.opts.logger }),
       });
@@ -220,14 +263,17 @@ export class Reconciler {
   }
 
   /**
-   * {@link plan} then {@link apply}; an empty plan makes no calls. With an {@link InterfaceReader}
-   * the reader is called once, at the policy step (see {@link plan}); `noop` is then true when
-   * no step made a call.
+   * {@link plan}, then {@link apply} (the transaction: peers -> routes -> policy, rolled back on
+   * failure), then the best-effort DNS step (see `applyDnsStep`), which runs only after the
+   * transaction succeeded and never throws. An empty transaction makes no calls. With an
+   * {@link InterfaceReader} (or `'backend'`) the interfaces are read once, at the policy step (see
+   * {@link plan}); `noop` is then true when no transactional step made a call.
+   * @throws RustynetError `INVALID_INPUT` (bad peer key) or the failing step's code (see `applyPlan`).
    */
-  async reconcile(netmap: Netmap, self: NodeId, interfaces: InterfacesInput = []): Promise<ReconcileResult> {
-    const plan = await this.plan(netmap, self, interfaces);
-    if (isEmptyPlan(plan)) return { plan, steps: [], noop: true };
-    const steps = await this.apply(plan);
-    return { plan, steps, noop: steps.length === 0 };
+  async reconcile(netmap: Netmap, self: NodeId, interfaces: InterfacesInput = [], paths?: PeerPaths): Promise<ReconcileResult> {
+    const plan = await this.plan(netmap, self, interfaces, paths);
+    const steps = isEmptyPlan(plan) ? [] : await this.apply(plan);
+    const dns = await applyDnsStep(plan, this.opts.dns);
+    return { plan, steps, noop: steps.length === 0, peers: this.state.peers.size, ...(dns !== undefined && { dns }) };
   }
 }

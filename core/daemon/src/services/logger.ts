@@ -73,5 +73,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     },
     dest ?? process.stdout,
   );
-  return logger as unknown as Logger;
+  const typed: Logger = logger;
+  return typed;
 }

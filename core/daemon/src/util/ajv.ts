@@ -1,10 +1,9 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { interopDefault } from './interop.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (
-  ajv: Ajv,
-) => Ajv;
+const addFormats = interopDefault(addFormatsModule) as (ajv: Ajv) => Ajv;
 
 /**
  * Creates an ajv instance (JSON Schema draft-07) with the `ajv-formats` formats (`ipv4`, `ipv6`,

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
+import { interopDefault } from './interop.js';
 
-const canonicalizeFn = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
-  input: unknown,
-) => string | undefined;
+const canonicalizeFn = interopDefault(canonicalizeModule) as (input: unknown) => string | undefined;
 
 /**
  * RFC 8785 (JSON Canonicalization Scheme) serialisation, via the `canonicalize` package.

@@ -1,0 +1,93 @@
+/**
+ * The local API's status document (`GET /v1/status`): the one definition, shared by the daemon
+ * (which builds it) and the CLI (which validates it with {@link daemonStatusSchema} from
+ * `./status-schema.js`). Type-only: importing it loads nothing.
+ */
+
+/** Life-cycle state reported in status. */
+export type DaemonState = 'up' | 'down' | 'starting' | 'failed';
+
+/** A failure as status reports it (`at`: ISO 8601 time). */
+export interface StatusError {
+  code: string;
+  message: string;
+  at: string;
+}
+
+/** A plugin as listed by `GET /v1/plugins` and in status. */
+export interface PluginInfo {
+  name: string;
+  version: string;
+  kind: string;
+  apiVersion: string;
+  /** Run-time capabilities (the manifest's claim when the plugin's report throws). */
+  capabilities: Record<string, unknown>;
+}
+
+/** One peer in status. */
+export interface PeerStatus {
+  id: string;
+  /** `host:port` (IPv6 bracketed) or null. */
+  endpoint: string | null;
+  path: 'direct' | 'relay';
+  allowedIps: string[];
+  /** ISO time of the last handshake, or null. */
+  lastHandshakeAt: string | null;
+  /** Bytes received from / sent to the peer. */
+  rxBytes: number;
+  txBytes: number;
+}
+
+/** DNS state shown in the daemon's status. */
+export interface DnsStatus {
+  /** `host:port` endpoints the DNS plugin listens on; empty while it is not running. */
+  listen: string[];
+  /** True when the listeners and the served zone match what is wanted. */
+  ok: boolean;
+  /** The latest failure (start or update), or null. Kept after recovery, with `ok` true again. */
+  lastError: StatusError | null;
+  /** Failures since the daemon started. */
+  failures: number;
+}
+
+/** The policy plugin's state in status. */
+export interface PolicyStatus {
+  /** The tunnel interfaces the applied policy covers. */
+  interfaces: string[];
+  /** False while re-applying the policy for changed interfaces fails (the old policy stays). */
+  ok: boolean;
+  lastError: StatusError | null;
+  /** Failed re-applies since the daemon started. */
+  failures: number;
+}
+
+/** The backend in status. */
+export interface BackendStatus {
+  name: string;
+  version: string;
+  apiVersion: string;
+  /** The backend's tunnel interfaces (sorted). */
+  interfaces: string[];
+  /** UDP/TCP port the backend listens on, or null (not running, or none). */
+  listenPort: number | null;
+}
+
+/** `GET /v1/status`. */
+export interface DaemonStatus {
+  node: string;
+  state: DaemonState;
+  /** The applied netmap (`appliedAt`, `expiresAt`: ISO times), or null. */
+  netmap: { version: number; appliedAt: string; expiresAt: string } | null;
+  /** The last rejected netmap or failed apply, or null. */
+  lastRejection: StatusError | null;
+  backend: BackendStatus | null;
+  peers: PeerStatus[];
+  plugins: PluginInfo[];
+  /**
+   * The policy plugin's state (null without one): the tunnel interfaces its applied policy
+   * covers, and failures to re-apply it when the backend's interfaces changed between applies.
+   */
+  policy: PolicyStatus | null;
+  /** The DNS plugin's listeners and failures (null without one). DNS failures never fail an apply. */
+  dns: DnsStatus | null;
+}

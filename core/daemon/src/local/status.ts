@@ -1,0 +1,78 @@
+import { formatEndpoint, type Logger, type PeerStats } from '@rustynet/plugin-api';
+import type { DnsController } from '../dns/dns-controller.js';
+import type { PeerPathSource } from '../path/path-source.js';
+import type { Reconciler } from '../reconciler/reconciler.js';
+import { toRustynetError } from '../util/errors.js';
+import type { DataPlane } from './data-plane.js';
+import type { NodeState } from './ingest.js';
+import type { PluginSet } from './plugin-set.js';
+import type { DaemonStatus, PeerStatus } from './status-types.js';
+
+/** Deadline of the backend `stats()` call made for a status document, ms. */
+export const STATUS_STATS_TIMEOUT_MS = 5_000;
+
+/** What a status document is built from. */
+export interface StatusSources {
+  node: string;
+  state: NodeState;
+  plugins: PluginSet;
+  dataPlane: DataPlane;
+  reconciler: Reconciler;
+  dns: DnsController | undefined;
+  paths: PeerPathSource;
+  logger: Logger;
+}
+
+/**
+ * The status document (`GET /v1/status`): asks the backend for live peer stats (a failure is
+ * logged and the recorded state is shown), and reads everything else from the parts' state.
+ */
+export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
+  const { state, dataPlane, plugins } = src;
+  const current = state.current;
+  const running = dataPlane.running;
+  let stats: PeerStats[] = [];
+  let interfaces = running ? [...src.reconciler.interfaces] : [];
+  if (running) {
+    try {
+      const s = await plugins.backend.instance.stats({ timeoutMs: STATUS_STATS_TIMEOUT_MS });
+      stats = s.peers;
+      interfaces = [...new Set(s.interfaces)].sort();
+    } catch (err) {
+      src.logger.warn({ err: toRustynetError(err).message }, 'backend stats failed');
+    }
+  }
+  const byId = new Map(stats.map((s) => [s.id, s]));
+  const peers: PeerStatus[] = running
+    ? [...src.reconciler.actual.peers.values()].map((p) => {
+        const s = byId.get(p.id);
+        const ep = s?.endpoint ?? p.endpoint;
+        return {
+          id: p.id,
+          endpoint: ep ? formatEndpoint(ep) : null,
+          path: src.paths.pathFor(p.id),
+          allowedIps: [...p.allowedIps],
+          lastHandshakeAt: s?.lastHandshakeAt ? new Date(s.lastHandshakeAt).toISOString() : null,
+          rxBytes: s?.rxBytes ?? 0,
+          txBytes: s?.txBytes ?? 0,
+        };
+      })
+    : [];
+  const b = plugins.backend.loaded;
+  return {
+    node: src.node,
+    state: state.state,
+    netmap: current ? { version: current.trusted.netmap.version, appliedAt: new Date(current.appliedAt).toISOString(), expiresAt: current.trusted.netmap.expiresAt } : null,
+    lastRejection: state.lastRejection,
+    backend: { name: b.manifest.name, version: b.manifest.version, apiVersion: b.apiVersion, interfaces, listenPort: running?.listenPort ?? null },
+    peers,
+    plugins: plugins.infos(),
+    policy: dataPlane.policyStatus(),
+    dns: src.dns?.status() ?? null,
+  };
+}
+
+/** The status document before `start` loaded the plugins (or after it failed to). */
+export function statusWithoutSession(node: string, state: NodeState): DaemonStatus {
+  return { node, state: state.state, netmap: null, lastRejection: state.lastRejection, backend: null, peers: [], plugins: [], policy: null, dns: null };
+}

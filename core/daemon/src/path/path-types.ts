@@ -1,0 +1,122 @@
+import type {
+  BackendPlugin,
+  CallOptions,
+  Clock,
+  Counter,
+  Endpoint,
+  Gauge,
+  Logger,
+  Metrics,
+  NetmapNode,
+  NodeId,
+  PeerEndpointContext,
+  PeerPath,
+  RelayPlugin,
+} from '@rustynet/plugin-api';
+import type { ProbePeer, ProbeResult } from './prober.js';
+
+/** Default probe interval, ms. */
+export const DEFAULT_PROBE_INTERVAL_MS = 500;
+/** Default consecutive unanswered probes before a peer goes to the relay. */
+export const DEFAULT_FAILURES_TO_RELAY = 3;
+/** Default consecutive answered probes before a relayed peer returns to the direct path. */
+export const DEFAULT_SUCCESSES_TO_DIRECT = 3;
+/** Longest wait between attempts after a failed switch, ms. */
+export const MAX_SWITCH_BACKOFF_MS = 30_000;
+
+/** The prober as the controller uses it (see `DirectPathProber`). */
+export interface PathProber {
+  setPeers(peers: readonly ProbePeer[]): void;
+  canProbe(peer: NodeId): boolean;
+  ping(peer: NodeId): boolean;
+  takeResult(peer: NodeId): { result: ProbeResult; rttMs?: number };
+  clear(): void;
+}
+
+/** One path switch, as logged, audited and passed to {@link PathControllerOptions.onSwitch}. */
+export interface PathSwitch {
+  peer: NodeId;
+  from: PeerPath;
+  to: PeerPath;
+  reason: string;
+  /** The peer endpoint the backend uses after the switch (`host:port`), or null. */
+  endpoint: string | null;
+}
+
+/** Options of {@link PathController}. */
+export interface PathControllerOptions {
+  selfId: NodeId;
+  prober: PathProber;
+  /**
+   * Why switching is impossible (no relay plugin, backend lacks `udpTransport` or `roaming`, no
+   * relays), or undefined when it is possible. While set, every peer stays direct and no PING is
+   * sent (the prober still answers peers' PINGs).
+   */
+  disabledReason?: string;
+  relay?: Pick<RelayPlugin, 'openPath' | 'closePath'>;
+  backend: Pick<BackendPlugin, 'updatePeerEndpoint'>;
+  /**
+   * Where the local backend receives `peer`'s datagrams, for the relay to deliver to
+   * (`127.0.0.1:<port>`: the peer's `localPort` when the backend listens per peer, else its
+   * `listenPort`).
+   */
+  backendEndpoint: (peer: NodeId) => Endpoint | undefined | Promise<Endpoint | undefined>;
+  /** The `resolvePeerEndpoint` waterfall, so a switch sets what a reconcile would compute. */
+  resolveEndpoint?: (endpoint: Endpoint | undefined, context: PeerEndpointContext) => Promise<Endpoint | undefined>;
+  /** Told the endpoint the backend now has for a peer (the reconciler's record). */
+  onEndpointChanged?: (peer: NodeId, endpoint: Endpoint) => void;
+  /** Runs a switch after every earlier state-changing operation (the daemon's serialiser). */
+  serial?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Called after each switch (audit log). Errors are logged. */
+  onSwitch?: (s: PathSwitch) => Promise<void> | void;
+  intervalMs?: number;
+  failuresToRelay?: number;
+  successesToDirect?: number;
+  clock: Clock;
+  logger?: Logger;
+  /** Host metrics: `rustynet_path_switches_total{to}`, `rustynet_path_switch_failures_total{to}`, `rustynet_path_peers{path}`. */
+  metrics?: Metrics;
+  callOptions?: () => CallOptions;
+}
+
+/** A peer as the controller sees it (status, tests). */
+export interface PeerPathState {
+  peer: NodeId;
+  path: PeerPath;
+  /** Consecutive unanswered / answered probes. */
+  misses: number;
+  successes: number;
+  /** Local relay endpoint while relayed. */
+  relayEndpoint?: Endpoint;
+  /** Round-trip time of the last answered probe, ms. */
+  lastRttMs?: number;
+}
+
+/** The controller's own record of a managed peer (shared with the switcher). */
+export interface PeerState {
+  node: NetmapNode;
+  path: PeerPath;
+  misses: number;
+  successes: number;
+  relayEndpoint?: Endpoint;
+  lastRttMs?: number;
+  switching: boolean;
+  failedSwitches: number;
+  nextAttemptAt: number;
+}
+
+/** The path controller's metrics (`rustynet_path_*`). */
+export interface PathMetrics {
+  switches: Counter;
+  failures: Counter;
+  peers: Gauge;
+}
+
+/** Registers the path controller's metrics on the host metrics. */
+export function createPathMetrics(m: Metrics): PathMetrics {
+  return {
+    switches: m.counter('rustynet_path_switches_total', 'Peer path switches, by the path switched to', ['to']),
+    failures: m.counter('rustynet_path_switch_failures_total', 'Path switches that failed (nothing changed), by target path', ['to']),
+    peers: m.gauge('rustynet_path_peers', 'Probed peers by current path', ['path']),
+  };
+}
