@@ -10,6 +10,9 @@ export { suiteFor, registerSuite, suiteKinds, type SuiteFactory, type SuiteRunSe
 export { ConformanceFailure, ConformanceTimeoutError } from './suites/errors.js';
 export { StepContext } from './suites/step-context.js';
 export { registerTests, TEST_ID_PATTERN, type KitTest } from './suites/define.js';
+export { SuiteFixture } from './suites/common/fixture.js';
+export { describeSuite } from './suites/common/describe-suite.js';
+export type { SuiteOptions } from './suites/common/options.js';
 export { backendSuite, backendTests } from './suites/backend/index.js';
 export { policySuite, policyTests } from './suites/policy/index.js';
 export { dnsSuite, dnsTests } from './suites/dns/index.js';

@@ -1,29 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendCapabilities, BackendRuntimeStats, BackendStartConfig, PeerBatch, PeerConfig, PluginManifest, Route, RouteChange } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
-import { PluginHost } from '../../host/plugin-host-client.js';
+import type { PluginHost } from '../../host/plugin-host-client.js';
+import { lastLines, logWarnings } from '../common/diagnostics.js';
+import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
+import type { SuiteOptions } from '../common/options.js';
 import { snapshotNode } from './snapshot.js';
 
-/** Options the backend suite is created with. */
-export interface BackendSuiteOptions {
-  /** The plugin: a package name (resolved from `cwd`) or a path to its directory. */
-  plugin: string;
-  /** Where a package name resolves from and relative paths start; default `process.cwd()`. */
-  cwd?: string;
-  /** The plugin's options (validated against its configSchema by the loader). */
-  options?: Record<string, unknown>;
-  /** Multiplies every test deadline (slow machines); default 1. */
-  timeoutMultiplier?: number;
-  /** Seed for generated names and payloads; default random. */
-  seed?: number;
-  /** Profile name (recorded in reports; `quick` skips the 200-peer batch). */
-  profile?: string;
-  /** Title of the mocha `describe` block; default `backend conformance: <plugin>`. */
-  title?: string;
-}
+/** Options the backend suite is created with (profile `quick` skips the 200-peer batch). */
+export type BackendSuiteOptions = SuiteOptions;
 
 /** The names of the suite's hosts. a, b, c form the mesh; d serves state and teardown tests. */
 export type NodeName = 'a' | 'b' | 'c' | 'd';
@@ -58,47 +44,34 @@ const INDEX: Record<NodeName, number> = { a: 1, b: 2, c: 3, d: 4 };
  * per host, key pairs, echo servers. Built lazily on first use; the mesh (a<->b, a<->c) is
  * rebuilt whenever a test failed or left it changed (`dirty`).
  */
-export class BackendFixture {
+export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> {
   net!: TestNetwork;
   nodes!: Record<NodeName, SuiteNode>;
   manifest!: PluginManifest;
   caps!: BackendCapabilities;
-  workDir!: string;
   /** Snapshot of host d (links, addresses, routes, processes, sockets, files) before any start. */
   baseline!: Record<string, string[]>;
-  readonly cwd: string;
-  private readyP: Promise<void> | undefined;
   private meshUp = false;
-  dirty = true;
-  private disposed = false;
-  private extraHosts: PluginHost[] = [];
 
-  constructor(readonly opts: BackendSuiteOptions) {
-    this.cwd = opts.cwd ?? process.cwd();
+  constructor(opts: BackendSuiteOptions) {
+    super(opts, 'backend');
   }
 
-  /** Multiplied deadline. */
-  ms(base: number): number {
-    return Math.round(base * (this.opts.timeoutMultiplier ?? 1));
+  protected testNetwork(): TestNetwork {
+    return this.net;
   }
 
-  /** Builds the network, plugin hosts, keys and echo servers once. */
-  ready(): Promise<void> {
-    this.readyP ??= this.build();
-    return this.readyP;
-  }
-
-  private async build(): Promise<void> {
+  /** Builds the network, plugin hosts, keys and echo servers (once, see {@link ready}). */
+  protected async build(): Promise<void> {
     this.net = await TestNetwork.create({ hosts: ['a', 'b', 'c', 'd'] });
-    this.workDir = mkdtempSync(join(tmpdir(), `${this.net.prefix}-kit-`));
-    const wd = this.workDir;
-    this.net.tracker.track('file', wd, () => rmSync(wd, { recursive: true, force: true }));
+    this.makeWorkDir('kit');
     const entries = await Promise.all(
       (['a', 'b', 'c', 'd'] as NodeName[]).map(async (name) => {
         const host = this.net.host(name);
-        const stateDir = join(this.workDir, name, 'state');
-        const logFile = join(this.workDir, name, 'host.log');
-        const plugin = await this.startHost(host, stateDir, logFile);
+        const dir = join(this.workDir, name);
+        const stateDir = join(dir, 'state');
+        const logFile = join(dir, 'host.log');
+        const plugin = await this.startHost(host, dir);
         const keyDir = join(this.workDir, name, 'keys');
         const kp = await plugin.call<{ publicKey: string; files: string[] }>('generateKeyPair', [keyDir], this.ms(20_000));
         await Promise.all([host.udpEchoServer(ECHO_UDP_PORT), host.tcpEchoServer(ECHO_TCP_PORT)]);
@@ -126,27 +99,14 @@ export class BackendFixture {
     this.caps = this.manifest.capabilities as BackendCapabilities;
   }
 
-  /** Starts a plugin host in `host`'s namespace, tracked for cleanup. */
-  async startHost(host: TestHost, stateDir: string, logFile: string): Promise<PluginHost> {
-    const plugin = await PluginHost.start({
-      host,
-      spec: this.opts.plugin,
-      cwd: this.cwd,
-      stateDir,
-      logFile,
-      expectKind: 'backend',
-      ...(this.opts.options && { options: this.opts.options }),
-      tracker: this.net.tracker,
-    });
-    return plugin;
+  /** Fresh instances live under their node's directory: `<workDir>/<name>/fresh-<n>`. */
+  protected override freshDir(name: NodeName, n: number): string {
+    return join(this.workDir, name, `fresh-${n}`);
   }
 
-  /** A second, never-started instance of the plugin in `name`'s namespace (closed by {@link dispose}). */
-  async freshInstance(name: NodeName): Promise<PluginHost> {
-    const dir = join(this.workDir, name, `fresh-${this.extraHosts.length}`);
-    const h = await this.startHost(this.nodes[name].host, join(dir, 'state'), join(dir, 'host.log'));
-    this.extraHosts.push(h);
-    return h;
+  /** Fresh backend instances are labelled by their host's name, like the mesh nodes. */
+  protected override freshLabel(): string | undefined {
+    return undefined;
   }
 
   /** The start config of a node. */
@@ -259,14 +219,9 @@ export class BackendFixture {
     if (!this.nodes) return '';
     const parts: string[] = [];
     for (const n of Object.values(this.nodes)) {
-      const tail = n.plugin.outputTail().split('\n').slice(-15).join('\n').trim();
+      const tail = lastLines(n.plugin.outputTail(), 15);
       if (tail) parts.push(`--- plugin output on ${n.name} (last lines) ---\n${tail}`);
-      const log = await readFile(n.logFile, 'utf8').catch(() => '');
-      const errLines = log
-        .split('\n')
-        .filter((l) => /"level":(4|5|6)0/.test(l))
-        .slice(-8)
-        .join('\n');
+      const errLines = await logWarnings(n.logFile, 8);
       if (errLines) parts.push(`--- plugin warnings/errors on ${n.name} ---\n${errLines}`);
       for (const p of (await n.plugin.processes().catch(() => [])).slice(-3)) {
         const pt = p.tail.trim().split('\n').slice(-5).join('\n');
@@ -280,15 +235,12 @@ export class BackendFixture {
     return tokens.reduce((acc, k) => acc.split(k).join('<private key>'), parts.join('\n'));
   }
 
-  /** Stops every plugin, closes the hosts and removes the network. Idempotent. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    if (!this.readyP) return;
-    await this.readyP.catch(() => undefined);
+  /** Stops every node's plugin, closes every host (fresh ones too) and removes the network. */
+  protected async teardown(): Promise<void> {
     if (this.nodes) {
-      await Promise.all(Object.values(this.nodes).map((n) => n.plugin.call('stop', [], 15_000).catch(() => undefined)));
-      await Promise.all([...Object.values(this.nodes).map((n) => n.plugin.close()), ...this.extraHosts.map((h) => h.close())]);
+      const nodeHosts = Object.values(this.nodes).map((n) => n.plugin);
+      await stopAll(nodeHosts, 15_000);
+      await closeAll([...nodeHosts, ...this.extraHosts]);
     }
     await this.net?.destroy();
   }

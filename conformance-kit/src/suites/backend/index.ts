@@ -8,7 +8,7 @@
  * ```
  */
 import type { KitTest } from '../define.js';
-import { registerTests } from '../define.js';
+import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { keyTests, manifestTests } from './tests-basic.js';
 import { stateTests } from './tests-state.js';
@@ -43,13 +43,5 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
  * @returns the fixture (for authors who want to add their own tests on the same network).
  */
 export function backendSuite(options: BackendSuiteOptions): BackendFixture {
-  const fx = new BackendFixture(options);
-  describe(options.title ?? `backend conformance: ${options.plugin}`, function () {
-    registerTests([...backendTests], fx);
-    after(async function () {
-      this.timeout(60_000);
-      await fx.dispose();
-    });
-  });
-  return fx;
+  return describeSuite('backend', backendTests, new BackendFixture(options));
 }

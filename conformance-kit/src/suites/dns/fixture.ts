@@ -1,28 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DnsCapabilities, DnsStartConfig, DnsZoneData, Endpoint, PluginManifest } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
-import { PluginHost } from '../../host/plugin-host-client.js';
+import type { PluginHost } from '../../host/plugin-host-client.js';
+import { lastLines, logWarnings } from '../common/diagnostics.js';
+import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
+import type { SuiteOptions } from '../common/options.js';
 
 /** Options the dns suite is created with. */
-export interface DnsSuiteOptions {
-  /** The DNS plugin: a package name (resolved from `cwd`) or a path to its directory. */
-  plugin: string;
-  /** Where package names resolve from and relative paths start; default `process.cwd()`. */
-  cwd?: string;
-  /** The plugin's options (validated against its configSchema by the loader). */
-  options?: Record<string, unknown>;
-  /** Multiplies every test deadline (slow machines); default 1. */
-  timeoutMultiplier?: number;
-  /** Seed for generated junk packets; default random. */
-  seed?: number;
-  /** Profile name (recorded in reports). */
-  profile?: string;
-  /** Title of the mocha `describe` block; default `dns conformance: <plugin>`. */
-  title?: string;
-}
+export type DnsSuiteOptions = SuiteOptions;
+
+/** Hosts of the dns suite: a serves, b queries, c holds fresh instances. */
+export type DnsHostName = 'a' | 'b' | 'c';
 
 /** Port the server on a listens on (UDP and TCP), on a's underlay address and on loopback. */
 export const DNS_PORT = 5300;
@@ -89,67 +77,31 @@ export interface DnsNode {
  * {@link DNS_PORT}), queried with `dig` from b (and from a over loopback). Fresh instances on c
  * serve the state and teardown tests.
  */
-export class DnsFixture {
+export class DnsFixture extends SuiteFixture<DnsSuiteOptions, DnsHostName> {
   net!: TestNetwork;
   manifest!: PluginManifest;
   caps!: DnsCapabilities;
   /** The serving instance on a. */
   server!: DnsNode;
-  workDir!: string;
-  readonly cwd: string;
-  dirty = true;
-  private readyP: Promise<void> | undefined;
-  private disposed = false;
-  private extraHosts: PluginHost[] = [];
 
-  constructor(readonly opts: DnsSuiteOptions) {
-    this.cwd = opts.cwd ?? process.cwd();
+  constructor(opts: DnsSuiteOptions) {
+    super(opts, 'dns');
   }
 
-  /** Multiplied deadline. */
-  ms(base: number): number {
-    return Math.round(base * (this.opts.timeoutMultiplier ?? 1));
+  protected testNetwork(): TestNetwork {
+    return this.net;
   }
 
-  ready(): Promise<void> {
-    this.readyP ??= this.build();
-    return this.readyP;
-  }
-
-  private async build(): Promise<void> {
+  /** Builds the network (a, b, c) and the serving plugin host on a (once, see {@link ready}). */
+  protected async build(): Promise<void> {
     this.net = await TestNetwork.create({ hosts: ['a', 'b', 'c'] });
-    this.workDir = mkdtempSync(join(tmpdir(), `${this.net.prefix}-dns-`));
-    const wd = this.workDir;
-    this.net.tracker.track('file', wd, () => rmSync(wd, { recursive: true, force: true }));
+    this.makeWorkDir('dns');
     const a = this.net.host('a');
-    const { plugin, logFile } = await this.startHost(a, 'a');
-    this.server = { host: a, plugin, logFile, running: false };
+    const dir = join(this.workDir, 'a');
+    const plugin = await this.startHost(a, dir, `dns@${a.name}`);
+    this.server = { host: a, plugin, logFile: join(dir, 'host.log'), running: false };
     this.manifest = plugin.loaded.manifest;
     this.caps = this.manifest.capabilities as DnsCapabilities;
-  }
-
-  private async startHost(host: TestHost, label: string): Promise<{ plugin: PluginHost; logFile: string }> {
-    const dir = join(this.workDir, label);
-    const logFile = join(dir, 'host.log');
-    const plugin = await PluginHost.start({
-      host,
-      spec: this.opts.plugin,
-      cwd: this.cwd,
-      stateDir: join(dir, 'state'),
-      logFile,
-      expectKind: 'dns',
-      label: `dns@${host.name}`,
-      ...(this.opts.options && { options: this.opts.options }),
-      tracker: this.net.tracker,
-    });
-    return { plugin, logFile };
-  }
-
-  /** A new, never-started instance in `name`'s namespace (closed by {@link dispose}). */
-  async freshInstance(name: 'a' | 'b' | 'c'): Promise<PluginHost> {
-    const { plugin } = await this.startHost(this.net.host(name), `${name}-fresh-${this.extraHosts.length}`);
-    this.extraHosts.push(plugin);
-    return plugin;
   }
 
   /** Where the server on a listens: a's underlay address and loopback, port {@link DNS_PORT}. */
@@ -231,30 +183,21 @@ export class DnsFixture {
     if (!this.server) return '';
     const parts: string[] = [];
     for (const p of [this.server.plugin, ...this.extraHosts]) {
-      const tail = p.outputTail().split('\n').slice(-15).join('\n').trim();
+      const tail = lastLines(p.outputTail(), 15);
       if (tail) parts.push(`--- dns plugin output (${p.label}, last lines) ---\n${tail}`);
     }
-    const log = await readFile(this.server.logFile, 'utf8').catch(() => '');
-    const errLines = log
-      .split('\n')
-      .filter((l) => /"level":(4|5|6)0/.test(l))
-      .slice(-8)
-      .join('\n');
+    const errLines = await logWarnings(this.server.logFile, 8);
     if (errLines) parts.push(`--- dns plugin warnings/errors on a ---\n${errLines}`);
     const ss = await this.server.host.exec('ss', ['-H', '-tulpn'], { reject: false }).catch(() => null);
     if (ss) parts.push(`--- sockets in a's namespace ---\n${ss.stdout.trim()}`);
     return parts.join('\n');
   }
 
-  /** Stops and closes every plugin host and removes the network. Idempotent. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    if (!this.readyP) return;
-    await this.readyP.catch(() => undefined);
+  /** Stops and closes every plugin host and removes the network. */
+  protected async teardown(): Promise<void> {
     const hosts = [...(this.server ? [this.server.plugin] : []), ...this.extraHosts];
-    await Promise.all(hosts.map((h) => h.call('stop', [], 15_000).catch(() => undefined)));
-    await Promise.all(hosts.map((h) => h.close()));
+    await stopAll(hosts, 15_000);
+    await closeAll(hosts);
     await this.net?.destroy();
   }
 }

@@ -10,7 +10,7 @@
  * Inside a mocha run, `dnsSuite({ plugin: '.' })` registers the tests (import it from this module).
  */
 import type { KitTest } from '../define.js';
-import { registerTests } from '../define.js';
+import { describeSuite } from '../common/describe-suite.js';
 import { DnsFixture, type DnsSuiteOptions } from './fixture.js';
 import { allDnsTests } from './tests.js';
 
@@ -30,13 +30,5 @@ export const dnsTests: readonly KitTest<DnsFixture>[] = allDnsTests;
  * @returns the fixture.
  */
 export function dnsSuite(options: DnsSuiteOptions): DnsFixture {
-  const fx = new DnsFixture(options);
-  describe(options.title ?? `dns conformance: ${options.plugin}`, function () {
-    registerTests([...dnsTests], fx);
-    after(async function () {
-      this.timeout(60_000);
-      await fx.dispose();
-    });
-  });
-  return fx;
+  return describeSuite('dns', dnsTests, new DnsFixture(options));
 }

@@ -1,7 +1,7 @@
 import type { DnsZoneData } from '@rustynet/plugin-api';
 import type { KitTest } from '../define.js';
 import type { StepContext } from '../step-context.js';
-import { checkCapabilities, checkManifest } from '../policy/manifest-checks.js';
+import { checkCapabilities, checkManifest } from '../common/manifest-checks.js';
 import { BIG_ADDRESSES, DNS_PORT, DNS_PORT_BUSY, DNS_PORT_C, ZONE, type DigResult, type DnsFixture } from './fixture.js';
 
 type T = KitTest<DnsFixture>;

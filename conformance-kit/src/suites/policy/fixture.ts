@@ -1,25 +1,20 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AclRule, FlowQuery, PluginManifest, PolicyCapabilities, PolicyDecision, PolicyInput, RuleCounter } from '@rustynet/plugin-api';
 import type { ResultPromise } from 'execa';
-import type { TestHost } from '../../harness/test-network.js';
-import { PluginHost } from '../../host/plugin-host-client.js';
+import type { TestHost, TestNetwork } from '../../harness/test-network.js';
+import type { PluginHost } from '../../host/plugin-host-client.js';
 import { BackendFixture, type NodeName, type SuiteNode } from '../backend/fixture.js';
+import { lastLines, logWarnings } from '../common/diagnostics.js';
+import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
+import type { SuiteOptions } from '../common/options.js';
 
 /** The backend the policy suite runs on when none is given: the WireGuard reference backend. */
 export const DEFAULT_POLICY_BACKEND = '@rustynet/backend-wireguard';
 
 /** Options the policy suite is created with. */
-export interface PolicySuiteOptions {
-  /** The policy plugin: a package name (resolved from `cwd`) or a path to its directory. */
-  plugin: string;
-  /** Where package names resolve from and relative paths start; default `process.cwd()`. */
-  cwd?: string;
-  /** The policy plugin's options (validated against its configSchema by the loader). */
-  options?: Record<string, unknown>;
+export interface PolicySuiteOptions extends SuiteOptions {
   /**
    * The backend underneath (package name or path), loaded at run time through the plugin host
    * exactly like the backend suite loads it. Default: env `RUSTYNET_KIT_POLICY_BACKEND`, else
@@ -29,14 +24,6 @@ export interface PolicySuiteOptions {
   backend?: string;
   /** Options of the backend plugin. */
   backendOptions?: Record<string, unknown>;
-  /** Multiplies every test deadline (slow machines); default 1. */
-  timeoutMultiplier?: number;
-  /** Seed for generated payloads; default random. */
-  seed?: number;
-  /** Profile name (recorded in reports). */
-  profile?: string;
-  /** Title of the mocha `describe` block; default `policy conformance: <plugin>`. */
-  title?: string;
 }
 
 /** TCP ports served by the echo server on the protected host a. */
@@ -78,7 +65,7 @@ function backendCwd(spec: string, cwd: string): string {
  * `server`), peers b (`ops`) and c (`dev`) send real TCP/UDP/ICMP to a dual-stack echo server on
  * a. Fresh policy instances on d serve the state tests.
  */
-export class PolicyFixture {
+export class PolicyFixture extends SuiteFixture<PolicySuiteOptions, NodeName> {
   readonly backend: BackendFixture;
   manifest!: PluginManifest;
   caps!: PolicyCapabilities;
@@ -86,17 +73,11 @@ export class PolicyFixture {
   a!: PolicyNode;
   /** `nft -s list ruleset` in a's namespace before the policy plugin ever started there. */
   baselineRuleset!: string;
-  workDir!: string;
-  readonly cwd: string;
-  dirty = true;
-  private readyP: Promise<void> | undefined;
-  private disposed = false;
-  private extraHosts: PluginHost[] = [];
   private echo: ResultPromise | undefined;
   private dStarted = false;
 
-  constructor(readonly opts: PolicySuiteOptions) {
-    this.cwd = opts.cwd ?? process.cwd();
+  constructor(opts: PolicySuiteOptions) {
+    super(opts, 'policy');
     const spec = opts.backend ?? process.env['RUSTYNET_KIT_POLICY_BACKEND'] ?? DEFAULT_POLICY_BACKEND;
     this.backend = new BackendFixture({
       plugin: spec,
@@ -108,15 +89,8 @@ export class PolicyFixture {
     });
   }
 
-  /** Multiplied deadline. */
-  ms(base: number): number {
-    return Math.round(base * (this.opts.timeoutMultiplier ?? 1));
-  }
-
-  /** Builds the network, the backend mesh, the echo server and the policy host on a, once. */
-  ready(): Promise<void> {
-    this.readyP ??= this.build();
-    return this.readyP;
+  protected testNetwork(): TestNetwork {
+    return this.backend.net;
   }
 
   /** True when both the policy plugin and the backend claim IPv6. */
@@ -124,15 +98,15 @@ export class PolicyFixture {
     return Boolean(this.caps?.ipv6 && this.backend.caps?.ipv6);
   }
 
-  private async build(): Promise<void> {
+  /** Builds the network, the backend mesh, the echo server and the policy host on a (once, see {@link ready}). */
+  protected async build(): Promise<void> {
     await this.backend.ready();
-    this.workDir = mkdtempSync(join(tmpdir(), `${this.backend.net.prefix}-policy-`));
-    const wd = this.workDir;
-    this.backend.net.tracker.track('file', wd, () => rmSync(wd, { recursive: true, force: true }));
+    this.makeWorkDir('policy');
     const a = this.backend.nodes.a;
-    const [plugin] = await Promise.all([this.startHost(a.host, 'a'), this.backend.mesh(), this.startEcho(a.host)]);
-    this.a = { name: 'a', host: a.host, plugin: plugin.plugin, logFile: plugin.logFile, running: false };
-    this.manifest = plugin.plugin.loaded.manifest;
+    const dir = join(this.workDir, 'a');
+    const [plugin] = await Promise.all([this.startHost(a.host, dir, `policy@${a.host.name}`), this.backend.mesh(), this.startEcho(a.host)]);
+    this.a = { name: 'a', host: a.host, plugin, logFile: join(dir, 'host.log'), running: false };
+    this.manifest = plugin.loaded.manifest;
     this.caps = this.manifest.capabilities as PolicyCapabilities;
     this.baselineRuleset = await this.ruleset(a.host);
     this.dirty = false;
@@ -163,31 +137,6 @@ export class PolicyFixture {
         rej(new Error(`echo server exited in ${host.netns}: ${out}`));
       });
     });
-  }
-
-  /** Starts a policy plugin host in `host`'s namespace, tracked for cleanup. */
-  private async startHost(host: TestHost, label: string): Promise<{ plugin: PluginHost; logFile: string }> {
-    const dir = join(this.workDir, label);
-    const logFile = join(dir, 'host.log');
-    const plugin = await PluginHost.start({
-      host,
-      spec: this.opts.plugin,
-      cwd: this.cwd,
-      stateDir: join(dir, 'state'),
-      logFile,
-      expectKind: 'policy',
-      label: `policy@${host.name}`,
-      ...(this.opts.options && { options: this.opts.options }),
-      tracker: this.backend.net.tracker,
-    });
-    return { plugin, logFile };
-  }
-
-  /** A new, never-started policy instance in `name`'s namespace (closed by {@link dispose}). */
-  async freshInstance(name: NodeName): Promise<PluginHost> {
-    const { plugin } = await this.startHost(this.backend.nodes[name].host, `${name}-fresh-${this.extraHosts.length}`);
-    this.extraHosts.push(plugin);
-    return plugin;
   }
 
   /** The backend node `name`. */
@@ -273,15 +222,10 @@ export class PolicyFixture {
     if (!this.a) return this.backend.diagnostics();
     const parts: string[] = [];
     for (const p of [this.a.plugin, ...this.extraHosts]) {
-      const tail = p.outputTail().split('\n').slice(-15).join('\n').trim();
+      const tail = lastLines(p.outputTail(), 15);
       if (tail) parts.push(`--- policy plugin output (${p.label}, last lines) ---\n${tail}`);
     }
-    const log = await readFile(this.a.logFile, 'utf8').catch(() => '');
-    const errLines = log
-      .split('\n')
-      .filter((l) => /"level":(4|5|6)0/.test(l))
-      .slice(-8)
-      .join('\n');
+    const errLines = await logWarnings(this.a.logFile, 8);
     if (errLines) parts.push(`--- policy plugin warnings/errors on a ---\n${errLines}`);
     const rs = await this.ruleset(this.a.host).catch(() => '');
     parts.push(`--- nft -s list ruleset on a ---\n${rs.split('\n').slice(0, 80).join('\n')}`);
@@ -289,17 +233,17 @@ export class PolicyFixture {
     return parts.join('\n');
   }
 
-  /** Stops and closes every policy host, then disposes the backend fixture (and the network). */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    if (this.readyP) {
-      await this.readyP.catch(() => undefined);
-      const hosts = [...(this.a ? [this.a.plugin] : []), ...this.extraHosts];
-      await Promise.all(hosts.map((h) => h.call('stop', [], 15_000).catch(() => undefined)));
-      await Promise.all(hosts.map((h) => h.close()));
-      if (this.echo && this.echo.exitCode === null) this.echo.kill('SIGTERM');
-    }
+  /** Stops and closes every policy host and the echo server. */
+  protected async teardown(): Promise<void> {
+    const hosts = [...(this.a ? [this.a.plugin] : []), ...this.extraHosts];
+    await stopAll(hosts, 15_000);
+    await closeAll(hosts);
+    if (this.echo && this.echo.exitCode === null) this.echo.kill('SIGTERM');
+  }
+
+  /** Tears down the policy hosts (when built), then disposes the backend fixture (and the network). Idempotent. */
+  override async dispose(): Promise<void> {
+    await super.dispose();
     await this.backend.dispose();
   }
 }

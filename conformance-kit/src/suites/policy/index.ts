@@ -11,7 +11,7 @@
  * Inside a mocha run, `policySuite({ plugin: '.' })` registers the tests (import it from this module).
  */
 import type { KitTest } from '../define.js';
-import { registerTests } from '../define.js';
+import { describeSuite } from '../common/describe-suite.js';
 import { PolicyFixture, type PolicySuiteOptions } from './fixture.js';
 import { allPolicyTests } from './tests.js';
 
@@ -32,13 +32,5 @@ export const policyTests: readonly KitTest<PolicyFixture>[] = allPolicyTests;
  * @returns the fixture.
  */
 export function policySuite(options: PolicySuiteOptions): PolicyFixture {
-  const fx = new PolicyFixture(options);
-  describe(options.title ?? `policy conformance: ${options.plugin}`, function () {
-    registerTests([...policyTests], fx);
-    after(async function () {
-      this.timeout(60_000);
-      await fx.dispose();
-    });
-  });
-  return fx;
+  return describeSuite('policy', policyTests, new PolicyFixture(options));
 }

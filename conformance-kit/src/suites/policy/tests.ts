@@ -2,7 +2,7 @@ import type { AclRule, PolicyDecision } from '@rustynet/plugin-api';
 import type { KitTest } from '../define.js';
 import type { StepContext } from '../step-context.js';
 import { ECHO_TCP_PORT } from '../backend/fixture.js';
-import { checkCapabilities, checkManifest } from './manifest-checks.js';
+import { checkCapabilities, checkManifest } from '../common/manifest-checks.js';
 import { expectFlows, flowName, MATRIX_RULES, MATRIX_V4, MATRIX_V6, probe, type Flow } from './flows.js';
 import type { PolicyFixture } from './fixture.js';
 import { gapTests } from './tests-gap.js';

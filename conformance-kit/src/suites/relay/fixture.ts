@@ -1,31 +1,17 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Endpoint, NetmapRelay, PluginManifest, RelayCapabilities, RelayPathStatus } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
-import { PluginHost } from '../../host/plugin-host-client.js';
+import type { PluginHost } from '../../host/plugin-host-client.js';
+import { lastLines, logWarnings } from '../common/diagnostics.js';
+import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
+import type { SuiteOptions } from '../common/options.js';
 import { RelayAgent } from './agent-client.js';
 
-/** Options the relay suite is created with. */
-export interface RelaySuiteOptions {
-  /** The plugin: a package name (resolved from `cwd`) or a path to its directory. */
-  plugin: string;
-  /** Where a package name resolves from and relative paths start; default `process.cwd()`. */
-  cwd?: string;
-  /** The client plugin's options (validated against its configSchema by the loader). */
-  options?: Record<string, unknown>;
-  /** Multiplies every test deadline (slow machines); default 1. */
-  timeoutMultiplier?: number;
-  /** Seed (recorded in reports). */
-  seed?: number;
-  /** Profile name (recorded in reports). */
-  profile?: string;
-  /** Title of the mocha `describe` block; default `relay conformance: <plugin>`. */
-  title?: string;
-}
+/** Options the relay suite is created with (`options` are the client plugin's). */
+export type RelaySuiteOptions = SuiteOptions;
 
 /** Hosts of the relay suite: the server, two clients, an unregistered prober, a spare client host. */
 export type RelayHostName = 'relay' | 'a' | 'b' | 'c' | 'd';
@@ -88,7 +74,7 @@ export interface PackageExports {
  * (relay servers, stand-in backends, prober, flooder), the client plugin instances, node keys.
  * Built lazily on first use; the two main clients (a, b) are restarted when a test failed (`dirty`).
  */
-export class RelayFixture {
+export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName> {
   net!: TestNetwork;
   agents!: Record<RelayHostName, RelayAgent>;
   keys: Record<string, NodeKey> = {};
@@ -104,26 +90,15 @@ export class RelayFixture {
   clients!: { a: ClientNode; b: ClientNode };
   /** Stand-in backend sockets (agent socket ids), bound on 127.0.0.1:{@link BACKEND_PORT}. */
   backends!: { a: number; b: number };
-  workDir!: string;
-  readonly cwd: string;
-  dirty = true;
-  private readyP: Promise<void> | undefined;
-  private disposed = false;
   private readonly extra: ClientNode[] = [];
   private rateP: Promise<{ senderPps: ClientNode; senderBps: ClientNode; receiver: ClientNode; sockA: number; sockB: number }> | undefined;
 
-  constructor(readonly opts: RelaySuiteOptions) {
-    this.cwd = opts.cwd ?? process.cwd();
+  constructor(opts: RelaySuiteOptions) {
+    super(opts, 'relay');
   }
 
-  /** Multiplied deadline. */
-  ms(base: number): number {
-    return Math.round(base * (this.opts.timeoutMultiplier ?? 1));
-  }
-
-  ready(): Promise<void> {
-    this.readyP ??= this.build();
-    return this.readyP;
+  protected testNetwork(): TestNetwork {
+    return this.net;
   }
 
   private makeKey(id: string): NodeKey {
@@ -137,12 +112,10 @@ export class RelayFixture {
     return { id, keyFile, publicKeyB64: Buffer.from(x, 'base64url').toString('base64') };
   }
 
-  private async build(): Promise<void> {
+  /** Builds the network, agents, node keys, main clients and relay servers (once, see {@link ready}). */
+  protected async build(): Promise<void> {
     this.net = await TestNetwork.create({ hosts: [...RELAY_HOSTS] });
-    this.workDir = mkdtempSync(join(tmpdir(), `${this.net.prefix}-relay-`));
-    chmodSync(this.workDir, 0o700);
-    const wd = this.workDir;
-    this.net.tracker.track('file', wd, () => rmSync(wd, { recursive: true, force: true }));
+    chmodSync(this.makeWorkDir('relay'), 0o700);
     for (const id of [...MAIN_NODES, ...RATE_NODES, STRANGER, `${IMPOSTOR}-wrong`]) this.keys[id] = this.makeKey(id);
 
     const agentsP = Promise.all(RELAY_HOSTS.map(async (h) => [h, await RelayAgent.start(this.net, this.net.host(h))] as const));
@@ -191,19 +164,8 @@ export class RelayFixture {
 
   /** A new client plugin instance in `host`'s namespace (closed by {@link dispose}). */
   async newClient(host: RelayHostName, label: string): Promise<ClientNode> {
-    const dir = join(this.workDir, label);
     const h = this.net.host(host);
-    const plugin = await PluginHost.start({
-      host: h,
-      spec: this.opts.plugin,
-      cwd: this.cwd,
-      stateDir: join(dir, 'state'),
-      logFile: join(dir, 'host.log'),
-      expectKind: 'relay',
-      label,
-      ...(this.opts.options && { options: this.opts.options }),
-      tracker: this.net.tracker,
-    });
+    const plugin = await this.startHost(h, join(this.workDir, label), label);
     const c: ClientNode = { host: h, plugin, label, running: false };
     this.extra.push(c);
     return c;
@@ -307,14 +269,9 @@ export class RelayFixture {
     if (!this.agents) return '';
     const parts: string[] = [];
     for (const c of this.extra) {
-      const tail = c.plugin.outputTail().split('\n').slice(-10).join('\n').trim();
+      const tail = lastLines(c.plugin.outputTail(), 10);
       if (tail) parts.push(`--- plugin output of ${c.label} (last lines) ---\n${tail}`);
-      const log = await readFile(join(this.workDir, c.label, 'host.log'), 'utf8').catch(() => '');
-      const warn = log
-        .split('\n')
-        .filter((l) => /"level":(4|5|6)0/.test(l))
-        .slice(-5)
-        .join('\n');
+      const warn = await logWarnings(join(this.workDir, c.label, 'host.log'), 5);
       if (warn) parts.push(`--- plugin warnings/errors of ${c.label} ---\n${warn}`);
     }
     const relayTail = this.agents.relay.outputTail().trim();
@@ -326,14 +283,11 @@ export class RelayFixture {
     return parts.join('\n');
   }
 
-  /** Stops every client, closes the hosts and agents, removes the network. Idempotent. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    if (!this.readyP) return;
-    await this.readyP.catch(() => undefined);
-    await Promise.all(this.extra.map((c) => c.plugin.call('stop', [], 10_000).catch(() => undefined)));
-    await Promise.all(this.extra.map((c) => c.plugin.close()));
+  /** Stops every client, closes the hosts and agents, removes the network. */
+  protected async teardown(): Promise<void> {
+    const hosts = [...this.extra.map((c) => c.plugin), ...this.extraHosts];
+    await stopAll(hosts, 10_000);
+    await closeAll(hosts);
     if (this.agents) await Promise.all(Object.values(this.agents).map((a) => a.dispose().catch(() => undefined)));
     await this.net?.destroy();
   }

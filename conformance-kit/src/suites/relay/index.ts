@@ -12,7 +12,7 @@
  * ```
  */
 import type { KitTest } from '../define.js';
-import { registerTests } from '../define.js';
+import { describeSuite } from '../common/describe-suite.js';
 import { RelayFixture, type RelaySuiteOptions } from './fixture.js';
 import { relayTests as allRelayTests } from './tests.js';
 
@@ -29,13 +29,5 @@ export const relayTests: readonly KitTest<RelayFixture>[] = allRelayTests;
  * @returns the fixture.
  */
 export function relaySuite(options: RelaySuiteOptions): RelayFixture {
-  const fx = new RelayFixture(options);
-  describe(options.title ?? `relay conformance: ${options.plugin}`, function () {
-    registerTests([...relayTests], fx);
-    after(async function () {
-      this.timeout(60_000);
-      await fx.dispose();
-    });
-  });
-  return fx;
+  return describeSuite('relay', relayTests, new RelayFixture(options));
 }
