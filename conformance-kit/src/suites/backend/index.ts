@@ -10,13 +10,20 @@
 import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
-import { keyTests, manifestTests } from './tests-basic.js';
-import { stateTests } from './tests-state.js';
-import { peerTests } from './tests-peers.js';
-import { badInputTests, encryptionTests, endpointTests, routeTests, secretsTests, statsTests, teardownTests } from './tests-more.js';
+import { badInputTests } from './tests/bad-input.js';
+import { encryptionTests } from './tests/encryption.js';
+import { endpointTests } from './tests/endpoints.js';
+import { keyTests } from './tests/keys.js';
+import { manifestTests } from './tests/manifest.js';
+import { peerTests } from './tests/peers.js';
+import { routeTests } from './tests/routes.js';
+import { secretsTests } from './tests/secrets.js';
+import { stateTests } from './tests/state.js';
+import { statsTests } from './tests/stats.js';
+import { teardownTests } from './tests/teardown.js';
 
 export { BackendFixture, type BackendSuiteOptions, type SuiteNode, type NodeName } from './fixture.js';
-export { BACKEND_CAPABILITY_KEYS } from './tests-basic.js';
+export { BACKEND_CAPABILITY_KEYS } from './tests/manifest.js';
 
 /** Every backend test, in run order. Ids are stable API (see docs/conformance.md). */
 export const backendTests: readonly KitTest<BackendFixture>[] = [

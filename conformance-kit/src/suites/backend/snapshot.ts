@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { SuiteNode } from './fixture.js';
 
-async function walk(dir: string): Promise<string[]> {
+/** Every regular file under `dir`, recursively (none when `dir` is unreadable). */
+export async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
   const ents = await readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const e of ents) {

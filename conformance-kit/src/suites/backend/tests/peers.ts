@@ -1,28 +1,15 @@
-import type { BackendRuntimeStats, PeerConfig } from '@rustynet/plugin-api';
-import type { KitTest } from '../define.js';
-import type { StepContext } from '../step-context.js';
-import { ECHO_TCP_PORT, ECHO_UDP_PORT, TUNNEL_MTU, type BackendFixture, type SuiteNode } from './fixture.js';
+import type { PeerConfig } from '@rustynet/plugin-api';
+import type { KitTest } from '../../define.js';
+import type { StepContext } from '../../step-context.js';
+import { ECHO_TCP_PORT, ECHO_UDP_PORT, TUNNEL_MTU, type BackendFixture, type SuiteNode } from '../fixture.js';
+import { expectNoPing, expectPing, peerIds } from './helpers.js';
 
 type T = KitTest<BackendFixture>;
-
-async function expectPing(t: StepContext, fx: BackendFixture, from: SuiteNode, ip: string, why = ''): Promise<void> {
-  t.begin(`ping ${from.name} -> ${ip}${why ? ` (${why})` : ''}`);
-  t.check(await fx.ping(from, ip), `no ping reply from ${ip} on ${from.name}${why ? ` (${why})` : ''}`, 'reply', 'no reply within 3 attempts of 1 s');
-}
-
-async function expectNoPing(t: StepContext, fx: BackendFixture, from: SuiteNode, ip: string, why: string): Promise<void> {
-  t.begin(`ping ${from.name} -> ${ip} must fail (${why})`);
-  t.check(!(await fx.ping(from, ip, 1)), `${ip} still answers from ${from.name} although ${why}`, 'no reply', 'reply');
-}
 
 /** Asks the UDP echo server at `ip` which host it is. */
 async function whoami(from: SuiteNode, ip: string): Promise<string | null> {
   const r = await from.host.udpSend(ip, ECHO_UDP_PORT, 'whoami', { timeoutMs: 1000, attempts: 3 });
   return r === null ? null : r.toString();
-}
-
-function peerIds(st: BackendRuntimeStats): string[] {
-  return st.peers.map((p) => p.id).sort();
 }
 
 /** Pseudo-random bytes from a seed (xorshift), so payloads are reproducible. */

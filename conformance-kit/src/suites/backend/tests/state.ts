@@ -1,8 +1,8 @@
 import type { BackendRuntimeStats } from '@rustynet/plugin-api';
-import type { PluginHost } from '../../host/plugin-host-client.js';
-import type { StepContext } from '../step-context.js';
-import type { KitTest } from '../define.js';
-import type { BackendFixture, SuiteNode } from './fixture.js';
+import type { PluginHost } from '../../../host/plugin-host-client.js';
+import type { StepContext } from '../../step-context.js';
+import type { KitTest } from '../../define.js';
+import type { BackendFixture, SuiteNode } from '../fixture.js';
 
 type T = KitTest<BackendFixture>;
 
