@@ -14,12 +14,30 @@
 import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { RelayFixture, type RelaySuiteOptions } from './fixture.js';
-import { relayTests as allRelayTests } from './tests.js';
+import { amplificationTests } from './tests/amplification.js';
+import { floodTests } from './tests/flood.js';
+import { forwardTests } from './tests/forward.js';
+import { limitsTests } from './tests/limits.js';
+import { manifestTests } from './tests/manifest.js';
+import { pathTests } from './tests/path.js';
+import { registerTests } from './tests/register.js';
+import { stateTests } from './tests/state.js';
+import { teardownTests } from './tests/teardown.js';
 
 export { RelayFixture, type RelaySuiteOptions, RATE_LIMITS, MAIN_LIMITS, RELAY_PORT, RATE_RELAY_PORT } from './fixture.js';
 
 /** Every relay test, in run order. Ids are stable API (see docs/conformance.md). */
-export const relayTests: readonly KitTest<RelayFixture>[] = allRelayTests;
+export const relayTests: readonly KitTest<RelayFixture>[] = [
+  ...manifestTests,
+  ...stateTests,
+  ...pathTests,
+  ...registerTests,
+  ...forwardTests,
+  ...amplificationTests,
+  ...limitsTests,
+  ...floodTests,
+  ...teardownTests,
+];
 
 /**
  * Registers the relay conformance suite with mocha's BDD globals: one `describe` holding every
