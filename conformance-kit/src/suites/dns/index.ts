@@ -12,13 +12,30 @@
 import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { DnsFixture, type DnsSuiteOptions } from './fixture.js';
-import { allDnsTests } from './tests.js';
+import { manifestTests } from './tests/manifest.js';
+import { recordsTests } from './tests/records.js';
+import { robustnessTests } from './tests/robustness.js';
+import { startTests } from './tests/start.js';
+import { stateTests } from './tests/state.js';
+import { teardownTests } from './tests/teardown.js';
+import { transportTests } from './tests/transport.js';
+import { updateTests } from './tests/update.js';
 
 export { DnsFixture, parseDig, DNS_PORT, ZONE, type DnsSuiteOptions, type DigResult, type DigRecord } from './fixture.js';
-export { DNS_CAPABILITY_KEYS, malformedMessages } from './tests.js';
+export { DNS_CAPABILITY_KEYS } from './tests/manifest.js';
+export { malformedMessages } from './tests/robustness.js';
 
 /** Every dns test, in run order. Ids (`dns.<area>.<name>`) are stable API (see docs/conformance.md). */
-export const dnsTests: readonly KitTest<DnsFixture>[] = allDnsTests;
+export const dnsTests: readonly KitTest<DnsFixture>[] = [
+  ...manifestTests,
+  ...recordsTests,
+  ...transportTests,
+  ...updateTests,
+  ...robustnessTests,
+  ...stateTests,
+  ...startTests,
+  ...teardownTests,
+];
 
 /**
  * Registers the dns conformance suite with mocha's BDD globals (`describe`, `it`, `after`): one
