@@ -13,14 +13,28 @@
 import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { PolicyFixture, type PolicySuiteOptions } from './fixture.js';
-import { allPolicyTests } from './tests.js';
+import { badInputTests } from './tests/bad-input.js';
+import { countersTests } from './tests/counters.js';
+import { enforceTests } from './tests/enforce.js';
+import { manifestTests } from './tests/manifest.js';
+import { stateTests } from './tests/state.js';
+import { teardownTests } from './tests/teardown.js';
+import { updateTests } from './tests/update.js';
 
 export { PolicyFixture, DEFAULT_POLICY_BACKEND, type PolicySuiteOptions, type PolicyNode } from './fixture.js';
 export { MATRIX_RULES, MATRIX_V4, MATRIX_V6, type Flow } from './flows.js';
-export { POLICY_CAPABILITY_KEYS } from './tests.js';
+export { POLICY_CAPABILITY_KEYS } from './tests/manifest.js';
 
 /** Every policy test, in run order. Ids (`policy.<area>.<name>`) are stable API (see docs/conformance.md). */
-export const policyTests: readonly KitTest<PolicyFixture>[] = allPolicyTests;
+export const policyTests: readonly KitTest<PolicyFixture>[] = [
+  ...manifestTests,
+  ...stateTests,
+  ...enforceTests,
+  ...updateTests,
+  ...badInputTests,
+  ...countersTests,
+  ...teardownTests,
+];
 
 /**
  * Registers the policy conformance suite with mocha's BDD globals (`describe`, `it`, `after`):

@@ -1,14 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import type { AclRule } from '@rustynet/plugin-api';
 import type { ResultPromise } from 'execa';
-import type { TestHost } from '../../harness/test-network.js';
-import type { KitTest } from '../define.js';
-import { expectFlows, MATRIX_RULES, type Flow } from './flows.js';
-import type { PolicyFixture } from './fixture.js';
+import type { TestHost } from '../../../harness/test-network.js';
+import type { KitTest } from '../../define.js';
+import { expectFlows, MATRIX_RULES, type Flow } from '../flows.js';
+import type { PolicyFixture } from '../fixture.js';
 
 type T = KitTest<PolicyFixture>;
 
-const UDP_PROBE = fileURLToPath(new URL('./udp-probe.js', import.meta.url));
+const UDP_PROBE = fileURLToPath(new URL('../udp-probe.js', import.meta.url));
 
 /** Policy swaps during the probe (ends on the second policy). */
 export const GAP_SWAPS = 21;
@@ -99,7 +99,8 @@ export function swapPolicy(): AclRule[] {
 
 const C_8082: Flow = { from: 'c', proto: 'tcp', port: 8082, action: 'drop', ruleId: null };
 
-export const gapTests: T[] = [
+/** The `policy.update.*` tests (no enforcement gap while the policy is replaced), in run order. */
+export const updateTests: T[] = [
   {
     id: 'policy.update.no-gap',
     title: `while the policy on a is replaced ${GAP_SWAPS} times, continuous probes of flows both policies deny (ICMP from c, UDP from b) never get one reply; the last policy is in force`,

@@ -1,0 +1,17 @@
+/** Helpers shared by several areas of the suite. */
+import type { AclRule } from '@rustynet/plugin-api';
+import type { StepContext } from '../../step-context.js';
+import type { Flow } from '../flows.js';
+import type { PolicyFixture } from '../fixture.js';
+
+/** Ensures the protected node a runs the policy and applies `rules` on it (step `apply <what> on a`). */
+export async function applyOnA(t: StepContext, fx: PolicyFixture, rules: AclRule[], what: string): Promise<void> {
+  await fx.protectedNode();
+  t.begin(`apply ${what} on a`);
+  await t.ok(`apply(${what})`, fx.apply(fx.a.plugin, await fx.input(rules)));
+}
+
+/** b -> a tcp/9000: dropped by the MATRIX_RULES rule `b-rest`. */
+export const DENIED_B_9000: Flow = { from: 'b', proto: 'tcp', port: 9000, action: 'drop', ruleId: 'b-rest' };
+/** b -> a tcp/80: accepted by the MATRIX_RULES rule `web`. */
+export const ALLOWED_B_80: Flow = { from: 'b', proto: 'tcp', port: 80, action: 'accept', ruleId: 'web' };
