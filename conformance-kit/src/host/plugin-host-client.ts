@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { PluginKind } from '@rustynet/plugin-api';
 import type { TestHost } from '../harness/test-network.js';
 import type { ResourceTracker } from '../harness/tracker.js';
 import type { CommandRecord, HostRequest, HostResponse, LoadResult, WireError } from './protocol.js';
@@ -55,7 +56,8 @@ export interface PluginHostOptions {
   logFile: string;
   /** Plugin options (validated against its configSchema by the loader). */
   options?: Record<string, unknown>;
-  expectKind?: string;
+  /** Refuse a plugin of another kind (the loader's `PLUGIN_LOAD_FAILED`). */
+  expectKind?: PluginKind;
   /** Extra label for reports, e.g. the host name. */
   label?: string;
   /** When given, the child is registered with it so teardown kills it also on failure and SIGINT. */

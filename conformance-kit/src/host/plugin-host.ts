@@ -9,23 +9,12 @@
  */
 import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import type { CommandRunner, ManagedProcess, RunOptions, SpawnOptions } from '@rustynet/plugin-api';
+import type { CommandRunner, ManagedProcess, Plugin, RunOptions, SpawnOptions } from '@rustynet/plugin-api';
 import { toWireError, type CommandRecord, type HostRequest, type HostResponse, type LoadResult } from './protocol.js';
 
-interface DaemonModule {
-  createHostServices(opts: { stateDir: string; logLevel?: string; logFile?: string; pretty?: boolean; processMetrics?: boolean }): {
-    runner: CommandRunner;
-    stateDir: string;
-    [k: string]: unknown;
-  };
-  loadPlugin(spec: string, opts: Record<string, unknown>): Promise<{
-    manifest: LoadResult['manifest'];
-    apiVersion: string;
-    dir: string;
-    instance: Record<string, unknown>;
-    context: { state: { dir: string } };
-  }>;
-  DaemonHooks?: new (opts?: Record<string, unknown>) => { timeline: { entries(): unknown[] } };
+/** What the host needs of the daemon's hooks: the tap timeline (a `DaemonHooks` satisfies it). */
+interface HookTimelineSource {
+  timeline: { entries(): readonly unknown[] };
 }
 
 const commands: CommandRecord[] = [];
@@ -64,26 +53,27 @@ function recordingRunner(inner: CommandRunner): CommandRunner {
   };
 }
 
-let instance: Record<string, unknown> | undefined;
-let hooks: { timeline: { entries(): unknown[] } } | undefined;
+let instance: Plugin | undefined;
+let hooks: HookTimelineSource | undefined;
 
 async function handle(req: HostRequest): Promise<unknown> {
   switch (req.op) {
     case 'load': {
-      const daemon = (await import('@rustynet/daemon')) as unknown as DaemonModule;
+      const daemon = await import('@rustynet/daemon');
       if (typeof daemon.loadPlugin !== 'function' || typeof daemon.createHostServices !== 'function') {
         throw Object.assign(new Error('@rustynet/daemon does not export loadPlugin/createHostServices'), { name: 'RustynetError', code: 'INTERNAL' });
       }
       mkdirSync(req.stateDir, { recursive: true, mode: 0o700 });
       const services = daemon.createHostServices({ stateDir: req.stateDir, logLevel: 'debug', logFile: req.logFile, processMetrics: false });
       const wrapped = { ...services, runner: recordingRunner(services.runner) };
-      if (daemon.DaemonHooks) hooks = new daemon.DaemonHooks({});
+      const daemonHooks = typeof daemon.DaemonHooks === 'function' ? new daemon.DaemonHooks({}) : undefined;
+      hooks = daemonHooks;
       const loaded = await daemon.loadPlugin(req.spec, {
         services: wrapped,
         cwd: req.cwd,
         ...(req.options && { options: req.options }),
         ...(req.expectKind && { expectKind: req.expectKind }),
-        ...(hooks && { hooks }),
+        ...(daemonHooks && { hooks: daemonHooks }),
       });
       instance = loaded.instance;
       const res: LoadResult = {
@@ -97,7 +87,7 @@ async function handle(req: HostRequest): Promise<unknown> {
     }
     case 'call': {
       if (!instance) throw new Error('plugin not loaded');
-      const fn = instance[req.method];
+      const fn: unknown = Reflect.get(instance, req.method);
       if (typeof fn !== 'function') {
         throw Object.assign(new Error(`plugin has no method ${req.method}`), { name: 'TypeError' });
       }
@@ -107,7 +97,7 @@ async function handle(req: HostRequest): Promise<unknown> {
         const key = createPrivateKey(readFileSync(req.signer.keyFile, 'utf8'));
         (target as Record<string, unknown>)['sign'] = async (challenge: Uint8Array): Promise<Uint8Array> => new Uint8Array(cryptoSign(null, challenge, key));
       }
-      const result: unknown = await (fn as (...a: unknown[]) => unknown).apply(instance, req.args);
+      const result: unknown = await Reflect.apply(fn, instance, req.args);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));
     }
     case 'commands':
@@ -130,12 +120,12 @@ process.on('message', (raw: unknown) => {
 });
 process.on('disconnect', () => {
   // The kit went away: best effort, stop the plugin so it does not leave state behind.
-  const stop = instance?.['stop'];
+  const plugin = instance;
   const done = (): never => process.exit(0);
-  if (typeof stop === 'function') {
+  if (plugin && typeof plugin.stop === 'function') {
     const t = setTimeout(done, 5000);
     Promise.resolve()
-      .then(() => (stop as () => Promise<void>).call(instance))
+      .then(() => plugin.stop())
       .catch(() => undefined)
       .finally(() => {
         clearTimeout(t);

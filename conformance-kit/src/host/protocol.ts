@@ -43,7 +43,7 @@ export type HostRequest =
       stateDir: string;
       logFile: string;
       options?: Record<string, unknown>;
-      expectKind?: string;
+      expectKind?: import('@rustynet/plugin-api').PluginKind;
     }
   | {
       id: number;

@@ -6,9 +6,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import Mocha from 'mocha';
-import { API_VERSION, type PluginKind, type PluginManifest } from '@rustynet/plugin-api';
+import type { LoadedPlugin } from '@rustynet/daemon';
+import { API_VERSION, type PluginKind } from '@rustynet/plugin-api';
 import { ConformanceFailure } from '../suites/errors.js';
-import { TEST_ID_PATTERN, type KitTestMeta } from '../suites/define.js';
+import { kitMeta, TEST_ID_PATTERN } from '../suites/define.js';
 import { suiteFor, suiteKinds, type SuiteRunSettings } from '../suites/registry.js';
 import { DEFAULT_POLICY_BACKEND } from '../suites/policy/fixture.js';
 import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport, type TestResult } from './report.js';
@@ -60,16 +61,8 @@ const KIT_PKG = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.
 export const KIT_NAME = KIT_PKG.name;
 export const KIT_VERSION = KIT_PKG.version;
 
-interface LoadedInfo {
-  manifest: PluginManifest;
-  apiVersion: string;
-  dir: string;
-}
-
-interface DaemonLoader {
-  createHostServices(o: { stateDir: string; logLevel?: string; processMetrics?: boolean }): unknown;
-  loadPlugin(spec: string, o: Record<string, unknown>): Promise<LoadedInfo>;
-}
+/** What the runner keeps of a plugin loaded by the daemon's loader. */
+type LoadedInfo = Pick<LoadedPlugin, 'manifest' | 'apiVersion' | 'dir'>;
 
 /** `plugins/foo` (a directory with a manifest, relative, without ./) is a path, not a package name. */
 function specFor(given: string, cwd: string): string {
@@ -80,9 +73,9 @@ function specFor(given: string, cwd: string): string {
 async function loadOnce(spec: string, o: { cwd: string; options?: Record<string, unknown>; expectKind?: PluginKind }): Promise<LoadedInfo> {
   const tmp = mkdtempSync(join(tmpdir(), 'rnt-load-'));
   try {
-    const daemon = (await import('@rustynet/daemon')) as unknown as DaemonLoader;
-    const services = daemon.createHostServices({ stateDir: tmp, logLevel: 'silent', processMetrics: false });
-    return await daemon.loadPlugin(spec, { services, ...o });
+    const { createHostServices, loadPlugin } = await import('@rustynet/daemon');
+    const services = createHostServices({ stateDir: tmp, logLevel: 'silent', processMetrics: false });
+    return await loadPlugin(spec, { services, ...o });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -234,20 +227,29 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_POST_REQUIRE, globalThis, 'rustynet-conformance', mocha);
 
   const C = Mocha.Runner.constants;
-  const idOf = (t: Mocha.Test): string => (t as unknown as KitTestMeta).kitId ?? TEST_ID_PATTERN.exec(t.title)?.[1] ?? t.title;
+  const idOf = (t: Mocha.Test): string => kitMeta(t).kitId ?? TEST_ID_PATTERN.exec(t.title)?.[1] ?? t.title;
   const titleOf = (t: Mocha.Test): string => t.title.replace(/^[^:]+:\s*/, '');
   const gateOf = (t: Mocha.Test): Record<string, string> => {
-    const g = (t as unknown as KitTestMeta).kitGate;
+    const g = kitMeta(t).kitGate;
     return g ? { gate: g } : {};
   };
+  // Structurally a mocha reporter (the members of reporters.Base) without extending Base: Base's
+  // constructor turns a failure's expected/actual into diff strings, which the report must not see.
   class KitReporter {
+    readonly runner: Mocha.Runner;
+    readonly stats: Mocha.Stats;
+    readonly failures: Mocha.Test[] = [];
+    /** The runner prints its own summary: nothing to add after the run. */
+    epilogue(): void {}
     constructor(runner: Mocha.Runner) {
+      this.runner = runner;
+      this.stats = runner.stats ?? { suites: 0, tests: 0, passes: 0, pending: 0, failures: 0 };
       runner.on(C.EVENT_TEST_PASS, (t: Mocha.Test) => {
         results.push({ id: idOf(t), title: titleOf(t), status: 'passed', durationMs: t.duration ?? 0, ...gateOf(t) });
         progress.write(`  \u2714 ${idOf(t)} (${t.duration ?? 0} ms)\n`);
       });
       runner.on(C.EVENT_TEST_PENDING, (t: Mocha.Test) => {
-        const reason = (t as unknown as KitTestMeta).kitSkipReason ?? 'skipped';
+        const reason = kitMeta(t).kitSkipReason ?? 'skipped';
         results.push({ id: idOf(t), title: titleOf(t), status: 'skipped', durationMs: 0, skipReason: reason, ...gateOf(t) });
         progress.write(`  - ${idOf(t)} SKIPPED: ${reason}\n`);
       });
@@ -263,7 +265,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
       });
     }
   }
-  mocha.reporter(KitReporter as unknown as typeof Mocha.reporters.Base);
+  mocha.reporter(KitReporter);
   await new Promise<void>((res) => mocha.run(() => res()));
   try {
     mocha.dispose();

@@ -27,6 +27,23 @@ export interface KitTestMeta {
   kitGate?: string;
 }
 
+const META_KEYS = ['kitId', 'kitSkipReason', 'kitGate'] as const;
+
+/** Attaches kit metadata to a mocha test (as own properties, read back by {@link kitMeta}). */
+export function setKitMeta(test: Mocha.Runnable, meta: KitTestMeta): void {
+  Object.assign(test, meta);
+}
+
+/** The kit metadata attached to a mocha test by {@link setKitMeta} (empty for other tests). */
+export function kitMeta(test: Mocha.Runnable): KitTestMeta {
+  const meta: KitTestMeta = {};
+  for (const k of META_KEYS) {
+    const v: unknown = Reflect.get(test, k);
+    if (typeof v === 'string') meta[k] = v;
+  }
+  return meta;
+}
+
 /** Minimal fixture surface the registration needs. */
 export interface FixtureBase {
   ready(): Promise<void>;
@@ -55,7 +72,6 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
     const deadline = (): number => fixture.ms(spec.deadlineMs ?? 20_000);
     const test = it(`${spec.id}: ${spec.title}`, async function (this: Context) {
       this.timeout(deadline() + 15_000);
-      const meta = this.test as unknown as KitTestMeta;
       const t = new StepContext(spec.id);
       try {
         t.begin('set up the test network and plugin');
@@ -63,7 +79,7 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
         if (spec.skipIf) {
           const reason = await spec.skipIf(fixture);
           if (reason) {
-            meta.kitSkipReason = reason;
+            if (this.test) setKitMeta(this.test, { kitSkipReason: reason });
             this.skip();
           }
         }
@@ -92,9 +108,7 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
         throw f;
       }
     });
-    const meta = test as unknown as KitTestMeta;
-    meta.kitId = spec.id;
-    if (spec.gate !== undefined) meta.kitGate = spec.gate;
+    setKitMeta(test, { kitId: spec.id, ...(spec.gate !== undefined && { kitGate: spec.gate }) });
   }
 }
 

@@ -26,6 +26,13 @@ export interface PolicySuiteOptions extends SuiteOptions {
   backendOptions?: Record<string, unknown>;
 }
 
+/**
+ * A policy input whose rules are of type `R`: {@link PolicyInput} when `R` is `AclRule`; with
+ * `unknown` rules it carries the hostile input of the bad-input tests (the plugin host passes it
+ * on as JSON, exactly like any other input).
+ */
+export type PolicyInputOf<R> = Omit<PolicyInput, 'acl'> & { acl: { rules: R[] } };
+
 /** TCP ports served by the echo server on the protected host a. */
 export const POLICY_TCP_PORTS = [22, 80, 8080, 8081, 8082, 8443, 9000] as const;
 /** UDP ports served by the echo server on the protected host a. */
@@ -172,7 +179,7 @@ export class PolicyFixture extends SuiteFixture<PolicySuiteOptions, NodeName> {
   }
 
   /** A policy input for node `self` with `rules`, on the backend's interfaces of `self`. */
-  async input(rules: AclRule[], self: NodeName = 'a'): Promise<PolicyInput> {
+  async input<R = AclRule>(rules: R[], self: NodeName = 'a'): Promise<PolicyInputOf<R>> {
     return { self, nodes: this.policyNodes(), acl: { rules }, interfaces: await this.interfaces(self) };
   }
 
@@ -198,10 +205,10 @@ export class PolicyFixture extends SuiteFixture<PolicySuiteOptions, NodeName> {
       if (p === this.a?.plugin) this.a.running = false;
     });
   }
-  apply(p: PluginHost, input: PolicyInput): Promise<void> {
+  apply(p: PluginHost, input: PolicyInputOf<unknown>): Promise<void> {
     return p.call<void>('apply', [input], this.ms(30_000));
   }
-  validate(p: PluginHost, input: PolicyInput): Promise<void> {
+  validate(p: PluginHost, input: PolicyInputOf<unknown>): Promise<void> {
     return p.call<void>('validate', [input], this.ms(10_000));
   }
   explain(p: PluginHost, input: PolicyInput, flow: FlowQuery): Promise<PolicyDecision> {

@@ -21,7 +21,7 @@ import { stateTests } from './tests/state.js';
 import { teardownTests } from './tests/teardown.js';
 import { updateTests } from './tests/update.js';
 
-export { PolicyFixture, DEFAULT_POLICY_BACKEND, type PolicySuiteOptions, type PolicyNode } from './fixture.js';
+export { PolicyFixture, DEFAULT_POLICY_BACKEND, type PolicySuiteOptions, type PolicyNode, type PolicyInputOf } from './fixture.js';
 export { MATRIX_RULES, MATRIX_V4, MATRIX_V6, type Flow } from './flows.js';
 export { POLICY_CAPABILITY_KEYS } from './tests/manifest.js';
 

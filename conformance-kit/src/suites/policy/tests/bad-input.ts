@@ -33,7 +33,7 @@ export const badInputTests: T[] = [
       t.begin('snapshot nft -s list ruleset on a');
       const before = await fx.ruleset(fx.a.host);
       for (const c of BAD_CASES) {
-        const input = await fx.input([OPEN_ALL, c.rule as unknown as AclRule]);
+        const input = await fx.input<unknown>([OPEN_ALL, c.rule]);
         t.begin(`validate(${c.what})`);
         await t.rejects(`validate(${c.what})`, fx.validate(fx.a.plugin, input), 'INVALID_INPUT', c.field);
         t.begin(`apply(${c.what})`);
