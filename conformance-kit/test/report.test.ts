@@ -1,12 +1,6 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport } from '../src/runner/report.js';
-
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
-const schema = JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/report.schema.json', import.meta.url)), 'utf8')) as object;
+import { compileReportSchema } from './helpers/report-schema.js';
 
 function report(): ConformanceReport {
   return {
@@ -44,12 +38,12 @@ function report(): ConformanceReport {
 
 describe('reports (unit)', () => {
   it('a report validates against schemas/report.schema.json', () => {
-    const v = addFormats(new Ajv({ strict: false, allErrors: true })).compile(schema);
+    const v = compileReportSchema();
     expect(v(report()), JSON.stringify(v.errors)).to.equal(true);
   });
 
   it('the schema rejects a skipped test without a reason and a failed test without failure', () => {
-    const v = addFormats(new Ajv({ strict: false, allErrors: true })).compile(schema);
+    const v = compileReportSchema();
     const r = report();
     delete r.tests[1]!.skipReason;
     expect(v(r)).to.equal(false);

@@ -9,13 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import { runPluginTest } from '../../src/index.js';
 import { RUN_DIR } from '../../src/harness/index.js';
 import type { ConformanceReport } from '../../src/runner/report.js';
-
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
+import { compileReportSchema } from './report-schema.js';
 
 /** Repository root (this file runs from `conformance-kit/dist/test/helpers/`). */
 export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -58,10 +56,7 @@ export function idsWithStatus(report: ConformanceReport, status: 'passed' | 'fai
 let validator: ValidateFunction | undefined;
 /** Asserts that `report` validates against conformance-kit/schemas/report.schema.json (ajv + ajv-formats). */
 export function expectValidReport(report: ConformanceReport): void {
-  if (!validator) {
-    const schema = JSON.parse(readFileSync(join(KIT, 'schemas', 'report.schema.json'), 'utf8')) as object;
-    validator = addFormats(new Ajv({ allErrors: true, strict: false })).compile(schema);
-  }
+  validator ??= compileReportSchema();
   const validate = validator;
   expect(validate(report), JSON.stringify(validate.errors)).to.equal(true);
 }
