@@ -1,9 +1,6 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { dnsTests, malformedMessages, parseDig } from '../src/suites/dns/index.js';
-import { TEST_ID_PATTERN } from '../src/suites/define.js';
-import { suiteFor } from '../src/suites/registry.js';
+import { itCoversAreas, itHasWellFormedIds, itIsDocumented, itIsRegistered } from './helpers/suite-definition.js';
 
 const NOERROR = `
 ; <<>> DiG 9.18.41-1~deb12u1-Debian <<>> @198.18.0.1 -p 5300 +norecurse b.rustynet A
@@ -37,23 +34,9 @@ const TIMEOUT = `
 `;
 
 describe('dns suite definition (unit)', () => {
-  it('ids are unique, well-formed dns.<area>.<name>', () => {
-    const ids = dnsTests.map((t) => t.id);
-    expect(new Set(ids).size).to.equal(ids.length);
-    for (const id of ids) {
-      expect(id).to.match(/^dns\.[a-z0-9-]+\.[a-z0-9-]+$/);
-      expect(TEST_ID_PATTERN.exec(`${id}: title`)?.[1]).to.equal(id);
-    }
-  });
-
-  it('covers every area the issue names', () => {
-    const areas = new Set(dnsTests.map((t) => t.id.split('.')[1]));
-    for (const a of ['manifest', 'records', 'transport', 'update', 'robustness', 'state', 'teardown']) expect(areas).to.include(a);
-  });
-
-  it('is registered for kind dns', () => {
-    expect(suiteFor('dns')).to.be.a('function');
-  });
+  itHasWellFormedIds('dns', dnsTests);
+  itCoversAreas('covers every area the issue names', dnsTests, ['manifest', 'records', 'transport', 'update', 'robustness', 'state', 'teardown']);
+  itIsRegistered('dns');
 
   it('parseDig reads status, flags and sections; null when no server answered', () => {
     const r = parseDig(NOERROR)!;
@@ -78,8 +61,5 @@ describe('dns suite definition (unit)', () => {
     expect(a.some((m) => m.what.includes('compression pointer'))).to.equal(true);
   });
 
-  it('docs/conformance.md documents every test id', () => {
-    const doc = readFileSync(fileURLToPath(new URL('../../../docs/conformance.md', import.meta.url)), 'utf8');
-    for (const t of dnsTests) expect(doc, t.id).to.include(`\`${t.id}\``);
-  });
+  itIsDocumented('docs/conformance.md documents every test id', dnsTests);
 });
