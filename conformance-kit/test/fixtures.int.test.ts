@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPluginTest } from '../src/index.js';
-import { esc, FIXTURES, itCatchesBrokenFixtures, KIT, sink, useTmpDir, type FixtureExpectation } from './helpers/self-test.js';
+import { esc, FIXTURES, itCatchesBrokenFixtures, KIT, readExpectations, sink, useTmpDir } from './helpers/self-test.js';
 
-const expectations = JSON.parse(readFileSync(join(FIXTURES, 'expectations.json'), 'utf8')) as Record<string, FixtureExpectation>;
+const expectations = readExpectations(join(FIXTURES, 'expectations.json'));
 
 describe('self-test: broken fixture backends fail exactly the test meant to catch them (int)', function () {
   this.timeout(120_000);

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPluginTest } from '../src/index.js';
-import { FIXTURES, idsWithStatus, itCatchesBrokenFixtures, readReport, ROOT, sink, useTmpDir, type FixtureExpectation } from './helpers/self-test.js';
+import { FIXTURES, idsWithStatus, itCatchesBrokenFixtures, readExpectations, readReport, ROOT, sink, useTmpDir } from './helpers/self-test.js';
 
-const expectations = JSON.parse(readFileSync(join(FIXTURES, 'relay-shared', 'expectations.json'), 'utf8')) as Record<string, FixtureExpectation>;
+const expectations = readExpectations(join(FIXTURES, 'relay-shared', 'expectations.json'));
 
 describe('self-test: broken relay fixtures fail exactly the test meant to catch them (int)', function () {
   this.timeout(120_000);

@@ -28,6 +28,11 @@ export interface FixtureExpectation {
   control: string;
 }
 
+/** Reads a fixture expectations file (`{ "<fixture dir>": { target, control } }`). */
+export function readExpectations(path: string): Record<string, FixtureExpectation> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, FixtureExpectation>;
+}
+
 /** A writable stream that collects everything written to it in `text` (for runner stdout/stderr). */
 export function sink(): Writable & { text: string } {
   const w = new Writable({
