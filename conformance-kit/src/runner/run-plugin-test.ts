@@ -214,7 +214,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   const mocha = new Mocha({ timeout: 0, ...(grep && { grep }) });
   mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_PRE_REQUIRE, globalThis, 'rustynet-conformance', mocha);
   // `backend` reaches the policy suite's options through the registry's spread of the settings.
-  const settings: SuiteRunSettings & { backend?: string } = {
+  const settings: SuiteRunSettings = {
     plugin: spec,
     cwd,
     profile,

@@ -3,15 +3,15 @@ import { backendSuite } from './backend/index.js';
 import { policySuite } from './policy/index.js';
 import { dnsSuite } from './dns/index.js';
 import { relaySuite } from './relay/index.js';
+import type { SuiteOptions } from './common/options.js';
 
-/** Settings every suite factory receives from the runner. */
-export interface SuiteRunSettings {
-  plugin: string;
-  cwd: string;
-  profile: string;
-  seed: number;
-  timeoutMultiplier: number;
-  options?: Record<string, unknown>;
+/**
+ * Settings every suite factory receives from the runner: the shared {@link SuiteOptions}, with
+ * everything the runner always decides (cwd, profile, seed, multiplier) filled in.
+ */
+export interface SuiteRunSettings
+  extends Required<Pick<SuiteOptions, 'plugin' | 'cwd' | 'profile' | 'seed' | 'timeoutMultiplier'>>,
+    Pick<SuiteOptions, 'options'> {
   /** Backend plugin carrying traffic under a policy suite (`rustynet plugin test --backend`); other kinds ignore it. */
   backend?: string;
 }
