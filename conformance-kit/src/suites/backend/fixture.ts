@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { BackendCapabilities, BackendRuntimeStats, BackendStartConfig, PeerBatch, PeerConfig, PluginManifest, Route, RouteChange } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
 import type { PluginHost } from '../../host/plugin-host-client.js';
-import { lastLines, logWarnings } from '../common/diagnostics.js';
+import { lastLines, logWarnings, redact } from '../common/diagnostics.js';
 import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
 import type { SuiteOptions } from '../common/options.js';
 import { snapshotNode } from './snapshot.js';
@@ -232,7 +232,7 @@ export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> 
     }
     // never copy key material into reports, even if the plugin leaked it into its output
     const tokens = (await Promise.all(Object.values(this.nodes).map((n) => this.secretTokens(n)))).flat();
-    return tokens.reduce((acc, k) => acc.split(k).join('<private key>'), parts.join('\n'));
+    return redact(parts.join('\n'), tokens);
   }
 
   /** Stops every node's plugin, closes every host (fresh ones too) and removes the network. */

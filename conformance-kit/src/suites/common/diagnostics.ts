@@ -15,3 +15,8 @@ export async function logWarnings(logFile: string, max: number): Promise<string>
     .slice(-max)
     .join('\n');
 }
+
+/** Replaces every secret token in `text` by `<private key>` (never copy key material into reports). */
+export function redact(text: string, tokens: readonly string[]): string {
+  return tokens.reduce((acc, k) => acc.split(k).join('<private key>'), text);
+}

@@ -1,14 +1,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import type { KitTest } from '../../define.js';
+import { redact } from '../../common/diagnostics.js';
 import type { BackendFixture } from '../fixture.js';
 import { walk } from '../snapshot.js';
 
 type T = KitTest<BackendFixture>;
-
-/** Replaces every secret token in `text` by `<private key>`. */
-function redact(text: string, tokens: string[]): string {
-  return tokens.reduce((acc, k) => acc.split(k).join('<private key>'), text);
-}
 
 /** Every pid in the system with its cmdline and environ (best effort). */
 async function procScan(): Promise<{ pid: string; cmdline: string; environ: string }[]> {

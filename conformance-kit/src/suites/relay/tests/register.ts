@@ -7,7 +7,6 @@ import { contains, LOOPBACK_BACKEND, marker, needServer, sleep, waitFor } from '
 type T = KitTest<RelayFixture>;
 
 let dBackend: Promise<number> | undefined;
-
 let dBackendOwner: RelayFixture | undefined;
 
 /** A stand-in backend socket on 127.0.0.1:BACKEND_PORT in host d. */
