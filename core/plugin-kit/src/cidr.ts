@@ -75,10 +75,22 @@ export function formatIp(family: IpFamily, value: bigint): string {
   return ipaddr.fromByteArray(bigIntToBytes(value, family === 4 ? 4 : 16)).toString();
 }
 
+/**
+ * Rewrites an embedded dotted-quad tail (`::1.2.3.4`, `64:ff9b::1.2.3.4`) as two hex groups:
+ * ipaddr.js reads every such tail as IPv4-mapped (`::ffff:`), whatever the groups before it.
+ */
+function withHexTail(text: string): string {
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (!tail.includes('.')) return text;
+  const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(tail).octets;
+  return `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
 function parseIpUncached(text: string): IpAddress | undefined {
   let addr: ipaddr.IPv4 | ipaddr.IPv6;
   if (isIPv4(text)) addr = ipaddr.IPv4.parse(text);
-  else if (isIPv6(text) && !text.includes('%')) addr = ipaddr.IPv6.parse(text);
+  else if (isIPv6(text) && !text.includes('%')) addr = ipaddr.IPv6.parse(withHexTail(text));
   else return undefined;
   const family: IpFamily = addr.kind() === 'ipv4' ? 4 : 6;
   return { family, value: bytesToBigInt(addr.toByteArray()), text: addr.toString() };

@@ -34,6 +34,9 @@ describe('plugin-kit: cidr', () => {
     const b = cidr('FD00:0::1/128');
     expect(b).to.include({ family: 6, bits: 128, prefixLength: 128, hostBitsSet: false, key: 'fd00::1/128' });
     expect(cidr('::ffff:1.2.3.4/128').address).to.equal(0xffff01020304n);
+    expect(cidr('::1.2.3.4/128').address).to.equal(0x01020304n);
+    expect(cidr('64:ff9b::1.2.3.4/128').address).to.equal(0x0064ff9b000000000000000001020304n);
+    expect(cidr('1:2:3:4:5:6:1.2.3.4/128').address).to.equal(0x00010002000300040005000601020304n);
   });
 
   it('rejects malformed text', () => {
