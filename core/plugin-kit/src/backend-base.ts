@@ -17,6 +17,15 @@ import type {
 import type { CallScope } from './call-scope.js';
 import { PluginLifecycle, type LifecycleOptions } from './lifecycle.js';
 
+/** Options of the {@link BackendBase} constructor. */
+export interface BackendBaseOptions extends LifecycleOptions {
+  /**
+   * When true, `stats` runs at once instead of waiting behind queued calls (a slow `applyPeers`
+   * must not stall the path controller's health reads); `_stats` must then only read. Default false.
+   */
+  concurrentStats?: boolean;
+}
+
 /**
  * A backend on {@link PluginLifecycle}. Subclasses implement `capabilities` and the protected
  * `_` methods; the public methods of {@link BackendPlugin} come from here:
@@ -28,7 +37,7 @@ import { PluginLifecycle, type LifecycleOptions } from './lifecycle.js';
  * | `applyPeers`             | `NOT_RUNNING`      | `_applyPeers(state, batch, scope)` |
  * | `updatePeerEndpoint`     | `NOT_RUNNING`      | `_updatePeerEndpoint(state, peer, endpoint, scope)` |
  * | `applyRoutes`            | `NOT_RUNNING`      | `_applyRoutes(state, change, scope)` |
- * | `stats`                  | `NOT_RUNNING`      | `_stats(state, scope)`         |
+ * | `stats`                  | `NOT_RUNNING`      | `_stats(state, scope)` (queued unless `concurrentStats`) |
  * | `generateKeyPair`        | none               | `_generateKeyPair(directory, scope)` |
  * | `publicKey`              | none               | `_publicKey(directory, scope)` |
  *
@@ -39,9 +48,11 @@ import { PluginLifecycle, type LifecycleOptions } from './lifecycle.js';
  */
 export abstract class BackendBase<TState> extends PluginLifecycle<TState, BackendStartConfig> implements BackendPlugin {
   readonly kind = 'backend' as const;
+  private readonly concurrentStats: boolean;
 
-  protected constructor(options: LifecycleOptions) {
+  protected constructor(options: BackendBaseOptions) {
     super(options);
+    this.concurrentStats = options.concurrentStats === true;
   }
 
   /** Run-time capabilities; must equal the manifest's. */
@@ -74,7 +85,8 @@ export abstract class BackendBase<TState> extends PluginLifecycle<TState, Backen
 
   /** @see BackendPlugin.stats */
   stats(options?: CallOptions): Promise<BackendRuntimeStats> {
-    return this.whileRunning(options, (state, scope) => this._stats(state, scope));
+    const work = (state: TState, scope: CallScope): Promise<BackendRuntimeStats> => this._stats(state, scope);
+    return this.concurrentStats ? this.unqueued(options, work) : this.whileRunning(options, work);
   }
 
   /** Writes a new key pair into `directory`. @throws `KEY_INVALID` if keys exist, `BACKEND_FAILED`. */

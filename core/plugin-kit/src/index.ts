@@ -11,7 +11,7 @@
  */
 export { abortError, isAbortError, isTimeoutReason, mapAbortError, throwIfAborted } from './abort.js';
 export { writeFileAtomic, type AtomicWriteOptions } from './atomic-write.js';
-export { BackendBase } from './backend-base.js';
+export { BackendBase, type BackendBaseOptions } from './backend-base.js';
 export { CallScope } from './call-scope.js';
 export {
   CidrSet,

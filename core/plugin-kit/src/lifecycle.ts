@@ -115,6 +115,23 @@ export abstract class PluginLifecycle<TState, TConfig> {
     });
   }
 
+  /**
+   * Runs `work` at once with the running state, without waiting for queued calls: for read-only
+   * calls (counters, status) that must not wait behind a long call. `work` must not change the
+   * state, and must cope with a call in progress.
+   * @throws RustynetError `NOT_RUNNING` when not running, `ABORTED`/`TIMEOUT`, or what `work` throws.
+   */
+  protected async unqueued<T>(options: CallOptions | undefined, work: (state: TState, scope: CallScope) => Promise<T>): Promise<T> {
+    const scope = new CallScope(this.clock, options);
+    try {
+      const state = this.requireRunning();
+      scope.check();
+      return await work(state, scope);
+    } catch (err) {
+      throw mapAbortError(err);
+    }
+  }
+
   /** The running state, or `undefined` when stopped. Does not wait for queued calls. */
   protected get runningState(): TState | undefined {
     return this.current;
