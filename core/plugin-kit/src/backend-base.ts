@@ -58,6 +58,11 @@ export abstract class BackendBase<TState> extends PluginLifecycle<TState, Backen
   /** Run-time capabilities; must equal the manifest's. */
   abstract capabilities(): BackendCapabilities;
 
+  /** @see BackendPlugin.start */
+  start(config: BackendStartConfig, options?: CallOptions): Promise<void> {
+    return this.runStart(config, options);
+  }
+
   /** @see BackendPlugin.generateKeyPair */
   generateKeyPair(directory: string, options?: CallOptions): Promise<BackendKeyPair> {
     return this.serial(options, (scope) => this._generateKeyPair(directory, scope));

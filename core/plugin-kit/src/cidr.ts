@@ -213,7 +213,7 @@ export function isHostPrefix(cidr: ParsedCidr): boolean {
  * the same family no shorter than it whose network lies inside it. Families never mix (an
  * IPv4-mapped IPv6 address is not inside an IPv4 prefix; see {@link unmapIPv4}).
  */
-export function cidrContains(outer: ParsedCidr, inner: ParsedCidr | IpAddress): boolean {
+export function cidrContains(outer: ParsedCidr, inner: ParsedCidr | Pick<IpAddress, 'family' | 'value'>): boolean {
   if (outer.family !== inner.family) return false;
   if ('prefixLength' in inner) {
     if (inner.prefixLength < outer.prefixLength) return false;
@@ -232,9 +232,16 @@ export function cidrsOverlap(a: ParsedCidr, b: ParsedCidr): boolean {
  * print as bare addresses (`10.0.0.1`, as nft and `ip route` print them).
  */
 export function formatCidr(cidr: ParsedCidr, options: { bareHost?: boolean } = {}): string {
-  const addr = formatIp(cidr.family, cidr.network);
-  return options.bareHost === true && isHostPrefix(cidr) ? addr : `${addr}/${cidr.prefixLength}`;
+  let text = formatted.get(cidr);
+  if (text === undefined) {
+    text = `${formatIp(cidr.family, cidr.network)}/${cidr.prefixLength}`;
+    formatted.set(cidr, text);
+  }
+  return options.bareHost === true && isHostPrefix(cidr) ? text.slice(0, text.lastIndexOf('/')) : text;
 }
+
+/** {@link formatCidr} results by prefix object (compilers format the same prefixes many times). */
+const formatted = new WeakMap<ParsedCidr, string>();
 
 /**
  * Canonical text of `text` as a prefix (host bits cleared), e.g. `FD00:0::1/8` -> `fd00::/8`.

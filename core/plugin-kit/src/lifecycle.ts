@@ -3,7 +3,7 @@
  * do the contract's bookkeeping in one place, protected `_` methods do the work.
  */
 import { RustynetError, type CallOptions, type Clock } from '@rustynet/plugin-api';
-import { isAbortError, mapAbortError } from './abort.js';
+import { mapAbortError } from './abort.js';
 import { CallScope } from './call-scope.js';
 import { SerialQueue } from './serial-queue.js';
 
@@ -24,7 +24,7 @@ export interface LifecycleOptions {
  * Every public call (`start`, `stop`, and what subclasses route through {@link whileRunning} or
  * {@link serial}):
  * 1. is queued: calls run one at a time, in call order (a {@link SerialQueue});
- * 2. checks the state: `ALREADY_RUNNING` for a second `start`, `NOT_RUNNING` for work before
+ * 2. checks the state: `ALREADY_RUNNING` for a second start ({@link runStart}), `NOT_RUNNING` for work before
  *    `start` or after `stop`; `stop` is idempotent and never throws `NOT_RUNNING`;
  * 3. checks the caller's signal and deadline ({@link CallScope}): `ABORTED`, or `TIMEOUT` when
  *    the signal's reason is a timeout or `timeoutMs` passed;
@@ -57,11 +57,12 @@ export abstract class PluginLifecycle<TState, TConfig> {
   }
 
   /**
-   * Starts the plugin: `_start` builds the running state.
+   * Starts the plugin: `_start` builds the running state. Subclasses expose it as their kind's
+   * public `start` (`start(config, options)`, or `start(options)` for kinds without a config).
    * @throws RustynetError `ALREADY_RUNNING`, `ABORTED`, `TIMEOUT`, or what `_start` throws (it
    *   must leave nothing behind when it throws).
    */
-  start(config: TConfig, options?: CallOptions): Promise<void> {
+  protected runStart(config: TConfig, options?: CallOptions): Promise<void> {
     return this.queued(options, async (scope) => {
       if (this.current !== undefined) throw new RustynetError('ALREADY_RUNNING', `${this.label} is already running`);
       scope.check();
@@ -71,23 +72,21 @@ export abstract class PluginLifecycle<TState, TConfig> {
 
   /**
    * Stops the plugin: `_stop` removes everything the running instance made. Idempotent; never
-   * throws `NOT_RUNNING`. The instance counts as stopped once `_stop` resolves, and also when it
-   * rejects with anything but `TIMEOUT`/`ABORTED` (what it could not remove it must report in
-   * its error); after `TIMEOUT`/`ABORTED` it stays running so that `stop` can be retried.
-   * @throws RustynetError `ABORTED`, `TIMEOUT`, or what `_stop` throws.
+   * throws `NOT_RUNNING` (while stopped it calls `_stopIdle`, which does nothing by default).
+   *
+   * When `_stop` resolves, the instance is stopped. When it resolves with a RustynetError (things
+   * it could not remove), the instance is stopped too and `stop` rejects with that error. When it
+   * throws, the instance stays running, so that `stop` can be retried.
+   * @throws RustynetError `ABORTED`, `TIMEOUT`, or what `_stop` throws or resolves with.
    */
   stop(options?: CallOptions): Promise<void> {
     return this.queued(options, async (scope) => {
       const state = this.current;
-      if (state === undefined) return;
+      if (state === undefined) return this._stopIdle(scope);
       scope.check();
-      try {
-        await this._stop(state, scope);
-      } catch (err) {
-        if (!isAbortError(mapAbortError(err))) this.current = undefined;
-        throw err;
-      }
+      const incomplete = await this._stop(state, scope);
       this.current = undefined;
+      if (incomplete) throw incomplete;
     });
   }
 
@@ -168,6 +167,15 @@ export abstract class PluginLifecycle<TState, TConfig> {
    */
   protected abstract _start(config: TConfig, scope: CallScope): Promise<TState>;
 
-  /** Removes everything `state` holds. See {@link stop} for what a rejection means. */
-  protected abstract _stop(state: TState, scope: CallScope): Promise<void>;
+  /**
+   * Removes everything `state` holds. Resolve with a RustynetError to report what is left behind
+   * (the instance counts as stopped); throw to stay running. See {@link stop}.
+   */
+  protected abstract _stop(state: TState, scope: CallScope): Promise<RustynetError | void>;
+
+  /**
+   * Called by `stop` while stopped, e.g. to remove what a crashed earlier run left behind.
+   * Default: nothing. Errors it throws reach the caller of `stop`.
+   */
+  protected async _stopIdle(_scope: CallScope): Promise<void> {}
 }

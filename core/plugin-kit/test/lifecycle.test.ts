@@ -30,9 +30,14 @@ class Toy extends PluginLifecycle<State, string> {
     this.log.push(`start ${name}`);
     return { name, peers: new Set() };
   }
-  protected override async _stop(state: State): Promise<void> {
+  failMode: 'throw' | 'return' = 'throw';
+  start(name: string, options?: CallOptions): Promise<void> {
+    return this.runStart(name, options);
+  }
+  protected override async _stop(state: State): Promise<RustynetError | void> {
     this.log.push(`stop ${state.name}`);
-    if (this.failStop) throw this.failStop;
+    if (this.failStop && this.failMode === 'throw') throw this.failStop;
+    if (this.failStop) return this.failStop;
   }
   add(peer: string, options?: CallOptions): Promise<number> {
     return this.whileRunning(options, async (st) => {
@@ -92,13 +97,14 @@ describe('plugin-kit: PluginLifecycle', () => {
     expect(t.log).to.deep.equal(['start x']);
   });
 
-  it('a stop cut short stays running; a failed stop counts as stopped', async () => {
+  it('a stop that throws stays running; one that resolves with an error counts as stopped', async () => {
     const t = new Toy();
     await t.start('x');
     t.failStop = new RustynetError('TIMEOUT', 'slow');
     expect(await code(t.stop())).to.equal('TIMEOUT');
     expect(t.isRunning).to.equal(true);
     t.failStop = new RustynetError('BACKEND_FAILED', 'left a device');
+    t.failMode = 'return';
     expect(await code(t.stop())).to.equal('BACKEND_FAILED');
     expect(t.isRunning).to.equal(false);
   });

@@ -119,17 +119,17 @@ export class WireguardBackend extends BackendBase<RunningState> {
   }
 
   /**
-   * Removes routes, rules and the device. `TIMEOUT`/`ABORTED` keep the instance running for a
-   * retry; anything left behind otherwise is reported as `BACKEND_FAILED` after the instance
+   * Removes routes, rules and the device. A thrown `TIMEOUT`/`ABORTED` keeps the instance running
+   * for a retry; anything left behind otherwise is returned as `BACKEND_FAILED`, and the instance
    * counts as stopped.
    */
-  protected override async _stop(st: RunningState, scope: CallScope): Promise<void> {
+  protected override async _stop(st: RunningState, scope: CallScope): Promise<RustynetError | void> {
     const ifname = st.config.interfaceName;
     await removeAllRoutes(this.deps, st, scope);
     const problems = await destroyDevice(this.tools, st.device, scope, this.logger);
     if (problems.length > 0) {
       this.logger.error({ interfaceName: ifname, problems }, 'WireGuard backend stopped with problems');
-      throw new RustynetError('BACKEND_FAILED', `stop of ${ifname} incomplete: ${problems.join('; ')}`, { details: { problems } });
+      return new RustynetError('BACKEND_FAILED', `stop of ${ifname} incomplete: ${problems.join('; ')}`, { details: { problems } });
     }
     this.logger.info({ interfaceName: ifname }, 'WireGuard backend stopped');
   }
