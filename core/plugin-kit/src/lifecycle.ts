@@ -16,6 +16,12 @@ export interface LifecycleOptions {
    * running" / "the DNS server is already running".
    */
   label: string;
+  /**
+   * When true, `stop` first aborts a start in progress (its scope's signal fires with an
+   * `ABORTED` reason; see {@link PluginLifecycle.stopPending}) instead of waiting for it, for
+   * plugins whose start may wait long (retrying a server until the deadline). Default false.
+   */
+  stopAbortsStart?: boolean;
 }
 
 /**
@@ -41,6 +47,10 @@ export interface LifecycleOptions {
 export abstract class PluginLifecycle<TState, TConfig> {
   private current: TState | undefined;
   private readonly queue = new SerialQueue();
+  private readonly stopAbortsStart: boolean;
+  /** Aborts the starts in progress (when `stopAbortsStart`). */
+  private readonly starting = new Set<AbortController>();
+  private stopsPending = 0;
   /** The plugin's clock. */
   protected readonly clock: Clock;
   /** How messages name the plugin. */
@@ -49,6 +59,12 @@ export abstract class PluginLifecycle<TState, TConfig> {
   protected constructor(options: LifecycleOptions) {
     this.clock = options.clock;
     this.label = options.label;
+    this.stopAbortsStart = options.stopAbortsStart === true;
+  }
+
+  /** True from a call of `stop` until it settles (a start in progress can tell it was cut short). */
+  protected get stopPending(): boolean {
+    return this.stopsPending > 0;
   }
 
   /** True between a successful `start` and the next `stop`. */
@@ -63,11 +79,18 @@ export abstract class PluginLifecycle<TState, TConfig> {
    *   must leave nothing behind when it throws).
    */
   protected runStart(config: TConfig, options?: CallOptions): Promise<void> {
-    return this.queued(options, async (scope) => {
+    const abort = this.stopAbortsStart ? new AbortController() : undefined;
+    let callOptions = options;
+    if (abort) {
+      this.starting.add(abort);
+      callOptions = { ...options, signal: options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal };
+    }
+    const run = this.queued(callOptions, async (scope) => {
       if (this.current !== undefined) throw new RustynetError('ALREADY_RUNNING', `${this.label} is already running`);
       scope.check();
       this.current = await this._start(config, scope);
     });
+    return abort ? run.finally(() => this.starting.delete(abort)) : run;
   }
 
   /**
@@ -80,6 +103,8 @@ export abstract class PluginLifecycle<TState, TConfig> {
    * @throws RustynetError `ABORTED`, `TIMEOUT`, or what `_stop` throws or resolves with.
    */
   stop(options?: CallOptions): Promise<void> {
+    this.stopsPending++;
+    for (const s of this.starting) s.abort(new RustynetError('ABORTED', `${this.label} stopped while starting`));
     return this.queued(options, async (scope) => {
       const state = this.current;
       if (state === undefined) return this._stopIdle(scope);
@@ -87,6 +112,8 @@ export abstract class PluginLifecycle<TState, TConfig> {
       const incomplete = await this._stop(state, scope);
       this.current = undefined;
       if (incomplete) throw incomplete;
+    }).finally(() => {
+      this.stopsPending--;
     });
   }
 

@@ -170,3 +170,38 @@ describe('plugin-kit: BackendBase', () => {
     expect(b.calls).to.deep.equal(['keys /d', 'start toy0', 'peers 0', 'routes 0', 'stop']);
   });
 });
+
+class SlowStart extends PluginLifecycle<string, void> {
+  sawStop = false;
+  private entered: () => void = () => undefined;
+  /** Resolves once `_start` runs. */
+  readonly inStart = new Promise<void>((resolve) => (this.entered = resolve));
+  constructor() {
+    super({ clock: new ManualClock(), label: 'the slow one', stopAbortsStart: true });
+  }
+  start(options?: CallOptions): Promise<void> {
+    return this.runStart(undefined, options);
+  }
+  protected override async _start(_c: void, scope: CallScope): Promise<string> {
+    const signal = scope.signal;
+    if (!signal) throw new Error('a stopAbortsStart start always has a signal');
+    this.entered();
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.sawStop = this.stopPending;
+    throw signal.reason;
+  }
+  protected override async _stop(): Promise<void> {}
+}
+
+describe('plugin-kit: PluginLifecycle with stopAbortsStart', () => {
+  it('stop aborts a start in progress, which rejects with ABORTED', async () => {
+    const t = new SlowStart();
+    const starting = code(t.start());
+    await t.inStart;
+    await t.stop();
+    expect(await starting).to.equal('ABORTED');
+    expect(t.sawStop).to.equal(true);
+    expect(t.isRunning).to.equal(false);
+  });
+});
+
