@@ -9,6 +9,9 @@ import { cidrContains, hostBitsZero, parseCidr, type ParsedCidr } from '@rustyne
 import { buildPeerIndex, updatePeerIndex, validatePeerBatch } from '../src/validate.js';
 import { caught, randomPublicKey } from './support/keys.js';
 
+/** plugin-kit's canonical key of a prefix text (the text itself when it does not parse). */
+const keyOf = (text: string | undefined): string => (text === undefined ? '' : parseCidr(text)?.key ?? text);
+
 const KEYS = Array.from({ length: 5 }, () => randomPublicKey());
 const PREFIXES = ['100.64.0.1/32', '100.64.0.2/32', '100.64.0.3/32', '10.0.0.0/8', 'fd00::1/128', 'fd00:0::1/128', '::/0'];
 const IDS = ['a', 'b', 'c', 'd', 'e'];
@@ -26,7 +29,7 @@ function referenceConflict(current: Map<string, PeerConfig>, upsert: PeerConfig[
     if (byKey.has(config.publicKey)) return `${field}.publicKey`;
     byKey.set(config.publicKey, config.id);
     for (let j = 0; j < config.allowedIps.length; j++) {
-      const k = parseCidr(config.allowedIps[j]!)!.key;
+      const k = keyOf(config.allowedIps[j]);
       if (byPrefix.has(k)) return `${field}.allowedIps[${j}]`;
       byPrefix.set(k, config.id);
     }
@@ -41,11 +44,11 @@ function consistentSet(assign: Array<{ key: number; prefixes: number[] }>): Map<
   const usedPrefixes = new Set<string>();
   assign.forEach((a, i) => {
     if (usedKeys.has(a.key)) return;
-    const ips = a.prefixes.map((p) => PREFIXES[p]!).filter((p) => !usedPrefixes.has(parseCidr(p)!.key));
-    const uniq = [...new Map(ips.map((p) => [parseCidr(p)!.key, p])).values()];
+    const ips = a.prefixes.map((p) => PREFIXES[p]!).filter((p) => !usedPrefixes.has(keyOf(p)));
+    const uniq = [...new Map(ips.map((p) => [keyOf(p), p])).values()];
     if (uniq.length === 0) return;
     usedKeys.add(a.key);
-    for (const p of uniq) usedPrefixes.add(parseCidr(p)!.key);
+    for (const p of uniq) usedPrefixes.add(keyOf(p));
     out.set(IDS[i]!, { id: IDS[i]!, publicKey: KEYS[a.key]!, allowedIps: uniq });
   });
   return out;
@@ -67,7 +70,7 @@ describe('incremental peer batch validation', () => {
           // Only valid removals of peers not upserted (the other cases fail before the set check).
           const remove = rem.map((i) => IDS[i]!).filter((id) => current.has(id) && !upsert.some((u) => u.id === id));
           // Allowed IPs listed twice within one peer fail earlier, with their own message: skip.
-          if (upsert.some((u) => new Set(u.allowedIps.map((a) => parseCidr(a)!.key)).size !== u.allowedIps.length)) return;
+          if (upsert.some((u) => new Set(u.allowedIps.map((a) => keyOf(a))).size !== u.allowedIps.length)) return;
           const want = referenceConflict(current, upsert, remove, own);
           const index = buildPeerIndex(current);
           if (want === undefined) {

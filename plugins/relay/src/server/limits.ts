@@ -118,7 +118,7 @@ export function resolveLimits(partial: Partial<RelayLimits> | undefined): RelayL
       if (!(k in DEFAULT_RELAY_LIMITS)) throw invalidInput(`limits.${k}`, 'unknown limit');
       if (v === undefined) continue;
       if (typeof v !== 'number' || !(v > 0)) throw invalidInput(`limits.${k}`, 'must be a positive number (Infinity allowed)');
-      (l as unknown as Record<string, number>)[k] = v;
+      l[k as keyof RelayLimits] = v;
     }
     if (partial.burstPackets === undefined && partial.packetsPerSecond !== undefined) l.burstPackets = l.packetsPerSecond;
     if (partial.burstBytes === undefined && partial.bytesPerSecond !== undefined) l.burstBytes = Math.max(l.bytesPerSecond, MAX_UDP_PAYLOAD);
