@@ -34,7 +34,7 @@ if (missing.length > 0) {
 const d = await import('../core/daemon/dist/src/index.js');
 const { canonicalJson, sha256Hex } = await import('../core/daemon/dist/src/util/json.js');
 const wgValidate = await import('../plugins/backend-wireguard/dist/src/validate.js');
-const wgCidr = await import('../plugins/backend-wireguard/dist/src/cidr.js');
+const wgCidr = await import('../core/plugin-kit/dist/src/index.js');
 const wgCommands = await import('../plugins/backend-wireguard/dist/src/wg-commands.js');
 const { createAjv } = await import('../core/daemon/dist/src/util/ajv.js');
 const api = await import('../core/plugin-api/dist/src/index.js');

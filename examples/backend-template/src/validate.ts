@@ -3,58 +3,31 @@
  * fails with `INVALID_INPUT` naming the field (`upsert[2].allowedIps[0]`) and changes NOTHING,
  * so validate a whole batch before touching the data plane.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { NODE_ID_PATTERN, RustynetError, invalidInput, type BackendStartConfig, type Endpoint, type PeerBatch, type Route, type RouteChange } from '@rustynet/plugin-api';
+import { cidrProblem, isIp, parseCidr, type ParsedCidr } from '@rustynet/plugin-kit';
 
 const NODE_ID = new RegExp(NODE_ID_PATTERN);
 /** Base64 of 32 bytes; keep in sync with `backend.peerKeySchema` in rustynet-plugin.json. */
 export const KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
-function v6ToBigInt(ip: string): bigint {
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
-}
-
-/** A parsed CIDR. */
-export interface ParsedCidr {
-  family: 4 | 6;
-  bits: number;
-}
-
 /**
- * Parses `a.b.c.d/len` or `x::y/len`. With `hostBitsZero`, host bits must be zero (allowed IPs,
- * route destinations); node addresses are host prefixes instead.
- * @throws RustynetError `INVALID_INPUT` naming `field`.
+ * Parses `a.b.c.d/len` or `x::y/len` with plugin-kit's CIDR module. With `hostBitsZero`, host
+ * bits must be zero (allowed IPs, route destinations); node addresses are host prefixes instead.
+ * @returns the prefix (`family`, `prefixLength`, `network`, ...).
+ * @throws RustynetError `INVALID_INPUT` naming `field`, with plugin-kit's reason.
  */
-export function parseCidr(value: unknown, field: string, hostBitsZero = true): ParsedCidr {
-  if (typeof value !== 'string') throw invalidInput(field, 'must be a CIDR string');
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
-  if (!m) throw invalidInput(field, `not a CIDR: ${value}`);
-  const [, ip, lenText] = m as unknown as [string, string, string];
-  const bits = Number(lenText);
-  if (isIPv4(ip)) {
-    if (bits > 32) throw invalidInput(field, `prefix length above 32: ${value}`);
-    const n = ip.split('.').reduce((a, o) => (a << 8n) | BigInt(Number(o)), 0n);
-    if (hostBitsZero && bits < 32 && (n & ((1n << BigInt(32 - bits)) - 1n)) !== 0n) throw invalidInput(field, `host bits set: ${value}`);
-    return { family: 4, bits };
-  }
-  if (isIPv6(ip) && !ip.includes('.')) {
-    if (bits > 128) throw invalidInput(field, `prefix length above 128: ${value}`);
-    const n = v6ToBigInt(ip);
-    if (hostBitsZero && bits < 128 && (n & ((1n << BigInt(128 - bits)) - 1n)) !== 0n) throw invalidInput(field, `host bits set: ${value}`);
-    return { family: 6, bits };
-  }
-  throw invalidInput(field, `not an IP prefix: ${value}`);
+export function checkCidr(value: unknown, field: string, hostBitsZero = true): ParsedCidr {
+  const problem = cidrProblem(value, { requireZeroHostBits: hostBitsZero });
+  const parsed = parseCidr(value);
+  if (problem !== undefined || !parsed) throw invalidInput(field, problem ?? 'must be a CIDR string');
+  return parsed;
 }
 
 /** @throws RustynetError `INVALID_INPUT` for a host that is not an IP literal or a port outside 1..65535. */
 export function validateEndpoint(e: unknown, field: string): Endpoint {
   const ep = e as Endpoint;
   if (typeof ep !== 'object' || ep === null) throw invalidInput(field, 'must be { host, port }');
-  if (typeof ep.host !== 'string' || !(isIPv4(ep.host) || isIPv6(ep.host))) throw invalidInput(`${field}.host`, `not an IP literal: ${String(ep.host)}`);
+  if (typeof ep.host !== 'string' || !isIp(ep.host)) throw invalidInput(`${field}.host`, `not an IP literal: ${String(ep.host)}`);
   if (!Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535) throw invalidInput(`${field}.port`, `port outside 1..65535: ${String(ep.port)}`);
   return { host: ep.host, port: ep.port };
 }
@@ -73,7 +46,7 @@ export function validateStartConfig(cfg: BackendStartConfig, ipv6: boolean): voi
   if (cfg.mtu !== undefined && (!Number.isInteger(cfg.mtu) || cfg.mtu < 1280 || cfg.mtu > 9000)) throw invalidInput('mtu', 'must be 1280..9000');
   if (!Array.isArray(cfg.addresses) || cfg.addresses.length === 0) throw invalidInput('addresses', 'at least one address');
   cfg.addresses.forEach((a, i) => {
-    const p = parseCidr(a, `addresses[${i}]`, false);
+    const p = checkCidr(a, `addresses[${i}]`, false);
     if (p.family === 6 && !ipv6) throw new RustynetError('UNSUPPORTED', `addresses[${i}]: IPv6 needs the ipv6 capability`, { field: `addresses[${i}]` });
   });
   if (typeof cfg.keyDirectory !== 'string' || !cfg.keyDirectory.startsWith('/')) throw invalidInput('keyDirectory', 'must be an absolute path');
@@ -98,7 +71,7 @@ export function validatePeerBatch(batch: PeerBatch, known: ReadonlySet<string>, 
     if (p.endpoint !== undefined) validateEndpoint(p.endpoint, `${f}.endpoint`);
     if (!Array.isArray(p.allowedIps) || p.allowedIps.length === 0) throw invalidInput(`${f}.allowedIps`, 'at least one prefix');
     p.allowedIps.forEach((c, j) => {
-      const parsed = parseCidr(c, `${f}.allowedIps[${j}]`);
+      const parsed = checkCidr(c, `${f}.allowedIps[${j}]`);
       if (parsed.family === 6 && !opts.ipv6) throw new RustynetError('UNSUPPORTED', `${f}.allowedIps[${j}]: IPv6 needs the ipv6 capability`, { field: `${f}.allowedIps[${j}]` });
     });
     if (p.persistentKeepalive !== undefined && (!Number.isInteger(p.persistentKeepalive) || p.persistentKeepalive < 0 || p.persistentKeepalive > 65535)) {
@@ -123,11 +96,11 @@ export function validateRouteChange(change: RouteChange, known: ReadonlySet<stri
     throw invalidInput('change', 'must be { add: Route[], remove: Route[] }');
   }
   const check = (r: Route, f: string, mustKnow: boolean): void => {
-    const p = parseCidr(r?.destination, `${f}.destination`);
+    const p = checkCidr(r?.destination, `${f}.destination`);
     if (typeof r.peer !== 'string' || !NODE_ID.test(r.peer)) throw invalidInput(`${f}.peer`, 'not a node id');
     if (mustKnow && !known.has(r.peer)) throw new RustynetError('UNKNOWN_PEER', `${f}.peer: unknown peer ${r.peer}`, { field: `${f}.peer` });
     if (p.family === 6 && !caps.ipv6) throw new RustynetError('UNSUPPORTED', `${f}: IPv6 needs the ipv6 capability`, { field: f });
-    if (p.bits === 0 && !caps.exitNode) throw new RustynetError('UNSUPPORTED', `${f}: default routes need the exitNode capability`, { field: f });
+    if (p.prefixLength === 0 && !caps.exitNode) throw new RustynetError('UNSUPPORTED', `${f}: default routes need the exitNode capability`, { field: f });
   };
   change.remove.forEach((r, i) => check(r, `remove[${i}]`, false));
   change.add.forEach((r, i) => check(r, `add[${i}]`, true));

@@ -4,7 +4,7 @@
  * exponential backoff, and reported as `restarting` meanwhile. State and counters come from the
  * instance's management interface on a UNIX socket.
  */
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import {
   RustynetError,
@@ -14,6 +14,7 @@ import {
   type Logger,
   type ManagedProcess,
 } from '@rustynet/plugin-api';
+import { writeFileAtomic } from '@rustynet/plugin-kit';
 import { renderInstanceConfig, type InstanceConfig } from './config.js';
 import { parseState, parseStatus, queryManagement, type ManagementState, type ManagementStatus } from './management.js';
 
@@ -101,11 +102,9 @@ export class OpenVpnInstance {
     return this.config;
   }
 
-  /** Writes the config file atomically (mode 0600). */
+  /** Writes the config file atomically (mode 0600, fsynced). */
   private async writeConfig(): Promise<void> {
-    const tmp = `${this.configPath}.tmp`;
-    await writeFile(tmp, renderInstanceConfig(this.config), { mode: 0o600 });
-    await rename(tmp, this.configPath);
+    await writeFileAtomic(this.configPath, renderInstanceConfig(this.config), { mode: 0o600 });
   }
 
   /**

@@ -88,40 +88,18 @@ const DEFAULTS: OpenVpnOptions = {
 };
 
 /**
- * Applies defaults and re-checks types (the host validates against {@link optionsSchema} too).
- * @throws RustynetError `CONFIG_INVALID` naming the option.
+ * Applies defaults over `input`. The daemon's loader has already validated `input` against the
+ * manifest's `configSchema` (= {@link optionsSchema}: types, ranges, enums, no unknown keys), so
+ * only what JSON Schema cannot state is checked here: relations between two options.
+ * @throws RustynetError `CONFIG_INVALID` naming the option (`pingRestartS` must exceed
+ *   `pingIntervalS`; `restartBackoffMaxMs` must be at least `restartBackoffMs`).
  */
 export function resolveOptions(input: Readonly<Record<string, unknown>>): OpenVpnOptions {
-  const out: OpenVpnOptions = { ...DEFAULTS, dataCiphers: [...DEFAULTS.dataCiphers] };
+  const given = input as Partial<OpenVpnOptions>;
+  const out: OpenVpnOptions = { ...DEFAULTS, ...given, dataCiphers: [...new Set(given.dataCiphers ?? DEFAULTS.dataCiphers)] };
   const bad = (field: string, msg: string): never => {
     throw new RustynetError('CONFIG_INVALID', `options.${field}: ${msg}`, { field: `options.${field}` });
   };
-  const props = optionsSchema.properties as Record<string, { type?: string; minimum?: number; maximum?: number; enum?: readonly unknown[] }>;
-  for (const [key, value] of Object.entries(input)) {
-    const spec = props[key];
-    if (!spec) bad(key, 'unknown option');
-    if (value === undefined) continue;
-    if (key === 'dataCiphers') {
-      if (!Array.isArray(value) || value.length === 0) bad(key, 'must be a non-empty array');
-      for (const c of value as unknown[]) {
-        if (!(ALLOWED_DATA_CIPHERS as readonly unknown[]).includes(c)) bad(key, `unsupported cipher ${String(c)}`);
-      }
-      out.dataCiphers = [...new Set(value as string[])];
-    } else if (key === 'portSpan') {
-      if (!(PORT_SPANS as readonly unknown[]).includes(value)) bad(key, `must be one of ${PORT_SPANS.join(', ')}`);
-      out.portSpan = value as number;
-    } else if (spec!.type === 'string') {
-      if (typeof value !== 'string' || value.length === 0) bad(key, 'must be a non-empty string');
-      (out as unknown as Record<string, unknown>)[key] = value;
-    } else {
-      if (typeof value !== 'number' || !Number.isInteger(value)) bad(key, 'must be an integer');
-      const n = value as number;
-      if ((spec!.minimum !== undefined && n < spec!.minimum) || (spec!.maximum !== undefined && n > spec!.maximum)) {
-        bad(key, `must be within ${spec!.minimum}..${spec!.maximum}`);
-      }
-      (out as unknown as Record<string, unknown>)[key] = n;
-    }
-  }
   if (out.pingRestartS <= out.pingIntervalS) bad('pingRestartS', 'must be larger than pingIntervalS');
   if (out.restartBackoffMaxMs < out.restartBackoffMs) bad('restartBackoffMaxMs', 'must be >= restartBackoffMs');
   return out;

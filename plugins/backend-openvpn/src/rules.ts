@@ -4,7 +4,7 @@
  * Documented in docs/backends/openvpn.md ("Roles and ports").
  */
 import type { BackendCapabilities, Endpoint } from '@rustynet/plugin-api';
-import { ipValue } from './ip.js';
+import { parseIp, unmapIPv4 } from '@rustynet/plugin-kit';
 
 /** Protocol id under which nodes carry this backend's key material in the netmap. */
 export const PROTOCOL = 'openvpn';
@@ -95,10 +95,11 @@ export function remotePort(peerBase: number, selfOverlayV4: bigint, span: number
  * netmap endpoint's port is the peer's base port to which the per-pair offset is added.
  */
 export function isProxyEndpoint(host: string): boolean {
-  const ip = ipValue(host);
-  if (!ip) return false;
+  const parsed = parseIp(host);
+  if (!parsed) return false;
+  const ip = unmapIPv4(parsed);
   if (ip.family === 4) return ip.value >> 24n === 127n;
-  return ip.value === 1n || (ip.value >> 32n === 0xffffn && ((ip.value >> 24n) & 0xffn) === 127n);
+  return ip.value === 1n;
 }
 
 /**

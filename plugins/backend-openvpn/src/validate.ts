@@ -13,7 +13,7 @@ import {
   type RouteChange,
 } from '@rustynet/plugin-api';
 import { isIP } from 'node:net';
-import { cidrContains, ipValue, parseCidr, type ParsedCidr } from './ip.js';
+import { cidrAddress, cidrContains, cidrProblem, parseCidr, parseIp, type ParsedCidr } from '@rustynet/plugin-kit';
 import { CAPABILITIES, isFingerprint, isProxyEndpoint, MAX_PREFIX_LENGTH, portOffset } from './rules.js';
 
 const NODE_ID_RE = new RegExp(NODE_ID_PATTERN);
@@ -46,14 +46,13 @@ export function validateStart(config: BackendStartConfig, portSpan: number, defa
   let localV4Value = 0n;
   let localV6: string | undefined;
   config.addresses.forEach((a, i) => {
-    const p = parseCidr(a, { requireZeroHostBits: false });
-    if (typeof p === 'string') throw invalidInput(`addresses[${i}]`, p);
-    if (p.prefix !== (p.family === 4 ? 32 : 128)) throw invalidInput(`addresses[${i}]`, 'must be a host prefix (/32 or /128)');
+    const p = checkedCidr(a, `addresses[${i}]`, false);
+    if (p.prefixLength !== p.bits) throw invalidInput(`addresses[${i}]`, 'must be a host prefix (/32 or /128)');
     if (p.family === 4 && localV4 === undefined) {
-      localV4 = p.address;
-      localV4Value = p.value;
+      localV4 = cidrAddress(a);
+      localV4Value = p.address;
     }
-    if (p.family === 6 && localV6 === undefined) localV6 = p.address;
+    if (p.family === 6 && localV6 === undefined) localV6 = cidrAddress(a);
   });
   if (localV4 === undefined) throw invalidInput('addresses', 'must include an IPv4 /32 (used by --ifconfig and the port rule)');
   if (!Number.isInteger(config.listenPort) || config.listenPort < 0 || config.listenPort > 65535) {
@@ -136,18 +135,17 @@ function checkPeer(p: unknown, field: string, v: ValidStart, portSpan: number): 
   if (!Array.isArray(peer.allowedIps) || peer.allowedIps.length === 0) {
     throw invalidInput(`${field}.allowedIps`, 'must list at least one prefix');
   }
-  let overlayV4: ParsedCidr | undefined;
-  let overlayV6: ParsedCidr | undefined;
+  let overlayV4: { text: string; value: bigint } | undefined;
+  let overlayV6: string | undefined;
   peer.allowedIps.forEach((a, j) => {
-    const c = parseCidr(a, { requireZeroHostBits: true });
-    if (typeof c === 'string') throw invalidInput(`${field}.allowedIps[${j}]`, c);
-    if (c.family === 4 && c.prefix === 32 && !overlayV4) overlayV4 = c;
-    if (c.family === 6 && c.prefix === 128 && !overlayV6) overlayV6 = c;
+    const c = checkedCidr(a, `${field}.allowedIps[${j}]`, true);
+    if (c.family === 4 && c.prefixLength === 32 && !overlayV4) overlayV4 = { text: cidrAddress(a), value: c.address };
+    if (c.family === 6 && c.prefixLength === 128 && overlayV6 === undefined) overlayV6 = cidrAddress(a);
   });
-  if (!overlayV4) {
+  const v4 = overlayV4;
+  if (!v4) {
     throw invalidInput(`${field}.allowedIps`, "must include the peer's overlay IPv4 address as a /32");
   }
-  const v4 = overlayV4 as ParsedCidr;
   if (v4.value === v.localV4Value) throw invalidInput(`${field}.allowedIps`, "the peer's overlay IPv4 address is this node's");
   if (peer.persistentKeepalive !== undefined) {
     const k = peer.persistentKeepalive;
@@ -162,9 +160,9 @@ function checkPeer(p: unknown, field: string, v: ValidStart, portSpan: number): 
   };
   return {
     config,
-    overlayV4: v4.address,
+    overlayV4: v4.text,
     overlayV4Value: v4.value,
-    ...(overlayV6 ? { overlayV6: (overlayV6 as ParsedCidr).address } : {}),
+    ...(overlayV6 !== undefined ? { overlayV6 } : {}),
     offset: portOffset(v4.value, portSpan),
   };
 }
@@ -256,16 +254,15 @@ export function validateRoutes(
   const check = (r: unknown, field: string, isAdd: boolean): ValidRoute => {
     if (typeof r !== 'object' || r === null) throw invalidInput(field, 'must be a route object');
     const { destination, peer } = r as { destination: unknown; peer: unknown };
-    const c = parseCidr(destination, { requireZeroHostBits: true });
-    if (typeof c === 'string') throw invalidInput(`${field}.destination`, c);
+    const c = checkedCidr(destination, `${field}.destination`, true);
     if (typeof peer !== 'string' || !NODE_ID_RE.test(peer)) throw invalidInput(`${field}.peer`, 'must be a node id');
     if (isAdd) {
       if (!knownPeers.has(peer)) throw new RustynetError('UNKNOWN_PEER', `route via unknown peer ${peer}`, { field: `${field}.peer` });
       // Default routes (exit node) live in a separate table that the instances' marked packets
       // skip; any other prefix covering an underlay endpoint would loop the tunnel into itself.
-      for (const e of c.prefix === 0 ? [] : peerEndpoints) {
-        const ev = ipValue(e.host);
-        if (ev && cidrContains(c, ev.family, ev.value)) {
+      for (const e of c.prefixLength === 0 ? [] : peerEndpoints) {
+        const ev = parseIp(e.host);
+        if (ev && cidrContains(c, ev)) {
           throw invalidInput(
             `${field}.destination`,
             `${String(destination)} covers the underlay endpoint ${e.host} of peer ${e.peer}: it would route the tunnel into itself`,
@@ -273,7 +270,7 @@ export function validateRoutes(
         }
       }
     }
-    return { destination: `${c.address}/${c.prefix}`, peer, family: c.family };
+    return { destination: `${cidrAddress(String(destination))}/${c.prefixLength}`, peer, family: c.family };
   };
   const add = addIn.map((r, i) => check(r, `add[${i}]`, true));
   const remove = removeIn.map((r, i) => check(r, `remove[${i}]`, false));
@@ -283,4 +280,16 @@ export function validateRoutes(
     dests.add(r.destination);
   });
   return { add, remove };
+}
+
+/**
+ * Parses a CIDR for field `field`.
+ * @throws RustynetError `INVALID_INPUT` with plugin-kit's reason (malformed, too long a prefix,
+ *   host bits set when `requireZeroHostBits`).
+ */
+function checkedCidr(value: unknown, field: string, requireZeroHostBits: boolean): ParsedCidr {
+  const problem = cidrProblem(value, { requireZeroHostBits });
+  const c = parseCidr(value);
+  if (problem !== undefined || !c) throw invalidInput(field, problem ?? 'must be a CIDR string');
+  return c;
 }

@@ -13,7 +13,10 @@ import { TestNet } from './support/netns.js';
 import { BASE_PORT, makeNodes, peerOf, removeRoot, startNode, type MeshNode } from './support/mesh.js';
 import { CERT_FILE, KEY_FILE } from '../src/keys.js';
 import { localPort, portOffset, remotePort } from '../src/rules.js';
-import { ipv4ToBigInt } from '../src/ip.js';
+import { parseIp } from '@rustynet/plugin-kit';
+
+/** An IPv4 address as an integer (plugin-kit's parser). */
+const ipv4ToBigInt = (ip: string): bigint => parseIp(ip)?.value ?? -1n;
 
 const isRoot = process.getuid?.() === 0;
 

@@ -9,12 +9,15 @@ import { join } from 'node:path';
 import { isRustynetError, type PeerConfig, type RustynetError } from '@rustynet/plugin-api';
 import { OpenVpnBackend } from '../src/backend.js';
 import { generateKeyPair, KEY_FILE } from '../src/keys.js';
-import { ipv4ToBigInt } from '../src/ip.js';
+import { parseIp } from '@rustynet/plugin-kit';
 import { portOffset } from '../src/rules.js';
 
 const off = (ip: string): number => portOffset(ipv4ToBigInt(ip), 1024);
 import { FakeRunner } from './support/fake-runner.js';
 import { makeContext, MemoryLogger } from './support/context.js';
+
+/** An IPv4 address as an integer (plugin-kit's parser). */
+const ipv4ToBigInt = (ip: string): bigint => parseIp(ip)?.value ?? -1n;
 
 /** An address outside a's /22 whose port offset equals a's (100.64.0.1). */
 const COLLIDES_WITH_A = (() => {

@@ -105,7 +105,14 @@ describe('manifest', () => {
   it('applies option defaults and rejects bad options with CONFIG_INVALID', () => {
     expect(resolveOptions({}).portSpan).to.equal(1024);
     expect(resolveOptions({ dataCiphers: ['CHACHA20-POLY1305'] }).dataCiphers).to.deep.equal(['CHACHA20-POLY1305']);
-    for (const bad of [{ portSpan: 5 }, { dataCiphers: ['BF-CBC'] }, { nope: 1 }, { verb: 'loud' }, { pingIntervalS: 30, pingRestartS: 10 }]) {
+    // Types, ranges, enums and unknown keys: the manifest's configSchema, which the daemon's loader
+    // applies with ajv (defaults filled in) and turns into CONFIG_INVALID.
+    const validate = new Ajv({ strict: false, useDefaults: true }).compile(manifest['configSchema']);
+    for (const bad of [{ portSpan: 5 }, { dataCiphers: ['BF-CBC'] }, { nope: 1 }, { verb: 'loud' }]) {
+      expect(validate(bad), JSON.stringify(bad)).to.equal(false);
+    }
+    // Relations between options, which the schema cannot state: resolveOptions.
+    for (const bad of [{ pingIntervalS: 30, pingRestartS: 10 }, { restartBackoffMs: 1000, restartBackoffMaxMs: 500 }]) {
       try {
         resolveOptions(bad);
         expect.fail(JSON.stringify(bad));

@@ -6,7 +6,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { RustynetError, type Logger, type ManagedProcess } from '@rustynet/plugin-api';
-import type { CallScope } from './call.js';
+import type { CallScope } from '@rustynet/plugin-kit';
 import type { WireguardOptions } from './options.js';
 import type { Tools } from './tools.js';
 

@@ -1,12 +1,9 @@
-import { RustynetError } from '@rustynet/plugin-api';
-
 /** How the WireGuard device is provided. */
 export type UserspaceMode = 'auto' | 'always' | 'never';
 
 /**
  * The plugin's options (`backend.options` in the daemon config), as described by the manifest's
- * `configSchema`. The host validates them with that schema; {@link parseOptions} re-checks and
- * fills defaults so the plugin also works with hosts that do not.
+ * `configSchema`. The host validates them with that schema and fills its defaults.
  */
 export interface WireguardOptions {
   /** `auto` (default): kernel module if present, else wireguard-go. `always`: wireguard-go. `never`: kernel only. */
@@ -37,40 +34,10 @@ export const DEFAULT_OPTIONS: Readonly<WireguardOptions> = Object.freeze({
 });
 
 /**
- * Merges `raw` over {@link DEFAULT_OPTIONS}.
- * @throws RustynetError `CONFIG_INVALID` (field `options.<name>`) for an unknown or ill-typed option.
+ * The plugin's options: `raw` over {@link DEFAULT_OPTIONS}. The daemon's loader has already
+ * validated `raw` against the manifest's `configSchema` (ajv, defaults filled in), which states
+ * every rule (types, ranges, the reserved tables 253..255, no unknown keys); nothing is re-checked here.
  */
 export function parseOptions(raw: Readonly<Record<string, unknown>> | undefined): WireguardOptions {
-  const out: WireguardOptions = { ...DEFAULT_OPTIONS };
-  const bad = (name: string, msg: string): RustynetError =>
-    new RustynetError('CONFIG_INVALID', `options.${name}: ${msg}`, { field: `options.${name}` });
-  for (const [name, value] of Object.entries(raw ?? {})) {
-    switch (name) {
-      case 'userspace':
-        if (value !== 'auto' && value !== 'always' && value !== 'never') throw bad(name, 'must be "auto", "always" or "never"');
-        out.userspace = value;
-        break;
-      case 'wireguardGoPath':
-      case 'wgPath':
-      case 'ipPath':
-        if (typeof value !== 'string' || value.length === 0) throw bad(name, 'must be a non-empty string');
-        out[name] = value;
-        break;
-      case 'userspaceStartTimeoutMs':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 100 || value > 120_000) {
-          throw bad(name, 'must be an integer between 100 and 120000');
-        }
-        out.userspaceStartTimeoutMs = value;
-        break;
-      case 'exitNodeTable':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0xffffffff || (value >= 253 && value <= 255)) {
-          throw bad(name, 'must be an integer 1..4294967295 other than 253, 254, 255 (reserved tables)');
-        }
-        out.exitNodeTable = value;
-        break;
-      default:
-        throw bad(name, 'unknown option');
-    }
-  }
-  return out;
+  return { ...DEFAULT_OPTIONS, ...(raw as Partial<WireguardOptions> | undefined) };
 }

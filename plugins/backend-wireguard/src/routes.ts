@@ -4,7 +4,6 @@
  * `Command failed -:<line>`). Each route is `<prefix> dev <interface>` in the main table of the
  * network namespace the daemon runs in; WireGuard's allowed IPs then pick the peer.
  */
-import { cidrKey } from './cidr.js';
 import type { ValidRoute } from './validate.js';
 
 /** One line of an `ip -batch` script and what it does. */
@@ -17,14 +16,14 @@ export interface RouteOp {
 /**
  * Computes the `ip` batch for a change: removals first (only of routes this backend installed
  * and that are not added again), then `route replace` for each addition (idempotent).
- * @param installed routes this backend installed, by {@link cidrKey}.
+ * @param installed routes this backend installed, by `ParsedCidr.key`.
  */
 export function routeOps(interfaceName: string, add: ValidRoute[], remove: ValidRoute[], installed: ReadonlyMap<string, ValidRoute>): RouteOp[] {
-  const adding = new Set(add.map((r) => cidrKey(r.parsed)));
+  const adding = new Set(add.map((r) => r.parsed.key));
   const ops: RouteOp[] = [];
   const removing = new Set<string>();
   for (const r of remove) {
-    const key = cidrKey(r.parsed);
+    const key = r.parsed.key;
     if (adding.has(key) || removing.has(key) || !installed.has(key)) continue;
     removing.add(key);
     ops.push({ op: 'del', route: r, line: `route del ${r.destination} dev ${interfaceName}` });

@@ -3,7 +3,8 @@
  * `wg` (wireguard-tools, wg(8)) and `ip` (iproute2, ip(8)).
  */
 import type { CommandResult, CommandRunner, Logger, RunOptions } from '@rustynet/plugin-api';
-import { toBackendError, type CallScope } from './call.js';
+import type { CallScope } from '@rustynet/plugin-kit';
+import { toBackendError } from './errors.js';
 import type { WireguardOptions } from './options.js';
 
 /** Runs `wg` and `ip` for one plugin instance, with logging and error mapping. */

@@ -16,7 +16,7 @@ import {
   type RouteChange,
 } from '@rustynet/plugin-api';
 import { CAPABILITIES, WG_KEY_PATTERN } from './capabilities.js';
-import { isHostPrefix, isIpLiteral, parsePrefix, prefixHostBitsZero, type Prefix } from './cidr.js';
+import { hostBitsZero, isHostPrefix, isIp, parseCidr, type ParsedCidr } from '@rustynet/plugin-kit';
 
 const NODE_ID_RE = new RegExp(NODE_ID_PATTERN);
 /** Linux interface names: at most IFNAMSIZ - 1 = 15 bytes; we allow the portable subset. */
@@ -63,7 +63,7 @@ export function validateStartConfig(config: BackendStartConfig): ValidStartConfi
   }
   const seen = new Set<string>();
   const addresses = c.addresses.map((a: unknown, i: number) => {
-    const p = typeof a === 'string' ? parsePrefix(a) : undefined;
+    const p = typeof a === 'string' ? parseCidr(a) : undefined;
     if (!p) throw invalidInput(`addresses[${i}]`, `not a CIDR: ${String(a)}`);
     if (!isHostPrefix(p)) throw invalidInput(`addresses[${i}]`, `must be a host prefix (/32 or /128): ${String(a)}`);
     const key = p.key;
@@ -95,7 +95,7 @@ export function validateStartConfig(config: BackendStartConfig): ValidStartConfi
 export function validateEndpoint(endpoint: unknown, field: string): Endpoint {
   if (!isObject(endpoint)) throw invalidInput(field, 'must be an object { host, port }');
   const { host, port } = endpoint;
-  if (typeof host !== 'string' || !isIpLiteral(host)) {
+  if (typeof host !== 'string' || !isIp(host)) {
     throw invalidInput(`${field}.host`, `must be an IPv4 or IPv6 literal: ${String(host)}`);
   }
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -108,10 +108,10 @@ export function validateEndpoint(endpoint: unknown, field: string): Endpoint {
  * Checks a prefix used as allowed IP or route destination: valid CIDR with zero host bits.
  * @throws RustynetError `INVALID_INPUT` with `field`.
  */
-export function validatePrefix(value: unknown, field: string): Prefix {
-  const p = typeof value === 'string' ? parsePrefix(value) : undefined;
+export function validatePrefix(value: unknown, field: string): ParsedCidr {
+  const p = typeof value === 'string' ? parseCidr(value) : undefined;
   if (!p) throw invalidInput(field, `not a CIDR (address/prefix-length): ${String(value)}`);
-  if (!prefixHostBitsZero(p)) throw invalidInput(field, `host bits set in ${String(value)}`);
+  if (!hostBitsZero(p)) throw invalidInput(field, `host bits set in ${String(value)}`);
   return p;
 }
 
@@ -120,7 +120,7 @@ export interface PlannedUpsert {
   config: PeerConfig;
   previous?: PeerConfig;
   /** `config.allowedIps` parsed, in the same order. */
-  prefixes?: Prefix[];
+  prefixes?: ParsedCidr[];
 }
 
 /**
@@ -131,14 +131,14 @@ export interface PlannedUpsert {
 export interface PeerIndex {
   byKey: Map<string, NodeId>;
   byPrefix: Map<string, NodeId>;
-  prefixesOf: Map<NodeId, Prefix[]>;
+  prefixesOf: Map<NodeId, ParsedCidr[]>;
 }
 
 /** Builds the {@link PeerIndex} of a peer set (assumed consistent, e.g. the applied peers). */
 export function buildPeerIndex(peers: ReadonlyMap<NodeId, PeerConfig>): PeerIndex {
   const index: PeerIndex = { byKey: new Map(), byPrefix: new Map(), prefixesOf: new Map() };
   for (const p of peers.values()) {
-    const prefixes = p.allowedIps.map((a) => parsePrefix(a)).filter((x): x is Prefix => x !== undefined);
+    const prefixes = p.allowedIps.map((a) => parseCidr(a)).filter((x): x is ParsedCidr => x !== undefined);
     index.byKey.set(p.publicKey, p.id);
     for (const x of prefixes) index.byPrefix.set(x.key, p.id);
     index.prefixesOf.set(p.id, prefixes);
@@ -156,7 +156,7 @@ export function updatePeerIndex(index: PeerIndex, plan: PeerPlan): void {
   for (const r of plan.removals) drop(r);
   for (const u of plan.upserts) if (u.previous) drop(u.previous);
   for (const u of plan.upserts) {
-    const prefixes = u.prefixes ?? u.config.allowedIps.map((a) => parsePrefix(a)).filter((x): x is Prefix => x !== undefined);
+    const prefixes = u.prefixes ?? u.config.allowedIps.map((a) => parseCidr(a)).filter((x): x is ParsedCidr => x !== undefined);
     index.byKey.set(u.config.publicKey, u.config.id);
     for (const x of prefixes) index.byPrefix.set(x.key, u.config.id);
     index.prefixesOf.set(u.config.id, prefixes);
@@ -233,7 +233,7 @@ export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId,
       throw invalidInput(`${f}.allowedIps`, 'must be a non-empty list of CIDRs');
     }
     const own = new Set<string>();
-    const prefixes: Prefix[] = [];
+    const prefixes: ParsedCidr[] = [];
     p.allowedIps.forEach((a: unknown, j: number) => {
       const parsed = validatePrefix(a, `${f}.allowedIps[${j}]`);
       if (own.has(parsed.key)) throw invalidInput(`${f}.allowedIps[${j}]`, `listed twice: ${String(a)}`);
@@ -290,7 +290,7 @@ export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId,
 /** A validated route. */
 export interface ValidRoute {
   destination: string;
-  parsed: Prefix;
+  parsed: ParsedCidr;
   peer: NodeId;
 }
 

@@ -7,7 +7,7 @@
  * never returned.
  */
 import { RustynetError, type Endpoint } from '@rustynet/plugin-api';
-import { parseIp } from './cidr.js';
+import { parseIp } from '@rustynet/plugin-kit';
 
 /** One peer line of the dump, without the preshared key. */
 export interface DumpPeer {

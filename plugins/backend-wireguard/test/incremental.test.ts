@@ -1,12 +1,16 @@
 // The batch validation checks only the batch against indexes of the present peers, and coverage
 // checks use cached parsed prefixes (docs/performance.md). These tests hold them to the
-// straightforward versions: re-check the whole resulting peer set, BigInt prefixes.
+// straightforward versions: re-check the whole resulting peer set, a BigInt reference for prefixes.
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { PeerConfig } from '@rustynet/plugin-api';
-import { cidrContains, cidrKey, hostBitsZero, parseCidr, parsePrefix, prefixContains, prefixHostBitsZero } from '../src/cidr.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { cidrContains, hostBitsZero, parseCidr, type ParsedCidr } from '@rustynet/plugin-kit';
 import { buildPeerIndex, updatePeerIndex, validatePeerBatch } from '../src/validate.js';
 import { caught, randomPublicKey } from './support/keys.js';
+
+/** plugin-kit's canonical key of a prefix text (the text itself when it does not parse). */
+const keyOf = (text: string | undefined): string => (text === undefined ? '' : parseCidr(text)?.key ?? text);
 
 const KEYS = Array.from({ length: 5 }, () => randomPublicKey());
 const PREFIXES = ['100.64.0.1/32', '100.64.0.2/32', '100.64.0.3/32', '10.0.0.0/8', 'fd00::1/128', 'fd00:0::1/128', '::/0'];
@@ -25,7 +29,7 @@ function referenceConflict(current: Map<string, PeerConfig>, upsert: PeerConfig[
     if (byKey.has(config.publicKey)) return `${field}.publicKey`;
     byKey.set(config.publicKey, config.id);
     for (let j = 0; j < config.allowedIps.length; j++) {
-      const k = cidrKey(parseCidr(config.allowedIps[j]!)!);
+      const k = keyOf(config.allowedIps[j]);
       if (byPrefix.has(k)) return `${field}.allowedIps[${j}]`;
       byPrefix.set(k, config.id);
     }
@@ -40,11 +44,11 @@ function consistentSet(assign: Array<{ key: number; prefixes: number[] }>): Map<
   const usedPrefixes = new Set<string>();
   assign.forEach((a, i) => {
     if (usedKeys.has(a.key)) return;
-    const ips = a.prefixes.map((p) => PREFIXES[p]!).filter((p) => !usedPrefixes.has(cidrKey(parsePrefix(p)!)));
-    const uniq = [...new Map(ips.map((p) => [cidrKey(parsePrefix(p)!), p])).values()];
+    const ips = a.prefixes.map((p) => PREFIXES[p]!).filter((p) => !usedPrefixes.has(keyOf(p)));
+    const uniq = [...new Map(ips.map((p) => [keyOf(p), p])).values()];
     if (uniq.length === 0) return;
     usedKeys.add(a.key);
-    for (const p of uniq) usedPrefixes.add(cidrKey(parsePrefix(p)!));
+    for (const p of uniq) usedPrefixes.add(keyOf(p));
     out.set(IDS[i]!, { id: IDS[i]!, publicKey: KEYS[a.key]!, allowedIps: uniq });
   });
   return out;
@@ -66,7 +70,7 @@ describe('incremental peer batch validation', () => {
           // Only valid removals of peers not upserted (the other cases fail before the set check).
           const remove = rem.map((i) => IDS[i]!).filter((id) => current.has(id) && !upsert.some((u) => u.id === id));
           // Allowed IPs listed twice within one peer fail earlier, with their own message: skip.
-          if (upsert.some((u) => new Set(u.allowedIps.map((a) => cidrKey(parsePrefix(a)!))).size !== u.allowedIps.length)) return;
+          if (upsert.some((u) => new Set(u.allowedIps.map((a) => keyOf(a))).size !== u.allowedIps.length)) return;
           const want = referenceConflict(current, upsert, remove, own);
           const index = buildPeerIndex(current);
           if (want === undefined) {
@@ -94,7 +98,33 @@ describe('incremental peer batch validation', () => {
   });
 });
 
-describe('Prefix (no BigInt) agrees with ParsedCidr (BigInt)', () => {
+/** Reference parse: acceptance by node:net and a strict length, the address as a BigInt. */
+function refCidr(text: string): { family: 4 | 6; value: bigint; len: number } | undefined {
+  const slash = text.indexOf('/');
+  if (slash < 0) return undefined;
+  const addr = text.slice(0, slash);
+  const lenText = text.slice(slash + 1);
+  if (!/^(0|[1-9]\d{0,2})$/.test(lenText)) return undefined;
+  const len = Number(lenText);
+  if (isIPv4(addr)) return len > 32 ? undefined : { family: 4, value: addr.split('.').reduce((a, p) => (a << 8n) | BigInt(Number(p)), 0n), len };
+  if (!isIPv6(addr) || addr.includes('%') || len > 128) return undefined;
+  let t = addr;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(t);
+  if (v4) t = `${t.slice(0, -v4[0].length)}${((Number(v4[1]) << 8) | Number(v4[2])).toString(16)}:${((Number(v4[3]) << 8) | Number(v4[4])).toString(16)}`;
+  const [h, tl] = t.includes('::') ? t.split('::') : [t, undefined];
+  const head = h ? h.split(':') : [];
+  const tail = tl ? tl.split(':') : [];
+  const groups = [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
+  return { family: 6, value: groups.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n), len };
+}
+
+function refContains(o: { family: 4 | 6; value: bigint; len: number }, i: { family: 4 | 6; value: bigint; len: number }): boolean {
+  if (o.family !== i.family || o.len > i.len) return false;
+  const shift = BigInt((o.family === 4 ? 32 : 128) - o.len);
+  return o.value >> shift === i.value >> shift;
+}
+
+describe('plugin-kit prefixes agree with a BigInt reference', () => {
   const v4 = fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 })).map(([o, l]) => `${o.join('.')}/${l}`);
   const v6 = fc
     .tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 }), fc.boolean())
@@ -107,24 +137,26 @@ describe('Prefix (no BigInt) agrees with ParsedCidr (BigInt)', () => {
   it('same acceptance, host bits, containment and keys', () => {
     fc.assert(
       fc.property(any, any, (a, b) => {
-        const pa = parsePrefix(a);
-        const ca = parseCidr(a);
-        expect(pa === undefined, a).to.equal(ca === undefined);
-        if (!pa || !ca) return;
-        expect(prefixHostBitsZero(pa), a).to.equal(hostBitsZero(ca));
-        expect(pa.key).to.equal(cidrKey(ca));
-        const pb = parsePrefix(b);
-        const cb = parseCidr(b);
-        if (!pb || !cb) return;
-        expect(prefixContains(pa, pb), `${a} contains ${b}`).to.equal(cidrContains(ca, cb));
-        expect(prefixContains(pb, pa), `${b} contains ${a}`).to.equal(cidrContains(cb, ca));
+        const pa = parseCidr(a);
+        const ra = refCidr(a);
+        expect(pa === undefined, a).to.equal(ra === undefined);
+        if (!pa || !ra) return;
+        const mask = (1n << BigInt((ra.family === 4 ? 32 : 128) - ra.len)) - 1n;
+        expect(hostBitsZero(pa), a).to.equal((ra.value & mask) === 0n);
+        expect(pa.address).to.equal(ra.value);
+        const pb = parseCidr(b);
+        const rb = refCidr(b);
+        if (!pb || !rb) return;
+        expect(pa.key === pb.key, `${a} key vs ${b}`).to.equal(ra.family === rb.family && ra.value === rb.value && ra.len === rb.len);
+        expect(cidrContains(pa, pb), `${a} contains ${b}`).to.equal(refContains(ra, rb));
+        expect(cidrContains(pb, pa), `${b} contains ${a}`).to.equal(refContains(rb, ra));
       }),
       { numRuns: 2000 },
     );
   });
 
   it('containment at word boundaries', () => {
-    const c = (o: string, i: string): boolean => prefixContains(parsePrefix(o)!, parsePrefix(i)!);
+    const c = (o: string, i: string): boolean => cidrContains(parseCidr(o) as ParsedCidr, parseCidr(i) as ParsedCidr);
     expect(c('10.0.0.0/8', '10.2.3.4/32')).to.equal(true);
     expect(c('10.0.0.0/8', '11.0.0.0/32')).to.equal(false);
     expect(c('0.0.0.0/0', '11.0.0.0/32')).to.equal(true);

@@ -22,6 +22,17 @@ describe('manifest', () => {
     expect(manifest.kind).to.equal('backend');
     expect(manifest.backend?.protocol).to.equal(PROTOCOL);
   });
+  it('configSchema, as the loader applies it (ajv, defaults), refuses unknown or ill-typed options (CONFIG_INVALID)', () => {
+    // The plugin no longer re-checks its options: the daemon's loader validates them against this
+    // schema and throws CONFIG_INVALID (core/daemon/src/loader/load-plugin.ts).
+    const validate = new Ajv({ strict: false, useDefaults: true }).compile(manifest.configSchema!);
+    for (const bad of [{ userspace: 'sometimes' }, { colour: 'blue' }, { exitNodeTable: 254 }, { userspaceStartTimeoutMs: 99 }, { wgPath: '' }]) {
+      expect(validate(structuredClone(bad)), JSON.stringify(bad)).to.equal(false);
+    }
+    const filled: Record<string, unknown> = {};
+    expect(validate(filled)).to.equal(true);
+    expect(filled).to.deep.equal(DEFAULT_OPTIONS);
+  });
   it('claims exactly the run-time capabilities', () => {
     expect(manifest.capabilities).to.deep.equal(CAPABILITIES);
     expect(createPlugin(makeContext(new FakeRunner())).capabilities()).to.deep.equal(manifest.capabilities);

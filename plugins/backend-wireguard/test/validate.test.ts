@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import type { PeerConfig } from '@rustynet/plugin-api';
-import { cidrContains, hostBitsZero, parseCidr, parseIPv6 } from '../src/cidr.js';
+import { cidrContains, hostBitsZero, parseCidr, parseIp } from '@rustynet/plugin-kit';
 import { validatePeerBatch, validateRouteChange, validateStartConfig } from '../src/validate.js';
 import { caught, randomPublicKey } from './support/keys.js';
 
 const goodStart = { nodeId: 'a', interfaceName: 'rn0', addresses: ['100.64.0.1/32', 'fd7a::1/128'], listenPort: 51820, keyDirectory: '/k' };
 
-describe('cidr', () => {
+describe('cidr (plugin-kit, as this backend uses it)', () => {
   it('parses IPv4 and IPv6 prefixes and rejects malformed ones', () => {
-    expect(parseCidr('10.0.0.0/8')).to.deep.equal({ family: 4, address: 0x0a000000n, prefixLength: 8 });
+    expect(parseCidr('10.0.0.0/8')).to.include({ family: 4, address: 0x0a000000n, prefixLength: 8 });
     expect(parseCidr('fd7a:115c::/48')?.family).to.equal(6);
     expect(parseCidr('::/0')?.prefixLength).to.equal(0);
     expect(parseCidr('::ffff:1.2.3.4/128')?.address).to.equal(0xffff01020304n);
@@ -16,7 +16,7 @@ describe('cidr', () => {
       'fe80::1%eth0/64', '[fd00::1]/128', '01.2.3.4/32', 'fd00::/08', 'x/1', '', '10.0.0.0/8/8', '1:2:3:4:5:6:7:8:9/128']) {
       expect(parseCidr(bad), bad).to.equal(undefined);
     }
-    expect(parseIPv6('1:2:3:4:5:6:7:8')).to.equal(0x00010002000300040005000600070008n);
+    expect(parseIp('1:2:3:4:5:6:7:8')?.value).to.equal(0x00010002000300040005000600070008n);
   });
   it('checks host bits and containment', () => {
     expect(hostBitsZero(parseCidr('10.1.0.0/16')!)).to.equal(true);

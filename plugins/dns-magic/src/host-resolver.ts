@@ -1,7 +1,8 @@
-import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { invalidInput, type CommandRunner, type Endpoint } from '@rustynet/plugin-api';
+import { writeFileAtomic } from '@rustynet/plugin-kit';
 import { normalizeZoneName } from './zone.js';
 
 /**
@@ -71,9 +72,7 @@ export async function installNetnsResolvConf(netns: string, content: string, opt
   const dir = netnsDir(netns, opts.etcNetnsDir ?? '/etc/netns');
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const path = join(dir, 'resolv.conf');
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, content, { mode: 0o644 });
-  await rename(tmp, path);
+  await writeFileAtomic(path, content, { mode: 0o644 });
   return path;
 }
 

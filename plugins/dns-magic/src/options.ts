@@ -127,8 +127,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Applies defaults to raw plugin options and checks them (the host validated them against
- * {@link dnsMagicConfigSchema} already; this is the plugin's own defence).
+ * Applies defaults to raw plugin options and checks them. Under the daemon the loader has
+ * validated them against {@link dnsMagicConfigSchema} already, but the standalone server
+ * (standalone.ts) takes options from its command line with no loader, and the schema cannot say
+ * that `forwarder.host` is an IP literal: so these checks stay.
  * @throws RustynetError `CONFIG_INVALID` with `field` = `options.<name>`.
  */
 export function parseOptions(raw: Readonly<Record<string, unknown>>): DnsMagicOptions {

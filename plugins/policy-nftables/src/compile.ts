@@ -26,8 +26,7 @@
  * Base chains keep `policy accept`: traffic that did not come in on a mesh interface never
  * enters `acl` and is not affected.
  */
-import type { Family, Prefix } from './ip.js';
-import { formatPrefix } from './ip.js';
+import { formatCidr, type IpFamily, type ParsedCidr } from '@rustynet/plugin-kit';
 import type { PolicyOptions } from './options.js';
 import type { AddressMatch, PortRange, ResolvedPolicy, ResolvedRule } from './resolve.js';
 
@@ -66,7 +65,12 @@ function portsText(ports: PortRange[]): string {
 }
 
 /** The protocol part of a rule line for `family` (`null`: a family-agnostic line). */
-function protoMatch(rule: ResolvedRule, family: Family | null): string | null {
+/** nft text of a prefix: host prefixes as bare addresses. */
+function text(p: ParsedCidr): string {
+  return formatCidr(p, { bareHost: true });
+}
+
+function protoMatch(rule: ResolvedRule, family: IpFamily | null): string | null {
   switch (rule.proto) {
     case 'any':
       return null;
@@ -79,7 +83,7 @@ function protoMatch(rule: ResolvedRule, family: Family | null): string | null {
   }
 }
 
-function sidePrefixes(side: AddressMatch, family: Family): Prefix[] | null {
+function sidePrefixes(side: AddressMatch, family: IpFamily): ParsedCidr[] | null {
   if (side.any) return null;
   return family === 4 ? side.v4 : side.v6;
 }
@@ -101,8 +105,8 @@ export function ruleLines(rule: ResolvedRule): string[] {
     const kw = family === 4 ? 'ip' : 'ip6';
     lines.push(
       line([
-        s && `${kw} saddr ${set(s.map(formatPrefix))}`,
-        d && `${kw} daddr ${set(d.map(formatPrefix))}`,
+        s && `${kw} saddr ${set(s.map(text))}`,
+        d && `${kw} daddr ${set(d.map(text))}`,
         protoMatch(rule, family),
         tail,
       ]),

@@ -8,12 +8,12 @@
  * traffic is accepted before the ACL and is not modelled here: a flow query is about a new flow.
  */
 import { invalidInput, type FlowQuery, type PolicyDecision } from '@rustynet/plugin-api';
-import { formatIp, parseIp, prefixContains, type Family, type IpAddress } from './ip.js';
+import { cidrContains, formatIp, parseIp, type IpAddress, type IpFamily } from '@rustynet/plugin-kit';
 import type { AddressMatch, PortRange, ResolvedPolicy, ResolvedRule, ResolvedSelector } from './resolve.js';
 
 /** A packet opening a new flow. */
 export interface Packet {
-  family: Family;
+  family: IpFamily;
   src: bigint;
   dst: bigint;
   proto: 'tcp' | 'udp' | 'icmp';
@@ -32,8 +32,8 @@ export interface RuleMatch {
 }
 
 /** The first selector of `side` that contains `addr`; `undefined` when none does. */
-export function matchSide(side: AddressMatch, family: Family, addr: bigint): ResolvedSelector | undefined {
-  return side.selectors.find((s) => s.any || s.prefixes.some((p) => prefixContains(p, family, addr)));
+export function matchSide(side: AddressMatch, family: IpFamily, addr: bigint): ResolvedSelector | undefined {
+  return side.selectors.find((s) => s.any || s.prefixes.some((p) => cidrContains(p, { family, value: addr })));
 }
 
 function portIn(ports: PortRange[], port: number | undefined): boolean {
@@ -115,7 +115,7 @@ function reasonOf(policy: ResolvedPolicy, pkt: Packet, ev: Evaluation): string {
 
 /** A flow end point resolved to its addresses, by family. */
 interface Endpoint {
-  byFamily: Map<Family, IpAddress>;
+  byFamily: Map<IpFamily, Pick<IpAddress, 'family' | 'value'>>;
 }
 
 function resolveEndpoint(policy: ResolvedPolicy, text: unknown, field: string): Endpoint {
@@ -125,8 +125,8 @@ function resolveEndpoint(policy: ResolvedPolicy, text: unknown, field: string): 
   const id = text.startsWith('node:') ? text.slice(5) : text;
   const node = policy.nodes.get(id);
   if (!node) throw invalidInput(field, `unknown node ${JSON.stringify(text)} (and not an IP address)`);
-  const byFamily = new Map<Family, IpAddress>();
-  for (const a of node.addresses) if (!byFamily.has(a.family)) byFamily.set(a.family, { family: a.family, value: a.addr });
+  const byFamily = new Map<IpFamily, Pick<IpAddress, 'family' | 'value'>>();
+  for (const a of node.addresses) if (!byFamily.has(a.family)) byFamily.set(a.family, { family: a.family, value: a.address });
   return { byFamily };
 }
 

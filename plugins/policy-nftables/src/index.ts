@@ -19,7 +19,7 @@ export { DEFAULT_OPTIONS, optionsSchema, resolveOptions, type PolicyOptions } fr
 
 /**
  * Entry point called by the plugin loader. Touches nothing on the system.
- * @throws RustynetError `INVALID_INPUT` for bad options (the loader validates them first).
+ * Options are validated by the loader against the manifest's `configSchema` before this runs.
  */
 export function createPlugin(context: PluginContext): PolicyPlugin & NftablesPolicyPlugin {
   return new NftablesPolicyPlugin(context);

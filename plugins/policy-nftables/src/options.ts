@@ -2,7 +2,6 @@
  * Options of `@rustynet/policy-nftables` (the `options` object of its entry in the daemon
  * config). The same schema is the manifest's `configSchema`; a unit test keeps them equal.
  */
-import { invalidInput } from '@rustynet/plugin-api';
 
 /** Resolved options with every default applied. */
 export interface PolicyOptions {
@@ -72,36 +71,11 @@ export const optionsSchema = {
 } as const;
 
 /**
- * Applies defaults and checks the options (the host validated them against the schema already;
- * this guards direct users such as tests and the bench).
- * @throws RustynetError `INVALID_INPUT` naming the option, e.g. `options.table`.
+ * Applies defaults over `raw`. The daemon's loader has already validated `raw` against the
+ * manifest's `configSchema` (= {@link optionsSchema}: names, types, ranges, patterns) and filled
+ * its defaults; every rule of these options is in that schema, so nothing is re-checked here.
  */
 export function resolveOptions(raw: Readonly<Record<string, unknown>> | undefined): PolicyOptions {
-  const o = { ...DEFAULT_OPTIONS, ...(raw ?? {}) } as Record<string, unknown>;
-  for (const key of Object.keys(raw ?? {})) {
-    if (!(key in optionsSchema.properties)) throw invalidInput(`options.${key}`, 'unknown option');
-  }
-  if (typeof o['table'] !== 'string' || !new RegExp(TABLE_NAME_PATTERN).test(o['table'])) {
-    throw invalidInput('options.table', `must match ${TABLE_NAME_PATTERN}`);
-  }
-  const pr = o['priority'];
-  if (typeof pr !== 'number' || !Number.isInteger(pr) || pr < -300 || pr > 300) {
-    throw invalidInput('options.priority', 'must be an integer in -300..300');
-  }
-  for (const k of ['filterForward', 'allowNeighborDiscovery', 'dropInvalid'] as const) {
-    if (typeof o[k] !== 'boolean') throw invalidInput(`options.${k}`, 'must be a boolean');
-  }
-  const poll = o['counterPollIntervalMs'];
-  if (typeof poll !== 'number' || !Number.isInteger(poll) || poll < 0) {
-    throw invalidInput('options.counterPollIntervalMs', 'must be an integer >= 0');
-  }
-  if (typeof o['nft'] !== 'string' || o['nft'] === '') throw invalidInput('options.nft', 'must be a non-empty string');
-  const su = o['startupInterfaces'];
-  if (!Array.isArray(su)) throw invalidInput('options.startupInterfaces', 'must be an array');
-  su.forEach((name, i) => {
-    if (typeof name !== 'string' || !new RegExp(INTERFACE_PATTERN).test(name)) {
-      throw invalidInput(`options.startupInterfaces[${i}]`, `must match ${INTERFACE_PATTERN}`);
-    }
-  });
-  return o as unknown as PolicyOptions;
+  const given = (raw ?? {}) as Partial<PolicyOptions>;
+  return { ...DEFAULT_OPTIONS, ...given, startupInterfaces: [...(given.startupInterfaces ?? DEFAULT_OPTIONS.startupInterfaces)] };
 }

@@ -3,7 +3,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  DEFAULT_CALL_TIMEOUT_MS,
   isRustynetError,
   RustynetError,
   type CallOptions,
@@ -18,6 +17,7 @@ import {
   type PolicyPlugin,
   type RuleCounter,
 } from '@rustynet/plugin-api';
+import { isAbortError, PluginLifecycle, type CallScope } from '@rustynet/plugin-kit';
 import { compileRuleset, deleteTableScript } from './compile.js';
 import { parseCounters } from './counters.js';
 import { explainFlow } from './evaluate.js';
@@ -37,18 +37,23 @@ interface Applied {
   at: number;
 }
 
+/** State of a started instance. */
+interface Running {
+  /** The policy last applied; none until the first apply. */
+  applied: Applied | undefined;
+  /** Stops the counter poll. */
+  poll: AbortController | undefined;
+}
+
 /**
  * `@rustynet/policy-nftables`. Lifecycle: `start` checks that nft runs with the needed
  * privilege (and optionally blocks `startupInterfaces`), `apply` replaces the table in one
- * transaction, `stop` deletes the table. Calls are serialised.
+ * transaction, `stop` deletes the table. Calls are serialised, state checks and abort mapping
+ * done by plugin-kit's {@link PluginLifecycle}.
  */
-export class NftablesPolicyPlugin implements PolicyPlugin {
+export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> implements PolicyPlugin {
   readonly kind = 'policy' as const;
   readonly options: PolicyOptions;
-  private running = false;
-  private applied: Applied | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-  private poll: AbortController | undefined;
   /** Last counter values seen per rule id, to turn nft's absolute values into metric increments. */
   private seen = new Map<string, { packets: number; bytes: number }>();
   private readonly m: {
@@ -59,8 +64,9 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
     bytes: Counter;
   };
 
-  /** @throws RustynetError `INVALID_INPUT` for bad options (field `options.<name>`). */
+  /** Options come validated by the loader (manifest `configSchema`); defaults are filled here. */
   constructor(private readonly context: PluginContext) {
+    super({ clock: context.clock, label: 'the policy plugin' });
     this.options = resolveOptions(context.options);
     const mx = context.metrics;
     this.m = {
@@ -82,7 +88,7 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
 
   /** The ruleset text last applied by this instance (for diagnostics), if any. */
   lastRuleset(): string | undefined {
-    return this.applied?.text;
+    return this.runningState?.applied?.text;
   }
 
   /**
@@ -91,43 +97,51 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
    * @throws RustynetError `ALREADY_RUNNING`, `PERMISSION_DENIED`, `POLICY_FAILED`.
    */
   start(options?: CallOptions): Promise<void> {
-    return this.serial(async () => {
-      if (this.running) throw new RustynetError('ALREADY_RUNNING', 'policy plugin already started');
-      await this.nft(['list', 'tables'], undefined, options);
-      if (this.options.startupInterfaces.length > 0) {
-        // The empty policy: only established/related traffic passes on these interfaces.
-        const policy: ResolvedPolicy = {
-          self: '(startup)',
-          interfaces: [...new Set(this.options.startupInterfaces)],
-          rules: [],
-          nodes: new Map(),
-        };
-        await this.nft(['-f', '-'], compileRuleset(policy, this.options), options);
-      }
-      this.running = true;
-      this.startPoll();
-      this.context.logger.info({ table: this.options.table }, 'policy plugin started');
-    });
+    return this.runStart(undefined, options);
   }
 
-  /** Deletes the plugin's table (only it). Idempotent. @throws RustynetError `POLICY_FAILED`. */
-  stop(options?: CallOptions): Promise<void> {
-    return this.serial(async () => {
-      this.poll?.abort();
-      this.poll = undefined;
-      try {
-        await this.nft(['-f', '-'], deleteTableScript(this.options.table), options);
-      } catch (err) {
-        // Not started: nothing of ours can be there but a stale table; stay quiet if nft fails.
-        if (this.running) throw err;
-        this.context.logger.debug({ err: String(err) }, 'stop before start: table cleanup skipped');
-      }
-      if (this.running) this.context.logger.info({ table: this.options.table }, 'policy table removed');
-      this.running = false;
-      this.applied = undefined;
-      this.seen.clear();
-      this.m.rules.set(0);
-    });
+  protected override async _start(_config: void, scope: CallScope): Promise<Running> {
+    await this.nft(['list', 'tables'], undefined, scope);
+    if (this.options.startupInterfaces.length > 0) {
+      // The empty policy: only established/related traffic passes on these interfaces.
+      const policy: ResolvedPolicy = {
+        self: '(startup)',
+        interfaces: [...new Set(this.options.startupInterfaces)],
+        rules: [],
+        nodes: new Map(),
+      };
+      await this.nft(['-f', '-'], compileRuleset(policy, this.options), scope);
+    }
+    const running: Running = { applied: undefined, poll: undefined };
+    running.poll = this.startPoll();
+    this.context.logger.info({ table: this.options.table }, 'policy plugin started');
+    return running;
+  }
+
+  /** Deletes the plugin's table (only it). Idempotent. @throws RustynetError `POLICY_FAILED` (still running then). */
+  protected override async _stop(st: Running, scope: CallScope): Promise<void> {
+    st.poll?.abort();
+    st.poll = undefined;
+    await this.nft(['-f', '-'], deleteTableScript(this.options.table), scope);
+    this.context.logger.info({ table: this.options.table }, 'policy table removed');
+    this.forgetCounters();
+  }
+
+  /** Stop before start: removes a stale table of ours if nft can; stays quiet if it cannot. */
+  protected override async _stopIdle(scope: CallScope): Promise<void> {
+    try {
+      await this.nft(['-f', '-'], deleteTableScript(this.options.table), scope);
+    } catch (err) {
+      // Not started: nothing of ours can be there but a stale table; stay quiet if nft fails.
+      if (isAbortError(err)) throw err;
+      this.context.logger.debug({ err: String(err) }, 'stop before start: table cleanup skipped');
+    }
+    this.forgetCounters();
+  }
+
+  private forgetCounters(): void {
+    this.seen.clear();
+    this.m.rules.set(0);
   }
 
   /** @throws RustynetError `INVALID_INPUT` naming the field. Changes nothing. */
@@ -142,8 +156,7 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
    *   `TIMEOUT`, `ABORTED`.
    */
   apply(input: PolicyInput, options?: CallOptions): Promise<void> {
-    return this.serial(async () => {
-      if (!this.running) throw new RustynetError('NOT_RUNNING', 'policy plugin is not started');
+    return this.whileRunning(options, async (st, scope) => {
       let policy: ResolvedPolicy;
       try {
         policy = resolvePolicy(input);
@@ -154,13 +167,13 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
       const text = compileRuleset(policy, this.options);
       const t0 = performance.now();
       try {
-        await this.nft(['-f', '-'], text, options);
+        await this.nft(['-f', '-'], text, scope);
       } catch (err) {
         this.m.applies.inc({ result: 'failed' });
         throw err;
       }
       const seconds = (performance.now() - t0) / 1000;
-      this.applied = { policy, text, at: this.context.clock.now() };
+      st.applied = { policy, text, at: this.context.clock.now() };
       this.seen.clear(); // the new table's counters start at zero
       this.m.applies.inc({ result: 'ok' });
       this.m.applySeconds.observe(seconds);
@@ -180,7 +193,7 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
    * @throws RustynetError `NOT_RUNNING`, `POLICY_FAILED` (e.g. the table was removed by someone else).
    */
   counters(options?: CallOptions): Promise<RuleCounter[]> {
-    return this.serial(() => this.readCounters(options));
+    return this.whileRunning(options, (st, scope) => this.readCounters(st, scope));
   }
 
   /** Pure: which rule decides `flow` under `input`, and why. @throws RustynetError `INVALID_INPUT`. */
@@ -188,17 +201,16 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
     return explainFlow(resolvePolicy(input), flow);
   }
 
-  private async readCounters(options?: CallOptions): Promise<RuleCounter[]> {
-    if (!this.running) throw new RustynetError('NOT_RUNNING', 'policy plugin is not started');
-    const res = await this.nft(['-j', 'list', 'table', 'inet', this.options.table], undefined, options, true);
+  private async readCounters(st: Running, scope: CallScope): Promise<RuleCounter[]> {
+    const res = await this.nft(['-j', 'list', 'table', 'inet', this.options.table], undefined, scope, true);
     if (res.exitCode !== 0) {
-      if (!this.applied && /No such file or directory/.test(res.stderr)) return [];
+      if (!st.applied && /No such file or directory/.test(res.stderr)) return [];
       throw new RustynetError('POLICY_FAILED', `cannot read counters of table inet ${this.options.table}: ${res.stderr.trim()}`, {
         details: { exitCode: res.exitCode, stderr: res.stderr },
       });
     }
     const parsed = parseCounters(res.stdout, this.options.table);
-    const actions = new Map(this.applied?.policy.rules.map((r) => [r.id, r.action]) ?? []);
+    const actions = new Map(st.applied?.policy.rules.map((r) => [r.id, r.action]) ?? []);
     const feed = (rule: string, action: string, packets: number, bytes: number): void => {
       const prev = this.seen.get(rule) ?? { packets: 0, bytes: 0 };
       // A value below the last one means the counter restarted (table replaced): count it all.
@@ -213,11 +225,11 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
     return parsed.rules.map(({ ruleId, packets, bytes }) => ({ ruleId, packets, bytes }));
   }
 
-  private startPoll(): void {
+  /** Starts the counter poll (every `counterPollIntervalMs`); returns what stops it, if any. */
+  private startPoll(): AbortController | undefined {
     const period = this.options.counterPollIntervalMs;
-    if (period <= 0) return;
+    if (period <= 0) return undefined;
     const ac = new AbortController();
-    this.poll = ac;
     void (async () => {
       for (;;) {
         try {
@@ -226,20 +238,18 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
           return;
         }
         if (ac.signal.aborted) return;
-        if (!this.applied) continue;
+        if (!this.runningState?.applied) continue;
         try {
-          await this.serial(() => (this.running && this.applied ? this.readCounters({ timeoutMs: period }) : Promise.resolve([])));
+          await this.serial({ timeoutMs: period }, async (scope) => {
+            const st = this.runningState;
+            return st?.applied ? this.readCounters(st, scope) : [];
+          });
         } catch (err) {
           this.context.logger.warn({ err: String(err) }, 'policy counter poll failed');
         }
       }
     })();
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return ac;
   }
 
   /**
@@ -250,19 +260,14 @@ export class NftablesPolicyPlugin implements PolicyPlugin {
   private async nft(
     args: string[],
     input: string | undefined,
-    options: CallOptions | undefined,
+    scope: CallScope,
     tolerate = false,
   ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     let res;
     try {
-      res = await this.context.runner.run(this.options.nft, args, {
-        reject: false,
-        timeoutMs: options?.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-        ...(options?.signal && { signal: options.signal }),
-        ...(input !== undefined && { input }),
-      });
+      res = await this.context.runner.run(this.options.nft, args, scope.runOptions({ reject: false, ...(input !== undefined && { input }) }));
     } catch (err) {
-      if (isRustynetError(err, 'TIMEOUT') || isRustynetError(err, 'ABORTED')) throw err;
+      if (isAbortError(err)) throw err;
       const details = isRustynetError(err) ? err.details : undefined;
       const stderr = typeof details?.['stderr'] === 'string' ? details['stderr'] : String(err);
       throw this.failure(args, stderr, typeof details?.['exitCode'] === 'number' ? details['exitCode'] : -1, err);

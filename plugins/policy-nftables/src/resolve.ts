@@ -6,7 +6,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { aclSchema, invalidInput, NODE_ID_PATTERN, type AclProtocol, type PolicyInput } from '@rustynet/plugin-api';
-import { bits, normalizePrefixes, parseCidr, parseIp, withText, type Prefix } from './ip.js';
+import { makeCidr, normalizeCidrs, parseCidr, type ParsedCidr } from '@rustynet/plugin-kit';
 import { INTERFACE_PATTERN } from './options.js';
 
 /** One selector of a rule's `src` or `dst`, resolved. */
@@ -16,10 +16,10 @@ export interface ResolvedSelector {
   /** True for `*`. */
   any: boolean;
   /** Normalised prefixes the selector stands for (IPv4 first, then IPv6). Empty when `any`. */
-  prefixes: Prefix[];
+  prefixes: ParsedCidr[];
 }
 
-function split(prefixes: Prefix[]): { v4: Prefix[]; v6: Prefix[] } {
+function split(prefixes: ParsedCidr[]): { v4: ParsedCidr[]; v6: ParsedCidr[] } {
   return { v4: prefixes.filter((p) => p.family === 4), v6: prefixes.filter((p) => p.family === 6) };
 }
 
@@ -29,9 +29,9 @@ export interface AddressMatch {
   any: boolean;
   selectors: ResolvedSelector[];
   /** Union of the selectors' IPv4 prefixes, normalised (no overlaps, sorted). Empty when `any`. */
-  v4: Prefix[];
+  v4: ParsedCidr[];
   /** Union of the selectors' IPv6 prefixes, normalised. Empty when `any`. */
-  v6: Prefix[];
+  v6: ParsedCidr[];
 }
 
 /** An inclusive port range. */
@@ -58,7 +58,7 @@ export interface ResolvedRule {
 export interface ResolvedNode {
   id: string;
   /** Host addresses (the address part of each netmap CIDR), in netmap order. */
-  addresses: Prefix[];
+  addresses: ParsedCidr[];
   tags: string[];
 }
 
@@ -122,7 +122,7 @@ export function resolvePolicy(input: PolicyInput): ResolvedPolicy {
     if (!err) throw invalidInput('acl', 'invalid');
     throw invalidInput(ajvField(err), err.message ?? 'invalid', { keyword: err.keyword });
   }
-  const tagLists = new Map<string, Prefix[]>();
+  const tagLists = new Map<string, ParsedCidr[]>();
   for (const node of nodes.values()) {
     for (const tag of node.tags) {
       const list = tagLists.get(tag) ?? [];
@@ -131,7 +131,7 @@ export function resolvePolicy(input: PolicyInput): ResolvedPolicy {
     }
   }
   // Normalised once per tag, not once per use.
-  const tagIndex = new Map<string, Prefix[]>([...tagLists].map(([tag, list]) => [tag, normalizeBoth(list)]));
+  const tagIndex = new Map<string, ParsedCidr[]>([...tagLists].map(([tag, list]) => [tag, normalizeBoth(list)]));
   const cache = new Map<string, ResolvedSelector>();
   const seenIds = new Map<string, number>();
   const rules = input.acl.rules.map((rule, index): ResolvedRule => {
@@ -167,12 +167,11 @@ function resolveNodes(raw: unknown): Map<string, ResolvedNode> {
     if (nodes.has(id)) throw invalidInput(`${base}.id`, `duplicate node id ${id}`);
     const addrs = node['addresses'];
     if (!Array.isArray(addrs)) throw invalidInput(`${base}.addresses`, 'must be an array');
-    const addresses = addrs.map((a: unknown, j): Prefix => {
-      const c = typeof a === 'string' ? parseCidr(a, true) : undefined;
+    const addresses = addrs.map((a: unknown, j): ParsedCidr => {
+      const c = parseCidr(a, { allowBare: true });
+      if (!c) throw invalidInput(`${base}.addresses[${j}]`, `not an IP address or CIDR: ${JSON.stringify(a)}`);
       // A node address names one host: the address part counts, whatever the prefix length.
-      const host = c ? parseIp((a as string).split('/')[0] as string) : undefined;
-      if (!host) throw invalidInput(`${base}.addresses[${j}]`, `not an IP address or CIDR: ${JSON.stringify(a)}`);
-      return withText({ family: host.family, addr: host.value, len: bits(host.family) });
+      return makeCidr(c.family, c.address, c.bits);
     });
     const tagsRaw = node['tags'] ?? [];
     if (!Array.isArray(tagsRaw)) throw invalidInput(`${base}.tags`, 'must be an array');
@@ -230,7 +229,7 @@ function resolveSelector(
   text: string,
   field: string,
   nodes: Map<string, ResolvedNode>,
-  tags: Map<string, Prefix[]>,
+  tags: Map<string, ParsedCidr[]>,
 ): ResolvedSelector {
   if (text === '*') return { text, any: true, prefixes: [] };
   if (text.startsWith('tag:')) {
@@ -239,10 +238,10 @@ function resolveSelector(
     if (!list) throw invalidInput(field, `unknown tag selector ${text}: no node carries tag ${JSON.stringify(tag)}`);
     return { text, any: false, prefixes: list };
   }
-  const cidr = parseCidr(text, true);
+  const cidr = parseCidr(text, { allowBare: true });
   if (cidr) {
     if (cidr.hostBitsSet) throw invalidInput(field, `CIDR ${text} has host bits set`);
-    return { text, any: false, prefixes: [withText({ family: cidr.family, addr: cidr.addr, len: cidr.len })] };
+    return { text, any: false, prefixes: [cidr] };
   }
   const id = text.startsWith('node:') ? text.slice(5) : text;
   const node = nodes.get(id);
@@ -253,15 +252,15 @@ function resolveSelector(
   return { text, any: false, prefixes: normalizeBoth(node.addresses) };
 }
 
-function normalizeBoth(list: Prefix[]): Prefix[] {
-  return [...normalizePrefixes(list.filter((p) => p.family === 4)), ...normalizePrefixes(list.filter((p) => p.family === 6))];
+function normalizeBoth(list: ParsedCidr[]): ParsedCidr[] {
+  return [...normalizeCidrs(list.filter((p) => p.family === 4)), ...normalizeCidrs(list.filter((p) => p.family === 6))];
 }
 
 function resolveSelectors(
   list: string[],
   field: string,
   nodes: Map<string, ResolvedNode>,
-  tags: Map<string, Prefix[]>,
+  tags: Map<string, ParsedCidr[]>,
   cache: Map<string, ResolvedSelector>,
 ): AddressMatch {
   const selectors = list.map((text, i) => {
@@ -278,7 +277,7 @@ function resolveSelectors(
   return {
     any: false,
     selectors,
-    v4: selectors.length === 1 ? union.v4 : normalizePrefixes(union.v4),
-    v6: selectors.length === 1 ? union.v6 : normalizePrefixes(union.v6),
+    v4: selectors.length === 1 ? union.v4 : normalizeCidrs(union.v4),
+    v6: selectors.length === 1 ? union.v6 : normalizeCidrs(union.v6),
   };
 }

@@ -64,12 +64,18 @@ describe('plugin lifecycle and contract (fake runner)', () => {
     expect(['set up ', 'w', 'g', ' now'].join('')).to.match(words); // the pattern itself works
   });
 
-  it('createPlugin touches nothing; bad options are INVALID_INPUT', () => {
+  it('createPlugin touches nothing; bad options are refused by the configSchema the loader applies', () => {
     const runner = new RecordingRunner();
     createPlugin(makeContext({ runner }));
     expect(runner.calls).to.have.length(0);
-    expect(() => createPlugin(makeContext({ runner, options: { table: 'bad-name' } }))).to.throw(/options\.table/);
-    expect(() => createPlugin(makeContext({ runner, options: { nope: 1 } }))).to.throw(/options\.nope/);
+    // The daemon's loader validates options against the manifest's configSchema (ajv, defaults)
+    // and names the field; the plugin no longer re-checks them.
+    const manifest = JSON.parse(readFileSync(join(PKG, 'rustynet-plugin.json'), 'utf8'));
+    const validate = new Ajv({ strict: false, useDefaults: true }).compile(manifest.configSchema);
+    expect(validate({ table: 'bad-name' })).to.equal(false);
+    expect(validate.errors?.[0]?.instancePath).to.equal('/table');
+    expect(validate({ nope: 1 })).to.equal(false);
+    expect(validate.errors?.[0]?.params).to.deep.equal({ additionalProperty: 'nope' });
   });
 
   it('NOT_RUNNING before start and after stop; ALREADY_RUNNING; stop idempotent; restart works', async () => {

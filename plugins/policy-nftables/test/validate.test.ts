@@ -63,6 +63,6 @@ describe('validation (resolvePolicy)', () => {
     i.acl.rules[4]!.src = ['100.64.0.2', 'fd00::2', 'node:b'];
     const p = resolvePolicy(i);
     expect(p.interfaces).to.deep.equal(['rn*', 'tun0']);
-    expect(p.rules[4]!.src.v4.map((x) => x.len)).to.deep.equal([32]);
+    expect(p.rules[4]!.src.v4.map((x) => x.prefixLength)).to.deep.equal([32]);
   });
 });

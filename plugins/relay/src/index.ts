@@ -23,7 +23,7 @@ export * as protocol from './protocol.js';
 /**
  * Entry point named in `rustynet-plugin.json`: creates the relay client plugin.
  * Does not touch the system (sockets are opened by `start` and `openPath`).
- * @throws RustynetError CONFIG_INVALID when `context.options` has an unknown or out-of-range option.
+ * Options arrive validated by the loader against the manifest's `configSchema`.
  */
 export function createPlugin(context: PluginContext): RelayPlugin {
   return new RelayClient(context);

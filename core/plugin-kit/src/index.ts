@@ -1,0 +1,42 @@
+/**
+ * @rustynet/plugin-kit: shared helpers for Rustynet plugin authors.
+ *
+ * - {@link PluginLifecycle} / {@link BackendBase}: state checks, call serialisation and
+ *   abort/deadline mapping in one place; implement the protected `_` methods.
+ * - {@link CallScope}, {@link abortError}: a call's deadline and signal, mapped to `TIMEOUT` / `ABORTED`.
+ * - {@link parseCidr}, {@link parseIp} and friends: CIDR/IP on ipaddr.js.
+ * - {@link retry}: exponential back-off on p-retry, with an AbortSignal.
+ * - {@link writeFileAtomic}: atomic writes with fsync and a file mode.
+ * - {@link SerialQueue}: one task at a time, in call order.
+ */
+export { abortError, isAbortError, isTimeoutReason, mapAbortError, throwIfAborted } from './abort.js';
+export { writeFileAtomic, type AtomicWriteOptions } from './atomic-write.js';
+export { BackendBase, type BackendBaseOptions } from './backend-base.js';
+export { CallScope } from './call-scope.js';
+export {
+  CidrSet,
+  canonicalCidr,
+  cidrAddress,
+  cidrContains,
+  cidrProblem,
+  cidrsOverlap,
+  familyBits,
+  formatCidr,
+  formatIp,
+  hostBitsZero,
+  isHostPrefix,
+  isIp,
+  isIPv4Mapped,
+  makeCidr,
+  normalizeCidrs,
+  parseCidr,
+  parseIp,
+  unmapIPv4,
+  type IpAddress,
+  type IpFamily,
+  type ParseCidrOptions,
+  type ParsedCidr,
+} from './cidr.js';
+export { PluginLifecycle, type LifecycleOptions } from './lifecycle.js';
+export { isRetryable, retry, type RetryOptions } from './retry.js';
+export { SerialQueue } from './serial-queue.js';

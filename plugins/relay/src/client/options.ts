@@ -1,0 +1,53 @@
+/** Options of the relay client plugin (its `options` in the daemon config; see `configSchema`). */
+
+/** Options of the relay client. */
+export interface RelayClientOptions {
+  /** How long to wait for each CHALLENGE / REGISTERED answer (ms). Default 1 000. */
+  attemptTimeoutMs: number;
+  /** First back-off after every relay failed once (ms); doubles up to `maxBackoffMs`. Default 250. */
+  initialBackoffMs: number;
+  /** Largest back-off between registration rounds (ms). Default 5 000. */
+  maxBackoffMs: number;
+  /** Upper bound of the keepalive interval (ms); the server's recommendation wins when smaller. Default 10 000. */
+  keepaliveIntervalMs: number;
+  /** Keepalive intervals without any answer from the relay before registering again. Default 3. */
+  keepaliveMisses: number;
+  /** SO_RCVBUF / SO_SNDBUF requests for the relay socket and each path socket (bytes). Default 4 MiB / 1 MiB. */
+  relaySocketBufferSize: number;
+  pathSocketBufferSize: number;
+}
+
+/** Defaults of {@link RelayClientOptions}. */
+export const DEFAULT_CLIENT_OPTIONS: Readonly<RelayClientOptions> = Object.freeze({
+  attemptTimeoutMs: 1000,
+  initialBackoffMs: 250,
+  maxBackoffMs: 5000,
+  keepaliveIntervalMs: 10_000,
+  keepaliveMisses: 3,
+  relaySocketBufferSize: 4 * 1024 * 1024,
+  pathSocketBufferSize: 1024 * 1024,
+});
+
+/** JSON Schema of {@link RelayClientOptions} (also the manifest's `configSchema`). */
+export const relayClientConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    attemptTimeoutMs: { type: 'integer', minimum: 10, maximum: 60000 },
+    initialBackoffMs: { type: 'integer', minimum: 1, maximum: 60000 },
+    maxBackoffMs: { type: 'integer', minimum: 1, maximum: 600000 },
+    keepaliveIntervalMs: { type: 'integer', minimum: 100, maximum: 600000 },
+    keepaliveMisses: { type: 'integer', minimum: 1, maximum: 100 },
+    relaySocketBufferSize: { type: 'integer', minimum: 4096, maximum: 1073741824 },
+    pathSocketBufferSize: { type: 'integer', minimum: 4096, maximum: 1073741824 },
+  },
+} as const;
+
+/**
+ * The options: `raw` over {@link DEFAULT_CLIENT_OPTIONS}. The daemon's loader has validated `raw`
+ * against the manifest's `configSchema` (= {@link relayClientConfigSchema}: names, integer
+ * ranges), which states every rule, so nothing is re-checked here.
+ */
+export function resolveOptions(raw: Readonly<Record<string, unknown>> | undefined): RelayClientOptions {
+  return { ...DEFAULT_CLIENT_OPTIONS, ...(raw as Partial<RelayClientOptions> | undefined) };
+}

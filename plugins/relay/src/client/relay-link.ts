@@ -1,0 +1,362 @@
+/**
+ * The relay client's link to its relay: the relay sockets, registration (HELLO, CHALLENGE,
+ * signed REGISTER), the session with its keepalives, re-registration, and the dispatch of what
+ * the relay sends (DATA to the paths, answers to waiting exchanges).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { RustynetError, isRustynetError, type Clock, type Counter, type Endpoint, type Logger, type NetmapRelay, type NodeId, type RelayStartConfig } from '@rustynet/plugin-api';
+import { abortError } from '@rustynet/plugin-kit';
+import {
+  MessageType,
+  PROTOCOL_VERSION,
+  RejectReason,
+  SIGNATURE_SIZE,
+  decodeChallenge,
+  decodeData,
+  decodeKeepalive,
+  decodeRegistered,
+  decodeReject,
+  encodeHello,
+  encodeKeepalive,
+  encodeRegister,
+  registerSignatureInput,
+  type Challenge,
+  type RejectReasonName,
+} from '../protocol.js';
+import type { DropCounters } from './drops.js';
+import type { RelayClientOptions } from './options.js';
+
+/** A registration with one relay. */
+export interface Session {
+  relay: NetmapRelay;
+  socket: Socket;
+  keepaliveMs: number;
+  lastHeard: number;
+}
+
+/** A local path of one peer, as the link needs it to deliver DATA. */
+export interface PathTarget {
+  socket: Socket;
+  backend: Endpoint;
+  rxPackets: number;
+}
+
+interface Waiter {
+  socket: Socket;
+  relay: Endpoint;
+  accept: (msg: Buffer) => unknown;
+  resolve: (v: unknown) => void;
+}
+
+/**
+ * REJECT reasons that are a definite refusal of this node's registration: retrying with the same
+ * node id and signing key cannot change the answer (only a new netmap at the relay can), so `start`
+ * does not wait for its deadline. Every other failure (no answer, an expired or lost token, `BUSY`,
+ * `SESSION_LIMIT`) is transient and retried with back-off. Values explain the reason to an operator.
+ */
+export const DEFINITE_REFUSALS: Readonly<Partial<Record<RejectReasonName, string>>> = Object.freeze({
+  BAD_SIGNATURE: "the node's identity key does not match the netmap",
+  UNKNOWN_NODE: "the node is not in the relay's netmap",
+});
+
+/** Name of a REJECT reason code (`reason <n>` for codes this version does not know). */
+function rejectReasonName(code: number): string {
+  return Object.entries(RejectReason).find(([, v]) => v === code)?.[0] ?? `reason ${code}`;
+}
+
+/** True when `err` is a definite refusal thrown by a registration attempt (see {@link DEFINITE_REFUSALS}). */
+function isDefiniteRefusal(err: unknown): err is RustynetError {
+  return isRustynetError(err, 'RELAY_FAILED') && (err.details as { definite?: unknown } | undefined)?.definite === true;
+}
+
+/** True when two address texts name the same host (an IPv4-mapped IPv6 address equals its IPv4 address). */
+export function sameHost(a: string, b: string): boolean {
+  if (a === b) return true;
+  const strip = (h: string): string => (h.startsWith('::ffff:') ? h.slice(7) : h);
+  return strip(a) === strip(b);
+}
+
+/** What the link needs from the plugin. */
+export interface RelayLinkDeps {
+  opts: RelayClientOptions;
+  log: Logger;
+  clock: Clock;
+  drops: DropCounters;
+  registrations: Counter;
+  refusals: Counter;
+  /** The open paths by peer, for DATA from the relay. */
+  paths: ReadonlyMap<NodeId, PathTarget>;
+}
+
+/** The link of one plugin instance; {@link begin} and {@link close} bracket each run. */
+export class RelayLink {
+  /** The current registration, if any. */
+  session: Session | undefined;
+  /** Relays whose last registration attempt was definitely refused: relay id -> reason name. */
+  readonly refused = new Map<string, string>();
+  private config: RelayStartConfig | undefined;
+  private readonly sockets = new Map<'udp4' | 'udp6', Socket>();
+  private readonly waiters = new Set<Waiter>();
+  /** Aborted by {@link close}: ends background re-registration. */
+  private life: AbortController | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private reregistering = false;
+  /** True while the plugin runs: re-registration only happens then. */
+  serving = false;
+  private seq = 0;
+
+  constructor(private readonly deps: RelayLinkDeps) {}
+
+  /** Starts a run with `config` (already validated). */
+  begin(config: RelayStartConfig): void {
+    this.config = config;
+    this.refused.clear();
+    this.life = new AbortController();
+  }
+
+  /**
+   * Registers with the first relay that accepts, trying them in order, round after round with
+   * exponential back-off on the plugin clock, until one registers or `signal` aborts. A run's
+   * first registration uses mode `start` (see {@link registerLoop}).
+   */
+  register(signal: AbortSignal): Promise<void> {
+    return this.registerLoop(signal, 'start');
+  }
+
+  /** Ends the run: stops keepalives and re-registration, closes the relay sockets. */
+  async close(): Promise<void> {
+    this.life?.abort();
+    this.life = undefined;
+    this.serving = false;
+    clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+    this.session = undefined;
+    const closing: Promise<void>[] = [];
+    for (const s of this.sockets.values()) closing.push(new Promise((r) => s.close(() => r())));
+    this.sockets.clear();
+    await Promise.all(closing);
+  }
+
+  /** Callback of socket sends: counts failures. */
+  readonly sendDone = (err: Error | null): void => {
+    if (err) this.deps.drops.drop('send_failed');
+  };
+
+  private async relaySocket(family: 'udp4' | 'udp6'): Promise<Socket> {
+    const have = this.sockets.get(family);
+    if (have) return have;
+    const size = this.deps.opts.relaySocketBufferSize;
+    const sock = createSocket({ type: family, recvBufferSize: size, sendBufferSize: size });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', (err) => {
+        sock.close();
+        reject(new RustynetError('RELAY_FAILED', `cannot open the relay socket: ${err.message}`, { cause: err }));
+      });
+      sock.bind({ port: 0 }, () => resolve());
+    });
+    sock.removeAllListeners('error');
+    sock.on('error', (err) => this.deps.log.warn({ err: err.message }, 'relay socket error'));
+    sock.on('message', (msg, rinfo) => this.onRelayMessage(sock, msg, rinfo.address, rinfo.port));
+    this.sockets.set(family, sock);
+    return sock;
+  }
+
+  private onRelayMessage(sock: Socket, msg: Buffer, address: string, port: number): void {
+    const { drops } = this.deps;
+    const s = this.session;
+    if (s !== undefined && s.socket === sock && port === s.relay.endpoint.port && sameHost(address, s.relay.endpoint.host)) {
+      if (msg.length >= 2 && msg[0] === PROTOCOL_VERSION && msg[1] === MessageType.DATA) {
+        const d = decodeData(msg);
+        if (d === undefined) return drops.drop('invalid');
+        const path = this.deps.paths.get(d.nodeId);
+        if (path === undefined) return drops.drop('unknown_peer');
+        s.lastHeard = Date.now();
+        path.rxPackets++;
+        path.socket.send(msg.subarray(d.payloadOffset), path.backend.port, path.backend.host, this.sendDone);
+        return;
+      }
+      if (decodeKeepalive(msg, true) !== undefined) {
+        s.lastHeard = Date.now();
+        return;
+      }
+      if (decodeReject(msg) === RejectReason.NOT_REGISTERED) {
+        this.deps.log.info({ relay: s.relay.id }, 'relay forgot our session; registering again');
+        this.reregister();
+        return;
+      }
+    }
+    for (const w of this.waiters) {
+      if (w.socket !== sock || w.relay.port !== port || !sameHost(address, w.relay.host)) continue;
+      const v = w.accept(msg);
+      if (v !== undefined) {
+        this.waiters.delete(w);
+        w.resolve(v);
+        return;
+      }
+    }
+    drops.drop('invalid');
+  }
+
+  /** Sends `msg` and waits for a datagram from `relay` that `accept` maps to a value. */
+  private exchange<T>(sock: Socket, relay: Endpoint, msg: Buffer, accept: (m: Buffer) => T | undefined, signal: AbortSignal): Promise<T> {
+    const timeoutMs = this.deps.opts.attemptTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const w: Waiter = { socket: sock, relay, accept, resolve: (v) => finish(() => resolve(v as T)) };
+      const timer = setTimeout(() => finish(() => reject(new RustynetError('TIMEOUT', `no answer from relay ${relay.host}:${relay.port} in ${timeoutMs} ms`))), timeoutMs);
+      const onAbort = (): void => finish(() => reject(abortError(signal.reason, 'the relay call')));
+      const finish = (f: () => void): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.waiters.delete(w);
+        f();
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(w);
+      sock.send(msg, relay.port, relay.host, (err) => {
+        if (err) finish(() => reject(new RustynetError('RELAY_FAILED', `cannot send to relay: ${err.message}`, { cause: err })));
+      });
+    });
+  }
+
+  private requireConfig(): RelayStartConfig {
+    if (!this.config) throw new RustynetError('INTERNAL', 'relay link used before begin()');
+    return this.config;
+  }
+
+  private async registerOnce(relay: NetmapRelay, signal: AbortSignal): Promise<Session> {
+    const cfg = this.requireConfig();
+    const opts = this.deps.opts;
+    const sock = await this.relaySocket(isIP(relay.endpoint.host) === 6 ? 'udp6' : 'udp4');
+    const challenge = await this.exchange<Challenge>(sock, relay.endpoint, encodeHello(), (m) => decodeChallenge(m), signal);
+    const sig = await cfg.sign(registerSignatureInput(challenge.body, cfg.nodeId, relay.id));
+    if (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_SIZE) {
+      throw new RustynetError('RELAY_FAILED', `sign() must return a ${SIGNATURE_SIZE}-byte Ed25519 signature`);
+    }
+    if (signal.aborted) throw abortError(signal.reason, 'the relay call');
+    const answer = await this.exchange<{ ok: true; keepaliveMs: number } | { ok: false; reason: number }>(
+      sock,
+      relay.endpoint,
+      encodeRegister(challenge.body, cfg.nodeId, sig),
+      (m) => {
+        const r = decodeRegistered(m);
+        if (r) return { ok: true, keepaliveMs: r.keepaliveIntervalMs };
+        const j = decodeReject(m);
+        return j === undefined || j === RejectReason.NOT_REGISTERED ? undefined : { ok: false, reason: j };
+      },
+      signal,
+    );
+    if (!answer.ok) {
+      const name = rejectReasonName(answer.reason);
+      const why = DEFINITE_REFUSALS[name as RejectReasonName];
+      throw new RustynetError('RELAY_FAILED', `relay ${relay.id} refused registration of node ${cfg.nodeId}: ${name}${why ? ` (${why})` : ''}`, {
+        details: { relay: relay.id, node: cfg.nodeId, reason: name, definite: why !== undefined },
+      });
+    }
+    const keepaliveMs = Math.max(100, Math.min(opts.keepaliveIntervalMs, answer.keepaliveMs || opts.keepaliveIntervalMs));
+    return { relay, socket: sock, keepaliveMs, lastHeard: Date.now() };
+  }
+
+  /**
+   * Tries the relays in order, round after round with exponential back-off, until one registers or
+   * `signal` aborts. The back-off sleeps on the plugin clock (so tests can read it) with jitter,
+   * and is pinned to its largest value after a definite refusal in the background: rules plugin-kit's
+   * `retry` does not model, hence this loop.
+   *
+   * A definite refusal ({@link DEFINITE_REFUSALS}) is handled by `mode`:
+   * - `start`: that relay is not tried again in this call; once every relay has refused, the
+   *   refusal is thrown at once (RELAY_FAILED, `details.reason`) instead of waiting for the deadline.
+   * - `background` (re-registration while running): logged at error level when it starts or its
+   *   reason changes, counted in `relay_client_refusals_total`, and the relays are tried again at the
+   *   largest back-off (`maxBackoffMs`), since a new netmap at the relay may accept the node again.
+   */
+  private async registerLoop(signal: AbortSignal, mode: 'start' | 'background'): Promise<void> {
+    const { opts, log } = this.deps;
+    let backoff = opts.initialBackoffMs;
+    let lastErr: unknown;
+    const relays = this.requireConfig().relays;
+    const refusedNow = new Map<string, RustynetError>();
+    for (;;) {
+      let refusedThisRound = false;
+      for (const relay of relays) {
+        if (signal.aborted) throw lastErr instanceof Error ? lastErr : abortError(signal.reason, 'the relay call');
+        if (mode === 'start' && refusedNow.has(relay.id)) continue;
+        try {
+          const s = await this.registerOnce(relay, signal);
+          this.session = s;
+          this.refused.clear();
+          this.deps.registrations.inc({ relay: relay.id });
+          log.info({ relay: relay.id, endpoint: relay.endpoint, keepaliveMs: s.keepaliveMs }, 'registered with relay');
+          this.armKeepalive(s);
+          return;
+        } catch (err) {
+          if (signal.aborted) throw lastErr instanceof Error ? lastErr : err;
+          lastErr = err;
+          if (isDefiniteRefusal(err)) {
+            const reason = String((err.details as { reason: string }).reason);
+            refusedThisRound = true;
+            refusedNow.set(relay.id, err);
+            this.deps.refusals.inc({ relay: relay.id, reason });
+            const changed = this.refused.get(relay.id) !== reason;
+            this.refused.set(relay.id, reason);
+            if (mode === 'background' && changed) {
+              log.error({ relay: relay.id, reason, err: err.message }, 'relay refused registration; not forwarding through it, retrying at the largest back-off');
+            } else {
+              log.debug({ relay: relay.id, reason, err: err.message }, 'relay refused registration');
+            }
+          } else {
+            log.debug({ relay: relay.id, err: (err as Error).message }, 'relay registration attempt failed');
+          }
+        }
+      }
+      const all = [...refusedNow.values()];
+      const [first] = all;
+      if (mode === 'start' && first && all.length === relays.length) {
+        if (all.length === 1) throw first;
+        throw new RustynetError('RELAY_FAILED', `every relay refused registration: ${all.map((e) => e.message).join('; ')}`, {
+          details: { ...first.details, refusals: all.map((e) => e.details) },
+          cause: first,
+        });
+      }
+      if (mode === 'background' && refusedThisRound) backoff = opts.maxBackoffMs;
+      const jitter = 0.5 + Math.random() / 2;
+      try {
+        await this.deps.clock.sleep(Math.round(backoff * jitter), signal);
+      } catch {
+        throw lastErr instanceof Error ? lastErr : abortError(signal.reason, 'the relay call');
+      }
+      backoff = Math.min(backoff * 2, opts.maxBackoffMs);
+    }
+  }
+
+  private armKeepalive(s: Session): void {
+    clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = setInterval(() => {
+      if (this.session !== s) return;
+      if (Date.now() - s.lastHeard > s.keepaliveMs * this.deps.opts.keepaliveMisses) {
+        this.deps.log.warn({ relay: s.relay.id }, 'relay stopped answering; registering again');
+        this.reregister();
+        return;
+      }
+      this.seq = (this.seq + 1) >>> 0;
+      s.socket.send(encodeKeepalive(this.seq), s.relay.endpoint.port, s.relay.endpoint.host, this.sendDone);
+    }, s.keepaliveMs).unref();
+  }
+
+  /** Drops the session and registers again in the background (no deadline) until it works or close(). */
+  private reregister(): void {
+    if (this.reregistering || !this.serving || !this.life) return;
+    this.reregistering = true;
+    this.session = undefined;
+    clearInterval(this.keepaliveTimer);
+    const life = this.life;
+    this.registerLoop(life.signal, 'background')
+      .catch((err: unknown) => {
+        if (!life.signal.aborted) this.deps.log.error({ err: (err as Error).message }, 'relay re-registration stopped');
+      })
+      .finally(() => {
+        this.reregistering = false;
+      });
+  }
+}
