@@ -21,9 +21,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Not strict: bench/run.mjs passes the same `-- args` to every bench of a group.
 const { values: opt } = parseArgs({
   strict: false,
-  options: { peers: { type: 'string', default: '1000' }, runs: { type: 'string', default: '30' }, json: { type: 'boolean', default: false } },
+  options: {
+    peers: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '30' },
+    json: { type: 'boolean', default: false },
+  },
 });
-for (const k of Object.keys(opt)) if (!['peers','runs','json'].includes(k)) console.error(`daemon-breakdown: ignoring option --${k}`);
+for (const k of Object.keys(opt)) if (!['peers', 'runs', 'json'].includes(k)) console.error(`daemon-breakdown: ignoring option --${k}`);
 const N = Number(opt.peers);
 const RUNS = Number(opt.runs);
 const missing = problems({ files: ['core/daemon/dist/src/index.js', 'plugins/backend-wireguard/dist/src/validate.js'] }, root);
@@ -41,7 +45,9 @@ const api = await import('../core/plugin-api/dist/src/index.js');
 const { createPublicKey, verify: edVerify, sign: edSign, createPrivateKey } = await import('node:crypto');
 const { mkdtempSync, rmSync } = await import('node:fs');
 const { tmpdir } = await import('node:os');
-const manifest = JSON.parse(await (await import('node:fs/promises')).readFile(join(root, 'plugins/backend-wireguard/rustynet-plugin.json'), 'utf8'));
+const manifest = JSON.parse(
+  await (await import('node:fs/promises')).readFile(join(root, 'plugins/backend-wireguard/rustynet-plugin.json'), 'utf8'),
+);
 
 // The same shape of netmap as bench/daemon-wireguard.mjs.
 const cp = d.generateEd25519KeyPair();
@@ -60,16 +66,29 @@ const peers = Array.from({ length: N }, (_, i) => ({
   identityKey: ed25519PublicB64(),
 }));
 const issued = new Date(Date.now() - 5000);
-const netmap = { version: 2, issuedAt: issued.toISOString(), expiresAt: new Date(issued.getTime() + 3_600_000).toISOString(), network: 'bench', nodes: [self, ...peers] };
+const netmap = {
+  version: 2,
+  issuedAt: issued.toISOString(),
+  expiresAt: new Date(issued.getTime() + 3_600_000).toISOString(),
+  network: 'bench',
+  nodes: [self, ...peers],
+};
 const signed = d.signNetmap(netmap, cp.privateKeyPem);
 const text = JSON.stringify(signed);
 const validateKey = d.createPeerKeyValidator(manifest.backend.peerKeySchema);
 
 const desired = await d.computeDesiredState({ netmap, selfId: 'a', protocol: 'wireguard', validateKey });
-const actualFull = { peers: new Map([...desired.peers].map(([k, v]) => [k, { ...v, allowedIps: [...v.allowedIps] }])), routes: new Map(desired.routes) };
+const actualFull = {
+  peers: new Map([...desired.peers].map(([k, v]) => [k, { ...v, allowedIps: [...v.allowedIps] }])),
+  routes: new Map(desired.routes),
+};
 const onePeer = { ...desired.peers.get('p0'), endpoint: { host: '198.19.0.0', port: 51821 } };
 const wgCurrent = new Map([...desired.peers].map(([k, v]) => [k, { ...v }]));
-const routesParsed = [...desired.routes.values()].map((r) => ({ destination: r.destination, parsed: wgCidr.parseCidr(r.destination), peer: r.peer }));
+const routesParsed = [...desired.routes.values()].map((r) => ({
+  destination: r.destination,
+  parsed: wgCidr.parseCidr(r.destination),
+  peer: r.peer,
+}));
 
 const ajv = createAjv();
 const validateEnvelope = ajv.compile(api.signedNetmapSchema);
@@ -89,24 +108,60 @@ const stages = [
   ['  ajv envelope + netmap schema', 'daemon', () => validateEnvelope(signed) && validateNetmap(netmap)],
   ['jsonDigest(netmap) (watermark digest)', 'daemon', () => sha256Hex(canonicalJson(netmap))],
   ['validatePeerKeys (ajv per node)', 'daemon', () => d.validatePeerKeys(netmap, 'a', 'wireguard', validateKey)],
-  ['computeDesiredState (validates keys again)', 'daemon', () => d.computeDesiredState({ netmap, selfId: 'a', protocol: 'wireguard', validateKey })],
+  [
+    'computeDesiredState (validates keys again)',
+    'daemon',
+    () => d.computeDesiredState({ netmap, selfId: 'a', protocol: 'wireguard', validateKey }),
+  ],
   ['diffPeers, nothing changed (2 canonicalJson/peer)', 'daemon', () => d.diffPeers(actualFull.peers, desired.peers)],
   ['StateStore.write last-good (stringify, write, fsync, rename)', 'daemon', () => store.write('last-good-netmap', signed)],
-  ['AuditLog.append x2 (RFC 8785 hash chain)', 'daemon', async () => {
-    await audit.append('netmap.accepted', { version: 2, digest: 'x'.repeat(64), origin: 'source' });
-    await audit.append('apply', { netmapVersion: 2, peersUpserted: 1, peersRemoved: 0, routesAdded: 0, routesRemoved: 0, durationMs: 1, steps: ['peers'] });
-  }],
+  [
+    'AuditLog.append x2 (RFC 8785 hash chain)',
+    'daemon',
+    async () => {
+      await audit.append('netmap.accepted', { version: 2, digest: 'x'.repeat(64), origin: 'source' });
+      await audit.append('apply', {
+        netmapVersion: 2,
+        peersUpserted: 1,
+        peersRemoved: 0,
+        routesAdded: 0,
+        routesRemoved: 0,
+        durationMs: 1,
+        steps: ['peers'],
+      });
+    },
+  ],
   ['(alternative) Ed25519 verify over the raw file bytes', 'idea', () => edVerify(null, Buffer.from(text), cpPub, rawSig)],
   ['(alternative) sha256 of the raw file bytes', 'idea', () => sha256Hex(text)],
-  [`backend validatePeerBatch, ${N} new peers`, 'backend', () => wgValidate.validatePeerBatch({ upsert: [...desired.peers.values()], remove: [] }, new Map())],
-  [`backend validatePeerBatch, 1 peer vs ${N} present`, 'backend', () => wgValidate.validatePeerBatch({ upsert: [onePeer], remove: [] }, wgCurrent)],
-  [`backend warnUnroutedRoutes equivalent (${routesParsed.length} routes)`, 'backend', () => {
-    for (const r of routesParsed) {
-      const p = wgCurrent.get(r.peer);
-      p?.allowedIps.some((a) => wgCidr.cidrContains(wgCidr.parseCidr(a), r.parsed));
-    }
-  }],
-  [`backend wg set argv for ${N} peers (planClauses + packWgSet)`, 'backend', () => wgCommands.packWgSet('rn0', wgCommands.planClauses(wgValidate.validatePeerBatch({ upsert: [...desired.peers.values()], remove: [] }, new Map())))],
+  [
+    `backend validatePeerBatch, ${N} new peers`,
+    'backend',
+    () => wgValidate.validatePeerBatch({ upsert: [...desired.peers.values()], remove: [] }, new Map()),
+  ],
+  [
+    `backend validatePeerBatch, 1 peer vs ${N} present`,
+    'backend',
+    () => wgValidate.validatePeerBatch({ upsert: [onePeer], remove: [] }, wgCurrent),
+  ],
+  [
+    `backend warnUnroutedRoutes equivalent (${routesParsed.length} routes)`,
+    'backend',
+    () => {
+      for (const r of routesParsed) {
+        const p = wgCurrent.get(r.peer);
+        p?.allowedIps.some((a) => wgCidr.cidrContains(wgCidr.parseCidr(a), r.parsed));
+      }
+    },
+  ],
+  [
+    `backend wg set argv for ${N} peers (planClauses + packWgSet)`,
+    'backend',
+    () =>
+      wgCommands.packWgSet(
+        'rn0',
+        wgCommands.planClauses(wgValidate.validatePeerBatch({ upsert: [...desired.peers.values()], remove: [] }, new Map())),
+      ),
+  ],
 ];
 
 const results = [];
@@ -123,11 +178,15 @@ for (const [name, owner, fn] of stages) {
 
 const machine = machineInfo();
 if (opt.json) {
-  process.stdout.write(`${JSON.stringify({ bench: 'daemon-breakdown', machine, params: { peers: N, runs: RUNS, netmapBytes: text.length }, stages: results }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'daemon-breakdown', machine, params: { peers: N, runs: RUNS, netmapBytes: text.length }, stages: results }, null, 2)}\n`,
+  );
 } else {
   const rows = [['stage (in-process, CPU only)', 'code', 'median', 'p95']];
   for (const r of results) rows.push([r.name, r.owner, `${fmt(r.median)} ms`, `${fmt(r.p95)} ms`]);
-  console.log(`Daemon apply path, stage by stage: ${N}-peer netmap (${(text.length / 1024).toFixed(0)} KiB signed JSON), ${RUNS} runs after 5 warm-up`);
+  console.log(
+    `Daemon apply path, stage by stage: ${N}-peer netmap (${(text.length / 1024).toFixed(0)} KiB signed JSON), ${RUNS} runs after 5 warm-up`,
+  );
   console.log(machineLine(machine));
   console.log('');
   console.log(renderTable(rows));

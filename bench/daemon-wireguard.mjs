@@ -61,7 +61,9 @@ const { values: opt } = parseArgs({
     'node-args': { type: 'string', default: '' },
   },
 });
-for (const k of Object.keys(opt)) if (!['peers','runs','change-runs','start-runs','only','profile','json','node-args'].includes(k)) console.error(`daemon-wireguard: ignoring option --${k}`);
+for (const k of Object.keys(opt))
+  if (!['peers', 'runs', 'change-runs', 'start-runs', 'only', 'profile', 'json', 'node-args'].includes(k))
+    console.error(`daemon-wireguard: ignoring option --${k}`);
 /** Extra node flags for every rustynetd started here (experiments, e.g. --max-semi-space-size=2). */
 const NODE_ARGS = opt['node-args'].split(/\s+/).filter(Boolean);
 const N = Number(opt.peers);
@@ -246,7 +248,11 @@ async function applyPhase(results) {
     log(`generating ${N + 1} synthetic peers (X25519 + Ed25519 keys)`);
     const peers = syntheticPeers(N + 1);
     const extra = peers.pop();
-    const rawPeer = (p) => ({ publicKey: p.keys[PROTOCOL], endpoint: `${p.endpoints[0].host}:${p.endpoints[0].port}`, allowedIps: p.addresses });
+    const rawPeer = (p) => ({
+      publicKey: p.keys[PROTOCOL],
+      endpoint: `${p.endpoints[0].host}:${p.endpoints[0].port}`,
+      allowedIps: p.addresses,
+    });
 
     // Raw side.
     worker = startRawWorker(rawNet.host('raw'));
@@ -283,7 +289,9 @@ async function applyPhase(results) {
       if (count !== N) throw new Error(`daemon applied ${count} peers, want ${N}`);
       if (audit?.data?.netmapVersion !== v) throw new Error(`no audit record for version ${v}`);
       const mem = memoryOf(daemon.pid);
-      log(`full apply ${r === 0 ? 'warm-up' : `run ${r}`}: daemon ${fmt(ms)} ms (reconcile ${fmt(audit.data.durationMs)} ms); raw setconf ${fmt(raw.setconf)} ms, wg set ${fmt(raw.wgset)} ms + ip -batch ${fmt(raw.routes)} ms; RSS ${(mem.rssKiB / 1024).toFixed(1)} MiB`);
+      log(
+        `full apply ${r === 0 ? 'warm-up' : `run ${r}`}: daemon ${fmt(ms)} ms (reconcile ${fmt(audit.data.durationMs)} ms); raw setconf ${fmt(raw.setconf)} ms, wg set ${fmt(raw.wgset)} ms + ip -batch ${fmt(raw.routes)} ms; RSS ${(mem.rssKiB / 1024).toFixed(1)} MiB`,
+      );
       if (r === 0) {
         full.firstDaemon = ms;
         continue;
@@ -315,13 +323,16 @@ async function applyPhase(results) {
         change.reconcile.push(audit.data.durationMs);
         change.raw.push(raw.wgset);
       }
-      log(`one-peer endpoint change: daemon median ${fmt(summarize(change.daemon).median)} ms, raw wg set ${fmt(summarize(change.raw).median)} ms`);
+      log(
+        `one-peer endpoint change: daemon median ${fmt(summarize(change.daemon).median)} ms, raw wg set ${fmt(summarize(change.raw).median)} ms`,
+      );
       for (let r = 0; r <= CHANGE_RUNS; r++) {
         const raw = await worker.cmd({ op: 'add', peer: rawPeer(extra) });
         v = await pub.publish([self, ...peers, extra]);
         const ms = await timedReload(daemon, v);
         const audit = await lastAudit(a, PROTOCOL, 'apply');
-        if (audit?.data?.peersUpserted !== 1 || audit?.data?.routesAdded !== 2) throw new Error(`peer add: unexpected plan ${JSON.stringify(audit?.data)}`);
+        if (audit?.data?.peersUpserted !== 1 || audit?.data?.routesAdded !== 2)
+          throw new Error(`peer add: unexpected plan ${JSON.stringify(audit?.data)}`);
         v = await pub.publish([self, ...peers]);
         await timedReload(daemon, v);
         if (r === 0) continue;
@@ -331,7 +342,9 @@ async function applyPhase(results) {
         add.rawRoutes.push(raw.routes);
         add.rawTotal.push(raw.wgset + raw.routes);
       }
-      log(`one-peer add: daemon median ${fmt(summarize(add.daemon).median)} ms, raw wg set + ip -batch ${fmt(summarize(add.rawTotal).median)} ms`);
+      log(
+        `one-peer add: daemon median ${fmt(summarize(add.daemon).median)} ms, raw wg set + ip -batch ${fmt(summarize(add.rawTotal).median)} ms`,
+      );
     }
 
     const rssFinal = memoryOf(daemon.pid);
@@ -368,7 +381,10 @@ async function applyPhase(results) {
         /* not JSON */
       }
     }
-    results.logLines = [...byMsg.entries()].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([msg, count]) => ({ msg, count }));
+    results.logLines = [...byMsg.entries()]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 8)
+      .map(([msg, count]) => ({ msg, count }));
 
     if (opt.profile) {
       const profDir = join(tmpdir(), 'rustynet-bench-profiles');
@@ -377,7 +393,11 @@ async function applyPhase(results) {
       await rm(join(a.dir, 'state'), { recursive: true, force: true });
       v = await pub.publish([self]);
       log(`profiling: rustynetd --cpu-prof (${RUNS} full applies + ${CHANGE_RUNS} one-peer changes), profiles in ${profDir}`);
-      daemon = await startDaemon(mesh, a, { backend: BACKEND, cwd: root, nodeArgs: [...NODE_ARGS, '--cpu-prof', '--cpu-prof-dir', profDir] });
+      daemon = await startDaemon(mesh, a, {
+        backend: BACKEND,
+        cwd: root,
+        nodeArgs: [...NODE_ARGS, '--cpu-prof', '--cpu-prof-dir', profDir],
+      });
       await daemon.waitUp(v);
       const us = () => Number(process.hrtime.bigint() / 1000n);
       const timedWindow = async (win, samples, version) => {
@@ -427,12 +447,16 @@ async function applyPhase(results) {
 /** Pings `ip` from `host` every 10 ms until the first echo reply; returns its epoch ms (ping -D). */
 async function firstReplyAt(host, ip, deadlineMs) {
   while (Date.now() < deadlineMs) {
-    const child = host.spawn('ping', ['-n', '-D', '-i', '0.01', '-W', '1', '-w', String(Math.max(1, Math.ceil((deadlineMs - Date.now()) / 1000))), ip], {
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'ignore',
-      buffer: false,
-    });
+    const child = host.spawn(
+      'ping',
+      ['-n', '-D', '-i', '0.01', '-W', '1', '-w', String(Math.max(1, Math.ceil((deadlineMs - Date.now()) / 1000))), ip],
+      {
+        stdin: 'ignore',
+        stdout: 'pipe',
+        stderr: 'ignore',
+        buffer: false,
+      },
+    );
     const at = await new Promise((resolve) => {
       let buf = '';
       child.stdout.on('data', (d) => {
@@ -455,7 +479,11 @@ async function firstReplyAt(host, ip, deadlineMs) {
 async function startPhase(results) {
   log(`phase 2: daemon start -> first ping over a 2-node mesh (${START_RUNS} runs)`);
   const mesh = await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, logLevel: 'info', pollIntervalMs: 3_600_000, log });
-  trackNetwork(mesh.net, mesh.nodes.map((n) => n.ifname), [mesh.workDir]);
+  trackNetwork(
+    mesh.net,
+    mesh.nodes.map((n) => n.ifname),
+    [mesh.workDir],
+  );
   const daemons = [];
   try {
     const cpPem = await readPrivateKeyFile(mesh.cpKeyFile);
@@ -481,7 +509,9 @@ async function startPhase(results) {
         const [pingAt, ...ups] = await Promise.all([firstReplyAt(a.host, b.v4, Date.now() + 60_000), ...started.map((d) => d.waitUp(v))]);
         const ping = pingAt - wall0;
         const up = Math.max(...ups) - t0;
-        log(`start run ${r === 0 ? 'warm-up' : r} (${mode === 'both' ? 'both nodes start together' : 'a joins b, b already up'}): first ping a->b ${fmt(ping)} ms after start, daemon(s) report up at ${fmt(up)} ms`);
+        log(
+          `start run ${r === 0 ? 'warm-up' : r} (${mode === 'both' ? 'both nodes start together' : 'a joins b, b already up'}): first ping a->b ${fmt(ping)} ms after start, daemon(s) report up at ${fmt(up)} ms`,
+        );
         for (const d of daemons) await d.stop();
         daemons.length = 0;
         if (r === 0) continue;
@@ -502,14 +532,28 @@ function report(results, machine) {
   const pair = (name, d, r, target) => {
     const sd = summarize(d);
     const sr = r ? summarize(r) : null;
-    rows.push([name, `${fmt(sd.median)} ms`, `${fmt(sd.p95)} ms`, sr ? `${fmt(sr.median)} ms` : '-', sr ? `${fmt(sr.p95)} ms` : '-', sr ? `${ratio(sd.median, sr.median).toFixed(2)}x` : '-', target]);
+    rows.push([
+      name,
+      `${fmt(sd.median)} ms`,
+      `${fmt(sd.p95)} ms`,
+      sr ? `${fmt(sr.median)} ms` : '-',
+      sr ? `${fmt(sr.p95)} ms` : '-',
+      sr ? `${ratio(sd.median, sr.median).toFixed(2)}x` : '-',
+      target,
+    ]);
     return sr ? ratio(sd.median, sr.median) : null;
   };
   const rawOnly = (name, r) => {
     const sr = summarize(r);
     rows.push([name, '-', '-', `${fmt(sr.median)} ms`, `${fmt(sr.p95)} ms`, '-', '']);
   };
-  const out = { bench: 'daemon-wireguard', machine, params: { peers: N, runs: RUNS, changeRuns: CHANGE_RUNS, startRuns: START_RUNS, nodeArgs: NODE_ARGS }, load: results.load, figures: {} };
+  const out = {
+    bench: 'daemon-wireguard',
+    machine,
+    params: { peers: N, runs: RUNS, changeRuns: CHANGE_RUNS, startRuns: START_RUNS, nodeArgs: NODE_ARGS },
+    load: results.load,
+    figures: {},
+  };
   const f = results.full;
   if (f) {
     out.figures.fullApply = {
@@ -562,12 +606,20 @@ function report(results, machine) {
     pair('start -> first ping, a and b start together', st.both.toPing, null, '(none)');
     pair('  start -> both report up', st.both.toUp, null, '');
   }
-  out.samples = { note: "ms, except full.rss in KiB", full: results.full, change: results.change, add: results.add, start: results.start };
+  out.samples = { note: 'ms, except full.rss in KiB', full: results.full, change: results.change, add: results.add, start: results.start };
   if (results.memory) {
     const m = results.memory;
     out.figures.memory = { ...m, targetMiB: 100 };
     const mib = (k) => (k === undefined || k === null ? 'n/a' : `${(k / 1024).toFixed(1)} MiB`);
-    rows.push([`daemon RSS after ${N}-peer apply`, mib(m.daemonRssAfterApplyKiB.median), mib(m.daemonRssAfterApplyKiB.max) + ' (max)', '-', '-', '-', '<= 100 MiB']);
+    rows.push([
+      `daemon RSS after ${N}-peer apply`,
+      mib(m.daemonRssAfterApplyKiB.median),
+      mib(m.daemonRssAfterApplyKiB.max) + ' (max)',
+      '-',
+      '-',
+      '-',
+      '<= 100 MiB',
+    ]);
     rows.push(['  daemon RSS idle (self only) / peak (VmHWM)', mib(m.daemonIdleRssKiB), mib(m.daemonPeakRssKiB), '-', '-', '-', '']);
     rows.push(['  wireguard-go RSS (data plane, not counted)', mib(m.wireguardGoRssKiB), '-', '-', '-', '-', '']);
   }
@@ -576,8 +628,15 @@ function report(results, machine) {
   lines.push(machineLine(machine));
   lines.push(`tools: ${machine.tools.wg ?? 'wg ?'}; ${machine.tools.wireguardGo ?? 'wireguard-go ?'}; ${machine.tools.ip ?? 'ip ?'}`);
   if (NODE_ARGS.length > 0) lines.push(`rustynetd node flags: ${NODE_ARGS.join(' ')} (experiment, not the default)`);
-  if (results.load) lines.push(`load average (1 min) at start ${results.load.start.toFixed(2)}, at end ${results.load.end.toFixed(2)} on ${machine.nproc} CPUs${results.load.start > machine.nproc / 2 || results.load.end > machine.nproc / 2 ? '  WARNING: the machine was busy; figures are noisy' : ''}`);
-  const runsText = [f && `full apply ${RUNS}`, results.change?.daemon.length && `one-peer ${CHANGE_RUNS}`, results.start && `start ${START_RUNS}`].filter(Boolean);
+  if (results.load)
+    lines.push(
+      `load average (1 min) at start ${results.load.start.toFixed(2)}, at end ${results.load.end.toFixed(2)} on ${machine.nproc} CPUs${results.load.start > machine.nproc / 2 || results.load.end > machine.nproc / 2 ? '  WARNING: the machine was busy; figures are noisy' : ''}`,
+    );
+  const runsText = [
+    f && `full apply ${RUNS}`,
+    results.change?.daemon.length && `one-peer ${CHANGE_RUNS}`,
+    results.start && `start ${START_RUNS}`,
+  ].filter(Boolean);
   lines.push(`runs: ${runsText.join(', ')} (each after 1 warm-up run, not counted); p95 = nearest rank`);
   lines.push('');
   lines.push(renderTable(rows));
@@ -587,13 +646,15 @@ function report(results, machine) {
   lines.push('           one `ip -batch`, last-good + audit persisted). "reconcile part" = the daemon\'s own apply durationMs.');
   lines.push('raw      = the same peers by the tools alone, spawned from a node process inside a second netns, spawn -> exit.');
   lines.push('start    = spawn of rustynetd (node a; or a and b together) -> first ICMP echo reply a->b over the mesh (ping -D every');
-  lines.push('           10 ms; empty state dir). When both start together, a\'s first handshake can reach b before b listens and');
+  lines.push("           10 ms; empty state dir). When both start together, a's first handshake can reach b before b listens and");
   lines.push('           WireGuard retries only after REKEY_TIMEOUT (5 s), so that figure is bimodal: see min/max in --json.');
   if (f) lines.push(`first full apply after daemon start (cold JIT, not in the table): ${fmt(f.firstDaemon)} ms`);
   if (results.logLines) {
     out.daemonLogLines = results.logLines;
     const reps = RUNS + 1;
-    lines.push(`daemon log lines during phase 1 (${reps} clear + ${reps} full applies${results.change?.daemon.length ? `, ${2 * (CHANGE_RUNS + 1)} one-peer changes` : ''}), by message:`);
+    lines.push(
+      `daemon log lines during phase 1 (${reps} clear + ${reps} full applies${results.change?.daemon.length ? `, ${2 * (CHANGE_RUNS + 1)} one-peer changes` : ''}), by message:`,
+    );
     for (const l of results.logLines) lines.push(`  ${String(l.count).padStart(7)}  ${l.msg}`);
   }
   if (results.profile) {
@@ -604,7 +665,9 @@ function report(results, machine) {
     const section = (title, s, perOp) => {
       if (!s) return;
       lines.push('');
-      lines.push(`${title}: window ${fmt(s.wallMs)} ms total (${fmt(perOp)} ms median per op under the profiler); on-CPU ${fmt(s.busyMs)} ms, idle (waiting on wg/ip/fs) ${fmt(s.idleMs)} ms, GC ${fmt(s.gcMs)} ms`);
+      lines.push(
+        `${title}: window ${fmt(s.wallMs)} ms total (${fmt(perOp)} ms median per op under the profiler); on-CPU ${fmt(s.busyMs)} ms, idle (waiting on wg/ip/fs) ${fmt(s.idleMs)} ms, GC ${fmt(s.gcMs)} ms`,
+      );
       lines.push('  self time by package:');
       for (const b of s.buckets.slice(0, 12)) lines.push(`    ${fmt(b.ms).padStart(8)} ms  ${b.name}`);
       lines.push('  self time by function:');

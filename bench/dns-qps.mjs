@@ -55,7 +55,11 @@ process.on('SIGINT', () => {
 function startServer(kind, port) {
   let args;
   if (kind === 'magic') {
-    const nodes = Array.from({ length: 1000 }, (_, i) => ({ id: `n${i}`, name: `n${i}`, addresses: [`100.64.${i >> 8}.${i & 255}`, `fd00::${i.toString(16)}`] }));
+    const nodes = Array.from({ length: 1000 }, (_, i) => ({
+      id: `n${i}`,
+      name: `n${i}`,
+      addresses: [`100.64.${i >> 8}.${i & 255}`, `fd00::${i.toString(16)}`],
+    }));
     nodes.push({ id: 'b', name: 'b', addresses: ['100.64.10.2'] }, { id: 'a', name: 'alpha', addresses: ['100.64.10.1', 'fd00:a::1'] });
     const zoneFile = join(work, 'zone.json');
     writeFileSync(zoneFile, JSON.stringify({ zone: 'rustynet', nodes }));
@@ -95,7 +99,18 @@ function haveDnsperf() {
 function dnsperf(port) {
   const data = join(work, 'queries.txt');
   writeFileSync(data, ['b.rustynet A', 'alpha.rustynet AAAA', 'n42.rustynet A', 'nobody.rustynet A', 'B.RUSTYNET A'].join('\n') + '\n');
-  const [file, args] = inNs('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-q', values.concurrency]);
+  const [file, args] = inNs('dnsperf', [
+    '-s',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-d',
+    data,
+    '-l',
+    String(seconds),
+    '-q',
+    values.concurrency,
+  ]);
   const out = execFileSync(file, args, { encoding: 'utf8' });
   const num = (re) => {
     const m = re.exec(out);
@@ -109,7 +124,17 @@ function dnsperf(port) {
 }
 
 function nodeLoad(port) {
-  const [file, args] = inNs(process.execPath, [loadgen, '--host', '127.0.0.1', '--port', String(port), '--seconds', String(seconds), '--concurrency', values.concurrency]);
+  const [file, args] = inNs(process.execPath, [
+    loadgen,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--seconds',
+    String(seconds),
+    '--concurrency',
+    values.concurrency,
+  ]);
   return JSON.parse(execFileSync(file, args, { encoding: 'utf8', cwd: root }).trim());
 }
 
@@ -128,7 +153,9 @@ try {
     execFileSync('ip', ['netns', 'add', ns]);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   }
-  console.log(`dns-qps: ${seconds}s per run, concurrency ${values.concurrency}, ${ns ? `namespace ${ns}` : 'current namespace'} loopback, 1 server process`);
+  console.log(
+    `dns-qps: ${seconds}s per run, concurrency ${values.concurrency}, ${ns ? `namespace ${ns}` : 'current namespace'} loopback, 1 server process`,
+  );
   if (!haveDnsperf()) console.log('dnsperf not installed (apt-get install dnsperf): node load generator only');
   const magic = await measure('magic');
   const raw = await measure('raw');
@@ -143,7 +170,9 @@ try {
   row('magic DNS (1002-node zone)', magic);
   row('reference: raw dgram echo server', raw);
   const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : 'n/a');
-  console.log(`ratio magic/raw qps: dnsperf ${ratio(magic.dnsperf?.qps, raw.dnsperf?.qps)}, loadgen ${ratio(magic.loadgen.qps, raw.loadgen.qps)}`);
+  console.log(
+    `ratio magic/raw qps: dnsperf ${ratio(magic.dnsperf?.qps, raw.dnsperf?.qps)}, loadgen ${ratio(magic.loadgen.qps, raw.loadgen.qps)}`,
+  );
   console.log(`magic rcodes (loadgen): ${JSON.stringify(magic.loadgen.rcodes)}`);
 } finally {
   cleanup();

@@ -20,7 +20,13 @@ import { TestNet } from '../plugins/backend-openvpn/dist/test/support/netns.js';
 import { makeNodes, peerOf, removeRoot, startNode, BASE_PORT } from '../plugins/backend-openvpn/dist/test/support/mesh.js';
 import { CERT_FILE, KEY_FILE } from '../plugins/backend-openvpn/dist/src/keys.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '5' }, peers: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    peers: { type: 'string', default: '10' },
+  },
+});
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const PEERS = Number(values.peers);
@@ -72,9 +78,20 @@ async function plainPair(net, a, b) {
   const dir = mkdtempSync(join(tmpdir(), 'rn-ovpn-bench-plain-'));
   const conf = (self, peer, role, lport, rport) =>
     [
-      'dev tun', 'proto udp', `lport ${lport}`, `remote ${peer.host.underlay} ${rport}`, role, ...(role === 'tls-server' ? ['dh none'] : []),
-      `cert ${join(self.keyDir, CERT_FILE)}`, `key ${join(self.keyDir, KEY_FILE)}`, `peer-fingerprint ${peer.fingerprint}`,
-      'data-ciphers AES-256-GCM', `ifconfig 10.200.0.${self === a ? 1 : 2} 10.200.0.${self === a ? 2 : 1}`, 'tun-mtu 1420', 'ping 5', 'verb 3',
+      'dev tun',
+      'proto udp',
+      `lport ${lport}`,
+      `remote ${peer.host.underlay} ${rport}`,
+      role,
+      ...(role === 'tls-server' ? ['dh none'] : []),
+      `cert ${join(self.keyDir, CERT_FILE)}`,
+      `key ${join(self.keyDir, KEY_FILE)}`,
+      `peer-fingerprint ${peer.fingerprint}`,
+      'data-ciphers AES-256-GCM',
+      `ifconfig 10.200.0.${self === a ? 1 : 2} 10.200.0.${self === a ? 2 : 1}`,
+      'tun-mtu 1420',
+      'ping 5',
+      'verb 3',
     ].join('\n') + '\n';
   writeFileSync(join(dir, 'a.conf'), conf(a, b, 'tls-server', 41001, 41002), { mode: 0o600 });
   writeFileSync(join(dir, 'b.conf'), conf(b, a, 'tls-client', 41002, 41001), { mode: 0o600 });
@@ -113,7 +130,9 @@ async function throughput() {
       plain.push(iperf(net, a.host, b.host, '10.200.0.2'));
       await pp.stop();
       const [x, y] = [plugin.at(-1), plain.at(-1)];
-      console.log(`round ${round}: plugin ${x.mbps.toFixed(0)} Mbit/s (${x.cpuPerGB.toFixed(1)} cpu-s/GB), plain ${y.mbps.toFixed(0)} Mbit/s (${y.cpuPerGB.toFixed(1)} cpu-s/GB)`);
+      console.log(
+        `round ${round}: plugin ${x.mbps.toFixed(0)} Mbit/s (${x.cpuPerGB.toFixed(1)} cpu-s/GB), plain ${y.mbps.toFixed(0)} Mbit/s (${y.cpuPerGB.toFixed(1)} cpu-s/GB)`,
+      );
     }
     const p = median(plugin.map((r) => r.mbps));
     const q = median(plain.map((r) => r.mbps));
@@ -123,8 +142,12 @@ async function throughput() {
     console.log(`\nthroughput (iperf3 TCP a -> b, ${SECONDS}s per run, median of ${ROUNDS} alternating rounds, AES-256-GCM, tun-mtu 1420)`);
     console.log(`  plugin (rustynet backend-openvpn): ${p.toFixed(0)} Mbit/s   ${pc.toFixed(1)} openvpn cpu-s per GB`);
     console.log(`  plain openvpn pair by hand:        ${q.toFixed(0)} Mbit/s   ${qc.toFixed(1)} openvpn cpu-s per GB`);
-    console.log(`  ratio plugin / plain:              ${(p / q).toFixed(3)} (throughput)   ${(qc / pc).toFixed(3)} (inverse cpu cost per byte)`);
-    console.log(`  host load average during the run: ${load} (${cpus().length} CPUs); throughput is noisy on a shared host, cpu-s/GB much less so`);
+    console.log(
+      `  ratio plugin / plain:              ${(p / q).toFixed(3)} (throughput)   ${(qc / pc).toFixed(3)} (inverse cpu cost per byte)`,
+    );
+    console.log(
+      `  host load average during the run: ${load} (${cpus().length} CPUs); throughput is noisy on a shared host, cpu-s/GB much less so`,
+    );
   } finally {
     for (const n of nodes ?? []) await n.backend.stop().catch(() => undefined);
     net.destroySync();

@@ -16,9 +16,16 @@ const RUNS = Number(values.runs);
 const ns = `rnpb${randomBytes(2).toString('hex')}`;
 
 function cleanup() {
-  try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* gone */ }
+  try {
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  } catch {
+    /* gone */
+  }
 }
-process.on('SIGINT', () => { cleanup(); process.exit(130); });
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
 // stale namespaces of earlier runs of this bench
 for (const line of execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n')) {
   const name = line.split(' ')[0];
@@ -30,7 +37,8 @@ for (const line of execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).s
 function run(file, args, input) {
   return new Promise((resolve) => {
     const child = spawn('ip', ['netns', 'exec', ns, file, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ stdout, stderr, exitCode: code ?? -1 }));
@@ -48,13 +56,19 @@ const runner = {
     }
     return r;
   },
-  spawn() { throw new Error('unused'); },
+  spawn() {
+    throw new Error('unused');
+  },
 };
 const noop = () => undefined;
 const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => logger };
 const metric = { inc: noop, set: noop, observe: noop };
 const context = {
-  pluginName: '@rustynet/policy-nftables', apiVersion: '1.0', options: { counterPollIntervalMs: 0 }, logger, runner,
+  pluginName: '@rustynet/policy-nftables',
+  apiVersion: '1.0',
+  options: { counterPollIntervalMs: 0 },
+  logger,
+  runner,
   metrics: { counter: () => metric, gauge: () => metric, histogram: () => metric },
   clock: { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
   state: { dir: '/nonexistent', read: async () => undefined, write: async () => undefined, delete: async () => undefined },
@@ -72,7 +86,10 @@ function makeInput() {
   const protos = ['tcp', 'udp', 'icmp', 'any'];
   const rules = Array.from({ length: RULES }, (_, i) => {
     const proto = protos[i % 4];
-    const pick = (k) => [`n${(i * 13 + k) % 250}`, `tag:${tags[(i + k) % tags.length]}`, `100.64.${k % 4}.0/24`, `node:n${(i * 31 + k) % 250}`, 'fd00::/112'][(i + k) % 5];
+    const pick = (k) =>
+      [`n${(i * 13 + k) % 250}`, `tag:${tags[(i + k) % tags.length]}`, `100.64.${k % 4}.0/24`, `node:n${(i * 31 + k) % 250}`, 'fd00::/112'][
+        (i + k) % 5
+      ];
     const rule = { id: `r${i}`, action: i % 7 === 0 ? 'drop' : 'accept', src: [pick(1), pick(2)], dst: [pick(3)], proto };
     if (proto === 'tcp' || proto === 'udp') rule.ports = [1000 + (i % 500), `${2000 + i}-${2010 + i}`];
     return rule;
@@ -80,7 +97,10 @@ function makeInput() {
   return { self: 'n0', nodes, interfaces: ['rnb0', 'rnb1'], acl: { rules } };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (ms) => `${ms.toFixed(1)} ms`;
 
@@ -97,14 +117,19 @@ try {
     if (r.exitCode !== 0) throw new Error(`raw nft failed: ${r.stderr}`);
   };
   // warm up both paths
-  await plugin.apply(input); await rawApply(); await plugin.apply(input); await rawApply();
-  const viaPlugin = [], raw = [];
+  await plugin.apply(input);
+  await rawApply();
+  await plugin.apply(input);
+  await rawApply();
+  const viaPlugin = [],
+    raw = [];
   for (let i = 0; i < RUNS; i++) {
     // alternate which goes first to spread any drift evenly
     const order = i % 2 === 0 ? ['p', 'r'] : ['r', 'p'];
     for (const o of order) {
       const s = performance.now();
-      if (o === 'p') await plugin.apply(input); else await rawApply();
+      if (o === 'p') await plugin.apply(input);
+      else await rawApply();
       (o === 'p' ? viaPlugin : raw).push(performance.now() - s);
     }
   }
@@ -112,10 +137,16 @@ try {
   const listed = await run('nft', ['list', 'table', 'inet', DEFAULT_OPTIONS.table]);
   await plugin.stop();
   const ratio = median(viaPlugin) / median(raw);
-  console.log(`policy apply bench: ${RULES} ACL rules -> ${lines} nft rules, ${(text.length / 1024).toFixed(0)} KiB ruleset, ${RUNS} runs each, netns ${ns}`);
+  console.log(
+    `policy apply bench: ${RULES} ACL rules -> ${lines} nft rules, ${(text.length / 1024).toFixed(0)} KiB ruleset, ${RUNS} runs each, netns ${ns}`,
+  );
   console.log(`  compile (validate+resolve+render) once: ${fmt(compileMs)}`);
-  console.log(`  raw nft -f      median ${fmt(median(raw))}  mean ${fmt(mean(raw))}  min ${fmt(Math.min(...raw))}  max ${fmt(Math.max(...raw))}`);
-  console.log(`  plugin.apply()  median ${fmt(median(viaPlugin))}  mean ${fmt(mean(viaPlugin))}  min ${fmt(Math.min(...viaPlugin))}  max ${fmt(Math.max(...viaPlugin))}`);
+  console.log(
+    `  raw nft -f      median ${fmt(median(raw))}  mean ${fmt(mean(raw))}  min ${fmt(Math.min(...raw))}  max ${fmt(Math.max(...raw))}`,
+  );
+  console.log(
+    `  plugin.apply()  median ${fmt(median(viaPlugin))}  mean ${fmt(mean(viaPlugin))}  min ${fmt(Math.min(...viaPlugin))}  max ${fmt(Math.max(...viaPlugin))}`,
+  );
   console.log(`  ratio plugin/raw (medians): ${ratio.toFixed(3)}x  (target <= 1.5x: ${ratio <= 1.5 ? 'met' : 'NOT met'})`);
   console.log(`  kernel table after apply: ${listed.stdout.split('\n').filter((l) => l.includes('counter name "r_')).length} rules listed`);
 } finally {

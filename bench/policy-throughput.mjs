@@ -13,38 +13,63 @@ import { createPlugin } from '../plugins/policy-nftables/dist/src/index.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' } } });
 const id = randomBytes(2).toString('hex');
-const A = `rnpt${id}a`, B = `rnpt${id}b`, IFA = `rnpt${id}m`, IFB = `rnpt${id}n`;
+const A = `rnpt${id}a`,
+  B = `rnpt${id}b`,
+  IFA = `rnpt${id}m`,
+  IFB = `rnpt${id}n`;
 const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-function cleanup() { for (const ns of [A, B]) { try { ip('netns', 'del', ns); } catch { /* gone */ } } }
-process.on('SIGINT', () => { cleanup(); process.exit(130); });
+function cleanup() {
+  for (const ns of [A, B]) {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      /* gone */
+    }
+  }
+}
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
 for (const line of ip('netns', 'list').split('\n')) {
   const name = line.split(' ')[0];
   if (/^rnpt[0-9a-f]{4}[ab]$/.test(name) && ip('netns', 'pids', name).trim() === '') ip('netns', 'del', name);
 }
 
-const exec = (ns, file, args, input) => new Promise((resolve) => {
-  const c = spawn('ip', ['netns', 'exec', ns, file, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  c.stdout.on('data', (d) => (stdout += d)); c.stderr.on('data', (d) => (stderr += d));
-  c.on('close', (code) => resolve({ stdout, stderr, exitCode: code ?? -1 }));
-  if (input !== undefined) c.stdin.end(input);
-});
+const exec = (ns, file, args, input) =>
+  new Promise((resolve) => {
+    const c = spawn('ip', ['netns', 'exec', ns, file, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '',
+      stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (code) => resolve({ stdout, stderr, exitCode: code ?? -1 }));
+    if (input !== undefined) c.stdin.end(input);
+  });
 const runner = {
   async run(file, args, o = {}) {
     const r = await exec(A, file, args, o.input === undefined ? undefined : String(o.input));
-    if (r.exitCode !== 0 && o.reject !== false) throw Object.assign(new Error(r.stderr), { name: 'RustynetError', code: 'COMMAND_FAILED', details: r });
+    if (r.exitCode !== 0 && o.reject !== false)
+      throw Object.assign(new Error(r.stderr), { name: 'RustynetError', code: 'COMMAND_FAILED', details: r });
     return r;
   },
-  spawn() { throw new Error('unused'); },
+  spawn() {
+    throw new Error('unused');
+  },
 };
 const noop = () => undefined;
 const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => logger };
 const metric = { inc: noop, set: noop, observe: noop };
 const context = {
-  pluginName: '@rustynet/policy-nftables', apiVersion: '1.0', options: { counterPollIntervalMs: 0 }, logger, runner,
+  pluginName: '@rustynet/policy-nftables',
+  apiVersion: '1.0',
+  options: { counterPollIntervalMs: 0 },
+  logger,
+  runner,
   metrics: { counter: () => metric, gauge: () => metric, histogram: () => metric },
   clock: { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
-  state: { dir: '/nonexistent', read: async () => undefined, write: async () => undefined, delete: async () => undefined }, hooks: {},
+  state: { dir: '/nonexistent', read: async () => undefined, write: async () => undefined, delete: async () => undefined },
+  hooks: {},
 };
 
 async function iperf() {
@@ -57,21 +82,43 @@ async function iperf() {
 }
 
 try {
-  ip('netns', 'add', A); ip('netns', 'add', B);
+  ip('netns', 'add', A);
+  ip('netns', 'add', B);
   ip('-n', A, 'link', 'add', IFA, 'type', 'veth', 'peer', 'name', IFB, 'netns', B);
-  ip('-n', A, 'addr', 'add', '100.64.0.1/24', 'dev', IFA); ip('-n', B, 'addr', 'add', '100.64.0.2/24', 'dev', IFB);
-  for (const [ns, dev] of [[A, IFA], [B, IFB], [A, 'lo'], [B, 'lo']]) ip('-n', ns, 'link', 'set', dev, 'up');
-  const nodes = [{ id: 'a', addresses: ['100.64.0.1/32'] }, { id: 'b', addresses: ['100.64.0.2/32'] },
-    ...Array.from({ length: 200 }, (_, i) => ({ id: `x${i}`, addresses: [`100.65.${i >> 8}.${(i & 255) + 1}/32`], tags: ['other'] }))];
-  const rules = Array.from({ length: 999 }, (_, i) => ({ id: `r${i}`, action: 'accept', src: [i % 2 ? 'tag:other' : `x${i % 200}`], dst: ['a'], proto: 'tcp', ports: [10000 + i] }));
+  ip('-n', A, 'addr', 'add', '100.64.0.1/24', 'dev', IFA);
+  ip('-n', B, 'addr', 'add', '100.64.0.2/24', 'dev', IFB);
+  for (const [ns, dev] of [
+    [A, IFA],
+    [B, IFB],
+    [A, 'lo'],
+    [B, 'lo'],
+  ])
+    ip('-n', ns, 'link', 'set', dev, 'up');
+  const nodes = [
+    { id: 'a', addresses: ['100.64.0.1/32'] },
+    { id: 'b', addresses: ['100.64.0.2/32'] },
+    ...Array.from({ length: 200 }, (_, i) => ({ id: `x${i}`, addresses: [`100.65.${i >> 8}.${(i & 255) + 1}/32`], tags: ['other'] })),
+  ];
+  const rules = Array.from({ length: 999 }, (_, i) => ({
+    id: `r${i}`,
+    action: 'accept',
+    src: [i % 2 ? 'tag:other' : `x${i % 200}`],
+    dst: ['a'],
+    proto: 'tcp',
+    ports: [10000 + i],
+  }));
   rules.push({ id: 'iperf', action: 'accept', src: ['b'], dst: ['a'], proto: 'tcp', ports: [5201] });
   const input = { self: 'a', nodes, interfaces: [IFA], acl: { rules } };
   const plugin = createPlugin(context);
   await plugin.start();
-  const off = [], on = [];
+  const off = [],
+    on = [];
   for (let i = 0; i < Number(values.rounds); i++) {
-    await plugin.stop(); off.push(await iperf());
-    await plugin.start(); await plugin.apply(input); on.push(await iperf());
+    await plugin.stop();
+    off.push(await iperf());
+    await plugin.start();
+    await plugin.apply(input);
+    on.push(await iperf());
   }
   const counters = await plugin.counters();
   await plugin.stop();
@@ -80,7 +127,9 @@ try {
   console.log(`policy throughput bench (veth, iperf3 TCP ${values.seconds}s x ${values.rounds} rounds, 1000 rules, match on the last)`);
   console.log(`  policy off: ${off.map((x) => x.toFixed(2)).join(', ')} Gbit/s (median ${med(off).toFixed(2)})`);
   console.log(`  policy on:  ${on.map((x) => x.toFixed(2)).join(', ')} Gbit/s (median ${med(on).toFixed(2)})`);
-  console.log(`  ratio on/off: ${ratio.toFixed(3)}x (target >= 0.95x: ${ratio >= 0.95 ? 'met' : 'NOT met'}); rule "iperf" counted ${counters.at(-1).packets} packets (new-flow packets only)`);
+  console.log(
+    `  ratio on/off: ${ratio.toFixed(3)}x (target >= 0.95x: ${ratio >= 0.95 ? 'met' : 'NOT met'}); rule "iperf" counted ${counters.at(-1).packets} packets (new-flow packets only)`,
+  );
 } finally {
   cleanup();
 }

@@ -141,15 +141,16 @@ else {
     pems[id] = privateKey.export({ format: 'pem', type: 'pkcs8' });
   }
   const child = fork(here, ['--server-child'], { env: { ...process.env, RELAY_BENCH_KEYS: JSON.stringify(keys) }, stdio: 'inherit' });
-  const fromChild = (pred) => new Promise((r) => {
-    const on = (m) => {
-      if (pred(m)) {
-        child.off('message', on);
-        r(m);
-      }
-    };
-    child.on('message', on);
-  });
+  const fromChild = (pred) =>
+    new Promise((r) => {
+      const on = (m) => {
+        if (pred(m)) {
+          child.off('message', on);
+          r(m);
+        }
+      };
+      child.on('message', on);
+    });
   const { ready: server } = await fromChild((m) => m.ready);
 
   const recv = createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
@@ -202,7 +203,9 @@ else {
   const out = { bench: 'relay-pps', node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, results };
   if (asJson) console.log(JSON.stringify(out, null, 2));
   else {
-    console.log(`relay-pps on loopback: node ${out.node}, ${out.cpus} CPU(s) (${out.cpuModel}); relay in its own process, sender in a worker thread, receiver in the main thread`);
+    console.log(
+      `relay-pps on loopback: node ${out.node}, ${out.cpus} CPU(s) (${out.cpuModel}); relay in its own process, sender in a worker thread, receiver in the main thread`,
+    );
     for (const r of results) {
       console.log(
         `  payload ${String(r.payloadBytes).padStart(5)} B: relay forwarded ${r.relayPps.toLocaleString('en')} pps (${r.payloadMbitPerS} Mbit/s payload), ` +

@@ -109,7 +109,11 @@ async function iperf(server, client, addr, pids, relayHost) {
 
 async function pathsOf(m) {
   const out = {};
-  for (const [x, y] of [['a', 'b'], ['b', 'a']]) out[`${x}->${y}`] = (await m.status(x)).peers.find((p) => p.id === y)?.path ?? 'missing';
+  for (const [x, y] of [
+    ['a', 'b'],
+    ['b', 'a'],
+  ])
+    out[`${x}->${y}`] = (await m.status(x)).peers.find((p) => p.id === y)?.path ?? 'missing';
   return out;
 }
 
@@ -127,17 +131,32 @@ const out = {
 let failed = false;
 try {
   log(machineLine(machine));
-  log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${machine.nproc} CPUs)`);
+  log(
+    `load average at start: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (${machine.nproc} CPUs)`,
+  );
   if (loadavg()[0] > machine.nproc / 2) log('warning: load average above half the CPU count: figures will be noisy');
   const m = cleanup.track(await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, relay: true, logLevel: 'info', log }));
   await m.publish(await m.sign(m.netmap(1)));
   await m.startDaemons(BACKEND, 1);
   const [a, b] = [m.node('a'), m.node('b')];
   if (!(await b.host.ping(a.v4, { attempts: 10, timeoutS: 1 }))) throw new Error(`no ping b -> a over the mesh\n${await m.tail('a')}`);
-  await m.waitForPath([['a', 'b'], ['b', 'a']], 'direct', 20_000);
+  await m.waitForPath(
+    [
+      ['a', 'b'],
+      ['b', 'a'],
+    ],
+    'direct',
+    20_000,
+  );
   const pids = watchedPids(m);
   out.pids = pids;
-  log(`watching CPU of: ${Object.entries(pids).map(([k, p]) => `${k} (${p})`).join(', ')}`);
+  log(
+    `watching CPU of: ${Object.entries(pids)
+      .map(([k, p]) => `${k} (${p})`)
+      .join(', ')}`,
+  );
 
   const run = async (kind, round) => {
     let r;
@@ -150,22 +169,40 @@ try {
       r.paths = paths;
     } else {
       const tBlock = await m.blockDirect('a', 'b');
-      const tRelay = await m.waitForPath([['a', 'b'], ['b', 'a']], 'relay', 15_000);
-      if (!(await b.host.ping(a.v4, { attempts: 10, timeoutS: 1 }))) throw new Error(`no ping b -> a through the relay\n${await m.tail('a')}`);
+      const tRelay = await m.waitForPath(
+        [
+          ['a', 'b'],
+          ['b', 'a'],
+        ],
+        'relay',
+        15_000,
+      );
+      if (!(await b.host.ping(a.v4, { attempts: 10, timeoutS: 1 })))
+        throw new Error(`no ping b -> a through the relay\n${await m.tail('a')}`);
       const paths = await pathsOf(m);
       r = await iperf(a.host, b.host, a.v4, pids, m.relayHost);
       const pathsAfter = await pathsOf(m);
-      if (Object.values(pathsAfter).some((p) => p !== 'relay')) throw new Error(`relay run: paths changed during the run: ${JSON.stringify(pathsAfter)}`);
+      if (Object.values(pathsAfter).some((p) => p !== 'relay'))
+        throw new Error(`relay run: paths changed during the run: ${JSON.stringify(pathsAfter)}`);
       r.paths = paths;
       const tUnblock = await m.unblockDirect('a', 'b');
-      const tDirect = await m.waitForPath([['a', 'b'], ['b', 'a']], 'direct', 30_000);
+      const tDirect = await m.waitForPath(
+        [
+          ['a', 'b'],
+          ['b', 'a'],
+        ],
+        'direct',
+        30_000,
+      );
       out.switches.push({ round, blockToRelayStatusMs: tRelay - tBlock, unblockToDirectStatusMs: tDirect - tUnblock });
     }
     out.samples[kind].push(r);
     const relayCpu = r.cpu['relay server'];
     log(
       `round ${round}/${ROUNDS} ${kind.padEnd(8)} ${fmt(r.gbps)} Gbit/s (retransmits ${r.retransmits ?? 'n/a'}); relay host eth0 rx ${r.relayLink.rxPackets} pkts; ` +
-        `CPU share: ${Object.entries(r.cpu).map(([k, v]) => `${k} ${(v.share * 100).toFixed(0)}%`).join(', ')}; relay ${fmt(relayCpu.seconds)} s; load ${loadavg()[0].toFixed(2)}`,
+        `CPU share: ${Object.entries(r.cpu)
+          .map(([k, v]) => `${k} ${(v.share * 100).toFixed(0)}%`)
+          .join(', ')}; relay ${fmt(relayCpu.seconds)} s; load ${loadavg()[0].toFixed(2)}`,
     );
   };
   const order = ['direct', 'relay', 'underlay'];
@@ -202,7 +239,12 @@ const relayCost = relayRuns.map((r) => {
 });
 out.relayCost = {
   runs: relayCost,
-  median: Object.fromEntries(['cpuShare', 'cpuSecondsPerGbit', 'cpuMicrosPerDatagram', 'datagramsPerSecond', 'avgDatagramBytes'].map((k) => [k, median(relayCost.map((x) => x[k]))])),
+  median: Object.fromEntries(
+    ['cpuShare', 'cpuSecondsPerGbit', 'cpuMicrosPerDatagram', 'datagramsPerSecond', 'avgDatagramBytes'].map((k) => [
+      k,
+      median(relayCost.map((x) => x[k])),
+    ]),
+  ),
 };
 const cpuMedian = (kind) => {
   const names = Object.keys(out.samples[kind][0]?.cpu ?? {});
@@ -214,7 +256,12 @@ const rows = [['Path', 'Runs (Gbit/s)', 'Median Gbit/s', 'Retransmits (median)']
 const label = { direct: 'WireGuard, direct path', relay: 'WireGuard, through the relay', underlay: 'underlay (no tunnel)' };
 for (const k of ['direct', 'relay', 'underlay']) {
   const s = out.samples[k];
-  rows.push([label[k], s.map((x) => fmt(x.gbps)).join(', ') || '-', fmt(med[k]), s.length ? String(median(s.map((x) => x.retransmits ?? NaN))) : '-']);
+  rows.push([
+    label[k],
+    s.map((x) => fmt(x.gbps)).join(', ') || '-',
+    fmt(med[k]),
+    s.length ? String(median(s.map((x) => x.retransmits ?? NaN))) : '-',
+  ]);
 }
 const cpuRows = [['Process (CPU share of one core, median)', 'direct', 'relay']];
 for (const n of Object.keys(out.cpuShareMedian.relay)) {

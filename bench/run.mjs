@@ -38,7 +38,12 @@ const KNOWN = {
     json: true,
     root: true,
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump'],
-    files: ['core/testbed/dist/src/index.js', 'core/daemon/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js', 'conformance-kit/dist/src/harness/index.js'],
+    files: [
+      'core/testbed/dist/src/index.js',
+      'core/daemon/dist/src/index.js',
+      'plugins/backend-wireguard/dist/src/index.js',
+      'conformance-kit/dist/src/harness/index.js',
+    ],
   },
   'daemon-breakdown': {
     what: 'CPU cost of each stage of the daemon apply path (in-process)',
@@ -47,7 +52,12 @@ const KNOWN = {
     files: ['core/daemon/dist/src/index.js', 'plugins/backend-wireguard/dist/src/validate.js'],
   },
   'dns-qps': { what: 'Magic DNS queries per second', files: ['plugins/dns-magic/dist/src/standalone.js'] },
-  'policy-apply': { what: '1000 ACL rules through policy-nftables vs raw nft -f', root: true, tools: ['ip', 'nft'], files: ['plugins/policy-nftables/dist/src/index.js'] },
+  'policy-apply': {
+    what: '1000 ACL rules through policy-nftables vs raw nft -f',
+    root: true,
+    tools: ['ip', 'nft'],
+    files: ['plugins/policy-nftables/dist/src/index.js'],
+  },
   'policy-throughput': {
     what: 'iperf3 throughput with and without a 1000-rule policy',
     root: true,

@@ -77,7 +77,10 @@ async function conntrackStats(host) {
   const lines = r.stdout.trim().split('\n');
   const names = lines[0].trim().split(/\s+/);
   const sums = Object.fromEntries(names.map((n) => [n, 0]));
-  for (const l of lines.slice(1)) l.trim().split(/\s+/).forEach((v, i) => (sums[names[i]] += parseInt(v, 16)));
+  for (const l of lines.slice(1))
+    l.trim()
+      .split(/\s+/)
+      .forEach((v, i) => (sums[names[i]] += parseInt(v, 16)));
   return sums;
 }
 
@@ -108,11 +111,23 @@ const out = {
 let failed = false;
 try {
   log(machineLine(machine));
-  log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${machine.nproc} CPUs)`);
+  log(
+    `load average at start: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (${machine.nproc} CPUs)`,
+  );
   if (loadavg()[0] > machine.nproc / 2) log(`warning: load average above half the CPU count: figures will be noisy`);
   const off = await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, logLevel: 'info', log: (l) => log(`off: ${l}`) });
   cleanup.track(off);
-  const on = await Mesh.create({ backends: [BACKEND], nodes: ['a', 'b'], cwd: root, logLevel: 'info', policy: true, acl: ACL, log: (l) => log(`on: ${l}`) });
+  const on = await Mesh.create({
+    backends: [BACKEND],
+    nodes: ['a', 'b'],
+    cwd: root,
+    logLevel: 'info',
+    policy: true,
+    acl: ACL,
+    log: (l) => log(`on: ${l}`),
+  });
   cleanup.track(on);
   for (const m of [off, on]) {
     await m.publish(await m.sign(m.netmap(1)));
@@ -167,13 +182,26 @@ try {
       out.samples[k].push(r);
       log(
         `round ${round + 1}/${ROUNDS} ${k.padEnd(8)} ${fmt(r.gbps)} Gbit/s (retransmits ${r.retransmits ?? 'n/a'}), ` +
-          `CPU share: ${Object.entries(r.cpu).map(([n, v]) => `${n} ${(v.share * 100).toFixed(0)}%`).join(', ') || '-'}; load ${loadavg()[0].toFixed(2)}`,
+          `CPU share: ${
+            Object.entries(r.cpu)
+              .map(([n, v]) => `${n} ${(v.share * 100).toFixed(0)}%`)
+              .join(', ') || '-'
+          }; load ${loadavg()[0].toFixed(2)}`,
       );
     }
   }
   const ct1 = { a: await conntrackStats(on.node('a').host), b: await conntrackStats(on.node('b').host) };
   out.conntrackOn = Object.fromEntries(
-    ['a', 'b'].map((id) => [id, ct0[id] && ct1[id] ? Object.fromEntries(Object.keys(ct1[id]).filter((k) => k !== 'entries').map((k) => [k, ct1[id][k] - ct0[id][k]])) : null]),
+    ['a', 'b'].map((id) => [
+      id,
+      ct0[id] && ct1[id]
+        ? Object.fromEntries(
+            Object.keys(ct1[id])
+              .filter((k) => k !== 'entries')
+              .map((k) => [k, ct1[id][k] - ct0[id][k]]),
+          )
+        : null,
+    ]),
   );
   const counters = await on.policyCounters('a');
   out.policyCounters = counters;
@@ -209,14 +237,24 @@ const label = {
 };
 for (const k of ['off', 'on', 'conntrack', 'underlay']) {
   const s = out.samples[k];
-  rows.push([label[k], s.map((x) => fmt(x.gbps)).join(', ') || '-', fmt(med[k]), s.length ? String(median(s.map((x) => x.retransmits ?? NaN))) : '-']);
+  rows.push([
+    label[k],
+    s.map((x) => fmt(x.gbps)).join(', ') || '-',
+    fmt(med[k]),
+    s.length ? String(median(s.map((x) => x.retransmits ?? NaN))) : '-',
+  ]);
 }
 const cpuRows = [['Process (CPU share of one core, median)', 'policy off', 'policy on', 'conntrack only']];
 const cpuMed = (k, name) => median(out.samples[k].map((r) => r.cpu?.[name]?.share ?? NaN));
 for (const n of ['rustynetd a', 'rustynetd b', 'wireguard-go a', 'wireguard-go b']) {
   cpuRows.push([n, `${fmt(cpuMed('off', n) * 100)}%`, `${fmt(cpuMed('on', n) * 100)}%`, `${fmt(cpuMed('conntrack', n) * 100)}%`]);
 }
-out.cpuShareMedian = Object.fromEntries(['off', 'on', 'conntrack'].map((k) => [k, Object.fromEntries(['rustynetd a', 'rustynetd b', 'wireguard-go a', 'wireguard-go b'].map((n) => [n, cpuMed(k, n)]))]));
+out.cpuShareMedian = Object.fromEntries(
+  ['off', 'on', 'conntrack'].map((k) => [
+    k,
+    Object.fromEntries(['rustynetd a', 'rustynetd b', 'wireguard-go a', 'wireguard-go b'].map((n) => [n, cpuMed(k, n)])),
+  ]),
+);
 const ct = out.conntrackOn?.a;
 const text = [
   `${NAME}: iperf3 TCP b -> a, ${SECONDS} s x ${ROUNDS} rounds per path, alternating; real rustynetd + wireguard-go`,

@@ -79,7 +79,11 @@ export function summarizeCpuProfile(file, root, top = 20, windows = null) {
       add(incl, k, ms);
     }
   }
-  const sorted = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, ms]) => ({ name, ms }));
+  const sorted = (m) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, ms]) => ({ name, ms }));
   return {
     wallMs: windows ? windowMs : (p.endTime - p.startTime) / 1000,
     busyMs,

@@ -123,7 +123,12 @@ export function meshProcessPids(m) {
  * @throws Error naming the address and iperf3's error when the run fails.
  */
 export async function runIperf3({ server, client, addr, port, seconds, pids = {}, around }) {
-  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', String(port)], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
+  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', String(port)], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    buffer: false,
+  });
   try {
     for (let attempt = 0; ; attempt++) {
       await sleep(attempt === 0 ? 300 : 500);

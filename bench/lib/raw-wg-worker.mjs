@@ -66,7 +66,13 @@ async function setup(c) {
     `PrivateKey = ${cfg.privateKey}`,
     `ListenPort = ${cfg.listenPort}`,
     '',
-    ...cfg.peers.flatMap((p) => ['[Peer]', `PublicKey = ${p.publicKey}`, `Endpoint = ${p.endpoint}`, `AllowedIPs = ${p.allowedIps.join(', ')}`, '']),
+    ...cfg.peers.flatMap((p) => [
+      '[Peer]',
+      `PublicKey = ${p.publicKey}`,
+      `Endpoint = ${p.endpoint}`,
+      `AllowedIPs = ${p.allowedIps.join(', ')}`,
+      '',
+    ]),
   ].join('\n');
   cfg.confFile = join(cfg.dir, 'full.conf');
   writeFileSync(cfg.confFile, conf, { mode: 0o600 });

@@ -4,8 +4,24 @@
  * (`@rustynet/conformance-kit/harness`), the runner behind `rustynet plugin test`, reports,
  * and the plugin scaffolder behind `rustynet plugin init`.
  */
-export { runPluginTest, EXIT_PASSED, EXIT_FAILED, EXIT_LOAD_ERROR, KIT_NAME, KIT_VERSION, type RunPluginTestOptions } from './runner/run-plugin-test.js';
-export { toJUnit, summaryText, REPORT_SCHEMA_ID, type ConformanceReport, type TestResult, type TestFailure, type TestStatus } from './runner/report.js';
+export {
+  runPluginTest,
+  EXIT_PASSED,
+  EXIT_FAILED,
+  EXIT_LOAD_ERROR,
+  KIT_NAME,
+  KIT_VERSION,
+  type RunPluginTestOptions,
+} from './runner/run-plugin-test.js';
+export {
+  toJUnit,
+  summaryText,
+  REPORT_SCHEMA_ID,
+  type ConformanceReport,
+  type TestResult,
+  type TestFailure,
+  type TestStatus,
+} from './runner/report.js';
 export { suiteFor, registerSuite, suiteKinds, type SuiteFactory, type SuiteRunSettings } from './suites/registry.js';
 export { ConformanceFailure, ConformanceTimeoutError } from './suites/errors.js';
 export { StepContext } from './suites/step-context.js';

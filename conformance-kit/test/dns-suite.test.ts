@@ -35,7 +35,15 @@ const TIMEOUT = `
 
 describe('dns suite definition (unit)', () => {
   itHasWellFormedIds('dns', dnsTests);
-  itCoversAreas('covers every area the issue names', dnsTests, ['manifest', 'records', 'transport', 'update', 'robustness', 'state', 'teardown']);
+  itCoversAreas('covers every area the issue names', dnsTests, [
+    'manifest',
+    'records',
+    'transport',
+    'update',
+    'robustness',
+    'state',
+    'teardown',
+  ]);
   itIsRegistered('dns');
 
   it('parseDig reads status, flags and sections; null when no server answered', () => {

@@ -18,7 +18,13 @@ describe('self-test: broken fixture backends fail exactly the test meant to catc
     // `npm run build` builds the template too; a missing build is a failure, not a skip.
     expect(existsSync(join(template, 'dist', 'src', 'index.js')), 'examples/backend-template is not built (npm run build)').to.equal(true);
     const out = sink();
-    const promised = ['backend.manifest.schema-valid', 'backend.manifest.name-format', 'backend.keys.generate', 'backend.state.not-running-before-start', 'backend.state.bad-start-config'];
+    const promised = [
+      'backend.manifest.schema-valid',
+      'backend.manifest.name-format',
+      'backend.keys.generate',
+      'backend.state.not-running-before-start',
+      'backend.state.bad-start-config',
+    ];
     const code = await runPluginTest({ plugin: template, grep: `(${promised.map(esc).join('|')}):`, stdout: out, stderr: out });
     expect(code, out.text).to.equal(0);
     const all = sink();

@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { TestNetwork, cleanStaleNetworks } from '../src/harness/index.js';
 
 function netnsList(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean);
 }
 
 describe('harness: TestNetwork (int)', function () {
@@ -80,12 +83,14 @@ describe('harness: TestNetwork (int)', function () {
 
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     it(`a process interrupted by ${sig} removes its namespaces`, async () => {
-      const child = spawn(process.execPath, [fileURLToPath(new URL('./helpers/sigint-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./helpers/sigint-child.js', import.meta.url))], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const namespaces = await new Promise<string[]>((resolve, reject) => {
         let buf = '';
         child.stdout.on('data', (d: Buffer) => {
           buf += d.toString();
-          if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!) as string[]);
+          if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]) as string[]);
         });
         child.once('exit', (c) => reject(new Error(`child exited early: ${c}`)));
       });

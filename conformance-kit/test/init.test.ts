@@ -16,7 +16,11 @@ describe('initPlugin (unit)', () => {
     const pkg = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg['name']).to.equal('my-backend');
     expect(pkg).not.to.have.property('private');
-    const m = JSON.parse(readFileSync(join(target, 'rustynet-plugin.json'), 'utf8')) as { name: string; kind: string; backend: { protocol: string } };
+    const m = JSON.parse(readFileSync(join(target, 'rustynet-plugin.json'), 'utf8')) as {
+      name: string;
+      kind: string;
+      backend: { protocol: string };
+    };
     expect(m.name).to.equal('my-backend');
     expect(m.kind).to.equal('backend');
     expect(m.backend.protocol).to.equal('my-backend');

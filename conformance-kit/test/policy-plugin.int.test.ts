@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { itCatchesBrokenFixtures, itPassesReferenceRun, itWritesJunit, ROOT, useTmpDir, type FixtureExpectation } from './helpers/self-test.js';
+import {
+  itCatchesBrokenFixtures,
+  itPassesReferenceRun,
+  itWritesJunit,
+  ROOT,
+  useTmpDir,
+  type FixtureExpectation,
+} from './helpers/self-test.js';
 
 const PLUGIN = join(ROOT, 'plugins', 'policy-nftables');
 

@@ -3,6 +3,16 @@ import { itCoversAreas, itHasWellFormedIds, itIsDocumented } from './helpers/sui
 
 describe('relay suite definition (unit)', () => {
   itHasWellFormedIds('relay', relayTests);
-  itCoversAreas('covers every area the relay contract names', relayTests, ['manifest', 'state', 'path', 'register', 'forward', 'amplification', 'limits', 'flood', 'teardown']);
+  itCoversAreas('covers every area the relay contract names', relayTests, [
+    'manifest',
+    'state',
+    'path',
+    'register',
+    'forward',
+    'amplification',
+    'limits',
+    'flood',
+    'teardown',
+  ]);
   itIsDocumented('docs/conformance.md documents every relay test id', relayTests);
 });

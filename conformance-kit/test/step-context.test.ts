@@ -16,7 +16,12 @@ async function failure(p: Promise<unknown>): Promise<ConformanceFailure> {
 describe('StepContext (unit)', () => {
   it('rejects(): passes on the expected code and field', async () => {
     const t = new StepContext('x.y.z');
-    const s = await t.rejects('op', Promise.reject(new RustynetError('INVALID_INPUT', 'bad', { field: 'upsert[1].publicKey' })), 'INVALID_INPUT', /^upsert\[1\]\.publicKey$/);
+    const s = await t.rejects(
+      'op',
+      Promise.reject(new RustynetError('INVALID_INPUT', 'bad', { field: 'upsert[1].publicKey' })),
+      'INVALID_INPUT',
+      /^upsert\[1\]\.publicKey$/,
+    );
     expect(s.code).to.equal('INVALID_INPUT');
   });
 
@@ -33,7 +38,9 @@ describe('StepContext (unit)', () => {
     const t = new StepContext('x.y.z');
     const f1 = await failure(t.rejects('op', Promise.reject(new RustynetError('BACKEND_FAILED', 'boom')), 'UNKNOWN_PEER'));
     expect(f1.actual).to.include({ code: 'BACKEND_FAILED' });
-    const f2 = await failure(t.rejects('op', Promise.reject(new RustynetError('INVALID_INPUT', 'x', { field: 'a' })), 'INVALID_INPUT', 'b'));
+    const f2 = await failure(
+      t.rejects('op', Promise.reject(new RustynetError('INVALID_INPUT', 'x', { field: 'a' })), 'INVALID_INPUT', 'b'),
+    );
     expect(f2.message).to.match(/wrong field/);
   });
 

@@ -18,6 +18,6 @@ describe('ResourceTracker (unit)', () => {
     t.cleanupSync();
     expect(order).to.deep.equal(['c', 'b', 'a']);
     expect(t.errors).to.have.length(1);
-    expect(t.errors[0]!.message).to.include('netns b');
+    expect(t.errors[0].message).to.include('netns b');
   });
 });

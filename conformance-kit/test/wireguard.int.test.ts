@@ -22,7 +22,12 @@ describe('runPluginTest against the WireGuard reference backend (int)', function
     title: 'writes JUnit XML with one testcase per test and skipped elements with reasons',
     plugin: WG,
     grep: 'backend\\.(manifest|endpoints)\\.',
-    expectXml: [/^<\?xml/, '<testcase classname="backend.manifest" name="backend.manifest.schema-valid:', /<skipped message="[^"]+"\/>/, 'failures="0"'],
+    expectXml: [
+      /^<\?xml/,
+      '<testcase classname="backend.manifest" name="backend.manifest.schema-valid:',
+      /<skipped message="[^"]+"\/>/,
+      'failures="0"',
+    ],
     tmp,
   });
 });

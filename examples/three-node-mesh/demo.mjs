@@ -80,7 +80,9 @@ function parseArgs(argv) {
   }
   if (opts.backends.length === 0) opts.backends.push(DEFAULT_BACKEND);
   // Short names for the reference backends: `--backend openvpn` = `--backend @rustynet/backend-openvpn`.
-  opts.backends = opts.backends.map((b) => (/^[a-z0-9-]+$/.test(b) && REFERENCE_BACKENDS.includes(`@rustynet/backend-${b}`) ? `@rustynet/backend-${b}` : b));
+  opts.backends = opts.backends.map((b) =>
+    /^[a-z0-9-]+$/.test(b) && REFERENCE_BACKENDS.includes(`@rustynet/backend-${b}`) ? `@rustynet/backend-${b}` : b,
+  );
   return opts;
 }
 
@@ -161,7 +163,9 @@ process.on('SIGTERM', () => onSignal('SIGTERM'));
 async function showPolicy(backend) {
   say(`policy: the netmap's ACL (first match wins, no match = drop), enforced in every node by @rustynet/policy-nftables:`);
   for (const r of ACL.rules) {
-    process.stdout.write(`    ${r.action.padEnd(6)} ${r.id.padEnd(18)} ${r.src.join(',')} -> ${r.dst.join(',')} ${r.proto}${r.ports ? `/${r.ports.join(',')}` : ''}\n`);
+    process.stdout.write(
+      `    ${r.action.padEnd(6)} ${r.id.padEnd(18)} ${r.src.join(',')} -> ${r.dst.join(',')} ${r.proto}${r.ports ? `/${r.ports.join(',')}` : ''}\n`,
+    );
   }
   const dst = mesh.node(DENIED.to);
   const echo = await dst.host.tcpEchoServer(DENIED.port);
@@ -198,7 +202,12 @@ async function showDns(backend) {
   say(`dns: ip netns exec ${a.host.netns} dig @${a.v4} ${b.id}.${DNS_ZONE} A`);
   const d = await mesh.dig(a.id, a.v4, `${b.id}.${DNS_ZONE}`, 'A');
   process.stdout.write(`    status ${d.status}, answer ${d.answers.join(', ') || '(none)'}\n`);
-  check(backend, `dns: dig @${a.v4} ${b.id}.${DNS_ZONE}`, d.status === 'NOERROR' && d.answers.includes(b.v4), `${d.status} ${d.answers.join(' ')}`);
+  check(
+    backend,
+    `dns: dig @${a.v4} ${b.id}.${DNS_ZONE}`,
+    d.status === 'NOERROR' && d.answers.includes(b.v4),
+    `${d.status} ${d.answers.join(' ')}`,
+  );
   say(`dns: every node pings every other by name (ping -c1 <node>.${DNS_ZONE}, resolved by its own Magic DNS)`);
   const results = await Promise.all(
     mesh.nodes.flatMap((from) =>
@@ -206,10 +215,17 @@ async function showDns(backend) {
     ),
   );
   for (const { from, to, r } of results) {
-    process.stdout.write(`    ${from.id}: ping ${to.id}.${DNS_ZONE} -> ${r.address ?? 'unresolved'} ${r.ok ? 'answered' : `FAILED (${r.output.split('\n').at(-1)})`}\n`);
+    process.stdout.write(
+      `    ${from.id}: ping ${to.id}.${DNS_ZONE} -> ${r.address ?? 'unresolved'} ${r.ok ? 'answered' : `FAILED (${r.output.split('\n').at(-1)})`}\n`,
+    );
   }
   const bad = results.filter(({ to, r }) => !r.ok || ![to.v4, to.v6].includes(r.address));
-  check(backend, `dns: ${results.length} pings by name`, bad.length === 0, bad.length ? `failed: ${bad.map(({ from, to }) => `${from.id}->${to.id}`).join(', ')}` : 'all answered');
+  check(
+    backend,
+    `dns: ${results.length} pings by name`,
+    bad.length === 0,
+    bad.length ? `failed: ${bad.map(({ from, to }) => `${from.id}->${to.id}`).join(', ')}` : 'all answered',
+  );
 }
 
 /** Relay: block a<->b, relay, unblock, direct; with the times. */
@@ -220,28 +236,50 @@ async function showRelay(backend) {
     return;
   }
   const [a, b] = mesh.nodes;
-  const pairs = [[a.id, b.id], [b.id, a.id]];
+  const pairs = [
+    [a.id, b.id],
+    [b.id, a.id],
+  ];
   say(`relay: pinging ${b.id} from ${a.id} every 100 ms (ping -D -i 0.1 ${b.v4}) throughout`);
   const pinger = mesh.continuousPing(a.id, b.v4, 0.1);
   try {
     if ((await pinger.firstReplyAfter(Date.now(), 5000)) === null) throw new Error(`no ping reply ${a.id} -> ${b.id} before the block`);
-    say(`relay: blocking the direct underlay path ${a.id} (${a.host.underlayAddress}) <-> ${b.id} (${b.host.underlayAddress}) with nftables in both namespaces`);
+    say(
+      `relay: blocking the direct underlay path ${a.id} (${a.host.underlayAddress}) <-> ${b.id} (${b.host.underlayAddress}) with nftables in both namespaces`,
+    );
     const tBlock = await mesh.blockDirect(a.id, b.id);
     const tRelay = await mesh.waitForPath(pairs, 'relay', 15_000).catch(() => null);
     const tTraffic = await pinger.firstReplyAfter(tBlock + 50, 15_000);
     check(backend, `relay: both nodes switched to path relay`, tRelay !== null, `after ${secs(tRelay && tRelay - tBlock)}`);
-    check(backend, `relay: pings ${a.id} -> ${b.id} answered through the relay`, tTraffic !== null, `first reply ${secs(tTraffic && tTraffic - tBlock)} after the block`);
+    check(
+      backend,
+      `relay: pings ${a.id} -> ${b.id} answered through the relay`,
+      tTraffic !== null,
+      `first reply ${secs(tTraffic && tTraffic - tBlock)} after the block`,
+    );
     say(`rustynet status (node ${a.id}) while the direct path is blocked:`);
     process.stdout.write(`${indent(await mesh.statusText(a.id))}\n`);
     const viaRelay = await mesh.pingMatrix(3, pairs);
-    check(backend, `relay: ${a.id} <-> ${b.id} IPv4/IPv6 pings while blocked`, viaRelay.every((r) => r.ok), viaRelay.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address} failed`).join(', '));
+    check(
+      backend,
+      `relay: ${a.id} <-> ${b.id} IPv4/IPv6 pings while blocked`,
+      viaRelay.every((r) => r.ok),
+      viaRelay
+        .filter((r) => !r.ok)
+        .map((r) => `${r.from}->${r.to} ${r.address} failed`)
+        .join(', '),
+    );
 
     say(`relay: unblocking the direct path ${a.id} <-> ${b.id}`);
     const tUnblock = await mesh.unblockDirect(a.id, b.id);
     const tDirect = await mesh.waitForPath(pairs, 'direct', 30_000).catch(() => null);
     check(backend, 'relay: both nodes back on path direct', tDirect !== null, `after ${secs(tDirect && tDirect - tUnblock)}`);
     const direct = await mesh.pingMatrix(3, pairs);
-    check(backend, `relay: ${a.id} <-> ${b.id} pings on the direct path`, direct.every((r) => r.ok));
+    check(
+      backend,
+      `relay: ${a.id} <-> ${b.id} pings on the direct path`,
+      direct.every((r) => r.ok),
+    );
     say(`rustynet status (node ${a.id}) after the unblock:`);
     process.stdout.write(`${indent(await mesh.statusText(a.id))}\n`);
     await pinger.stop();
@@ -258,7 +296,9 @@ async function showRelay(backend) {
 
 let exitCode = 0;
 try {
-  say(`backends: ${opts.backends.join(', ')}; policy ${opts.policy ? 'on' : 'off'}, dns ${opts.dns ? 'on' : 'off'}, relay ${opts.relay ? 'on' : 'off'}`);
+  say(
+    `backends: ${opts.backends.join(', ')}; policy ${opts.policy ? 'on' : 'off'}, dns ${opts.dns ? 'on' : 'off'}, relay ${opts.relay ? 'on' : 'off'}`,
+  );
   mesh = await Mesh.create({
     backends: [...new Set([...opts.backends, ...REFERENCE_BACKENDS])],
     cwd: repoRoot,
@@ -294,7 +334,14 @@ try {
     }
     say('pinging every node from every other over the mesh (IPv4 / IPv6)');
     const results = await mesh.pingMatrix();
-    process.stdout.write(`${indent(Mesh.renderMatrix(results, mesh.nodes.map((n) => n.id)))}\n`);
+    process.stdout.write(
+      `${indent(
+        Mesh.renderMatrix(
+          results,
+          mesh.nodes.map((n) => n.id),
+        ),
+      )}\n`,
+    );
     const failed = results.filter((r) => !r.ok);
     check(
       backend,
@@ -320,18 +367,29 @@ try {
 
     if (opts.keep && backend === opts.backends.at(-1)) {
       say(`--keep: the mesh stays up. Try:  RUSTYNET_SOCKET=${mesh.nodes[0].socket} node core/cli/dist/src/bin/rustynet.js status`);
-      say(`                                 ip netns exec ${mesh.nodes[0].host.netns} ping ${opts.dns ? `b.${DNS_ZONE}` : mesh.nodes[1].v4}`);
+      say(
+        `                                 ip netns exec ${mesh.nodes[0].host.netns} ping ${opts.dns ? `b.${DNS_ZONE}` : mesh.nodes[1].v4}`,
+      );
       say('press Ctrl-C to stop and remove everything');
       await new Promise((r) => (releaseKeep = r));
     }
     const exits = await mesh.stopDaemons();
     const unclean = Object.entries(exits).filter(([, e]) => e.code !== 0);
-    check(backend, 'shutdown: all daemons stopped cleanly', unclean.length === 0, unclean.map(([id, e]) => `${id} (${JSON.stringify(e)})`).join(', '));
+    check(
+      backend,
+      'shutdown: all daemons stopped cleanly',
+      unclean.length === 0,
+      unclean.map(([id, e]) => `${id} (${JSON.stringify(e)})`).join(', '),
+    );
     for (const [id] of unclean) process.stdout.write(`${indent(await mesh.tail(id))}\n`);
   }
   if (mesh.relayHost) {
     const r = await mesh.stopRelayServer();
-    const line = r?.output.trim().split('\n').reverse().find((l) => l.includes('forwarded'));
+    const line = r?.output
+      .trim()
+      .split('\n')
+      .reverse()
+      .find((l) => l.includes('forwarded'));
     if (line) say(line);
   }
 } catch (err) {
@@ -339,7 +397,9 @@ try {
   exitCode = 1;
 } finally {
   if (!interrupted && mesh) {
-    say(`tearing down: daemons, ${mesh.relayHost ? 'relay server, ' : ''}namespaces, tunnel devices, ${opts.dns ? 'resolv.conf files, ' : ''}work dir`);
+    say(
+      `tearing down: daemons, ${mesh.relayHost ? 'relay server, ' : ''}namespaces, tunnel devices, ${opts.dns ? 'resolv.conf files, ' : ''}work dir`,
+    );
     await mesh.destroy();
     const left = await mesh.leftovers({ namespacesGone: true });
     if (left.length > 0) {
@@ -361,7 +421,9 @@ if (!interrupted) {
   const skipped = checks.length - run.length;
   process.stdout.write(`  ${run.filter((c) => c.ok).length} of ${run.length} checks passed${skipped ? `, ${skipped} skipped` : ''}\n\n`);
   const worked = (prefix) => run.some((c) => c.name.startsWith(prefix));
-  const shown = [worked('policy:') && 'the ACL', worked('dns:') && 'names', worked('relay:') && 'relay fail-over and return'].filter(Boolean);
+  const shown = [worked('policy:') && 'the ACL', worked('dns:') && 'names', worked('relay:') && 'relay fail-over and return'].filter(
+    Boolean,
+  );
   say(
     exitCode === 0
       ? `demo passed: every node reached every other over the encrypted mesh${shown.length ? `; ${shown.join(', ')} worked` : ''}`

@@ -73,10 +73,16 @@ async function udpRequest(host: string, port: number, payloads: string[], timeou
     sock.on('message', (msg) => {
       // single payload: accept any reply (e.g. the answer to `whoami`)
       if (wanted.length === 1) {
-        if (got[0] === null) { got[0] = msg.toString('base64'); remaining--; }
+        if (got[0] === null) {
+          got[0] = msg.toString('base64');
+          remaining--;
+        }
       } else {
         const i = wanted.findIndex((w, j) => got[j] === null && w.equals(msg));
-        if (i >= 0) { got[i] = msg.toString('base64'); remaining--; }
+        if (i >= 0) {
+          got[i] = msg.toString('base64');
+          remaining--;
+        }
       }
       if (remaining === 0) finish();
     });

@@ -40,12 +40,16 @@ export async function startCapture(
 ): Promise<Capture> {
   const dir = await mkdtemp(join(tmpdir(), `${dirPrefix}-cap-`));
   const file = join(dir, fileName());
-  const child = host.spawn('tcpdump', ['-i', opts.iface ?? 'eth0', '-n', '-U', '--immediate-mode', '-Z', 'root', '-s', '0', '-w', file, ...(opts.filter ?? [])], {
-    stdin: 'ignore',
-    stdout: 'ignore',
-    stderr: 'pipe',
-    buffer: false,
-  });
+  const child = host.spawn(
+    'tcpdump',
+    ['-i', opts.iface ?? 'eth0', '-n', '-U', '--immediate-mode', '-Z', 'root', '-s', '0', '-w', file, ...(opts.filter ?? [])],
+    {
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+      buffer: false,
+    },
+  );
   tracker.track('file', dir, () => rmSync(dir, { recursive: true, force: true }));
   await new Promise<void>((resolve, reject) => {
     let err = '';

@@ -61,7 +61,10 @@ export function killAndDeleteNetnsSync(netns: string): void {
 export function cleanStaleNetworks(): string[] {
   const removed: string[] = [];
   const { stdout } = runSyncQuiet('ip', ['netns', 'list']);
-  const names = stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${HARNESS_PREFIX}-`));
+  const names = stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((n) => n.startsWith(`${HARNESS_PREFIX}-`));
   for (const ns of names) {
     const m = /^(rnt-[0-9a-f]+)-/.exec(ns);
     const runPrefix = m?.[1];

@@ -104,9 +104,13 @@ export class TestHost {
     const attempts = opts.attempts ?? 3;
     const v6 = ip.includes(':');
     for (let i = 0; i < attempts; i++) {
-      const r = await this.exec('ping', [...(v6 ? ['-6'] : []), '-n', '-q', '-c', String(opts.count ?? 1), '-W', String(opts.timeoutS ?? 1), ip], {
-        reject: false,
-      });
+      const r = await this.exec(
+        'ping',
+        [...(v6 ? ['-6'] : []), '-n', '-q', '-c', String(opts.count ?? 1), '-W', String(opts.timeoutS ?? 1), ip],
+        {
+          reject: false,
+        },
+      );
       if (r.exitCode === 0) return true;
     }
     return false;
@@ -132,10 +136,20 @@ export class TestHost {
    * @returns the reply, or null when none came within `timeoutMs` (default 1000) in any of
    *   `attempts` (default 3) tries.
    */
-  async udpSend(ip: string, port: number, payload: string | Buffer, opts: { timeoutMs?: number; attempts?: number } = {}): Promise<Buffer | null> {
+  async udpSend(
+    ip: string,
+    port: number,
+    payload: string | Buffer,
+    opts: { timeoutMs?: number; attempts?: number } = {},
+  ): Promise<Buffer | null> {
     const b64 = Buffer.from(payload).toString('base64');
     for (let i = 0; i < (opts.attempts ?? 3); i++) {
-      const [r] = await this.agent.call<(string | null)[]>('udpRequest', { host: ip, port, payloads: [b64], timeoutMs: opts.timeoutMs ?? 1000 });
+      const [r] = await this.agent.call<(string | null)[]>('udpRequest', {
+        host: ip,
+        port,
+        payloads: [b64],
+        timeoutMs: opts.timeoutMs ?? 1000,
+      });
       if (r) return Buffer.from(r, 'base64');
     }
     return null;

@@ -66,7 +66,11 @@ export class TestNetwork {
     const existing = runSyncQuiet('ip', ['netns', 'list']).stdout;
     let runId = randomBytes(2).toString('hex');
     // re-roll on a collision with a live run (its namespaces or its owner file)
-    for (let i = 0; i < 20 && (existing.includes(`${HARNESS_PREFIX}-${runId}-`) || existsSync(join(RUN_DIR, `${HARNESS_PREFIX}-${runId}.pid`))); i++) {
+    for (
+      let i = 0;
+      i < 20 && (existing.includes(`${HARNESS_PREFIX}-${runId}-`) || existsSync(join(RUN_DIR, `${HARNESS_PREFIX}-${runId}.pid`)));
+      i++
+    ) {
       runId = randomBytes(2).toString('hex');
     }
     const prefix = opts.prefix ?? `${HARNESS_PREFIX}-${runId}`;
@@ -86,7 +90,7 @@ export class TestNetwork {
       await execa('ip', ['-n', net.switchNetns, '-batch', '-'], { input: swBatch.join('\n') + '\n' });
       await Promise.all(
         names.map(async (n, i) => {
-          const ns = hostNs[i]!;
+          const ns = hostNs[i];
           const addr = `${UNDERLAY_PREFIX}.${i + 1}`;
           await execa('ip', ['-n', ns, '-batch', '-'], { input: `link set lo up\naddr add ${addr}/24 dev eth0\nlink set eth0 up\n` });
           net.hosts.push(new TestHost(n, i, ns, addr, net));

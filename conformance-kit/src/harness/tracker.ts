@@ -76,7 +76,7 @@ export class ResourceTracker {
 
   /** Removes everything still recorded, newest first. Idempotent. */
   cleanupSync(): void {
-    for (let i = this.entries.length - 1; i >= 0; i--) this.runEntry(this.entries[i]!);
+    for (let i = this.entries.length - 1; i >= 0; i--) this.runEntry(this.entries[i]);
     this.entries.length = 0;
     live.delete(this);
   }

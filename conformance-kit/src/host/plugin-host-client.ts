@@ -37,7 +37,10 @@ export class RemotePluginError extends Error {
 /** A call to the plugin host that passed its deadline. */
 export class PluginCallTimeoutError extends Error {
   override readonly name = 'PluginCallTimeoutError';
-  constructor(readonly method: string, readonly timeoutMs: number) {
+  constructor(
+    readonly method: string,
+    readonly timeoutMs: number,
+  ) {
     super(`plugin call ${method} did not settle within ${timeoutMs} ms`);
   }
 }
@@ -76,7 +79,10 @@ export class PluginHost {
   /** Set after a successful load. */
   loaded!: LoadResult;
 
-  private constructor(private readonly child: ChildProcess, readonly label: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly label: string,
+  ) {
     const append = (d: Buffer): void => {
       this.tail = (this.tail + d.toString()).slice(-TAIL_BYTES);
     };
@@ -92,7 +98,8 @@ export class PluginHost {
     });
     child.on('exit', (code, signal) => {
       this.exited = true;
-      for (const p of this.pending.values()) p.reject(new Error(`plugin host ${label} exited (code ${code}, signal ${signal}); output tail:\n${this.tail}`));
+      for (const p of this.pending.values())
+        p.reject(new Error(`plugin host ${label} exited (code ${code}, signal ${signal}); output tail:\n${this.tail}`));
       this.pending.clear();
     });
   }
@@ -155,7 +162,7 @@ export class PluginHost {
           reject(e);
         },
       });
-      this.child.send({ ...req, id } as HostRequest);
+      this.child.send({ ...req, id });
     });
   }
 

@@ -21,7 +21,13 @@ const commands: CommandRecord[] = [];
 let seq = 0;
 const spawned: ManagedProcess[] = [];
 
-function record(via: CommandRecord['via'], file: string, args: readonly string[], env: Record<string, string> | undefined, input: unknown): CommandRecord {
+function record(
+  via: CommandRecord['via'],
+  file: string,
+  args: readonly string[],
+  env: Record<string, string> | undefined,
+  input: unknown,
+): CommandRecord {
   const rec: CommandRecord = {
     via,
     file,
@@ -61,10 +67,18 @@ async function handle(req: HostRequest): Promise<unknown> {
     case 'load': {
       const daemon = await import('@rustynet/daemon');
       if (typeof daemon.loadPlugin !== 'function' || typeof daemon.createHostServices !== 'function') {
-        throw Object.assign(new Error('@rustynet/daemon does not export loadPlugin/createHostServices'), { name: 'RustynetError', code: 'INTERNAL' });
+        throw Object.assign(new Error('@rustynet/daemon does not export loadPlugin/createHostServices'), {
+          name: 'RustynetError',
+          code: 'INTERNAL',
+        });
       }
       mkdirSync(req.stateDir, { recursive: true, mode: 0o700 });
-      const services = daemon.createHostServices({ stateDir: req.stateDir, logLevel: 'debug', logFile: req.logFile, processMetrics: false });
+      const services = daemon.createHostServices({
+        stateDir: req.stateDir,
+        logLevel: 'debug',
+        logFile: req.logFile,
+        processMetrics: false,
+      });
       const wrapped = { ...services, runner: recordingRunner(services.runner) };
       const daemonHooks = typeof daemon.DaemonHooks === 'function' ? new daemon.DaemonHooks({}) : undefined;
       hooks = daemonHooks;
@@ -95,7 +109,8 @@ async function handle(req: HostRequest): Promise<unknown> {
         const target = req.args[req.signer.arg];
         if (typeof target !== 'object' || target === null) throw new Error(`signer: argument ${req.signer.arg} is not an object`);
         const key = createPrivateKey(readFileSync(req.signer.keyFile, 'utf8'));
-        (target as Record<string, unknown>)['sign'] = async (challenge: Uint8Array): Promise<Uint8Array> => new Uint8Array(cryptoSign(null, challenge, key));
+        (target as Record<string, unknown>)['sign'] = async (challenge: Uint8Array): Promise<Uint8Array> =>
+          new Uint8Array(cryptoSign(null, challenge, key));
       }
       const result: unknown = await Reflect.apply(fn, instance, req.args);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));

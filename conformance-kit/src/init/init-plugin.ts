@@ -39,7 +39,8 @@ function findTemplate(kind: PluginKind): string {
     /* not installed */
   }
   const found = candidates.find((c) => existsSync(join(c, 'rustynet-plugin.json')));
-  if (!found) throw new RustynetError('UNSUPPORTED', `no template for plugin kind "${kind}" (looked in ${candidates.join(', ')})`, { field: 'kind' });
+  if (!found)
+    throw new RustynetError('UNSUPPORTED', `no template for plugin kind "${kind}" (looked in ${candidates.join(', ')})`, { field: 'kind' });
   return found;
 }
 
@@ -74,7 +75,12 @@ export async function initPlugin(opts: InitPluginOptions): Promise<InitPluginRes
   if (existsSync(dir) && (await readdir(dir)).length > 0) {
     throw new RustynetError('INVALID_INPUT', `dir: ${dir} exists and is not empty`, { field: 'dir' });
   }
-  const protocol = (short.replace(/^backend-/, '').replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '') || 'custom').slice(0, 32);
+  const protocol = (
+    short
+      .replace(/^backend-/, '')
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^[^a-z]+/, '') || 'custom'
+  ).slice(0, 32);
   const files = await listFiles(template);
   await mkdir(dir, { recursive: true });
   for (const f of files) {

@@ -98,18 +98,25 @@ export function toJUnit(r: ConformanceReport): string {
     if (t.status === 'passed') return `${head}/>`;
     if (t.status === 'skipped') return `${head}>\n      <skipped message="${esc(t.skipReason ?? 'skipped')}"/>\n    </testcase>`;
     const f = t.failure!;
-    const body = [`step: ${f.step ?? '?'}`, `expected: ${JSON.stringify(f.expected)}`, `actual: ${JSON.stringify(f.actual)}`, '', f.message].join('\n');
+    const body = [
+      `step: ${f.step ?? '?'}`,
+      `expected: ${JSON.stringify(f.expected)}`,
+      `actual: ${JSON.stringify(f.actual)}`,
+      '',
+      f.message,
+    ].join('\n');
     return `${head}>\n      <failure message="${esc(f.message.split('\n')[0] ?? '')}" type="${esc(f.type)}">${esc(body)}</failure>\n    </testcase>`;
   });
   const errs = r.errors.map(
-    (e, i) => `    <testcase classname="kit" name="kit.error.${i}" time="0">\n      <error message="${esc(e.message.split('\n')[0] ?? '')}" type="${esc(e.code ?? 'Error')}">${esc(e.message)}</error>\n    </testcase>`,
+    (e, i) =>
+      `    <testcase classname="kit" name="kit.error.${i}" time="0">\n      <error message="${esc(e.message.split('\n')[0] ?? '')}" type="${esc(e.code ?? 'Error')}">${esc(e.message)}</error>\n    </testcase>`,
   );
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="${esc(name)}" tests="${r.summary.total + r.errors.length}" failures="${r.summary.failed}" errors="${r.errors.length}" skipped="${r.summary.skipped}" time="${(r.durationMs / 1000).toFixed(3)}">`,
     `  <testsuite name="${esc(name)}" tests="${r.summary.total + r.errors.length}" failures="${r.summary.failed}" errors="${r.errors.length}" skipped="${r.summary.skipped}" time="${(r.durationMs / 1000).toFixed(3)}" timestamp="${r.startedAt}">`,
     '    <properties>',
-    ...props.map(([k, v]) => `      <property name="${esc(k!)}" value="${esc(v!)}"/>`),
+    ...props.map(([k, v]) => `      <property name="${esc(k)}" value="${esc(v)}"/>`),
     '    </properties>',
     ...cases,
     ...errs,

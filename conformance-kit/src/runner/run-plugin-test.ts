@@ -55,7 +55,10 @@ export const EXIT_LOAD_ERROR = 2;
 /** The kit's own directory: policy backends given by package name fall back to resolving here. */
 const KIT_DIR = fileURLToPath(new URL('../../../', import.meta.url));
 
-const KIT_PKG = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { name: string; version: string };
+const KIT_PKG = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as {
+  name: string;
+  version: string;
+};
 
 /** Name and version of the kit. */
 export const KIT_NAME = KIT_PKG.name;
@@ -66,7 +69,9 @@ type LoadedInfo = Pick<LoadedPlugin, 'manifest' | 'apiVersion' | 'dir'>;
 
 /** `plugins/foo` (a directory with a manifest, relative, without ./) is a path, not a package name. */
 function specFor(given: string, cwd: string): string {
-  return !given.startsWith('.') && !given.startsWith('/') && existsSync(join(cwd, given, 'rustynet-plugin.json')) ? resolve(cwd, given) : given;
+  return !given.startsWith('.') && !given.startsWith('/') && existsSync(join(cwd, given, 'rustynet-plugin.json'))
+    ? resolve(cwd, given)
+    : given;
 }
 
 /** Loads a plugin once with the daemon's own loader (as rustynetd does); throws its named error. */
@@ -178,7 +183,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   } catch (e) {
     return loadError(e);
   }
-  const kind = loaded.manifest.kind as PluginKind;
+  const kind = loaded.manifest.kind;
   const factory = suiteFor(kind);
   if (!factory) {
     errOut.write(`error UNSUPPORTED: the kit has no suite for plugin kind "${kind}" yet (suites: ${suiteKinds().join(', ')})\n`);
@@ -186,7 +191,8 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   }
   // A policy suite runs on a real backend (flag, else env, else the reference backend): load it
   // here too, so a bad one fails fast the same way. Other kinds ignore it.
-  const backendGiven = kind === 'policy' ? (opts.backend ?? (process.env['RUSTYNET_KIT_POLICY_BACKEND'] || DEFAULT_POLICY_BACKEND)) : undefined;
+  const backendGiven =
+    kind === 'policy' ? (opts.backend ?? (process.env['RUSTYNET_KIT_POLICY_BACKEND'] || DEFAULT_POLICY_BACKEND)) : undefined;
   const backendSpec = backendGiven === undefined ? undefined : specFor(backendGiven, cwd);
   if (backendSpec !== undefined) {
     try {
@@ -201,12 +207,16 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
     return EXIT_LOAD_ERROR;
   }
   const env = await environment();
-  const missing = Object.entries(env.tools).filter(([, v]) => v === null).map(([k]) => k);
+  const missing = Object.entries(env.tools)
+    .filter(([, v]) => v === null)
+    .map(([k]) => k);
   if (missing.length) {
     errOut.write(`error INTERNAL: required tools missing: ${missing.join(', ')} (install iproute2, nftables, tcpdump, iputils-ping)\n`);
     return EXIT_LOAD_ERROR;
   }
-  progress.write(`rustynet conformance ${KIT_VERSION}: ${loaded.manifest.name}@${loaded.manifest.version} (${kind}) profile=${profile} seed=${seed}\n`);
+  progress.write(
+    `rustynet conformance ${KIT_VERSION}: ${loaded.manifest.name}@${loaded.manifest.version} (${kind}) profile=${profile} seed=${seed}\n`,
+  );
 
   // 2. Build the mocha run.
   const results: TestResult[] = [];
@@ -260,8 +270,15 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
           return;
         }
         const f = failureOf(err);
-        results.push({ id: idOf(t as Mocha.Test), title: titleOf(t as Mocha.Test), status: 'failed', durationMs: t.duration ?? 0, failure: f, ...gateOf(t as Mocha.Test) });
-        progress.write(`  \u2716 ${idOf(t as Mocha.Test)} (${t.duration ?? 0} ms): ${f.message.split('\n')[0]}\n`);
+        results.push({
+          id: idOf(t),
+          title: titleOf(t),
+          status: 'failed',
+          durationMs: t.duration ?? 0,
+          failure: f,
+          ...gateOf(t),
+        });
+        progress.write(`  \u2716 ${idOf(t)} (${t.duration ?? 0} ms): ${f.message.split('\n')[0]}\n`);
       });
     }
   }

@@ -97,7 +97,9 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
                 ...(t.step !== undefined && { step: t.step }),
               });
         if (f.step === undefined && t.step !== undefined) f.step = t.step;
-        const diag = await withDeadline(fixture.diagnostics(), 5000, () => new Error('diagnostics timed out')).catch((e: Error) => e.message);
+        const diag = await withDeadline(fixture.diagnostics(), 5000, () => new Error('diagnostics timed out')).catch(
+          (e: Error) => e.message,
+        );
         f.diagnostics = diag;
         f.message = [
           `${spec.id} failed at step "${f.step ?? '?'}": ${f.message}`,

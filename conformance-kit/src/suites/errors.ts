@@ -24,7 +24,11 @@ export class ConformanceFailure extends Error {
 /** A conformance test passed its deadline (libp2p interface-compliance style named timeout). */
 export class ConformanceTimeoutError extends ConformanceFailure {
   override readonly name = 'ConformanceTimeoutError';
-  constructor(readonly testId: string, readonly deadlineMs: number, step: string | undefined) {
+  constructor(
+    readonly testId: string,
+    readonly deadlineMs: number,
+    step: string | undefined,
+  ) {
     super(`${testId} did not finish within its ${deadlineMs} ms deadline${step ? ` (stuck at step "${step}")` : ''}`, {
       expected: `finish within ${deadlineMs} ms`,
       actual: 'still running',

@@ -10,8 +10,7 @@ import type { SuiteOptions } from './common/options.js';
  * everything the runner always decides (cwd, profile, seed, multiplier) filled in.
  */
 export interface SuiteRunSettings
-  extends Required<Pick<SuiteOptions, 'plugin' | 'cwd' | 'profile' | 'seed' | 'timeoutMultiplier'>>,
-    Pick<SuiteOptions, 'options'> {
+  extends Required<Pick<SuiteOptions, 'plugin' | 'cwd' | 'profile' | 'seed' | 'timeoutMultiplier'>>, Pick<SuiteOptions, 'options'> {
   /** Backend plugin carrying traffic under a policy suite (`rustynet plugin test --backend`); other kinds ignore it. */
   backend?: string;
 }

@@ -61,7 +61,9 @@ export class StepContext {
   equal(actual: unknown, expected: unknown, message: string): void {
     const norm = (v: unknown): string =>
       JSON.stringify(v, (_k, x: unknown) =>
-        x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
+        x && typeof x === 'object' && !Array.isArray(x)
+          ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+          : x,
       );
     if (norm(actual) !== norm(expected)) this.fail(message, expected, actual);
   }

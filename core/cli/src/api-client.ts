@@ -32,7 +32,11 @@ function loadStatusParser(): Promise<(value: unknown, source?: string) => Daemon
     (m) => m.parseDaemonStatus,
     (cause: unknown) => {
       statusParser = undefined;
-      throw new RustynetError('INTERNAL', `cannot load the daemon status schema (is @rustynet/daemon built?): ${(cause as Error).message}`, { cause });
+      throw new RustynetError(
+        'INTERNAL',
+        `cannot load the daemon status schema (is @rustynet/daemon built?): ${(cause as Error).message}`,
+        { cause },
+      );
     },
   );
   return statusParser;
@@ -51,7 +55,9 @@ function errorFromBody(status: number, body: string, path: string): RustynetErro
   const code: ErrorCode =
     typeof rawCode === 'string' && rawCode in ErrorCodes ? (rawCode as ErrorCode) : status === 404 ? 'UNSUPPORTED' : 'INTERNAL';
   const message =
-    typeof inner['message'] === 'string' ? inner['message'] : `local API ${path} answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`;
+    typeof inner['message'] === 'string'
+      ? inner['message']
+      : `local API ${path} answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`;
   return new RustynetError(code, message, { details: { httpStatus: status } });
 }
 
@@ -137,7 +143,10 @@ export class LocalApiClient {
    *   something that is not a status document; any {@link apiRequest} error.
    */
   async status(): Promise<DaemonStatus> {
-    const [body, parse] = await Promise.all([apiRequest(this.socketPath, 'GET', '/v1/status', { timeoutMs: this.timeoutMs }), loadStatusParser()]);
+    const [body, parse] = await Promise.all([
+      apiRequest(this.socketPath, 'GET', '/v1/status', { timeoutMs: this.timeoutMs }),
+      loadStatusParser(),
+    ]);
     return parse(body, `local API /v1/status on ${this.socketPath}`);
   }
 

@@ -46,7 +46,11 @@ export function daemonModule(): Promise<DaemonModule> {
     try {
       mod = await import('@rustynet/daemon');
     } catch (cause) {
-      throw new RustynetError('INTERNAL', `cannot load @rustynet/daemon (is it built? run: npx tsc -b core/cli): ${(cause as Error).message}`, { cause });
+      throw new RustynetError(
+        'INTERNAL',
+        `cannot load @rustynet/daemon (is it built? run: npx tsc -b core/cli): ${(cause as Error).message}`,
+        { cause },
+      );
     }
     // A stale or half-built dist may lack what the types promise: check at run time too.
     const exported: Record<string, unknown> = { ...mod };

@@ -23,7 +23,18 @@ function allCommands(cmd: Command, path: string[] = []): Array<{ path: string[];
 describe('rustynet CLI: help and argument parsing', () => {
   it('has the agreed command tree', () => {
     const paths = allCommands(createRustynetProgram()).map((c) => c.path.join(' '));
-    for (const p of ['status', 'up', 'down', 'keygen', 'netmap sign', 'netmap verify', 'netmap reload', 'plugin list', 'plugin test', 'plugin init']) {
+    for (const p of [
+      'status',
+      'up',
+      'down',
+      'keygen',
+      'netmap sign',
+      'netmap verify',
+      'netmap reload',
+      'plugin list',
+      'plugin test',
+      'plugin init',
+    ]) {
       expect(paths, p).to.include(p);
     }
   });
@@ -130,10 +141,26 @@ describe('rustynet CLI: local API over a unix socket', () => {
     lastRejection: { code: 'NETMAP_EXPIRED', message: 'netmap expired at 2020-01-01T00:00:00Z', at: new Date().toISOString() },
     backend: { name: '@example/backend', version: '1.2.3', apiVersion: '1.0', interfaces: ['rnab0'], listenPort: 51820 },
     peers: [
-      { id: 'b', endpoint: '198.18.0.2:51820', path: 'direct', allowedIps: ['100.64.0.2/32'], lastHandshakeAt: new Date().toISOString(), rxBytes: 2048, txBytes: 100 },
+      {
+        id: 'b',
+        endpoint: '198.18.0.2:51820',
+        path: 'direct',
+        allowedIps: ['100.64.0.2/32'],
+        lastHandshakeAt: new Date().toISOString(),
+        rxBytes: 2048,
+        txBytes: 100,
+      },
       { id: 'c', endpoint: null, path: 'relay', allowedIps: ['100.64.0.3/32'], lastHandshakeAt: null, rxBytes: 0, txBytes: 0 },
     ],
-    plugins: [{ name: '@example/backend', version: '1.2.3', kind: 'backend', apiVersion: '1.0', capabilities: { ipv6: true, roaming: false, maxPeers: 1000 } }],
+    plugins: [
+      {
+        name: '@example/backend',
+        version: '1.2.3',
+        kind: 'backend',
+        apiVersion: '1.0',
+        capabilities: { ipv6: true, roaming: false, maxPeers: 1000 },
+      },
+    ],
     policy: null,
     dns: { listen: ['127.0.0.1:53'], ok: true, lastError: null, failures: 0 },
   };
@@ -151,7 +178,8 @@ describe('rustynet CLI: local API over a unix socket', () => {
       if (req.method === 'GET' && req.url === '/v1/plugins') return send(200, status.plugins);
       if (req.method === 'POST' && req.url === '/v1/up') return send(200, { state: 'up' });
       if (req.method === 'POST' && req.url === '/v1/down') return send(409, { error: { code: 'NOT_RUNNING', message: 'already down' } });
-      if (req.method === 'POST' && req.url === '/v1/netmap/reload') return send(422, { error: { code: 'NETMAP_REPLAYED', message: 'version 3 <= watermark 7' } });
+      if (req.method === 'POST' && req.url === '/v1/netmap/reload')
+        return send(422, { error: { code: 'NETMAP_REPLAYED', message: 'version 3 <= watermark 7' } });
       send(404, { error: { code: 'UNSUPPORTED', message: 'no route' } });
     });
     await new Promise<void>((r) => server.listen(socket, r));
@@ -190,7 +218,9 @@ describe('rustynet CLI: local API over a unix socket', () => {
       const r = await rn(['status', '--json', '--socket', odd]);
       expect(r.code).to.equal(1);
       expect(r.stdout).to.equal('');
-      expect(r.stderr).to.match(/^rustynet: INTERNAL: local API \/v1\/status on .*odd\.sock returned a document that is not a daemon status: /);
+      expect(r.stderr).to.match(
+        /^rustynet: INTERNAL: local API \/v1\/status on .*odd\.sock returned a document that is not a daemon status: /,
+      );
       expect(r.stderr).to.contain("must have required property 'peers'");
       expect(r.stderr).to.contain('/state must be equal to one of the allowed values');
     } finally {
@@ -230,7 +260,17 @@ describe('rustynet CLI: formatting', () => {
   });
 
   it('renders a status without netmap or peers', () => {
-    const text = renderStatus({ node: 'x', state: 'down', netmap: null, lastRejection: null, backend: null, peers: [], plugins: [], policy: null, dns: null });
+    const text = renderStatus({
+      node: 'x',
+      state: 'down',
+      netmap: null,
+      lastRejection: null,
+      backend: null,
+      peers: [],
+      plugins: [],
+      policy: null,
+      dns: null,
+    });
     expect(text).to.contain('node x: down');
     expect(text).to.contain('netmap none applied');
     expect(text).to.contain('no peers');

@@ -44,11 +44,23 @@ function leftovers(runId: string): string[] {
   const ns = readdirSync('/run/netns', { withFileTypes: true }).map((e) => e.name);
   found.push(...ns.filter((n) => n.startsWith(`rnt-${runId}-`)).map((n) => `namespace ${n}`));
   if (existsSync('/var/run/wireguard')) {
-    found.push(...readdirSync('/var/run/wireguard').filter((f) => f.startsWith(`rnm${runId}`)).map((f) => `socket ${f}`));
+    found.push(
+      ...readdirSync('/var/run/wireguard')
+        .filter((f) => f.startsWith(`rnm${runId}`))
+        .map((f) => `socket ${f}`),
+    );
   }
-  found.push(...readdirSync('/tmp').filter((f) => f.startsWith(`rustynet-mesh-${runId}-`)).map((f) => `dir /tmp/${f}`));
+  found.push(
+    ...readdirSync('/tmp')
+      .filter((f) => f.startsWith(`rustynet-mesh-${runId}-`))
+      .map((f) => `dir /tmp/${f}`),
+  );
   if (existsSync('/etc/netns')) {
-    found.push(...readdirSync('/etc/netns').filter((f) => f.startsWith(`rnt-${runId}-`)).map((f) => `resolv.conf dir /etc/netns/${f}`));
+    found.push(
+      ...readdirSync('/etc/netns')
+        .filter((f) => f.startsWith(`rnt-${runId}-`))
+        .map((f) => `resolv.conf dir /etc/netns/${f}`),
+    );
   }
   for (const p of listProcesses()) {
     if (p.cmdline.includes(`rustynet-mesh-${runId}-`) || p.cmdline.includes(`rnm${runId}`)) found.push(`process ${p.pid} ${p.cmdline}`);
@@ -59,7 +71,7 @@ function leftovers(runId: string): string[] {
 function runIdOf(output: string): string {
   const m = /rustynet-mesh-([0-9a-f]{4})-/.exec(output);
   if (!m) throw new Error(`no run id in demo output:\n${output}`);
-  return m[1]!;
+  return m[1];
 }
 
 describe('examples/three-node-mesh demo', function () {

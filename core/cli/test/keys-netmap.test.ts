@@ -72,7 +72,10 @@ describe('rustynet keygen', () => {
     const r = await rn(['keygen', '--out', out, '--backend', './no-such-plugin-dir']);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/^rustynet: PLUGIN_NOT_FOUND: /);
-    const exists = await stat(out).then(() => true, () => false);
+    const exists = await stat(out).then(
+      () => true,
+      () => false,
+    );
     expect(exists, `${out} must not exist`).to.equal(false);
   });
 
@@ -85,8 +88,10 @@ describe('rustynet keygen', () => {
   it("--backend writes the backend's key pair under <dir>/<protocol>/ through the plugin", async function () {
     const r = await rn(['keygen', '--out', dir, '--backend', '@rustynet/backend-wireguard', '--json'], {});
     expect(r.code, r.stderr).to.equal(0);
-    const res = JSON.parse(r.stdout) as { backends: Record<string, { plugin: string; publicKey: string; directory: string; files: string[] }> };
-    const [protocol, b] = Object.entries(res.backends)[0]!;
+    const res = JSON.parse(r.stdout) as {
+      backends: Record<string, { plugin: string; publicKey: string; directory: string; files: string[] }>;
+    };
+    const [protocol, b] = Object.entries(res.backends)[0];
     expect(b.plugin).to.equal('@rustynet/backend-wireguard');
     expect(b.directory).to.equal(join(dir, protocol));
     expect(b.publicKey.length).to.be.greaterThan(0);
@@ -135,11 +140,16 @@ describe('rustynet netmap sign / verify', () => {
     const pubText = (await readFile(cpPub, 'utf8')).trim();
     const j = await rn(['netmap', 'verify', '--pubkey', pubText, file, '--json']);
     expect(j.code, j.stderr).to.equal(0);
-    const parsed = JSON.parse(j.stdout) as { ok: boolean; version: number; expiresAt: string; nodes: Array<{ id: string; keys: string[] }> };
+    const parsed = JSON.parse(j.stdout) as {
+      ok: boolean;
+      version: number;
+      expiresAt: string;
+      nodes: Array<{ id: string; keys: string[] }>;
+    };
     expect(parsed.ok).to.equal(true);
     expect(parsed.version).to.equal(3);
     expect(parsed.nodes.map((n) => n.id)).to.deep.equal(['n1', 'n2']);
-    expect(parsed.nodes[0]!.keys).to.deep.equal(['example']);
+    expect(parsed.nodes[0].keys).to.deep.equal(['example']);
   });
 
   it('signs stdin to stdout, and re-signs an already signed netmap', async () => {
@@ -155,7 +165,7 @@ describe('rustynet netmap sign / verify', () => {
   it('a tampered netmap fails with NETMAP_SIGNATURE_INVALID (exit 1); --json also reports it', async () => {
     const file = await signTo('tamper', netmapDoc(5));
     const doc = JSON.parse(await readFile(file, 'utf8')) as { netmap: { nodes: Array<{ endpoints: Array<{ port: number }> }> } };
-    doc.netmap.nodes[0]!.endpoints[0]!.port = 4444;
+    doc.netmap.nodes[0].endpoints[0].port = 4444;
     await writeFile(file, JSON.stringify(doc));
     const v = await rn(['netmap', 'verify', '--pubkey', cpPub, file]);
     expect(v.code).to.equal(1);
@@ -242,7 +252,10 @@ describe('rustynetd config handling', () => {
     const r = await rnd(['--config', join(dir, 'fail.json')]);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/^rustynetd: PLUGIN_NOT_FOUND: /m);
-    const left = await stat(join(dir, 'fail.sock')).then(() => true, () => false);
+    const left = await stat(join(dir, 'fail.sock')).then(
+      () => true,
+      () => false,
+    );
     expect(left, 'API socket left behind').to.equal(false);
   });
 

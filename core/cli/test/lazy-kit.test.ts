@@ -27,7 +27,9 @@ async function loadedModules(dir: string, args: string[]): Promise<string[]> {
   );
   await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
   await new Promise<void>((resolve) => {
-    execFile(process.execPath, ['--import', pathToFileURL(register).href, RUSTYNET, ...args], { cwd: dir, timeout: 60_000 }, () => resolve());
+    execFile(process.execPath, ['--import', pathToFileURL(register).href, RUSTYNET, ...args], { cwd: dir, timeout: 60_000 }, () =>
+      resolve(),
+    );
   });
   return (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
 }
@@ -44,7 +46,10 @@ describe('rustynet loads the conformance kit on demand (unit)', function () {
 
   it('rustynet status does not load @rustynet/conformance-kit', async function () {
     const loads = await loadedModules(dir, ['status', '--socket', join(dir, 'none.sock')]);
-    expect(loads.some((u) => u.endsWith('/commands/status.js')), 'the trace sees the CLI modules').to.equal(true);
+    expect(
+      loads.some((u) => u.endsWith('/commands/status.js')),
+      'the trace sees the CLI modules',
+    ).to.equal(true);
     expect(loads.filter((u) => u.includes('conformance-kit'))).to.deep.equal([]);
   });
 

@@ -30,7 +30,7 @@ for (const backend of BACKENDS) {
     this.timeout(180_000);
     const V = 5; // version of the first netmap
     let mesh: Mesh | undefined;
-    let baseline: Record<string, unknown> = {};
+    const baseline: Record<string, unknown> = {};
 
     const m = (): Mesh => {
       if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
@@ -132,14 +132,16 @@ for (const backend of BACKENDS) {
       const mesh = m();
       const signed = await mesh.sign(mesh.netmap(V + 10));
       const tampered = structuredClone(signed) as SignedNetmap;
-      tampered.netmap.nodes[1]!.endpoints = [{ host: '198.18.0.200', port: 51999 }];
+      tampered.netmap.nodes[1].endpoints = [{ host: '198.18.0.200', port: 51999 }];
       await expectRejected('NETMAP_SIGNATURE_INVALID', tampered);
     });
 
     it('rejects an expired netmap (NETMAP_EXPIRED) and changes nothing', async () => {
       const mesh = m();
       const now = Date.now();
-      const expired = await mesh.sign(mesh.netmap(V + 11, { issuedAt: new Date(now - 2 * 3_600_000), expiresAt: new Date(now - 3_600_000) }));
+      const expired = await mesh.sign(
+        mesh.netmap(V + 11, { issuedAt: new Date(now - 2 * 3_600_000), expiresAt: new Date(now - 3_600_000) }),
+      );
       await expectRejected('NETMAP_EXPIRED', expired);
     });
 
@@ -154,7 +156,7 @@ for (const backend of BACKENDS) {
       const b = mesh.node('b');
       await mesh.publish(await mesh.sign(mesh.netmap(V + 1)), ['b'], { reload: false });
       // The poll interval is 10 minutes: only the signal can make b read the file now.
-      process.kill(mesh.daemonPids()['b']!, 'SIGHUP');
+      process.kill(mesh.daemonPids()['b'], 'SIGHUP');
       await mesh.waitFor((id, s) => id !== 'b' || s.netmap?.version === V + 1, 'at netmap version 6 on b', 20_000);
       expect(peerView(await mesh.status(b.id))).to.deep.equal(baseline[b.id]);
     });
@@ -180,7 +182,10 @@ for (const backend of BACKENDS) {
       ]);
       expect(failed(others), 'b<->c while a is down').to.deep.equal([]);
       const toA = await mesh.pingMatrix(1, [['b', 'a']]);
-      expect(toA.filter((r) => r.ok), 'b->a while a is down').to.deep.equal([]);
+      expect(
+        toA.filter((r) => r.ok),
+        'b->a while a is down',
+      ).to.deep.equal([]);
 
       await rustynet(['up', '--socket', a.socket]);
       const s = await mesh.status('a');
@@ -212,7 +217,10 @@ for (const backend of BACKENDS) {
         ['a', 'c'],
         ['c', 'a'],
       ]);
-      expect(cut.filter((r) => r.ok).map((r) => `${r.from}->${r.to} ${r.address}`), 'a<->c must be cut').to.deep.equal([]);
+      expect(
+        cut.filter((r) => r.ok).map((r) => `${r.from}->${r.to} ${r.address}`),
+        'a<->c must be cut',
+      ).to.deep.equal([]);
       for (const id of ['b', 'c']) expect((await mesh.status(id)).peers).to.have.length(2);
     });
 

@@ -26,7 +26,10 @@ describe('rustynet plugin init / test (through the conformance kit)', () => {
     const r = await rn(['plugin', 'init', 'Not A Name', '--kind', 'backend', '--dir', join(dir, 'bad')]);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/^rustynet: INVALID_INPUT: name: not an npm package name/);
-    const exists = await readFile(join(dir, 'bad', 'package.json')).then(() => true, () => false);
+    const exists = await readFile(join(dir, 'bad', 'package.json')).then(
+      () => true,
+      () => false,
+    );
     expect(exists).to.equal(false);
   });
 

@@ -108,7 +108,9 @@ describe(`policy and Magic DNS in a 3-node mesh through rustynetd (${BACKEND})`,
   }
 
   async function explain(src: string, dst: string, proto: string): Promise<{ action: string; ruleId: string | null }> {
-    const out = JSON.parse(await rustynet(['policy', 'explain', src, dst, proto, '--netmap', m().node(dst).netmapFile, '--json'], { cwd: REPO_ROOT })) as {
+    const out = JSON.parse(
+      await rustynet(['policy', 'explain', src, dst, proto, '--netmap', m().node(dst).netmapFile, '--json'], { cwd: REPO_ROOT }),
+    ) as {
       decision: { action: string; ruleId: string | null };
     };
     return { action: out.decision.action, ruleId: out.decision.ruleId };
@@ -180,7 +182,8 @@ describe(`policy and Magic DNS in a 3-node mesh through rustynetd (${BACKEND})`,
           .filter((to) => to !== from)
           .map(async (to) => {
             const r = await mesh.pingByName(from.id, `${to.id}.${DNS_ZONE}`);
-            if (!r.ok || ![to.v4, to.v6].includes(r.address ?? '')) failures.push(`${from.id} -> ${to.id}.${DNS_ZONE}: ${r.address} ${r.output}`);
+            if (!r.ok || ![to.v4, to.v6].includes(r.address ?? ''))
+              failures.push(`${from.id} -> ${to.id}.${DNS_ZONE}: ${r.address} ${r.output}`);
           }),
       ),
     );
@@ -190,7 +193,8 @@ describe(`policy and Magic DNS in a 3-node mesh through rustynetd (${BACKEND})`,
   it('a node renamed in a new netmap resolves under its new name on every node (and by id)', async () => {
     const mesh = m();
     const c = mesh.node('c');
-    for (const n of mesh.nodes) expect((await mesh.dig(n.id, n.v4, `web.${DNS_ZONE}`)).status, `web before the rename on ${n.id}`).to.equal('NXDOMAIN');
+    for (const n of mesh.nodes)
+      expect((await mesh.dig(n.id, n.v4, `web.${DNS_ZONE}`)).status, `web before the rename on ${n.id}`).to.equal('NXDOMAIN');
     await publish({ acl: ACL_V2, names: { c: 'web' } });
     // The DNS update follows the netmap apply; allow a moment for it on every node.
     const deadline = Date.now() + 10_000;
@@ -200,7 +204,8 @@ describe(`policy and Magic DNS in a 3-node mesh through rustynetd (${BACKEND})`,
       if (results.every((r) => r.status === 'NOERROR')) break;
       await new Promise((r) => setTimeout(r, 200));
     } while (Date.now() < deadline);
-    for (const r of results) expect({ id: r.id, status: r.status, answers: r.answers }).to.deep.equal({ id: r.id, status: 'NOERROR', answers: [c.v4] });
+    for (const r of results)
+      expect({ id: r.id, status: r.status, answers: r.answers }).to.deep.equal({ id: r.id, status: 'NOERROR', answers: [c.v4] });
     for (const n of mesh.nodes) expect((await mesh.dig(n.id, n.v4, `c.${DNS_ZONE}`)).answers, `c by id on ${n.id}`).to.deep.equal([c.v4]);
     const r = await mesh.pingByName('a', `web.${DNS_ZONE}`);
     expect(r.ok, r.output).to.equal(true);
@@ -217,7 +222,10 @@ describe(`policy and Magic DNS in a 3-node mesh through rustynetd (${BACKEND})`,
     expect(await mesh.leftovers(), 'left behind in the namespaces').to.deep.equal([]);
     const files = mesh.nodes.map((n) => mesh.resolvConfFile(n));
     await mesh.destroy();
-    expect(files.filter((f) => existsSync(f)), 'resolv.conf files after teardown').to.deep.equal([]);
+    expect(
+      files.filter((f) => existsSync(f)),
+      'resolv.conf files after teardown',
+    ).to.deep.equal([]);
     expect(await mesh.leftovers({ namespacesGone: true }), 'left behind after teardown').to.deep.equal([]);
   });
 });

@@ -38,7 +38,9 @@ for (const b of BACKENDS) reasons.set(b, await relayUnsupportedReason(b, REPO_RO
 
 /** Relay DATA datagrams (docs/relay.md: version 0x01, type 0x06) from `src` to the relay port. */
 function relayedFrom(packets: PcapPacket[], src: string): PcapPacket[] {
-  return packets.filter((p) => p.protocol === 17 && p.src === src && p.dstPort === RELAY_PORT && p.payload[0] === 0x01 && p.payload[1] === 0x06);
+  return packets.filter(
+    (p) => p.protocol === 17 && p.src === src && p.dstPort === RELAY_PORT && p.payload[0] === 0x01 && p.payload[1] === 0x06,
+  );
 }
 
 for (const backend of BACKENDS) {
@@ -82,8 +84,13 @@ for (const backend of BACKENDS) {
       expect(results.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address}`)).to.deep.equal([]);
       for (const n of mesh.nodes) {
         const s = await mesh.status(n.id);
-        expect(s.peers.map((p) => `${p.id}:${p.path}`).sort(), n.id).to.deep.equal(mesh.nodes.filter((x) => x !== n).map((x) => `${x.id}:direct`));
-        expect(s.plugins.map((p) => p.kind), n.id).to.include('relay');
+        expect(s.peers.map((p) => `${p.id}:${p.path}`).sort(), n.id).to.deep.equal(
+          mesh.nodes.filter((x) => x !== n).map((x) => `${x.id}:direct`),
+        );
+        expect(
+          s.plugins.map((p) => p.kind),
+          n.id,
+        ).to.include('relay');
       }
     });
 
@@ -94,7 +101,14 @@ for (const backend of BACKENDS) {
       expect(await pinger.firstReplyAfter(Date.now(), 5_000), 'pings before the block').to.not.equal(null);
       const tBlock = await mesh.blockDirect('a', 'b');
       const [tRelay, tTraffic] = await Promise.all([
-        mesh.waitForPath([['a', 'b'], ['b', 'a']], 'relay', 10_000),
+        mesh.waitForPath(
+          [
+            ['a', 'b'],
+            ['b', 'a'],
+          ],
+          'relay',
+          10_000,
+        ),
         // +50 ms: a reply to a request sent before the block (sub-ms round trip) cannot count.
         pinger.firstReplyAfter(tBlock + 50, 10_000),
       ]);
@@ -106,7 +120,11 @@ for (const backend of BACKENDS) {
       // The direct path really is blocked: the underlay address of b is unreachable from a.
       expect(await a.host.ping(b.host.underlayAddress, { attempts: 1, timeoutS: 1 }), 'underlay ping a -> b while blocked').to.equal(false);
       // Other pairs are unaffected.
-      for (const [x, y] of [['a', 'c'], ['b', 'c'], ['c', 'a']] as const) {
+      for (const [x, y] of [
+        ['a', 'c'],
+        ['b', 'c'],
+        ['c', 'a'],
+      ] as const) {
         const p = (await mesh.status(x)).peers.find((q) => q.id === y);
         expect(p?.path, `${x}->${y}`).to.equal('direct');
       }
@@ -156,12 +174,19 @@ for (const backend of BACKENDS) {
       const mesh = m();
       const [a, b] = [mesh.node('a'), mesh.node('b')];
       const tUnblock = await mesh.unblockDirect('a', 'b');
-      const tDirect = await mesh.waitForPath([['a', 'b'], ['b', 'a']], 'direct', 30_000);
+      const tDirect = await mesh.waitForPath(
+        [
+          ['a', 'b'],
+          ['b', 'a'],
+        ],
+        'direct',
+        30_000,
+      );
       times['unblockToDirectStatusMs'] = tDirect - tUnblock;
       expect(tDirect - tUnblock, 'unblock -> both daemons report direct (ms)').to.be.at.most(TO_DIRECT_MS);
       await pinger!.stop();
       const replies = pinger!.replies;
-      const gaps = replies.slice(1).map((t, i) => t - replies[i]!);
+      const gaps = replies.slice(1).map((t, i) => t - replies[i]);
       times['longestPingGapMs'] = Math.max(0, ...gaps);
 
       const cap = await mesh.relayHost!.capture({ filter: ['udp'] });
@@ -170,7 +195,10 @@ for (const backend of BACKENDS) {
         ['b', 'a'],
       ]);
       const pcap = await cap.stop();
-      expect(results.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address}`), 'a<->b pings on the direct path').to.deep.equal([]);
+      expect(
+        results.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address}`),
+        'a<->b pings on the direct path',
+      ).to.deep.equal([]);
       const packets = parsePcap(pcap);
       expect(relayedFrom(packets, a.host.underlayAddress).length, 'relay DATA from a after the return').to.equal(0);
       expect(relayedFrom(packets, b.host.underlayAddress).length, 'relay DATA from b after the return').to.equal(0);

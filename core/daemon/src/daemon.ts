@@ -187,7 +187,10 @@ export class Daemon {
       try {
         lastGood = await session.trust.lastGood();
       } catch (err) {
-        session.logger.warn({ code: toRustynetError(err).code, err: toRustynetError(err).message }, 'last good netmap no longer verifies; waiting for a new one');
+        session.logger.warn(
+          { code: toRustynetError(err).code, err: toRustynetError(err).message },
+          'last good netmap no longer verifies; waiting for a new one',
+        );
       }
       if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
       await session.ingest.pollOnce(true);
@@ -221,7 +224,9 @@ export class Daemon {
         await this.serial(() => this.syncDrift(s)).catch((err: unknown) => s.logger.error({ err: String(err) }, 'data-plane sync failed'));
       }
       if (s.dataPlane.relayRetryDue()) {
-        await this.serial(() => s.dataPlane.retryRelay()).catch((err: unknown) => s.logger.error({ err: String(err) }, 'relay retry failed'));
+        await this.serial(() => s.dataPlane.retryRelay()).catch((err: unknown) =>
+          s.logger.error({ err: String(err) }, 'relay retry failed'),
+        );
       }
     }
   }

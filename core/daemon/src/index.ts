@@ -34,7 +34,13 @@ export { resolvePluginDir, isPathSpec } from './loader/resolve.js';
 
 // Hooks
 export { DaemonHooks, type DaemonHooksOptions, type HookFailure, type NetmapVeto } from './hooks/daemon-hooks.js';
-export { HookTimeline, DEFAULT_TIMELINE_SIZE, type HookName, type HookTimelineEntry, type TapOutcome } from './hooks/timeline-interceptor.js';
+export {
+  HookTimeline,
+  DEFAULT_TIMELINE_SIZE,
+  type HookName,
+  type HookTimelineEntry,
+  type TapOutcome,
+} from './hooks/timeline-interceptor.js';
 export { withDeadline, DEFAULT_HOOK_DEADLINE_MS } from './hooks/deadline.js';
 
 // Trust
@@ -43,7 +49,14 @@ export { verifySignedNetmap, verifySignedNetmapBytes, ISSUED_AT_SKEW_MS, type Ve
 export { checkNetmapSemantics } from './trust/semantic.js';
 export { NetmapWatermark, WATERMARK_KEY, type Watermark } from './trust/watermark.js';
 export { NetmapTrust, LAST_GOOD_KEY, type TrustedNetmap } from './trust/netmap-trust.js';
-export { AuditLog, verifyAuditLog, AUDIT_GENESIS, type AuditRecord, type AuditEventType, type AuditVerification } from './audit/audit-log.js';
+export {
+  AuditLog,
+  verifyAuditLog,
+  AUDIT_GENESIS,
+  type AuditRecord,
+  type AuditEventType,
+  type AuditVerification,
+} from './audit/audit-log.js';
 
 // Reconciler
 export {
@@ -74,11 +87,31 @@ export {
   type PeerPaths,
 } from './reconciler/plan.js';
 export { applyPlan, applyDnsStep, type ApplyTargets, type ApplyStep, type ApplyOutcome, type DnsTarget } from './reconciler/apply.js';
-export { Reconciler, type ReconcilerOptions, type ReconcileResult, type InterfaceReader, type InterfacesInput } from './reconciler/reconciler.js';
-export { DnsController, systemLocalAddresses, ipKey, DNS_LOOPBACK, type DnsControllerOptions, type DnsStatus, type LocalAddressLookup } from './dns/dns-controller.js';
+export {
+  Reconciler,
+  type ReconcilerOptions,
+  type ReconcileResult,
+  type InterfaceReader,
+  type InterfacesInput,
+} from './reconciler/reconciler.js';
+export {
+  DnsController,
+  systemLocalAddresses,
+  ipKey,
+  DNS_LOOPBACK,
+  type DnsControllerOptions,
+  type DnsStatus,
+  type LocalAddressLookup,
+} from './dns/dns-controller.js';
 
 // Config, netmap source, API, daemon
-export { daemonConfigSchema, type DaemonConfig, type NetmapSourceConfig, type PathProbeConfig, type PluginEntryConfig } from './config/schema.js';
+export {
+  daemonConfigSchema,
+  type DaemonConfig,
+  type NetmapSourceConfig,
+  type PathProbeConfig,
+  type PluginEntryConfig,
+} from './config/schema.js';
 export { loadDaemonConfig, validateDaemonConfig } from './config/load.js';
 export { FileNetmapSource, UrlNetmapSource, type NetmapSource, type NetmapFetch } from './netmap/source.js';
 export { LocalApi, localApiRequest, type LocalApiHandlers, type LocalApiResponse } from './api/local-api.js';
@@ -133,22 +166,27 @@ export { installProcessGuards, installSignalHandlers } from './process-guards.js
 export { Daemon, type DaemonOptions, type IngestResult } from './daemon.js';
 
 // The daemon's parts (src/local/) and its status document
-export type {
-  DaemonState,
-  DaemonStatus,
-  PeerStatus,
-  PluginInfo,
-  PolicyStatus,
-  BackendStatus,
-  StatusError,
-} from './local/status-types.js';
+export type { DaemonState, DaemonStatus, PeerStatus, PluginInfo, PolicyStatus, BackendStatus, StatusError } from './local/status-types.js';
 export { daemonStatusSchema, isDaemonStatus, parseDaemonStatus } from './local/status-schema.js';
 export { createDaemonMetrics, type DaemonMetrics } from './local/metrics.js';
 export { PluginSet, type KindPlugin, type PluginSetOptions, type SwitchCapabilities } from './local/plugin-set.js';
 export { createSession, type Session, type SessionInputs } from './local/session.js';
 export { Ingest, NodeState, type IngestDeps } from './local/ingest.js';
 export { DataPlane, type DataPlaneDeps, type RunningDataPlane } from './local/data-plane.js';
-export { RelayClient, RELAY_RETRY_INITIAL_MS, RELAY_RETRY_MAX_MS, RELAY_RETRY_TIMEOUT_MS, type RelayClientOptions } from './local/relay-client.js';
-export { PathProbing, peerPathsFor, pathSourceOf, checkSelfProbe, type PathProbingDeps, type ProbeTransportFactory } from './local/path-probing.js';
+export {
+  RelayClient,
+  RELAY_RETRY_INITIAL_MS,
+  RELAY_RETRY_MAX_MS,
+  RELAY_RETRY_TIMEOUT_MS,
+  type RelayClientOptions,
+} from './local/relay-client.js';
+export {
+  PathProbing,
+  peerPathsFor,
+  pathSourceOf,
+  checkSelfProbe,
+  type PathProbingDeps,
+  type ProbeTransportFactory,
+} from './local/path-probing.js';
 export { buildStatus, statusWithoutSession, STATUS_STATS_TIMEOUT_MS, type StatusSources } from './local/status.js';
 export { createComponents, type DaemonComponents } from './container/components.js';

@@ -6,7 +6,10 @@ import type { Logger } from '@rustynet/plugin-api';
  */
 export function installProcessGuards(logger: Logger): () => void {
   const onRejection = (reason: unknown): void => {
-    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection (ignored)');
+    logger.error(
+      { err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) },
+      'unhandled promise rejection (ignored)',
+    );
   };
   process.on('unhandledRejection', onRejection);
   return () => process.off('unhandledRejection', onRejection);

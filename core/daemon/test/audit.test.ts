@@ -16,7 +16,7 @@ describe('audit log', () => {
     expect(statSync(path).mode & 0o777).to.equal(0o600);
     expect(await verifyAuditLog(path)).to.deep.equal({ ok: true, records: 4 });
     const lines = readFileSync(path, 'utf8').trim().split('\n');
-    lines[1] = lines[1]!.replace('"version":1', '"version":9');
+    lines[1] = lines[1].replace('"version":1', '"version":9');
     writeFileSync(path, `${lines.join('\n')}\n`);
     const v = await verifyAuditLog(path);
     expect(v.ok).to.equal(false);

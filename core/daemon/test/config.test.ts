@@ -49,7 +49,15 @@ describe('daemon config schema', () => {
 
   it('loadDaemonConfig resolves relative paths against the config file', async () => {
     const dir = tmpDir();
-    const cfg = { ...good, stateDir: 'state', socket: 'a.sock', identityKeyFile: 'id.key', netmap: { file: 'netmap.json' }, backend: { ...good.backend, plugin: './plugins/x', keyDirectory: 'keys' }, log: { file: 'd.log' } };
+    const cfg = {
+      ...good,
+      stateDir: 'state',
+      socket: 'a.sock',
+      identityKeyFile: 'id.key',
+      netmap: { file: 'netmap.json' },
+      backend: { ...good.backend, plugin: './plugins/x', keyDirectory: 'keys' },
+      log: { file: 'd.log' },
+    };
     writeFileSync(join(dir, 'c.json'), JSON.stringify(cfg));
     const loaded = await loadDaemonConfig(join(dir, 'c.json'));
     expect(loaded.stateDir).to.equal(join(dir, 'state'));
@@ -57,7 +65,7 @@ describe('daemon config schema', () => {
     expect(loaded.netmap).to.deep.equal({ file: join(dir, 'netmap.json') });
     expect(loaded.backend.plugin).to.equal(join(dir, 'plugins/x'));
     expect(loaded.backend.keyDirectory).to.equal(join(dir, 'keys'));
-    expect(loaded.plugins![0]!.plugin).to.equal('@rustynet/policy-nftables');
+    expect(loaded.plugins![0].plugin).to.equal('@rustynet/policy-nftables');
     writeFileSync(join(dir, 'bad.json'), '{');
     await loadDaemonConfig(join(dir, 'bad.json')).then(
       () => expect.fail('should throw'),

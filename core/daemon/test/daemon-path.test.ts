@@ -3,7 +3,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isRustynetError, type Netmap } from '@rustynet/plugin-api';
-import { Daemon, generateEd25519KeyPair, localApiRequest, signNetmap, writeKeyFile, type DaemonConfig, type DaemonStatus } from '../src/index.js';
+import {
+  Daemon,
+  generateEd25519KeyPair,
+  localApiRequest,
+  signNetmap,
+  writeKeyFile,
+  type DaemonConfig,
+  type DaemonStatus,
+} from '../src/index.js';
 import { DirectPathProber } from '../src/path/prober.js';
 import { FAKE_BACKEND_SOURCE, fakeBackendManifest, makeNetmap, testServices, tmpDir, writePluginFixture } from './helpers.js';
 import { FakeNet, ManualClock, identity } from './path-fakes.js';
@@ -39,16 +47,21 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
     const id1 = identity();
     const clock = new ManualClock(Date.now());
     const nm: Netmap = makeNetmap(3, 1, clock.now());
-    nm.nodes[0]!.identityKey = self.publicKeyB64;
-    nm.nodes[0]!.probePort = PROBE_PORT;
-    nm.nodes[1]!.identityKey = id1.publicKeyB64;
-    nm.nodes[1]!.probePort = PROBE_PORT;
+    nm.nodes[0].identityKey = self.publicKeyB64;
+    nm.nodes[0].probePort = PROBE_PORT;
+    nm.nodes[1].identityKey = id1.publicKeyB64;
+    nm.nodes[1].probePort = PROBE_PORT;
     nm.relays = [{ id: 'r1', endpoint: { host: '198.18.0.100', port: 3478 } }];
     const write = (m: Netmap): void => writeFileSync(join(dir, 'netmap.json'), JSON.stringify(signNetmap(m, cp.privateKeyPem)));
     write(nm);
 
     const net = new FakeNet();
-    const peer1 = new DirectPathProber({ selfId: 'n1', sign: id1.sign, clock, transport: net.attach({ host: '198.18.0.2', port: PROBE_PORT }) });
+    const peer1 = new DirectPathProber({
+      selfId: 'n1',
+      sign: id1.sign,
+      clock,
+      transport: net.attach({ host: '198.18.0.2', port: PROBE_PORT }),
+    });
     peer1.setPeers([{ id: 'n0', identityKey: self.publicKeyB64 }]);
 
     const ifname = `rp${randomBytes(3).toString('hex')}`;
@@ -59,12 +72,23 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
       controlPlaneKey: cp.publicKeyB64,
       identityKeyFile: join(dir, 'id.key'),
       netmap: { file: join(dir, 'netmap.json'), pollIntervalMs: 3_600_000 },
-      backend: { plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE), interfaceName: ifname, keyDirectory: join(dir, 'k') },
+      backend: {
+        plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE),
+        interfaceName: ifname,
+        keyDirectory: join(dir, 'k'),
+      },
       plugins: [
         {
           plugin: writePluginFixture(
             join(dir, 'relay'),
-            { name: 'fake-relay', version: '0.1.0', kind: 'relay', apiVersions: ['1.0'], entry: './index.mjs', capabilities: { ipv6: false, maxDatagram: 1500 } },
+            {
+              name: 'fake-relay',
+              version: '0.1.0',
+              kind: 'relay',
+              apiVersions: ['1.0'],
+              entry: './index.mjs',
+              capabilities: { ipv6: false, maxDatagram: 1500 },
+            },
             RELAY_SOURCE,
           ),
         },
@@ -75,7 +99,8 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
     const daemon = new Daemon(config, { services, probeTransport: async ({ port }) => net.attach({ host: '198.18.0.1', port }) });
     await daemon.start();
     const relayCalls = (): Array<{ m: string; a?: unknown }> => g.__pathRelayCalls as Array<{ m: string; a?: unknown }>;
-    const backendCalls = (): Array<{ method: string; arg: unknown }> => (g.__fakeBackendCalls as Record<string, Array<{ method: string; arg: unknown }>>)[ifname] ?? [];
+    const backendCalls = (): Array<{ method: string; arg: unknown }> =>
+      (g.__fakeBackendCalls as Record<string, Array<{ method: string; arg: unknown }>>)[ifname] ?? [];
     const status = async (): Promise<DaemonStatus> => (await localApiRequest(config.socket, 'GET', '/v1/status')).json as DaemonStatus;
     const metrics = async (): Promise<string> => (await localApiRequest(config.socket, 'GET', '/metrics')).body;
     try {
@@ -88,8 +113,14 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
 
       net.block('198.18.0.2');
       for (let i = 0; i < 4; i++) await ctl.tick();
-      expect(relayCalls().filter((c) => c.m !== 'start')).to.deep.equal([{ m: 'openPath', a: { peer: 'n1', backendEndpoint: { host: '127.0.0.1', port: 51820 } } }]);
-      expect(backendCalls().filter((c) => c.method === 'updatePeerEndpoint').map((c) => c.arg)).to.deep.equal([{ id: 'n1', ep: { host: '127.0.0.1', port: 40001 } }]);
+      expect(relayCalls().filter((c) => c.m !== 'start')).to.deep.equal([
+        { m: 'openPath', a: { peer: 'n1', backendEndpoint: { host: '127.0.0.1', port: 51820 } } },
+      ]);
+      expect(
+        backendCalls()
+          .filter((c) => c.method === 'updatePeerEndpoint')
+          .map((c) => c.arg),
+      ).to.deep.equal([{ id: 'n1', ep: { host: '127.0.0.1', port: 40001 } }]);
       let s = await status();
       expect(s.peers.map((p) => [p.id, p.path])).to.deep.equal([
         ['n1', 'relay'],
@@ -102,16 +133,22 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
       expect((await daemon.reapply()).result).to.equal('unchanged');
       const nm2 = structuredClone(nm);
       nm2.version = 2;
-      nm2.nodes[2]!.endpoints = [{ host: '198.18.0.33', port: 51820 }];
+      nm2.nodes[2].endpoints = [{ host: '198.18.0.33', port: 51820 }];
       write(nm2);
       expect((await daemon.reload()).result).to.equal('applied');
-      const applied = backendCalls().slice(before).filter((c) => c.method === 'applyPeers');
+      const applied = backendCalls()
+        .slice(before)
+        .filter((c) => c.method === 'applyPeers');
       expect(applied.map((c) => (c.arg as { upsert: Array<{ id: string }> }).upsert.map((p) => p.id))).to.deep.equal([['n2']]);
       expect(daemon.pathController!.pathFor('n1')).to.equal('relay');
 
       net.unblock('198.18.0.2');
       for (let i = 0; i < 4; i++) await ctl.tick();
-      expect(backendCalls().filter((c) => c.method === 'updatePeerEndpoint').map((c) => c.arg)).to.deep.equal([
+      expect(
+        backendCalls()
+          .filter((c) => c.method === 'updatePeerEndpoint')
+          .map((c) => c.arg),
+      ).to.deep.equal([
         { id: 'n1', ep: { host: '127.0.0.1', port: 40001 } },
         { id: 'n1', ep: { host: '198.18.0.2', port: 51820 } },
       ]);
@@ -144,11 +181,18 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
       socket: join(dir, 's.sock'),
       controlPlaneKey: cp.publicKeyB64,
       netmap: { file: join(dir, 'netmap.json'), pollIntervalMs: 3_600_000 },
-      backend: { plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE), interfaceName: `rq${randomBytes(3).toString('hex')}`, keyDirectory: join(dir, 'k') },
+      backend: {
+        plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE),
+        interfaceName: `rq${randomBytes(3).toString('hex')}`,
+        keyDirectory: join(dir, 'k'),
+      },
       pathProbe: { port: PROBE_PORT },
     };
     const net = new FakeNet();
-    const d1 = new Daemon(base, { services: testServices(base.stateDir), probeTransport: async ({ port }) => net.attach({ host: '198.18.0.1', port }) });
+    const d1 = new Daemon(base, {
+      services: testServices(base.stateDir),
+      probeTransport: async ({ port }) => net.attach({ host: '198.18.0.1', port }),
+    });
     try {
       await d1.start();
       expect.fail('should throw');
@@ -161,19 +205,27 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
     await writeKeyFile(join(dir, 'id.key'), self.privateKeyPem);
     const clock = new ManualClock(Date.now());
     const nm = makeNetmap(2, 1, clock.now());
-    nm.nodes[0]!.identityKey = self.publicKeyB64;
-    nm.nodes[0]!.probePort = PROBE_PORT;
+    nm.nodes[0].identityKey = self.publicKeyB64;
+    nm.nodes[0].probePort = PROBE_PORT;
     const id1 = identity();
-    nm.nodes[1]!.identityKey = id1.publicKeyB64;
-    nm.nodes[1]!.probePort = PROBE_PORT;
+    nm.nodes[1].identityKey = id1.publicKeyB64;
+    nm.nodes[1].probePort = PROBE_PORT;
     writeFileSync(join(dir, 'netmap.json'), JSON.stringify(signNetmap(nm, cp.privateKeyPem)));
     const cfg = { ...base, identityKeyFile: join(dir, 'id.key'), stateDir: join(dir, 'state2'), socket: join(dir, 's2.sock') };
-    const d2 = new Daemon(cfg, { services: { ...testServices(cfg.stateDir), clock }, probeTransport: async ({ port }) => net.attach({ host: '198.18.0.1', port }) });
+    const d2 = new Daemon(cfg, {
+      services: { ...testServices(cfg.stateDir), clock },
+      probeTransport: async ({ port }) => net.attach({ host: '198.18.0.1', port }),
+    });
     await d2.start();
     try {
       expect(d2.pathController!.switchingEnabled).to.equal(false);
       // n1 pings n0: answered although n0 itself never switches.
-      const p1 = new DirectPathProber({ selfId: 'n1', sign: id1.sign, clock, transport: net.attach({ host: '198.18.0.2', port: PROBE_PORT }) });
+      const p1 = new DirectPathProber({
+        selfId: 'n1',
+        sign: id1.sign,
+        clock,
+        transport: net.attach({ host: '198.18.0.2', port: PROBE_PORT }),
+      });
       p1.setPeers([{ id: 'n0', identityKey: self.publicKeyB64, target: { host: '198.18.0.1', port: PROBE_PORT } }]);
       p1.ping('n0');
       expect(p1.takeResult('n0').result).to.equal('reply');
@@ -190,7 +242,7 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
     const self = generateEd25519KeyPair();
     await writeKeyFile(join(dir, 'id.key'), self.privateKeyPem);
     const nm = makeNetmap(2, 1);
-    nm.nodes[0]!.identityKey = self.publicKeyB64;
+    nm.nodes[0].identityKey = self.publicKeyB64;
     nm.relays = [{ id: 'r1', endpoint: { host: '198.18.0.100', port: 3478 } }];
     writeFileSync(join(dir, 'netmap.json'), JSON.stringify(signNetmap(nm, cp.privateKeyPem)));
     const failing = `export function createPlugin() { return { kind: 'relay', capabilities: () => ({ ipv6: false, maxDatagram: 1500 }),
@@ -204,16 +256,34 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
       controlPlaneKey: cp.publicKeyB64,
       identityKeyFile: join(dir, 'id.key'),
       netmap: { file: join(dir, 'netmap.json'), pollIntervalMs: 3_600_000 },
-      backend: { plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE), interfaceName: `rf${randomBytes(3).toString('hex')}`, keyDirectory: join(dir, 'k') },
+      backend: {
+        plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE),
+        interfaceName: `rf${randomBytes(3).toString('hex')}`,
+        keyDirectory: join(dir, 'k'),
+      },
       plugins: [
         {
-          plugin: writePluginFixture(join(dir, 'relay'), { name: 'failing-relay', version: '0.1.0', kind: 'relay', apiVersions: ['1.0'], entry: './index.mjs', capabilities: { ipv6: false, maxDatagram: 1500 } }, failing),
+          plugin: writePluginFixture(
+            join(dir, 'relay'),
+            {
+              name: 'failing-relay',
+              version: '0.1.0',
+              kind: 'relay',
+              apiVersions: ['1.0'],
+              entry: './index.mjs',
+              capabilities: { ipv6: false, maxDatagram: 1500 },
+            },
+            failing,
+          ),
         },
       ],
       pathProbe: { port: PROBE_PORT },
     };
     const net = new FakeNet();
-    const daemon = new Daemon(config, { services: testServices(config.stateDir), probeTransport: async ({ port }) => net.attach({ host: '198.18.0.1', port }) });
+    const daemon = new Daemon(config, {
+      services: testServices(config.stateDir),
+      probeTransport: async ({ port }) => net.attach({ host: '198.18.0.1', port }),
+    });
     await daemon.start();
     try {
       expect(daemon.state).to.equal('up');

@@ -3,7 +3,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, verify, createPublicKey } from 'node:crypto';
 import { isRustynetError } from '@rustynet/plugin-api';
-import { Daemon, generateEd25519KeyPair, localApiRequest, signNetmap, writeKeyFile, type DaemonConfig, type DaemonStatus } from '../src/index.js';
+import {
+  Daemon,
+  generateEd25519KeyPair,
+  localApiRequest,
+  signNetmap,
+  writeKeyFile,
+  type DaemonConfig,
+  type DaemonStatus,
+} from '../src/index.js';
 import { FAKE_BACKEND_SOURCE, fakeBackendManifest, makeNetmap, testServices, tmpDir, writePluginFixture } from './helpers.js';
 
 const DNS_SOURCE = `
@@ -49,7 +57,7 @@ describe('Daemon with dns and relay plugins', function () {
     await writeKeyFile(join(dir, 'id.key'), identity.privateKeyPem);
     const nm = makeNetmap(2, 1);
     nm.dns = { zone: 'mesh.test' };
-    nm.nodes[1]!.name = 'db';
+    nm.nodes[1].name = 'db';
     nm.relays = [{ id: 'r1', endpoint: { host: '198.18.9.9', port: 3478 } }];
     writeFileSync(join(dir, 'netmap.json'), JSON.stringify(signNetmap(nm, cp.privateKeyPem)));
     const config: DaemonConfig = {
@@ -84,7 +92,14 @@ describe('Daemon with dns and relay plugins', function () {
         {
           plugin: writePluginFixture(
             join(dir, 'relay'),
-            { name: 'fake-relay', version: '0.1.0', kind: 'relay', apiVersions: ['1.0'], entry: './index.mjs', capabilities: { ipv6: false, maxDatagram: 1500 } },
+            {
+              name: 'fake-relay',
+              version: '0.1.0',
+              kind: 'relay',
+              apiVersions: ['1.0'],
+              entry: './index.mjs',
+              capabilities: { ipv6: false, maxDatagram: 1500 },
+            },
             RELAY_SOURCE,
           ),
         },
@@ -95,7 +110,14 @@ describe('Daemon with dns and relay plugins', function () {
     await daemon.start();
     try {
       const dns = g.__fakeDnsCalls as Array<Record<string, unknown>>;
-      expect(dns[0]).to.deep.equal({ start: { listen: [{ host: '100.64.0.1', port: 5353 }, { host: '127.0.0.1', port: 5353 }] } });
+      expect(dns[0]).to.deep.equal({
+        start: {
+          listen: [
+            { host: '100.64.0.1', port: 5353 },
+            { host: '127.0.0.1', port: 5353 },
+          ],
+        },
+      });
       expect(dns[1]).to.deep.equal({
         update: {
           zone: 'mesh.test',
@@ -106,11 +128,14 @@ describe('Daemon with dns and relay plugins', function () {
         },
       });
       const relay = g.__fakeRelayCalls as Array<{ start: { nodeId: string; relays: unknown; sig: string; keys: string[] } }>;
-      expect(relay[0]!.start.nodeId).to.equal('n0');
-      expect(relay[0]!.start.relays).to.deep.equal(nm.relays);
-      expect(relay[0]!.start.keys.sort()).to.deep.equal(['nodeId', 'relays', 'sign']);
-      const pub = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(identity.publicKeyB64, 'base64').toString('base64url') }, format: 'jwk' });
-      expect(verify(null, new Uint8Array([1, 2, 3, 4]), pub, Buffer.from(relay[0]!.start.sig, 'base64'))).to.equal(true);
+      expect(relay[0].start.nodeId).to.equal('n0');
+      expect(relay[0].start.relays).to.deep.equal(nm.relays);
+      expect(relay[0].start.keys.sort()).to.deep.equal(['nodeId', 'relays', 'sign']);
+      const pub = createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(identity.publicKeyB64, 'base64').toString('base64url') },
+        format: 'jwk',
+      });
+      expect(verify(null, new Uint8Array([1, 2, 3, 4]), pub, Buffer.from(relay[0].start.sig, 'base64'))).to.equal(true);
       const s = (await localApiRequest(config.socket, 'GET', '/v1/status')).json as DaemonStatus;
       expect(s.plugins.map((p) => p.kind)).to.deep.equal(['backend', 'dns', 'relay']);
     } finally {
@@ -134,7 +159,11 @@ describe('Daemon with dns and relay plugins', function () {
       socket: join(dir, 's.sock'),
       controlPlaneKey: cp.publicKeyB64,
       netmap: { file: join(dir, 'netmap.json') },
-      backend: { plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE), interfaceName: 'rtx0', keyDirectory: join(dir, 'k') },
+      backend: {
+        plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE),
+        interfaceName: 'rtx0',
+        keyDirectory: join(dir, 'k'),
+      },
       plugins: [{ plugin: relayDir }],
     };
     const cases: Array<[DaemonConfig, string]> = [
@@ -170,14 +199,20 @@ describe('Daemon path-controller seam', function () {
         socket: join(dir, 's.sock'),
         controlPlaneKey: cp.publicKeyB64,
         netmap: { file: join(dir, 'netmap.json'), pollIntervalMs: 3_600_000 },
-        backend: { plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE), interfaceName: ifname, keyDirectory: join(dir, 'k') },
+        backend: {
+          plugin: writePluginFixture(join(dir, 'b'), fakeBackendManifest(), FAKE_BACKEND_SOURCE),
+          interfaceName: ifname,
+          keyDirectory: join(dir, 'k'),
+        },
       },
       { services: testServices(join(dir, 'state')), paths: { pathFor: (id) => paths.get(id) ?? 'direct' } },
     );
     await daemon.start();
     try {
-      daemon.hooks.forPlugin('test-relay').resolvePeerEndpoint.tapPromise('sub', async (ep, ctx) => (ctx.path === 'relay' ? { host: '127.0.0.1', port: 7000 } : ep));
-      const calls = () => ((g().__fakeBackendCalls as Record<string, Array<{ method: string; arg: unknown }>>)[ifname] ?? []);
+      daemon.hooks
+        .forPlugin('test-relay')
+        .resolvePeerEndpoint.tapPromise('sub', async (ep, ctx) => (ctx.path === 'relay' ? { host: '127.0.0.1', port: 7000 } : ep));
+      const calls = () => (g().__fakeBackendCalls as Record<string, Array<{ method: string; arg: unknown }>>)[ifname] ?? [];
       const before = calls().length;
       expect((await daemon.reapply()).result).to.equal('unchanged');
       expect(calls().length).to.equal(before);
@@ -185,9 +220,12 @@ describe('Daemon path-controller seam', function () {
       expect((await daemon.reapply()).result).to.equal('applied');
       const fresh = calls().slice(before);
       expect(fresh.map((c) => c.method)).to.deep.equal(['applyPeers']);
-      expect(fresh[0]!.arg).to.deep.include({ remove: [] });
-      expect((fresh[0]!.arg as { upsert: Array<{ id: string; endpoint: unknown }> }).upsert).to.have.length(1);
-      expect((fresh[0]!.arg as { upsert: Array<{ id: string; endpoint: unknown }> }).upsert[0]).to.deep.include({ id: 'n2', endpoint: { host: '127.0.0.1', port: 7000 } });
+      expect(fresh[0].arg).to.deep.include({ remove: [] });
+      expect((fresh[0].arg as { upsert: Array<{ id: string; endpoint: unknown }> }).upsert).to.have.length(1);
+      expect((fresh[0].arg as { upsert: Array<{ id: string; endpoint: unknown }> }).upsert[0]).to.deep.include({
+        id: 'n2',
+        endpoint: { host: '127.0.0.1', port: 7000 },
+      });
       const s = await daemon.status();
       expect(s.peers.find((p) => p.id === 'n2')).to.deep.include({ path: 'relay', endpoint: '127.0.0.1:7000' });
     } finally {
@@ -197,5 +235,5 @@ describe('Daemon path-controller seam', function () {
 });
 
 function g(): Record<string, unknown> {
-  return globalThis as Record<string, unknown>;
+  return globalThis;
 }

@@ -3,7 +3,18 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Netmap } from '@rustynet/plugin-api';
-import { Daemon, generateEd25519KeyPair, isDaemonStatus, localApiRequest, parseDaemonStatus, signNetmap, verifyAuditLog, writeKeyFile, type DaemonConfig, type DaemonStatus } from '../src/index.js';
+import {
+  Daemon,
+  generateEd25519KeyPair,
+  isDaemonStatus,
+  localApiRequest,
+  parseDaemonStatus,
+  signNetmap,
+  verifyAuditLog,
+  writeKeyFile,
+  type DaemonConfig,
+  type DaemonStatus,
+} from '../src/index.js';
 import { FAKE_BACKEND_SOURCE, fakeBackendManifest, makeNetmap, makeNode, testServices, tmpDir, writePluginFixture } from './helpers.js';
 
 const POLICY_SOURCE = `
@@ -26,7 +37,7 @@ export function createPlugin(context) {
 
 type FakeCall = { method: string; arg: unknown };
 const backendCalls = (ifname: string): FakeCall[] =>
-  (((globalThis as Record<string, unknown>).__fakeBackendCalls as Record<string, FakeCall[]> | undefined)?.[ifname] ?? []);
+  ((globalThis as Record<string, unknown>).__fakeBackendCalls as Record<string, FakeCall[]> | undefined)?.[ifname] ?? [];
 
 describe('Daemon with an in-test backend plugin', function () {
   this.timeout(20000);
@@ -55,7 +66,7 @@ describe('Daemon with an in-test backend plugin', function () {
   }
 
   const nm1 = makeNetmap(3, 1);
-  nm1.nodes[1]!.routes = ['10.20.0.0/16'];
+  nm1.nodes[1].routes = ['10.20.0.0/16'];
 
   before(async () => {
     const backendDir = writePluginFixture(join(dir, 'fake-backend'), fakeBackendManifest(), FAKE_BACKEND_SOURCE);
@@ -168,7 +179,7 @@ describe('Daemon with an in-test backend plugin', function () {
     expect(r.json).to.deep.equal({ result: 'applied', version: 2 });
     const fresh = backendCalls(ifname).slice(before);
     expect(fresh.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'stats']);
-    expect((fresh[0]!.arg as { upsert: Array<{ id: string }> }).upsert.map((p) => p.id)).to.deep.equal(['n3']);
+    expect((fresh[0].arg as { upsert: Array<{ id: string }> }).upsert.map((p) => p.id)).to.deep.equal(['n3']);
     expect((await status()).netmap!.version).to.equal(2);
   });
 
@@ -183,7 +194,7 @@ describe('Daemon with an in-test backend plugin', function () {
     vetoed.network = 'evil';
     cases.push([vetoed, 'NETMAP_VETOED']);
     const badKey = makeNetmap(3, 11);
-    badKey.nodes[2]!.keys.fake = '!!';
+    badKey.nodes[2].keys.fake = '!!';
     cases.push([badKey, 'INVALID_INPUT']);
     const notMe = makeNetmap(3, 12);
     notMe.nodes = notMe.nodes.filter((n) => n.id !== 'n0');
@@ -199,7 +210,11 @@ describe('Daemon with an in-test backend plugin', function () {
       expect(s.netmap!.version).to.equal(2);
       expect(s.state).to.equal('up');
     }
-    expect(backendCalls(ifname).slice(before).every((c) => c.method === 'stats')).to.equal(true);
+    expect(
+      backendCalls(ifname)
+        .slice(before)
+        .every((c) => c.method === 'stats'),
+    ).to.equal(true);
     const m = await get('/metrics');
     expect(m.contentType).to.include('text/plain');
     expect(m.body).to.include('rustynet_netmap_rejected_total{code="NETMAP_REPLAYED"} 1');
@@ -225,7 +240,9 @@ describe('Daemon with an in-test backend plugin', function () {
     expect(s.state).to.equal('up');
     expect(s.netmap!.version).to.equal(2);
     expect(s.peers.map((p) => p.id)).to.deep.equal(['n1', 'n2', 'n3']);
-    const fresh = backendCalls(ifname).slice(before).map((c) => c.method);
+    const fresh = backendCalls(ifname)
+      .slice(before)
+      .map((c) => c.method);
     expect(fresh.slice(0, 4)).to.deep.equal(['start', 'stats', 'applyPeers', 'applyRoutes']);
   });
 

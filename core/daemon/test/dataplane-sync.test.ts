@@ -25,7 +25,7 @@ describe('reconciler: policy interfaces read at the policy step', () => {
     const res = await r.reconcile(makeNetmap(3), 'n0', read);
     expect(res.steps).to.deep.equal(['peers', 'routes', 'policy']);
     expect(calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'read', 'policy.apply']);
-    expect((calls[3]!.arg as PolicyInput).interfaces).to.deep.equal(['tun-a', 'tun-b']);
+    expect((calls[3].arg as PolicyInput).interfaces).to.deep.equal(['tun-a', 'tun-b']);
     expect(r.actual.policy!.interfaces).to.deep.equal(['tun-a', 'tun-b']);
   });
 

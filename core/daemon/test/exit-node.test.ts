@@ -9,8 +9,8 @@ import { FAKE_KEY_SCHEMA, FAKE_PROTOCOL, RecordingBackend, captureStream, makeNe
 /** n1 and n2 both advertise default routes; n2 also a LAN route. */
 function exitNetmap() {
   const nm = makeNetmap(3);
-  nm.nodes[1]!.routes = ['0.0.0.0/0', '::/0'];
-  nm.nodes[2]!.routes = ['0.0.0.0/0', '10.2.0.0/16'];
+  nm.nodes[1].routes = ['0.0.0.0/0', '::/0'];
+  nm.nodes[2].routes = ['0.0.0.0/0', '10.2.0.0/16'];
   return nm;
 }
 
@@ -25,9 +25,14 @@ async function applyWith(exitNode?: string) {
     logger: createLogger({ level: 'info', stream: log.stream }),
   });
   await r.reconcile(exitNetmap(), 'n0');
-  const peers = (b.calls[0]!.arg as PeerBatch).upsert;
-  const routes = (b.calls[1]!.arg as RouteChange).add;
-  return { r, log, allowed: Object.fromEntries(peers.map((p) => [p.id, p.allowedIps])), defaults: routes.filter((x) => x.destination.endsWith('/0')) };
+  const peers = (b.calls[0].arg as PeerBatch).upsert;
+  const routes = (b.calls[1].arg as RouteChange).add;
+  return {
+    r,
+    log,
+    allowed: Object.fromEntries(peers.map((p) => [p.id, p.allowedIps])),
+    defaults: routes.filter((x) => x.destination.endsWith('/0')),
+  };
 }
 
 describe('exit node opt-in', () => {
@@ -70,7 +75,13 @@ describe('exit node opt-in', () => {
       expect(log.text()).to.include(words);
     }
     const nm = makeNetmap(2);
-    const d = await computeDesiredState({ netmap: nm, selfId: 'n0', protocol: FAKE_PROTOCOL, validateKey: () => undefined, exitNode: 'n1' });
+    const d = await computeDesiredState({
+      netmap: nm,
+      selfId: 'n0',
+      protocol: FAKE_PROTOCOL,
+      validateKey: () => undefined,
+      exitNode: 'n1',
+    });
     expect([...d.routes.values()].some((r) => r.destination.endsWith('/0'))).to.equal(false);
   });
 
@@ -83,7 +94,13 @@ describe('exit node opt-in', () => {
       netmap: { file: '/n.json' },
       backend: { plugin: 'x', interfaceName: 'rn0', keyDirectory: '/k' },
     };
-    expect(() => validateDaemonConfig({ ...base, exitNode: 'gw-1', pathProbe: { port: 41641, intervalMs: 500, failuresToRelay: 3, successesToDirect: 3 } })).not.to.throw();
+    expect(() =>
+      validateDaemonConfig({
+        ...base,
+        exitNode: 'gw-1',
+        pathProbe: { port: 41641, intervalMs: 500, failuresToRelay: 3, successesToDirect: 3 },
+      }),
+    ).not.to.throw();
     const field = (v: unknown): string | undefined => {
       try {
         validateDaemonConfig(v);

@@ -117,7 +117,10 @@ export class RecordingBackend {
 
 /** Recording policy and dns targets. */
 export class RecordingPolicy {
-  constructor(private readonly calls: Call[], public fail = false) {}
+  constructor(
+    private readonly calls: Call[],
+    public fail = false,
+  ) {}
   async apply(input: PolicyInput): Promise<void> {
     this.calls.push({ method: 'policy.apply', arg: structuredClone(input) });
     if (this.fail) throw Object.assign(new Error('policy failed'), { name: 'RustynetError', code: 'POLICY_FAILED' });
@@ -125,7 +128,10 @@ export class RecordingPolicy {
 }
 /** A DNS plugin recording start/stop/update; `fail` makes `update` throw `DNS_FAILED`. */
 export class RecordingDns {
-  constructor(private readonly calls: Call[], public fail = false) {}
+  constructor(
+    private readonly calls: Call[],
+    public fail = false,
+  ) {}
   async start(config: unknown): Promise<void> {
     this.calls.push({ method: 'dns.start', arg: structuredClone(config) });
   }
@@ -159,7 +165,16 @@ export function fakeBackendManifest(extra: Record<string, unknown> = {}): Record
     kind: 'backend',
     apiVersions: ['1.0'],
     entry: './index.mjs',
-    capabilities: { roaming: true, ipv6: true, exitNode: false, lanRoutes: true, udpTransport: true, handshakeStats: true, maxPeers: 10000, allowedIpsUpdate: true },
+    capabilities: {
+      roaming: true,
+      ipv6: true,
+      exitNode: false,
+      lanRoutes: true,
+      udpTransport: true,
+      handshakeStats: true,
+      maxPeers: 10000,
+      allowedIpsUpdate: true,
+    },
     backend: { protocol: FAKE_PROTOCOL, peerKeySchema: FAKE_KEY_SCHEMA },
     configSchema: { type: 'object', additionalProperties: false, properties: { label: { type: 'string', default: 'fake' } } },
     ...extra,

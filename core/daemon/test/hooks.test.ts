@@ -6,7 +6,7 @@ import { makeNetmap } from './helpers.js';
 
 describe('daemon hooks', () => {
   const netmap: Netmap = makeNetmap(2);
-  const ctx = { peer: netmap.nodes[0]!, path: 'direct' as const };
+  const ctx = { peer: netmap.nodes[0], path: 'direct' as const };
 
   it('names taps <plugin>/<tap> and records them on the timeline', async () => {
     const hooks = new DaemonHooks();
@@ -14,7 +14,7 @@ describe('daemon hooks', () => {
     await hooks.runApplied({ netmapVersion: 1, peersUpserted: 0, peersRemoved: 0, routesAdded: 0, routesRemoved: 0, durationMs: 0 });
     const [entry] = hooks.timeline.entries();
     expect(entry).to.include({ tap: '@acme/p/seen', plugin: '@acme/p', hook: 'applied', outcome: 'ok' });
-    expect(entry!.durationMs).to.be.a('number');
+    expect(entry.durationMs).to.be.a('number');
   });
 
   it('a veto string rejects the netmap and names the tap', async () => {
@@ -48,17 +48,17 @@ describe('daemon hooks', () => {
     expect(veto?.plugin).to.equal('crashy');
     expect(veto?.reason).to.include('kaboom');
     expect(failures).to.have.length(1);
-    expect(failures[0]!.error.code).to.equal('HOOK_FAILED');
-    expect(failures[0]!.error.plugin).to.equal('crashy');
-    expect(failures[0]!.error.message).to.include('crashy/boom');
+    expect(failures[0].error.code).to.equal('HOOK_FAILED');
+    expect(failures[0].error.plugin).to.equal('crashy');
+    expect(failures[0].error.message).to.include('crashy/boom');
   });
 
   it('a synchronous throw inside a tap is contained too', async () => {
     const failures: HookFailure[] = [];
     const hooks = new DaemonHooks({ onFailure: (f) => failures.push(f) });
-    hooks.forPlugin('sync').applied.tapPromise('t', (() => {
+    hooks.forPlugin('sync').applied.tapPromise('t', () => {
       throw new Error('sync boom');
-    }) as never);
+    });
     await hooks.runApplied({ netmapVersion: 1, peersUpserted: 0, peersRemoved: 0, routesAdded: 0, routesRemoved: 0, durationMs: 0 });
     expect(failures[0]?.plugin).to.equal('sync');
   });
@@ -73,10 +73,10 @@ describe('daemon hooks', () => {
     });
     await hooks.runApplied({ netmapVersion: 1, peersUpserted: 0, peersRemoved: 0, routesAdded: 0, routesRemoved: 0, durationMs: 0 });
     expect(ran).to.equal(true);
-    expect(failures[0]!.error.code).to.equal('HOOK_FAILED');
-    expect(failures[0]!.error.details?.timedOut).to.equal(true);
-    expect(failures[0]!.plugin).to.equal('slowpoke');
-    expect(hooks.timeline.entries()[0]!.outcome).to.equal('timeout');
+    expect(failures[0].error.code).to.equal('HOOK_FAILED');
+    expect(failures[0].error.details?.timedOut).to.equal(true);
+    expect(failures[0].plugin).to.equal('slowpoke');
+    expect(hooks.timeline.entries()[0].outcome).to.equal('timeout');
   });
 
   it('a hanging netmapAccepted tap vetoes after the deadline', async () => {
@@ -93,7 +93,7 @@ describe('daemon hooks', () => {
       throw new Error('no');
     });
     hooks.forPlugin('relay').resolvePeerEndpoint.tapPromise('sub', async (ep) => (ep ? { host: '127.0.0.1', port: ep.port + 1 } : ep));
-    hooks.forPlugin('junk').resolvePeerEndpoint.tapPromise('junk', async () => ({ host: '', port: -1 }) as never);
+    hooks.forPlugin('junk').resolvePeerEndpoint.tapPromise('junk', async () => ({ host: '', port: -1 }));
     const out = await hooks.runResolvePeerEndpoint({ host: '198.18.0.2', port: 51820 }, ctx);
     expect(out).to.deep.equal({ host: '127.0.0.1', port: 51821 });
     expect(failures.map((f) => f.plugin)).to.deep.equal(['bad', 'junk']);

@@ -19,10 +19,12 @@ import { makeNetmap, tmpDir } from './helpers.js';
 /** Reference: the address bits of a CIDR as a BigInt (RFC 4291 text forms via URL parsing-free math). */
 function refBits(text: string): { family: 4 | 6; value: bigint; len: number } {
   const [addr, len] = text.split('/') as [string, string];
-  if (!addr.includes(':')) return { family: 4, value: addr.split('.').reduce((a, p) => (a << 8n) | BigInt(Number(p)), 0n), len: Number(len) };
+  if (!addr.includes(':'))
+    return { family: 4, value: addr.split('.').reduce((a, p) => (a << 8n) | BigInt(Number(p)), 0n), len: Number(len) };
   let t = addr;
   const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(t);
-  if (v4) t = `${t.slice(0, -v4[0].length)}${((Number(v4[1]) << 8) | Number(v4[2])).toString(16)}:${((Number(v4[3]) << 8) | Number(v4[4])).toString(16)}`;
+  if (v4)
+    t = `${t.slice(0, -v4[0].length)}${((Number(v4[1]) << 8) | Number(v4[2])).toString(16)}:${((Number(v4[3]) << 8) | Number(v4[4])).toString(16)}`;
   const [h, tl] = t.includes('::') ? t.split('::') : [t, undefined];
   const head = h ? h.split(':') : [];
   const tail = tl ? tl.split(':') : [];
@@ -48,10 +50,26 @@ describe('hot paths: CIDR parsing without BigInt (util/ip)', () => {
 
   it('host bits and host prefixes at every word boundary', () => {
     const cases: Array<[string, boolean]> = [
-      ['0.0.0.0/0', true], ['1.0.0.0/0', false], ['10.0.0.0/8', true], ['10.0.0.1/8', false], ['10.0.0.1/32', true],
-      ['10.0.0.2/31', true], ['10.0.0.3/31', false], ['::/0', true], ['::1/0', false], ['fd00::/8', true],
-      ['fd00::1/64', false], ['fd00:0:0:1::/64', true], ['fd00:0:0:0:8000::/64', false], ['fd00::1/128', true],
-      ['fd00::2/127', true], ['fd00::3/127', false], ['fd00:0:1::/32', false], ['fd00:0:1::/48', true], ['fd00::1:0:0:0/79', false], ['fd00::1:0:0:0/80', true],
+      ['0.0.0.0/0', true],
+      ['1.0.0.0/0', false],
+      ['10.0.0.0/8', true],
+      ['10.0.0.1/8', false],
+      ['10.0.0.1/32', true],
+      ['10.0.0.2/31', true],
+      ['10.0.0.3/31', false],
+      ['::/0', true],
+      ['::1/0', false],
+      ['fd00::/8', true],
+      ['fd00::1/64', false],
+      ['fd00:0:0:1::/64', true],
+      ['fd00:0:0:0:8000::/64', false],
+      ['fd00::1/128', true],
+      ['fd00::2/127', true],
+      ['fd00::3/127', false],
+      ['fd00:0:1::/32', false],
+      ['fd00:0:1::/48', true],
+      ['fd00::1:0:0:0/79', false],
+      ['fd00::1:0:0:0/80', true],
     ];
     for (const [text, zero] of cases) expect(hostBitsZero(parseCidr(text)!), text).to.equal(zero);
     expect(isHostPrefix(parseCidr('10.0.0.1/32')!)).to.equal(true);
@@ -60,7 +78,9 @@ describe('hot paths: CIDR parsing without BigInt (util/ip)', () => {
   });
 
   it('agrees with a BigInt reference on random prefixes (host bits, keys)', () => {
-    const v4 = fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 })).map(([o, l]) => `${o.join('.')}/${l}`);
+    const v4 = fc
+      .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }))
+      .map(([o, l]) => `${o.join('.')}/${l}`);
     const v6 = fc
       .tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 }), fc.boolean())
       .map(([g, l, compress]) => {
@@ -85,7 +105,12 @@ describe('hot paths: CIDR parsing without BigInt (util/ip)', () => {
 });
 
 describe('hot paths: diff without canonical JSON', () => {
-  const base: PeerConfig = { id: 'b', publicKey: 'k', allowedIps: ['100.64.0.2/32', 'fd00::2/128'], endpoint: { host: '198.18.0.2', port: 51820 } };
+  const base: PeerConfig = {
+    id: 'b',
+    publicKey: 'k',
+    allowedIps: ['100.64.0.2/32', 'fd00::2/128'],
+    endpoint: { host: '198.18.0.2', port: 51820 },
+  };
 
   it('peerConfigEqual: allowed IPs as a set, absent keepalive = 0, endpoint compared by value', () => {
     expect(peerConfigEqual(base, { ...base, allowedIps: ['fd00::2/128', '100.64.0.2/32'] })).to.equal(true);
@@ -195,7 +220,7 @@ describe('hot paths: canonical JSON bytes', () => {
       { numRuns: 1000 },
     );
     const nm = makeNetmap(20, 4) as unknown as Record<string, unknown>;
-    const withUndefined = { ...nm, extra: undefined, list: [1, undefined, 'é\u2028"\\'], 'ü': { b: 1, a: [2] } };
+    const withUndefined = { ...nm, extra: undefined, list: [1, undefined, 'é\u2028"\\'], ü: { b: 1, a: [2] } };
     expect(canonicalJsonBytes(withUndefined).toString('utf8')).to.equal(canonicalJson(withUndefined));
     expect(canonicalJsonBytes(nm)).to.deep.equal(Buffer.from(canonicalJson(nm), 'utf8'));
   });

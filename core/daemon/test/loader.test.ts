@@ -6,7 +6,11 @@ import { loadPlugin, readManifest } from '../src/index.js';
 import { DaemonHooks } from '../src/hooks/daemon-hooks.js';
 import { FAKE_BACKEND_SOURCE, fakeBackendManifest, testServices, tmpDir, writePluginFixture } from './helpers.js';
 
-async function expectError(p: Promise<unknown>, code: string, ...fragments: string[]): Promise<Error & { code: string; field?: string; plugin?: string }> {
+async function expectError(
+  p: Promise<unknown>,
+  code: string,
+  ...fragments: string[]
+): Promise<Error & { code: string; field?: string; plugin?: string }> {
   try {
     await p;
   } catch (err) {
@@ -51,7 +55,11 @@ describe('plugin loader', () => {
   });
 
   it('picks the highest common API version', async () => {
-    const dir = writePluginFixture(join(tmpDir(), 'multi'), fakeBackendManifest({ apiVersions: ['0.9', '1.0', '1.1'] }), FAKE_BACKEND_SOURCE);
+    const dir = writePluginFixture(
+      join(tmpDir(), 'multi'),
+      fakeBackendManifest({ apiVersions: ['0.9', '1.0', '1.1'] }),
+      FAKE_BACKEND_SOURCE,
+    );
     const p = await loadPlugin(dir, { services, hostApiVersions: ['0.9', '1.0'] });
     expect(p.apiVersion).to.equal('1.0');
   });
@@ -61,7 +69,11 @@ describe('plugin loader', () => {
     await expectError(loadPlugin(d1, { services }), 'PLUGIN_LOAD_FAILED', 'createPlugin');
     const d2 = writePluginFixture(join(tmpDir(), 'throws'), fakeBackendManifest(), 'throw new Error("boom at import");\n');
     await expectError(loadPlugin(d2, { services }), 'PLUGIN_LOAD_FAILED', 'boom at import');
-    const d3 = writePluginFixture(join(tmpDir(), 'kind'), fakeBackendManifest(), 'export function createPlugin() { return { kind: "dns" }; }\n');
+    const d3 = writePluginFixture(
+      join(tmpDir(), 'kind'),
+      fakeBackendManifest(),
+      'export function createPlugin() { return { kind: "dns" }; }\n',
+    );
     await expectError(loadPlugin(d3, { services }), 'PLUGIN_LOAD_FAILED', 'kind');
     const d4 = writePluginFixture(join(tmpDir(), 'missing-entry'), fakeBackendManifest({ entry: './nope.mjs' }));
     await expectError(loadPlugin(d4, { services }), 'PLUGIN_LOAD_FAILED', 'nope.mjs');
@@ -71,7 +83,12 @@ describe('plugin loader', () => {
 
   it('CONFIG_INVALID names the plugin and the option', async () => {
     const dir = writePluginFixture(join(tmpDir(), 'opts'), fakeBackendManifest(), FAKE_BACKEND_SOURCE);
-    const e = await expectError(loadPlugin(dir, { services, options: { label: 5 } }), 'CONFIG_INVALID', 'fake-backend', '/label must be string');
+    const e = await expectError(
+      loadPlugin(dir, { services, options: { label: 5 } }),
+      'CONFIG_INVALID',
+      'fake-backend',
+      '/label must be string',
+    );
     expect(e.field).to.equal('options.label');
     await expectError(loadPlugin(dir, { services, options: { other: true } }), 'CONFIG_INVALID', 'other');
   });
@@ -93,7 +110,17 @@ describe('plugin loader', () => {
     expect(statSync(p.context.state.dir).mode & 0o777).to.equal(0o700);
     expect(statSync(join(p.context.state.dir, 'k.json')).mode & 0o777).to.equal(0o600);
     expect(hooks.applied.taps.map((t) => t.name)).to.deep.equal(['@acme/fake-backend/count']);
-    expect(Object.keys(p.context).sort()).to.deep.equal(['apiVersion', 'clock', 'hooks', 'logger', 'metrics', 'options', 'pluginName', 'runner', 'state']);
+    expect(Object.keys(p.context).sort()).to.deep.equal([
+      'apiVersion',
+      'clock',
+      'hooks',
+      'logger',
+      'metrics',
+      'options',
+      'pluginName',
+      'runner',
+      'state',
+    ]);
     await hooks.runApplied({ netmapVersion: 1, peersUpserted: 0, peersRemoved: 0, routesAdded: 0, routesRemoved: 0, durationMs: 1 });
     const text = await svc.metrics.registry.metrics();
     expect(text).to.include('rustynet_plugin_fake_applied_total 1');

@@ -22,8 +22,12 @@ describe('local API', () => {
   it('removes a stale socket, serves JSON with mode 0600, maps errors, and removes the socket on stop', async () => {
     const sock = join(tmpDir(), 'api.sock');
     // Leave a stale socket behind: a child listens, then is killed with SIGKILL.
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const child = spawn(
+      process.execPath,
+      ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const live = new LocalApi(sock, handlers);
     try {
       await live.start();

@@ -29,12 +29,22 @@ function rig(extra: Partial<PathControllerOptions> = {}): Rig {
   const clock = new ManualClock();
   const metrics = new PromMetrics();
   const ids: Record<string, TestIdentity> = { n0: identity(), n1: identity(), n2: identity() };
-  const nodes = [0, 1, 2].map((i) => makeNode(i, { identityKey: ids[`n${i}`]!.publicKeyB64, probePort: PROBE_PORT }));
+  const nodes = [0, 1, 2].map((i) => makeNode(i, { identityKey: ids[`n${i}`].publicKeyB64, probePort: PROBE_PORT }));
   for (const n of nodes.slice(1)) {
-    const r = new DirectPathProber({ selfId: n.id, sign: ids[n.id]!.sign, clock, transport: net.attach({ host: n.endpoints[0]!.host, port: PROBE_PORT }) });
+    const r = new DirectPathProber({
+      selfId: n.id,
+      sign: ids[n.id].sign,
+      clock,
+      transport: net.attach({ host: n.endpoints[0].host, port: PROBE_PORT }),
+    });
     r.setPeers(nodes.filter((x) => x.id !== n.id).map((x) => ({ id: x.id, identityKey: x.identityKey })));
   }
-  const prober = new DirectPathProber({ selfId: 'n0', sign: ids.n0!.sign, clock, transport: net.attach({ host: nodes[0]!.endpoints[0]!.host, port: PROBE_PORT }) });
+  const prober = new DirectPathProber({
+    selfId: 'n0',
+    sign: ids.n0.sign,
+    clock,
+    transport: net.attach({ host: nodes[0].endpoints[0].host, port: PROBE_PORT }),
+  });
   const calls: Rig['calls'] = [];
   const switches: PathSwitch[] = [];
   const noted: Rig['noted'] = [];
@@ -115,7 +125,9 @@ describe('path controller', () => {
     expect(r.ctl.relayEndpointFor('n1')).to.deep.equal({ host: '127.0.0.1', port: 40001 });
     expect(r.noted).to.deep.equal([['n1', { host: '127.0.0.1', port: 40001 }]]);
     expect(r.hookSeen).to.deep.equal(['n1:relay']);
-    expect(r.switches).to.deep.equal([{ peer: 'n1', from: 'direct', to: 'relay', reason: '3 consecutive direct-path probes unanswered', endpoint: '127.0.0.1:40001' }]);
+    expect(r.switches).to.deep.equal([
+      { peer: 'n1', from: 'direct', to: 'relay', reason: '3 consecutive direct-path probes unanswered', endpoint: '127.0.0.1:40001' },
+    ]);
     expect(await switchCount(r.metrics)).to.deep.equal({ relay: 1 });
 
     // Still blocked: probing goes on, nothing changes.
@@ -182,7 +194,7 @@ describe('path controller', () => {
 
   it('peers without probePort are not managed; a relayed peer leaving the netmap becomes direct and its path closes after the apply', async () => {
     const r = rig({ failuresToRelay: 1 });
-    r.nodes[2]!.probePort = undefined;
+    r.nodes[2].probePort = undefined;
     r.ctl.start({ timer: false });
     await r.ctl.sync(r.nodes, () => true);
     expect(r.ctl.snapshot().map((s) => s.peer)).to.deep.equal(['n1']);
@@ -190,7 +202,10 @@ describe('path controller', () => {
     await ticks(r, 2);
     expect(r.ctl.pathFor('n1')).to.equal('relay');
     r.calls.length = 0;
-    await r.ctl.sync(r.nodes.filter((n) => n.id !== 'n1'), () => true);
+    await r.ctl.sync(
+      r.nodes.filter((n) => n.id !== 'n1'),
+      () => true,
+    );
     expect(r.ctl.pathFor('n1')).to.equal('direct');
     expect(r.switches.at(-1)).to.deep.include({ peer: 'n1', from: 'relay', to: 'direct', reason: 'peer left the netmap' });
     expect(r.calls).to.deep.equal([]);

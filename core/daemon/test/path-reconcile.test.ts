@@ -16,7 +16,9 @@ describe('reconciler and the path controller', () => {
     });
     // The path controller's snapshot, as data (what the daemon passes to each reconcile).
     const snapshot = (): PeerPaths =>
-      new Map([...paths].map(([id, path]) => [id, path === 'relay' && relayEps.has(id) ? { path, relayEndpoint: relayEps.get(id) } : { path }]));
+      new Map(
+        [...paths].map(([id, path]) => [id, path === 'relay' && relayEps.has(id) ? { path, relayEndpoint: relayEps.get(id) } : { path }]),
+      );
     const nm = makeNetmap(3, 1);
     await r.reconcile(nm, 'n0', [], snapshot());
     // The path controller switches n1 through the fast path and tells the reconciler.
@@ -33,18 +35,18 @@ describe('reconciler and the path controller', () => {
     // A new version that changes another peer: n1 is not touched.
     const nm2 = structuredClone(nm);
     nm2.version = 2;
-    nm2.nodes[2]!.endpoints = [{ host: '198.18.0.33', port: 51820 }];
+    nm2.nodes[2].endpoints = [{ host: '198.18.0.33', port: 51820 }];
     await r.reconcile(nm2, 'n0', [], snapshot());
-    expect((b.calls[0]!.arg as PeerBatch).upsert.map((p) => p.id)).to.deep.equal(['n2']);
+    expect((b.calls[0].arg as PeerBatch).upsert.map((p) => p.id)).to.deep.equal(['n2']);
 
     // A new version that changes n1 itself (even its direct endpoint): the upsert keeps the relay endpoint.
     const nm3 = structuredClone(nm2);
     nm3.version = 3;
-    nm3.nodes[1]!.routes = ['10.1.0.0/16'];
-    nm3.nodes[1]!.endpoints = [{ host: '198.18.0.22', port: 51820 }];
+    nm3.nodes[1].routes = ['10.1.0.0/16'];
+    nm3.nodes[1].endpoints = [{ host: '198.18.0.22', port: 51820 }];
     b.calls = [];
     await r.reconcile(nm3, 'n0', [], snapshot());
-    const up = (b.calls[0]!.arg as PeerBatch).upsert;
+    const up = (b.calls[0].arg as PeerBatch).upsert;
     expect(up.map((p) => [p.id, p.endpoint])).to.deep.equal([['n1', local]]);
 
     // Back to direct: the next apply uses the netmap endpoint.

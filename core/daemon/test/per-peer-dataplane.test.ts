@@ -120,7 +120,7 @@ const keySchema = { type: 'object', required: ['key'], properties: { key: { type
 async function setUp(opts: { policy?: boolean; dns?: boolean } = {}) {
   const key = randomBytes(4).toString('hex');
   const st: FakeState = { log: [], assigned: new Set(), extraInterfaces: [] };
-  ((globalThis as Record<string, unknown>).__pp ??= {} as Record<string, FakeState>);
+  (globalThis as Record<string, unknown>).__pp ??= {} as Record<string, FakeState>;
   ((globalThis as Record<string, unknown>).__pp as Record<string, FakeState>)[key] = st;
   const dir = tmpDir('rn-pp-');
   const cp = generateEd25519KeyPair();
@@ -130,7 +130,15 @@ async function setUp(opts: { policy?: boolean; dns?: boolean } = {}) {
     plugins.push({
       plugin: writePluginFixture(
         join(dir, 'policy'),
-        { name: 'pp-policy', version: '0.1.0', kind: 'policy', apiVersions: ['1.0'], entry: './index.mjs', capabilities: { ipv6: true, counters: false, atomicUpdate: true }, configSchema: keySchema },
+        {
+          name: 'pp-policy',
+          version: '0.1.0',
+          kind: 'policy',
+          apiVersions: ['1.0'],
+          entry: './index.mjs',
+          capabilities: { ipv6: true, counters: false, atomicUpdate: true },
+          configSchema: keySchema,
+        },
         POLICY_SOURCE,
       ),
       options: { key },
@@ -140,7 +148,15 @@ async function setUp(opts: { policy?: boolean; dns?: boolean } = {}) {
     plugins.push({
       plugin: writePluginFixture(
         join(dir, 'dns'),
-        { name: 'pp-dns', version: '0.1.0', kind: 'dns', apiVersions: ['1.0'], entry: './index.mjs', capabilities: { aaaa: true, forwarder: false, rateLimit: false }, configSchema: keySchema },
+        {
+          name: 'pp-dns',
+          version: '0.1.0',
+          kind: 'dns',
+          apiVersions: ['1.0'],
+          entry: './index.mjs',
+          capabilities: { aaaa: true, forwarder: false, rateLimit: false },
+          configSchema: keySchema,
+        },
         DNS_SOURCE,
       ),
       options: { key, port: 5353 },
@@ -238,7 +254,14 @@ describe('Daemon with a backend that makes tunnel devices per peer', function ()
       publish(nm3);
       const before3 = st.log.length;
       expect(await daemon.reload()).to.deep.equal({ result: 'applied', version: 3 });
-      expect(methods(before3)).to.deep.equal(['backend.applyPeers', 'backend.applyRoutes', 'backend.stats', 'dns.stop', 'dns.start', 'dns.update']);
+      expect(methods(before3)).to.deep.equal([
+        'backend.applyPeers',
+        'backend.applyRoutes',
+        'backend.stats',
+        'dns.stop',
+        'dns.start',
+        'dns.update',
+      ]);
       expect(args('dns.start')[2]).to.deep.equal({ listen: [{ host: '127.0.0.1', port: 5353 }] });
       expect((await daemon.status()).dns!.listen).to.deep.equal(['127.0.0.1:5353']);
     } finally {
@@ -349,7 +372,7 @@ describe('Daemon with a backend that makes tunnel devices per peer', function ()
       // A failed zone update is retried too, without a restart.
       st.failDnsUpdate = true;
       const nm2 = makeNetmap(3, 2);
-      nm2.nodes[1]!.name = 'db'; // a zone change
+      nm2.nodes[1].name = 'db'; // a zone change
       publish(nm2);
       expect((await daemon.reload()).result).to.equal('applied');
       expect((await daemon.status()).dns).to.deep.include({ ok: false, failures: 3 });
@@ -374,7 +397,12 @@ describe('Daemon with a backend that makes tunnel devices per peer', function ()
       let before = st.log.length;
       await daemon.refresh();
       expect(methods(before)).to.deep.equal(['dns.stop', 'dns.start', 'dns.update']);
-      expect(args('dns.start')[1]).to.deep.equal({ listen: [{ host: 'fd00::1', port: 5353 }, { host: '127.0.0.1', port: 5353 }] });
+      expect(args('dns.start')[1]).to.deep.equal({
+        listen: [
+          { host: 'fd00::1', port: 5353 },
+          { host: '127.0.0.1', port: 5353 },
+        ],
+      });
       before = st.log.length;
       await daemon.refresh();
       expect(methods(before)).to.deep.equal([]); // no policy plugin: not even a stats() call

@@ -12,8 +12,15 @@ describe('plugin context (composition without a container)', () => {
     const cap = captureStream();
     const services = testServices(tmpDir(), cap.stream);
     const hooks = new DaemonHooks({ logger: services.logger });
-    const ctx = createPluginContext(services, { name: '@acme/backend-x', apiVersion: '1.0', options: { port: 1 }, hooks: hooks.forPlugin('@acme/backend-x') });
-    expect(Object.keys(ctx).sort()).to.deep.equal(['apiVersion', 'clock', 'hooks', 'logger', 'metrics', 'options', 'pluginName', 'runner', 'state'].sort());
+    const ctx = createPluginContext(services, {
+      name: '@acme/backend-x',
+      apiVersion: '1.0',
+      options: { port: 1 },
+      hooks: hooks.forPlugin('@acme/backend-x'),
+    });
+    expect(Object.keys(ctx).sort()).to.deep.equal(
+      ['apiVersion', 'clock', 'hooks', 'logger', 'metrics', 'options', 'pluginName', 'runner', 'state'].sort(),
+    );
     expect(Object.isFrozen(ctx)).to.equal(true);
     expect(Object.isFrozen(ctx.options)).to.equal(true);
     expect(ctx.pluginName).to.equal('@acme/backend-x');

@@ -50,7 +50,7 @@ describe('path probe protocol', () => {
     const good = encodeProbe({ type: 'ping', sender: 'a', receiver: 'b', nonce, timestamp: 5 }, a.sign);
     for (const i of [5, 8, 12, 30, good.length - 1]) {
       const t = Buffer.from(good);
-      t[i]! ^= 0x01;
+      t[i] ^= 0x01;
       const m = decodeProbe(t);
       if (typeof m !== 'string') expect(verifyProbe(m, publicKeyFromRawB64(a.publicKeyB64)), `byte ${i}`).to.equal(false);
     }
@@ -85,7 +85,9 @@ describe('path probe protocol', () => {
 
   it('refuses to encode bad fields (caller bugs)', () => {
     expect(() => encodeProbeBody({ type: 'ping', sender: 'A', receiver: 'b', nonce, timestamp: 1 })).to.throw(RangeError);
-    expect(() => encodeProbeBody({ type: 'ping', sender: 'a', receiver: 'b', nonce: nonce.subarray(0, 8), timestamp: 1 })).to.throw(RangeError);
+    expect(() => encodeProbeBody({ type: 'ping', sender: 'a', receiver: 'b', nonce: nonce.subarray(0, 8), timestamp: 1 })).to.throw(
+      RangeError,
+    );
     expect(() => encodeProbeBody({ type: 'ping', sender: 'a', receiver: 'b', nonce, timestamp: -1 })).to.throw(RangeError);
   });
 });

@@ -40,7 +40,13 @@ describe('direct-path prober (fake network)', () => {
 
   const ping = (over: Partial<{ sender: string; receiver: string; timestamp: number; sign: (d: Uint8Array) => Uint8Array }> = {}): Buffer =>
     encodeProbe(
-      { type: 'ping', sender: over.sender ?? 'a', receiver: over.receiver ?? 'b', nonce: randomBytes(16), timestamp: over.timestamp ?? clock.now() },
+      {
+        type: 'ping',
+        sender: over.sender ?? 'a',
+        receiver: over.receiver ?? 'b',
+        nonce: randomBytes(16),
+        timestamp: over.timestamp ?? clock.now(),
+      },
       over.sign ?? ida.sign,
     );
 
@@ -48,9 +54,9 @@ describe('direct-path prober (fake network)', () => {
     const p = ping();
     attacker.send(p, B);
     expect(received).to.have.length(1);
-    expect(received[0]!.from).to.equal('198.18.0.2:41641');
-    expect(received[0]!.data.length).to.equal(p.length);
-    const pong = decodeProbe(received[0]!.data) as ProbeMessage;
+    expect(received[0].from).to.equal('198.18.0.2:41641');
+    expect(received[0].data.length).to.equal(p.length);
+    const pong = decodeProbe(received[0].data) as ProbeMessage;
     expect(pong).to.include({ type: 'pong', sender: 'b', receiver: 'a' });
     expect(pong.nonce.equals((decodeProbe(p) as ProbeMessage).nonce)).to.equal(true);
   });
@@ -71,7 +77,15 @@ describe('direct-path prober (fake network)', () => {
     attacker.send(valid, B); // replay
     attacker.send(ping({ timestamp: clock.now() - 1 }), B); // older than the last accepted
     expect(received).to.have.length(1);
-    expect(await dropped(metrics)).to.deep.equal({ bad_signature: 1, wrong_receiver: 1, unknown_sender: 1, stale: 2, malformed: 2, unsolicited: 1, replayed: 2 });
+    expect(await dropped(metrics)).to.deep.equal({
+      bad_signature: 1,
+      wrong_receiver: 1,
+      unknown_sender: 1,
+      stale: 2,
+      malformed: 2,
+      unsolicited: 1,
+      replayed: 2,
+    });
   });
 
   it('bounds the signature checks one claimed sender can cost', async () => {

@@ -10,7 +10,14 @@ import { FAKE_KEY_SCHEMA, FAKE_PROTOCOL, RecordingBackend, RecordingDns, Recordi
 
 /** The daemon's DNS step target over a recording DNS plugin (no mesh address assigned: loopback only). */
 function dnsStep(dns: RecordingDns): DnsController {
-  return new DnsController({ plugin: dns, port: 53, lookup: () => [], logger: createLogger({ level: 'silent' }), clock: { now: () => Date.now() }, callOptions: () => ({}) });
+  return new DnsController({
+    plugin: dns,
+    port: 53,
+    lookup: () => [],
+    logger: createLogger({ level: 'silent' }),
+    clock: { now: () => Date.now() },
+    callOptions: () => ({}),
+  });
 }
 
 function reconcilerWith(backend: RecordingBackend, extra: Partial<ConstructorParameters<typeof Reconciler>[0]> = {}): Reconciler {
@@ -22,18 +29,18 @@ describe('reconciler', () => {
     const b = new RecordingBackend();
     const r = reconcilerWith(b);
     const nm = makeNetmap(4);
-    nm.nodes[2]!.routes = ['10.2.0.0/16'];
+    nm.nodes[2].routes = ['10.2.0.0/16'];
     const res = await r.reconcile(nm, 'n0');
     expect(res.steps).to.deep.equal(['peers', 'routes']);
     expect(b.calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes']);
-    const batch = b.calls[0]!.arg as PeerBatch;
+    const batch = b.calls[0].arg as PeerBatch;
     expect(batch.upsert.map((p) => p.id)).to.deep.equal(['n1', 'n2', 'n3']);
     expect(batch.remove).to.deep.equal([]);
-    const n2 = batch.upsert[1]!;
+    const n2 = batch.upsert[1];
     expect(n2.allowedIps).to.deep.equal(['100.64.0.3/32', 'fd00::3/128', '10.2.0.0/16']);
     expect(n2.endpoint).to.deep.equal({ host: '198.18.0.3', port: 51820 });
-    expect(n2.publicKey).to.equal(nm.nodes[2]!.keys[FAKE_PROTOCOL]);
-    const routes = b.calls[1]!.arg as RouteChange;
+    expect(n2.publicKey).to.equal(nm.nodes[2].keys[FAKE_PROTOCOL]);
+    const routes = b.calls[1].arg as RouteChange;
     expect(routes.add).to.have.length(7);
     expect(routes.add).to.deep.include({ destination: '10.2.0.0/16', peer: 'n2' });
   });
@@ -55,9 +62,9 @@ describe('reconciler', () => {
   it('nodes without a key for the protocol are not peers', async () => {
     const b = new RecordingBackend();
     const nm = makeNetmap(3);
-    nm.nodes[2]!.keys = { other: 'x' };
+    nm.nodes[2].keys = { other: 'x' };
     await reconcilerWith(b).reconcile(nm, 'n0');
-    expect((b.calls[0]!.arg as PeerBatch).upsert.map((p) => p.id)).to.deep.equal(['n1']);
+    expect((b.calls[0].arg as PeerBatch).upsert.map((p) => p.id)).to.deep.equal(['n1']);
   });
 
   it('diffs add, change and remove into one batch', async () => {
@@ -69,15 +76,15 @@ describe('reconciler', () => {
     const nm2 = structuredClone(nm1);
     nm2.version = 2;
     nm2.nodes = nm2.nodes.filter((n) => n.id !== 'n3');
-    nm2.nodes[1]!.endpoints = [{ host: '198.18.5.5', port: 4000 }];
+    nm2.nodes[1].endpoints = [{ host: '198.18.5.5', port: 4000 }];
     nm2.nodes.push(makeNode(7));
     await r.reconcile(nm2, 'n0');
     expect(b.calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes']);
-    const batch = b.calls[0]!.arg as PeerBatch;
+    const batch = b.calls[0].arg as PeerBatch;
     expect(batch.upsert.map((p) => p.id)).to.deep.equal(['n1', 'n7']);
-    expect(batch.upsert[0]!.endpoint).to.deep.equal({ host: '198.18.5.5', port: 4000 });
+    expect(batch.upsert[0].endpoint).to.deep.equal({ host: '198.18.5.5', port: 4000 });
     expect(batch.remove).to.deep.equal(['n3']);
-    const rc = b.calls[1]!.arg as RouteChange;
+    const rc = b.calls[1].arg as RouteChange;
     expect(rc.add.map((x) => x.peer)).to.deep.equal(['n7', 'n7']);
     expect(rc.remove.map((x) => x.peer)).to.deep.equal(['n3', 'n3']);
     expect([...r.actual.peers.keys()].sort()).to.deep.equal(['n1', 'n2', 'n7']);
@@ -89,7 +96,7 @@ describe('reconciler', () => {
     await r.reconcile(makeNetmap(1001), 'n0');
     const peerCalls = b.calls.filter((c) => c.method === 'applyPeers');
     expect(peerCalls).to.have.length(1);
-    expect((peerCalls[0]!.arg as PeerBatch).upsert).to.have.length(1000);
+    expect((peerCalls[0].arg as PeerBatch).upsert).to.have.length(1000);
     expect(b.calls.filter((c) => c.method === 'applyRoutes')).to.have.length(1);
   });
 
@@ -97,7 +104,7 @@ describe('reconciler', () => {
     const b = new RecordingBackend();
     const r = reconcilerWith(b);
     const nm = makeNetmap(4);
-    nm.nodes[2]!.keys[FAKE_PROTOCOL] = 'not a key';
+    nm.nodes[2].keys[FAKE_PROTOCOL] = 'not a key';
     try {
       await r.reconcile(nm, 'n0');
       expect.fail('should throw');
@@ -129,12 +136,16 @@ describe('reconciler', () => {
       expect.fail('should throw');
     } catch (err) {
       expect(isRustynetError(err, 'POLICY_FAILED')).to.equal(true);
-      expect((err as { details: Record<string, unknown> }).details).to.deep.include({ step: 'policy', rolledBack: ['routes', 'peers'], rollbackFailed: false });
+      expect((err as { details: Record<string, unknown> }).details).to.deep.include({
+        step: 'policy',
+        rolledBack: ['routes', 'peers'],
+        rollbackFailed: false,
+      });
     }
     expect(calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'policy.apply', 'applyRoutes', 'applyPeers']);
     // Inverse diffs: the new peer removed again, its routes removed, the old policy kept.
-    expect(calls[4]!.arg).to.deep.equal({ upsert: [], remove: ['n5'] });
-    const undoRoutes = calls[3]!.arg as RouteChange;
+    expect(calls[4].arg).to.deep.equal({ upsert: [], remove: ['n5'] });
+    const undoRoutes = calls[3].arg as RouteChange;
     expect(undoRoutes.remove.map((x) => x.peer)).to.deep.equal(['n5', 'n5']);
     expect(undoRoutes.add).to.deep.equal([]);
     expect(r.actual.policy).to.deep.equal(appliedPolicy);
@@ -172,13 +183,13 @@ describe('reconciler', () => {
     b.failOn.add('applyRoutes');
     const nm2 = structuredClone(nm1);
     nm2.nodes = nm2.nodes.filter((n) => n.id !== 'n2');
-    nm2.nodes[1]!.routes = ['10.9.0.0/16'];
+    nm2.nodes[1].routes = ['10.9.0.0/16'];
     await r.reconcile(nm2, 'n0').then(
       () => expect.fail('should throw'),
       (err: unknown) => expect(isRustynetError(err, 'BACKEND_FAILED')).to.equal(true),
     );
     expect(b.calls.map((c) => c.method)).to.deep.equal(['applyPeers', 'applyRoutes', 'applyPeers']);
-    const undo = b.calls[2]!.arg as PeerBatch;
+    const undo = b.calls[2].arg as PeerBatch;
     expect(undo.remove).to.deep.equal([]);
     expect(undo.upsert).to.deep.equal(old);
   });
@@ -193,24 +204,24 @@ describe('reconciler', () => {
     const b = new RecordingBackend();
     const r = reconcilerWith(b, { hooks });
     await r.reconcile(makeNetmap(3), 'n0', [], new Map([['n2', { path: 'relay' }]]));
-    const batch = b.calls[0]!.arg as PeerBatch;
-    expect(batch.upsert[1]!.endpoint).to.deep.equal({ host: '127.0.0.1', port: 7000 });
+    const batch = b.calls[0].arg as PeerBatch;
+    expect(batch.upsert[1].endpoint).to.deep.equal({ host: '127.0.0.1', port: 7000 });
     expect(seen).to.deep.equal(['n1:direct', 'n2:relay']);
   });
 
   it('leaves out prefixes the backend has no capability for (exit node, LAN routes, IPv6)', async () => {
     const nm = makeNetmap(3);
-    nm.nodes[1]!.routes = ['0.0.0.0/0', '10.1.0.0/16'];
+    nm.nodes[1].routes = ['0.0.0.0/0', '10.1.0.0/16'];
     const b = new RecordingBackend();
     const r = reconcilerWith(b, { exitNode: 'n1', capabilities: { exitNode: false, lanRoutes: true, ipv6: false } });
     await r.reconcile(nm, 'n0');
-    const batch = b.calls[0]!.arg as PeerBatch;
-    expect(batch.upsert[0]!.allowedIps).to.deep.equal(['100.64.0.2/32', '10.1.0.0/16']);
+    const batch = b.calls[0].arg as PeerBatch;
+    expect(batch.upsert[0].allowedIps).to.deep.equal(['100.64.0.2/32', '10.1.0.0/16']);
     expect(r.lastSkipped).to.deep.include({ peer: 'n1', prefix: '0.0.0.0/0', capability: 'exitNode' });
     expect(r.lastSkipped).to.deep.include({ peer: 'n2', prefix: 'fd00::3/128', capability: 'ipv6' });
     const b2 = new RecordingBackend();
     await reconcilerWith(b2, { exitNode: 'n1', capabilities: { exitNode: true, lanRoutes: false } }).reconcile(nm, 'n0');
-    expect((b2.calls[0]!.arg as PeerBatch).upsert[0]!.allowedIps).to.deep.equal(['100.64.0.2/32', 'fd00::2/128', '0.0.0.0/0']);
+    expect((b2.calls[0].arg as PeerBatch).upsert[0].allowedIps).to.deep.equal(['100.64.0.2/32', 'fd00::2/128', '0.0.0.0/0']);
   });
 
   it('pure diffs are keyed by id and order-insensitive for allowed IPs', () => {
@@ -222,8 +233,8 @@ describe('reconciler', () => {
 
   it('policy and dns inputs from the netmap', () => {
     const nm = makeNetmap(2);
-    nm.nodes[1]!.name = 'web';
-    nm.nodes[1]!.tags = ['web'];
+    nm.nodes[1].name = 'web';
+    nm.nodes[1].tags = ['web'];
     const p = policyInputFrom(nm, 'n0', ['rn0']);
     expect(p.acl).to.deep.equal({ rules: [] });
     expect(p.nodes[1]).to.deep.equal({ id: 'n1', addresses: ['100.64.0.2/32', 'fd00::2/128'], tags: ['web'] });

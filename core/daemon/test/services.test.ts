@@ -12,7 +12,7 @@ import { captureStream, tmpDir } from './helpers.js';
 describe('logger redaction', () => {
   it('never writes a private key from a log object', () => {
     const { pem } = { pem: generateEd25519KeyPair().privateKeyPem };
-    const body = pem.split('\n')[1]!;
+    const body = pem.split('\n')[1];
     const cap = captureStream();
     const log = createLogger({ level: 'trace', stream: cap.stream });
     log.info({ privateKey: pem }, 'top-level');
@@ -46,7 +46,12 @@ describe('command runner', () => {
       expect.fail('should throw');
     } catch (err) {
       expect(isRustynetError(err, 'COMMAND_FAILED')).to.equal(true);
-      expect((err as { details: unknown }).details).to.deep.equal({ file: 'sh', args: ['-c', 'echo bad thing >&2; exit 3'], exitCode: 3, stderr: 'bad thing\n' });
+      expect((err as { details: unknown }).details).to.deep.equal({
+        file: 'sh',
+        args: ['-c', 'echo bad thing >&2; exit 3'],
+        exitCode: 3,
+        stderr: 'bad thing\n',
+      });
     }
     const r = await runner.run('sh', ['-c', 'exit 4'], { reject: false });
     expect(r.exitCode).to.equal(4);

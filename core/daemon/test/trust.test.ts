@@ -50,8 +50,11 @@ describe('netmap signing and verification', () => {
   it('rejects a tampered signature', () => {
     const s = signed();
     const sig = Buffer.from(s.signature.value, 'base64');
-    sig[5] = sig[5]! ^ 1;
-    expectCode(() => verifySignedNetmap({ ...s, signature: { ...s.signature, value: sig.toString('base64') } }, cp.publicKeyB64, { now }), 'NETMAP_SIGNATURE_INVALID');
+    sig[5] = sig[5] ^ 1;
+    expectCode(
+      () => verifySignedNetmap({ ...s, signature: { ...s.signature, value: sig.toString('base64') } }, cp.publicKeyB64, { now }),
+      'NETMAP_SIGNATURE_INVALID',
+    );
   });
 
   it('rejects a map signed with another key', () => {
@@ -90,31 +93,62 @@ describe('netmap signing and verification', () => {
 
   it('semantic checks: duplicate ids, host bits, non-host addresses, shared addresses', () => {
     expectCode(
-      () => verifySignedNetmap(signed((n) => n.nodes.push({ ...makeNode(0) })), cp.publicKeyB64, { now }),
+      () =>
+        verifySignedNetmap(
+          signed((n) => n.nodes.push({ ...makeNode(0) })),
+          cp.publicKeyB64,
+          { now },
+        ),
       'NETMAP_INVALID',
       'nodes[3].id',
     );
     expectCode(
-      () => verifySignedNetmap(signed((n) => (n.nodes[0]!.routes = ['10.1.2.3/16'])), cp.publicKeyB64, { now }),
+      () =>
+        verifySignedNetmap(
+          signed((n) => (n.nodes[0].routes = ['10.1.2.3/16'])),
+          cp.publicKeyB64,
+          { now },
+        ),
       'NETMAP_INVALID',
       'nodes[0].routes[0]',
     );
     expectCode(
-      () => verifySignedNetmap(signed((n) => (n.nodes[2]!.addresses = ['100.64.0.0/24'])), cp.publicKeyB64, { now }),
+      () =>
+        verifySignedNetmap(
+          signed((n) => (n.nodes[2].addresses = ['100.64.0.0/24'])),
+          cp.publicKeyB64,
+          { now },
+        ),
       'NETMAP_INVALID',
       'nodes[2].addresses[0]',
     );
     expectCode(
-      () => verifySignedNetmap(signed((n) => (n.nodes[2]!.addresses = ['100.64.0.1/32'])), cp.publicKeyB64, { now }),
+      () =>
+        verifySignedNetmap(
+          signed((n) => (n.nodes[2].addresses = ['100.64.0.1/32'])),
+          cp.publicKeyB64,
+          { now },
+        ),
       'NETMAP_INVALID',
       'nodes[2].addresses[0]',
     );
     expectCode(
-      () => verifySignedNetmap(signed((n) => (n.nodes[1]!.routes = ['fd00:1::1/64'])), cp.publicKeyB64, { now }),
+      () =>
+        verifySignedNetmap(
+          signed((n) => (n.nodes[1].routes = ['fd00:1::1/64'])),
+          cp.publicKeyB64,
+          { now },
+        ),
       'NETMAP_INVALID',
       'nodes[1].routes[0]',
     );
-    expect(() => verifySignedNetmap(signed((n) => (n.nodes[1]!.routes = ['10.0.0.0/8', 'fd00:1::/64', '0.0.0.0/0'])), cp.publicKeyB64, { now })).not.to.throw();
+    expect(() =>
+      verifySignedNetmap(
+        signed((n) => (n.nodes[1].routes = ['10.0.0.0/8', 'fd00:1::/64', '0.0.0.0/0'])),
+        cp.publicKeyB64,
+        { now },
+      ),
+    ).not.to.throw();
   });
 
   it('refuses a malformed control-plane key', () => {

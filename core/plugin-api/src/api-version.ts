@@ -31,10 +31,7 @@ export function compareApiVersions(a: string, b: string): number {
  * Picks the highest API version present in both lists.
  * @returns the version, or `undefined` when the lists share none.
  */
-export function negotiateApiVersion(
-  hostVersions: readonly string[],
-  pluginVersions: readonly string[],
-): string | undefined {
+export function negotiateApiVersion(hostVersions: readonly string[], pluginVersions: readonly string[]): string | undefined {
   const common = pluginVersions.filter((v) => API_VERSION_PATTERN.test(v) && hostVersions.includes(v));
   return common.sort(compareApiVersions).at(-1);
 }

@@ -15,7 +15,11 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const depcruise = join(repo, 'node_modules/.bin/depcruise');
 
-interface Violation { rule: { name: string }; from: string; to: string }
+interface Violation {
+  rule: { name: string };
+  from: string;
+  to: string;
+}
 
 function cruise(cwd: string, paths: string[]): Violation[] {
   let out: string;
@@ -112,7 +116,10 @@ function brokenTreeViolations(files: Record<string, string>, paths: string[]): s
   const tmp = mkdtempSync(join(tmpdir(), 'rn-depcheck-'));
   try {
     writeTree(tmp, files);
-    return cruise(tmp, paths.filter((p) => Object.keys(files).some((f) => f.startsWith(`${p}/`))))
+    return cruise(
+      tmp,
+      paths.filter((p) => Object.keys(files).some((f) => f.startsWith(`${p}/`))),
+    )
       .map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`)
       .sort();
   } finally {
@@ -147,10 +154,15 @@ describe('architecture boundaries', function () {
       const otherPlugin = join(tmp, 'plugins/dns-y/dist/src/index.js');
       for (const f of [daemonFile, pluginFile, otherPlugin]) mkdirSync(dirname(f), { recursive: true });
       writeFileSync(daemonFile, "import '../../../../plugins/backend-x/dist/src/index.js';\nexport const d = 1;\n");
-      writeFileSync(pluginFile, "import '../../../../core/daemon/dist/src/index.js';\nimport '../../../dns-y/dist/src/index.js';\nexport const p = 1;\n");
+      writeFileSync(
+        pluginFile,
+        "import '../../../../core/daemon/dist/src/index.js';\nimport '../../../dns-y/dist/src/index.js';\nexport const p = 1;\n",
+      );
       writeFileSync(otherPlugin, 'export const y = 1;\n');
       copyFileSync(join(repo, '.dependency-cruiser.cjs'), join(tmp, '.dependency-cruiser.cjs'));
-      const names = cruise(tmp, ['core', 'plugins']).map((v) => v.rule.name).sort();
+      const names = cruise(tmp, ['core', 'plugins'])
+        .map((v) => v.rule.name)
+        .sort();
       expect(names).to.deep.equal([
         'daemon-never-imports-a-plugin',
         'plugins-never-import-each-other',
@@ -205,8 +217,10 @@ describe('architecture boundaries', function () {
     const violations = brokenTreeViolations(
       {
         'conformance-kit/dist/src/index.js': 'export const runPluginTest = 1;\n',
-        'core/cli/dist/src/commands/static.js': "import { runPluginTest } from '../../../../../conformance-kit/dist/src/index.js';\nexport const s = runPluginTest;\n",
-        'core/cli/dist/src/commands/plugin.js': "export async function kit() {\n  return import('../../../../../conformance-kit/dist/src/index.js');\n}\n",
+        'core/cli/dist/src/commands/static.js':
+          "import { runPluginTest } from '../../../../../conformance-kit/dist/src/index.js';\nexport const s = runPluginTest;\n",
+        'core/cli/dist/src/commands/plugin.js':
+          "export async function kit() {\n  return import('../../../../../conformance-kit/dist/src/index.js');\n}\n",
       },
       ['core', 'conformance-kit'],
     );
@@ -216,7 +230,9 @@ describe('architecture boundaries', function () {
   });
 
   it('no backend words in plugin-api, daemon, cli, policy or dns code (reference backend package names allowed in the cli)', function () {
-    const dirs = ['core/plugin-api/src', 'core/daemon/src', 'core/cli/src', 'plugins/policy-nftables/src', 'plugins/dns-magic/src'].map((d) => join(repo, d));
+    const dirs = ['core/plugin-api/src', 'core/daemon/src', 'core/cli/src', 'plugins/policy-nftables/src', 'plugins/dns-magic/src'].map(
+      (d) => join(repo, d),
+    );
     expect(backendWordHits(dirs, BACKEND_WORD_ALLOWANCES)).to.deep.equal([]);
   });
 

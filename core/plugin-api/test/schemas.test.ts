@@ -60,10 +60,10 @@ describe('plugin-api: JSON Schemas', () => {
       patch(c);
       return validateNetmap(c);
     };
-    expect(bad((c) => (c.nodes[0]!.addresses[0] = '100.64.0.300/32'))).to.equal(false);
-    expect(bad((c) => (c.nodes[0]!.id = 'A_B'))).to.equal(false);
-    expect(bad((c) => (c.nodes[0]!.endpoints[0]!.port = 70000))).to.equal(false);
-    expect(bad((c) => (c.nodes[0]!.endpoints[0]!.host = 'example.com'))).to.equal(false);
+    expect(bad((c) => (c.nodes[0].addresses[0] = '100.64.0.300/32'))).to.equal(false);
+    expect(bad((c) => (c.nodes[0].id = 'A_B'))).to.equal(false);
+    expect(bad((c) => (c.nodes[0].endpoints[0].port = 70000))).to.equal(false);
+    expect(bad((c) => (c.nodes[0].endpoints[0].host = 'example.com'))).to.equal(false);
     expect(bad((c) => (c.version = 0))).to.equal(false);
     expect(bad((c) => ((c.acl.rules[0] as { proto: string }).proto = 'sctp'))).to.equal(false);
   });

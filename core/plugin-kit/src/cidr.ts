@@ -139,10 +139,19 @@ function prefixMask(bits: number, prefixLength: number): bigint {
  */
 export function makeCidr(family: IpFamily, address: bigint, prefixLength: number): ParsedCidr {
   const bits = familyBits(family);
-  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > bits) throw new RangeError(`prefix length ${prefixLength} does not fit IPv${family}`);
+  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > bits)
+    throw new RangeError(`prefix length ${prefixLength} does not fit IPv${family}`);
   if (address < 0n || address > allOnes(bits)) throw new RangeError(`address does not fit IPv${family}`);
   const network = address & prefixMask(bits, prefixLength);
-  return { family, bits, address, network, prefixLength, hostBitsSet: network !== address, key: `${formatIp(family, address)}/${prefixLength}` };
+  return {
+    family,
+    bits,
+    address,
+    network,
+    prefixLength,
+    hostBitsSet: network !== address,
+    key: `${formatIp(family, address)}/${prefixLength}`,
+  };
 }
 
 const PREFIX_LENGTH = /^(0|[1-9]\d{0,2})$/;
@@ -192,7 +201,10 @@ export function parseCidr(text: unknown, options: ParseCidrOptions = {}): Parsed
  * @returns the reason, or `undefined` when `text` is acceptable.
  */
 export function cidrProblem(text: unknown, options: ParseCidrOptions & { requireZeroHostBits?: boolean } = {}): string | undefined {
-  const r = typeof text === 'string' && text.length > 49 ? `"${text.slice(0, 49)}..." is too long for a CIDR` : analyse(text, options.allowBare === true);
+  const r =
+    typeof text === 'string' && text.length > 49
+      ? `"${text.slice(0, 49)}..." is too long for a CIDR`
+      : analyse(text, options.allowBare === true);
   if (typeof r === 'string') return r;
   if (options.requireZeroHostBits === true && r.hostBitsSet) return `"${String(text)}" has host bits set`;
   return undefined;
@@ -263,7 +275,9 @@ export function cidrAddress(text: string): string {
  * so no two of the result overlap. Deterministic.
  */
 export function normalizeCidrs(cidrs: readonly ParsedCidr[]): ParsedCidr[] {
-  const sorted = [...cidrs].sort((a, b) => a.family - b.family || (a.network < b.network ? -1 : a.network > b.network ? 1 : a.prefixLength - b.prefixLength));
+  const sorted = [...cidrs].sort(
+    (a, b) => a.family - b.family || (a.network < b.network ? -1 : a.network > b.network ? 1 : a.prefixLength - b.prefixLength),
+  );
   const out: ParsedCidr[] = [];
   for (const p of sorted) {
     const last = out.at(-1);

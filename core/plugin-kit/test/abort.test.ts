@@ -20,7 +20,9 @@ describe('plugin-kit: abort mapping and CallScope', () => {
     expect(abortError(new DOMException('t', 'TimeoutError')).code).to.equal('TIMEOUT');
     const already = new RustynetError('TIMEOUT', 'x');
     expect(abortError(already)).to.equal(already);
-    expect(() => throwIfAborted(AbortSignal.abort())).to.throw(RustynetError).with.property('code', 'ABORTED');
+    expect(() => throwIfAborted(AbortSignal.abort()))
+      .to.throw(RustynetError)
+      .with.property('code', 'ABORTED');
     expect(() => throwIfAborted(undefined)).to.not.throw();
     expect(isAbortError(new RustynetError('ABORTED', 'x'))).to.equal(true);
     expect(isAbortError(new RustynetError('BACKEND_FAILED', 'x'))).to.equal(false);
@@ -51,7 +53,9 @@ describe('plugin-kit: abort mapping and CallScope', () => {
     expect(s2.remaining()).to.equal(30_000);
     expect(s2.runOptions().signal).to.equal(ac.signal);
     ac.abort();
-    expect(() => s2.check()).to.throw(RustynetError).with.property('code', 'ABORTED');
+    expect(() => s2.check())
+      .to.throw(RustynetError)
+      .with.property('code', 'ABORTED');
     expect(s2.toSignal().aborted).to.equal(true);
   });
 });

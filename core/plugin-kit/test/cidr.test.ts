@@ -30,7 +30,15 @@ function cidr(text: string): ParsedCidr {
 describe('plugin-kit: cidr', () => {
   it('parses IPv4 and IPv6 prefixes', () => {
     const a = cidr('10.1.2.3/8');
-    expect(a).to.include({ family: 4, bits: 32, prefixLength: 8, hostBitsSet: true, address: 0x0a010203n, network: 0x0a000000n, key: '10.1.2.3/8' });
+    expect(a).to.include({
+      family: 4,
+      bits: 32,
+      prefixLength: 8,
+      hostBitsSet: true,
+      address: 0x0a010203n,
+      network: 0x0a000000n,
+      key: '10.1.2.3/8',
+    });
     const b = cidr('FD00:0::1/128');
     expect(b).to.include({ family: 6, bits: 128, prefixLength: 128, hostBitsSet: false, key: 'fd00::1/128' });
     expect(cidr('::ffff:1.2.3.4/128').address).to.equal(0xffff01020304n);
@@ -40,7 +48,21 @@ describe('plugin-kit: cidr', () => {
   });
 
   it('rejects malformed text', () => {
-    for (const bad of ['10.0.0.0', '10.0.0.0/33', '010.0.0.0/8', '10.0.0/8', 'fe80::1%eth0/64', '[fd00::1]/128', '10.0.0.0/08', '10.0.0.0/-1', '10.0.0.0/8/8', 'fd00::/129', ' 10.0.0.0/8', '', 'x/1']) {
+    for (const bad of [
+      '10.0.0.0',
+      '10.0.0.0/33',
+      '010.0.0.0/8',
+      '10.0.0/8',
+      'fe80::1%eth0/64',
+      '[fd00::1]/128',
+      '10.0.0.0/08',
+      '10.0.0.0/-1',
+      '10.0.0.0/8/8',
+      'fd00::/129',
+      ' 10.0.0.0/8',
+      '',
+      'x/1',
+    ]) {
       expect(parseCidr(bad), bad).to.equal(undefined);
     }
     expect(parseCidr(42)).to.equal(undefined);
@@ -111,7 +133,9 @@ describe('plugin-kit: cidr', () => {
 
   describe('properties', () => {
     const v4 = fc.tuple(fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }), fc.integer({ min: 0, max: 32 })).map(([a, l]) => makeCidr(4, a, l));
-    const v6 = fc.tuple(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), fc.integer({ min: 0, max: 128 })).map(([a, l]) => makeCidr(6, a, l));
+    const v6 = fc
+      .tuple(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), fc.integer({ min: 0, max: 128 }))
+      .map(([a, l]) => makeCidr(6, a, l));
     const any = fc.oneof(v4, v6);
 
     it('format then parse gives the same prefix (round trip)', () => {
@@ -149,7 +173,8 @@ describe('plugin-kit: cidr', () => {
       fc.assert(
         fc.property(fc.array(v4, { maxLength: 20 }), (list) => {
           const out = normalizeCidrs(list);
-          for (let i = 0; i < out.length; i++) for (let j = i + 1; j < out.length; j++) expect(cidrsOverlap(out[i] as ParsedCidr, out[j] as ParsedCidr)).to.equal(false);
+          for (let i = 0; i < out.length; i++)
+            for (let j = i + 1; j < out.length; j++) expect(cidrsOverlap(out[i], out[j])).to.equal(false);
           for (const p of list) expect(out.some((o) => cidrContains(o, p))).to.equal(true);
         }),
       );

@@ -116,7 +116,16 @@ class ToyBackend extends BackendBase<{ peers: number }> {
     super({ clock: new ManualClock(), label: 'the toy backend' });
   }
   capabilities(): BackendCapabilities {
-    return { roaming: false, ipv6: false, exitNode: false, lanRoutes: false, udpTransport: true, handshakeStats: false, maxPeers: 1, allowedIpsUpdate: true };
+    return {
+      roaming: false,
+      ipv6: false,
+      exitNode: false,
+      lanRoutes: false,
+      udpTransport: true,
+      handshakeStats: false,
+      maxPeers: 1,
+      allowedIpsUpdate: true,
+    };
   }
   protected override async _start(config: BackendStartConfig): Promise<{ peers: number }> {
     this.calls.push(`start ${config.interfaceName}`);
@@ -148,7 +157,13 @@ class ToyBackend extends BackendBase<{ peers: number }> {
 }
 
 describe('plugin-kit: BackendBase', () => {
-  const config: BackendStartConfig = { nodeId: 'n1', addresses: ['100.64.0.1/32'], listenPort: 0, interfaceName: 'toy0', keyDirectory: '/nonexistent' };
+  const config: BackendStartConfig = {
+    nodeId: 'n1',
+    addresses: ['100.64.0.1/32'],
+    listenPort: 0,
+    interfaceName: 'toy0',
+    keyDirectory: '/nonexistent',
+  };
 
   it('routes the contract through the protected methods with state checks', async () => {
     const b = new ToyBackend();
@@ -204,4 +219,3 @@ describe('plugin-kit: PluginLifecycle with stopAbortsStart', () => {
     expect(t.isRunning).to.equal(false);
   });
 });
-

@@ -90,9 +90,17 @@ export class DaemonProcesses {
     clearTimeout(timer);
     if (outcome !== 'ready') {
       if (outcome === 'timeout') child.kill('SIGKILL');
-      throw new Error(`relay server ${outcome === 'exited' ? `exited (${JSON.stringify(run.exit)})` : `not listening after ${s.timeoutMs} ms`}:\n${text.trim()}`);
+      throw new Error(
+        `relay server ${outcome === 'exited' ? `exited (${JSON.stringify(run.exit)})` : `not listening after ${s.timeoutMs} ms`}:\n${text.trim()}`,
+      );
     }
-    return text.trim().split('\n').find((l) => l.includes('listening on'))?.replace(/^rustynet relay: /, '') ?? 'listening';
+    return (
+      text
+        .trim()
+        .split('\n')
+        .find((l) => l.includes('listening on'))
+        ?.replace(/^rustynet relay: /, '') ?? 'listening'
+    );
   }
 
   /**
@@ -127,7 +135,10 @@ export class DaemonProcesses {
    */
   emergencyStopSync(timeoutMs: number): void {
     const runs = [...this.running.values(), ...(this.relayRun ? [this.relayRun] : [])];
-    terminateSync(runs.filter((r) => !r.exit && r.pid > 0).map((r) => r.pid), timeoutMs);
+    terminateSync(
+      runs.filter((r) => !r.exit && r.pid > 0).map((r) => r.pid),
+      timeoutMs,
+    );
   }
 }
 

@@ -16,11 +16,27 @@ export { buildNetmap, buildNetmapNode, signNetmap, writeNetmapFile, type NetmapO
 export { createUnderlay, installResolvConfs, renderResolvConf, resolvConfPath, blockPathBetween, unblockPathBetween } from './underlay.js';
 export { DaemonProcesses, outputTail, type RelayServerStart } from './daemons.js';
 export { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
-export { cleanStaleRuntimeFiles, collectSecrets, findLeftovers, removeRuntimeFilesSync, scanForSecrets, type LeftoverScope } from './cleanup.js';
+export {
+  cleanStaleRuntimeFiles,
+  collectSecrets,
+  findLeftovers,
+  removeRuntimeFilesSync,
+  scanForSecrets,
+  type LeftoverScope,
+} from './cleanup.js';
 export { listProcesses, pidRunning, sleep, sleepSync, socketLive, type ProcessExit } from './processes.js';
 export { RUSTYNET_BIN, RUSTYNETD_BIN, runNodeProgram, rustynet } from './programs.js';
 export { checkPrerequisites, relayUnsupportedReason, type BackendProfile, type BackendProfiles } from './profiles.js';
-export { pingMatrix, renderPingMatrix, startContinuousPing, pingName, digFrom, nftCounters, type ContinuousPing, type PingResult } from './traffic.js';
+export {
+  pingMatrix,
+  renderPingMatrix,
+  startContinuousPing,
+  pingName,
+  digFrom,
+  nftCounters,
+  type ContinuousPing,
+  type PingResult,
+} from './traffic.js';
 export { parsePcap, type PcapPacket } from './pcap.js';
 export {
   BASE_TOOLS,

@@ -25,7 +25,16 @@ import type { ProcessExit } from './processes.js';
 import { RUSTYNET_BIN, rustynet } from './programs.js';
 import { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
 import { PING_MATRIX_ATTEMPTS } from './reference-defaults.js';
-import { digFrom, nftCounters, pingMatrix, pingName, renderPingMatrix, startContinuousPing, type ContinuousPing, type PingResult } from './traffic.js';
+import {
+  digFrom,
+  nftCounters,
+  pingMatrix,
+  pingName,
+  renderPingMatrix,
+  startContinuousPing,
+  type ContinuousPing,
+  type PingResult,
+} from './traffic.js';
 import { blockPathBetween, createUnderlay, installResolvConfs, resolvConfPath, unblockPathBetween } from './underlay.js';
 
 /**
@@ -81,7 +90,9 @@ export class Mesh {
     const opts = resolveMeshOptions(options);
     await cleanStaleRuntimeFiles(opts.backendProfiles);
     const hosts = opts.relay ? [...opts.nodes, RELAY_HOST] : opts.nodes;
-    opts.log(`creating ${hosts.length} network namespaces on underlay 198.18.0.0/24${opts.relay ? ` (${opts.nodes.length} nodes + the relay host)` : ''}`);
+    opts.log(
+      `creating ${hosts.length} network namespaces on underlay 198.18.0.0/24${opts.relay ? ` (${opts.nodes.length} nodes + the relay host)` : ''}`,
+    );
     const net = await createUnderlay(hosts);
     let workDir = '';
     try {
@@ -96,7 +107,12 @@ export class Mesh {
       mesh.cpPublicKey = keys.cpPublicKey;
       for (const [spec, protocol] of keys.protocols) mesh.protocols.set(spec, protocol);
       if (opts.relay) await mkdir(join(workDir, RELAY_HOST), { recursive: true, mode: 0o700 });
-      if (opts.dns) installResolvConfs(net, mesh.nodes.map((n) => ({ id: n.id, host: n.host, nameserver: n.v4 })), opts.log);
+      if (opts.dns)
+        installResolvConfs(
+          net,
+          mesh.nodes.map((n) => ({ id: n.id, host: n.host, nameserver: n.v4 })),
+          opts.log,
+        );
       return mesh;
     } catch (err) {
       await net.destroy();
@@ -209,14 +225,23 @@ export class Mesh {
     if (this.procs.relayRunning) return;
     if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
     const args = [
-      RUSTYNET_BIN, 'relay', 'serve',
-      '--listen', `${host.underlayAddress}:${RELAY_PORT}`,
-      '--netmap', this.relayNetmapFile,
-      '--control-plane-key', this.cpPublicKey,
-      '--relay-id', RELAY_ID,
-      '--poll-interval', '1000',
+      RUSTYNET_BIN,
+      'relay',
+      'serve',
+      '--listen',
+      `${host.underlayAddress}:${RELAY_PORT}`,
+      '--netmap',
+      this.relayNetmapFile,
+      '--control-plane-key',
+      this.cpPublicKey,
+      '--relay-id',
+      RELAY_ID,
+      '--poll-interval',
+      '1000',
     ];
-    this.opts.log(`relay: ip netns exec ${host.netns} rustynet relay serve --listen ${host.underlayAddress}:${RELAY_PORT} --netmap ${this.relayNetmapFile} --relay-id ${RELAY_ID}`);
+    this.opts.log(
+      `relay: ip netns exec ${host.netns} rustynet relay serve --listen ${host.underlayAddress}:${RELAY_PORT} --netmap ${this.relayNetmapFile} --relay-id ${RELAY_ID}`,
+    );
     const where = await this.procs.startRelay({ host, args, outFile: this.relayOutFile, cwd: this.opts.cwd, timeoutMs });
     this.opts.log(`relay: ${where}`);
   }
@@ -391,7 +416,10 @@ export class Mesh {
    * @returns where each secret was found (empty when none leaked).
    */
   async findLeakedSecrets(): Promise<string[]> {
-    return scanForSecrets(await this.secrets(), this.nodes.flatMap((n) => [n.logFile, n.outFile]));
+    return scanForSecrets(
+      await this.secrets(),
+      this.nodes.flatMap((n) => [n.logFile, n.outFile]),
+    );
   }
 
   /** Stops the daemons, removes namespaces, files and runtime sockets. Idempotent; never throws. */

@@ -87,7 +87,7 @@ export function parsePcap(buf: Buffer): PcapPacket[] {
     let l4: number;
     if (etherType === 0x0800) {
       if (frame.length < l3 + 20) continue;
-      const ihl = (frame[l3]! & 0x0f) * 4;
+      const ihl = (frame[l3] & 0x0f) * 4;
       protocol = frame[l3 + 9]!;
       src = [...frame.subarray(l3 + 12, l3 + 16)].join('.');
       dst = [...frame.subarray(l3 + 16, l3 + 20)].join('.');
@@ -106,7 +106,7 @@ export function parsePcap(buf: Buffer): PcapPacket[] {
       pkt.srcPort = frame.readUInt16BE(l4);
       pkt.dstPort = frame.readUInt16BE(l4 + 2);
       if (protocol === 17) pkt.payload = frame.subarray(l4 + 8);
-      else pkt.payload = frame.length >= l4 + 13 ? frame.subarray(l4 + ((frame[l4 + 12]! >> 4) * 4)) : Buffer.alloc(0);
+      else pkt.payload = frame.length >= l4 + 13 ? frame.subarray(l4 + (frame[l4 + 12] >> 4) * 4) : Buffer.alloc(0);
     }
     out.push(pkt);
   }

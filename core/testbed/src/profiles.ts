@@ -77,7 +77,8 @@ export async function relayUnsupportedReason(backend: string, cwd = process.cwd(
   } catch (err) {
     return `${backend}: manifest not readable: ${(err as Error).message}`;
   }
-  if (!existsSync(join(found.dir, found.manifest.entry))) return `${backend} is not built (${join(found.dir, found.manifest.entry)} is missing)`;
+  if (!existsSync(join(found.dir, found.manifest.entry)))
+    return `${backend} is not built (${join(found.dir, found.manifest.entry)} is missing)`;
   const caps: Record<string, unknown> = { ...found.manifest.capabilities };
   const missing = ['udpTransport', 'roaming'].filter((c) => caps[c] !== true);
   if (missing.length > 0) {

@@ -39,7 +39,10 @@ export async function waitForAll(
       }
       try {
         const s = await src.status(n.id);
-        last.set(n.id, `state ${s.state}, netmap ${s.netmap?.version ?? 'none'}, ${s.peers.length} peers${s.lastRejection ? `, last rejection ${s.lastRejection.code}` : ''}`);
+        last.set(
+          n.id,
+          `state ${s.state}, netmap ${s.netmap?.version ?? 'none'}, ${s.peers.length} peers${s.lastRejection ? `, last rejection ${s.lastRejection.code}` : ''}`,
+        );
         if (!pred(n.id, s)) pending.push(n.id);
       } catch (err) {
         last.set(n.id, (err as Error).message);

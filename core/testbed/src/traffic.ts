@@ -37,12 +37,13 @@ export function pingMatrix(nodes: readonly MeshNode[], attempts: number, pairs?:
     for (const b of nodes) {
       if (a === b) continue;
       if (pairs && !pairs.some(([x, y]) => x === a.id && y === b.id)) continue;
-      todo.push({ from: a.id, to: b.id, family: 4, address: b.v4, host: a.host }, { from: a.id, to: b.id, family: 6, address: b.v6, host: a.host });
+      todo.push(
+        { from: a.id, to: b.id, family: 4, address: b.v4, host: a.host },
+        { from: a.id, to: b.id, family: 6, address: b.v6, host: a.host },
+      );
     }
   }
-  return Promise.all(
-    todo.map(async ({ host, ...t }) => ({ ...t, ok: await host.ping(t.address, { attempts, timeoutS: 1 }) })),
-  );
+  return Promise.all(todo.map(async ({ host, ...t }) => ({ ...t, ok: await host.ping(t.address, { attempts, timeoutS: 1 }) })));
 }
 
 /** Renders a ping matrix as text: rows are sources, columns destinations, cells `v4 / v6`. */
@@ -55,8 +56,19 @@ export function renderPingMatrix(results: PingResult[], nodeIds: string[]): stri
     return `${f(r4)} / ${f(r6)}`;
   };
   const width = 14;
-  const lines = [['from \\ to', ...nodeIds].map((c) => c.padEnd(width)).join('').trimEnd()];
-  for (const a of nodeIds) lines.push([a, ...nodeIds.map((b) => cell(a, b))].map((c) => c.padEnd(width)).join('').trimEnd());
+  const lines = [
+    ['from \\ to', ...nodeIds]
+      .map((c) => c.padEnd(width))
+      .join('')
+      .trimEnd(),
+  ];
+  for (const a of nodeIds)
+    lines.push(
+      [a, ...nodeIds.map((b) => cell(a, b))]
+        .map((c) => c.padEnd(width))
+        .join('')
+        .trimEnd(),
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -107,7 +119,11 @@ export function startContinuousPing(host: TestHost, address: string, intervalS: 
  * (Magic DNS), up to `attempts` times.
  * @returns whether a reply came and the address ping resolved the name to.
  */
-export async function pingName(host: TestHost, name: string, attempts: number): Promise<{ ok: boolean; address: string | null; output: string }> {
+export async function pingName(
+  host: TestHost,
+  name: string,
+  attempts: number,
+): Promise<{ ok: boolean; address: string | null; output: string }> {
   let last = { ok: false, address: null as string | null, output: '' };
   for (let i = 0; i < attempts; i++) {
     const r = await host.exec('ping', ['-n', '-c', '1', '-W', '1', name], { reject: false, timeoutMs: 15_000 });
@@ -124,10 +140,14 @@ export async function pingName(host: TestHost, name: string, attempts: number): 
  *   answer section's record data (e.g. addresses).
  */
 export async function digFrom(host: TestHost, server: string, name: string, type: string): Promise<{ status: string; answers: string[] }> {
-  const r = await host.exec('dig', [`@${server}`, '-p', String(DNS_PORT), name, type, '+time=1', '+tries=2', '+noall', '+comments', '+answer'], {
-    reject: false,
-    timeoutMs: 15_000,
-  });
+  const r = await host.exec(
+    'dig',
+    [`@${server}`, '-p', String(DNS_PORT), name, type, '+time=1', '+tries=2', '+noall', '+comments', '+answer'],
+    {
+      reject: false,
+      timeoutMs: 15_000,
+    },
+  );
   const status = /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'TIMEOUT';
   const answers = r.stdout
     .split('\n')
@@ -142,9 +162,14 @@ export async function digFrom(host: TestHost, server: string, name: string, type
  * The named counters of nftables table `inet <table>` on `host` (`nft -j list counters`): the
  * policy plugin gives the counter of each ACL rule the rule id as its comment.
  */
-export async function nftCounters(host: TestHost, table: string): Promise<Array<{ name: string; rule: string; packets: number; bytes: number }>> {
+export async function nftCounters(
+  host: TestHost,
+  table: string,
+): Promise<Array<{ name: string; rule: string; packets: number; bytes: number }>> {
   const r = await host.exec('nft', ['-j', 'list', 'counters', 'table', 'inet', table]);
-  const doc = JSON.parse(r.stdout) as { nftables: Array<Record<string, { name?: string; comment?: string; packets?: number; bytes?: number } | undefined>> };
+  const doc = JSON.parse(r.stdout) as {
+    nftables: Array<Record<string, { name?: string; comment?: string; packets?: number; bytes?: number } | undefined>>;
+  };
   return doc.nftables
     .map((e) => e['counter'])
     .filter((c): c is NonNullable<typeof c> => c !== undefined)

@@ -57,7 +57,13 @@ describe('testbed options and configs (unit)', function () {
   });
 
   it('puts the given plugins into the daemon config', function () {
-    const o = resolveMeshOptions({ backends: ['./b'], policy: true, dns: true, relay: true, plugins: { policy: './p', dns: './d', relay: './r' } });
+    const o = resolveMeshOptions({
+      backends: ['./b'],
+      policy: true,
+      dns: true,
+      relay: true,
+      plugins: { policy: './p', dns: './d', relay: './r' },
+    });
     const cfg = buildDaemonConfig(node('a', 0), './b', 'proto', 'cp-key', o);
     expect(cfg['plugins']).to.deep.equal([
       { plugin: './p', options: {} },
@@ -80,7 +86,9 @@ describe('testbed options and configs (unit)', function () {
 
   it('takes backend profiles for prerequisites, and the socket directory of wireguard-go', function () {
     expect(wireguardGoProfile('/run/other').runtimeFiles('rnm1a')).to.deep.equal(['/run/other/rnm1a.sock']);
-    const missing = checkPrerequisites(['./b'], { profiles: { './b': { tools: [['no-such-tool-xyz']], processNames: [], runtimeFiles: () => [] } } });
+    const missing = checkPrerequisites(['./b'], {
+      profiles: { './b': { tools: [['no-such-tool-xyz']], processNames: [], runtimeFiles: () => [] } },
+    });
     expect(missing.join('\n')).to.match(/missing tools: .*no-such-tool-xyz/);
   });
 });

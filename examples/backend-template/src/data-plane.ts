@@ -7,7 +7,14 @@
  * Until you implement it, every method fails with `UNSUPPORTED` "not implemented", and
  * `rustynet plugin test .` tells you which contract tests that breaks.
  */
-import { RustynetError, type BackendStartConfig, type PeerConfig, type PeerStats, type PluginContext, type Route } from '@rustynet/plugin-api';
+import {
+  RustynetError,
+  type BackendStartConfig,
+  type PeerConfig,
+  type PeerStats,
+  type PluginContext,
+  type Route,
+} from '@rustynet/plugin-api';
 
 /** What `backend.ts` needs from your data plane. */
 export interface DataPlane {
@@ -38,7 +45,7 @@ function todo(what: string): never {
 
 /** Creates your data plane. Replace the TODOs. */
 export function createDataPlane(context: PluginContext): DataPlane {
-  void context;
+  context;
   return {
     up: async () => todo('create the tunnel device'),
     down: async () => {

@@ -19,7 +19,13 @@ export async function generateKeyPair(dir: string): Promise<{ publicKey: string;
   await chmod(dir, 0o700);
   const priv = join(dir, PRIVATE_KEY_FILE);
   const pub = join(dir, PUBLIC_KEY_FILE);
-  if (await stat(priv).then(() => true, () => false)) throw new RustynetError('KEY_INVALID', `${priv} exists already`, { field: 'directory' });
+  if (
+    await stat(priv).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new RustynetError('KEY_INVALID', `${priv} exists already`, { field: 'directory' });
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
   const d = privateKey.export({ format: 'jwk' }).d!;
   const x = publicKey.export({ format: 'jwk' }).x!;
@@ -40,6 +46,7 @@ export async function readPublicKey(dir: string): Promise<string> {
   if (!st) throw new RustynetError('KEY_INVALID', `${priv} is missing`, { field: 'directory' });
   if ((st.mode & 0o077) !== 0) throw new RustynetError('KEY_INVALID', `${priv} must be mode 0600`, { field: 'directory' });
   const pub = (await readFile(join(dir, PUBLIC_KEY_FILE), 'utf8').catch(() => '')).trim();
-  if (!KEY_PATTERN.test(pub)) throw new RustynetError('KEY_INVALID', `${join(dir, PUBLIC_KEY_FILE)} is missing or malformed`, { field: 'directory' });
+  if (!KEY_PATTERN.test(pub))
+    throw new RustynetError('KEY_INVALID', `${join(dir, PUBLIC_KEY_FILE)} is missing or malformed`, { field: 'directory' });
   return pub;
 }

@@ -13,7 +13,12 @@ function ctx(dir: string): PluginContext {
     apiVersion: '1.0',
     options: {},
     logger,
-    runner: { run: async () => ({ stdout: '', stderr: '', exitCode: 0 }), spawn: () => { throw new Error('no'); } },
+    runner: {
+      run: async () => ({ stdout: '', stderr: '', exitCode: 0 }),
+      spawn: () => {
+        throw new Error('no');
+      },
+    },
     metrics: { counter: () => ({ inc: noop }), gauge: () => ({ set: noop }), histogram: () => ({ observe: noop }) },
     clock: { now: () => Date.now(), sleep: async () => undefined },
     state: { dir, read: async () => undefined, write: async () => undefined, delete: async () => undefined },
@@ -34,7 +39,7 @@ describe('backend template (unit)', () => {
     const p = createPlugin(ctx(dir));
     const kp = await p.generateKeyPair(join(dir, 'k'));
     expect(statSync(join(dir, 'k')).mode & 0o777).to.equal(0o700);
-    expect(statSync(kp.files[0]!).mode & 0o777).to.equal(0o600);
+    expect(statSync(kp.files[0]).mode & 0o777).to.equal(0o600);
     expect(await p.publicKey(join(dir, 'k'))).to.equal(kp.publicKey);
   });
 

@@ -55,7 +55,9 @@ export class OpenVpnBackend extends BackendBase<Running> {
     super({ clock: ctx.clock, label: 'the OpenVPN backend', concurrentStats: true });
     this.opts = resolveOptions(ctx.options);
     this.log = ctx.logger.child({ plugin: ctx.pluginName });
-    this.restarts = ctx.metrics.counter('openvpn_instance_restarts_total', 'openvpn instances restarted after an unexpected exit', ['peer']);
+    this.restarts = ctx.metrics.counter('openvpn_instance_restarts_total', 'openvpn instances restarted after an unexpected exit', [
+      'peer',
+    ]);
     this.ip = new IpTool(ctx.runner, this.opts, this.log);
   }
 
@@ -100,9 +102,13 @@ export class OpenVpnBackend extends BackendBase<Running> {
   protected override async _stop(run: Running): Promise<void> {
     const entries = [...run.peers.values()];
     await Promise.all(entries.map((e) => e.instance.stop()));
-    await this.ip.batch(entries.map((e) => `tuntap del dev ${e.device} mode tun`), undefined, true).catch((err: unknown) =>
-      this.log.warn({ err: (err as Error).message }, 'could not delete every tun device'),
-    );
+    await this.ip
+      .batch(
+        entries.map((e) => `tuntap del dev ${e.device} mode tun`),
+        undefined,
+        true,
+      )
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not delete every tun device'));
     if (run.exitRules.has(4)) await this.ip.batch(exitRuleLines(this.opts, 'del'), undefined, true).catch(() => undefined);
     if (run.exitRules.has(6)) await this.ip.batch(exitRuleLines(this.opts, 'del'), undefined, true, ['-6']).catch(() => undefined);
     run.exitRules.clear();
@@ -175,7 +181,8 @@ export class OpenVpnBackend extends BackendBase<Running> {
       if (existing) {
         const readdress = existing.peer.overlayV4 !== p.overlayV4 || existing.peer.overlayV6 !== p.overlayV6;
         const restart =
-          JSON.stringify(instanceConfig(this.opts, run, existing.peer, existing.device)) !== JSON.stringify(instanceConfig(this.opts, run, p, existing.device));
+          JSON.stringify(instanceConfig(this.opts, run, existing.peer, existing.device)) !==
+          JSON.stringify(instanceConfig(this.opts, run, p, existing.device));
         changed.push({ entry: existing, next: p, readdress, restart });
         continue;
       }
@@ -207,10 +214,19 @@ export class OpenVpnBackend extends BackendBase<Running> {
       await this.ip.batch(lines, signal, true);
     } catch (err) {
       // Undo what the batch may have created, so nothing half-made stays behind.
-      await this.ip.batch(created.map((c) => `tuntap del dev ${c.device} mode tun`), undefined, true).catch(() => undefined);
+      await this.ip
+        .batch(
+          created.map((c) => `tuntap del dev ${c.device} mode tun`),
+          undefined,
+          true,
+        )
+        .catch(() => undefined);
       throw err;
     }
-    await this.ip.setRpFilter(created.map((c) => c.device), signal);
+    await this.ip.setRpFilter(
+      created.map((c) => c.device),
+      signal,
+    );
 
     // 3. Start new instances and restart changed ones, all concurrently.
     for (const c of created) run.peers.set(c.peer.config.id, c);
@@ -226,7 +242,13 @@ export class OpenVpnBackend extends BackendBase<Running> {
       const bad = created.filter((c) => c.instance.state === 'stopped');
       for (const c of bad) run.peers.delete(c.peer.config.id);
       await Promise.all(bad.map((c) => c.instance.removeFiles()));
-      await this.ip.batch(bad.map((c) => `tuntap del dev ${c.device} mode tun`), undefined, true).catch(() => undefined);
+      await this.ip
+        .batch(
+          bad.map((c) => `tuntap del dev ${c.device} mode tun`),
+          undefined,
+          true,
+        )
+        .catch(() => undefined);
       throw new RustynetError('BACKEND_FAILED', `${failed.length} openvpn instance(s) failed to start: ${(first as Error).message}`, {
         cause: first,
         details: { failed: failed.length, ...(isRustynetError(first) ? { first: first.details } : {}) },
@@ -272,15 +294,25 @@ export class OpenVpnBackend extends BackendBase<Running> {
       const inst = e.instance;
       void inst
         .waitConnected(Math.max(this.opts.connectWaitMs, PROXY_WATCH_MS), { pollMs: 50, silentMs: PROXY_WATCH_MS })
-        .then((ok) => this.log.info({ peer, connected: ok, afterMs: this.ctx.clock.now() - t0 }, ok ? 'tunnel up via the new endpoint' : 'tunnel not up via the new endpoint yet'))
+        .then((ok) =>
+          this.log.info(
+            { peer, connected: ok, afterMs: this.ctx.clock.now() - t0 },
+            ok ? 'tunnel up via the new endpoint' : 'tunnel not up via the new endpoint yet',
+          ),
+        )
         .catch(() => undefined);
     }
-    this.log.info({ peer, endpoint: `${endpoint.host}:${endpoint.port}`, restartMs, totalMs: this.ctx.clock.now() - t0 }, 'peer endpoint updated');
+    this.log.info(
+      { peer, endpoint: `${endpoint.host}:${endpoint.port}`, restartMs, totalMs: this.ctx.clock.now() - t0 },
+      'peer endpoint updated',
+    );
   }
 
   /** One `ip -batch` call; routes go via the peer's tun device. */
   protected override async _applyRoutes(run: Running, change: RouteChange, scope: CallScope): Promise<void> {
-    const endpoints = [...run.peers.values()].flatMap((e) => (e.peer.config.endpoint ? [{ peer: e.peer.config.id, host: e.peer.config.endpoint.host }] : []));
+    const endpoints = [...run.peers.values()].flatMap((e) =>
+      e.peer.config.endpoint ? [{ peer: e.peer.config.id, host: e.peer.config.endpoint.host }] : [],
+    );
     const { add, remove } = validateRoutes(change, new Set(run.peers.keys()), endpoints);
     const lines: string[] = [];
     const before = new Map(run.routes);

@@ -8,7 +8,20 @@ import type { BackendPlugin, PluginContext } from '@rustynet/plugin-api';
 import { OpenVpnBackend } from './backend.js';
 
 export { OpenVpnBackend } from './backend.js';
-export { CAPABILITIES, FINGERPRINT_PATTERN, PROTOCOL, DEFAULT_BASE_PORT, DEFAULT_PORT_SPAN, tlsRole, localPort, remotePort, sendPort, isProxyEndpoint, portOffset, deviceName } from './rules.js';
+export {
+  CAPABILITIES,
+  FINGERPRINT_PATTERN,
+  PROTOCOL,
+  DEFAULT_BASE_PORT,
+  DEFAULT_PORT_SPAN,
+  tlsRole,
+  localPort,
+  remotePort,
+  sendPort,
+  isProxyEndpoint,
+  portOffset,
+  deviceName,
+} from './rules.js';
 export { renderInstanceConfig, type InstanceConfig } from './config.js';
 export { parseState, parseStatus, queryManagement, type ManagementState, type ManagementStatus } from './management.js';
 export { optionsSchema, resolveOptions, type OpenVpnOptions } from './options.js';

@@ -6,14 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import {
-  RustynetError,
-  type Clock,
-  type CommandRunner,
-  type Counter,
-  type Logger,
-  type ManagedProcess,
-} from '@rustynet/plugin-api';
+import { RustynetError, type Clock, type CommandRunner, type Counter, type Logger, type ManagedProcess } from '@rustynet/plugin-api';
 import { writeFileAtomic } from '@rustynet/plugin-kit';
 import { renderInstanceConfig, type InstanceConfig } from './config.js';
 import { parseState, parseStatus, queryManagement, type ManagementState, type ManagementStatus } from './management.js';
@@ -172,7 +165,14 @@ export class OpenVpnInstance {
     this.crashes += 1;
     this.supervision = 'restarting';
     this.deps.logger.warn(
-      { peer: this.peerId, device: this.config.device, exitCode: r.exitCode, signal: r.signal, restartInMs: delay, output: proc.outputTail().slice(-1000) },
+      {
+        peer: this.peerId,
+        device: this.config.device,
+        exitCode: r.exitCode,
+        signal: r.signal,
+        restartInMs: delay,
+        output: proc.outputTail().slice(-1000),
+      },
       'openvpn instance exited unexpectedly; restarting',
     );
     void this.restartAfter(delay);
@@ -303,9 +303,7 @@ export class OpenVpnInstance {
     let counters: ManagementStatus | undefined;
     if (this.supervision === 'running' || this.supervision === 'starting') {
       try {
-        const [stateLines, statusLines] = await this.manage(() =>
-          queryManagement(this.config.managementSocket, ['state', 'status'], 2000),
-        );
+        const [stateLines, statusLines] = await this.manage(() => queryManagement(this.config.managementSocket, ['state', 'status'], 2000));
         st = parseState(stateLines ?? []);
         counters = parseStatus(statusLines ?? []);
       } catch {

@@ -43,7 +43,11 @@ export function deviceLines(run: Running, p: ValidPeer, device: string): string[
 
 /** `ip` lines that put this node's addresses on `device` and route the peer's overlay addresses to it. */
 export function addressLines(run: Running, p: ValidPeer, device: string): string[] {
-  const lines = [`addr add ${run.v.localV4}/32 dev ${device}`, `link set dev ${device} up`, `route replace ${p.overlayV4}/32 dev ${device}`];
+  const lines = [
+    `addr add ${run.v.localV4}/32 dev ${device}`,
+    `link set dev ${device} up`,
+    `route replace ${p.overlayV4}/32 dev ${device}`,
+  ];
   if (run.v.localV6) lines.push(`addr add ${run.v.localV6}/128 dev ${device} nodad`);
   if (p.overlayV6) lines.push(`route replace ${p.overlayV6}/128 dev ${device}`);
   return lines;

@@ -59,7 +59,10 @@ export class IpTool {
     }
     const m = /OpenVPN (\d+)\.(\d+)/.exec(out);
     if (!m || Number(m[1]) < 2 || (Number(m[1]) === 2 && Number(m[2]) < 6)) {
-      throw new RustynetError('BACKEND_FAILED', `openvpn 2.6 or later is required (--peer-fingerprint); found: ${out.split('\n')[0] ?? 'nothing'}`);
+      throw new RustynetError(
+        'BACKEND_FAILED',
+        `openvpn 2.6 or later is required (--peer-fingerprint); found: ${out.split('\n')[0] ?? 'nothing'}`,
+      );
     }
   }
 }

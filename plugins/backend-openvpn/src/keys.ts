@@ -52,10 +52,12 @@ export async function generateKeyPair(directory: string): Promise<BackendKeyPair
   try {
     await mkdir(directory, { recursive: true, mode: 0o700 });
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
     const now = Date.now();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
+      serialNumber: randomBytes(16)
+        .toString('hex')
+        .replace(/^[89a-f]/, '1'),
       name: 'CN=rustynet-openvpn',
       notBefore: new Date(now - 60_000),
       notAfter: new Date(now + CERT_VALIDITY_DAYS * 86_400_000),
@@ -64,7 +66,10 @@ export async function generateKeyPair(directory: string): Promise<BackendKeyPair
       extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
     });
     const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-    const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
+    const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+      .toString('base64')
+      .replace(/(.{64})/g, '$1\n')
+      .replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
     // 'wx' fails if the file appeared meanwhile; mode applies at creation, so the key is never readable by others.
     await writeFile(keyFile, keyPem, { mode: 0o600, flag: 'wx' });
     await chmod(keyFile, 0o600);

@@ -54,7 +54,13 @@ export async function removeStaleDevices(ip: IpTool, prefix: string, log: Logger
     .filter((n): n is string => n !== undefined);
   if (stale.length > 0) {
     log.warn({ devices: stale }, 'removing stale tun devices from an earlier run');
-    await ip.batch(stale.map((d) => `tuntap del dev ${d} mode tun`), signal, true).catch(() => undefined);
+    await ip
+      .batch(
+        stale.map((d) => `tuntap del dev ${d} mode tun`),
+        signal,
+        true,
+      )
+      .catch(() => undefined);
   }
 }
 
@@ -65,7 +71,14 @@ export async function removeStaleExitRules(ip: IpTool, opts: OpenVpnOptions, log
     const prefs = [opts.exitTable, opts.exitTable + 1].filter((p) => new RegExp(`^${p}:`, 'm').test(r.stdout));
     if (prefs.length > 0) {
       log.warn({ prefs }, 'removing stale exit-route rules from an earlier run');
-      await ip.batch(prefs.map((p) => `rule del pref ${p}`), undefined, true, pre).catch(() => undefined);
+      await ip
+        .batch(
+          prefs.map((p) => `rule del pref ${p}`),
+          undefined,
+          true,
+          pre,
+        )
+        .catch(() => undefined);
     }
   }
 }

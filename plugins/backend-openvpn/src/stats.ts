@@ -15,9 +15,17 @@ export async function readStats(opts: OpenVpnOptions, run: Running): Promise<Bac
       const selfOffset = portOffset(run.v.localV4Value, opts.portSpan);
       const configured = e.peer.config.endpoint;
       const livePort =
-        s.remotePort === undefined || s.remoteHost === undefined ? undefined : isProxyEndpoint(s.remoteHost) ? s.remotePort : s.remotePort - selfOffset;
+        s.remotePort === undefined || s.remoteHost === undefined
+          ? undefined
+          : isProxyEndpoint(s.remoteHost)
+            ? s.remotePort
+            : s.remotePort - selfOffset;
       const endpoint: Endpoint | undefined =
-        s.remoteHost && livePort !== undefined && livePort >= 1 ? { host: s.remoteHost, port: livePort } : configured ? { ...configured } : undefined;
+        s.remoteHost && livePort !== undefined && livePort >= 1
+          ? { host: s.remoteHost, port: livePort }
+          : configured
+            ? { ...configured }
+            : undefined;
       return {
         id: e.peer.config.id,
         ...(endpoint ? { endpoint } : {}),

@@ -187,7 +187,8 @@ export function validateBatch(batch: PeerBatch, current: ReadonlyMap<string, Kno
     const id = (p as { id?: unknown }).id;
     if (typeof id !== 'string' || !NODE_ID_RE.test(id)) throw invalidInput(`${field}.id`, 'must be a node id');
     const prev = seen.get(id);
-    if (prev) throw new RustynetError('DUPLICATE_PEER', `peer ${id} appears twice in the batch (${prev} and ${field})`, { field: `${field}.id` });
+    if (prev)
+      throw new RustynetError('DUPLICATE_PEER', `peer ${id} appears twice in the batch (${prev} and ${field})`, { field: `${field}.id` });
     seen.set(id, field);
   });
   remove.forEach((id, k) => {
@@ -206,10 +207,14 @@ export function validateBatch(batch: PeerBatch, current: ReadonlyMap<string, Kno
   const upserted = new Set(peers.map((p) => p.config.id));
   const finalCount = [...current.keys()].filter((id) => !removed.has(id) && !upserted.has(id)).length + peers.length;
   if (finalCount > CAPABILITIES.maxPeers) {
-    throw new RustynetError('UNSUPPORTED', `the batch would leave ${finalCount} peers; this backend supports at most ${CAPABILITIES.maxPeers}`, {
-      field: 'upsert',
-      details: { maxPeers: CAPABILITIES.maxPeers },
-    });
+    throw new RustynetError(
+      'UNSUPPORTED',
+      `the batch would leave ${finalCount} peers; this backend supports at most ${CAPABILITIES.maxPeers}`,
+      {
+        field: 'upsert',
+        details: { maxPeers: CAPABILITIES.maxPeers },
+      },
+    );
   }
   const byOffset = new Map<number, string>();
   for (const [id, known] of current) {

@@ -122,18 +122,35 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     const far = '10.55.0.1';
     net.exec(b.host.netns, 'ip', ['addr', 'replace', `${far}/32`, 'dev', 'lo']);
     const tables = (): string =>
-      ['-4', '-6'].map((f) => net.exec(a.host.netns, 'ip', [f, 'route', 'show', 'table', 'all']).stdout + net.exec(a.host.netns, 'ip', [f, 'rule']).stdout).join('');
+      ['-4', '-6']
+        .map(
+          (f) =>
+            net.exec(a.host.netns, 'ip', [f, 'route', 'show', 'table', 'all']).stdout + net.exec(a.host.netns, 'ip', [f, 'rule']).stdout,
+        )
+        .join('');
     const before = tables();
     try {
       expect(net.ping(a.host.netns, far, 1)).to.equal(false);
-      await a.backend.applyRoutes({ add: [{ destination: '0.0.0.0/0', peer: 'b' }, { destination: '::/0', peer: 'b' }], remove: [] });
+      await a.backend.applyRoutes({
+        add: [
+          { destination: '0.0.0.0/0', peer: 'b' },
+          { destination: '::/0', peer: 'b' },
+        ],
+        remove: [],
+      });
       expect(await net.pingUntil(a.host.netns, far, 10_000)).to.equal(true);
       expect(net.ping(a.host.netns, c.v4, 2)).to.equal(true);
       expect(net.ping(a.host.netns, c.v6, 2)).to.equal(true);
       expect(net.ping(a.host.netns, b.host.underlay, 2)).to.equal(true);
       // The tunnels themselves still run over the underlay (their packets carry the fwmark).
       expect((await a.backend.stats()).peers.every((p) => p.state === 'up')).to.equal(true);
-      await a.backend.applyRoutes({ add: [], remove: [{ destination: '0.0.0.0/0', peer: 'b' }, { destination: '::/0', peer: 'b' }] });
+      await a.backend.applyRoutes({
+        add: [],
+        remove: [
+          { destination: '0.0.0.0/0', peer: 'b' },
+          { destination: '::/0', peer: 'b' },
+        ],
+      });
       expect(tables()).to.equal(before);
       expect(net.ping(a.host.netns, far, 1)).to.equal(false);
     } finally {
@@ -169,7 +186,10 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
 
   it('enforces the pinned fingerprint: a peer with another certificate gets no tunnel', async () => {
     // a pins a wrong (well-formed) fingerprint for b; b still presents its real certificate.
-    const wrong = b.fingerprint.split(':').map((x, i) => (i === 0 ? (x === 'AA' ? 'AB' : 'AA') : x)).join(':');
+    const wrong = b.fingerprint
+      .split(':')
+      .map((x, i) => (i === 0 ? (x === 'AA' ? 'AB' : 'AA') : x))
+      .join(':');
     await a.backend.applyPeers({ upsert: [{ ...peerOf(b), publicKey: wrong }], remove: [] });
     try {
       expect(await net.pingUntil(a.host.netns, b.v4, 6_000)).to.equal(false);
@@ -183,7 +203,10 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
 
   it('keeps key material off command lines and environments; key and config files are 0600', () => {
     const keyPem = readFileSync(join(a.keyDir, KEY_FILE), 'utf8');
-    const keyBody = keyPem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const keyBody = keyPem
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
     const chunk = keyBody.slice(20, 60);
     expect(statSync(join(a.keyDir, KEY_FILE)).mode & 0o777).to.equal(0o600);
     expect(existsSync(join(a.keyDir, CERT_FILE))).to.equal(true);
@@ -206,7 +229,10 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
       if (!cmd.startsWith('openvpn') && !cmd.includes('\0openvpn\0')) continue;
       checked += 1;
       for (const n of nodes) {
-        const body = readFileSync(join(n.keyDir, KEY_FILE), 'utf8').split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+        const body = readFileSync(join(n.keyDir, KEY_FILE), 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.startsWith('-----'))
+          .join('');
         expect(cmd).to.not.include(body.slice(20, 60));
         expect(env).to.not.include(body.slice(20, 60));
       }
@@ -223,7 +249,10 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
   });
 
   it('restarts a killed openvpn process (TLS server side, then client side) and traffic resumes', async () => {
-    for (const [node, peerId] of [[a, 'b'], [b, 'a']] as const) {
+    for (const [node, peerId] of [
+      [a, 'b'],
+      [b, 'a'],
+    ] as const) {
       const inst = node.backend.instances().find((i) => i.peer === peerId)!;
       expect(inst.pid).to.be.a('number');
       process.kill(inst.pid!, 'SIGKILL');
@@ -235,7 +264,9 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
         }, 30_000),
       ).to.equal(true);
       expect(await net.pingUntil(a.host.netns, b.v4, 60_000), `after killing ${node.id}'s instance`).to.equal(true);
-      expect(await waitFor(async () => (await node.backend.stats()).peers.find((p) => p.id === peerId)!.state === 'up', 30_000)).to.equal(true);
+      expect(await waitFor(async () => (await node.backend.stats()).peers.find((p) => p.id === peerId)!.state === 'up', 30_000)).to.equal(
+        true,
+      );
       expect(node.logger.records.some((r) => r.level === 'warn' && String(r.msg).includes('restarting'))).to.equal(true);
     }
   });
@@ -246,7 +277,12 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     net.exec(b.host.netns, 'ip', ['addr', 'replace', `${alt}/24`, 'dev', 'eth0']);
     try {
       await a.backend.updatePeerEndpoint('b', { host: alt, port: BASE_PORT });
-      net.exec(a.host.netns, 'nft', ['-f', '-'], `table inet ovroam { chain o { type filter hook output priority 0; ip daddr ${b.host.underlay} drop; } chain i { type filter hook input priority 0; ip saddr ${b.host.underlay} drop; } }\n`);
+      net.exec(
+        a.host.netns,
+        'nft',
+        ['-f', '-'],
+        `table inet ovroam { chain o { type filter hook output priority 0; ip daddr ${b.host.underlay} drop; } chain i { type filter hook input priority 0; ip saddr ${b.host.underlay} drop; } }\n`,
+      );
       expect(await net.pingUntil(a.host.netns, b.v4, 25_000)).to.equal(true);
       const s = (await a.backend.stats()).peers.find((p) => p.id === 'b')!;
       expect(s.endpoint).to.deep.equal({ host: alt, port: BASE_PORT });
@@ -272,20 +308,30 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
   it('recovers from a crashed host: a new instance on the same state dir ends stale processes and devices', async () => {
     // b's daemon runs in a child process that is SIGKILLed: its openvpn processes, devices and files stay.
     await b.backend.stop();
-    const start = { nodeId: b.id, addresses: [`${b.v4}/32`, `${b.v6}/128`], listenPort: BASE_PORT, interfaceName: b.prefix, keyDirectory: b.keyDir };
+    const start = {
+      nodeId: b.id,
+      addresses: [`${b.v4}/32`, `${b.v6}/128`],
+      listenPort: BASE_PORT,
+      interfaceName: b.prefix,
+      keyDirectory: b.keyDir,
+    };
     const childPath = new URL('./support/crash-child.js', import.meta.url).pathname;
-    const child = spawn(process.execPath, [childPath, b.host.netns, b.stateDir, JSON.stringify(start), JSON.stringify([peerOf(a), peerOf(c)])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [childPath, b.host.netns, b.stateDir, JSON.stringify(start), JSON.stringify([peerOf(a), peerOf(c)])],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const line = await new Promise<string>((resolve, reject) => {
       let out = '';
-      child.stdout!.on('data', (d) => {
+      child.stdout.on('data', (d) => {
         out += d;
         if (out.includes('\n')) resolve(out);
       });
       child.once('exit', (code) => reject(new Error(`crash child exited ${code}`)));
     });
-    const orphans = line.trim().split(' ')[1]!.split(',').map(Number);
+    const orphans = line.trim().split(' ')[1].split(',').map(Number);
     expect(orphans).to.have.length(2);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -362,15 +408,18 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     expect(a.backend.instances().filter((i) => i.state === 'running')).to.have.length(128);
     expect(linkNames(net, a.host.netns).filter((l) => l.startsWith(a.prefix))).to.have.length(128);
     const r0 = a.runner.calls.length;
-    await a.backend.applyRoutes({ add: bulk.map((p) => ({ destination: p.allowedIps[0]!, peer: p.id })), remove: [] });
+    await a.backend.applyRoutes({ add: bulk.map((p) => ({ destination: p.allowedIps[0], peer: p.id })), remove: [] });
     expect(a.runner.calls.length - r0).to.equal(1);
     expect((await a.backend.stats()).peers).to.have.length(128);
     // b's tunnel is unaffected by the batch.
     expect(await net.pingUntil(a.host.netns, b.v4, 10_000)).to.equal(true);
-    await expectCode(a.backend.applyPeers({ upsert: [{ ...peerOf(c), id: 'one-too-many', allowedIps: ['100.64.0.99/32'] }], remove: [] }), 'UNSUPPORTED');
+    await expectCode(
+      a.backend.applyPeers({ upsert: [{ ...peerOf(c), id: 'one-too-many', allowedIps: ['100.64.0.99/32'] }], remove: [] }),
+      'UNSUPPORTED',
+    );
     const d0 = a.runner.calls.length;
     await a.backend.applyPeers({ upsert: [], remove: bulk.map((p) => p.id) });
-    await a.backend.applyRoutes({ add: [], remove: bulk.map((p) => ({ destination: p.allowedIps[0]!, peer: p.id })) });
+    await a.backend.applyRoutes({ add: [], remove: bulk.map((p) => ({ destination: p.allowedIps[0], peer: p.id })) });
     expect(a.runner.calls.length - d0).to.equal(1);
     expect((await a.backend.stats()).peers.map((p) => p.id)).to.deep.equal(['b', 'c']);
 
@@ -381,7 +430,9 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     expect(net.exec(a.host.netns, 'ip', ['route', 'show', 'dev', 'lo']).code).to.equal(0);
     expect(net.exec(a.host.netns, 'ip', ['-6', 'route']).stdout).to.not.include('fd00:6f76');
     expect(net.exec(a.host.netns, 'ip', ['route']).stdout).to.not.include('100.64.');
-    const nsPids = (await import('node:child_process')).spawnSync('ip', ['netns', 'pids', a.host.netns], { encoding: 'utf8' }).stdout.trim();
+    const nsPids = (await import('node:child_process'))
+      .spawnSync('ip', ['netns', 'pids', a.host.netns], { encoding: 'utf8' })
+      .stdout.trim();
     expect(nsPids).to.equal('');
     expect(existsSync(join(stateDir, 'openvpn'))).to.equal(false);
     await expectCode(a.backend.stats(), 'NOT_RUNNING');

@@ -23,15 +23,23 @@ const ipv4ToBigInt = (ip: string): bigint => parseIp(ip)?.value ?? -1n;
 const COLLIDES_WITH_A = (() => {
   for (let i = 1024; i < 65536; i++) {
     const v = ipv4ToBigInt('100.64.0.0') + BigInt(i);
-    if (portOffset(v, 1024) === portOffset(ipv4ToBigInt('100.64.0.1'), 1024)) return [24, 16, 8, 0].map((sh) => Number((v >> BigInt(sh)) & 255n)).join('.');
+    if (portOffset(v, 1024) === portOffset(ipv4ToBigInt('100.64.0.1'), 1024))
+      return [24, 16, 8, 0].map((sh) => Number((v >> BigInt(sh)) & 255n)).join('.');
   }
   throw new Error('no collision found');
 })();
 
-const FP = (n: number): string => Array.from({ length: 32 }, (_, k) => ((n + k) % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
+const FP = (n: number): string =>
+  Array.from({ length: 32 }, (_, k) => ((n + k) % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
 
 function peer(id: string, n: number, extra: Partial<PeerConfig> = {}): PeerConfig {
-  return { id, publicKey: FP(n), endpoint: { host: `198.18.0.${n}`, port: 51000 }, allowedIps: [`100.64.0.${n}/32`, `fd00::${n}/128`], ...extra };
+  return {
+    id,
+    publicKey: FP(n),
+    endpoint: { host: `198.18.0.${n}`, port: 51000 },
+    allowedIps: [`100.64.0.${n}/32`, `fd00::${n}/128`],
+    ...extra,
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<RustynetError> {
@@ -116,8 +124,8 @@ describe('OpenVpnBackend (fake runner)', () => {
     const calls = runner.calls.slice(before);
     const ipCalls = calls.filter((c) => c.file === 'ip');
     expect(ipCalls).to.have.length(1);
-    expect(ipCalls[0]!.args).to.deep.equal(['-force', '-batch', '-']);
-    const lines = ipCalls[0]!.input!.trim().split('\n');
+    expect(ipCalls[0].args).to.deep.equal(['-force', '-batch', '-']);
+    const lines = ipCalls[0].input!.trim().split('\n');
     expect(lines).to.include('tuntap add dev rn0p0 mode tun');
     expect(lines).to.include('tuntap add dev rn0p2 mode tun');
     expect(lines).to.include('addr add 100.64.0.2/32 dev rn0p1');
@@ -130,7 +138,7 @@ describe('OpenVpnBackend (fake runner)', () => {
       expect(s.file).to.equal('openvpn');
       expect(s.args).to.have.length(2);
       expect(s.args[0]).to.equal('--config');
-      expect(statSync(s.args[1]!).mode & 0o777).to.equal(0o600);
+      expect(statSync(s.args[1]).mode & 0o777).to.equal(0o600);
       expect(s.env).to.equal(undefined);
     }
     const stats = await backend.stats();
@@ -139,7 +147,10 @@ describe('OpenVpnBackend (fake runner)', () => {
 
   it('generates configs per the role and port rule, with no secrets inlined', async () => {
     await backend.start(startCfg());
-    await backend.applyPeers({ upsert: [peer('a', 1), peer('c', 3), peer('d', 4, { endpoint: undefined as never, persistentKeepalive: 25 })], remove: [] });
+    await backend.applyPeers({
+      upsert: [peer('a', 1), peer('c', 3), peer('d', 4, { endpoint: undefined as never, persistentKeepalive: 25 })],
+      remove: [],
+    });
     const byPeer = new Map(runner.processes.map((p) => [/^peer-fingerprint (\S+)/m.exec(p.config)![1], p.config]));
     const a = byPeer.get(FP(1))!;
     const c = byPeer.get(FP(3))!;
@@ -183,9 +194,17 @@ describe('OpenVpnBackend (fake runner)', () => {
       [{ upsert: [good, peer('d', 4, { allowedIps: ['10.0.0.1/8'] })], remove: [] }, 'INVALID_INPUT', 'upsert[1].allowedIps[0]'],
       [{ upsert: [good, peer('d', 4, { allowedIps: ['fd00::4/128'] })], remove: [] }, 'INVALID_INPUT', 'upsert[1].allowedIps'],
       [{ upsert: [good, peer('d', 4, { allowedIps: [] })], remove: [] }, 'INVALID_INPUT', 'upsert[1].allowedIps'],
-      [{ upsert: [good, peer('d', 4, { endpoint: { host: 'host.example', port: 1 } })], remove: [] }, 'INVALID_INPUT', 'upsert[1].endpoint'],
+      [
+        { upsert: [good, peer('d', 4, { endpoint: { host: 'host.example', port: 1 } })], remove: [] },
+        'INVALID_INPUT',
+        'upsert[1].endpoint',
+      ],
       [{ upsert: [good, peer('d', 4, { endpoint: { host: '198.18.0.4', port: 0 } })], remove: [] }, 'INVALID_INPUT', 'upsert[1].endpoint'],
-      [{ upsert: [good, peer('d', 4, { endpoint: { host: '198.18.0.4', port: 65535 } })], remove: [] }, 'INVALID_INPUT', 'upsert[1].endpoint'],
+      [
+        { upsert: [good, peer('d', 4, { endpoint: { host: '198.18.0.4', port: 65535 } })], remove: [] },
+        'INVALID_INPUT',
+        'upsert[1].endpoint',
+      ],
       [{ upsert: [good, peer('d', 4, { persistentKeepalive: -1 })], remove: [] }, 'INVALID_INPUT', 'upsert[1].persistentKeepalive'],
       [{ upsert: [good, peer('BAD', 4)], remove: [] }, 'INVALID_INPUT', 'upsert[1].id'],
       [{ upsert: [good, peer('b', 4)], remove: [] }, 'INVALID_INPUT', 'upsert[1].id'],
@@ -213,7 +232,9 @@ describe('OpenVpnBackend (fake runner)', () => {
 
   it('refuses more than maxPeers peers with UNSUPPORTED', async () => {
     await backend.start(startCfg());
-    const many = Array.from({ length: 129 }, (_, i) => peer(`p${i}`, 10, { allowedIps: [`100.64.${Math.floor(i / 200) + 1}.${(i % 200) + 3}/32`] }));
+    const many = Array.from({ length: 129 }, (_, i) =>
+      peer(`p${i}`, 10, { allowedIps: [`100.64.${Math.floor(i / 200) + 1}.${(i % 200) + 3}/32`] }),
+    );
     const err = await failure(backend.applyPeers({ upsert: many, remove: [] }));
     expect(err.code).to.equal('UNSUPPORTED');
     expect(runner.processes).to.have.length(0);
@@ -222,7 +243,9 @@ describe('OpenVpnBackend (fake runner)', () => {
   it('starts a batch of 50 peers concurrently (all spawned before any is ready)', async () => {
     await backend.start(startCfg());
     runner.hold = true;
-    const fifty = Array.from({ length: 50 }, (_, i) => peer(`p${i}`, 10, { allowedIps: [`100.64.1.${i + 1}/32`], endpoint: undefined as never }));
+    const fifty = Array.from({ length: 50 }, (_, i) =>
+      peer(`p${i}`, 10, { allowedIps: [`100.64.1.${i + 1}/32`], endpoint: undefined as never }),
+    );
     let settled = false;
     const applying = backend.applyPeers({ upsert: fifty, remove: [] }).finally(() => (settled = true));
     await runner.spawned(50);
@@ -238,14 +261,14 @@ describe('OpenVpnBackend (fake runner)', () => {
     expect(runner.processes).to.have.length(1);
     await backend.applyPeers({ upsert: [peer('a', 1, { allowedIps: ['100.64.0.1/32', '10.10.0.0/16'] })], remove: [] });
     expect(runner.processes).to.have.length(1);
-    expect(runner.processes[0]!.alive).to.equal(true);
+    expect(runner.processes[0].alive).to.equal(true);
     await backend.applyPeers({ upsert: [peer('a', 1, { endpoint: { host: '198.18.0.77', port: 51000 } })], remove: [] });
     expect(runner.processes).to.have.length(2);
-    expect(runner.processes[0]!.alive).to.equal(false);
-    expect(runner.processes[1]!.config).to.match(/^remote 198\.18\.0\.77 51583$/m);
+    expect(runner.processes[0].alive).to.equal(false);
+    expect(runner.processes[1].config).to.match(/^remote 198\.18\.0\.77 51583$/m);
     await backend.applyPeers({ upsert: [peer('a', 1, { publicKey: FP(99) })], remove: [] });
     expect(runner.processes).to.have.length(3);
-    expect(runner.processes[2]!.config).to.include(`peer-fingerprint ${FP(99)}`);
+    expect(runner.processes[2].config).to.include(`peer-fingerprint ${FP(99)}`);
     // A new overlay address re-addresses the same device and restarts with the new ifconfig/ports.
     await backend.applyRoutes({ add: [{ destination: '10.10.0.0/16', peer: 'a' }], remove: [] });
     const n = runner.calls.length;
@@ -259,8 +282,8 @@ describe('OpenVpnBackend (fake runner)', () => {
       'route replace 10.10.0.0/16 dev rn0p0',
     ]);
     expect(runner.processes).to.have.length(4);
-    expect(runner.processes[3]!.config).to.match(/^ifconfig 100\.64\.0\.2 100\.64\.0\.9$/m);
-    expect(runner.processes[3]!.config).to.match(new RegExp(`^lport ${51000 + off('100.64.0.9')}$`, 'm'));
+    expect(runner.processes[3].config).to.match(/^ifconfig 100\.64\.0\.2 100\.64\.0\.9$/m);
+    expect(runner.processes[3].config).to.match(new RegExp(`^lport ${51000 + off('100.64.0.9')}$`, 'm'));
   });
 
   it('updatePeerEndpoint restarts only that instance with the new remote', async () => {
@@ -268,7 +291,7 @@ describe('OpenVpnBackend (fake runner)', () => {
     await backend.applyPeers({ upsert: [peer('a', 1), peer('c', 3)], remove: [] });
     await backend.updatePeerEndpoint('c', { host: 'fd00:1::3', port: 52000 });
     expect(runner.processes).to.have.length(3);
-    expect(runner.processes[2]!.config).to.match(/^remote fd00:1::3 52583$/m);
+    expect(runner.processes[2].config).to.match(/^remote fd00:1::3 52583$/m);
     expect(runner.processes.filter((p) => p.alive)).to.have.length(2);
     expect((await failure(backend.updatePeerEndpoint('zz', { host: '1.2.3.4', port: 1 }))).code).to.equal('UNKNOWN_PEER');
     expect((await failure(backend.updatePeerEndpoint('c', { host: 'nope', port: 1 }))).field).to.equal('endpoint');
@@ -284,14 +307,14 @@ describe('OpenVpnBackend (fake runner)', () => {
     // 65535 + offset would overflow for a netmap endpoint; a proxy port is used as given.
     await backend.updatePeerEndpoint('c', { host: '127.0.0.1', port: 65535 });
     expect(runner.processes).to.have.length(3);
-    expect(runner.processes[2]!.config).to.match(/^remote 127\.0\.0\.1 65535$/m);
-    expect(runner.processes[2]!.config).to.match(new RegExp(`^lport ${51000 + off('100.64.0.3')}$`, 'm'));
-    expect(runner.processes[2]!.config).to.not.match(/^local /m);
+    expect(runner.processes[2].config).to.match(/^remote 127\.0\.0\.1 65535$/m);
+    expect(runner.processes[2].config).to.match(new RegExp(`^lport ${51000 + off('100.64.0.3')}$`, 'm'));
+    expect(runner.processes[2].config).to.not.match(/^local /m);
     await backend.updatePeerEndpoint('c', { host: '::1', port: 40000 });
-    expect(runner.processes[3]!.config).to.match(/^remote ::1 40000$/m);
+    expect(runner.processes[3].config).to.match(/^remote ::1 40000$/m);
     // Back to the netmap endpoint: the offset applies again.
     await backend.updatePeerEndpoint('c', { host: '198.18.0.3', port: 51000 });
-    expect(runner.processes[4]!.config).to.match(new RegExp(`^remote 198\\.18\\.0\\.3 ${51000 + off('100.64.0.2')}$`, 'm'));
+    expect(runner.processes[4].config).to.match(new RegExp(`^remote 198\\.18\\.0\\.3 ${51000 + off('100.64.0.2')}$`, 'm'));
     expect((await failure(backend.updatePeerEndpoint('c', { host: '198.18.0.3', port: 65535 }))).field).to.equal('endpoint');
     // applyPeers with a relayed endpoint (the reconciler re-applying a relayed peer) is literal too.
     await backend.applyPeers({ upsert: [peer('c', 3, { endpoint: { host: '127.0.0.1', port: 45000 } })], remove: [] });
@@ -303,19 +326,29 @@ describe('OpenVpnBackend (fake runner)', () => {
     await backend.applyPeers({ upsert: [peer('a', 1)], remove: [] });
     const s = await backend.stats();
     expect(s.peers).to.deep.equal([
-      { id: 'a', endpoint: { host: '198.18.0.1', port: 51000 }, lastHandshakeAt: 1700000000000, rxBytes: 2000, txBytes: 1000, state: 'up', localPort: 51000 + off('100.64.0.1') },
+      {
+        id: 'a',
+        endpoint: { host: '198.18.0.1', port: 51000 },
+        lastHandshakeAt: 1700000000000,
+        rxBytes: 2000,
+        txBytes: 1000,
+        state: 'up',
+        localPort: 51000 + off('100.64.0.1'),
+      },
     ]);
   });
 
   it('restarts a crashed instance and reports restarting meanwhile', async () => {
-    backend = new OpenVpnBackend(makeContext({ runner, stateDir: join(root, 'state2'), logger, options: { restartBackoffMs: 60_000, restartBackoffMaxMs: 600_000 } }));
+    backend = new OpenVpnBackend(
+      makeContext({ runner, stateDir: join(root, 'state2'), logger, options: { restartBackoffMs: 60_000, restartBackoffMaxMs: 600_000 } }),
+    );
     await backend.start(startCfg());
     await backend.applyPeers({ upsert: [peer('a', 1)], remove: [] });
-    runner.processes[0]!.crash();
-    await runner.processes[0]!.exited;
+    runner.processes[0].crash();
+    await runner.processes[0].exited;
     await new Promise((r) => setImmediate(r));
-    expect((await backend.stats()).peers[0]!.state).to.equal('restarting');
-    expect(backend.instances()[0]!.restarts).to.equal(1);
+    expect((await backend.stats()).peers[0].state).to.equal('restarting');
+    expect(backend.instances()[0].restarts).to.equal(1);
     expect(logger.records.some((r) => r.level === 'warn' && r.msg?.includes('restarting'))).to.equal(true);
     // stop cancels the pending restart.
     await backend.stop();
@@ -325,29 +358,45 @@ describe('OpenVpnBackend (fake runner)', () => {
   it('brings a crashed instance back after the backoff', async () => {
     await backend.start(startCfg());
     await backend.applyPeers({ upsert: [peer('a', 1)], remove: [] });
-    runner.processes[0]!.crash();
+    runner.processes[0].crash();
     await runner.spawned(2);
     const ready = async (): Promise<void> => {
-      while (backend.instances()[0]!.state !== 'running') await new Promise((r) => setImmediate(r));
+      while (backend.instances()[0].state !== 'running') await new Promise((r) => setImmediate(r));
     };
     await ready();
-    expect(runner.processes[1]!.configPath).to.equal(runner.processes[0]!.configPath);
-    expect((await backend.stats()).peers[0]!.state).to.equal('up');
+    expect(runner.processes[1].configPath).to.equal(runner.processes[0].configPath);
+    expect((await backend.stats()).peers[0].state).to.equal('up');
   });
 
   it('applies routes in one ip call via the peer device, with validation', async () => {
     await backend.start(startCfg());
     await backend.applyPeers({ upsert: [peer('a', 1), peer('c', 3)], remove: [] });
     const before = runner.calls.length;
-    await backend.applyRoutes({ add: [{ destination: '10.1.0.0/16', peer: 'c' }, { destination: 'fd00:77::/64', peer: 'a' }], remove: [] });
+    await backend.applyRoutes({
+      add: [
+        { destination: '10.1.0.0/16', peer: 'c' },
+        { destination: 'fd00:77::/64', peer: 'a' },
+      ],
+      remove: [],
+    });
     const ip = runner.calls.slice(before).filter((c) => c.file === 'ip');
     expect(ip).to.have.length(1);
-    expect(ip[0]!.input).to.equal('route replace 10.1.0.0/16 dev rn0p1\nroute replace fd00:77::/64 dev rn0p0\n');
+    expect(ip[0].input).to.equal('route replace 10.1.0.0/16 dev rn0p1\nroute replace fd00:77::/64 dev rn0p0\n');
     const cases: Array<[unknown, string, string]> = [
       [{ add: [{ destination: '10.2.0.0/16', peer: 'zz' }], remove: [] }, 'UNKNOWN_PEER', 'add[0].peer'],
       [{ add: [{ destination: '10.2.0.1/16', peer: 'a' }], remove: [] }, 'INVALID_INPUT', 'add[0].destination'],
       [{ add: [{ destination: '198.18.0.0/16', peer: 'a' }], remove: [] }, 'INVALID_INPUT', 'add[0].destination'],
-      [{ add: [{ destination: '10.3.0.0/16', peer: 'a' }, { destination: '10.3.0.0/16', peer: 'c' }], remove: [] }, 'INVALID_INPUT', 'add[1].destination'],
+      [
+        {
+          add: [
+            { destination: '10.3.0.0/16', peer: 'a' },
+            { destination: '10.3.0.0/16', peer: 'c' },
+          ],
+          remove: [],
+        },
+        'INVALID_INPUT',
+        'add[1].destination',
+      ],
     ];
     const n = runner.calls.length;
     for (const [change, code, field] of cases) {
@@ -367,29 +416,42 @@ describe('OpenVpnBackend (fake runner)', () => {
   it('puts exit routes in their own table behind fwmark policy rules, and removes the rules with the last one', async () => {
     await backend.start(startCfg());
     await backend.applyPeers({ upsert: [peer('a', 1), peer('c', 3)], remove: [] });
-    expect(runner.processes[0]!.config).to.match(/^mark 20310$/m);
+    expect(runner.processes[0].config).to.match(/^mark 20310$/m);
     let n = runner.calls.length;
-    await backend.applyRoutes({ add: [{ destination: '0.0.0.0/0', peer: 'a' }, { destination: '::/0', peer: 'a' }], remove: [] });
+    await backend.applyRoutes({
+      add: [
+        { destination: '0.0.0.0/0', peer: 'a' },
+        { destination: '::/0', peer: 'a' },
+      ],
+      remove: [],
+    });
     let ip = runner.calls.slice(n).filter((c) => c.file === 'ip');
-    expect(ip.map((c) => c.args)).to.deep.equal([['-6', '-batch', '-'], ['-batch', '-']]);
+    expect(ip.map((c) => c.args)).to.deep.equal([
+      ['-6', '-batch', '-'],
+      ['-batch', '-'],
+    ]);
     const rules = 'rule add table main suppress_prefixlength 0 pref 20310\nrule add not fwmark 20310 table 20310 pref 20311\n';
-    expect(ip[0]!.input).to.equal(rules);
-    expect(ip[1]!.input).to.equal('route replace 0.0.0.0/0 dev rn0p0 table 20310\nroute replace ::/0 dev rn0p0 table 20310\n' + rules);
+    expect(ip[0].input).to.equal(rules);
+    expect(ip[1].input).to.equal('route replace 0.0.0.0/0 dev rn0p0 table 20310\nroute replace ::/0 dev rn0p0 table 20310\n' + rules);
     // Moving the exit node to c keeps the rules.
     n = runner.calls.length;
     await backend.applyRoutes({ add: [{ destination: '0.0.0.0/0', peer: 'c' }], remove: [{ destination: '0.0.0.0/0', peer: 'a' }] });
     ip = runner.calls.slice(n).filter((c) => c.file === 'ip');
-    expect(ip.map((c) => c.input)).to.deep.equal(['route del 0.0.0.0/0 dev rn0p0 table 20310\nroute replace 0.0.0.0/0 dev rn0p1 table 20310\n']);
+    expect(ip.map((c) => c.input)).to.deep.equal([
+      'route del 0.0.0.0/0 dev rn0p0 table 20310\nroute replace 0.0.0.0/0 dev rn0p1 table 20310\n',
+    ]);
     // Removing peer a drops its ::/0 route with its device, and the IPv6 rules with it.
     n = runner.calls.length;
     await backend.applyPeers({ upsert: [], remove: ['a'] });
     ip = runner.calls.slice(n).filter((c) => c.file === 'ip');
-    expect(ip[0]!.args).to.deep.equal(['-6', '-force', '-batch', '-']);
-    expect(ip[0]!.input).to.include('rule del not fwmark 20310 table 20310 pref 20311');
+    expect(ip[0].args).to.deep.equal(['-6', '-force', '-batch', '-']);
+    expect(ip[0].input).to.include('rule del not fwmark 20310 table 20310 pref 20311');
     n = runner.calls.length;
     await backend.stop();
     ip = runner.calls.slice(n).filter((c) => c.file === 'ip');
-    expect(ip.some((c) => c.input?.includes('rule del table main suppress_prefixlength 0 pref 20310') && !c.args.includes('-6'))).to.equal(true);
+    expect(ip.some((c) => c.input?.includes('rule del table main suppress_prefixlength 0 pref 20310') && !c.args.includes('-6'))).to.equal(
+      true,
+    );
   });
 
   it('reports BACKEND_FAILED when ip fails and leaves no half-made peer', async () => {
@@ -423,7 +485,7 @@ describe('OpenVpnBackend (fake runner)', () => {
     expect(last.input).to.equal('tuntap del dev rn0p0 mode tun\ntuntap del dev rn0p1 mode tun\n');
     expect(existsSync(confDir)).to.equal(false);
     // Nothing secret was logged.
-    const key = readFileSync(join(keyDir, KEY_FILE), 'utf8').split('\n')[1]!;
+    const key = readFileSync(join(keyDir, KEY_FILE), 'utf8').split('\n')[1];
     expect(JSON.stringify(logger.records)).to.not.include(key.slice(0, 40));
   });
 });

@@ -37,7 +37,9 @@ describe('keys', () => {
     expect(statSync(join(kd, KEY_FILE)).mode & 0o777).to.equal(0o600);
     expect(statSync(kd).mode & 0o777).to.equal(0o700);
     expect(kp.publicKey).to.match(new RegExp(FINGERPRINT_PATTERN));
-    const openssl = execFileSync('openssl', ['x509', '-in', join(kd, CERT_FILE), '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' });
+    const openssl = execFileSync('openssl', ['x509', '-in', join(kd, CERT_FILE), '-noout', '-fingerprint', '-sha256'], {
+      encoding: 'utf8',
+    });
     expect(openssl.trim().split('=')[1]).to.equal(kp.publicKey);
     const text = execFileSync('openssl', ['x509', '-in', join(kd, CERT_FILE), '-noout', '-text'], { encoding: 'utf8' });
     expect(text).to.include('prime256v1');
@@ -112,7 +114,10 @@ describe('manifest', () => {
       expect(validate(bad), JSON.stringify(bad)).to.equal(false);
     }
     // Relations between options, which the schema cannot state: resolveOptions.
-    for (const bad of [{ pingIntervalS: 30, pingRestartS: 10 }, { restartBackoffMs: 1000, restartBackoffMaxMs: 500 }]) {
+    for (const bad of [
+      { pingIntervalS: 30, pingRestartS: 10 },
+      { restartBackoffMs: 1000, restartBackoffMaxMs: 500 },
+    ]) {
       try {
         resolveOptions(bad);
         expect.fail(JSON.stringify(bad));

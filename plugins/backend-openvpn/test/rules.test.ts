@@ -1,6 +1,19 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { deviceName, DEFAULT_PORT_SPAN, formatFingerprint, isFingerprint, isProxyEndpoint, localPort, MAX_PREFIX_LENGTH, portOffset, remotePort, sendPort, tlsRole, CAPABILITIES } from '../src/rules.js';
+import {
+  deviceName,
+  DEFAULT_PORT_SPAN,
+  formatFingerprint,
+  isFingerprint,
+  isProxyEndpoint,
+  localPort,
+  MAX_PREFIX_LENGTH,
+  portOffset,
+  remotePort,
+  sendPort,
+  tlsRole,
+  CAPABILITIES,
+} from '../src/rules.js';
 import { cidrContains, cidrProblem, makeCidr, parseCidr, parseIp } from '@rustynet/plugin-kit';
 
 const ipv4ToBigInt = (ip: string): bigint => parseIp(ip)?.value ?? -1n;
@@ -25,14 +38,20 @@ describe('rules: roles, ports, device names, fingerprints', () => {
 
   it('lets both sides derive the same port pair from netmap data only', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 60000 }), fc.integer({ min: 1, max: 60000 }), fc.nat(0xffffffff), fc.nat(0xffffffff), (baseA, baseB, ipA, ipB) => {
-        const a = BigInt(ipA);
-        const b = BigInt(ipB);
-        // A's instance for B binds what B sends to, and vice versa.
-        expect(localPort(baseA, b, DEFAULT_PORT_SPAN)).to.equal(remotePort(baseA, b, DEFAULT_PORT_SPAN));
-        expect(localPort(baseB, a, DEFAULT_PORT_SPAN)).to.equal(remotePort(baseB, a, DEFAULT_PORT_SPAN));
-        expect(localPort(baseA, b, DEFAULT_PORT_SPAN) - baseA).to.be.within(0, DEFAULT_PORT_SPAN - 1);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 60000 }),
+        fc.integer({ min: 1, max: 60000 }),
+        fc.nat(0xffffffff),
+        fc.nat(0xffffffff),
+        (baseA, baseB, ipA, ipB) => {
+          const a = BigInt(ipA);
+          const b = BigInt(ipB);
+          // A's instance for B binds what B sends to, and vice versa.
+          expect(localPort(baseA, b, DEFAULT_PORT_SPAN)).to.equal(remotePort(baseA, b, DEFAULT_PORT_SPAN));
+          expect(localPort(baseB, a, DEFAULT_PORT_SPAN)).to.equal(remotePort(baseB, a, DEFAULT_PORT_SPAN));
+          expect(localPort(baseA, b, DEFAULT_PORT_SPAN) - baseA).to.be.within(0, DEFAULT_PORT_SPAN - 1);
+        },
+      ),
     );
     // Digits of 100.64.0.1 in base 1024: 1, 0, 580, 1 -> 582.
     expect(portOffset(ipv4ToBigInt('100.64.0.1'), 1024)).to.equal(582);
@@ -58,7 +77,8 @@ describe('rules: roles, ports, device names, fingerprints', () => {
 
   it('treats loopback endpoints (local proxies) literally and netmap endpoints by the port rule', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isProxyEndpoint(h), h).to.equal(true);
-    for (const h of ['198.18.0.1', '128.0.0.1', '::', '::2', 'fd00::1', '::ffff:198.18.0.1', 'localhost', '']) expect(isProxyEndpoint(h), h).to.equal(false);
+    for (const h of ['198.18.0.1', '128.0.0.1', '::', '::2', 'fd00::1', '::ffff:198.18.0.1', 'localhost', ''])
+      expect(isProxyEndpoint(h), h).to.equal(false);
     const self = 0x64400002n; // 100.64.0.2
     expect(sendPort({ host: '127.0.0.1', port: 40000 }, self, DEFAULT_PORT_SPAN)).to.equal(40000);
     expect(sendPort({ host: '198.18.0.1', port: 51000 }, self, DEFAULT_PORT_SPAN)).to.equal(remotePort(51000, self, DEFAULT_PORT_SPAN));

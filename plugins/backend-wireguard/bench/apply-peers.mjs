@@ -9,14 +9,23 @@ import { makeContext, tempDir } from '../dist/test/support/context.js';
 import { NetnsRunner } from '../dist/test/support/netns-runner.js';
 import { TwoNs, sh } from '../dist/test/support/two-ns.js';
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const net = await TwoNs.create();
 try {
   const runner = new NetnsRunner(net.nsA);
   const plugin = createPlugin(makeContext(runner));
   const keyDir = `${tempDir()}/wg`;
   await plugin.generateKeyPair(keyDir);
-  await plugin.start({ nodeId: 'a', interfaceName: net.wgName('a'), addresses: ['100.64.0.1/32'], listenPort: 51820, keyDirectory: keyDir });
+  await plugin.start({
+    nodeId: 'a',
+    interfaceName: net.wgName('a'),
+    addresses: ['100.64.0.1/32'],
+    listenPort: 51820,
+    keyDirectory: keyDir,
+  });
   for (const n of sizes.length ? sizes : [10, 100, 1000, 5000]) {
     const peers = Array.from({ length: n }, (_, i) => ({
       id: `p${i}`,

@@ -133,9 +133,13 @@ async function startUserspace(
   try {
     for (;;) {
       if (exited.done) {
-        throw new RustynetError('BACKEND_FAILED', `wireguard-go exited (code ${exited.exitCode}, signal ${exited.signal}) before its control socket appeared`, {
-          details: { command: options.wireguardGoPath, exitCode: exited.exitCode, output: proc.outputTail().slice(-4096) },
-        });
+        throw new RustynetError(
+          'BACKEND_FAILED',
+          `wireguard-go exited (code ${exited.exitCode}, signal ${exited.signal}) before its control socket appeared`,
+          {
+            details: { command: options.wireguardGoPath, exitCode: exited.exitCode, output: proc.outputTail().slice(-4096) },
+          },
+        );
       }
       if (await fileExists(sock)) {
         device.ownsSocket = true;

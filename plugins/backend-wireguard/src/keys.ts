@@ -55,8 +55,8 @@ export function newPrivateKey(): Buffer {
   const jwk = privateKey.export({ format: 'jwk' });
   if (typeof jwk.d !== 'string') throw new Error('node:crypto returned no X25519 private key');
   const raw = Buffer.from(jwk.d, 'base64url');
-  raw[0] = raw[0]! & 248;
-  raw[31] = (raw[31]! & 127) | 64;
+  raw[0] = raw[0] & 248;
+  raw[31] = (raw[31] & 127) | 64;
   return raw;
 }
 
@@ -81,7 +81,10 @@ export async function writeKeyPair(directory: string): Promise<{ publicKey: stri
     throw new RustynetError('BACKEND_FAILED', `cannot create key directory ${dir}`, { field: 'keyDirectory', cause: err });
   }
   for (const file of [privPath, pubPath]) {
-    const exists = await stat(file).then(() => true, () => false);
+    const exists = await stat(file).then(
+      () => true,
+      () => false,
+    );
     if (exists) throw keyInvalid(`key file ${file} exists already; refusing to overwrite it`, file);
   }
 

@@ -28,7 +28,14 @@ import { applyRouteChange, removeAllRoutes } from './route-apply.js';
 import { CLEANUP_TIMEOUT_MS, type BackendDeps, type RunningState } from './running-state.js';
 import { readStats } from './stats.js';
 import { Tools } from './tools.js';
-import { updatePeerIndex, validateEndpoint, validatePeerBatch, validateRouteChange, validateStartConfig, type ValidRoute } from './validate.js';
+import {
+  updatePeerIndex,
+  validateEndpoint,
+  validatePeerBatch,
+  validateRouteChange,
+  validateStartConfig,
+  type ValidRoute,
+} from './validate.js';
 import { packWgSet, planClauses, rollbackClauses } from './wg-commands.js';
 
 /**
@@ -48,7 +55,12 @@ export class WireguardBackend extends BackendBase<RunningState> {
     this.options = parseOptions(context.options);
     this.logger = context.logger;
     this.tools = new Tools(context.runner, this.options, this.logger);
-    this.deps = { tools: this.tools, options: this.options, logger: this.logger, cleanupScope: () => this.cleanupScope(CLEANUP_TIMEOUT_MS) };
+    this.deps = {
+      tools: this.tools,
+      options: this.options,
+      logger: this.logger,
+      cleanupScope: () => this.cleanupScope(CLEANUP_TIMEOUT_MS),
+    };
   }
 
   /** Number of `wg`/`ip` processes this instance has run (diagnostics). */
@@ -94,8 +106,14 @@ export class WireguardBackend extends BackendBase<RunningState> {
       throw err;
     }
     try {
-      await this.tools.wg(['set', cfg.interfaceName, 'listen-port', String(cfg.listenPort), 'private-key', privateKeyPath(cfg.keyDirectory)], scope);
-      const lines = [...cfg.addresses.map((a) => `address add ${a} dev ${cfg.interfaceName}`), `link set dev ${cfg.interfaceName} mtu ${cfg.mtu} up`];
+      await this.tools.wg(
+        ['set', cfg.interfaceName, 'listen-port', String(cfg.listenPort), 'private-key', privateKeyPath(cfg.keyDirectory)],
+        scope,
+      );
+      const lines = [
+        ...cfg.addresses.map((a) => `address add ${a} dev ${cfg.interfaceName}`),
+        `link set dev ${cfg.interfaceName} mtu ${cfg.mtu} up`,
+      ];
       await this.tools.ip(['-batch', '-'], scope, { input: lines.map((l) => `${l}\n`).join('') });
     } catch (err) {
       const problems = await destroyDevice(this.tools, device, this.deps.cleanupScope(), this.logger).catch((e: unknown) => [String(e)]);
@@ -103,7 +121,14 @@ export class WireguardBackend extends BackendBase<RunningState> {
       throw err;
     }
     this.logger.info(
-      { interfaceName: cfg.interfaceName, device: device.kind, listenPort: cfg.listenPort, addresses: cfg.addresses, mtu: cfg.mtu, publicKey },
+      {
+        interfaceName: cfg.interfaceName,
+        device: device.kind,
+        listenPort: cfg.listenPort,
+        addresses: cfg.addresses,
+        mtu: cfg.mtu,
+        publicKey,
+      },
       'WireGuard backend started',
     );
     return {
@@ -151,8 +176,15 @@ export class WireguardBackend extends BackendBase<RunningState> {
     // Only routes of peers whose allowed IPs changed can have become unrouted. Routes of peers
     // removed here are not checked: the daemon removes peers before their routes.
     const changed = new Set(plan.upserts.filter((u) => u.previous && !sameAllowedIps(u.previous, u.config)).map((u) => u.config.id));
-    if (changed.size > 0) this.warnUnroutedRoutes(st, [...st.routes.values(), ...st.exitRoutes.values()].filter((r) => changed.has(r.peer)));
-    this.logger.info({ upserted: plan.upserts.length, removed: plan.removals.length, peers: st.peers.size, wgCalls: commands.length }, 'applied peer batch');
+    if (changed.size > 0)
+      this.warnUnroutedRoutes(
+        st,
+        [...st.routes.values(), ...st.exitRoutes.values()].filter((r) => changed.has(r.peer)),
+      );
+    this.logger.info(
+      { upserted: plan.upserts.length, removed: plan.removals.length, peers: st.peers.size, wgCalls: commands.length },
+      'applied peer batch',
+    );
   }
 
   protected override async _updatePeerEndpoint(st: RunningState, peer: NodeId, endpoint: Endpoint, scope: CallScope): Promise<void> {
@@ -196,7 +228,8 @@ export class WireguardBackend extends BackendBase<RunningState> {
     for (const r of routes) {
       const prefixes = st.index.prefixesOf.get(r.peer);
       const covered = prefixes?.some((a) => cidrContains(a, r.parsed)) ?? false;
-      if (!covered) this.logger.warn({ destination: r.destination, peer: r.peer }, 'route destination is not within the allowed IPs of its peer');
+      if (!covered)
+        this.logger.warn({ destination: r.destination, peer: r.peer }, 'route destination is not within the allowed IPs of its peer');
     }
   }
 }

@@ -26,9 +26,16 @@ function isExit(r: ValidRoute): boolean {
  */
 export async function applyRouteChange(deps: BackendDeps, st: RunningState, v: ValidRouteChange, scope: CallScope): Promise<number> {
   const exitAdd = v.add.filter(isExit);
-  const exitRemove = v.remove.filter((r) => isExit(r) && st.exitRoutes.has(r.parsed.family) && !exitAdd.some((a) => a.parsed.family === r.parsed.family));
+  const exitRemove = v.remove.filter(
+    (r) => isExit(r) && st.exitRoutes.has(r.parsed.family) && !exitAdd.some((a) => a.parsed.family === r.parsed.family),
+  );
   for (const r of exitRemove) await exitRoute(deps, st, r, 'del', scope);
-  const ops = routeOps(st.config.interfaceName, v.add.filter((r) => !isExit(r)), v.remove.filter((r) => !isExit(r)), st.routes);
+  const ops = routeOps(
+    st.config.interfaceName,
+    v.add.filter((r) => !isExit(r)),
+    v.remove.filter((r) => !isExit(r)),
+    st.routes,
+  );
   if (ops.length > 0) await mainTableRoutes(deps, st, ops, scope);
   for (const r of exitAdd) await exitRoute(deps, st, r, 'add', scope);
   return ops.filter((o) => o.op === 'del').length + exitRemove.length;
@@ -48,7 +55,9 @@ async function exitRoute(deps: BackendDeps, st: RunningState, route: ValidRoute,
     await tools.wg(['set', ifname, 'fwmark', String(table)], scope);
     st.fwmarkSet = true;
   }
-  const script = exitRouteLines(ifname, table, op).map((l) => `${l}\n`).join('');
+  const script = exitRouteLines(ifname, table, op)
+    .map((l) => `${l}\n`)
+    .join('');
   if (op === 'del') {
     const r = await tools.ip([`-${family}`, '-force', '-batch', '-'], scope, { input: script, reject: false });
     st.exitRoutes.delete(family);
@@ -58,7 +67,9 @@ async function exitRoute(deps: BackendDeps, st: RunningState, route: ValidRoute,
   try {
     await tools.ip([`-${family}`, '-batch', '-'], scope, { input: script });
   } catch (err) {
-    const undo = exitRouteLines(ifname, table, 'del').map((l) => `${l}\n`).join('');
+    const undo = exitRouteLines(ifname, table, 'del')
+      .map((l) => `${l}\n`)
+      .join('');
     await tools.ip([`-${family}`, '-force', '-batch', '-'], deps.cleanupScope(), { input: undo, reject: false }).catch(() => undefined);
     throw err;
   }
@@ -93,9 +104,13 @@ async function mainTableRoutes(deps: BackendDeps, st: RunningState, ops: ReturnT
       await tools.ip(['-force', '-batch', '-'], deps.cleanupScope(), { input: batchScript(undo), reject: false }).catch(() => undefined);
       for (const o of undo) st.routes.delete(o.route.parsed.key);
     }
-    throw new RustynetError('BACKEND_FAILED', `ip route replace failed for ${hardFailures.map((o) => o.route.destination).join(', ')}: ${r.stderr.trim()}`, {
-      details: { command: 'ip -batch', exitCode: r.exitCode, stderr: r.stderr.slice(-4096) },
-    });
+    throw new RustynetError(
+      'BACKEND_FAILED',
+      `ip route replace failed for ${hardFailures.map((o) => o.route.destination).join(', ')}: ${r.stderr.trim()}`,
+      {
+        details: { command: 'ip -batch', exitCode: r.exitCode, stderr: r.stderr.slice(-4096) },
+      },
+    );
   }
 }
 

@@ -18,7 +18,12 @@ export interface RouteOp {
  * and that are not added again), then `route replace` for each addition (idempotent).
  * @param installed routes this backend installed, by `ParsedCidr.key`.
  */
-export function routeOps(interfaceName: string, add: ValidRoute[], remove: ValidRoute[], installed: ReadonlyMap<string, ValidRoute>): RouteOp[] {
+export function routeOps(
+  interfaceName: string,
+  add: ValidRoute[],
+  remove: ValidRoute[],
+  installed: ReadonlyMap<string, ValidRoute>,
+): RouteOp[] {
   const adding = new Set(add.map((r) => r.parsed.key));
   const ops: RouteOp[] = [];
   const removing = new Set<string>();

@@ -190,7 +190,12 @@ export interface PeerPlan {
  * @throws RustynetError `INVALID_INPUT` (field such as `upsert[2].allowedIps[0]`), `DUPLICATE_PEER`,
  *   `UNKNOWN_PEER`.
  */
-export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId, PeerConfig>, ownPublicKey?: string, index?: PeerIndex): PeerPlan {
+export function validatePeerBatch(
+  batch: PeerBatch,
+  current: ReadonlyMap<NodeId, PeerConfig>,
+  ownPublicKey?: string,
+  index?: PeerIndex,
+): PeerPlan {
   if (!isObject(batch)) throw invalidInput('batch', 'must be an object { upsert, remove }');
   const upsert: unknown = (batch as unknown as Record<string, unknown>).upsert ?? [];
   const remove: unknown = (batch as unknown as Record<string, unknown>).remove ?? [];
@@ -280,7 +285,8 @@ export function validatePeerBatch(batch: PeerBatch, current: ReadonlyMap<NodeId,
     batchKeys.set(config.publicKey, config.id);
     u.prefixes!.forEach((x, j) => {
       const owner = batchPrefixes.get(x.key) ?? standing(idx.byPrefix.get(x.key), config.id);
-      if (owner !== undefined) throw invalidInput(`${field}.allowedIps[${j}]`, `${config.allowedIps[j]} is already an allowed IP of peer ${owner}`);
+      if (owner !== undefined)
+        throw invalidInput(`${field}.allowedIps[${j}]`, `${config.allowedIps[j]} is already an allowed IP of peer ${owner}`);
       batchPrefixes.set(x.key, config.id);
     });
   });
@@ -300,7 +306,10 @@ export interface ValidRoute {
  * peers before their routes.
  * @throws RustynetError `INVALID_INPUT` (field `add[1].destination`), `UNKNOWN_PEER` (field `add[0].peer`).
  */
-export function validateRouteChange(change: RouteChange, peers: ReadonlyMap<NodeId, PeerConfig>): { add: ValidRoute[]; remove: ValidRoute[] } {
+export function validateRouteChange(
+  change: RouteChange,
+  peers: ReadonlyMap<NodeId, PeerConfig>,
+): { add: ValidRoute[]; remove: ValidRoute[] } {
   if (!isObject(change)) throw invalidInput('change', 'must be an object { add, remove }');
   const add: unknown = (change as unknown as Record<string, unknown>).add ?? [];
   const remove: unknown = (change as unknown as Record<string, unknown>).remove ?? [];
@@ -312,7 +321,8 @@ export function validateRouteChange(change: RouteChange, peers: ReadonlyMap<Node
       if (!isObject(r)) throw invalidInput(f, 'must be an object { destination, peer }');
       const route = r as unknown as Route;
       const parsed = validatePrefix(route.destination, `${f}.destination`);
-      if (typeof route.peer !== 'string' || !NODE_ID_RE.test(route.peer)) throw invalidInput(`${f}.peer`, `not a node id: ${String(route.peer)}`);
+      if (typeof route.peer !== 'string' || !NODE_ID_RE.test(route.peer))
+        throw invalidInput(`${f}.peer`, `not a node id: ${String(route.peer)}`);
       return { destination: route.destination, parsed, peer: route.peer };
     });
   const validAdd = check(add, 'add');

@@ -77,23 +77,23 @@ export function parseWgDump(text: string): WgDump {
   if (iface.length !== 4) throw bad(`interface line has ${iface.length} fields, expected 4`);
   iface[0] = ''; // the private key: dropped at once
   const dump: WgDump = {
-    publicKey: iface[1] === '(none)' ? null : iface[1]!,
-    listenPort: parseCount(iface[2]!, 'listen-port'),
+    publicKey: iface[1] === '(none)' ? null : iface[1],
+    listenPort: parseCount(iface[2], 'listen-port'),
     fwmark: iface[3] === 'off' ? null : Number(iface[3]),
     peers: [],
   };
   for (const line of lines) {
     const f = line.split('\t');
     if (f.length !== 8) throw bad(`peer line has ${f.length} fields, expected 8`);
-    const handshake = parseCount(f[4]!, 'latest-handshake');
+    const handshake = parseCount(f[4], 'latest-handshake');
     dump.peers.push({
-      publicKey: f[0]!,
-      endpoint: parseDumpEndpoint(f[2]!),
-      allowedIps: f[3] === '(none)' ? [] : f[3]!.split(','),
+      publicKey: f[0],
+      endpoint: parseDumpEndpoint(f[2]),
+      allowedIps: f[3] === '(none)' ? [] : f[3].split(','),
       latestHandshake: handshake === 0 ? null : handshake,
-      rxBytes: parseCount(f[5]!, 'transfer-rx'),
-      txBytes: parseCount(f[6]!, 'transfer-tx'),
-      persistentKeepalive: f[7] === 'off' ? null : parseCount(f[7]!, 'persistent-keepalive'),
+      rxBytes: parseCount(f[5], 'transfer-rx'),
+      txBytes: parseCount(f[6], 'transfer-tx'),
+      persistentKeepalive: f[7] === 'off' ? null : parseCount(f[7], 'persistent-keepalive'),
     });
   }
   return dump;

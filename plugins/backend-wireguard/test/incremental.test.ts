@@ -10,7 +10,7 @@ import { buildPeerIndex, updatePeerIndex, validatePeerBatch } from '../src/valid
 import { caught, randomPublicKey } from './support/keys.js';
 
 /** plugin-kit's canonical key of a prefix text (the text itself when it does not parse). */
-const keyOf = (text: string | undefined): string => (text === undefined ? '' : parseCidr(text)?.key ?? text);
+const keyOf = (text: string | undefined): string => (text === undefined ? '' : (parseCidr(text)?.key ?? text));
 
 const KEYS = Array.from({ length: 5 }, () => randomPublicKey());
 const PREFIXES = ['100.64.0.1/32', '100.64.0.2/32', '100.64.0.3/32', '10.0.0.0/8', 'fd00::1/128', 'fd00:0::1/128', '::/0'];
@@ -44,18 +44,21 @@ function consistentSet(assign: Array<{ key: number; prefixes: number[] }>): Map<
   const usedPrefixes = new Set<string>();
   assign.forEach((a, i) => {
     if (usedKeys.has(a.key)) return;
-    const ips = a.prefixes.map((p) => PREFIXES[p]!).filter((p) => !usedPrefixes.has(keyOf(p)));
+    const ips = a.prefixes.map((p) => PREFIXES[p]).filter((p) => !usedPrefixes.has(keyOf(p)));
     const uniq = [...new Map(ips.map((p) => [keyOf(p), p])).values()];
     if (uniq.length === 0) return;
     usedKeys.add(a.key);
     for (const p of uniq) usedPrefixes.add(keyOf(p));
-    out.set(IDS[i]!, { id: IDS[i]!, publicKey: KEYS[a.key]!, allowedIps: uniq });
+    out.set(IDS[i], { id: IDS[i], publicKey: KEYS[a.key], allowedIps: uniq });
   });
   return out;
 }
 
 describe('incremental peer batch validation', () => {
-  const entry = fc.record({ key: fc.integer({ min: 0, max: 4 }), prefixes: fc.uniqueArray(fc.integer({ min: 0, max: PREFIXES.length - 1 }), { minLength: 1, maxLength: 2 }) });
+  const entry = fc.record({
+    key: fc.integer({ min: 0, max: 4 }),
+    prefixes: fc.uniqueArray(fc.integer({ min: 0, max: PREFIXES.length - 1 }), { minLength: 1, maxLength: 2 }),
+  });
 
   it('reports the same conflict (or none) as re-checking the whole resulting set', async () => {
     const own = randomPublicKey();
@@ -66,9 +69,13 @@ describe('incremental peer batch validation', () => {
         fc.uniqueArray(fc.integer({ min: 0, max: 4 }), { maxLength: 2 }),
         async (present, ups, rem) => {
           const current = consistentSet(present);
-          const upsert = ups.map(([id, e]) => ({ id: IDS[id]!, publicKey: KEYS[e.key]!, allowedIps: [...new Set(e.prefixes.map((p) => PREFIXES[p]!))] }));
+          const upsert = ups.map(([id, e]) => ({
+            id: IDS[id],
+            publicKey: KEYS[e.key],
+            allowedIps: [...new Set(e.prefixes.map((p) => PREFIXES[p]))],
+          }));
           // Only valid removals of peers not upserted (the other cases fail before the set check).
-          const remove = rem.map((i) => IDS[i]!).filter((id) => current.has(id) && !upsert.some((u) => u.id === id));
+          const remove = rem.map((i) => IDS[i]).filter((id) => current.has(id) && !upsert.some((u) => u.id === id));
           // Allowed IPs listed twice within one peer fail earlier, with their own message: skip.
           if (upsert.some((u) => new Set(u.allowedIps.map((a) => keyOf(a))).size !== u.allowedIps.length)) return;
           const want = referenceConflict(current, upsert, remove, own);
@@ -106,11 +113,13 @@ function refCidr(text: string): { family: 4 | 6; value: bigint; len: number } | 
   const lenText = text.slice(slash + 1);
   if (!/^(0|[1-9]\d{0,2})$/.test(lenText)) return undefined;
   const len = Number(lenText);
-  if (isIPv4(addr)) return len > 32 ? undefined : { family: 4, value: addr.split('.').reduce((a, p) => (a << 8n) | BigInt(Number(p)), 0n), len };
+  if (isIPv4(addr))
+    return len > 32 ? undefined : { family: 4, value: addr.split('.').reduce((a, p) => (a << 8n) | BigInt(Number(p)), 0n), len };
   if (!isIPv6(addr) || addr.includes('%') || len > 128) return undefined;
   let t = addr;
   const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(t);
-  if (v4) t = `${t.slice(0, -v4[0].length)}${((Number(v4[1]) << 8) | Number(v4[2])).toString(16)}:${((Number(v4[3]) << 8) | Number(v4[4])).toString(16)}`;
+  if (v4)
+    t = `${t.slice(0, -v4[0].length)}${((Number(v4[1]) << 8) | Number(v4[2])).toString(16)}:${((Number(v4[3]) << 8) | Number(v4[4])).toString(16)}`;
   const [h, tl] = t.includes('::') ? t.split('::') : [t, undefined];
   const head = h ? h.split(':') : [];
   const tail = tl ? tl.split(':') : [];
@@ -125,14 +134,20 @@ function refContains(o: { family: 4 | 6; value: bigint; len: number }, i: { fami
 }
 
 describe('plugin-kit prefixes agree with a BigInt reference', () => {
-  const v4 = fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 })).map(([o, l]) => `${o.join('.')}/${l}`);
+  const v4 = fc
+    .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }))
+    .map(([o, l]) => `${o.join('.')}/${l}`);
   const v6 = fc
     .tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 }), fc.boolean())
     .map(([g, l, compress]) => {
       const text = g.map((x) => x.toString(16)).join(':');
       return `${compress ? text.replace(/(^|:)0(:0)+(:|$)/, '::') : text}/${l}`;
     });
-  const any = fc.oneof(v4, v6, fc.constantFrom('::ffff:1.2.3.4/128', '::/0', '0.0.0.0/0', 'fd00::/8', '01.2.3.4/8', '1.2.3.4/033', 'fe80::1%1/64'));
+  const any = fc.oneof(
+    v4,
+    v6,
+    fc.constantFrom('::ffff:1.2.3.4/128', '::/0', '0.0.0.0/0', 'fd00::/8', '01.2.3.4/8', '1.2.3.4/033', 'fe80::1%1/64'),
+  );
 
   it('same acceptance, host bits, containment and keys', () => {
     fc.assert(

@@ -26,7 +26,13 @@ describe('manifest', () => {
     // The plugin no longer re-checks its options: the daemon's loader validates them against this
     // schema and throws CONFIG_INVALID (core/daemon/src/loader/load-plugin.ts).
     const validate = new Ajv({ strict: false, useDefaults: true }).compile(manifest.configSchema!);
-    for (const bad of [{ userspace: 'sometimes' }, { colour: 'blue' }, { exitNodeTable: 254 }, { userspaceStartTimeoutMs: 99 }, { wgPath: '' }]) {
+    for (const bad of [
+      { userspace: 'sometimes' },
+      { colour: 'blue' },
+      { exitNodeTable: 254 },
+      { userspaceStartTimeoutMs: 99 },
+      { wgPath: '' },
+    ]) {
       expect(validate(structuredClone(bad)), JSON.stringify(bad)).to.equal(false);
     }
     const filled: Record<string, unknown> = {};
@@ -42,7 +48,14 @@ describe('manifest', () => {
     expect(schema.pattern).to.equal(WG_KEY_PATTERN.source);
     const validate = ajv.compile(schema);
     for (let i = 0; i < 50; i++) expect(validate(randomPublicKey())).to.equal(true);
-    for (const bad of ['', 'abc', `${randomPublicKey()}=`, randomPublicKey().replace('=', 'A'), `${randomPublicKey().slice(0, 42)}B=`, 42]) {
+    for (const bad of [
+      '',
+      'abc',
+      `${randomPublicKey()}=`,
+      randomPublicKey().replace('=', 'A'),
+      `${randomPublicKey().slice(0, 42)}B=`,
+      42,
+    ]) {
       expect(validate(bad), String(bad)).to.equal(false);
     }
   });

@@ -12,8 +12,23 @@ describe('cidr (plugin-kit, as this backend uses it)', () => {
     expect(parseCidr('fd7a:115c::/48')?.family).to.equal(6);
     expect(parseCidr('::/0')?.prefixLength).to.equal(0);
     expect(parseCidr('::ffff:1.2.3.4/128')?.address).to.equal(0xffff01020304n);
-    for (const bad of ['10.0.0.0', '10.0.0.256/8', '10.0.0/8', '10.0.0.0/33', 'fd00::/129', 'fd00:::1/64', '1::2::3/128',
-      'fe80::1%eth0/64', '[fd00::1]/128', '01.2.3.4/32', 'fd00::/08', 'x/1', '', '10.0.0.0/8/8', '1:2:3:4:5:6:7:8:9/128']) {
+    for (const bad of [
+      '10.0.0.0',
+      '10.0.0.256/8',
+      '10.0.0/8',
+      '10.0.0.0/33',
+      'fd00::/129',
+      'fd00:::1/64',
+      '1::2::3/128',
+      'fe80::1%eth0/64',
+      '[fd00::1]/128',
+      '01.2.3.4/32',
+      'fd00::/08',
+      'x/1',
+      '',
+      '10.0.0.0/8/8',
+      '1:2:3:4:5:6:7:8:9/128',
+    ]) {
       expect(parseCidr(bad), bad).to.equal(undefined);
     }
     expect(parseIp('1:2:3:4:5:6:7:8')?.value).to.equal(0x00010002000300040005000600070008n);
@@ -50,7 +65,7 @@ describe('validateStartConfig', () => {
   ];
   for (const [field, patch] of cases) {
     it(`rejects ${JSON.stringify(patch)} naming ${field}`, async () => {
-      const err = await caught(() => validateStartConfig({ ...goodStart, ...patch } as never));
+      const err = await caught(() => validateStartConfig({ ...goodStart, ...patch }));
       expect(err.code).to.equal('INVALID_INPUT');
       expect(err.field).to.equal(field);
     });
@@ -61,16 +76,30 @@ describe('validatePeerBatch', () => {
   const kb = randomPublicKey();
   const kc = randomPublicKey();
   const existing = new Map<string, PeerConfig>([['b', { id: 'b', publicKey: kb, allowedIps: ['100.64.0.2/32'] }]]);
-  const peer = (over: Partial<PeerConfig> = {}): PeerConfig => ({ id: 'c', publicKey: kc, allowedIps: ['100.64.0.3/32', 'fd7a::3/128'], ...over });
+  const peer = (over: Partial<PeerConfig> = {}): PeerConfig => ({
+    id: 'c',
+    publicKey: kc,
+    allowedIps: ['100.64.0.3/32', 'fd7a::3/128'],
+    ...over,
+  });
 
   it('accepts IPv6 allowed IPs and endpoints, keepalive, and no endpoint', () => {
-    const plan = validatePeerBatch({ upsert: [peer({ endpoint: { host: 'fd00::3', port: 51820 }, persistentKeepalive: 25 }), { id: 'd', publicKey: randomPublicKey(), allowedIps: ['::/0', '0.0.0.0/0'] }], remove: ['b'] }, existing);
+    const plan = validatePeerBatch(
+      {
+        upsert: [
+          peer({ endpoint: { host: 'fd00::3', port: 51820 }, persistentKeepalive: 25 }),
+          { id: 'd', publicKey: randomPublicKey(), allowedIps: ['::/0', '0.0.0.0/0'] },
+        ],
+        remove: ['b'],
+      },
+      existing,
+    );
     expect(plan.upserts).to.have.length(2);
     expect(plan.removals.map((r) => r.id)).to.deep.equal(['b']);
   });
   it('reports the previous config of a replaced peer', () => {
     const plan = validatePeerBatch({ upsert: [{ id: 'b', publicKey: kc, allowedIps: ['100.64.0.2/32'] }], remove: [] }, existing);
-    expect(plan.upserts[0]!.previous?.publicKey).to.equal(kb);
+    expect(plan.upserts[0].previous?.publicKey).to.equal(kb);
   });
   const bad: Array<[string, string, object]> = [
     ['INVALID_INPUT', 'upsert[0].publicKey', { upsert: [peer({ publicKey: 'not-a-key' })] }],
@@ -99,7 +128,10 @@ describe('validatePeerBatch', () => {
     });
   });
   it('allows moving a prefix between peers in one batch', () => {
-    const plan = validatePeerBatch({ upsert: [{ id: 'b', publicKey: kb, allowedIps: ['100.64.0.22/32'] }, peer({ allowedIps: ['100.64.0.2/32'] })], remove: [] }, existing);
+    const plan = validatePeerBatch(
+      { upsert: [{ id: 'b', publicKey: kb, allowedIps: ['100.64.0.22/32'] }, peer({ allowedIps: ['100.64.0.2/32'] })], remove: [] },
+      existing,
+    );
     expect(plan.upserts).to.have.length(2);
   });
 });
@@ -107,16 +139,40 @@ describe('validatePeerBatch', () => {
 describe('validateRouteChange', () => {
   const peers = new Map<string, PeerConfig>([['b', { id: 'b', publicKey: randomPublicKey(), allowedIps: ['10.0.0.0/8'] }]]);
   it('accepts routes via known peers, and removals via any peer', () => {
-    const v = validateRouteChange({ add: [{ destination: '10.1.0.0/16', peer: 'b' }, { destination: '::/0', peer: 'b' }], remove: [{ destination: '10.9.0.0/16', peer: 'gone' }] }, peers);
+    const v = validateRouteChange(
+      {
+        add: [
+          { destination: '10.1.0.0/16', peer: 'b' },
+          { destination: '::/0', peer: 'b' },
+        ],
+        remove: [{ destination: '10.9.0.0/16', peer: 'gone' }],
+      },
+      peers,
+    );
     expect(v.add).to.have.length(2);
     expect(v.remove).to.have.length(1);
   });
   it('rejects a bad CIDR, host bits, an unknown peer and a duplicate destination', async () => {
-    expect((await caught(() => validateRouteChange({ add: [{ destination: '10.1.0.0', peer: 'b' }], remove: [] }, peers))).field).to.equal('add[0].destination');
-    expect((await caught(() => validateRouteChange({ add: [], remove: [{ destination: '10.1.0.1/16', peer: 'b' }] }, peers))).field).to.equal('remove[0].destination');
+    expect((await caught(() => validateRouteChange({ add: [{ destination: '10.1.0.0', peer: 'b' }], remove: [] }, peers))).field).to.equal(
+      'add[0].destination',
+    );
+    expect(
+      (await caught(() => validateRouteChange({ add: [], remove: [{ destination: '10.1.0.1/16', peer: 'b' }] }, peers))).field,
+    ).to.equal('remove[0].destination');
     const unknown = await caught(() => validateRouteChange({ add: [{ destination: '10.1.0.0/16', peer: 'x' }], remove: [] }, peers));
     expect([unknown.code, unknown.field]).to.deep.equal(['UNKNOWN_PEER', 'add[0].peer']);
-    const dup = await caught(() => validateRouteChange({ add: [{ destination: '10.1.0.0/16', peer: 'b' }, { destination: '10.1.0.0/16', peer: 'b' }], remove: [] }, peers));
+    const dup = await caught(() =>
+      validateRouteChange(
+        {
+          add: [
+            { destination: '10.1.0.0/16', peer: 'b' },
+            { destination: '10.1.0.0/16', peer: 'b' },
+          ],
+          remove: [],
+        },
+        peers,
+      ),
+    );
     expect([dup.code, dup.field]).to.deep.equal(['INVALID_INPUT', 'add[1].destination']);
   });
 });

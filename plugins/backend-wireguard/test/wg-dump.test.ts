@@ -23,9 +23,33 @@ describe('wg show dump parser', () => {
     expect(d.listenPort).to.equal(51820);
     expect(d.fwmark).to.equal(null);
     expect(d.peers).to.deep.equal([
-      { publicKey: P1, endpoint: { host: '198.18.3.2', port: 51821 }, allowedIps: ['100.64.0.2/32', 'fd7a::2/128'], latestHandshake: 1700000000, rxBytes: 1234, txBytes: 5678, persistentKeepalive: 25 },
-      { publicKey: P2, endpoint: { host: 'fd00::9', port: 4000 }, allowedIps: [], latestHandshake: null, rxBytes: 0, txBytes: 0, persistentKeepalive: null },
-      { publicKey: P3, endpoint: null, allowedIps: ['10.0.0.0/8'], latestHandshake: null, rxBytes: 0, txBytes: 148, persistentKeepalive: null },
+      {
+        publicKey: P1,
+        endpoint: { host: '198.18.3.2', port: 51821 },
+        allowedIps: ['100.64.0.2/32', 'fd7a::2/128'],
+        latestHandshake: 1700000000,
+        rxBytes: 1234,
+        txBytes: 5678,
+        persistentKeepalive: 25,
+      },
+      {
+        publicKey: P2,
+        endpoint: { host: 'fd00::9', port: 4000 },
+        allowedIps: [],
+        latestHandshake: null,
+        rxBytes: 0,
+        txBytes: 0,
+        persistentKeepalive: null,
+      },
+      {
+        publicKey: P3,
+        endpoint: null,
+        allowedIps: ['10.0.0.0/8'],
+        latestHandshake: null,
+        rxBytes: 0,
+        txBytes: 148,
+        persistentKeepalive: null,
+      },
     ]);
   });
   it('never returns the private key', () => {

@@ -65,8 +65,18 @@ describe('WireGuard backend between two network namespaces (integration)', funct
       const privateKey = readFileSync(join(keyDir, 'private.key'), 'utf8').trim();
       const hex = net.subnet.toString(16);
       return {
-        plugin, runner, logger: ctx.logger, ns, ifname: net.wgName(side), keyDir, publicKey, privateKey,
-        v4: `100.64.${net.subnet}.${host}`, v6: `fd7a:115c:a1e0:${hex}::${host}`, underlay, listenPort: 0,
+        plugin,
+        runner,
+        logger: ctx.logger,
+        ns,
+        ifname: net.wgName(side),
+        keyDir,
+        publicKey,
+        privateKey,
+        v4: `100.64.${net.subnet}.${host}`,
+        v6: `fd7a:115c:a1e0:${hex}::${host}`,
+        underlay,
+        listenPort: 0,
       };
     };
     a = await make('a', net.nsA, net.underlayA, 1);
@@ -86,8 +96,18 @@ describe('WireGuard backend between two network namespaces (integration)', funct
   });
 
   const startBoth = async (): Promise<void> => {
-    for (const [n, port] of [[a, 51820], [b, 0]] as const) {
-      await n.plugin.start({ nodeId: n === a ? 'a' : 'b', interfaceName: n.ifname, addresses: [`${n.v4}/32`, `${n.v6}/128`], listenPort: port, mtu: 1400, keyDirectory: n.keyDir });
+    for (const [n, port] of [
+      [a, 51820],
+      [b, 0],
+    ] as const) {
+      await n.plugin.start({
+        nodeId: n === a ? 'a' : 'b',
+        interfaceName: n.ifname,
+        addresses: [`${n.v4}/32`, `${n.v6}/128`],
+        listenPort: port,
+        mtu: 1400,
+        keyDirectory: n.keyDir,
+      });
       n.listenPort = (await n.plugin.stats()).listenPort!;
     }
   };
@@ -105,12 +125,20 @@ describe('WireGuard backend between two network namespaces (integration)', funct
       expect(existsSync(`/var/run/wireguard/${n.ifname}.sock`)).to.equal(true);
       expect((await n.plugin.stats()).interfaces).to.deep.equal([n.ifname]);
     }
-    expect((await caught(() => a.plugin.start({ nodeId: 'a', interfaceName: a.ifname, addresses: [`${a.v4}/32`], listenPort: 1, keyDirectory: a.keyDir }))).code).to.equal('ALREADY_RUNNING');
+    expect(
+      (
+        await caught(() =>
+          a.plugin.start({ nodeId: 'a', interfaceName: a.ifname, addresses: [`${a.v4}/32`], listenPort: 1, keyDirectory: a.keyDir }),
+        )
+      ).code,
+    ).to.equal('ALREADY_RUNNING');
   });
 
-  it("refuses an interface name that wireguard-go already serves in another namespace, and leaves that one alone", async () => {
+  it('refuses an interface name that wireguard-go already serves in another namespace, and leaves that one alone', async () => {
     const other = createPlugin(makeContext(new NetnsRunner(b.ns)));
-    const err = await caught(() => other.start({ nodeId: 'c', interfaceName: a.ifname, addresses: ['100.64.250.1/32'], listenPort: 0, keyDirectory: b.keyDir }));
+    const err = await caught(() =>
+      other.start({ nodeId: 'c', interfaceName: a.ifname, addresses: ['100.64.250.1/32'], listenPort: 0, keyDirectory: b.keyDir }),
+    );
     expect([err.code, err.field]).to.deep.equal(['BACKEND_FAILED', 'interfaceName']);
     expect((await sh('ip', ['-n', b.ns, 'link', 'show', 'dev', a.ifname])).code).to.not.equal(0);
     expect(existsSync(`/var/run/wireguard/${a.ifname}.sock`)).to.equal(true);
@@ -124,8 +152,17 @@ describe('WireGuard backend between two network namespaces (integration)', funct
     // a knows b's endpoint; b has no endpoint for a (it learns it from a's handshake).
     await a.plugin.applyPeers({ upsert: [{ ...peerOf(b, true, ['10.99.0.0/16']), persistentKeepalive: 25 }], remove: [] });
     await b.plugin.applyPeers({ upsert: [peerOf(a, false)], remove: [] });
-    for (const [n, p] of [[a, b], [b, a]] as const) {
-      await n.plugin.applyRoutes({ add: [{ destination: `${p.v4}/32`, peer: p === a ? 'a' : 'b' }, { destination: `${p.v6}/128`, peer: p === a ? 'a' : 'b' }], remove: [] });
+    for (const [n, p] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      await n.plugin.applyRoutes({
+        add: [
+          { destination: `${p.v4}/32`, peer: p === a ? 'a' : 'b' },
+          { destination: `${p.v6}/128`, peer: p === a ? 'a' : 'b' },
+        ],
+        remove: [],
+      });
     }
     const r = await sh('ip', ['-n', a.ns, 'route', 'show', `${b.v4}/32`]);
     expect(r.stdout).to.include(`dev ${a.ifname}`);
@@ -154,10 +191,22 @@ describe('WireGuard backend between two network namespaces (integration)', funct
 
   it('adds and removes a LAN route visible in ip route (IPv4 and IPv6)', async () => {
     await a.plugin.applyPeers({ upsert: [{ ...peerOf(b, true, ['10.99.0.0/16', 'fd7a:99::/64']), persistentKeepalive: 25 }], remove: [] });
-    await a.plugin.applyRoutes({ add: [{ destination: '10.99.0.0/16', peer: 'b' }, { destination: 'fd7a:99::/64', peer: 'b' }], remove: [] });
+    await a.plugin.applyRoutes({
+      add: [
+        { destination: '10.99.0.0/16', peer: 'b' },
+        { destination: 'fd7a:99::/64', peer: 'b' },
+      ],
+      remove: [],
+    });
     expect((await sh('ip', ['-n', a.ns, 'route', 'show', '10.99.0.0/16'])).stdout).to.include(`dev ${a.ifname}`);
     expect((await sh('ip', ['-n', a.ns, '-6', 'route', 'show', 'fd7a:99::/64'])).stdout).to.include(`dev ${a.ifname}`);
-    await a.plugin.applyRoutes({ add: [], remove: [{ destination: '10.99.0.0/16', peer: 'b' }, { destination: 'fd7a:99::/64', peer: 'b' }] });
+    await a.plugin.applyRoutes({
+      add: [],
+      remove: [
+        { destination: '10.99.0.0/16', peer: 'b' },
+        { destination: 'fd7a:99::/64', peer: 'b' },
+      ],
+    });
     expect((await sh('ip', ['-n', a.ns, 'route', 'show', '10.99.0.0/16'])).stdout.trim()).to.equal('');
     expect((await sh('ip', ['-n', a.ns, '-6', 'route', 'show', 'fd7a:99::/64'])).stdout.trim()).to.equal('');
   });
@@ -165,10 +214,17 @@ describe('WireGuard backend between two network namespaces (integration)', funct
   it('exit node: default routes (IPv4 and IPv6) through the peer, underlay stays direct, all removed again', async () => {
     const inet4 = `198.19.${net.subnet}.9`;
     const inet6 = `fd7a:9999:${net.subnet.toString(16)}::9`;
-    for (const addr of [`${inet4}/32`, `${inet6}/128`]) expect((await sh('ip', ['-n', b.ns, 'addr', 'add', addr, 'dev', 'lo'])).code).to.equal(0);
+    for (const addr of [`${inet4}/32`, `${inet6}/128`])
+      expect((await sh('ip', ['-n', b.ns, 'addr', 'add', addr, 'dev', 'lo'])).code).to.equal(0);
     await a.plugin.applyPeers({ upsert: [{ ...peerOf(b, true, ['0.0.0.0/0', '::/0']), persistentKeepalive: 25 }], remove: [] });
     expect(await net.ping(a.ns, inet4, 1, 2), 'no route before').to.equal(false);
-    await a.plugin.applyRoutes({ add: [{ destination: '0.0.0.0/0', peer: 'b' }, { destination: '::/0', peer: 'b' }], remove: [] });
+    await a.plugin.applyRoutes({
+      add: [
+        { destination: '0.0.0.0/0', peer: 'b' },
+        { destination: '::/0', peer: 'b' },
+      ],
+      remove: [],
+    });
     expect((await sh('ip', ['-n', a.ns, 'route', 'get', inet4])).stdout).to.include(`dev ${a.ifname}`);
     expect((await sh('ip', ['-n', a.ns, 'route', 'get', b.underlay])).stdout).to.include(`dev ${net.vethA}`);
     expect(await net.ping(a.ns, inet4), 'a -> exit IPv4').to.equal(true);
@@ -176,7 +232,13 @@ describe('WireGuard backend between two network namespaces (integration)', funct
     expect(await net.ping(a.ns, b.underlay), 'underlay direct').to.equal(true);
     expect(await net.ping(a.ns, b.v4), 'overlay').to.equal(true);
     expect((await sh('ip', ['-n', a.ns, 'rule'])).stdout).to.include('lookup 51820');
-    await a.plugin.applyRoutes({ add: [], remove: [{ destination: '0.0.0.0/0', peer: 'b' }, { destination: '::/0', peer: 'b' }] });
+    await a.plugin.applyRoutes({
+      add: [],
+      remove: [
+        { destination: '0.0.0.0/0', peer: 'b' },
+        { destination: '::/0', peer: 'b' },
+      ],
+    });
     expect((await sh('ip', ['-n', a.ns, 'rule'])).stdout).not.to.include('51820');
     expect((await sh('ip', ['-n', a.ns, '-6', 'rule'])).stdout).not.to.include('51820');
     expect(await net.ping(a.ns, inet4, 1, 2), 'no route after').to.equal(false);
@@ -186,18 +248,61 @@ describe('WireGuard backend between two network namespaces (integration)', funct
 
   it('rejects bad input with the documented code, changes nothing, and traffic still flows', async () => {
     const wgState = async (): Promise<string> => (await sh('ip', ['netns', 'exec', a.ns, 'wg', 'show', a.ifname, 'allowed-ips'])).stdout;
-    const routes = async (): Promise<string> => (await sh('ip', ['-n', a.ns, 'route'])).stdout + (await sh('ip', ['-n', a.ns, '-6', 'route'])).stdout;
+    const routes = async (): Promise<string> =>
+      (await sh('ip', ['-n', a.ns, 'route'])).stdout + (await sh('ip', ['-n', a.ns, '-6', 'route'])).stdout;
     const before = [await wgState(), await routes()];
     const good = { id: 'c', publicKey: randomPublicKey(), allowedIps: ['100.64.200.3/32'] };
     const cases: Array<[string, string | undefined, () => Promise<void>]> = [
-      ['INVALID_INPUT', 'upsert[1].allowedIps[0]', () => a.plugin.applyPeers({ upsert: [good, { ...good, id: 'd', publicKey: randomPublicKey(), allowedIps: ['100.64.300.0/24'] }], remove: [] })],
-      ['INVALID_INPUT', 'upsert[1].allowedIps[0]', () => a.plugin.applyPeers({ upsert: [good, { ...good, id: 'd', publicKey: randomPublicKey(), allowedIps: ['100.64.0.1/24'] }], remove: [] })],
-      ['INVALID_INPUT', 'upsert[1].publicKey', () => a.plugin.applyPeers({ upsert: [good, { ...good, id: 'd', publicKey: 'bm90IGEga2V5' }], remove: [] })],
+      [
+        'INVALID_INPUT',
+        'upsert[1].allowedIps[0]',
+        () =>
+          a.plugin.applyPeers({
+            upsert: [good, { ...good, id: 'd', publicKey: randomPublicKey(), allowedIps: ['100.64.300.0/24'] }],
+            remove: [],
+          }),
+      ],
+      [
+        'INVALID_INPUT',
+        'upsert[1].allowedIps[0]',
+        () =>
+          a.plugin.applyPeers({
+            upsert: [good, { ...good, id: 'd', publicKey: randomPublicKey(), allowedIps: ['100.64.0.1/24'] }],
+            remove: [],
+          }),
+      ],
+      [
+        'INVALID_INPUT',
+        'upsert[1].publicKey',
+        () => a.plugin.applyPeers({ upsert: [good, { ...good, id: 'd', publicKey: 'bm90IGEga2V5' }], remove: [] }),
+      ],
       ['UNKNOWN_PEER', 'remove[0]', () => a.plugin.applyPeers({ upsert: [good], remove: ['nobody'] })],
       ['DUPLICATE_PEER', 'upsert[1].id', () => a.plugin.applyPeers({ upsert: [good, good], remove: [] })],
       ['DUPLICATE_PEER', 'remove[0]', () => a.plugin.applyPeers({ upsert: [peerOf(b, true)], remove: ['b'] })],
-      ['UNKNOWN_PEER', 'add[1].peer', () => a.plugin.applyRoutes({ add: [{ destination: '10.98.0.0/16', peer: 'b' }, { destination: '10.97.0.0/16', peer: 'nobody' }], remove: [] })],
-      ['INVALID_INPUT', 'add[1].destination', () => a.plugin.applyRoutes({ add: [{ destination: '10.98.0.0/16', peer: 'b' }, { destination: '10.97.0.0/99', peer: 'b' }], remove: [] })],
+      [
+        'UNKNOWN_PEER',
+        'add[1].peer',
+        () =>
+          a.plugin.applyRoutes({
+            add: [
+              { destination: '10.98.0.0/16', peer: 'b' },
+              { destination: '10.97.0.0/16', peer: 'nobody' },
+            ],
+            remove: [],
+          }),
+      ],
+      [
+        'INVALID_INPUT',
+        'add[1].destination',
+        () =>
+          a.plugin.applyRoutes({
+            add: [
+              { destination: '10.98.0.0/16', peer: 'b' },
+              { destination: '10.97.0.0/99', peer: 'b' },
+            ],
+            remove: [],
+          }),
+      ],
       ['UNKNOWN_PEER', 'peer', () => a.plugin.updatePeerEndpoint('nobody', { host: b.underlay, port: 1 })],
       ['INVALID_INPUT', 'endpoint.host', () => a.plugin.updatePeerEndpoint('b', { host: 'b.example', port: 1 })],
     ];
@@ -238,7 +343,8 @@ describe('WireGuard backend between two network namespaces (integration)', funct
   });
 
   it('stop leaves no interface, process or socket behind; stop is idempotent; start works again', async () => {
-    const pidsOf = async (ns: string): Promise<number[]> => (await sh('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean).map(Number);
+    const pidsOf = async (ns: string): Promise<number[]> =>
+      (await sh('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean).map(Number);
     const pids = [...(await pidsOf(a.ns)), ...(await pidsOf(b.ns))];
     expect(pids.length).to.be.at.least(2);
     for (const n of [a, b]) {
@@ -273,7 +379,9 @@ describe('WireGuard backend between two network namespaces (integration)', funct
     const t0 = process.hrtime.bigint();
     await a.plugin.applyPeers({ upsert: many, remove: [] });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    console.log(`      1000-peer applyPeers on wireguard-go: ${ms.toFixed(0)} ms, ${(a.plugin as WireguardBackend).commandCount} commands so far`);
+    console.log(
+      `      1000-peer applyPeers on wireguard-go: ${ms.toFixed(0)} ms, ${(a.plugin as WireguardBackend).commandCount} commands so far`,
+    );
     expect(a.runner.calls.filter((c) => c.file === 'wg').length - wgCallsBefore).to.equal(1);
     const peersNow = (await sh('ip', ['netns', 'exec', a.ns, 'wg', 'show', a.ifname, 'peers'])).stdout.trim().split('\n');
     expect(peersNow).to.have.length(1001);
@@ -292,7 +400,10 @@ describe('WireGuard backend between two network namespaces (integration)', funct
       const ac = new AbortController();
       const t = setTimeout(() => ac.abort(), ms);
       try {
-        await plugin.start({ nodeId: 'c', interfaceName: ifname, addresses: ['100.64.250.1/32'], listenPort: 0, keyDirectory: b.keyDir }, { signal: ac.signal });
+        await plugin.start(
+          { nodeId: 'c', interfaceName: ifname, addresses: ['100.64.250.1/32'], listenPort: 0, keyDirectory: b.keyDir },
+          { signal: ac.signal },
+        );
         outcomes.push('started');
         await plugin.stop();
       } catch (err) {

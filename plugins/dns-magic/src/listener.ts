@@ -1,6 +1,6 @@
 /** Binding the UDP socket and TCP server of one listen endpoint, and closing them again. */
 import * as dgram from 'node:dgram';
-import { isIPv6, type AddressInfo } from 'node:net';
+import { isIPv6 } from 'node:net';
 import * as net from 'node:net';
 import { RustynetError, type Endpoint, type Logger } from '@rustynet/plugin-api';
 
@@ -40,7 +40,7 @@ export async function bindListener(ep: Endpoint, handlers: ListenerHandlers, log
       safeClose(udp);
       throw bindError(ep, 'udp', err);
     }
-    const port = (udp.address() as AddressInfo).port;
+    const port = udp.address().port;
     const tcp = net.createServer((sock) => handlers.onTcpConnection(sock));
     try {
       await new Promise<void>((resolve, reject) => {

@@ -84,7 +84,7 @@ function readQuestion(msg: Buffer): { labels: Buffer[]; end: number; qtype: numb
   const labels: Buffer[] = [];
   for (;;) {
     if (off >= msg.length) return null;
-    const len = msg[off++]!;
+    const len = msg[off++];
     if (len === 0) break;
     // Compression pointers or extended label types in a question are not accepted.
     if ((len & 0xc0) !== 0) return null;
@@ -124,7 +124,7 @@ export function parseQuery(msg: Buffer): ParsedQuery | Outcome {
   if (opts.length > 1) return formerr;
   let edns: ParsedQuery['edns'] = null;
   if (opts.length === 1) {
-    const o = opts[0]!;
+    const o = opts[0];
     if (o.name !== '.') return formerr;
     edns = { udpPayloadSize: o.udpPayloadSize, version: o.ednsVersion };
   }
@@ -242,9 +242,14 @@ export function answer(q: ParsedQuery, snap: ZoneSnapshot, transport: Transport,
     const answers: Rr[] = [];
     if (q.qtype === QTYPE.SOA || q.qtype === QTYPE.ANY) answers.push(soaRecord(snap, owner, ttl));
     if (q.qtype === QTYPE.NS || q.qtype === QTYPE.ANY) answers.push({ type: 'NS', name: owner, ttl, data: snap.zone.zone });
-    return buildResponse(q, 'NOERROR', transport, answers.length ? { aa: true, answers } : { aa: true, authorities: negativeAuthority(snap) });
+    return buildResponse(
+      q,
+      'NOERROR',
+      transport,
+      answers.length ? { aa: true, answers } : { aa: true, authorities: negativeAuthority(snap) },
+    );
   }
-  const node = rel.length === 1 ? snap.zone.names.get(rel[0]!) : undefined;
+  const node = rel.length === 1 ? snap.zone.names.get(rel[0]) : undefined;
   if (!node) return buildResponse(q, 'NXDOMAIN', transport, { aa: true, authorities: negativeAuthority(snap) });
   const answers: Rr[] = [];
   if (q.qtype === QTYPE.A || q.qtype === QTYPE.ANY) for (const a of node.v4) answers.push({ type: 'A', name: owner, ttl, data: a });

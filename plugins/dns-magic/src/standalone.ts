@@ -84,7 +84,7 @@ export class MemoryMetrics implements Metrics {
     return {
       observe: (a: Record<string, string> | number, b?: number) => {
         const k = `${this.key(name, typeof a === 'number' ? undefined : a)}_count`;
-        void b;
+        b;
         this.values.set(k, (this.values.get(k) ?? 0) + 1);
       },
     };
@@ -139,7 +139,7 @@ export function standaloneContext(options: Record<string, unknown>, logLevel: Le
 export function parseEndpoint(s: string): Endpoint {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
   if (!m) throw new RustynetError('INVALID_INPUT', `not host:port: ${s}`, { field: 'listen' });
-  return { host: m[1]!, port: Number(m[2]) };
+  return { host: m[1], port: Number(m[2]) };
 }
 
 async function main(): Promise<void> {
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       'log-level': { type: 'string', default: 'warn' },
     },
   });
-  const level = (LEVELS as readonly string[]).includes(values['log-level']!) ? (values['log-level'] as Level) : 'warn';
+  const level = (LEVELS as readonly string[]).includes(values['log-level']) ? (values['log-level'] as Level) : 'warn';
   const ctx = standaloneContext(values.options ? (JSON.parse(values.options) as Record<string, unknown>) : {}, level);
   const plugin = createPlugin(ctx);
   const listen = (values.listen ?? ['127.0.0.1:5353']).map(parseEndpoint);

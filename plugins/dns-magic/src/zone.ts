@@ -60,7 +60,8 @@ export function normalizeZoneName(zone: unknown, field = 'zone'): string {
  *   `nodes[2].addresses[1]`; duplicate ids are reported at the second occurrence.
  */
 export function compileZone(data: unknown): CompiledZone {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw invalidInput('zone', 'zone data must be an object {zone, nodes}');
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw invalidInput('zone', 'zone data must be an object {zone, nodes}');
   const d = data as Partial<DnsZoneData>;
   const zone = normalizeZoneName(d.zone, 'zone');
   if (!Array.isArray(d.nodes)) throw invalidInput('nodes', 'must be an array');
@@ -111,7 +112,7 @@ export function compileZone(data: unknown): CompiledZone {
       conflicts.push({ name, winner: idOwner.id, losers: ids });
       continue;
     }
-    const winner = byId.get(ids[0]!)!;
+    const winner = byId.get(ids[0])!;
     names.set(name, { id: winner.id, v4: winner.v4, v6: winner.v6 });
     if (ids.length > 1) conflicts.push({ name, winner: winner.id, losers: ids.slice(1) });
   }

@@ -8,7 +8,7 @@ import { ZONE, data, encodeQuery, query, startServer, udpFire, until, type TestS
 
 const snap: ZoneSnapshot = { zone: compileZone(ZONE), serial: 7, ttl: 60, negativeTtl: 60 };
 
-const TYPES: dnsPacket.RecordType[] = ['A', 'AAAA', 'SOA', 'NS', 'MX', 'TXT', 'ANY' as dnsPacket.RecordType, 'PTR', 'SRV', 'AXFR' as dnsPacket.RecordType];
+const TYPES: dnsPacket.RecordType[] = ['A', 'AAAA', 'SOA', 'NS', 'MX', 'TXT', 'ANY' as dnsPacket.RecordType, 'PTR', 'SRV', 'AXFR'];
 
 /** A valid query: random name (in and out of the zone), type, id, with or without EDNS. */
 const validQuery = fc
@@ -55,7 +55,7 @@ const mutatedQuery = fc.tuple(validQuery, fc.array(mutation, { minLength: 1, max
 function checkOutcome(msg: Buffer, transport: 'udp' | 'tcp', forwarding: boolean): void {
   const out = respond(msg, snap, transport, forwarding);
   if (out.kind === 'drop') {
-    expect(msg.length < 12 || (msg[2]! & 0x80) !== 0).to.equal(true);
+    expect(msg.length < 12 || (msg[2] & 0x80) !== 0).to.equal(true);
     return;
   }
   if (out.kind === 'forward') {
@@ -145,7 +145,13 @@ describe('dns-magic server survives hostile traffic (fast-check over real socket
   });
 
   it('arbitrary and mutated frames over TCP: the server keeps answering', async () => {
-    const frames = fc.sample(fc.oneof(fc.uint8Array({ maxLength: 300, size: 'max' }).map((u) => Buffer.from(u)), mutatedQuery), { numRuns: 200, seed: 7 });
+    const frames = fc.sample(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300, size: 'max' }).map((u) => Buffer.from(u)),
+        mutatedQuery,
+      ),
+      { numRuns: 200, seed: 7 },
+    );
     for (let i = 0; i < frames.length; i += 20) {
       const sock = net.connect(s.port, '127.0.0.1');
       await new Promise<void>((res, rej) => {
@@ -159,7 +165,7 @@ describe('dns-magic server survives hostile traffic (fast-check over real socket
         sock.write(Buffer.concat([l, f]));
       }
       // A raw garbage stream without framing, too.
-      sock.write(Buffer.from(fc.sample(fc.uint8Array({ maxLength: 100 }), { numRuns: 1, seed: i })[0]!));
+      sock.write(Buffer.from(fc.sample(fc.uint8Array({ maxLength: 100 }), { numRuns: 1, seed: i })[0]));
       sock.destroy();
     }
     expect(data(await query(s.port, 'b.rustynet', 'A', { tcp: true }), 'A')).to.deep.equal(['100.64.0.2']);

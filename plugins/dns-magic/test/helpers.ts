@@ -36,7 +36,7 @@ export async function startServer(options: Record<string, unknown> = {}, zone: D
   const plugin = createPlugin(ctx);
   await plugin.start({ listen: [{ host: '127.0.0.1', port: 0 }] });
   if (zone) await plugin.update(zone);
-  return { plugin, ctx, port: plugin.listening()[0]!.port, clock };
+  return { plugin, ctx, port: plugin.listening()[0].port, clock };
 }
 
 export interface QueryOptions {
@@ -143,10 +143,15 @@ export function tcpExchange(port: number, msgs: Buffer[], expect = msgs.length, 
 }
 
 /** Queries the server and decodes the answer. */
-export async function query(port: number, name: string, type: dnsPacket.RecordType, o: QueryOptions = {}): Promise<dnsPacket.DecodedPacket & { rcode?: string }> {
+export async function query(
+  port: number,
+  name: string,
+  type: dnsPacket.RecordType,
+  o: QueryOptions = {},
+): Promise<dnsPacket.DecodedPacket & { rcode?: string }> {
   const msg = encodeQuery(name, type, o);
-  const raw = o.tcp ? (await tcpExchange(port, [msg], 1, o.host))[0]! : await udpExchange(port, msg, o.host, o.timeoutMs);
-  return dnsPacket.decode(raw) as dnsPacket.DecodedPacket & { rcode?: string };
+  const raw = o.tcp ? (await tcpExchange(port, [msg], 1, o.host))[0] : await udpExchange(port, msg, o.host, o.timeoutMs);
+  return dnsPacket.decode(raw);
 }
 
 /** Waits (by polling, never asserting on time) until `cond` holds; throws after `limitMs`. */

@@ -128,9 +128,21 @@ describe('dns-magic in network namespaces (root)', function () {
     server = spawn(
       'ip',
       [
-        'netns', 'exec', NS_SRV, process.execPath, STANDALONE,
-        '--listen', `${SRV4}:${PORT}`, '--listen', `[${SRV6}]:${PORT}`, '--listen', `${SRV4}:53`,
-        '--zone-file', zoneFile, '--options', JSON.stringify({ rateLimit: { qps: 1000, burst: 2000 } }),
+        'netns',
+        'exec',
+        NS_SRV,
+        process.execPath,
+        STANDALONE,
+        '--listen',
+        `${SRV4}:${PORT}`,
+        '--listen',
+        `[${SRV6}]:${PORT}`,
+        '--listen',
+        `${SRV4}:53`,
+        '--zone-file',
+        zoneFile,
+        '--options',
+        JSON.stringify({ rateLimit: { qps: 1000, burst: 2000 } }),
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
@@ -214,7 +226,10 @@ describe('dns-magic in network namespaces (root)', function () {
   });
 
   it('host resolver integration: resolv.conf in the client namespace resolves mesh names', async () => {
-    const path = await installNetnsResolvConf(NS_CLI, renderResolvConf({ nameservers: [SRV4], search: ['rustynet'], options: ['timeout:2'] }));
+    const path = await installNetnsResolvConf(
+      NS_CLI,
+      renderResolvConf({ nameservers: [SRV4], search: ['rustynet'], options: ['timeout:2'] }),
+    );
     try {
       expect(path).to.equal(`/etc/netns/${NS_CLI}/resolv.conf`);
       const { stdout } = await run('ip', ['netns', 'exec', NS_CLI, 'getent', 'ahostsv4', 'b.rustynet']);

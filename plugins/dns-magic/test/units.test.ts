@@ -47,13 +47,21 @@ describe('dns-magic options', () => {
     expect(o).to.deep.include({ port: 53, zone: 'rustynet', ttl: 60, negativeTtl: 60, forwarder: null });
     expect(o.rateLimit).to.deep.equal({ qps: 500, burst: 1000, action: 'drop', maxSources: 65536 });
     expect(parseOptions({ rateLimit: false }).rateLimit).to.equal(null);
-    expect(parseOptions({ forwarder: { host: '::1', port: 53 } }).forwarder).to.deep.equal({ host: '::1', port: 53, timeoutMs: 2000, maxInflight: 256 });
+    expect(parseOptions({ forwarder: { host: '::1', port: 53 } }).forwarder).to.deep.equal({
+      host: '::1',
+      port: 53,
+      timeoutMs: 2000,
+      maxInflight: 256,
+    });
   });
 });
 
 describe('dns-magic zone compiler', () => {
   it('normalises the apex and names to lower case', () => {
-    const z = compileZone({ zone: 'Mesh.Example.', nodes: [{ id: 'a', name: 'Alpha', addresses: ['100.64.0.1', '100.64.0.1', 'FD00::1'] }] });
+    const z = compileZone({
+      zone: 'Mesh.Example.',
+      nodes: [{ id: 'a', name: 'Alpha', addresses: ['100.64.0.1', '100.64.0.1', 'FD00::1'] }],
+    });
     expect(z.zone).to.equal('mesh.example');
     expect(z.labels).to.deep.equal(['mesh', 'example']);
     expect(z.names.get('alpha')).to.deep.equal({ id: 'a', v4: ['100.64.0.1'], v6: ['FD00::1'] });
@@ -75,7 +83,9 @@ describe('dns-magic zone compiler', () => {
   });
   it('limits addresses per node', () => {
     const addresses = Array.from({ length: 257 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
-    expect(() => compileZone({ zone: 'r', nodes: [{ id: 'a', name: 'a', addresses }] })).to.throw().with.property('field', 'nodes[0].addresses');
+    expect(() => compileZone({ zone: 'r', nodes: [{ id: 'a', name: 'a', addresses }] }))
+      .to.throw()
+      .with.property('field', 'nodes[0].addresses');
   });
 });
 
@@ -103,8 +113,12 @@ describe('dns-magic host resolver helpers', () => {
       '# Written by @rustynet/dns-magic. resolv.conf has no port: the server listens on 53.\n' +
         'nameserver 100.64.0.1\nsearch rustynet\noptions timeout:1 edns0\n',
     );
-    expect(() => renderResolvConf({ nameservers: ['dns.example'] })).to.throw().with.property('field', 'nameservers[0]');
-    expect(() => renderResolvConf({ nameservers: [] })).to.throw().with.property('field', 'nameservers');
+    expect(() => renderResolvConf({ nameservers: ['dns.example'] }))
+      .to.throw()
+      .with.property('field', 'nameservers[0]');
+    expect(() => renderResolvConf({ nameservers: [] }))
+      .to.throw()
+      .with.property('field', 'nameservers');
   });
   it('writes and removes <etc>/netns/<ns>/resolv.conf (in a temporary directory here)', async () => {
     const etc = await mkdtemp(join(tmpdir(), 'dns-magic-etc-'));
@@ -115,7 +129,12 @@ describe('dns-magic host resolver helpers', () => {
       expect((await stat(path)).mode & 0o777).to.equal(0o644);
       await removeNetnsResolvConf('rnx1', { etcNetnsDir: etc });
       await removeNetnsResolvConf('rnx1', { etcNetnsDir: etc });
-      expect(await stat(join(etc, 'rnx1')).then(() => true, () => false)).to.equal(false);
+      expect(
+        await stat(join(etc, 'rnx1')).then(
+          () => true,
+          () => false,
+        ),
+      ).to.equal(false);
       try {
         await installNetnsResolvConf('../evil', 'x', { etcNetnsDir: etc });
         expect.fail('accepted ../evil');
@@ -139,6 +158,8 @@ describe('dns-magic host resolver helpers', () => {
       'resolvectl',
       ['dns', 'rn0', '[fd00::1]:5353'],
     ]);
-    expect(() => splitDnsCommands({ link: 'rn0; rm -rf /', server: { host: '100.64.0.1', port: 53 }, zone: 'r' })).to.throw().with.property('field', 'link');
+    expect(() => splitDnsCommands({ link: 'rn0; rm -rf /', server: { host: '100.64.0.1', port: 53 }, zone: 'r' }))
+      .to.throw()
+      .with.property('field', 'link');
   });
 });

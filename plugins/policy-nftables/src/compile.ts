@@ -31,10 +31,7 @@ import type { PolicyOptions } from './options.js';
 import type { AddressMatch, PortRange, ResolvedPolicy, ResolvedRule } from './resolve.js';
 
 /** Options the compiler reads. */
-export type CompileOptions = Pick<
-  PolicyOptions,
-  'table' | 'priority' | 'filterForward' | 'allowNeighborDiscovery' | 'dropInvalid'
->;
+export type CompileOptions = Pick<PolicyOptions, 'table' | 'priority' | 'filterForward' | 'allowNeighborDiscovery' | 'dropInvalid'>;
 
 /** Name of the chain holding the ACL. */
 export const ACL_CHAIN = 'acl';
@@ -47,7 +44,7 @@ export function ruleCounterName(index: number): string {
 }
 
 function set(items: string[]): string {
-  return items.length === 1 ? (items[0] as string) : `{ ${items.join(', ')} }`;
+  return items.length === 1 ? items[0] : `{ ${items.join(', ')} }`;
 }
 
 function quote(s: string): string {
@@ -103,14 +100,7 @@ export function ruleLines(rule: ResolvedRule): string[] {
     const d = sidePrefixes(rule.dst, family);
     if ((s && s.length === 0) || (d && d.length === 0)) continue;
     const kw = family === 4 ? 'ip' : 'ip6';
-    lines.push(
-      line([
-        s && `${kw} saddr ${set(s.map(text))}`,
-        d && `${kw} daddr ${set(d.map(text))}`,
-        protoMatch(rule, family),
-        tail,
-      ]),
-    );
+    lines.push(line([s && `${kw} saddr ${set(s.map(text))}`, d && `${kw} daddr ${set(d.map(text))}`, protoMatch(rule, family), tail]));
   }
   return lines;
 }

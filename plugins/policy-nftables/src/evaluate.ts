@@ -105,9 +105,7 @@ function reasonOf(policy: ResolvedPolicy, pkt: Packet, ev: Evaluation): string {
   if (ev.nearest) {
     const r = ev.nearest.rule;
     const why =
-      ev.nearest.match.failed === 'proto'
-        ? `proto is ${r.proto}`
-        : `port ${pkt.port ?? '(none)'} not in ${formatPorts(r.ports ?? [])}`;
+      ev.nearest.match.failed === 'proto' ? `proto is ${r.proto}` : `port ${pkt.port ?? '(none)'} not in ${formatPorts(r.ports ?? [])}`;
     text += `; nearest: rule ${r.id} (#${r.index}) matches src and dst but ${why}`;
   }
   return text;
@@ -157,7 +155,7 @@ export function flowPackets(policy: ResolvedPolicy, flow: FlowQuery): Packet[] {
       src: s.value,
       dst: d.value,
       proto: flow.proto,
-      ...(flow.proto !== 'icmp' && { port: flow.port as number }),
+      ...(flow.proto !== 'icmp' && { port: flow.port }),
     });
   }
   if (packets.length === 0) throw invalidInput('flow.dst', 'src and dst have no address family in common');

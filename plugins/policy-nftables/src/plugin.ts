@@ -265,7 +265,11 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
   ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     let res;
     try {
-      res = await this.context.runner.run(this.options.nft, args, scope.runOptions({ reject: false, ...(input !== undefined && { input }) }));
+      res = await this.context.runner.run(
+        this.options.nft,
+        args,
+        scope.runOptions({ reject: false, ...(input !== undefined && { input }) }),
+      );
     } catch (err) {
       if (isAbortError(err)) throw err;
       const details = isRustynetError(err) ? err.details : undefined;

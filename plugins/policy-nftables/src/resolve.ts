@@ -149,8 +149,7 @@ export function resolvePolicy(input: PolicyInput): ResolvedPolicy {
       }
       ports = mergePorts(rule.ports.map((p, i) => parsePort(p, `${base}.ports[${i}]`)));
     }
-    const resolveSide = (side: 'src' | 'dst'): AddressMatch =>
-      resolveSelectors(rule[side], `${base}.${side}`, nodes, tagIndex, cache);
+    const resolveSide = (side: 'src' | 'dst'): AddressMatch => resolveSelectors(rule[side], `${base}.${side}`, nodes, tagIndex, cache);
     return { index, id, action: rule.action, proto: rule.proto, ports, src: resolveSide('src'), dst: resolveSide('dst') };
   });
   return { self: input.self, interfaces, rules, nodes };
@@ -225,12 +224,7 @@ export function mergePorts(ranges: PortRange[]): PortRange[] {
  * Resolves one selector. Grammar (see `AclSelector`): `*`; `tag:<tag>`; `node:<id>`; a CIDR or
  * bare IP address (a host); otherwise a node id.
  */
-function resolveSelector(
-  text: string,
-  field: string,
-  nodes: Map<string, ResolvedNode>,
-  tags: Map<string, ParsedCidr[]>,
-): ResolvedSelector {
+function resolveSelector(text: string, field: string, nodes: Map<string, ResolvedNode>, tags: Map<string, ParsedCidr[]>): ResolvedSelector {
   if (text === '*') return { text, any: true, prefixes: [] };
   if (text.startsWith('tag:')) {
     const tag = text.slice(4);
@@ -273,7 +267,7 @@ function resolveSelectors(
   });
   if (selectors.some((s) => s.any)) return { any: true, selectors, v4: [], v6: [] };
   // Each selector's prefixes are normalised already; only a union of several needs merging.
-  const union = selectors.length === 1 ? split((selectors[0] as ResolvedSelector).prefixes) : split(selectors.flatMap((s) => s.prefixes));
+  const union = selectors.length === 1 ? split(selectors[0].prefixes) : split(selectors.flatMap((s) => s.prefixes));
   return {
     any: false,
     selectors,

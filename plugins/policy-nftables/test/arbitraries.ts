@@ -7,19 +7,17 @@ const v4 = fc.integer({ min: 0, max: 15 }).map((n) => `100.64.0.${n}`);
 const v6 = fc.integer({ min: 0, max: 15 }).map((n) => `fd00::${n.toString(16)}`);
 const ip = fc.oneof(v4, v6);
 const tags = ['web', 'db', 'ops'];
-const nodesArb = fc
-  .uniqueArray(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 6 })
-  .chain((hosts) =>
-    fc.tuple(
-      ...hosts.map((h, i) =>
-        fc.record({
-          id: fc.constant(`n${i}`),
-          addresses: fc.subarray([`100.64.0.${h}/32`, `fd00::${h.toString(16)}/128`], { minLength: 1 }),
-          tags: fc.subarray(tags),
-        }),
-      ),
+const nodesArb = fc.uniqueArray(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 6 }).chain((hosts) =>
+  fc.tuple(
+    ...hosts.map((h, i) =>
+      fc.record({
+        id: fc.constant(`n${i}`),
+        addresses: fc.subarray([`100.64.0.${h}/32`, `fd00::${h.toString(16)}/128`], { minLength: 1 }),
+        tags: fc.subarray(tags),
+      }),
     ),
-  );
+  ),
+);
 
 export const policyArb = nodesArb.chain((nodes) => {
   const usedTags = [...new Set(nodes.flatMap((n) => n.tags))];
@@ -44,7 +42,7 @@ export const policyArb = nodesArb.chain((nodes) => {
     .map((r): AclRule => (r.ports === undefined ? { action: r.action, src: r.src, dst: r.dst, proto: r.proto } : r));
   return fc.record({
     input: fc.record({
-      self: fc.constant(nodes[0]!.id),
+      self: fc.constant(nodes[0].id),
       nodes: fc.constant(nodes),
       interfaces: fc.constant(['rn0'] as string[]),
       acl: fc.record({ rules: fc.array(rule, { maxLength: 8 }) }),
@@ -57,4 +55,3 @@ export const policyArb = nodesArb.chain((nodes) => {
     }),
   });
 });
-

@@ -56,7 +56,12 @@ describe('compiler', () => {
   it('ends every mesh path in a counted default drop, and keeps non-mesh traffic out', () => {
     const text = compileRuleset(resolvePolicy({ ...sampleInput(), acl: { rules: [] } }), DEFAULT_OPTIONS);
     const acl = text.slice(text.indexOf('chain acl {'));
-    expect(acl.trim().split('\n').map((l) => l.trim())).to.deep.equal([
+    expect(
+      acl
+        .trim()
+        .split('\n')
+        .map((l) => l.trim()),
+    ).to.deep.equal([
       'chain acl {',
       'ct state established,related accept',
       'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept',
@@ -95,21 +100,28 @@ describe('compiler', () => {
   it('splits families, merges ports and prefixes, and maps icmp per family', () => {
     const i = clone(sampleInput());
     i.acl.rules = [
-      { id: 'x', action: 'accept', src: ['100.64.0.0/24', '100.64.0.2', 'b', '100.64.1.0/24'], dst: ['c'], proto: 'udp', ports: [5, '1-3', 4, '10-20', 15] },
+      {
+        id: 'x',
+        action: 'accept',
+        src: ['100.64.0.0/24', '100.64.0.2', 'b', '100.64.1.0/24'],
+        dst: ['c'],
+        proto: 'udp',
+        ports: [5, '1-3', 4, '10-20', 15],
+      },
       { id: 'y', action: 'drop', src: ['fd00::/64'], dst: ['tag:web'], proto: 'icmp' },
       { id: 'z', action: 'accept', src: ['c'], dst: ['fd00::1'], proto: 'tcp' },
       { id: 'w', action: 'accept', src: ['*'], dst: ['*'], proto: 'any' },
     ];
     const p = resolvePolicy(i);
-    expect(ruleLines(p.rules[0]!)).to.deep.equal([
+    expect(ruleLines(p.rules[0])).to.deep.equal([
       'ip saddr { 100.64.0.0/24, 100.64.1.0/24 } ip daddr 100.64.0.3 udp dport { 1-5, 10-20 } counter name "r_0" accept comment "x"',
     ]);
-    expect(ruleLines(p.rules[1]!)).to.deep.equal([
+    expect(ruleLines(p.rules[1])).to.deep.equal([
       'ip6 saddr fd00::/64 ip6 daddr { fd00::1, fd00::4 } meta l4proto ipv6-icmp counter name "r_1" drop comment "y"',
     ]);
-    expect(ruleLines(p.rules[2]!)).to.deep.equal([]);
+    expect(ruleLines(p.rules[2])).to.deep.equal([]);
     expect(compileRuleset(p, DEFAULT_OPTIONS)).to.include('# rule z (#2): src and dst share no address family; never matches');
-    expect(ruleLines(p.rules[3]!)).to.deep.equal(['counter name "r_3" accept comment "w"']);
+    expect(ruleLines(p.rules[3])).to.deep.equal(['counter name "r_3" accept comment "w"']);
   });
 
   it('deletes its table idempotently in one transaction', () => {

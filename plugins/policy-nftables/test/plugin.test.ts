@@ -53,7 +53,16 @@ describe('plugin lifecycle and contract (fake runner)', () => {
 
   it('has no backend words in its sources, manifest or docs', () => {
     // Spelled in pieces so that this test file does not itself contain the words.
-    const words = new RegExp([['wire', 'guard'], ['open', 'vpn'], ['\\b', 'w', 'g', '\\b']].map((w) => w.join('')).join('|'), 'i');
+    const words = new RegExp(
+      [
+        ['wire', 'guard'],
+        ['open', 'vpn'],
+        ['\\b', 'w', 'g', '\\b'],
+      ]
+        .map((w) => w.join(''))
+        .join('|'),
+      'i',
+    );
     const files = [
       ...readdirSync(join(PKG, 'src')).map((f) => join(PKG, 'src', f)),
       join(PKG, 'rustynet-plugin.json'),
@@ -112,7 +121,7 @@ describe('plugin lifecycle and contract (fake runner)', () => {
     runner.calls.length = 0;
     await plugin.apply(sampleInput(), { timeoutMs: 1234 });
     expect(runner.calls).to.have.length(1);
-    const call = runner.calls[0]!;
+    const call = runner.calls[0];
     expect(call.file).to.equal('nft');
     expect(call.args).to.deep.equal(['-f', '-']);
     expect(call.options?.timeoutMs).to.equal(1234);
@@ -131,7 +140,7 @@ describe('plugin lifecycle and contract (fake runner)', () => {
     await plugin.apply(sampleInput());
     const before = runner.calls.length;
     const bad = clone(sampleInput());
-    bad.acl.rules[3]!.ports = [1];
+    bad.acl.rules[3].ports = [1];
     const err = await rejectsWith(plugin.apply(bad), 'INVALID_INPUT');
     expect((err as { field?: string }).field).to.equal('acl.rules[3].ports');
     expect(() => plugin.validate(bad)).to.throw(/ports are only allowed with tcp or udp/);
@@ -142,7 +151,9 @@ describe('plugin lifecycle and contract (fake runner)', () => {
 
   it('nft failure: POLICY_FAILED with stderr, previous ruleset kept as last applied', async () => {
     let fail = false;
-    const runner = new RecordingRunner(() => (fail ? { exitCode: 1, stderr: 'Error: Could not process rule: No such file or directory' } : {}));
+    const runner = new RecordingRunner(() =>
+      fail ? { exitCode: 1, stderr: 'Error: Could not process rule: No such file or directory' } : {},
+    );
     const ctx = makeContext({ runner });
     const plugin = createPlugin(ctx);
     await plugin.start();
@@ -186,7 +197,12 @@ describe('plugin lifecycle and contract (fake runner)', () => {
     const plugin = createPlugin(ctx);
     await plugin.start();
     await plugin.apply(sampleInput());
-    json = countersJson('pol', [['r_0', 'ssh', 3, 180], ['r_2', 'no-dev', 7, 420], ['r_1', undefined, 0, 0], ['default_drop', 'default deny', 11, 660]]);
+    json = countersJson('pol', [
+      ['r_0', 'ssh', 3, 180],
+      ['r_2', 'no-dev', 7, 420],
+      ['r_1', undefined, 0, 0],
+      ['default_drop', 'default deny', 11, 660],
+    ]);
     expect(await plugin.counters()).to.deep.equal([
       { ruleId: 'ssh', packets: 3, bytes: 180 },
       { ruleId: 'rule-1', packets: 0, bytes: 0 },
@@ -196,7 +212,11 @@ describe('plugin lifecycle and contract (fake runner)', () => {
     const m = ctx.metrics;
     expect(m.counterValue('policy_rule_packets_total', { rule: 'no-dev', action: 'drop' })).to.equal(7);
     expect(m.counterValue('policy_rule_packets_total', { rule: '(default)', action: 'drop' })).to.equal(11);
-    json = countersJson('pol', [['r_0', 'ssh', 5, 300], ['r_2', 'no-dev', 7, 420], ['default_drop', 'default deny', 12, 720]]);
+    json = countersJson('pol', [
+      ['r_0', 'ssh', 5, 300],
+      ['r_2', 'no-dev', 7, 420],
+      ['default_drop', 'default deny', 12, 720],
+    ]);
     await plugin.counters();
     expect(m.counterValue('policy_rule_packets_total', { rule: 'ssh', action: 'accept' })).to.equal(5);
     expect(m.counterValue('policy_rule_packets_total', { rule: '(default)', action: 'drop' })).to.equal(12);
@@ -219,7 +239,9 @@ describe('plugin lifecycle and contract (fake runner)', () => {
 
   it('polls counters on the clock when counterPollIntervalMs > 0, and stops polling on stop', async () => {
     const clock = new ManualClock();
-    const runner = new RecordingRunner((c) => (c.args[0] === '-j' ? { stdout: countersJson('rustynet_policy', [['default_drop', 'd', 4, 40]]) } : {}));
+    const runner = new RecordingRunner((c) =>
+      c.args[0] === '-j' ? { stdout: countersJson('rustynet_policy', [['default_drop', 'd', 4, 40]]) } : {},
+    );
     const ctx = makeContext({ runner, clock, options: { counterPollIntervalMs: 1000 } });
     const plugin = createPlugin(ctx);
     await plugin.start();

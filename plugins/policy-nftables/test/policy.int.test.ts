@@ -90,7 +90,8 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     Promise.all(flows.map((f) => clientB.probe(f.proto, addr(f.from, f.v6), addr('a', f.v6), f.port)));
   const nft = (...args: string[]): Promise<string> => net.exec(net.a, 'nft', args);
   /** Ruleset text without counter values (stray packets such as IPv6 MLD may move them). */
-  const structure = async (...args: string[]): Promise<string> => (await nft(...args)).replace(/packets \d+ bytes \d+/g, 'packets - bytes -');
+  const structure = async (...args: string[]): Promise<string> =>
+    (await nft(...args)).replace(/packets \d+ bytes \d+/g, 'packets - bytes -');
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
@@ -102,7 +103,12 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     clientA = await Agent.start(net.a, 'client');
     agents.push(clientB, clientA);
     // Tables that are not ours: they must survive everything the plugin does.
-    await net.exec(net.a, 'nft', ['-f', '-'], 'table inet othertbl {\n chain c {\n  type filter hook input priority 0; policy accept;\n  counter\n }\n}\ntable ip other4 {\n}\n');
+    await net.exec(
+      net.a,
+      'nft',
+      ['-f', '-'],
+      'table inet othertbl {\n chain c {\n  type filter hook input priority 0; policy accept;\n  counter\n }\n}\ntable ip other4 {\n}\n',
+    );
     runner = new NetnsRunner(net.a);
     const ctx = makeContext({ runner });
     metrics = ctx.metrics;
@@ -190,14 +196,15 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     }
     expect(runner.calls.length, 'no nft command for an invalid policy').to.equal(calls);
     expect(await structure('list', 'ruleset')).to.equal(before);
-    expect(await probeAll([MATRIX[0]!, MATRIX[1]!])).to.deep.equal([true, false]);
+    expect(await probeAll([MATRIX[0], MATRIX[1]])).to.deep.equal([true, false]);
   });
 
   it('when nft itself fails, the previous ruleset stays (atomic transaction)', async () => {
     const before = await structure('list', 'table', 'inet', 'rustynet_policy');
     const countersBefore = await plugin.counters();
     // A valid policy that would open everything; the runner corrupts its transaction's tail.
-    runner.filter = (_f, args, stdin) => (args.join(' ') === '-f -' && stdin ? `${stdin}add rule inet rustynet_policy acl bogus expression\n` : stdin);
+    runner.filter = (_f, args, stdin) =>
+      args.join(' ') === '-f -' && stdin ? `${stdin}add rule inet rustynet_policy acl bogus expression\n` : stdin;
     try {
       await plugin.apply(input([{ id: 'open', action: 'accept', src: ['*'], dst: ['*'], proto: 'any' }]));
       expect.fail('apply succeeded despite nft failure');
@@ -212,7 +219,7 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     const ssh = (cs: Array<{ ruleId: string; packets: number }>): number => cs.find((c) => c.ruleId === 'ssh')!.packets;
     expect(ssh(countersBefore)).to.be.greaterThan(0);
     expect(ssh(await plugin.counters())).to.be.at.least(ssh(countersBefore));
-    expect(await probeAll([MATRIX[1]!, MATRIX[4]!])).to.deep.equal([false, false]);
+    expect(await probeAll([MATRIX[1], MATRIX[4]])).to.deep.equal([false, false]);
   });
 
   it('updates never open a gap: continuous probes of denied flows during repeated swaps never get through', async () => {
@@ -239,7 +246,11 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     const [tcp, udp, tcp6, allowed] = await Promise.all([stopDeniedTcp(), stopDeniedUdp(), stopDeniedTcp6(), stopAllowed()]);
     expect(tcp.attempts, 'tcp probes sent').to.be.greaterThan(50);
     expect(udp.attempts, 'udp probes sent').to.be.greaterThan(100);
-    expect({ tcp: tcp.successes, udp: udp.successes, tcp6: tcp6.successes }, 'denied probes that got through').to.deep.equal({ tcp: 0, udp: 0, tcp6: 0 });
+    expect({ tcp: tcp.successes, udp: udp.successes, tcp6: tcp6.successes }, 'denied probes that got through').to.deep.equal({
+      tcp: 0,
+      udp: 0,
+      tcp6: 0,
+    });
     expect(allowed.attempts).to.be.greaterThan(10);
     expect(allowed.successes, 'allowed flow kept working through every swap').to.equal(allowed.attempts);
   });
@@ -249,7 +260,10 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     const samples = fc.sample(policyArb, { numRuns: 60, seed: 20261123 });
     const rejected: string[] = [];
     for (const { input: p } of samples) {
-      const text = compileRuleset(resolvePolicy({ ...p, interfaces: ['rn0', 'rn*'] } as PolicyInput), { ...DEFAULT_OPTIONS, table: 'rnpl_check' });
+      const text = compileRuleset(resolvePolicy({ ...p, interfaces: ['rn0', 'rn*'] }), {
+        ...DEFAULT_OPTIONS,
+        table: 'rnpl_check',
+      });
       const r = await runner.run('nft', ['-c', '-f', '-'], { input: text, reject: false });
       if (r.exitCode !== 0) rejected.push(`${r.stderr.trim()}\n${text}`);
     }
@@ -273,6 +287,6 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     } catch (err) {
       expect(isRustynetError(err, 'NOT_RUNNING')).to.equal(true);
     }
-    expect(await probeAll([MATRIX[1]!])).to.deep.equal([true]);
+    expect(await probeAll([MATRIX[1]])).to.deep.equal([true]);
   });
 });

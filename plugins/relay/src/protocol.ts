@@ -169,7 +169,7 @@ export function decodeRegister(buf: Buffer): RegisterMessage | undefined {
   if (!hasValidHeader(buf) || buf[1] !== MessageType.REGISTER) return undefined;
   const idOff = HEADER_SIZE + CHALLENGE_BODY_SIZE;
   if (buf.length < idOff + 1) return undefined;
-  const idLen = buf[idOff]!;
+  const idLen = buf[idOff];
   if (idLen < 1 || idLen > MAX_NODE_ID_LENGTH) return undefined;
   if (buf.length !== idOff + 1 + idLen + SIGNATURE_SIZE) return undefined;
   const nodeId = buf.toString('latin1', idOff + 1, idOff + 1 + idLen);
@@ -188,14 +188,7 @@ export function registerSignatureInput(challengeBody: Uint8Array, nodeId: string
   const id = Buffer.from(nodeId, 'utf8');
   const rid = Buffer.from(relayId, 'utf8');
   if (id.length > 255 || rid.length > 255) throw new RangeError('node id or relay id longer than 255 bytes');
-  return Buffer.concat([
-    ctx,
-    challengeBody.subarray(0, CHALLENGE_BODY_SIZE),
-    Buffer.of(id.length),
-    id,
-    Buffer.of(rid.length),
-    rid,
-  ]);
+  return Buffer.concat([ctx, challengeBody.subarray(0, CHALLENGE_BODY_SIZE), Buffer.of(id.length), id, Buffer.of(rid.length), rid]);
 }
 
 /** Builds REGISTERED: session timeout and recommended keepalive interval, both in ms. */
@@ -267,7 +260,7 @@ export function encodeData(nodeId: string, payload: Uint8Array): Buffer {
  */
 export function decodeData(buf: Buffer): { nodeId: string; payloadOffset: number } | undefined {
   if (buf.length < HEADER_SIZE + 2 || !hasValidHeader(buf) || buf[1] !== MessageType.DATA) return undefined;
-  const idLen = buf[2]!;
+  const idLen = buf[2];
   if (idLen < 1 || idLen > MAX_NODE_ID_LENGTH) return undefined;
   const payloadOffset = 3 + idLen;
   if (buf.length <= payloadOffset) return undefined;

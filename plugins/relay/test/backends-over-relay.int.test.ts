@@ -150,7 +150,13 @@ describe('relay integration: backends over the relay between namespaces (root)',
     await run('ip', ['-n', ns.r, 'addr', 'add', '198.18.1.2/24', 'dev', 'ra']);
     await run('ip', ['-n', ns.b, 'addr', 'add', '198.18.2.1/24', 'dev', 'eth0']);
     await run('ip', ['-n', ns.r, 'addr', 'add', '198.18.2.2/24', 'dev', 'rb']);
-    for (const [n, l] of [[ns.a, 'eth0'], [ns.b, 'eth0'], [ns.r, 'ra'], [ns.r, 'rb']] as const) await run('ip', ['-n', n, 'link', 'set', l, 'up']);
+    for (const [n, l] of [
+      [ns.a, 'eth0'],
+      [ns.b, 'eth0'],
+      [ns.r, 'ra'],
+      [ns.r, 'rb'],
+    ] as const)
+      await run('ip', ['-n', n, 'link', 'set', l, 'up']);
     // no direct path between A and B
     expect(await tryRun('ip', ['netns', 'exec', ns.a, 'ping', '-c', '1', '-W', '1', '198.18.2.1'])).to.equal(false);
 
@@ -162,7 +168,10 @@ describe('relay integration: backends over the relay between namespaces (root)',
       ids[id] = { pub: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64'), keyFile };
     }
     const serverArgs = join(dir, `${tag}server.json`);
-    await writeFile(serverArgs, JSON.stringify({ listen: { host: '0.0.0.0', port: RELAY_PORT }, relayId: 'relay-1', identityKeys: { a: ids.a.pub, b: ids.b.pub } }));
+    await writeFile(
+      serverArgs,
+      JSON.stringify({ listen: { host: '0.0.0.0', port: RELAY_PORT }, relayId: 'relay-1', identityKeys: { a: ids.a.pub, b: ids.b.pub } }),
+    );
     const server = new JsonProc(inNs(ns.r, process.execPath, [FIXTURE, 'server', serverArgs]));
     expect(await server.next()).to.have.property('ready');
 
@@ -171,7 +180,16 @@ describe('relay integration: backends over the relay between namespaces (root)',
       const peer = id === 'a' ? 'b' : 'a';
       const relayHost = id === 'a' ? '198.18.1.2' : '198.18.2.2';
       const args = join(dir, `${tag}client-${id}.json`);
-      await writeFile(args, JSON.stringify({ nodeId: id, peer, keyFile: ids[id].keyFile, backendPort, relays: [{ id: 'relay-1', endpoint: { host: relayHost, port: RELAY_PORT } }] }));
+      await writeFile(
+        args,
+        JSON.stringify({
+          nodeId: id,
+          peer,
+          keyFile: ids[id].keyFile,
+          backendPort,
+          relays: [{ id: 'relay-1', endpoint: { host: relayHost, port: RELAY_PORT } }],
+        }),
+      );
       const proc = new JsonProc(inNs(ns[id], process.execPath, [FIXTURE, 'client', args]));
       const local = ((await proc.next()) as { ready: { host: string; port: number } }).ready;
       return { proc, local };
@@ -180,10 +198,17 @@ describe('relay integration: backends over the relay between namespaces (root)',
   }
 
   /** Captures on the relay host (all interfaces) and inside A's tunnel while `traffic` runs. */
-  async function capture(ns: { a: string; r: string }, tunIf: string, traffic: () => Promise<void>): Promise<{ relay: Buffer; tun: Buffer }> {
+  async function capture(
+    ns: { a: string; r: string },
+    tunIf: string,
+    traffic: () => Promise<void>,
+  ): Promise<{ relay: Buffer; tun: Buffer }> {
     const files = { relay: join(dir, `${tunIf}-relay.pcap`), tun: join(dir, `${tunIf}-tun.pcap`) };
     const caps: Array<{ cap: ChildProcess; err: string }> = [];
-    for (const [n, iface, file] of [[ns.r, 'any', files.relay], [ns.a, tunIf, files.tun]] as const) {
+    for (const [n, iface, file] of [
+      [ns.r, 'any', files.relay],
+      [ns.a, tunIf, files.tun],
+    ] as const) {
       const cap = inNs(n, 'tcpdump', ['-i', iface, '--immediate-mode', '-U', '-n', '-Z', 'root', '-w', file]);
       const entry = { cap, err: '' };
       caps.push(entry);
@@ -214,7 +239,23 @@ describe('relay integration: backends over the relay between namespaces (root)',
   }
 
   async function markerPing(nsA: string): Promise<void> {
-    const out = await run('ip', ['netns', 'exec', nsA, 'ping', '-c', '5', '-i', '0.2', '-W', '3', '-s', '200', '-p', MARKER.toString('hex'), '100.64.0.2']);
+    const out = await run('ip', [
+      'netns',
+      'exec',
+      nsA,
+      'ping',
+      '-c',
+      '5',
+      '-i',
+      '0.2',
+      '-W',
+      '3',
+      '-s',
+      '200',
+      '-p',
+      MARKER.toString('hex'),
+      '100.64.0.2',
+    ]);
     expect(out).to.match(/\b[1-5] received/);
   }
 
@@ -226,9 +267,9 @@ describe('relay integration: backends over the relay between namespaces (root)',
     expect(stats.sessions).to.equal(2);
     expect(stats.packetsForwarded).to.be.greaterThan(10);
     const st = (await clientA.query()) as Array<{ peer: string; rxPackets: number; txPackets: number }>;
-    expect(st[0]!.peer).to.equal('b');
-    expect(st[0]!.rxPackets).to.be.greaterThan(5);
-    expect(st[0]!.txPackets).to.be.greaterThan(5);
+    expect(st[0].peer).to.equal('b');
+    expect(st[0].rxPackets).to.be.greaterThan(5);
+    expect(st[0].txPackets).to.be.greaterThan(5);
   }
 
   it('WireGuard (wireguard-go): tunnel through the relay; the relay only sees ciphertext', async function () {
@@ -249,8 +290,24 @@ describe('relay integration: backends over the relay between namespaces (root)',
       await run('ip', ['netns', 'exec', ns[id], 'wg', 'set', wgIf[id], 'private-key', keyFile, 'listen-port', String(WG_PORT)]);
     }
     const clients = { a: await relayClient('a', WG_PORT), b: await relayClient('b', WG_PORT) };
-    for (const [id, peer, addr, peerAddr] of [['a', 'b', '100.64.0.1', '100.64.0.2'], ['b', 'a', '100.64.0.2', '100.64.0.1']] as const) {
-      await run('ip', ['netns', 'exec', ns[id], 'wg', 'set', wgIf[id], 'peer', wgPub[peer], 'allowed-ips', `${peerAddr}/32`, 'endpoint', `127.0.0.1:${clients[id].local.port}`]);
+    for (const [id, peer, addr, peerAddr] of [
+      ['a', 'b', '100.64.0.1', '100.64.0.2'],
+      ['b', 'a', '100.64.0.2', '100.64.0.1'],
+    ] as const) {
+      await run('ip', [
+        'netns',
+        'exec',
+        ns[id],
+        'wg',
+        'set',
+        wgIf[id],
+        'peer',
+        wgPub[peer],
+        'allowed-ips',
+        `${peerAddr}/32`,
+        'endpoint',
+        `127.0.0.1:${clients[id].local.port}`,
+      ]);
       await run('ip', ['-n', ns[id], 'addr', 'add', `${addr}/32`, 'dev', wgIf[id]]);
       await run('ip', ['-n', ns[id], 'link', 'set', wgIf[id], 'mtu', '1420', 'up']);
       await run('ip', ['-n', ns[id], 'route', 'add', `${peerAddr}/32`, 'dev', wgIf[id]]);
@@ -273,18 +330,82 @@ describe('relay integration: backends over the relay between namespaces (root)',
     for (const id of ['a', 'b'] as const) {
       const cert = join(dir, `${id}.crt`);
       const key = join(dir, `${id}.key`);
-      await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${id}`]);
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${id}`,
+      ]);
       await chmod(key, 0o600);
-      const fp = (await run('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'])).trim().split('=')[1]!;
+      const fp = (await run('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'])).trim().split('=')[1];
       pki[id] = { cert, key, fp };
     }
     // The relay clients come first: B's OpenVPN needs its local relay endpoint as --remote.
     const clients = { a: await relayClient('a', OVPN_PORT), b: await relayClient('b', OVPN_PORT) };
-    const common = ['--dev-type', 'tun', '--proto', 'udp', '--lport', String(OVPN_PORT), '--verb', '3', '--ping', '1', '--ping-restart', '30', '--tun-mtu', '1400'];
+    const common = [
+      '--dev-type',
+      'tun',
+      '--proto',
+      'udp',
+      '--lport',
+      String(OVPN_PORT),
+      '--verb',
+      '3',
+      '--ping',
+      '1',
+      '--ping-restart',
+      '30',
+      '--tun-mtu',
+      '1400',
+    ];
     // A: TLS server, no --remote (accepts the peer at the address it comes from: the relay client).
-    const ovpnA = inNs(ns.a, 'openvpn', [...common, '--dev', tun.a, '--ifconfig', '100.64.0.1', '100.64.0.2', '--tls-server', '--dh', 'none', '--cert', pki.a.cert, '--key', pki.a.key, '--peer-fingerprint', pki.b.fp]);
+    const ovpnA = inNs(ns.a, 'openvpn', [
+      ...common,
+      '--dev',
+      tun.a,
+      '--ifconfig',
+      '100.64.0.1',
+      '100.64.0.2',
+      '--tls-server',
+      '--dh',
+      'none',
+      '--cert',
+      pki.a.cert,
+      '--key',
+      pki.a.key,
+      '--peer-fingerprint',
+      pki.b.fp,
+    ]);
     // B: TLS client whose remote is its relay client's local endpoint for A.
-    const ovpnB = inNs(ns.b, 'openvpn', [...common, '--dev', tun.b, '--ifconfig', '100.64.0.2', '100.64.0.1', '--tls-client', '--remote', '127.0.0.1', String(clients.b.local.port), '--cert', pki.b.cert, '--key', pki.b.key, '--peer-fingerprint', pki.a.fp]);
+    const ovpnB = inNs(ns.b, 'openvpn', [
+      ...common,
+      '--dev',
+      tun.b,
+      '--ifconfig',
+      '100.64.0.2',
+      '100.64.0.1',
+      '--tls-client',
+      '--remote',
+      '127.0.0.1',
+      String(clients.b.local.port),
+      '--cert',
+      pki.b.cert,
+      '--key',
+      pki.b.key,
+      '--peer-fingerprint',
+      pki.a.fp,
+    ]);
     let logs = '';
     for (const p of [ovpnA, ovpnB]) p.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     try {

@@ -22,7 +22,10 @@ async function rejection(p: Promise<unknown>): Promise<RustynetError> {
 }
 
 /** A UDP proxy in front of the relay that drops the first `dropHellos` HELLOs and counts them. */
-async function lossyProxy(target: { host: string; port: number }, dropHellos: number): Promise<{ endpoint: { host: string; port: number }; hellos: () => number; close(): Promise<void> }> {
+async function lossyProxy(
+  target: { host: string; port: number },
+  dropHellos: number,
+): Promise<{ endpoint: { host: string; port: number }; hellos: () => number; close(): Promise<void> }> {
   const front = createSocket('udp4');
   const back = createSocket('udp4');
   await Promise.all([front, back].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
@@ -37,7 +40,11 @@ async function lossyProxy(target: { host: string; port: number }, dropHellos: nu
     if (client) front.send(msg, client.port, client.address);
   });
   const close = (s: Socket): Promise<void> => new Promise((r) => s.close(() => r()));
-  return { endpoint: { host: '127.0.0.1', port: front.address().port }, hellos: () => hellos, close: async () => void (await Promise.all([close(front), close(back)])) };
+  return {
+    endpoint: { host: '127.0.0.1', port: front.address().port },
+    hellos: () => hellos,
+    close: async () => void (await Promise.all([close(front), close(back)])),
+  };
 }
 
 describe('relay client: definite refusals and transient failures', () => {
@@ -50,7 +57,7 @@ describe('relay client: definite refusals and transient failures', () => {
 
   beforeEach(async () => {
     keys = { a: makeKey(), b: makeKey() };
-    allowlist = { a: keys.a!.publicKeyB64, b: keys.b!.publicKeyB64 };
+    allowlist = { a: keys.a.publicKeyB64, b: keys.b.publicKeyB64 };
     server = createRelayServer({ listen: { host: '127.0.0.1', port: 0 }, relayId: RELAY_ID, identityKeys: allowlist });
     relayEp = await server.start();
   });
@@ -71,9 +78,11 @@ describe('relay client: definite refusals and transient failures', () => {
   it('wrong key: start rejects at the first refusal with RELAY_FAILED, reason BAD_SIGNATURE (one REGISTER, no back-off)', async () => {
     const { p, clock, metrics } = plugin();
     // The default deadline (30 s) applies: a prompt rejection is shown by one attempt and no sleep.
-    const err = await rejection(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.b!.sign }));
+    const err = await rejection(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.b.sign }));
     expect(err.code).to.equal('RELAY_FAILED');
-    expect(err.message).to.equal("relay relay-1 refused registration of node a: BAD_SIGNATURE (the node's identity key does not match the netmap)");
+    expect(err.message).to.equal(
+      "relay relay-1 refused registration of node a: BAD_SIGNATURE (the node's identity key does not match the netmap)",
+    );
     expect(err.details).to.include({ reason: 'BAD_SIGNATURE', relay: RELAY_ID, node: 'a' });
     expect(server.stats().drops.bad_signature).to.equal(1); // exactly one REGISTER reached the signature check
     expect(server.stats().registrations).to.equal(0);
@@ -82,7 +91,7 @@ describe('relay client: definite refusals and transient failures', () => {
     const e2 = await rejection(p.openPath({ peer: 'b', backendEndpoint: { host: '127.0.0.1', port: 5000 } }));
     expect(e2.code).to.equal('NOT_RUNNING');
     // the plugin is stopped and can start properly afterwards
-    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a!.sign });
+    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a.sign });
     expect(server.stats().sessions).to.equal(1);
   });
 
@@ -98,7 +107,11 @@ describe('relay client: definite refusals and transient failures', () => {
   });
 
   it('several relays: a refusing relay is skipped; start rejects once every relay refused, naming each', async () => {
-    const other = createRelayServer({ listen: { host: '127.0.0.1', port: 0 }, relayId: 'relay-2', identityKeys: { b: keys.b!.publicKeyB64 } });
+    const other = createRelayServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      relayId: 'relay-2',
+      identityKeys: { b: keys.b.publicKeyB64 },
+    });
     const ep2 = await other.start();
     closers.push(() => other.stop());
     const { p, clock } = plugin();
@@ -106,10 +119,12 @@ describe('relay client: definite refusals and transient failures', () => {
       { id: RELAY_ID, endpoint: relayEp },
       { id: 'relay-2', endpoint: ep2 },
     ];
-    const err = await rejection(p.start({ nodeId: 'a', relays, sign: keys.b!.sign }));
+    const err = await rejection(p.start({ nodeId: 'a', relays, sign: keys.b.sign }));
     expect(err.code).to.equal('RELAY_FAILED');
     expect(err.details).to.include({ reason: 'BAD_SIGNATURE', relay: RELAY_ID });
-    expect(err.message).to.include('relay relay-1 refused registration of node a: BAD_SIGNATURE').and.include('relay relay-2 refused registration of node a: UNKNOWN_NODE');
+    expect(err.message)
+      .to.include('relay relay-1 refused registration of node a: BAD_SIGNATURE')
+      .and.include('relay relay-2 refused registration of node a: UNKNOWN_NODE');
     expect(server.stats().drops.bad_signature).to.equal(1);
     expect(other.stats().drops.unknown_node).to.equal(1);
     expect(clock.sleeps).to.deep.equal([]);
@@ -119,7 +134,7 @@ describe('relay client: definite refusals and transient failures', () => {
     const proxy = await lossyProxy(relayEp, 2);
     closers.push(proxy.close);
     const { p, clock } = plugin({ attemptTimeoutMs: 50, initialBackoffMs: 10, maxBackoffMs: 40 });
-    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy.endpoint }], sign: keys.a!.sign });
+    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy.endpoint }], sign: keys.a.sign });
     expect(proxy.hellos()).to.equal(3);
     expect(clock.sleeps).to.have.length(2); // one back-off after each lost attempt
     expect(server.stats().sessions).to.equal(1);
@@ -129,7 +144,9 @@ describe('relay client: definite refusals and transient failures', () => {
     const proxy = await lossyProxy(relayEp, Number.MAX_SAFE_INTEGER);
     closers.push(proxy.close);
     const { p, clock } = plugin({ attemptTimeoutMs: 20, initialBackoffMs: 5, maxBackoffMs: 10 });
-    const err = await rejection(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy.endpoint }], sign: keys.a!.sign }, { timeoutMs: 300 }));
+    const err = await rejection(
+      p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy.endpoint }], sign: keys.a.sign }, { timeoutMs: 300 }),
+    );
     expect(err.code).to.equal('RELAY_FAILED');
     expect(err.message).to.match(/^no relay reachable within 300 ms/);
     expect(proxy.hellos()).to.be.greaterThan(1);
@@ -140,8 +157,8 @@ describe('relay client: definite refusals and transient failures', () => {
     const opts = { keepaliveIntervalMs: 100, attemptTimeoutMs: 100, initialBackoffMs: 10, maxBackoffMs: 40 };
     const a = plugin(opts);
     const b = plugin(opts);
-    await a.p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a!.sign });
-    await b.p.start({ nodeId: 'b', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.b!.sign });
+    await a.p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a.sign });
+    await b.p.start({ nodeId: 'b', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.b.sign });
     const backendA = await udpSocket();
     const backendB = await udpSocket();
     closers.push(backendA.close, backendB.close);
@@ -155,7 +172,7 @@ describe('relay client: definite refusals and transient failures', () => {
     const refusals = (): number => a.metrics.values.get('relay_client_refusals_total{relay="relay-1",reason="BAD_SIGNATURE"}') ?? 0;
     const refusalsAtSleep: number[] = [];
     a.clock.onSleep = () => refusalsAtSleep.push(refusals());
-    server.setIdentityKeys({ ...allowlist, a: keys.b!.publicKeyB64 });
+    server.setIdentityKeys({ ...allowlist, a: keys.b.publicKeyB64 });
     await a.clock.untilSleep(() => refusals() >= 3);
 
     const info = (a.p as unknown as { info(): { relay: string | null; refused: Record<string, string> } }).info();
@@ -165,7 +182,7 @@ describe('relay client: definite refusals and transient failures', () => {
     expect(errors, 'one error record per refusal reason, not one per attempt').to.have.length(1);
     expect(JSON.stringify(errors[0])).to.include('BAD_SIGNATURE').and.include(RELAY_ID);
     // every back-off after a refusal is the largest one (with its jitter of 0.5..1)
-    const after = a.clock.sleeps.filter((_, i) => refusalsAtSleep[i]! > 0);
+    const after = a.clock.sleeps.filter((_, i) => refusalsAtSleep[i] > 0);
     expect(after.length).to.be.at.least(2);
     for (const ms of after) expect(ms).to.be.within(opts.maxBackoffMs / 2, opts.maxBackoffMs);
     expect(server.stats().drops.bad_signature).to.be.at.least(3);

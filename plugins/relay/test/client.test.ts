@@ -50,7 +50,7 @@ describe('relay client plugin', () => {
 
   async function started(id: string, options: Record<string, unknown> = {}): Promise<RelayPlugin> {
     const p = plugin(options);
-    await p.start({ nodeId: id, relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys[id]!.sign });
+    await p.start({ nodeId: id, relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys[id].sign });
     return p;
   }
 
@@ -64,8 +64,9 @@ describe('relay client plugin', () => {
     expect(manifest.entry).to.equal('./dist/src/index.js');
     expect(manifest.apiVersions).to.include(API_VERSION);
     // the manifest's configSchema is the one the plugin enforces
-    const strip = (o: Record<string, Record<string, unknown>>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { type: v.type, minimum: v.minimum, maximum: v.maximum }]));
-    expect(strip(manifest.configSchema.properties)).to.deep.equal(strip(relayClientConfigSchema.properties as never));
+    const strip = (o: Record<string, Record<string, unknown>>) =>
+      Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { type: v.type, minimum: v.minimum, maximum: v.maximum }]));
+    expect(strip(manifest.configSchema.properties)).to.deep.equal(strip(relayClientConfigSchema.properties));
     expect(manifest.configSchema.additionalProperties).to.equal(false);
   });
 
@@ -75,12 +76,20 @@ describe('relay client plugin', () => {
     expect(await p.status()).to.deep.equal([]);
     await p.closePath('b'); // no-op
     await p.stop(); // idempotent
-    await expectCode(p.start({ nodeId: 'Not_A_Label', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a!.sign }), 'INVALID_INPUT', 'nodeId');
-    await expectCode(p.start({ nodeId: 'a', relays: [], sign: keys.a!.sign }), 'INVALID_INPUT', 'relays');
-    await expectCode(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: { host: 'relay.example', port: 1 } }], sign: keys.a!.sign }), 'INVALID_INPUT', 'relays[0].endpoint.host');
+    await expectCode(
+      p.start({ nodeId: 'Not_A_Label', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a.sign }),
+      'INVALID_INPUT',
+      'nodeId',
+    );
+    await expectCode(p.start({ nodeId: 'a', relays: [], sign: keys.a.sign }), 'INVALID_INPUT', 'relays');
+    await expectCode(
+      p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: { host: 'relay.example', port: 1 } }], sign: keys.a.sign }),
+      'INVALID_INPUT',
+      'relays[0].endpoint.host',
+    );
     await expectCode(p.openPath({ peer: 'b', backendEndpoint: { host: '127.0.0.1', port: 5000 } }), 'NOT_RUNNING');
-    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a!.sign });
-    await expectCode(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a!.sign }), 'ALREADY_RUNNING');
+    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a.sign });
+    await expectCode(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a.sign }), 'ALREADY_RUNNING');
     await expectCode(p.openPath({ peer: 'B!', backendEndpoint: { host: '127.0.0.1', port: 5000 } }), 'INVALID_INPUT', 'peer');
     await expectCode(p.openPath({ peer: 'b', backendEndpoint: { host: '127.0.0.1', port: 0 } }), 'INVALID_INPUT', 'backendEndpoint.port');
     await expectCode(p.openPath({ peer: 'a', backendEndpoint: { host: '127.0.0.1', port: 5000 } }), 'INVALID_INPUT', 'peer');
@@ -126,7 +135,7 @@ describe('relay client plugin', () => {
     const sa = await pa.status();
     expect(sa).to.deep.equal([{ peer: 'b', localEndpoint: aToB, relay: RELAY_ID, rxPackets: N, txPackets: N }]);
     const sb = await pb.status();
-    expect(sb[0]!.rxPackets).to.equal(N);
+    expect(sb[0].rxPackets).to.equal(N);
     expect(server.stats().packetsForwarded).to.equal(2 * N);
 
     // a datagram from another local process on the path socket is not relayed
@@ -136,7 +145,7 @@ describe('relay client plugin', () => {
     intruder.send(Buffer.from('inject'), aToB.port, aToB.host);
     backendA.socket.send(Buffer.from('after'), aToB.port, aToB.host);
     expect((await backendB.next()).toString()).to.equal('after');
-    expect((await pa.status())[0]!.txPackets).to.equal(N + 1);
+    expect((await pa.status())[0].txPackets).to.equal(N + 1);
 
     // closePath: the endpoint goes away; the peer's datagrams are dropped
     await pa.closePath('b');
@@ -153,14 +162,14 @@ describe('relay client plugin', () => {
     const dual = createRelayServer({
       listen: { host: '::', port: 0 },
       relayId: RELAY_ID,
-      identityKeys: { a: keys.a!.publicKeyB64, b: keys.b!.publicKeyB64 },
+      identityKeys: { a: keys.a.publicKeyB64, b: keys.b.publicKeyB64 },
     });
     const ep = await dual.start();
     closers.push(() => dual.stop());
     const pa = plugin();
-    await pa.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: { host: '127.0.0.1', port: ep.port } }], sign: keys.a!.sign });
+    await pa.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: { host: '127.0.0.1', port: ep.port } }], sign: keys.a.sign });
     const pb = plugin();
-    await pb.start({ nodeId: 'b', relays: [{ id: RELAY_ID, endpoint: { host: '::1', port: ep.port } }], sign: keys.b!.sign });
+    await pb.start({ nodeId: 'b', relays: [{ id: RELAY_ID, endpoint: { host: '::1', port: ep.port } }], sign: keys.b.sign });
     const backendA = await udpSocket();
     closers.push(backendA.close);
     const backendB = createSocket('udp6');
@@ -193,12 +202,15 @@ describe('relay client plugin', () => {
 
   it('start fails with RELAY_FAILED when the relay refuses the signature; state stays stopped', async () => {
     const p = plugin({ attemptTimeoutMs: 200, initialBackoffMs: 10, maxBackoffMs: 20 });
-    await expectCode(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.b!.sign }, { timeoutMs: 300 }), 'RELAY_FAILED');
+    await expectCode(
+      p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.b.sign }, { timeoutMs: 300 }),
+      'RELAY_FAILED',
+    );
     await expectCode(p.openPath({ peer: 'b', backendEndpoint: { host: '127.0.0.1', port: 5000 } }), 'NOT_RUNNING');
     expect(server.stats().sessions).to.equal(0);
     expect(server.stats().drops.bad_signature).to.be.greaterThan(0);
     // and it can start properly afterwards
-    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a!.sign });
+    await p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a.sign });
     expect(server.stats().sessions).to.equal(1);
   });
 
@@ -206,7 +218,10 @@ describe('relay client plugin', () => {
     const p = plugin();
     const ac = new AbortController();
     ac.abort();
-    await expectCode(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a!.sign }, { signal: ac.signal }), 'ABORTED');
+    await expectCode(
+      p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: relayEp }], sign: keys.a.sign }, { signal: ac.signal }),
+      'ABORTED',
+    );
   });
 
   it('stop() during a start that is still trying makes start reject with ABORTED', async () => {
@@ -214,7 +229,11 @@ describe('relay client plugin', () => {
     await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
     closers.push(() => new Promise((r) => dead.close(() => r())));
     const p = plugin({ attemptTimeoutMs: 60000 });
-    const starting = p.start({ nodeId: 'a', relays: [{ id: 'dead', endpoint: { host: '127.0.0.1', port: dead.address().port } }], sign: keys.a!.sign });
+    const starting = p.start({
+      nodeId: 'a',
+      relays: [{ id: 'dead', endpoint: { host: '127.0.0.1', port: dead.address().port } }],
+      sign: keys.a.sign,
+    });
     await new Promise((r) => dead.once('message', r)); // the HELLO arrived: start is waiting
     await p.stop();
     await expectCode(starting, 'ABORTED');
@@ -233,7 +252,7 @@ describe('relay client plugin', () => {
         { id: 'dead', endpoint: { host: '127.0.0.1', port: dead.address().port } },
         { id: RELAY_ID, endpoint: relayEp },
       ],
-      sign: keys.a!.sign,
+      sign: keys.a.sign,
     });
     expect(server.stats().sessions).to.equal(1);
   });

@@ -20,7 +20,10 @@ function setup(): { core: RelayCore; sent: Map<string, number>; clock: ManualClo
   };
   const core = new RelayCore({ relayId: 'r1', identityKeys: { a: a.publicKeyB64, b: b.publicKeyB64 }, now: clock.now, send });
   // Register a at 10.0.0.1:1000 and b at 10.0.0.2:2000 synchronously with the private keys.
-  for (const [id, key, host, port] of [['a', a, '10.0.0.1', 1000], ['b', b, '10.0.0.2', 2000]] as const) {
+  for (const [id, key, host, port] of [
+    ['a', a, '10.0.0.1', 1000],
+    ['b', b, '10.0.0.2', 2000],
+  ] as const) {
     core.onDatagram(protocol.encodeHello(), host, port);
     const ch = protocol.decodeChallenge(last!)!;
     const sig = edSign(null, protocol.registerSignatureInput(ch.body, id, 'r1'), key.privateKey);
@@ -37,11 +40,13 @@ const validish = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 200 })).map(([t, u]) => Buffer.concat([Buffer.of(1, t), u])),
   // DATA with random id length and bytes
   fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 100 })).map(([l, u]) => Buffer.concat([Buffer.of(1, 6, l), u])),
-  fc.tuple(fc.constantFrom('a', 'b', 'c', 'zz'), fc.uint8Array({ minLength: 1, maxLength: 100 })).map(([id, u]) => protocol.encodeData(id, u)),
+  fc
+    .tuple(fc.constantFrom('a', 'b', 'c', 'zz'), fc.uint8Array({ minLength: 1, maxLength: 100 }))
+    .map(([id, u]) => protocol.encodeData(id, u)),
   // REGISTER-shaped with random content
-  fc.tuple(fc.uint8Array({ minLength: 68, maxLength: 68 }), fc.constantFrom('a', 'b', 'x'), fc.uint8Array({ minLength: 64, maxLength: 64 })).map(([c, id, s]) =>
-    protocol.encodeRegister(c, id, s),
-  ),
+  fc
+    .tuple(fc.uint8Array({ minLength: 68, maxLength: 68 }), fc.constantFrom('a', 'b', 'x'), fc.uint8Array({ minLength: 64, maxLength: 64 }))
+    .map(([c, id, s]) => protocol.encodeRegister(c, id, s)),
   fc.integer({ min: 0, max: 0xffffffff }).map((s) => protocol.encodeKeepalive(s)),
   fc.integer({ min: 0, max: 2000 }).map((n) => Buffer.concat([Buffer.of(1, 1), Buffer.alloc(n)])),
 );

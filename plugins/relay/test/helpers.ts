@@ -56,7 +56,7 @@ export class RawClient {
       const i = this.waiters.findIndex((w) => w.pred(msg));
       if (i >= 0) {
         const [w] = this.waiters.splice(i, 1);
-        w!.resolve(msg);
+        w.resolve(msg);
       } else this.queue.push(msg);
     });
   }
@@ -80,7 +80,7 @@ export class RawClient {
   /** Resolves with the next received datagram matching `pred` (queued ones first). */
   next(pred: (b: Buffer) => boolean = () => true): Promise<Buffer> {
     const i = this.queue.findIndex(pred);
-    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]!);
+    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
     return new Promise((resolve) => this.waiters.push({ pred, resolve }));
   }
 
@@ -163,11 +163,18 @@ export const noopLogger: Logger = {
 export class RecordingMetrics implements Metrics {
   readonly values = new Map<string, number>();
   private key(name: string, labels?: Record<string, string>): string {
-    const l = labels ? Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',') : '';
+    const l = labels
+      ? Object.entries(labels)
+          .map(([k, v]) => `${k}="${v}"`)
+          .join(',')
+      : '';
     return l ? `${name}{${l}}` : name;
   }
   counter(name: string): Counter {
-    return { inc: (labels?: Record<string, string>, value = 1) => this.values.set(this.key(name, labels), (this.values.get(this.key(name, labels)) ?? 0) + value) };
+    return {
+      inc: (labels?: Record<string, string>, value = 1) =>
+        this.values.set(this.key(name, labels), (this.values.get(this.key(name, labels)) ?? 0) + value),
+    };
   }
   gauge(name: string): Gauge {
     return {
@@ -175,10 +182,10 @@ export class RecordingMetrics implements Metrics {
         if (typeof a === 'number') this.values.set(name, a);
         else this.values.set(this.key(name, a), b!);
       },
-    } as Gauge;
+    };
   }
   histogram(): Histogram {
-    return { observe() {} } as Histogram;
+    return { observe() {} };
   }
 }
 
@@ -213,7 +220,7 @@ export class RecordingClock implements Clock {
     this.onSleep(ms);
     this.waiters = this.waiters.filter((w) => (w.cond() ? (w.resolve(), false) : true));
     return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(new Error('aborted'));
+      if (signal?.aborted) return void reject(new Error('aborted'));
       const onAbort = (): void => {
         clearTimeout(t);
         reject(new Error('aborted'));
@@ -254,7 +261,7 @@ export function makeContext(
       now: () => Date.now(),
       sleep: (ms, signal) =>
         new Promise<void>((resolve, reject) => {
-          if (signal?.aborted) return reject(new Error('aborted'));
+          if (signal?.aborted) return void reject(new Error('aborted'));
           const onAbort = (): void => {
             clearTimeout(t);
             reject(new Error('aborted'));
@@ -272,7 +279,13 @@ export function makeContext(
 }
 
 /** A loopback UDP socket standing in for a backend (WireGuard, OpenVPN). */
-export async function udpSocket(): Promise<{ socket: Socket; port: number; received: Buffer[]; next(): Promise<Buffer>; close(): Promise<void> }> {
+export async function udpSocket(): Promise<{
+  socket: Socket;
+  port: number;
+  received: Buffer[];
+  next(): Promise<Buffer>;
+  close(): Promise<void>;
+}> {
   const socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   const received: Buffer[] = [];

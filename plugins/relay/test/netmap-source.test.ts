@@ -17,7 +17,10 @@ const canon = (v: unknown): string => JSON.stringify(v);
 const testVerify: VerifySignedNetmap = (input, keyB64, opts) => {
   const signed = input as { netmap: Netmap; signature: { value: string } };
   if (typeof signed !== 'object' || !signed?.netmap || !signed.signature) throw new RustynetError('NETMAP_INVALID', 'not a signed netmap');
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(keyB64, 'base64').toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(keyB64, 'base64').toString('base64url') },
+    format: 'jwk',
+  });
   if (!edVerify(null, Buffer.from(canon(signed.netmap)), key, Buffer.from(signed.signature.value, 'base64'))) {
     throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'bad signature');
   }
@@ -31,12 +34,22 @@ describe('relay server with a signed netmap source', () => {
   const cpB64 = Buffer.from(cp.publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64');
   const nodeKeys = { a: makeKey(), b: makeKey() };
 
-  function signed(version: number, nodes: Array<keyof typeof nodeKeys>, relays = [{ id: 'relay-1', endpoint: { host: '127.0.0.1', port: 3478 } }]) {
+  function signed(
+    version: number,
+    nodes: Array<keyof typeof nodeKeys>,
+    relays = [{ id: 'relay-1', endpoint: { host: '127.0.0.1', port: 3478 } }],
+  ) {
     const netmap: Netmap = {
       version,
       issuedAt: new Date(Date.now() - 1000).toISOString(),
       expiresAt: new Date(Date.now() + 3600_000).toISOString(),
-      nodes: nodes.map((id, i) => ({ id, addresses: [`100.64.0.${i + 1}/32`], endpoints: [], keys: {}, identityKey: nodeKeys[id].publicKeyB64 })),
+      nodes: nodes.map((id, i) => ({
+        id,
+        addresses: [`100.64.0.${i + 1}/32`],
+        endpoints: [],
+        keys: {},
+        identityKey: nodeKeys[id].publicKeyB64,
+      })),
       relays,
     };
     const value = edSign(null, Buffer.from(canon(netmap)), cp.privateKey).toString('base64');
@@ -116,7 +129,10 @@ describe('relay server with a signed netmap source', () => {
   it('refuses to start on an unverifiable netmap or a relay id the map does not list', async () => {
     const file = join(dir, 'netmap.json');
     await writeFile(file, signed(1, ['a']).replace('"version":1', '"version":2'));
-    const s1 = createRelayServer({ listen: { host: '127.0.0.1', port: 0 }, netmap: { file, controlPlaneKey: cpB64, verifySignedNetmap: testVerify } });
+    const s1 = createRelayServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      netmap: { file, controlPlaneKey: cpB64, verifySignedNetmap: testVerify },
+    });
     try {
       await s1.start();
       expect.fail('started');
@@ -125,7 +141,11 @@ describe('relay server with a signed netmap source', () => {
     }
     expect(s1.address()).to.equal(null);
     await writeFile(file, signed(1, ['a']));
-    const s2 = createRelayServer({ listen: { host: '127.0.0.1', port: 0 }, relayId: 'nope', netmap: { file, controlPlaneKey: cpB64, verifySignedNetmap: testVerify } });
+    const s2 = createRelayServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      relayId: 'nope',
+      netmap: { file, controlPlaneKey: cpB64, verifySignedNetmap: testVerify },
+    });
     try {
       await s2.start();
       expect.fail('started');
@@ -133,7 +153,10 @@ describe('relay server with a signed netmap source', () => {
       expect(isRustynetError(err, 'INVALID_INPUT')).to.equal(true);
       expect((err as { field?: string }).field).to.equal('relayId');
     }
-    const s3 = createRelayServer({ listen: { host: '127.0.0.1', port: 0 }, netmap: { file: join(dir, 'missing.json'), controlPlaneKey: cpB64, verifySignedNetmap: testVerify } });
+    const s3 = createRelayServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      netmap: { file: join(dir, 'missing.json'), controlPlaneKey: cpB64, verifySignedNetmap: testVerify },
+    });
     try {
       await s3.start();
       expect.fail('started');

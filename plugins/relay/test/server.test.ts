@@ -33,7 +33,7 @@ describe('relay server', () => {
 
   async function registered(id: string): Promise<RawClient> {
     const c = await client();
-    expect(await c.register(id, keys[id]!, RELAY_ID)).to.equal('registered');
+    expect(await c.register(id, keys[id], RELAY_ID)).to.equal('registered');
     return c;
   }
 
@@ -56,11 +56,11 @@ describe('relay server', () => {
     await startServer();
     const c = await client();
     // a's id signed with b's key
-    expect(await c.register('a', keys.b!, RELAY_ID)).to.equal(protocol.RejectReason.BAD_SIGNATURE);
+    expect(await c.register('a', keys.b, RELAY_ID)).to.equal(protocol.RejectReason.BAD_SIGNATURE);
     // right key, but signed for another relay
-    expect(await c.register('a', keys.a!, 'other-relay')).to.equal(protocol.RejectReason.BAD_SIGNATURE);
+    expect(await c.register('a', keys.a, 'other-relay')).to.equal(protocol.RejectReason.BAD_SIGNATURE);
     // a node the netmap does not list
-    expect(await c.register('zed', keys.a!, RELAY_ID)).to.equal(protocol.RejectReason.UNKNOWN_NODE);
+    expect(await c.register('zed', keys.a, RELAY_ID)).to.equal(protocol.RejectReason.UNKNOWN_NODE);
     const st = server.stats();
     expect(st.sessions).to.equal(0);
     expect(st.drops.bad_signature).to.equal(2);
@@ -76,16 +76,16 @@ describe('relay server', () => {
     const c = await client();
     // tampered MAC
     const ch = await c.hello();
-    ch.body[40] = ch.body[40]! ^ 1;
-    await c.send(protocol.encodeRegister(ch.body, 'a', await keys.a!.sign(protocol.registerSignatureInput(ch.body, 'a', RELAY_ID))));
+    ch.body[40] = ch.body[40] ^ 1;
+    await c.send(protocol.encodeRegister(ch.body, 'a', await keys.a.sign(protocol.registerSignatureInput(ch.body, 'a', RELAY_ID))));
     // a token minted for another address (port)
     const other = await client();
     const ch2 = await other.hello();
-    await c.send(protocol.encodeRegister(ch2.body, 'a', await keys.a!.sign(protocol.registerSignatureInput(ch2.body, 'a', RELAY_ID))));
+    await c.send(protocol.encodeRegister(ch2.body, 'a', await keys.a.sign(protocol.registerSignatureInput(ch2.body, 'a', RELAY_ID))));
     // an expired token: two windows later
     const ch3 = await c.hello();
     clock.advance(2 * 10_000 + 1);
-    await c.send(protocol.encodeRegister(ch3.body, 'a', await keys.a!.sign(protocol.registerSignatureInput(ch3.body, 'a', RELAY_ID))));
+    await c.send(protocol.encodeRegister(ch3.body, 'a', await keys.a.sign(protocol.registerSignatureInput(ch3.body, 'a', RELAY_ID))));
     await c.barrier(false);
     const st = server.stats();
     expect(st.drops.bad_token).to.equal(3);
@@ -95,7 +95,7 @@ describe('relay server', () => {
     // one window later the token is still good
     const ch4 = await c.hello();
     clock.advance(10_000);
-    await c.send(protocol.encodeRegister(ch4.body, 'a', await keys.a!.sign(protocol.registerSignatureInput(ch4.body, 'a', RELAY_ID))));
+    await c.send(protocol.encodeRegister(ch4.body, 'a', await keys.a.sign(protocol.registerSignatureInput(ch4.body, 'a', RELAY_ID))));
     const m = await c.next((b) => protocol.decodeRegistered(b) !== undefined || protocol.decodeReject(b) !== undefined);
     expect(protocol.decodeRegistered(m)).to.not.equal(undefined);
   });
@@ -204,17 +204,17 @@ describe('relay server', () => {
     const a1 = await registered('a');
     await registered('a');
     const a3 = await client();
-    expect(await a3.register('a', keys.a!, RELAY_ID)).to.equal(protocol.RejectReason.SESSION_LIMIT);
+    expect(await a3.register('a', keys.a, RELAY_ID)).to.equal(protocol.RejectReason.SESSION_LIMIT);
     expect(server.stats().drops.session_limit).to.equal(1);
     expect(server.stats().sessions).to.equal(2);
     // re-registering an existing session is not a new session
-    expect(await a1.register('a', keys.a!, RELAY_ID)).to.equal('registered');
+    expect(await a1.register('a', keys.a, RELAY_ID)).to.equal('registered');
     // a1 keeps alive, a2 goes quiet; after the timeout a2 expires and a3 fits
     clock.advance(20_000);
     await a1.barrier(true);
     clock.advance(20_000);
     expect(server.sweep()).to.equal(1);
-    expect(await a3.register('a', keys.a!, RELAY_ID)).to.equal('registered');
+    expect(await a3.register('a', keys.a, RELAY_ID)).to.equal('registered');
     expect(server.stats().sessions).to.equal(2);
   });
 
@@ -277,7 +277,7 @@ describe('relay server', () => {
     const bad: Array<[Partial<RelayServerOptions>, string]> = [
       [{ listen: { host: 'localhost', port: 1 } }, 'listen.host'],
       [{ listen: { host: '127.0.0.1', port: 70000 } }, 'listen.port'],
-      [{ identityKeys: { 'Bad_Id': makeKey().publicKeyB64 } }, 'identityKeys.Bad_Id'],
+      [{ identityKeys: { Bad_Id: makeKey().publicKeyB64 } }, 'identityKeys.Bad_Id'],
       [{ identityKeys: { a: 'notakey' } }, 'identityKeys.a'],
       [{ limits: { packetsPerSecond: -1 } }, 'limits.packetsPerSecond'],
       [{ limits: { bogus: 1 } as never }, 'limits.bogus'],
@@ -337,7 +337,7 @@ describe('relay server', () => {
     await registered('a');
     await registered('b');
     const newB = makeKey();
-    server.setIdentityKeys({ a: keys.a!.publicKeyB64, b: newB.publicKeyB64 });
+    server.setIdentityKeys({ a: keys.a.publicKeyB64, b: newB.publicKeyB64 });
     expect(server.stats().sessions).to.equal(1);
     server.setIdentityKeys({});
     expect(server.stats().sessions).to.equal(0);

@@ -1,6 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackendCapabilities, BackendRuntimeStats, BackendStartConfig, PeerBatch, PeerConfig, PluginManifest, Route, RouteChange } from '@rustynet/plugin-api';
+import type {
+  BackendCapabilities,
+  BackendRuntimeStats,
+  BackendStartConfig,
+  PeerBatch,
+  PeerConfig,
+  PluginManifest,
+  Route,
+  RouteChange,
+} from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
 import type { PluginHost } from '../../host/plugin-host-client.js';
 import { lastLines, logWarnings, redact } from '../common/diagnostics.js';
@@ -228,7 +237,13 @@ export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> 
         if (pt) parts.push(`--- output of process ${p.pid ?? '?'} spawned by the plugin on ${n.name} ---\n${pt}`);
       }
       const tl = await n.plugin.timeline().catch(() => null);
-      if (tl && tl.length) parts.push(`--- hook timeline on ${n.name} ---\n${tl.slice(-10).map((e) => JSON.stringify(e)).join('\n')}`);
+      if (tl && tl.length)
+        parts.push(
+          `--- hook timeline on ${n.name} ---\n${tl
+            .slice(-10)
+            .map((e) => JSON.stringify(e))
+            .join('\n')}`,
+        );
     }
     // never copy key material into reports, even if the plugin leaked it into its output
     const tokens = (await Promise.all(Object.values(this.nodes).map((n) => this.secretTokens(n)))).flat();

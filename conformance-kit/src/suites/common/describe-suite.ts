@@ -1,7 +1,6 @@
 import type { PluginKind } from '@rustynet/plugin-api';
 import { registerTests, type KitTest } from '../define.js';
 import type { SuiteFixture } from './fixture.js';
-import type { SuiteOptions } from './options.js';
 
 /**
  * Registers a suite with mocha's BDD globals (`describe`, `it`, `after`): one `describe` titled
@@ -9,7 +8,7 @@ import type { SuiteOptions } from './options.js';
  * order, sharing `fixture`, which is disposed in `after` (and its network on exit or SIGINT).
  * @returns the fixture.
  */
-export function describeSuite<F extends SuiteFixture<SuiteOptions>>(kind: PluginKind, tests: readonly KitTest<F>[], fixture: F): F {
+export function describeSuite<F extends SuiteFixture>(kind: PluginKind, tests: readonly KitTest<F>[], fixture: F): F {
   describe(fixture.opts.title ?? `${kind} conformance: ${fixture.opts.plugin}`, function () {
     registerTests([...tests], fixture);
     after(async function () {

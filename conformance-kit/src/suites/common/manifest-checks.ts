@@ -68,7 +68,13 @@ export function checkCapabilityKeys(t: StepContext, m: PluginManifest, kind: Plu
  * capability in `capabilityKeys`, that `configSchema` compiles, the entry exists, and that name
  * and version equal `package.json`'s.
  */
-export async function checkManifest(t: StepContext, dir: string, m: PluginManifest, kind: PluginKind, capabilityKeys: readonly string[]): Promise<void> {
+export async function checkManifest(
+  t: StepContext,
+  dir: string,
+  m: PluginManifest,
+  kind: PluginKind,
+  capabilityKeys: readonly string[],
+): Promise<void> {
   await checkManifestSchema(t, dir);
   checkKind(t, m, kind);
   if (m.configSchema) checkSchemaCompiles(t, 'configSchema', m.configSchema, false);

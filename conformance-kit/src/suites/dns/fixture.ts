@@ -52,7 +52,7 @@ export function parseDig(out: string): DigResult | null {
   const section = (name: string): DigRecord[] => {
     const m = new RegExp(`;; ${name} SECTION:\\n([\\s\\S]*?)(\\n\\n|$)`).exec(out);
     if (!m) return [];
-    return m[1]!
+    return m[1]
       .split('\n')
       .filter((l) => l && !l.startsWith(';'))
       .map((l) => {
@@ -60,7 +60,7 @@ export function parseDig(out: string): DigResult | null {
         return { name: rname, ttl: Number(ttl), class: cls, type, data: data.join(' ') };
       });
   };
-  return { status: header[1]!, flags, answers: section('ANSWER'), authority: section('AUTHORITY'), raw: out };
+  return { status: header[1], flags, answers: section('ANSWER'), authority: section('AUTHORITY'), raw: out };
 }
 
 /** One DNS plugin host and whether its instance runs. */
@@ -165,11 +165,33 @@ export class DnsFixture extends SuiteFixture<DnsSuiteOptions, DnsHostName> {
    * 1 s per try, 2 tries; `+tcp` with `opts.tcp`.
    * @returns the parsed reply, or null when none came (timeout, connection refused).
    */
-  async dig(from: TestHost, server: string, port: number, name: string, type: string, opts: { tcp?: boolean; extra?: string[] } = {}): Promise<DigResult | null> {
-    const r = await from.exec('dig', [`@${server}`, '-p', String(port), '+norecurse', '+time=1', '+tries=2', ...(opts.tcp ? ['+tcp'] : []), ...(opts.extra ?? []), name, type], {
-      reject: false,
-      timeoutMs: 15_000,
-    });
+  async dig(
+    from: TestHost,
+    server: string,
+    port: number,
+    name: string,
+    type: string,
+    opts: { tcp?: boolean; extra?: string[] } = {},
+  ): Promise<DigResult | null> {
+    const r = await from.exec(
+      'dig',
+      [
+        `@${server}`,
+        '-p',
+        String(port),
+        '+norecurse',
+        '+time=1',
+        '+tries=2',
+        ...(opts.tcp ? ['+tcp'] : []),
+        ...(opts.extra ?? []),
+        name,
+        type,
+      ],
+      {
+        reject: false,
+        timeoutMs: 15_000,
+      },
+    );
     return parseDig(r.stdout);
   }
 

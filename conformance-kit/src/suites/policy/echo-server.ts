@@ -16,19 +16,23 @@ async function main(): Promise<void> {
       c.on('data', (d) => c.write(d));
       c.on('error', () => undefined);
     });
-    binds.push(new Promise((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen({ port, host: '::', ipv6Only: false }, () => resolve());
-    }));
+    binds.push(
+      new Promise((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ port, host: '::', ipv6Only: false }, () => resolve());
+      }),
+    );
   }
   for (const port of ports(udpArg)) {
     const sock = dgram.createSocket({ type: 'udp6', ipv6Only: false });
     sock.on('message', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
     sock.on('error', () => undefined);
-    binds.push(new Promise((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(port, '::', () => resolve());
-    }));
+    binds.push(
+      new Promise((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(port, '::', () => resolve());
+      }),
+    );
   }
   await Promise.all(binds);
   process.stdout.write('ready\n');

@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AclRule, FlowQuery, PluginManifest, PolicyCapabilities, PolicyDecision, PolicyInput, RuleCounter } from '@rustynet/plugin-api';
+import type {
+  AclRule,
+  FlowQuery,
+  PluginManifest,
+  PolicyCapabilities,
+  PolicyDecision,
+  PolicyInput,
+  RuleCounter,
+} from '@rustynet/plugin-api';
 import type { ResultPromise } from 'execa';
 import type { TestHost, TestNetwork } from '../../harness/test-network.js';
 import type { PluginHost } from '../../host/plugin-host-client.js';

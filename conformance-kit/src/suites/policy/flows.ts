@@ -116,11 +116,21 @@ export async function probeAll(fx: PolicyFixture, flows: Flow[], expectOpen?: (f
  * Probes every flow and fails with the list of flows whose outcome differs from `expected`
  * (default: each flow's own `action`), as expected vs. actual.
  */
-export async function expectFlows(t: StepContext, fx: PolicyFixture, flows: Flow[], why: string, expected: (f: Flow) => 'accept' | 'drop' = (f) => f.action): Promise<void> {
+export async function expectFlows(
+  t: StepContext,
+  fx: PolicyFixture,
+  flows: Flow[],
+  why: string,
+  expected: (f: Flow) => 'accept' | 'drop' = (f) => f.action,
+): Promise<void> {
   t.begin(`probe ${flows.length} flows with real packets (${why})`);
   const got = await probeAll(fx, flows, (f) => expected(f) === 'accept');
   const wrong = flows
-    .map((f, i) => ({ flow: flowName(f), expected: expected(f) === 'accept' ? 'gets through' : 'dropped', actual: got[i] ? 'got through' : 'dropped' }))
+    .map((f, i) => ({
+      flow: flowName(f),
+      expected: expected(f) === 'accept' ? 'gets through' : 'dropped',
+      actual: got[i] ? 'got through' : 'dropped',
+    }))
     .filter((w) => w.expected.startsWith('gets') !== w.actual.startsWith('got'));
   t.check(
     wrong.length === 0,

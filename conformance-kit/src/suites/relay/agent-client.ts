@@ -9,7 +9,10 @@ const AGENT_PATH = fileURLToPath(new URL('./agent.js', import.meta.url));
 /** An error raised inside the agent (e.g. the relay server's `start` failing), with its code. */
 export class AgentError extends Error {
   override readonly name = 'AgentError';
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
@@ -30,7 +33,10 @@ export class RelayAgent {
   private nextId = 1;
   private tail = '';
 
-  private constructor(private readonly child: ChildProcess, readonly host: TestHost) {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly host: TestHost,
+  ) {
     child.stderr?.on('data', (d: Buffer) => {
       this.tail = (this.tail + d.toString()).slice(-8192);
     });
@@ -83,7 +89,8 @@ export class RelayAgent {
   }
 
   private call<T>(op: string, args: Record<string, unknown>, timeoutMs = 30_000): Promise<T> {
-    if (this.child.exitCode !== null || !this.child.connected) return Promise.reject(new Error(`relay agent in ${this.host.netns} is not running`));
+    if (this.child.exitCode !== null || !this.child.connected)
+      return Promise.reject(new Error(`relay agent in ${this.host.netns} is not running`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -140,7 +147,15 @@ export class RelayAgent {
    * Sequential echo rounds through `to`: each round sends a fresh payload until its echo comes back
    * (up to `attempts` tries of `waitMs`). Stops early after `budgetMs` (default: no budget).
    */
-  echoRounds(id: number, to: Endpoint, rounds: number, attempts: number, waitMs: number, size: number, budgetMs = 0): Promise<{ ok: number; attemptsUsed: number; outOfBudget: boolean }> {
+  echoRounds(
+    id: number,
+    to: Endpoint,
+    rounds: number,
+    attempts: number,
+    waitMs: number,
+    size: number,
+    budgetMs = 0,
+  ): Promise<{ ok: number; attemptsUsed: number; outOfBudget: boolean }> {
     const max = budgetMs > 0 ? budgetMs + waitMs : rounds * attempts * waitMs;
     return this.call('echoRounds', { id, host: to.host, port: to.port, rounds, attempts, waitMs, size, budgetMs }, max + 10_000);
   }

@@ -98,7 +98,7 @@ function sendAll(s: dgram.Socket, payloads: Buffer[], port: number, host: string
     const next = (): void => {
       const burst = payloads.slice(i, i + per);
       let left = burst.length;
-      if (left === 0) return resolve();
+      if (left === 0) return void resolve();
       for (const b of burst)
         s.send(b, port, host, () => {
           if (--left === 0) {
@@ -154,18 +154,23 @@ async function echoRounds(
 }
 
 /** Sends each payload from its own socket; returns per payload the bytes sent and received back. */
-async function probe(host: string, port: number, payloads: Buffer[], quietMs: number): Promise<{ sent: number; received: number; replies: number }[]> {
+async function probe(
+  host: string,
+  port: number,
+  payloads: Buffer[],
+  quietMs: number,
+): Promise<{ sent: number; received: number; replies: number }[]> {
   const socks = await Promise.all(payloads.map(() => bindSocket(host.includes(':') ? '::' : '0.0.0.0', 0)));
   const res = payloads.map((p) => ({ sent: p.length, received: 0, replies: 0 }));
   let last = Date.now();
   socks.forEach((s, i) =>
     s.on('message', (msg) => {
-      res[i]!.received += msg.length;
-      res[i]!.replies++;
+      res[i].received += msg.length;
+      res[i].replies++;
       last = Date.now();
     }),
   );
-  for (let i = 0; i < payloads.length; i++) await new Promise<void>((r) => socks[i]!.send(payloads[i]!, port, host, () => r()));
+  for (let i = 0; i < payloads.length; i++) await new Promise<void>((r) => socks[i].send(payloads[i], port, host, () => r()));
   last = Date.now();
   // wait until no reply came for `quietMs`
   while (Date.now() - last < quietMs) await new Promise((r) => setTimeout(r, 50));
@@ -179,7 +184,7 @@ function startFlood(host: string, port: number, templates: Buffer[], max: number
   st.done = new Promise<void>((resolve) => {
     const junk = (): Buffer => {
       const n = st.sent % 4;
-      if (templates.length > 0 && n !== 0) return templates[st.sent % templates.length]!;
+      if (templates.length > 0 && n !== 0) return templates[st.sent % templates.length];
       return randomBytes(1 + (st.sent % 1200));
     };
     const tick = (): void => {
@@ -296,7 +301,8 @@ process.on('message', (raw: unknown) => {
   const req = raw as Request;
   handle(req).then(
     (result) => process.send?.({ id: req.id, result: result ?? null }),
-    (err: Error) => process.send?.({ id: req.id, error: { message: err?.message ?? String(err), code: (err as { code?: unknown })?.code } }),
+    (err: Error) =>
+      process.send?.({ id: req.id, error: { message: err?.message ?? String(err), code: (err as { code?: unknown })?.code } }),
   );
 });
 async function shutdown(): Promise<void> {

@@ -107,7 +107,7 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     const keyFile = join(dir, `${id}.pem`);
-    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     const x = (publicKey.export({ format: 'jwk' }) as { x: string }).x;
     return { id, keyFile, publicKeyB64: Buffer.from(x, 'base64url').toString('base64') };
   }
@@ -129,13 +129,17 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     // What the package exports besides createPlugin (the kit imports it, as the relay CLI would).
     const module = join(ca.plugin.loaded.dir, this.manifest.entry);
     const mod = (await import(pathToFileURL(module).href)) as Record<string, unknown>;
-    const protocol = typeof mod['protocol'] === 'object' && mod['protocol'] !== null ? (mod['protocol'] as Record<string, unknown>) : undefined;
+    const protocol =
+      typeof mod['protocol'] === 'object' && mod['protocol'] !== null ? (mod['protocol'] as Record<string, unknown>) : undefined;
     this.pkg = { module, hasServer: typeof mod['createRelayServer'] === 'function', ...(protocol && { protocol }) };
     if (!this.pkg.hasServer) {
       this.noServerReason = `the package ${this.manifest.name} does not export createRelayServer: the kit cannot run its relay server (see docs/conformance.md, Relay)`;
     }
 
-    const [ba, bb] = await Promise.all([this.agents.a.open('127.0.0.1', BACKEND_PORT, false), this.agents.b.open('127.0.0.1', BACKEND_PORT, true)]);
+    const [ba, bb] = await Promise.all([
+      this.agents.a.open('127.0.0.1', BACKEND_PORT, false),
+      this.agents.b.open('127.0.0.1', BACKEND_PORT, true),
+    ]);
     this.backends = { a: ba.id, b: bb.id };
     const relayHost = this.net.host('relay').underlayAddress;
     this.relayEndpoint = { host: relayHost, port: RELAY_PORT };
@@ -143,8 +147,18 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     if (this.pkg.hasServer) {
       try {
         await Promise.all([
-          this.agents.relay.serverCreate('main', module, this.serverOptions(RELAY_ID, RELAY_PORT, MAIN_NODES, MAIN_LIMITS), this.ms(20_000)),
-          this.agents.relay.serverCreate('rate', module, this.serverOptions(RATE_RELAY_ID, RATE_RELAY_PORT, RATE_NODES, { ...MAIN_LIMITS, ...RATE_LIMITS }), this.ms(20_000)),
+          this.agents.relay.serverCreate(
+            'main',
+            module,
+            this.serverOptions(RELAY_ID, RELAY_PORT, MAIN_NODES, MAIN_LIMITS),
+            this.ms(20_000),
+          ),
+          this.agents.relay.serverCreate(
+            'rate',
+            module,
+            this.serverOptions(RATE_RELAY_ID, RATE_RELAY_PORT, RATE_NODES, { ...MAIN_LIMITS, ...RATE_LIMITS }),
+            this.ms(20_000),
+          ),
         ]);
       } catch (err) {
         this.serverError = `createRelayServer(...).start() failed: ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`;
@@ -157,7 +171,7 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     return {
       listen: { host: this.net.host('relay').underlayAddress, port },
       relayId,
-      identityKeys: Object.fromEntries(nodes.map((n) => [n, this.keys[n]!.publicKeyB64])),
+      identityKeys: Object.fromEntries(nodes.map((n) => [n, this.keys[n].publicKeyB64])),
       limits,
     };
   }
@@ -182,8 +196,13 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
    */
   async start(c: ClientNode, nodeId: string, opts: { keyId?: string; relays?: NetmapRelay[]; timeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? this.ms(15_000);
-    const key = this.keys[opts.keyId ?? nodeId]!;
-    await c.plugin.callWithSigner<void>('start', [{ nodeId, relays: opts.relays ?? this.mainRelays() }, { timeoutMs }], { arg: 0, keyFile: key.keyFile }, timeoutMs + 5000);
+    const key = this.keys[opts.keyId ?? nodeId];
+    await c.plugin.callWithSigner<void>(
+      'start',
+      [{ nodeId, relays: opts.relays ?? this.mainRelays() }, { timeoutMs }],
+      { arg: 0, keyFile: key.keyFile },
+      timeoutMs + 5000,
+    );
     c.running = true;
     c.nodeId = nodeId;
   }
@@ -238,7 +257,11 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
         this.agents.a.open('127.0.0.1', RATE_BACKEND_PORT, false),
         this.agents.b.open('127.0.0.1', RATE_BACKEND_PORT, false),
       ]);
-      await Promise.all([this.start(senderPps, 'ra', { relays }), this.start(senderBps, 'rc', { relays }), this.start(receiver, 'rb', { relays })]);
+      await Promise.all([
+        this.start(senderPps, 'ra', { relays }),
+        this.start(senderBps, 'rc', { relays }),
+        this.start(receiver, 'rb', { relays }),
+      ]);
       return { senderPps, senderBps, receiver, sockA: sa.id, sockB: sb.id };
     })();
     this.rateP.catch(() => (this.rateP = undefined));

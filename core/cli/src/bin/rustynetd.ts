@@ -12,7 +12,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 // V8 accepts `_` for `-` in flag names.
-const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((a) => a.split('=')[0]!.replaceAll('_', '-'));
+const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((a) => a.split('=')[0].replaceAll('_', '-'));
 const has = (flag: string): boolean => given.includes(flag);
 if (!has('--max-semi-space-size') && !has('--semi-space-growth-factor')) setFlagsFromString('--semi-space-growth-factor=1');
 if (!has('--heap-growing-percent')) setFlagsFromString('--heap-growing-percent=100');

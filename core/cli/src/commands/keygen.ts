@@ -62,7 +62,9 @@ export async function keygen(opts: {
 }): Promise<KeygenResult> {
   const dir = resolve(opts.out);
   if (!opts.identity && !opts.controlPlane && opts.backends.length === 0) {
-    throw new RustynetError('INVALID_INPUT', 'nothing to generate (--no-identity without --backend or --control-plane)', { field: '--out' });
+    throw new RustynetError('INVALID_INPUT', 'nothing to generate (--no-identity without --backend or --control-plane)', {
+      field: '--out',
+    });
   }
   const d = await daemonModule();
   const loaded: LoadedPlugin[] = [];
@@ -90,7 +92,9 @@ export async function keygen(opts: {
       }
       protocols.add(protocol);
       if (await nonEmptyDir(join(dir, protocol))) {
-        throw new RustynetError('KEY_INVALID', `${join(dir, protocol)} already holds files; refusing to overwrite keys`, { field: '--out' });
+        throw new RustynetError('KEY_INVALID', `${join(dir, protocol)} already holds files; refusing to overwrite keys`, {
+          field: '--out',
+        });
       }
     }
     for (const t of targets) {

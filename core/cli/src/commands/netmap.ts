@@ -53,7 +53,9 @@ export async function resolvePublicKey(value: string): Promise<string> {
   try {
     text = (await readFile(v, 'utf8')).trim();
   } catch {
-    throw new RustynetError('KEY_INVALID', `--pubkey is neither a base64 Ed25519 public key nor a readable file: ${v}`, { field: '--pubkey' });
+    throw new RustynetError('KEY_INVALID', `--pubkey is neither a base64 Ed25519 public key nor a readable file: ${v}`, {
+      field: '--pubkey',
+    });
   }
   if (!B64_KEY.test(text)) {
     throw new RustynetError('KEY_INVALID', `${v} does not hold a base64 raw Ed25519 public key (44 characters)`, { field: '--pubkey' });
@@ -77,7 +79,9 @@ export async function signNetmapFile(keyFile: string, inputText: string): Promis
     throw err;
   }
   const parsed = parseJson(inputText, 'the netmap input', '--in') as Record<string, unknown>;
-  const netmap = (parsed && typeof parsed === 'object' && 'signature' in parsed && 'netmap' in parsed ? parsed['netmap'] : parsed) as Netmap;
+  const netmap = (
+    parsed && typeof parsed === 'object' && 'signature' in parsed && 'netmap' in parsed ? parsed['netmap'] : parsed
+  ) as Netmap;
   const signed = d.signNetmap(netmap, pem);
   const pub = d.publicKeyFromPrivatePem(pem);
   const issued = Date.parse(String(netmap?.issuedAt));
@@ -116,7 +120,8 @@ export function register(program: Command): void {
   ]);
   sign.action(async (opts: { key: string; in: string; out?: string }) => {
     const { signed, expired } = await signNetmapFile(opts.key, await readInput(opts.in, '--in'));
-    if (expired) io().err(`rustynet: warning: netmap version ${signed.netmap.version} is already expired (expiresAt ${signed.netmap.expiresAt})\n`);
+    if (expired)
+      io().err(`rustynet: warning: netmap version ${signed.netmap.version} is already expired (expiresAt ${signed.netmap.expiresAt})\n`);
     const text = `${JSON.stringify(signed, null, 2)}\n`;
     if (opts.out) {
       await writeFileAtomic(opts.out, text);
@@ -164,11 +169,15 @@ export function register(program: Command): void {
     }
   });
 
-  const reload = netmap.command('reload').description("ask rustynetd to re-read its netmap source now (same as SIGHUP)");
+  const reload = netmap.command('reload').description('ask rustynetd to re-read its netmap source now (same as SIGHUP)');
   addSocketOption(addJsonOption(reload));
   addExamples(reload, ['rustynet netmap reload', 'rustynet netmap reload --socket /run/rustynet/a.sock --json']);
   reload.action(async (opts: { socket?: string; json?: boolean }) => {
-    const body = (await apiClient(opts).reloadNetmap()) as { result?: string; version?: number; error?: { code?: string; message?: string } } | null;
+    const body = (await apiClient(opts).reloadNetmap()) as {
+      result?: string;
+      version?: number;
+      error?: { code?: string; message?: string };
+    } | null;
     if (opts.json) printJson(body ?? { ok: true });
     const failed = body?.result === 'rejected' || body?.result === 'failed';
     if (failed) {

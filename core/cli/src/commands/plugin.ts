@@ -47,14 +47,16 @@ async function kitFunction<K extends keyof KitModule>(name: K): Promise<NonNulla
   }
   const fn = mod[name];
   if (typeof fn !== 'function') throw new RustynetError('INTERNAL', `@rustynet/conformance-kit does not export ${name} (is it built?)`);
-  return fn as NonNullable<KitModule[K]>;
+  return fn;
 }
 
 function parsePositiveNumber(field: string, integer: boolean) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || (integer ? n < 0 : n <= 0)) {
-      throw new RustynetError('INVALID_INPUT', `${field} must be ${integer ? 'a non-negative integer' : 'a positive number'}, got "${v}"`, { field });
+      throw new RustynetError('INVALID_INPUT', `${field} must be ${integer ? 'a non-negative integer' : 'a positive number'}, got "${v}"`, {
+        field,
+      });
     }
     return n;
   };
@@ -62,10 +64,12 @@ function parsePositiveNumber(field: string, integer: boolean) {
 
 function capabilityText(caps: Record<string, unknown> | undefined): string {
   if (!caps) return '-';
-  return Object.entries(caps)
-    .map(([k, v]) => (v === true ? k : v === false ? null : `${k}=${String(v)}`))
-    .filter((x): x is string => x !== null)
-    .join(',') || '-';
+  return (
+    Object.entries(caps)
+      .map(([k, v]) => (v === true ? k : v === false ? null : `${k}=${String(v)}`))
+      .filter((x): x is string => x !== null)
+      .join(',') || '-'
+  );
 }
 
 /** Human rendering of `plugin list`. */
@@ -82,7 +86,7 @@ export function register(program: Command): void {
   const plugin = program.command('plugin').description('list loaded plugins; test and scaffold plugins with the conformance kit');
   addExamples(plugin, ['rustynet plugin list', 'rustynet plugin test ./my-backend', 'rustynet plugin init backend-foo --kind backend']);
 
-  const list = plugin.command('list').description("plugins loaded by the running rustynetd, with version, API version and capabilities");
+  const list = plugin.command('list').description('plugins loaded by the running rustynetd, with version, API version and capabilities');
   addSocketOption(addJsonOption(list));
   addExamples(list, ['rustynet plugin list', 'rustynet plugin list --json --socket /run/rustynet/a.sock']);
   list.action(async (opts: { socket?: string; json?: boolean }) => {
@@ -137,12 +141,15 @@ export function register(program: Command): void {
     .argument('<name>', 'package name of the new plugin, e.g. @acme/backend-foo')
     .addOption(new Option('--kind <kind>', 'plugin kind').choices(['backend', 'policy', 'dns', 'relay']).makeOptionMandatory())
     .option('--dir <dir>', 'directory to create (default: ./<name without scope>)');
-  addExamples(init, ['rustynet plugin init backend-foo --kind backend', 'rustynet plugin init @acme/backend-foo --kind backend --dir ./foo']);
+  addExamples(init, [
+    'rustynet plugin init backend-foo --kind backend',
+    'rustynet plugin init @acme/backend-foo --kind backend --dir ./foo',
+  ]);
   addJsonOption(init);
   init.action(async (name: string, opts: { kind: InitPluginOptions['kind']; dir?: string; json?: boolean }) => {
     const fn = await kitFunction('initPlugin');
     const res = await fn({ name, kind: opts.kind, ...(opts.dir !== undefined && { dir: opts.dir }) });
-    if (opts.json) return printJson(res);
+    if (opts.json) return void printJson(res);
     io().out(`created ${name} (${opts.kind}, protocol "${res.protocol}") in ${res.dir}: ${res.files.length} files\n`);
     io().out(`next:\n  cd ${res.dir} && npm install && npx tsc -b\n  sudo rustynet plugin test ${res.dir}\n`);
   });

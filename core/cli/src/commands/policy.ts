@@ -9,14 +9,7 @@ import type { Command } from 'commander';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  RustynetError,
-  type FlowQuery,
-  type Netmap,
-  type PolicyDecision,
-  type PolicyInput,
-  type PolicyPlugin,
-} from '@rustynet/plugin-api';
+import { RustynetError, type FlowQuery, type Netmap, type PolicyDecision, type PolicyInput, type PolicyPlugin } from '@rustynet/plugin-api';
 import { daemonModule } from '../daemon-api.js';
 import { io, printJson } from '../io.js';
 import { addExamples, addJsonOption } from '../program.js';
@@ -100,7 +93,7 @@ export async function explainPolicy(opts: {
     const policy = loaded.instance as PolicyPlugin;
     const nodes = opts.netmap.nodes.map((n) => ({ id: n.id, addresses: n.addresses, ...(n.tags && { tags: n.tags }) }));
     const dstNode = opts.flow.dst.replace(/^node:/, '');
-    const self = opts.self ?? (nodes.some((n) => n.id === dstNode) ? dstNode : nodes[0]?.id ?? '');
+    const self = opts.self ?? (nodes.some((n) => n.id === dstNode) ? dstNode : (nodes[0]?.id ?? ''));
     const input: PolicyInput = {
       self,
       nodes,
@@ -140,7 +133,8 @@ export function register(program: Command): void {
   explain.action(
     async (src: string, dst: string, protoText: string, opts: { netmap?: string; plugin: string; self?: string; json?: boolean }) => {
       const file = opts.netmap ?? io().env['RUSTYNET_NETMAP'];
-      if (!file) throw new RustynetError('INVALID_INPUT', 'give the netmap with --netmap <file> (or RUSTYNET_NETMAP)', { field: '--netmap' });
+      if (!file)
+        throw new RustynetError('INVALID_INPUT', 'give the netmap with --netmap <file> (or RUSTYNET_NETMAP)', { field: '--netmap' });
       const flow: FlowQuery = { src, dst, ...parseProtoPort(protoText) };
       const result = await explainPolicy({
         netmap: await readNetmapFile(file),

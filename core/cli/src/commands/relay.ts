@@ -19,7 +19,17 @@ interface RelayServerLike {
   start(): Promise<Endpoint>;
   stop(): Promise<void>;
   reloadNetmap(): Promise<void>;
-  stats(): { relayId: string; sessions: number; allowedNodes: number; packetsForwarded: number; bytesForwarded: number; drops: Record<string, number>; recvBufferSize: number | null; sendBufferSize: number | null; netmapVersion: number | null };
+  stats(): {
+    relayId: string;
+    sessions: number;
+    allowedNodes: number;
+    packetsForwarded: number;
+    bytesForwarded: number;
+    drops: Record<string, number>;
+    recvBufferSize: number | null;
+    sendBufferSize: number | null;
+    netmapVersion: number | null;
+  };
 }
 interface RelayModuleLike {
   createRelayServer(opts: {
@@ -47,7 +57,11 @@ async function relayModule(): Promise<RelayModuleLike> {
     if (typeof mod.createRelayServer !== 'function') throw new Error('it does not export createRelayServer');
     return mod as RelayModuleLike;
   } catch (cause) {
-    throw new RustynetError('PLUGIN_LOAD_FAILED', `cannot load ${RELAY_PACKAGE} (is it built? npx tsc -b plugins/relay): ${(cause as Error).message}`, { cause });
+    throw new RustynetError(
+      'PLUGIN_LOAD_FAILED',
+      `cannot load ${RELAY_PACKAGE} (is it built? npx tsc -b plugins/relay): ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -58,10 +72,10 @@ async function relayModule(): Promise<RelayModuleLike> {
 export function parseListen(value: string): Endpoint {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(value) ?? /^([^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || isIP(m[1]!) === 0 || !(port >= 1 && port <= 65535)) {
+  if (!m || isIP(m[1]) === 0 || !(port >= 1 && port <= 65535)) {
     throw invalidInput('--listen', `expected <ip>:<port> or [<ipv6>]:<port>, got "${value}"`);
   }
-  return { host: m[1]!, port };
+  return { host: m[1], port };
 }
 
 function positiveInt(flag: string) {
@@ -76,11 +90,13 @@ function positiveInt(flag: string) {
 function stderrLogger(level: 'info' | 'debug', bindings: Record<string, unknown> = {}): Logger {
   const order = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 } as const;
   const min = order[level];
-  const emit = (lvl: keyof typeof order) => (obj: object | string, msg?: string): void => {
-    if (order[lvl] < min) return;
-    const rec = typeof obj === 'string' ? { msg: obj } : { ...obj, msg };
-    io().err(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, ...bindings, ...rec })}\n`);
-  };
+  const emit =
+    (lvl: keyof typeof order) =>
+    (obj: object | string, msg?: string): void => {
+      if (order[lvl] < min) return;
+      const rec = typeof obj === 'string' ? { msg: obj } : { ...obj, msg };
+      io().err(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, ...bindings, ...rec })}\n`);
+    };
   return {
     trace: emit('trace'),
     debug: emit('debug'),
@@ -110,16 +126,25 @@ export function register(program: Command): void {
   const relay = program.command('relay').description('relay server for nodes whose direct paths are blocked (see docs/relay.md)');
   const serve = relay
     .command('serve')
-    .description('run a relay server: forwards the backends\' encrypted datagrams between nodes of a signed netmap until SIGINT/SIGTERM (SIGHUP re-reads the netmap)')
+    .description(
+      "run a relay server: forwards the backends' encrypted datagrams between nodes of a signed netmap until SIGINT/SIGTERM (SIGHUP re-reads the netmap)",
+    )
     .requiredOption('--listen <addr:port>', 'UDP address to listen on, e.g. 198.18.0.10:3478 or [::]:3478')
     .requiredOption('--netmap <file>', 'signed netmap file; its nodes (id + identityKey) may register; re-read periodically')
     .requiredOption('--control-plane-key <b64>', 'control-plane Ed25519 public key (raw 32 bytes, base64) or a file holding it')
-    .option('--relay-id <id>', "this relay's id in the netmap's relays (default: the relay whose endpoint matches --listen, or the only one)")
+    .option(
+      '--relay-id <id>',
+      "this relay's id in the netmap's relays (default: the relay whose endpoint matches --listen, or the only one)",
+    )
     .option('--poll-interval <ms>', 'netmap re-read interval in ms (default 5000)', positiveInt('--poll-interval'))
     .option('--max-sessions-per-node <n>', 'sessions one node may hold (default 4)', positiveInt('--max-sessions-per-node'))
     .option('--packets-per-second <n>', 'DATA packets/s per node (default 50000)', positiveInt('--packets-per-second'))
     .option('--bytes-per-second <n>', 'DATA bytes/s per node (default 62500000)', positiveInt('--bytes-per-second'))
-    .option('--socket-buffer <bytes>', 'SO_RCVBUF/SO_SNDBUF request (default 4194304; capped by net.core.rmem_max/wmem_max)', positiveInt('--socket-buffer'))
+    .option(
+      '--socket-buffer <bytes>',
+      'SO_RCVBUF/SO_SNDBUF request (default 4194304; capped by net.core.rmem_max/wmem_max)',
+      positiveInt('--socket-buffer'),
+    )
     .option('-v, --verbose', 'debug logging');
   addJsonOption(serve);
   addExamples(serve, [
@@ -179,7 +204,10 @@ export function register(program: Command): void {
       const ep = await server.start();
       const st = server.stats();
       if (opts.json) printJson({ listening: ep, relayId: st.relayId, allowedNodes: st.allowedNodes, netmapVersion: st.netmapVersion });
-      else cliIo.err(`rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})\n`);
+      else
+        cliIo.err(
+          `rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})\n`,
+        );
       await done;
       const end = server.stats();
       cliIo.err(`rustynet relay: forwarded ${end.packetsForwarded} datagrams (${end.bytesForwarded} bytes)\n`);

@@ -62,11 +62,7 @@ function stateOf(body: unknown): string | undefined {
 export function register(program: Command): void {
   const status = program.command('status').description("show this node's state, netmap and peers (from rustynetd's local API)");
   addSocketOption(addJsonOption(status));
-  addExamples(status, [
-    'rustynet status',
-    'rustynet status --json | jq .peers',
-    'RUSTYNET_SOCKET=/run/rustynet/a.sock rustynet status',
-  ]);
+  addExamples(status, ['rustynet status', 'rustynet status --json | jq .peers', 'RUSTYNET_SOCKET=/run/rustynet/a.sock rustynet status']);
   status.action(async (opts: ApiOpts) => {
     const s = await apiClient(opts).status();
     if (opts.json) printJson(s);

@@ -4,15 +4,7 @@ import { canonicalJson, sha256Hex } from '../util/json.js';
 
 /** Kinds of audit events. */
 export type AuditEventType =
-  | 'daemon.start'
-  | 'daemon.stop'
-  | 'netmap.accepted'
-  | 'netmap.rejected'
-  | 'apply'
-  | 'apply.failed'
-  | 'up'
-  | 'down'
-  | 'path.switch';
+  'daemon.start' | 'daemon.stop' | 'netmap.accepted' | 'netmap.rejected' | 'apply' | 'apply.failed' | 'up' | 'down' | 'path.switch';
 
 /** One line of the audit log. */
 export interface AuditRecord {
@@ -83,7 +75,13 @@ export class AuditLog {
   append(type: AuditEventType, data: Record<string, unknown> = {}): Promise<AuditRecord> {
     const run = async (): Promise<AuditRecord> => {
       const last = await this.init();
-      const body = { seq: last.seq + 1, at: new Date(this.now()).toISOString(), type, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>, prev: last.hash };
+      const body = {
+        seq: last.seq + 1,
+        at: new Date(this.now()).toISOString(),
+        type,
+        data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>,
+        prev: last.hash,
+      };
       const record: AuditRecord = { ...body, hash: hashOf(body) };
       await appendFile(this.path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
       // New files are created 0600; an existing file's mode is fixed once per instance.
@@ -111,7 +109,7 @@ export async function verifyAuditLog(path: string): Promise<AuditVerification> {
   for (let i = 0; i < lines.length; i++) {
     let rec: AuditRecord;
     try {
-      rec = JSON.parse(lines[i]!) as AuditRecord;
+      rec = JSON.parse(lines[i]) as AuditRecord;
     } catch {
       return { ok: false, records: i, brokenAt: i + 1, reason: 'not JSON' };
     }

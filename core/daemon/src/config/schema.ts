@@ -1,9 +1,7 @@
 import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
 
 /** Where the daemon gets its signed netmap: a file (polled) or a URL (fetched). */
-export type NetmapSourceConfig =
-  | { file: string; pollIntervalMs?: number }
-  | { url: string; pollIntervalMs?: number; timeoutMs?: number };
+export type NetmapSourceConfig = { file: string; pollIntervalMs?: number } | { url: string; pollIntervalMs?: number; timeoutMs?: number };
 
 /** One non-backend plugin to load. */
 export interface PluginEntryConfig {

@@ -15,7 +15,10 @@ export interface HostServices {
 
 /** Directory-safe form of a plugin name: `@acme/backend-x` -> `acme__backend-x`. */
 export function sanitizePluginName(name: string): string {
-  return name.replace(/^@/, '').replace(/\//g, '__').replace(/[^A-Za-z0-9._-]/g, '_');
+  return name
+    .replace(/^@/, '')
+    .replace(/\//g, '__')
+    .replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 /** State directory of a plugin: `<stateDir>/plugins/<sanitized-name>`. */

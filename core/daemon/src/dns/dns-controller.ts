@@ -1,6 +1,15 @@
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-import { formatEndpoint, type CallOptions, type Clock, type Counter, type DnsPlugin, type DnsZoneData, type Endpoint, type Logger } from '@rustynet/plugin-api';
+import {
+  formatEndpoint,
+  type CallOptions,
+  type Clock,
+  type Counter,
+  type DnsPlugin,
+  type DnsZoneData,
+  type Endpoint,
+  type Logger,
+} from '@rustynet/plugin-api';
 import type { DnsTarget } from '../reconciler/apply.js';
 import { jsonEqual } from '../reconciler/diff.js';
 import { toRustynetError } from '../util/errors.js';
@@ -113,7 +122,9 @@ export class DnsController implements DnsTarget {
     if (!this.listening || !jsonEqual(this.listening, listen)) {
       const from = this.listening;
       if (from) {
-        await this.opts.plugin.stop(this.opts.callOptions()).catch((e: unknown) => this.opts.logger.warn({ err: String(e) }, 'DNS stop before restart failed'));
+        await this.opts.plugin
+          .stop(this.opts.callOptions())
+          .catch((e: unknown) => this.opts.logger.warn({ err: String(e) }, 'DNS stop before restart failed'));
       }
       this.listening = undefined;
       this.served = undefined;
@@ -125,7 +136,10 @@ export class DnsController implements DnsTarget {
         return this.fail('start', err, { listen: listen.map(fmt) });
       }
       this.listening = listen;
-      this.opts.logger.info({ listen: listen.map(fmt), ...(from && { from: from.map(fmt) }) }, from ? 'DNS listeners changed; DNS restarted' : 'DNS started');
+      this.opts.logger.info(
+        { listen: listen.map(fmt), ...(from && { from: from.map(fmt) }) },
+        from ? 'DNS listeners changed; DNS restarted' : 'DNS started',
+      );
     }
     if (!this.served || !jsonEqual(this.served, this.wantZone)) {
       const zone = this.wantZone;
@@ -154,7 +168,9 @@ export class DnsController implements DnsTarget {
       await this.opts.plugin.stop(this.opts.callOptions()).catch(() => undefined);
       return;
     }
-    await this.opts.plugin.stop(this.opts.callOptions()).catch((e: unknown) => this.opts.logger.error({ err: toRustynetError(e).message }, 'DNS stop failed'));
+    await this.opts.plugin
+      .stop(this.opts.callOptions())
+      .catch((e: unknown) => this.opts.logger.error({ err: toRustynetError(e).message }, 'DNS stop failed'));
   }
 
   /** State for the daemon's status. */

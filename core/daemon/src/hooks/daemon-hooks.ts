@@ -84,10 +84,10 @@ export class DaemonHooks {
     this.onFailure = opts.onFailure;
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_HOOK_DEADLINE_MS;
     this.timeline = new HookTimeline(opts.timelineSize);
-    this.wrap(this.netmapAccepted as never, 'netmapAccepted');
-    this.wrap(this.resolvePeerEndpoint as never, 'resolvePeerEndpoint');
-    this.wrap(this.applied as never, 'applied');
-    this.wrap(this.shutdown as never, 'shutdown');
+    this.wrap(this.netmapAccepted, 'netmapAccepted');
+    this.wrap(this.resolvePeerEndpoint, 'resolvePeerEndpoint');
+    this.wrap(this.applied, 'applied');
+    this.wrap(this.shutdown, 'shutdown');
   }
 
   private wrap(hook: { intercept(i: never): void }, hookName: HookName): void {
@@ -135,11 +135,15 @@ export class DaemonHooks {
         } catch (err) {
           const timedOut = isRustynetError(err, 'TIMEOUT');
           const message = err instanceof Error ? err.message : String(err);
-          const error = new RustynetError('HOOK_FAILED', `plugin ${plugin}: hook ${hookName} tap ${name} ${timedOut ? 'timed out' : 'failed'}: ${message}`, {
-            plugin,
-            cause: err,
-            details: { hook: hookName, tap: name, timedOut, ...(timedOut && { deadlineMs: this.deadlineMs }) },
-          });
+          const error = new RustynetError(
+            'HOOK_FAILED',
+            `plugin ${plugin}: hook ${hookName} tap ${name} ${timedOut ? 'timed out' : 'failed'}: ${message}`,
+            {
+              plugin,
+              cause: err,
+              details: { hook: hookName, tap: name, timedOut, ...(timedOut && { deadlineMs: this.deadlineMs }) },
+            },
+          );
           record(timedOut ? 'timeout' : 'error', message);
           this.report({ hook: hookName, tap: name, plugin, error });
           // netmapAccepted: a failing tap vetoes (fail closed). Others: the tap is skipped.
@@ -157,7 +161,10 @@ export class DaemonHooks {
   }
 
   private report(failure: HookFailure): void {
-    this.logger?.warn({ hook: failure.hook, tap: failure.tap, plugin: failure.plugin, code: 'HOOK_FAILED', err: failure.error.message }, 'hook tap failed');
+    this.logger?.warn(
+      { hook: failure.hook, tap: failure.tap, plugin: failure.plugin, code: 'HOOK_FAILED', err: failure.error.message },
+      'hook tap failed',
+    );
     try {
       this.onFailure?.(failure);
     } catch {
@@ -203,8 +210,10 @@ export class DaemonHooks {
       tapPromise(options: { name: string; plugin: string }, fn: (...args: A) => Promise<R>): void;
     }): TappableHook<A, R> => ({
       tapPromise(name: string, fn: (...args: A) => Promise<R>): void {
-        if (typeof name !== 'string' || name.length === 0) throw new RustynetError('INVALID_INPUT', 'tap name must be a non-empty string', { field: 'name', plugin: pluginName });
-        if (typeof fn !== 'function') throw new RustynetError('INVALID_INPUT', 'tap must be a function', { field: 'fn', plugin: pluginName });
+        if (typeof name !== 'string' || name.length === 0)
+          throw new RustynetError('INVALID_INPUT', 'tap name must be a non-empty string', { field: 'name', plugin: pluginName });
+        if (typeof fn !== 'function')
+          throw new RustynetError('INVALID_INPUT', 'tap must be a function', { field: 'fn', plugin: pluginName });
         hook.tapPromise({ name: `${pluginName}/${name}`, plugin: pluginName }, fn);
       },
     });
@@ -213,6 +222,6 @@ export class DaemonHooks {
       resolvePeerEndpoint: view(this.resolvePeerEndpoint as never),
       applied: view(this.applied as never),
       shutdown: view(this.shutdown as never),
-    } as PluginHooks;
+    };
   }
 }

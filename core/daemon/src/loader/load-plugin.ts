@@ -118,7 +118,7 @@ export async function loadPlugin(spec: string, opts: LoadPluginOptions): Promise
   const context = createPluginContext(opts.services, { name: manifest.name, apiVersion, options, hooks: hooks.forPlugin(manifest.name) });
   let instance: Plugin;
   try {
-    instance = (await (mod.createPlugin as (c: PluginContext) => Plugin | Promise<Plugin>)(context)) as Plugin;
+    instance = await (mod.createPlugin as (c: PluginContext) => Plugin | Promise<Plugin>)(context);
   } catch (err) {
     throw new RustynetError('PLUGIN_LOAD_FAILED', `${where}: createPlugin threw: ${(err as Error).message ?? String(err)}`, {
       plugin: manifest.name,

@@ -25,7 +25,10 @@ export function validateManifestObject(value: unknown, where: string): PluginMan
   }
   const entryRel = relative('/p', resolve('/p', value.entry));
   if (entryRel.startsWith('..') || isAbsolute(entryRel)) {
-    throw new RustynetError('MANIFEST_INVALID', `${where}: /entry must stay inside the plugin directory`, { field: 'entry', plugin: value.name });
+    throw new RustynetError('MANIFEST_INVALID', `${where}: /entry must stay inside the plugin directory`, {
+      field: 'entry',
+      plugin: value.name,
+    });
   }
   return value;
 }

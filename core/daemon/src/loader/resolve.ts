@@ -58,7 +58,10 @@ export function resolvePluginDir(spec: string, cwd: string = process.cwd()): str
     throw new RustynetError('PLUGIN_NOT_FOUND', `plugin ${spec}: package not found from ${resolve(cwd)}`, { plugin: spec });
   }
   if (!hasManifest(dir)) {
-    throw new RustynetError('PLUGIN_NOT_FOUND', `plugin ${spec}: package at ${dir} has no ${MANIFEST_FILE}`, { plugin: spec, details: { path: dir } });
+    throw new RustynetError('PLUGIN_NOT_FOUND', `plugin ${spec}: package at ${dir} has no ${MANIFEST_FILE}`, {
+      plugin: spec,
+      details: { path: dir },
+    });
   }
   return dir;
 }

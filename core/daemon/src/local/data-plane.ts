@@ -1,4 +1,15 @@
-import { DEFAULT_CALL_TIMEOUT_MS, type BackendStartConfig, type CallOptions, type Clock, type Endpoint, type Logger, type Netmap, type NetmapNode, type NetmapRelay, type NodeId } from '@rustynet/plugin-api';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  type BackendStartConfig,
+  type CallOptions,
+  type Clock,
+  type Endpoint,
+  type Logger,
+  type Netmap,
+  type NetmapNode,
+  type NetmapRelay,
+  type NodeId,
+} from '@rustynet/plugin-api';
 import type { DaemonConfig } from '../config/schema.js';
 import type { DnsController } from '../dns/dns-controller.js';
 import type { PathController } from '../path/path-controller.js';
@@ -85,7 +96,12 @@ export class DataPlane {
    * @throws RustynetError the failing step's error (rolled back).
    */
   async reapply(netmap: Netmap): Promise<ReconcileResult> {
-    const result = await this.d.reconciler.reconcile(netmap, this.d.config.node, 'backend', peerPathsFor(netmap, this.d.pathOverride, this.d.path));
+    const result = await this.d.reconciler.reconcile(
+      netmap,
+      this.d.config.node,
+      'backend',
+      peerPathsFor(netmap, this.d.pathOverride, this.d.path),
+    );
     this.policySync.ok = true;
     return result;
   }
@@ -116,7 +132,10 @@ export class DataPlane {
         this.d.path?.start();
         return;
       }
-      this.d.logger.info({ from: this.run.startConfig.addresses, to: startConfig.addresses }, 'own addresses or port changed; restarting the data plane');
+      this.d.logger.info(
+        { from: this.run.startConfig.addresses, to: startConfig.addresses },
+        'own addresses or port changed; restarting the data plane',
+      );
       await this.stop();
     }
     const backend = plugins.backend.instance;
@@ -138,7 +157,8 @@ export class DataPlane {
       this.run = { startConfig, listenPort: stats.listenPort ?? (startConfig.listenPort || null), relays };
       this.d.path?.start();
     } catch (err) {
-      for (const s of started.reverse()) await s.stop().catch((e: unknown) => this.d.logger.error({ plugin: s.name, err: String(e) }, 'stop after failed start failed'));
+      for (const s of started.reverse())
+        await s.stop().catch((e: unknown) => this.d.logger.error({ plugin: s.name, err: String(e) }, 'stop after failed start failed'));
       throw err;
     }
   }
@@ -178,7 +198,10 @@ export class DataPlane {
     if (this.d.plugins.policy) {
       try {
         if (await this.d.reconciler.syncPolicy(netmap, this.d.config.node, 'backend')) {
-          this.d.logger.info({ interfaces: this.d.reconciler.actual.policy?.interfaces }, 'policy re-applied for the changed tunnel interfaces');
+          this.d.logger.info(
+            { interfaces: this.d.reconciler.actual.policy?.interfaces },
+            'policy re-applied for the changed tunnel interfaces',
+          );
         }
         this.policySync.ok = true;
       } catch (err) {
@@ -189,7 +212,10 @@ export class DataPlane {
           failures: this.policySync.failures + 1,
         };
         this.d.metrics.policySyncFailures.inc();
-        this.d.logger.error({ code: e.code, err: e.message }, 'policy re-apply for changed tunnel interfaces failed; the previous policy stays, retrying on the next cycle');
+        this.d.logger.error(
+          { code: e.code, err: e.message },
+          'policy re-apply for changed tunnel interfaces failed; the previous policy stays, retrying on the next cycle',
+        );
       }
     }
     await this.d.dns?.sync();

@@ -99,13 +99,17 @@ export class Ingest {
     }
     const self = netmap.nodes.find((n) => n.id === this.d.node);
     if (!self) {
-      const e = new RustynetError('NETMAP_INVALID', `netmap version ${netmap.version} does not contain this node (${this.d.node})`, { field: 'nodes' });
+      const e = new RustynetError('NETMAP_INVALID', `netmap version ${netmap.version} does not contain this node (${this.d.node})`, {
+        field: 'nodes',
+      });
       await this.reject(e, netmap.version);
       return { result: 'rejected', error: e.toJSON() };
     }
     const veto = await this.d.hooks.runNetmapAccepted(netmap);
     if (veto) {
-      const e = new RustynetError('NETMAP_VETOED', `netmap version ${netmap.version} vetoed by ${veto.tap}: ${veto.reason}`, { plugin: veto.plugin });
+      const e = new RustynetError('NETMAP_VETOED', `netmap version ${netmap.version} vetoed by ${veto.tap}: ${veto.reason}`, {
+        plugin: veto.plugin,
+      });
       await this.reject(e, netmap.version);
       return { result: 'rejected', error: e.toJSON() };
     }
@@ -122,7 +126,10 @@ export class Ingest {
       }
       this.d.metrics.applies.inc({ result: 'failed' });
       state.lastRejection = { code: e.code, message: e.message, at: new Date(this.d.clock.now()).toISOString() };
-      this.d.logger.error({ code: e.code, err: e.message, version: netmap.version, origin }, 'netmap apply failed; keeping the last good state');
+      this.d.logger.error(
+        { code: e.code, err: e.message, version: netmap.version, origin },
+        'netmap apply failed; keeping the last good state',
+      );
       await this.d.audit.append('apply.failed', { version: netmap.version, code: e.code, message: e.message }).catch(() => undefined);
       this.d.source.invalidate();
       if (!dataPlane.running) state.state = 'failed';

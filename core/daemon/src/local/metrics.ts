@@ -27,12 +27,22 @@ export function createDaemonMetrics(m: Metrics): DaemonMetrics {
   return {
     netmapVersion: m.gauge('rustynet_netmap_version', 'Version of the applied netmap'),
     applies: m.counter('rustynet_netmap_applies_total', 'Netmap applies by result', ['result']),
-    applyDuration: m.histogram('rustynet_apply_duration_seconds', 'Duration of a netmap apply in seconds', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30]),
+    applyDuration: m.histogram(
+      'rustynet_apply_duration_seconds',
+      'Duration of a netmap apply in seconds',
+      [],
+      [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    ),
     peers: m.gauge('rustynet_peers', 'Peers configured on the backend'),
     rejected: m.counter('rustynet_netmap_rejected_total', 'Netmaps rejected, by error code', ['code']),
     hookFailures: m.counter('rustynet_hook_failures_total', 'Hook taps that threw or timed out', ['plugin', 'hook']),
     backendCalls: m.counter('rustynet_backend_calls_total', 'Backend plugin calls by method and outcome', ['method', 'outcome']),
-    dnsFailures: m.counter('rustynet_dns_failures_total', 'DNS plugin start/update failures (the mesh stays up; retried every cycle)', ['operation']),
-    policySyncFailures: m.counter('rustynet_policy_sync_failures_total', 'Failed policy re-applies after the backend\'s tunnel interfaces changed between applies'),
+    dnsFailures: m.counter('rustynet_dns_failures_total', 'DNS plugin start/update failures (the mesh stays up; retried every cycle)', [
+      'operation',
+    ]),
+    policySyncFailures: m.counter(
+      'rustynet_policy_sync_failures_total',
+      "Failed policy re-applies after the backend's tunnel interfaces changed between applies",
+    ),
   };
 }

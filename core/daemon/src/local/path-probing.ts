@@ -56,7 +56,9 @@ export class PathProbing {
     const probe = cfg.pathProbe;
     if (!probe) return undefined;
     if (cfg.identityKeyFile === undefined) {
-      throw new RustynetError('CONFIG_INVALID', 'pathProbe needs identityKeyFile (probes are signed with the identity key)', { field: 'identityKeyFile' });
+      throw new RustynetError('CONFIG_INVALID', 'pathProbe needs identityKeyFile (probes are signed with the identity key)', {
+        field: 'identityKeyFile',
+      });
     }
     const logger = services.logger.child({ component: 'path', node: cfg.node });
     const bind = deps.bind ?? ((o) => UdpProbeTransport.bind(o));
@@ -124,14 +126,22 @@ export function pathSourceOf(override: PeerPathSource | undefined, controller: P
 /** Warns when this node's netmap entry disagrees with the probe configuration. */
 export function checkSelfProbe(self: NetmapNode, probePort: number | undefined, identityKey: () => string, logger: Logger): void {
   if (probePort === undefined) {
-    if (self.probePort !== undefined) logger.warn({ probePort: self.probePort }, 'the netmap advertises a probePort for this node but pathProbe is not configured: peers will see their probes unanswered and relay');
+    if (self.probePort !== undefined)
+      logger.warn(
+        { probePort: self.probePort },
+        'the netmap advertises a probePort for this node but pathProbe is not configured: peers will see their probes unanswered and relay',
+      );
     return;
   }
   if (self.probePort !== probePort) {
-    logger.warn({ probePort: self.probePort ?? null, configured: probePort }, 'this node\'s netmap probePort differs from pathProbe.port: peers probe the wrong port');
+    logger.warn(
+      { probePort: self.probePort ?? null, configured: probePort },
+      "this node's netmap probePort differs from pathProbe.port: peers probe the wrong port",
+    );
   }
   try {
-    if (identityKey() !== self.identityKey) logger.warn('this node\'s netmap identityKey is not the key in identityKeyFile: peers will drop its probes');
+    if (identityKey() !== self.identityKey)
+      logger.warn("this node's netmap identityKey is not the key in identityKeyFile: peers will drop its probes");
   } catch {
     /* no identity loaded: start() refused already */
   }

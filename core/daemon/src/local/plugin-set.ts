@@ -1,4 +1,12 @@
-import { RustynetError, type BackendPlugin, type Counter, type DnsPlugin, type JsonSchema, type PolicyPlugin, type RelayPlugin } from '@rustynet/plugin-api';
+import {
+  RustynetError,
+  type BackendPlugin,
+  type Counter,
+  type DnsPlugin,
+  type JsonSchema,
+  type PolicyPlugin,
+  type RelayPlugin,
+} from '@rustynet/plugin-api';
 import type { DaemonConfig } from '../config/schema.js';
 import type { HostServices } from '../container/containers.js';
 import type { DaemonHooks } from '../hooks/daemon-hooks.js';
@@ -78,7 +86,8 @@ export class PluginSet {
     const common = { services: opts.services, hooks: opts.hooks, ...(opts.cwd !== undefined && { cwd: opts.cwd }) };
     const loadedBackend = await loadPlugin(cfg.backend.plugin, { ...common, expectKind: 'backend', options: cfg.backend.options ?? {} });
     const section = loadedBackend.manifest.backend;
-    if (!section) throw new RustynetError('MANIFEST_INVALID', `plugin ${loadedBackend.manifest.name}: backend section missing`, { field: 'backend' });
+    if (!section)
+      throw new RustynetError('MANIFEST_INVALID', `plugin ${loadedBackend.manifest.name}: backend section missing`, { field: 'backend' });
     const backend = { loaded: loadedBackend, instance: instrumentBackend(loadedBackend.instance as BackendPlugin, opts.backendCalls) };
     const caps = capabilitiesOf(loadedBackend);
     const byKind: { policy?: KindPlugin<PolicyPlugin>; dns?: KindPlugin<DnsPlugin>; relay?: KindPlugin<RelayPlugin> } = {};
@@ -86,28 +95,47 @@ export class PluginSet {
       const loaded = await loadPlugin(entry.plugin, { ...common, options: entry.options ?? {} });
       const kind = loaded.manifest.kind;
       if (kind === 'backend' || byKind[kind] !== undefined) {
-        throw new RustynetError('CONFIG_INVALID', `plugins[${i}]: ${loaded.manifest.name} is a second ${kind} plugin; one of each kind is allowed (backend in "backend")`, {
-          field: `plugins[${i}].plugin`,
-        });
+        throw new RustynetError(
+          'CONFIG_INVALID',
+          `plugins[${i}]: ${loaded.manifest.name} is a second ${kind} plugin; one of each kind is allowed (backend in "backend")`,
+          {
+            field: `plugins[${i}].plugin`,
+          },
+        );
       }
       if (kind === 'policy') byKind.policy = { loaded, instance: loaded.instance as PolicyPlugin };
       else if (kind === 'dns') byKind.dns = { loaded, instance: loaded.instance as DnsPlugin };
       else byKind.relay = { loaded, instance: loaded.instance as RelayPlugin };
     }
     if (byKind.relay && cfg.identityKeyFile === undefined) {
-      throw new RustynetError('CONFIG_INVALID', `relay plugin ${byKind.relay.loaded.manifest.name} needs identityKeyFile (it signs relay challenges)`, {
-        field: 'identityKeyFile',
-      });
+      throw new RustynetError(
+        'CONFIG_INVALID',
+        `relay plugin ${byKind.relay.loaded.manifest.name} needs identityKeyFile (it signs relay challenges)`,
+        {
+          field: 'identityKeyFile',
+        },
+      );
     }
-    return new PluginSet(backend, byKind.policy, byKind.dns, byKind.relay, section.protocol, section.peerKeySchema, routeCapabilities(caps), {
-      udpTransport: caps.udpTransport === true,
-      roaming: caps.roaming === true,
-    });
+    return new PluginSet(
+      backend,
+      byKind.policy,
+      byKind.dns,
+      byKind.relay,
+      section.protocol,
+      section.peerKeySchema,
+      routeCapabilities(caps),
+      {
+        udpTransport: caps.udpTransport === true,
+        roaming: caps.roaming === true,
+      },
+    );
   }
 
   /** Loaded plugins, backend first, then policy, DNS, relay. */
   get all(): LoadedPlugin[] {
-    return [this.backend.loaded, this.policy?.loaded, this.dns?.loaded, this.relay?.loaded].filter((p): p is LoadedPlugin => p !== undefined);
+    return [this.backend.loaded, this.policy?.loaded, this.dns?.loaded, this.relay?.loaded].filter(
+      (p): p is LoadedPlugin => p !== undefined,
+    );
   }
 
   /** The DNS plugin's `port` option (default 53). */

@@ -60,7 +60,10 @@ export class RelayClient {
       path?.setDisabled(this.opts.switchingUnsupported);
     } catch (err) {
       const e = toRustynetError(err, 'RELAY_FAILED');
-      this.opts.logger.error({ plugin: this.relay.loaded.manifest.name, code: e.code, err: e.message }, 'relay start failed; peers stay on the direct path, retrying');
+      this.opts.logger.error(
+        { plugin: this.relay.loaded.manifest.name, code: e.code, err: e.message },
+        'relay start failed; peers stay on the direct path, retrying',
+      );
       this.retry = { at: this.opts.clock.now() + RELAY_RETRY_INITIAL_MS, delayMs: RELAY_RETRY_INITIAL_MS };
       path?.setDisabled(this.opts.switchingUnsupported ?? `relay start failed: ${e.code}`);
     }
@@ -68,7 +71,9 @@ export class RelayClient {
 
   /** Restarts with a new relay set, then re-opens the relayed peers' paths (or returns them to direct). */
   async restart(relays: NetmapRelay[]): Promise<void> {
-    await this.relay.instance.stop(this.opts.callOptions()).catch((e: unknown) => this.opts.logger.warn({ err: String(e) }, 'relay stop failed'));
+    await this.relay.instance
+      .stop(this.opts.callOptions())
+      .catch((e: unknown) => this.opts.logger.warn({ err: String(e) }, 'relay stop failed'));
     await this.start(relays);
     await this.opts.path?.reopenRelayed();
   }

@@ -95,7 +95,12 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
   try {
     await api.start();
     if (cfg.identityKeyFile !== undefined) await components.keyStore.loadIdentity(cfg.identityKeyFile);
-    plugins = await PluginSet.load(cfg, { services: components, hooks, backendCalls: metrics.backendCalls, ...(inp.cwd !== undefined && { cwd: inp.cwd }) });
+    plugins = await PluginSet.load(cfg, {
+      services: components,
+      hooks,
+      backendCalls: metrics.backendCalls,
+      ...(inp.cwd !== undefined && { cwd: inp.cwd }),
+    });
     const loaded = plugins;
     const dns = loaded.dns
       ? new DnsController({
@@ -151,7 +156,19 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
           callOptions,
         })
       : undefined;
-    dataPlane = new DataPlane({ config: cfg, plugins: loaded, reconciler, dns, relay, path, pathOverride: inp.paths, metrics, clock, logger, callOptions });
+    dataPlane = new DataPlane({
+      config: cfg,
+      plugins: loaded,
+      reconciler,
+      dns,
+      relay,
+      path,
+      pathOverride: inp.paths,
+      metrics,
+      clock,
+      logger,
+      callOptions,
+    });
     const ingest = new Ingest({
       node: cfg.node,
       probePort: cfg.pathProbe?.port,
@@ -208,6 +225,8 @@ async function stopLoaded(plugins: PluginSet, logger: Logger, callOptions: () =>
     ['backend', plugins.backend.instance],
   ] as const) {
     if (!p) continue;
-    await p.stop(callOptions()).catch((err: unknown) => logger.error({ plugin: name, err: toRustynetError(err).message }, 'plugin stop failed'));
+    await p
+      .stop(callOptions())
+      .catch((err: unknown) => logger.error({ plugin: name, err: toRustynetError(err).message }, 'plugin stop failed'));
   }
 }

@@ -62,9 +62,21 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
   return {
     node: src.node,
     state: state.state,
-    netmap: current ? { version: current.trusted.netmap.version, appliedAt: new Date(current.appliedAt).toISOString(), expiresAt: current.trusted.netmap.expiresAt } : null,
+    netmap: current
+      ? {
+          version: current.trusted.netmap.version,
+          appliedAt: new Date(current.appliedAt).toISOString(),
+          expiresAt: current.trusted.netmap.expiresAt,
+        }
+      : null,
     lastRejection: state.lastRejection,
-    backend: { name: b.manifest.name, version: b.manifest.version, apiVersion: b.apiVersion, interfaces, listenPort: running?.listenPort ?? null },
+    backend: {
+      name: b.manifest.name,
+      version: b.manifest.version,
+      apiVersion: b.apiVersion,
+      interfaces,
+      listenPort: running?.listenPort ?? null,
+    },
     peers,
     plugins: plugins.infos(),
     policy: dataPlane.policyStatus(),
@@ -74,5 +86,15 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
 
 /** The status document before `start` loaded the plugins (or after it failed to). */
 export function statusWithoutSession(node: string, state: NodeState): DaemonStatus {
-  return { node, state: state.state, netmap: null, lastRejection: state.lastRejection, backend: null, peers: [], plugins: [], policy: null, dns: null };
+  return {
+    node,
+    state: state.state,
+    netmap: null,
+    lastRejection: state.lastRejection,
+    backend: null,
+    peers: [],
+    plugins: [],
+    policy: null,
+    dns: null,
+  };
 }

@@ -129,7 +129,11 @@ export class PathController implements PeerPathSource {
     this.opts.prober.setPeers(
       others.map((n) => {
         const host = n.endpoints[0]?.host;
-        return { id: n.id, identityKey: n.identityKey, ...(n.probePort !== undefined && host !== undefined && { target: { host, port: n.probePort } }) };
+        return {
+          id: n.id,
+          identityKey: n.identityKey,
+          ...(n.probePort !== undefined && host !== undefined && { target: { host, port: n.probePort } }),
+        };
       }),
     );
     const managed = new Map(others.filter((n) => isPeer(n) && this.opts.prober.canProbe(n.id)).map((n) => [n.id, n]));
@@ -140,7 +144,13 @@ export class PathController implements PeerPathSource {
       if (s.path === 'relay') {
         this.closeQueue.add(id);
         const gone = !others.some((n) => n.id === id);
-        left.push({ peer: id, from: 'relay', to: 'direct', reason: gone ? 'peer left the netmap' : 'peer is no longer probed', endpoint: null });
+        left.push({
+          peer: id,
+          from: 'relay',
+          to: 'direct',
+          reason: gone ? 'peer left the netmap' : 'peer is no longer probed',
+          endpoint: null,
+        });
       }
     }
     const fresh: NodeId[] = [];
@@ -235,7 +245,8 @@ export class PathController implements PeerPathSource {
   private startSwitch(id: NodeId, s: PeerState, to: PeerPath, reason: string): Promise<void> {
     s.switching = true;
     const gen = this.generation;
-    const run = (): Promise<boolean> => (to === 'relay' ? this.switcher.toRelay(id, gen, reason) : this.switcher.toDirect(id, gen, reason, false));
+    const run = (): Promise<boolean> =>
+      to === 'relay' ? this.switcher.toRelay(id, gen, reason) : this.switcher.toDirect(id, gen, reason, false);
     const serial = this.opts.serial ?? (<T>(fn: () => Promise<T>) => fn());
     return serial(run)
       .then((ok) => {
@@ -267,7 +278,10 @@ export class PathController implements PeerPathSource {
     if (this.running) return;
     this.running = true;
     if (!this.switchingEnabled) {
-      this.opts.logger?.info({ reason: this.disabled ?? 'no relay plugin' }, 'path switching disabled: every peer stays on the direct path');
+      this.opts.logger?.info(
+        { reason: this.disabled ?? 'no relay plugin' },
+        'path switching disabled: every peer stays on the direct path',
+      );
     }
     if (opts.timer === false) return;
     const abort = new AbortController();

@@ -1,4 +1,12 @@
-import { DEFAULT_CALL_TIMEOUT_MS, formatEndpoint, type CallOptions, type Endpoint, type NetmapNode, type NodeId, type PeerPath } from '@rustynet/plugin-api';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  formatEndpoint,
+  type CallOptions,
+  type Endpoint,
+  type NetmapNode,
+  type NodeId,
+  type PeerPath,
+} from '@rustynet/plugin-api';
 import { toRustynetError } from '../util/errors.js';
 import type { PathControllerOptions, PathMetrics, PathSwitch, PeerState } from './path-types.js';
 
@@ -45,7 +53,9 @@ export class PathSwitcher {
 
   /** Closes a relay path; a failure is logged. */
   async closePath(id: NodeId): Promise<void> {
-    await this.opts.relay?.closePath(id, this.callOpts()).catch((err: unknown) => this.opts.logger?.warn({ peer: id, err: toRustynetError(err).message }, 'relay closePath failed'));
+    await this.opts.relay
+      ?.closePath(id, this.callOpts())
+      .catch((err: unknown) => this.opts.logger?.warn({ peer: id, err: toRustynetError(err).message }, 'relay closePath failed'));
   }
 
   private async resolve(endpoint: Endpoint | undefined, node: NetmapNode, path: PeerPath): Promise<Endpoint | undefined> {

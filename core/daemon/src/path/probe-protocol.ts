@@ -133,9 +133,9 @@ export function decodeProbe(data: Uint8Array): ProbeMessage | ProbeDecodeError {
   if (buf[4] !== PROBE_VERSION) return 'version';
   const t = buf[5];
   if (t !== PROBE_TYPE.PING && t !== PROBE_TYPE.PONG) return 'type';
-  const s = buf[6]!;
+  const s = buf[6];
   if (s < 1 || s > 63 || 7 + s >= buf.length) return 'layout';
-  const r = buf[7 + s]!;
+  const r = buf[7 + s];
   if (r < 1 || r > 63 || buf.length !== PROBE_FIXED_BYTES + s + r) return 'layout';
   const sender = buf.toString('latin1', 7, 7 + s);
   const receiver = buf.toString('latin1', 8 + s, 8 + s + r);

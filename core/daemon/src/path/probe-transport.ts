@@ -71,7 +71,10 @@ export class UdpProbeTransport implements ProbeTransport {
     try {
       main = await bindSocket(isIPv6(host) ? 'udp6' : 'udp4', host, opts.port);
     } catch (err) {
-      throw new RustynetError('BACKEND_FAILED', `cannot bind the probe socket ${host}:${opts.port}: ${(err as Error).message}`, { cause: err, field: 'pathProbe.port' });
+      throw new RustynetError('BACKEND_FAILED', `cannot bind the probe socket ${host}:${opts.port}: ${(err as Error).message}`, {
+        cause: err,
+        field: 'pathProbe.port',
+      });
     }
     if (isIPv6(host)) return new UdpProbeTransport(undefined, main, opts.logger);
     let v6: Socket | undefined;

@@ -208,7 +208,10 @@ export class DirectPathProber {
 
   private drop(reason: ProbeDropReason, from: Endpoint, msg?: ProbeMessage): void {
     this.counters?.dropped.inc({ reason });
-    this.opts.logger?.trace({ reason, from: `${from.host}:${from.port}`, ...(msg && { sender: msg.sender, type: msg.type }) }, 'probe dropped');
+    this.opts.logger?.trace(
+      { reason, from: `${from.host}:${from.port}`, ...(msg && { sender: msg.sender, type: msg.type }) },
+      'probe dropped',
+    );
   }
 
   private fresh(ts: number): boolean {

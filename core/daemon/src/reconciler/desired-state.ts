@@ -68,7 +68,9 @@ export function createPeerKeyValidator(peerKeySchema: JsonSchema): PeerKeyValida
   try {
     validate = createAjv().compile(peerKeySchema);
   } catch (err) {
-    throw new RustynetError('MANIFEST_INVALID', `backend peerKeySchema does not compile: ${(err as Error).message}`, { field: 'backend.peerKeySchema' });
+    throw new RustynetError('MANIFEST_INVALID', `backend peerKeySchema does not compile: ${(err as Error).message}`, {
+      field: 'backend.peerKeySchema',
+    });
   }
   // Accepted string keys are remembered (bounded), so a new netmap version validates only the
   // keys it adds: every apply checks every peer key, twice (Reconciler.validate, desired state).
@@ -105,10 +107,14 @@ export function validatePeerKeys(netmap: Netmap, selfId: NodeId, protocol: strin
     }
   });
   if (bad.length > 0) {
-    throw new RustynetError('INVALID_INPUT', `netmap rejected: invalid peer key material: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? ` (+${bad.length - 10} more)` : ''}`, {
-      ...(firstField !== undefined && { field: firstField }),
-      details: { invalid: bad.length },
-    });
+    throw new RustynetError(
+      'INVALID_INPUT',
+      `netmap rejected: invalid peer key material: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? ` (+${bad.length - 10} more)` : ''}`,
+      {
+        ...(firstField !== undefined && { field: firstField }),
+        details: { invalid: bad.length },
+      },
+    );
   }
 }
 

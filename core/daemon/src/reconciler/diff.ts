@@ -53,7 +53,11 @@ export function peerConfigEqual(a: PeerConfig, b: PeerConfig): boolean {
  * Peer diff in O(n): upsert peers that are new or changed, remove peers no longer desired.
  * `forceUpsert` upserts every desired peer (resync after a failed rollback).
  */
-export function diffPeers(actual: ReadonlyMap<NodeId, PeerConfig>, desired: ReadonlyMap<NodeId, PeerConfig>, forceUpsert = false): PeerBatch {
+export function diffPeers(
+  actual: ReadonlyMap<NodeId, PeerConfig>,
+  desired: ReadonlyMap<NodeId, PeerConfig>,
+  forceUpsert = false,
+): PeerBatch {
   const upsert: PeerConfig[] = [];
   const remove: NodeId[] = [];
   for (const [id, want] of desired) {

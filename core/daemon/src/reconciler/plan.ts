@@ -1,4 +1,14 @@
-import type { DnsZoneData, Endpoint, Netmap, NodeId, PeerBatch, PeerConfig, PeerPath, PolicyInput, RouteChange } from '@rustynet/plugin-api';
+import type {
+  DnsZoneData,
+  Endpoint,
+  Netmap,
+  NodeId,
+  PeerBatch,
+  PeerConfig,
+  PeerPath,
+  PolicyInput,
+  RouteChange,
+} from '@rustynet/plugin-api';
 import { cidrAddress } from '../util/ip.js';
 import type { DesiredState } from './desired-state.js';
 import { diffPeers, diffRoutes, jsonEqual, type ActualState } from './diff.js';

@@ -1,7 +1,25 @@
-import { DEFAULT_CALL_TIMEOUT_MS, type BackendPlugin, type CallOptions, type Endpoint, type Logger, type Netmap, type NodeId, type PolicyInput, type PolicyPlugin } from '@rustynet/plugin-api';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  type BackendPlugin,
+  type CallOptions,
+  type Endpoint,
+  type Logger,
+  type Netmap,
+  type NodeId,
+  type PolicyInput,
+  type PolicyPlugin,
+} from '@rustynet/plugin-api';
 import type { DaemonHooks } from '../hooks/daemon-hooks.js';
 import { applyDnsStep, applyPlan, type ApplyStep, type DnsTarget } from './apply.js';
-import { computeDesiredState, createPeerKeyValidator, validatePeerKeys, type PeerKeyValidator, type ExcludedRoute, type RouteCapabilities, type SkippedPrefix } from './desired-state.js';
+import {
+  computeDesiredState,
+  createPeerKeyValidator,
+  validatePeerKeys,
+  type PeerKeyValidator,
+  type ExcludedRoute,
+  type RouteCapabilities,
+  type SkippedPrefix,
+} from './desired-state.js';
 import { emptyActualState, jsonEqual, type ActualState } from './diff.js';
 import { buildPlan, dnsDesiredFrom, isEmptyPlan, policyInputFrom, type FullDesiredState, type PeerPaths, type Plan } from './plan.js';
 
@@ -104,7 +122,8 @@ export class Reconciler {
    */
   noteInterfaces(list: readonly string[], quiet = false): string[] {
     const sorted = [...new Set(list)].sort();
-    if (!quiet && !jsonEqual(this.seen, sorted)) this.opts.logger?.info({ from: this.seen, to: sorted }, 'backend tunnel interfaces changed');
+    if (!quiet && !jsonEqual(this.seen, sorted))
+      this.opts.logger?.info({ from: this.seen, to: sorted }, 'backend tunnel interfaces changed');
     this.seen = sorted;
     return sorted;
   }
@@ -167,7 +186,10 @@ export class Reconciler {
     });
     this.lastSkipped = base.skipped ?? [];
     if (this.lastSkipped.length > 0) {
-      this.opts.logger?.info({ skipped: this.lastSkipped.slice(0, 20), count: this.lastSkipped.length }, 'prefixes left out: the backend does not claim the capability');
+      this.opts.logger?.info(
+        { skipped: this.lastSkipped.slice(0, 20), count: this.lastSkipped.length },
+        'prefixes left out: the backend does not claim the capability',
+      );
     }
     this.lastExcluded = base.excluded ?? [];
     if (this.lastExcluded.length > 0) {
@@ -192,7 +214,8 @@ export class Reconciler {
       if (problem) this.opts.logger?.warn({ exitNode: exit }, `configured exit node ${problem}: no default route through the mesh`);
     }
     const desired: FullDesiredState = { ...base };
-    if (this.opts.policy && typeof interfaces !== 'function' && interfaces !== 'backend') desired.policy = policyInputFrom(netmap, self, interfaces);
+    if (this.opts.policy && typeof interfaces !== 'function' && interfaces !== 'backend')
+      desired.policy = policyInputFrom(netmap, self, interfaces);
     const plan = buildPlan(this.state, desired, this.dirty);
     if (this.opts.policy && (typeof interfaces === 'function' || interfaces === 'backend')) {
       const force = this.dirty;

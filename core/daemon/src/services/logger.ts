@@ -54,7 +54,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   let dest: DestinationStream | undefined = opts.stream;
   if (!dest && opts.file) {
     mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
-    dest = pino.destination({ dest: opts.file, append: true, sync: true, mode: 0o600 } as Parameters<typeof pino.destination>[0]);
+    dest = pino.destination({ dest: opts.file, append: true, sync: true, mode: 0o600 });
   }
   const logger = pino(
     {

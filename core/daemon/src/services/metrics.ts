@@ -6,7 +6,7 @@ export const PLUGIN_METRIC_PREFIX = 'rustynet_plugin_';
 
 const METRIC_NAME = /^[a-z_][a-z0-9_]*$/;
 
-type AnyProm = PromCounter<string> | PromGauge<string> | PromHistogram<string>;
+type AnyProm = PromCounter | PromGauge | PromHistogram;
 
 /** {@link Metrics} plus the prom-client registry that backs it (for `GET /metrics`). */
 export type HostMetrics = Metrics & { readonly registry: Registry };

@@ -59,7 +59,8 @@ export class FileStateStore implements StateStore {
   }
 
   private path(key: string): string {
-    if (!KEY.test(key) || key === '.' || key === '..') throw invalidInput('key', `state key ${JSON.stringify(key)} must match [A-Za-z0-9._-]+`);
+    if (!KEY.test(key) || key === '.' || key === '..')
+      throw invalidInput('key', `state key ${JSON.stringify(key)} must match [A-Za-z0-9._-]+`);
     return join(this.dir, `${key}.json`);
   }
 

@@ -17,12 +17,12 @@ export function checkNetmapSemantics(netmap: Netmap): void {
   // Plain loops with field names built only on error: this runs over every node of every netmap.
   const nodes = netmap.nodes;
   for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i]!;
+    const node = nodes[i];
     if (ids.has(node.id)) throw invalid(`nodes[${i}].id`, `duplicate node id ${node.id}`);
     ids.add(node.id);
     const addresses = node.addresses;
     for (let j = 0; j < addresses.length; j++) {
-      const a = addresses[j]!;
+      const a = addresses[j];
       const p = parseCidr(a);
       if (!p) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} is not a valid CIDR`);
       if (!isHostPrefix(p)) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} must be a host prefix (/32 or /128)`);
@@ -32,7 +32,7 @@ export function checkNetmapSemantics(netmap: Netmap): void {
     }
     const routes = node.routes ?? [];
     for (let j = 0; j < routes.length; j++) {
-      const r = routes[j]!;
+      const r = routes[j];
       const p = parseCidr(r);
       if (!p) throw invalid(`nodes[${i}].routes[${j}]`, `${r} is not a valid CIDR`);
       if (!hostBitsZero(p)) throw invalid(`nodes[${i}].routes[${j}]`, `${r} has host bits set`);

@@ -48,7 +48,11 @@ export interface VerifiedNetmap {
  * needs a digest of the netmap does not canonicalise it a second time.
  * @throws as {@link verifySignedNetmap}.
  */
-export function verifySignedNetmapBytes(input: unknown, controlPlanePublicKeyB64: string | KeyObject, opts: VerifyOptions = {}): VerifiedNetmap {
+export function verifySignedNetmapBytes(
+  input: unknown,
+  controlPlanePublicKeyB64: string | KeyObject,
+  opts: VerifyOptions = {},
+): VerifiedNetmap {
   const now = opts.now ?? Date.now();
   if (!validateEnvelope(input)) {
     const first = validateEnvelope.errors?.[0];
@@ -65,7 +69,10 @@ export function verifySignedNetmapBytes(input: unknown, controlPlanePublicKeyB64
   } catch {
     ok = false;
   }
-  if (!ok || !canonical) throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap signature does not verify against the control-plane key', { field: 'signature.value' });
+  if (!ok || !canonical)
+    throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap signature does not verify against the control-plane key', {
+      field: 'signature.value',
+    });
 
   const netmap: unknown = input.netmap;
   if (!validateNetmap(netmap)) {
@@ -78,12 +85,18 @@ export function verifySignedNetmapBytes(input: unknown, controlPlanePublicKeyB64
   const issuedAt = Date.parse(netmap.issuedAt);
   const expiresAt = Date.parse(netmap.expiresAt);
   if (issuedAt > now + ISSUED_AT_SKEW_MS) {
-    throw new RustynetError('NETMAP_EXPIRED', `netmap issuedAt ${netmap.issuedAt} lies in the future (now ${new Date(now).toISOString()})`, {
-      field: 'issuedAt',
-    });
+    throw new RustynetError(
+      'NETMAP_EXPIRED',
+      `netmap issuedAt ${netmap.issuedAt} lies in the future (now ${new Date(now).toISOString()})`,
+      {
+        field: 'issuedAt',
+      },
+    );
   }
   if (expiresAt <= now) {
-    throw new RustynetError('NETMAP_EXPIRED', `netmap expired at ${netmap.expiresAt} (now ${new Date(now).toISOString()})`, { field: 'expiresAt' });
+    throw new RustynetError('NETMAP_EXPIRED', `netmap expired at ${netmap.expiresAt} (now ${new Date(now).toISOString()})`, {
+      field: 'expiresAt',
+    });
   }
   return { netmap, canonical };
 }

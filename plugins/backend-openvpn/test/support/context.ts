@@ -42,12 +42,24 @@ export class MemoryLogger implements Logger {
     this.records.push({ level, obj: typeof obj === 'string' ? obj : { ...this.bindings, ...obj }, ...(msg !== undefined ? { msg } : {}) });
     if (process.env['DEBUG_OPENVPN']) console.error(level, JSON.stringify(obj), msg ?? '');
   }
-  trace(o: object | string, m?: string): void { this.rec('trace', o, m); }
-  debug(o: object | string, m?: string): void { this.rec('debug', o, m); }
-  info(o: object | string, m?: string): void { this.rec('info', o, m); }
-  warn(o: object | string, m?: string): void { this.rec('warn', o, m); }
-  error(o: object | string, m?: string): void { this.rec('error', o, m); }
-  child(b: Record<string, unknown>): Logger { return new MemoryLogger(this.records, { ...this.bindings, ...b }); }
+  trace(o: object | string, m?: string): void {
+    this.rec('trace', o, m);
+  }
+  debug(o: object | string, m?: string): void {
+    this.rec('debug', o, m);
+  }
+  info(o: object | string, m?: string): void {
+    this.rec('info', o, m);
+  }
+  warn(o: object | string, m?: string): void {
+    this.rec('warn', o, m);
+  }
+  error(o: object | string, m?: string): void {
+    this.rec('error', o, m);
+  }
+  child(b: Record<string, unknown>): Logger {
+    return new MemoryLogger(this.records, { ...this.bindings, ...b });
+  }
 }
 
 export const noopMetrics: Metrics = {
@@ -85,7 +97,12 @@ export function fileStateStore(dir: string): StateStore {
   };
 }
 
-export function makeContext(opts: { runner: CommandRunner; stateDir: string; options?: Record<string, unknown>; logger?: MemoryLogger }): PluginContext {
+export function makeContext(opts: {
+  runner: CommandRunner;
+  stateDir: string;
+  options?: Record<string, unknown>;
+  logger?: MemoryLogger;
+}): PluginContext {
   return {
     pluginName: '@rustynet/backend-openvpn',
     apiVersion: '1.0',

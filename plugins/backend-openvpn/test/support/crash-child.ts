@@ -13,5 +13,10 @@ const [netns, stateDir, startJson, peersJson] = process.argv.slice(2) as [string
 const backend = new OpenVpnBackend(makeContext({ runner: new NetnsRunner(netns), stateDir, options: { pingRestartS: 20 } }));
 await backend.start(JSON.parse(startJson) as BackendStartConfig);
 await backend.applyPeers({ upsert: JSON.parse(peersJson) as PeerConfig[], remove: [] });
-process.stdout.write(`ready ${backend.instances().map((i) => i.pid).join(',')}\n`);
+process.stdout.write(
+  `ready ${backend
+    .instances()
+    .map((i) => i.pid)
+    .join(',')}\n`,
+);
 setInterval(() => undefined, 1 << 30);

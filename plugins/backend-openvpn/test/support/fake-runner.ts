@@ -38,7 +38,13 @@ export class FakeRunner implements CommandRunner {
 
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const input = typeof options.input === 'string' ? options.input : undefined;
-    this.calls.push({ kind: 'run', file, args: [...args], ...(options.env ? { env: options.env } : {}), ...(input !== undefined ? { input } : {}) });
+    this.calls.push({
+      kind: 'run',
+      file,
+      args: [...args],
+      ...(options.env ? { env: options.env } : {}),
+      ...(input !== undefined ? { input } : {}),
+    });
     if (file === 'openvpn' && args[0] === '--version') {
       return { stdout: 'OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)]\n', stderr: '', exitCode: 0 };
     }
@@ -48,7 +54,11 @@ export class FakeRunner implements CommandRunner {
         throw new RustynetError('COMMAND_FAILED', 'ip: simulated failure', { details: { exitCode: 1, stderr: 'simulated failure' } });
       }
       if (args.join(' ') === '-o link show') {
-        return { stdout: ['1: lo: <LOOPBACK,UP>', '2: eth0@if3: <BROADCAST>', ...this.extraLinks].join('\n') + '\n', stderr: '', exitCode: 0 };
+        return {
+          stdout: ['1: lo: <LOOPBACK,UP>', '2: eth0@if3: <BROADCAST>', ...this.extraLinks].join('\n') + '\n',
+          stderr: '',
+          exitCode: 0,
+        };
       }
       return { stdout: '', stderr: '', exitCode: 0 };
     }
@@ -80,7 +90,7 @@ export class FakeRunner implements CommandRunner {
       if (!proc.alive) return;
       server = createServer((sock) => {
         sock.setEncoding('utf8');
-        sock.write('>INFO:OpenVPN Management Interface Version 5 -- type \'help\' for more info\n');
+        sock.write(">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\n");
         let buf = '';
         sock.on('data', (d: string) => {
           buf += d;

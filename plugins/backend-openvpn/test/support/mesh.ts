@@ -31,7 +31,7 @@ export async function makeNodes(net: TestNet, ids: string[], options: Record<str
   const root = mkdtempSync(join(tmpdir(), 'rn-ovpn-test-'));
   const nodes: MeshNode[] = [];
   for (const [i, id] of ids.entries()) {
-    const host = net.hosts[i]!;
+    const host = net.hosts[i];
     const runner = new NetnsRunner(host.netns);
     const logger = new MemoryLogger();
     const stateDir = join(root, id, 'state');
@@ -39,8 +39,17 @@ export async function makeNodes(net: TestNet, ids: string[], options: Record<str
     const backend = new OpenVpnBackend(makeContext({ runner, stateDir, options: { pingRestartS: 20, ...options }, logger }));
     const kp = await backend.generateKeyPair(keyDir);
     nodes.push({
-      id, host, v4: `100.64.0.${i + 1}`, v6: `fd00:6f76::${i + 1}`, keyDir, stateDir, fingerprint: kp.publicKey,
-      runner, logger, backend, prefix: `ov${net.tag}`,
+      id,
+      host,
+      v4: `100.64.0.${i + 1}`,
+      v6: `fd00:6f76::${i + 1}`,
+      keyDir,
+      stateDir,
+      fingerprint: kp.publicKey,
+      runner,
+      logger,
+      backend,
+      prefix: `ov${net.tag}`,
     });
   }
   (nodes as MeshNode[] & { root?: string }).root = root;

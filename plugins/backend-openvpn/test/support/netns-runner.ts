@@ -32,7 +32,9 @@ export class NetnsRunner implements CommandRunner {
 
   run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     this.calls.push({
-      kind: 'run', file, args: [...args],
+      kind: 'run',
+      file,
+      args: [...args],
       ...(options.env ? { env: options.env } : {}),
       ...(typeof options.input === 'string' ? { input: options.input } : {}),
     });

@@ -90,7 +90,10 @@ export class TestNet {
   readonly switchNs: string;
   private destroyed = false;
 
-  private constructor(readonly tag: string, count: number) {
+  private constructor(
+    readonly tag: string,
+    count: number,
+  ) {
     this.switchNs = `ov${tag}sw`;
     for (let i = 0; i < count; i++) this.hosts.push({ name: `h${i + 1}`, netns: `ov${tag}h${i + 1}`, underlay: `198.18.0.${i + 1}` });
   }
@@ -127,13 +130,19 @@ export class TestNet {
 
   /** Runs a command in a host namespace; returns exit code and output. */
   exec(ns: string, file: string, args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-    const r = spawnSync('ip', ['netns', 'exec', ns, file, ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}), timeout: 120_000 });
+    const r = spawnSync('ip', ['netns', 'exec', ns, file, ...args], {
+      encoding: 'utf8',
+      ...(input !== undefined ? { input } : {}),
+      timeout: 120_000,
+    });
     return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 
   /** One ping attempt series: true when any of `count` echo requests was answered. */
   ping(ns: string, ip: string, count = 2, waitS = 1): boolean {
-    return this.exec(ns, 'ping', [ip.includes(':') ? '-6' : '-4', '-c', String(count), '-W', String(waitS), '-i', '0.2', '-q', ip]).code === 0;
+    return (
+      this.exec(ns, 'ping', [ip.includes(':') ? '-6' : '-4', '-c', String(count), '-W', String(waitS), '-i', '0.2', '-q', ip]).code === 0
+    );
   }
 
   /** Retries ping until it succeeds or `timeoutMs` passes. */

@@ -6,7 +6,16 @@ import { mkdtempSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RustynetError, type Clock, type CommandRunner, type Logger, type Metrics, type PluginContext, type PluginHooks, type StateStore } from '@rustynet/plugin-api';
+import {
+  RustynetError,
+  type Clock,
+  type CommandRunner,
+  type Logger,
+  type Metrics,
+  type PluginContext,
+  type PluginHooks,
+  type StateStore,
+} from '@rustynet/plugin-api';
 
 /** One recorded log line. */
 export interface LogLine {
@@ -26,11 +35,21 @@ export class RecordingLogger implements Logger {
     this.lines.push(msg === undefined ? { level, obj: o } : { level, obj: o, msg });
     if (process.env.RN_TEST_LOG) console.log(level, JSON.stringify(o), msg ?? '');
   }
-  trace(obj: object | string, msg?: string): void { this.rec('trace', obj, msg); }
-  debug(obj: object | string, msg?: string): void { this.rec('debug', obj, msg); }
-  info(obj: object | string, msg?: string): void { this.rec('info', obj, msg); }
-  warn(obj: object | string, msg?: string): void { this.rec('warn', obj, msg); }
-  error(obj: object | string, msg?: string): void { this.rec('error', obj, msg); }
+  trace(obj: object | string, msg?: string): void {
+    this.rec('trace', obj, msg);
+  }
+  debug(obj: object | string, msg?: string): void {
+    this.rec('debug', obj, msg);
+  }
+  info(obj: object | string, msg?: string): void {
+    this.rec('info', obj, msg);
+  }
+  warn(obj: object | string, msg?: string): void {
+    this.rec('warn', obj, msg);
+  }
+  error(obj: object | string, msg?: string): void {
+    this.rec('error', obj, msg);
+  }
   child(bindings: Record<string, unknown>): Logger {
     return new RecordingLogger(this.lines, { ...this.bindings, ...bindings });
   }
@@ -92,7 +111,11 @@ export function tempDir(prefix = 'rn-wg-test-'): string {
 }
 
 /** Builds a PluginContext around `runner`. */
-export function makeContext(runner: CommandRunner, options: Record<string, unknown> = {}, logger = new RecordingLogger()): PluginContext & { logger: RecordingLogger } {
+export function makeContext(
+  runner: CommandRunner,
+  options: Record<string, unknown> = {},
+  logger = new RecordingLogger(),
+): PluginContext & { logger: RecordingLogger } {
   return {
     pluginName: '@rustynet/backend-wireguard',
     apiVersion: '1.0',

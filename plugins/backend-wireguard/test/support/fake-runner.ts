@@ -2,7 +2,14 @@
  * Test-only CommandRunner that records every call and answers from a handler, without running
  * anything. Used to check command construction.
  */
-import { RustynetError, type CommandResult, type CommandRunner, type ManagedProcess, type RunOptions, type SpawnOptions } from '@rustynet/plugin-api';
+import {
+  RustynetError,
+  type CommandResult,
+  type CommandRunner,
+  type ManagedProcess,
+  type RunOptions,
+  type SpawnOptions,
+} from '@rustynet/plugin-api';
 
 /** One recorded call. */
 export interface RecordedCall {
@@ -22,7 +29,12 @@ export class FakeRunner implements CommandRunner {
   constructor(public handler: FakeHandler = () => undefined) {}
 
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
-    const input = options.input === undefined ? undefined : typeof options.input === 'string' ? options.input : Buffer.from(options.input).toString('utf8');
+    const input =
+      options.input === undefined
+        ? undefined
+        : typeof options.input === 'string'
+          ? options.input
+          : Buffer.from(options.input).toString('utf8');
     const call: RecordedCall = { kind: 'run', file, args: [...args], options };
     if (input !== undefined) call.input = input;
     if (options.env) call.env = options.env;
@@ -52,7 +64,9 @@ export class FakeRunner implements CommandRunner {
 
   /** Calls of `file` (basename match) whose first argument is `sub` (if given). */
   of(file: string, sub?: string): RecordedCall[] {
-    return this.calls.filter((c) => c.kind === 'run' && c.file.endsWith(file) && (sub === undefined || c.args[0] === sub || c.args.includes(sub)));
+    return this.calls.filter(
+      (c) => c.kind === 'run' && c.file.endsWith(file) && (sub === undefined || c.args[0] === sub || c.args.includes(sub)),
+    );
   }
 
   /** Everything a child could see of a call: argv, env and stdin, as one string. */

@@ -5,7 +5,14 @@
  * check that no secret ever reached a command line.
  */
 import { spawn as cpSpawn, type ChildProcess } from 'node:child_process';
-import { RustynetError, type CommandResult, type CommandRunner, type ManagedProcess, type RunOptions, type SpawnOptions } from '@rustynet/plugin-api';
+import {
+  RustynetError,
+  type CommandResult,
+  type CommandRunner,
+  type ManagedProcess,
+  type RunOptions,
+  type SpawnOptions,
+} from '@rustynet/plugin-api';
 
 const TAIL_BYTES = 8192;
 
@@ -24,7 +31,7 @@ export class NetnsRunner implements CommandRunner {
   run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     this.calls.push(options.env ? { file, args: [...args], env: options.env } : { file, args: [...args] });
     return new Promise<CommandResult>((resolve, reject) => {
-      if (options.signal?.aborted) return reject(new RustynetError('ABORTED', `${file}: aborted before start`));
+      if (options.signal?.aborted) return void reject(new RustynetError('ABORTED', `${file}: aborted before start`));
       const child = cpSpawn('ip', this.argv(file, args), {
         env: { ...process.env, ...options.env },
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -34,10 +41,13 @@ export class NetnsRunner implements CommandRunner {
       child.stdout.on('data', (d: Buffer) => out.push(d));
       child.stderr.on('data', (d: Buffer) => err.push(d));
       let ended: 'timeout' | 'abort' | undefined;
-      const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-        ended = 'timeout';
-        child.kill('SIGKILL');
-      }, options.timeoutMs);
+      const timer =
+        options.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              ended = 'timeout';
+              child.kill('SIGKILL');
+            }, options.timeoutMs);
       const onAbort = (): void => {
         ended = 'abort';
         child.kill('SIGKILL');
@@ -46,16 +56,22 @@ export class NetnsRunner implements CommandRunner {
       child.on('error', (e) => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
-        reject(new RustynetError('COMMAND_FAILED', `${file} could not be started: ${e.message}`, { details: { exitCode: -1, stderr: e.message }, cause: e }));
+        reject(
+          new RustynetError('COMMAND_FAILED', `${file} could not be started: ${e.message}`, {
+            details: { exitCode: -1, stderr: e.message },
+            cause: e,
+          }),
+        );
       });
       child.on('close', (code) => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode: code ?? -1 };
-        if (ended === 'timeout') return reject(new RustynetError('TIMEOUT', `${file} ${args[0] ?? ''}: timed out after ${options.timeoutMs} ms`));
-        if (ended === 'abort') return reject(new RustynetError('ABORTED', `${file} ${args[0] ?? ''}: aborted`));
+        if (ended === 'timeout')
+          return void reject(new RustynetError('TIMEOUT', `${file} ${args[0] ?? ''}: timed out after ${options.timeoutMs} ms`));
+        if (ended === 'abort') return void reject(new RustynetError('ABORTED', `${file} ${args[0] ?? ''}: aborted`));
         if (result.exitCode !== 0 && options.reject !== false) {
-          return reject(
+          return void reject(
             new RustynetError('COMMAND_FAILED', `${file} ${args[0] ?? ''} exited ${result.exitCode}: ${result.stderr.trim()}`, {
               details: { exitCode: result.exitCode, stderr: result.stderr },
             }),
@@ -81,11 +97,11 @@ export class NetnsRunner implements CommandRunner {
     const keep = (d: Buffer): void => {
       tail = (tail + d.toString('utf8')).slice(-TAIL_BYTES);
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    child.stdin!.on('error', () => undefined);
-    if (options.input !== undefined) child.stdin!.end(options.input);
-    else child.stdin!.end();
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.stdin.on('error', () => undefined);
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
     const exited = new Promise<{ exitCode: number | null; signal: string | null }>((resolve) => {
       child.on('error', (e) => {
         keep(Buffer.from(`spawn error: ${e.message}\n`));

@@ -20,7 +20,7 @@ export interface Shell {
 export function sh(file: string, args: string[], input?: string): Promise<Shell> {
   return new Promise((resolve) => {
     const child = execFile(file, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
     if (input !== undefined) child.stdin?.end(input);
@@ -90,7 +90,10 @@ export class TwoNs {
       await run(['-n', t.nsA, 'link', 'add', t.vethA, 'type', 'veth', 'peer', 'name', t.vethB, 'netns', t.nsB]);
       await run(['-n', t.nsA, 'addr', 'add', `${t.underlayA}/24`, 'dev', t.vethA]);
       await run(['-n', t.nsB, 'addr', 'add', `${t.underlayB}/24`, 'dev', t.vethB]);
-      for (const [ns, dev] of [[t.nsA, t.vethA], [t.nsB, t.vethB]] as const) {
+      for (const [ns, dev] of [
+        [t.nsA, t.vethA],
+        [t.nsB, t.vethB],
+      ] as const) {
         await run(['-n', ns, 'link', 'set', 'lo', 'up']);
         await run(['-n', ns, 'link', 'set', dev, 'up']);
       }
@@ -122,7 +125,10 @@ export class TwoNs {
     process.removeListener('SIGINT', this.onSigint);
     for (const ns of [this.nsA, this.nsB]) {
       try {
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split(/\s+/).filter(Boolean);
+        const pids = execFileSync('ip', ['netns', 'pids', ns], { stdio: ['ignore', 'pipe', 'ignore'] })
+          .toString()
+          .split(/\s+/)
+          .filter(Boolean);
         for (const pid of pids) {
           try {
             process.kill(Number(pid), 'SIGKILL');

@@ -17,21 +17,18 @@ export class Agent {
   static async start(ns: string, mode: 'server' | 'client', args: string[] = []): Promise<Agent> {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, AGENT, mode, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
     const agent = new Agent(child);
-    const rl = readline.createInterface({ input: child.stdout! });
+    const rl = readline.createInterface({ input: child.stdout });
     let ready: () => void = () => undefined;
     const readyP = new Promise<void>((r) => (ready = r));
     rl.on('line', (line) => {
-      if (line === 'ready') return ready();
+      if (line === 'ready') return void ready();
       const msg = JSON.parse(line) as Record<string, unknown>;
       const w = agent.waiters.get(String(msg['id']));
       agent.waiters.delete(String(msg['id']));
       w?.(msg);
     });
     if (mode === 'client') ready();
-    await Promise.race([
-      readyP,
-      new Promise((_, rej) => child.once('exit', (c) => rej(new Error(`agent ${mode} in ${ns} exited ${c}`)))),
-    ]);
+    await Promise.race([readyP, new Promise((_, rej) => child.once('exit', (c) => rej(new Error(`agent ${mode} in ${ns} exited ${c}`))))]);
     return agent;
   }
 

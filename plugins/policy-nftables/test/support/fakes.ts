@@ -14,7 +14,6 @@ import {
   type ManagedProcess,
   type Metrics,
   type PluginContext,
-  type PluginHooks,
   type RunOptions,
   type StateStore,
 } from '@rustynet/plugin-api';
@@ -39,13 +38,20 @@ export class RecordingRunner implements CommandRunner {
   constructor(public responder: Responder = () => ({})) {}
 
   async run(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult> {
-    const input = options?.input === undefined ? undefined : typeof options.input === 'string' ? options.input : Buffer.from(options.input).toString('utf8');
+    const input =
+      options?.input === undefined
+        ? undefined
+        : typeof options.input === 'string'
+          ? options.input
+          : Buffer.from(options.input).toString('utf8');
     const call: RecordedCall = { file, args: [...args], input, options };
     this.calls.push(call);
     const r = await this.responder(call);
     const res: CommandResult = { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 0 };
     if (res.exitCode !== 0 && options?.reject !== false) {
-      throw new RustynetError('COMMAND_FAILED', `${file} exited ${res.exitCode}`, { details: { exitCode: res.exitCode, stderr: res.stderr } });
+      throw new RustynetError('COMMAND_FAILED', `${file} exited ${res.exitCode}`, {
+        details: { exitCode: res.exitCode, stderr: res.stderr },
+      });
     }
     return res;
   }
@@ -77,14 +83,14 @@ export class RecordingMetrics implements Metrics {
         if (typeof a === 'number') m.set(key(undefined), a);
         else m.set(key(a), b as number);
       },
-    } as Gauge;
+    };
   }
   histogram(name: string): Histogram {
     const list = this.histograms.get(name) ?? [];
     this.histograms.set(name, list);
     return {
       observe: (a: Record<string, string> | number, b?: number) => list.push(typeof a === 'number' ? a : (b as number)),
-    } as Histogram;
+    };
   }
   /** Value of counter `name` with exactly `labels`. */
   counterValue(name: string, labels?: Record<string, string>): number {
@@ -104,7 +110,7 @@ export class ManualClock implements Clock {
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(new RustynetError('ABORTED', 'aborted'));
+      if (signal?.aborted) return void reject(new RustynetError('ABORTED', 'aborted'));
       const entry = { until: this.t + ms, resolve };
       this.pending.push(entry);
       signal?.addEventListener('abort', () => {
@@ -176,6 +182,6 @@ export function makeContext(opts: {
     metrics: opts.metrics ?? new RecordingMetrics(),
     clock: opts.clock ?? new ManualClock(),
     state: new MemoryState('/nonexistent'),
-    hooks: { netmapAccepted: noHook, resolvePeerEndpoint: noHook, applied: noHook, shutdown: noHook } as PluginHooks,
+    hooks: { netmapAccepted: noHook, resolvePeerEndpoint: noHook, applied: noHook, shutdown: noHook },
   };
 }

@@ -4,7 +4,14 @@
  */
 import { spawn } from 'node:child_process';
 import { runProc } from './proc.js';
-import { RustynetError, type CommandResult, type CommandRunner, type ManagedProcess, type RunOptions, type SpawnOptions } from '@rustynet/plugin-api';
+import {
+  RustynetError,
+  type CommandResult,
+  type CommandRunner,
+  type ManagedProcess,
+  type RunOptions,
+  type SpawnOptions,
+} from '@rustynet/plugin-api';
 
 /** Rewrites the stdin of a call before it runs (used to inject nft failures). */
 export type InputFilter = (file: string, args: readonly string[], input: string | undefined) => string | undefined;
@@ -17,7 +24,12 @@ export class NetnsRunner implements CommandRunner {
   constructor(readonly netns: string) {}
 
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
-    let input = options.input === undefined ? undefined : typeof options.input === 'string' ? options.input : Buffer.from(options.input).toString('utf8');
+    let input =
+      options.input === undefined
+        ? undefined
+        : typeof options.input === 'string'
+          ? options.input
+          : Buffer.from(options.input).toString('utf8');
     if (this.filter) input = this.filter(file, args, input);
     this.calls.push({ file, args: [...args], input });
     const r = await runProc('ip', ['netns', 'exec', this.netns, file, ...args], {

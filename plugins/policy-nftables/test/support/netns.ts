@@ -127,7 +127,12 @@ export class PolicyTestNet {
       await ip('-n', b, 'addr', 'add', `${net.ip6(3)}/64`, 'dev', net.peerMeshIf, 'nodad');
       await ip('-n', a, 'addr', 'add', '198.18.0.1/24', 'dev', net.underIf);
       await ip('-n', b, 'addr', 'add', '198.18.0.2/24', 'dev', `${prefix}v`);
-      for (const [ns, dev] of [[a, net.meshIf], [a, net.underIf], [b, net.peerMeshIf], [b, `${prefix}v`]] as const) {
+      for (const [ns, dev] of [
+        [a, net.meshIf],
+        [a, net.underIf],
+        [b, net.peerMeshIf],
+        [b, `${prefix}v`],
+      ] as const) {
         await ip('-n', ns, 'link', 'set', dev, 'up');
       }
       await net.settle();

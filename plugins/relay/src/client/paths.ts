@@ -37,7 +37,8 @@ export function checkEndpoint(e: unknown, field: string): Endpoint {
   if (typeof e !== 'object' || e === null) throw invalidInput(field, 'must be {host, port}');
   const { host, port } = e as Partial<Endpoint>;
   if (typeof host !== 'string' || isIP(host) === 0) throw invalidInput(`${field}.host`, 'must be an IPv4 or IPv6 literal');
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw invalidInput(`${field}.port`, 'must be an integer 1..65535');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw invalidInput(`${field}.port`, 'must be an integer 1..65535');
   return { host, port };
 }
 
@@ -60,7 +61,15 @@ export async function bindPath(peer: NodeId, backend: Endpoint, deps: PathDeps):
   sock.removeAllListeners('error');
   sock.on('error', (err) => deps.log.warn({ peer, err: err.message }, 'relay path socket error'));
   const a = sock.address();
-  const path: Path = { peer, socket: sock, local: { host: a.address, port: a.port }, backend, header: encodeDataHeader(peer), rxPackets: 0, txPackets: 0 };
+  const path: Path = {
+    peer,
+    socket: sock,
+    local: { host: a.address, port: a.port },
+    backend,
+    header: encodeDataHeader(peer),
+    rxPackets: 0,
+    txPackets: 0,
+  };
   sock.on('message', (msg, rinfo) => {
     // Only the backend may use this endpoint.
     if (rinfo.port !== path.backend.port || !sameHost(rinfo.address, path.backend.host)) return deps.drops.drop('foreign_source');

@@ -56,14 +56,20 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     super({ clock: context.clock, label: 'relay client', stopAbortsStart: true });
     this.opts = resolveOptions(context.options);
     this.log = context.logger.child({ plugin: context.pluginName });
-    this.drops = new DropCounters(context.metrics.counter('relay_client_drops_total', 'Datagrams the relay client dropped, by reason', ['reason']));
+    this.drops = new DropCounters(
+      context.metrics.counter('relay_client_drops_total', 'Datagrams the relay client dropped, by reason', ['reason']),
+    );
     this.link = new RelayLink({
       opts: this.opts,
       log: this.log,
       clock: context.clock,
       drops: this.drops,
       registrations: context.metrics.counter('relay_client_registrations_total', 'Registrations with a relay server', ['relay']),
-      refusals: context.metrics.counter('relay_client_refusals_total', 'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE)', ['relay', 'reason']),
+      refusals: context.metrics.counter(
+        'relay_client_refusals_total',
+        'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE)',
+        ['relay', 'reason'],
+      ),
       paths: this.paths,
     });
   }
@@ -92,7 +98,11 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
 
   protected override async _start(config: RelayStartConfig, scope: CallScope): Promise<Running> {
     validateStartConfig(config);
-    const cfg: RelayStartConfig = { nodeId: config.nodeId, relays: config.relays.map((r) => ({ id: r.id, endpoint: { ...r.endpoint } })), sign: config.sign };
+    const cfg: RelayStartConfig = {
+      nodeId: config.nodeId,
+      relays: config.relays.map((r) => ({ id: r.id, endpoint: { ...r.endpoint } })),
+      sign: config.sign,
+    };
     this.link.begin(cfg);
     const timeoutMs = Math.max(1, Math.round(scope.remaining()));
     const signal = scope.toSignal();
@@ -160,7 +170,13 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
 
   async status(_options?: CallOptions): Promise<RelayPathStatus[]> {
     const relay = this.link.session?.relay.id ?? '';
-    return [...this.paths.values()].map((p) => ({ peer: p.peer, localEndpoint: { ...p.local }, relay, rxPackets: p.rxPackets, txPackets: p.txPackets }));
+    return [...this.paths.values()].map((p) => ({
+      peer: p.peer,
+      localEndpoint: { ...p.local },
+      relay,
+      rxPackets: p.rxPackets,
+      txPackets: p.txPackets,
+    }));
   }
 
   private async openNewPath(peer: NodeId, backend: Endpoint): Promise<Endpoint> {

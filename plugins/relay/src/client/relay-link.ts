@@ -5,7 +5,17 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { RustynetError, isRustynetError, type Clock, type Counter, type Endpoint, type Logger, type NetmapRelay, type NodeId, type RelayStartConfig } from '@rustynet/plugin-api';
+import {
+  RustynetError,
+  isRustynetError,
+  type Clock,
+  type Counter,
+  type Endpoint,
+  type Logger,
+  type NetmapRelay,
+  type NodeId,
+  type RelayStartConfig,
+} from '@rustynet/plugin-api';
 import { abortError } from '@rustynet/plugin-kit';
 import {
   MessageType,
@@ -203,7 +213,10 @@ export class RelayLink {
     const timeoutMs = this.deps.opts.attemptTimeoutMs;
     return new Promise<T>((resolve, reject) => {
       const w: Waiter = { socket: sock, relay, accept, resolve: (v) => finish(() => resolve(v as T)) };
-      const timer = setTimeout(() => finish(() => reject(new RustynetError('TIMEOUT', `no answer from relay ${relay.host}:${relay.port} in ${timeoutMs} ms`))), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => reject(new RustynetError('TIMEOUT', `no answer from relay ${relay.host}:${relay.port} in ${timeoutMs} ms`))),
+        timeoutMs,
+      );
       const onAbort = (): void => finish(() => reject(abortError(signal.reason, 'the relay call')));
       const finish = (f: () => void): void => {
         clearTimeout(timer);
@@ -250,9 +263,13 @@ export class RelayLink {
     if (!answer.ok) {
       const name = rejectReasonName(answer.reason);
       const why = DEFINITE_REFUSALS[name as RejectReasonName];
-      throw new RustynetError('RELAY_FAILED', `relay ${relay.id} refused registration of node ${cfg.nodeId}: ${name}${why ? ` (${why})` : ''}`, {
-        details: { relay: relay.id, node: cfg.nodeId, reason: name, definite: why !== undefined },
-      });
+      throw new RustynetError(
+        'RELAY_FAILED',
+        `relay ${relay.id} refused registration of node ${cfg.nodeId}: ${name}${why ? ` (${why})` : ''}`,
+        {
+          details: { relay: relay.id, node: cfg.nodeId, reason: name, definite: why !== undefined },
+        },
+      );
     }
     const keepaliveMs = Math.max(100, Math.min(opts.keepaliveIntervalMs, answer.keepaliveMs || opts.keepaliveIntervalMs));
     return { relay, socket: sock, keepaliveMs, lastHeard: Date.now() };
@@ -301,7 +318,10 @@ export class RelayLink {
             const changed = this.refused.get(relay.id) !== reason;
             this.refused.set(relay.id, reason);
             if (mode === 'background' && changed) {
-              log.error({ relay: relay.id, reason, err: err.message }, 'relay refused registration; not forwarding through it, retrying at the largest back-off');
+              log.error(
+                { relay: relay.id, reason, err: err.message },
+                'relay refused registration; not forwarding through it, retrying at the largest back-off',
+              );
             } else {
               log.debug({ relay: relay.id, reason, err: err.message }, 'relay refused registration');
             }

@@ -65,7 +65,6 @@ export interface RelayCoreOptions {
   send: SendFn;
 }
 
-
 /**
  * The relay protocol engine. Not thread-safe (Node is single-threaded); every method is
  * synchronous and never throws on network input.
@@ -170,27 +169,27 @@ export class RelayCore {
     const len = msg.length;
     this.c.packetsIn++;
     this.c.bytesIn += len;
-    if (len < HEADER_SIZE) return this.drop('short');
-    if (msg[0] !== PROTOCOL_VERSION) return this.drop('bad_version');
+    if (len < HEADER_SIZE) return void this.drop('short');
+    if (msg[0] !== PROTOCOL_VERSION) return void this.drop('bad_version');
     const key = address + '#' + port;
     const session = this.byAddress.get(key);
     if (session === undefined) this.c.unvalidatedBytesIn += len;
     switch (msg[1]) {
       case MessageType.DATA:
-        return this.onData(msg, session, address, port);
+        return void this.onData(msg, session, address, port);
       case MessageType.KEEPALIVE:
-        return this.onKeepalive(msg, session, address, port);
+        return void this.onKeepalive(msg, session, address, port);
       case MessageType.HELLO:
-        return this.onHello(msg, session, address, port);
+        return void this.onHello(msg, session, address, port);
       case MessageType.REGISTER:
-        return this.onRegister(msg, session, key, address, port);
+        return void this.onRegister(msg, session, key, address, port);
       case MessageType.CHALLENGE:
       case MessageType.REGISTERED:
       case MessageType.REJECT:
       case MessageType.KEEPALIVE_ACK:
-        return this.drop('unexpected_type');
+        return void this.drop('unexpected_type');
       default:
-        return this.drop('unknown_type');
+        return void this.drop('unknown_type');
     }
   }
 
@@ -229,7 +228,8 @@ export class RelayCore {
 
   /** Tells an address without a session to register: only for datagrams of >= 6 bytes (twice the answer), rate-limited. */
   private rejectNotRegistered(receivedLen: number, port: number, address: string): void {
-    if (receivedLen >= KEEPALIVE_SIZE && this.rejectBucket.take(this.now())) this.replyUnvalidated(encodeReject(RejectReason.NOT_REGISTERED), receivedLen, port, address);
+    if (receivedLen >= KEEPALIVE_SIZE && this.rejectBucket.take(this.now()))
+      this.replyUnvalidated(encodeReject(RejectReason.NOT_REGISTERED), receivedLen, port, address);
   }
 
   private onData(msg: Buffer, session: Session | undefined, address: string, port: number): void {
@@ -243,31 +243,31 @@ export class RelayCore {
     src.lastSeen = now;
     // Parse: [ver][type][idLen][dest id][payload]
     const len = msg.length;
-    if (len < 5) return this.drop('malformed');
-    const idLen = msg[2]!;
+    if (len < 5) return void this.drop('malformed');
+    const idLen = msg[2];
     const payloadOffset = 3 + idLen;
-    if (idLen < 1 || idLen > 63 || len <= payloadOffset) return this.drop('malformed');
+    if (idLen < 1 || idLen > 63 || len <= payloadOffset) return void this.drop('malformed');
     const node = this.byNode.get(src.nodeId);
-    if (node === undefined) return this.drop('not_registered'); // unreachable: sessions imply node state
+    if (node === undefined) return void this.drop('not_registered'); // unreachable: sessions imply node state
     // Both buckets must have room; only then is anything taken from either.
-    if (node.packets.available(now) < 1 || node.bytes.available(now) < len) return this.drop('rate_limited');
+    if (node.packets.available(now) < 1 || node.bytes.available(now) < len) return void this.drop('rate_limited');
     node.packets.take(now);
     node.bytes.take(now, len);
     const destId = msg.toString('latin1', 3, payloadOffset);
-    if (destId === src.nodeId) return this.drop('self_destination');
+    if (destId === src.nodeId) return void this.drop('self_destination');
     const dest = this.byNode.get(destId);
-    if (dest === undefined) return this.drop('unknown_destination');
+    if (dest === undefined) return void this.drop('unknown_destination');
     // Most recently active live session of the destination node.
     let best: Session | undefined;
     for (let i = dest.sessions.length - 1; i >= 0; i--) {
-      const s = dest.sessions[i]!;
+      const s = dest.sessions[i];
       if (now - s.lastSeen > this.limits.sessionTimeoutMs) {
         this.removeSession(s);
         continue;
       }
       if (best === undefined || s.lastSeen > best.lastSeen) best = s;
     }
-    if (best === undefined) return this.drop('unknown_destination');
+    if (best === undefined) return void this.drop('unknown_destination');
     const payload = msg.subarray(payloadOffset);
     this.c.packetsForwarded++;
     this.c.bytesForwarded += payload.length;
@@ -275,7 +275,7 @@ export class RelayCore {
   }
 
   private onKeepalive(msg: Buffer, session: Session | undefined, address: string, port: number): void {
-    if (msg.length !== KEEPALIVE_SIZE) return this.drop('malformed');
+    if (msg.length !== KEEPALIVE_SIZE) return void this.drop('malformed');
     const now = this.now();
     const s = this.live(session, now);
     if (s === undefined) {
@@ -299,7 +299,7 @@ export class RelayCore {
   }
 
   private onHello(msg: Buffer, session: Session | undefined, address: string, port: number): void {
-    if (msg.length < HELLO_MIN_SIZE) return this.drop('hello_too_small');
+    if (msg.length < HELLO_MIN_SIZE) return void this.drop('hello_too_small');
     const bucket = this.bucketNow();
     const body = Buffer.allocUnsafe(CHALLENGE_BODY_SIZE);
     randomBytes(NONCE_SIZE).copy(body, 0);
@@ -312,12 +312,12 @@ export class RelayCore {
 
   private onRegister(msg: Buffer, session: Session | undefined, key: string, address: string, port: number): void {
     const reg = decodeRegister(msg);
-    if (reg === undefined) return this.drop('malformed');
+    if (reg === undefined) return void this.drop('malformed');
     // 1. Return routability: the token must have been minted by us, for this address, recently.
     const cur = this.bucketNow();
-    if (reg.bucket !== cur && reg.bucket !== ((cur - 1) >>> 0)) return this.drop('bad_token');
+    if (reg.bucket !== cur && reg.bucket !== (cur - 1) >>> 0) return void this.drop('bad_token');
     const expected = this.mac(reg.bucket, reg.nonce, address, port);
-    if (!timingSafeEqual(expected, reg.mac)) return this.drop('bad_token');
+    if (!timingSafeEqual(expected, reg.mac)) return void this.drop('bad_token');
     // The address is validated from here on: it received our CHALLENGE.
     const now = this.now();
     const reject = (reason: number, drop: DropReason): void => {
@@ -325,8 +325,8 @@ export class RelayCore {
       this.out(encodeReject(reason), 3, port, address);
     };
     const known = this.keys.get(reg.nodeId);
-    if (known === undefined) return reject(RejectReason.UNKNOWN_NODE, 'unknown_node');
-    if (!this.registerBucket.take(now)) return reject(RejectReason.BUSY, 'register_rate_limited');
+    if (known === undefined) return void reject(RejectReason.UNKNOWN_NODE, 'unknown_node');
+    if (!this.registerBucket.take(now)) return void reject(RejectReason.BUSY, 'register_rate_limited');
     const signed = registerSignatureInput(reg.body, reg.nodeId, this.relayId);
     let ok = false;
     try {
@@ -334,7 +334,7 @@ export class RelayCore {
     } catch {
       ok = false;
     }
-    if (!ok) return reject(RejectReason.BAD_SIGNATURE, 'bad_signature');
+    if (!ok) return void reject(RejectReason.BAD_SIGNATURE, 'bad_signature');
     // 2. Session bookkeeping.
     let existing = this.live(session, now);
     if (existing !== undefined && existing.nodeId !== reg.nodeId) {
@@ -348,9 +348,9 @@ export class RelayCore {
         node = this.byNode.get(reg.nodeId);
       }
       if (node !== undefined && node.sessions.length >= this.limits.maxSessionsPerNode) {
-        return reject(RejectReason.SESSION_LIMIT, 'session_limit');
+        return void reject(RejectReason.SESSION_LIMIT, 'session_limit');
       }
-      if (this.byAddress.size >= this.limits.maxSessions) return reject(RejectReason.BUSY, 'server_full');
+      if (this.byAddress.size >= this.limits.maxSessions) return void reject(RejectReason.BUSY, 'server_full');
       if (node === undefined) {
         node = {
           nodeId: reg.nodeId,

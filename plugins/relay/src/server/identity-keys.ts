@@ -4,12 +4,17 @@ import { invalidInput } from '@rustynet/plugin-api';
 import { isNodeId } from '../protocol.js';
 
 /** Parses an allowlist into public keys. @throws RustynetError INVALID_INPUT naming the entry. */
-export function parseIdentityKeys(keys: Readonly<Record<string, unknown>>, field = 'identityKeys'): Map<string, { b64: string; key: KeyObject }> {
-  if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw invalidInput(field, 'must be an object {nodeId: base64 Ed25519 key}');
+export function parseIdentityKeys(
+  keys: Readonly<Record<string, unknown>>,
+  field = 'identityKeys',
+): Map<string, { b64: string; key: KeyObject }> {
+  if (typeof keys !== 'object' || keys === null || Array.isArray(keys))
+    throw invalidInput(field, 'must be an object {nodeId: base64 Ed25519 key}');
   const out = new Map<string, { b64: string; key: KeyObject }>();
   for (const [id, b64] of Object.entries(keys)) {
     if (!isNodeId(id)) throw invalidInput(`${field}.${id}`, 'not a node id (DNS label)');
-    if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]{43}=$/.test(b64)) throw invalidInput(`${field}.${id}`, 'must be a raw 32-byte Ed25519 public key in base64');
+    if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]{43}=$/.test(b64))
+      throw invalidInput(`${field}.${id}`, 'must be a raw 32-byte Ed25519 public key in base64');
     const raw = Buffer.from(b64, 'base64');
     if (raw.length !== 32) throw invalidInput(`${field}.${id}`, 'must be a raw 32-byte Ed25519 public key in base64');
     let key: KeyObject;

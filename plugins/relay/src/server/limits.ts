@@ -121,12 +121,14 @@ export function resolveLimits(partial: Partial<RelayLimits> | undefined): RelayL
       l[k as keyof RelayLimits] = v;
     }
     if (partial.burstPackets === undefined && partial.packetsPerSecond !== undefined) l.burstPackets = l.packetsPerSecond;
-    if (partial.burstBytes === undefined && partial.bytesPerSecond !== undefined) l.burstBytes = Math.max(l.bytesPerSecond, MAX_UDP_PAYLOAD);
+    if (partial.burstBytes === undefined && partial.bytesPerSecond !== undefined)
+      l.burstBytes = Math.max(l.bytesPerSecond, MAX_UDP_PAYLOAD);
   }
   for (const k of ['maxSessionsPerNode', 'maxSessions', 'sessionTimeoutMs', 'keepaliveIntervalMs', 'tokenWindowMs'] as const) {
     if (!Number.isSafeInteger(l[k])) throw invalidInput(`limits.${k}`, 'must be a positive integer');
   }
-  if (l.burstBytes < MAX_UDP_PAYLOAD && l.bytesPerSecond !== Infinity) throw invalidInput('limits.burstBytes', `must be at least ${MAX_UDP_PAYLOAD} (one maximal datagram)`);
+  if (l.burstBytes < MAX_UDP_PAYLOAD && l.bytesPerSecond !== Infinity)
+    throw invalidInput('limits.burstBytes', `must be at least ${MAX_UDP_PAYLOAD} (one maximal datagram)`);
   return l;
 }
 

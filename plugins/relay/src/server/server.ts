@@ -12,7 +12,6 @@ import {
   isRustynetError,
   type Counter,
   type Endpoint,
-  type Gauge,
   type Logger,
   type Metrics,
   type Netmap,
@@ -118,13 +117,15 @@ function checkEndpoint(e: unknown, field: string): Endpoint {
   if (typeof e !== 'object' || e === null) throw invalidInput(field, 'must be {host, port}');
   const { host, port } = e as Partial<Endpoint>;
   if (typeof host !== 'string' || isIP(host) === 0) throw invalidInput(`${field}.host`, 'must be an IPv4 or IPv6 literal');
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidInput(`${field}.port`, 'must be an integer 0..65535');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalidInput(`${field}.port`, 'must be an integer 0..65535');
   return { host, port };
 }
 
 function checkBufferSize(v: unknown, field: string): number {
   if (v === undefined) return DEFAULT_SOCKET_BUFFER;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 4096 || v > 1 << 30) throw invalidInput(field, 'must be an integer 4096..2^30 (bytes)');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 4096 || v > 1 << 30)
+    throw invalidInput(field, 'must be an integer 4096..2^30 (bytes)');
   return v;
 }
 
@@ -139,8 +140,8 @@ function deriveRelayId(netmap: Netmap, listen: Endpoint, wanted: string | undefi
   }
   const unspecified = listen.host === '0.0.0.0' || listen.host === '::';
   const byEndpoint = relays.filter((r) => r.endpoint.port === listen.port && (unspecified || r.endpoint.host === listen.host));
-  if (byEndpoint.length === 1) return byEndpoint[0]!.id;
-  if (relays.length === 1) return relays[0]!.id;
+  if (byEndpoint.length === 1) return byEndpoint[0].id;
+  if (relays.length === 1) return relays[0].id;
   throw invalidInput('relayId', 'cannot tell which of the netmap relays this server is: pass relayId');
 }
 
@@ -200,7 +201,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     forwardedBytes: m.counter('relay_server_forwarded_bytes_total', 'Payload bytes forwarded between nodes'),
     drops: m.counter('relay_server_drops_total', 'Datagrams dropped, by reason', ['reason']),
     registrations: m.counter('relay_server_registrations_total', 'Successful registrations'),
-    sessions: m.gauge('relay_server_sessions', 'Live sessions') as Gauge,
+    sessions: m.gauge('relay_server_sessions', 'Live sessions'),
   };
 
   function flushMetrics(): void {
@@ -286,7 +287,12 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         const onError = (err: NodeJS.ErrnoException): void => {
           sock.close();
           const code = err.code === 'EACCES' ? 'PERMISSION_DENIED' : 'RELAY_FAILED';
-          reject(new RustynetError(code, `cannot bind relay socket on ${listen.host}:${listen.port}: ${err.message}`, { cause: err, details: { errno: err.code } }));
+          reject(
+            new RustynetError(code, `cannot bind relay socket on ${listen.host}:${listen.port}: ${err.message}`, {
+              cause: err,
+              details: { errno: err.code },
+            }),
+          );
         };
         sock.once('error', onError);
         sock.bind({ address: listen.host, port: listen.port, exclusive: true }, () => {
@@ -328,12 +334,18 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         timers.push(
           setInterval(() => {
             reloadNetmap().catch((err: unknown) => {
-              logger.warn({ code: isRustynetError(err) ? err.code : undefined, err: (err as Error).message }, 'relay netmap reload rejected; keeping the last good map');
+              logger.warn(
+                { code: isRustynetError(err) ? err.code : undefined, err: (err as Error).message },
+                'relay netmap reload rejected; keeping the last good map',
+              );
             });
           }, poll).unref(),
         );
       }
-      logger.info({ relayId, listen: bound, recvBufferSize: grantedRecv, sendBufferSize: grantedSend, allowedNodes: c.allowedNodes() }, 'relay server listening');
+      logger.info(
+        { relayId, listen: bound, recvBufferSize: grantedRecv, sendBufferSize: grantedSend, allowedNodes: c.allowedNodes() },
+        'relay server listening',
+      );
       return bound;
     },
 

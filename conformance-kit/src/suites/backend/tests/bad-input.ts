@@ -29,7 +29,12 @@ export const badInputTests: T[] = [
     async run(t, fx) {
       await fx.mesh();
       const { a, d } = fx.nodes;
-      const key = t.need(invalidKey(fx), 'peerKeySchema accepts every probe string: cannot test key validation', 'a peerKeySchema that rejects malformed keys', fx.manifest.backend?.peerKeySchema);
+      const key = t.need(
+        invalidKey(fx),
+        'peerKeySchema accepts every probe string: cannot test key validation',
+        'a peerKeySchema that rejects malformed keys',
+        fx.manifest.backend?.peerKeySchema,
+      );
       t.begin('applyPeers([valid new peer d, b with a malformed key])');
       await t.rejects(
         'applyPeers',
@@ -88,9 +93,16 @@ export const badInputTests: T[] = [
       await fx.mesh();
       const { a, b, d } = fx.nodes;
       t.begin('applyPeers upsert [d, b, b]');
-      await t.rejects('applyPeers(duplicate)', fx.applyPeers(a, { upsert: [fx.peerOf(d), fx.peerOf(b), { ...fx.peerOf(b), allowedIps: ['100.64.77.0/24'] }] }), 'DUPLICATE_PEER');
+      await t.rejects(
+        'applyPeers(duplicate)',
+        fx.applyPeers(a, { upsert: [fx.peerOf(d), fx.peerOf(b), { ...fx.peerOf(b), allowedIps: ['100.64.77.0/24'] }] }),
+        'DUPLICATE_PEER',
+      );
       t.begin('applyPeers with b in upsert and remove');
-      await t.rejects('applyPeers(upsert and remove b)', fx.applyPeers(a, { upsert: [fx.peerOf(b)], remove: ['b'] }), ['DUPLICATE_PEER', 'INVALID_INPUT']);
+      await t.rejects('applyPeers(upsert and remove b)', fx.applyPeers(a, { upsert: [fx.peerOf(b)], remove: ['b'] }), [
+        'DUPLICATE_PEER',
+        'INVALID_INPUT',
+      ]);
       await expectUnchanged(t, fx);
     },
   },
@@ -107,7 +119,12 @@ export const badInputTests: T[] = [
       ];
       for (const [what, endpoint] of cases) {
         t.begin(`applyPeers with endpoint ${what}`);
-        await t.rejects(`applyPeers(endpoint ${what})`, fx.applyPeers(a, { upsert: [fx.peerOf(d), { ...fx.peerOf(b), endpoint } as never] }), 'INVALID_INPUT', /^upsert\[1\]\.endpoint/);
+        await t.rejects(
+          `applyPeers(endpoint ${what})`,
+          fx.applyPeers(a, { upsert: [fx.peerOf(d), { ...fx.peerOf(b), endpoint } as never] }),
+          'INVALID_INPUT',
+          /^upsert\[1\]\.endpoint/,
+        );
       }
       await expectUnchanged(t, fx);
     },
@@ -121,7 +138,11 @@ export const badInputTests: T[] = [
       await fx.mesh();
       const { a, b, d } = fx.nodes;
       t.begin('applyPeers with allowed IP fd00:7e57::2/128');
-      await t.rejects('applyPeers(IPv6 allowed IP)', fx.applyPeers(a, { upsert: [fx.peerOf(d), { ...fx.peerOf(b), allowedIps: [`${b.ip4}/32`, 'fd00:7e57::2/128'] }] }), ['UNSUPPORTED', 'INVALID_INPUT']);
+      await t.rejects(
+        'applyPeers(IPv6 allowed IP)',
+        fx.applyPeers(a, { upsert: [fx.peerOf(d), { ...fx.peerOf(b), allowedIps: [`${b.ip4}/32`, 'fd00:7e57::2/128'] }] }),
+        ['UNSUPPORTED', 'INVALID_INPUT'],
+      );
       await expectUnchanged(t, fx);
     },
   },

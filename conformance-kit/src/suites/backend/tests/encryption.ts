@@ -25,10 +25,25 @@ export const encryptionTests: T[] = [
         [bytesA, bytesB] = await Promise.all([ca.stop(), cb.stop()]);
       }
       t.begin('inspect the captures');
-      t.check(bytesA.length > 200 && bytesB.length > 200, 'the captures saw no tunnel traffic: cannot judge encryption', '> 200 bytes captured', [bytesA.length, bytesB.length]);
+      t.check(
+        bytesA.length > 200 && bytesB.length > 200,
+        'the captures saw no tunnel traffic: cannot judge encryption',
+        '> 200 bytes captured',
+        [bytesA.length, bytesB.length],
+      );
       const needle = Buffer.from(marker.slice(0, 24));
-      t.check(!bytesA.includes(needle), 'the marker appears in clear text on the underlay of a', 'marker absent (encrypted)', 'marker found in capture');
-      t.check(!bytesB.includes(needle), 'the marker appears in clear text on the underlay of b', 'marker absent (encrypted)', 'marker found in capture');
+      t.check(
+        !bytesA.includes(needle),
+        'the marker appears in clear text on the underlay of a',
+        'marker absent (encrypted)',
+        'marker found in capture',
+      );
+      t.check(
+        !bytesB.includes(needle),
+        'the marker appears in clear text on the underlay of b',
+        'marker absent (encrypted)',
+        'marker found in capture',
+      );
     },
   },
 ];

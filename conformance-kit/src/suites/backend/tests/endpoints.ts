@@ -7,7 +7,7 @@ type T = KitTest<BackendFixture>;
 export const endpointTests: T[] = [
   {
     id: 'backend.endpoints.roaming',
-    title: "updatePeerEndpoint moves a peer to a new endpoint while traffic flows (old path blocked)",
+    title: 'updatePeerEndpoint moves a peer to a new endpoint while traffic flows (old path blocked)',
     gate: 'roaming',
     deadlineMs: 30_000,
     skipIf: (fx) => (fx.caps.roaming ? undefined : 'the plugin does not claim the roaming capability'),
@@ -45,7 +45,11 @@ export const endpointTests: T[] = [
       await fx.mesh();
       const { a, b } = fx.nodes;
       t.begin('updatePeerEndpoint');
-      await t.rejects('updatePeerEndpoint', a.plugin.call('updatePeerEndpoint', ['b', { host: '198.18.0.102', port: LISTEN_PORT }]), 'UNSUPPORTED');
+      await t.rejects(
+        'updatePeerEndpoint',
+        a.plugin.call('updatePeerEndpoint', ['b', { host: '198.18.0.102', port: LISTEN_PORT }]),
+        'UNSUPPORTED',
+      );
       await expectPing(t, fx, a, b.ip4, 'unchanged');
     },
   },

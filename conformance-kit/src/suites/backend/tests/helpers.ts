@@ -15,7 +15,12 @@ export function peerIds(st: BackendRuntimeStats): string[] {
 /** Asserts that `from` gets a ping reply from `ip` (step `ping <from> -> <ip>`). */
 export async function expectPing(t: StepContext, fx: BackendFixture, from: SuiteNode, ip: string, why = ''): Promise<void> {
   t.begin(`ping ${from.name} -> ${ip}${why ? ` (${why})` : ''}`);
-  t.check(await fx.ping(from, ip), `no ping reply from ${ip} on ${from.name}${why ? ` (${why})` : ''}`, 'reply', 'no reply within 3 attempts of 1 s');
+  t.check(
+    await fx.ping(from, ip),
+    `no ping reply from ${ip} on ${from.name}${why ? ` (${why})` : ''}`,
+    'reply',
+    'no reply within 3 attempts of 1 s',
+  );
 }
 
 /** Asserts that `from` gets no ping reply from `ip` (one attempt), because of `why`. */

@@ -28,7 +28,8 @@ export const keyTests: T[] = [
         t.check(f.startsWith('/'), 'file path is not absolute', 'absolute path', f);
         const content = (await readFile(f, 'utf8')).trim();
         const m = await mode(f);
-        if (content !== kp.publicKey.trim()) t.check((m & 0o077) === 0, `private key file ${f} is readable by group or others`, '0600', m.toString(8));
+        if (content !== kp.publicKey.trim())
+          t.check((m & 0o077) === 0, `private key file ${f} is readable by group or others`, '0600', m.toString(8));
       }
       t.begin('publicKey(dir)');
       const pub = await t.ok('publicKey', d.plugin.call<string>('publicKey', [dir]));

@@ -1,7 +1,14 @@
 import { Ajv } from 'ajv';
 import type { BackendCapabilities } from '@rustynet/plugin-api';
 import type { KitTest } from '../../define.js';
-import { checkCapabilityKeys, checkEntry, checkKind, checkManifestSchema, checkPackageJson, checkSchemaCompiles } from '../../common/manifest-checks.js';
+import {
+  checkCapabilityKeys,
+  checkEntry,
+  checkKind,
+  checkManifestSchema,
+  checkPackageJson,
+  checkSchemaCompiles,
+} from '../../common/manifest-checks.js';
 import type { BackendFixture } from '../fixture.js';
 
 type T = KitTest<BackendFixture>;
@@ -36,7 +43,12 @@ export const manifestTests: T[] = [
       await checkEntry(t, dir, m);
       t.begin('own public key matches peerKeySchema');
       const vk = new Ajv({ allErrors: true, strict: false }).compile(be.peerKeySchema);
-      t.check(vk(fx.nodes.a.publicKey), 'the public key from generateKeyPair does not match peerKeySchema', 'valid per peerKeySchema', vk.errors);
+      t.check(
+        vk(fx.nodes.a.publicKey),
+        'the public key from generateKeyPair does not match peerKeySchema',
+        'valid per peerKeySchema',
+        vk.errors,
+      );
     },
   },
   {
@@ -45,11 +57,26 @@ export const manifestTests: T[] = [
     async run(t, fx) {
       const m = fx.manifest;
       t.begin('name format');
-      t.check(/^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/.test(m.name) && m.name.length <= 214, 'name is not an npm package name', 'npm package name', m.name);
-      t.check(/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(m.version), 'version is not semver', 'MAJOR.MINOR.PATCH', m.version);
+      t.check(
+        /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/.test(m.name) && m.name.length <= 214,
+        'name is not an npm package name',
+        'npm package name',
+        m.name,
+      );
+      t.check(
+        /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(m.version),
+        'version is not semver',
+        'MAJOR.MINOR.PATCH',
+        m.version,
+      );
       await checkPackageJson(t, fx.nodes.a.plugin.loaded.dir, m);
       checkCapabilityKeys(t, m, 'backend', BACKEND_CAPABILITY_KEYS);
-      t.check(PROTOCOL_ID.test(m.backend?.protocol ?? ''), 'backend.protocol is not a protocol id', PROTOCOL_ID.source, m.backend?.protocol);
+      t.check(
+        PROTOCOL_ID.test(m.backend?.protocol ?? ''),
+        'backend.protocol is not a protocol id',
+        PROTOCOL_ID.source,
+        m.backend?.protocol,
+      );
     },
   },
   {

@@ -34,7 +34,14 @@ export const MTU_UDP_PAYLOAD = TUNNEL_MTU - 20 - 8;
  * long-lived `spawn`s may add at most one per peer of the call (`perPeer`) for a backend claiming
  * `processPerPeer`, and otherwise count against `limit` together with the runs.
  */
-function checkCommands(t: StepContext, fx: BackendFixture, what: string, records: ReadonlyArray<{ via: 'run' | 'spawn' }>, limit: number, perPeer: number): void {
+function checkCommands(
+  t: StepContext,
+  fx: BackendFixture,
+  what: string,
+  records: ReadonlyArray<{ via: 'run' | 'spawn' }>,
+  limit: number,
+  perPeer: number,
+): void {
   const runs = records.filter((r) => r.via === 'run').length;
   const spawns = records.length - runs;
   if (fx.caps.processPerPeer === true) {
@@ -92,7 +99,12 @@ export const peerTests: T[] = [
         t.begin(`MTU-sized datagram (${MTU_UDP_PAYLOAD} bytes) a -> ${peer.name}`);
         const big = payload(seed, MTU_UDP_PAYLOAD);
         const r2 = await a.host.udpSend(peer.ip4, ECHO_UDP_PORT, big);
-        t.check(r2?.equals(big), `MTU-sized UDP echo from ${peer.name} did not come back intact`, `${big.length} bytes echoed`, r2 ? `${r2.length} bytes, equal=${r2.equals(big)}` : null);
+        t.check(
+          r2?.equals(big),
+          `MTU-sized UDP echo from ${peer.name} did not come back intact`,
+          `${big.length} bytes echoed`,
+          r2 ? `${r2.length} bytes, equal=${r2.equals(big)}` : null,
+        );
         t.begin(`100 datagrams a -> ${peer.name}`);
         const many = Array.from({ length: 100 }, (_, i) => Buffer.concat([Buffer.from(`m${i}-`), payload(seed + i, 200)]));
         const n = await a.host.udpEchoMany(peer.ip4, ECHO_UDP_PORT, many, { timeoutMs: 3000 });
@@ -212,7 +224,8 @@ export const peerTests: T[] = [
   },
   {
     id: 'backend.peers.batch-200',
-    title: 'a batch of 200 peers applies in one call with a constant number of short-lived commands (one long-lived process per peer only with processPerPeer), and removes in one call',
+    title:
+      'a batch of 200 peers applies in one call with a constant number of short-lived commands (one long-lived process per peer only with processPerPeer), and removes in one call',
     deadlineMs: 60_000,
     gate: 'maxPeers',
     skipIf: (fx) =>

@@ -20,7 +20,8 @@ function routeLines(table: string[], dest: string): string[] {
 export const routeTests: T[] = [
   {
     id: 'backend.routes.apply-replace-clear',
-    title: 'applyRoutes adds LAN routes (traffic reaches the peer), replaces them (remove + add) and clears them, as seen in the kernel table',
+    title:
+      'applyRoutes adds LAN routes (traffic reaches the peer), replaces them (remove + add) and clears them, as seen in the kernel table',
     gate: 'lanRoutes',
     deadlineMs: 30_000,
     skipIf: (fx) => (fx.caps.lanRoutes ? undefined : 'the plugin does not claim the lanRoutes capability'),
@@ -35,7 +36,10 @@ export const routeTests: T[] = [
       await b.host.exec('ip', ['addr', 'replace', '10.99.0.1/32', 'dev', 'lo']);
       await b.host.exec('ip', ['addr', 'replace', '10.98.0.1/32', 'dev', 'lo']);
       await c.host.exec('ip', ['addr', 'replace', '10.97.0.1/32', 'dev', 'lo']);
-      await t.ok('applyPeers', fx.applyPeers(a, { upsert: [fx.peerOf(b, [r1.destination, r2.destination]), fx.peerOf(c, [r3.destination])] }));
+      await t.ok(
+        'applyPeers',
+        fx.applyPeers(a, { upsert: [fx.peerOf(b, [r1.destination, r2.destination]), fx.peerOf(c, [r3.destination])] }),
+      );
       const st = await t.ok('stats', fx.stats(a));
       const devs = st.interfaces;
       const check = async (present: string[], absent: string[], when: string): Promise<void> => {
@@ -102,7 +106,12 @@ export const routeTests: T[] = [
         t.check(routeLines(table, r.destination).length > 0, 'no default route in any table', 'a default route', table);
         await expectPing(t, fx, a, far, 'any address goes to the exit node b');
         await expectPing(t, fx, a, c.ip4, 'more specific peer routes still win');
-        t.check(await a.host.ping(b.host.underlayAddress, { attempts: 3 }), 'the underlay broke with the exit route', 'underlay reachable', 'no reply');
+        t.check(
+          await a.host.ping(b.host.underlayAddress, { attempts: 3 }),
+          'the underlay broke with the exit route',
+          'underlay reachable',
+          'no reply',
+        );
         t.begin('remove 0.0.0.0/0');
         await t.ok('applyRoutes remove default', fx.applyRoutes(a, { remove: [r] }));
         await t.ok('applyPeers', fx.applyPeers(a, { upsert: fx.baselinePeers('a') }));

@@ -12,8 +12,14 @@ async function procScan(): Promise<{ pid: string; cmdline: string; environ: stri
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const [cmdline, environ] = await Promise.all([
-      readFile(`/proc/${pid}/cmdline`).then((b) => b.toString().replace(/\0/g, ' '), () => ''),
-      readFile(`/proc/${pid}/environ`).then((b) => b.toString().replace(/\0/g, ' '), () => ''),
+      readFile(`/proc/${pid}/cmdline`).then(
+        (b) => b.toString().replace(/\0/g, ' '),
+        () => '',
+      ),
+      readFile(`/proc/${pid}/environ`).then(
+        (b) => b.toString().replace(/\0/g, ' '),
+        () => '',
+      ),
     ]);
     out.push({ pid, cmdline, environ });
   }
@@ -28,7 +34,12 @@ export const secretsTests: T[] = [
       await fx.mesh();
       const nodes = [fx.nodes.a, fx.nodes.b, fx.nodes.c];
       const tokens = (await Promise.all(nodes.map((n) => fx.secretTokens(n)))).flat();
-      t.check(tokens.length > 0, 'could not find private key material in the files generateKeyPair listed', 'private key files', nodes.map((n) => n.keyFiles));
+      t.check(
+        tokens.length > 0,
+        'could not find private key material in the files generateKeyPair listed',
+        'private key files',
+        nodes.map((n) => n.keyFiles),
+      );
       t.begin('commands the plugin ran through the CommandRunner');
       for (const n of nodes) {
         for (const c of await n.plugin.commands()) {
@@ -36,7 +47,11 @@ export const secretsTests: T[] = [
           const hit = tokens.some((k) => hay.includes(k));
           if (hit) {
             const shown = redact([c.file, ...c.args].join(' '), tokens).slice(0, 200);
-            t.fail(`private key material on the command line or in the environment of a command the plugin ran on ${n.name}: ${shown}`, 'keys passed by file path or stdin', `${c.via}: ${shown}`);
+            t.fail(
+              `private key material on the command line or in the environment of a command the plugin ran on ${n.name}: ${shown}`,
+              'keys passed by file path or stdin',
+              `${c.via}: ${shown}`,
+            );
           }
         }
       }
@@ -44,8 +59,18 @@ export const secretsTests: T[] = [
       for (const p of await procScan()) {
         const hitC = tokens.some((k) => p.cmdline.includes(k));
         const hitE = tokens.some((k) => p.environ.includes(k));
-        t.check(!hitC, `private key material in /proc/${p.pid}/cmdline`, 'no key in any command line', redact(p.cmdline, tokens).slice(0, 200));
-        t.check(!hitE, `private key material in /proc/${p.pid}/environ (${p.cmdline.split(' ')[0]})`, 'no key in any environment', 'found (redacted)');
+        t.check(
+          !hitC,
+          `private key material in /proc/${p.pid}/cmdline`,
+          'no key in any command line',
+          redact(p.cmdline, tokens).slice(0, 200),
+        );
+        t.check(
+          !hitE,
+          `private key material in /proc/${p.pid}/environ (${p.cmdline.split(' ')[0]})`,
+          'no key in any environment',
+          'found (redacted)',
+        );
       }
     },
   },
@@ -83,7 +108,12 @@ export const secretsTests: T[] = [
         t.begin(`logs of ${n.name}`);
         const tokens = await fx.secretTokens(n);
         const log = (await readFile(n.logFile, 'utf8').catch(() => '')) + n.plugin.outputTail();
-        t.check(!tokens.some((k) => log.includes(k)), `private key of ${n.name} found in the plugin's log`, 'no key in logs', 'found (redacted)');
+        t.check(
+          !tokens.some((k) => log.includes(k)),
+          `private key of ${n.name} found in the plugin's log`,
+          'no key in logs',
+          'found (redacted)',
+        );
       }
     },
   },

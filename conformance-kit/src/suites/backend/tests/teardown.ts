@@ -34,7 +34,12 @@ export const teardownTests: T[] = [
         if (Object.keys(leftovers).length === 0) break;
         await new Promise((r) => setTimeout(r, 200)); // processes may take a moment to exit
       }
-      t.check(Object.keys(leftovers).length === 0, 'the backend left resources behind after stop', 'nothing new since before the plugin first started on d', leftovers);
+      t.check(
+        Object.keys(leftovers).length === 0,
+        'the backend left resources behind after stop',
+        'nothing new since before the plugin first started on d',
+        leftovers,
+      );
     },
   },
 ];

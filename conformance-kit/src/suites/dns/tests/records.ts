@@ -42,17 +42,28 @@ export const recordsTests: T[] = [
     title: `an unknown name in the zone (nobody.${ZONE}, A and AAAA) answers NXDOMAIN, AA, no answers, the zone's SOA in AUTHORITY (RFC 2308)`,
     async run(t, fx) {
       await fx.serving();
-      await expectAnswers(t, fx, [neg(`nobody.${ZONE}`, 'A', 'NXDOMAIN'), neg(`nobody.${ZONE}`, 'AAAA', 'NXDOMAIN'), neg(`zz-${fx.opts.seed ?? 1}.${ZONE}`, 'A', 'NXDOMAIN')]);
+      await expectAnswers(t, fx, [
+        neg(`nobody.${ZONE}`, 'A', 'NXDOMAIN'),
+        neg(`nobody.${ZONE}`, 'AAAA', 'NXDOMAIN'),
+        neg(`zz-${fx.opts.seed ?? 1}.${ZONE}`, 'A', 'NXDOMAIN'),
+      ]);
     },
   },
   {
     id: 'dns.records.refused-out-of-zone',
     title: `names outside the zone (example.com, ${ZONE}.example, x${ZONE}) answer REFUSED when no forwarder is configured`,
     gate: '!forwarder-configured',
-    skipIf: (fx) => (fx.opts.options && 'forwarder' in fx.opts.options ? 'a forwarder is configured in the plugin options: out-of-zone names are forwarded' : undefined),
+    skipIf: (fx) =>
+      fx.opts.options && 'forwarder' in fx.opts.options
+        ? 'a forwarder is configured in the plugin options: out-of-zone names are forwarded'
+        : undefined,
     async run(t, fx) {
       await fx.serving();
-      await expectAnswers(t, fx, [q('example.com', 'A', 'REFUSED', [], false), q(`${ZONE}.example`, 'A', 'REFUSED', [], false), q(`x${ZONE}`, 'A', 'REFUSED', [], false)]);
+      await expectAnswers(t, fx, [
+        q('example.com', 'A', 'REFUSED', [], false),
+        q(`${ZONE}.example`, 'A', 'REFUSED', [], false),
+        q(`x${ZONE}`, 'A', 'REFUSED', [], false),
+      ]);
     },
   },
 ];

@@ -43,8 +43,18 @@ export function malformedMessages(seed: number): { what: string; bytes: Buffer }
     { what: 'compression pointer to itself', bytes: Buffer.concat([header(3, 0x0100, 1), Buffer.from([0xc0, 0x0c, 0, 1, 0, 1])]) },
     { what: 'question without type and class', bytes: Buffer.concat([header(4, 0x0100, 1), qname(`b.${ZONE}`)]) },
     { what: 'QDCOUNT 65535 with one question', bytes: Buffer.concat([header(5, 0x0100, 0xffff), question]) },
-    { what: 'name longer than 255 bytes', bytes: Buffer.concat([header(6, 0x0100, 1), qname(Array.from({ length: 6 }, () => 'x'.repeat(63)).join('.')), Buffer.from([0, 1, 0, 1])]) },
-    { what: 'OPT record with a huge RDLENGTH', bytes: Buffer.concat([header(7, 0x0100, 1, 0, 0, 1), question, Buffer.from([0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0xff, 0xff, 1, 2])]) },
+    {
+      what: 'name longer than 255 bytes',
+      bytes: Buffer.concat([
+        header(6, 0x0100, 1),
+        qname(Array.from({ length: 6 }, () => 'x'.repeat(63)).join('.')),
+        Buffer.from([0, 1, 0, 1]),
+      ]),
+    },
+    {
+      what: 'OPT record with a huge RDLENGTH',
+      bytes: Buffer.concat([header(7, 0x0100, 1, 0, 0, 1), question, Buffer.from([0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0xff, 0xff, 1, 2])]),
+    },
     { what: 'a response (QR set) to our own question', bytes: Buffer.concat([header(8, 0x8180, 1), question]) },
     { what: '512 random bytes', bytes: junkBytes(seed, 512) },
     { what: '40 random bytes after a valid header', bytes: Buffer.concat([header(9, 0x0100, 1), junkBytes(seed + 1, 40)]) },
@@ -55,7 +65,8 @@ export function malformedMessages(seed: number): { what: string; bytes: Buffer }
 export const robustnessTests: T[] = [
   {
     id: 'dns.robustness.malformed',
-    title: '12 malformed UDP messages and 3 broken TCP streams from b do not stop the server: valid queries over UDP and TCP still answer; the plugin host is alive',
+    title:
+      '12 malformed UDP messages and 3 broken TCP streams from b do not stop the server: valid queries over UDP and TCP still answer; the plugin host is alive',
     async run(t, fx) {
       const s = await fx.serving();
       const b = fx.net.host('b');

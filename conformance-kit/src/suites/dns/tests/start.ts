@@ -13,9 +13,19 @@ export const startTests: T[] = [
       const fresh = await fx.freshInstance('c');
       const c = fx.net.host('c').underlayAddress;
       t.begin('start with port 70000');
-      await t.rejects('start(port 70000)', fresh.call('start', [{ listen: [{ host: c, port: 70000 }] }]), 'INVALID_INPUT', /^listen\[0\]\.port$/);
+      await t.rejects(
+        'start(port 70000)',
+        fresh.call('start', [{ listen: [{ host: c, port: 70000 }] }]),
+        'INVALID_INPUT',
+        /^listen\[0\]\.port$/,
+      );
       t.begin('start with host "not-an-ip"');
-      await t.rejects('start(host not-an-ip)', fresh.call('start', [{ listen: [{ host: 'not-an-ip', port: DNS_PORT_C }] }]), 'INVALID_INPUT', /^listen\[0\]\.host$/);
+      await t.rejects(
+        'start(host not-an-ip)',
+        fresh.call('start', [{ listen: [{ host: 'not-an-ip', port: DNS_PORT_C }] }]),
+        'INVALID_INPUT',
+        /^listen\[0\]\.host$/,
+      );
       t.begin('still stopped');
       await t.rejects('update after the refused starts', fresh.call('update', [fx.zoneV1()]), 'NOT_RUNNING');
       await fresh.close();

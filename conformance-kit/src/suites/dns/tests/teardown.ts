@@ -24,7 +24,10 @@ export const teardownTests: T[] = [
       t.equal(after, before, 'sockets are still bound on the DNS port after stop');
       t.begin('dig gets no answer over UDP or TCP');
       const [u, tc] = await Promise.all([askC(fx, `b.${ZONE}`), askC(fx, `b.${ZONE}`, { tcp: true })]);
-      t.check(u === null && tc === null, 'the stopped instance still answers', 'no answer over UDP and TCP', { udp: summary(u), tcp: summary(tc) });
+      t.check(u === null && tc === null, 'the stopped instance still answers', 'no answer over UDP and TCP', {
+        udp: summary(u),
+        tcp: summary(tc),
+      });
       await fresh.close();
     },
   },

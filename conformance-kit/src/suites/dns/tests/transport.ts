@@ -29,7 +29,8 @@ export const transportTests: T[] = [
   },
   {
     id: 'dns.transport.truncation',
-    title: 'an answer larger than 512 bytes (60 A records) over UDP without EDNS is truncated with TC set; over TCP it is complete (RFC 1035 4.2.1, RFC 7766)',
+    title:
+      'an answer larger than 512 bytes (60 A records) over UDP without EDNS is truncated with TC set; over TCP it is complete (RFC 1035 4.2.1, RFC 7766)',
     async run(t, fx) {
       await fx.serving();
       t.begin(`dig +noedns +ignore big.${ZONE} A (UDP, 512-byte limit, no TCP retry)`);

@@ -51,7 +51,11 @@ export const updateTests: T[] = [
       t.equal(after, before, 'the sockets on the DNS port changed: update restarted the server');
       t.begin('update(zone v1) again');
       await t.ok('update(v1)', fx.update(s.plugin, fx.zoneV1()));
-      await expectAnswers(t, fx, [q(`b.${ZONE}`, 'A', 'NOERROR', ['100.64.0.2']), q(`c.${ZONE}`, 'A', 'NOERROR', ['100.64.0.3']), q(`e.${ZONE}`, 'A', 'NXDOMAIN')]);
+      await expectAnswers(t, fx, [
+        q(`b.${ZONE}`, 'A', 'NOERROR', ['100.64.0.2']),
+        q(`c.${ZONE}`, 'A', 'NOERROR', ['100.64.0.3']),
+        q(`e.${ZONE}`, 'A', 'NXDOMAIN'),
+      ]);
     },
   },
   {
@@ -62,7 +66,9 @@ export const updateTests: T[] = [
       const v1 = fx.zoneV1();
       const badAddress: DnsZoneData = {
         zone: ZONE,
-        nodes: v1.nodes.map((n) => (n.id === 'b' ? { ...n, addresses: ['100.64.0.99'] } : n.id === 'c' ? { ...n, addresses: ['not-an-ip'] } : n)),
+        nodes: v1.nodes.map((n) =>
+          n.id === 'b' ? { ...n, addresses: ['100.64.0.99'] } : n.id === 'c' ? { ...n, addresses: ['not-an-ip'] } : n,
+        ),
       };
       t.begin('update with nodes[2].addresses[0] = "not-an-ip" (and b changed)');
       await t.rejects('update(bad address)', fx.update(s.plugin, badAddress), 'INVALID_INPUT', /^nodes\[2\]\.addresses\[0\]$/);

@@ -14,10 +14,26 @@ interface BadCase {
 
 /** Invalid second rules (the first, valid one would open everything if applied). */
 const BAD_CASES: BadCase[] = [
-  { what: 'port 70000', rule: { id: 'bad', action: 'accept', src: ['b'], dst: ['a'], proto: 'tcp', ports: [80, 70000] }, field: /^acl\.rules\[1\]\.ports\[1\]$/ },
-  { what: 'unknown node in src', rule: { id: 'bad', action: 'accept', src: ['nobody'], dst: ['a'], proto: 'tcp', ports: [80] }, field: /^acl\.rules\[1\]\.src\[0\]$/ },
-  { what: 'ports with icmp', rule: { id: 'bad', action: 'accept', src: ['b'], dst: ['a'], proto: 'icmp', ports: [22] }, field: /^acl\.rules\[1\]\.ports$/ },
-  { what: 'unknown proto', rule: { id: 'bad', action: 'accept', src: ['b'], dst: ['a'], proto: 'sctp' }, field: /^acl\.rules\[1\]\.proto$/ },
+  {
+    what: 'port 70000',
+    rule: { id: 'bad', action: 'accept', src: ['b'], dst: ['a'], proto: 'tcp', ports: [80, 70000] },
+    field: /^acl\.rules\[1\]\.ports\[1\]$/,
+  },
+  {
+    what: 'unknown node in src',
+    rule: { id: 'bad', action: 'accept', src: ['nobody'], dst: ['a'], proto: 'tcp', ports: [80] },
+    field: /^acl\.rules\[1\]\.src\[0\]$/,
+  },
+  {
+    what: 'ports with icmp',
+    rule: { id: 'bad', action: 'accept', src: ['b'], dst: ['a'], proto: 'icmp', ports: [22] },
+    field: /^acl\.rules\[1\]\.ports$/,
+  },
+  {
+    what: 'unknown proto',
+    rule: { id: 'bad', action: 'accept', src: ['b'], dst: ['a'], proto: 'sctp' },
+    field: /^acl\.rules\[1\]\.proto$/,
+  },
 ];
 
 const OPEN_ALL: AclRule = { id: 'open-all', action: 'accept', src: ['*'], dst: ['*'], proto: 'any' };
@@ -26,7 +42,8 @@ const OPEN_ALL: AclRule = { id: 'open-all', action: 'accept', src: ['*'], dst: [
 export const badInputTests: T[] = [
   {
     id: 'policy.bad-input.rejected-unchanged',
-    title: 'an invalid policy (port 70000, unknown node, ports with icmp, bad proto) -> INVALID_INPUT naming the field from validate and apply; ruleset and traffic unchanged',
+    title:
+      'an invalid policy (port 70000, unknown node, ports with icmp, bad proto) -> INVALID_INPUT naming the field from validate and apply; ruleset and traffic unchanged',
     deadlineMs: 30_000,
     async run(t, fx) {
       await applyOnA(t, fx, MATRIX_RULES, 'the matrix ACL');

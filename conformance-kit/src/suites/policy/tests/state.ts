@@ -28,8 +28,15 @@ export const stateTests: T[] = [
       t.begin('explain before start');
       const b = fx.node('b');
       const d = fx.node('d');
-      const dec = await t.ok('explain before start', fresh.call<PolicyDecision>('explain', [input, { src: b.ip4, dst: d.ip4, proto: 'tcp', port: 22 }]));
-      t.equal({ action: dec.action, ruleId: dec.ruleId }, { action: 'drop', ruleId: null }, 'explain(b -> d tcp/22): no rule names d, so the default deny decides');
+      const dec = await t.ok(
+        'explain before start',
+        fresh.call<PolicyDecision>('explain', [input, { src: b.ip4, dst: d.ip4, proto: 'tcp', port: 22 }]),
+      );
+      t.equal(
+        { action: dec.action, ruleId: dec.ruleId },
+        { action: 'drop', ruleId: null },
+        'explain(b -> d tcp/22): no rule names d, so the default deny decides',
+      );
       t.begin('stop before start is a no-op');
       await t.ok('stop() before start', fresh.call('stop'));
       await fresh.close();

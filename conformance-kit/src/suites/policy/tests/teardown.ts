@@ -11,14 +11,17 @@ const SENTINEL = 'rnt_kit_sentinel';
 export const teardownTests: T[] = [
   {
     id: 'policy.teardown.clean',
-    title: "after use and stop, `nft list ruleset` on a equals the one before start (a foreign table survives), and nothing filters the mesh any more",
+    title:
+      'after use and stop, `nft list ruleset` on a equals the one before start (a foreign table survives), and nothing filters the mesh any more',
     deadlineMs: 30_000,
     async run(t, fx) {
       await fx.protectedNode();
       const host = fx.a.host;
       t.begin('stop the policy on a; add a foreign sentinel table');
       await t.ok('stop', fx.stop(fx.a.plugin));
-      await host.exec('nft', ['-f', '-'], { input: `table inet ${SENTINEL} {\n chain c { type filter hook input priority 100; policy accept; }\n}\n` });
+      await host.exec('nft', ['-f', '-'], {
+        input: `table inet ${SENTINEL} {\n chain c { type filter hook input priority 100; policy accept; }\n}\n`,
+      });
       try {
         t.begin('snapshot nft -s list ruleset before start');
         const before = await fx.ruleset(host);

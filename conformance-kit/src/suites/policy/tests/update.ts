@@ -56,7 +56,10 @@ function watch(child: ResultPromise, marker: RegExp | null, what: string): { sta
 /** `ping -i 0.002` (500 echo requests per second, root only) until stopped. */
 function pingProber(host: TestHost, ip: string): Prober {
   const what = `ping -i 0.002 ${host.name} -> ${ip}`;
-  const child = host.spawn('ping', [...(ip.includes(':') ? ['-6'] : []), '-n', '-i', '0.002', '-W', '1', ip], { stdin: 'ignore', buffer: false });
+  const child = host.spawn('ping', [...(ip.includes(':') ? ['-6'] : []), '-n', '-i', '0.002', '-W', '1', ip], {
+    stdin: 'ignore',
+    buffer: false,
+  });
   const w = watch(child, null, what);
   return {
     what,
@@ -137,7 +140,12 @@ export const updateTests: T[] = [
         results,
       );
       const thin = results.filter((r) => r.sent < GAP_MIN_PROBES);
-      t.check(thin.length === 0, 'the probers sent too few probes for the test to mean anything', `>= ${GAP_MIN_PROBES} probes each`, results);
+      t.check(
+        thin.length === 0,
+        'the probers sent too few probes for the test to mean anything',
+        `>= ${GAP_MIN_PROBES} probes each`,
+        results,
+      );
       await expectFlows(t, fx, [C_8082], 'after the swaps the second policy is in force: tcp/8082 from c gets through', () => 'accept');
     },
   },

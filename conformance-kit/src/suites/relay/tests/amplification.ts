@@ -23,7 +23,8 @@ export const amplificationTests: T[] = [
       if (hello) {
         const h = hello();
         probes.push({ what: `HELLO (${h.length} bytes)`, p: h }, { what: 'HELLO of 300 bytes', p: hello(300) });
-        for (const n of [2, 3, 6, 10, 20, 40, 60, 69, 70, 71, 95]) if (n < h.length) probes.push({ what: `HELLO cut to ${n} bytes`, p: h.subarray(0, n) });
+        for (const n of [2, 3, 6, 10, 20, 40, 60, 69, 70, 71, 95])
+          if (n < h.length) probes.push({ what: `HELLO cut to ${n} bytes`, p: h.subarray(0, n) });
       }
       const ka = fx.protocolFn<EncodeKeepalive>('encodeKeepalive');
       if (ka) {
@@ -33,21 +34,44 @@ export const amplificationTests: T[] = [
       }
       const data = fx.protocolFn<EncodeData>('encodeData');
       if (data) {
-        probes.push({ what: 'DATA for a, 1-byte payload', p: data('a', Buffer.of(0x41)) }, { what: 'DATA for b, 100-byte payload', p: data('b', randomBytes(100)) });
+        probes.push(
+          { what: 'DATA for a, 1-byte payload', p: data('a', Buffer.of(0x41)) },
+          { what: 'DATA for b, 100-byte payload', p: data('b', randomBytes(100)) },
+        );
       }
       const reg = fx.protocolFn<EncodeRegister>('encodeRegister');
       if (reg) {
         const r = reg(Buffer.alloc(68), 'a', Buffer.alloc(64));
-        probes.push({ what: `REGISTER with a forged token (${r.length} bytes)`, p: r }, { what: 'REGISTER cut to 10 bytes', p: r.subarray(0, 10) }, { what: 'REGISTER cut to 70 bytes', p: r.subarray(0, 70) });
+        probes.push(
+          { what: `REGISTER with a forged token (${r.length} bytes)`, p: r },
+          { what: 'REGISTER cut to 10 bytes', p: r.subarray(0, 10) },
+          { what: 'REGISTER cut to 70 bytes', p: r.subarray(0, 70) },
+        );
       }
       t.begin(`host c sends ${probes.length} probes, each from its own UDP socket, to the relay`);
-      const res = await fx.agents.c.probe(fx.relayEndpoint, probes.map((x) => x.p), fx.ms(1000));
+      const res = await fx.agents.c.probe(
+        fx.relayEndpoint,
+        probes.map((x) => x.p),
+        fx.ms(1000),
+      );
       t.begin('compare bytes received by each socket with the bytes it sent');
-      const over = res.map((r, i) => ({ probe: probes[i]!.what, sent: r.sent, received: r.received, replies: r.replies })).filter((r) => r.received > r.sent);
+      const over = res
+        .map((r, i) => ({ probe: probes[i].what, sent: r.sent, received: r.received, replies: r.replies }))
+        .filter((r) => r.received > r.sent);
       const totalIn = res.reduce((s, r) => s + r.sent, 0);
       const totalOut = res.reduce((s, r) => s + r.received, 0);
-      t.check(over.length === 0, `the server sent an unvalidated address more bytes than it received (${over.length} of ${probes.length} probes)`, 'bytes received back <= bytes sent, per probe', over.slice(0, 8));
-      t.check(totalOut <= totalIn, 'the server sent the unvalidated address more bytes than it received in total', `<= ${totalIn}`, totalOut);
+      t.check(
+        over.length === 0,
+        `the server sent an unvalidated address more bytes than it received (${over.length} of ${probes.length} probes)`,
+        'bytes received back <= bytes sent, per probe',
+        over.slice(0, 8),
+      );
+      t.check(
+        totalOut <= totalIn,
+        'the server sent the unvalidated address more bytes than it received in total',
+        `<= ${totalIn}`,
+        totalOut,
+      );
     },
   },
 ];

@@ -9,7 +9,8 @@ type T = KitTest<RelayFixture>;
 export const floodTests: T[] = [
   {
     id: 'relay.flood.junk-dropped',
-    title: 'while host c floods the relay with junk and forged datagrams, echoes between two registered clients through openPath keep working (20 of 20)',
+    title:
+      'while host c floods the relay with junk and forged datagrams, echoes between two registered clients through openPath keep working (20 of 20)',
     skipIf: needServer,
     deadlineMs: 40_000,
     async run(t, fx) {
@@ -26,13 +27,23 @@ export const floodTests: T[] = [
       t.begin('start the flood from c');
       await fx.agents.c.floodStart(fx.relayEndpoint, templates, 5_000_000);
       try {
-        const warm = await waitFor(() => fx.agents.c.floodCount(), (c) => c.sent >= 5000 || !c.running, fx.ms(15_000), 50);
+        const warm = await waitFor(
+          () => fx.agents.c.floodCount(),
+          (c) => c.sent >= 5000 || !c.running,
+          fx.ms(15_000),
+          50,
+        );
         t.check(warm.sent >= 5000, 'the flood did not get going', '>= 5000 datagrams sent', warm);
         t.begin('20 echo rounds a -> b -> a during the flood (each up to 5 tries of 500 ms, all within 15 s)');
         const r = await fx.agents.a.echoRounds(fx.backends.a, aToB, 20, 5, 500, 200, fx.ms(15_000));
         const fc = await fx.agents.c.floodCount();
         t.check(fc.running, 'the flood ended before the echo rounds did: the test is inconclusive', 'flood still running', fc);
-        t.check(r.ok === 20, 'legitimate traffic between registered clients stopped during the junk flood', '20 of 20 echo rounds', { ok: r.ok, attempts: r.attemptsUsed, stoppedAfter15s: r.outOfBudget, floodDatagrams: fc.sent });
+        t.check(r.ok === 20, 'legitimate traffic between registered clients stopped during the junk flood', '20 of 20 echo rounds', {
+          ok: r.ok,
+          attempts: r.attemptsUsed,
+          stoppedAfter15s: r.outOfBudget,
+          floodDatagrams: fc.sent,
+        });
       } finally {
         await fx.agents.c.floodStop();
       }

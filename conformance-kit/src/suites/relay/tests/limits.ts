@@ -44,7 +44,9 @@ async function rateRun(
   await waitQuiet(async () => (await fx.agents.b.received(r.sockB)).count, fx.ms(1200), fx.ms(10_000));
   const elapsedS = (Date.now() - t0) / 1000;
   const log = await fx.agents.b.received(r.sockB, true);
-  const mine = log.received.filter((x) => x.data !== undefined ? Buffer.from(x.data, 'base64').subarray(0, 4).toString() === `${which}-` : x.len === size);
+  const mine = log.received.filter((x) =>
+    x.data !== undefined ? Buffer.from(x.data, 'base64').subarray(0, 4).toString() === `${which}-` : x.len === size,
+  );
   return { received: mine.length, bytes: mine.reduce((s, x) => s + x.len, 0), elapsedS };
 }
 
@@ -59,7 +61,12 @@ export const limitsTests: T[] = [
       const { received, elapsedS } = await rateRun(fx, t, 'pps', 200, 64);
       const allowed = Math.floor(RATE_LIMITS.burstPackets + RATE_LIMITS.packetsPerSecond * (elapsedS + 1));
       t.check(received >= 1, 'nothing was forwarded at all: the rate-limited relay path does not work', '>= 1 datagram', received);
-      t.check(received <= allowed, `the relay forwarded more DATA datagrams than its packet rate allows (sent 200 in ${elapsedS.toFixed(1)} s)`, `<= ${allowed}`, received);
+      t.check(
+        received <= allowed,
+        `the relay forwarded more DATA datagrams than its packet rate allows (sent 200 in ${elapsedS.toFixed(1)} s)`,
+        `<= ${allowed}`,
+        received,
+      );
     },
   },
   {
@@ -71,7 +78,12 @@ export const limitsTests: T[] = [
       const { received, bytes, elapsedS } = await rateRun(fx, t, 'bps', 20, 30_000);
       const allowed = Math.floor(RATE_LIMITS.burstBytes + RATE_LIMITS.bytesPerSecond * (elapsedS + 1));
       t.check(received >= 1, 'nothing was forwarded at all: the rate-limited relay path does not work', '>= 1 datagram', received);
-      t.check(bytes <= allowed, `the relay forwarded more bytes than its byte rate allows (sent 600 000 bytes in ${elapsedS.toFixed(1)} s)`, `<= ${allowed} bytes`, { bytes, datagrams: received });
+      t.check(
+        bytes <= allowed,
+        `the relay forwarded more bytes than its byte rate allows (sent 600 000 bytes in ${elapsedS.toFixed(1)} s)`,
+        `<= ${allowed} bytes`,
+        { bytes, datagrams: received },
+      );
     },
   },
 ];

@@ -13,7 +13,12 @@ export const manifestTests: T[] = [
       t.begin('manifest capabilities');
       const m = fx.manifest.capabilities as Partial<RelayCapabilities>;
       t.check(typeof m.ipv6 === 'boolean', 'the manifest must declare capabilities.ipv6 (boolean)', 'boolean', m.ipv6);
-      t.check(Number.isInteger(m.maxDatagram) && m.maxDatagram! >= 1 && m.maxDatagram! <= 65507, 'the manifest must declare capabilities.maxDatagram (1..65507 bytes)', '1..65507', m.maxDatagram);
+      t.check(
+        Number.isInteger(m.maxDatagram) && m.maxDatagram! >= 1 && m.maxDatagram! <= 65507,
+        'the manifest must declare capabilities.maxDatagram (1..65507 bytes)',
+        '1..65507',
+        m.maxDatagram,
+      );
       const want = { ipv6: m.ipv6, maxDatagram: m.maxDatagram };
       t.begin('capabilities() of a fresh instance');
       const fresh = await fx.newClient('d', 'caps-fresh');

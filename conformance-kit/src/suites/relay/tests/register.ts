@@ -54,17 +54,39 @@ async function refusedRegistration(t: StepContext, fx: RelayFixture, nodeId: str
     await fx.agents.a.send(fx.backends.a, aToX, [m1, m1, m1, m1, m1]);
     if (xToA) await fx.agents.d.send(sockD, xToA, [m2, m2, m2, m2, m2]);
     await fx.agents.a.send(fx.backends.a, aToB, [ctl]);
-    const back = await waitFor(() => fx.agents.a.received(fx.backends.a), (l) => contains(l, ctl), fx.ms(3000));
-    t.check(contains(back, ctl), 'the control datagram a -> b -> a did not come back: the relay path is not working, the test is inconclusive', 'control echo through the relay', 'no echo');
+    const back = await waitFor(
+      () => fx.agents.a.received(fx.backends.a),
+      (l) => contains(l, ctl),
+      fx.ms(3000),
+    );
+    t.check(
+      contains(back, ctl),
+      'the control datagram a -> b -> a did not come back: the relay path is not working, the test is inconclusive',
+      'control echo through the relay',
+      'no echo',
+    );
     await sleep(fx.ms(700));
     const pcap = await cap.stop();
     t.begin('nothing was carried');
     const dLog = await fx.agents.d.received(sockD);
     const aLog = await fx.agents.a.received(fx.backends.a);
-    const startOutcome = started ? 'start resolved' : `start rejected: ${(startError as { code?: string })?.code ?? ''} ${(startError as Error)?.message ?? ''}`.trim();
-    t.check(!pcap.includes(m1), `the relay forwarded a's datagrams to ${nodeId}'s address (seen on d's underlay) although its registration must be refused`, 'no datagram for the refused node reaches its host', { startOutcome, markerOnUnderlayOfD: true });
-    t.check(!contains(dLog, m1), `a's datagrams reached the backend of the refused ${nodeId}`, 'nothing delivered', { startOutcome, delivered: true });
-    t.check(!contains(aLog, m2), `datagrams of the refused ${nodeId} reached a's backend`, 'nothing delivered', { startOutcome, delivered: true });
+    const startOutcome = started
+      ? 'start resolved'
+      : `start rejected: ${(startError as { code?: string })?.code ?? ''} ${(startError as Error)?.message ?? ''}`.trim();
+    t.check(
+      !pcap.includes(m1),
+      `the relay forwarded a's datagrams to ${nodeId}'s address (seen on d's underlay) although its registration must be refused`,
+      'no datagram for the refused node reaches its host',
+      { startOutcome, markerOnUnderlayOfD: true },
+    );
+    t.check(!contains(dLog, m1), `a's datagrams reached the backend of the refused ${nodeId}`, 'nothing delivered', {
+      startOutcome,
+      delivered: true,
+    });
+    t.check(!contains(aLog, m2), `datagrams of the refused ${nodeId} reached a's backend`, 'nothing delivered', {
+      startOutcome,
+      delivered: true,
+    });
   } finally {
     await cap.stop().catch(() => undefined);
     await fx.stop(client).catch(() => undefined);
@@ -85,7 +107,7 @@ export const registerTests: T[] = [
   },
   {
     id: 'relay.register.unknown-node',
-    title: 'a node that is not in the relay\'s allowlist is refused: no datagram is carried to or from it',
+    title: "a node that is not in the relay's allowlist is refused: no datagram is carried to or from it",
     skipIf: needServer,
     deadlineMs: 30_000,
     async run(t, fx) {

@@ -1,0 +1,41 @@
+// ESLint flat config: typescript-eslint's strict, type-checked rules over every package's
+// TypeScript sources and tests; prettier owns formatting (eslint-config-prettier turns off
+// the stylistic rules that would fight it). Rule choices are explained in
+// docs/design/0003-lint-and-format.md.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+
+export default tseslint.config(
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '**/*.mjs', '**/*.cjs', '**/*.js'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      // Numbers and booleans print unambiguously in messages and log lines.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // `() => void promise` and `(x) => log(x)` arrow shorthands are idiomatic callbacks.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidOperator: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Values from third-party plugins and JSON are checked at run time whatever their
+      // declared types say: see docs/design/0003-lint-and-format.md.
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+    },
+  },
+  {
+    // Tests may assert that a value exists with `!` after checking it with chai.
+    files: ['**/test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  prettier,
+);
