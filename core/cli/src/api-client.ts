@@ -96,7 +96,7 @@ export function apiRequest(
           const text = Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
           if (status < 200 || status >= 300) return reject(errorFromBody(status, text, path));
-          const type = String(res.headers['content-type'] ?? '');
+          const type = res.headers['content-type'] ?? '';
           if (type.includes('json') || /^\s*[[{]/.test(text)) {
             try {
               return resolve(text.trim() === '' ? null : JSON.parse(text));

@@ -50,7 +50,7 @@ export function formatAge(iso: string | null | undefined, now: number): string {
 export function describeIngest(r: unknown): string {
   if (!r || typeof r !== 'object') return 'done';
   const o = r as { result?: unknown; version?: unknown; error?: { code?: unknown; message?: unknown } };
-  const parts = [String(o.result ?? 'done')];
+  const parts = [typeof o.result === 'string' ? o.result : 'done'];
   if (typeof o.version === 'number') parts.push(`version ${o.version}`);
   if (o.error && typeof o.error === 'object') parts.push(`${String(o.error.code)}: ${String(o.error.message)}`);
   return parts.join(' ');

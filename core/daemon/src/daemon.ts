@@ -156,7 +156,7 @@ export class Daemon {
         serial: (fn) => this.serial(fn),
         handlers: {
           status: () => this.status(),
-          plugins: async () => this.pluginInfos(),
+          plugins: () => Promise.resolve(this.pluginInfos()),
           up: async () => {
             await this.up();
             return { state: this.state };
@@ -167,7 +167,7 @@ export class Daemon {
           },
           reload: () => this.reload(),
           metrics: async () => ({ contentType: services.metrics.registry.contentType, body: await services.metrics.registry.metrics() }),
-          timeline: async () => this.timeline(),
+          timeline: () => Promise.resolve(this.timeline()),
         },
         ...(this.opts.cwd !== undefined && { cwd: this.opts.cwd }),
         ...(this.opts.paths && { paths: this.opts.paths }),

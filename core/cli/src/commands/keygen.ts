@@ -120,7 +120,9 @@ export async function keygen(opts: {
       result.controlPlane = { publicKey: kp.publicKeyB64, privateKeyFile, publicKeyFile };
     }
     for (const p of loaded) {
-      const protocol = p.manifest.backend!.protocol;
+      const protocol = p.manifest.backend?.protocol;
+      if (protocol === undefined)
+        throw new RustynetError('MANIFEST_INVALID', `plugin ${p.manifest.name}: backend section missing`, { field: 'backend' });
       const directory = join(dir, protocol);
       const pair = await (p.instance as BackendPlugin).generateKeyPair(directory);
       result.backends[protocol] = { plugin: p.manifest.name, publicKey: pair.publicKey, directory, files: pair.files };

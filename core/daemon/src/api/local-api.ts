@@ -165,7 +165,7 @@ export function localApiRequest(socketPath: string, method: 'GET' | 'POST', path
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        const contentType = String(res.headers['content-type'] ?? '');
+        const contentType = res.headers['content-type'] ?? '';
         let json: unknown;
         if (contentType.startsWith('application/json')) {
           try {

@@ -14,6 +14,7 @@ export function withDeadline<T>(fn: () => T | Promise<T>, ms: number, label: str
   try {
     inner = Promise.resolve(fn());
   } catch (err) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the tap's own throw, unchanged; callers map it
     return Promise.reject(err);
   }
   inner.catch(() => undefined);
@@ -28,6 +29,7 @@ export function withDeadline<T>(fn: () => T | Promise<T>, ms: number, label: str
       },
       (err: unknown) => {
         clearTimeout(timer);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the tap's own rejection, unchanged
         reject(err);
       },
     );
