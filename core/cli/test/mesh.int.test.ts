@@ -131,7 +131,7 @@ for (const backend of BACKENDS) {
     it('rejects a tampered netmap (NETMAP_SIGNATURE_INVALID) and changes nothing', async () => {
       const mesh = m();
       const signed = await mesh.sign(mesh.netmap(V + 10));
-      const tampered = structuredClone(signed) as SignedNetmap;
+      const tampered = structuredClone<SignedNetmap>(signed);
       tampered.netmap.nodes[1].endpoints = [{ host: '198.18.0.200', port: 51999 }];
       await expectRejected('NETMAP_SIGNATURE_INVALID', tampered);
     });

@@ -198,7 +198,7 @@ describe(`policy and Magic DNS in a 3-node mesh through rustynetd (${BACKEND})`,
     await publish({ acl: ACL_V2, names: { c: 'web' } });
     // The DNS update follows the netmap apply; allow a moment for it on every node.
     const deadline = Date.now() + 10_000;
-    let results: Array<{ id: string; status: string; answers: string[] }> = [];
+    let results: Array<{ id: string; status: string; answers: string[] }>;
     do {
       results = await Promise.all(mesh.nodes.map(async (n) => ({ id: n.id, ...(await mesh.dig(n.id, n.v4, `web.${DNS_ZONE}`)) })));
       if (results.every((r) => r.status === 'NOERROR')) break;

@@ -126,7 +126,7 @@ describe('Daemon with an in-test backend plugin', function () {
     expect(s.state).to.equal('up');
     expect(s.netmap!.version).to.equal(1);
     expect(s.netmap!.expiresAt).to.equal(nm1.expiresAt);
-    expect(Date.parse(s.netmap!.appliedAt)).to.be.a('number').and.not.NaN;
+    expect(Date.parse(s.netmap!.appliedAt)).to.be.a('number').and.not.satisfy(Number.isNaN);
     expect(s.lastRejection).to.equal(null);
     expect(s.backend).to.deep.equal({ name: 'fake-backend', version: '1.0.0', apiVersion: '1.0', interfaces: [ifname], listenPort: 51820 });
     expect(s.peers).to.have.length(2);

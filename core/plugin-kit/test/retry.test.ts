@@ -46,6 +46,7 @@ describe('plugin-kit: retry', () => {
     expect(isRetryable(new Error('x'))).to.equal(true);
     const thrown = await retry(
       async () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- checks that retry passes a non-Error rejection through unchanged
         throw 'text';
       },
       { ...fast, retries: 1 },

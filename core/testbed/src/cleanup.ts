@@ -89,7 +89,7 @@ export async function findLeftovers(scope: LeftoverScope, opts: { namespacesGone
       }
     }
   } else {
-    const ns = await new Promise<string>((resolve) => execFile('ip', ['netns', 'list'], (_e, so) => resolve(String(so))));
+    const ns = await new Promise<string>((resolve) => execFile('ip', ['netns', 'list'], (_e, so) => resolve(so)));
     for (const line of ns.split('\n')) {
       const name = line.split(' ')[0];
       if (name && name.startsWith(scope.netnsPrefix)) found.push(`namespace ${name}`);

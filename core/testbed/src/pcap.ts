@@ -38,7 +38,7 @@ export function parsePcap(buf: Buffer): PcapPacket[] {
   if (buf.length < 24) return [];
   const magicLE = buf.readUInt32LE(0);
   let le: boolean;
-  let nano = false;
+  let nano: boolean;
   if (magicLE === 0xa1b2c3d4 || magicLE === 0xa1b23c4d) {
     le = true;
     nano = magicLE === 0xa1b23c4d;
@@ -88,13 +88,13 @@ export function parsePcap(buf: Buffer): PcapPacket[] {
     if (etherType === 0x0800) {
       if (frame.length < l3 + 20) continue;
       const ihl = (frame[l3] & 0x0f) * 4;
-      protocol = frame[l3 + 9]!;
+      protocol = frame.readUInt8(l3 + 9);
       src = [...frame.subarray(l3 + 12, l3 + 16)].join('.');
       dst = [...frame.subarray(l3 + 16, l3 + 20)].join('.');
       l4 = l3 + ihl;
     } else if (etherType === 0x86dd) {
       if (frame.length < l3 + 40) continue;
-      protocol = frame[l3 + 6]!;
+      protocol = frame.readUInt8(l3 + 6);
       src = ipv6Text(frame.subarray(l3 + 8, l3 + 24));
       dst = ipv6Text(frame.subarray(l3 + 24, l3 + 40));
       l4 = l3 + 40;

@@ -26,7 +26,7 @@ export function runNodeProgram(
       { cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ stdout: String(stdout), stderr: String(stderr), code });
+        resolve({ stdout, stderr, code });
       },
     );
     if (opts.input !== undefined) child.stdin?.end(opts.input);

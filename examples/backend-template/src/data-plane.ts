@@ -39,23 +39,21 @@ export interface DataPlane {
   counters(peers: PeerConfig[]): Promise<PeerStats[]>;
 }
 
-function todo(what: string): never {
-  throw new RustynetError('UNSUPPORTED', `not implemented yet: ${what} (see data-plane.ts)`);
+function todo(what: string): Promise<never> {
+  return Promise.reject(new RustynetError('UNSUPPORTED', `not implemented yet: ${what} (see data-plane.ts)`));
 }
 
 /** Creates your data plane. Replace the TODOs. */
 export function createDataPlane(context: PluginContext): DataPlane {
-  context;
+  void context;
   return {
-    up: async () => todo('create the tunnel device'),
+    up: () => todo('create the tunnel device'),
     down: async () => {
       /* TODO: remove what up() made; must be idempotent */
     },
-    setPeers: async () => todo('configure peers'),
-    setEndpoint: async () => todo('change a peer endpoint'),
-    routes: async (add, remove) => {
-      if (add.length || remove.length) todo('apply routes');
-    },
-    counters: async (peers) => peers.map((p) => ({ id: p.id, lastHandshakeAt: null, rxBytes: 0, txBytes: 0 })),
+    setPeers: () => todo('configure peers'),
+    setEndpoint: () => todo('change a peer endpoint'),
+    routes: (add, remove) => (add.length || remove.length ? todo('apply routes') : Promise.resolve()),
+    counters: (peers) => Promise.resolve(peers.map((p) => ({ id: p.id, lastHandshakeAt: null, rxBytes: 0, txBytes: 0 }))),
   };
 }

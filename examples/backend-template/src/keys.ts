@@ -27,8 +27,10 @@ export async function generateKeyPair(dir: string): Promise<{ publicKey: string;
   )
     throw new RustynetError('KEY_INVALID', `${priv} exists already`, { field: 'directory' });
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const d = privateKey.export({ format: 'jwk' }).d!;
-  const x = publicKey.export({ format: 'jwk' }).x!;
+  const { d } = privateKey.export({ format: 'jwk' });
+  const { x } = publicKey.export({ format: 'jwk' });
+  if (d === undefined || x === undefined)
+    throw new RustynetError('INTERNAL', 'node:crypto exported an x25519 key pair without its d or x field');
   const privB64 = Buffer.from(d, 'base64url').toString('base64');
   const pubB64 = Buffer.from(x, 'base64url').toString('base64');
   await writeFile(priv, `${privB64}\n`, { mode: 0o600, flag: 'wx' });

@@ -36,7 +36,7 @@ export function checkCidr(value: unknown, field: string, hostBitsZero = true): P
 export function validateEndpoint(e: unknown, field: string): Endpoint {
   const ep = e as Endpoint;
   if (typeof ep !== 'object' || ep === null) throw invalidInput(field, 'must be { host, port }');
-  if (typeof ep.host !== 'string' || !isIp(ep.host)) throw invalidInput(`${field}.host`, `not an IP literal: ${String(ep.host)}`);
+  if (typeof ep.host !== 'string' || !isIp(ep.host)) throw invalidInput(`${field}.host`, `not an IP literal: ${ep.host}`);
   if (!Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
     throw invalidInput(`${field}.port`, `port outside 1..65535: ${String(ep.port)}`);
   return { host: ep.host, port: ep.port };

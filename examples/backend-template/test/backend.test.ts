@@ -48,7 +48,7 @@ describe('backend template (unit)', () => {
     for (const call of [() => p.stats(), () => p.applyPeers({ upsert: [], remove: [] }), () => p.applyRoutes({ add: [], remove: [] })]) {
       await call().then(
         () => expect.fail('resolved'),
-        (e: { code?: string }) => expect(e.code).to.equal('NOT_RUNNING'),
+        (e: unknown) => expect(e).to.have.property('code', 'NOT_RUNNING'),
       );
     }
   });

@@ -278,7 +278,7 @@ export class OpenVpnBackend extends BackendBase<Running> {
    */
   protected override async _updatePeerEndpoint(run: Running, peer: NodeId, endpoint: Endpoint): Promise<void> {
     const e = run.peers.get(peer);
-    if (!e) throw new RustynetError('UNKNOWN_PEER', `unknown peer ${String(peer)}`, { field: 'peer' });
+    if (!e) throw new RustynetError('UNKNOWN_PEER', `unknown peer ${peer}`, { field: 'peer' });
     const msg = checkEndpoint(endpoint, portOffset(run.v.localV4Value, this.opts.portSpan));
     if (msg) throw new RustynetError('INVALID_INPUT', `endpoint: ${msg}`, { field: 'endpoint' });
     const cur = e.peer.config.endpoint;

@@ -325,8 +325,8 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     );
     const line = await new Promise<string>((resolve, reject) => {
       let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
         if (out.includes('\n')) resolve(out);
       });
       child.once('exit', (code) => reject(new Error(`crash child exited ${code}`)));
@@ -375,7 +375,7 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     );
     const child: ChildProcess = spawn('ip', ['netns', 'exec', c.host.netns, 'openvpn', '--config', conf], { stdio: 'pipe' });
     let out = '';
-    child.stdout?.on('data', (d) => (out += d));
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     try {
       expect(await net.pingUntil(c.host.netns, a.v4, 30_000), out).to.equal(true);
       expect(await net.pingUntil(a.host.netns, c.v4, 10_000)).to.equal(true);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
-import { isRustynetError, manifestSchema } from '@rustynet/plugin-api';
+import { isRustynetError, manifestSchema, type PluginManifest } from '@rustynet/plugin-api';
 import { CERT_FILE, generateKeyPair, KEY_FILE, loadKeyPair } from '../src/keys.js';
 import { CAPABILITIES, FINGERPRINT_PATTERN, PROTOCOL } from '../src/rules.js';
 import { optionsSchema, resolveOptions } from '../src/options.js';
@@ -14,7 +14,7 @@ import { FakeRunner } from './support/fake-runner.js';
 import { makeContext } from './support/context.js';
 
 const pkgDir = fileURLToPath(new URL('../../', import.meta.url));
-const manifest = JSON.parse(readFileSync(join(pkgDir, 'rustynet-plugin.json'), 'utf8')) as Record<string, any>;
+const manifest = JSON.parse(readFileSync(join(pkgDir, 'rustynet-plugin.json'), 'utf8')) as PluginManifest;
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -88,10 +88,10 @@ describe('manifest', () => {
 
   it('carries the options schema and a peer key schema that accepts generated fingerprints only', async () => {
     expect(manifest['configSchema']).to.deep.equal(JSON.parse(JSON.stringify(optionsSchema)));
-    expect(manifest['backend'].protocol).to.equal(PROTOCOL);
-    expect(manifest['backend'].peerKeySchema.pattern).to.equal(FINGERPRINT_PATTERN);
+    expect(manifest['backend']!.protocol).to.equal(PROTOCOL);
+    expect(manifest['backend']!.peerKeySchema.pattern).to.equal(FINGERPRINT_PATTERN);
     const ajv = new Ajv({ strict: false });
-    const validate = ajv.compile(manifest['backend'].peerKeySchema);
+    const validate = ajv.compile(manifest['backend']!.peerKeySchema);
     const dir = mkdtempSync(join(tmpdir(), 'rn-ovpn-k-'));
     try {
       const kp = await generateKeyPair(join(dir, 'k'));
@@ -109,7 +109,7 @@ describe('manifest', () => {
     expect(resolveOptions({ dataCiphers: ['CHACHA20-POLY1305'] }).dataCiphers).to.deep.equal(['CHACHA20-POLY1305']);
     // Types, ranges, enums and unknown keys: the manifest's configSchema, which the daemon's loader
     // applies with ajv (defaults filled in) and turns into CONFIG_INVALID.
-    const validate = new Ajv({ strict: false, useDefaults: true }).compile(manifest['configSchema']);
+    const validate = new Ajv({ strict: false, useDefaults: true }).compile(manifest['configSchema']!);
     for (const bad of [{ portSpan: 5 }, { dataCiphers: ['BF-CBC'] }, { nope: 1 }, { verb: 'loud' }]) {
       expect(validate(bad), JSON.stringify(bad)).to.equal(false);
     }

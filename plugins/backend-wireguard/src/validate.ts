@@ -226,7 +226,7 @@ export function validatePeerBatch(
     return clonePeer(have);
   });
 
-  const upserts: PlannedUpsert[] = upsert.map((raw: unknown, i: number) => {
+  const upserts: Array<PlannedUpsert & { prefixes: ParsedCidr[] }> = upsert.map((raw: unknown, i: number) => {
     const f = `upsert[${i}]`;
     const p = raw as Record<string, unknown>;
     if (typeof p.publicKey !== 'string' || !WG_KEY_PATTERN.test(p.publicKey)) {
@@ -283,7 +283,7 @@ export function validatePeerBatch(
     const other = batchKeys.get(config.publicKey) ?? standing(idx.byKey.get(config.publicKey), config.id);
     if (other !== undefined) throw invalidInput(`${field}.publicKey`, `peer ${other} has the same public key`);
     batchKeys.set(config.publicKey, config.id);
-    u.prefixes!.forEach((x, j) => {
+    u.prefixes.forEach((x, j) => {
       const owner = batchPrefixes.get(x.key) ?? standing(idx.byPrefix.get(x.key), config.id);
       if (owner !== undefined)
         throw invalidInput(`${field}.allowedIps[${j}]`, `${config.allowedIps[j]} is already an allowed IP of peer ${owner}`);
@@ -321,8 +321,7 @@ export function validateRouteChange(
       if (!isObject(r)) throw invalidInput(f, 'must be an object { destination, peer }');
       const route = r as unknown as Route;
       const parsed = validatePrefix(route.destination, `${f}.destination`);
-      if (typeof route.peer !== 'string' || !NODE_ID_RE.test(route.peer))
-        throw invalidInput(`${f}.peer`, `not a node id: ${String(route.peer)}`);
+      if (typeof route.peer !== 'string' || !NODE_ID_RE.test(route.peer)) throw invalidInput(`${f}.peer`, `not a node id: ${route.peer}`);
       return { destination: route.destination, parsed, peer: route.peer };
     });
   const validAdd = check(add, 'add');

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { BackendPlugin, PeerConfig } from '@rustynet/plugin-api';
-import { createPlugin, type WireguardBackend } from '../src/index.js';
+import { createPlugin, WireguardBackend } from '../src/index.js';
 import { makeContext, tempDir, type RecordingLogger } from './support/context.js';
 import { caught, randomPublicKey } from './support/keys.js';
 import { NetnsRunner } from './support/netns-runner.js';
@@ -379,9 +379,8 @@ describe('WireGuard backend between two network namespaces (integration)', funct
     const t0 = process.hrtime.bigint();
     await a.plugin.applyPeers({ upsert: many, remove: [] });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    console.log(
-      `      1000-peer applyPeers on wireguard-go: ${ms.toFixed(0)} ms, ${(a.plugin as WireguardBackend).commandCount} commands so far`,
-    );
+    if (!(a.plugin instanceof WireguardBackend)) throw new Error('createPlugin did not return a WireguardBackend');
+    console.log(`      1000-peer applyPeers on wireguard-go: ${ms.toFixed(0)} ms, ${a.plugin.commandCount} commands so far`);
     expect(a.runner.calls.filter((c) => c.file === 'wg').length - wgCallsBefore).to.equal(1);
     const peersNow = (await sh('ip', ['netns', 'exec', a.ns, 'wg', 'show', a.ifname, 'peers'])).stdout.trim().split('\n');
     expect(peersNow).to.have.length(1001);

@@ -135,7 +135,8 @@ export class DnsMagicPlugin extends PluginLifecycle<Running, DnsStartConfig> imp
    *   `nodes[i].id`, `nodes[i].name`, `nodes[i].addresses[j]`), with nothing changed; `ABORTED`.
    */
   update(zone: DnsZoneData, options?: CallOptions): Promise<void> {
-    return this.whileRunning(options, async () => {
+    // Not async: whileRunning runs this inside its own async function, so a throw still rejects.
+    return this.whileRunning(options, () => {
       const compiled = compileZone(zone);
       this.snapshot = {
         zone: compiled,
@@ -148,6 +149,7 @@ export class DnsMagicPlugin extends PluginLifecycle<Running, DnsStartConfig> imp
         this.context.logger.warn(c, `DNS name "${c.name}" is claimed by several nodes; it resolves to ${c.winner}`);
       }
       this.context.logger.debug({ zone: compiled.zone, nodes: compiled.nodeCount, serial: this.snapshot.serial }, 'zone updated');
+      return Promise.resolve();
     });
   }
 

@@ -82,9 +82,8 @@ export class MemoryMetrics implements Metrics {
   }
   histogram(name: string): Histogram {
     return {
-      observe: (a: Record<string, string> | number, b?: number) => {
+      observe: (a: Record<string, string> | number, _b?: number) => {
         const k = `${this.key(name, typeof a === 'number' ? undefined : a)}_count`;
-        b;
         this.values.set(k, (this.values.get(k) ?? 0) + 1);
       },
     };
@@ -127,9 +126,15 @@ export function standaloneContext(options: Record<string, unknown>, logLevel: Le
     },
     state: {
       dir: tmpdir(),
-      read: async <T>(k: string) => store.get(k) as T | undefined,
-      write: async (k, v) => void store.set(k, v),
-      delete: async (k) => void store.delete(k),
+      read: <T>(k: string) => Promise.resolve(store.get(k) as T | undefined),
+      write: (k, v) => {
+        store.set(k, v);
+        return Promise.resolve();
+      },
+      delete: (k) => {
+        store.delete(k);
+        return Promise.resolve();
+      },
     },
     hooks: { netmapAccepted: hook(), resolvePeerEndpoint: hook(), applied: hook(), shutdown: hook() },
   };
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
           out({ event: 'error', message: `unknown command ${String(cmd.cmd)}` });
         }
       } catch (err) {
-        const e = err as RustynetError;
+        const e = err as Partial<RustynetError>;
         out({ event: 'error', code: e.code ?? 'INTERNAL', field: e.field, message: String(e.message ?? err) });
       }
     })();
@@ -196,7 +201,7 @@ async function main(): Promise<void> {
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   main().catch((err: unknown) => {
-    const e = err as RustynetError;
+    const e = err as Partial<RustynetError>;
     process.stdout.write(`${JSON.stringify({ event: 'error', code: e.code ?? 'INTERNAL', message: String(e.message ?? err) })}\n`);
     process.exit(1);
   });

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { NODE_ID_PATTERN, invalidInput, type DnsZoneData, type NodeId } from '@rustynet/plugin-api';
+import { NODE_ID_PATTERN, RustynetError, invalidInput, type DnsZoneData, type NodeId } from '@rustynet/plugin-api';
 
 /** Most addresses one node may carry (keeps every answer well below 64 KiB). */
 export const MAX_ADDRESSES_PER_NODE = 256;
@@ -112,7 +112,8 @@ export function compileZone(data: unknown): CompiledZone {
       conflicts.push({ name, winner: idOwner.id, losers: ids });
       continue;
     }
-    const winner = byId.get(ids[0])!;
+    const winner = byId.get(ids[0]);
+    if (!winner) throw new RustynetError('INTERNAL', `zone: name ${name} has no node ${ids[0]}`);
     names.set(name, { id: winner.id, v4: winner.v4, v6: winner.v6 });
     if (ids.length > 1) conflicts.push({ name, winner: winner.id, losers: ids.slice(1) });
   }

@@ -49,7 +49,7 @@ function removeStale(): void {
   for (const f of readdirSync(RUN_DIR)) {
     if (!/^rnd[0-9a-f]{4}$/.test(f)) continue;
     const pid = Number(readFileSync(join(RUN_DIR, f), 'utf8'));
-    let alive = false;
+    let alive: boolean;
     try {
       process.kill(pid, 0);
       alive = true;

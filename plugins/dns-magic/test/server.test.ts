@@ -115,7 +115,7 @@ describe('dns-magic server (loopback, random port)', () => {
 
   it('EDNS0: echoes an OPT record; EDNS version 1 gets BADVERS', async () => {
     const r = await query(s.port, 'alpha.rustynet', 'A', { edns: 4096 });
-    const opt = (r.additionals ?? []).find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined;
+    const opt = (r.additionals ?? []).find<dnsPacket.OptAnswer>((a) => a.type === 'OPT');
     expect(opt?.udpPayloadSize).to.equal(1232);
     const q = dnsPacket.encode({
       type: 'query',

@@ -40,7 +40,7 @@ describe('explain', () => {
     [{ src: 'node:b', dst: '100.64.0.1', proto: 'tcp', port: 443 }, 'accept', 'web', /src in \*, dst in a/],
   ];
   for (const [flow, action, ruleId, reason] of table) {
-    it(`${flow.src} -> ${flow.dst} ${flow.proto}${flow.port ? '/' + flow.port : ''}: ${action} by ${ruleId ?? 'default'}`, () => {
+    it(`${flow.src} -> ${flow.dst} ${flow.proto}${flow.port ? `/${flow.port}` : ''}: ${action} by ${ruleId ?? 'default'}`, () => {
       const d = plugin.explain(sampleInput(), flow);
       expect(d.action).to.equal(action);
       expect(d.ruleId).to.equal(ruleId);

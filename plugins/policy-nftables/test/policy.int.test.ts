@@ -85,7 +85,7 @@ describe('policy-nftables in network namespaces (integration, root)', function (
     ],
     acl: { rules },
   });
-  const label = (f: Flow): string => `${f.from}->a ${f.proto}${f.port ? '/' + f.port : ''}${f.v6 ? ' (v6)' : ''}`;
+  const label = (f: Flow): string => `${f.from}->a ${f.proto}${f.port ? `/${f.port}` : ''}${f.v6 ? ' (v6)' : ''}`;
   const probeAll = (flows: Flow[]): Promise<boolean[]> =>
     Promise.all(flows.map((f) => clientB.probe(f.proto, addr(f.from, f.v6), addr('a', f.v6), f.port)));
   const nft = (...args: string[]): Promise<string> => net.exec(net.a, 'nft', args);

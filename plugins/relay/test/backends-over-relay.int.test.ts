@@ -411,7 +411,7 @@ describe('relay integration: backends over the relay between namespaces (root)',
     try {
       await pingUntilUp(ns.a);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n${logs.slice(-3000)}`);
+      throw new Error(`${(err as Error).message}\n${logs.slice(-3000)}`, { cause: err });
     }
     const pcaps = await capture(ns, tun.a, () => markerPing(ns.a));
     await checkRelayed(server, clients.a.proc, pcaps);

@@ -84,9 +84,9 @@ export async function signNetmapFile(keyFile: string, inputText: string): Promis
   ) as Netmap;
   const signed = d.signNetmap(netmap, pem);
   const pub = d.publicKeyFromPrivatePem(pem);
-  const issued = Date.parse(String(netmap?.issuedAt));
+  const issued = Date.parse(netmap?.issuedAt);
   d.verifySignedNetmap(signed, pub, Number.isNaN(issued) ? {} : { now: issued });
-  const expired = Date.parse(String(netmap.expiresAt)) <= Date.now();
+  const expired = Date.parse(netmap.expiresAt) <= Date.now();
   return { signed, expired };
 }
 

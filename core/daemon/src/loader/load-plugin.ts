@@ -46,7 +46,7 @@ export interface LoadPluginOptions {
  * @throws RustynetError `CONFIG_INVALID` naming the plugin and the field (`options.<field>`).
  */
 export function validatePluginOptions(manifest: PluginManifest, options: Record<string, unknown> | undefined): Record<string, unknown> {
-  const copy = structuredClone(options ?? {}) as Record<string, unknown>;
+  const copy = structuredClone<Record<string, unknown>>(options ?? {});
   if (!manifest.configSchema) return copy;
   let validate;
   try {

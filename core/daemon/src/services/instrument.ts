@@ -24,11 +24,11 @@ export function instrumentBackend(backend: BackendPlugin, counter: Counter): Bac
     capabilities: () => backend.capabilities(),
     generateKeyPair: (d, o) => backend.generateKeyPair(d, o),
     publicKey: (d, o) => backend.publicKey(d, o),
-    start: count('start', backend.start),
-    stop: count('stop', backend.stop),
-    applyPeers: count('applyPeers', backend.applyPeers),
-    applyRoutes: count('applyRoutes', backend.applyRoutes),
-    updatePeerEndpoint: count('updatePeerEndpoint', backend.updatePeerEndpoint),
-    stats: count('stats', backend.stats),
+    start: count('start', backend.start.bind(backend)),
+    stop: count('stop', backend.stop.bind(backend)),
+    applyPeers: count('applyPeers', backend.applyPeers.bind(backend)),
+    applyRoutes: count('applyRoutes', backend.applyRoutes.bind(backend)),
+    updatePeerEndpoint: count('updatePeerEndpoint', backend.updatePeerEndpoint.bind(backend)),
+    stats: count('stats', backend.stats.bind(backend)),
   };
 }

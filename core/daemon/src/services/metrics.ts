@@ -7,6 +7,12 @@ export const PLUGIN_METRIC_PREFIX = 'rustynet_plugin_';
 const METRIC_NAME = /^[a-z_][a-z0-9_]*$/;
 
 type AnyProm = PromCounter | PromGauge | PromHistogram;
+/** The wrapper type for each metric type name. */
+interface Wrappers {
+  counter: Counter;
+  gauge: Gauge;
+  histogram: Histogram;
+}
 
 /** {@link Metrics} plus the prom-client registry that backs it (for `GET /metrics`). */
 export type HostMetrics = Metrics & { readonly registry: Registry };
@@ -24,16 +30,16 @@ export class PromMetrics implements HostMetrics {
     if (!METRIC_NAME.test(name)) throw invalidInput('name', `metric name ${JSON.stringify(name)} must match [a-z_][a-z0-9_]*`);
   }
 
-  private existing<T>(name: string, type: string): T | undefined {
+  private existing<K extends keyof Wrappers>(name: string, type: K): Wrappers[K] | undefined {
     const m = this.metrics.get(name);
     if (!m) return undefined;
     if (m.type !== type) throw invalidInput('name', `metric ${name} already exists as a ${m.type}`);
-    return m.wrapper as T;
+    return m.wrapper as Wrappers[K];
   }
 
   counter(name: string, help: string, labelNames: string[] = []): Counter {
     this.check(name);
-    const found = this.existing<Counter>(name, 'counter');
+    const found = this.existing(name, 'counter');
     if (found) return found;
     const metric = new PromCounter({ name, help, labelNames, registers: [this.registry] });
     const wrapper: Counter = {
@@ -48,7 +54,7 @@ export class PromMetrics implements HostMetrics {
 
   gauge(name: string, help: string, labelNames: string[] = []): Gauge {
     this.check(name);
-    const found = this.existing<Gauge>(name, 'gauge');
+    const found = this.existing(name, 'gauge');
     if (found) return found;
     const metric = new PromGauge({ name, help, labelNames, registers: [this.registry] });
     const wrapper: Gauge = {
@@ -63,7 +69,7 @@ export class PromMetrics implements HostMetrics {
 
   histogram(name: string, help: string, labelNames: string[] = [], buckets?: number[]): Histogram {
     this.check(name);
-    const found = this.existing<Histogram>(name, 'histogram');
+    const found = this.existing(name, 'histogram');
     if (found) return found;
     const metric = new PromHistogram({ name, help, labelNames, registers: [this.registry], ...(buckets && { buckets }) });
     const wrapper: Histogram = {

@@ -61,7 +61,7 @@ export function verifySignedNetmapBytes(
     });
   }
   const key = typeof controlPlanePublicKeyB64 === 'string' ? publicKeyFromRawB64(controlPlanePublicKeyB64) : controlPlanePublicKeyB64;
-  let ok = false;
+  let ok: boolean;
   let canonical: Buffer | undefined;
   try {
     canonical = netmapSigningBytes(input.netmap);

@@ -85,7 +85,6 @@ export class FakeRunner implements CommandRunner {
     let server: Server | undefined;
     let resolveExit!: (r: { exitCode: number | null; signal: string | null }) => void;
     const exited = new Promise<{ exitCode: number | null; signal: string | null }>((r) => (resolveExit = r));
-    const runner = this;
     const open = (): void => {
       if (!proc.alive) return;
       server = createServer((sock) => {
@@ -98,10 +97,10 @@ export class FakeRunner implements CommandRunner {
           while ((nl = buf.indexOf('\n')) >= 0) {
             const cmd = buf.slice(0, nl).trim();
             buf = buf.slice(nl + 1);
-            if (cmd === 'state') sock.write(`${runner.stateLine(config)}\nEND\n`);
+            if (cmd === 'state') sock.write(`${this.stateLine(config)}\nEND\n`);
             else if (cmd === 'status')
               sock.write(
-                `OpenVPN STATISTICS\nUpdated,now\nTUN/TAP read bytes,${runner.counters.tunRead}\nTUN/TAP write bytes,${runner.counters.tunWrite}\nTCP/UDP read bytes,1\nTCP/UDP write bytes,1\nEND\n`,
+                `OpenVPN STATISTICS\nUpdated,now\nTUN/TAP read bytes,${this.counters.tunRead}\nTUN/TAP write bytes,${this.counters.tunWrite}\nTCP/UDP read bytes,1\nTCP/UDP write bytes,1\nEND\n`,
               );
             else if (cmd === 'quit') sock.end();
             else sock.write('ERROR: unknown command\n');

@@ -43,8 +43,8 @@ export class NetnsRunner implements CommandRunner {
       const child = spawnChild(cmd, argv, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
       const onAbort = (): void => void child.kill('SIGKILL');
       options.signal?.addEventListener('abort', onAbort, { once: true });

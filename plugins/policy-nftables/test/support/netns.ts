@@ -57,7 +57,7 @@ export function removeStaleNamespaces(): string[] {
   for (const line of out.split('\n')) {
     const name = line.split(' ')[0] ?? '';
     if (!NAME_RE.test(name)) continue;
-    let owner = 0;
+    let owner: number;
     try {
       owner = Number(readFileSync(join(RUN_DIR, `${name.slice(0, -1)}.pid`), 'utf8').trim());
     } catch {

@@ -26,7 +26,7 @@ export interface PathDeps {
   drops: DropCounters;
   /** The current relay session, if registered. */
   session(): Session | undefined;
-  sendDone(err: Error | null): void;
+  readonly sendDone: (err: Error | null) => void;
 }
 
 /**

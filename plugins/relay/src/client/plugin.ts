@@ -101,7 +101,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     const cfg: RelayStartConfig = {
       nodeId: config.nodeId,
       relays: config.relays.map((r) => ({ id: r.id, endpoint: { ...r.endpoint } })),
-      sign: config.sign,
+      sign: config.sign.bind(config),
     };
     this.link.begin(cfg);
     const timeoutMs = Math.max(1, Math.round(scope.remaining()));
@@ -168,15 +168,17 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     await closePathSocket(p);
   }
 
-  async status(_options?: CallOptions): Promise<RelayPathStatus[]> {
+  status(_options?: CallOptions): Promise<RelayPathStatus[]> {
     const relay = this.link.session?.relay.id ?? '';
-    return [...this.paths.values()].map((p) => ({
-      peer: p.peer,
-      localEndpoint: { ...p.local },
-      relay,
-      rxPackets: p.rxPackets,
-      txPackets: p.txPackets,
-    }));
+    return Promise.resolve(
+      [...this.paths.values()].map((p) => ({
+        peer: p.peer,
+        localEndpoint: { ...p.local },
+        relay,
+        rxPackets: p.rxPackets,
+        txPackets: p.txPackets,
+      })),
+    );
   }
 
   private async openNewPath(peer: NodeId, backend: Endpoint): Promise<Endpoint> {

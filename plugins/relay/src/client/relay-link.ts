@@ -311,7 +311,7 @@ export class RelayLink {
           if (signal.aborted) throw lastErr instanceof Error ? lastErr : err;
           lastErr = err;
           if (isDefiniteRefusal(err)) {
-            const reason = String((err.details as { reason: string }).reason);
+            const reason = String((err.details as { reason?: unknown }).reason);
             refusedThisRound = true;
             refusedNow.set(relay.id, err);
             this.deps.refusals.inc({ relay: relay.id, reason });

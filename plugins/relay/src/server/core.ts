@@ -171,7 +171,7 @@ export class RelayCore {
     this.c.bytesIn += len;
     if (len < HEADER_SIZE) return void this.drop('short');
     if (msg[0] !== PROTOCOL_VERSION) return void this.drop('bad_version');
-    const key = address + '#' + port;
+    const key = `${address}#${port}`;
     const session = this.byAddress.get(key);
     if (session === undefined) this.c.unvalidatedBytesIn += len;
     switch (msg[1]) {
@@ -328,7 +328,7 @@ export class RelayCore {
     if (known === undefined) return void reject(RejectReason.UNKNOWN_NODE, 'unknown_node');
     if (!this.registerBucket.take(now)) return void reject(RejectReason.BUSY, 'register_rate_limited');
     const signed = registerSignatureInput(reg.body, reg.nodeId, this.relayId);
-    let ok = false;
+    let ok: boolean;
     try {
       ok = verify(null, signed, known.key, reg.signature);
     } catch {

@@ -225,7 +225,8 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
   }
 
   async function loadNetmap(): Promise<{ netmap: Netmap; keys: Record<string, string> }> {
-    const s = src!;
+    const s = src;
+    if (!s) throw new RustynetError('INTERNAL', 'relay server: loadNetmap called without a netmap source');
     let parsed: unknown;
     try {
       parsed = JSON.parse(await readFile(s.file, 'utf8'));
@@ -272,7 +273,8 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         netmapVersion = loaded.netmap.version;
         netmapExpiresAt = Date.parse(loaded.netmap.expiresAt);
       } else {
-        keys = opts.identityKeys!;
+        if (!opts.identityKeys) throw new RustynetError('INTERNAL', 'relay server has neither identityKeys nor a netmap source');
+        keys = opts.identityKeys;
       }
       const family = isIP(listen.host) === 6 ? 'udp6' : 'udp4';
       const sock = createSocket({ type: family, recvBufferSize, sendBufferSize, ipv6Only: false });
