@@ -1,0 +1,77 @@
+/**
+ * Small HTTP helpers shared by the node API and the admin API: capped body reading, JSON
+ * parsing, JSON and error responses (`{ error: { code, errno, message, field?, details? } }`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RustynetError } from '@rustynet/plugin-api';
+import { httpStatusOf, toRustynetError } from '../errors.js';
+
+/** Body cap of the node API (bytes). */
+export const NODE_BODY_LIMIT = 64 * 1024;
+/** Body cap of the admin API (bytes): large ACLs. */
+export const ADMIN_BODY_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes.
+ * @throws RustynetError `INVALID_INPUT` (`field` `body`, `details.status` 413) when too large.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buf.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(limit: number): RustynetError {
+  return new RustynetError('INVALID_INPUT', `request body larger than ${limit} bytes`, { field: 'body', details: { status: 413 } });
+}
+
+/** Parses a JSON body. @throws RustynetError `INVALID_INPUT` (`field` `body`). */
+export function parseJsonBody(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (cause) {
+    throw new RustynetError('INVALID_INPUT', `request body is not JSON: ${(cause as Error).message}`, { field: 'body', cause });
+  }
+}
+
+/** Sends `value` as JSON with `status`. */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  sendRaw(res, status, Buffer.from(JSON.stringify(value)));
+}
+
+/** Sends pre-serialised JSON bytes. */
+export function sendRaw(res: ServerResponse, status: number, body: Buffer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** The JSON error body of `err`. */
+export function errorBody(e: RustynetError): { error: Record<string, unknown> } {
+  return {
+    error: {
+      code: e.code,
+      errno: e.errno,
+      message: e.message,
+      ...(e.field !== undefined && { field: e.field }),
+      ...(e.details !== undefined && { details: e.details }),
+    },
+  };
+}
+
+/** Sends an error with its HTTP status (413 for oversized bodies). */
+export function sendError(res: ServerResponse, err: unknown): void {
+  const e = toRustynetError(err);
+  const hinted = e.details?.['status'];
+  const status = hinted === 413 || hinted === 404 ? hinted : httpStatusOf(e.code);
+  sendJson(res, status, errorBody(e));
+}
