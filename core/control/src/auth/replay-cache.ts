@@ -1,7 +1,8 @@
 /**
  * Remembers one-time values (request nonces) until they can no longer be fresh, so a replayed
- * request inside the freshness window is refused. In memory: after a restart the window of an
- * old request has to pass anyway before... see docs/control.md ("Replay protection").
+ * request inside the freshness window is refused. In memory only: across a restart, requests
+ * signed before the process started are refused by their timestamp instead (see
+ * ControlService.authenticate and docs/control.md, "Replay protection").
  */
 
 /** A set of seen values with expiry, pruned as it grows. */
