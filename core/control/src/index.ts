@@ -33,3 +33,4 @@ export {
 } from './auth/request-signature.js';
 export { enrolSigningBytes, ENROL_SIGNING_CONTEXT, type EnrolSignedFields } from './auth/enrol-signature.js';
 export { authFailed, httpStatusOf, isStorageFailure, toRustynetError, type AuthFailure } from './errors.js';
+export { parseDuration } from './duration.js';
