@@ -60,34 +60,43 @@ export interface NodeSelfUpdate {
 export class ControlStore {
   constructor(private readonly db: Kysely<ControlDatabase>) {}
 
-  /** Runs `fn` in a transaction, mapping storage failures to `STORAGE_FAILED`. */
+  /**
+   * Runs `fn` in a transaction, mapping storage failures to `STORAGE_FAILED`. A controlled
+   * transaction, so the original error survives: when SQLite already rolled back by itself
+   * (SQLITE_FULL), the failing ROLLBACK must not replace the real cause.
+   */
   private async tx<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    let trx;
     try {
-      return await this.db.transaction().execute(fn);
+      trx = await this.db.startTransaction().execute();
     } catch (err) {
+      throw toRustynetError(err);
+    }
+    try {
+      const result = await fn(trx);
+      await trx.commit().execute();
+      return result;
+    } catch (err) {
+      await trx.rollback().execute().catch(() => undefined);
       throw toRustynetError(err);
     }
   }
 
   /** Reads everything netmaps are built from. */
   async snapshot(): Promise<Snapshot> {
-    try {
-      return await this.db.transaction().execute(async (trx) => {
-        const meta = await trx.selectFrom('meta').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
-        const rows = await trx.selectFrom('nodes').selectAll().orderBy('id').execute();
-        const canaryAcl = aclFromColumn(meta.canary_acl);
-        return {
-          version: Number(meta.version),
-          issuedAt: Number(meta.issued_at),
-          ulaPrefix: meta.ula_prefix,
-          nodes: rows.map(nodeFromRow),
-          acl: aclFromColumn(meta.acl),
-          canary: meta.canary_tag !== null && canaryAcl !== null ? { tag: meta.canary_tag, acl: canaryAcl } : null,
-        };
-      });
-    } catch (err) {
-      throw toRustynetError(err);
-    }
+    return this.tx(async (trx) => {
+      const meta = await trx.selectFrom('meta').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+      const rows = await trx.selectFrom('nodes').selectAll().orderBy('id').execute();
+      const canaryAcl = aclFromColumn(meta.canary_acl);
+      return {
+        version: Number(meta.version),
+        issuedAt: Number(meta.issued_at),
+        ulaPrefix: meta.ula_prefix,
+        nodes: rows.map(nodeFromRow),
+        acl: aclFromColumn(meta.acl),
+        canary: meta.canary_tag !== null && canaryAcl !== null ? { tag: meta.canary_tag, acl: canaryAcl } : null,
+      };
+    });
   }
 
   /** Issues a new version with nothing else changed (start-up, re-signing). */
