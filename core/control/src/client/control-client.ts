@@ -56,8 +56,9 @@ export class ControlClient {
   /** @throws RustynetError `KEY_INVALID` when the key is not an Ed25519 private key. */
   constructor(opts: ControlClientOptions) {
     this.key = privateKeyFromPem(opts.identityKeyPem);
-    const jwk = createPublicKey(this.key).export({ format: 'jwk' });
-    this.identityKey = Buffer.from(String(jwk.x), 'base64url').toString('base64');
+    // The raw key is the last 32 bytes of the SPKI DER (RFC 8410). Not via JWK export: on Node
+    // 20.20 many JWK exports next to key generation deadlocked once (see bench/lib/keys.mjs).
+    this.identityKey = createPublicKey(this.key).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
     this.target = { baseUrl: opts.url, ...(opts.ca !== undefined && { ca: opts.ca }) };
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
   }
