@@ -67,7 +67,7 @@ const snapshot = {
       id: `node-${i}`,
       name: `node-${i}`,
       identityKey: ed25519PublicB64(),
-      keys: { wireguard: randomBytes(32).toString('base64') },
+      keys: { example: randomBytes(32).toString('base64') },
       endpoints: [{ host: `198.18.${(i >> 8) & 255}.${i & 255}`, port: 51820 }],
       tags: i % 10 === 0 ? ['canary'] : ['web'],
       ...a,
@@ -100,7 +100,7 @@ try {
   const pems = Array.from({ length: CLIENTS }, () => ed25519Pem());
   const clients = pems.map((pem) => new c.ControlClient({ url: server.url, identityKeyPem: pem }));
   const tEnrol = performance.now();
-  for (let i = 0; i < CLIENTS; i++) await clients[i].enrol({ authKey: key, name: `client-${i}`, keys: { wireguard: randomBytes(32).toString('base64') } });
+  for (let i = 0; i < CLIENTS; i++) await clients[i].enrol({ authKey: key, name: `client-${i}`, keys: { example: randomBytes(32).toString('base64') } });
   const enrolMs = (performance.now() - tEnrol) / CLIENTS;
   log(`enrolled ${CLIENTS} clients (${fmt(enrolMs)} ms each, fsync per enrolment)`);
   // Store-backed build + sign: snapshot from SQLite and sign, at the enrolled size.

@@ -34,3 +34,4 @@ export {
 export { enrolSigningBytes, ENROL_SIGNING_CONTEXT, type EnrolSignedFields } from './auth/enrol-signature.js';
 export { authFailed, httpStatusOf, isStorageFailure, toRustynetError, type AuthFailure } from './errors.js';
 export { parseDuration } from './duration.js';
+export { ControlNetmapSource, type ControlNetmapSourceOptions } from './client/control-netmap-source.js';
