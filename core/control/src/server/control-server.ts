@@ -93,7 +93,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Ru
       tls && opts.tlsCertFile !== undefined && opts.tlsKeyFile !== undefined
         ? createHttpsServer({ cert: await readFile(opts.tlsCertFile), key: await readFile(opts.tlsKeyFile) }, nodeHandler)
         : createHttpServer(nodeHandler);
-    api.requestTimeout = 0;
+    // Time to receive a whole request (headers and body), not to answer it: long-polls are unaffected.
+    api.requestTimeout = 30_000;
     api.headersTimeout = 10_000;
     api.keepAliveTimeout = 65_000;
     await listen(api, port, host);
