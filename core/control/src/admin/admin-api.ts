@@ -17,6 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RustynetError } from '@rustynet/plugin-api';
 import type { ControlService } from '../control-service.js';
+import type { ControlNode } from '../store/types.js';
 import { nodeView } from '../server/node-api.js';
 import { ADMIN_BODY_LIMIT, parseJsonBody, readBody, sendError, sendJson } from '../server/http-util.js';
 
@@ -51,7 +52,7 @@ async function handle(svc: ControlService, req: IncomingMessage, res: ServerResp
   if (nodeRoute) {
     const ref = decodeURIComponent(nodeRoute[1] ?? '');
     const action = `${method} ${nodeRoute[2] ?? ''}`;
-    let r;
+    let r: { node: ControlNode; version: number };
     if (action === 'POST rename') r = await svc.nodeChange((s) => s.rename(ref, String(body['name'] ?? '')));
     else if (action === 'POST tags') r = await svc.nodeChange((s) => s.setTags(ref, parseTags(body['tags'])));
     else if (action === 'POST expire') r = await svc.nodeChange((s) => s.expire(ref));

@@ -4,7 +4,7 @@
  * half a change (a failed write rolls back: nothing stored).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { ControlledTransaction, Kysely } from 'kysely';
 import { RustynetError, type Endpoint } from '@rustynet/plugin-api';
 import { hostAddresses } from '../addresses.js';
 import type { AclDocument } from '../acl/document.js';
@@ -66,7 +66,7 @@ export class ControlStore {
    * (SQLITE_FULL), the failing ROLLBACK must not replace the real cause.
    */
   private async tx<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
-    let trx;
+    let trx: ControlledTransaction<ControlDatabase>;
     try {
       trx = await this.db.startTransaction().execute();
     } catch (err) {
