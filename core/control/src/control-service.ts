@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { ensurePrivateDir } from '@rustynet/daemon';
-import { RustynetError, type NetmapRelay } from '@rustynet/plugin-api';
+import { RustynetError, type Logger, type NetmapRelay } from '@rustynet/plugin-api';
 import { parseAclDocument, type AclDocument } from './acl/document.js';
 import { runAclTests, type AclNode, type AclTestResult } from './acl/evaluate.js';
 import { ChallengeStore } from './auth/challenges.js';
@@ -24,6 +24,8 @@ import type { AuthKeyInfo, ControlNode, Snapshot } from './store/types.js';
 
 /** Default netmap lifetime: 30 minutes. */
 export const DEFAULT_NETMAP_LIFETIME_MS = 30 * 60_000;
+/** Share of the netmap lifetime after which a new version is issued (re-signing). */
+export const RESIGN_AT = 0.4;
 /** Default long-poll hold time: 25 s. */
 export const DEFAULT_POLL_TIMEOUT_MS = 25_000;
 
@@ -38,7 +40,22 @@ export interface ControlServiceOptions {
   relays?: NetmapRelay[];
   /** Netmap lifetime (ms); default {@link DEFAULT_NETMAP_LIFETIME_MS}. */
   netmapLifetimeMs?: number;
+  /**
+   * Structured logger (pino-style). Records carry node ids, key ids, versions and error codes;
+   * never a pre-auth key, a private key or a signature. Default: silent.
+   */
+  logger?: Logger;
 }
+
+/** A logger that drops everything. */
+export const SILENT_LOGGER: Logger = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => SILENT_LOGGER,
+};
 
 /** What an enrolling node sends (validated shape). */
 export interface EnrolRequest extends EnrolSignedFields {
@@ -69,6 +86,8 @@ export class ControlService {
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The logger given in the options (silent by default). */
+  readonly logger: Logger;
 
   private constructor(
     private readonly database: OpenDatabase,
@@ -79,6 +98,7 @@ export class ControlService {
     opts: ControlServiceOptions,
   ) {
     this.snap = snap;
+    this.logger = opts.logger ?? SILENT_LOGGER;
     this.index(snap);
     this.cache = new NetmapCache(key.privateKeyPem, {
       lifetimeMs,
@@ -112,6 +132,7 @@ export class ControlService {
       await store.newVersion();
       const svc = new ControlService(database, store, key, lifetimeMs, await store.snapshot(), opts);
       svc.startResigner();
+      svc.logger.info({ version: svc.snap.version, nodes: svc.snap.nodes.length, keyId: key.keyId, ulaPrefix: svc.snap.ulaPrefix }, 'control plane opened');
       return svc;
     } catch (err) {
       await database.close();
@@ -145,16 +166,23 @@ export class ControlService {
   }
 
   private startResigner(): void {
-    const every = Math.max(1_000, Math.min(60_000, Math.floor(this.lifetimeMs / 10)));
-    this.timer = setInterval(() => void this.resignIfDue().catch(() => undefined), every);
+    const every = Math.max(500, Math.min(60_000, Math.floor(this.lifetimeMs / 20)));
+    this.timer = setInterval(() => {
+      this.resignIfDue().catch((err: unknown) => this.logger.error({ code: toRustynetError(err).code, err: String(err) }, 're-signing failed'));
+    }, every);
     this.timer.unref();
   }
 
-  /** Issues a new version when half the current one's lifetime is gone. Returns true if it did. */
+  /**
+   * Issues a new version once 40% of the current one's lifetime is gone, so that with the timer
+   * period (at most 5% of the lifetime) every map is replaced before half its lifetime is gone.
+   * Returns true if it did.
+   */
   async resignIfDue(now = Date.now()): Promise<boolean> {
-    if (this.closed || now - this.snap.issuedAt < this.lifetimeMs / 2) return false;
-    await this.store.newVersion(now);
+    if (this.closed || now - this.snap.issuedAt < this.lifetimeMs * RESIGN_AT) return false;
+    const version = await this.store.newVersion(now);
     await this.refresh();
+    this.logger.debug({ version }, 're-signed netmaps');
     return true;
   }
 
@@ -174,6 +202,7 @@ export class ControlService {
     }
     const result = await this.store.enrol(req);
     await this.refresh();
+    this.logger.info({ node: result.node.id, created: result.created, version: result.version, addresses: [result.node.ipv4, result.node.ipv6] }, 'node enrolled');
     return result;
   }
 
@@ -229,6 +258,7 @@ export class ControlService {
   async nodeChange<T extends { version: number }>(fn: (store: ControlStore) => Promise<T>): Promise<T> {
     const r = await fn(this.store);
     await this.refresh();
+    this.logger.info({ version: r.version }, 'admin change applied');
     return r;
   }
 
@@ -261,6 +291,7 @@ export class ControlService {
     }
     const version = await this.store.setAcl(doc, canaryTag);
     await this.refresh();
+    this.logger.info({ version, rules: doc.rules.length, tests: results.length, canary: canaryTag }, 'ACL set');
     return { version, results };
   }
 
@@ -268,6 +299,7 @@ export class ControlService {
   async endCanary(action: 'promote' | 'rollback'): Promise<number> {
     const version = await this.store.endCanary(action);
     await this.refresh();
+    this.logger.info({ version, action }, 'canary ACL ended');
     return version;
   }
 

@@ -5,7 +5,7 @@
  * admin API on a unix socket, SQLite (better-sqlite3) through Kysely with versioned migrations.
  * Daemons use {@link ControlClient} (also at `@rustynet/control/client`). See docs/control.md.
  */
-export { ControlService, DEFAULT_NETMAP_LIFETIME_MS, DEFAULT_POLL_TIMEOUT_MS, type ControlServiceOptions, type EnrolRequest, type PollResult, type RequestAuth } from './control-service.js';
+export { ControlService, SILENT_LOGGER, RESIGN_AT, DEFAULT_NETMAP_LIFETIME_MS, DEFAULT_POLL_TIMEOUT_MS, type ControlServiceOptions, type EnrolRequest, type PollResult, type RequestAuth } from './control-service.js';
 export { startControlServer, parseListen, isLoopback, ADMIN_SOCKET, type ControlServerOptions, type RunningControlServer } from './server/control-server.js';
 export { ControlClient, type ControlClientOptions, type EnrolParams, type EnrolReply } from './client/control-client.js';
 export { AdminClient } from './client/admin-client.js';

@@ -105,6 +105,20 @@ describe('control: enrolment', function () {
     expect(big.status).to.equal(413);
   });
 
+  it('logs enrolments and refusals without the pre-auth key', async () => {
+    await h.stop();
+    const records: string[] = [];
+    const rec = (level: string) => (obj: object | string, msg?: string): void => void records.push(JSON.stringify({ level, obj, msg }));
+    const logger = { trace: rec('trace'), debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error'), child: () => logger };
+    h = await startHarness({ logger });
+    const key = await createKey(h.admin);
+    await newClient(h.server.url).enrol({ authKey: key, name: 'a', keys: {} });
+    await newClient(h.server.url).enrol({ authKey: key, name: 'b', keys: {} }).catch(() => undefined);
+    expect(records.some((r) => r.includes('node enrolled'))).to.equal(true);
+    expect(records.some((r) => r.includes('auth-key-used'))).to.equal(true);
+    for (const r of records) expect(r).to.not.contain(key);
+  });
+
   it('keeps the data dir 0700 and database and key files 0600', async () => {
     expect((await stat(h.dir)).mode & 0o777).to.equal(0o700);
     for (const f of ['control.db', 'control-plane.key', 'admin.sock']) expect((await stat(join(h.dir, f))).mode & 0o777, f).to.equal(0o600);

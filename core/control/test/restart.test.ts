@@ -31,13 +31,13 @@ describe('control: restarts and re-signing', function () {
     }
   });
 
-  it('re-signs with a new version once half the lifetime is gone', async () => {
+  it('re-signs with a new version before half the lifetime is gone (at 40%)', async () => {
     const h = await startHarness({ netmapLifetimeMs: 60_000 });
     try {
       const svc = h.server.service;
       const v = svc.snapshot.version;
-      expect(await svc.resignIfDue(svc.snapshot.issuedAt + 10_000)).to.equal(false);
-      expect(await svc.resignIfDue(svc.snapshot.issuedAt + 30_000)).to.equal(true);
+      expect(await svc.resignIfDue(svc.snapshot.issuedAt + 20_000)).to.equal(false);
+      expect(await svc.resignIfDue(svc.snapshot.issuedAt + 24_000)).to.equal(true);
       expect(svc.snapshot.version).to.equal(v + 1);
     } finally {
       await h.stop();

@@ -105,20 +105,24 @@ function registerServe(control: Command): void {
     .option('--key-file <file>', 'control-plane signing key (PEM, 0600); default <data>/control-plane.key, created if absent')
     .option('--config <file>', 'JSON settings: { "network", "dnsZone", "relays": [{ "id", "endpoint": { "host", "port" } }] }')
     .option('--netmap-lifetime <duration>', 'netmap lifetime; re-signed before half of it is gone', '30m')
-    .option('--poll-timeout <duration>', 'how long a long-poll is held without a change', '25s');
+    .option('--poll-timeout <duration>', 'how long a long-poll is held without a change', '25s')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent (JSON lines on stdout)', 'info');
   addExamples(serve, [
     'rustynet control serve --listen 127.0.0.1:4242 --data /var/lib/rustynet-control',
     'rustynet control serve --listen 0.0.0.0:443 --tls-cert /etc/rustynet/cert.pem --tls-key /etc/rustynet/key.pem',
     'rustynet control serve --listen 10.0.0.5:8080 --insecure-listen   # behind a TLS-terminating proxy',
   ]);
   serve.action(
-    async (opts: { listen: string; data: string; tlsCert?: string; tlsKey?: string; insecureListen?: boolean; keyFile?: string; config?: string; netmapLifetime: string; pollTimeout: string }) => {
+    async (opts: { listen: string; data: string; tlsCert?: string; tlsKey?: string; insecureListen?: boolean; keyFile?: string; config?: string; netmapLifetime: string; pollTimeout: string; logLevel: string }) => {
       const m = await controlModule();
+      const { createLogger } = await import('@rustynet/daemon');
+      const logger = createLogger({ level: opts.logLevel }).child({ component: 'control' });
       const settings = opts.config ? ((await readJsonFile(opts.config, '--config')) as { network?: string; dnsZone?: string; relays?: ControlModule.ControlServerOptions['relays'] }) : {};
       process.umask(0o077);
       const server = await m.startControlServer({
         listen: opts.listen,
         dataDir: opts.data,
+        logger,
         netmapLifetimeMs: m.parseDuration(opts.netmapLifetime, '--netmap-lifetime'),
         pollTimeoutMs: m.parseDuration(opts.pollTimeout, '--poll-timeout'),
         ...(opts.tlsCert !== undefined && { tlsCertFile: opts.tlsCert }),

@@ -40,7 +40,7 @@ export function parseTags(value: unknown, field = 'tags'): string[] {
 /** The admin request handler. */
 export function adminApiHandler(svc: ControlService): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    void handle(svc, req, res).catch((err: unknown) => sendError(res, err));
+    void handle(svc, req, res).catch((err: unknown) => sendError(res, err, svc.logger, `admin ${req.method ?? ''} ${req.url ?? ''}`));
   };
 }
 

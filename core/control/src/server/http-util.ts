@@ -3,7 +3,7 @@
  * parsing, JSON and error responses (`{ error: { code, errno, message, field?, details? } }`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RustynetError } from '@rustynet/plugin-api';
+import { RustynetError, type Logger } from '@rustynet/plugin-api';
 import { httpStatusOf, toRustynetError } from '../errors.js';
 
 /** Body cap of the node API (bytes). */
@@ -68,9 +68,16 @@ export function errorBody(e: RustynetError): { error: Record<string, unknown> } 
   };
 }
 
-/** Sends an error with its HTTP status (413 for oversized bodies). */
-export function sendError(res: ServerResponse, err: unknown): void {
+/**
+ * Sends an error with its HTTP status (413 for oversized bodies) and logs it: `warn` for
+ * refused input and credentials, `error` for storage and internal failures. Logs carry the
+ * code, route and `details.reason`, never the request body.
+ */
+export function sendError(res: ServerResponse, err: unknown, logger?: Logger, route?: string): void {
   const e = toRustynetError(err);
+  const record = { code: e.code, route, ...(e.field !== undefined && { field: e.field }), ...(typeof e.details?.['reason'] === 'string' && { reason: e.details['reason'] }) };
+  if (e.code === 'INTERNAL' || e.code === 'STORAGE_FAILED') logger?.error({ ...record, err: e.message }, 'request failed');
+  else logger?.warn(record, 'request refused');
   const hinted = e.details?.['status'];
   const status = hinted === 413 || hinted === 404 ? hinted : httpStatusOf(e.code);
   sendJson(res, status, errorBody(e));

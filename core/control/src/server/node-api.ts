@@ -64,7 +64,7 @@ export interface NodeApiOptions {
 export function nodeApiHandler(svc: ControlService, opts: NodeApiOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   const pollTimeout = opts.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
   return (req, res) => {
-    void handle(svc, pollTimeout, req, res).catch((err: unknown) => sendError(res, err));
+    void handle(svc, pollTimeout, req, res).catch((err: unknown) => sendError(res, err, svc.logger, `${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`));
   };
 }
 
