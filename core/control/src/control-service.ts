@@ -18,7 +18,8 @@ import { DB_FILE, openDatabase, type OpenDatabase } from './db/open.js';
 import { authFailed, toRustynetError, unknownNode } from './errors.js';
 import { ChangeFeed } from './netmap/change-feed.js';
 import { NetmapCache, type SignedEntry } from './netmap/netmap-cache.js';
-import { variantOf } from './netmap/build.js';
+import { buildNetmap, variantOf } from './netmap/build.js';
+import { validateBuiltNetmap } from './netmap/validate.js';
 import { ControlStore, type CreateAuthKeyOptions, type EnrolResult, type NodeSelfUpdate } from './store/control-store.js';
 import type { AuthKeyInfo, ControlNode, Snapshot } from './store/types.js';
 
@@ -110,6 +111,21 @@ export class ControlService {
   }
 
   /**
+   * Checks that the netmaps built from `s` (both ACL variants) pass the daemon's checks.
+   * @throws RustynetError `INVALID_INPUT` with `field` `<prefix><netmap field>`.
+   */
+  private checkBuild(s: Snapshot, prefix: string): void {
+    for (const variant of ['stable', 'canary'] as const) {
+      try {
+        validateBuiltNetmap(buildNetmap(s, this.cache.settings, variant));
+      } catch (err) {
+        const field = `${prefix}${err instanceof RustynetError && err.field !== undefined ? err.field : ''}`;
+        throw new RustynetError('INVALID_INPUT', `${prefix}: ${err instanceof Error ? err.message : String(err)}`, { field, cause: err });
+      }
+    }
+  }
+
+  /**
    * Opens the data directory: creates it 0700, loads or creates the signing key, opens and
    * migrates the database and issues a new version (so every map served from now on is above
    * anything served before a restart).
@@ -131,6 +147,7 @@ export class ControlService {
       const store = new ControlStore(database.db);
       await store.newVersion();
       const svc = new ControlService(database, store, key, lifetimeMs, await store.snapshot(), opts);
+      svc.checkBuild(svc.snap, 'config');
       svc.startResigner();
       svc.logger.info({ version: svc.snap.version, nodes: svc.snap.nodes.length, keyId: key.keyId, ulaPrefix: svc.snap.ulaPrefix }, 'control plane opened');
       return svc;
@@ -267,11 +284,13 @@ export class ControlService {
   }
 
   /**
-   * Validates an ACL document and runs its embedded tests against the current nodes.
-   * @throws RustynetError `INVALID_INPUT` (schema, or a test naming an unknown node).
+   * Validates an ACL document (schema, then the daemon's semantic checks on a trial netmap,
+   * e.g. CIDR selectors without host bits) and runs its embedded tests against the current nodes.
+   * @throws RustynetError `INVALID_INPUT` (invalid, or a test naming an unknown node).
    */
   testAcl(value: unknown): { doc: AclDocument; results: AclTestResult[]; ok: boolean } {
     const doc = parseAclDocument(value);
+    this.checkBuild({ ...this.snap, acl: doc, canary: null }, 'acl');
     const results = runAclTests(doc, doc.tests ?? [], this.aclNodes());
     return { doc, results, ok: results.every((r) => r.pass) };
   }

@@ -80,6 +80,15 @@ describe('control: ACL admin (set, tests, canary)', function () {
     expect(isRustynetError(err, 'INVALID_INPUT')).to.equal(true);
   });
 
+  it('refuses an ACL the daemon would refuse (CIDR selector with host bits)', async () => {
+    const err = await h.admin
+      .call('PUT', '/admin/v1/acl', { acl: { rules: [{ action: 'accept', src: ['100.64.0.1/10'], dst: ['*'], proto: 'any' }] } })
+      .catch((e: unknown) => e);
+    expect(isRustynetError(err, 'INVALID_INPUT')).to.equal(true);
+    expect(String(err)).to.contain('host bits');
+    expect(h.server.service.snapshot.acl).to.equal(null);
+  });
+
   it('runs the tests of a proposed ACL without setting it', async () => {
     const key = await createKey(h.admin, { reusable: true });
     for (const name of ['a', 'b']) await newClient(h.server.url).enrol({ authKey: key, name, keys: {} });

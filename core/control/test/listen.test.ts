@@ -24,6 +24,13 @@ describe('control: listeners', function () {
     expect(spawnSync('ls', [join(dir, 'data')]).status).to.not.equal(0);
   });
 
+  it('refuses a config whose relays would make invalid netmaps', async () => {
+    const relays = [{ id: 'r1', endpoint: { host: '198.18.0.1', port: 3478 } }, { id: 'r1', endpoint: { host: '198.18.0.2', port: 3478 } }];
+    const err = await startControlServer({ listen: '127.0.0.1:0', dataDir: join(dir, 'data'), relays }).catch((e: unknown) => e);
+    expect(isRustynetError(err, 'INVALID_INPUT')).to.equal(true);
+    expect(String(err)).to.contain('duplicate relay id');
+  });
+
   it('serves HTTPS with --tls-cert/--tls-key; the client pins the CA', async function () {
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');

@@ -1,21 +1,14 @@
 /**
  * Signed netmaps, one per ACL variant per version, built and signed on first demand and shared
  * by every node of the variant (a wake-up of 200 polls signs at most twice). Signing reuses the
- * daemon's `signNetmap` (Ed25519 over RFC 8785 JSON), and every map is checked against the
- * plugin-api netmap schema before it is served.
+ * daemon's `signNetmap` (Ed25519 over RFC 8785 JSON), and every map passes the daemon's own
+ * content checks (schema and semantics, see validate.ts) before it is signed.
  */
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import { RustynetError, netmapSchema, type SignedNetmap } from '@rustynet/plugin-api';
+import { RustynetError, type SignedNetmap } from '@rustynet/plugin-api';
 import { signNetmap } from '@rustynet/daemon';
 import type { Snapshot } from '../store/types.js';
 import { buildNetmap, type AclVariant, type NetmapSettings } from './build.js';
-
-// ajv-formats is CommonJS with `exports.default`: under NodeNext the default import is the module.
-const addFormats = addFormatsModule.default;
-const ajv = new Ajv({ allErrors: false, strict: false });
-addFormats(ajv);
-const validateNetmap = ajv.compile(netmapSchema);
+import { validateBuiltNetmap } from './validate.js';
 
 /** A signed netmap and its JSON bytes, ready to send. */
 export interface SignedEntry {
@@ -28,11 +21,12 @@ export class NetmapCache {
   private version = -1;
   private readonly entries = new Map<AclVariant, SignedEntry>();
 
-  constructor(private readonly privateKeyPem: string, private readonly settings: NetmapSettings) {}
+  constructor(private readonly privateKeyPem: string, readonly settings: NetmapSettings) {}
 
   /**
    * The signed netmap of `variant` at `s.version`.
-   * @throws RustynetError `INTERNAL` when the built map fails the netmap schema (a bug).
+   * @throws RustynetError `INTERNAL` when the built map fails the daemon's checks (a bug: what
+   *   goes in is validated when it is stored).
    */
   get(s: Snapshot, variant: AclVariant): SignedEntry {
     if (s.version !== this.version) {
@@ -42,9 +36,10 @@ export class NetmapCache {
     const hit = this.entries.get(variant);
     if (hit) return hit;
     const netmap = buildNetmap(s, this.settings, variant);
-    if (!validateNetmap(netmap)) {
-      const e = validateNetmap.errors?.[0];
-      throw new RustynetError('INTERNAL', `built netmap fails its schema at ${e?.instancePath ?? ''}: ${e?.message ?? ''}`);
+    try {
+      validateBuiltNetmap(netmap);
+    } catch (err) {
+      throw new RustynetError('INTERNAL', `built netmap v${netmap.version} fails the daemon's checks: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     const signed = signNetmap(netmap, this.privateKeyPem);
     const entry = { signed, body: Buffer.from(JSON.stringify(signed)) };
