@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { ensurePrivateDir } from '@rustynet/daemon';
-import { RustynetError, type Logger, type NetmapRelay } from '@rustynet/plugin-api';
+import { RustynetError, isRustynetError, type Logger, type NetmapRelay } from '@rustynet/plugin-api';
 import { parseAclDocument, type AclDocument } from './acl/document.js';
 import { runAclTests, type AclNode, type AclTestResult } from './acl/evaluate.js';
 import { ChallengeStore } from './auth/challenges.js';
@@ -119,7 +119,7 @@ export class ControlService {
       try {
         validateBuiltNetmap(buildNetmap(s, this.cache.settings, variant));
       } catch (err) {
-        const field = `${prefix}${err instanceof RustynetError && err.field !== undefined ? err.field : ''}`;
+        const field = `${prefix}${isRustynetError(err) && err.field !== undefined ? err.field : ''}`;
         throw new RustynetError('INVALID_INPUT', `${prefix}: ${err instanceof Error ? err.message : String(err)}`, { field, cause: err });
       }
     }

@@ -5,7 +5,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ErrorCodes, RustynetError, type ErrorCode } from '@rustynet/plugin-api';
+import { ErrorCodes, RustynetError, isRustynetError, type ErrorCode } from '@rustynet/plugin-api';
 
 /** A reply: status, headers and parsed JSON body (null when empty). */
 export interface JsonReply {
@@ -78,7 +78,7 @@ export function sendRequest(
     });
     req.setTimeout(timeoutMs, () => req.destroy(new RustynetError('TIMEOUT', `no reply from ${url.pathname} within ${timeoutMs} ms`)));
     req.on('error', (err) => {
-      if (err instanceof RustynetError) reject(err);
+      if (isRustynetError(err)) reject(err);
       else if (signal?.aborted) reject(new RustynetError('ABORTED', 'request aborted', { cause: err }));
       else reject(new RustynetError('INTERNAL', `request to ${target.socketPath ?? url.origin} failed: ${err.message}`, { cause: err }));
     });
