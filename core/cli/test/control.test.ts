@@ -40,6 +40,11 @@ describe('rustynet control (admin commands)', function () {
     const list = await ctl(['keys', 'list', '--json']);
     expect(list.stdout).to.contain(created.info.id);
     expect(list.stdout).to.not.contain(created.key);
+    expect((await ctl(['keys', 'revoke', created.info.id])).stdout).to.contain('revoked');
+    const c = new ControlClient({ url: server.url, identityKeyPem: generateEd25519KeyPair().privateKeyPem });
+    const err = await c.enrol({ authKey: created.key, name: 'late', keys: {} }).catch((e: unknown) => e);
+    expect(String(err)).to.contain('unknown pre-auth key');
+    expect((await ctl(['keys', 'revoke', created.info.id])).code).to.equal(2);
   });
 
   it('nodes list, rename, tag, expire, remove; unknown node is UNKNOWN_PEER (exit 1)', async () => {
@@ -93,7 +98,7 @@ describe('rustynet control (admin commands)', function () {
   });
 
   it('every control command has --help with examples', async () => {
-    for (const cmd of [['serve'], ['status'], ['keys', 'create'], ['keys', 'list'], ['nodes', 'list'], ['nodes', 'rename'], ['nodes', 'tag'], ['nodes', 'remove'], ['nodes', 'expire'], ['acl', 'get'], ['acl', 'set'], ['acl', 'test'], ['acl', 'promote'], ['acl', 'rollback']]) {
+    for (const cmd of [['serve'], ['status'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['nodes', 'list'], ['nodes', 'rename'], ['nodes', 'tag'], ['nodes', 'remove'], ['nodes', 'expire'], ['acl', 'get'], ['acl', 'set'], ['acl', 'test'], ['acl', 'promote'], ['acl', 'rollback']]) {
       const r = await rn(['control', ...cmd, '--help']);
       expect(r.stdout, cmd.join(' ')).to.contain('Examples:');
       if (cmd[0] !== 'serve') expect(r.stdout, cmd.join(' ')).to.contain('--json');

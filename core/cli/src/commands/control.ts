@@ -180,6 +180,17 @@ function registerKeys(control: Command): void {
     if (opts.json) return printJson(r);
     io().out(table(['ID', 'KIND', 'TAGS', 'EXPIRES', 'USES'], r.keys.map((k) => [k.id, k.reusable ? 'reusable' : 'one-time', k.tags.join(',') || '-', k.expiresAt ? new Date(k.expiresAt).toISOString() : 'never', String(k.uses)])));
   });
+  registerKeyRevoke(keys);
+}
+
+function registerKeyRevoke(keys: Command): void {
+  const revoke = addAdminOptions(keys.command('revoke').description('revoke a pre-auth key (nodes enrolled with it stay)').argument('<id>', 'key id, as in `keys list`'));
+  addExamples(revoke, ['rustynet control keys revoke 8cf7bbff9998', 'rustynet control keys revoke 8cf7bbff9998 --json']);
+  revoke.action(async (id: string, opts: AdminOpts) => {
+    const r = (await call(opts, 'DELETE', `/admin/v1/keys/${encodeURIComponent(id)}`)) as { revoked: { id: string } };
+    if (opts.json) return printJson(r);
+    io().out(`rustynet: pre-auth key ${r.revoked.id} revoked\n`);
+  });
 }
 
 function registerNodes(control: Command): void {

@@ -4,6 +4,7 @@
  * - `GET    /admin/v1/status`
  * - `POST   /admin/v1/keys`                 `{ reusable?, expiresInMs?, tags? }` -> `{ key, info }`
  * - `GET    /admin/v1/keys`
+ * - `DELETE /admin/v1/keys/<id>`
  * - `GET    /admin/v1/nodes`
  * - `POST   /admin/v1/nodes/<ref>/rename`   `{ name }`
  * - `POST   /admin/v1/nodes/<ref>/tags`     `{ tags }`
@@ -59,6 +60,12 @@ async function handle(svc: ControlService, req: IncomingMessage, res: ServerResp
     else if (action === 'DELETE ') r = await svc.nodeChange((s) => s.remove(ref));
     else throw notFound(method, url.pathname);
     return sendJson(res, 200, { node: nodeView(r.node), version: r.version });
+  }
+  const keyRoute = /^\/admin\/v1\/keys\/([0-9a-f]{1,64})$/.exec(url.pathname);
+  if (keyRoute && method === 'DELETE') {
+    const info = await svc.store.revokeAuthKey(keyRoute[1] ?? '');
+    svc.logger.info({ authKey: info.id }, 'pre-auth key revoked');
+    return sendJson(res, 200, { revoked: info });
   }
   const s = svc.snapshot;
   switch (`${method} ${url.pathname}`) {

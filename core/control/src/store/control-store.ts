@@ -130,6 +130,19 @@ export class ControlStore {
   }
 
   /**
+   * Revokes (deletes) a pre-auth key: later enrolments with it get `auth-key-unknown`. Nodes
+   * already enrolled with it stay. @throws RustynetError `INVALID_INPUT` (field `id`) when unknown.
+   */
+  async revokeAuthKey(id: string): Promise<AuthKeyInfo> {
+    return this.tx(async (trx) => {
+      const row = await trx.selectFrom('auth_keys').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) throw new RustynetError('INVALID_INPUT', `no pre-auth key ${JSON.stringify(id)}`, { field: 'id' });
+      await trx.deleteFrom('auth_keys').where('id', '=', id).execute();
+      return authKeyFromRow(row);
+    });
+  }
+
+  /**
    * Enrols a node, atomically: checks and (one-time keys) consumes the pre-auth key, creates
    * the node or refreshes the one with the same identity key (keeping its id, name and
    * addresses), and bumps the version.
