@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { hostAddresses, parseDuration, parseListen, isLoopback } from '../src/index.js';
+import { findDuplicateKey } from '../src/server/duplicate-keys.js';
 
 describe('control: small parsers', () => {
   it('parses durations', () => {
@@ -24,5 +25,12 @@ describe('control: small parsers', () => {
     expect(hostAddresses('fd12:3456:789a::', 2 ** 22 - 2).ipv4).to.equal('100.127.255.254');
     expect(() => hostAddresses('fd12:3456:789a::', 2 ** 22)).to.throw(/exhausted/);
     expect(() => hostAddresses('2001:db8::', 1)).to.throw(/fd00::\/8/);
+  });
+  it('finds duplicate JSON member names, at any depth, and nothing else', () => {
+    expect(findDuplicateKey('{"a":1,"b":{"a":2},"c":[{"a":1},{"a":2}]}')).to.equal(undefined);
+    expect(findDuplicateKey('{"a":1,"a":2}')).to.equal('a');
+    expect(findDuplicateKey('{"x":{"k\\"":1,"k\\u0022":2}}')).to.equal('k"');
+    expect(findDuplicateKey('[{"s":"a,\\"b\\":1"},{"t":["{\\"u\\":1}"],"t2":1}]')).to.equal(undefined);
+    expect(findDuplicateKey('"plain"')).to.equal(undefined);
   });
 });

@@ -101,6 +101,9 @@ describe('control: enrolment', function () {
     expect(((await bad.json()) as { error: { code: string } }).error.code).to.equal('INVALID_INPUT');
     const extra = await fetch(`${h.server.url}/v1/enrol`, { method: 'POST', body: JSON.stringify({ hello: 1 }) });
     expect(extra.status).to.equal(400);
+    const dup = await fetch(`${h.server.url}/v1/enrol`, { method: 'POST', body: '{"name":"a","name":"b"}' });
+    expect(dup.status).to.equal(400);
+    expect(((await dup.json()) as { error: { message: string } }).error.message).to.contain('repeats the key "name"');
     const big = await fetch(`${h.server.url}/v1/enrol`, { method: 'POST', body: 'x'.repeat(200_000) });
     expect(big.status).to.equal(413);
   });

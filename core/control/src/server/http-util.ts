@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RustynetError, type Logger } from '@rustynet/plugin-api';
 import { httpStatusOf, toRustynetError } from '../errors.js';
+import { findDuplicateKey } from './duplicate-keys.js';
 
 /** Body cap of the node API (bytes). */
 export const NODE_BODY_LIMIT = 64 * 1024;
@@ -33,14 +34,22 @@ function tooLarge(limit: number): RustynetError {
   return new RustynetError('INVALID_INPUT', `request body larger than ${limit} bytes`, { field: 'body', details: { status: 413 } });
 }
 
-/** Parses a JSON body. @throws RustynetError `INVALID_INPUT` (`field` `body`). */
+/**
+ * Parses a JSON body, refusing duplicate member names.
+ * @throws RustynetError `INVALID_INPUT` (`field` `body`).
+ */
 export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) return {};
+  const text = body.toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    value = JSON.parse(text);
   } catch (cause) {
     throw new RustynetError('INVALID_INPUT', `request body is not JSON: ${(cause as Error).message}`, { field: 'body', cause });
   }
+  const dup = findDuplicateKey(text);
+  if (dup !== undefined) throw new RustynetError('INVALID_INPUT', `request body repeats the key ${JSON.stringify(dup)}`, { field: 'body', details: { duplicateKey: dup } });
+  return value;
 }
 
 /** Sends `value` as JSON with `status`. */
