@@ -251,6 +251,11 @@ export class ControlService {
    * @throws RustynetError `UNKNOWN_PEER` (removed), `AUTH_FAILED` (`node-expired`).
    */
   async poll(identityKey: string, after: number, timeoutMs: number, signal?: AbortSignal): Promise<PollResult> {
+    if (after > this.snap.version) {
+      // The node holds a newer map than this control plane ever issued: a restored or replaced
+      // database. Its daemon refuses every lower version (watermark) until the counter passes it.
+      this.logger.warn({ node: this.byIdentity.get(identityKey)?.id, after, version: this.snap.version }, 'node is ahead of the control plane version (restored database?)');
+    }
     const woken = await this.feed.wait(after, timeoutMs, signal);
     const node = this.byIdentity.get(identityKey);
     if (!node) throw unknownNode(identityKey, 'x-rustynet-node');
