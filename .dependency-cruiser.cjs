@@ -77,6 +77,24 @@ module.exports = {
       to: { path: '^(conformance-kit/|@rustynet/conformance-kit(/|$))', dependencyTypesNot: ['dynamic-import'] },
     },
     {
+      name: 'control-imports-only-plugin-api-and-daemon-of-ours',
+      comment:
+        '@rustynet/control (core/control) builds on the contracts and reuses the daemon\'s exports (netmap signer, ' +
+        'key helpers, the NetmapSource interface): never a plugin, the testbed, the cli or the conformance kit.',
+      severity: 'error',
+      from: { path: '^core/control/dist/src' },
+      to: { path: '^(core/|plugins/|conformance-kit/|examples/|bench/)', pathNot: '^core/(plugin-api|daemon|control)/' },
+    },
+    {
+      name: 'daemon-never-imports-the-control-plane',
+      comment:
+        'core/control depends on core/daemon, so the reverse would be a cycle: the binary (core/cli) hands the ' +
+        'daemon a ControlNetmapSource as its NetmapSource.',
+      severity: 'error',
+      from: { path: '^core/daemon/dist/src' },
+      to: { path: '^(core/control/|@rustynet/control(/|$))' },
+    },
+    {
       name: 'core-never-imports-the-kit-or-cli',
       severity: 'error',
       from: { path: '^core/(plugin-api|daemon)/dist/src' },

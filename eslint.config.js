@@ -34,6 +34,15 @@ export default tseslint.config(
     },
   },
   {
+    // Database drivers return integers as numbers (SQLite) or strings (PostgreSQL int8), and
+    // JSON columns as text: the store normalises both whatever the row types say.
+    files: ['core/control/src/store/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unnecessary-type-conversion': 'off',
+      '@typescript-eslint/no-unnecessary-type-parameters': 'off',
+    },
+  },
+  {
     // Tests may assert that a value exists with `!` after checking it with chai; mocha's
     // async callbacks need no await; tests poke at untyped JSON replies on purpose.
     files: ['**/test/**/*.ts'],

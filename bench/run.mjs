@@ -85,6 +85,12 @@ const KNOWN = {
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'iperf3'],
     files: ['core/testbed/dist/src/index.js', 'plugins/policy-nftables/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
   },
+  control: {
+    what: 'control plane: build+sign a 1000-node netmap (<= 50 ms), change -> 200 long-polling clients (p95 <= 500 ms)',
+    json: true,
+    root: false,
+    files: ['core/control/dist/src/index.js'],
+  },
   'path-failover': {
     what: 'seconds from a blocked direct path to relayed traffic, and back (real rustynetd + relay)',
     root: true,

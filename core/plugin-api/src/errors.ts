@@ -34,6 +34,8 @@ export const ErrorCodes = {
   RELAY_FAILED: 43,
   /** An external command exited non-zero or could not be started. */
   COMMAND_FAILED: 44,
+  /** Persistent storage failed (disk full, I/O error, read-only): the write was rolled back, nothing stored. */
+  STORAGE_FAILED: 45,
   /** A deadline passed. */
   TIMEOUT: 50,
   /** The caller's AbortSignal fired. */
@@ -64,6 +66,11 @@ export const ErrorCodes = {
   KEY_INVALID: 90,
   /** The caller lacks the privilege (root, CAP_NET_ADMIN) the operation needs. */
   PERMISSION_DENIED: 91,
+  /**
+   * A request's credentials were refused: a bad, expired or used pre-auth key, a bad signature,
+   * a stale timestamp, a replayed nonce or challenge. `details.reason` names which. Nothing changed.
+   */
+  AUTH_FAILED: 92,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

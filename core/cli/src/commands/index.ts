@@ -9,9 +9,10 @@ import { register as status } from './status.js';
 import { register as plugin } from './plugin.js';
 import { register as relay } from './relay.js';
 import { register as policy } from './policy.js';
+import { register as control } from './control.js';
 
 /** The registration functions, in `--help` order. */
-export const commandGroups: ReadonlyArray<(program: Command) => void> = [status, keygen, netmap, plugin, relay, policy];
+export const commandGroups: ReadonlyArray<(program: Command) => void> = [status, keygen, netmap, plugin, relay, policy, control];
 
 /** Registers every command group on `program`. */
 export function registerAll(program: Command): void {

@@ -63,13 +63,66 @@ export async function resolvePublicKey(value: string): Promise<string> {
   return text;
 }
 
+/** How `--bump` picks the new version. */
+export type BumpMode = 'next' | 'time';
+
+/** Options of {@link signNetmapFile} for the file flow. */
+export interface SignFileOptions {
+  /**
+   * Raise the version: `next` = previous + 1, `time` = max(previous + 1, Unix seconds now).
+   * "Previous" is the larger of the input's version and `previousVersion`. Also stamps `issuedAt` = now.
+   */
+  bump?: BumpMode;
+  /** Version of the last signed map (e.g. the current `--out` file), for `bump`. */
+  previousVersion?: number;
+  /** Sets `issuedAt` = now and `expiresAt` = now + this many ms. */
+  expiresInMs?: number;
+  /** Clock (ms); default `Date.now()`. */
+  now?: number;
+}
+
+/**
+ * The version in a signed (or bare) netmap file, or undefined when it is missing or unreadable
+ * (`--bump` then counts from the input alone).
+ */
+export async function versionOfFile(path: string): Promise<number | undefined> {
+  try {
+    const doc = JSON.parse(await readFile(path, 'utf8')) as { version?: unknown; netmap?: { version?: unknown } };
+    const v = doc.netmap?.version ?? doc.version;
+    return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Applies `--bump` / `--expires-in` to a netmap (a new object). */
+export function restamp(netmap: Netmap, opts: SignFileOptions): Netmap {
+  const now = opts.now ?? Date.now();
+  const out: Netmap = { ...netmap };
+  if (opts.bump !== undefined) {
+    const prev = Math.max(Number.isSafeInteger(netmap.version) ? netmap.version : 0, opts.previousVersion ?? 0);
+    out.version = opts.bump === 'time' ? Math.max(prev + 1, Math.floor(now / 1000)) : prev + 1;
+    out.issuedAt = new Date(now).toISOString();
+  }
+  if (opts.expiresInMs !== undefined) {
+    out.issuedAt = new Date(now).toISOString();
+    out.expiresAt = new Date(now + opts.expiresInMs).toISOString();
+  }
+  return out;
+}
+
 /**
  * Signs a netmap. Accepts a bare netmap or an already signed one (its netmap is re-signed).
+ * With `opts` it first bumps the version and / or sets a fresh expiry (file flow).
  * The result is verified with the matching public key at its own `issuedAt`, which checks the
  * schema without refusing deliberately short-lived maps.
  * @throws RustynetError `KEY_INVALID` (key file missing / not 0600), `NETMAP_INVALID`.
  */
-export async function signNetmapFile(keyFile: string, inputText: string): Promise<{ signed: SignedNetmap; expired: boolean }> {
+export async function signNetmapFile(
+  keyFile: string,
+  inputText: string,
+  opts: SignFileOptions = {},
+): Promise<{ signed: SignedNetmap; expired: boolean }> {
   const d = await daemonModule();
   let pem: string;
   try {
@@ -79,12 +132,11 @@ export async function signNetmapFile(keyFile: string, inputText: string): Promis
     throw err;
   }
   const parsed = parseJson(inputText, 'the netmap input', '--in') as Record<string, unknown>;
-  const netmap = (
-    parsed && typeof parsed === 'object' && 'signature' in parsed && 'netmap' in parsed ? parsed['netmap'] : parsed
-  ) as Netmap;
+  const input = (parsed && typeof parsed === 'object' && 'signature' in parsed && 'netmap' in parsed ? parsed['netmap'] : parsed) as Netmap;
+  const netmap = opts.bump === undefined && opts.expiresInMs === undefined ? input : restamp(input, opts);
   const signed = d.signNetmap(netmap, pem);
   const pub = d.publicKeyFromPrivatePem(pem);
-  const issued = Date.parse(netmap?.issuedAt);
+  const issued = Date.parse(netmap.issuedAt);
   d.verifySignedNetmap(signed, pub, Number.isNaN(issued) ? {} : { now: issued });
   const expired = Date.parse(netmap.expiresAt) <= Date.now();
   return { signed, expired };
@@ -113,13 +165,31 @@ export function register(program: Command): void {
     .description('sign a netmap (JSON) with the control-plane Ed25519 key; writes the signed netmap (JSON)')
     .requiredOption('--key <file>', 'control-plane private key (PEM, mode 0600), e.g. from `rustynet keygen --control-plane`')
     .option('--in <file>', 'netmap to sign, or - for stdin', '-')
-    .option('--out <file>', 'where to write the signed netmap (atomically); default stdout');
+    .option('--out <file>', 'where to write the signed netmap (atomically); default stdout')
+    .option(
+      '--bump [mode]',
+      'raise the version above the input and the current --out file: next (previous + 1, default) or time (Unix seconds, at least previous + 1); sets issuedAt to now',
+    )
+    .option('--expires-in <duration>', 'set issuedAt to now and expiresAt to now + duration (e.g. 30m, 12h, 7d)');
   addExamples(sign, [
     'rustynet netmap sign --key cp/control-plane.key --in netmap.json --out /var/lib/rustynet/netmap.json',
     'cat netmap.json | rustynet netmap sign --key cp/control-plane.key > signed.json',
+    'rustynet netmap sign --key cp/control-plane.key --in netmap.json --out signed.json --bump --expires-in 12h',
+    'rustynet netmap sign --key cp/control-plane.key --in netmap.json --bump time --expires-in 30m > signed.json',
   ]);
-  sign.action(async (opts: { key: string; in: string; out?: string }) => {
-    const { signed, expired } = await signNetmapFile(opts.key, await readInput(opts.in, '--in'));
+  sign.action(async (opts: { key: string; in: string; out?: string; bump?: string | boolean; expiresIn?: string }) => {
+    const bump = opts.bump === undefined ? undefined : opts.bump === true ? 'next' : opts.bump;
+    if (bump !== undefined && bump !== 'next' && bump !== 'time') {
+      throw new RustynetError('INVALID_INPUT', `--bump must be next or time, got ${String(bump)}`, { field: '--bump' });
+    }
+    const expiresInMs =
+      opts.expiresIn === undefined ? undefined : (await import('@rustynet/control/duration')).parseDuration(opts.expiresIn, '--expires-in');
+    const previousVersion = bump !== undefined && opts.out ? await versionOfFile(opts.out) : undefined;
+    const { signed, expired } = await signNetmapFile(opts.key, await readInput(opts.in, '--in'), {
+      ...(bump !== undefined && { bump }),
+      ...(previousVersion !== undefined && { previousVersion }),
+      ...(expiresInMs !== undefined && { expiresInMs }),
+    });
     if (expired)
       io().err(`rustynet: warning: netmap version ${signed.netmap.version} is already expired (expiresAt ${signed.netmap.expiresAt})\n`);
     const text = `${JSON.stringify(signed, null, 2)}\n`;

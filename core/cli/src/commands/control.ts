@@ -1,0 +1,412 @@
+/**
+ * `rustynet control ...`: run the control plane (`serve`) and administer it through its admin
+ * socket (`keys`, `nodes`, `acl`, `status`). `@rustynet/control` (and its native SQLite
+ * module) is loaded on demand, so other commands never load it.
+ */
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RustynetError, isRustynetError } from '@rustynet/plugin-api';
+import type * as ControlModule from '@rustynet/control';
+import { formatAge, table } from '../format.js';
+import { io, printJson } from '../io.js';
+import { addExamples, addJsonOption } from '../program.js';
+
+/** Default data directory of the control plane. */
+export const DEFAULT_CONTROL_DATA = '/var/lib/rustynet-control';
+
+async function controlModule(): Promise<typeof ControlModule> {
+  try {
+    return await import('@rustynet/control');
+  } catch (cause) {
+    throw new RustynetError('INTERNAL', `cannot load @rustynet/control: ${(cause as Error).message}`, { cause });
+  }
+}
+
+interface AdminOpts {
+  data?: string;
+  adminSocket?: string;
+  json?: boolean;
+}
+
+function addAdminOptions(cmd: Command): Command {
+  return addJsonOption(cmd)
+    .option('--data <dir>', `control-plane data directory (env RUSTYNET_CONTROL_DATA; default ${DEFAULT_CONTROL_DATA})`)
+    .option('--admin-socket <path>', 'admin socket (default <data>/admin.sock)');
+}
+
+async function admin(opts: AdminOpts): Promise<ControlModule.AdminClient> {
+  const m = await controlModule();
+  const data = opts.data ?? io().env['RUSTYNET_CONTROL_DATA'] ?? DEFAULT_CONTROL_DATA;
+  return new m.AdminClient(opts.adminSocket ?? join(data, m.ADMIN_SOCKET));
+}
+
+async function call(opts: AdminOpts, method: string, path: string, body?: unknown): Promise<unknown> {
+  try {
+    return await (await admin(opts)).call(method, path, body);
+  } catch (err) {
+    if (opts.json && isRustynetError(err)) printJson({ ok: false, error: err.toJSON() });
+    throw err;
+  }
+}
+
+function tagList(text: string | undefined): string[] {
+  return text === undefined || text === ''
+    ? []
+    : text
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '');
+}
+
+interface NodeView {
+  id: string;
+  name: string;
+  addresses: string[];
+  tags: string[];
+  endpoints: Array<{ host: string; port: number }>;
+  keys: string[];
+  updatedAt: string;
+  expired: boolean;
+}
+
+async function readJsonFile(path: string, field: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = path === '-' ? await io().readStdin() : await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new RustynetError('INVALID_INPUT', `cannot read ${path}: ${(cause as Error).message}`, { field, cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new RustynetError('INVALID_INPUT', `${path} is not JSON: ${(cause as Error).message}`, { field, cause });
+  }
+}
+
+interface TestRow {
+  test: { src: string; dst: string; proto: string; port?: number; expect: string };
+  action: string;
+  ruleId: string | null;
+  pass: boolean;
+}
+
+function testTable(tests: TestRow[]): string {
+  return table(
+    ['RESULT', 'SRC', 'DST', 'FLOW', 'EXPECT', 'GOT', 'RULE'],
+    tests.map((t) => [
+      t.pass ? 'pass' : 'FAIL',
+      t.test.src,
+      t.test.dst,
+      t.test.port === undefined ? t.test.proto : `${t.test.proto}/${t.test.port}`,
+      t.test.expect,
+      t.action,
+      t.ruleId ?? '(default deny)',
+    ]),
+  );
+}
+
+function registerServe(control: Command): void {
+  const serve = control
+    .command('serve')
+    .description('run the control plane: node API on --listen, admin API on <data>/admin.sock (0600)')
+    .requiredOption('--listen <addr:port>', 'node API address, e.g. 0.0.0.0:4242 or [::1]:4242')
+    .option('--data <dir>', 'data directory (created 0700): control.db, control-plane.key, admin.sock', DEFAULT_CONTROL_DATA)
+    .option('--tls-cert <file>', 'TLS certificate (PEM) for HTTPS')
+    .option('--tls-key <file>', 'TLS private key (PEM) for HTTPS')
+    .option('--insecure-listen', 'allow plain HTTP on a non-loopback address (only behind a TLS proxy)')
+    .option('--key-file <file>', 'control-plane signing key (PEM, 0600); default <data>/control-plane.key, created if absent')
+    .option('--config <file>', 'JSON settings: { "network", "dnsZone", "relays": [{ "id", "endpoint": { "host", "port" } }] }')
+    .option('--netmap-lifetime <duration>', 'netmap lifetime; re-signed before half of it is gone', '30m')
+    .option('--poll-timeout <duration>', 'how long a long-poll is held without a change', '25s')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent (JSON lines on stdout)', 'info');
+  addExamples(serve, [
+    'rustynet control serve --listen 127.0.0.1:4242 --data /var/lib/rustynet-control',
+    'rustynet control serve --listen 0.0.0.0:443 --tls-cert /etc/rustynet/cert.pem --tls-key /etc/rustynet/key.pem',
+    'rustynet control serve --listen 10.0.0.5:8080 --insecure-listen   # behind a TLS-terminating proxy',
+  ]);
+  serve.action(
+    async (opts: {
+      listen: string;
+      data: string;
+      tlsCert?: string;
+      tlsKey?: string;
+      insecureListen?: boolean;
+      keyFile?: string;
+      config?: string;
+      netmapLifetime: string;
+      pollTimeout: string;
+      logLevel: string;
+    }) => {
+      const m = await controlModule();
+      const { createLogger } = await import('@rustynet/daemon');
+      const logger = createLogger({ level: opts.logLevel }).child({ component: 'control' });
+      const settings = opts.config
+        ? ((await readJsonFile(opts.config, '--config')) as {
+            network?: string;
+            dnsZone?: string;
+            relays?: ControlModule.ControlServerOptions['relays'];
+          })
+        : {};
+      process.umask(0o077);
+      const server = await m.startControlServer({
+        listen: opts.listen,
+        dataDir: opts.data,
+        logger,
+        netmapLifetimeMs: m.parseDuration(opts.netmapLifetime, '--netmap-lifetime'),
+        pollTimeoutMs: m.parseDuration(opts.pollTimeout, '--poll-timeout'),
+        ...(opts.tlsCert !== undefined && { tlsCertFile: opts.tlsCert }),
+        ...(opts.tlsKey !== undefined && { tlsKeyFile: opts.tlsKey }),
+        ...(opts.insecureListen === true && { insecureListen: true }),
+        ...(opts.keyFile !== undefined && { keyFile: opts.keyFile }),
+        ...(settings.network !== undefined && { network: settings.network }),
+        ...(settings.dnsZone !== undefined && { dnsZone: settings.dnsZone }),
+        ...(settings.relays !== undefined && { relays: settings.relays }),
+      });
+      io().err(
+        `rustynet control: serving ${server.url} (netmap version ${server.service.snapshot.version}), admin socket ${server.adminSocket}, ` +
+          `control-plane key ${server.service.key.publicKey}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void server.close().finally(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    },
+  );
+}
+
+function registerKeys(control: Command): void {
+  const keys = control.command('keys').description('pre-auth keys for enrolment');
+  const create = addAdminOptions(
+    keys
+      .command('create')
+      .description('create a pre-auth key; prints it once (only its hash is stored)')
+      .option('--reusable', 'the key may enrol many nodes (default: one-time)')
+      .option('--expires <duration>', 'lifetime, e.g. 1h, 7d (default: never)')
+      .option('--tags <a,b>', 'tags given to nodes enrolled with the key'),
+  );
+  addExamples(create, [
+    'rustynet control keys create --expires 1h',
+    'rustynet control keys create --reusable --tags web,prod --json > key.json',
+  ]);
+  create.action(async (opts: AdminOpts & { reusable?: boolean; expires?: string; tags?: string }) => {
+    const m = await controlModule();
+    const body = {
+      reusable: opts.reusable === true,
+      tags: tagList(opts.tags),
+      ...(opts.expires !== undefined && { expiresInMs: m.parseDuration(opts.expires, '--expires') }),
+    };
+    const r = (await call(opts, 'POST', '/admin/v1/keys', body)) as { key: string; info: { id: string; expiresAt: number | null } };
+    if (opts.json) return printJson(r);
+    io().out(`${r.key}\n`);
+    io().err(
+      `rustynet: pre-auth key ${r.info.id} (${body.reusable ? 'reusable' : 'one-time'}${r.info.expiresAt ? `, expires ${new Date(r.info.expiresAt).toISOString()}` : ''}); it is not shown again\n`,
+    );
+  });
+  const list = addAdminOptions(keys.command('list').description('list pre-auth keys (never the keys themselves)'));
+  addExamples(list, ['rustynet control keys list', 'rustynet control keys list --json']);
+  list.action(async (opts: AdminOpts) => {
+    const r = (await call(opts, 'GET', '/admin/v1/keys')) as {
+      keys: Array<{ id: string; reusable: boolean; tags: string[]; expiresAt: number | null; uses: number }>;
+    };
+    if (opts.json) return printJson(r);
+    io().out(
+      table(
+        ['ID', 'KIND', 'TAGS', 'EXPIRES', 'USES'],
+        r.keys.map((k) => [
+          k.id,
+          k.reusable ? 'reusable' : 'one-time',
+          k.tags.join(',') || '-',
+          k.expiresAt ? new Date(k.expiresAt).toISOString() : 'never',
+          String(k.uses),
+        ]),
+      ),
+    );
+  });
+  registerKeyRevoke(keys);
+}
+
+function registerKeyRevoke(keys: Command): void {
+  const revoke = addAdminOptions(
+    keys.command('revoke').description('revoke a pre-auth key (nodes enrolled with it stay)').argument('<id>', 'key id, as in `keys list`'),
+  );
+  addExamples(revoke, ['rustynet control keys revoke 8cf7bbff9998', 'rustynet control keys revoke 8cf7bbff9998 --json']);
+  revoke.action(async (id: string, opts: AdminOpts) => {
+    const r = (await call(opts, 'DELETE', `/admin/v1/keys/${encodeURIComponent(id)}`)) as { revoked: { id: string } };
+    if (opts.json) return printJson(r);
+    io().out(`rustynet: pre-auth key ${r.revoked.id} revoked\n`);
+  });
+}
+
+function registerNodes(control: Command): void {
+  const nodes = control.command('nodes').description('list, rename, tag, expire and remove nodes');
+  const list = addAdminOptions(nodes.command('list').description('list enrolled nodes'));
+  addExamples(list, ['rustynet control nodes list', 'rustynet control nodes list --json | jq ".nodes[].id"']);
+  list.action(async (opts: AdminOpts) => {
+    const r = (await call(opts, 'GET', '/admin/v1/nodes')) as { version: number; nodes: NodeView[] };
+    if (opts.json) return printJson(r);
+    const now = Date.now();
+    io().out(
+      table(
+        ['ID', 'NAME', 'ADDRESSES', 'TAGS', 'ENDPOINTS', 'KEYS', 'UPDATED', 'STATE'],
+        r.nodes.map((n) => [
+          n.id,
+          n.name,
+          n.addresses.join(','),
+          n.tags.join(',') || '-',
+          n.endpoints.map((e) => `${e.host}:${e.port}`).join(',') || '-',
+          n.keys.join(',') || '-',
+          formatAge(n.updatedAt, now),
+          n.expired ? 'expired' : 'active',
+        ]),
+      ),
+    );
+  });
+  const simple = (
+    name: string,
+    description: string,
+    method: string,
+    suffix: string,
+    example: string,
+    extra?: (cmd: Command) => Command,
+  ): void => {
+    const cmd = addAdminOptions(
+      (extra ?? ((c: Command) => c))(nodes.command(name).description(description).argument('<node>', 'node id or name')),
+    );
+    addExamples(cmd, [example, `${example} --json`]);
+    cmd.action(async (node: string, arg: unknown, maybeOpts?: unknown) => {
+      const opts = (typeof arg === 'string' ? maybeOpts : arg) as AdminOpts;
+      const body = name === 'rename' ? { name: arg } : name === 'tag' ? { tags: tagList(typeof arg === 'string' ? arg : '') } : undefined;
+      const r = (await call(opts, method, `/admin/v1/nodes/${encodeURIComponent(node)}${suffix}`, body)) as {
+        node: NodeView;
+        version: number;
+      };
+      if (opts.json) return printJson(r);
+      io().out(
+        `rustynet: node ${r.node.id} ${name === 'remove' ? 'removed' : name === 'expire' ? 'expired' : 'updated'}; netmap version ${r.version}\n`,
+      );
+    });
+  };
+  simple(
+    'rename',
+    'rename a node (its id and addresses stay); a taken name is refused',
+    'POST',
+    '/rename',
+    'rustynet control nodes rename laptop-2 alice-laptop',
+    (c) => c.argument('<name>', 'new name (DNS label)'),
+  );
+  simple('tag', 'replace a node\'s tags (comma separated; "" clears)', 'POST', '/tags', 'rustynet control nodes tag web-1 web,prod', (c) =>
+    c.argument('<tags>', 'tags, comma separated'),
+  );
+  simple(
+    'remove',
+    'revoke a node: out of every netmap at once, its polls refused',
+    'DELETE',
+    '',
+    'rustynet control nodes remove old-laptop',
+  );
+  simple(
+    'expire',
+    'expire a node: out of netmaps until it enrols again with a pre-auth key',
+    'POST',
+    '/expire',
+    'rustynet control nodes expire laptop',
+  );
+}
+
+function registerAcl(control: Command): void {
+  const acl = control.command('acl').description('get, test, set (optionally as a canary), promote and roll back the ACL');
+  const get = addAdminOptions(acl.command('get').description('print the ACL (and the canary, if any) as JSON'));
+  addExamples(get, ['rustynet control acl get > acl.json']);
+  get.action(async (opts: AdminOpts) => {
+    const r = (await call(opts, 'GET', '/admin/v1/acl')) as { acl: unknown; canary: unknown };
+    printJson(opts.json ? r : (r.acl ?? { rules: [] }));
+  });
+  const test = addAdminOptions(
+    acl
+      .command('test')
+      .description("run an ACL file's tests against the current nodes (default: the current ACL)")
+      .argument('[file]', 'ACL JSON file, or - for stdin'),
+  );
+  addExamples(test, ['rustynet control acl test acl.json', 'rustynet control acl test --json']);
+  test.action(async (file: string | undefined, opts: AdminOpts) => {
+    const body = file === undefined ? {} : { acl: await readJsonFile(file, '<file>') };
+    const r = (await call(opts, 'POST', '/admin/v1/acl/test', body)) as { ok: boolean; tests: TestRow[] };
+    if (opts.json) printJson(r);
+    else io().out(r.tests.length === 0 ? 'no tests\n' : testTable(r.tests));
+    if (!r.ok) throw new RustynetError('INVALID_INPUT', `${r.tests.filter((t) => !t.pass).length} ACL test(s) failed`, { field: 'tests' });
+  });
+  const set = addAdminOptions(
+    acl
+      .command('set')
+      .description('validate, test and set the ACL; refused (nothing changes) if a test fails')
+      .argument('<file>', 'ACL JSON file { rules, tests? }, or - for stdin')
+      .option('--canary <tag>', 'roll out to nodes with this tag first; then `acl promote` or `acl rollback`'),
+  );
+  addExamples(set, [
+    'rustynet control acl set acl.json',
+    'rustynet control acl set acl.json --canary canary',
+    'rustynet control acl promote',
+  ]);
+  set.action(async (file: string, opts: AdminOpts & { canary?: string }) => {
+    const body = { acl: await readJsonFile(file, '<file>'), ...(opts.canary !== undefined && { canary: opts.canary }) };
+    let r: { version: number; tests: TestRow[] };
+    try {
+      r = (await call(opts, 'PUT', '/admin/v1/acl', body)) as { version: number; tests: TestRow[] };
+    } catch (err) {
+      const failed = isRustynetError(err) ? err.details?.['failed'] : undefined;
+      if (!opts.json && Array.isArray(failed)) io().err(testTable(failed as TestRow[]));
+      throw err;
+    }
+    if (opts.json) return printJson(r);
+    io().out(
+      `rustynet: ACL set${opts.canary ? ` as canary for tag:${opts.canary}` : ''} (${r.tests.length} tests passed); netmap version ${r.version}\n`,
+    );
+  });
+  for (const action of ['promote', 'rollback'] as const) {
+    const cmd = addAdminOptions(
+      acl
+        .command(action)
+        .description(
+          action === 'promote' ? 'make the canary ACL the ACL of every node' : 'drop the canary ACL; tagged nodes go back to the ACL',
+        ),
+    );
+    addExamples(cmd, [`rustynet control acl ${action}`]);
+    cmd.action(async (opts: AdminOpts) => {
+      const r = (await call(opts, 'POST', `/admin/v1/acl/${action}`)) as { version: number };
+      if (opts.json) return printJson(r);
+      io().out(`rustynet: canary ${action === 'promote' ? 'promoted' : 'rolled back'}; netmap version ${r.version}\n`);
+    });
+  }
+}
+
+/** Registers `rustynet control ...`. */
+export function register(program: Command): void {
+  const control = program.command('control').description('run and administer the control plane (enrolment, netmaps, ACL)');
+  addExamples(control, [
+    'rustynet control serve --listen 127.0.0.1:4242 --data /var/lib/rustynet-control',
+    'rustynet control keys create --expires 1h',
+    'rustynet control nodes list',
+    'rustynet control acl set acl.json --canary canary',
+  ]);
+  registerServe(control);
+  const status = addAdminOptions(control.command('status').description('version, node counts, waiting polls, control-plane key'));
+  addExamples(status, ['rustynet control status', 'rustynet control status --data /srv/control --json']);
+  status.action(async (opts: AdminOpts) => {
+    const r = (await call(opts, 'GET', '/admin/v1/status')) as Record<string, unknown>;
+    if (opts.json) return printJson(r);
+    io().out(
+      `${Object.entries(r)
+        .map(([k, v]) => `${k}: ${v === null ? '-' : typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join('\n')}\n`,
+    );
+  });
+  registerKeys(control);
+  registerNodes(control);
+  registerAcl(control);
+}

@@ -1,0 +1,116 @@
+/**
+ * `ControlClient`: what a daemon uses to talk to the control plane. It enrols (pre-auth key +
+ * a server challenge signed with the node's Ed25519 identity key), long-polls for signed
+ * netmaps and reports its endpoints. It never sends a private key; the netmaps it returns are
+ * NOT verified here: hand them to the daemon's trust (signature, schema, expiry, watermark).
+ */
+import { createPublicKey, sign, type KeyObject } from 'node:crypto';
+import type { Endpoint, SignedNetmap } from '@rustynet/plugin-api';
+import { privateKeyFromPem } from '@rustynet/daemon';
+import { enrolSigningBytes } from '../auth/enrol-signature.js';
+import { signRequest } from '../auth/request-signature.js';
+import { replyError, sendRequest, type HttpTarget } from './http-request.js';
+
+/** Options of {@link ControlClient}. */
+export interface ControlClientOptions {
+  /** Base URL of the control plane, e.g. `https://control.example:4242`. */
+  url: string;
+  /** The node's identity private key (PKCS#8 PEM, Ed25519). */
+  identityKeyPem: string;
+  /** Extra CA certificates for HTTPS. */
+  ca?: string | Buffer;
+  /** Timeout of non-poll requests (ms); default 10 s. */
+  requestTimeoutMs?: number;
+}
+
+/** What to register. */
+export interface EnrolParams {
+  /** Pre-auth key text (a secret: read it from a file, never log it). */
+  authKey: string;
+  /** Wanted node name (DNS label); a taken one gets a `-2` style suffix. */
+  name: string;
+  /** Backend public keys by protocol id (opaque). */
+  keys: Record<string, string>;
+  endpoints?: Endpoint[];
+  probePort?: number;
+}
+
+/** The enrolment reply. */
+export interface EnrolReply {
+  node: { id: string; name: string; addresses: string[]; tags: string[]; identityKey: string };
+  created: boolean;
+  version: number;
+  /** The control-plane public key (base64 raw Ed25519): pin it out of band, compare here. */
+  controlPlaneKey: string;
+  netmapLifetimeMs: number;
+}
+
+/** Client of the node API. */
+export class ControlClient {
+  private readonly key: KeyObject;
+  /** This node's identity public key (raw 32 bytes, base64). */
+  readonly identityKey: string;
+  private readonly target: HttpTarget;
+  private readonly timeoutMs: number;
+
+  /** @throws RustynetError `KEY_INVALID` when the key is not an Ed25519 private key. */
+  constructor(opts: ControlClientOptions) {
+    this.key = privateKeyFromPem(opts.identityKeyPem);
+    // The raw key is the last 32 bytes of the SPKI DER (RFC 8410). Not via JWK export: on Node
+    // 20.20 many JWK exports next to key generation deadlocked once (see bench/lib/keys.mjs).
+    this.identityKey = createPublicKey(this.key).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+    this.target = { baseUrl: opts.url, ...(opts.ca !== undefined && { ca: opts.ca }) };
+    this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
+  }
+
+  /**
+   * Enrols (or re-enrols) this node.
+   * @throws RustynetError `AUTH_FAILED` (key unknown/used/expired, challenge, signature),
+   *   `INVALID_INPUT`, `STORAGE_FAILED`, `TIMEOUT`, `INTERNAL` (unreachable).
+   */
+  async enrol(p: EnrolParams): Promise<EnrolReply> {
+    const ch = await sendRequest(this.target, 'POST', '/v1/enrol/challenge', Buffer.from('{}'), {}, this.timeoutMs);
+    if (ch.status !== 200) throw replyError(ch);
+    const challenge = String((ch.body as { challenge?: unknown }).challenge);
+    const fields = {
+      challenge,
+      identityKey: this.identityKey,
+      name: p.name,
+      keys: p.keys,
+      endpoints: p.endpoints ?? [],
+      ...(p.probePort !== undefined && { probePort: p.probePort }),
+    };
+    const signature = sign(null, enrolSigningBytes(fields), this.key).toString('base64');
+    const body = Buffer.from(JSON.stringify({ ...fields, authKey: p.authKey, signature }));
+    const r = await sendRequest(this.target, 'POST', '/v1/enrol', body, {}, this.timeoutMs);
+    if (r.status !== 200 && r.status !== 201) throw replyError(r);
+    return r.body as EnrolReply;
+  }
+
+  /**
+   * Long-polls for a netmap newer than `after`. Resolves with the signed netmap (unverified),
+   * or null when the server held the request `waitMs` without a change.
+   * @throws RustynetError `UNKNOWN_PEER` (removed), `AUTH_FAILED` (`node-expired`, clock),
+   *   `TIMEOUT`, `ABORTED`, `INTERNAL` (unreachable).
+   */
+  async poll(after: number, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<SignedNetmap | null> {
+    const path = `/v1/netmap?after=${after}${opts.waitMs !== undefined ? `&wait=${opts.waitMs}` : ''}`;
+    const headers = signRequest(this.key, this.identityKey, 'GET', path, '');
+    const r = await sendRequest(this.target, 'GET', path, undefined, headers, (opts.waitMs ?? 25_000) + this.timeoutMs, opts.signal);
+    if (r.status === 204) return null;
+    if (r.status !== 200) throw replyError(r);
+    return r.body as SignedNetmap;
+  }
+
+  /**
+   * Reports this node's endpoints / backend keys / probe port; returns the version after it.
+   * @throws RustynetError as {@link poll}, plus `INVALID_INPUT`.
+   */
+  async report(update: { endpoints?: Endpoint[]; keys?: Record<string, string>; probePort?: number | null }): Promise<number> {
+    const body = JSON.stringify(update);
+    const headers = signRequest(this.key, this.identityKey, 'POST', '/v1/node', body);
+    const r = await sendRequest(this.target, 'POST', '/v1/node', Buffer.from(body), headers, this.timeoutMs);
+    if (r.status !== 200) throw replyError(r);
+    return Number((r.body as { version?: unknown }).version);
+  }
+}

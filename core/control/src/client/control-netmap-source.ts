@@ -1,0 +1,114 @@
+/**
+ * `ControlNetmapSource`: the daemon's `NetmapSource` (see @rustynet/daemon) backed by the
+ * control plane. A background loop long-polls with {@link ControlClient.poll} and keeps the
+ * newest signed netmap; the daemon's own poll loop calls {@link fetch}, which never blocks on
+ * the network. `onUpdate` fires when a new map arrives, so the daemon can ingest at once
+ * instead of waiting for its next tick. Maps are passed on unverified: the daemon's trust
+ * checks signature, schema, expiry and watermark.
+ *
+ * The daemon never imports this package (it would be a cycle: control depends on daemon);
+ * the binary that builds the daemon (core/cli's rustynetd) constructs this source and hands it
+ * to the daemon as its NetmapSource.
+ */
+import type { NetmapFetch, NetmapSource } from '@rustynet/daemon';
+import { isRustynetError, type RustynetError } from '@rustynet/plugin-api';
+import type { ControlClient } from './control-client.js';
+
+/** Options of {@link ControlNetmapSource}. */
+export interface ControlNetmapSourceOptions {
+  /** Long-poll hold asked of the server (ms); default 25 s. */
+  waitMs?: number;
+  /** First retry delay after an error (ms); doubles up to `maxRetryMs`. Default 1 s. */
+  minRetryMs?: number;
+  /** Longest retry delay (ms); default 30 s. */
+  maxRetryMs?: number;
+  /** Called after a new signed netmap arrived. */
+  onUpdate?: () => void;
+  /** Called on each failed poll (for logs). Never given secrets. */
+  onError?: (err: RustynetError | Error) => void;
+}
+
+/** A NetmapSource fed by long-polls to the control plane. */
+export class ControlNetmapSource implements NetmapSource {
+  private latest: { version: number; text: string } | undefined;
+  private deliveredVersion = 0;
+  private abort: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  /** Set when the control plane refused this node for good (`UNKNOWN_PEER`: removed). */
+  revoked: RustynetError | undefined;
+
+  constructor(
+    private readonly client: ControlClient,
+    private readonly opts: ControlNetmapSourceOptions = {},
+  ) {}
+
+  get description(): string {
+    return `control plane (node ${this.client.identityKey})`;
+  }
+
+  /** Starts the background long-poll loop (idempotent). */
+  start(): void {
+    if (this.loop) return;
+    this.abort = new AbortController();
+    this.loop = this.run(this.abort.signal);
+  }
+
+  /** Stops the loop and waits for it to end. */
+  async stop(): Promise<void> {
+    this.abort?.abort();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    const min = this.opts.minRetryMs ?? 1_000;
+    const max = this.opts.maxRetryMs ?? 30_000;
+    let delay = min;
+    while (!signal.aborted) {
+      try {
+        const signed = await this.client.poll(this.latest?.version ?? 0, { waitMs: this.opts.waitMs ?? 25_000, signal });
+        delay = min;
+        if (signed && (this.latest === undefined || signed.netmap.version > this.latest.version)) {
+          this.latest = { version: signed.netmap.version, text: JSON.stringify(signed) };
+          this.opts.onUpdate?.();
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.opts.onError?.(e);
+        if (isRustynetError(err, 'UNKNOWN_PEER')) {
+          this.revoked = err;
+          break;
+        }
+        // Full jitter: spread reconnects of many daemons after a control-plane restart.
+        await sleep(Math.floor(Math.random() * delay), signal);
+        delay = Math.min(max, delay * 2);
+      }
+    }
+  }
+
+  /** The newest map when it is newer than the last one returned (or any with `force`). Never blocks on the network. */
+  fetch(force = false): Promise<NetmapFetch> {
+    const l = this.latest;
+    if (!l || (!force && l.version <= this.deliveredVersion)) return Promise.resolve({ changed: false });
+    this.deliveredVersion = l.version;
+    return Promise.resolve({ changed: true, value: JSON.parse(l.text) as unknown, text: l.text });
+  }
+
+  /** Makes the next fetch return the newest map again (after a failed apply). */
+  invalidate(): void {
+    this.deliveredVersion = 0;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,355 @@
+/**
+ * The control plane's engine, independent of HTTP: opens the data directory (0700) with its
+ * database and signing key, keeps an in-memory snapshot of the state, serves signed netmaps to
+ * polls, wakes every poll on a change, re-signs before half a netmap's lifetime is gone, and
+ * runs enrolment and admin changes through {@link ControlStore}.
+ */
+import { join } from 'node:path';
+import { ensurePrivateDir } from '@rustynet/daemon';
+import { RustynetError, isRustynetError, type Logger, type NetmapRelay } from '@rustynet/plugin-api';
+import { parseAclDocument, type AclDocument } from './acl/document.js';
+import { runAclTests, type AclNode, type AclTestResult } from './acl/evaluate.js';
+import { ChallengeStore } from './auth/challenges.js';
+import { enrolSigningBytes, type EnrolSignedFields } from './auth/enrol-signature.js';
+import { ReplayCache } from './auth/replay-cache.js';
+import { REQUEST_FRESHNESS_MS, requestSigningBytes, verifyEd25519 } from './auth/request-signature.js';
+import { loadOrCreateControlKey, type ControlKey } from './control-key.js';
+import { DB_FILE, openDatabase, type OpenDatabase } from './db/open.js';
+import { authFailed, toRustynetError, unknownNode } from './errors.js';
+import { ChangeFeed } from './netmap/change-feed.js';
+import { NetmapCache, type SignedEntry } from './netmap/netmap-cache.js';
+import { buildNetmap, variantOf } from './netmap/build.js';
+import { validateBuiltNetmap } from './netmap/validate.js';
+import { ControlStore, type CreateAuthKeyOptions, type EnrolResult, type NodeSelfUpdate } from './store/control-store.js';
+import type { AuthKeyInfo, ControlNode, Snapshot } from './store/types.js';
+
+/** Default netmap lifetime: 30 minutes. */
+export const DEFAULT_NETMAP_LIFETIME_MS = 30 * 60_000;
+/** Share of the netmap lifetime after which a new version is issued (re-signing). */
+export const RESIGN_AT = 0.4;
+/** Default long-poll hold time: 25 s. */
+export const DEFAULT_POLL_TIMEOUT_MS = 25_000;
+
+/** Options of {@link ControlService.open}. */
+export interface ControlServiceOptions {
+  /** Data directory (created 0700): database, signing key, admin socket. */
+  dataDir: string;
+  /** Signing key file; default `<dataDir>/control-plane.key` (created when absent). */
+  keyFile?: string;
+  network?: string;
+  dnsZone?: string;
+  relays?: NetmapRelay[];
+  /** Netmap lifetime (ms); default {@link DEFAULT_NETMAP_LIFETIME_MS}. */
+  netmapLifetimeMs?: number;
+  /**
+   * Structured logger (pino-style). Records carry node ids, key ids, versions and error codes;
+   * never a pre-auth key, a private key or a signature. Default: silent.
+   */
+  logger?: Logger;
+}
+
+/** A logger that drops everything. */
+export const SILENT_LOGGER: Logger = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => SILENT_LOGGER,
+};
+
+/** What an enrolling node sends (validated shape). */
+export interface EnrolRequest extends EnrolSignedFields {
+  authKey: string;
+  /** Ed25519 signature (base64) over {@link enrolSigningBytes}. */
+  signature: string;
+}
+
+/** The authentication headers of a node request. */
+export interface RequestAuth {
+  identityKey: string;
+  timestamp: string;
+  nonce: string;
+  signature: string;
+}
+
+/** Result of {@link ControlService.poll}: a newer map, or nothing before the timeout. */
+export type PollResult = { kind: 'netmap'; entry: SignedEntry } | { kind: 'timeout'; version: number };
+
+/** The engine. Create with {@link ControlService.open}; end with {@link close}. */
+export class ControlService {
+  private snap: Snapshot;
+  private byIdentity = new Map<string, ControlNode>();
+  private readonly feed = new ChangeFeed();
+  private readonly cache: NetmapCache;
+  private readonly challenges = new ChallengeStore();
+  private readonly nonces = new ReplayCache(2 * REQUEST_FRESHNESS_MS);
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** The logger given in the options (silent by default). */
+  readonly logger: Logger;
+
+  private constructor(
+    private readonly database: OpenDatabase,
+    readonly store: ControlStore,
+    readonly key: ControlKey,
+    readonly lifetimeMs: number,
+    snap: Snapshot,
+    opts: ControlServiceOptions,
+  ) {
+    this.snap = snap;
+    this.logger = opts.logger ?? SILENT_LOGGER;
+    this.index(snap);
+    this.cache = new NetmapCache(key.privateKeyPem, {
+      lifetimeMs,
+      ...(opts.network !== undefined && { network: opts.network }),
+      ...(opts.dnsZone !== undefined && { dnsZone: opts.dnsZone }),
+      ...(opts.relays !== undefined && { relays: opts.relays }),
+    });
+    this.feed.publish(snap.version);
+  }
+
+  /**
+   * Checks that the netmaps built from `s` (both ACL variants) pass the daemon's checks.
+   * @throws RustynetError `INVALID_INPUT` with `field` `<prefix><netmap field>`.
+   */
+  private checkBuild(s: Snapshot, prefix: string): void {
+    for (const variant of ['stable', 'canary'] as const) {
+      try {
+        validateBuiltNetmap(buildNetmap(s, this.cache.settings, variant));
+      } catch (err) {
+        const field = `${prefix}${isRustynetError(err) && err.field !== undefined ? err.field : ''}`;
+        throw new RustynetError('INVALID_INPUT', `${prefix}: ${err instanceof Error ? err.message : String(err)}`, { field, cause: err });
+      }
+    }
+  }
+
+  /**
+   * Opens the data directory: creates it 0700, loads or creates the signing key, opens and
+   * migrates the database and issues a new version (so every map served from now on is above
+   * anything served before a restart).
+   * @throws RustynetError `KEY_INVALID`, `STORAGE_FAILED`, `INVALID_INPUT` (bad lifetime).
+   */
+  static async open(opts: ControlServiceOptions): Promise<ControlService> {
+    const lifetimeMs = opts.netmapLifetimeMs ?? DEFAULT_NETMAP_LIFETIME_MS;
+    if (!Number.isInteger(lifetimeMs) || lifetimeMs < 10_000) {
+      throw new RustynetError('INVALID_INPUT', 'netmap lifetime must be at least 10 s', { field: 'netmapLifetimeMs' });
+    }
+    try {
+      await ensurePrivateDir(opts.dataDir);
+    } catch (err) {
+      throw toRustynetError(err);
+    }
+    const key = await loadOrCreateControlKey(opts.dataDir, opts.keyFile);
+    const database = await openDatabase(join(opts.dataDir, DB_FILE));
+    try {
+      const store = new ControlStore(database.db);
+      await store.newVersion();
+      const svc = new ControlService(database, store, key, lifetimeMs, await store.snapshot(), opts);
+      svc.checkBuild(svc.snap, 'config');
+      svc.startResigner();
+      svc.logger.info(
+        { version: svc.snap.version, nodes: svc.snap.nodes.length, keyId: key.keyId, ulaPrefix: svc.snap.ulaPrefix },
+        'control plane opened',
+      );
+      return svc;
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+  }
+
+  /** The current snapshot (read-only). */
+  get snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /** Number of polls waiting now. */
+  get waitingPolls(): number {
+    return this.feed.size;
+  }
+
+  private index(s: Snapshot): void {
+    this.byIdentity = new Map(s.nodes.map((n) => [n.identityKey, n]));
+  }
+
+  /** Re-reads the state after a committed change and wakes every poll. */
+  async refresh(): Promise<Snapshot> {
+    const s = await this.store.snapshot();
+    if (s.version >= this.snap.version) {
+      this.snap = s;
+      this.index(s);
+      this.feed.publish(s.version);
+    }
+    return this.snap;
+  }
+
+  private startResigner(): void {
+    const every = Math.max(500, Math.min(60_000, Math.floor(this.lifetimeMs / 20)));
+    this.timer = setInterval(() => {
+      this.resignIfDue().catch((err: unknown) =>
+        this.logger.error({ code: toRustynetError(err).code, err: String(err) }, 're-signing failed'),
+      );
+    }, every);
+    this.timer.unref();
+  }
+
+  /**
+   * Issues a new version once 40% of the current one's lifetime is gone, so that with the timer
+   * period (at most 5% of the lifetime) every map is replaced before half its lifetime is gone.
+   * Returns true if it did.
+   */
+  async resignIfDue(now = Date.now()): Promise<boolean> {
+    if (this.closed || now - this.snap.issuedAt < this.lifetimeMs * RESIGN_AT) return false;
+    const version = await this.store.newVersion(now);
+    await this.refresh();
+    this.logger.debug({ version }, 're-signed netmaps');
+    return true;
+  }
+
+  /** Issues an enrolment challenge. */
+  challenge(): { challenge: string; expiresAt: number } {
+    return this.challenges.issue();
+  }
+
+  /**
+   * Enrols a node: consumes the challenge, checks the signature, then enrols atomically.
+   * @throws RustynetError `AUTH_FAILED`, `INVALID_INPUT`, `STORAGE_FAILED`.
+   */
+  async enrol(req: EnrolRequest): Promise<EnrolResult> {
+    this.challenges.consume(req.challenge);
+    if (!verifyEd25519(req.identityKey, enrolSigningBytes(req), req.signature)) {
+      throw authFailed('signature-invalid', 'enrolment signature does not verify with the identity key');
+    }
+    const result = await this.store.enrol(req);
+    await this.refresh();
+    this.logger.info(
+      { node: result.node.id, created: result.created, version: result.version, addresses: [result.node.ipv4, result.node.ipv6] },
+      'node enrolled',
+    );
+    return result;
+  }
+
+  /**
+   * Authenticates a node request: known, not expired identity; timestamp within
+   * {@link REQUEST_FRESHNESS_MS} and not before this process started; nonce not seen; valid
+   * signature over method, path, timestamp, nonce and body hash.
+   * @throws RustynetError `AUTH_FAILED`, `UNKNOWN_PEER`.
+   */
+  authenticate(auth: RequestAuth, method: string, path: string, body: Buffer, now = Date.now()): ControlNode {
+    const ts = Number(auth.timestamp);
+    if (!/^\d{1,16}$/.test(auth.timestamp) || Math.abs(now - ts) > REQUEST_FRESHNESS_MS || ts < this.startedAt - 1_000) {
+      throw authFailed('timestamp-stale', `request timestamp outside the ${REQUEST_FRESHNESS_MS / 1000} s window (check the clock)`);
+    }
+    const node = this.byIdentity.get(auth.identityKey);
+    if (!node) throw unknownNode(auth.identityKey, 'x-rustynet-node');
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(auth.nonce)) throw authFailed('headers-missing', 'bad nonce');
+    if (!verifyEd25519(auth.identityKey, requestSigningBytes({ method, path, timestamp: ts, nonce: auth.nonce, body }), auth.signature)) {
+      throw authFailed('signature-invalid', 'request signature does not verify with the node identity key');
+    }
+    if (!this.nonces.add(`${auth.identityKey}:${auth.nonce}`, now))
+      throw authFailed('nonce-replayed', 'request nonce already used (replay)');
+    if (node.expiredAt !== null) throw authFailed('node-expired', `node ${node.id} was expired by an admin; enrol again`);
+    return node;
+  }
+
+  /**
+   * Long-poll: resolves with the node's signed netmap once the version is above `after`, or
+   * `timeout` after `timeoutMs`. A node removed or expired while waiting gets the error.
+   * @throws RustynetError `UNKNOWN_PEER` (removed), `AUTH_FAILED` (`node-expired`).
+   */
+  async poll(identityKey: string, after: number, timeoutMs: number, signal?: AbortSignal): Promise<PollResult> {
+    if (after > this.snap.version) {
+      // The node holds a newer map than this control plane ever issued: a restored or replaced
+      // database. Its daemon refuses every lower version (watermark) until the counter passes it.
+      this.logger.warn(
+        { node: this.byIdentity.get(identityKey)?.id, after, version: this.snap.version },
+        'node is ahead of the control plane version (restored database?)',
+      );
+    }
+    const woken = await this.feed.wait(after, timeoutMs, signal);
+    const node = this.byIdentity.get(identityKey);
+    if (!node) throw unknownNode(identityKey, 'x-rustynet-node');
+    if (node.expiredAt !== null) throw authFailed('node-expired', `node ${node.id} was expired by an admin; enrol again`);
+    if (!woken || this.snap.version <= after) return { kind: 'timeout', version: this.snap.version };
+    return { kind: 'netmap', entry: this.cache.get(this.snap, variantOf(this.snap, node.tags)) };
+  }
+
+  /** Applies a node's self-report. @throws RustynetError `UNKNOWN_PEER`, `STORAGE_FAILED`. */
+  async selfUpdate(identityKey: string, upd: NodeSelfUpdate): Promise<{ node: ControlNode; version: number }> {
+    const r = await this.store.selfUpdate(identityKey, upd);
+    if (r.version !== null) await this.refresh();
+    return { node: r.node, version: this.snap.version };
+  }
+
+  /** Creates a pre-auth key (text returned once). */
+  createAuthKey(opts: CreateAuthKeyOptions): Promise<{ key: string; info: AuthKeyInfo }> {
+    return this.store.createAuthKey(opts);
+  }
+
+  /** Runs a node admin change and wakes polls. */
+  async nodeChange<T extends { version: number }>(fn: (store: ControlStore) => Promise<T>): Promise<T> {
+    const r = await fn(this.store);
+    await this.refresh();
+    this.logger.info({ version: r.version }, 'admin change applied');
+    return r;
+  }
+
+  private aclNodes(): AclNode[] {
+    return this.snap.nodes
+      .filter((n) => n.expiredAt === null)
+      .map((n) => ({ id: n.id, name: n.name, tags: n.tags, addresses: [n.ipv4, n.ipv6] }));
+  }
+
+  /**
+   * Validates an ACL document (schema, then the daemon's semantic checks on a trial netmap,
+   * e.g. CIDR selectors without host bits) and runs its embedded tests against the current nodes.
+   * @throws RustynetError `INVALID_INPUT` (invalid, or a test naming an unknown node).
+   */
+  testAcl(value: unknown): { doc: AclDocument; results: AclTestResult[]; ok: boolean } {
+    const doc = parseAclDocument(value);
+    this.checkBuild({ ...this.snap, acl: doc, canary: null }, 'acl');
+    const results = runAclTests(doc, doc.tests ?? [], this.aclNodes());
+    return { doc, results, ok: results.every((r) => r.pass) };
+  }
+
+  /**
+   * Sets the ACL (or a canary for nodes tagged `canaryTag`) after validating it and running its
+   * tests. @throws RustynetError `INVALID_INPUT` (invalid, or `details.failed` = failing tests): nothing stored.
+   */
+  async setAcl(value: unknown, canaryTag: string | null): Promise<{ version: number; results: AclTestResult[] }> {
+    const { doc, results, ok } = this.testAcl(value);
+    if (!ok) {
+      const failed = results.filter((r) => !r.pass);
+      throw new RustynetError('INVALID_INPUT', `${failed.length} ACL test(s) failed; ACL not set`, {
+        field: 'acl/tests',
+        details: { failed },
+      });
+    }
+    if (canaryTag !== null && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(canaryTag)) {
+      throw new RustynetError('INVALID_INPUT', `bad canary tag ${JSON.stringify(canaryTag)}`, { field: 'canary' });
+    }
+    const version = await this.store.setAcl(doc, canaryTag);
+    await this.refresh();
+    this.logger.info({ version, rules: doc.rules.length, tests: results.length, canary: canaryTag }, 'ACL set');
+    return { version, results };
+  }
+
+  /** Promotes or rolls back the canary ACL. @throws RustynetError `INVALID_INPUT` when none. */
+  async endCanary(action: 'promote' | 'rollback'): Promise<number> {
+    const version = await this.store.endCanary(action);
+    await this.refresh();
+    this.logger.info({ version, action }, 'canary ACL ended');
+    return version;
+  }
+
+  /** Stops the re-signer, releases every poll and closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.feed.close();
+    await this.database.close();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Versioned schema migrations, run by Kysely's Migrator at start. Dialect-neutral (no raw
+ * SQL), so the PostgreSQL dialect can reuse them. Append new migrations; never edit old ones.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const m0001: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('meta')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('version', 'bigint', (c) => c.notNull())
+      .addColumn('issued_at', 'bigint', (c) => c.notNull())
+      .addColumn('ula_prefix', 'text', (c) => c.notNull())
+      .addColumn('next_host', 'integer', (c) => c.notNull())
+      .addColumn('acl', 'text')
+      .addColumn('canary_acl', 'text')
+      .addColumn('canary_tag', 'text')
+      .execute();
+    await db.schema
+      .createTable('auth_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull().unique())
+      .addColumn('reusable', 'integer', (c) => c.notNull())
+      .addColumn('tags', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('used_at', 'bigint')
+      .addColumn('uses', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema
+      .createTable('nodes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('identity_key', 'text', (c) => c.notNull().unique())
+      .addColumn('keys', 'text', (c) => c.notNull())
+      .addColumn('endpoints', 'text', (c) => c.notNull())
+      .addColumn('tags', 'text', (c) => c.notNull())
+      .addColumn('ipv4', 'text', (c) => c.notNull().unique())
+      .addColumn('ipv6', 'text', (c) => c.notNull().unique())
+      .addColumn('probe_port', 'integer')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('expired_at', 'bigint')
+      .addColumn('auth_key_id', 'text', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('nodes').execute();
+    await db.schema.dropTable('auth_keys').execute();
+    await db.schema.dropTable('meta').execute();
+  },
+};
+
+/** All migrations by name; names sort in the order they run. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '0001_init': m0001 };
+
+/** A Kysely {@link MigrationProvider} over {@link MIGRATIONS} (no files to find at run time). */
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};

@@ -1,0 +1,71 @@
+/**
+ * The control plane's tables, as Kysely sees them. JSON columns hold text (portable between
+ * SQLite and PostgreSQL); times are Unix milliseconds.
+ */
+import type { Generated } from 'kysely';
+
+/** One row: the control plane's own state (id is always 1). */
+export interface MetaTable {
+  id: number;
+  /** The last netmap version issued (persisted before it is served). */
+  version: number;
+  /** When the current version was issued (ms). */
+  issued_at: number;
+  /** This control plane's IPv6 ULA /48 prefix, e.g. `fd12:3456:789a::`. Fixed at first start. */
+  ula_prefix: string;
+  /** Next overlay host index to allocate (monotonic: removed nodes' addresses are not reused). */
+  next_host: number;
+  /** Stable ACL document (JSON `{rules, tests?}`), or null: no ACL (deny). */
+  acl: string | null;
+  /** Canary ACL document (JSON), or null. */
+  canary_acl: string | null;
+  /** Tag whose nodes get the canary ACL, or null. */
+  canary_tag: string | null;
+}
+
+/** Pre-auth keys. The key itself is never stored: only its SHA-256. */
+export interface AuthKeyTable {
+  id: string;
+  /** Hex SHA-256 of the key text. */
+  hash: string;
+  reusable: number;
+  /** JSON array of tags given to nodes enrolled with this key. */
+  tags: string;
+  created_at: number;
+  expires_at: number | null;
+  used_at: number | null;
+  /** Count of enrolments made with this key. */
+  uses: Generated<number>;
+}
+
+/** Enrolled nodes. */
+export interface NodeTable {
+  id: string;
+  name: string;
+  /** Raw 32-byte Ed25519 identity public key, base64. */
+  identity_key: string;
+  /** JSON object: protocol id -> opaque backend public key. */
+  keys: string;
+  /** JSON array of endpoints the node reports. */
+  endpoints: string;
+  /** JSON array of tags. */
+  tags: string;
+  /** Overlay IPv4 host address (no prefix length). */
+  ipv4: string;
+  /** Overlay IPv6 host address (no prefix length). */
+  ipv6: string;
+  probe_port: number | null;
+  created_at: number;
+  updated_at: number;
+  /** When an admin expired the node (it must re-enrol), or null. */
+  expired_at: number | null;
+  /** Id of the auth key the node enrolled with last. */
+  auth_key_id: string;
+}
+
+/** The database as Kysely types it. */
+export interface ControlDatabase {
+  meta: MetaTable;
+  auth_keys: AuthKeyTable;
+  nodes: NodeTable;
+}
