@@ -18,6 +18,9 @@ export const DNS_FIXTURES: Record<string, FixtureExpectation> = {
   'dns-suffix-match': { target: 'dns.names.near-miss', control: 'dns.records.a' },
   'dns-case-sensitive': { target: 'dns.names.mixed-case', control: 'dns.records.a' },
   'dns-constant-serial': { target: 'dns.update.serial-increases', control: 'dns.records.a' },
+  'dns-ignores-ttl': { target: 'dns.config.ttl', control: 'dns.records.a' },
+  'dns-ignores-rate-limit': { target: 'dns.config.rate-limit', control: 'dns.records.a' },
+  'dns-ignores-forwarder': { target: 'dns.config.forwarder', control: 'dns.records.a' },
 };
 
 describe('dns suite against @rustynet/dns-magic and broken fixtures (int, root)', function () {

@@ -12,6 +12,7 @@
 import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { DnsFixture, type DnsSuiteOptions } from './fixture.js';
+import { configTests } from './tests/config.js';
 import { manifestTests } from './tests/manifest.js';
 import { namesTests } from './tests/names.js';
 import { recordsTests } from './tests/records.js';
@@ -34,6 +35,7 @@ export const dnsTests: readonly KitTest<DnsFixture>[] = [
   ...transportTests,
   ...updateTests,
   ...robustnessTests,
+  ...configTests,
   ...stateTests,
   ...startTests,
   ...teardownTests,
