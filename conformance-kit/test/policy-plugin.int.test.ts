@@ -20,6 +20,7 @@ export const POLICY_FIXTURES: Record<string, FixtureExpectation> = {
   'policy-skips-same-acl': { target: 'policy.selectors.node-set-change', control: 'policy.state.already-running' },
   'policy-range-endpoints': { target: 'policy.ports.overlapping-ranges', control: 'policy.state.already-running' },
   'policy-ports-only-grow': { target: 'policy.update.shrink', control: 'policy.state.already-running' },
+  'policy-trusts-sources': { target: 'policy.spoof.underlay-overlay-source', control: 'policy.state.already-running' },
 };
 
 describe('policy suite against @rustynet/policy-nftables and broken fixtures (int, root)', function () {

@@ -20,6 +20,7 @@ import { forwardTests } from './tests/forward.js';
 import { manifestTests } from './tests/manifest.js';
 import { portsTests } from './tests/ports.js';
 import { selectorsTests } from './tests/selectors.js';
+import { spoofTests } from './tests/spoof.js';
 import { stateTests } from './tests/state.js';
 import { teardownTests } from './tests/teardown.js';
 import { updateTests } from './tests/update.js';
@@ -36,6 +37,7 @@ export const policyTests: readonly KitTest<PolicyFixture>[] = [
   ...selectorsTests,
   ...portsTests,
   ...forwardTests,
+  ...spoofTests,
   ...updateTests,
   ...badInputTests,
   ...countersTests,
