@@ -28,11 +28,11 @@ describe('policy suite against @rustynet/policy-nftables and broken fixtures (in
   const tmp = useTmpDir('rnt-policy-', { requireBuilt: PLUGIN });
 
   itPassesReferenceRun({
-    title: 'the reference plugin passes every test in under 60 s; the JSON report validates; skips carry reasons',
+    title: 'the reference plugin passes every test in under 90 s; the JSON report validates; skips carry reasons',
     plugin: PLUGIN,
     kind: 'policy',
     label: 'policy',
-    maxSeconds: 60,
+    maxSeconds: 90,
     passedMoreThan: 12,
     tmp,
   });
