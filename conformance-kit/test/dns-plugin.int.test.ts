@@ -15,6 +15,12 @@ export const DNS_FIXTURES: Record<string, FixtureExpectation> = {
   'dns-crashes-on-junk': { target: 'dns.robustness.malformed', control: 'dns.records.a' },
   'dns-noerror-for-nxdomain': { target: 'dns.records.nxdomain', control: 'dns.records.a' },
   'dns-update-restarts': { target: 'dns.update.no-restart', control: 'dns.records.a' },
+  'dns-suffix-match': { target: 'dns.names.near-miss', control: 'dns.records.a' },
+  'dns-case-sensitive': { target: 'dns.names.mixed-case', control: 'dns.records.a' },
+  'dns-constant-serial': { target: 'dns.update.serial-increases', control: 'dns.records.a' },
+  'dns-ignores-ttl': { target: 'dns.config.ttl', control: 'dns.records.a' },
+  'dns-ignores-rate-limit': { target: 'dns.config.rate-limit', control: 'dns.records.a' },
+  'dns-ignores-forwarder': { target: 'dns.config.forwarder', control: 'dns.records.a' },
 };
 
 describe('dns suite against @rustynet/dns-magic and broken fixtures (int, root)', function () {

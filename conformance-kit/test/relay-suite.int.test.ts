@@ -10,11 +10,11 @@ describe('runPluginTest against the reference relay (int)', function () {
   const tmp = useTmpDir('rnt-relay-', { requireBuilt: RELAY });
 
   itPassesReferenceRun({
-    title: 'passes every relay test in under 60 s; the JSON report validates; nothing is left behind',
+    title: 'passes every relay test in under 90 s; the JSON report validates; nothing is left behind',
     plugin: RELAY,
     kind: 'relay',
     label: 'relay',
-    maxSeconds: 60,
+    maxSeconds: 90,
     leavesNothingBehind: true,
     check: (report, log) => {
       expect(report.tests.map((t) => t.id)).to.deep.equal(relayTests.map((t) => t.id));

@@ -31,7 +31,10 @@ import type { PolicyOptions } from './options.js';
 import type { AddressMatch, PortRange, ResolvedPolicy, ResolvedRule } from './resolve.js';
 
 /** Options the compiler reads. */
-export type CompileOptions = Pick<PolicyOptions, 'table' | 'priority' | 'filterForward' | 'allowNeighborDiscovery' | 'dropInvalid'>;
+export type CompileOptions = Pick<
+  PolicyOptions,
+  'table' | 'priority' | 'filterForward' | 'allowNeighborDiscovery' | 'dropInvalid' | 'dropSpoofed'
+>;
 
 /** Name of the chain holding the ACL. */
 export const ACL_CHAIN = 'acl';
@@ -106,6 +109,21 @@ export function ruleLines(rule: ResolvedRule): string[] {
 }
 
 /**
+ * Base-chain lines after the jump to the ACL (reached only by packets that did not arrive on a
+ * mesh interface, since the ACL always ends in a verdict): drop those whose source is another
+ * node's mesh address (spoofed around the policy).
+ */
+function antiSpoofLines(policy: ResolvedPolicy): string[] {
+  const peers = [...policy.nodes.values()].filter((n) => n.id !== policy.self);
+  const lines: string[] = [];
+  for (const family of [4, 6] as const) {
+    const addrs = [...new Set(peers.flatMap((n) => n.addresses.filter((a) => a.family === family).map(text)))];
+    if (addrs.length > 0) lines.push(`${family === 4 ? 'ip' : 'ip6'} saddr ${set(addrs)} drop comment "mesh source off the mesh"`);
+  }
+  return lines;
+}
+
+/**
  * Renders the whole transaction (see the module comment).
  * @returns the script text for `nft -f -`.
  */
@@ -117,12 +135,14 @@ export function compileRuleset(policy: ResolvedPolicy, options: CompileOptions):
   out.push(`table inet ${t}`, `delete table inet ${t}`, `table inet ${t} {`);
   for (const rule of policy.rules) out.push(`\tcounter ${ruleCounterName(rule.index)} { comment ${quote(rule.id)} }`);
   out.push(`\tcounter ${DEFAULT_COUNTER} { comment "default deny" }`);
+  const spoof = options.dropSpoofed ? antiSpoofLines(policy) : [];
   const hooks: Array<'input' | 'forward'> = options.filterForward ? ['input', 'forward'] : ['input'];
   for (const hook of hooks) {
     out.push(
       `\tchain ${hook} {`,
       `\t\ttype filter hook ${hook} priority ${priorityText(options.priority)}; policy accept;`,
       `\t\tiifname ${ifs} jump ${ACL_CHAIN}`,
+      ...spoof.map((l) => `\t\t${l}`),
       `\t}`,
     );
   }

@@ -21,6 +21,12 @@ export interface PolicyOptions {
   allowNeighborDiscovery: boolean;
   /** Drop packets conntrack classifies as `invalid` before the ACL. Default true. */
   dropInvalid: boolean;
+  /**
+   * Drop packets whose source is another node's mesh address but that did not arrive on a mesh
+   * interface (spoofed over the underlay or a LAN), so the ACL's source checks cannot be
+   * bypassed. Default true.
+   */
+  dropSpoofed: boolean;
   /** Period of the counter poll that feeds the metrics, in ms; 0 disables. Default 10000. */
   counterPollIntervalMs: number;
   /** The nft executable. Default `nft` (looked up in PATH by the command runner). */
@@ -40,6 +46,7 @@ export const DEFAULT_OPTIONS: Readonly<PolicyOptions> = Object.freeze({
   filterForward: true,
   allowNeighborDiscovery: true,
   dropInvalid: true,
+  dropSpoofed: true,
   counterPollIntervalMs: 10_000,
   nft: 'nft',
   startupInterfaces: [],
@@ -60,6 +67,7 @@ export const optionsSchema = {
     filterForward: { type: 'boolean', default: DEFAULT_OPTIONS.filterForward },
     allowNeighborDiscovery: { type: 'boolean', default: DEFAULT_OPTIONS.allowNeighborDiscovery },
     dropInvalid: { type: 'boolean', default: DEFAULT_OPTIONS.dropInvalid },
+    dropSpoofed: { type: 'boolean', default: DEFAULT_OPTIONS.dropSpoofed },
     counterPollIntervalMs: { type: 'integer', minimum: 0, default: DEFAULT_OPTIONS.counterPollIntervalMs },
     nft: { type: 'string', minLength: 1, default: DEFAULT_OPTIONS.nft },
     startupInterfaces: {

@@ -17,10 +17,14 @@ table inet rustynet_policy {
 \tchain input {
 \t\ttype filter hook input priority filter - 10; policy accept;
 \t\tiifname "rn0" jump acl
+\t\tip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } drop comment "mesh source off the mesh"
+\t\tip6 saddr { fd00::2, fd00::4 } drop comment "mesh source off the mesh"
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority filter - 10; policy accept;
 \t\tiifname "rn0" jump acl
+\t\tip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } drop comment "mesh source off the mesh"
+\t\tip6 saddr { fd00::2, fd00::4 } drop comment "mesh source off the mesh"
 \t}
 \tchain acl {
 \t\tct state established,related accept
@@ -73,6 +77,9 @@ describe('compiler', () => {
     // base chains accept by policy: only iifname-matched packets enter the ACL
     expect(text.match(/policy accept;/g)).to.have.length(2);
     expect(text.match(/iifname "rn0" jump acl/g)).to.have.length(2);
+    expect(compileRuleset(resolvePolicy(sampleInput()), { ...DEFAULT_OPTIONS, dropSpoofed: false })).not.to.include(
+      'mesh source off the mesh',
+    );
   });
 
   it('honours options: priority, no forward chain, no ND, no invalid drop', () => {

@@ -10,6 +10,7 @@
  */
 import type { PluginContext, RelayPlugin } from '@rustynet/plugin-api';
 import { RelayClient } from './client/plugin.js';
+import { DEFAULT_RELAY_LIMITS } from './server/core.js';
 
 export { RelayClient, DEFAULT_CLIENT_OPTIONS, relayClientConfigSchema, CLIENT_DROP_REASONS } from './client/plugin.js';
 export type { RelayClientOptions, ClientDropReason } from './client/plugin.js';
@@ -19,6 +20,13 @@ export { RelayCore, DEFAULT_RELAY_LIMITS, DROP_REASONS, parseIdentityKeys, resol
 export type { RelayLimits, RelayCounters, DropReason, RelayCoreOptions, SendFn } from './server/core.js';
 export { TokenBucket } from './token-bucket.js';
 export * as protocol from './protocol.js';
+
+/**
+ * The `limits` of {@link createRelayServer} the conformance kit may set (its "server kit limits",
+ * docs/conformance.md, Relay): every key of `RelayLimits`, so the kit may, e.g., shorten
+ * `sessionTimeoutMs` to test session expiry.
+ */
+export const relayServerKitLimits: readonly string[] = Object.freeze(Object.keys(DEFAULT_RELAY_LIMITS));
 
 /**
  * Entry point named in `rustynet-plugin.json`: creates the relay client plugin.

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { DnsCapabilities, DnsStartConfig, DnsZoneData, Endpoint, PluginManifest } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
-import type { PluginHost } from '../../host/plugin-host-client.js';
+import { PluginHost } from '../../host/plugin-host-client.js';
 import { lastLines, logWarnings } from '../common/diagnostics.js';
 import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
 import type { SuiteOptions } from '../common/options.js';
@@ -102,6 +102,27 @@ export class DnsFixture extends SuiteFixture<DnsSuiteOptions, DnsHostName> {
     this.server = { host: a, plugin, logFile: join(dir, 'host.log'), running: false };
     this.manifest = plugin.loaded.manifest;
     this.caps = this.manifest.capabilities as DnsCapabilities;
+  }
+
+  /**
+   * A new, never-started instance on c whose plugin options are the suite's with `options` (kit
+   * options, see common/kit-options.ts) merged over them; closed by {@link dispose}.
+   */
+  async instanceWith(options: Record<string, unknown>, label: string): Promise<PluginHost> {
+    const dir = join(this.workDir, label);
+    const h = await PluginHost.start({
+      host: this.net.host('c'),
+      spec: this.opts.plugin,
+      cwd: this.cwd,
+      stateDir: join(dir, 'state'),
+      logFile: join(dir, 'host.log'),
+      expectKind: this.kind,
+      label: `dns@c (${label})`,
+      options: { ...this.opts.options, ...options },
+      tracker: this.net.tracker,
+    });
+    this.extraHosts.push(h);
+    return h;
   }
 
   /** Where the server on a listens: a's underlay address and loopback, port {@link DNS_PORT}. */

@@ -12,7 +12,9 @@
 import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { DnsFixture, type DnsSuiteOptions } from './fixture.js';
+import { configTests } from './tests/config.js';
 import { manifestTests } from './tests/manifest.js';
+import { namesTests } from './tests/names.js';
 import { recordsTests } from './tests/records.js';
 import { robustnessTests } from './tests/robustness.js';
 import { startTests } from './tests/start.js';
@@ -29,9 +31,11 @@ export { malformedMessages } from './tests/robustness.js';
 export const dnsTests: readonly KitTest<DnsFixture>[] = [
   ...manifestTests,
   ...recordsTests,
+  ...namesTests,
   ...transportTests,
   ...updateTests,
   ...robustnessTests,
+  ...configTests,
   ...stateTests,
   ...startTests,
   ...teardownTests,

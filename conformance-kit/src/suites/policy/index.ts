@@ -16,7 +16,11 @@ import { PolicyFixture, type PolicySuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
 import { countersTests } from './tests/counters.js';
 import { enforceTests } from './tests/enforce.js';
+import { forwardTests } from './tests/forward.js';
 import { manifestTests } from './tests/manifest.js';
+import { portsTests } from './tests/ports.js';
+import { selectorsTests } from './tests/selectors.js';
+import { spoofTests } from './tests/spoof.js';
 import { stateTests } from './tests/state.js';
 import { teardownTests } from './tests/teardown.js';
 import { updateTests } from './tests/update.js';
@@ -30,6 +34,10 @@ export const policyTests: readonly KitTest<PolicyFixture>[] = [
   ...manifestTests,
   ...stateTests,
   ...enforceTests,
+  ...selectorsTests,
+  ...portsTests,
+  ...forwardTests,
+  ...spoofTests,
   ...updateTests,
   ...badInputTests,
   ...countersTests,

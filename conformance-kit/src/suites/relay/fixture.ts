@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Endpoint, NetmapRelay, PluginManifest, RelayCapabilities, RelayPathStatus } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
-import type { PluginHost } from '../../host/plugin-host-client.js';
+import { PluginHost } from '../../host/plugin-host-client.js';
 import { lastLines, logWarnings } from '../common/diagnostics.js';
 import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
 import type { SuiteOptions } from '../common/options.js';
@@ -67,6 +67,8 @@ export interface PackageExports {
   hasServer: boolean;
   /** The package's `protocol` namespace, when it exports one. */
   protocol?: Record<string, unknown>;
+  /** Optional server `limits` the package declares it honours (its `relayServerKitLimits` export). */
+  serverKitLimits: string[];
 }
 
 /**
@@ -131,7 +133,13 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     const mod = (await import(pathToFileURL(module).href)) as Record<string, unknown>;
     const protocol =
       typeof mod['protocol'] === 'object' && mod['protocol'] !== null ? (mod['protocol'] as Record<string, unknown>) : undefined;
-    this.pkg = { module, hasServer: typeof mod['createRelayServer'] === 'function', ...(protocol && { protocol }) };
+    const kitLimits = mod['relayServerKitLimits'];
+    this.pkg = {
+      module,
+      hasServer: typeof mod['createRelayServer'] === 'function',
+      ...(protocol && { protocol }),
+      serverKitLimits: Array.isArray(kitLimits) ? kitLimits.filter((x): x is string => typeof x === 'string') : [],
+    };
     if (!this.pkg.hasServer) {
       this.noServerReason = `the package ${this.manifest.name} does not export createRelayServer: the kit cannot run its relay server (see docs/conformance.md, Relay)`;
     }
@@ -176,13 +184,59 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     };
   }
 
-  /** A new client plugin instance in `host`'s namespace (closed by {@link dispose}). */
-  async newClient(host: RelayHostName, label: string): Promise<ClientNode> {
+  /**
+   * A new client plugin instance in `host`'s namespace (closed by {@link dispose}); `options`
+   * (kit options, see common/kit-options.ts) are merged over the suite's plugin options.
+   */
+  async newClient(host: RelayHostName, label: string, options?: Record<string, unknown>): Promise<ClientNode> {
     const h = this.net.host(host);
-    const plugin = await this.startHost(h, join(this.workDir, label), label);
+    const dir = join(this.workDir, label);
+    const plugin = options
+      ? await PluginHost.start({
+          host: h,
+          spec: this.opts.plugin,
+          cwd: this.cwd,
+          stateDir: join(dir, 'state'),
+          logFile: join(dir, 'host.log'),
+          expectKind: this.kind,
+          label,
+          options: { ...this.opts.options, ...options },
+          tracker: this.net.tracker,
+        })
+      : await this.startHost(h, dir, label);
     const c: ClientNode = { host: h, plugin, label, running: false };
     this.extra.push(c);
     return c;
+  }
+
+  /**
+   * Runs `fn` with an extra relay server `name` (port `port`, id `relayId`, allowlist `nodes`,
+   * `limits` over {@link MAIN_LIMITS}) in the relay namespace, and stops it afterwards.
+   */
+  async withServer<R>(
+    spec: { name: string; port: number; relayId: string; nodes: readonly string[]; limits?: Record<string, number> },
+    fn: (relay: NetmapRelay) => Promise<R>,
+  ): Promise<R> {
+    const opts = this.serverOptions(spec.relayId, spec.port, spec.nodes, { ...MAIN_LIMITS, ...spec.limits });
+    await this.agents.relay.serverCreate(spec.name, this.pkg.module, opts, this.ms(20_000));
+    try {
+      return await fn({ id: spec.relayId, endpoint: { host: this.net.host('relay').underlayAddress, port: spec.port } });
+    } finally {
+      await this.agents.relay.serverStop(spec.name).catch(() => undefined);
+    }
+  }
+
+  /** Stops the extra server `name` and starts it again with the same options (new process state, no sessions). */
+  async restartServer(spec: {
+    name: string;
+    port: number;
+    relayId: string;
+    nodes: readonly string[];
+    limits?: Record<string, number>;
+  }): Promise<void> {
+    await this.agents.relay.serverStop(spec.name);
+    const opts = this.serverOptions(spec.relayId, spec.port, spec.nodes, { ...MAIN_LIMITS, ...spec.limits });
+    await this.agents.relay.serverCreate(spec.name, this.pkg.module, opts, this.ms(20_000));
   }
 
   /** The main relay as a netmap relay entry. */

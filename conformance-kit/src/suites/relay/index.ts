@@ -17,10 +17,12 @@ import { RelayFixture, type RelaySuiteOptions } from './fixture.js';
 import { amplificationTests } from './tests/amplification.js';
 import { floodTests } from './tests/flood.js';
 import { forwardTests } from './tests/forward.js';
+import { clientTests } from './tests/client.js';
 import { limitsTests } from './tests/limits.js';
 import { manifestTests } from './tests/manifest.js';
 import { pathTests } from './tests/path.js';
 import { registerTests } from './tests/register.js';
+import { sessionsTests } from './tests/sessions.js';
 import { stateTests } from './tests/state.js';
 import { teardownTests } from './tests/teardown.js';
 
@@ -36,6 +38,8 @@ export const relayTests: readonly KitTest<RelayFixture>[] = [
   ...amplificationTests,
   ...limitsTests,
   ...floodTests,
+  ...sessionsTests,
+  ...clientTests,
   ...teardownTests,
 ];
 

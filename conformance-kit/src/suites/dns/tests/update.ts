@@ -27,6 +27,20 @@ async function socketInodes(fx: DnsFixture, port: number): Promise<string[]> {
   return out.sort();
 }
 
+/** The zone's SOA serial as served now (`dig <zone> SOA` from b), or null when no SOA came back. */
+async function soaSerial(fx: DnsFixture): Promise<number | null> {
+  const r = await fx.ask(ZONE, 'SOA');
+  const soa = r?.answers.find((a) => a.type === 'SOA');
+  const serial = soa ? Number(soa.data.split(/\s+/)[2]) : NaN;
+  return Number.isInteger(serial) ? serial : null;
+}
+
+/** RFC 1982 serial number arithmetic (32 bits): is `b` greater than `a`? */
+export function serialGreater(a: number, b: number): boolean {
+  const d = (b - a + 2 ** 32) % 2 ** 32;
+  return d !== 0 && d < 2 ** 31;
+}
+
 /** The `dns.update.*` tests, in run order. */
 export const updateTests: T[] = [
   {
@@ -37,7 +51,7 @@ export const updateTests: T[] = [
       await expectAnswers(t, fx, [q(`b.${ZONE}`, 'A', 'NOERROR', ['100.64.0.2'])]);
       t.begin('note the sockets bound to the DNS port');
       const before = await socketInodes(fx, DNS_PORT);
-      t.check(before.length >= 2, 'no UDP and TCP sockets found on the DNS port', 'UDP and TCP sockets on port ' + DNS_PORT, before);
+      t.check(before.length >= 2, 'no UDP and TCP sockets found on the DNS port', `UDP and TCP sockets on port ${DNS_PORT}`, before);
       t.begin('update(zone v2)');
       await t.ok('update(v2)', fx.update(s.plugin, zoneV2(fx)));
       await expectAnswers(t, fx, [
@@ -75,6 +89,26 @@ export const updateTests: T[] = [
       t.begin('update with zone "bad..zone"');
       await t.rejects('update(bad zone)', fx.update(s.plugin, { ...v1, zone: 'bad..zone' }), 'INVALID_INPUT', /^zone$/);
       await expectAnswers(t, fx, [q(`b.${ZONE}`, 'A', 'NOERROR', ['100.64.0.2']), q(`c.${ZONE}`, 'A', 'NOERROR', ['100.64.0.3'])]);
+    },
+  },
+  {
+    id: 'dns.update.serial-increases',
+    title: `the zone's SOA serial increases (RFC 1982) on every update(), also on three updates within one second and on an update with unchanged data`,
+    async run(t, fx) {
+      const s = await fx.serving();
+      t.begin(`dig ${ZONE} SOA`);
+      let prev = t.need(await soaSerial(fx), `no SOA answer for ${ZONE}`, `${ZONE}. SOA with a serial`, null);
+      const seen = [prev];
+      const zones = [zoneV2(fx), fx.zoneV1(), fx.zoneV1()];
+      for (const [i, z] of zones.entries()) {
+        t.begin(`update #${i + 1} (${i === 2 ? 'unchanged data' : 'changed data'}) and dig ${ZONE} SOA`);
+        await t.ok(`update #${i + 1}`, fx.update(s.plugin, z));
+        const next = t.need(await soaSerial(fx), `no SOA answer for ${ZONE} after update #${i + 1}`, 'a serial', null);
+        seen.push(next);
+        t.check(serialGreater(prev, next), `the SOA serial did not increase on update #${i + 1}`, `a serial greater than ${prev}`, seen);
+        prev = next;
+      }
+      await expectAnswers(t, fx, [q(`c.${ZONE}`, 'A', 'NOERROR', ['100.64.0.3'])]);
     },
   },
 ];

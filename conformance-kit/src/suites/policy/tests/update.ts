@@ -4,6 +4,7 @@ import type { ResultPromise } from 'execa';
 import type { TestHost } from '../../../harness/test-network.js';
 import type { KitTest } from '../../define.js';
 import { expectFlows, MATRIX_RULES, type Flow } from '../flows.js';
+import { applyOnA, flow } from './helpers.js';
 import type { PolicyFixture } from '../fixture.js';
 
 type T = KitTest<PolicyFixture>;
@@ -147,6 +148,50 @@ export const updateTests: T[] = [
         results,
       );
       await expectFlows(t, fx, [C_8082], 'after the swaps the second policy is in force: tcp/8082 from c gets through', () => 'accept');
+    },
+  },
+  {
+    id: 'policy.update.shrink',
+    title:
+      'rules re-applied under the same ids with fewer ports, a narrower range and fewer sources, and a rule left out, stop what they no longer allow while the rest still gets through',
+    deadlineMs: 40_000,
+    async run(t, fx) {
+      const wide: AclRule[] = [
+        { id: 'ssh', action: 'accept', src: ['*'], dst: ['a'], proto: 'tcp', ports: [22] },
+        { id: 'web', action: 'accept', src: ['*'], dst: ['a'], proto: 'tcp', ports: [80, '8080-8082'] },
+        { id: 'udp', action: 'accept', src: ['*'], dst: ['a'], proto: 'udp', ports: ['5000-5002', 6000] },
+        { id: 'ping', action: 'accept', src: ['b', 'c'], dst: ['a'], proto: 'icmp' },
+      ];
+      const narrow: AclRule[] = [
+        { id: 'web', action: 'accept', src: ['*'], dst: ['a'], proto: 'tcp', ports: [80, '8080-8081'] },
+        { id: 'udp', action: 'accept', src: ['*'], dst: ['a'], proto: 'udp', ports: [5000] },
+        { id: 'ping', action: 'accept', src: ['b'], dst: ['a'], proto: 'icmp' },
+      ];
+      const icmp = (from: 'b' | 'c', action: 'accept' | 'drop'): Flow => ({ from, proto: 'icmp', action, ruleId: null });
+      await applyOnA(t, fx, wide, 'the wide rules');
+      await expectFlows(
+        t,
+        fx,
+        [flow('b', 'tcp', 22, 'accept'), flow('c', 'tcp', 8082, 'accept'), flow('c', 'udp', 5002, 'accept'), icmp('c', 'accept')],
+        'wide rules',
+      );
+      await applyOnA(t, fx, narrow, 'the same ids, narrower (ssh left out)');
+      await expectFlows(
+        t,
+        fx,
+        [
+          flow('b', 'tcp', 22, 'drop'),
+          flow('c', 'tcp', 8082, 'drop'),
+          flow('b', 'udp', 5002, 'drop'),
+          flow('c', 'udp', 6000, 'drop'),
+          icmp('c', 'drop'),
+          flow('b', 'tcp', 80, 'accept'),
+          flow('c', 'tcp', 8081, 'accept'),
+          flow('b', 'udp', 5000, 'accept'),
+          icmp('b', 'accept'),
+        ],
+        'narrowed rules',
+      );
     },
   },
 ];

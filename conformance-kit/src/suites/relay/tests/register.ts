@@ -1,7 +1,8 @@
 import type { Endpoint } from '@rustynet/plugin-api';
 import type { KitTest } from '../../define.js';
 import type { StepContext } from '../../step-context.js';
-import { BACKEND_PORT, IMPOSTOR, STRANGER, type RelayFixture } from '../fixture.js';
+import { BACKEND_PORT, IMPOSTOR, RELAY_ID, STRANGER, type RelayFixture } from '../fixture.js';
+import { delivered, rawChallenge, rawProto, rawRegister, rawSession, rawSkip, rawSocket } from '../raw-session.js';
 import { contains, LOOPBACK_BACKEND, marker, needServer, sleep, waitFor } from './helpers.js';
 
 type T = KitTest<RelayFixture>;
@@ -112,6 +113,76 @@ export const registerTests: T[] = [
     deadlineMs: 30_000,
     async run(t, fx) {
       await refusedRegistration(t, fx, STRANGER, STRANGER, 'stranger-y');
+    },
+  },
+  {
+    id: 'relay.register.token-replay',
+    title:
+      "a REGISTER carrying a valid token made for host c's address, correctly signed, sent from host d's address gets d no session (its DATA is not forwarded); the same REGISTER from c works",
+    gate: 'server, protocol (raw registration)',
+    skipIf: rawSkip,
+    async run(t, fx) {
+      const p = rawProto(fx);
+      const spec = { name: 'replay', port: 3481, relayId: 'kit-relay-replay', nodes: ['a', 'd'] };
+      await fx.withServer(spec, async (relay) => {
+        t.begin('a registers on the wire (the receiver)');
+        const recv = t.need(await rawSession(fx, p, 'a', relay.endpoint, relay.id, 'a'), 'no CHALLENGE for a', 'a CHALLENGE', null);
+        t.begin("c: HELLO -> the token for c's address; REGISTER of d signed with d's key");
+        const sc = await rawSocket(fx, 'c');
+        const body = t.need(await rawChallenge(p, sc, relay.endpoint, fx.ms(3000)), 'no CHALLENGE for c', 'a CHALLENGE', null);
+        const reg = rawRegister(fx, p, body, 'd', relay.id);
+        t.begin("the same REGISTER from d's address (the token replayed from elsewhere)");
+        const sd = await rawSocket(fx, 'd');
+        await sd.agent.send(sd.id, relay.endpoint, [reg]);
+        await sleep(300);
+        t.begin("control: the REGISTER from c's address, then DATA c -> a");
+        await sc.agent.send(sc.id, relay.endpoint, [reg]);
+        await sleep(300);
+        const ok = await delivered(p, sc, relay.endpoint, 'a', marker('ctl'), recv, fx.ms(2000));
+        t.check(
+          ok,
+          'a registration with a token for its own address did not work: the test is inconclusive',
+          'DATA c -> a delivered',
+          'not delivered',
+        );
+        t.begin("DATA from d's address (never validated) is not forwarded");
+        const leaked = await delivered(p, sd, relay.endpoint, 'a', marker('replay'), recv, fx.ms(1000));
+        t.check(!leaked, "the relay accepted a token made for another address: d's DATA reached a", 'not forwarded', 'forwarded to a');
+      });
+    },
+  },
+  {
+    id: 'relay.register.other-relay-id',
+    title:
+      "a REGISTER signed over another relay's id (the main relay's) is refused at this relay (its DATA is not forwarded); the same node signing over this relay's id from the same address works",
+    gate: 'server, protocol (raw registration)',
+    skipIf: rawSkip,
+    async run(t, fx) {
+      const p = rawProto(fx);
+      const spec = { name: 'ids', port: 3482, relayId: 'kit-relay-ids', nodes: ['a', 'd'] };
+      await fx.withServer(spec, async (relay) => {
+        t.begin('a registers on the wire (the receiver)');
+        const recv = t.need(await rawSession(fx, p, 'a', relay.endpoint, relay.id, 'a'), 'no CHALLENGE for a', 'a CHALLENGE', null);
+        t.begin(`c: REGISTER of d signed over relay id ${RELAY_ID} (not ${relay.id})`);
+        const sc = await rawSocket(fx, 'c');
+        const body = t.need(await rawChallenge(p, sc, relay.endpoint, fx.ms(3000)), 'no CHALLENGE for c', 'a CHALLENGE', null);
+        await sc.agent.send(sc.id, relay.endpoint, [rawRegister(fx, p, body, 'd', RELAY_ID)]);
+        await sleep(300);
+        t.begin('DATA c -> a after the registration for another relay is not forwarded');
+        const leaked = await delivered(p, sc, relay.endpoint, 'a', marker('other-id'), recv, fx.ms(1000));
+        t.check(!leaked, "the relay accepted a registration signed for another relay's id", 'not forwarded', 'forwarded to a');
+        t.begin(`control: REGISTER of d signed over ${relay.id} from the same address`);
+        const body2 = t.need(await rawChallenge(p, sc, relay.endpoint, fx.ms(3000)), 'no CHALLENGE for c', 'a CHALLENGE', null);
+        await sc.agent.send(sc.id, relay.endpoint, [rawRegister(fx, p, body2, 'd', relay.id)]);
+        await sleep(300);
+        const ok = await delivered(p, sc, relay.endpoint, 'a', marker('ctl'), recv, fx.ms(2000));
+        t.check(
+          ok,
+          'a registration signed for this relay did not work: the test is inconclusive',
+          'DATA c -> a delivered',
+          'not delivered',
+        );
+      });
     },
   },
 ];
