@@ -156,7 +156,7 @@ export class Daemon {
         serial: (fn) => this.serial(fn),
         handlers: {
           status: () => this.status(),
-          plugins: async () => this.pluginInfos(),
+          plugins: () => Promise.resolve(this.pluginInfos()),
           up: async () => {
             await this.up();
             return { state: this.state };
@@ -167,7 +167,7 @@ export class Daemon {
           },
           reload: () => this.reload(),
           metrics: async () => ({ contentType: services.metrics.registry.contentType, body: await services.metrics.registry.metrics() }),
-          timeline: async () => this.timeline(),
+          timeline: () => Promise.resolve(this.timeline()),
         },
         ...(this.opts.cwd !== undefined && { cwd: this.opts.cwd }),
         ...(this.opts.paths && { paths: this.opts.paths }),
@@ -183,19 +183,40 @@ export class Daemon {
     this.session = session;
 
     await this.serial(async () => {
-      let lastGood: TrustedNetmap | undefined;
-      try {
-        lastGood = await session.trust.lastGood();
-      } catch (err) {
-        session.logger.warn(
-          { code: toRustynetError(err).code, err: toRustynetError(err).message },
-          'last good netmap no longer verifies; waiting for a new one',
-        );
-      }
-      if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
-      await session.ingest.pollOnce(true);
+      await this.restoreRecorded(session);
     });
     this.pollLoop = this.runPollLoop(session);
+  }
+
+  /**
+   * The first netmap after start, newest first, so a restart never re-applies a state older than
+   * what the data plane had: an apply intent a dead predecessor recorded (newer than the
+   * watermark), then the source, and only when the source brought nothing applicable the last
+   * good netmap. An intent that no longer verifies blocks the last good map (fail closed).
+   */
+  private async restoreRecorded(session: Session): Promise<void> {
+    const intent = await session.trust.recordedIntent();
+    if (intent?.kind === 'newer') {
+      session.logger.warn({ version: intent.trusted.netmap.version }, 'found an unfinished apply; applying its netmap first');
+      await session.ingest.applyTrusted(intent.trusted, 'intent');
+    } else if (intent?.kind === 'unverifiable') {
+      session.logger.warn(
+        { reason: intent.reason },
+        'found an unfinished apply that no longer verifies; not re-applying the older last good netmap',
+      );
+    }
+    const polled = await session.ingest.pollOnce(true);
+    if (intent || polled.result === 'applied' || this.node.current) return;
+    let lastGood: TrustedNetmap | undefined;
+    try {
+      lastGood = await session.trust.lastGood();
+    } catch (err) {
+      session.logger.warn(
+        { code: toRustynetError(err).code, err: toRustynetError(err).message },
+        'last good netmap no longer verifies; waiting for a new one',
+      );
+    }
+    if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
   }
 
   /**

@@ -34,6 +34,11 @@ export const ErrorCodes = {
   RELAY_FAILED: 43,
   /** An external command exited non-zero or could not be started. */
   COMMAND_FAILED: 44,
+  /**
+   * Persisting state (the netmap watermark, the last good netmap, an apply's intent) failed, e.g.
+   * the disk is full: the change was rolled back (or never made); `details.errno` names the cause.
+   */
+  STATE_WRITE_FAILED: 45,
   /** A deadline passed. */
   TIMEOUT: 50,
   /** The caller's AbortSignal fired. */
