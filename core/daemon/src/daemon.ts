@@ -45,6 +45,8 @@ export interface DaemonOptions {
 
 /** Default netmap poll interval, ms. */
 const DEFAULT_POLL_INTERVAL_MS = 1000;
+/** Interval of the watchdog's health reads (`backend.stats()`), ms. */
+const HEALTH_INTERVAL_MS = 1000;
 
 /**
  * The Rustynet daemon's life-cycle shell. The work is done by the session's parts (see
@@ -68,6 +70,7 @@ export class Daemon {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly pollAbort = new AbortController();
   private pollLoop: Promise<void> | undefined;
+  private healthLoop: Promise<void> | undefined;
 
   /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
   constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
@@ -186,6 +189,25 @@ export class Daemon {
       await this.restoreRecorded(session);
     });
     this.pollLoop = this.runPollLoop(session);
+    this.healthLoop = this.runHealthLoop(session);
+  }
+
+  /**
+   * Every {@link HEALTH_INTERVAL_MS} while running: one watchdog health read (`stats()`) inside
+   * the serialiser, so it never sees an apply half-way. Faults the backend reports arrive at the
+   * watchdog at once, without waiting for this loop.
+   */
+  private async runHealthLoop(s: Session): Promise<void> {
+    const signal = this.pollAbort.signal;
+    while (!signal.aborted) {
+      try {
+        await s.components.clock.sleep(HEALTH_INTERVAL_MS, signal);
+      } catch {
+        break;
+      }
+      if (signal.aborted) break;
+      await this.serial(() => s.watchdog.check()).catch((err: unknown) => s.logger.error({ err: String(err) }, 'health check failed'));
+    }
   }
 
   /**
@@ -334,8 +356,10 @@ export class Daemon {
     if (this.stopped || !this.started) return;
     this.stopped = true;
     this.pollAbort.abort();
+    await this.session?.watchdog.stop();
     await this.chain.catch(() => undefined);
     await this.pollLoop?.catch(() => undefined);
+    await this.healthLoop?.catch(() => undefined);
     const s = this.session;
     if (s) {
       await this.serial(async () => {
@@ -374,6 +398,7 @@ export class Daemon {
       reconciler: s.reconciler,
       dns: s.dns,
       paths: s.paths,
+      health: s.watchdog.health(),
       logger: s.logger,
     });
   }

@@ -248,6 +248,22 @@ export class Ingest {
     return { result: 'failed', version, error: e.toJSON() };
   }
 
+  /**
+   * Restores the whole desired state after a data-plane fault (the watchdog's restore): stops the
+   * data plane, then applies the applied netmap again from scratch (start, peers, routes, policy,
+   * DNS). Nothing is committed: the recorded state does not change. No-op without a netmap.
+   * @throws RustynetError the failing start or apply step's error (the data plane is then stopped
+   *   or rolled back; the watchdog retries).
+   */
+  async restore(): Promise<void> {
+    const current = this.d.state.current;
+    const self = current?.trusted.netmap.nodes.find((n) => n.id === this.d.node);
+    if (!current || !self) return;
+    await this.d.dataPlane.stop();
+    const r = await this.d.dataPlane.apply(current.trusted.netmap, self);
+    this.d.metrics.peers.set(r.peers);
+  }
+
   /** Records a rejected netmap: status, metric, log, audit. Never throws. */
   async reject(err: RustynetError, version?: unknown): Promise<void> {
     this.d.state.lastRejection = { code: err.code, message: err.message, at: new Date(this.d.clock.now()).toISOString() };
