@@ -85,6 +85,19 @@ const KNOWN = {
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'iperf3'],
     files: ['core/testbed/dist/src/index.js', 'plugins/policy-nftables/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
   },
+  recovery: {
+    what: 'median of 5: time to traffic after a backend process kill and a daemon kill + restart, both backends (docs/performance.md)',
+    json: true,
+    root: true,
+    tools: ['ip', 'wg', 'wireguard-go', 'openvpn', 'ping', 'nft', 'tcpdump'],
+    files: [
+      'core/testbed/dist/src/index.js',
+      'core/daemon/dist/src/index.js',
+      'plugins/backend-wireguard/dist/src/index.js',
+      'plugins/backend-openvpn/dist/src/index.js',
+      'conformance-kit/dist/src/harness/index.js',
+    ],
+  },
   'path-failover': {
     what: 'seconds from a blocked direct path to relayed traffic, and back (real rustynetd + relay)',
     root: true,
