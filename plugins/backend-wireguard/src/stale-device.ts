@@ -162,10 +162,13 @@ export async function replaceStaleDevice(
       { field: 'interfaceName', details: { socket: sock, linkPresent } },
     );
   }
-  const candidates = new Set<number>(sockState === 'live' ? await socketOwners(sock) : []);
-  if (rec.pid !== null) candidates.add(rec.pid);
+  // The recorded pid first (cheap); the control socket's owners (a scan of /proc) only when it
+  // is not the process serving our name.
   const orphans: number[] = [];
-  for (const pid of candidates) if (await isWireguardGoFor(pid, interfaceName)) orphans.push(pid);
+  if (rec.pid !== null && (await isWireguardGoFor(rec.pid, interfaceName))) orphans.push(rec.pid);
+  if (orphans.length === 0 && sockState === 'live') {
+    for (const pid of await socketOwners(sock)) if (await isWireguardGoFor(pid, interfaceName)) orphans.push(pid);
+  }
   if (sockState === 'live' && orphans.length === 0) {
     throw new RustynetError(
       'BACKEND_FAILED',
