@@ -103,31 +103,35 @@ export async function socketOwners(path: string): Promise<number[]> {
   return owners;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** True while `pid` exists and is not a zombie (an orphan's zombie waits for init to reap it). */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!stat) return false;
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
-/** SIGTERM, up to 2 s, then SIGKILL and up to 2 s more. @returns pids still alive. */
+/** The pids of `pids` that are {@link alive}. */
+async function living(pids: number[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const pid of pids) if (await alive(pid)) out.push(pid);
+  return out;
+}
+
+/**
+ * SIGKILL (an orphan holds nothing worth a clean exit: its device is replaced, and wireguard-go
+ * lingers for seconds on SIGTERM), then up to 2 s for the processes to go.
+ * @returns pids still alive.
+ */
 async function endProcesses(pids: number[], scope: CallScope): Promise<number[]> {
-  const signal = (sig: NodeJS.Signals): void => {
-    for (const pid of pids.filter(alive)) {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* gone */
-      }
+  for (const pid of await living(pids)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
     }
-  };
-  signal('SIGTERM');
-  for (let i = 0; i < 40 && pids.some(alive); i++) await scope.sleep(50);
-  signal('SIGKILL');
-  for (let i = 0; i < 40 && pids.some(alive); i++) await scope.sleep(50);
-  return pids.filter(alive);
+  }
+  for (let i = 0; i < 80 && (await living(pids)).length > 0; i++) await scope.sleep(25);
+  return living(pids);
 }
 
 /**
@@ -135,7 +139,7 @@ async function endProcesses(pids: number[], scope: CallScope): Promise<number[]>
  * live wireguard-go control socket of that name, replace it when it is ours — our record names
  * it (the record lives in this plugin instance's private state directory) and any process
  * serving it is `wireguard-go ... <interfaceName>` found through its control socket or the
- * recorded pid — by ending that process and deleting the link and socket. Otherwise refuse.
+ * recorded pid — by killing that process (SIGKILL) and deleting the link and socket. Otherwise refuse.
  * @returns true when a stale device was replaced.
  * @throws RustynetError `BACKEND_FAILED` (field `interfaceName`) when a device of that name
  *   exists and is not ours, or cannot be removed; `TIMEOUT`, `ABORTED` from `scope`.
