@@ -7,7 +7,9 @@
 // network namespace). Each run injects one fault on node a and measures the milliseconds until a
 // ping a -> b over the mesh is answered again (one echo request with a 200 ms wait, repeated):
 //   backend-killed   SIGKILL of a's data-plane processes (wireguard-go / openvpn); the daemon's
-//                    watchdog (or the backend itself) restores the data plane;
+//                    watchdog (or the backend itself) restores the data plane; before each
+//                    sample `rustynet down && up` gives a fresh data plane, so a backend's own
+//                    crash back-off does not carry from one sample to the next;
 //   daemon-restart   SIGKILL of a's rustynetd, then the same command again; timed from the
 //                    restart, counting only traffic after the new daemon reports `up` (the dead
 //                    daemon's orphaned data plane is replaced at start).
@@ -53,7 +55,7 @@ skipUnlessReady(
   root,
 );
 
-const { Mesh, timeToTraffic } = await import('../core/testbed/dist/src/index.js');
+const { Mesh, rustynet, timeToTraffic } = await import('../core/testbed/dist/src/index.js');
 const log = (line) => process.stderr.write(`[${NAME}] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const cleanup = meshCleanup(log);
@@ -69,10 +71,24 @@ async function waitStatus(m, id, pred, since, what) {
   throw new Error(`node ${id}: not ${what} within ${TIMEOUT_MS} ms\n${await m.tail(id, 30)}`);
 }
 
+/**
+ * A fresh data plane on a (`rustynet down`, `rustynet up`), so each backend-killed sample starts
+ * from the same state: a backend's own restart back-off (OpenVPN doubles its restart delay for an
+ * instance that crashed again within 60 s) would otherwise grow from sample to sample.
+ */
+async function freshDataPlane(m) {
+  const a = m.node('a');
+  await rustynet(['down', '--socket', a.socket]);
+  await rustynet(['up', '--socket', a.socket]);
+  await waitStatus(m, 'a', (s) => s.state === 'up', Date.now(), 'up');
+  if ((await timeToTraffic(a.host, m.node('b').v4, Date.now(), TIMEOUT_MS)) === null) throw new Error('no traffic after down/up');
+}
+
 async function measure(m, backend, fault) {
   const a = m.node('a');
   const b = m.node('b');
   if (fault === 'backend-killed') {
+    await freshDataPlane(m);
     const t0 = Date.now();
     await m.killBackend('a', backend);
     const ms = await timeToTraffic(a.host, b.v4, t0, TIMEOUT_MS);
