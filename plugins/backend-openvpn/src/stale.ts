@@ -1,5 +1,4 @@
 /** Removal of what a crashed earlier run of the OpenVPN backend left behind, at start. */
-import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { Logger } from '@rustynet/plugin-api';
 import type { IpTool } from './ip-tool.js';
@@ -20,11 +19,10 @@ export async function removeStaleProcesses(configDir: string, log: Logger): Prom
   }
   if (stale.length === 0) return;
   log.warn({ pids: stale }, 'ending openvpn processes left by an earlier run');
-  // A zombie counts as gone: the orphan's new parent (init) may reap it only much later.
   const alive = (pid: number): boolean => {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      process.kill(pid, 0);
+      return true;
     } catch {
       return false;
     }
