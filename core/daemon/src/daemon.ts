@@ -45,6 +45,8 @@ export interface DaemonOptions {
 
 /** Default netmap poll interval, ms. */
 const DEFAULT_POLL_INTERVAL_MS = 1000;
+/** Interval of the watchdog's health reads (`backend.stats()`), ms. */
+const HEALTH_INTERVAL_MS = 1000;
 
 /**
  * The Rustynet daemon's life-cycle shell. The work is done by the session's parts (see
@@ -68,6 +70,7 @@ export class Daemon {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly pollAbort = new AbortController();
   private pollLoop: Promise<void> | undefined;
+  private healthLoop: Promise<void> | undefined;
 
   /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
   constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
@@ -183,19 +186,59 @@ export class Daemon {
     this.session = session;
 
     await this.serial(async () => {
-      let lastGood: TrustedNetmap | undefined;
-      try {
-        lastGood = await session.trust.lastGood();
-      } catch (err) {
-        session.logger.warn(
-          { code: toRustynetError(err).code, err: toRustynetError(err).message },
-          'last good netmap no longer verifies; waiting for a new one',
-        );
-      }
-      if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
-      await session.ingest.pollOnce(true);
+      await this.restoreRecorded(session);
     });
     this.pollLoop = this.runPollLoop(session);
+    this.healthLoop = this.runHealthLoop(session);
+  }
+
+  /**
+   * Every {@link HEALTH_INTERVAL_MS} while running: one watchdog health read (`stats()`) inside
+   * the serialiser, so it never sees an apply half-way. Faults the backend reports arrive at the
+   * watchdog at once, without waiting for this loop.
+   */
+  private async runHealthLoop(s: Session): Promise<void> {
+    const signal = this.pollAbort.signal;
+    while (!signal.aborted) {
+      try {
+        await s.components.clock.sleep(HEALTH_INTERVAL_MS, signal);
+      } catch {
+        break;
+      }
+      if (signal.aborted) break;
+      await this.serial(() => s.watchdog.check()).catch((err: unknown) => s.logger.error({ err: String(err) }, 'health check failed'));
+    }
+  }
+
+  /**
+   * The first netmap after start, newest first, so a restart never re-applies a state older than
+   * what the data plane had: an apply intent a dead predecessor recorded (newer than the
+   * watermark), then the source, and only when the source brought nothing applicable the last
+   * good netmap. An intent that no longer verifies blocks the last good map (fail closed).
+   */
+  private async restoreRecorded(session: Session): Promise<void> {
+    const intent = await session.trust.recordedIntent();
+    if (intent?.kind === 'newer') {
+      session.logger.warn({ version: intent.trusted.netmap.version }, 'found an unfinished apply; applying its netmap first');
+      await session.ingest.applyTrusted(intent.trusted, 'intent');
+    } else if (intent?.kind === 'unverifiable') {
+      session.logger.warn(
+        { reason: intent.reason },
+        'found an unfinished apply that no longer verifies; not re-applying the older last good netmap',
+      );
+    }
+    const polled = await session.ingest.pollOnce(true);
+    if (intent || polled.result === 'applied' || this.node.current) return;
+    let lastGood: TrustedNetmap | undefined;
+    try {
+      lastGood = await session.trust.lastGood();
+    } catch (err) {
+      session.logger.warn(
+        { code: toRustynetError(err).code, err: toRustynetError(err).message },
+        'last good netmap no longer verifies; waiting for a new one',
+      );
+    }
+    if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
   }
 
   /**
@@ -313,8 +356,10 @@ export class Daemon {
     if (this.stopped || !this.started) return;
     this.stopped = true;
     this.pollAbort.abort();
+    await this.session?.watchdog.stop();
     await this.chain.catch(() => undefined);
     await this.pollLoop?.catch(() => undefined);
+    await this.healthLoop?.catch(() => undefined);
     const s = this.session;
     if (s) {
       await this.serial(async () => {
@@ -353,6 +398,7 @@ export class Daemon {
       reconciler: s.reconciler,
       dns: s.dns,
       paths: s.paths,
+      health: s.watchdog.health(),
       logger: s.logger,
     });
   }

@@ -34,8 +34,13 @@ export const ErrorCodes = {
   RELAY_FAILED: 43,
   /** An external command exited non-zero or could not be started. */
   COMMAND_FAILED: 44,
+  /**
+   * Persisting state (the netmap watermark, the last good netmap, an apply's intent) failed, e.g.
+   * the disk is full: the change was rolled back (or never made); `details.errno` names the cause.
+   */
+  STATE_WRITE_FAILED: 45,
   /** Persistent storage failed (disk full, I/O error, read-only): the write was rolled back, nothing stored. */
-  STORAGE_FAILED: 45,
+  STORAGE_FAILED: 46,
   /** A deadline passed. */
   TIMEOUT: 50,
   /** The caller's AbortSignal fired. */

@@ -18,6 +18,7 @@ import { LocalApiClient, type DaemonStatus } from '@rustynet/cli';
 import { cleanStaleRuntimeFiles, collectSecrets, findLeftovers, removeRuntimeFilesSync, scanForSecrets } from './cleanup.js';
 import { RELAY_HOST, RELAY_ID, RELAY_PORT } from './constants.js';
 import { DaemonProcesses, outputTail } from './daemons.js';
+import { killBackend } from './faults.js';
 import { buildNetmap, buildNetmapNode, signNetmap, writeNetmapFile, type NetmapOptions, type NetmapShape } from './netmaps.js';
 import { buildDaemonConfig, generateMeshKeys, type MeshNode } from './node-config.js';
 import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
@@ -363,6 +364,26 @@ export class Mesh {
    */
   policyCounters(id: string): Promise<Array<{ name: string; rule: string; packets: number; bytes: number }>> {
     return nftCounters(this.node(id).host, this.opts.plugins.policyTable);
+  }
+
+  /** SIGKILLs node `id`'s daemon (a crash: what it started stays) and waits for it to exit. */
+  killDaemon(id: string): Promise<ProcessExit | null> {
+    return this.procs.kill(id, 'SIGKILL');
+  }
+
+  /** Starts node `id`'s daemon again with the config {@link startDaemons} wrote (does not wait). */
+  restartDaemon(id: string): void {
+    this.procs.startDaemon(this.node(id), this.opts.cwd);
+  }
+
+  /**
+   * SIGKILLs the data-plane processes of node `id` for `backend` (by its profile's process names).
+   * @returns the pids killed. @throws Error when the backend has no profile or no process runs.
+   */
+  killBackend(id: string, backend: string): Promise<number[]> {
+    const profile = this.opts.backendProfiles[backend];
+    if (!profile) throw new Error(`no backend profile for ${backend}`);
+    return killBackend(this.node(id), profile);
   }
 
   /** pids of the running daemons by node id. */

@@ -95,7 +95,17 @@ export class OpenVpnBackend extends BackendBase<Running> {
     await removeStaleDevices(this.ip, v.prefix, this.log, scope.signal);
     await removeStaleExitRules(this.ip, this.opts, this.log);
     this.log.info({ nodeId: v.nodeId, basePort: v.basePort, prefix: v.prefix, fingerprint: keys.fingerprint }, 'OpenVPN backend started');
-    return { v, keys, configDir, socketDir, ownSocketDir, peers: new Map(), routes: new Map(), exitRules: new Set() };
+    return {
+      v,
+      keys,
+      configDir,
+      socketDir,
+      ownSocketDir,
+      peers: new Map(),
+      routes: new Map(),
+      exitRules: new Set(),
+      ...(typeof config.onFault === 'function' && { onFault: config.onFault }),
+    };
   }
 
   /** Stops every instance and removes devices, rules and files; failures are logged, not thrown. */
@@ -149,6 +159,14 @@ export class OpenVpnBackend extends BackendBase<Running> {
       readyTimeoutMs: this.opts.readyTimeoutMs,
       restarts: this.restarts,
       beforeRestart: () => this.ensureDevice(p.config.id),
+      // The instance restarts itself: the host only records the fault (selfHealing).
+      onUnexpectedExit: (x) =>
+        run.onFault?.({
+          code: 'BACKEND_FAILED',
+          message: `openvpn for peer ${p.config.id} (${device}) exited (code ${x.exitCode}, signal ${x.signal}); restarting in ${x.restartInMs} ms`,
+          selfHealing: true,
+          details: { peer: p.config.id, device, exitCode: x.exitCode, signal: x.signal, restartInMs: x.restartInMs },
+        }),
     });
   }
 

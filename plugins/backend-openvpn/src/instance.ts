@@ -23,6 +23,8 @@ export interface InstanceDeps {
   restarts: Counter;
   /** Called before a crashed instance is started again (re-creates its device if it vanished). */
   beforeRestart: () => Promise<void>;
+  /** Called once per unexpected exit, before the restart is scheduled (reports the fault). Must not throw. */
+  onUnexpectedExit?: (exit: { exitCode: number | null; signal: string | null; restartInMs: number }) => void;
 }
 
 /** Supervision state of an instance. */
@@ -175,6 +177,11 @@ export class OpenVpnInstance {
       },
       'openvpn instance exited unexpectedly; restarting',
     );
+    try {
+      this.deps.onUnexpectedExit?.({ exitCode: r.exitCode, signal: r.signal, restartInMs: delay });
+    } catch (err) {
+      this.deps.logger.error({ err: String(err) }, 'fault report failed');
+    }
     void this.restartAfter(delay);
   }
 

@@ -29,6 +29,11 @@ export function renderStatus(s: DaemonStatus, now: number = Date.now()): string 
   } else {
     lines.push('netmap none applied');
   }
+  const dp = s.dataPlane;
+  if (dp && (dp.state !== 'ok' || dp.restores.ok + dp.restores.failed > 0)) {
+    const why = dp.reason ? `: ${dp.reason.code} ${formatAge(dp.reason.at, now)}: ${dp.reason.message}` : '';
+    lines.push(`data plane ${dp.state}${why} (restores: ${dp.restores.ok} ok, ${dp.restores.failed} failed)`);
+  }
   if (s.lastRejection) {
     lines.push(`last rejected netmap: ${s.lastRejection.code} ${formatAge(s.lastRejection.at, now)}: ${s.lastRejection.message}`);
   }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DEFAULT_CALL_TIMEOUT_MS, type CallOptions, type Logger } from '@rustynet/plugin-api';
+import { DEFAULT_CALL_TIMEOUT_MS, RustynetError, type CallOptions, type Logger } from '@rustynet/plugin-api';
 import { LocalApi, type LocalApiHandlers } from '../api/local-api.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { DaemonConfig } from '../config/schema.js';
@@ -20,6 +20,7 @@ import { createDaemonMetrics, type DaemonMetrics } from './metrics.js';
 import { PathProbing, pathSourceOf, type ProbeTransportFactory } from './path-probing.js';
 import { PluginSet } from './plugin-set.js';
 import { RelayClient } from './relay-client.js';
+import { DataPlaneWatchdog } from './watchdog.js';
 
 /** What {@link createSession} needs besides the config. */
 export interface SessionInputs {
@@ -57,6 +58,8 @@ export interface Session {
   probing: PathProbing | undefined;
   dataPlane: DataPlane;
   ingest: Ingest;
+  /** Data-plane health: notices a failed backend and restores the desired state. */
+  watchdog: DataPlaneWatchdog;
   /** Each peer's path for status: the override, the path controller, or all direct. */
   paths: PeerPathSource;
 }
@@ -128,14 +131,14 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
     });
     // The data plane and path probing need each other (the controller asks the backend endpoint;
     // the data plane drives the controller): the controller gets the endpoint through this seam.
-    let dataPlane: DataPlane | undefined;
+    const late: { dataPlane?: DataPlane; watchdog?: DataPlaneWatchdog } = {};
     probing = await PathProbing.create({
       config: cfg,
       services: components,
       plugins: loaded,
       hooks,
       sign: (data) => components.keyStore.sign(data),
-      backendEndpoint: async (peer) => dataPlane?.backendEndpoint(peer),
+      backendEndpoint: async (peer) => late.dataPlane?.backendEndpoint(peer),
       onEndpointChanged: (peer, ep) => reconciler.noteEndpoint(peer, ep),
       serial: inp.serial,
       onSwitch: async (sw) => {
@@ -156,7 +159,9 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
           callOptions,
         })
       : undefined;
-    dataPlane = new DataPlane({
+    // The watchdog needs the data plane and ingest; the backend reports to it through this seam.
+    const dataPlane = new DataPlane({
+      onFault: (fault) => late.watchdog?.report(fault),
       config: cfg,
       plugins: loaded,
       reconciler,
@@ -183,6 +188,22 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       clock,
       logger,
     });
+    late.dataPlane = dataPlane;
+    const watchdog = new DataPlaneWatchdog({
+      clock,
+      logger: logger.child({ component: 'watchdog' }),
+      faults: metrics.dataPlaneFaults,
+      restores: metrics.dataPlaneRestores,
+      audit: (kind, data) => audit.append(kind, data),
+      serial: inp.serial,
+      wanted: () => inp.state.state === 'up' && inp.state.current !== undefined,
+      probe: async () => {
+        if (!dataPlane.running) throw new RustynetError('NOT_RUNNING', 'the data plane is not running');
+        await loaded.backend.instance.stats(callOptions());
+      },
+      restore: () => ingest.restore(),
+    });
+    late.watchdog = watchdog;
     const session: Session = {
       components,
       logger,
@@ -198,6 +219,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       probing,
       dataPlane,
       ingest,
+      watchdog,
       paths: pathSourceOf(inp.paths, path),
     };
     await audit.append('daemon.start', { node: cfg.node, plugins: loaded.all.map((p) => `${p.manifest.name}@${p.manifest.version}`) });

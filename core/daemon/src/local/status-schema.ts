@@ -89,6 +89,30 @@ export const daemonStatusSchema = {
       required: ['listen', 'ok', 'lastError', 'failures'],
       properties: { listen: strings, ok: { type: 'boolean' }, lastError: nullableError, failures: { type: 'number' } },
     },
+    dataPlane: {
+      type: 'object',
+      required: ['state', 'reason', 'restores', 'lastRestore'],
+      properties: {
+        state: { type: 'string', enum: ['ok', 'degraded', 'restoring'] },
+        reason: nullableError,
+        restores: {
+          type: 'object',
+          required: ['ok', 'failed'],
+          properties: { ok: { type: 'integer', minimum: 0 }, failed: { type: 'integer', minimum: 0 } },
+        },
+        lastRestore: {
+          type: 'object',
+          nullable: true,
+          required: ['at', 'result', 'durationMs', 'attempt'],
+          properties: {
+            at: { type: 'string' },
+            result: { type: 'string', enum: ['ok', 'failed'] },
+            durationMs: { type: 'number' },
+            attempt: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+    },
   },
 } as const;
 

@@ -72,6 +72,23 @@ export interface BackendStatus {
   listenPort: number | null;
 }
 
+/**
+ * The data plane's health as the daemon's watchdog sees it (see `docs/operations/faults.md`):
+ * - `ok`: the backend answers its health reads (or nothing runs);
+ * - `degraded`: a fault was noticed (`reason`), a restore is due or waits for its back-off, or
+ *   the backend reported a fault it heals itself;
+ * - `restoring`: the whole desired state is being restored (stop, start, peers, routes, policy, DNS).
+ */
+export interface DataPlaneHealth {
+  state: 'ok' | 'degraded' | 'restoring';
+  /** The latest fault or failed restore (kept after recovery, with `state` `ok` again), or null. */
+  reason: StatusError | null;
+  /** Restore attempts since the daemon started, by result. */
+  restores: { ok: number; failed: number };
+  /** The latest restore attempt (`at`: ISO start time; `durationMs`: ms; `attempt`: from 1), or null. */
+  lastRestore: { at: string; result: 'ok' | 'failed'; durationMs: number; attempt: number } | null;
+}
+
 /** `GET /v1/status`. */
 export interface DaemonStatus {
   node: string;
@@ -90,4 +107,9 @@ export interface DaemonStatus {
   policy: PolicyStatus | null;
   /** The DNS plugin's listeners and failures (null without one). DNS failures never fail an apply. */
   dns: DnsStatus | null;
+  /**
+   * The data plane's health: faults noticed, restores and why (see {@link DataPlaneHealth}).
+   * Always sent by this daemon; optional so that a status of an older daemon still reads.
+   */
+  dataPlane?: DataPlaneHealth;
 }
