@@ -25,20 +25,41 @@ function shape(err: unknown): ErrorShape {
   };
 }
 
+/** One step of a test and how long it ran (the last one up to now while it still runs). */
+export interface StepTiming {
+  step: string;
+  ms: number;
+}
+
 /**
- * Per-test helper: tracks the current step and builds {@link ConformanceFailure}s with
- * expected and actual values.
+ * Per-test helper: tracks the current step (with the duration of every step) and builds
+ * {@link ConformanceFailure}s with expected and actual values.
  */
 export class StepContext {
   /** Name of the step running now. */
   step: string | undefined;
   readonly steps: string[] = [];
-  constructor(readonly testId: string) {}
+  private readonly startedAt: number[] = [];
+  /**
+   * @param testId - the test's stable id.
+   * @param now - clock in ms (tests inject one).
+   */
+  constructor(
+    readonly testId: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Enters a named step (shown in failure reports). */
+  /** Enters a named step (shown in failure reports); the previous step ends here. */
   begin(step: string): void {
     this.step = step;
     this.steps.push(step);
+    this.startedAt.push(this.now());
+  }
+
+  /** Every step so far with its duration in ms; the running step counts up to now. */
+  timings(): StepTiming[] {
+    const end = this.now();
+    return this.steps.map((step, i) => ({ step, ms: (this.startedAt[i + 1] ?? end) - (this.startedAt[i] ?? end) }));
   }
 
   /** Throws a failure at the current step. */

@@ -12,6 +12,8 @@ import type { TestHost, TestNetwork } from '../../harness/test-network.js';
 import { PluginHost } from '../../host/plugin-host-client.js';
 import type { FixtureBase } from '../define.js';
 import type { SuiteOptions } from './options.js';
+import { ResidueWatcher } from './residue.js';
+import type { Snapshot } from './snapshot.js';
 
 /**
  * Base of the four suite fixtures. Built lazily on first {@link ready} (by the suite's
@@ -27,6 +29,8 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
   dirty = true;
   /** This run's temporary directory (state, logs, keys), removed with the network. */
   workDir!: string;
+  /** Snapshots namespaces before a start and finds what a test left after its stops. */
+  readonly residue = new ResidueWatcher(() => this.residueIgnoreDirs());
   /** Plugin hosts made by {@link freshInstance}, closed by {@link dispose}. */
   protected readonly extraHosts: PluginHost[] = [];
   private readyP: Promise<void> | undefined;
@@ -91,7 +95,26 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
       ...(label !== undefined && { label }),
       ...(this.opts.options && { options: this.opts.options }),
       tracker: this.testNetwork().tracker,
+      observer: this.residue,
     });
+  }
+
+  /** Directories the residue check never counts (e.g. key directories the kit asked for). */
+  protected residueIgnoreDirs(): readonly string[] {
+    return [];
+  }
+
+  /**
+   * Called after every test: when it passed, the residue of every namespace where the test left
+   * no instance running (see {@link ResidueWatcher}); when it failed, baselines are forgotten.
+   * @returns residue per host name; empty when none.
+   */
+  async afterTest(passed: boolean): Promise<Record<string, Snapshot>> {
+    if (!passed) {
+      this.residue.reset();
+      return {};
+    }
+    return this.residue.check();
   }
 
   /** A new, never-started instance of the plugin in `name`'s namespace (closed by {@link dispose}). */
