@@ -53,3 +53,8 @@ export class ConformanceTimeoutError extends ConformanceFailure {
     );
   }
 }
+
+/** Thrown by `StepContext.skip`: the test found at run time that it does not apply (reported SKIPPED with the reason). */
+export class ConformanceSkip extends Error {
+  override readonly name = 'ConformanceSkip';
+}

@@ -1,4 +1,4 @@
-import { ConformanceFailure } from './errors.js';
+import { ConformanceFailure, ConformanceSkip } from './errors.js';
 
 function fmt(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -39,6 +39,8 @@ export class StepContext {
   /** Name of the step running now. */
   step: string | undefined;
   readonly steps: string[] = [];
+  /** Measurements the test reports whether it passes or not (e.g. CPU share under a flood). */
+  readonly measurements: Record<string, number | string> = {};
   private readonly startedAt: number[] = [];
   /**
    * @param testId - the test's stable id.
@@ -56,10 +58,20 @@ export class StepContext {
     this.startedAt.push(this.now());
   }
 
+  /** Records a measurement for the report (`tests[].measurements`) and the progress line. */
+  measure(name: string, value: number | string): void {
+    this.measurements[name] = value;
+  }
+
   /** Every step so far with its duration in ms; the running step counts up to now. */
   timings(): StepTiming[] {
     const end = this.now();
     return this.steps.map((step, i) => ({ step, ms: (this.startedAt[i + 1] ?? end) - (this.startedAt[i] ?? end) }));
+  }
+
+  /** Ends the test as SKIPPED with `reason` (never a pass): what it needs turned out to be absent. */
+  skip(reason: string): never {
+    throw new ConformanceSkip(reason);
   }
 
   /** Throws a failure at the current step. */

@@ -13,6 +13,7 @@ import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
 import { encryptionTests } from './tests/encryption.js';
 import { endpointTests } from './tests/endpoints.js';
+import { faultTests } from './tests/faults.js';
 import { keyTests } from './tests/keys.js';
 import { manifestTests } from './tests/manifest.js';
 import { peerTests } from './tests/peers.js';
@@ -38,6 +39,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...badInputTests,
   ...secretsTests,
   ...teardownTests,
+  ...faultTests,
 ];
 
 /**

@@ -103,6 +103,15 @@ export class ResidueWatcher implements LifecycleObserver {
     }
   }
 
+  /**
+   * Forgets the baseline of `netns`, so its next start takes a new one (a test calls this after
+   * stopping every instance there, to be judged against the namespace as it is now).
+   */
+  forget(netns: string): void {
+    const s = this.ns.get(netns);
+    if (s) delete s.baseline;
+  }
+
   /** Forgets every baseline (after a failed test: its leftovers are not the next test's). */
   reset(): void {
     for (const s of this.ns.values()) delete s.baseline;
