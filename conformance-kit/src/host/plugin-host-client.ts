@@ -4,7 +4,7 @@ import type { PluginKind } from '@rustynet/plugin-api';
 import type { TestHost } from '../harness/test-network.js';
 import type { ResourceTracker } from '../harness/tracker.js';
 import type { LifecycleObserver, WatchedHost } from '../suites/common/residue.js';
-import type { CommandRecord, HostRequest, HostResponse, LoadResult, WireError } from './protocol.js';
+import type { CommandRecord, HostLogs, HostRequest, HostResponse, LoadResult, WireError } from './protocol.js';
 
 type DistOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -215,6 +215,11 @@ export class PluginHost implements WatchedHost {
   /** Commands the plugin ran through its CommandRunner with sequence number above `since`. */
   commands(since = 0): Promise<CommandRecord[]> {
     return this.request<CommandRecord[]>({ op: 'commands', since }, 10_000);
+  }
+
+  /** Commands with their output and the output of spawned processes since a cursor (`--keep-logs`). */
+  logs(since: number, offsets: Record<string, number>): Promise<HostLogs> {
+    return this.request<HostLogs>({ op: 'logs', since, offsets }, 20_000);
   }
 
   /** The daemon hook timeline (entries oldest first), or null when the daemon offers none. */

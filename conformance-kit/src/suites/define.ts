@@ -1,5 +1,5 @@
 import type { Context } from 'mocha';
-import { ConformanceFailure, ConformanceTimeoutError } from './errors.js';
+import { ConformanceFailure, ConformanceSkip, ConformanceTimeoutError } from './errors.js';
 import { StepContext } from './step-context.js';
 
 /** One conformance test of a suite. */
@@ -51,6 +51,15 @@ export function kitMeta(test: Mocha.Runnable): KitTestMeta {
   return meta;
 }
 
+/** Measurements a test recorded (`StepContext.measure`), attached to its mocha test. */
+export function kitMeasurements(test: Mocha.Runnable): Record<string, number | string> | undefined {
+  const v: unknown = Reflect.get(test, 'kitMeasurements');
+  if (typeof v !== 'object' || v === null) return undefined;
+  const out: Record<string, number | string> = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'number' || typeof x === 'string') out[k] = x;
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Minimal fixture surface the registration needs. */
 export interface FixtureBase {
   ready(): Promise<void>;
@@ -59,6 +68,8 @@ export interface FixtureBase {
   diagnostics(): Promise<string>;
   /** After each test: what it left behind (passed tests), keyed by host; see `SuiteFixture.afterTest`. */
   afterTest?(passed: boolean): Promise<Record<string, Record<string, string[]>>>;
+  /** After each test, with `--keep-logs`: writes the plugin hosts' logs of that test. */
+  keepLogs?(testId: string): Promise<void>;
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
@@ -87,6 +98,7 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
       // the network is built once, on the first test; mocha's own timeout covers it too
       this.timeout(deadline() + (spec.prepare ? prepareMs() : 0) + 180_000);
       const t = new StepContext(spec.id);
+      if (this.test) Object.assign(this.test, { kitMeasurements: t.measurements });
       let passed = false;
       try {
         t.begin('kit: set up the test network and plugin hosts (outside the deadline)');
@@ -105,6 +117,7 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
         t.begin('prepare: start the instances and apply the baseline peers and routes');
         await withDeadline(spec.run(t, fixture), deadline(), () => new ConformanceTimeoutError(spec.id, deadline(), t.step, t.timings()));
         passed = true;
+        await fixture.keepLogs?.(spec.id).catch(() => undefined);
         if (fixture.afterTest) {
           t.begin('residue: compare each namespace the test stopped the plugin in with its snapshot from before the start');
           const left = await fixture.afterTest(true);
@@ -116,7 +129,14 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
           );
         }
       } catch (err) {
-        if (!passed) await fixture.afterTest?.(false).catch(() => undefined);
+        if (!passed) {
+          await fixture.afterTest?.(false).catch(() => undefined);
+          await fixture.keepLogs?.(spec.id).catch(() => undefined);
+        }
+        if (err instanceof ConformanceSkip) {
+          if (this.test) setKitMeta(this.test, { kitSkipReason: err.message });
+          this.skip();
+        }
         if (err && (err as { constructor?: { name?: string } }).constructor?.name === 'Pending') throw err;
         fixture.dirty = true;
         const f =
