@@ -18,6 +18,7 @@ import { keyTests } from './tests/keys.js';
 import { manifestTests } from './tests/manifest.js';
 import { peerTests } from './tests/peers.js';
 import { routeTests } from './tests/routes.js';
+import { routeOverlayTests } from './tests/routes-overlay.js';
 import { secretsTests } from './tests/secrets.js';
 import { stateTests } from './tests/state.js';
 import { statsTests } from './tests/stats.js';
@@ -36,6 +37,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...encryptionTests,
   ...endpointTests,
   ...routeTests,
+  ...routeOverlayTests,
   ...badInputTests,
   ...secretsTests,
   ...teardownTests,
