@@ -11,6 +11,7 @@ import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
+import { cipherTests } from './tests/cipher.js';
 import { encryptionTests } from './tests/encryption.js';
 import { endpointTests } from './tests/endpoints.js';
 import { faultTests } from './tests/faults.js';
@@ -35,6 +36,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...peerTests,
   ...statsTests,
   ...encryptionTests,
+  ...cipherTests,
   ...endpointTests,
   ...routeTests,
   ...routeOverlayTests,
