@@ -11,6 +11,7 @@ import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
+import { batchTrafficTests } from './tests/batch-traffic.js';
 import { cipherTests } from './tests/cipher.js';
 import { encryptionTests } from './tests/encryption.js';
 import { endpointTests } from './tests/endpoints.js';
@@ -34,6 +35,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...keyTests,
   ...stateTests,
   ...peerTests,
+  ...batchTrafficTests,
   ...statsTests,
   ...encryptionTests,
   ...cipherTests,
