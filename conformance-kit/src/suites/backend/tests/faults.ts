@@ -48,7 +48,7 @@ export const faultTests: T[] = [
     async run(t, fx) {
       const { a, b } = fx.nodes;
       await freshStart(t, fx, b);
-      await expectPing(t, fx, a, b.ip4, 'before the fault');
+      await expectPing(t, fx, b, a.ip4, 'before the fault: from the restarted b, which handshakes at once');
       t.begin(`SIGKILL every process the backend on ${b.name} spawned`);
       const victims = await spawnedPids(b);
       if (victims.length === 0) t.skip('the backend spawned no process through the command runner: nothing to kill');
@@ -93,7 +93,7 @@ export const faultTests: T[] = [
     async run(t, fx) {
       const { a, b } = fx.nodes;
       await freshStart(t, fx, b);
-      await expectPing(t, fx, a, b.ip4, 'before the fault');
+      await expectPing(t, fx, b, a.ip4, 'before the fault: from the restarted b, which handshakes at once');
       const orphans = await spawnedPids(b);
       t.begin(`SIGKILL the plugin host of ${b.name} (pid ${b.plugin.pid ?? '?'})`);
       const old = b.plugin;
