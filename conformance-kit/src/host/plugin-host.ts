@@ -132,8 +132,8 @@ async function handle(req: HostRequest): Promise<unknown> {
         const target = req.args[req.signer.arg];
         if (typeof target !== 'object' || target === null) throw new Error(`signer: argument ${req.signer.arg} is not an object`);
         const key = createPrivateKey(readFileSync(req.signer.keyFile, 'utf8'));
-        (target as Record<string, unknown>)['sign'] = async (challenge: Uint8Array): Promise<Uint8Array> =>
-          new Uint8Array(cryptoSign(null, challenge, key));
+        (target as Record<string, unknown>)['sign'] = (challenge: Uint8Array): Promise<Uint8Array> =>
+          Promise.resolve(new Uint8Array(cryptoSign(null, challenge, key)));
       }
       const result: unknown = await Reflect.apply(fn, instance, req.args);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));

@@ -80,7 +80,7 @@ export function toWireError(err: unknown): WireError {
     const e = err as Record<string, unknown>;
     const out: WireError = {
       name: typeof e['name'] === 'string' ? e['name'] : 'Error',
-      message: typeof e['message'] === 'string' ? e['message'] : String(err),
+      message: typeof e['message'] === 'string' ? e['message'] : (JSON.stringify(err) ?? 'non-Error value thrown'),
     };
     if (typeof e['code'] === 'string') out.code = e['code'];
     if (typeof e['errno'] === 'number') out.errno = e['errno'];

@@ -73,12 +73,16 @@ export interface ConformanceReport {
 export const REPORT_SCHEMA_ID = 'https://rustynet.dev/schemas/conformance-report-1.json';
 
 function esc(s: string): string {
-  return s
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  return (
+    s
+      // control characters are not allowed in XML 1.0: drop them (intended)
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+  );
 }
 
 /** Renders a report as JUnit XML (the common Jenkins/GitLab/GitHub schema). */

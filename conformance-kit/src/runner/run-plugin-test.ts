@@ -114,7 +114,8 @@ async function loadPolicyBackend(spec: string, cwd: string): Promise<LoadedInfo>
 async function toolVersion(file: string, args: string[]): Promise<string | null> {
   const r = await execa(file, args, { reject: false, timeout: 5000, stdin: 'ignore' }).catch(() => null);
   if (!r || (r.exitCode !== 0 && !r.stdout && !r.stderr)) return null;
-  return (String(r.stdout || r.stderr).split('\n')[0] ?? '').trim() || null;
+  const text: unknown = r.stdout || r.stderr;
+  return ((typeof text === 'string' ? text : '').split('\n')[0] ?? '').trim() || null;
 }
 
 async function environment(): Promise<ConformanceReport['environment']> {
@@ -133,7 +134,7 @@ async function environment(): Promise<ConformanceReport['environment']> {
 function failureOf(err: unknown): NonNullable<TestResult['failure']> {
   const e = err as ConformanceFailure & { name?: string };
   return {
-    message: String(e?.message ?? err),
+    message: typeof e?.message === 'string' ? e.message : (JSON.stringify(err) ?? 'unknown error'),
     type: e?.name ?? 'Error',
     ...(e instanceof ConformanceFailure || (e && 'expected' in e) ? { expected: e.expected ?? null, actual: e.actual ?? null } : {}),
     ...(e?.step !== undefined && { step: e.step }),
