@@ -14,7 +14,7 @@ const PLUGIN = join(ROOT, 'plugins', 'policy-nftables');
 export const POLICY_FIXTURES: Record<string, FixtureExpectation> = {
   'policy-not-atomic': { target: 'policy.update.no-gap', control: 'policy.enforce.matrix-ipv4' },
   'policy-allows-all': { target: 'policy.enforce.default-deny', control: 'policy.state.already-running' },
-  'policy-leaves-table': { target: 'policy.teardown.clean', control: 'policy.state.stop-idempotent' },
+  'policy-leaves-table': { target: 'policy.teardown.clean', control: 'policy.enforce.matrix-ipv4' },
 };
 
 describe('policy suite against @rustynet/policy-nftables and broken fixtures (int, root)', function () {
