@@ -11,12 +11,16 @@ import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
+import { batchTrafficTests } from './tests/batch-traffic.js';
+import { cipherTests } from './tests/cipher.js';
 import { encryptionTests } from './tests/encryption.js';
 import { endpointTests } from './tests/endpoints.js';
+import { faultTests } from './tests/faults.js';
 import { keyTests } from './tests/keys.js';
 import { manifestTests } from './tests/manifest.js';
 import { peerTests } from './tests/peers.js';
 import { routeTests } from './tests/routes.js';
+import { routeOverlayTests } from './tests/routes-overlay.js';
 import { secretsTests } from './tests/secrets.js';
 import { stateTests } from './tests/state.js';
 import { statsTests } from './tests/stats.js';
@@ -31,13 +35,17 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...keyTests,
   ...stateTests,
   ...peerTests,
+  ...batchTrafficTests,
   ...statsTests,
   ...encryptionTests,
+  ...cipherTests,
   ...endpointTests,
   ...routeTests,
+  ...routeOverlayTests,
   ...badInputTests,
   ...secretsTests,
   ...teardownTests,
+  ...faultTests,
 ];
 
 /**
