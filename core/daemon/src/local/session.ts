@@ -85,8 +85,13 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
   });
   const source: NetmapSource =
     'file' in cfg.netmap
-      ? new FileNetmapSource(cfg.netmap.file)
-      : new UrlNetmapSource(cfg.netmap.url, cfg.netmap.timeoutMs, (err) => logger.warn({ err: String(err) }, 'netmap fetch failed'));
+      ? new FileNetmapSource(cfg.netmap.file, cfg.netmap.maxBytes)
+      : new UrlNetmapSource(
+          cfg.netmap.url,
+          cfg.netmap.timeoutMs,
+          (err) => logger.warn({ err: String(err) }, 'netmap fetch failed'),
+          cfg.netmap.maxBytes,
+        );
 
   const api = new LocalApi(cfg.socket, inp.handlers, logger);
 
