@@ -6,6 +6,7 @@ import type { LocalAddressLookup } from './dns/dns-controller.js';
 import type { DaemonHooks } from './hooks/daemon-hooks.js';
 import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
 import type { LoadedPlugin } from './loader/load-plugin.js';
+import { DEFAULT_EXPIRY_WARNING_SECONDS, ExpiryGuard, type ExpiryTarget } from './local/expiry.js';
 import { NodeState, type IngestResult } from './local/ingest.js';
 import type { ProbeTransportFactory } from './local/path-probing.js';
 import { createSession, type Session } from './local/session.js';
@@ -68,6 +69,7 @@ export class Daemon {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly pollAbort = new AbortController();
   private pollLoop: Promise<void> | undefined;
+  private expiry: ExpiryGuard | undefined;
 
   /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
   constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
@@ -166,7 +168,10 @@ export class Daemon {
             return { state: this.state };
           },
           reload: () => this.reload(),
-          metrics: async () => ({ contentType: services.metrics.registry.contentType, body: await services.metrics.registry.metrics() }),
+          metrics: async () => {
+            this.expiry?.check();
+            return { contentType: services.metrics.registry.contentType, body: await services.metrics.registry.metrics() };
+          },
           timeline: () => Promise.resolve(this.timeline()),
         },
         ...(this.opts.cwd !== undefined && { cwd: this.opts.cwd }),
@@ -181,6 +186,13 @@ export class Daemon {
       throw err;
     }
     this.session = session;
+    this.expiry = new ExpiryGuard({
+      warningSeconds: cfg.netmap.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS,
+      metrics: services.metrics,
+      clock: session.components.clock,
+      logger: session.logger,
+      onExpired: (t) => this.serial(() => this.failClosedAtExpiry(session, t)),
+    });
 
     await this.serial(async () => {
       let lastGood: TrustedNetmap | undefined;
@@ -194,8 +206,42 @@ export class Daemon {
       }
       if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
       await session.ingest.pollOnce(true);
+      this.watchExpiry();
     });
     this.pollLoop = this.runPollLoop(session);
+  }
+
+  /** Points the expiry guard at the applied netmap (after anything that may have applied one). */
+  private watchExpiry(): void {
+    const current = this.node.current;
+    this.expiry?.watch(
+      current && {
+        version: current.trusted.netmap.version,
+        digest: current.trusted.digest,
+        expiresAtMs: Date.parse(current.trusted.netmap.expiresAt),
+      },
+    );
+  }
+
+  /**
+   * Fails closed when the applied netmap expired with no fresher one (docs/operations/faults.md,
+   * "Netmap expiry while running"): the data plane stops (relay, DNS, policy, backend: no tunnel,
+   * no peers, so nothing passes), state `expired`, an audit record. The source is polled on; a
+   * fresh verified map starts everything again. Runs in the serialiser; a no-op when a fresher map
+   * was applied meanwhile or the tunnel is down.
+   */
+  private async failClosedAtExpiry(s: Session, t: ExpiryTarget): Promise<void> {
+    const current = this.node.current;
+    if (this.stopped || !current || current.trusted.digest !== t.digest) return;
+    if (this.node.state === 'down' || this.node.state === 'expired') return;
+    s.logger.error(
+      { version: t.version, expiresAt: new Date(t.expiresAtMs).toISOString() },
+      'netmap expired and no fresher one arrived: failing closed (tunnel removed) until a fresh netmap arrives',
+    );
+    await s.dataPlane.stop();
+    this.node.state = 'expired';
+    s.source.invalidate();
+    await s.audit.append('netmap.expired', { version: t.version }).catch(() => undefined);
   }
 
   /**
@@ -223,6 +269,7 @@ export class Daemon {
       if (polled?.result !== 'applied' && polled?.result !== 'failed') {
         await this.serial(() => this.syncDrift(s)).catch((err: unknown) => s.logger.error({ err: String(err) }, 'data-plane sync failed'));
       }
+      this.watchExpiry();
       if (s.dataPlane.relayRetryDue()) {
         await this.serial(() => s.dataPlane.retryRelay()).catch((err: unknown) =>
           s.logger.error({ err: String(err) }, 'relay retry failed'),
@@ -272,6 +319,9 @@ export class Daemon {
       }
       s.source.invalidate();
       const polled = await s.ingest.pollOnce(true);
+      this.watchExpiry();
+      // Nothing fresh to bring up after an expiry: stay failed closed.
+      if (this.node.state === 'starting' && !s.dataPlane.running && this.expiry?.expired) this.node.state = 'expired';
       return polled.result === 'none' || polled.result === 'unchanged' ? result : polled;
     });
   }
@@ -302,7 +352,11 @@ export class Daemon {
    * @throws RustynetError `NOT_RUNNING` before `start` or after `stop`.
    */
   reload(): Promise<IngestResult> {
-    return this.serial(async () => this.running().ingest.pollOnce(true));
+    return this.serial(async () => {
+      const r = await this.running().ingest.pollOnce(true);
+      this.watchExpiry();
+      return r;
+    });
   }
 
   /**
@@ -313,6 +367,7 @@ export class Daemon {
     if (this.stopped || !this.started) return;
     this.stopped = true;
     this.pollAbort.abort();
+    this.expiry?.close();
     await this.chain.catch(() => undefined);
     await this.pollLoop?.catch(() => undefined);
     const s = this.session;
