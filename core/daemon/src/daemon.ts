@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { RustynetError, type Logger } from '@rustynet/plugin-api';
 import { validateDaemonConfig } from './config/load.js';
 import type { DaemonConfig } from './config/schema.js';
@@ -47,6 +48,21 @@ export interface DaemonOptions {
 /** Default netmap poll interval, ms. */
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 
+/** What `stop` aims for, ms: the daemon is gone within this with any map size. */
+export const STOP_BUDGET_MS = 5_000;
+/** How long `stop` waits for the aborted apply (and for `start`) to settle, each, ms. */
+const STOP_DRAIN_MS = 1_500;
+/** How long `stop` waits for the `shutdown` hook, ms. */
+const STOP_HOOK_MS = 1_000;
+
+/** Waits for `p` to settle, at most `ms`; never throws. */
+async function settleWithin(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /**
  * The Rustynet daemon's life-cycle shell. The work is done by the session's parts (see
  * `src/local/`): {@link createSession} builds them; `Ingest` walks a netmap from the source
@@ -70,6 +86,10 @@ export class Daemon {
   private readonly pollAbort = new AbortController();
   private pollLoop: Promise<void> | undefined;
   private expiry: ExpiryGuard | undefined;
+  /** Fires at `stop`: the apply and plugin calls in progress abort at their next step. */
+  private readonly lifetime = new AbortController();
+  /** `start` in progress (`stop` waits for it, bounded, so that it tears down what start built). */
+  private startup: Promise<void> | undefined;
 
   /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
   constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
@@ -134,9 +154,14 @@ export class Daemon {
    *   `MANIFEST_INVALID`, `API_VERSION_MISMATCH`, `PLUGIN_LOAD_FAILED`, `CONFIG_INVALID`); the
    *   daemon is then stopped again (state `failed`).
    */
-  async start(): Promise<void> {
-    if (this.started) throw new RustynetError('ALREADY_RUNNING', 'daemon already started');
+  start(): Promise<void> {
+    if (this.started) return Promise.reject(new RustynetError('ALREADY_RUNNING', 'daemon already started'));
     this.started = true;
+    this.startup = this.startSession();
+    return this.startup;
+  }
+
+  private async startSession(): Promise<void> {
     const cfg = this.config;
     const services =
       this.opts.services ??
@@ -178,6 +203,7 @@ export class Daemon {
         ...(this.opts.paths && { paths: this.opts.paths }),
         ...(this.opts.probeTransport && { probeTransport: this.opts.probeTransport }),
         ...(this.opts.localAddresses && { localAddresses: this.opts.localAddresses }),
+        signal: this.lifetime.signal,
       });
     } catch (err) {
       this.stopped = true;
@@ -195,6 +221,7 @@ export class Daemon {
     });
 
     await this.serial(async () => {
+      if (this.stopped) return;
       let lastGood: TrustedNetmap | undefined;
       try {
         lastGood = await session.trust.lastGood();
@@ -208,7 +235,7 @@ export class Daemon {
       await session.ingest.pollOnce(true);
       this.watchExpiry();
     });
-    this.pollLoop = this.runPollLoop(session);
+    if (!this.stopped) this.pollLoop = this.runPollLoop(session);
   }
 
   /** Points the expiry guard at the applied netmap (after anything that may have applied one). */
@@ -360,27 +387,37 @@ export class Daemon {
   }
 
   /**
-   * Stops the daemon: the poll loop, the `shutdown` hook, plugins in reverse order, the local API
-   * (socket removed). Idempotent.
+   * Stops the daemon promptly (within {@link STOP_BUDGET_MS} with any map size): aborts the apply
+   * and plugin calls in progress at their next step (the apply rolls back, nothing is committed),
+   * waits a bounded time for them, then the poll loop, the `shutdown` hook, the plugins in reverse
+   * order (relay, DNS, policy, backend: tunnel, routes and policy tables removed, each call under
+   * a short deadline), the local API (socket removed). Operations queued behind the apply (a
+   * reload) are answered, with `NOT_RUNNING` when they had not started. Idempotent.
    */
   async stop(): Promise<void> {
     if (this.stopped || !this.started) return;
     this.stopped = true;
+    const t0 = performance.now();
     this.pollAbort.abort();
+    this.lifetime.abort(new RustynetError('ABORTED', 'daemon stopping'));
     this.expiry?.close();
-    await this.chain.catch(() => undefined);
-    await this.pollLoop?.catch(() => undefined);
+    await settleWithin(this.startup, STOP_DRAIN_MS);
+    await settleWithin(this.chain, STOP_DRAIN_MS);
+    await settleWithin(this.pollLoop, STOP_DRAIN_MS);
     const s = this.session;
     if (s) {
-      await this.serial(async () => {
-        await s.hooks.runShutdown();
-        await s.dataPlane.stop();
-        await s.probing?.transport.close().catch(() => undefined);
-        await s.api.stop().catch((err: unknown) => s.logger.error({ err: String(err) }, 'local API stop failed'));
-        await s.audit.append('daemon.stop', {}).catch(() => undefined);
-        if (this.node.state !== 'failed') this.node.state = 'down';
-        s.logger.info('daemon stopped');
-      });
+      // Not through the serialiser: an operation that ignored the abort must not hold the
+      // teardown back; every step below has its own deadline.
+      await settleWithin(
+        s.hooks.runShutdown().catch((err: unknown) => s.logger.error({ err: String(err) }, 'shutdown hook failed')),
+        STOP_HOOK_MS,
+      );
+      await s.dataPlane.stop();
+      await s.probing?.transport.close().catch(() => undefined);
+      await s.api.stop().catch((err: unknown) => s.logger.error({ err: String(err) }, 'local API stop failed'));
+      await s.audit.append('daemon.stop', {}).catch(() => undefined);
+      if (this.node.state !== 'failed') this.node.state = 'down';
+      s.logger.info({ stopMs: Math.round(performance.now() - t0) }, 'daemon stopped');
     }
     this.removeGuards?.();
     this.removeGuards = undefined;
