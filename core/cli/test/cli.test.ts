@@ -174,13 +174,13 @@ describe('rustynet CLI: local API over a unix socket', () => {
         res.writeHead(code, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (req.method === 'GET' && req.url === '/v1/status') return send(200, status);
-      if (req.method === 'GET' && req.url === '/v1/plugins') return send(200, status.plugins);
-      if (req.method === 'POST' && req.url === '/v1/up') return send(200, { state: 'up' });
-      if (req.method === 'POST' && req.url === '/v1/down') return send(409, { error: { code: 'NOT_RUNNING', message: 'already down' } });
-      if (req.method === 'POST' && req.url === '/v1/netmap/reload')
-        return send(422, { error: { code: 'NETMAP_REPLAYED', message: 'version 3 <= watermark 7' } });
-      send(404, { error: { code: 'UNSUPPORTED', message: 'no route' } });
+      if (req.method === 'GET' && req.url === '/v1/status') send(200, status);
+      else if (req.method === 'GET' && req.url === '/v1/plugins') send(200, status.plugins);
+      else if (req.method === 'POST' && req.url === '/v1/up') send(200, { state: 'up' });
+      else if (req.method === 'POST' && req.url === '/v1/down') send(409, { error: { code: 'NOT_RUNNING', message: 'already down' } });
+      else if (req.method === 'POST' && req.url === '/v1/netmap/reload')
+        send(422, { error: { code: 'NETMAP_REPLAYED', message: 'version 3 <= watermark 7' } });
+      else send(404, { error: { code: 'UNSUPPORTED', message: 'no route' } });
     });
     await new Promise<void>((r) => server.listen(socket, r));
   });
@@ -274,5 +274,21 @@ describe('rustynet CLI: formatting', () => {
     expect(text).to.contain('node x: down');
     expect(text).to.contain('netmap none applied');
     expect(text).to.contain('no peers');
+  });
+
+  it('renders an expired netmap as failed closed', () => {
+    const text = renderStatus({
+      node: 'x',
+      state: 'expired',
+      netmap: { version: 3, appliedAt: '2026-01-01T00:00:00Z', expiresAt: '2026-01-01T01:00:00Z', expired: true },
+      lastRejection: null,
+      backend: null,
+      peers: [],
+      plugins: [],
+      policy: null,
+      dns: null,
+    });
+    expect(text).to.contain('node x: expired');
+    expect(text).to.contain('netmap EXPIRED: failed closed');
   });
 });
