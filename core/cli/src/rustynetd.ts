@@ -103,9 +103,12 @@ async function runUntilSignal(daemon: DaemonInstance, socket: string): Promise<v
     try {
       await daemon.start();
     } catch (err) {
-      if (!stopping) {
-        await daemon.stop().catch(() => undefined);
+      // A signal during start: start gave up because of the stop, which tears down what it built.
+      if (stopping) {
+        await done;
+        return;
       }
+      await daemon.stop().catch(() => undefined);
       throw err;
     }
     if (!stopping) cliIo.err(`rustynetd: running (pid ${process.pid}, local API ${socket})\n`);

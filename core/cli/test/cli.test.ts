@@ -307,4 +307,20 @@ describe('rustynet CLI: formatting', () => {
     });
     expect(text).to.match(/data plane restoring: BACKEND_FAILED .*data-plane process exited \(restores: 1 ok, 2 failed\)/);
   });
+
+  it('renders an expired netmap as failed closed', () => {
+    const text = renderStatus({
+      node: 'x',
+      state: 'expired',
+      netmap: { version: 3, appliedAt: '2026-01-01T00:00:00Z', expiresAt: '2026-01-01T01:00:00Z', expired: true },
+      lastRejection: null,
+      backend: null,
+      peers: [],
+      plugins: [],
+      policy: null,
+      dns: null,
+    });
+    expect(text).to.contain('node x: expired');
+    expect(text).to.contain('netmap EXPIRED: failed closed');
+  });
 });

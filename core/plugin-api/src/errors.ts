@@ -22,6 +22,11 @@ export const ErrorCodes = {
   UNKNOWN_PEER: 21,
   /** The same peer id appears twice in one batch. Nothing changed. */
   DUPLICATE_PEER: 22,
+  /**
+   * A JSON object carries the same member name twice (I-JSON, RFC 7493 section 2.3); `field`
+   * names the member. The document was refused whole: nothing changed.
+   */
+  DUPLICATE_KEY: 23,
   /** The operation or option is not supported by this plugin (see its capabilities). */
   UNSUPPORTED: 30,
   /** The backend's data plane (binary, kernel, device) failed. */
@@ -65,6 +70,8 @@ export const ErrorCodes = {
   NETMAP_REPLAYED: 73,
   /** A hook tap vetoed the netmap. */
   NETMAP_VETOED: 74,
+  /** A netmap is larger than the configured limit; refused before it was parsed. Nothing changed. */
+  NETMAP_TOO_LARGE: 75,
   /** A hook tap threw or passed its deadline. */
   HOOK_FAILED: 80,
   /** A key file is missing, malformed, or readable by others than its owner. */

@@ -26,6 +26,7 @@ export function renderStatus(s: DaemonStatus, now: number = Date.now()): string 
     lines.push(
       `netmap version ${s.netmap.version}, applied ${formatAge(s.netmap.appliedAt, now)}, expires ${formatAge(s.netmap.expiresAt, now)} (${s.netmap.expiresAt})`,
     );
+    if (s.netmap.expired) lines.push('netmap EXPIRED: failed closed (tunnel removed) until a fresh netmap arrives');
   } else {
     lines.push('netmap none applied');
   }

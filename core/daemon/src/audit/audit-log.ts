@@ -16,7 +16,9 @@ export type AuditEventType =
   /** A data-plane fault noticed by the watchdog (`source`: backend or stats). */
   | 'dataplane.fault'
   /** One restore attempt of the whole desired state (`result`: ok or failed). */
-  | 'dataplane.restore';
+  | 'dataplane.restore'
+  /** The applied netmap expired with no fresher one; the daemon failed closed. */
+  | 'netmap.expired';
 
 /** One line of the audit log. */
 export interface AuditRecord {

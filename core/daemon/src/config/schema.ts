@@ -1,7 +1,23 @@
 import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
 
-/** Where the daemon gets its signed netmap: a file (polled) or a URL (fetched). */
-export type NetmapSourceConfig = { file: string; pollIntervalMs?: number } | { url: string; pollIntervalMs?: number; timeoutMs?: number };
+/** Where the daemon gets its signed netmap: a file (polled) or a URL (fetched), and its limits. */
+export type NetmapSourceConfig = ({ file: string } | { url: string; timeoutMs?: number }) & NetmapLimitsConfig;
+
+/** Settings shared by both netmap sources. */
+export interface NetmapLimitsConfig {
+  /** Poll interval in ms (default 1000). */
+  pollIntervalMs?: number;
+  /**
+   * Largest accepted netmap in bytes (default 16 MiB = 16777216); a larger one is refused with
+   * `NETMAP_TOO_LARGE` before it is parsed.
+   */
+  maxBytes?: number;
+  /**
+   * Seconds before the applied netmap's `expiresAt` at which a warning is logged (default 600;
+   * 0: no warning). At `expiresAt` the daemon fails closed (see docs/operations/faults.md).
+   */
+  expiryWarningSeconds?: number;
+}
 
 /** One non-backend plugin to load. */
 export interface PluginEntryConfig {
@@ -73,6 +89,12 @@ export interface PathProbeConfig {
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const spec = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const options = { type: 'object' } as const;
+/** Schema of {@link NetmapLimitsConfig}, in both netmap source variants. */
+const netmapLimits = {
+  pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 },
+  maxBytes: { type: 'integer', minimum: 1024, maximum: 1073741824 },
+  expiryWarningSeconds: { type: 'integer', minimum: 0, maximum: 31536000 },
+} as const;
 
 /** JSON Schema (draft-07) of {@link DaemonConfig}. */
 export const daemonConfigSchema = {
@@ -94,14 +116,14 @@ export const daemonConfigSchema = {
         {
           additionalProperties: false,
           required: ['file'],
-          properties: { file: path, pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 } },
+          properties: { file: path, ...netmapLimits },
         },
         {
           additionalProperties: false,
           required: ['url'],
           properties: {
             url: { type: 'string', format: 'uri', pattern: '^https?://' },
-            pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 },
+            ...netmapLimits,
             timeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
           },
         },

@@ -37,7 +37,16 @@ export interface SessionInputs {
   paths?: PeerPathSource;
   probeTransport?: ProbeTransportFactory;
   localAddresses?: LocalAddressLookup;
+  /**
+   * Fires when the daemon stops: applies and plugin calls in progress abort at their next step.
+   * Calls made after it fired (teardown, rollback) get no signal and a deadline of at most
+   * {@link STOPPING_CALL_TIMEOUT_MS}.
+   */
+  signal?: AbortSignal;
 }
+
+/** Deadline of each plugin call made once the daemon is stopping (teardown), ms. */
+export const STOPPING_CALL_TIMEOUT_MS = 2_000;
 
 /**
  * Everything a started daemon runs with, built at once by {@link createSession}: no part is
@@ -77,7 +86,10 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
   const { logger: hostLogger, clock } = components;
   const logger = hostLogger.child({ component: 'daemon', node: cfg.node });
   const metrics = createDaemonMetrics(components.metrics);
-  const callOptions = (): CallOptions => ({ timeoutMs: cfg.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
+  const timeoutMs = cfg.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const signal = inp.signal;
+  const callOptions = (): CallOptions =>
+    signal?.aborted ? { timeoutMs: Math.min(timeoutMs, STOPPING_CALL_TIMEOUT_MS) } : { timeoutMs, ...(signal && { signal }) };
   await ensurePrivateDir(components.stateDir);
   const trust = new NetmapTrust(cfg.controlPlaneKey, components.stateStore, clock);
   const audit = new AuditLog(join(components.stateDir, 'audit.log'), () => clock.now());
@@ -88,8 +100,13 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
   });
   const source: NetmapSource =
     'file' in cfg.netmap
-      ? new FileNetmapSource(cfg.netmap.file)
-      : new UrlNetmapSource(cfg.netmap.url, cfg.netmap.timeoutMs, (err) => logger.warn({ err: String(err) }, 'netmap fetch failed'));
+      ? new FileNetmapSource(cfg.netmap.file, cfg.netmap.maxBytes)
+      : new UrlNetmapSource(
+          cfg.netmap.url,
+          cfg.netmap.timeoutMs,
+          (err) => logger.warn({ err: String(err) }, 'netmap fetch failed'),
+          cfg.netmap.maxBytes,
+        );
 
   const api = new LocalApi(cfg.socket, inp.handlers, logger);
 
@@ -127,6 +144,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       ...(cfg.backend.persistentKeepalive !== undefined && { persistentKeepalive: cfg.backend.persistentKeepalive }),
       capabilities: loaded.routeCaps,
       ...(cfg.callTimeoutMs !== undefined && { callTimeoutMs: cfg.callTimeoutMs }),
+      ...(signal && { signal }),
       logger: logger.child({ component: 'reconciler' }),
     });
     // The data plane and path probing need each other (the controller asks the backend endpoint;

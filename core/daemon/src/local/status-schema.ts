@@ -27,12 +27,17 @@ export const daemonStatusSchema = {
   required: ['node', 'state', 'netmap', 'lastRejection', 'backend', 'peers', 'plugins', 'policy', 'dns'],
   properties: {
     node: { type: 'string' },
-    state: { type: 'string', enum: ['up', 'down', 'starting', 'failed'] },
+    state: { type: 'string', enum: ['up', 'down', 'starting', 'failed', 'expired'] },
     netmap: {
       type: 'object',
       nullable: true,
       required: ['version', 'appliedAt', 'expiresAt'],
-      properties: { version: { type: 'number' }, appliedAt: { type: 'string' }, expiresAt: { type: 'string' } },
+      properties: {
+        version: { type: 'number' },
+        appliedAt: { type: 'string' },
+        expiresAt: { type: 'string' },
+        expired: { type: 'boolean' },
+      },
     },
     lastRejection: nullableError,
     backend: {

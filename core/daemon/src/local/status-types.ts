@@ -4,8 +4,12 @@
  * `./status-schema.js`). Type-only: importing it loads nothing.
  */
 
-/** Life-cycle state reported in status. */
-export type DaemonState = 'up' | 'down' | 'starting' | 'failed';
+/**
+ * Life-cycle state reported in status. `expired`: the applied netmap passed its `expiresAt` with
+ * no fresher one; the daemon failed closed (data plane stopped: no tunnel, no peers) until a fresh
+ * map arrives.
+ */
+export type DaemonState = 'up' | 'down' | 'starting' | 'failed' | 'expired';
 
 /** A failure as status reports it (`at`: ISO 8601 time). */
 export interface StatusError {
@@ -93,8 +97,11 @@ export interface DataPlaneHealth {
 export interface DaemonStatus {
   node: string;
   state: DaemonState;
-  /** The applied netmap (`appliedAt`, `expiresAt`: ISO times), or null. */
-  netmap: { version: number; appliedAt: string; expiresAt: string } | null;
+  /**
+   * The applied netmap (`appliedAt`, `expiresAt`: ISO times), or null. `expired` (absent from
+   * daemons before it was added): `expiresAt` has passed and no fresher map arrived.
+   */
+  netmap: { version: number; appliedAt: string; expiresAt: string; expired?: boolean } | null;
   /** The last rejected netmap or failed apply, or null. */
   lastRejection: StatusError | null;
   backend: BackendStatus | null;

@@ -69,6 +69,7 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
           version: current.trusted.netmap.version,
           appliedAt: new Date(current.appliedAt).toISOString(),
           expiresAt: current.trusted.netmap.expiresAt,
+          expired: Date.parse(current.trusted.netmap.expiresAt) <= Date.now(),
         }
       : null,
     lastRejection: state.lastRejection,
