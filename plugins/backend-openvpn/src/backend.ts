@@ -32,7 +32,7 @@ import { CAPABILITIES, DEFAULT_BASE_PORT, deviceName, isProxyEndpoint, portOffse
 import type { PeerEntry, Running } from './running.js';
 import { removeStaleDevices, removeStaleExitRules, removeStaleProcesses } from './stale.js';
 import { readStats } from './stats.js';
-import { checkEndpoint, validateBatch, validateRoutes, validateStart, type ValidPeer } from './validate.js';
+import { checkEndpoint, normalPrefix, validateBatch, validateRoutes, validateStart, type ValidPeer } from './validate.js';
 
 /**
  * How long the tunnel is watched (not waited for) after a switch to a loopback proxy endpoint:
@@ -167,7 +167,12 @@ export class OpenVpnBackend extends BackendBase<Running> {
   /** New peers start concurrently; changed peers restart. */
   protected override async _applyPeers(run: Running, batch: PeerBatch, scope: CallScope): Promise<void> {
     const { signal } = scope;
-    const known = new Map([...run.peers].map(([id, e]) => [id, { id, offset: e.peer.offset }]));
+    const known = new Map(
+      [...run.peers].map(([id, e]) => [
+        id,
+        { id, offset: e.peer.offset, publicKey: e.peer.config.publicKey, allowedIps: e.peer.config.allowedIps.map(normalPrefix) },
+      ]),
+    );
     const upserts = validateBatch(batch, known, run.v, this.opts.portSpan);
     const removals = [...(batch.remove ?? [])];
 
