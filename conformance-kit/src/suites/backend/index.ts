@@ -11,7 +11,9 @@ import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
+import { changeTests } from './tests/changes.js';
 import { encryptionTests } from './tests/encryption.js';
+import { isolationTests } from './tests/isolation.js';
 import { endpointTests } from './tests/endpoints.js';
 import { keyTests } from './tests/keys.js';
 import { manifestTests } from './tests/manifest.js';
@@ -36,6 +38,8 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...endpointTests,
   ...routeTests,
   ...badInputTests,
+  ...changeTests,
+  ...isolationTests,
   ...secretsTests,
   ...teardownTests,
 ];

@@ -146,4 +146,51 @@ export const badInputTests: T[] = [
       await expectUnchanged(t, fx);
     },
   },
+  {
+    id: 'backend.bad-input.partial-batch',
+    title: 'a batch whose last upsert is invalid changes nothing: its removal and its valid upserts are not applied',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, d } = fx.nodes;
+      t.begin('applyPeers({ upsert: [d, b with a bad allowed IP], remove: [c] })');
+      await t.rejects(
+        'applyPeers(remove c, upsert d, bad b)',
+        fx.applyPeers(a, { upsert: [fx.peerOf(d), { ...fx.peerOf(b), allowedIps: [`${b.ip4}/32`, '100.64.0.0/8'] }], remove: ['c'] }),
+        'INVALID_INPUT',
+        /^upsert\[1\]\.allowedIps\[1\]$/,
+      );
+      await expectUnchanged(t, fx);
+    },
+  },
+  {
+    id: 'backend.bad-input.conflicting-peers',
+    title: 'a public key under two ids, or an allowed IP on two peers -> INVALID_INPUT naming the field; nothing changes',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c, d } = fx.nodes;
+      const cases: [string, unknown[], RegExp][] = [
+        ["b's key under id x", [{ ...fx.peerOf(d), id: 'x', publicKey: b.publicKey }], /^upsert\[0\]\.publicKey$/],
+        [
+          'one new key under ids x and y',
+          [fx.peerOf(d), { ...fx.peerOf(d), id: 'y', allowedIps: ['100.64.0.99/32'] }],
+          /^upsert\[1\]\.publicKey$/,
+        ],
+        [
+          `c's allowed IP ${c.ip4}/32 on d`,
+          [{ ...fx.peerOf(d), allowedIps: [`${d.ip4}/32`, `${c.ip4}/32`] }],
+          /^upsert\[0\]\.allowedIps(\[1\])?$/,
+        ],
+      ];
+      for (const [what, upsert, field] of cases) {
+        t.begin(`applyPeers with ${what}`);
+        await t.rejects(
+          `applyPeers(${what})`,
+          a.plugin.call('applyPeers', [{ upsert, remove: [] }], fx.ms(30_000)),
+          'INVALID_INPUT',
+          field,
+        );
+      }
+      await expectUnchanged(t, fx);
+    },
+  },
 ];
