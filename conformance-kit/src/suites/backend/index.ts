@@ -18,8 +18,10 @@ import { endpointTests } from './tests/endpoints.js';
 import { keyTests } from './tests/keys.js';
 import { manifestTests } from './tests/manifest.js';
 import { peerTests } from './tests/peers.js';
+import { repeatTests } from './tests/repeat.js';
 import { routeTests } from './tests/routes.js';
 import { secretsTests } from './tests/secrets.js';
+import { startTests } from './tests/start.js';
 import { stateTests } from './tests/state.js';
 import { statsTests } from './tests/stats.js';
 import { teardownTests } from './tests/teardown.js';
@@ -32,6 +34,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...manifestTests,
   ...keyTests,
   ...stateTests,
+  ...startTests,
   ...peerTests,
   ...statsTests,
   ...encryptionTests,
@@ -40,6 +43,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...badInputTests,
   ...changeTests,
   ...isolationTests,
+  ...repeatTests,
   ...secretsTests,
   ...teardownTests,
 ];

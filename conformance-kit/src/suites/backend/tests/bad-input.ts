@@ -193,4 +193,38 @@ export const badInputTests: T[] = [
       await expectUnchanged(t, fx);
     },
   },
+  {
+    id: 'backend.bad-input.endpoint-update',
+    title:
+      'updatePeerEndpoint validates like applyPeers (host name, port 0 or 65536, IPv6 without ipv6) and fails at once; nothing changes',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b } = fx.nodes;
+      const cases: [string, unknown, string[]][] = [
+        ['host name', { host: 'example.invalid', port: 51820 }, ['INVALID_INPUT']],
+        ['port 0', { host: '198.18.0.2', port: 0 }, ['INVALID_INPUT']],
+        ['port 65536', { host: '198.18.0.2', port: 65536 }, ['INVALID_INPUT']],
+        ...(fx.caps.ipv6
+          ? []
+          : [
+              ['IPv6 endpoint without ipv6', { host: '2001:db8::2', port: 51820 }, ['UNSUPPORTED', 'INVALID_INPUT']] as [
+                string,
+                unknown,
+                string[],
+              ],
+            ]),
+      ];
+      for (const [what, endpoint, codes] of cases) {
+        t.begin(`updatePeerEndpoint(b, ${what}) fails within 2 s`);
+        const call = a.plugin.call('updatePeerEndpoint', ['b', endpoint], fx.ms(30_000));
+        const slow = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still pending after 2 s')), fx.ms(2000)).unref());
+        await t.rejects(`updatePeerEndpoint(${what})`, Promise.race([call, slow]), fx.caps.roaming ? codes : [...codes, 'UNSUPPORTED']);
+        await call.catch(() => undefined);
+      }
+      t.begin("b's endpoint is unchanged");
+      const st = await t.ok('stats', fx.stats(a));
+      t.equal(st.peers.find((p) => p.id === 'b')?.endpoint ?? null, fx.peerOf(b).endpoint, "b's endpoint after the refused updates");
+      await expectUnchanged(t, fx);
+    },
+  },
 ];
