@@ -11,6 +11,7 @@ import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
+import { capabilityTests } from './tests/capabilities.js';
 import { changeTests } from './tests/changes.js';
 import { encryptionTests } from './tests/encryption.js';
 import { isolationTests } from './tests/isolation.js';
@@ -44,6 +45,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...changeTests,
   ...isolationTests,
   ...repeatTests,
+  ...capabilityTests,
   ...secretsTests,
   ...teardownTests,
 ];
