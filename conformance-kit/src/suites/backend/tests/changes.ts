@@ -203,4 +203,37 @@ export const changeTests: T[] = [
       );
     },
   },
+  {
+    id: 'backend.changes.keepalive',
+    title: 'persistent keepalive 1 s sends packets to the idle peer every second; unset, the idle peer gets (almost) none',
+    deadlineMs: 30_000,
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b } = fx.nodes;
+      const protocol = fx.manifest.backend?.protocol;
+      /** Non-handshake UDP packets a sends to b's underlay host in `ms` of idleness. */
+      const idlePackets = async (ms: number): Promise<number> => {
+        const cap = await a.host.capture({ filter: ['udp', 'and', 'dst', 'host', b.host.underlayAddress] });
+        await new Promise((r) => setTimeout(r, ms));
+        return udpPackets(await cap.stop()).filter((p) => isHandshake(protocol, p) !== true).length;
+      };
+      try {
+        t.begin('a: upsert b with persistentKeepalive 1');
+        await t.ok('applyPeers', fx.applyPeers(a, { upsert: [{ ...fx.peerOf(b), persistentKeepalive: 1 }] }));
+        await new Promise((r) => setTimeout(r, 500));
+        t.begin('3 s without traffic: keepalives on the underlay');
+        const on = await idlePackets(3000);
+        t.check(on >= 2, 'too few keepalive packets to the idle peer b with persistentKeepalive 1', '>= 2 in 3 s', on);
+        t.begin('a: upsert b without persistentKeepalive');
+        await t.ok('applyPeers', fx.applyPeers(a, { upsert: [fx.peerOf(b)] }));
+        await new Promise((r) => setTimeout(r, 1500));
+        t.begin('2.5 s without traffic: no keepalives');
+        const off = await idlePackets(2500);
+        t.check(off <= 1, 'packets keep going to the idle peer b after persistentKeepalive was unset', '<= 1 in 2.5 s', off);
+      } finally {
+        await fx.applyPeers(a, { upsert: [fx.peerOf(b)] }).catch(() => undefined);
+      }
+      await expectPing(t, fx, a, b.ip4, 'after the keepalive changes');
+    },
+  },
 ];
