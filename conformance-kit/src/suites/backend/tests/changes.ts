@@ -1,15 +1,11 @@
 import { udpPackets } from '../../../harness/pcap.js';
 import type { KitTest } from '../../define.js';
-import type { StepContext } from '../../step-context.js';
 import { ECHO_UDP_PORT, type BackendFixture, type SuiteNode } from '../fixture.js';
 import { isHandshake } from './handshakes.js';
 import { expectNoPing, expectPing, peerIds, peerStat } from './helpers.js';
-import { udpFrom, udpSink } from './traffic.js';
+import { expectDelivery } from './delivery.js';
 
 type T = KitTest<BackendFixture>;
-
-/** UDP port of the recording sinks of these tests. */
-export const SINK_PORT = 7010;
 
 /** Asks the UDP echo server at `ip` which host it is (one try of `timeoutMs`). */
 async function whoami(from: SuiteNode, ip: string, attempts = 3, timeoutMs = 1000): Promise<string | null> {
@@ -27,46 +23,6 @@ async function withLoopback(hosts: SuiteNode[], cidr: string, body: () => Promis
   }
 }
 
-/**
- * Sends a marked datagram from `src` on `from` to a's sink and reports whether it arrived
- * (delivered to the socket, with that source address).
- */
-async function deliveredFrom(fx: BackendFixture, from: SuiteNode, src: string, mark: string): Promise<boolean> {
-  const a = fx.nodes.a;
-  const sink = await udpSink(a.host, SINK_PORT);
-  try {
-    await udpFrom(from.host, src, a.ip4, SINK_PORT, mark, 3);
-    for (let i = 0; i < 10; i++) {
-      if (sink.received().some((r) => r.payload === mark && r.from === src)) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return false;
-  } finally {
-    await sink.close();
-  }
-}
-
-/** Asserts that a datagram from `src` on `from` reaches a (`want` true) or not. */
-export async function expectDelivery(
-  t: StepContext,
-  fx: BackendFixture,
-  from: SuiteNode,
-  src: string,
-  want: boolean,
-  why: string,
-): Promise<void> {
-  t.begin(`UDP from ${src} on ${from.name} to a ${want ? 'arrives' : 'must not arrive'} (${why})`);
-  const got = await deliveredFrom(fx, from, src, `kit-${from.name}-${src}-${Date.now()}`);
-  t.check(
-    got === want,
-    want
-      ? `a datagram from ${src} on ${from.name} did not reach a (${why})`
-      : `a datagram from ${src} on ${from.name} was delivered on a although ${why}`,
-    want ? 'delivered' : 'not delivered',
-    got ? 'delivered' : 'not delivered',
-  );
-}
-
 export const changeTests: T[] = [
   {
     id: 'backend.changes.shrink-allowed-ips',
@@ -81,14 +37,16 @@ export const changeTests: T[] = [
         await t.ok('applyPeers + applyRoutes', fx.connect(a, [fx.peerOf(b, [`${extra}/32`])]));
         t.begin(`${extra} answers as b`);
         t.equal(await whoami(a, extra), 'b', `traffic for ${extra} should reach b`);
-        await expectDelivery(t, fx, b, extra, true, `${extra}/32 is an allowed IP of b`);
+        await expectDelivery(t, fx, b, [{ src: extra, want: true, why: `${extra}/32 is an allowed IP of b` }]);
         t.begin(`a: upsert b without ${extra}/32 (the route via b stays, as between the daemon's two calls)`);
         await t.ok('applyPeers', fx.applyPeers(a, { upsert: [fx.peerOf(b)] }));
         t.begin(`${extra} must no longer reach b`);
         const w = await whoami(a, extra, 1, 700);
         t.check(w === null, `traffic for ${extra} still reaches ${w ?? '?'} after b's allowed IPs shrank`, 'no answer', w);
-        await expectDelivery(t, fx, b, extra, false, `${extra}/32 is no longer an allowed IP of b`);
-        await expectDelivery(t, fx, b, b.ip4, true, "b's own address is still allowed");
+        await expectDelivery(t, fx, b, [
+          { src: extra, want: false, why: `${extra}/32 is no longer an allowed IP of b` },
+          { src: b.ip4, want: true, why: "b's own address is still allowed" },
+        ]);
         t.begin('remove the route');
         await t.ok('applyRoutes', fx.applyRoutes(a, { remove: [{ destination: `${extra}/32`, peer: 'b' }] }));
       });
@@ -145,7 +103,7 @@ export const changeTests: T[] = [
         await t.ok('applyRoutes', fx.applyRoutes(a, { remove: fx.routesOf([fx.peerOf(c)]), add: fx.routesOf([newB, fx.peerOf(d)]) }));
         await expectNoPing(t, fx, a, c.ip4, 'c was removed');
         await expectNoPing(t, fx, c, a.ip4, 'c was removed');
-        await expectDelivery(t, fx, c, c.ip4, false, 'c was removed');
+        await expectDelivery(t, fx, c, [{ src: c.ip4, want: false, why: 'c was removed' }]);
         await expectPing(t, fx, a, b.ip4, 'b was changed, not removed');
         t.begin(`${extra} answers as b`);
         t.equal(await whoami(a, extra), 'b', `traffic for ${extra} should reach b after the batch`);

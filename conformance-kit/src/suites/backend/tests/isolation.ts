@@ -1,6 +1,6 @@
 import type { KitTest } from '../../define.js';
 import type { BackendFixture } from '../fixture.js';
-import { expectDelivery } from './changes.js';
+import { expectDelivery } from './delivery.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -18,9 +18,11 @@ export const isolationTests: T[] = [
       const cidrs = [`${c.ip4}/32`, `${OUTSIDE}/32`];
       await Promise.all(cidrs.map((x) => b.host.exec('ip', ['addr', 'replace', x, 'dev', 'lo'])));
       try {
-        await expectDelivery(t, fx, b, b.ip4, true, "control: b's own address");
-        await expectDelivery(t, fx, b, c.ip4, false, "the source is c's allowed IP, not b's");
-        await expectDelivery(t, fx, b, OUTSIDE, false, "the source is in no peer's allowed IPs");
+        await expectDelivery(t, fx, b, [
+          { src: b.ip4, want: true, why: "control: b's own address" },
+          { src: c.ip4, want: false, why: "the source is c's allowed IP, not b's" },
+          { src: OUTSIDE, want: false, why: "the source is in no peer's allowed IPs" },
+        ]);
       } finally {
         await Promise.all(cidrs.map((x) => b.host.exec('ip', ['addr', 'del', x, 'dev', 'lo'], { reject: false })));
       }

@@ -22,15 +22,18 @@ s.bind(Number(process.argv[1]), '0.0.0.0', () => process.stdout.write('READY\\n'
 
 const SEND = `
 const dgram = require('node:dgram');
-const [src, dst, port, text, count] = process.argv.slice(1);
-const s = dgram.createSocket('udp4');
-s.bind(0, src, async () => {
-  for (let i = 0; i < Number(count); i++) {
-    await new Promise((r) => s.send(Buffer.from(text), Number(port), dst, r));
-    await new Promise((r) => setTimeout(r, 20));
+const [srcs, dst, port, prefix, count] = process.argv.slice(1);
+(async () => {
+  for (const src of srcs.split(',')) {
+    const s = dgram.createSocket('udp4');
+    await new Promise((r) => s.bind(0, src, r));
+    for (let i = 0; i < Number(count); i++) {
+      await new Promise((r) => s.send(Buffer.from(prefix + ':' + src), Number(port), dst, r));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    s.close();
   }
-  s.close();
-});
+})();
 `;
 
 /**
@@ -73,11 +76,18 @@ export async function udpSink(host: TestHost, port: number): Promise<UdpSink> {
 }
 
 /**
- * Sends `count` UDP datagrams carrying `text` from the local address `src` (which must exist in
- * `host`'s namespace) to `dst:port`, 20 ms apart.
+ * From each local address of `srcs` (which must exist in `host`'s namespace), sends `count` UDP
+ * datagrams carrying `<prefix>:<src>` to `dst:port`, 20 ms apart, in one process.
  */
-export async function udpFrom(host: TestHost, src: string, dst: string, port: number, text: string, count = 3): Promise<void> {
-  await host.exec(process.execPath, ['-e', SEND, src, dst, String(port), text, String(count)], { timeoutMs: 10_000 });
+export async function udpFrom(
+  host: TestHost,
+  srcs: readonly string[],
+  dst: string,
+  port: number,
+  prefix: string,
+  count = 3,
+): Promise<void> {
+  await host.exec(process.execPath, ['-e', SEND, srcs.join(','), dst, String(port), prefix, String(count)], { timeoutMs: 10_000 });
 }
 
 /** Result of {@link steadyPing}. */
