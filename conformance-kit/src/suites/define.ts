@@ -10,6 +10,12 @@ export interface KitTest<F> {
   title: string;
   /** Capability that gates the test, for docs and reports (e.g. `roaming`, `!roaming`). */
   gate?: string;
+  /**
+   * Capabilities (besides a positive {@link gate}) whose false claim makes this test fail,
+   * e.g. `ipv6` for a test that pings over IPv6 when it is claimed. The self-test requires every
+   * capability of the manifest schema to be covered by a gate or here.
+   */
+  covers?: readonly string[];
   /** Base deadline in ms (multiplied by the timeout multiplier). Default 20 000. */
   deadlineMs?: number;
   /** Returns a skip reason when the plugin does not claim what the test needs. */

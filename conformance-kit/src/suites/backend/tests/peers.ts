@@ -72,6 +72,7 @@ export const peerTests: T[] = [
   {
     id: 'backend.peers.ping-two-peers',
     title: 'with two peers applied in one batch, each answers ping through the tunnel',
+    covers: ['ipv6'],
     async run(t, fx) {
       t.begin('bring up a with peers b and c, b and c with peer a');
       await fx.mesh();
@@ -228,6 +229,7 @@ export const peerTests: T[] = [
       'a batch of 200 peers applies in one call with a constant number of short-lived commands (one long-lived process per peer only with processPerPeer), and removes in one call',
     deadlineMs: 60_000,
     gate: 'maxPeers',
+    covers: ['processPerPeer'],
     skipIf: (fx) =>
       fx.opts.profile === 'quick'
         ? 'profile "quick" skips the 200-peer batch'
@@ -253,7 +255,12 @@ export const peerTests: T[] = [
       t.begin(`applyPeers with ${n} upserts`);
       await t.ok(`applyPeers(${n} peers)`, fx.applyPeers(a, { upsert: peers }, 60_000));
       const limit = Math.max(10, Math.floor(n / 10));
-      checkCommands(t, fx, `applyPeers with ${n} peers`, await a.plugin.commands(mark), limit, n);
+      const upsertCommands = await a.plugin.commands(mark);
+      checkCommands(t, fx, `applyPeers with ${n} peers`, upsertCommands, limit, n);
+      if (fx.caps.processPerPeer === true) {
+        const spawned = upsertCommands.filter((r) => r.via === 'spawn').length;
+        t.check(spawned > 0, `claims processPerPeer but spawned no long-lived process for ${n} new peers`, '> 0 spawns', spawned);
+      }
       t.begin(`applyRoutes with the ${n} peers' routes`);
       const markR = (await a.plugin.commands()).at(-1)?.seq ?? 0;
       await t.ok(`applyRoutes(${n} routes)`, fx.applyRoutes(a, { add: fx.routesOf(peers) }));
