@@ -79,7 +79,7 @@ module.exports = {
     {
       name: 'control-imports-only-plugin-api-and-daemon-of-ours',
       comment:
-        '@rustynet/control (core/control) builds on the contracts and reuses the daemon\'s exports (netmap signer, ' +
+        "@rustynet/control (core/control) builds on the contracts and reuses the daemon's exports (netmap signer, " +
         'key helpers, the NetmapSource interface): never a plugin, the testbed, the cli or the conformance kit.',
       severity: 'error',
       from: { path: '^core/control/dist/src' },

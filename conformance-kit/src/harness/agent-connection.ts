@@ -44,9 +44,10 @@ export class AgentConnection {
         child.once('exit', (code) => reject(new Error(`harness agent in ${this.netns} exited with ${code}`)));
         child.on('message', (m: { ready?: boolean; id?: number; result?: unknown; error?: string }) => {
           if (m.ready) return resolve();
-          const p = h.pending.get(m.id!);
+          if (m.id === undefined) return;
+          const p = h.pending.get(m.id);
           if (!p) return;
-          h.pending.delete(m.id!);
+          h.pending.delete(m.id);
           if (m.error !== undefined) p.reject(new Error(m.error));
           else p.resolve(m.result);
         });

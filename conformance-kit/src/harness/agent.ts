@@ -149,7 +149,7 @@ process.on('message', (raw: unknown) => {
   };
   handle().then(
     (result) => send({ id: req.id, result }),
-    (err: Error) => send({ id: req.id, error: err.message }),
+    (err: unknown) => send({ id: req.id, error: err instanceof Error ? err.message : String(err) }),
   );
 });
 process.on('disconnect', () => process.exit(0));

@@ -80,7 +80,7 @@ export class TestHost {
       ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
       ...(opts.env ? { env: opts.env } : {}),
     });
-    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
+    return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? -1 };
   }
 
   /**

@@ -64,10 +64,10 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
  */
 export async function initPlugin(opts: InitPluginOptions): Promise<InitPluginResult> {
   if (typeof opts.name !== 'string' || !NAME_RE.test(opts.name) || opts.name.length > 214) {
-    throw new RustynetError('INVALID_INPUT', `name: not an npm package name: ${String(opts.name)}`, { field: 'name' });
+    throw new RustynetError('INVALID_INPUT', `name: not an npm package name: ${opts.name}`, { field: 'name' });
   }
   if (opts.kind !== 'backend') {
-    throw new RustynetError('UNSUPPORTED', `kind: only "backend" has a template so far (got ${String(opts.kind)})`, { field: 'kind' });
+    throw new RustynetError('UNSUPPORTED', `kind: only "backend" has a template so far (got ${opts.kind})`, { field: 'kind' });
   }
   const template = opts.templateDir ? resolve(opts.templateDir) : findTemplate(opts.kind);
   const short = basename(opts.name);

@@ -110,7 +110,7 @@ export class PolicyFixture extends SuiteFixture<PolicySuiteOptions, NodeName> {
 
   /** True when both the policy plugin and the backend claim IPv6. */
   get ipv6(): boolean {
-    return Boolean(this.caps?.ipv6 && this.backend.caps?.ipv6);
+    return this.caps.ipv6 && this.backend.caps.ipv6;
   }
 
   /** Builds the network, the backend mesh, the echo server and the policy host on a (once, see {@link ready}). */

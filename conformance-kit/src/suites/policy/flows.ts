@@ -92,14 +92,16 @@ export async function probe(fx: PolicyFixture, f: Flow, expectOpen = f.action ==
     case 'icmp':
       return src.host.ping(dst, { count: 1, timeoutS: 1, attempts: expectOpen ? 3 : 2 });
     case 'udp': {
+      if (f.port === undefined) throw new Error(`flow ${f.from} udp needs a port`);
       const payload = `policy-probe-${f.from}-${f.port}-${++probeSeq}`;
-      const r = await src.host.udpSend(dst, f.port!, payload, { timeoutMs: expectOpen ? 1000 : 700, attempts: expectOpen ? 3 : 2 });
+      const r = await src.host.udpSend(dst, f.port, payload, { timeoutMs: expectOpen ? 1000 : 700, attempts: expectOpen ? 3 : 2 });
       return r !== null && r.toString() === payload;
     }
     case 'tcp': {
+      if (f.port === undefined) throw new Error(`flow ${f.from} tcp needs a port`);
       const payload = `policy-probe-${f.from}-${f.port}-${++probeSeq}`;
       for (let i = 0; i < (expectOpen ? 2 : 1); i++) {
-        const r = await src.host.tcpSend(dst, f.port!, payload, { timeoutMs: expectOpen ? 3000 : 1500 });
+        const r = await src.host.tcpSend(dst, f.port, payload, { timeoutMs: expectOpen ? 3000 : 1500 });
         if (r !== null && r.toString() === payload) return true;
       }
       return false;

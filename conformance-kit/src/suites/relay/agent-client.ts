@@ -41,10 +41,10 @@ export class RelayAgent {
       this.tail = (this.tail + d.toString()).slice(-8192);
     });
     child.on('message', (m: { ready?: boolean; id?: number; result?: unknown; error?: { message: string; code?: string } }) => {
-      if (m.ready) return;
-      const p = this.pending.get(m.id!);
+      if (m.ready || m.id === undefined) return;
+      const p = this.pending.get(m.id);
       if (!p) return;
-      this.pending.delete(m.id!);
+      this.pending.delete(m.id);
       if (m.error !== undefined) p.reject(new AgentError(m.error.message, m.error.code));
       else p.resolve(m.result);
     });

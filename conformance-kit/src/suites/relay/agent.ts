@@ -162,7 +162,7 @@ async function probe(
 ): Promise<{ sent: number; received: number; replies: number }[]> {
   const socks = await Promise.all(payloads.map(() => bindSocket(host.includes(':') ? '::' : '0.0.0.0', 0)));
   const res = payloads.map((p) => ({ sent: p.length, received: 0, replies: 0 }));
-  let last = Date.now();
+  let last: number;
   socks.forEach((s, i) =>
     s.on('message', (msg) => {
       res[i].received += msg.length;
@@ -301,8 +301,11 @@ process.on('message', (raw: unknown) => {
   const req = raw as Request;
   handle(req).then(
     (result) => process.send?.({ id: req.id, result: result ?? null }),
-    (err: Error) =>
-      process.send?.({ id: req.id, error: { message: err?.message ?? String(err), code: (err as { code?: unknown })?.code } }),
+    (err: unknown) =>
+      process.send?.({
+        id: req.id,
+        error: { message: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown } | null)?.code },
+      }),
   );
 });
 async function shutdown(): Promise<void> {

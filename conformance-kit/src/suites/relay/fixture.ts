@@ -322,7 +322,8 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     return this.rateP;
   }
 
-  /** The package's protocol function `name`, if it exports it. */
+  /** The package's protocol function `name`, if it exports it (its type `F` is the caller's). */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- F names the expected signature at the call site
   protocolFn<F extends (...args: never[]) => unknown>(name: string): F | undefined {
     const f = this.pkg.protocol?.[name];
     return typeof f === 'function' ? (f as F) : undefined;

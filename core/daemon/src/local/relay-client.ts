@@ -54,7 +54,7 @@ export class RelayClient {
     }
     try {
       await this.relay.instance.start(
-        { nodeId: this.opts.nodeId, relays, sign: async (challenge) => this.opts.sign(challenge) },
+        { nodeId: this.opts.nodeId, relays, sign: (challenge) => Promise.resolve(this.opts.sign(challenge)) },
         timeoutMs !== undefined ? { timeoutMs } : this.opts.callOptions(),
       );
       path?.setDisabled(this.opts.switchingUnsupported);

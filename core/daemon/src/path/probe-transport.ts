@@ -90,7 +90,9 @@ export class UdpProbeTransport implements ProbeTransport {
 
   /** The bound UDP port. */
   get port(): number {
-    return (this.v4 ?? this.v6)!.address().port;
+    const socket = this.v4 ?? this.v6;
+    if (!socket) throw new RustynetError('NOT_RUNNING', 'the probe transport has no socket');
+    return socket.address().port;
   }
 
   send(data: Uint8Array, to: Endpoint): void {
@@ -109,6 +111,7 @@ export class UdpProbeTransport implements ProbeTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.v4, this.v6].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
+    const sockets = [this.v4, this.v6].filter((s) => s !== undefined);
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }
