@@ -91,6 +91,16 @@ function transient(err: unknown): boolean {
   return isRustynetError(err, 'INTERNAL') || isRustynetError(err, 'TIMEOUT') || isRustynetError(err, 'STORAGE_FAILED');
 }
 
+/** Whether the control plane knows this identity already (a signed poll that does not wait). */
+async function alreadyEnrolled(client: ControlClient): Promise<boolean> {
+  try {
+    await client.poll(0, { waitMs: 0 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Enrols (unless the state directory records an enrolment of this identity with this control
  * plane) and builds the source. Transient failures are retried with jittered back-off.
@@ -155,6 +165,12 @@ export async function prepareControlSource(
         log(`${reply.created ? 'enrolled' : 're-enrolled'} as ${reply.node.id} (${reply.node.addresses.join(', ')})`);
         break;
       } catch (err) {
+        if (isRustynetError(err, 'AUTH_FAILED') && (await alreadyEnrolled(client))) {
+          // The key was used (or has expired), but by this identity: carry on with it.
+          log('the pre-auth key is no longer valid, but this identity is enrolled: reporting keys and endpoints');
+          await client.report(report);
+          break;
+        }
         if (!transient(err)) throw err;
         log(`enrolment: control plane unreachable (${err instanceof Error ? err.message : String(err)}); retrying`);
         await sleep(Math.floor(delay / 2 + Math.random() * delay));
