@@ -85,6 +85,19 @@ const KNOWN = {
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'iperf3'],
     files: ['core/testbed/dist/src/index.js', 'plugins/policy-nftables/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
   },
+  recovery: {
+    what: 'median of 5: time to traffic after a backend process kill and a daemon kill + restart, both backends (docs/performance.md)',
+    json: true,
+    root: true,
+    tools: ['ip', 'wg', 'wireguard-go', 'openvpn', 'ping', 'nft', 'tcpdump'],
+    files: [
+      'core/testbed/dist/src/index.js',
+      'core/daemon/dist/src/index.js',
+      'plugins/backend-wireguard/dist/src/index.js',
+      'plugins/backend-openvpn/dist/src/index.js',
+      'conformance-kit/dist/src/harness/index.js',
+    ],
+  },
   control: {
     what: 'control plane: build+sign a 1000-node netmap (<= 50 ms), change -> 200 long-polling clients (p95 <= 500 ms)',
     json: true,

@@ -1,5 +1,9 @@
 import { expect } from 'chai';
+import Mocha from 'mocha';
 import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport } from '../src/runner/report.js';
+import { listTests, listText } from '../src/runner/list-tests.js';
+import { isoSeconds } from '../src/runner/run-plugin-test.js';
+import { setKitMeta } from '../src/suites/define.js';
 import { compileReportSchema } from './helpers/report-schema.js';
 
 function report(): ConformanceReport {
@@ -67,6 +71,46 @@ describe('reports (unit)', () => {
     expect(xml).to.include('clean &lt;&amp;&gt;');
     expect(xml).to.include('left &quot;x&quot; &amp; &lt;y&gt;');
     expect(xml).not.to.match(/<y>/);
+  });
+
+  it('JUnit testcase names are the stable ids alone; the title, gate and measurements are properties', () => {
+    const r = report();
+    r.tests[0].measurements = { backendCpuPercent: 17 };
+    const xml = toJUnit(r);
+    expect(xml).to.include('<testcase classname="backend.peers" name="backend.peers.ping-two-peers" time="0.012">');
+    expect(xml).to.include('<property name="title" value="ping"/>');
+    expect(xml).to.include('<property name="gate" value="roaming"/>');
+    expect(xml).to.include('<property name="backendCpuPercent" value="17"/>');
+    expect(xml).not.to.match(/name="[^"]*: /);
+  });
+
+  it('measurements validate; timestamps without milliseconds validate (older reports with them too)', () => {
+    const v = compileReportSchema();
+    const r = report();
+    r.tests[0].measurements = { cpu: 3, outcome: 'restored itself' };
+    r.startedAt = isoSeconds(new Date(Date.UTC(2026, 11, 7, 1, 2, 3, 456)));
+    expect(r.startedAt).to.equal('2026-12-07T01:02:03Z');
+    expect(v(r), JSON.stringify(v.errors)).to.equal(true);
+    expect(v(report())).to.equal(true);
+  });
+
+  it('listTests lists ids, titles and gates in order, filtered by grep, and runs nothing', () => {
+    const suite = new Mocha.Suite('s');
+    let ran = 0;
+    const a = new Mocha.Test('backend.x.one: first', () => void ran++);
+    setKitMeta(a, { kitId: 'backend.x.one', kitGate: 'roaming' });
+    const b = new Mocha.Test('backend.x.two: second', () => void ran++);
+    suite.addTest(a);
+    suite.addTest(b);
+    expect(listTests(suite)).to.deep.equal([
+      { id: 'backend.x.one', title: 'first', gate: 'roaming' },
+      { id: 'backend.x.two', title: 'second' },
+    ]);
+    expect(listTests(suite, /two/).map((t) => t.id)).to.deep.equal(['backend.x.two']);
+    expect(listText(listTests(suite)))
+      .to.match(/backend\.x\.one\s+roaming\s+first\n/)
+      .and.include('2 tests');
+    expect(ran).to.equal(0);
   });
 
   it('the summary lists failures, skips (not counted as passed) and the counts', () => {

@@ -69,4 +69,35 @@ describe('StepContext (unit)', () => {
     expect(e.message).to.include('1000 ms').and.include('ping');
     expect(e.step).to.equal('ping');
   });
+
+  it('timings() gives every step its duration; the running step counts up to now', () => {
+    let now = 1000;
+    const t = new StepContext('x.y.z', () => now);
+    t.begin('one');
+    now += 50;
+    t.begin('two');
+    now += 7;
+    expect(t.timings()).to.deep.equal([
+      { step: 'one', ms: 50 },
+      { step: 'two', ms: 7 },
+    ]);
+  });
+
+  it('ConformanceTimeoutError lists every step duration so far', () => {
+    const e = new ConformanceTimeoutError('backend.a.b', 1000, 'ping', [
+      { step: 'start', ms: 120 },
+      { step: 'ping', ms: 880 },
+    ]);
+    expect(e.message).to.match(/stuck at step "ping"/);
+    expect(e.message)
+      .to.match(/120 ms\s+start/)
+      .and.match(/880 ms\s+ping/);
+    expect(e.actual).to.deep.equal({
+      stillRunning: 'ping',
+      steps: [
+        { step: 'start', ms: 120 },
+        { step: 'ping', ms: 880 },
+      ],
+    });
+  });
 });

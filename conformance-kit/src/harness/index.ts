@@ -19,3 +19,4 @@ export {
   type EchoServer,
 } from './test-network.js';
 export { ResourceTracker, type TrackedResource } from './tracker.js';
+export { ip4Packets, udpPackets, type Ip4Packet, type UdpPacket } from './pcap.js';

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { PluginKind } from '@rustynet/plugin-api';
 import type { TestHost } from '../harness/test-network.js';
 import type { ResourceTracker } from '../harness/tracker.js';
-import type { CommandRecord, HostRequest, HostResponse, LoadResult, WireError } from './protocol.js';
+import type { LifecycleObserver, WatchedHost } from '../suites/common/residue.js';
+import type { CommandRecord, HostLogs, HostRequest, HostResponse, LoadResult, WireError } from './protocol.js';
 
 type DistOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -65,13 +66,15 @@ export interface PluginHostOptions {
   label?: string;
   /** When given, the child is registered with it so teardown kills it also on failure and SIGINT. */
   tracker?: ResourceTracker;
+  /** Told about every `start` and `stop` call and the host's exit (the kit's residue checks). */
+  observer?: LifecycleObserver;
 }
 
 /**
  * Parent side of a plugin host child process: loads the plugin inside a namespace and calls its
  * methods over IPC. Captures the child's stdout/stderr tail for failure reports.
  */
-export class PluginHost {
+export class PluginHost implements WatchedHost {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private tail = '';
@@ -82,6 +85,9 @@ export class PluginHost {
   private constructor(
     private readonly child: ChildProcess,
     readonly label: string,
+    /** The test host whose namespace the plugin runs in (undefined: the kit's own namespace). */
+    readonly testHost: TestHost | undefined,
+    private readonly observer: LifecycleObserver | undefined,
   ) {
     const append = (d: Buffer): void => {
       this.tail = (this.tail + d.toString()).slice(-TAIL_BYTES);
@@ -98,10 +104,21 @@ export class PluginHost {
     });
     child.on('exit', (code, signal) => {
       this.exited = true;
+      this.observer?.exited(this);
       for (const p of this.pending.values())
         p.reject(new Error(`plugin host ${label} exited (code ${code}, signal ${signal}); output tail:\n${this.tail}`));
       this.pending.clear();
     });
+  }
+
+  /** The plugin's state directory, once loaded. */
+  stateDir(): string | undefined {
+    return (this.loaded as LoadResult | undefined)?.pluginStateDir;
+  }
+
+  /** Whether the host process has exited. */
+  get hasExited(): boolean {
+    return this.exited;
   }
 
   /** pid of the plugin host process (inside the namespace). */
@@ -122,7 +139,7 @@ export class PluginHost {
           cwd: opts.cwd,
         })
       : fork(HOST_PATH, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], cwd: opts.cwd });
-    const h = new PluginHost(child, opts.label ?? opts.host?.name ?? 'local');
+    const h = new PluginHost(child, opts.label ?? opts.host?.name ?? 'local', opts.host, opts.observer);
     opts.tracker?.track('process', `plugin host ${h.label} in ${opts.host?.netns ?? 'the current namespace'}`, () => h.killNow());
     try {
       h.loaded = await h.request<LoadResult>(
@@ -166,9 +183,24 @@ export class PluginHost {
     });
   }
 
-  /** Calls `method` on the plugin instance with JSON-safe `args`. */
-  call<T = unknown>(method: string, args: unknown[] = [], timeoutMs = 30_000): Promise<T> {
-    return this.request<T>({ op: 'call', method, args }, timeoutMs, method);
+  /**
+   * Calls `method` on the plugin instance with JSON-safe `args`. `start` and `stop` are reported
+   * to the observer (a `start` is preceded by its snapshot; a call that timed out counts as running,
+   * a failed call changes nothing).
+   */
+  async call<T = unknown>(method: string, args: unknown[] = [], timeoutMs = 30_000): Promise<T> {
+    const obs = this.observer;
+    if (!obs || (method !== 'start' && method !== 'stop')) return this.request<T>({ op: 'call', method, args }, timeoutMs, method);
+    if (method === 'start') await obs.beforeStart(this, args);
+    try {
+      const r = await this.request<T>({ op: 'call', method, args }, timeoutMs, method);
+      obs.settled(this, method === 'start');
+      return r;
+    } catch (err) {
+      // a failed start leaves the instance as it was (running after ALREADY_RUNNING, stopped otherwise)
+      if (err instanceof PluginCallTimeoutError) obs.settled(this, true);
+      throw err;
+    }
   }
 
   /**
@@ -183,6 +215,11 @@ export class PluginHost {
   /** Commands the plugin ran through its CommandRunner with sequence number above `since`. */
   commands(since = 0): Promise<CommandRecord[]> {
     return this.request<CommandRecord[]>({ op: 'commands', since }, 10_000);
+  }
+
+  /** Commands with their output and the output of spawned processes since a cursor (`--keep-logs`). */
+  logs(since: number, offsets: Record<string, number>): Promise<HostLogs> {
+    return this.request<HostLogs>({ op: 'logs', since, offsets }, 20_000);
   }
 
   /** The daemon hook timeline (entries oldest first), or null when the daemon offers none. */

@@ -10,7 +10,8 @@
 import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { CommandRunner, ManagedProcess, Plugin, RunOptions, SpawnOptions } from '@rustynet/plugin-api';
-import { toWireError, type CommandRecord, type HostRequest, type HostResponse, type LoadResult } from './protocol.js';
+import { toWireError, type CommandRecord, type HostLogs, type HostRequest, type HostResponse, type LoadResult } from './protocol.js';
+import { OutputLog } from './output-log.js';
 
 /** What the host needs of the daemon's hooks: the tap timeline (a `DaemonHooks` satisfies it). */
 interface HookTimelineSource {
@@ -20,6 +21,11 @@ interface HookTimelineSource {
 const commands: CommandRecord[] = [];
 let seq = 0;
 const spawned: ManagedProcess[] = [];
+/** Output of `run` commands by sequence number (for `--keep-logs`), bounded. */
+const runOutput = new Map<number, { stdout: string; stderr: string; exitCode: number }>();
+const RUN_OUTPUT_MAX = 4000;
+/** Full output of spawned processes, gathered from their bounded tails. */
+const spawnLogs: OutputLog[] = [];
 
 function record(
   via: CommandRecord['via'],
@@ -45,15 +51,32 @@ function record(
 /** Wraps the host's runner: same behaviour, every call recorded. */
 function recordingRunner(inner: CommandRunner): CommandRunner {
   return {
-    run: (file: string, args: readonly string[], options?: RunOptions) => {
-      record('run', file, args, options?.env, options?.input);
-      return inner.run(file, args, options);
+    run: async (file: string, args: readonly string[], options?: RunOptions) => {
+      const rec = record('run', file, args, options?.env, options?.input);
+      const keep = (r: { stdout?: unknown; stderr?: unknown; exitCode?: unknown }): void => {
+        runOutput.set(rec.seq, {
+          stdout: typeof r.stdout === 'string' ? r.stdout : '',
+          stderr: typeof r.stderr === 'string' ? r.stderr : '',
+          exitCode: typeof r.exitCode === 'number' ? r.exitCode : -1,
+        });
+        if (runOutput.size > RUN_OUTPUT_MAX) runOutput.delete(runOutput.keys().next().value ?? 0);
+      };
+      try {
+        const r = await inner.run(file, args, options);
+        keep(r);
+        return r;
+      } catch (err) {
+        const d: unknown = typeof err === 'object' && err !== null ? Reflect.get(err, 'details') : undefined;
+        keep(typeof d === 'object' && d !== null ? { stderr: Reflect.get(d, 'stderr'), exitCode: Reflect.get(d, 'exitCode') } : {});
+        throw err;
+      }
     },
     spawn: (file: string, args: readonly string[], options?: SpawnOptions) => {
       const rec = record('spawn', file, args, options?.env, options?.input);
       const p = inner.spawn(file, args, options);
       if (p.pid !== undefined) rec.pid = p.pid;
       spawned.push(p);
+      spawnLogs.push(new OutputLog(p, file, args));
       return p;
     },
   };
@@ -109,8 +132,8 @@ async function handle(req: HostRequest): Promise<unknown> {
         const target = req.args[req.signer.arg];
         if (typeof target !== 'object' || target === null) throw new Error(`signer: argument ${req.signer.arg} is not an object`);
         const key = createPrivateKey(readFileSync(req.signer.keyFile, 'utf8'));
-        (target as Record<string, unknown>)['sign'] = async (challenge: Uint8Array): Promise<Uint8Array> =>
-          new Uint8Array(cryptoSign(null, challenge, key));
+        (target as Record<string, unknown>)['sign'] = (challenge: Uint8Array): Promise<Uint8Array> =>
+          Promise.resolve(new Uint8Array(cryptoSign(null, challenge, key)));
       }
       const result: unknown = await Reflect.apply(fn, instance, req.args);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));
@@ -119,6 +142,13 @@ async function handle(req: HostRequest): Promise<unknown> {
       return commands.filter((c) => c.seq > (req.since ?? 0));
     case 'timeline':
       return hooks ? JSON.parse(JSON.stringify(hooks.timeline.entries())) : null;
+    case 'logs': {
+      const logs: HostLogs = {
+        commands: commands.filter((c) => c.seq > req.since).map((c) => ({ ...c, ...runOutput.get(c.seq) })),
+        processes: spawnLogs.map((l) => l.since(req.offsets[String(l.pid)] ?? 0)),
+      };
+      return logs;
+    }
     case 'processes':
       return spawned.map((p) => ({ pid: p.pid ?? null, tail: p.outputTail() }));
     default:

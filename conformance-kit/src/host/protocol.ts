@@ -59,6 +59,7 @@ export type HostRequest =
     }
   | { id: number; op: 'commands'; since?: number }
   | { id: number; op: 'timeline' }
+  | { id: number; op: 'logs'; since: number; offsets: Record<string, number> }
   | { id: number; op: 'processes' };
 
 /** Child -> parent. */
@@ -79,7 +80,7 @@ export function toWireError(err: unknown): WireError {
     const e = err as Record<string, unknown>;
     const out: WireError = {
       name: typeof e['name'] === 'string' ? e['name'] : 'Error',
-      message: typeof e['message'] === 'string' ? e['message'] : String(err),
+      message: typeof e['message'] === 'string' ? e['message'] : (JSON.stringify(err) ?? 'non-Error value thrown'),
     };
     if (typeof e['code'] === 'string') out.code = e['code'];
     if (typeof e['errno'] === 'number') out.errno = e['errno'];
@@ -96,4 +97,12 @@ export function toWireError(err: unknown): WireError {
     return out;
   }
   return { name: 'Error', message: String(err) };
+}
+
+/** Full output of what the plugin ran and spawned since a cursor (the `logs` op, for `--keep-logs`). */
+export interface HostLogs {
+  /** Commands with sequence number above the cursor, with the output of `run` commands. */
+  commands: (CommandRecord & { stdout?: string; stderr?: string; exitCode?: number })[];
+  /** Output of every spawned process from its offset in the cursor (stdout and stderr interleaved). */
+  processes: { pid: number; file: string; args: string[]; offset: number; output: string; lost: boolean }[];
 }

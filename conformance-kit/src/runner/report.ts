@@ -29,6 +29,8 @@ export interface TestResult {
   gate?: string;
   skipReason?: string;
   failure?: TestFailure;
+  /** Measurements the test reported (e.g. `cpuPercent` under a flood); absent when none. */
+  measurements?: Record<string, number | string>;
 }
 
 /** The JSON report (`--reporter json`), validated by `schemas/report.schema.json`. */
@@ -71,12 +73,16 @@ export interface ConformanceReport {
 export const REPORT_SCHEMA_ID = 'https://rustynet.dev/schemas/conformance-report-1.json';
 
 function esc(s: string): string {
-  return s
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  return (
+    s
+      // control characters are not allowed in XML 1.0: drop them (intended)
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+  );
 }
 
 /** Renders a report as JUnit XML (the common Jenkins/GitLab/GitHub schema). */
@@ -94,10 +100,15 @@ export function toJUnit(r: ConformanceReport): string {
   ];
   const cases = r.tests.map((t) => {
     const classname = t.id.split('.').slice(0, 2).join('.');
-    const head = `    <testcase classname="${esc(classname)}" name="${esc(`${t.id}: ${t.title}`)}" time="${(t.durationMs / 1000).toFixed(3)}"`;
-    if (t.status === 'passed') return `${head}/>`;
-    if (t.status === 'skipped') return `${head}>\n      <skipped message="${esc(t.skipReason ?? 'skipped')}"/>\n    </testcase>`;
-    const f = t.failure!;
+    // the name is the stable id alone (CI history keys on it); the title is a property
+    const head = `    <testcase classname="${esc(classname)}" name="${esc(t.id)}" time="${(t.durationMs / 1000).toFixed(3)}">`;
+    const tprops = [['title', t.title], ...(t.gate !== undefined ? [['gate', t.gate]] : []), ...Object.entries(t.measurements ?? {})].map(
+      ([k, v]) => `        <property name="${esc(k)}" value="${esc(String(v))}"/>`,
+    );
+    const propsXml = `\n      <properties>\n${tprops.join('\n')}\n      </properties>`;
+    if (t.status === 'passed') return `${head}${propsXml}\n    </testcase>`;
+    if (t.status === 'skipped') return `${head}${propsXml}\n      <skipped message="${esc(t.skipReason ?? 'skipped')}"/>\n    </testcase>`;
+    const f = t.failure ?? { message: 'failed', type: 'Error' };
     const body = [
       `step: ${f.step ?? '?'}`,
       `expected: ${JSON.stringify(f.expected)}`,
@@ -105,7 +116,7 @@ export function toJUnit(r: ConformanceReport): string {
       '',
       f.message,
     ].join('\n');
-    return `${head}>\n      <failure message="${esc(f.message.split('\n')[0] ?? '')}" type="${esc(f.type)}">${esc(body)}</failure>\n    </testcase>`;
+    return `${head}${propsXml}\n      <failure message="${esc(f.message.split('\n')[0] ?? '')}" type="${esc(f.type)}">${esc(body)}</failure>\n    </testcase>`;
   });
   const errs = r.errors.map(
     (e, i) =>

@@ -9,8 +9,9 @@ import Mocha from 'mocha';
 import type { LoadedPlugin } from '@rustynet/daemon';
 import { API_VERSION, type PluginKind } from '@rustynet/plugin-api';
 import { ConformanceFailure } from '../suites/errors.js';
-import { kitMeta, TEST_ID_PATTERN } from '../suites/define.js';
-import { suiteFor, suiteKinds, type SuiteRunSettings } from '../suites/registry.js';
+import { kitMeasurements, kitMeta, TEST_ID_PATTERN } from '../suites/define.js';
+import { suiteFor, suiteKinds, type SuiteFactory, type SuiteRunSettings } from '../suites/registry.js';
+import { listTests, listText } from './list-tests.js';
 import { DEFAULT_POLICY_BACKEND } from '../suites/policy/fixture.js';
 import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport, type TestResult } from './report.js';
 
@@ -41,6 +42,15 @@ export interface RunPluginTestOptions {
    * that cannot be loaded (or is not a backend) ends the run with exit 2 and the loader's error.
    */
   backend?: string;
+  /** List the tests (id, title, capability gate) the run would register and run nothing. */
+  list?: boolean;
+  /** Stop after the first failed test (the network is still torn down). */
+  bail?: boolean;
+  /**
+   * Directory for per-test logs: `<dir>/<test id>/` gets the full stdout and stderr of every
+   * process the plugin spawned or ran, the commands, and the hook timeline of each plugin host.
+   */
+  keepLogs?: string;
   /** Where readable output goes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
   /** Where errors go (default process.stderr). */
@@ -104,7 +114,8 @@ async function loadPolicyBackend(spec: string, cwd: string): Promise<LoadedInfo>
 async function toolVersion(file: string, args: string[]): Promise<string | null> {
   const r = await execa(file, args, { reject: false, timeout: 5000, stdin: 'ignore' }).catch(() => null);
   if (!r || (r.exitCode !== 0 && !r.stdout && !r.stderr)) return null;
-  return (String(r.stdout || r.stderr).split('\n')[0] ?? '').trim() || null;
+  const text: unknown = r.stdout || r.stderr;
+  return ((typeof text === 'string' ? text : '').split('\n')[0] ?? '').trim() || null;
 }
 
 async function environment(): Promise<ConformanceReport['environment']> {
@@ -123,12 +134,43 @@ async function environment(): Promise<ConformanceReport['environment']> {
 function failureOf(err: unknown): NonNullable<TestResult['failure']> {
   const e = err as ConformanceFailure & { name?: string };
   return {
-    message: String(e?.message ?? err),
+    message: typeof e?.message === 'string' ? e.message : (JSON.stringify(err) ?? 'unknown error'),
     type: e?.name ?? 'Error',
     ...(e instanceof ConformanceFailure || (e && 'expected' in e) ? { expected: e.expected ?? null, actual: e.actual ?? null } : {}),
     ...(e?.step !== undefined && { step: e.step }),
     ...(e?.diagnostics ? { diagnostics: e.diagnostics } : {}),
   };
+}
+
+/** ISO 8601 in UTC without milliseconds (`2026-12-07T01:44:03Z`), the report's timestamp format. */
+export function isoSeconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `--list`: registers the suite with a throw-away mocha and prints its tests; runs nothing. */
+function listOnly(
+  factory: SuiteFactory,
+  plugin: string,
+  cwd: string,
+  profile: string,
+  seed: number,
+  grep: RegExp | undefined,
+  reporter: string,
+  out: NodeJS.WritableStream,
+  options: Record<string, unknown> | undefined,
+): number {
+  const mocha = new Mocha({ timeout: 0 });
+  mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_PRE_REQUIRE, globalThis, 'rustynet-conformance', mocha);
+  factory({ plugin, cwd, profile, seed, timeoutMultiplier: 1, ...(options && { options }) });
+  mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_POST_REQUIRE, globalThis, 'rustynet-conformance', mocha);
+  const tests = listTests(mocha.suite, grep);
+  out.write(reporter === 'spec' ? listText(tests) : `${JSON.stringify({ tests }, null, 2)}\n`);
+  try {
+    mocha.dispose();
+  } catch {
+    /* nothing ran */
+  }
+  return tests.length > 0 ? EXIT_PASSED : EXIT_FAILED;
 }
 
 /**
@@ -201,6 +243,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
       return loadError(e, `backend ${backendGiven}: `);
     }
   }
+  if (opts.list) return listOnly(factory, spec, cwd, profile, seed, grep, reporter, out, opts.options);
   // The suites build network namespaces: they need root and the network tools.
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     errOut.write('error PERMISSION_DENIED: the conformance suites create network namespaces: run as root (sudo)\n');
@@ -221,7 +264,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   // 2. Build the mocha run.
   const results: TestResult[] = [];
   const errors: ConformanceReport['errors'] = [];
-  const mocha = new Mocha({ timeout: 0, ...(grep && { grep }) });
+  const mocha = new Mocha({ timeout: 0, ...(grep && { grep }), ...(opts.bail && { bail: true }) });
   mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_PRE_REQUIRE, globalThis, 'rustynet-conformance', mocha);
   // `backend` reaches the policy suite's options through the registry's spread of the settings.
   const settings: SuiteRunSettings = {
@@ -232,6 +275,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
     timeoutMultiplier,
     ...(opts.options && { options: opts.options }),
     ...(backendSpec !== undefined && { backend: backendSpec }),
+    ...(opts.keepLogs !== undefined && { keepLogs: resolve(cwd, opts.keepLogs) }),
   };
   factory(settings);
   mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_POST_REQUIRE, globalThis, 'rustynet-conformance', mocha);
@@ -239,9 +283,18 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   const C = Mocha.Runner.constants;
   const idOf = (t: Mocha.Test): string => kitMeta(t).kitId ?? TEST_ID_PATTERN.exec(t.title)?.[1] ?? t.title;
   const titleOf = (t: Mocha.Test): string => t.title.replace(/^[^:]+:\s*/, '');
-  const gateOf = (t: Mocha.Test): Record<string, string> => {
+  const gateOf = (t: Mocha.Test): Pick<TestResult, 'gate' | 'measurements'> => {
     const g = kitMeta(t).kitGate;
-    return g ? { gate: g } : {};
+    const m = kitMeasurements(t);
+    return { ...(g && { gate: g }), ...(m && { measurements: m }) };
+  };
+  const measured = (t: Mocha.Test): string => {
+    const m = kitMeasurements(t);
+    return m
+      ? ` [${Object.entries(m)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}]`
+      : '';
   };
   // Structurally a mocha reporter (the members of reporters.Base) without extending Base: Base's
   // constructor turns a failure's expected/actual into diff strings, which the report must not see.
@@ -256,7 +309,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
       this.stats = runner.stats ?? { suites: 0, tests: 0, passes: 0, pending: 0, failures: 0 };
       runner.on(C.EVENT_TEST_PASS, (t: Mocha.Test) => {
         results.push({ id: idOf(t), title: titleOf(t), status: 'passed', durationMs: t.duration ?? 0, ...gateOf(t) });
-        progress.write(`  \u2714 ${idOf(t)} (${t.duration ?? 0} ms)\n`);
+        progress.write(`  \u2714 ${idOf(t)} (${t.duration ?? 0} ms)${measured(t)}\n`);
       });
       runner.on(C.EVENT_TEST_PENDING, (t: Mocha.Test) => {
         const reason = kitMeta(t).kitSkipReason ?? 'skipped';
@@ -313,8 +366,8 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
     grep: opts.grep ?? null,
     ...(backendGiven !== undefined && { backend: backendGiven }),
     environment: env,
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
+    startedAt: isoSeconds(startedAt),
+    finishedAt: isoSeconds(finishedAt),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
     summary,
     result: errors.length ? 'error' : summary.failed ? 'failed' : 'passed',

@@ -1,5 +1,5 @@
 import type { Context } from 'mocha';
-import { ConformanceFailure, ConformanceTimeoutError } from './errors.js';
+import { ConformanceFailure, ConformanceSkip, ConformanceTimeoutError } from './errors.js';
 import { StepContext } from './step-context.js';
 
 /** One conformance test of a suite. */
@@ -10,10 +10,23 @@ export interface KitTest<F> {
   title: string;
   /** Capability that gates the test, for docs and reports (e.g. `roaming`, `!roaming`). */
   gate?: string;
+  /**
+   * Capabilities (besides a positive {@link gate}) whose false claim makes this test fail,
+   * e.g. `ipv6` for a test that pings over IPv6 when it is claimed. The self-test requires every
+   * capability of the manifest schema to be covered by a gate or here.
+   */
+  covers?: readonly string[];
   /** Base deadline in ms (multiplied by the timeout multiplier). Default 20 000. */
   deadlineMs?: number;
   /** Returns a skip reason when the plugin does not claim what the test needs. */
   skipIf?: (fixture: F) => string | undefined | Promise<string | undefined>;
+  /**
+   * The kit's own preparation (key pairs, helper namespaces): runs after {@link skipIf}, outside
+   * the deadline, bounded by {@link prepareMs}. A plugin is never timed on what the kit does.
+   */
+  prepare?: (fixture: F) => Promise<void>;
+  /** Bound of {@link prepare} in ms (multiplied by the timeout multiplier). Default 120 000. */
+  prepareMs?: number;
   run: (t: StepContext, fixture: F) => Promise<void>;
 }
 
@@ -44,12 +57,25 @@ export function kitMeta(test: Mocha.Runnable): KitTestMeta {
   return meta;
 }
 
+/** Measurements a test recorded (`StepContext.measure`), attached to its mocha test. */
+export function kitMeasurements(test: Mocha.Runnable): Record<string, number | string> | undefined {
+  const v: unknown = Reflect.get(test, 'kitMeasurements');
+  if (typeof v !== 'object' || v === null) return undefined;
+  const out: Record<string, number | string> = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'number' || typeof x === 'string') out[k] = x;
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Minimal fixture surface the registration needs. */
 export interface FixtureBase {
   ready(): Promise<void>;
   ms(base: number): number;
   dirty: boolean;
   diagnostics(): Promise<string>;
+  /** After each test: what it left behind (passed tests), keyed by host; see `SuiteFixture.afterTest`. */
+  afterTest?(passed: boolean): Promise<Record<string, Record<string, string[]>>>;
+  /** After each test, with `--keep-logs`: writes the plugin hosts' logs of that test. */
+  keepLogs?(testId: string): Promise<void>;
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
@@ -67,14 +93,21 @@ function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Pro
  * Each test: capability skip with reason (reported SKIPPED, never passed), a named deadline,
  * failures enriched with the failing step, expected vs. actual and the plugin diagnostics.
  */
-export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixture: F, it: Mocha.TestFunction = globalThis.it): void {
+/** What {@link registerTests} needs of mocha's `it`. */
+export type ItFunction = (title: string, fn: (this: Context) => Promise<void>) => Mocha.Test;
+
+export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixture: F, it: ItFunction = globalThis.it): void {
   for (const spec of tests) {
     const deadline = (): number => fixture.ms(spec.deadlineMs ?? 20_000);
+    const prepareMs = (): number => fixture.ms(spec.prepareMs ?? 120_000);
     const test = it(`${spec.id}: ${spec.title}`, async function (this: Context) {
-      this.timeout(deadline() + 15_000);
+      // the network is built once, on the first test; mocha's own timeout covers it too
+      this.timeout(deadline() + (spec.prepare ? prepareMs() : 0) + 180_000);
       const t = new StepContext(spec.id);
+      if (this.test) Object.assign(this.test, { kitMeasurements: t.measurements });
+      let passed = false;
       try {
-        t.begin('set up the test network and plugin');
+        t.begin('kit: set up the test network and plugin hosts (outside the deadline)');
         await fixture.ready();
         if (spec.skipIf) {
           const reason = await spec.skipIf(fixture);
@@ -83,9 +116,33 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
             this.skip();
           }
         }
+        if (spec.prepare) {
+          t.begin('kit: prepare the test (outside the deadline)');
+          await withDeadline(spec.prepare(fixture), prepareMs(), () => new Error(`the kit's preparation took over ${prepareMs()} ms`));
+        }
         t.begin('prepare: start the instances and apply the baseline peers and routes');
-        await withDeadline(spec.run(t, fixture), deadline(), () => new ConformanceTimeoutError(spec.id, deadline(), t.step));
+        await withDeadline(spec.run(t, fixture), deadline(), () => new ConformanceTimeoutError(spec.id, deadline(), t.step, t.timings()));
+        passed = true;
+        await fixture.keepLogs?.(spec.id).catch(() => undefined);
+        if (fixture.afterTest) {
+          t.begin('residue: compare each namespace the test stopped the plugin in with its snapshot from before the start');
+          const left = await fixture.afterTest(true);
+          t.check(
+            Object.keys(left).length === 0,
+            'the plugin left resources behind after the test stopped it',
+            'nothing new since before the start, in every namespace where no instance runs any more',
+            left,
+          );
+        }
       } catch (err) {
+        if (!passed) {
+          await fixture.afterTest?.(false).catch(() => undefined);
+          await fixture.keepLogs?.(spec.id).catch(() => undefined);
+        }
+        if (err instanceof ConformanceSkip) {
+          if (this.test) setKitMeta(this.test, { kitSkipReason: err.message });
+          this.skip();
+        }
         if (err && (err as { constructor?: { name?: string } }).constructor?.name === 'Pending') throw err;
         fixture.dirty = true;
         const f =
@@ -97,8 +154,8 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
                 ...(t.step !== undefined && { step: t.step }),
               });
         if (f.step === undefined && t.step !== undefined) f.step = t.step;
-        const diag = await withDeadline(fixture.diagnostics(), 5000, () => new Error('diagnostics timed out')).catch(
-          (e: Error) => e.message,
+        const diag = await withDeadline(fixture.diagnostics(), 5000, () => new Error('diagnostics timed out')).catch((e: unknown) =>
+          e instanceof Error ? e.message : String(e),
         );
         f.diagnostics = diag;
         f.message = [

@@ -21,18 +21,40 @@ export class ConformanceFailure extends Error {
   }
 }
 
-/** A conformance test passed its deadline (libp2p interface-compliance style named timeout). */
+/** A step of a test and its duration in ms (see `StepContext.timings`). */
+export interface StepDuration {
+  step: string;
+  ms: number;
+}
+
+/**
+ * A conformance test passed its deadline (libp2p interface-compliance style named timeout). The
+ * message names the step it was stuck at and lists every step's duration so far, so an author
+ * sees where the time went (the kit's own preparation runs outside the deadline).
+ */
 export class ConformanceTimeoutError extends ConformanceFailure {
   override readonly name = 'ConformanceTimeoutError';
   constructor(
     readonly testId: string,
     readonly deadlineMs: number,
     step: string | undefined,
+    readonly timings: readonly StepDuration[] = [],
   ) {
-    super(`${testId} did not finish within its ${deadlineMs} ms deadline${step ? ` (stuck at step "${step}")` : ''}`, {
-      expected: `finish within ${deadlineMs} ms`,
-      actual: 'still running',
-      ...(step !== undefined && { step }),
-    });
+    super(
+      [
+        `${testId} did not finish within its ${deadlineMs} ms deadline${step ? ` (stuck at step "${step}")` : ''}`,
+        ...(timings.length > 0 ? ['step durations so far:', ...timings.map((s) => `  ${String(s.ms).padStart(7)} ms  ${s.step}`)] : []),
+      ].join('\n'),
+      {
+        expected: `finish within ${deadlineMs} ms`,
+        actual: timings.length > 0 ? { stillRunning: step ?? null, steps: timings } : 'still running',
+        ...(step !== undefined && { step }),
+      },
+    );
   }
+}
+
+/** Thrown by `StepContext.skip`: the test found at run time that it does not apply (reported SKIPPED with the reason). */
+export class ConformanceSkip extends Error {
+  override readonly name = 'ConformanceSkip';
 }

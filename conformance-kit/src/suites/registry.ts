@@ -10,7 +10,9 @@ import type { SuiteOptions } from './common/options.js';
  * everything the runner always decides (cwd, profile, seed, multiplier) filled in.
  */
 export interface SuiteRunSettings
-  extends Required<Pick<SuiteOptions, 'plugin' | 'cwd' | 'profile' | 'seed' | 'timeoutMultiplier'>>, Pick<SuiteOptions, 'options'> {
+  extends
+    Required<Pick<SuiteOptions, 'plugin' | 'cwd' | 'profile' | 'seed' | 'timeoutMultiplier'>>,
+    Pick<SuiteOptions, 'options' | 'keepLogs'> {
   /** Backend plugin carrying traffic under a policy suite (`rustynet plugin test --backend`); other kinds ignore it. */
   backend?: string;
 }
@@ -33,6 +35,7 @@ const suites = new Map<PluginKind, SuiteFactory>([
         seed: s.seed,
         timeoutMultiplier: s.timeoutMultiplier,
         ...(s.options && { options: s.options }),
+        ...(s.keepLogs !== undefined && { keepLogs: s.keepLogs }),
       });
     },
   ],

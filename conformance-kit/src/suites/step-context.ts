@@ -1,4 +1,4 @@
-import { ConformanceFailure } from './errors.js';
+import { ConformanceFailure, ConformanceSkip } from './errors.js';
 
 function fmt(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -25,20 +25,53 @@ function shape(err: unknown): ErrorShape {
   };
 }
 
+/** One step of a test and how long it ran (the last one up to now while it still runs). */
+export interface StepTiming {
+  step: string;
+  ms: number;
+}
+
 /**
- * Per-test helper: tracks the current step and builds {@link ConformanceFailure}s with
- * expected and actual values.
+ * Per-test helper: tracks the current step (with the duration of every step) and builds
+ * {@link ConformanceFailure}s with expected and actual values.
  */
 export class StepContext {
   /** Name of the step running now. */
   step: string | undefined;
   readonly steps: string[] = [];
-  constructor(readonly testId: string) {}
+  /** Measurements the test reports whether it passes or not (e.g. CPU share under a flood). */
+  readonly measurements: Record<string, number | string> = {};
+  private readonly startedAt: number[] = [];
+  /**
+   * @param testId - the test's stable id.
+   * @param now - clock in ms (tests inject one).
+   */
+  constructor(
+    readonly testId: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Enters a named step (shown in failure reports). */
+  /** Enters a named step (shown in failure reports); the previous step ends here. */
   begin(step: string): void {
     this.step = step;
     this.steps.push(step);
+    this.startedAt.push(this.now());
+  }
+
+  /** Records a measurement for the report (`tests[].measurements`) and the progress line. */
+  measure(name: string, value: number | string): void {
+    this.measurements[name] = value;
+  }
+
+  /** Every step so far with its duration in ms; the running step counts up to now. */
+  timings(): StepTiming[] {
+    const end = this.now();
+    return this.steps.map((step, i) => ({ step, ms: (this.startedAt[i + 1] ?? end) - (this.startedAt[i] ?? end) }));
+  }
+
+  /** Ends the test as SKIPPED with `reason` (never a pass): what it needs turned out to be absent. */
+  skip(reason: string): never {
+    throw new ConformanceSkip(reason);
   }
 
   /** Throws a failure at the current step. */

@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import { apiRequest } from './api-client.js';
 import { prepareControlSource } from './control-source.js';
-import { ExpiryGuard } from './expiry-guard.js';
 import { daemonModule, type DaemonInstance } from './daemon-api.js';
 import { formatError } from './errors.js';
 import { describeIngest } from './format.js';
@@ -53,22 +52,16 @@ Logs go to the configured log.file, or to stdout.`,
         ? await prepareControlSource(config, config.netmap.control, d, (line) => cliIo.err(`rustynetd: control: ${line}\n`))
         : undefined;
     const daemon = new d.Daemon(config, { cwd: process.cwd(), ...(control && { netmapSource: control.source }) });
-    const guard = control && new ExpiryGuard(daemon, (line) => cliIo.err(`rustynetd: ${line}\n`));
     await runUntilSignal(
       daemon,
       config.socket,
-      control &&
-        guard && {
-          afterStart: () => {
-            guard.start();
-            // A new map from the long-poll: ingest now instead of at the next poll tick.
-            control.start(() => void guard.onUpdate().catch((err: unknown) => cliIo.err(`${formatError('rustynetd', err)}\n`)));
-          },
-          beforeStop: () => {
-            guard.stop();
-            return control.stop();
-          },
-        },
+      control && {
+        // A new map from the long-poll: ingest now instead of at the next poll tick. At expiry
+        // the daemon itself fails closed and comes back on the next fresh map.
+        afterStart: () =>
+          control.start(() => void daemon.pollNow().catch((err: unknown) => cliIo.err(`${formatError('rustynetd', err)}\n`))),
+        beforeStop: () => control.stop(),
+      },
     );
   });
   return program;
@@ -131,9 +124,12 @@ async function runUntilSignal(
     try {
       await daemon.start();
     } catch (err) {
-      if (!stopping) {
-        await daemon.stop().catch(() => undefined);
+      // A signal during start: start gave up because of the stop, which tears down what it built.
+      if (stopping) {
+        await done;
+        return;
       }
+      await daemon.stop().catch(() => undefined);
       throw err;
     }
     if (!stopping) {

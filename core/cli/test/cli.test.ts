@@ -174,12 +174,18 @@ describe('rustynet CLI: local API over a unix socket', () => {
         res.writeHead(code, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (req.method === 'GET' && req.url === '/v1/status') return send(200, status);
-      if (req.method === 'GET' && req.url === '/v1/plugins') return send(200, status.plugins);
-      if (req.method === 'POST' && req.url === '/v1/up') return send(200, { state: 'up' });
-      if (req.method === 'POST' && req.url === '/v1/down') return send(409, { error: { code: 'NOT_RUNNING', message: 'already down' } });
-      if (req.method === 'POST' && req.url === '/v1/netmap/reload')
-        return send(422, { error: { code: 'NETMAP_REPLAYED', message: 'version 3 <= watermark 7' } });
+      const routes: Array<[string, string, number, unknown]> = [
+        ['GET', '/v1/status', 200, status],
+        ['GET', '/v1/plugins', 200, status.plugins],
+        ['POST', '/v1/up', 200, { state: 'up' }],
+        ['POST', '/v1/down', 409, { error: { code: 'NOT_RUNNING', message: 'already down' } }],
+        ['POST', '/v1/netmap/reload', 422, { error: { code: 'NETMAP_REPLAYED', message: 'version 3 <= watermark 7' } }],
+      ];
+      const route = routes.find(([method, url]) => req.method === method && req.url === url);
+      if (route) {
+        send(route[2], route[3]);
+        return;
+      }
       send(404, { error: { code: 'UNSUPPORTED', message: 'no route' } });
     });
     await new Promise<void>((r) => server.listen(socket, r));
@@ -274,5 +280,47 @@ describe('rustynet CLI: formatting', () => {
     expect(text).to.contain('node x: down');
     expect(text).to.contain('netmap none applied');
     expect(text).to.contain('no peers');
+  });
+
+  it('shows the data plane health once a fault happened, with its reason', () => {
+    const base = {
+      node: 'x',
+      state: 'up' as const,
+      netmap: null,
+      lastRejection: null,
+      backend: null,
+      peers: [],
+      plugins: [],
+      policy: null,
+      dns: null,
+    };
+    const quiet = renderStatus({ ...base, dataPlane: { state: 'ok', reason: null, restores: { ok: 0, failed: 0 }, lastRestore: null } });
+    expect(quiet).to.not.contain('data plane');
+    const text = renderStatus({
+      ...base,
+      dataPlane: {
+        state: 'restoring',
+        reason: { code: 'BACKEND_FAILED', message: 'data-plane process exited', at: new Date().toISOString() },
+        restores: { ok: 1, failed: 2 },
+        lastRestore: null,
+      },
+    });
+    expect(text).to.match(/data plane restoring: BACKEND_FAILED .*data-plane process exited \(restores: 1 ok, 2 failed\)/);
+  });
+
+  it('renders an expired netmap as failed closed', () => {
+    const text = renderStatus({
+      node: 'x',
+      state: 'expired',
+      netmap: { version: 3, appliedAt: '2026-01-01T00:00:00Z', expiresAt: '2026-01-01T01:00:00Z', expired: true },
+      lastRejection: null,
+      backend: null,
+      peers: [],
+      plugins: [],
+      policy: null,
+      dns: null,
+    });
+    expect(text).to.contain('node x: expired');
+    expect(text).to.contain('netmap EXPIRED: failed closed');
   });
 });

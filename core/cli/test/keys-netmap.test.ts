@@ -211,6 +211,19 @@ describe('rustynet netmap sign / verify', () => {
     expect(k.stderr).to.match(/^rustynet: KEY_INVALID: .*0644/);
   });
 
+  it('refuses a netmap with a repeated member (DUPLICATE_KEY naming it) in sign and verify', async () => {
+    const dup = JSON.stringify(netmapDoc(10)).replace('"version":', '"version":11,"version":');
+    const sign = await rn(['netmap', 'sign', '--key', cpKey], { stdin: dup });
+    expect(sign.code).to.equal(1);
+    expect(sign.stderr).to.match(/^rustynet: DUPLICATE_KEY: .*"version" appears twice at version/);
+    const file = await signTo('dupkey', netmapDoc(12));
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace('"signature":', '"signature":{},"signature":'));
+    const v = await rn(['netmap', 'verify', '--pubkey', cpPub, file]);
+    expect(v.code).to.equal(1);
+    expect(v.stderr).to.match(/^rustynet: DUPLICATE_KEY: .*at signature/);
+  });
+
   it('a --pubkey that is neither a key nor a key file fails with KEY_INVALID', async () => {
     const file = await signTo('pk', netmapDoc(9));
     const v = await rn(['netmap', 'verify', '--pubkey', join(dir, 'missing.pub'), file]);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { RustynetError, type Logger } from '@rustynet/plugin-api';
 import { validateDaemonConfig } from './config/load.js';
 import type { DaemonConfig } from './config/schema.js';
@@ -7,6 +8,7 @@ import type { NetmapSource } from './netmap/source.js';
 import type { DaemonHooks } from './hooks/daemon-hooks.js';
 import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
 import type { LoadedPlugin } from './loader/load-plugin.js';
+import { DEFAULT_EXPIRY_WARNING_SECONDS, ExpiryGuard, type ExpiryTarget } from './local/expiry.js';
 import { NodeState, type IngestResult } from './local/ingest.js';
 import type { ProbeTransportFactory } from './local/path-probing.js';
 import { createSession, type Session } from './local/session.js';
@@ -51,6 +53,23 @@ export interface DaemonOptions {
 
 /** Default netmap poll interval, ms. */
 const DEFAULT_POLL_INTERVAL_MS = 1000;
+/** Interval of the watchdog's health reads (`backend.stats()`), ms. */
+const HEALTH_INTERVAL_MS = 1000;
+
+/** What `stop` aims for, ms: the daemon is gone within this with any map size. */
+export const STOP_BUDGET_MS = 5_000;
+/** How long `stop` waits for the aborted apply (and for `start`) to settle, each, ms. */
+const STOP_DRAIN_MS = 1_500;
+/** How long `stop` waits for the `shutdown` hook, ms. */
+const STOP_HOOK_MS = 1_000;
+
+/** Waits for `p` to settle, at most `ms`; never throws. */
+async function settleWithin(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
 
 /**
  * The Rustynet daemon's life-cycle shell. The work is done by the session's parts (see
@@ -74,6 +93,12 @@ export class Daemon {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly pollAbort = new AbortController();
   private pollLoop: Promise<void> | undefined;
+  private healthLoop: Promise<void> | undefined;
+  private expiry: ExpiryGuard | undefined;
+  /** Fires at `stop`: the apply and plugin calls in progress abort at their next step. */
+  private readonly lifetime = new AbortController();
+  /** `start` in progress (`stop` waits for it, bounded, so that it tears down what start built). */
+  private startup: Promise<void> | undefined;
 
   /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
   constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
@@ -143,9 +168,14 @@ export class Daemon {
    *   `MANIFEST_INVALID`, `API_VERSION_MISMATCH`, `PLUGIN_LOAD_FAILED`, `CONFIG_INVALID`); the
    *   daemon is then stopped again (state `failed`).
    */
-  async start(): Promise<void> {
-    if (this.started) throw new RustynetError('ALREADY_RUNNING', 'daemon already started');
+  start(): Promise<void> {
+    if (this.started) return Promise.reject(new RustynetError('ALREADY_RUNNING', 'daemon already started'));
     this.started = true;
+    this.startup = this.startSession();
+    return this.startup;
+  }
+
+  private async startSession(): Promise<void> {
     const cfg = this.config;
     const services =
       this.opts.services ??
@@ -177,7 +207,10 @@ export class Daemon {
             return { state: this.state };
           },
           reload: () => this.reload(),
-          metrics: async () => ({ contentType: services.metrics.registry.contentType, body: await services.metrics.registry.metrics() }),
+          metrics: async () => {
+            this.expiry?.check();
+            return { contentType: services.metrics.registry.contentType, body: await services.metrics.registry.metrics() };
+          },
           timeline: () => Promise.resolve(this.timeline()),
         },
         ...(this.opts.cwd !== undefined && { cwd: this.opts.cwd }),
@@ -185,6 +218,7 @@ export class Daemon {
         ...(this.opts.probeTransport && { probeTransport: this.opts.probeTransport }),
         ...(this.opts.localAddresses && { localAddresses: this.opts.localAddresses }),
         ...(this.opts.netmapSource && { netmapSource: this.opts.netmapSource }),
+        signal: this.lifetime.signal,
       });
     } catch (err) {
       this.stopped = true;
@@ -193,21 +227,105 @@ export class Daemon {
       throw err;
     }
     this.session = session;
+    this.expiry = new ExpiryGuard({
+      warningSeconds: cfg.netmap.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS,
+      metrics: services.metrics,
+      clock: session.components.clock,
+      logger: session.logger,
+      onExpired: (t) => this.serial(() => this.failClosedAtExpiry(session, t)),
+    });
 
     await this.serial(async () => {
-      let lastGood: TrustedNetmap | undefined;
-      try {
-        lastGood = await session.trust.lastGood();
-      } catch (err) {
-        session.logger.warn(
-          { code: toRustynetError(err).code, err: toRustynetError(err).message },
-          'last good netmap no longer verifies; waiting for a new one',
-        );
-      }
-      if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
-      await session.ingest.pollOnce(true);
+      if (this.stopped) return;
+      await this.restoreRecorded(session);
+      this.watchExpiry();
     });
-    this.pollLoop = this.runPollLoop(session);
+    if (!this.stopped) {
+      this.pollLoop = this.runPollLoop(session);
+      this.healthLoop = this.runHealthLoop(session);
+    }
+  }
+
+  /**
+   * Every {@link HEALTH_INTERVAL_MS} while running: one watchdog health read (`stats()`) inside
+   * the serialiser, so it never sees an apply half-way. Faults the backend reports arrive at the
+   * watchdog at once, without waiting for this loop.
+   */
+  private async runHealthLoop(s: Session): Promise<void> {
+    const signal = this.pollAbort.signal;
+    while (!signal.aborted) {
+      try {
+        await s.components.clock.sleep(HEALTH_INTERVAL_MS, signal);
+      } catch {
+        break;
+      }
+      if (signal.aborted) break;
+      await this.serial(() => s.watchdog.check()).catch((err: unknown) => s.logger.error({ err: String(err) }, 'health check failed'));
+    }
+  }
+
+  /**
+   * The first netmap after start, newest first, so a restart never re-applies a state older than
+   * what the data plane had: an apply intent a dead predecessor recorded (newer than the
+   * watermark), then the source, and only when the source brought nothing applicable the last
+   * good netmap. An intent that no longer verifies blocks the last good map (fail closed).
+   */
+  private async restoreRecorded(session: Session): Promise<void> {
+    const intent = await session.trust.recordedIntent();
+    if (intent?.kind === 'newer') {
+      session.logger.warn({ version: intent.trusted.netmap.version }, 'found an unfinished apply; applying its netmap first');
+      await session.ingest.applyTrusted(intent.trusted, 'intent');
+    } else if (intent?.kind === 'unverifiable') {
+      session.logger.warn(
+        { reason: intent.reason },
+        'found an unfinished apply that no longer verifies; not re-applying the older last good netmap',
+      );
+    }
+    const polled = await session.ingest.pollOnce(true);
+    if (intent || polled.result === 'applied' || this.node.current) return;
+    let lastGood: TrustedNetmap | undefined;
+    try {
+      lastGood = await session.trust.lastGood();
+    } catch (err) {
+      session.logger.warn(
+        { code: toRustynetError(err).code, err: toRustynetError(err).message },
+        'last good netmap no longer verifies; waiting for a new one',
+      );
+    }
+    if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
+  }
+
+  /** Points the expiry guard at the applied netmap (after anything that may have applied one). */
+  private watchExpiry(): void {
+    const current = this.node.current;
+    this.expiry?.watch(
+      current && {
+        version: current.trusted.netmap.version,
+        digest: current.trusted.digest,
+        expiresAtMs: Date.parse(current.trusted.netmap.expiresAt),
+      },
+    );
+  }
+
+  /**
+   * Fails closed when the applied netmap expired with no fresher one (docs/operations/faults.md,
+   * "Netmap expiry while running"): the data plane stops (relay, DNS, policy, backend: no tunnel,
+   * no peers, so nothing passes), state `expired`, an audit record. The source is polled on; a
+   * fresh verified map starts everything again. Runs in the serialiser; a no-op when a fresher map
+   * was applied meanwhile or the tunnel is down.
+   */
+  private async failClosedAtExpiry(s: Session, t: ExpiryTarget): Promise<void> {
+    const current = this.node.current;
+    if (this.stopped || !current || current.trusted.digest !== t.digest) return;
+    if (this.node.state === 'down' || this.node.state === 'expired') return;
+    s.logger.error(
+      { version: t.version, expiresAt: new Date(t.expiresAtMs).toISOString() },
+      'netmap expired and no fresher one arrived: failing closed (tunnel removed) until a fresh netmap arrives',
+    );
+    await s.dataPlane.stop();
+    this.node.state = 'expired';
+    s.source.invalidate();
+    await s.audit.append('netmap.expired', { version: t.version }).catch(() => undefined);
   }
 
   /**
@@ -235,6 +353,7 @@ export class Daemon {
       if (polled?.result !== 'applied' && polled?.result !== 'failed') {
         await this.serial(() => this.syncDrift(s)).catch((err: unknown) => s.logger.error({ err: String(err) }, 'data-plane sync failed'));
       }
+      this.watchExpiry();
       if (s.dataPlane.relayRetryDue()) {
         await this.serial(() => s.dataPlane.retryRelay()).catch((err: unknown) =>
           s.logger.error({ err: String(err) }, 'relay retry failed'),
@@ -284,6 +403,9 @@ export class Daemon {
       }
       s.source.invalidate();
       const polled = await s.ingest.pollOnce(true);
+      this.watchExpiry();
+      // Nothing fresh to bring up after an expiry: stay failed closed.
+      if (this.node.state === 'starting' && !s.dataPlane.running && this.expiry?.expired) this.node.state = 'expired';
       return polled.result === 'none' || polled.result === 'unchanged' ? result : polled;
     });
   }
@@ -323,30 +445,47 @@ export class Daemon {
    * @throws RustynetError `NOT_RUNNING` before `start` or after `stop`.
    */
   reload(): Promise<IngestResult> {
-    return this.serial(async () => this.running().ingest.pollOnce(true));
+    return this.serial(async () => {
+      const r = await this.running().ingest.pollOnce(true);
+      this.watchExpiry();
+      return r;
+    });
   }
 
   /**
-   * Stops the daemon: the poll loop, the `shutdown` hook, plugins in reverse order, the local API
-   * (socket removed). Idempotent.
+   * Stops the daemon promptly (within {@link STOP_BUDGET_MS} with any map size): aborts the apply
+   * and plugin calls in progress at their next step (the apply rolls back, nothing is committed),
+   * waits a bounded time for them, then the poll loop, the `shutdown` hook, the plugins in reverse
+   * order (relay, DNS, policy, backend: tunnel, routes and policy tables removed, each call under
+   * a short deadline), the local API (socket removed). Operations queued behind the apply (a
+   * reload) are answered, with `NOT_RUNNING` when they had not started. Idempotent.
    */
   async stop(): Promise<void> {
     if (this.stopped || !this.started) return;
     this.stopped = true;
+    const t0 = performance.now();
     this.pollAbort.abort();
-    await this.chain.catch(() => undefined);
-    await this.pollLoop?.catch(() => undefined);
+    this.lifetime.abort(new RustynetError('ABORTED', 'daemon stopping'));
+    this.expiry?.close();
+    await settleWithin(this.session?.watchdog.stop(), STOP_DRAIN_MS);
+    await settleWithin(this.startup, STOP_DRAIN_MS);
+    await settleWithin(this.chain, STOP_DRAIN_MS);
+    await settleWithin(this.pollLoop, STOP_DRAIN_MS);
+    await settleWithin(this.healthLoop, STOP_DRAIN_MS);
     const s = this.session;
     if (s) {
-      await this.serial(async () => {
-        await s.hooks.runShutdown();
-        await s.dataPlane.stop();
-        await s.probing?.transport.close().catch(() => undefined);
-        await s.api.stop().catch((err: unknown) => s.logger.error({ err: String(err) }, 'local API stop failed'));
-        await s.audit.append('daemon.stop', {}).catch(() => undefined);
-        if (this.node.state !== 'failed') this.node.state = 'down';
-        s.logger.info('daemon stopped');
-      });
+      // Not through the serialiser: an operation that ignored the abort must not hold the
+      // teardown back; every step below has its own deadline.
+      await settleWithin(
+        s.hooks.runShutdown().catch((err: unknown) => s.logger.error({ err: String(err) }, 'shutdown hook failed')),
+        STOP_HOOK_MS,
+      );
+      await s.dataPlane.stop();
+      await s.probing?.transport.close().catch(() => undefined);
+      await s.api.stop().catch((err: unknown) => s.logger.error({ err: String(err) }, 'local API stop failed'));
+      await s.audit.append('daemon.stop', {}).catch(() => undefined);
+      if (this.node.state !== 'failed') this.node.state = 'down';
+      s.logger.info({ stopMs: Math.round(performance.now() - t0) }, 'daemon stopped');
     }
     this.removeGuards?.();
     this.removeGuards = undefined;
@@ -374,6 +513,7 @@ export class Daemon {
       reconciler: s.reconciler,
       dns: s.dns,
       paths: s.paths,
+      health: s.watchdog.health(),
       logger: s.logger,
     });
   }

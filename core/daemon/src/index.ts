@@ -114,7 +114,7 @@ export {
   type PluginEntryConfig,
 } from './config/schema.js';
 export { loadDaemonConfig, validateDaemonConfig } from './config/load.js';
-export { FileNetmapSource, UrlNetmapSource, type NetmapSource, type NetmapFetch } from './netmap/source.js';
+export { DEFAULT_NETMAP_MAX_BYTES, FileNetmapSource, UrlNetmapSource, type NetmapSource, type NetmapFetch } from './netmap/source.js';
 export { LocalApi, localApiRequest, type LocalApiHandlers, type LocalApiResponse } from './api/local-api.js';
 export { DIRECT_PATHS, type PeerPathSource } from './path/path-source.js';
 export {

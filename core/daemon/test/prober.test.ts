@@ -99,7 +99,7 @@ describe('direct-path prober (fake network)', () => {
     expect(received).to.have.length(1);
   });
 
-  it('pinger: reply, miss, and PONGs that are late, unsolicited, forged or from the wrong source are dropped', async () => {
+  it('pinger: reply, miss, late PONGs reported apart; unsolicited, forged or wrong-source PONGs dropped', async () => {
     const pinger = new DirectPathProber({ selfId: 'a', sign: ida.sign, clock, transport: (net.detach(A), net.attach(A)), metrics });
     pinger.setPeers([{ id: 'b', identityKey: idb.publicKeyB64, target: B }]);
     expect(pinger.takeResult('b')).to.deep.equal({ result: 'none' });
@@ -123,8 +123,12 @@ describe('direct-path prober (fake network)', () => {
     spy.send(encodeProbe({ type: 'pong', sender: 'c', receiver: 'a', nonce: n, timestamp: clock.now() }, idb.sign), A);
     spy.send(encodeProbe({ type: 'pong', sender: 'b', receiver: 'a', nonce: n, timestamp: clock.now() - 60_000 }, idb.sign), A);
     expect(pinger.takeResult('b')).to.deep.equal({ result: 'miss' });
-    // Late: the round is over, the genuine PONG no longer counts.
+    // Late: the round is over, so the genuine PONG is no reply; it is reported apart, once, as the
+    // round trip of a slow path (an RTT sample), and a second copy is unsolicited.
+    clock.advance(700);
     spy.send(encodeProbe({ type: 'pong', sender: 'b', receiver: 'a', nonce: n, timestamp: clock.now() }, idb.sign), A);
+    spy.send(encodeProbe({ type: 'pong', sender: 'b', receiver: 'a', nonce: n, timestamp: clock.now() }, idb.sign), A);
+    expect(pinger.takeResult('b')).to.deep.equal({ result: 'none', lateRttMs: 700 });
     expect(pinger.takeResult('b')).to.deep.equal({ result: 'none' });
     const d = await dropped(metrics);
     expect(d).to.include({ wrong_source: 1, bad_signature: 1, wrong_sender: 1, stale: 1, unsolicited: 1 });
@@ -150,7 +154,7 @@ describe('direct-path prober (two real UDP sockets on loopback)', function () {
     const ta = await UdpProbeTransport.bind({ host: '127.0.0.1', port: 0 });
     const tb = await UdpProbeTransport.bind({ host: '127.0.0.1', port: 0 });
     const metricsB = new PromMetrics();
-    const clock = { now: () => Date.now(), sleep: async () => undefined };
+    const clock = { now: () => Date.now(), sleep: () => Promise.resolve() };
     let onReply: (peer: string) => void = () => undefined;
     const a = new DirectPathProber({ selfId: 'a', sign: ida.sign, clock, transport: ta, onReply: (peer) => onReply(peer) });
     const b = new DirectPathProber({ selfId: 'b', sign: idb.sign, clock, transport: tb, metrics: metricsB });

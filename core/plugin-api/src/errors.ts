@@ -22,6 +22,11 @@ export const ErrorCodes = {
   UNKNOWN_PEER: 21,
   /** The same peer id appears twice in one batch. Nothing changed. */
   DUPLICATE_PEER: 22,
+  /**
+   * A JSON object carries the same member name twice (I-JSON, RFC 7493 section 2.3); `field`
+   * names the member. The document was refused whole: nothing changed.
+   */
+  DUPLICATE_KEY: 23,
   /** The operation or option is not supported by this plugin (see its capabilities). */
   UNSUPPORTED: 30,
   /** The backend's data plane (binary, kernel, device) failed. */
@@ -34,8 +39,13 @@ export const ErrorCodes = {
   RELAY_FAILED: 43,
   /** An external command exited non-zero or could not be started. */
   COMMAND_FAILED: 44,
+  /**
+   * Persisting state (the netmap watermark, the last good netmap, an apply's intent) failed, e.g.
+   * the disk is full: the change was rolled back (or never made); `details.errno` names the cause.
+   */
+  STATE_WRITE_FAILED: 45,
   /** Persistent storage failed (disk full, I/O error, read-only): the write was rolled back, nothing stored. */
-  STORAGE_FAILED: 45,
+  STORAGE_FAILED: 46,
   /** A deadline passed. */
   TIMEOUT: 50,
   /** The caller's AbortSignal fired. */
@@ -60,6 +70,8 @@ export const ErrorCodes = {
   NETMAP_REPLAYED: 73,
   /** A hook tap vetoed the netmap. */
   NETMAP_VETOED: 74,
+  /** A netmap is larger than the configured limit; refused before it was parsed. Nothing changed. */
+  NETMAP_TOO_LARGE: 75,
   /** A hook tap threw or passed its deadline. */
   HOOK_FAILED: 80,
   /** A key file is missing, malformed, or readable by others than its owner. */

@@ -19,6 +19,8 @@ export class CallScope {
   readonly signal: AbortSignal | undefined;
   /** Absolute deadline, in the clock's milliseconds since the epoch. */
   readonly deadline: number;
+  /** The whole budget of the call in milliseconds (the caller's `timeoutMs`, or the default). */
+  readonly timeoutMs: number;
 
   /**
    * @param clock the plugin's clock (`context.clock`); deadlines follow it, so fake clocks work.
@@ -30,7 +32,8 @@ export class CallScope {
     options: CallOptions = {},
   ) {
     this.signal = options.signal;
-    this.deadline = clock.now() + (options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.deadline = clock.now() + this.timeoutMs;
   }
 
   /** Milliseconds left before the deadline (0 or less once it has passed). */

@@ -8,6 +8,7 @@
  * - {@link retry}: exponential back-off on p-retry, with an AbortSignal.
  * - {@link writeFileAtomic}: atomic writes with fsync and a file mode.
  * - {@link SerialQueue}: one task at a time, in call order.
+ * - {@link parseStrictJson}: I-JSON (RFC 7493) for signed data: duplicate member names refused.
  */
 export { abortError, isAbortError, isTimeoutReason, mapAbortError, throwIfAborted } from './abort.js';
 export { writeFileAtomic, type AtomicWriteOptions } from './atomic-write.js';
@@ -40,3 +41,4 @@ export {
 export { PluginLifecycle, type LifecycleOptions } from './lifecycle.js';
 export { isRetryable, retry, type RetryOptions } from './retry.js';
 export { SerialQueue } from './serial-queue.js';
+export { findDuplicateKey, jsonFieldName, parseStrictJson, type StrictJsonOptions } from './strict-json.js';

@@ -42,6 +42,24 @@ export class DaemonProcesses {
     this.running.set(n.id, track(child, out));
   }
 
+  /**
+   * Kills the daemon of node `id` with `signal` (default SIGKILL: no clean stop, so whatever it
+   * started stays behind, as after a crash) and waits for it to exit.
+   * @returns its exit, or null when none was running.
+   */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<ProcessExit | null> {
+    const run = this.running.get(id);
+    if (!run) return null;
+    this.running.delete(id);
+    if (!run.exit) {
+      this.log(`node ${id}: kill -${signal} rustynetd (pid ${run.pid})`);
+      run.child.kill(signal);
+    }
+    await run.exited;
+    await new Promise<void>((r) => run.out.end(r));
+    return run.exit ?? { code: null, signal: null };
+  }
+
   /** Whether a daemon was started for node `id` and not yet stopped by {@link stopAll}. */
   has(id: string): boolean {
     return this.running.has(id);

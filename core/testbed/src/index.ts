@@ -38,6 +38,7 @@ export {
   type PingResult,
 } from './traffic.js';
 export { parsePcap, type PcapPacket } from './pcap.js';
+export { backendPids, fillDisk, freeDisk, isMounted, killBackend, mountTmpfs, timeToTraffic } from './faults.js';
 export {
   BASE_TOOLS,
   DNS_PORT,

@@ -19,6 +19,7 @@ import { cleanStaleRuntimeFiles, collectSecrets, findLeftovers, removeRuntimeFil
 import { RELAY_HOST } from './constants.js';
 import { CONTROL_HOST, MeshControlPlane } from './control-plane.js';
 import { DaemonProcesses, outputTail } from './daemons.js';
+import { killBackend } from './faults.js';
 import { buildNetmap, buildNetmapNode, signNetmap, type NetmapOptions, type NetmapShape } from './netmaps.js';
 import { buildDaemonConfig, generateMeshKeys, type MeshNode } from './node-config.js';
 import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
@@ -278,6 +279,26 @@ export class Mesh extends MeshTraffic {
    */
   waitForPath(pairs: Array<[string, string]>, path: 'direct' | 'relay', timeoutMs = 20_000, pollMs = 100): Promise<number> {
     return waitForPeerPath(this.statusSource, pairs, path, timeoutMs, pollMs);
+  }
+
+  /** SIGKILLs node `id`'s daemon (a crash: what it started stays) and waits for it to exit. */
+  killDaemon(id: string): Promise<ProcessExit | null> {
+    return this.procs.kill(id, 'SIGKILL');
+  }
+
+  /** Starts node `id`'s daemon again with the config {@link startDaemons} wrote (does not wait). */
+  restartDaemon(id: string): void {
+    this.procs.startDaemon(this.node(id), this.opts.cwd);
+  }
+
+  /**
+   * SIGKILLs the data-plane processes of node `id` for `backend` (by its profile's process names).
+   * @returns the pids killed. @throws Error when the backend has no profile or no process runs.
+   */
+  killBackend(id: string, backend: string): Promise<number[]> {
+    const profile = this.opts.backendProfiles[backend];
+    if (!profile) throw new Error(`no backend profile for ${backend}`);
+    return killBackend(this.node(id), profile);
   }
 
   /** pids of the running daemons by node id. */

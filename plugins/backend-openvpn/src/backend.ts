@@ -32,7 +32,7 @@ import { CAPABILITIES, DEFAULT_BASE_PORT, deviceName, isProxyEndpoint, portOffse
 import type { PeerEntry, Running } from './running.js';
 import { removeStaleDevices, removeStaleExitRules, removeStaleProcesses } from './stale.js';
 import { readStats } from './stats.js';
-import { checkEndpoint, validateBatch, validateRoutes, validateStart, type ValidPeer } from './validate.js';
+import { checkEndpoint, normalPrefix, validateBatch, validateRoutes, validateStart, type ValidPeer } from './validate.js';
 
 /**
  * How long the tunnel is watched (not waited for) after a switch to a loopback proxy endpoint:
@@ -95,7 +95,17 @@ export class OpenVpnBackend extends BackendBase<Running> {
     await removeStaleDevices(this.ip, v.prefix, this.log, scope.signal);
     await removeStaleExitRules(this.ip, this.opts, this.log);
     this.log.info({ nodeId: v.nodeId, basePort: v.basePort, prefix: v.prefix, fingerprint: keys.fingerprint }, 'OpenVPN backend started');
-    return { v, keys, configDir, socketDir, ownSocketDir, peers: new Map(), routes: new Map(), exitRules: new Set() };
+    return {
+      v,
+      keys,
+      configDir,
+      socketDir,
+      ownSocketDir,
+      peers: new Map(),
+      routes: new Map(),
+      exitRules: new Set(),
+      ...(typeof config.onFault === 'function' && { onFault: config.onFault }),
+    };
   }
 
   /** Stops every instance and removes devices, rules and files; failures are logged, not thrown. */
@@ -149,6 +159,14 @@ export class OpenVpnBackend extends BackendBase<Running> {
       readyTimeoutMs: this.opts.readyTimeoutMs,
       restarts: this.restarts,
       beforeRestart: () => this.ensureDevice(p.config.id),
+      // The instance restarts itself: the host only records the fault (selfHealing).
+      onUnexpectedExit: (x) =>
+        run.onFault?.({
+          code: 'BACKEND_FAILED',
+          message: `openvpn for peer ${p.config.id} (${device}) exited (code ${x.exitCode}, signal ${x.signal}); restarting in ${x.restartInMs} ms`,
+          selfHealing: true,
+          details: { peer: p.config.id, device, exitCode: x.exitCode, signal: x.signal, restartInMs: x.restartInMs },
+        }),
     });
   }
 
@@ -167,7 +185,12 @@ export class OpenVpnBackend extends BackendBase<Running> {
   /** New peers start concurrently; changed peers restart. */
   protected override async _applyPeers(run: Running, batch: PeerBatch, scope: CallScope): Promise<void> {
     const { signal } = scope;
-    const known = new Map([...run.peers].map(([id, e]) => [id, { id, offset: e.peer.offset }]));
+    const known = new Map(
+      [...run.peers].map(([id, e]) => [
+        id,
+        { id, offset: e.peer.offset, publicKey: e.peer.config.publicKey, allowedIps: e.peer.config.allowedIps.map(normalPrefix) },
+      ]),
+    );
     const upserts = validateBatch(batch, known, run.v, this.opts.portSpan);
     const removals = [...(batch.remove ?? [])];
 
@@ -203,6 +226,17 @@ export class OpenVpnBackend extends BackendBase<Running> {
     await this.syncExitRules(run, lines, signal);
     // 2. Create new devices; re-address changed ones. One `ip` process for the whole batch.
     for (const c of created) lines.push(...deviceLines(run, c.peer, c.device));
+    // A prefix dropped from a peer's allowed IPs stops routing to that peer at once, and with no
+    // route left the device's strict rp_filter drops packets the peer sends from it.
+    for (const c of changed) {
+      const kept = new Set(c.next.config.allowedIps.map(normalPrefix));
+      const was = new Set(c.entry.peer.config.allowedIps.map(normalPrefix));
+      for (const [dest, r] of run.routes) {
+        if (r.peer !== c.entry.peer.config.id || !was.has(dest) || kept.has(dest)) continue;
+        lines.push(routeLine(this.opts, 'del', dest, c.entry.device, r.exit));
+        run.routes.delete(dest);
+      }
+    }
     for (const c of changed.filter((x) => x.readdress)) {
       // Main-table routes of the device go with the old address; tracked ones are re-added.
       lines.push(`addr flush dev ${c.entry.device}`, `route flush dev ${c.entry.device}`, ...addressLines(run, c.next, c.entry.device));

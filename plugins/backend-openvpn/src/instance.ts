@@ -23,6 +23,8 @@ export interface InstanceDeps {
   restarts: Counter;
   /** Called before a crashed instance is started again (re-creates its device if it vanished). */
   beforeRestart: () => Promise<void>;
+  /** Called once per unexpected exit, before the restart is scheduled (reports the fault). Must not throw. */
+  onUnexpectedExit?: (exit: { exitCode: number | null; signal: string | null; restartInMs: number }) => void;
 }
 
 /** Supervision state of an instance. */
@@ -40,6 +42,17 @@ export interface InstanceSnapshot {
   restarts: number;
   /** OpenVPN's own state word (`WAIT`, `AUTH`, `CONNECTED`, ...), when the process answered. */
   openvpnState?: string;
+  /** The data-channel cipher the current process negotiated (from its log), once known. */
+  cipher?: string;
+}
+
+/**
+ * The data-channel cipher OpenVPN 2.6 reports in its log at verb >= 2 (`Outgoing Data Channel:
+ * Cipher 'AES-256-GCM' initialized with 256 bit key`); the last one in `output`, if any.
+ */
+export function negotiatedCipher(output: string): string | undefined {
+  const all = [...output.matchAll(/(?:Outgoing Data Channel: Cipher|Data Channel: cipher) '([^']+)'/g)];
+  return all.at(-1)?.[1];
 }
 
 /** How long {@link OpenVpnInstance.waitConnected} waits for a first answer of the peer. */
@@ -60,6 +73,8 @@ const STABLE_MS = 60_000;
  */
 export class OpenVpnInstance {
   private proc: ManagedProcess | undefined;
+  /** Cipher negotiated by the current process (kept when its log line scrolls out of the tail). */
+  private cipher: string | undefined;
   private stopping = false;
   private backoff = new AbortController();
   private crashes = 0;
@@ -124,6 +139,7 @@ export class OpenVpnInstance {
   private spawn(): ManagedProcess {
     const proc = this.deps.runner.spawn(this.deps.openvpnPath, ['--config', this.configPath]);
     this.proc = proc;
+    this.cipher = undefined;
     this.startedAt = this.deps.clock.now();
     this.seenRx = 0;
     this.seenTx = 0;
@@ -175,6 +191,11 @@ export class OpenVpnInstance {
       },
       'openvpn instance exited unexpectedly; restarting',
     );
+    try {
+      this.deps.onUnexpectedExit?.({ exitCode: r.exitCode, signal: r.signal, restartInMs: delay });
+    } catch (err) {
+      this.deps.logger.error({ err: String(err) }, 'fault report failed');
+    }
     void this.restartAfter(delay);
   }
 
@@ -315,6 +336,8 @@ export class OpenVpnInstance {
       this.seenTx = counters.tunReadBytes;
     }
     if (st?.state === 'CONNECTED') this.lastHandshake = Math.max(this.lastHandshake ?? 0, st.at);
+    const seen = this.proc ? negotiatedCipher(this.proc.outputTail()) : undefined;
+    if (seen !== undefined) this.cipher = seen;
     let state: string;
     if (this.supervision === 'restarting') state = 'restarting';
     else if (this.supervision === 'stopped') state = 'stopped';
@@ -328,6 +351,7 @@ export class OpenVpnInstance {
       ...(st?.remotePort !== undefined ? { remotePort: st.remotePort } : {}),
       restarts: this.restartCount,
       ...(st?.state ? { openvpnState: st.state } : {}),
+      ...(this.cipher !== undefined && { cipher: this.cipher }),
     };
   }
 }

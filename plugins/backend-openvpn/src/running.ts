@@ -1,4 +1,5 @@
 /** What a running OpenVPN backend holds. */
+import type { BackendStartConfig } from '@rustynet/plugin-api';
 import type { LoadedKeyPair } from './keys.js';
 import type { OpenVpnInstance } from './instance.js';
 import type { ValidPeer, ValidStart } from './validate.js';
@@ -32,4 +33,6 @@ export interface Running {
   routes: Map<string, RouteEntry>;
   /** Families whose exit-route policy rules are installed. */
   exitRules: Set<4 | 6>;
+  /** The host's fault callback from the start config, if any. */
+  onFault?: BackendStartConfig['onFault'];
 }

@@ -27,14 +27,21 @@ export async function removeStaleProcesses(configDir: string, log: Logger): Prom
       return false;
     }
   };
-  for (const pid of stale) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* gone already */
+  const term = (): void => {
+    for (const pid of stale.filter(alive)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone already */
+      }
     }
-  }
-  for (let i = 0; i < 50 && stale.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  };
+  // openvpn answers a first SIGTERM with its exit notification and lingers about a second; a
+  // second SIGTERM once the notification is out ends it at once (as OpenVpnInstance.stop does).
+  term();
+  for (let i = 0; i < 3 && stale.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  term();
+  for (let i = 0; i < 100 && stale.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
   for (const pid of stale.filter(alive)) {
     try {
       process.kill(pid, 'SIGKILL');

@@ -34,6 +34,7 @@ export async function readStats(opts: OpenVpnOptions, run: Running): Promise<Bac
         txBytes: s.txBytes,
         localPort: e.instance.currentConfig.localPort,
         state: s.state,
+        ...(s.cipher !== undefined && { cipher: s.cipher }),
       };
     }),
   );

@@ -101,6 +101,15 @@ export interface ValidPeer {
 export interface KnownPeer {
   id: string;
   offset: number;
+  /** The peer's certificate fingerprint (optional for callers that only check offsets). */
+  publicKey?: string;
+  /** The peer's allowed IPs, normalised `address/length`. */
+  allowedIps?: readonly string[];
+}
+
+/** `address/length` with the address in canonical form, for comparing prefixes. */
+export function normalPrefix(cidr: string): string {
+  return `${cidrAddress(cidr)}/${cidr.slice(cidr.indexOf('/') + 1)}`;
 }
 
 /**
@@ -216,6 +225,24 @@ export function validateBatch(batch: PeerBatch, current: ReadonlyMap<string, Kno
       },
     );
   }
+  // No two peers of the resulting set share a certificate or an allowed IP (the later upsert is named).
+  const byKey = new Map<string, string>();
+  const byPrefix = new Map<string, string>();
+  for (const [id, known] of current) {
+    if (removed.has(id) || upserted.has(id)) continue;
+    if (known.publicKey !== undefined) byKey.set(known.publicKey, id);
+    for (const x of known.allowedIps ?? []) byPrefix.set(x, id);
+  }
+  peers.forEach((p, i) => {
+    const owner = byKey.get(p.config.publicKey);
+    if (owner !== undefined) throw invalidInput(`upsert[${i}].publicKey`, `peer ${owner} has the same certificate fingerprint`);
+    byKey.set(p.config.publicKey, p.config.id);
+    p.config.allowedIps.forEach((x, j) => {
+      const other = byPrefix.get(normalPrefix(x));
+      if (other !== undefined) throw invalidInput(`upsert[${i}].allowedIps[${j}]`, `${x} is already an allowed IP of peer ${other}`);
+    });
+    for (const x of p.config.allowedIps) byPrefix.set(normalPrefix(x), p.config.id);
+  });
   const byOffset = new Map<number, string>();
   for (const [id, known] of current) {
     if (!removed.has(id) && !upserted.has(id)) byOffset.set(known.offset, id);

@@ -244,7 +244,7 @@ describe('OpenVpnBackend (fake runner)', () => {
     await backend.start(startCfg());
     runner.hold = true;
     const fifty = Array.from({ length: 50 }, (_, i) =>
-      peer(`p${i}`, 10, { allowedIps: [`100.64.1.${i + 1}/32`], endpoint: undefined as never }),
+      peer(`p${i}`, 10 + i, { allowedIps: [`100.64.1.${i + 1}/32`], endpoint: undefined as never }),
     );
     let settled = false;
     const applying = backend.applyPeers({ upsert: fifty, remove: [] }).finally(() => (settled = true));

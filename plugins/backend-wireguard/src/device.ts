@@ -31,6 +31,8 @@ export interface Device {
   exited?: { done: boolean; exitCode: number | null; signal: string | null };
   /** True once the control socket appeared after our wireguard-go started: only then is it ours to remove. */
   ownsSocket?: boolean;
+  /** Set when removal began: an exit after that is expected, not a fault. */
+  stopping?: boolean;
 }
 
 /**
@@ -81,7 +83,8 @@ export async function createDevice(
 ): Promise<Device> {
   // The socket directory is shared by every network namespace of the host, and `wg` prefers a
   // userspace socket over a kernel device of the same name: a live socket means an interface of
-  // this name runs elsewhere, and `wg` would configure *that* one.
+  // this name runs elsewhere, and `wg` would configure *that* one. (A live socket of our own
+  // crashed instance was already replaced by `replaceStaleDevice`.)
   const sock = socketPath(interfaceName);
   const before = await socketState(sock);
   if (before === 'live') {
@@ -153,6 +156,7 @@ async function startUserspace(
       await scope.sleep(25);
     }
   } catch (err) {
+    device.stopping = true;
     await stopProcess(device, logger);
     if (device.ownsSocket) await rm(sock, { force: true }).catch(() => undefined);
     throw err;
@@ -187,6 +191,7 @@ async function stopProcess(device: Device, logger: Logger): Promise<void> {
  *   `TIMEOUT`/`ABORTED` from `scope`.
  */
 export async function destroyDevice(tools: Tools, device: Device, scope: CallScope, logger: Logger): Promise<string[]> {
+  device.stopping = true;
   const problems: string[] = [];
   const r = await tools.ip(['link', 'del', 'dev', device.interfaceName], scope, { reject: false });
   if (r.exitCode !== 0 && (await linkExists(tools, device.interfaceName, scope))) {

@@ -22,6 +22,7 @@ import {
 import { BackendBase, cidrContains, type CallScope } from '@rustynet/plugin-kit';
 import { CAPABILITIES } from './capabilities.js';
 import { createDevice, destroyDevice, linkExists, type Device } from './device.js';
+import { removeDeviceRecord, replaceStaleDevice, writeDeviceRecord } from './stale-device.js';
 import { privateKeyPath, readPublicKey, writeKeyPair } from './keys.js';
 import { parseOptions, type WireguardOptions } from './options.js';
 import { applyRouteChange, removeAllRoutes } from './route-apply.js';
@@ -89,11 +90,9 @@ export class WireguardBackend extends BackendBase<RunningState> {
   protected override async _start(config: BackendStartConfig, scope: CallScope): Promise<RunningState> {
     const cfg = validateStartConfig(config);
     const publicKey = await readPublicKey(cfg.keyDirectory);
-    if (await linkExists(this.tools, cfg.interfaceName, scope)) {
-      throw new RustynetError('BACKEND_FAILED', `a network interface named ${cfg.interfaceName} exists already`, {
-        field: 'interfaceName',
-      });
-    }
+    // A device of our name left by a crashed instance (ours by its record) is replaced, with its
+    // orphaned wireguard-go; anything else of that name is refused.
+    await replaceStaleDevice(this.tools, this.context.state.dir, cfg.interfaceName, scope, this.logger);
     let device: Device;
     try {
       device = await createDevice(this.tools, this.options, cfg.interfaceName, scope, this.logger);
@@ -120,6 +119,18 @@ export class WireguardBackend extends BackendBase<RunningState> {
       if (problems.length > 0) this.logger.error({ problems }, 'cleanup after failed start was incomplete');
       throw err;
     }
+    await writeDeviceRecord(
+      this.context.state.dir,
+      {
+        interfaceName: cfg.interfaceName,
+        nodeId: cfg.nodeId,
+        kind: device.kind,
+        pid: device.process?.pid ?? null,
+        startedAt: new Date(this.context.clock.now()).toISOString(),
+      },
+      this.logger,
+    );
+    this.watchDevice(device, config.onFault);
     this.logger.info(
       {
         interfaceName: cfg.interfaceName,
@@ -148,15 +159,17 @@ export class WireguardBackend extends BackendBase<RunningState> {
    * for a retry; anything left behind otherwise is returned as `BACKEND_FAILED`, and the instance
    * counts as stopped.
    */
-  protected override async _stop(st: RunningState, scope: CallScope): Promise<RustynetError | void> {
+  protected override async _stop(st: RunningState, scope: CallScope): Promise<RustynetError | undefined> {
     const ifname = st.config.interfaceName;
     await removeAllRoutes(this.deps, st, scope);
     const problems = await destroyDevice(this.tools, st.device, scope, this.logger);
+    if (problems.length === 0) await removeDeviceRecord(this.context.state.dir, ifname);
     if (problems.length > 0) {
       this.logger.error({ interfaceName: ifname, problems }, 'WireGuard backend stopped with problems');
       return new RustynetError('BACKEND_FAILED', `stop of ${ifname} incomplete: ${problems.join('; ')}`, { details: { problems } });
     }
     this.logger.info({ interfaceName: ifname }, 'WireGuard backend stopped');
+    return undefined;
   }
 
   protected override async _applyPeers(st: RunningState, batch: PeerBatch, scope: CallScope): Promise<void> {
@@ -207,6 +220,30 @@ export class WireguardBackend extends BackendBase<RunningState> {
 
   protected override _stats(st: RunningState, scope: CallScope): Promise<BackendRuntimeStats> {
     return readStats(this.tools, st, this.context.clock.now(), scope);
+  }
+
+  /**
+   * Reports an exit of wireguard-go that nobody asked for (kill -9, crash) through the host's
+   * `onFault`: the device is gone with it, so the host must restore the data plane.
+   */
+  private watchDevice(device: Device, onFault: BackendStartConfig['onFault']): void {
+    const proc = device.process;
+    if (!proc) return;
+    void proc.exited.then((e) => {
+      if (device.stopping) return;
+      const message = `wireguard-go (pid ${proc.pid}) of ${device.interfaceName} exited (code ${e.exitCode}, signal ${e.signal})`;
+      this.logger.error({ interfaceName: device.interfaceName, pid: proc.pid, exitCode: e.exitCode, signal: e.signal }, message);
+      if (typeof onFault !== 'function') return;
+      try {
+        onFault({
+          code: 'BACKEND_FAILED',
+          message,
+          details: { interfaceName: device.interfaceName, pid: proc.pid, exitCode: e.exitCode, signal: e.signal },
+        });
+      } catch (err) {
+        this.logger.error({ err: String(err) }, 'the host fault callback threw');
+      }
+    });
   }
 
   /** Best effort after a failed `wg set`: put the peers touched by `plan` back as they were. */

@@ -11,6 +11,9 @@ import { parseWgDump } from './wg-dump.js';
  */
 const SESSION_LIFETIME_MS = 180_000;
 
+/** The data-channel cipher of the WireGuard protocol (Noise_IKpsk2 transport messages). */
+export const WIREGUARD_CIPHER = 'ChaCha20-Poly1305';
+
 /**
  * Per-peer counters, handshakes and endpoints of this backend's peers (peers added behind its
  * back are not reported).
@@ -35,6 +38,8 @@ export async function readStats(tools: Tools, st: RunningState, now: number, sco
       state: lastHandshakeAt !== null && now - lastHandshakeAt < SESSION_LIFETIME_MS ? 'up' : 'connecting',
     };
     if (p.endpoint) s.endpoint = p.endpoint;
+    // WireGuard has one data cipher and nothing to negotiate: report it once a session exists
+    if (lastHandshakeAt !== null) s.cipher = WIREGUARD_CIPHER;
     peers.push(s);
   }
   return { interfaces: [st.config.interfaceName], peers, listenPort: dump.listenPort };

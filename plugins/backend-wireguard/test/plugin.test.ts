@@ -239,7 +239,16 @@ describe('WireGuard backend command construction (recording runner)', () => {
       interfaces: ['rnt0'],
       listenPort: 51820,
       peers: [
-        { id: b.id, endpoint: { host: '198.18.0.0', port: 51820 }, lastHandshakeAt: t * 1000, rxBytes: 100, txBytes: 200, state: 'up' },
+        {
+          id: b.id,
+          endpoint: { host: '198.18.0.0', port: 51820 },
+          lastHandshakeAt: t * 1000,
+          rxBytes: 100,
+          txBytes: 200,
+          state: 'up',
+          cipher: 'ChaCha20-Poly1305',
+        },
+        // no session yet: no cipher to report
         { id: c.id, lastHandshakeAt: null, rxBytes: 0, txBytes: 0, state: 'connecting' },
       ],
     });

@@ -59,8 +59,24 @@ export const dnsMagicConfigSchema = {
       ],
       description: 'Per-source-IP token bucket, or false to disable.',
     },
-    tcpIdleTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, description: 'Default 10000.' },
-    maxTcpConnections: { type: 'integer', minimum: 1, maximum: 65535, description: 'Default 256.' },
+    tcpIdleTimeoutMs: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 600000,
+      description: 'A TCP connection with no query or answer for this long is closed (RFC 7766 6.2.3). Default 5000.',
+    },
+    maxTcpConnections: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      description: 'Open TCP connections in total; at the limit the longest-idle one is closed for a new one. Default 256.',
+    },
+    maxTcpConnectionsPerSource: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      description: 'Open TCP connections per source address; at the limit its longest-idle one is closed for a new one. Default 16.',
+    },
   },
 } as const;
 
@@ -92,8 +108,12 @@ export interface DnsMagicOptions {
   negativeTtl: number;
   forwarder: ForwarderOptions | null;
   rateLimit: RateLimitOptions | null;
+  /** A TCP connection idle this long (ms) is closed. */
   tcpIdleTimeoutMs: number;
+  /** Open TCP connections in total (the longest-idle one makes room for a new one). */
   maxTcpConnections: number;
+  /** Open TCP connections per source address (its longest-idle one makes room for a new one). */
+  maxTcpConnectionsPerSource: number;
 }
 
 /** Defaults of {@link DnsMagicOptions}. */
@@ -106,8 +126,9 @@ export const DEFAULTS = {
   rateQps: 500,
   rateBurst: 1000,
   rateMaxSources: 65536,
-  tcpIdleTimeoutMs: 10_000,
+  tcpIdleTimeoutMs: 5_000,
   maxTcpConnections: 256,
+  maxTcpConnectionsPerSource: 16,
 } as const;
 
 function bad(field: string, message: string): RustynetError {
@@ -181,5 +202,12 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>): DnsMagicOp
     rateLimit,
     tcpIdleTimeoutMs: int(raw.tcpIdleTimeoutMs, 'tcpIdleTimeoutMs', 100, 600000, DEFAULTS.tcpIdleTimeoutMs),
     maxTcpConnections: int(raw.maxTcpConnections, 'maxTcpConnections', 1, 65535, DEFAULTS.maxTcpConnections),
+    maxTcpConnectionsPerSource: int(
+      raw.maxTcpConnectionsPerSource,
+      'maxTcpConnectionsPerSource',
+      1,
+      65535,
+      DEFAULTS.maxTcpConnectionsPerSource,
+    ),
   };
 }

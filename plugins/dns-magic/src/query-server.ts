@@ -10,6 +10,7 @@ import type { Counter, PluginContext } from '@rustynet/plugin-api';
 import { safeClose, type ListenerHandlers } from './listener.js';
 import type { DnsMagicOptions } from './options.js';
 import type { TokenBucketLimiter } from './rate-limit.js';
+import { TcpConnectionTable } from './tcp-connections.js';
 import { parseQuery, refused, respond, servfail, type ParsedQuery, type Transport, type ZoneSnapshot } from './responder.js';
 
 /** Counters kept by one plugin instance (also exported as metrics). */
@@ -40,7 +41,7 @@ export class QueryServer implements ListenerHandlers {
   active = false;
   /** The per-source rate limiter of the current run, if rate limiting is on. */
   limiter: TokenBucketLimiter | null = null;
-  private readonly tcpSockets = new Set<net.Socket>();
+  private readonly tcp: TcpConnectionTable;
   private readonly pendingForwards = new Set<() => void>();
   readonly counters: DnsMagicStats = {
     answers: {},
@@ -63,14 +64,17 @@ export class QueryServer implements ListenerHandlers {
     this.mRateLimited = m.counter('dns_rate_limited_total', 'DNS queries over the per-source rate limit', ['transport']);
     this.mDropped = m.counter('dns_dropped_total', 'DNS messages dropped unanswered (short, response)', ['reason']);
     this.mForwarded = m.counter('dns_forwarded_total', 'DNS queries forwarded upstream, by result', ['result']);
+    const evicted = m.counter('dns_tcp_evicted_total', 'Idle DNS TCP connections closed to admit a new one, by limit', ['reason']);
+    this.tcp = new TcpConnectionTable({ maxTotal: options.maxTcpConnections, maxPerSource: options.maxTcpConnectionsPerSource }, (reason) =>
+      evicted.inc({ reason }),
+    );
   }
 
   /** Stops answering: drops in-flight forwards and closes every TCP connection. */
   deactivate(): void {
     this.active = false;
     for (const finish of [...this.pendingForwards]) finish();
-    for (const s of this.tcpSockets) s.destroy();
-    this.tcpSockets.clear();
+    this.tcp.destroyAll();
     this.limiter = null;
   }
 
@@ -86,16 +90,17 @@ export class QueryServer implements ListenerHandlers {
   }
 
   onTcpConnection(sock: net.Socket): void {
-    if (!this.active || this.tcpSockets.size >= this.options.maxTcpConnections) {
+    if (!this.active) {
       sock.destroy();
       return;
     }
-    this.tcpSockets.add(sock);
+    const source = sock.remoteAddress ?? 'unknown';
+    // At a limit, the longest-idle connection (of this source, else of all) makes room.
+    this.tcp.admit(sock, source);
     sock.setNoDelay(true);
     sock.setTimeout(this.options.tcpIdleTimeoutMs, () => sock.destroy());
     sock.on('error', () => undefined);
-    sock.on('close', () => this.tcpSockets.delete(sock));
-    const source = sock.remoteAddress ?? 'unknown';
+    sock.on('close', () => this.tcp.remove(sock));
     const send: Send = (bytes) => {
       if (sock.destroyed || !sock.writable) return;
       if (sock.writableLength > TCP_MAX_BUFFERED) {
@@ -105,6 +110,7 @@ export class QueryServer implements ListenerHandlers {
       const len = Buffer.alloc(2);
       len.writeUInt16BE(bytes.length, 0);
       sock.write(Buffer.concat([len, bytes]));
+      this.tcp.touch(sock);
     };
     let buf: Buffer = Buffer.alloc(0);
     sock.on('data', (chunk: Buffer) => {
@@ -116,6 +122,7 @@ export class QueryServer implements ListenerHandlers {
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         if (!this.active) return;
+        this.tcp.touch(sock);
         this.handle(msg, source, 'tcp', send);
       }
     });

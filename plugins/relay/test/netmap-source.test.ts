@@ -79,7 +79,7 @@ describe('relay server with a signed netmap source', () => {
       expect(await c.register('b', nodeKeys.b, 'relay-1')).to.equal(protocol.RejectReason.UNKNOWN_NODE);
       expect(await c.register('a', nodeKeys.a, 'relay-1')).to.equal('registered');
       // a tampered map is refused; the old allowlist stays
-      const tampered = JSON.parse(signed(2, ['a', 'b']));
+      const tampered = JSON.parse(signed(2, ['a', 'b'])) as { netmap: Netmap };
       tampered.netmap.version = 3;
       await writeFile(file, JSON.stringify(tampered));
       try {
@@ -163,5 +163,19 @@ describe('relay server with a signed netmap source', () => {
     } catch (err) {
       expect(isRustynetError(err, 'NETMAP_INVALID')).to.equal(true);
     }
+    // A repeated member (RFC 7493) is refused by the shared strict parser, naming the field.
+    await writeFile(file, signed(1, ['a']).replace('"netmap":', '"netmap":{},"netmap":'));
+    const s4 = createRelayServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      netmap: { file, controlPlaneKey: cpB64, verifySignedNetmap: testVerify },
+    });
+    try {
+      await s4.start();
+      expect.fail('started');
+    } catch (err) {
+      expect(isRustynetError(err, 'DUPLICATE_KEY')).to.equal(true);
+      expect((err as { field?: string }).field).to.equal('netmap');
+    }
+    expect(s4.address()).to.equal(null);
   });
 });

@@ -61,6 +61,8 @@ export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> 
   /** Snapshot of host d (links, addresses, routes, processes, sockets, files) before any start. */
   baseline!: Record<string, string[]>;
   private meshUp = false;
+  private bulk: Promise<string[]> | undefined;
+  private bulkCount = 0;
 
   constructor(opts: BackendSuiteOptions) {
     super(opts, 'backend');
@@ -106,6 +108,37 @@ export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> 
     this.baseline = await snapshotNode(this.nodes.d);
     this.manifest = this.nodes.a.plugin.loaded.manifest;
     this.caps = this.manifest.capabilities as BackendCapabilities;
+  }
+
+  /**
+   * Public keys of `n` peers that never run (key pairs made by the plugin on d, six at a time),
+   * made once per run and shared by the tests that need many peers. Call it from a test's
+   * `prepare` so the time it takes never counts against the plugin.
+   */
+  bulkKeys(n: number): Promise<string[]> {
+    if (!this.bulk || this.bulkCount < n) {
+      const d = this.nodes.d;
+      this.bulkCount = n;
+      this.bulk = (async () => {
+        const keys: string[] = [];
+        const queue = Array.from({ length: n }, (_, i) => i);
+        await Promise.all(
+          Array.from({ length: 6 }, async () => {
+            for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+              const kp = await d.plugin.call<{ publicKey: string }>(
+                'generateKeyPair',
+                [join(this.workDir, 'd', 'bulk', String(i))],
+                this.ms(20_000),
+              );
+              keys[i] = kp.publicKey;
+            }
+          }),
+        );
+        return keys;
+      })();
+      this.bulk.catch(() => (this.bulk = undefined));
+    }
+    return this.bulk.then((k) => k.slice(0, n));
   }
 
   /** Fresh instances live under their node's directory: `<workDir>/<name>/fresh-<n>`. */
@@ -158,27 +191,35 @@ export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> 
    */
   async connect(n: SuiteNode, peers: PeerConfig[], dropRoutes: Route[] = [], timeoutMs = 30_000): Promise<void> {
     await this.applyPeers(n, { upsert: peers }, timeoutMs);
-    await n.plugin.call<void>('applyRoutes', [{ add: this.routesOf(peers), remove: dropRoutes }], this.ms(timeoutMs));
+    await n.plugin.call('applyRoutes', [{ add: this.routesOf(peers), remove: dropRoutes }], this.ms(timeoutMs));
   }
 
   /** Removes peers the way rustynetd does: `applyPeers` removal, then their routes. */
   async disconnect(n: SuiteNode, peers: PeerConfig[], timeoutMs = 30_000): Promise<void> {
     await this.applyPeers(n, { remove: peers.map((p) => p.id) }, timeoutMs);
-    await n.plugin.call<void>('applyRoutes', [{ add: [], remove: this.routesOf(peers) }], this.ms(timeoutMs));
+    await n.plugin.call('applyRoutes', [{ add: [], remove: this.routesOf(peers) }], this.ms(timeoutMs));
   }
 
   // ---- typed calls ------------------------------------------------------------------------
   start(n: SuiteNode, cfg = this.startConfig(n)): Promise<void> {
-    return n.plugin.call<void>('start', [cfg], this.ms(30_000)).then(() => void (n.running = true));
+    return n.plugin
+      .call('start', [cfg], this.ms(30_000))
+      .then(() => void (n.running = true))
+      .then(() => undefined);
   }
   stop(n: SuiteNode): Promise<void> {
-    return n.plugin.call<void>('stop', [], this.ms(30_000)).then(() => void (n.running = false));
+    return n.plugin
+      .call('stop', [], this.ms(30_000))
+      .then(() => void (n.running = false))
+      .then(() => undefined);
   }
   applyPeers(n: SuiteNode, batch: Partial<PeerBatch>, timeoutMs = 30_000): Promise<void> {
-    return n.plugin.call<void>('applyPeers', [{ upsert: batch.upsert ?? [], remove: batch.remove ?? [] }], this.ms(timeoutMs));
+    return n.plugin
+      .call('applyPeers', [{ upsert: batch.upsert ?? [], remove: batch.remove ?? [] }], this.ms(timeoutMs))
+      .then(() => undefined);
   }
   applyRoutes(n: SuiteNode, change: Partial<RouteChange>): Promise<void> {
-    return n.plugin.call<void>('applyRoutes', [{ add: change.add ?? [], remove: change.remove ?? [] }], this.ms(30_000));
+    return n.plugin.call('applyRoutes', [{ add: change.add ?? [], remove: change.remove ?? [] }], this.ms(30_000)).then(() => undefined);
   }
   stats(n: SuiteNode): Promise<BackendRuntimeStats> {
     return n.plugin.call<BackendRuntimeStats>('stats', [], this.ms(30_000));

@@ -11,13 +11,22 @@ import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { BackendFixture, type BackendSuiteOptions } from './fixture.js';
 import { badInputTests } from './tests/bad-input.js';
+import { batchTrafficTests } from './tests/batch-traffic.js';
+import { cipherTests } from './tests/cipher.js';
+import { capabilityTests } from './tests/capabilities.js';
+import { changeTests } from './tests/changes.js';
 import { encryptionTests } from './tests/encryption.js';
+import { isolationTests } from './tests/isolation.js';
 import { endpointTests } from './tests/endpoints.js';
+import { faultTests } from './tests/faults.js';
 import { keyTests } from './tests/keys.js';
 import { manifestTests } from './tests/manifest.js';
 import { peerTests } from './tests/peers.js';
+import { repeatTests } from './tests/repeat.js';
 import { routeTests } from './tests/routes.js';
+import { routeOverlayTests } from './tests/routes-overlay.js';
 import { secretsTests } from './tests/secrets.js';
+import { startTests } from './tests/start.js';
 import { stateTests } from './tests/state.js';
 import { statsTests } from './tests/stats.js';
 import { teardownTests } from './tests/teardown.js';
@@ -30,14 +39,23 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...manifestTests,
   ...keyTests,
   ...stateTests,
+  ...startTests,
   ...peerTests,
+  ...batchTrafficTests,
   ...statsTests,
   ...encryptionTests,
+  ...cipherTests,
   ...endpointTests,
   ...routeTests,
+  ...routeOverlayTests,
   ...badInputTests,
+  ...changeTests,
+  ...isolationTests,
+  ...repeatTests,
+  ...capabilityTests,
   ...secretsTests,
   ...teardownTests,
+  ...faultTests,
 ];
 
 /**

@@ -12,6 +12,9 @@ import type { TestHost, TestNetwork } from '../../harness/test-network.js';
 import { PluginHost } from '../../host/plugin-host-client.js';
 import type { FixtureBase } from '../define.js';
 import type { SuiteOptions } from './options.js';
+import { LogKeeper } from './keep-logs.js';
+import { ResidueWatcher } from './residue.js';
+import type { Snapshot } from './snapshot.js';
 
 /**
  * Base of the four suite fixtures. Built lazily on first {@link ready} (by the suite's
@@ -27,6 +30,11 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
   dirty = true;
   /** This run's temporary directory (state, logs, keys), removed with the network. */
   workDir!: string;
+  /** Snapshots namespaces before a start and finds what a test left after its stops. */
+  readonly residue = new ResidueWatcher(() => this.residueIgnoreDirs());
+  /** Every plugin host {@link startHost} made (for `--keep-logs`). */
+  private readonly allHosts: PluginHost[] = [];
+  private readonly logKeeper: LogKeeper | undefined;
   /** Plugin hosts made by {@link freshInstance}, closed by {@link dispose}. */
   protected readonly extraHosts: PluginHost[] = [];
   private readyP: Promise<void> | undefined;
@@ -41,6 +49,12 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
     protected readonly kind: PluginKind,
   ) {
     this.cwd = opts.cwd ?? process.cwd();
+    this.logKeeper = opts.keepLogs !== undefined ? new LogKeeper(opts.keepLogs) : undefined;
+  }
+
+  /** With `--keep-logs`: writes what every plugin host did during test `testId` (see {@link LogKeeper}). */
+  async keepLogs(testId: string): Promise<void> {
+    await this.logKeeper?.save(testId, this.allHosts);
   }
 
   /** Multiplied deadline: `base` ms times the timeout multiplier. */
@@ -81,7 +95,7 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
    * @param label - name in reports; default the host's name.
    */
   async startHost(host: TestHost, dir: string, label?: string): Promise<PluginHost> {
-    return PluginHost.start({
+    const h = await PluginHost.start({
       host,
       spec: this.opts.plugin,
       cwd: this.cwd,
@@ -91,7 +105,28 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
       ...(label !== undefined && { label }),
       ...(this.opts.options && { options: this.opts.options }),
       tracker: this.testNetwork().tracker,
+      observer: this.residue,
     });
+    this.allHosts.push(h);
+    return h;
+  }
+
+  /** Directories the residue check never counts (e.g. key directories the kit asked for). */
+  protected residueIgnoreDirs(): readonly string[] {
+    return [];
+  }
+
+  /**
+   * Called after every test: when it passed, the residue of every namespace where the test left
+   * no instance running (see {@link ResidueWatcher}); when it failed, baselines are forgotten.
+   * @returns residue per host name; empty when none.
+   */
+  async afterTest(passed: boolean): Promise<Record<string, Snapshot>> {
+    if (!passed) {
+      this.residue.reset();
+      return {};
+    }
+    return this.residue.check();
   }
 
   /** A new, never-started instance of the plugin in `name`'s namespace (closed by {@link dispose}). */

@@ -15,6 +15,12 @@ export interface SuiteOptions {
   seed?: number;
   /** Profile name (recorded in reports; `quick` skips the slowest tests). */
   profile?: string;
+  /**
+   * Directory for per-test logs (`rustynet plugin test --keep-logs`): `<dir>/<test id>/` gets, per
+   * plugin host, the commands with the full output of every process the plugin ran or spawned,
+   * and the hook timeline.
+   */
+  keepLogs?: string;
   /** Title of the mocha `describe` block; default `<kind> conformance: <plugin>`. */
   title?: string;
 }

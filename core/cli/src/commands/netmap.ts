@@ -6,10 +6,14 @@ import type { Command } from 'commander';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, RustynetError, isRustynetError, type ErrorCode, type Netmap, type SignedNetmap } from '@rustynet/plugin-api';
+import { parseStrictJson } from '@rustynet/plugin-kit';
 import { daemonModule } from '../daemon-api.js';
 import { describeIngest, formatAge, table } from '../format.js';
 import { io, printJson } from '../io.js';
 import { addExamples, addJsonOption, addSocketOption, apiClient } from '../program.js';
+
+/** Largest netmap the CLI reads, in bytes: the daemon's default `netmap.maxBytes` (16 MiB). */
+const DEFAULT_NETMAP_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Matches a raw 32-byte Ed25519 public key in base64. */
 const B64_KEY = /^[A-Za-z0-9+/]{43}=$/;
@@ -23,10 +27,23 @@ async function readInput(path: string, field: string): Promise<string> {
   }
 }
 
+/**
+ * Strict I-JSON parse (RFC 7493, via `parseStrictJson`): the same parser as the daemon's and the
+ * relay's, so a netmap with a repeated member is refused here too.
+ * @throws RustynetError `NETMAP_TOO_LARGE` over {@link DEFAULT_NETMAP_MAX_BYTES}, `DUPLICATE_KEY`
+ *   naming the member, `NETMAP_INVALID` when not JSON.
+ */
 function parseJson(text: string, what: string, field: string): unknown {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > DEFAULT_NETMAP_MAX_BYTES)
+    throw new RustynetError('NETMAP_TOO_LARGE', `${what} is larger than ${DEFAULT_NETMAP_MAX_BYTES} bytes (${size})`, {
+      field,
+      details: { limit: DEFAULT_NETMAP_MAX_BYTES, size },
+    });
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text, { what });
   } catch (cause) {
+    if (isRustynetError(cause, 'DUPLICATE_KEY')) throw cause;
     throw new RustynetError('NETMAP_INVALID', `${what} is not valid JSON: ${(cause as Error).message}`, { field, cause });
   }
 }

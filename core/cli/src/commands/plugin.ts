@@ -105,6 +105,9 @@ export function register(program: Command): void {
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--seed <n>', 'seed for randomised tests (reproduce a run)', parsePositiveNumber('--seed', true))
     .option('--timeout-multiplier <x>', 'scale every test deadline (slow machines)', parsePositiveNumber('--timeout-multiplier', false))
+    .option('--list', 'list the tests (id, capability gate, title) the run would have; run nothing')
+    .option('--bail', 'stop after the first failed test')
+    .option('--keep-logs <dir>', 'write per test the full output of every process the plugin ran or spawned, and the hook timeline')
     .option(
       '--backend <plugin>',
       'backend plugin (package name or path) that carries traffic under a policy suite; ignored for other kinds; default @rustynet/backend-wireguard, or RUSTYNET_KIT_POLICY_BACKEND',
@@ -113,6 +116,8 @@ export function register(program: Command): void {
     'sudo rustynet plugin test ./my-backend',
     'sudo rustynet plugin test @rustynet/backend-wireguard --reporter junit --output report.xml',
     'sudo rustynet plugin test ./my-backend --grep backend.peers --seed 42 --timeout-multiplier 2',
+    'rustynet plugin test ./my-backend --list',
+    'sudo rustynet plugin test ./my-backend --bail --keep-logs ./kit-logs',
     'sudo rustynet plugin test plugins/policy-nftables --backend @rustynet/backend-openvpn',
   ]);
   test.action(async (spec: string, opts: Omit<PluginTestOptions, 'plugin'>) => {
@@ -130,6 +135,9 @@ export function register(program: Command): void {
       ...(opts.output !== undefined && { output: opts.output }),
       ...(opts.seed !== undefined && { seed: opts.seed }),
       ...(opts.timeoutMultiplier !== undefined && { timeoutMultiplier: opts.timeoutMultiplier }),
+      ...(opts.list === true && { list: true }),
+      ...(opts.bail === true && { bail: true }),
+      ...(opts.keepLogs !== undefined && { keepLogs: opts.keepLogs }),
       ...(backend !== undefined && { backend }),
     });
     if (typeof code === 'number' && code !== 0) throw new ExitStatus(code);

@@ -26,8 +26,14 @@ export function renderStatus(s: DaemonStatus, now: number = Date.now()): string 
     lines.push(
       `netmap version ${s.netmap.version}, applied ${formatAge(s.netmap.appliedAt, now)}, expires ${formatAge(s.netmap.expiresAt, now)} (${s.netmap.expiresAt})`,
     );
+    if (s.netmap.expired) lines.push('netmap EXPIRED: failed closed (tunnel removed) until a fresh netmap arrives');
   } else {
     lines.push('netmap none applied');
+  }
+  const dp = s.dataPlane;
+  if (dp && (dp.state !== 'ok' || dp.restores.ok + dp.restores.failed > 0)) {
+    const why = dp.reason ? `: ${dp.reason.code} ${formatAge(dp.reason.at, now)}: ${dp.reason.message}` : '';
+    lines.push(`data plane ${dp.state}${why} (restores: ${dp.restores.ok} ok, ${dp.restores.failed} failed)`);
   }
   if (s.lastRejection) {
     lines.push(`last rejected netmap: ${s.lastRejection.code} ${formatAge(s.lastRejection.at, now)}: ${s.lastRejection.message}`);

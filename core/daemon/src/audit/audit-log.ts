@@ -4,7 +4,21 @@ import { canonicalJson, sha256Hex } from '../util/json.js';
 
 /** Kinds of audit events. */
 export type AuditEventType =
-  'daemon.start' | 'daemon.stop' | 'netmap.accepted' | 'netmap.rejected' | 'apply' | 'apply.failed' | 'up' | 'down' | 'path.switch';
+  | 'daemon.start'
+  | 'daemon.stop'
+  | 'netmap.accepted'
+  | 'netmap.rejected'
+  | 'apply'
+  | 'apply.failed'
+  | 'up'
+  | 'down'
+  | 'path.switch'
+  /** A data-plane fault noticed by the watchdog (`source`: backend or stats). */
+  | 'dataplane.fault'
+  /** One restore attempt of the whole desired state (`result`: ok or failed). */
+  | 'dataplane.restore'
+  /** The applied netmap expired with no fresher one; the daemon failed closed. */
+  | 'netmap.expired';
 
 /** One line of the audit log. */
 export interface AuditRecord {

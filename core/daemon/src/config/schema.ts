@@ -2,12 +2,26 @@ import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
 
 /**
  * Where the daemon gets its signed netmap: a file (polled), a URL (fetched), or the control plane
- * (enrolment and long-poll; see {@link ControlSourceConfig}).
+ * (enrolment and long-poll; see {@link ControlSourceConfig}), and its limits.
  */
-export type NetmapSourceConfig =
-  | { file: string; pollIntervalMs?: number }
-  | { url: string; pollIntervalMs?: number; timeoutMs?: number }
-  | { control: ControlSourceConfig; pollIntervalMs?: number };
+export type NetmapSourceConfig = ({ file: string } | { url: string; timeoutMs?: number } | { control: ControlSourceConfig }) &
+  NetmapLimitsConfig;
+
+/** Settings shared by every netmap source. */
+export interface NetmapLimitsConfig {
+  /** Poll interval in ms (default 1000). */
+  pollIntervalMs?: number;
+  /**
+   * Largest accepted netmap in bytes (default 16 MiB = 16777216); a larger one is refused with
+   * `NETMAP_TOO_LARGE` before it is parsed.
+   */
+  maxBytes?: number;
+  /**
+   * Seconds before the applied netmap's `expiresAt` at which a warning is logged (default 600;
+   * 0: no warning). At `expiresAt` the daemon fails closed (see docs/operations/faults.md).
+   */
+  expiryWarningSeconds?: number;
+}
 
 /**
  * `netmap.control`: the control plane this node enrols with and long-polls. The daemon itself
@@ -99,6 +113,12 @@ export interface PathProbeConfig {
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const spec = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const options = { type: 'object' } as const;
+/** Schema of {@link NetmapLimitsConfig}, in both netmap source variants. */
+const netmapLimits = {
+  pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 },
+  maxBytes: { type: 'integer', minimum: 1024, maximum: 1073741824 },
+  expiryWarningSeconds: { type: 'integer', minimum: 0, maximum: 31536000 },
+} as const;
 
 /** JSON Schema (draft-07) of {@link DaemonConfig}. */
 export const daemonConfigSchema = {
@@ -120,14 +140,14 @@ export const daemonConfigSchema = {
         {
           additionalProperties: false,
           required: ['file'],
-          properties: { file: path, pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 } },
+          properties: { file: path, ...netmapLimits },
         },
         {
           additionalProperties: false,
           required: ['url'],
           properties: {
             url: { type: 'string', format: 'uri', pattern: '^https?://' },
-            pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 },
+            ...netmapLimits,
             timeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
           },
         },
@@ -160,7 +180,7 @@ export const daemonConfigSchema = {
                 maxRetryMs: { type: 'integer', minimum: 50, maximum: 3600000 },
               },
             },
-            pollIntervalMs: { type: 'integer', minimum: 50, maximum: 3600000 },
+            ...netmapLimits,
           },
         },
       ],

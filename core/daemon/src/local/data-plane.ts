@@ -1,5 +1,6 @@
 import {
   DEFAULT_CALL_TIMEOUT_MS,
+  type BackendFault,
   type BackendStartConfig,
   type CallOptions,
   type Clock,
@@ -45,6 +46,8 @@ export interface DataPlaneDeps {
   clock: Pick<Clock, 'now'>;
   logger: Logger;
   callOptions: () => CallOptions;
+  /** Passed to the backend as `onFault` (the watchdog's report). Not part of the start-config comparison. */
+  onFault?: (fault: BackendFault) => void;
 }
 
 /**
@@ -141,7 +144,7 @@ export class DataPlane {
     const backend = plugins.backend.instance;
     const started: Array<{ name: string; stop: () => Promise<void> }> = [];
     try {
-      await backend.start(startConfig, this.d.callOptions());
+      await backend.start({ ...startConfig, ...(this.d.onFault && { onFault: this.d.onFault }) }, this.d.callOptions());
       started.push({ name: 'backend', stop: () => backend.stop(this.d.callOptions()) });
       reconciler.reset();
       // Interfaces now are only a first view: a backend may create devices per peer. The policy

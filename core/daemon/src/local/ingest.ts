@@ -114,27 +114,49 @@ export class Ingest {
       return { result: 'rejected', error: e.toJSON() };
     }
 
+    // Crash consistency: the intent is durable before the data plane changes, so a restart never
+    // re-applies a map older than what the data plane may hold. No intent, no change.
+    try {
+      await this.d.trust.recordIntent(trusted);
+    } catch (err) {
+      return this.applyFailed(
+        toRustynetError(err, 'STATE_WRITE_FAILED'),
+        netmap.version,
+        origin,
+        'apply intent not recorded; nothing changed',
+      );
+    }
+    const previous = state.current;
     const t0 = performance.now();
     let result;
     try {
       result = await dataPlane.apply(netmap, self, () => checkSelfProbe(self, this.d.probePort, this.d.identityKey, this.d.logger));
     } catch (err) {
+      await this.clearIntent();
       const e = toRustynetError(err, 'BACKEND_FAILED');
       if (e.code === 'INVALID_INPUT') {
         await this.reject(e, netmap.version);
         return { result: 'rejected', error: e.toJSON() };
       }
-      this.d.metrics.applies.inc({ result: 'failed' });
-      state.lastRejection = { code: e.code, message: e.message, at: new Date(this.d.clock.now()).toISOString() };
-      this.d.logger.error(
-        { code: e.code, err: e.message, version: netmap.version, origin },
-        'netmap apply failed; keeping the last good state',
-      );
-      await this.d.audit.append('apply.failed', { version: netmap.version, code: e.code, message: e.message }).catch(() => undefined);
-      this.d.source.invalidate();
-      if (!dataPlane.running) state.state = 'failed';
-      return { result: 'failed', version: netmap.version, error: e.toJSON() };
+      return this.applyFailed(e, netmap.version, origin, 'netmap apply failed; keeping the last good state');
     }
+    try {
+      await this.d.trust.commit(trusted);
+    } catch (err) {
+      const e = toRustynetError(err, 'STATE_WRITE_FAILED');
+      const rolledBack = await this.rollback(previous?.trusted);
+      await this.clearIntent();
+      return this.applyFailed(
+        e,
+        netmap.version,
+        origin,
+        rolledBack
+          ? 'netmap applied but not recorded; rolled back to the last good state'
+          : 'netmap not recorded and the rollback failed; data plane stopped',
+        { rolledBack, ...(previous && { restoredVersion: previous.trusted.netmap.version }) },
+      );
+    }
+    await this.clearIntent();
     const durationMs = performance.now() - t0;
     await this.d.trust.commit(trusted);
     state.current = { trusted, appliedAt: this.d.clock.now() };
@@ -178,6 +200,68 @@ export class Ingest {
       this.d.logger.error({ code: e.code, err: e.message }, 're-apply failed; keeping the last good state');
       return { result: 'failed', version, error: e.toJSON() };
     }
+  }
+
+  /**
+   * Puts the data plane back to `previous` (the last good map) after a failed commit; with none,
+   * or when that fails too, stops it (fail closed).
+   * @returns true when `previous` is applied again.
+   */
+  private async rollback(previous: TrustedNetmap | undefined): Promise<boolean> {
+    const self = previous?.netmap.nodes.find((n) => n.id === this.d.node);
+    if (previous && self) {
+      try {
+        await this.d.dataPlane.apply(previous.netmap, self);
+        return true;
+      } catch (err) {
+        this.d.logger.error({ err: toRustynetError(err).message }, 'rollback to the last good netmap failed; stopping the data plane');
+      }
+    }
+    await this.d.dataPlane.stop();
+    this.d.state.current = undefined;
+    return false;
+  }
+
+  /** Deletes the apply intent; a failure is logged (a stale intent is only ever newer). */
+  private async clearIntent(): Promise<void> {
+    const err = await this.d.trust.clearIntent();
+    if (err !== undefined) this.d.logger.warn({ err: toRustynetError(err).message }, 'could not delete the apply intent');
+  }
+
+  /** Records a failed apply (status, metric, log, audit where the disk allows) and answers `failed`. */
+  private async applyFailed(
+    e: RustynetError,
+    version: number,
+    origin: string,
+    what: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<IngestResult> {
+    const { state, dataPlane } = this.d;
+    this.d.metrics.applies.inc({ result: 'failed' });
+    state.lastRejection = { code: e.code, message: e.message, at: new Date(this.d.clock.now()).toISOString() };
+    this.d.logger.error({ code: e.code, err: e.message, version, origin, ...extra }, what);
+    await this.d.audit
+      .append('apply.failed', { version, code: e.code, message: e.message, ...extra })
+      .catch((err: unknown) => this.d.logger.error({ err: String(err) }, 'audit append failed'));
+    this.d.source.invalidate();
+    if (!dataPlane.running) state.state = 'failed';
+    return { result: 'failed', version, error: e.toJSON() };
+  }
+
+  /**
+   * Restores the whole desired state after a data-plane fault (the watchdog's restore): stops the
+   * data plane, then applies the applied netmap again from scratch (start, peers, routes, policy,
+   * DNS). Nothing is committed: the recorded state does not change. No-op without a netmap.
+   * @throws RustynetError the failing start or apply step's error (the data plane is then stopped
+   *   or rolled back; the watchdog retries).
+   */
+  async restore(): Promise<void> {
+    const current = this.d.state.current;
+    const self = current?.trusted.netmap.nodes.find((n) => n.id === this.d.node);
+    if (!current || !self) return;
+    await this.d.dataPlane.stop();
+    const r = await this.d.dataPlane.apply(current.trusted.netmap, self);
+    this.d.metrics.peers.set(r.peers);
   }
 
   /** Records a rejected netmap: status, metric, log, audit. Never throws. */

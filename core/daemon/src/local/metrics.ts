@@ -20,6 +20,10 @@ export interface DaemonMetrics {
   dnsFailures: Counter;
   /** `rustynet_policy_sync_failures_total`. */
   policySyncFailures: Counter;
+  /** `rustynet_dataplane_faults_total{source}`: `backend` (reported by the backend) or `stats` (a failed health read). */
+  dataPlaneFaults: Counter;
+  /** `rustynet_dataplane_restores_total{result}`: `ok` or `failed`, one per restore attempt. */
+  dataPlaneRestores: Counter;
 }
 
 /** Registers the daemon's metrics on the host metrics (idempotent per registry). */
@@ -43,6 +47,12 @@ export function createDaemonMetrics(m: Metrics): DaemonMetrics {
     policySyncFailures: m.counter(
       'rustynet_policy_sync_failures_total',
       "Failed policy re-applies after the backend's tunnel interfaces changed between applies",
+    ),
+    dataPlaneFaults: m.counter('rustynet_dataplane_faults_total', 'Data-plane faults noticed, by source (backend, stats)', ['source']),
+    dataPlaneRestores: m.counter(
+      'rustynet_dataplane_restores_total',
+      'Restores of the whole desired state after a data-plane fault, by result (ok, failed)',
+      ['result'],
     ),
   };
 }

@@ -32,6 +32,9 @@ export interface PathProbingDeps {
   bind?: ProbeTransportFactory;
 }
 
+/** Deadline of the backend `stats()` read the path controller makes while a peer's probes fail, ms. */
+const TUNNEL_STATS_TIMEOUT_MS = 2_000;
+
 /**
  * Direct-path probing (with `pathProbe` configured): the probe socket, which answers peers'
  * PINGs for the daemon's whole life (also while down), the prober and the path controller.
@@ -96,6 +99,9 @@ export class PathProbing {
       logger,
       metrics: services.metrics,
       callOptions: () => ({ timeoutMs: deps.callTimeoutMs() }),
+      // A peer whose tunnel still receives data stays direct while its daemon ignores probes.
+      tunnelCounters: async () =>
+        (await plugins.backend.instance.stats({ timeoutMs: Math.min(deps.callTimeoutMs(), TUNNEL_STATS_TIMEOUT_MS) })).peers,
     });
     logger.info({ port: probe.port, switching: unsupported ?? 'enabled' }, 'direct-path probing on');
     return new PathProbing(transport, controller, unsupported);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DEFAULT_CALL_TIMEOUT_MS, type CallOptions, type Logger } from '@rustynet/plugin-api';
+import { DEFAULT_CALL_TIMEOUT_MS, RustynetError, type CallOptions, type Logger } from '@rustynet/plugin-api';
 import { LocalApi, type LocalApiHandlers } from '../api/local-api.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { DaemonConfig } from '../config/schema.js';
@@ -21,6 +21,7 @@ import { createDaemonMetrics, type DaemonMetrics } from './metrics.js';
 import { PathProbing, pathSourceOf, type ProbeTransportFactory } from './path-probing.js';
 import { PluginSet } from './plugin-set.js';
 import { RelayClient } from './relay-client.js';
+import { DataPlaneWatchdog } from './watchdog.js';
 
 /** What {@link createSession} needs besides the config. */
 export interface SessionInputs {
@@ -39,7 +40,16 @@ export interface SessionInputs {
   localAddresses?: LocalAddressLookup;
   /** Netmap source replacing the configured one (required for `netmap.control`). */
   netmapSource?: NetmapSource;
+  /**
+   * Fires when the daemon stops: applies and plugin calls in progress abort at their next step.
+   * Calls made after it fired (teardown, rollback) get no signal and a deadline of at most
+   * {@link STOPPING_CALL_TIMEOUT_MS}.
+   */
+  signal?: AbortSignal;
 }
+
+/** Deadline of each plugin call made once the daemon is stopping (teardown), ms. */
+export const STOPPING_CALL_TIMEOUT_MS = 2_000;
 
 /**
  * Everything a started daemon runs with, built at once by {@link createSession}: no part is
@@ -60,6 +70,8 @@ export interface Session {
   probing: PathProbing | undefined;
   dataPlane: DataPlane;
   ingest: Ingest;
+  /** Data-plane health: notices a failed backend and restores the desired state. */
+  watchdog: DataPlaneWatchdog;
   /** Each peer's path for status: the override, the path controller, or all direct. */
   paths: PeerPathSource;
 }
@@ -77,7 +89,10 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
   const { logger: hostLogger, clock } = components;
   const logger = hostLogger.child({ component: 'daemon', node: cfg.node });
   const metrics = createDaemonMetrics(components.metrics);
-  const callOptions = (): CallOptions => ({ timeoutMs: cfg.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
+  const timeoutMs = cfg.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const signal = inp.signal;
+  const callOptions = (): CallOptions =>
+    signal?.aborted ? { timeoutMs: Math.min(timeoutMs, STOPPING_CALL_TIMEOUT_MS) } : { timeoutMs, ...(signal && { signal }) };
   await ensurePrivateDir(components.stateDir);
   const trust = new NetmapTrust(cfg.controlPlaneKey, components.stateStore, clock);
   const audit = new AuditLog(join(components.stateDir, 'audit.log'), () => clock.now());
@@ -124,18 +139,19 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       ...(cfg.backend.persistentKeepalive !== undefined && { persistentKeepalive: cfg.backend.persistentKeepalive }),
       capabilities: loaded.routeCaps,
       ...(cfg.callTimeoutMs !== undefined && { callTimeoutMs: cfg.callTimeoutMs }),
+      ...(signal && { signal }),
       logger: logger.child({ component: 'reconciler' }),
     });
     // The data plane and path probing need each other (the controller asks the backend endpoint;
     // the data plane drives the controller): the controller gets the endpoint through this seam.
-    let dataPlane: DataPlane | undefined;
+    const late: { dataPlane?: DataPlane; watchdog?: DataPlaneWatchdog } = {};
     probing = await PathProbing.create({
       config: cfg,
       services: components,
       plugins: loaded,
       hooks,
       sign: (data) => components.keyStore.sign(data),
-      backendEndpoint: async (peer) => dataPlane?.backendEndpoint(peer),
+      backendEndpoint: async (peer) => late.dataPlane?.backendEndpoint(peer),
       onEndpointChanged: (peer, ep) => reconciler.noteEndpoint(peer, ep),
       serial: inp.serial,
       onSwitch: async (sw) => {
@@ -156,7 +172,9 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
           callOptions,
         })
       : undefined;
-    dataPlane = new DataPlane({
+    // The watchdog needs the data plane and ingest; the backend reports to it through this seam.
+    const dataPlane = new DataPlane({
+      onFault: (fault) => late.watchdog?.report(fault),
       config: cfg,
       plugins: loaded,
       reconciler,
@@ -183,6 +201,22 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       clock,
       logger,
     });
+    late.dataPlane = dataPlane;
+    const watchdog = new DataPlaneWatchdog({
+      clock,
+      logger: logger.child({ component: 'watchdog' }),
+      faults: metrics.dataPlaneFaults,
+      restores: metrics.dataPlaneRestores,
+      audit: (kind, data) => audit.append(kind, data),
+      serial: inp.serial,
+      wanted: () => inp.state.state === 'up' && inp.state.current !== undefined,
+      probe: async () => {
+        if (!dataPlane.running) throw new RustynetError('NOT_RUNNING', 'the data plane is not running');
+        await loaded.backend.instance.stats(callOptions());
+      },
+      restore: () => ingest.restore(),
+    });
+    late.watchdog = watchdog;
     const session: Session = {
       components,
       logger,
@@ -198,6 +232,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       probing,
       dataPlane,
       ingest,
+      watchdog,
       paths: pathSourceOf(inp.paths, path),
     };
     await audit.append('daemon.start', { node: cfg.node, plugins: loaded.all.map((p) => `${p.manifest.name}@${p.manifest.version}`) });

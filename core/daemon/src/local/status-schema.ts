@@ -27,12 +27,17 @@ export const daemonStatusSchema = {
   required: ['node', 'state', 'netmap', 'lastRejection', 'backend', 'peers', 'plugins', 'policy', 'dns'],
   properties: {
     node: { type: 'string' },
-    state: { type: 'string', enum: ['up', 'down', 'starting', 'failed'] },
+    state: { type: 'string', enum: ['up', 'down', 'starting', 'failed', 'expired'] },
     netmap: {
       type: 'object',
       nullable: true,
       required: ['version', 'appliedAt', 'expiresAt'],
-      properties: { version: { type: 'number' }, appliedAt: { type: 'string' }, expiresAt: { type: 'string' } },
+      properties: {
+        version: { type: 'number' },
+        appliedAt: { type: 'string' },
+        expiresAt: { type: 'string' },
+        expired: { type: 'boolean' },
+      },
     },
     lastRejection: nullableError,
     backend: {
@@ -88,6 +93,30 @@ export const daemonStatusSchema = {
       nullable: true,
       required: ['listen', 'ok', 'lastError', 'failures'],
       properties: { listen: strings, ok: { type: 'boolean' }, lastError: nullableError, failures: { type: 'number' } },
+    },
+    dataPlane: {
+      type: 'object',
+      required: ['state', 'reason', 'restores', 'lastRestore'],
+      properties: {
+        state: { type: 'string', enum: ['ok', 'degraded', 'restoring'] },
+        reason: nullableError,
+        restores: {
+          type: 'object',
+          required: ['ok', 'failed'],
+          properties: { ok: { type: 'integer', minimum: 0 }, failed: { type: 'integer', minimum: 0 } },
+        },
+        lastRestore: {
+          type: 'object',
+          nullable: true,
+          required: ['at', 'result', 'durationMs', 'attempt'],
+          properties: {
+            at: { type: 'string' },
+            result: { type: 'string', enum: ['ok', 'failed'] },
+            durationMs: { type: 'number' },
+            attempt: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
     },
   },
 } as const;

@@ -4,8 +4,12 @@
  * `./status-schema.js`). Type-only: importing it loads nothing.
  */
 
-/** Life-cycle state reported in status. */
-export type DaemonState = 'up' | 'down' | 'starting' | 'failed';
+/**
+ * Life-cycle state reported in status. `expired`: the applied netmap passed its `expiresAt` with
+ * no fresher one; the daemon failed closed (data plane stopped: no tunnel, no peers) until a fresh
+ * map arrives.
+ */
+export type DaemonState = 'up' | 'down' | 'starting' | 'failed' | 'expired';
 
 /** A failure as status reports it (`at`: ISO 8601 time). */
 export interface StatusError {
@@ -72,12 +76,32 @@ export interface BackendStatus {
   listenPort: number | null;
 }
 
+/**
+ * The data plane's health as the daemon's watchdog sees it (see `docs/operations/faults.md`):
+ * - `ok`: the backend answers its health reads (or nothing runs);
+ * - `degraded`: a fault was noticed (`reason`), a restore is due or waits for its back-off, or
+ *   the backend reported a fault it heals itself;
+ * - `restoring`: the whole desired state is being restored (stop, start, peers, routes, policy, DNS).
+ */
+export interface DataPlaneHealth {
+  state: 'ok' | 'degraded' | 'restoring';
+  /** The latest fault or failed restore (kept after recovery, with `state` `ok` again), or null. */
+  reason: StatusError | null;
+  /** Restore attempts since the daemon started, by result. */
+  restores: { ok: number; failed: number };
+  /** The latest restore attempt (`at`: ISO start time; `durationMs`: ms; `attempt`: from 1), or null. */
+  lastRestore: { at: string; result: 'ok' | 'failed'; durationMs: number; attempt: number } | null;
+}
+
 /** `GET /v1/status`. */
 export interface DaemonStatus {
   node: string;
   state: DaemonState;
-  /** The applied netmap (`appliedAt`, `expiresAt`: ISO times), or null. */
-  netmap: { version: number; appliedAt: string; expiresAt: string } | null;
+  /**
+   * The applied netmap (`appliedAt`, `expiresAt`: ISO times), or null. `expired` (absent from
+   * daemons before it was added): `expiresAt` has passed and no fresher map arrived.
+   */
+  netmap: { version: number; appliedAt: string; expiresAt: string; expired?: boolean } | null;
   /** The last rejected netmap or failed apply, or null. */
   lastRejection: StatusError | null;
   backend: BackendStatus | null;
@@ -90,4 +114,9 @@ export interface DaemonStatus {
   policy: PolicyStatus | null;
   /** The DNS plugin's listeners and failures (null without one). DNS failures never fail an apply. */
   dns: DnsStatus | null;
+  /**
+   * The data plane's health: faults noticed, restores and why (see {@link DataPlaneHealth}).
+   * Always sent by this daemon; optional so that a status of an older daemon still reads.
+   */
+  dataPlane?: DataPlaneHealth;
 }

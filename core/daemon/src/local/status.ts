@@ -6,7 +6,7 @@ import { toRustynetError } from '../util/errors.js';
 import type { DataPlane } from './data-plane.js';
 import type { NodeState } from './ingest.js';
 import type { PluginSet } from './plugin-set.js';
-import type { DaemonStatus, PeerStatus } from './status-types.js';
+import type { DataPlaneHealth, DaemonStatus, PeerStatus } from './status-types.js';
 
 /** Deadline of the backend `stats()` call made for a status document, ms. */
 export const STATUS_STATS_TIMEOUT_MS = 5_000;
@@ -20,6 +20,8 @@ export interface StatusSources {
   reconciler: Reconciler;
   dns: DnsController | undefined;
   paths: PeerPathSource;
+  /** The data plane's health (the watchdog's view). */
+  health: DataPlaneHealth;
   logger: Logger;
 }
 
@@ -67,6 +69,7 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
           version: current.trusted.netmap.version,
           appliedAt: new Date(current.appliedAt).toISOString(),
           expiresAt: current.trusted.netmap.expiresAt,
+          expired: Date.parse(current.trusted.netmap.expiresAt) <= Date.now(),
         }
       : null,
     lastRejection: state.lastRejection,
@@ -81,6 +84,7 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
     plugins: plugins.infos(),
     policy: dataPlane.policyStatus(),
     dns: src.dns?.status() ?? null,
+    dataPlane: src.health,
   };
 }
 
@@ -96,5 +100,6 @@ export function statusWithoutSession(node: string, state: NodeState): DaemonStat
     plugins: [],
     policy: null,
     dns: null,
+    dataPlane: { state: 'ok', reason: null, restores: { ok: 0, failed: 0 }, lastRestore: null },
   };
 }

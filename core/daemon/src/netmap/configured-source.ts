@@ -19,8 +19,8 @@ export function configuredNetmapSource(
   onUrlError: (err: unknown) => void,
 ): NetmapSource {
   if (given) return given;
-  if ('file' in cfg) return new FileNetmapSource(cfg.file);
-  if ('url' in cfg) return new UrlNetmapSource(cfg.url, cfg.timeoutMs, onUrlError);
+  if ('file' in cfg) return new FileNetmapSource(cfg.file, cfg.maxBytes);
+  if ('url' in cfg) return new UrlNetmapSource(cfg.url, cfg.timeoutMs, onUrlError, cfg.maxBytes);
   throw new RustynetError(
     'CONFIG_INVALID',
     'netmap.control: the control-plane source is built by rustynetd (or the embedding program passes DaemonOptions.netmapSource)',

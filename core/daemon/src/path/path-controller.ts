@@ -2,8 +2,11 @@ import type { Endpoint, NetmapNode, NodeId, PeerPath } from '@rustynet/plugin-ap
 import { toRustynetError } from '../util/errors.js';
 import type { PeerPathSource } from './path-source.js';
 import { PathSwitcher } from './path-switcher.js';
+import { RttEstimator } from './rtt-estimator.js';
+import { TunnelLiveness } from './tunnel-liveness.js';
 import {
   DEFAULT_FAILURES_TO_RELAY,
+  DEFAULT_MAX_PROBE_TIMEOUT_INTERVALS,
   DEFAULT_PROBE_INTERVAL_MS,
   DEFAULT_SUCCESSES_TO_DIRECT,
   MAX_SWITCH_BACKOFF_MS,
@@ -54,12 +57,17 @@ export class PathController implements PeerPathSource {
   private readonly m: PathMetrics | undefined;
   private readonly switcher: PathSwitcher;
   private disabled: string | undefined;
+  private readonly maxProbeTimeoutMs: number;
+  private readonly liveness = new TunnelLiveness();
+  /** True while a round reads the backend's counters (a slow read skips rounds, never stacks them). */
+  private roundBusy = false;
 
   constructor(private readonly opts: PathControllerOptions) {
     this.disabled = opts.disabledReason;
     this.intervalMs = opts.intervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
     this.failuresToRelay = opts.failuresToRelay ?? DEFAULT_FAILURES_TO_RELAY;
     this.successesToDirect = opts.successesToDirect ?? DEFAULT_SUCCESSES_TO_DIRECT;
+    this.maxProbeTimeoutMs = Math.max(this.intervalMs, opts.maxProbeTimeoutMs ?? DEFAULT_MAX_PROBE_TIMEOUT_INTERVALS * this.intervalMs);
     this.m = opts.metrics && createPathMetrics(opts.metrics);
     this.switcher = new PathSwitcher(opts, this.m, {
       current: (id, gen, path) => this.current(id, gen, path),
@@ -107,6 +115,8 @@ export class PathController implements PeerPathSource {
       successes: s.successes,
       ...(s.relayEndpoint && { relayEndpoint: { ...s.relayEndpoint } }),
       ...(s.lastRttMs !== undefined && { lastRttMs: s.lastRttMs }),
+      ...(s.rtt.smoothedMs !== undefined && { srttMs: s.rtt.smoothedMs }),
+      probeTimeoutMs: s.rtt.timeoutMs(),
     }));
   }
 
@@ -141,6 +151,7 @@ export class PathController implements PeerPathSource {
     for (const [id, s] of this.peers) {
       if (managed.has(id)) continue;
       this.peers.delete(id);
+      this.liveness.forget(id);
       if (s.path === 'relay') {
         this.closeQueue.add(id);
         const gone = !others.some((n) => n.id === id);
@@ -158,7 +169,16 @@ export class PathController implements PeerPathSource {
       const s = this.peers.get(id);
       if (s) s.node = node;
       else {
-        this.peers.set(id, { node, path: 'direct', misses: 0, successes: 0, switching: false, failedSwitches: 0, nextAttemptAt: 0 });
+        this.peers.set(id, {
+          node,
+          path: 'direct',
+          misses: 0,
+          successes: 0,
+          rtt: new RttEstimator({ minMs: this.intervalMs, maxMs: this.maxProbeTimeoutMs }),
+          switching: false,
+          failedSwitches: 0,
+          nextAttemptAt: 0,
+        });
         fresh.push(id);
       }
     }
@@ -185,6 +205,7 @@ export class PathController implements PeerPathSource {
     this.generation++;
     this.closeQueue.clear();
     this.opts.prober.clear();
+    this.liveness.clear();
     const relayed = [...this.peers.entries()].filter(([, s]) => s.path === 'relay').map(([id]) => id);
     for (const s of this.peers.values()) {
       s.path = 'direct';
@@ -209,37 +230,90 @@ export class PathController implements PeerPathSource {
   }
 
   /**
-   * One probe round: scores each peer's last PING, starts the switches that are due, sends new
+   * One probe round: scores each peer's last PING against its adaptive time-out, reads the
+   * backend's counters for peers whose probes fail, starts the switches that are due, sends new
    * PINGs. Resolves when the switches it started have finished (the loop does not wait).
    */
   async tick(): Promise<void> {
-    await Promise.all(this.round());
+    await Promise.all(await this.round());
   }
 
-  private round(): Array<Promise<void>> {
-    if (!this.switchingEnabled) return [];
-    const now = this.opts.clock.now();
-    const started: Array<Promise<void>> = [];
-    for (const [id, s] of this.peers) {
-      const r = this.opts.prober.takeResult(id);
-      if (r.result === 'reply') {
-        s.successes++;
-        s.misses = 0;
-        if (r.rttMs !== undefined) s.lastRttMs = r.rttMs;
-      } else if (r.result === 'miss') {
-        s.misses++;
-        s.successes = 0;
-      }
-      if (!s.switching && now >= s.nextAttemptAt) {
-        if (s.path === 'direct' && s.misses >= this.failuresToRelay) {
-          started.push(this.startSwitch(id, s, 'relay', `${s.misses} consecutive direct-path probes unanswered`));
-        } else if (s.path === 'relay' && s.successes >= this.successesToDirect) {
-          started.push(this.startSwitch(id, s, 'direct', `${s.successes} consecutive direct-path probes answered`));
+  private async round(): Promise<Array<Promise<void>>> {
+    if (!this.switchingEnabled || this.roundBusy) return [];
+    this.roundBusy = true;
+    try {
+      for (const [id, s] of this.peers) this.score(id, s);
+      await this.readTunnels();
+      const now = this.opts.clock.now();
+      const started: Array<Promise<void>> = [];
+      for (const [id, s] of this.peers) {
+        if (!s.switching && now >= s.nextAttemptAt) {
+          if (s.path === 'direct' && s.misses >= this.failuresToRelay) {
+            if (this.tunnelAlive(id, now)) this.holdDirect(id, s);
+            else started.push(this.startSwitch(id, s, 'relay', `${s.misses} consecutive direct-path probes unanswered`));
+          } else if (s.path === 'relay' && s.successes >= this.successesToDirect) {
+            started.push(this.startSwitch(id, s, 'direct', `${s.successes} consecutive direct-path probes answered`));
+          }
         }
+        if (!s.probePending && this.opts.prober.ping(id)) s.probeRounds = 0;
       }
-      this.opts.prober.ping(id);
+      return started;
+    } finally {
+      this.roundBusy = false;
     }
-    return started;
+  }
+
+  /** Scores `id`'s last PING: a reply or a late reply (a slow path) feeds its RTT estimator. */
+  private score(id: NodeId, s: PeerState): void {
+    // The time-out in whole rounds: one round (the old fixed rule) until RTT and jitter say more.
+    const rounds = Math.max(1, Math.ceil(s.rtt.timeoutMs() / this.intervalMs));
+    s.probeRounds = (s.probeRounds ?? 0) + 1;
+    const r = this.opts.prober.takeResult(id, s.probeRounds < rounds);
+    s.probePending = r.result === 'pending';
+    if (r.lateRttMs !== undefined) {
+      s.rtt.sample(r.lateRttMs);
+      s.misses = 0;
+    }
+    if (r.result === 'reply') {
+      s.successes++;
+      s.misses = 0;
+      if (r.rttMs !== undefined) {
+        s.lastRttMs = r.rttMs;
+        s.rtt.sample(r.rttMs);
+      }
+    } else if (r.result === 'miss') {
+      s.misses++;
+      s.successes = 0;
+    }
+    if (s.misses === 0) {
+      this.liveness.forget(id);
+      s.heldDirect = false;
+    } else if (s.path === 'direct') this.liveness.watch(id);
+  }
+
+  /** Reads the backend's counters when some direct peer's probes fail (one `stats()` call). */
+  private async readTunnels(): Promise<void> {
+    const read = this.opts.tunnelCounters;
+    if (!read || this.liveness.watched.length === 0) return;
+    try {
+      this.liveness.observe(await read(), this.opts.clock.now());
+    } catch (err) {
+      this.opts.logger?.debug({ err: toRustynetError(err).message }, 'backend counters unavailable; probes alone decide');
+    }
+  }
+
+  /** True when `id`'s tunnel received data within the stretch its probes failed in. */
+  private tunnelAlive(id: NodeId, now: number): boolean {
+    return this.liveness.alive(id, now, this.failuresToRelay * this.intervalMs);
+  }
+
+  private holdDirect(id: NodeId, s: PeerState): void {
+    if (s.heldDirect) return;
+    s.heldDirect = true;
+    this.opts.logger?.warn(
+      { peer: id, misses: s.misses },
+      "peer's daemon does not answer probes but its tunnel still receives data: staying direct",
+    );
   }
 
   private startSwitch(id: NodeId, s: PeerState, to: PeerPath, reason: string): Promise<void> {
@@ -294,7 +368,9 @@ export class PathController implements PeerPathSource {
           break;
         }
         if (abort.signal.aborted) break;
-        for (const p of this.round()) void p;
+        void this.round().then((ps) => {
+          for (const p of ps) void p;
+        });
       }
     })();
   }

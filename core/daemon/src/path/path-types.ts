@@ -13,7 +13,9 @@ import type {
   PeerPath,
   RelayPlugin,
 } from '@rustynet/plugin-api';
-import type { ProbePeer, ProbeResult } from './prober.js';
+import type { ProbeOutcome, ProbePeer } from './prober.js';
+import type { RttEstimator } from './rtt-estimator.js';
+import type { TunnelCounters } from './tunnel-liveness.js';
 
 /** Default probe interval, ms. */
 export const DEFAULT_PROBE_INTERVAL_MS = 500;
@@ -21,6 +23,11 @@ export const DEFAULT_PROBE_INTERVAL_MS = 500;
 export const DEFAULT_FAILURES_TO_RELAY = 3;
 /** Default consecutive answered probes before a relayed peer returns to the direct path. */
 export const DEFAULT_SUCCESSES_TO_DIRECT = 3;
+/**
+ * Default largest probe time-out, in probe intervals: the time-out adapts to RTT and jitter up to
+ * two intervals, so that a blocked path is still detected within `2 * failuresToRelay` rounds.
+ */
+export const DEFAULT_MAX_PROBE_TIMEOUT_INTERVALS = 2;
 /** Longest wait between attempts after a failed switch, ms. */
 export const MAX_SWITCH_BACKOFF_MS = 30_000;
 
@@ -29,7 +36,8 @@ export interface PathProber {
   setPeers(peers: readonly ProbePeer[]): void;
   canProbe(peer: NodeId): boolean;
   ping(peer: NodeId): boolean;
-  takeResult(peer: NodeId): { result: ProbeResult; rttMs?: number };
+  /** @param keepWaiting the PING is still within its time-out (see `DirectPathProber.takeResult`). */
+  takeResult(peer: NodeId, keepWaiting?: boolean): ProbeOutcome;
   clear(): void;
 }
 
@@ -72,6 +80,16 @@ export interface PathControllerOptions {
   intervalMs?: number;
   failuresToRelay?: number;
   successesToDirect?: number;
+  /**
+   * Largest probe time-out, ms (default {@link DEFAULT_MAX_PROBE_TIMEOUT_INTERVALS} x `intervalMs`). Each peer's time-out
+   * adapts to its measured RTT and jitter (RFC 6298, `RttEstimator`) between `intervalMs` and this.
+   */
+  maxProbeTimeoutMs?: number;
+  /**
+   * The backend's per-peer counters (`stats().peers`): read while a peer's probes fail, so that a
+   * peer whose tunnel still receives data stays direct. Absent: probes alone decide.
+   */
+  tunnelCounters?: () => Promise<readonly TunnelCounters[]>;
   clock: Clock;
   logger?: Logger;
   /** Host metrics: `rustynet_path_switches_total{to}`, `rustynet_path_switch_failures_total{to}`, `rustynet_path_peers{path}`. */
@@ -90,6 +108,10 @@ export interface PeerPathState {
   relayEndpoint?: Endpoint;
   /** Round-trip time of the last answered probe, ms. */
   lastRttMs?: number;
+  /** Smoothed RTT (RFC 6298 SRTT) of the probes, ms, once measured. */
+  srttMs?: number;
+  /** Current probe time-out, ms. */
+  probeTimeoutMs?: number;
 }
 
 /** The controller's own record of a managed peer (shared with the switcher). */
@@ -100,6 +122,14 @@ export interface PeerState {
   successes: number;
   relayEndpoint?: Endpoint;
   lastRttMs?: number;
+  /** RTT estimator and probe time-out of this peer. */
+  rtt: RttEstimator;
+  /** True while the tunnel-liveness hold was logged (once per stretch of failed probes). */
+  heldDirect?: boolean;
+  /** True while the last PING is unanswered but within its time-out (not replaced). */
+  probePending?: boolean;
+  /** Rounds since the outstanding PING was sent. */
+  probeRounds?: number;
   switching: boolean;
   failedSwitches: number;
   nextAttemptAt: number;

@@ -16,7 +16,19 @@ export interface ProbePeer {
 }
 
 /** Outcome of the last PING to a peer, see {@link DirectPathProber.takeResult}. */
-export type ProbeResult = 'reply' | 'miss' | 'none';
+export type ProbeResult = 'reply' | 'miss' | 'pending' | 'none';
+
+/** What {@link DirectPathProber.takeResult} reports. */
+export interface ProbeOutcome {
+  result: ProbeResult;
+  /** Round trip of the answered PING, ms (`reply`). */
+  rttMs?: number;
+  /**
+   * Round trip of an earlier PING that was already scored a miss but was answered since (a slow,
+   * not a broken, path), ms.
+   */
+  lateRttMs?: number;
+}
 
 /** Why a received datagram was dropped (label of `rustynet_path_probe_dropped_total`). */
 export type ProbeDropReason =
@@ -73,6 +85,8 @@ interface Outstanding {
   target: Endpoint;
   answered: boolean;
   rttMs?: number;
+  /** Already reported as a miss: an answer now is a late reply. */
+  scored?: boolean;
 }
 
 function sameAddress(a: string, b: string): boolean {
@@ -99,6 +113,8 @@ function sameAddress(a: string, b: string): boolean {
 export class DirectPathProber {
   private peers = new Map<NodeId, PeerEntry>();
   private outstanding = new Map<NodeId, Outstanding>();
+  /** The last PING per peer that was scored a miss, kept so that a late answer is still seen. */
+  private missed = new Map<NodeId, Outstanding>();
   private byNonce = new Map<string, Outstanding>();
   private lastSentTs = 0;
   private readonly maxSkewMs: number;
@@ -153,6 +169,10 @@ export class DirectPathProber {
       const t = next.get(id)?.target;
       if (!t || t.host !== o.target.host || t.port !== o.target.port) this.forget(id);
     }
+    for (const [id, o] of this.missed) {
+      const t = next.get(id)?.target;
+      if (!t || t.host !== o.target.host || t.port !== o.target.port) this.dropMissed(id);
+    }
   }
 
   /** True when `peer` has a probe target. */
@@ -161,15 +181,16 @@ export class DirectPathProber {
   }
 
   /**
-   * Sends a PING to `peer`'s probe target; it replaces any earlier outstanding PING to it.
+   * Sends a PING to `peer`'s probe target; it replaces any earlier outstanding PING to it (a
+   * PING already scored a miss is still accepted late, see {@link takeResult}).
    * @returns false when the peer has no target (nothing sent).
    */
   ping(peer: NodeId): boolean {
     const entry = this.peers.get(peer);
     if (!entry?.target) return false;
-    this.forget(peer);
+    const prev = this.outstanding.get(peer);
+    if (prev && !prev.scored) this.forget(peer);
     const now = this.opts.clock.now();
-    // Strictly increasing timestamps, so receivers can refuse anything at or below the last one.
     const ts = Math.max(now, this.lastSentTs + 1);
     this.lastSentTs = ts;
     const nonce = randomBytes(16);
@@ -184,18 +205,39 @@ export class DirectPathProber {
 
   /**
    * Outcome of the last PING to `peer` since the previous call: `reply` (a valid PONG came),
-   * `miss` (none came), `none` (no PING was sent). Clears it: a PONG arriving later is dropped.
+   * `pending` (none yet, and `keepWaiting`: it stays outstanding and should not be replaced),
+   * `miss` (none came in time), `none` (no PING was sent). A PING scored a miss is remembered
+   * until the next miss: when its PONG comes later, the next call reports its round trip as
+   * `lateRttMs` (a slow path, not a broken one).
+   * @param keepWaiting true while the PING is younger than its time-out (the caller's RTT estimate).
    */
-  takeResult(peer: NodeId): { result: ProbeResult; rttMs?: number } {
+  takeResult(peer: NodeId, keepWaiting = false): ProbeOutcome {
+    const late = this.missed.get(peer);
+    let lateRttMs: number | undefined;
+    if (late?.answered) {
+      lateRttMs = late.rttMs;
+      this.dropMissed(peer);
+    }
+    const lateField = lateRttMs !== undefined ? { lateRttMs } : {};
     const o = this.outstanding.get(peer);
-    if (!o) return { result: 'none' };
-    this.forget(peer);
-    return o.answered ? { result: 'reply', ...(o.rttMs !== undefined && { rttMs: o.rttMs }) } : { result: 'miss' };
+    if (!o || o.scored) return { result: 'none', ...lateField };
+    if (o.answered) {
+      this.forget(peer);
+      return { result: 'reply', ...(o.rttMs !== undefined && { rttMs: o.rttMs }), ...lateField };
+    }
+    if (keepWaiting) return { result: 'pending', ...lateField };
+    // A miss: keep it (only) as the late candidate.
+    this.dropMissed(peer);
+    o.scored = true;
+    this.outstanding.delete(peer);
+    this.missed.set(peer, o);
+    return { result: 'miss', ...lateField };
   }
 
   /** Forgets every outstanding PING (e.g. when probing stops). */
   clear(): void {
     this.outstanding.clear();
+    this.missed.clear();
     this.byNonce.clear();
   }
 
@@ -203,6 +245,13 @@ export class DirectPathProber {
     const o = this.outstanding.get(peer);
     if (!o) return;
     this.outstanding.delete(peer);
+    this.byNonce.delete(o.nonce);
+  }
+
+  private dropMissed(peer: NodeId): void {
+    const o = this.missed.get(peer);
+    if (!o) return;
+    this.missed.delete(peer);
     this.byNonce.delete(o.nonce);
   }
 
@@ -222,8 +271,14 @@ export class DirectPathProber {
   receive(data: Buffer, from: Endpoint): void {
     try {
       const msg = decodeProbe(data);
-      if (typeof msg === 'string') return this.drop('malformed', from);
-      if (msg.receiver !== this.opts.selfId) return this.drop('wrong_receiver', from, msg);
+      if (typeof msg === 'string') {
+        this.drop('malformed', from);
+        return;
+      }
+      if (msg.receiver !== this.opts.selfId) {
+        this.drop('wrong_receiver', from, msg);
+        return;
+      }
       if (msg.type === 'ping') this.onPing(msg, data.length, from);
       else this.onPong(msg, from);
     } catch (err) {
@@ -233,11 +288,26 @@ export class DirectPathProber {
 
   private onPing(msg: ProbeMessage, size: number, from: Endpoint): void {
     const peer = this.peers.get(msg.sender);
-    if (!peer) return this.drop('unknown_sender', from, msg);
-    if (!this.fresh(msg.timestamp)) return this.drop('stale', from, msg);
-    if (msg.timestamp <= peer.lastPingTs) return this.drop('replayed', from, msg);
-    if (!peer.bucket.take(this.opts.clock.now())) return this.drop('rate_limited', from, msg);
-    if (!verifyProbe(msg, peer.key)) return this.drop('bad_signature', from, msg);
+    if (!peer) {
+      this.drop('unknown_sender', from, msg);
+      return;
+    }
+    if (!this.fresh(msg.timestamp)) {
+      this.drop('stale', from, msg);
+      return;
+    }
+    if (msg.timestamp <= peer.lastPingTs) {
+      this.drop('replayed', from, msg);
+      return;
+    }
+    if (!peer.bucket.take(this.opts.clock.now())) {
+      this.drop('rate_limited', from, msg);
+      return;
+    }
+    if (!verifyProbe(msg, peer.key)) {
+      this.drop('bad_signature', from, msg);
+      return;
+    }
     peer.lastPingTs = msg.timestamp;
     const ts = Math.max(this.opts.clock.now(), this.lastSentTs + 1);
     this.lastSentTs = ts;
@@ -256,12 +326,27 @@ export class DirectPathProber {
 
   private onPong(msg: ProbeMessage, from: Endpoint): void {
     const o = this.byNonce.get(msg.nonce.toString('hex'));
-    if (!o || o.answered) return this.drop('unsolicited', from, msg);
-    if (msg.sender !== o.peer) return this.drop('wrong_sender', from, msg);
-    if (from.port !== o.target.port || !sameAddress(from.host, o.target.host)) return this.drop('wrong_source', from, msg);
-    if (!this.fresh(msg.timestamp)) return this.drop('stale', from, msg);
+    if (!o || o.answered) {
+      this.drop('unsolicited', from, msg);
+      return;
+    }
+    if (msg.sender !== o.peer) {
+      this.drop('wrong_sender', from, msg);
+      return;
+    }
+    if (from.port !== o.target.port || !sameAddress(from.host, o.target.host)) {
+      this.drop('wrong_source', from, msg);
+      return;
+    }
+    if (!this.fresh(msg.timestamp)) {
+      this.drop('stale', from, msg);
+      return;
+    }
     const peer = this.peers.get(o.peer);
-    if (!peer || !verifyProbe(msg, peer.key)) return this.drop('bad_signature', from, msg);
+    if (!peer || !verifyProbe(msg, peer.key)) {
+      this.drop('bad_signature', from, msg);
+      return;
+    }
     o.answered = true;
     o.rttMs = Math.max(0, this.opts.clock.now() - o.sentAt);
     this.counters?.replies.inc();

@@ -7,6 +7,7 @@ import {
   type PolicyInput,
   type PolicyPlugin,
 } from '@rustynet/plugin-api';
+import { throwIfAborted } from '@rustynet/plugin-kit';
 import { toRustynetError } from '../util/errors.js';
 import { routeKey } from './desired-state.js';
 import type { ActualState } from './diff.js';
@@ -29,8 +30,17 @@ export interface ApplyTargets {
   policy?: Pick<PolicyPlugin, 'apply'>;
   /** Deadline of each call in ms (default 30 000). */
   callTimeoutMs?: number;
+  /**
+   * Aborts the transaction (daemon stopping): checked before each step and passed to each step's
+   * plugin call; the steps already done are then undone without it, under
+   * {@link ABORTED_UNDO_TIMEOUT_MS}.
+   */
+  signal?: AbortSignal;
   logger?: Logger;
 }
+
+/** Deadline of each undo call once the transaction's signal fired (the daemon is stopping), ms. */
+export const ABORTED_UNDO_TIMEOUT_MS = 2_000;
 
 /** Steps of an apply's transaction, in order (the best-effort DNS step follows them). */
 export type ApplyStep = 'peers' | 'routes' | 'policy';
@@ -46,13 +56,14 @@ export interface ApplyOutcome {
 interface Step {
   name: ApplyStep;
   /** Runs the step; resolves `false` when it decided at run time that there was nothing to do. */
-  run: () => Promise<boolean | void>;
+  run: () => Promise<unknown>;
   undo: () => Promise<void>;
 }
 
 /**
  * Applies a plan's transaction in order backend peers -> routes -> policy, skipping empty steps (so an
- * empty plan makes no calls). When a step fails, the steps already done are undone in reverse
+ * empty plan makes no calls). With `targets.signal` aborted, the transaction stops at its next step
+ * (or inside the running step's plugin call) and is rolled back like a failure (`ABORTED`). When a step fails, the steps already done are undone in reverse
  * order with their inverse diffs (the failed step changed nothing, per the plugin contracts).
  *
  * A plan with `policyAtApply` computes its policy input when the policy step is reached, i.e.
@@ -66,21 +77,25 @@ interface Step {
  *   `details.rollbackFailed` is true when an undo failed too (state then unknown: resync).
  */
 export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyTargets): Promise<ApplyOutcome> {
-  const opts = (): CallOptions => ({ timeoutMs: targets.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
+  const timeoutMs = targets.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const signal = targets.signal;
+  const opts = (): CallOptions => ({ timeoutMs, ...(signal && { signal }) });
+  // Undo never takes the signal (a rollback must not be cut short by it), only a shorter deadline.
+  const undoOpts = (): CallOptions => ({ timeoutMs: signal?.aborted ? Math.min(timeoutMs, ABORTED_UNDO_TIMEOUT_MS) : timeoutMs });
   const steps: Step[] = [];
   if (plan.peers.upsert.length > 0 || plan.peers.remove.length > 0) {
     const inverse = invertPeerBatch(plan.peers, actual.peers);
     steps.push({
       name: 'peers',
       run: () => targets.backend.applyPeers(plan.peers, opts()),
-      undo: () => targets.backend.applyPeers(inverse, opts()),
+      undo: () => targets.backend.applyPeers(inverse, undoOpts()),
     });
   }
   if (plan.routes.add.length > 0 || plan.routes.remove.length > 0) {
     steps.push({
       name: 'routes',
       run: () => targets.backend.applyRoutes(plan.routes, opts()),
-      undo: () => targets.backend.applyRoutes(invertRouteChange(plan.routes), opts()),
+      undo: () => targets.backend.applyRoutes(invertRouteChange(plan.routes), undoOpts()),
     });
   }
   let appliedPolicy: PolicyInput | undefined;
@@ -99,7 +114,7 @@ export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyT
       },
       undo: async () => {
         const undo = actual.policy ?? (appliedPolicy && { ...appliedPolicy, acl: { rules: [] } });
-        if (undo) await policy.apply(undo, opts());
+        if (undo) await policy.apply(undo, undoOpts());
       },
     });
   }
@@ -107,6 +122,7 @@ export async function applyPlan(plan: Plan, actual: ActualState, targets: ApplyT
   const done: Step[] = [];
   for (const step of steps) {
     try {
+      throwIfAborted(signal, `the apply (before step ${step.name})`);
       if ((await step.run()) !== false) done.push(step);
     } catch (err) {
       const cause = toRustynetError(err, 'INTERNAL');

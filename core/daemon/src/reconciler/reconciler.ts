@@ -9,6 +9,7 @@ import {
   type PolicyInput,
   type PolicyPlugin,
 } from '@rustynet/plugin-api';
+import { throwIfAborted } from '@rustynet/plugin-kit';
 import type { DaemonHooks } from '../hooks/daemon-hooks.js';
 import { applyDnsStep, applyPlan, type ApplyStep, type DnsTarget } from './apply.js';
 import {
@@ -41,6 +42,11 @@ export interface ReconcilerOptions {
   /** Backend capabilities deciding which prefixes are asked for (see `computeDesiredState`). */
   capabilities?: RouteCapabilities;
   callTimeoutMs?: number;
+  /**
+   * Fires when the daemon stops: an apply in progress stops at its next step (and inside the
+   * plugin call it is in) and is rolled back (see `applyPlan`); nothing is committed.
+   */
+  signal?: AbortSignal;
   logger?: Logger;
 }
 
@@ -136,7 +142,7 @@ export class Reconciler {
   }
 
   private callOpts(): CallOptions {
-    return { timeoutMs: this.opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS };
+    return { timeoutMs: this.opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, ...(this.opts.signal && { signal: this.opts.signal }) };
   }
 
   /** A reader for `interfaces`: `'backend'` becomes one `backend.stats()` call. */
@@ -274,6 +280,7 @@ export class Reconciler {
         backend: this.opts.backend,
         ...(this.opts.policy && { policy: this.opts.policy }),
         ...(this.opts.callTimeoutMs !== undefined && { callTimeoutMs: this.opts.callTimeoutMs }),
+        ...(this.opts.signal && { signal: this.opts.signal }),
         ...(this.opts.logger && { logger: this.opts.logger }),
       });
       this.state = actual;
@@ -295,6 +302,8 @@ export class Reconciler {
    */
   async reconcile(netmap: Netmap, self: NodeId, interfaces: InterfacesInput = [], paths?: PeerPaths): Promise<ReconcileResult> {
     const plan = await this.plan(netmap, self, interfaces, paths);
+    // Stopping: the plan changed nothing yet, so there is nothing to roll back.
+    throwIfAborted(this.opts.signal, 'the apply');
     const steps = isEmptyPlan(plan) ? [] : await this.apply(plan);
     const dns = await applyDnsStep(plan, this.opts.dns);
     return { plan, steps, noop: steps.length === 0, peers: this.state.peers.size, ...(dns !== undefined && { dns }) };

@@ -1,7 +1,7 @@
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { invalidInput, RustynetError, type StateStore } from '@rustynet/plugin-api';
+import { writeFileAtomic } from '@rustynet/plugin-kit';
 
 const KEY = /^[A-Za-z0-9._-]+$/;
 
@@ -12,25 +12,27 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes `data` to `path` atomically: a temporary file in the same directory (mode 0600), fsync,
- * rename over the target, fsync of the directory.
+ * Writes `data` to `path` atomically with plugin-kit's {@link writeFileAtomic} (a temporary file
+ * in the same directory, mode 0600, fsync, rename over the target), then fsyncs the directory so
+ * the rename itself survives a power loss.
+ * @throws RustynetError `STATE_WRITE_FAILED` (`details.errno`, e.g. `ENOSPC`, `EROFS`, `EIO`);
+ *   `path` then still holds its previous content (or does not exist).
  */
 export async function atomicWriteFile(path: string, data: string | Uint8Array): Promise<void> {
-  const dir = join(path, '..');
-  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
+    await writeFileAtomic(path, data, { mode: 0o600, fsync: true });
   } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
+    const errno = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    throw new RustynetError('STATE_WRITE_FAILED', `cannot write state ${path}: ${errno}: ${String(err)}`, {
+      details: { path, errno },
+      cause: err,
+    });
   }
+  await syncDir(dirname(path));
+}
+
+/** fsyncs directory `dir` (some filesystems refuse fsync on directories: ignored). */
+async function syncDir(dir: string): Promise<void> {
   const dh = await open(dir, 'r');
   try {
     await dh.sync();
@@ -81,7 +83,10 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  /** @throws RustynetError `INVALID_INPUT` for a bad key or a value with no JSON form. */
+  /**
+   * @throws RustynetError `INVALID_INPUT` for a bad key or a value with no JSON form,
+   *   `STATE_WRITE_FAILED` when the write fails (the old value stays).
+   */
   async write(key: string, value: unknown): Promise<void> {
     const path = this.path(key);
     const text = JSON.stringify(value);
@@ -93,7 +98,7 @@ export class FileStateStore implements StateStore {
   /**
    * Writes a JSON document given as text (e.g. exactly as received), without parsing and
    * re-serialising it; atomic like {@link write}. The caller vouches that `json` is JSON.
-   * @throws RustynetError `INVALID_INPUT` for a bad key.
+   * @throws RustynetError `INVALID_INPUT` for a bad key, `STATE_WRITE_FAILED` when the write fails.
    */
   async writeText(key: string, json: string): Promise<void> {
     const path = this.path(key);

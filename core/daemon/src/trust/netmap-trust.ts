@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { Clock, Netmap, SignedNetmap, StateStore } from '@rustynet/plugin-api';
+import { isRustynetError, type Clock, type Netmap, type SignedNetmap, type StateStore } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { sha256Hex } from '../util/json.js';
 import { verifySignedNetmapBytes } from './verify.js';
@@ -7,6 +7,19 @@ import { NetmapWatermark } from './watermark.js';
 
 /** State key of the last successfully applied signed netmap. */
 export const LAST_GOOD_KEY = 'last-good-netmap';
+
+/**
+ * State key of the apply intent: the signed netmap about to reach the data plane, written before
+ * the data plane is touched and deleted once it is committed (or rolled back).
+ */
+export const INTENT_KEY = 'netmap-intent';
+
+/** What a restart finds of an apply that was under way when the daemon died. */
+export type RecordedIntent =
+  /** A verified netmap newer than the watermark: the data plane may have had it. */
+  | { kind: 'newer'; trusted: TrustedNetmap }
+  /** An intent that no longer verifies (e.g. expired): re-applying the older last good map could undo it. */
+  | { kind: 'unverifiable'; reason: string };
 
 /** A netmap that passed every trust check. */
 export interface TrustedNetmap {
@@ -63,7 +76,8 @@ export class NetmapTrust {
    * Records a successfully applied netmap: raises the watermark (durably: written and fsynced
    * before this resolves; it is the replay protection) and persists the envelope as the last
    * good netmap (its received text when known). Skips the last-good write when that version is
-   * already the one persisted.
+   * already the one persisted (and the watermark write when it is unchanged).
+   * @throws RustynetError `STATE_WRITE_FAILED` (e.g. a full disk), `NETMAP_REPLAYED`.
    */
   async commit(trusted: TrustedNetmap): Promise<void> {
     await this.watermark.commit(trusted.netmap.version, trusted.digest);
@@ -71,6 +85,51 @@ export class NetmapTrust {
     if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(LAST_GOOD_KEY, trusted.text);
     else await this.store.write(LAST_GOOD_KEY, trusted.signed);
     this.persistedDigest = trusted.digest;
+  }
+
+  /**
+   * Records the intent to apply `trusted` before the data plane is touched (crash consistency:
+   * a restart then knows the data plane may hold a newer map than the last good one). Written
+   * durably (fsync of file and directory). Nothing is written for a map equal to the watermark.
+   * @throws RustynetError `STATE_WRITE_FAILED` (e.g. a full disk): the caller must not apply.
+   */
+  async recordIntent(trusted: TrustedNetmap): Promise<void> {
+    if (trusted.status === 'unchanged') return;
+    if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(INTENT_KEY, trusted.text);
+    else await this.store.write(INTENT_KEY, trusted.signed);
+  }
+
+  /** Deletes the apply intent (after a commit or a rollback). Never throws: a failure is returned. */
+  async clearIntent(): Promise<unknown> {
+    try {
+      await this.store.delete(INTENT_KEY);
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  }
+
+  /**
+   * The apply intent a dead predecessor left, if it is newer than the watermark: either the
+   * verified netmap, or `unverifiable` (then the last good map must not be re-applied: it may be
+   * older than what the data plane had). `undefined` when there is none, or it is not newer.
+   */
+  async recordedIntent(): Promise<RecordedIntent | undefined> {
+    let signed: SignedNetmap | undefined;
+    try {
+      signed = await this.store.read<SignedNetmap>(INTENT_KEY);
+    } catch (err) {
+      return { kind: 'unverifiable', reason: String(err) };
+    }
+    if (!signed) return undefined;
+    try {
+      const trusted = await this.check(signed);
+      if (trusted.status !== 'new') return undefined;
+      return { kind: 'newer', trusted };
+    } catch (err) {
+      if (isRustynetError(err, 'NETMAP_REPLAYED')) return undefined;
+      return { kind: 'unverifiable', reason: err instanceof Error ? err.message : String(err) };
+    }
   }
 
   /**

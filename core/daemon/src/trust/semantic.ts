@@ -1,5 +1,13 @@
 import { RustynetError, type Netmap } from '@rustynet/plugin-api';
-import { hostBitsZero, isHostPrefix, parseCidr } from '../util/ip.js';
+import { hostBitsZero, isHostPrefix, parseCidr, type ParsedCidr } from '../util/ip.js';
+
+/**
+ * True for an IPv6 prefix inside `::ffff:0:0/96` (RFC 4291 section 2.5.5.2): the same host as an
+ * IPv4 address, so one node could own an address twice or shadow another node's IPv4 address.
+ */
+function isIPv4MappedPrefix(p: ParsedCidr): boolean {
+  return p.family === 6 && p.words[0] === 0 && p.words[1] === 0 && p.words[2] === 0xffff;
+}
 
 function invalid(field: string, message: string): RustynetError {
   return new RustynetError('NETMAP_INVALID', `netmap ${field}: ${message}`, { field });
@@ -7,7 +15,8 @@ function invalid(field: string, message: string): RustynetError {
 
 /**
  * Checks a schema-valid netmap for what JSON Schema cannot express: unique node ids and relay ids,
- * parseable CIDRs, node addresses are host prefixes (`/32`, `/128`) owned by one node only, routes
+ * parseable CIDRs, node addresses are host prefixes (`/32`, `/128`) owned by one node only and
+ * not IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`), routes
  * have zero host bits, `expiresAt` after `issuedAt`.
  * @throws RustynetError `NETMAP_INVALID` naming the field, e.g. `nodes[2].addresses[0]`.
  */
@@ -26,6 +35,8 @@ export function checkNetmapSemantics(netmap: Netmap): void {
       const p = parseCidr(a);
       if (!p) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} is not a valid CIDR`);
       if (!isHostPrefix(p)) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} must be a host prefix (/32 or /128)`);
+      if (isIPv4MappedPrefix(p))
+        throw invalid(`nodes[${i}].addresses[${j}]`, `${a} is an IPv4-mapped IPv6 address (::ffff:0:0/96); give the IPv4 address itself`);
       const owner = owners.get(p.key);
       if (owner !== undefined) throw invalid(`nodes[${i}].addresses[${j}]`, `${a} is already the address of node ${owner}`);
       owners.set(p.key, node.id);

@@ -55,6 +55,7 @@ export class NetmapWatermark {
     if (wm && (version < wm.version || (version === wm.version && digest !== wm.digest))) {
       throw new RustynetError('NETMAP_REPLAYED', `refusing to move the watermark from ${wm.version} to ${version}`, { field: 'version' });
     }
+    if (wm && wm.version === version && wm.digest === digest) return;
     const next = { version, digest };
     await this.store.write(WATERMARK_KEY, next);
     this.cached = next;

@@ -1,4 +1,5 @@
 import type { CallOptions } from '../call-options.js';
+import type { ErrorCode } from '../errors.js';
 import type { BackendCapabilities } from '../types/capabilities.js';
 import type { Cidr } from '../types/cidr.js';
 import type { Endpoint } from '../types/endpoint.js';
@@ -24,6 +25,30 @@ export interface BackendStartConfig {
   interfaceName: string;
   /** Directory holding this node's key files as written by {@link BackendPlugin.generateKeyPair}. */
   keyDirectory: string;
+  /**
+   * Optional (API 1.x, additive): called by a running backend when its data plane fails on its
+   * own, between calls, e.g. its data-plane process exited. The host (the daemon's watchdog)
+   * then restores the whole desired state unless {@link BackendFault.selfHealing} says the
+   * backend restores it itself. Never called for failures a call already reported by throwing,
+   * nor after `stop` began. Must not throw; a backend must not wait on it. Backends that do not
+   * report faults ignore it: the host also notices a failed `stats()`.
+   */
+  onFault?: (fault: BackendFault) => void;
+}
+
+/** A failure of a running backend's data plane, reported through {@link BackendStartConfig.onFault}. */
+export interface BackendFault {
+  /** Stable error code, normally `BACKEND_FAILED`. */
+  code: ErrorCode;
+  /** Human-readable cause, e.g. `data-plane process (pid 123) exited (signal SIGKILL)`. No secrets. */
+  message: string;
+  /**
+   * True when the backend restores its data plane itself (e.g. restarts the dead process with
+   * its config): the host records the fault but does not restart the backend. Default false.
+   */
+  selfHealing?: boolean;
+  /** Structured context (pid, exit code, signal, device), no secrets. */
+  details?: Record<string, unknown>;
 }
 
 /** Result of {@link BackendPlugin.generateKeyPair}. */

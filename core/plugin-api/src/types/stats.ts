@@ -20,6 +20,14 @@ export interface PeerStats {
    * the backend's `listenPort`.
    */
   localPort?: number;
+  /**
+   * The data-channel cipher in use with this peer once a session exists, as an AEAD name in
+   * OpenSSL spelling (`ChaCha20-Poly1305`, `AES-256-GCM`, `AES-128-GCM`); what was negotiated,
+   * not what was offered. Absent before the first session, or when the backend cannot tell.
+   * Optional and additive (API 1.x); the conformance kit's `backend.encryption.aead-cipher`
+   * requires it for a peer that carried traffic and accepts only AEAD ciphers.
+   */
+  cipher?: string;
 }
 
 /** A backend's run-time report. */

@@ -104,7 +104,8 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       sign: config.sign.bind(config),
     };
     this.link.begin(cfg);
-    const timeoutMs = Math.max(1, Math.round(scope.remaining()));
+    // The message names the caller's whole budget, not what was left after validation.
+    const timeoutMs = scope.timeoutMs;
     const signal = scope.toSignal();
     try {
       await this.link.register(signal);

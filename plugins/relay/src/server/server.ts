@@ -17,7 +17,11 @@ import {
   type Netmap,
   type NodeId,
 } from '@rustynet/plugin-api';
+import { parseStrictJson } from '@rustynet/plugin-kit';
 import { DROP_REASONS, RelayCore, parseIdentityKeys, resolveLimits, type RelayCounters, type RelayLimits } from './core.js';
+
+/** Largest netmap file the relay server reads, in bytes (the daemon's default limit, 16 MiB). */
+const NETMAP_MAX_BYTES = 16 * 1024 * 1024;
 
 /** The daemon's netmap verifier (`@rustynet/daemon` `verifySignedNetmap`), injected. */
 export type VerifySignedNetmap = (input: unknown, controlPlanePublicKeyB64: string, opts?: { now?: number }) => Netmap;
@@ -229,8 +233,10 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     if (!s) throw new RustynetError('INTERNAL', 'relay server: loadNetmap called without a netmap source');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(await readFile(s.file, 'utf8'));
+      // Strict I-JSON (RFC 7493): the same parser as the daemon's, so both read one signed map alike.
+      parsed = parseStrictJson(await readFile(s.file, 'utf8'), { what: `netmap file ${s.file}`, maxBytes: NETMAP_MAX_BYTES });
     } catch (cause) {
+      if (isRustynetError(cause, 'DUPLICATE_KEY')) throw cause;
       throw new RustynetError('NETMAP_INVALID', `cannot read netmap file ${s.file}: ${(cause as Error).message}`, { cause });
     }
     const netmap = s.verifySignedNetmap(parsed, s.controlPlaneKey, { now: now() });

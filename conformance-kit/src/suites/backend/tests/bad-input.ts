@@ -146,4 +146,85 @@ export const badInputTests: T[] = [
       await expectUnchanged(t, fx);
     },
   },
+  {
+    id: 'backend.bad-input.partial-batch',
+    title: 'a batch whose last upsert is invalid changes nothing: its removal and its valid upserts are not applied',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, d } = fx.nodes;
+      t.begin('applyPeers({ upsert: [d, b with a bad allowed IP], remove: [c] })');
+      await t.rejects(
+        'applyPeers(remove c, upsert d, bad b)',
+        fx.applyPeers(a, { upsert: [fx.peerOf(d), { ...fx.peerOf(b), allowedIps: [`${b.ip4}/32`, '100.64.0.0/8'] }], remove: ['c'] }),
+        'INVALID_INPUT',
+        /^upsert\[1\]\.allowedIps\[1\]$/,
+      );
+      await expectUnchanged(t, fx);
+    },
+  },
+  {
+    id: 'backend.bad-input.conflicting-peers',
+    title: 'a public key under two ids, or an allowed IP on two peers -> INVALID_INPUT naming the field; nothing changes',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c, d } = fx.nodes;
+      const cases: [string, unknown[], RegExp][] = [
+        ["b's key under id x", [{ ...fx.peerOf(d), id: 'x', publicKey: b.publicKey }], /^upsert\[0\]\.publicKey$/],
+        [
+          'one new key under ids x and y',
+          [fx.peerOf(d), { ...fx.peerOf(d), id: 'y', allowedIps: ['100.64.0.99/32'] }],
+          /^upsert\[1\]\.publicKey$/,
+        ],
+        [
+          `c's allowed IP ${c.ip4}/32 on d`,
+          [{ ...fx.peerOf(d), allowedIps: [`${d.ip4}/32`, `${c.ip4}/32`] }],
+          /^upsert\[0\]\.allowedIps(\[1\])?$/,
+        ],
+      ];
+      for (const [what, upsert, field] of cases) {
+        t.begin(`applyPeers with ${what}`);
+        await t.rejects(
+          `applyPeers(${what})`,
+          a.plugin.call('applyPeers', [{ upsert, remove: [] }], fx.ms(30_000)),
+          'INVALID_INPUT',
+          field,
+        );
+      }
+      await expectUnchanged(t, fx);
+    },
+  },
+  {
+    id: 'backend.bad-input.endpoint-update',
+    title:
+      'updatePeerEndpoint validates like applyPeers (host name, port 0 or 65536, IPv6 without ipv6) and fails at once; nothing changes',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b } = fx.nodes;
+      const cases: [string, unknown, string[]][] = [
+        ['host name', { host: 'example.invalid', port: 51820 }, ['INVALID_INPUT']],
+        ['port 0', { host: '198.18.0.2', port: 0 }, ['INVALID_INPUT']],
+        ['port 65536', { host: '198.18.0.2', port: 65536 }, ['INVALID_INPUT']],
+        ...(fx.caps.ipv6
+          ? []
+          : [
+              ['IPv6 endpoint without ipv6', { host: '2001:db8::2', port: 51820 }, ['UNSUPPORTED', 'INVALID_INPUT']] as [
+                string,
+                unknown,
+                string[],
+              ],
+            ]),
+      ];
+      for (const [what, endpoint, codes] of cases) {
+        t.begin(`updatePeerEndpoint(b, ${what}) fails within 2 s`);
+        const call = a.plugin.call('updatePeerEndpoint', ['b', endpoint], fx.ms(30_000));
+        const slow = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still pending after 2 s')), fx.ms(2000)).unref());
+        await t.rejects(`updatePeerEndpoint(${what})`, Promise.race([call, slow]), fx.caps.roaming ? codes : [...codes, 'UNSUPPORTED']);
+        await call.catch(() => undefined);
+      }
+      t.begin("b's endpoint is unchanged");
+      const st = await t.ok('stats', fx.stats(a));
+      t.equal(st.peers.find((p) => p.id === 'b')?.endpoint ?? null, fx.peerOf(b).endpoint, "b's endpoint after the refused updates");
+      await expectUnchanged(t, fx);
+    },
+  },
 ];

@@ -1,6 +1,8 @@
+import { udpPackets } from '../../../harness/pcap.js';
 import type { KitTest } from '../../define.js';
 import { LISTEN_PORT, type BackendFixture } from '../fixture.js';
 import { expectPing, peerStat } from './helpers.js';
+import { steadyPing } from './traffic.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -51,6 +53,63 @@ export const endpointTests: T[] = [
         'UNSUPPORTED',
       );
       await expectPing(t, fx, a, b.ip4, 'unchanged');
+    },
+  },
+  {
+    id: 'backend.endpoints.roaming-sticks',
+    title: 'after updatePeerEndpoint traffic flows for 5 s and the underlay shows packets to the new endpoint only',
+    gate: 'roaming',
+    deadlineMs: 30_000,
+    skipIf: (fx) => (fx.caps.roaming ? undefined : 'the plugin does not claim the roaming capability'),
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b } = fx.nodes;
+      const alt = '198.18.0.112';
+      const old = b.host.underlayAddress;
+      const table = 'rnkit_roam';
+      t.begin('give b a second underlay address');
+      await b.host.exec('ip', ['addr', 'replace', `${alt}/24`, 'dev', 'eth0']);
+      try {
+        await expectPing(t, fx, a, b.ip4, 'before the move');
+        // Only inbound: b's packets from its old address must not teach a the old endpoint
+        // (WireGuard-style roaming), while a's own packets to the old address stay visible.
+        t.begin(`a drops inbound underlay packets from ${old}`);
+        await a.host.exec('nft', ['-f', '-'], {
+          input: `table inet ${table} {\n chain in { type filter hook input priority -20; policy accept; ip saddr ${old} drop; }\n}\n`,
+        });
+        t.begin(`updatePeerEndpoint(b, ${alt}:${LISTEN_PORT})`);
+        await t.ok('updatePeerEndpoint', a.plugin.call('updatePeerEndpoint', ['b', { host: alt, port: LISTEN_PORT }]));
+        const cap = await a.host.capture({ filter: ['udp'] });
+        t.begin('ping a -> b every 200 ms for 5.4 s');
+        const pings = await steadyPing(a.host, b.ip4, 5400, 200).finally(() => cap.stop());
+        const bytes = await cap.stop();
+        const lost = pings.sent - pings.received;
+        const tail = Array.from({ length: 5 }, (_, i) => pings.sent - i).filter((s) => !pings.replied.includes(s));
+        t.check(
+          lost <= Math.ceil(pings.sent / 10) && tail.length === 0,
+          'traffic to b did not keep flowing after the endpoint change',
+          `>= 90 % replies and the last 5 answered (of ${pings.sent})`,
+          { received: pings.received, unansweredAtTheEnd: tail },
+        );
+        t.begin('the underlay capture after the switch');
+        const pkts = udpPackets(bytes).filter((p) => p.src === a.host.underlayAddress);
+        const toNew = pkts.filter((p) => p.dst === alt).length;
+        const toOld = pkts.filter((p) => p.dst === old);
+        t.check(toNew > 0, `no packet from a to the new endpoint ${alt}`, '> 0', toNew);
+        t.check(
+          toOld.length === 0,
+          `a still (or again) sends to b's old address ${old} after the endpoint change`,
+          'no packet to the old endpoint',
+          `${toOld.length} packets, the first ${toOld[0] ? toOld[0].timeMs - (pkts[0]?.timeMs ?? 0) : 0} ms into the capture`,
+        );
+        t.begin('stats() still reports the new endpoint');
+        const st = await t.ok('stats', fx.stats(a));
+        t.equal(peerStat(st, 'b')?.endpoint ?? null, { host: alt, port: LISTEN_PORT }, "b's endpoint in a's stats() after 5 s");
+      } finally {
+        await a.host.exec('nft', ['delete', 'table', 'inet', table], { reject: false });
+        await b.host.exec('ip', ['addr', 'del', `${alt}/24`, 'dev', 'eth0'], { reject: false });
+        fx.dirty = true; // a's endpoint for b changed
+      }
     },
   },
 ];

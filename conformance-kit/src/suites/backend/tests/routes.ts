@@ -5,7 +5,7 @@ import { expectPing } from './helpers.js';
 type T = KitTest<BackendFixture>;
 
 /** Lines of `ip route show table all` (v4 and v6) of a node's namespace. */
-async function routeTable(n: SuiteNode): Promise<string[]> {
+export async function routeTable(n: SuiteNode): Promise<string[]> {
   const [v4, v6] = await Promise.all([
     n.host.exec('ip', ['-4', 'route', 'show', 'table', 'all']),
     n.host.exec('ip', ['-6', 'route', 'show', 'table', 'all']),
@@ -13,7 +13,8 @@ async function routeTable(n: SuiteNode): Promise<string[]> {
   return `${v4.stdout}\n${v6.stdout}`.split('\n').filter((l) => l.trim() !== '');
 }
 
-function routeLines(table: string[], dest: string): string[] {
+/** The lines of `table` that route `dest` (outside the local table). */
+export function routeLines(table: string[], dest: string): string[] {
   const d = dest === '0.0.0.0/0' ? ['default', '0.0.0.0/0'] : [dest];
   return table.filter((l) => d.some((x) => l.startsWith(`${x} `) || l.startsWith(`unicast ${x} `)) && !l.includes('table local'));
 }

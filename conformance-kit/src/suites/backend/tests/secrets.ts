@@ -1,8 +1,11 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { KitTest } from '../../define.js';
+import type { StepContext } from '../../step-context.js';
 import { redact } from '../../common/diagnostics.js';
 import type { BackendFixture } from '../fixture.js';
 import { walk } from '../snapshot.js';
+import { containsAny, keyEncodings } from './key-encodings.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -117,4 +120,100 @@ export const secretsTests: T[] = [
       }
     },
   },
+  {
+    id: 'backend.secrets.key-encodings',
+    title:
+      'the private key as base64, base64url, hex (both cases) or raw bytes is in no command, /proc cmdline or environ, log, or readable file',
+    async run(t, fx) {
+      await fx.mesh();
+      const nodes = [fx.nodes.a, fx.nodes.b, fx.nodes.c];
+      const texts = (await Promise.all(nodes.map((n) => fx.secretTokens(n)))).flat();
+      const needles = keyEncodings(texts);
+      t.check(needles.length > texts.length, 'could not decode the private key files', 'base64 or PEM key files', texts.length);
+      const hit = (b: Buffer): boolean => containsAny(b, needles);
+      t.begin('commands the plugin ran through the CommandRunner');
+      for (const n of nodes)
+        for (const c of await n.plugin.commands())
+          t.check(
+            !hit(Buffer.from([c.file, ...c.args, ...Object.values(c.env)].join('\n'))),
+            `an encoded private key in a command the plugin ran on ${n.name}`,
+            'no key',
+            `${c.via} ${c.file}`,
+          );
+      t.begin('every process on the system (/proc/*/cmdline and environ)');
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+        for (const f of ['cmdline', 'environ']) {
+          const b = await readFile(`/proc/${pid}/${f}`).catch(() => Buffer.alloc(0));
+          t.check(!hit(b), `an encoded private key in /proc/${pid}/${f}`, 'no key', 'found (redacted)');
+        }
+      }
+      for (const n of [...nodes, fx.nodes.d]) {
+        t.begin(`logs and output of ${n.name}`);
+        const log = Buffer.concat([await readFile(n.logFile).catch(() => Buffer.alloc(0)), Buffer.from(n.plugin.outputTail())]);
+        t.check(!hit(log), `an encoded private key in the log or output of ${n.name}`, 'no key', 'found (redacted)');
+      }
+      t.begin('files readable by group or others (state directories, /run, /tmp)');
+      const runDirs = await readdir('/run').then(
+        (e) => e.map((x) => join('/run', x)),
+        () => [],
+      );
+      const files = [
+        ...(await Promise.all(nodes.map((n) => walk(n.plugin.loaded.pluginStateDir)))).flat(),
+        ...(
+          await Promise.all(
+            ['/tmp', '/var/tmp', '/run', ...runDirs].map((d) =>
+              readdir(d).then(
+                (e) => e.map((x) => join(d, x)),
+                () => [],
+              ),
+            ),
+          )
+        ).flat(),
+      ];
+      for (const f of new Set(files)) {
+        const st = await stat(f).catch(() => null);
+        if (!st?.isFile() || (st.mode & 0o044) === 0 || st.size > 1 << 20) continue;
+        t.check(
+          !hit(await readFile(f).catch(() => Buffer.alloc(0))),
+          `an encoded private key in ${f}, readable by group or others`,
+          'no key',
+          (st.mode & 0o777).toString(8),
+        );
+      }
+    },
+  },
+  {
+    id: 'backend.secrets.key-file-mode',
+    title: 'publicKey() and start() refuse a private key file of mode 0640 or 0644 with KEY_INVALID',
+    async run(t, fx) {
+      const d = fx.nodes.d;
+      await fx.stop(d).catch(() => undefined);
+      t.begin('generate a key pair on d');
+      const dir = join(fx.workDir, 'd', `keys-mode-${Date.now()}`);
+      const kp = await t.ok(
+        'generateKeyPair',
+        d.plugin.call<{ publicKey: string; files: string[] }>('generateKeyPair', [dir], fx.ms(20_000)),
+      );
+      const privateFiles: string[] = [];
+      for (const f of kp.files) if (((await stat(f)).mode & 0o077) === 0) privateFiles.push(f);
+      t.check(privateFiles.length > 0, 'generateKeyPair listed no private (0600) file', '>= 1 file of mode 0600', kp.files);
+      for (const mode of [0o640, 0o644]) await expectRefused(t, fx, dir, privateFiles, mode);
+      t.begin('mode 0600 again: publicKey() works');
+      await Promise.all(privateFiles.map((f) => chmod(f, 0o600)));
+      t.equal(await t.ok('publicKey', d.plugin.call<string>('publicKey', [dir])), kp.publicKey, 'publicKey() after restoring mode 0600');
+    },
+  },
 ];
+
+/** With the private files at `mode`, publicKey() and start() on d fail with KEY_INVALID and d stays stopped. */
+async function expectRefused(t: StepContext, fx: BackendFixture, dir: string, files: string[], mode: number): Promise<void> {
+  const d = fx.nodes.d;
+  const m = mode.toString(8);
+  t.begin(`private key files ${m}: publicKey()`);
+  await Promise.all(files.map((f) => chmod(f, mode)));
+  await t.rejects(`publicKey() with a ${m} key file`, d.plugin.call('publicKey', [dir]), 'KEY_INVALID');
+  t.begin(`private key files ${m}: start()`);
+  const started = d.plugin.call('start', [fx.startConfig(d, { keyDirectory: dir })], fx.ms(30_000));
+  await t.rejects(`start() with a ${m} key file`, started, 'KEY_INVALID').finally(() => fx.stop(d).catch(() => undefined));
+}

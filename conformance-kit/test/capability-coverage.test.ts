@@ -1,0 +1,34 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { manifestSchema } from '@rustynet/plugin-api';
+import { backendTests } from '../src/suites/backend/index.js';
+import { ROOT } from './helpers/self-test.js';
+
+/** Capability names of the manifest schema in core/plugin-api (every kind's). */
+const schemaCapabilities = Object.keys(manifestSchema.properties.capabilities.properties);
+
+/** Capability names in the manifest of a reference plugin. */
+function claimed(plugin: string): string[] {
+  const m = JSON.parse(readFileSync(join(ROOT, 'plugins', plugin, 'rustynet-plugin.json'), 'utf8')) as { capabilities: object };
+  return Object.keys(m.capabilities);
+}
+
+describe('capability honesty (unit)', () => {
+  const references = ['backend-wireguard', 'backend-openvpn', 'policy-nftables', 'dns-magic', 'relay'];
+  const backendCaps = schemaCapabilities.filter((k) => ['backend-wireguard', 'backend-openvpn'].some((p) => claimed(p).includes(k)));
+
+  it('every capability of the manifest schema is declared by some reference plugin (so each kind list below is complete)', () => {
+    const declared = new Set(references.flatMap(claimed));
+    expect(schemaCapabilities.filter((k) => !declared.has(k))).to.deep.equal([]);
+  });
+
+  it('every backend capability has a test that fails when the claim is false (positive gate or covers)', () => {
+    const covered = new Set(backendTests.flatMap((t) => [...(t.gate && !t.gate.startsWith('!') ? [t.gate] : []), ...(t.covers ?? [])]));
+    expect(backendCaps.length).to.be.greaterThan(7);
+    expect(
+      backendCaps.filter((k) => !covered.has(k)),
+      'backend capabilities without a covering test',
+    ).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Strict JSON for signed data: I-JSON (RFC 7493) rejects an object with two members of the same
+ * name, where `JSON.parse` silently keeps the last one. Two readers of one signed document could
+ * then disagree on what was signed, so every parser of signed data (daemon, relay, CLI) uses
+ * {@link parseStrictJson}.
+ *
+ * The text is parsed by `JSON.parse` (syntax, values) and scanned once by the event-based
+ * `visit` of `jsonc-parser` (no syntax tree is built): one `Set` of member names per open
+ * object, so memory stays proportional to the widest object, not to the document.
+ */
+import { RustynetError } from '@rustynet/plugin-api';
+import { visit } from 'jsonc-parser';
+
+/** Options of {@link parseStrictJson}. */
+export interface StrictJsonOptions {
+  /** What the text is, for messages (e.g. `netmap file /etc/rustynet/netmap.json`); default `JSON text`. */
+  what?: string;
+  /** Prefix of the `field` of a duplicate-key error, e.g. `netmap` (default: none). */
+  fieldPrefix?: string;
+  /** Largest accepted text, in UTF-8 bytes; checked before any parsing. Default: no limit. */
+  maxBytes?: number;
+}
+
+/** A JSON path segment as `jsonc-parser` reports it. */
+type Segment = string | number;
+
+/** `nodes[2].id`-style field name of a member `key` inside the object at `path`. */
+export function jsonFieldName(path: readonly Segment[], key?: string, prefix?: string): string {
+  let out = prefix ?? '';
+  for (const seg of [...path, ...(key === undefined ? [] : [key])]) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out === '' ? '$' : out;
+}
+
+/**
+ * The first duplicate member name in `text`, or undefined. `text` must be valid JSON (parse it
+ * first): on invalid JSON the answer is undefined or a duplicate seen before the error. Names are
+ * compared after unescaping, so `"a"` and `"\u0061"` are the same member.
+ * @throws RustynetError `INVALID_INPUT` when the document is nested too deeply to scan.
+ */
+export function findDuplicateKey(text: string, fieldPrefix?: string): { field: string; key: string; offset: number } | undefined {
+  const open: Array<Set<string>> = [];
+  let found: { field: string; key: string; offset: number } | undefined;
+  try {
+    visit(
+      text,
+      {
+        onObjectBegin: () => {
+          open.push(new Set());
+        },
+        onObjectEnd: () => {
+          open.pop();
+        },
+        onObjectProperty: (name, offset, _length, _line, _char, pathSupplier) => {
+          const names = open[open.length - 1];
+          if (found || names === undefined) return;
+          if (names.has(name)) found = { field: jsonFieldName(pathSupplier(), name, fieldPrefix), key: name, offset };
+          else names.add(name);
+        },
+      },
+      { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
+    );
+  } catch (err) {
+    if (err instanceof RangeError) throw new RustynetError('INVALID_INPUT', 'JSON text is nested too deeply', { cause: err });
+    throw err;
+  }
+  return found;
+}
+
+/**
+ * Parses `text` as I-JSON: valid JSON (RFC 8259) whose objects never name a member twice
+ * (RFC 7493 section 2.3). Optionally refuses a text over `maxBytes` before parsing it.
+ * @returns the parsed value, as `JSON.parse` gives it.
+ * @throws RustynetError `INVALID_INPUT` (not JSON, too large, nested too deeply; `details.limit`
+ *   and `details.size` for size), `DUPLICATE_KEY` with `field` naming the repeated member (e.g.
+ *   `netmap.nodes[2].id`).
+ */
+export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): unknown {
+  const what = opts.what ?? 'JSON text';
+  if (opts.maxBytes !== undefined) {
+    const size = Buffer.byteLength(text, 'utf8');
+    if (size > opts.maxBytes) {
+      throw new RustynetError('INVALID_INPUT', `${what} is larger than ${opts.maxBytes} bytes`, {
+        details: { limit: opts.maxBytes, size },
+      });
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new RustynetError('INVALID_INPUT', `${what} is not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  const dup = findDuplicateKey(text, opts.fieldPrefix);
+  if (dup) {
+    throw new RustynetError('DUPLICATE_KEY', `${what}: member ${JSON.stringify(dup.key)} appears twice at ${dup.field} (RFC 7493)`, {
+      field: dup.field,
+      details: { offset: dup.offset },
+    });
+  }
+  return value;
+}
