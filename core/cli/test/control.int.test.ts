@@ -6,10 +6,10 @@
  * expiry -> recovery without a daemon restart. Each test prints what it measured.
  */
 import { expect } from 'chai';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Mesh, checkPrerequisites, sleep, type PingResult } from '@rustynet/testbed';
+import { Mesh, checkPrerequisites, scanForSecrets, sleep, type PingResult } from '@rustynet/testbed';
 
 const BACKEND = '@rustynet/backend-wireguard';
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -77,6 +77,14 @@ describe(`control plane drives real daemons (${BACKEND})`, function () {
     expect(failed(results)).to.deep.equal([]);
     const leaked = await mesh.findLeakedSecrets();
     expect(leaked, 'private keys in logs, command lines or environments').to.deep.equal([]);
+    // The pre-auth keys too: never logged, never on a command line or in an environment.
+    const ctl = mesh.control;
+    if (!ctl) throw new Error('no control plane');
+    const authKeys = await Promise.all(
+      mesh.nodes.map(async (n) => ({ file: ctl.authKeyFile(n), token: (await readFile(ctl.authKeyFile(n), 'utf8')).trim() })),
+    );
+    const logs = [...mesh.nodes.flatMap((n) => [n.logFile, n.outFile]), ctl.outFile];
+    expect(await scanForSecrets(authKeys, logs), 'pre-auth keys in logs, command lines or environments').to.deep.equal([]);
   });
 
   it('20 concurrent enrolments from a namespace with one one-time key give exactly one node', async () => {
@@ -88,7 +96,6 @@ describe(`control plane drives real daemons (${BACKEND})`, function () {
     await ctl.createKeyFile(keyFile);
     const script = join(mesh.workDir, 'race.mjs');
     await writeFile(script, concurrentEnrolScript(ctl.url), { mode: 0o600 });
-    const { readFile } = await import('node:fs/promises');
     const key = await readFile(keyFile, 'utf8');
     const r = await mesh.node('a').host.exec(process.execPath, [script], { input: key, timeoutMs: 60_000 });
     const outcomes = JSON.parse(r.stdout.trim().split('\n').pop() ?? '[]') as string[];
