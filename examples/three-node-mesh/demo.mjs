@@ -6,9 +6,11 @@
 //   dns     @rustynet/dns-magic answers <node>.rustynet: every node pings the others by name;
 //   relay   a 4th namespace runs `rustynet relay serve`; the direct path a<->b is blocked and
 //           traffic moves to the relay, then back to direct when unblocked (with the times).
+// Then (unless --netmap-files) the control plane, see control-phase.mjs: nodes enrol with
+// `rustynet control serve` in its own namespace; a removed node is cut off.
 //
 //   sudo npm run demo                                  (from the repository root; builds first)
-//   sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--no-policy] [--no-dns] [--no-relay] [--keep]
+//   sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--no-policy] [--no-dns] [--no-relay] [--netmap-files] [--keep]
 //
 // Everything it makes (namespaces, daemons, tunnel devices, resolv.conf files, files) is removed
 // at the end, on failure and on Ctrl-C. Exit status: 0 every check passed, 1 a check or a step
@@ -38,7 +40,7 @@ const ACL = {
 };
 
 function usage() {
-  return `Usage: sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--no-policy] [--no-dns] [--no-relay] [--keep]
+  return `Usage: sudo node examples/three-node-mesh/demo.mjs [--backend <plugin>]... [--no-policy] [--no-dns] [--no-relay] [--netmap-files] [--keep]
 
 Starts three rustynetd nodes (a, b, c) in network namespaces, signs a netmap for them, shows
 each node's status and pings every node from every other over IPv4 and IPv6 mesh addresses.
@@ -50,6 +52,9 @@ Then, unless switched off:
   relay   a 4th namespace runs rustynet relay serve; the direct underlay path a<->b is blocked
           with nftables: status shows path relay and pings are still answered; unblocked, the
           path returns to direct. Prints the measured times.
+Then (unless --netmap-files) the control plane: a new three-node mesh whose nodes enrol with
+rustynet control serve (in its own namespace) using one-time pre-auth keys; every node pings
+every other; rustynet control nodes remove c cuts c off (its peers drop it, it reaches no one).
 
 Options:
   --backend <plugin>  backend plugin (package name or path; \`wireguard\` and \`openvpn\` name the
@@ -59,6 +64,7 @@ Options:
   --no-policy         do not load the policy plugin (no ACL in the netmap)
   --no-dns            do not load Magic DNS (no resolv.conf, no pings by name)
   --no-relay          no relay host, no path probing, no fail-over step
+  --netmap-files      signed netmap files only (air-gapped sites): skip the control-plane phase
   --keep              leave the mesh running after the checks until Ctrl-C
   -h, --help          show this help
 
@@ -66,7 +72,7 @@ Exit status: 0 all checks passed; 1 a check or a step failed; 2 bad arguments or
 }
 
 function parseArgs(argv) {
-  const opts = { backends: [], keep: false, policy: true, dns: true, relay: true };
+  const opts = { backends: [], keep: false, policy: true, dns: true, relay: true, control: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--keep') opts.keep = true;
@@ -74,6 +80,7 @@ function parseArgs(argv) {
     else if (a === '--no-dns') opts.dns = false;
     else if (a === '--no-relay') opts.relay = false;
     else if (a === '-h' || a === '--help') opts.help = true;
+    else if (a === '--netmap-files') opts.control = false;
     else if (a === '--backend' && argv[i + 1] && !argv[i + 1].startsWith('--')) opts.backends.push(argv[++i]);
     else if (a.startsWith('--backend=')) opts.backends.push(a.slice('--backend='.length));
     else throw new Error(`unknown or incomplete argument: ${a}`);
@@ -410,6 +417,28 @@ try {
     }
   }
 }
+if (!interrupted && opts.control && exitCode === 0) {
+  const { showControlPlane } = await import('./control-phase.mjs');
+  for (const backend of opts.backends) {
+    if (interrupted) break;
+    try {
+      await showControlPlane({
+        Mesh,
+        backend,
+        repoRoot,
+        say,
+        indent,
+        secs,
+        check,
+        rustynet,
+        setMesh: (m) => (mesh = m),
+        isInterrupted: () => interrupted,
+      });
+    } catch (err) {
+      check(backend, 'control: step', false, err?.message ?? String(err));
+    }
+  }
+}
 if (!interrupted) {
   if (checks.some((c) => !c.ok)) exitCode = exitCode || 1;
   process.stdout.write('\nSummary\n');
@@ -421,9 +450,12 @@ if (!interrupted) {
   const skipped = checks.length - run.length;
   process.stdout.write(`  ${run.filter((c) => c.ok).length} of ${run.length} checks passed${skipped ? `, ${skipped} skipped` : ''}\n\n`);
   const worked = (prefix) => run.some((c) => c.name.startsWith(prefix));
-  const shown = [worked('policy:') && 'the ACL', worked('dns:') && 'names', worked('relay:') && 'relay fail-over and return'].filter(
-    Boolean,
-  );
+  const shown = [
+    worked('policy:') && 'the ACL',
+    worked('dns:') && 'names',
+    worked('relay:') && 'relay fail-over and return',
+    worked('control:') && 'enrolment and removal through the control plane',
+  ].filter(Boolean);
   say(
     exitCode === 0
       ? `demo passed: every node reached every other over the encrypted mesh${shown.length ? `; ${shown.join(', ')} worked` : ''}`

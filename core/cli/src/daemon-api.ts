@@ -15,7 +15,7 @@ export type { HostServices, LoadedPlugin, DaemonConfig } from '@rustynet/daemon'
 export type DaemonConfigView = DaemonPackage.DaemonConfig;
 
 /** A running daemon, as `rustynetd` drives it (start, stop, reload on SIGHUP). */
-export type DaemonInstance = Pick<DaemonPackage.Daemon, 'start' | 'stop' | 'reload'>;
+export type DaemonInstance = Pick<DaemonPackage.Daemon, 'start' | 'stop' | 'reload'> & Partial<Pick<DaemonPackage.Daemon, 'pollNow'>>;
 
 /** The names of the `@rustynet/daemon` exports the CLI relies on. */
 const REQUIRED = [

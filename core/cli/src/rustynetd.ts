@@ -1,9 +1,11 @@
 /**
  * The `rustynetd` program: loads a daemon config, runs the daemon until SIGINT/SIGTERM, and
- * re-reads the netmap on SIGHUP.
+ * re-reads the netmap on SIGHUP. With `netmap.control` it enrols and long-polls the control plane
+ * (see control-source.ts).
  */
 import type { Command } from 'commander';
 import { apiRequest } from './api-client.js';
+import { prepareControlSource } from './control-source.js';
 import { daemonModule, type DaemonInstance } from './daemon-api.js';
 import { formatError } from './errors.js';
 import { describeIngest } from './format.js';
@@ -44,8 +46,23 @@ Logs go to the configured log.file, or to stdout.`,
       printJson(config);
       return;
     }
-    const daemon = new d.Daemon(config, { cwd: process.cwd() });
-    await runUntilSignal(daemon, config.socket);
+    const cliIo = io();
+    const control =
+      'control' in config.netmap
+        ? await prepareControlSource(config, config.netmap.control, d, (line) => cliIo.err(`rustynetd: control: ${line}\n`))
+        : undefined;
+    const daemon = new d.Daemon(config, { cwd: process.cwd(), ...(control && { netmapSource: control.source }) });
+    await runUntilSignal(
+      daemon,
+      config.socket,
+      control && {
+        // A new map from the long-poll: ingest now instead of at the next poll tick. At expiry
+        // the daemon itself fails closed and comes back on the next fresh map.
+        afterStart: () =>
+          control.start(() => void daemon.pollNow().catch((err: unknown) => cliIo.err(`${formatError('rustynetd', err)}\n`))),
+        beforeStop: () => control.stop(),
+      },
+    );
   });
   return program;
 }
@@ -54,7 +71,11 @@ Logs go to the configured log.file, or to stdout.`,
  * Starts `daemon`, then waits for SIGINT/SIGTERM (clean stop) while SIGHUP reloads the netmap.
  * @throws whatever `start` throws, after stopping what was started.
  */
-async function runUntilSignal(daemon: DaemonInstance, socket: string): Promise<void> {
+async function runUntilSignal(
+  daemon: DaemonInstance,
+  socket: string,
+  around?: { afterStart: () => void; beforeStop: () => Promise<void> },
+): Promise<void> {
   const cliIo = io();
   let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
@@ -76,8 +97,8 @@ async function runUntilSignal(daemon: DaemonInstance, socket: string): Promise<v
       process.exit(1);
     }, STOP_DEADLINE_MS);
     timer.unref();
-    stopping = daemon
-      .stop()
+    stopping = (around ? around.beforeStop().catch(() => undefined) : Promise.resolve())
+      .then(() => daemon.stop())
       .catch((err: unknown) => {
         cliIo.err(`${formatError('rustynetd', err)}\n`);
         process.exitCode = 1;
@@ -111,7 +132,10 @@ async function runUntilSignal(daemon: DaemonInstance, socket: string): Promise<v
       await daemon.stop().catch(() => undefined);
       throw err;
     }
-    if (!stopping) cliIo.err(`rustynetd: running (pid ${process.pid}, local API ${socket})\n`);
+    if (!stopping) {
+      around?.afterStart();
+      cliIo.err(`rustynetd: running (pid ${process.pid}, local API ${socket})\n`);
+    }
     await done;
   } finally {
     process.off('SIGINT', onInt);

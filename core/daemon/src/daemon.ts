@@ -4,6 +4,7 @@ import { validateDaemonConfig } from './config/load.js';
 import type { DaemonConfig } from './config/schema.js';
 import type { HostServices } from './container/containers.js';
 import type { LocalAddressLookup } from './dns/dns-controller.js';
+import type { NetmapSource } from './netmap/source.js';
 import type { DaemonHooks } from './hooks/daemon-hooks.js';
 import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
 import type { LoadedPlugin } from './loader/load-plugin.js';
@@ -43,6 +44,11 @@ export interface DaemonOptions {
    * `os.networkInterfaces()`); the DNS plugin listens on the node's mesh addresses found here.
    */
   localAddresses?: LocalAddressLookup;
+  /**
+   * Where signed netmaps come from, replacing the configured source. Required for
+   * `netmap.control`: `rustynetd` passes a `ControlNetmapSource` (from `@rustynet/control/client`).
+   */
+  netmapSource?: NetmapSource;
 }
 
 /** Default netmap poll interval, ms. */
@@ -97,6 +103,11 @@ export class Daemon {
   /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
   constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
     this.config = validateDaemonConfig(config);
+    if ('control' in this.config.netmap && !opts.netmapSource) {
+      throw new RustynetError('CONFIG_INVALID', 'netmap.control needs DaemonOptions.netmapSource (rustynetd builds it)', {
+        field: 'netmap.control',
+      });
+    }
     this.opts = opts;
   }
 
@@ -206,6 +217,7 @@ export class Daemon {
         ...(this.opts.paths && { paths: this.opts.paths }),
         ...(this.opts.probeTransport && { probeTransport: this.opts.probeTransport }),
         ...(this.opts.localAddresses && { localAddresses: this.opts.localAddresses }),
+        ...(this.opts.netmapSource && { netmapSource: this.opts.netmapSource }),
         signal: this.lifetime.signal,
       });
     } catch (err) {
@@ -417,6 +429,15 @@ export class Daemon {
     return this.serial(async () => {
       await this.syncDrift(this.running());
     });
+  }
+
+  /**
+   * Processes the source's content now if it changed (what each poll tick does), e.g. when a
+   * pushing source (the control plane's long-poll) reports a new netmap. No-op while down.
+   * @throws RustynetError `NOT_RUNNING` before `start` or after `stop`.
+   */
+  pollNow(): Promise<IngestResult> {
+    return this.serial(async () => (this.node.state === 'down' ? { result: 'none' as const } : this.running().ingest.pollOnce(false)));
   }
 
   /**

@@ -107,6 +107,7 @@ export {
 // Config, netmap source, API, daemon
 export {
   daemonConfigSchema,
+  type ControlSourceConfig,
   type DaemonConfig,
   type NetmapSourceConfig,
   type PathProbeConfig,

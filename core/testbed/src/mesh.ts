@@ -16,33 +16,26 @@ import type { Netmap, NetmapNode, SignedNetmap } from '@rustynet/plugin-api';
 import type { TestHost, TestNetwork } from '@rustynet/conformance-kit/harness';
 import { LocalApiClient, type DaemonStatus } from '@rustynet/cli';
 import { cleanStaleRuntimeFiles, collectSecrets, findLeftovers, removeRuntimeFilesSync, scanForSecrets } from './cleanup.js';
-import { RELAY_HOST, RELAY_ID, RELAY_PORT } from './constants.js';
+import { RELAY_HOST } from './constants.js';
+import { CONTROL_HOST, MeshControlPlane } from './control-plane.js';
 import { DaemonProcesses, outputTail } from './daemons.js';
 import { killBackend } from './faults.js';
-import { buildNetmap, buildNetmapNode, signNetmap, writeNetmapFile, type NetmapOptions, type NetmapShape } from './netmaps.js';
+import { buildNetmap, buildNetmapNode, signNetmap, type NetmapOptions, type NetmapShape } from './netmaps.js';
 import { buildDaemonConfig, generateMeshKeys, type MeshNode } from './node-config.js';
 import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
 import type { ProcessExit } from './processes.js';
-import { RUSTYNET_BIN, rustynet } from './programs.js';
+import { rustynet } from './programs.js';
+import { publishNetmapDoc } from './publish.js';
+import { startMeshRelay } from './relay-server.js';
 import { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
-import { PING_MATRIX_ATTEMPTS } from './reference-defaults.js';
-import {
-  digFrom,
-  nftCounters,
-  pingMatrix,
-  pingName,
-  renderPingMatrix,
-  startContinuousPing,
-  type ContinuousPing,
-  type PingResult,
-} from './traffic.js';
-import { blockPathBetween, createUnderlay, installResolvConfs, resolvConfPath, unblockPathBetween } from './underlay.js';
+import { createUnderlay, installResolvConfs, resolvConfPath } from './underlay.js';
+import { MeshTraffic } from './mesh-traffic.js';
 
 /**
  * A running test mesh. Create with {@link Mesh.create}, then {@link startDaemons}; always
  * {@link destroy} (also on failure).
  */
-export class Mesh {
+export class Mesh extends MeshTraffic {
   readonly nodes: MeshNode[] = [];
   private readonly procs: DaemonProcesses;
   private destroyed = false;
@@ -53,12 +46,15 @@ export class Mesh {
   cpPublicKey = '';
   /** Protocol id of each backend spec, from keygen. */
   readonly protocols = new Map<string, string>();
+  /** The control plane ({@link MeshOptions.control}), else undefined. */
+  control: MeshControlPlane | undefined;
 
   private constructor(
     readonly net: TestNetwork,
     readonly workDir: string,
     readonly opts: ResolvedMeshOptions,
   ) {
+    super();
     this.relayHost = opts.relay ? net.host(RELAY_HOST) : undefined;
     this.procs = new DaemonProcesses(opts.log);
   }
@@ -90,7 +86,7 @@ export class Mesh {
   static async create(options: MeshOptions): Promise<Mesh> {
     const opts = resolveMeshOptions(options);
     await cleanStaleRuntimeFiles(opts.backendProfiles);
-    const hosts = opts.relay ? [...opts.nodes, RELAY_HOST] : opts.nodes;
+    const hosts = [...opts.nodes, ...(opts.relay ? [RELAY_HOST] : []), ...(opts.control ? [CONTROL_HOST] : [])];
     opts.log(
       `creating ${hosts.length} network namespaces on underlay 198.18.0.0/24${opts.relay ? ` (${opts.nodes.length} nodes + the relay host)` : ''}`,
     );
@@ -107,6 +103,7 @@ export class Mesh {
       mesh.cpKeyFile = keys.cpKeyFile;
       mesh.cpPublicKey = keys.cpPublicKey;
       for (const [spec, protocol] of keys.protocols) mesh.protocols.set(spec, protocol);
+      if (opts.control) mesh.control = new MeshControlPlane(net.host(CONTROL_HOST), join(wd, CONTROL_HOST), keys.cpKeyFile, opts);
       if (opts.relay) await mkdir(join(workDir, RELAY_HOST), { recursive: true, mode: 0o700 });
       if (opts.dns)
         installResolvConfs(
@@ -170,49 +167,51 @@ export class Mesh {
     nodeIds: readonly string[] = this.nodes.map((n) => n.id),
     opts: { reload?: boolean } = {},
   ): Promise<Record<string, Error | undefined>> {
-    const text = `${JSON.stringify(doc, null, 2)}\n`;
-    const out: Record<string, Error | undefined> = {};
-    // The relay server re-reads its copy (it refuses maps that fail verification or are older).
-    if (this.relayHost) await writeNetmapFile(this.relayNetmapFile, text);
-    for (const id of nodeIds) {
-      const n = this.node(id);
-      await writeNetmapFile(n.netmapFile, text);
-      if (this.procs.has(id) && opts.reload !== false) {
-        out[id] = await new LocalApiClient(n.socket).reloadNetmap().then(
-          () => undefined,
-          (e: unknown) => e as Error,
-        );
-      }
-    }
-    return out;
+    const relayFile = this.relayHost ? this.relayNetmapFile : undefined;
+    const reload = (id: string): boolean => this.procs.has(id) && opts.reload !== false;
+    return publishNetmapDoc(
+      doc,
+      nodeIds.map((id) => this.node(id)),
+      relayFile,
+      reload,
+    );
   }
 
   /** The daemon config of node `n` for `backend`. */
   daemonConfig(n: MeshNode, backend: string): Record<string, unknown> {
     const protocol = this.protocols.get(backend);
     if (!protocol) throw new Error(`no keys generated for backend ${backend}`);
-    return buildDaemonConfig(n, backend, protocol, this.cpPublicKey, this.opts);
+    const cfg = buildDaemonConfig(n, backend, protocol, this.cpPublicKey, this.opts);
+    return this.control ? { ...cfg, netmap: this.control.netmapConfig(n, this.opts.listenPort, this.opts.pollIntervalMs) } : cfg;
   }
 
   /**
    * Writes each node's config and starts one `rustynetd` per node inside its namespace
    * (`ip netns exec <ns> node rustynetd.js --config <file>`), then waits until every daemon
    * reports `up` with `netmapVersion` applied and all peers present. With a relay, the relay
-   * server is started first ({@link startRelayServer}).
+   * server is started first ({@link startRelayServer}). With a control plane (`netmapVersion`
+   * undefined: any version), it is started first, each node gets a pre-auth key and enrols, and
+   * the nodes take the overlay addresses it gave them.
    * @throws Error with the daemon's output tail when one exits or does not come up in time.
    */
-  async startDaemons(backend: string, netmapVersion: number, timeoutMs = 60_000): Promise<void> {
+  async startDaemons(backend: string, netmapVersion: number | undefined, timeoutMs = 60_000): Promise<void> {
     if (this.relayHost && !this.procs.relayRunning) await this.startRelayServer();
+    await this.control?.startFor(this.nodes);
     for (const n of this.nodes) {
       await mkdir(join(n.dir, 'state'), { recursive: true, mode: 0o700 });
       await writeFile(n.configFile, `${JSON.stringify(this.daemonConfig(n, backend), null, 2)}\n`, { mode: 0o600 });
     }
     for (const n of this.nodes) this.procs.startDaemon(n, this.opts.cwd);
     await this.waitFor(
-      (_id, s) => s.state === 'up' && s.netmap?.version === netmapVersion && s.peers.length === this.nodes.length - 1,
-      `up with netmap version ${netmapVersion} and ${this.nodes.length - 1} peers`,
+      (_id, s) =>
+        s.state === 'up' &&
+        s.netmap !== null &&
+        (netmapVersion ?? s.netmap.version) === s.netmap.version &&
+        s.peers.length === this.nodes.length - 1,
+      `up with netmap version ${netmapVersion ?? '(any)'} and ${this.nodes.length - 1} peers`,
       timeoutMs,
     );
+    await this.control?.adoptAddresses(this.nodes);
   }
 
   /**
@@ -225,26 +224,8 @@ export class Mesh {
     if (!host) throw new Error('this mesh has no relay (MeshOptions.relay)');
     if (this.procs.relayRunning) return;
     if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
-    const args = [
-      RUSTYNET_BIN,
-      'relay',
-      'serve',
-      '--listen',
-      `${host.underlayAddress}:${RELAY_PORT}`,
-      '--netmap',
-      this.relayNetmapFile,
-      '--control-plane-key',
-      this.cpPublicKey,
-      '--relay-id',
-      RELAY_ID,
-      '--poll-interval',
-      '1000',
-    ];
-    this.opts.log(
-      `relay: ip netns exec ${host.netns} rustynet relay serve --listen ${host.underlayAddress}:${RELAY_PORT} --netmap ${this.relayNetmapFile} --relay-id ${RELAY_ID}`,
-    );
-    const where = await this.procs.startRelay({ host, args, outFile: this.relayOutFile, cwd: this.opts.cwd, timeoutMs });
-    this.opts.log(`relay: ${where}`);
+    const { cpPublicKey, relayNetmapFile: netmapFile, relayOutFile: outFile } = this;
+    await startMeshRelay(this.procs, { host, netmapFile, outFile, cpPublicKey, cwd: this.opts.cwd, log: this.opts.log, timeoutMs });
   }
 
   /**
@@ -291,37 +272,6 @@ export class Mesh {
   }
 
   /**
-   * Pings every node from every other over the mesh, IPv4 and IPv6 (in parallel).
-   * @param attempts ping attempts per pair (1 s each), default {@link PING_MATRIX_ATTEMPTS}
-   *   (see there why fewer would make the matrix flaky).
-   */
-  pingMatrix(attempts = PING_MATRIX_ATTEMPTS, pairs?: Array<[string, string]>): Promise<PingResult[]> {
-    return pingMatrix(this.nodes, attempts, pairs);
-  }
-
-  /** Renders a ping matrix as text: rows are sources, columns destinations, cells `v4 / v6`. */
-  static renderMatrix(results: PingResult[], nodeIds: string[]): string {
-    return renderPingMatrix(results, nodeIds);
-  }
-
-  /**
-   * Blocks all underlay traffic between nodes `x` and `y` with nftables in both namespaces
-   * (the harness's `blockPath`). Traffic through other hosts (the relay) is not affected.
-   * @returns `Date.now()` when the first block was in place (from then on the path is cut).
-   */
-  blockDirect(x: string, y: string): Promise<number> {
-    return blockPathBetween(this.node(x).host, this.node(y).host);
-  }
-
-  /**
-   * Removes the blocks of {@link blockDirect} in both namespaces (in parallel).
-   * @returns `Date.now()` when both were removed (from then on the path is open).
-   */
-  unblockDirect(x: string, y: string): Promise<number> {
-    return unblockPathBetween(this.node(x).host, this.node(y).host);
-  }
-
-  /**
    * Polls the status of each `[node, peer]` pair (every `pollMs`) until that node reports the
    * peer on `path`.
    * @returns `Date.now()` at the first poll where all pairs held.
@@ -329,41 +279,6 @@ export class Mesh {
    */
   waitForPath(pairs: Array<[string, string]>, path: 'direct' | 'relay', timeoutMs = 20_000, pollMs = 100): Promise<number> {
     return waitForPeerPath(this.statusSource, pairs, path, timeoutMs, pollMs);
-  }
-
-  /**
-   * Starts `ping -D -i <intervalS>` from node `from` to `address` (one echo request per
-   * interval until stopped) and records the time of every reply.
-   */
-  continuousPing(from: string, address: string, intervalS = 0.1): ContinuousPing {
-    return startContinuousPing(this.node(from).host, address, intervalS);
-  }
-
-  /**
-   * `ping -c1 -W1 <name>` from node `from`, resolving the name through the namespace's
-   * resolv.conf (Magic DNS), up to `attempts` times.
-   * @returns whether a reply came and the address ping resolved the name to.
-   */
-  pingByName(from: string, name: string, attempts = 3): Promise<{ ok: boolean; address: string | null; output: string }> {
-    return pingName(this.node(from).host, name, attempts);
-  }
-
-  /**
-   * `dig @<server> <name> <type>` from node `from` (1 s timeout, 2 tries).
-   * @returns the RCODE (`NOERROR`, `NXDOMAIN`, ...; `TIMEOUT` when no answer came) and the
-   *   answer section's record data (e.g. addresses).
-   */
-  dig(from: string, server: string, name: string, type = 'A'): Promise<{ status: string; answers: string[] }> {
-    return digFrom(this.node(from).host, server, name, type);
-  }
-
-  /**
-   * The policy plugin's named counters in node `id`'s namespace (`nft -j list counters table
-   * inet <MeshPluginSet.policyTable>`): the counter of each ACL rule carries the rule id as its
-   * comment; `default_drop` counts the default deny.
-   */
-  policyCounters(id: string): Promise<Array<{ name: string; rule: string; packets: number; bytes: number }>> {
-    return nftCounters(this.node(id).host, this.opts.plugins.policyTable);
   }
 
   /** SIGKILLs node `id`'s daemon (a crash: what it started stays) and waits for it to exit. */
@@ -405,6 +320,7 @@ export class Mesh {
    */
   emergencyStopSync(timeoutMs = 10_000): void {
     this.procs.emergencyStopSync(timeoutMs);
+    this.control?.stopSync();
     removeRuntimeFilesSync(this.nodes, this.opts.backendProfiles);
   }
 
@@ -449,6 +365,7 @@ export class Mesh {
     this.destroyed = true;
     await this.stopDaemons().catch(() => undefined);
     await this.stopRelayServer().catch(() => undefined);
+    await this.control?.stop().catch(() => undefined);
     await this.net.destroy();
     removeRuntimeFilesSync(this.nodes, this.opts.backendProfiles);
     await rm(this.workDir, { recursive: true, force: true }).catch(() => undefined);

@@ -5,6 +5,7 @@
  */
 import type { AclPolicy } from '@rustynet/plugin-api';
 import { MESH_PROBE_INTERVAL_MS, RELAY_HOST } from './constants.js';
+import { CONTROL_HOST, type MeshControlOptions } from './control-plane.js';
 import type { BackendProfiles } from './profiles.js';
 import { REFERENCE_BACKEND_PROFILES, REFERENCE_PLUGINS, type MeshPluginSet } from './reference-defaults.js';
 
@@ -72,6 +73,13 @@ export interface MeshOptions {
    * profile still runs, with fewer checks.
    */
   backendProfiles?: BackendProfiles;
+  /**
+   * Run a control plane (`rustynet control serve` on host `CONTROL_HOST`, started by
+   * `Mesh.startDaemons`): every node enrols with its own one-time pre-auth key and long-polls it
+   * (`netmap.control`) instead of reading a netmap file; overlay addresses come from the control
+   * plane. Default: off (netmap files).
+   */
+  control?: MeshControlOptions;
 }
 
 /** {@link MeshOptions} with every default filled in. */
@@ -92,6 +100,7 @@ export interface ResolvedMeshOptions {
   persistentKeepalive: number | undefined;
   plugins: MeshPluginSet;
   backendProfiles: BackendProfiles;
+  control: MeshControlOptions | undefined;
 }
 
 /** `o` without its undefined-valued properties (so they do not hide a default when spread). */
@@ -101,7 +110,7 @@ function definedEntries<T extends object>(o: T): Partial<T> {
 
 /**
  * Fills in the defaults of `options` and checks them.
- * @throws RangeError for no backend, a bad node id, or a node named like the relay host.
+ * @throws RangeError for no backend, a bad node id, or a node named like the relay or control host.
  */
 export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
   const opts: ResolvedMeshOptions = {
@@ -124,9 +133,11 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     persistentKeepalive: options.persistentKeepalive,
     plugins: { ...REFERENCE_PLUGINS, ...definedEntries(options.plugins ?? {}) },
     backendProfiles: options.backendProfiles ?? REFERENCE_BACKEND_PROFILES,
+    control: options.control,
   };
   if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
   for (const id of opts.nodes) if (!/^[a-z0-9]{1,8}$/.test(id)) throw new RangeError(`nodes: bad node id ${id}`);
   if (opts.relay && opts.nodes.includes(RELAY_HOST)) throw new RangeError(`nodes: ${RELAY_HOST} is the relay host's name`);
+  if (opts.control && opts.nodes.includes(CONTROL_HOST)) throw new RangeError(`nodes: ${CONTROL_HOST} is the control host's name`);
   return opts;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { RustynetError } from '@rustynet/plugin-api';
 import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
-import { daemonConfigSchema, type DaemonConfig } from './schema.js';
+import { daemonConfigSchema, type DaemonConfig, type NetmapSourceConfig } from './schema.js';
 
 const validate = createAjv().compile<DaemonConfig>(daemonConfigSchema);
 
@@ -18,6 +18,11 @@ export function validateDaemonConfig(value: unknown, where = 'daemon config'): D
     const first = [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
     throw new RustynetError('CONFIG_INVALID', `${where}: ${formatAjvErrors(errors)}`, { ...(first && { field: errorField(first) }) });
   }
+  if ('control' in value.netmap && value.identityKeyFile === undefined) {
+    throw new RustynetError('CONFIG_INVALID', `${where}: netmap.control needs identityKeyFile (the node enrols and signs polls with it)`, {
+      field: 'identityKeyFile',
+    });
+  }
   return value;
 }
 
@@ -25,9 +30,22 @@ function abs(base: string, p: string): string {
   return isAbsolute(p) ? p : resolve(base, p);
 }
 
+/** `netmap` with its file paths resolved against `base`. */
+function netmapPaths(n: NetmapSourceConfig, base: string): NetmapSourceConfig {
+  if ('file' in n) return { ...n, file: abs(base, n.file) };
+  if ('control' in n) {
+    const c = n.control;
+    return {
+      ...n,
+      control: { ...c, authKeyFile: abs(base, c.authKeyFile), ...(c.caFile !== undefined && { caFile: abs(base, c.caFile) }) },
+    };
+  }
+  return n;
+}
+
 /**
  * Reads and validates a daemon config file. Relative paths in it (state dir, socket, key files,
- * netmap file, log file, and plugin specs starting with `.`) are resolved against the config
+ * netmap file, control auth key and CA files, log file, and plugin specs starting with `.`) are resolved against the config
  * file's directory.
  * @throws RustynetError `CONFIG_INVALID` (unreadable, not JSON, or not matching the schema).
  */
@@ -52,7 +70,7 @@ export async function loadDaemonConfig(path: string): Promise<DaemonConfig> {
     stateDir: abs(base, cfg.stateDir),
     socket: abs(base, cfg.socket),
     ...(cfg.identityKeyFile !== undefined && { identityKeyFile: abs(base, cfg.identityKeyFile) }),
-    netmap: 'file' in cfg.netmap ? { ...cfg.netmap, file: abs(base, cfg.netmap.file) } : cfg.netmap,
+    netmap: netmapPaths(cfg.netmap, base),
     backend: { ...cfg.backend, plugin: specOf(cfg.backend.plugin), keyDirectory: abs(base, cfg.backend.keyDirectory) },
     ...(cfg.plugins && { plugins: cfg.plugins.map((p) => ({ ...p, plugin: specOf(p.plugin) })) }),
     ...(cfg.log && { log: { ...cfg.log, ...(cfg.log.file !== undefined && { file: abs(base, cfg.log.file) }) } }),

@@ -1,9 +1,13 @@
 import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
 
-/** Where the daemon gets its signed netmap: a file (polled) or a URL (fetched), and its limits. */
-export type NetmapSourceConfig = ({ file: string } | { url: string; timeoutMs?: number }) & NetmapLimitsConfig;
+/**
+ * Where the daemon gets its signed netmap: a file (polled), a URL (fetched), or the control plane
+ * (enrolment and long-poll; see {@link ControlSourceConfig}), and its limits.
+ */
+export type NetmapSourceConfig = ({ file: string } | { url: string; timeoutMs?: number } | { control: ControlSourceConfig }) &
+  NetmapLimitsConfig;
 
-/** Settings shared by both netmap sources. */
+/** Settings shared by every netmap source. */
 export interface NetmapLimitsConfig {
   /** Poll interval in ms (default 1000). */
   pollIntervalMs?: number;
@@ -17,6 +21,26 @@ export interface NetmapLimitsConfig {
    * 0: no warning). At `expiresAt` the daemon fails closed (see docs/operations/faults.md).
    */
   expiryWarningSeconds?: number;
+}
+
+/**
+ * `netmap.control`: the control plane this node enrols with and long-polls. The daemon itself
+ * does not speak the control protocol: the embedding program (`rustynetd`) builds the source
+ * from this block and passes it as `DaemonOptions.netmapSource`. Needs `identityKeyFile`.
+ */
+export interface ControlSourceConfig {
+  /** Base URL of the control plane's node API (`https://control.example:4242`). */
+  url: string;
+  /** File holding the pre-auth key (mode 0600; a secret, never logged). Used only to enrol. */
+  authKeyFile: string;
+  /** Extra CA certificate(s) (PEM) trusted for an HTTPS `url`. */
+  caFile?: string;
+  /** Underlay endpoints reported to the control plane (default none: the node only dials out). */
+  endpoints?: Array<{ host: string; port: number }>;
+  /** Long-poll hold asked of the server, ms (default 25000). */
+  waitMs?: number;
+  /** Longest retry delay while the control plane is away, ms (default 30000; jittered back-off). */
+  maxRetryMs?: number;
 }
 
 /** One non-backend plugin to load. */
@@ -125,6 +149,38 @@ export const daemonConfigSchema = {
             url: { type: 'string', format: 'uri', pattern: '^https?://' },
             ...netmapLimits,
             timeoutMs: { type: 'integer', minimum: 1, maximum: 600000 },
+          },
+        },
+        {
+          additionalProperties: false,
+          required: ['control'],
+          properties: {
+            control: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['url', 'authKeyFile'],
+              properties: {
+                url: { type: 'string', format: 'uri', pattern: '^https?://' },
+                authKeyFile: path,
+                caFile: path,
+                endpoints: {
+                  type: 'array',
+                  maxItems: 16,
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['host', 'port'],
+                    properties: {
+                      host: { type: 'string', minLength: 1, maxLength: 253 },
+                      port: { type: 'integer', minimum: 1, maximum: 65535 },
+                    },
+                  },
+                },
+                waitMs: { type: 'integer', minimum: 0, maximum: 600000 },
+                maxRetryMs: { type: 'integer', minimum: 50, maximum: 3600000 },
+              },
+            },
+            ...netmapLimits,
           },
         },
       ],

@@ -7,7 +7,8 @@ import { createComponents, type DaemonComponents } from '../container/components
 import type { HostServices } from '../container/containers.js';
 import { DnsController, type LocalAddressLookup } from '../dns/dns-controller.js';
 import { DaemonHooks } from '../hooks/daemon-hooks.js';
-import { FileNetmapSource, UrlNetmapSource, type NetmapSource } from '../netmap/source.js';
+import { configuredNetmapSource } from '../netmap/configured-source.js';
+import type { NetmapSource } from '../netmap/source.js';
 import type { PathController } from '../path/path-controller.js';
 import type { PeerPathSource } from '../path/path-source.js';
 import { Reconciler } from '../reconciler/reconciler.js';
@@ -37,6 +38,8 @@ export interface SessionInputs {
   paths?: PeerPathSource;
   probeTransport?: ProbeTransportFactory;
   localAddresses?: LocalAddressLookup;
+  /** Netmap source replacing the configured one (required for `netmap.control`). */
+  netmapSource?: NetmapSource;
   /**
    * Fires when the daemon stops: applies and plugin calls in progress abort at their next step.
    * Calls made after it fired (teardown, rollback) get no signal and a deadline of at most
@@ -98,15 +101,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
     ...(cfg.hooks?.deadlineMs !== undefined && { deadlineMs: cfg.hooks.deadlineMs }),
     onFailure: (f) => metrics.hookFailures.inc({ plugin: f.plugin, hook: f.hook }),
   });
-  const source: NetmapSource =
-    'file' in cfg.netmap
-      ? new FileNetmapSource(cfg.netmap.file, cfg.netmap.maxBytes)
-      : new UrlNetmapSource(
-          cfg.netmap.url,
-          cfg.netmap.timeoutMs,
-          (err) => logger.warn({ err: String(err) }, 'netmap fetch failed'),
-          cfg.netmap.maxBytes,
-        );
+  const source = configuredNetmapSource(cfg.netmap, inp.netmapSource, (err) => logger.warn({ err: String(err) }, 'netmap fetch failed'));
 
   const api = new LocalApi(cfg.socket, inp.handlers, logger);
 

@@ -1,0 +1,32 @@
+/**
+ * Starting the mesh's relay server: `rustynet relay serve` inside the relay host's namespace on
+ * `<its underlay>:RELAY_PORT`, reading the relay's copy of the signed netmap.
+ */
+import type { TestHost } from '@rustynet/conformance-kit/harness';
+import { RELAY_ID, RELAY_PORT } from './constants.js';
+import type { DaemonProcesses } from './daemons.js';
+import { RUSTYNET_BIN } from './programs.js';
+
+/** What {@link startMeshRelay} needs. */
+export interface MeshRelayStart {
+  host: TestHost;
+  netmapFile: string;
+  outFile: string;
+  cpPublicKey: string;
+  cwd: string;
+  log: (line: string) => void;
+  timeoutMs: number;
+}
+
+/**
+ * Starts the relay server through `procs` and resolves once it listens.
+ * @throws Error with its output when it exits or does not listen within `timeoutMs`.
+ */
+export async function startMeshRelay(procs: DaemonProcesses, r: MeshRelayStart): Promise<void> {
+  const listen = `${r.host.underlayAddress}:${RELAY_PORT}`;
+  const args = [RUSTYNET_BIN, 'relay', 'serve', '--listen', listen, '--netmap', r.netmapFile];
+  args.push('--control-plane-key', r.cpPublicKey, '--relay-id', RELAY_ID, '--poll-interval', '1000');
+  r.log(`relay: ip netns exec ${r.host.netns} rustynet relay serve --listen ${listen} --netmap ${r.netmapFile} --relay-id ${RELAY_ID}`);
+  const where = await procs.startRelay({ host: r.host, args, outFile: r.outFile, cwd: r.cwd, timeoutMs: r.timeoutMs });
+  r.log(`relay: ${where}`);
+}
