@@ -3,58 +3,26 @@ import { RustynetError, type Logger } from '@rustynet/plugin-api';
 import { validateDaemonConfig } from './config/load.js';
 import type { DaemonConfig } from './config/schema.js';
 import type { HostServices } from './container/containers.js';
-import type { LocalAddressLookup } from './dns/dns-controller.js';
-import type { NetmapSource } from './netmap/source.js';
 import type { DaemonHooks } from './hooks/daemon-hooks.js';
 import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
 import type { LoadedPlugin } from './loader/load-plugin.js';
-import { DEFAULT_EXPIRY_WARNING_SECONDS, ExpiryGuard, type ExpiryTarget } from './local/expiry.js';
+import { expiryTargetOf, failClosedAtExpiry, restoreRecorded, runHealthLoop, runPollLoop, syncDrift } from './local/background.js';
+import { DEFAULT_EXPIRY_WARNING_SECONDS, ExpiryGuard } from './local/expiry.js';
 import { NodeState, type IngestResult } from './local/ingest.js';
-import type { ProbeTransportFactory } from './local/path-probing.js';
 import { createSession, type Session } from './local/session.js';
 import { buildStatus, statusWithoutSession } from './local/status.js';
 import type { DaemonState, DaemonStatus, PluginInfo } from './local/status-types.js';
 import type { PathController } from './path/path-controller.js';
-import type { PeerPathSource } from './path/path-source.js';
+import type { DaemonOptions } from './local/daemon-options.js';
 import { installProcessGuards } from './process-guards.js';
 import { createHostServices } from './services/host-services.js';
-import type { TrustedNetmap } from './trust/netmap-trust.js';
-import { toRustynetError } from './util/errors.js';
 
+export type { DaemonOptions } from './local/daemon-options.js';
 export type { IngestResult } from './local/ingest.js';
 export type { DaemonState, DaemonStatus, PeerStatus, PluginInfo } from './local/status-types.js';
 
-/** Options of {@link Daemon} beyond its config. */
-export interface DaemonOptions {
-  /** Use these services instead of creating them from the config (tests, embedding). */
-  services?: HostServices;
-  /** Directory package-name plugin specs are resolved from (default `process.cwd()`). */
-  cwd?: string;
-  /** Install the unhandled-rejection guard while running (default true). */
-  processGuards?: boolean;
-  /**
-   * Overrides the path of each peer (tests, embedding). Default: the path controller when
-   * `pathProbe` is configured, else every peer direct.
-   */
-  paths?: PeerPathSource;
-  /** Creates the probe transport (default: UDP on `0.0.0.0:<pathProbe.port>`); tests pass fakes. */
-  probeTransport?: ProbeTransportFactory;
-  /**
-   * Lists the IP addresses assigned in the daemon's network namespace (default:
-   * `os.networkInterfaces()`); the DNS plugin listens on the node's mesh addresses found here.
-   */
-  localAddresses?: LocalAddressLookup;
-  /**
-   * Where signed netmaps come from, replacing the configured source. Required for
-   * `netmap.control`: `rustynetd` passes a `ControlNetmapSource` (from `@rustynet/control/client`).
-   */
-  netmapSource?: NetmapSource;
-}
-
 /** Default netmap poll interval, ms. */
 const DEFAULT_POLL_INTERVAL_MS = 1000;
-/** Interval of the watchdog's health reads (`backend.stats()`), ms. */
-const HEALTH_INTERVAL_MS = 1000;
 
 /** What `stop` aims for, ms: the daemon is gone within this with any map size. */
 export const STOP_BUDGET_MS = 5_000;
@@ -232,141 +200,28 @@ export class Daemon {
       metrics: services.metrics,
       clock: session.components.clock,
       logger: session.logger,
-      onExpired: (t) => this.serial(() => this.failClosedAtExpiry(session, t)),
+      onExpired: (t) => this.serial(async () => (this.stopped ? undefined : failClosedAtExpiry(session, this.node, t))),
     });
 
     await this.serial(async () => {
       if (this.stopped) return;
-      await this.restoreRecorded(session);
+      await restoreRecorded(session, this.node);
       this.watchExpiry();
     });
     if (!this.stopped) {
-      this.pollLoop = this.runPollLoop(session);
-      this.healthLoop = this.runHealthLoop(session);
+      this.pollLoop = runPollLoop(session, this.node, {
+        intervalMs: this.config.netmap.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+        signal: this.pollAbort.signal,
+        serial: (fn) => this.serial(fn),
+        afterPoll: () => this.watchExpiry(),
+      });
+      this.healthLoop = runHealthLoop(session, this.pollAbort.signal, (fn) => this.serial(fn));
     }
-  }
-
-  /**
-   * Every {@link HEALTH_INTERVAL_MS} while running: one watchdog health read (`stats()`) inside
-   * the serialiser, so it never sees an apply half-way. Faults the backend reports arrive at the
-   * watchdog at once, without waiting for this loop.
-   */
-  private async runHealthLoop(s: Session): Promise<void> {
-    const signal = this.pollAbort.signal;
-    while (!signal.aborted) {
-      try {
-        await s.components.clock.sleep(HEALTH_INTERVAL_MS, signal);
-      } catch {
-        break;
-      }
-      if (signal.aborted) break;
-      await this.serial(() => s.watchdog.check()).catch((err: unknown) => s.logger.error({ err: String(err) }, 'health check failed'));
-    }
-  }
-
-  /**
-   * The first netmap after start, newest first, so a restart never re-applies a state older than
-   * what the data plane had: an apply intent a dead predecessor recorded (newer than the
-   * watermark), then the source, and only when the source brought nothing applicable the last
-   * good netmap. An intent that no longer verifies blocks the last good map (fail closed).
-   */
-  private async restoreRecorded(session: Session): Promise<void> {
-    const intent = await session.trust.recordedIntent();
-    if (intent?.kind === 'newer') {
-      session.logger.warn({ version: intent.trusted.netmap.version }, 'found an unfinished apply; applying its netmap first');
-      await session.ingest.applyTrusted(intent.trusted, 'intent');
-    } else if (intent?.kind === 'unverifiable') {
-      session.logger.warn(
-        { reason: intent.reason },
-        'found an unfinished apply that no longer verifies; not re-applying the older last good netmap',
-      );
-    }
-    const polled = await session.ingest.pollOnce(true);
-    if (intent || polled.result === 'applied' || this.node.current) return;
-    let lastGood: TrustedNetmap | undefined;
-    try {
-      lastGood = await session.trust.lastGood();
-    } catch (err) {
-      session.logger.warn(
-        { code: toRustynetError(err).code, err: toRustynetError(err).message },
-        'last good netmap no longer verifies; waiting for a new one',
-      );
-    }
-    if (lastGood) await session.ingest.applyTrusted(lastGood, 'last-good');
   }
 
   /** Points the expiry guard at the applied netmap (after anything that may have applied one). */
   private watchExpiry(): void {
-    const current = this.node.current;
-    this.expiry?.watch(
-      current && {
-        version: current.trusted.netmap.version,
-        digest: current.trusted.digest,
-        expiresAtMs: Date.parse(current.trusted.netmap.expiresAt),
-      },
-    );
-  }
-
-  /**
-   * Fails closed when the applied netmap expired with no fresher one (docs/operations/faults.md,
-   * "Netmap expiry while running"): the data plane stops (relay, DNS, policy, backend: no tunnel,
-   * no peers, so nothing passes), state `expired`, an audit record. The source is polled on; a
-   * fresh verified map starts everything again. Runs in the serialiser; a no-op when a fresher map
-   * was applied meanwhile or the tunnel is down.
-   */
-  private async failClosedAtExpiry(s: Session, t: ExpiryTarget): Promise<void> {
-    const current = this.node.current;
-    if (this.stopped || !current || current.trusted.digest !== t.digest) return;
-    if (this.node.state === 'down' || this.node.state === 'expired') return;
-    s.logger.error(
-      { version: t.version, expiresAt: new Date(t.expiresAtMs).toISOString() },
-      'netmap expired and no fresher one arrived: failing closed (tunnel removed) until a fresh netmap arrives',
-    );
-    await s.dataPlane.stop();
-    this.node.state = 'expired';
-    s.source.invalidate();
-    await s.audit.append('netmap.expired', { version: t.version }).catch(() => undefined);
-  }
-
-  /**
-   * Every `netmap.pollIntervalMs` (default 1 s) while not down: polls the source; unless that
-   * applied (or failed to apply) a netmap, checks the data plane for drift; retries a failed relay
-   * start when due.
-   */
-  private async runPollLoop(s: Session): Promise<void> {
-    const interval = this.config.netmap.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-    const signal = this.pollAbort.signal;
-    const clock = s.components.clock;
-    while (!signal.aborted) {
-      try {
-        await clock.sleep(interval, signal);
-      } catch {
-        break;
-      }
-      if (signal.aborted) break;
-      if (this.node.state === 'down') continue;
-      const polled = await this.serial(() => s.ingest.pollOnce(false)).catch((err: unknown) => {
-        s.logger.error({ err: String(err) }, 'netmap poll failed');
-        return undefined;
-      });
-      // An apply just synced policy interfaces and DNS; otherwise check for drift now.
-      if (polled?.result !== 'applied' && polled?.result !== 'failed') {
-        await this.serial(() => this.syncDrift(s)).catch((err: unknown) => s.logger.error({ err: String(err) }, 'data-plane sync failed'));
-      }
-      this.watchExpiry();
-      if (s.dataPlane.relayRetryDue()) {
-        await this.serial(() => s.dataPlane.retryRelay()).catch((err: unknown) =>
-          s.logger.error({ err: String(err) }, 'relay retry failed'),
-        );
-      }
-    }
-  }
-
-  /** Drift sync of the applied netmap while up (see `DataPlane.syncDrift`). */
-  private async syncDrift(s: Session): Promise<void> {
-    const current = this.node.current;
-    if (!current || this.node.state !== 'up') return;
-    await s.dataPlane.syncDrift(current.trusted.netmap);
+    this.expiry?.watch(expiryTargetOf(this.node));
   }
 
   /**
@@ -427,7 +282,7 @@ export class Daemon {
    */
   refresh(): Promise<void> {
     return this.serial(async () => {
-      await this.syncDrift(this.running());
+      await syncDrift(this.running(), this.node);
     });
   }
 

@@ -5,50 +5,15 @@
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { RustynetError, isRustynetError } from '@rustynet/plugin-api';
 import type * as ControlModule from '@rustynet/control';
 import { formatAge, table } from '../format.js';
 import { io, printJson } from '../io.js';
-import { addExamples, addJsonOption } from '../program.js';
+import { addExamples } from '../program.js';
 
-/** Default data directory of the control plane. */
-export const DEFAULT_CONTROL_DATA = '/var/lib/rustynet-control';
+import { DEFAULT_CONTROL_DATA, addAdminOptions, call, controlModule, type AdminOpts } from './control-admin.js';
 
-async function controlModule(): Promise<typeof ControlModule> {
-  try {
-    return await import('@rustynet/control');
-  } catch (cause) {
-    throw new RustynetError('INTERNAL', `cannot load @rustynet/control: ${(cause as Error).message}`, { cause });
-  }
-}
-
-interface AdminOpts {
-  data?: string;
-  adminSocket?: string;
-  json?: boolean;
-}
-
-function addAdminOptions(cmd: Command): Command {
-  return addJsonOption(cmd)
-    .option('--data <dir>', `control-plane data directory (env RUSTYNET_CONTROL_DATA; default ${DEFAULT_CONTROL_DATA})`)
-    .option('--admin-socket <path>', 'admin socket (default <data>/admin.sock)');
-}
-
-async function admin(opts: AdminOpts): Promise<ControlModule.AdminClient> {
-  const m = await controlModule();
-  const data = opts.data ?? io().env['RUSTYNET_CONTROL_DATA'] ?? DEFAULT_CONTROL_DATA;
-  return new m.AdminClient(opts.adminSocket ?? join(data, m.ADMIN_SOCKET));
-}
-
-async function call(opts: AdminOpts, method: string, path: string, body?: unknown): Promise<unknown> {
-  try {
-    return await (await admin(opts)).call(method, path, body);
-  } catch (err) {
-    if (opts.json && isRustynetError(err)) printJson({ ok: false, error: err.toJSON() });
-    throw err;
-  }
-}
+export { DEFAULT_CONTROL_DATA } from './control-admin.js';
 
 function tagList(text: string | undefined): string[] {
   return text === undefined || text === ''
