@@ -194,7 +194,7 @@ describe('path controller', () => {
 
   it('peers without probePort are not managed; a relayed peer leaving the netmap becomes direct and its path closes after the apply', async () => {
     const r = rig({ failuresToRelay: 1 });
-    r.nodes[2].probePort = undefined;
+    delete r.nodes[2].probePort;
     r.ctl.start({ timer: false });
     await r.ctl.sync(r.nodes, () => true);
     expect(r.ctl.snapshot().map((s) => s.peer)).to.deep.equal(['n1']);

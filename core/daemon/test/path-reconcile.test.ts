@@ -17,7 +17,7 @@ describe('reconciler and the path controller', () => {
     // The path controller's snapshot, as data (what the daemon passes to each reconcile).
     const snapshot = (): PeerPaths =>
       new Map(
-        [...paths].map(([id, path]) => [id, path === 'relay' && relayEps.has(id) ? { path, relayEndpoint: relayEps.get(id) } : { path }]),
+        [...paths].map(([id, path]) => [id, path === 'relay' && relayEps.has(id) ? { path, relayEndpoint: relayEps.get(id)! } : { path }]),
       );
     const nm = makeNetmap(3, 1);
     await r.reconcile(nm, 'n0', [], snapshot());

@@ -69,7 +69,10 @@ describe('Daemon: prompt shutdown during a long apply', function () {
     g.__slowApplyMs = 30_000;
     publish(makeNetmap(300, 2));
     const first = daemon.reload();
-    await new Promise((r) => setTimeout(r, 100));
+    // Wait until the long apply is really in the backend (not a fixed sleep: loaded machines).
+    for (let i = 0; i < 200 && !g.__slowCalls.some((c) => c.m === 'applyPeers' && c.upsert === 299); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const queued: Promise<IngestResult | string> = daemon.reload().catch((e: unknown) => (e as { code: string }).code);
 
     const t0 = performance.now();

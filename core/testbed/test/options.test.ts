@@ -45,8 +45,8 @@ describe('testbed options and configs (unit)', function () {
     expect(o.nodes).to.deep.equal(['a', 'b', 'c']);
   });
 
-  it('takes other plugins; an undefined entry keeps its default', function () {
-    const o = resolveMeshOptions({ backends: ['./b'], plugins: { policy: './my-policy', policyTable: 'my_table', dns: undefined } });
+  it('takes other plugins; an absent entry keeps its default', function () {
+    const o = resolveMeshOptions({ backends: ['./b'], plugins: { policy: './my-policy', policyTable: 'my_table' } });
     expect(o.plugins).to.deep.equal({ ...REFERENCE_PLUGINS, policy: './my-policy', policyTable: 'my_table' });
   });
 

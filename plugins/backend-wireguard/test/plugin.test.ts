@@ -124,7 +124,7 @@ describe('WireGuard backend command construction (recording runner)', () => {
     const [b, c] = peers(2);
     await plugin.applyPeers({ upsert: [b, c], remove: [] });
     const newKey = randomPublicKey();
-    const cNoEndpoint = { ...c, endpoint: undefined } as PeerConfig;
+    const cNoEndpoint: PeerConfig = { ...c };
     delete cNoEndpoint.endpoint;
     await plugin.applyPeers({ upsert: [{ ...b, publicKey: newKey }, cNoEndpoint], remove: [] });
     expect(runner.calls.at(-1)!.args.join(' ')).to.equal(

@@ -38,8 +38,11 @@ export const policyArb = nodesArb.chain((nodes) => {
       proto: fc.constantFrom('tcp' as const, 'udp' as const, 'icmp' as const, 'any' as const),
       ports: fc.option(fc.array(port, { minLength: 1, maxLength: 3 }), { nil: undefined }),
     })
-    .map((r): AclRule => (r.proto === 'tcp' || r.proto === 'udp' ? r : { action: r.action, src: r.src, dst: r.dst, proto: r.proto }))
-    .map((r): AclRule => (r.ports === undefined ? { action: r.action, src: r.src, dst: r.dst, proto: r.proto } : r));
+    .map((r): AclRule =>
+      (r.proto === 'tcp' || r.proto === 'udp') && r.ports !== undefined
+        ? { action: r.action, src: r.src, dst: r.dst, proto: r.proto, ports: r.ports }
+        : { action: r.action, src: r.src, dst: r.dst, proto: r.proto },
+    );
   return fc.record({
     input: fc.record({
       self: fc.constant(nodes[0].id),

@@ -86,7 +86,10 @@ export class ResidueWatcher implements LifecycleObserver {
       const ifname: unknown = Reflect.get(cfg, 'interfaceName');
       if (typeof ifname === 'string' && ifname.length >= 4) s.names.add(ifname);
     }
-    if (s.running.size === 0 && !s.baseline) s.baseline = await this.snapshot(s.host.netns);
+    if (s.running.size === 0 && !s.baseline) {
+      const baseline = await this.snapshot(s.host.netns);
+      if (baseline) s.baseline = baseline;
+    }
   }
 
   settled(h: WatchedHost, running: boolean): void {
