@@ -190,7 +190,15 @@ export async function replaceStaleDevice(
       field: 'interfaceName',
     });
   }
-  if (await linkExists(tools, interfaceName, scope)) await tools.ip(['link', 'del', 'dev', interfaceName], scope);
+  // The killed wireguard-go takes its TUN device with it, possibly between the check and the
+  // delete: a device that vanished meanwhile is what we wanted.
+  if (await linkExists(tools, interfaceName, scope)) {
+    try {
+      await tools.ip(['link', 'del', 'dev', interfaceName], scope);
+    } catch (err) {
+      if (await linkExists(tools, interfaceName, scope)) throw err;
+    }
+  }
   await rm(sock, { force: true }).catch(() => undefined);
   return true;
 }
