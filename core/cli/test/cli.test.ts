@@ -98,14 +98,15 @@ describe('rustynet CLI: help and argument parsing', () => {
     expect(r.stdout.trim()).to.match(/^\d+\.\d+\.\d+/);
   });
 
-  it('rustynetd: --help documents signals, requires --config', async () => {
+  it('rustynetd: --help documents signals; without --config it reads $RUSTYNET_CONFIG_DIR/rustynetd.json', async () => {
     const h = await rnd(['--help']);
     expect(h.code).to.equal(0);
     expect(h.stdout).to.contain('SIGHUP');
     expect(h.stdout).to.contain('Examples:');
-    const r = await rnd([]);
+    expect(h.stdout).to.contain('/etc/rustynet/rustynetd.json');
+    const r = await rnd([], { RUSTYNET_CONFIG_DIR: '/nonexistent-rustynet-etc' });
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.match(/^rustynetd: INVALID_INPUT: required option '-c, --config <file>'/);
+    expect(r.stderr).to.match(/^rustynetd: CONFIG_INVALID: \/nonexistent-rustynet-etc\/rustynetd\.json: cannot be read/);
   });
 });
 
