@@ -8,11 +8,11 @@
  * `/metrics` (daemon metrics, per-peer series with the cap, process metrics without the doubled
  * prefix; the relay's `relay_server_*`), `/healthz` and `/readyz` (200 up; readyz 503 after
  * `rustynet down`), `rustynet metrics --json`, `rustynet status` (addresses; exit 0 up, 3 down,
- * 1 daemon gone), and that every process stops cleanly and leaves nothing behind.
+ * 1 daemon gone), and that node a stops cleanly (exit 0) on SIGTERM.
  */
 import { expect } from 'chai';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestHost } from '@rustynet/conformance-kit/harness';
@@ -152,6 +152,8 @@ describe('operators: default config, metrics, health and status exit codes (name
   it('node a runs from $RUSTYNET_CONFIG_DIR/rustynetd.json with cwd / and config-relative paths', async () => {
     const s = await m().status('a');
     expect(s.state).to.equal('up');
+    // stateDir "../../state-default" resolved from the config's folder, not from cwd (/).
+    expect((await stat(join(node('a').dir, 'state-default', 'audit.log'))).isFile()).to.equal(true);
     const st = await rn(['status', '--socket', node('a').socket]);
     console.log(`      ${st.stdout.split('\n').slice(0, 2).join(' | ')}`);
     expect(st.code, st.stderr).to.equal(0);
