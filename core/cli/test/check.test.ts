@@ -140,6 +140,39 @@ describe('rustynetd --check', function () {
     expect(loose.stderr).to.match(/^rustynetd: KEY_INVALID: identityKeyFile: .*0644/);
   });
 
+  it('an expired netmap is a warning (exit 0): the daemon starts failed closed', async () => {
+    const later = Date.now();
+    const node1 = {
+      id: 'n1',
+      addresses: ['100.64.0.1/32'],
+      endpoints: [],
+      keys: { wireguard: Buffer.alloc(32, 1).toString('base64') },
+      identityKey: Buffer.alloc(32, 1).toString('base64'),
+    };
+    const doc = {
+      version: 2,
+      issuedAt: new Date(later - 7_200_000).toISOString(),
+      expiresAt: new Date(later - 3_600_000).toISOString(),
+      nodes: [node1],
+    };
+    await writeFile(join(dir, 'old.in.json'), JSON.stringify(doc));
+    const signed = await rn([
+      'netmap',
+      'sign',
+      '--key',
+      join(dir, 'keys', 'control-plane.key'),
+      '--in',
+      join(dir, 'old.in.json'),
+      '--out',
+      join(dir, 'old.json'),
+    ]);
+    expect(signed.code, signed.stderr).to.equal(0);
+    const r = await check('expired', { ...base, netmap: { file: 'old.json' } });
+    expect(r.code, r.stderr).to.equal(0);
+    const c = (r.out as CheckJson).checks.find((x) => x.field === 'netmap.file');
+    expect(c).to.include({ result: 'warn', code: 'NETMAP_EXPIRED' });
+  });
+
   it('without --config the default $RUSTYNET_CONFIG_DIR/rustynetd.json is used', async () => {
     const etc = join(dir, 'etc');
     await mkdir(etc, { recursive: true });

@@ -34,6 +34,8 @@ describe('rustynet CLI: help and argument parsing', () => {
       'plugin list',
       'plugin test',
       'plugin init',
+      'metrics',
+      'service install',
     ]) {
       expect(paths, p).to.include(p);
     }
@@ -56,7 +58,16 @@ describe('rustynet CLI: help and argument parsing', () => {
   });
 
   it('--json is offered where output is data', async () => {
-    for (const p of [['status'], ['up'], ['down'], ['keygen'], ['netmap', 'verify'], ['plugin', 'list']]) {
+    for (const p of [
+      ['status'],
+      ['up'],
+      ['down'],
+      ['keygen'],
+      ['netmap', 'verify'],
+      ['plugin', 'list'],
+      ['metrics'],
+      ['service', 'install'],
+    ]) {
       const r = await rn([...p, '--help']);
       expect(r.stdout, p.join(' ')).to.contain('--json');
     }

@@ -8,7 +8,7 @@ import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promise
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { invalidInput, NODE_ID_PATTERN } from '@rustynet/plugin-api';
+import { invalidInput, NODE_ID_PATTERN, RustynetError } from '@rustynet/plugin-api';
 import { io, printJson } from '../io.js';
 import { addExamples, addJsonOption } from '../program.js';
 
@@ -111,11 +111,21 @@ export async function planInstall(o: InstallOptions): Promise<PlannedFile[]> {
 export async function applyInstall(files: readonly PlannedFile[]): Promise<void> {
   for (const f of files) {
     if (f.action === 'keep') continue;
-    await mkdir(dirname(f.path), { recursive: true, mode: 0o755 });
-    const tmp = `${f.path}.tmp-${process.pid}`;
-    await writeFile(tmp, f.content, { mode: f.mode });
-    await chmod(tmp, f.mode);
-    await rename(tmp, f.path);
+    try {
+      await mkdir(dirname(f.path), { recursive: true, mode: 0o755 });
+      const tmp = `${f.path}.tmp-${process.pid}`;
+      await writeFile(tmp, f.content, { mode: f.mode });
+      await chmod(tmp, f.mode);
+      await rename(tmp, f.path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new RustynetError('PERMISSION_DENIED', `cannot write ${f.path} (${code}): run as root, or stage with --root <dir>`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
   }
 }
 

@@ -150,6 +150,11 @@ async function checkNetmap(cfg: DaemonConfig, now: number): Promise<ConfigCheck>
       message: `version ${map.version}, signed by the control-plane key, ${map.nodes.length} nodes, expires ${map.expiresAt}`,
     };
   } catch (err) {
+    // An expired map is not a config error: the daemon starts, stays failed closed and takes the
+    // next fresh map (a node powered off past its map's expiry must still come up).
+    if (isRustynetError(err) && err.code === 'NETMAP_EXPIRED') {
+      return { field, result: 'warn', code: err.code, message: `${err.message}; the daemon fails closed until a fresh netmap arrives` };
+    }
     return fail(field, err, 'NETMAP_INVALID');
   }
 }
@@ -159,7 +164,8 @@ async function checkNetmap(cfg: DaemonConfig, now: number): Promise<ConfigCheck>
  * --check` reports it: every plugin is found, its manifest read, its API version negotiated, its
  * entry imported (no `createPlugin` call: nothing starts) and its options validated against its
  * `configSchema`; the key directory and the identity key file exist with private modes; a netmap
- * file verifies against `controlPlaneKey`, is unexpired and lists `node`. Changes nothing.
+ * file verifies against `controlPlaneKey` and lists `node` (an expired one is a `warn`: the daemon
+ * starts failed closed and waits for a fresh map). Changes nothing.
  * @param cwd where package-name plugin specs are resolved from (as the daemon would).
  * @returns one entry per checked field; any `fail` means the daemon would not start (or would
  *   fail closed at once).
