@@ -211,6 +211,9 @@ Then (as root): rustynet keygen --out /var/lib/rustynet/keys ...; edit /etc/rust
     const files = await planInstall(opts);
     if (!f.dryRun) await applyInstall(files);
     const next = [
+      ...(f.controlPlaneKey === undefined
+        ? ['set "controlPlaneKey" in /etc/rustynet/rustynetd.json (a placeholder now: --check fails until then)']
+        : []),
       `rustynet keygen --out ${join(opts.stateDir, 'keys')} --backend ${opts.backend}`,
       'edit /etc/rustynet/rustynetd.json, then: rustynetd --check',
       `systemctl daemon-reload && systemctl enable --now rustynetd${opts.relay ? ' rustynet-relay' : ''}`,
