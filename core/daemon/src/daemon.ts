@@ -9,7 +9,7 @@ import type { LoadedPlugin } from './loader/load-plugin.js';
 import { expiryTargetOf, failClosedAtExpiry, restoreRecorded, runHealthLoop, runPollLoop, syncDrift } from './local/background.js';
 import { DEFAULT_EXPIRY_WARNING_SECONDS, ExpiryGuard } from './local/expiry.js';
 import { NodeState, type IngestResult } from './local/ingest.js';
-import { DaemonOps } from './local/ops-endpoint.js';
+import { DaemonOps, probeViewOf } from './local/ops-endpoint.js';
 import { createSession, type Session } from './local/session.js';
 import { buildStatus, statusWithoutSession } from './local/status.js';
 import type { DaemonState, DaemonStatus, PluginInfo } from './local/status-types.js';
@@ -166,6 +166,7 @@ export class Daemon {
     const ops = new DaemonOps({
       registry: services.metrics.registry,
       status: () => this.status(),
+      probe: () => probeViewOf(cfg.node, this.node, this.session?.watchdog.health()),
       beforeScrape: () => this.expiry?.check(),
       alive: () => this.started && !this.stopped,
       config: cfg.metrics,

@@ -194,5 +194,5 @@ export { buildStatus, statusWithoutSession, STATUS_STATS_TIMEOUT_MS, type Status
 export { createComponents, type DaemonComponents } from './container/components.js';
 export { checkDaemonConfig, type ConfigCheck } from './config/check.js';
 export { startOpsHttpServer, OPS_DEFAULT_HOST, type OpsHttpHandlers, type OpsHttpServer, type HealthVerdict } from './api/ops-http.js';
-export { DaemonOps, healthOf, readinessOf, type DaemonOpsSources } from './local/ops-endpoint.js';
+export { DaemonOps, healthOf, readinessOf, probeViewOf, type DaemonOpsSources, type ProbeView } from './local/ops-endpoint.js';
 export { PeerMetrics, DEFAULT_PEER_LABEL_LIMIT, OTHER_PEERS_LABEL } from './local/peer-metrics.js';

@@ -3,13 +3,32 @@ import type { Registry } from 'prom-client';
 import { startOpsHttpServer, type OpsHttpServer, type HealthVerdict } from '../api/ops-http.js';
 import type { MetricsConfig } from '../config/schema.js';
 import { DEFAULT_PEER_LABEL_LIMIT, PeerMetrics } from './peer-metrics.js';
-import type { DaemonStatus } from './status-types.js';
+import type { NodeState } from './ingest.js';
+import type { DaemonStatus, DataPlaneHealth } from './status-types.js';
+
+/** What the probes read: a cheap view of the daemon's state (no backend call). */
+export type ProbeView = Pick<DaemonStatus, 'node' | 'state' | 'dataPlane'> & {
+  netmap: { version: number; expired?: boolean } | null;
+};
+
+/** The {@link ProbeView} of a node from its in-memory state (the probes never wait on a plugin). */
+export function probeViewOf(node: string, state: NodeState, health: DataPlaneHealth | undefined, now: number = Date.now()): ProbeView {
+  const m = state.current?.trusted.netmap;
+  return {
+    node,
+    state: state.state,
+    netmap: m ? { version: m.version, expired: Date.parse(m.expiresAt) <= now } : null,
+    ...(health && { dataPlane: health }),
+  };
+}
 
 /** What the daemon's scrape and probes read. */
 export interface DaemonOpsSources {
   registry: Registry;
-  /** The status document (peers for the per-peer metrics; state for the probes). */
+  /** The status document (peers for the per-peer metrics). */
   status(): Promise<DaemonStatus>;
+  /** The probes' view (in memory, so a hung backend cannot fail a liveness check). */
+  probe(): ProbeView;
   /** Called before each scrape (refreshes gauges kept by timers, e.g. the netmap expiry). */
   beforeScrape?: () => void;
   /** False once the daemon is stopping or stopped. */
@@ -18,7 +37,7 @@ export interface DaemonOpsSources {
 }
 
 /** Liveness: the daemon runs and did not fail (a `down` node is alive: an operator took it down). */
-export function healthOf(s: DaemonStatus, alive: boolean): HealthVerdict {
+export function healthOf(s: ProbeView, alive: boolean): HealthVerdict {
   const ok = alive && s.state !== 'failed';
   return { ok, detail: { node: s.node, state: s.state, dataPlane: s.dataPlane?.state ?? null } };
 }
@@ -27,7 +46,7 @@ export function healthOf(s: DaemonStatus, alive: boolean): HealthVerdict {
  * Readiness: the tunnel is up with an applied, unexpired netmap and the data plane is not being
  * restored. `down`, `starting`, `expired` and `failed` are not ready.
  */
-export function readinessOf(s: DaemonStatus, alive: boolean): HealthVerdict {
+export function readinessOf(s: ProbeView, alive: boolean): HealthVerdict {
   const expired = s.netmap?.expired === true;
   const restoring = s.dataPlane?.state === 'restoring';
   const ok = alive && s.state === 'up' && s.netmap !== null && !expired && !restoring;
@@ -73,8 +92,8 @@ export class DaemonOps {
       listen,
       {
         metrics: () => this.metrics(),
-        healthz: async () => healthOf(await this.src.status(), this.src.alive()),
-        readyz: async () => readinessOf(await this.src.status(), this.src.alive()),
+        healthz: () => healthOf(this.src.probe(), this.src.alive()),
+        readyz: () => readinessOf(this.src.probe(), this.src.alive()),
       },
       logger,
     );
