@@ -1,9 +1,9 @@
 /**
  * Integration test (root): the operators' surface of real processes in network namespaces.
  *
- * Node a's rustynetd starts the way the systemd unit starts it: no `--config`, the default
- * config `$RUSTYNET_CONFIG_DIR/rustynetd.json` (a temp dir stands in for /etc/rustynet), working
- * directory `/`, relative paths in the config. Node b uses `--config` and a peer-label cap of 0.
+ * Node a's rustynetd starts the way the systemd unit starts it, from the layout `rustynet service
+ * install --root` wrote: no `--config`, the default config `$RUSTYNET_CONFIG_DIR/rustynetd.json`
+ * (a temp root stands in for /), working directory `/`, a relative stateDir. Node b uses `--config` and a peer-label cap of 0.
  * The relay server runs with `--metrics-listen`. Checked over each namespace's own loopback:
  * `/metrics` (daemon metrics, per-peer series with the cap, process metrics without the doubled
  * prefix; the relay's `relay_server_*`), `/healthz` and `/readyz` (200 up; readyz 503 after
@@ -12,7 +12,7 @@
  */
 import { expect } from 'chai';
 import { createWriteStream } from 'node:fs';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestHost } from '@rustynet/conformance-kit/harness';
@@ -69,6 +69,10 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]]));
+}
+
 async function waitUntil(what: string, pred: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const t0 = Date.now();
   while (!(await pred())) {
@@ -123,10 +127,20 @@ describe('operators: default config, metrics, health and status exit codes (name
 
     const a = mesh.node('a');
     const b = mesh.node('b');
-    // Node a: the default layout. Relative stateDir and socket resolve from the config's folder.
-    const etc = join(a.dir, 'etc', 'rustynet');
-    await mkdir(etc, { recursive: true, mode: 0o755 });
-    const cfgA = { ...mesh.daemonConfig(a, BACKEND), stateDir: '../../state-default', metrics: { listen: { port: DAEMON_METRICS_PORT } } };
+    // Node a: the layout `rustynet service install` makes (under a temp root instead of /), its
+    // default config kept for node, key, log and metrics (loopback :9469); the mesh's paths put
+    // in, stateDir relative to the config's folder.
+    const root = join(a.dir, 'root');
+    const inst = await rn(['service', 'install', '--root', root, '--node', 'a', '--control-plane-key', mesh.cpPublicKey, '--json']);
+    if (inst.code !== 0) throw new Error(`service install: ${inst.stderr}`);
+    const etc = join(root, 'etc', 'rustynet');
+    const installed = JSON.parse(await readFile(join(etc, 'rustynetd.json'), 'utf8')) as Record<string, unknown>;
+    const mine = mesh.daemonConfig(a, BACKEND);
+    const cfgA = {
+      ...installed,
+      ...pick(mine, ['socket', 'identityKeyFile', 'netmap', 'backend', 'plugins', 'pathProbe']),
+      stateDir: '../../state-default',
+    };
     await writeFile(join(etc, 'rustynetd.json'), `${JSON.stringify(cfgA, null, 2)}\n`, { mode: 0o600 });
     procs.set('a', spawnIn(a.host, [RUSTYNETD_BIN], a.outFile, { RUSTYNET_CONFIG_DIR: etc }));
     // Node b: --config, and no peer gets its own label.
@@ -153,7 +167,7 @@ describe('operators: default config, metrics, health and status exit codes (name
     const s = await m().status('a');
     expect(s.state).to.equal('up');
     // stateDir "../../state-default" resolved from the config's folder, not from cwd (/).
-    expect((await stat(join(node('a').dir, 'state-default', 'audit.log'))).isFile()).to.equal(true);
+    expect((await stat(join(node('a').dir, 'root', 'state-default', 'audit.log'))).isFile()).to.equal(true);
     const st = await rn(['status', '--socket', node('a').socket]);
     console.log(`      ${st.stdout.split('\n').slice(0, 2).join(' | ')}`);
     expect(st.code, st.stderr).to.equal(0);
