@@ -19,7 +19,7 @@ export interface PromFamily {
   samples: PromSample[];
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\S+)?$/;
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+([-+]?(?:[0-9][0-9.eE+-]*|\.[0-9][0-9eE+-]*|Inf|NaN))(?:\s+-?\d+)?$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*/gy;
 
 function unescape(v: string): string {
