@@ -84,6 +84,22 @@ describe('rustynet CLI: help and argument parsing', () => {
       [['plugin', 'test', 'x', '--reporter', 'tap'], /Allowed choices are spec, json, junit/],
       [['plugin', 'init', 'foo'], /required option '--kind <kind>'/],
       [['plugin', 'init', 'foo', '--kind', 'toaster'], /Allowed choices are backend, policy, dns, relay/],
+      [
+        [
+          'relay',
+          'serve',
+          '--listen',
+          '127.0.0.1:3478',
+          '--netmap',
+          'n.json',
+          '--control-plane-key',
+          Buffer.alloc(32).toString('base64'),
+          '--metrics-listen',
+          'localhost',
+        ],
+        /--metrics-listen: expected <ip>:<port>/,
+      ],
+      [['service', 'install', '--root', '/nonexistent-rn-root', '--metrics-port', '0'], /--metrics-port/],
     ];
     for (const [args, re] of cases) {
       const r = await rn(args);
