@@ -28,6 +28,10 @@ const REQUIRED = [
   'readPrivateKeyFile',
   'publicKeyFromPrivatePem',
   'loadDaemonConfig',
+  'checkDaemonConfig',
+  'startOpsHttpServer',
+  'PromMetrics',
+  'collectProcessMetrics',
   'Daemon',
 ] as const satisfies ReadonlyArray<keyof typeof DaemonPackage>;
 

@@ -7,7 +7,7 @@
  * Plugins are never imported statically: they arrive only through {@link loadPlugin}.
  */
 // Services and DI
-export { createHostServices, type HostServicesOptions } from './services/host-services.js';
+export { createHostServices, collectProcessMetrics, type HostServicesOptions } from './services/host-services.js';
 export { createLogger, scrubSecrets, REDACT_PATHS, type LoggerOptions } from './services/logger.js';
 export { ExecaCommandRunner, childEnv, CHILD_ENV_ALLOWLIST, OUTPUT_TAIL_BYTES } from './services/command-runner.js';
 export { PromMetrics, PrefixedMetrics, PLUGIN_METRIC_PREFIX, type HostMetrics } from './services/metrics.js';
@@ -109,6 +109,7 @@ export {
   daemonConfigSchema,
   type ControlSourceConfig,
   type DaemonConfig,
+  type MetricsConfig,
   type NetmapSourceConfig,
   type PathProbeConfig,
   type PluginEntryConfig,
@@ -191,3 +192,7 @@ export {
 } from './local/path-probing.js';
 export { buildStatus, statusWithoutSession, STATUS_STATS_TIMEOUT_MS, type StatusSources } from './local/status.js';
 export { createComponents, type DaemonComponents } from './container/components.js';
+export { checkDaemonConfig, type ConfigCheck } from './config/check.js';
+export { startOpsHttpServer, OPS_DEFAULT_HOST, type OpsHttpHandlers, type OpsHttpServer, type HealthVerdict } from './api/ops-http.js';
+export { DaemonOps, healthOf, readinessOf, probeViewOf, type DaemonOpsSources, type ProbeView } from './local/ops-endpoint.js';
+export { PeerMetrics, DEFAULT_PEER_LABEL_LIMIT, OTHER_PEERS_LABEL } from './local/peer-metrics.js';

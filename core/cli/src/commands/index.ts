@@ -6,13 +6,25 @@ import type { Command } from 'commander';
 import { register as keygen } from './keygen.js';
 import { register as netmap } from './netmap.js';
 import { register as status } from './status.js';
+import { register as metrics } from './metrics.js';
+import { register as service } from './service.js';
 import { register as plugin } from './plugin.js';
 import { register as relay } from './relay.js';
 import { register as policy } from './policy.js';
 import { register as control } from './control.js';
 
 /** The registration functions, in `--help` order. */
-export const commandGroups: ReadonlyArray<(program: Command) => void> = [status, keygen, netmap, plugin, relay, policy, control];
+export const commandGroups: ReadonlyArray<(program: Command) => void> = [
+  status,
+  metrics,
+  keygen,
+  netmap,
+  plugin,
+  relay,
+  policy,
+  control,
+  service,
+];
 
 /** Registers every command group on `program`. */
 export function registerAll(program: Command): void {
