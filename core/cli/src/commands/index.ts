@@ -10,9 +10,19 @@ import { register as plugin } from './plugin.js';
 import { register as relay } from './relay.js';
 import { register as policy } from './policy.js';
 import { register as control } from './control.js';
+import { register as verifyRelease } from './verify-release.js';
 
 /** The registration functions, in `--help` order. */
-export const commandGroups: ReadonlyArray<(program: Command) => void> = [status, keygen, netmap, plugin, relay, policy, control];
+export const commandGroups: ReadonlyArray<(program: Command) => void> = [
+  status,
+  keygen,
+  netmap,
+  plugin,
+  relay,
+  policy,
+  control,
+  verifyRelease,
+];
 
 /** Registers every command group on `program`. */
 export function registerAll(program: Command): void {
