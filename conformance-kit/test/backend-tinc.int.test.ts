@@ -21,6 +21,15 @@ export const TINC_KNOWN_FAILURES: Readonly<Record<string, string>> = {
   'backend.isolation.spoofed-source': 'tinc 1.0 does not check a packet source against the sending node',
 };
 
+/**
+ * Tests whose outcome depends on tinc's timing, with the reason: they may pass or fail. tinc 1.0's
+ * keepalive is global (`PingInterval`), and its path-MTU probes go out every second for about
+ * 30 s after a connection is made, so "no keepalives once unset" holds only for an older session.
+ */
+export const TINC_TIMING_DEPENDENT: Readonly<Record<string, string>> = {
+  'backend.changes.keepalive': 'global PingInterval; PMTU probes during the first ~30 s of a session',
+};
+
 describe('runPluginTest against the third-party tinc backend (int)', function () {
   this.timeout(600_000);
   const tmp = useTmpDir('rnt-tinc-');
@@ -41,7 +50,7 @@ describe('runPluginTest against the third-party tinc backend (int)', function ()
     const report = readReport(output);
     expectValidReport(report);
     expect(report.plugin.kind).to.equal('backend');
-    const failed = report.tests.filter((t) => t.status === 'failed').map((t) => t.id);
+    const failed = report.tests.filter((t) => t.status === 'failed' && !(t.id in TINC_TIMING_DEPENDENT)).map((t) => t.id);
     expect(failed, out.text).to.have.members(Object.keys(TINC_KNOWN_FAILURES));
     expect(code).to.equal(1);
     expect(report.summary.passed).to.be.greaterThan(40);
