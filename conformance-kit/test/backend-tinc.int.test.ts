@@ -23,11 +23,11 @@ export const TINC_KNOWN_FAILURES: Readonly<Record<string, string>> = {
 
 /**
  * Tests whose outcome depends on tinc's timing, with the reason: they may pass or fail. tinc 1.0's
- * keepalive is global (`PingInterval`), and its path-MTU probes go out every second for about
- * 30 s after a connection is made, so "no keepalives once unset" holds only for an older session.
+ * keepalive is global (`PingInterval`) and its path-MTU probes double as keepalives, so "no
+ * keepalives once unset" holds only sometimes (README "Timing-dependent").
  */
 export const TINC_TIMING_DEPENDENT: Readonly<Record<string, string>> = {
-  'backend.changes.keepalive': 'global PingInterval; PMTU probes during the first ~30 s of a session',
+  'backend.changes.keepalive': 'global PingInterval; PMTU probes double as keepalives',
 };
 
 describe('runPluginTest against the third-party tinc backend (int)', function () {

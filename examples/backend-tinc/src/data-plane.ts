@@ -19,7 +19,7 @@ import { PeerCounters } from './counters.js';
 import { TincDaemon, connectionStates, removeStaleDaemons } from './daemon.js';
 import { tincName } from './key-format.js';
 import { privateKeyPath, readPublicKey } from './keys.js';
-import { CIPHER_NAME, renderPeerHost, renderSelfHost, renderTincConf } from './tinc-config.js';
+import { CIPHER_NAME, renderPeerHost, renderSelfHost, renderTincConf, type TincSelf } from './tinc-config.js';
 
 /** MTU of the tun device when the config sets none (a 1500-byte underlay minus tinc's overhead). */
 export const DEFAULT_MTU = 1420;
@@ -54,7 +54,7 @@ export class TincPlane {
   /** Host file contents as last written, by tinc name. */
   private hostFiles = new Map<string, string>();
   private tincConf = '';
-  private self = { name: '', key: '', addresses: [] as string[] };
+  private self = { name: '', key: '', addresses: [] as string[], privateKeyFile: '' };
 
   constructor(private readonly context: PluginContext) {}
 
@@ -79,12 +79,9 @@ export class TincPlane {
     await mkdir(join(this.confDir, 'hosts'), { recursive: true, mode: 0o700 });
     this.port = config.listenPort === 0 ? await freePort() : config.listenPort;
     const key = await readPublicKey(config.keyDirectory);
-    this.self = { name: tincName(key), key, addresses: [...config.addresses] };
+    this.self = { name: tincName(key), key, addresses: [...config.addresses], privateKeyFile: privateKeyPath(config.keyDirectory) };
     this.hostFiles = new Map();
-    this.tincConf = renderTincConf(
-      { name: this.self.name, interfaceName: this.device, port: this.port, privateKeyFile: privateKeyPath(config.keyDirectory) },
-      [],
-    );
+    this.tincConf = renderTincConf(this.tincSelf(), []);
     await writeFile(join(this.confDir, 'tinc.conf'), this.tincConf, { mode: 0o600 });
     await writeFile(join(this.confDir, 'hosts', this.self.name), renderSelfHost(this.port, this.self.addresses, key), { mode: 0o600 });
     const daemon = new TincDaemon(runner, logger, this.confDir, join(this.confDir, 'tincd.pid'));
@@ -127,10 +124,7 @@ export class TincPlane {
     if (changed.some(([n]) => this.hostFiles.has(n))) await daemon.waitForNewSecond();
     for (const [n, text] of changed) await writeFile(join(this.confDir, 'hosts', n), text, { mode: 0o600 });
     for (const n of gone) await unlink(join(this.confDir, 'hosts', n)).catch(() => undefined);
-    const conf = renderTincConf(
-      { name: this.self.name, interfaceName: this.device, port: this.port, privateKeyFile: this.privateKeyFileOf() },
-      peers,
-    );
+    const conf = renderTincConf(this.tincSelf(), peers);
     if (conf !== this.tincConf) await writeFile(join(this.confDir, 'tinc.conf'), conf, { mode: 0o600 });
     await this.counters?.set(peers, gone);
     if (changed.length || gone.length || conf !== this.tincConf) daemon.reload();
@@ -172,8 +166,8 @@ export class TincPlane {
     });
   }
 
-  private privateKeyFileOf(): string {
-    return /^PrivateKeyFile = (.*)$/m.exec(this.tincConf)?.[1] ?? '';
+  private tincSelf(): TincSelf {
+    return { name: this.self.name, interfaceName: this.device, port: this.port, privateKeyFile: this.self.privateKeyFile };
   }
 
   private running(): TincDaemon {
