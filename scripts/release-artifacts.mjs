@@ -33,13 +33,16 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(
-    readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('\n')
-      .slice(1, 14)
-      .map((l) => l.replace(/^\/\/ ?/, ''))
-      .join('\n') + '\n',
-  );
+  const header = readFileSync(fileURLToPath(import.meta.url), 'utf8')
+    .split('\n')
+    .slice(1);
+  const usage = header
+    .slice(
+      0,
+      header.findIndex((l) => !l.startsWith('//')),
+    )
+    .map((l) => l.replace(/^\/\/ ?/, ''));
+  process.stdout.write(`${usage.join('\n')}\n`);
   process.exit(0);
 }
 const keyPath = values.key ?? process.env.RUSTYNET_RELEASE_KEY_FILE;
