@@ -83,6 +83,12 @@ export const ErrorCodes = {
    * a stale timestamp, a replayed nonce or challenge. `details.reason` names which. Nothing changed.
    */
   AUTH_FAILED: 92,
+  /**
+   * A release directory failed verification (`rustynet verify-release`): a checksum, the
+   * signature over `SHA256SUMS`, an SBOM or the provenance statement. `details.failed` lists
+   * each failed check with the file it names.
+   */
+  RELEASE_INVALID: 93,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

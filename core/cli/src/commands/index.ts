@@ -12,6 +12,7 @@ import { register as plugin } from './plugin.js';
 import { register as relay } from './relay.js';
 import { register as policy } from './policy.js';
 import { register as control } from './control.js';
+import { register as verifyRelease } from './verify-release.js';
 
 /** The registration functions, in `--help` order. */
 export const commandGroups: ReadonlyArray<(program: Command) => void> = [
@@ -24,6 +25,7 @@ export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   policy,
   control,
   service,
+  verifyRelease,
 ];
 
 /** Registers every command group on `program`. */
