@@ -51,12 +51,22 @@ export { NetmapWatermark, WATERMARK_KEY, type Watermark } from './trust/watermar
 export { NetmapTrust, LAST_GOOD_KEY, type TrustedNetmap } from './trust/netmap-trust.js';
 export {
   AuditLog,
-  verifyAuditLog,
+  auditHeadPathOf,
   AUDIT_GENESIS,
+  auditRecordHash,
   type AuditRecord,
   type AuditEventType,
-  type AuditVerification,
+  type AuditStartupCheck,
 } from './audit/audit-log.js';
+export { verifyAuditLog, type AuditVerification, type VerifyAuditOptions } from './audit/audit-verify.js';
+export {
+  signAuditHead,
+  readAuditHead,
+  checkAuditHeadSignature,
+  AUDIT_HEAD_SIGNING_CONTEXT,
+  type AuditHead,
+  type AuditSigner,
+} from './audit/audit-head.js';
 
 // Reconciler
 export {
@@ -191,3 +201,11 @@ export {
 } from './local/path-probing.js';
 export { buildStatus, statusWithoutSession, STATUS_STATS_TIMEOUT_MS, type StatusSources } from './local/status.js';
 export { createComponents, type DaemonComponents } from './container/components.js';
+export {
+  findNode,
+  diagnosticPing,
+  DEFAULT_PING_TIMEOUT_MS,
+  MAX_PING_TIMEOUT_MS,
+  type PingResult,
+  type AuditReport,
+} from './local/diagnostics.js';
