@@ -29,6 +29,8 @@ const REQUIRED = [
   'publicKeyFromPrivatePem',
   'loadDaemonConfig',
   'Daemon',
+  'verifyAuditLog',
+  'auditHeadPathOf',
 ] as const satisfies ReadonlyArray<keyof typeof DaemonPackage>;
 
 /** The `@rustynet/daemon` exports the CLI relies on, with the daemon's own types. */
