@@ -56,7 +56,7 @@ export function register(program: Command): void {
   addExamples(cmd, ['rustynet netcheck', 'rustynet netcheck --json | jq .udp']);
   cmd.addHelpText('after', '\nRun it on the node (same network namespace as rustynetd): relays are probed from this process.');
   cmd.action(async (opts: NetcheckOpts) => {
-    const client = apiClient(opts);
+    const client = apiClient({ ...(opts.socket !== undefined && { socket: opts.socket }) }); // --timeout is per probe, not the API call
     const report = await client.netmap();
     const nm = report.netmap;
     const relays = nm?.relays ?? [];

@@ -70,7 +70,7 @@ export function register(program: Command): void {
   addExamples(cmd, ['rustynet ping b', 'rustynet ping 100.64.0.2 -c 1 --timeout 500', 'rustynet ping b --json | jq .replies[0].path']);
   cmd.addHelpText('after', '\nExits 1 with PEER_UNREACHABLE when no ping was answered.');
   cmd.action(async (peer: string, opts: PingOpts) => {
-    const client = apiClient(opts);
+    const client = apiClient({ ...(opts.socket !== undefined && { socket: opts.socket }) }); // --timeout is per probe, not the API call
     const replies: PingResult[] = [];
     for (let i = 0; i < opts.count; i++) {
       if (i > 0 && opts.interval > 0) await sleep(opts.interval);
