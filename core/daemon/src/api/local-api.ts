@@ -18,7 +18,7 @@ export interface LocalApiHandlers {
   /** The applied netmap (`rustynet ip`, `whois`, `netcheck`). */
   netmap?: () => Promise<unknown>;
   /** One diagnostic ping of a peer (id, name, overlay IP or key). */
-  ping?: (query: { peer: string; timeoutMs?: number }) => Promise<unknown>;
+  ping?: (query: { peer: string; timeoutMs?: number; directOnly?: boolean }) => Promise<unknown>;
   /** The audit log's start-up check and a check now. */
   audit?: () => Promise<unknown>;
 }
@@ -163,13 +163,14 @@ function optional<A extends unknown[]>(fn: ((...a: A) => Promise<unknown>) | und
 }
 
 /** `peer` and `timeoutMs` of `POST /v1/ping`. @throws RustynetError `INVALID_INPUT` naming the field. */
-function pingQuery(url: URL): { peer: string; timeoutMs?: number } {
+function pingQuery(url: URL): { peer: string; timeoutMs?: number; directOnly?: boolean } {
   const peer = url.searchParams.get('peer');
   if (!peer) throw new RustynetError('INVALID_INPUT', 'POST /v1/ping needs ?peer=<id, name, overlay IP or key>', { field: 'peer' });
   const t = url.searchParams.get('timeoutMs');
-  if (t === null) return { peer };
+  const directOnly = url.searchParams.get('directOnly') === '1' ? { directOnly: true } : {};
+  if (t === null) return { peer, ...directOnly };
   if (!/^\d{1,6}$/.test(t)) throw new RustynetError('INVALID_INPUT', 'timeoutMs must be a positive integer (ms)', { field: 'timeoutMs' });
-  return { peer, timeoutMs: Number(t) };
+  return { peer, timeoutMs: Number(t), ...directOnly };
 }
 
 /** A response from {@link localApiRequest}. */

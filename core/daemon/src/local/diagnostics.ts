@@ -26,7 +26,10 @@ export interface PingResult {
    * echo through the tunnel while the data plane relays the peer).
    */
   path?: 'direct' | 'relay';
-  /** `host:port` the direct probe went to; the relay ids for a relayed answer. */
+  /**
+   * `host:port` the direct probe went to (also without a reply, when one was sent); the relay ids
+   * for a relayed answer.
+   */
   via?: string;
   /** Round trip, ms. */
   rttMs?: number;
@@ -103,10 +106,16 @@ async function tunnelPing(session: Session, address: string, timeoutMs: number):
  * One diagnostic ping of `peerQuery` (id, name, overlay IP or key): first the path prober's signed
  * PING straight to the peer's probe port over the underlay (path `direct`); when that is not
  * answered (or the peer has no probe port) an ICMP echo through the tunnel, which travels the path
- * the data plane uses (`relay` while the path controller relays the peer).
+ * the data plane uses (`relay` while the path controller relays the peer). `directOnly`: the
+ * direct probe alone (`rustynet netcheck`).
  * @throws RustynetError `INVALID_INPUT` (bad `timeoutMs`, unknown peer, this node), `NOT_RUNNING`.
  */
-export async function diagnosticPing(deps: DiagnosticsDeps, peerQuery: string, timeoutMs: number): Promise<PingResult> {
+export async function diagnosticPing(
+  deps: DiagnosticsDeps,
+  peerQuery: string,
+  timeoutMs: number,
+  opts: { directOnly?: boolean } = {},
+): Promise<PingResult> {
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_PING_TIMEOUT_MS) {
     throw new RustynetError('INVALID_INPUT', `timeoutMs must be an integer 1..${MAX_PING_TIMEOUT_MS}`, { field: 'timeoutMs' });
   }
@@ -119,6 +128,7 @@ export async function diagnosticPing(deps: DiagnosticsDeps, peerQuery: string, t
   const currentPath = session.paths.pathFor(node.id);
   const base = { peer: node.id, name: node.name ?? node.id, address, currentPath };
   let note: string | undefined;
+  let probed: string | undefined;
   const prober = session.probing?.prober;
   if (!prober) note = 'path probing is not configured (pathProbe): no direct probe';
   else {
@@ -126,9 +136,12 @@ export async function diagnosticPing(deps: DiagnosticsDeps, peerQuery: string, t
     if (!r) note = 'the peer advertises no probePort: no direct probe';
     else if (r.rttMs !== undefined) {
       return { ...base, reply: true, path: 'direct', via: formatEndpoint(r.target), rttMs: r.rttMs, method: 'probe' };
-    } else note = `no PONG from ${formatEndpoint(r.target)} within ${timeoutMs} ms (direct path blocked?)`;
+    } else {
+      probed = formatEndpoint(r.target);
+      note = `no PONG from ${probed} within ${timeoutMs} ms (direct path blocked?)`;
+    }
   }
-  if (address && session.dataPlane.running) {
+  if (address && session.dataPlane.running && !opts.directOnly) {
     const rtt = await tunnelPing(session, address, timeoutMs);
     if (rtt !== undefined) {
       const relays = (netmap.relays ?? []).map((r) => r.id).join(',') || '?';
@@ -138,7 +151,7 @@ export async function diagnosticPing(deps: DiagnosticsDeps, peerQuery: string, t
     }
     note = `${note ? `${note}; ` : ''}no ICMP echo reply through the tunnel`;
   }
-  return { ...base, reply: false, ...(note !== undefined && { note }) };
+  return { ...base, reply: false, ...(probed !== undefined && { via: probed }), ...(note !== undefined && { note }) };
 }
 
 /** `GET /v1/netmap`: this node's id and the applied netmap (public data: no private key in it). */
@@ -162,7 +175,7 @@ export async function auditReport(deps: DiagnosticsDeps): Promise<AuditReport> {
 export function diagnosticHandlers(deps: DiagnosticsDeps): Required<Pick<LocalApiHandlers, 'netmap' | 'ping' | 'audit'>> {
   return {
     netmap: () => Promise.resolve(netmapReport(deps)),
-    ping: (q) => diagnosticPing(deps, q.peer, q.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS),
+    ping: (q) => diagnosticPing(deps, q.peer, q.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS, { directOnly: q.directOnly === true }),
     audit: () => auditReport(deps),
   };
 }

@@ -264,7 +264,15 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
  * level, moved aside as evidence, a new chain segment begins, and `GET /v1/audit` reports it.
  */
 async function checkAudit(audit: AuditLog, logger: Logger): Promise<AuditStartupCheck> {
-  const check = await audit.checkAtStartup();
+  let check: AuditStartupCheck;
+  try {
+    check = await audit.checkAtStartup();
+  } catch (err) {
+    // An I/O error (unreadable log, a rename refused) is reported like a failed check; appends
+    // will report their own errors.
+    const reason = `the audit log could not be checked: ${toRustynetError(err).message}`;
+    check = { at: new Date().toISOString(), verification: { ok: false, records: 0, reason, signed: false, unsignedTail: 0 } };
+  }
   const v = check.verification;
   if (v.ok) {
     logger.info({ records: v.records, signed: v.signed, unsignedTail: v.unsignedTail }, 'audit log verified');
