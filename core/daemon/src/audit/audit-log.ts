@@ -32,6 +32,8 @@ export class AuditLog {
   private queue: Promise<unknown> = Promise.resolve();
   private modeChecked = false;
   private signer: { node: string; signer: AuditSigner } | undefined;
+  /** Appends queued and not yet started. */
+  private waiting = 0;
   /** The head file beside the log. */
   readonly headPath: string;
 
@@ -105,12 +107,19 @@ export class AuditLog {
     });
   }
 
-  /** Appends one record (and re-signs the head); resolves with it once written. */
+  /**
+   * Appends one record and re-signs the head; resolves with the record once written. In a burst
+   * of queued appends only the last one writes the head (it covers the others).
+   */
   append(type: AuditEventType, data: Record<string, unknown> = {}): Promise<AuditRecord> {
-    return this.enqueue(() => this.write(type, data));
+    this.waiting++;
+    return this.enqueue(() => {
+      this.waiting--;
+      return this.write(type, data, this.waiting === 0);
+    });
   }
 
-  private async write(type: AuditEventType, data: Record<string, unknown>): Promise<AuditRecord> {
+  private async write(type: AuditEventType, data: Record<string, unknown>, signHead = true): Promise<AuditRecord> {
     const last = await this.init();
     const body = {
       seq: last.seq + 1,
@@ -127,7 +136,7 @@ export class AuditLog {
       this.modeChecked = true;
     }
     this.last = { seq: record.seq, hash: record.hash };
-    if (this.signer) {
+    if (this.signer && signHead) {
       // A crash between the append and this write leaves one unsigned record: verification
       // reports it as `unsignedTail`, and the next append's head covers it.
       const head = signAuditHead({ node: this.signer.node, seq: record.seq, hash: record.hash, at: record.at }, this.signer.signer);
