@@ -1,4 +1,5 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Clock, Counter, Endpoint, Logger, Metrics, NodeId } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { parseCidr, cidrKey } from '../util/ip.js';
@@ -223,8 +224,14 @@ export class DirectPathProber {
     const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
     this.byNonce.set(o.nonce, o);
     let timer: NodeJS.Timeout | undefined;
+    // The round trip on the monotonic high-resolution clock (the controller's is whole ms).
+    const t0 = performance.now();
+    let rttMs: number | undefined;
     const answered = new Promise<void>((resolve) => {
-      o.onAnswer = resolve;
+      o.onAnswer = () => {
+        rttMs = Math.round((performance.now() - t0) * 100) / 100;
+        resolve();
+      };
       timer = setTimeout(resolve, timeoutMs);
     });
     this.opts.transport.send(data, entry.target);
@@ -232,7 +239,7 @@ export class DirectPathProber {
     await answered;
     clearTimeout(timer);
     if (this.byNonce.get(o.nonce) === o) this.byNonce.delete(o.nonce);
-    return { target: { ...entry.target }, ...(o.answered && o.rttMs !== undefined && { rttMs: o.rttMs }) };
+    return { target: { ...entry.target }, ...(rttMs !== undefined && { rttMs }) };
   }
 
   /**
