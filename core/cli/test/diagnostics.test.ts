@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +91,28 @@ describe('rustynet completion', () => {
       },
     );
     expect(out.trim()).to.equal('--count');
+  });
+
+  const hasZsh = spawnSync('zsh', ['-c', 'exit 0']).status === 0;
+  (hasZsh ? it : it.skip)('zsh really completes every command path (zsh runs the generated script; zsh from bootstrap.sh)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rn-comp-'));
+    const script = join(dir, '_rustynet');
+    writeFileSync(script, zshCompletion(program));
+    execFileSync('zsh', ['-n', script]);
+    const parents = new Map<string, string[]>();
+    for (const { path } of commands) {
+      const p = path.slice(0, -1).join(' ');
+      parents.set(p, [...(parents.get(p) ?? []), path.at(-1)!]);
+    }
+    for (const [parent, children] of parents) {
+      const words = ['rustynet', ...(parent ? parent.split(' ') : []), ''];
+      // _describe and compdef stubbed: print the candidates the function hands to _describe.
+      const probe = `compdef() { :; }; _describe() { print -l -- "\${(@P)4}"; }; source ${script}; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _rustynet`;
+      const out = execFileSync('zsh', ['-c', probe], { encoding: 'utf8' })
+        .split('\n')
+        .map((l) => l.split(':')[0]);
+      expect(out, `completions after "rustynet ${parent}"`).to.include.members(children);
+    }
   });
 
   it('zsh script lists every command with its description', () => {
