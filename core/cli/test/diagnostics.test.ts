@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -37,6 +37,13 @@ const netmap = {
 
 describe('rustynet completion', () => {
   const program = createRustynetProgram();
+  const dirs: string[] = [];
+  const tempDir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'rn-comp-'));
+    dirs.push(d);
+    return d;
+  };
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
   const commands = allPaths(program).filter((c) => c.cmd.name() !== 'help');
 
   it('the table has every command and every option of each', () => {
@@ -68,7 +75,7 @@ describe('rustynet completion', () => {
   });
 
   it('bash really completes every command path (bash runs the generated script)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rn-comp-'));
+    const dir = tempDir();
     const script = join(dir, 'rustynet.bash');
     writeFileSync(script, bashCompletion(program));
     const parents = new Map<string, string[]>();
@@ -95,7 +102,7 @@ describe('rustynet completion', () => {
 
   const hasZsh = spawnSync('zsh', ['-c', 'exit 0']).status === 0;
   (hasZsh ? it : it.skip)('zsh really completes every command path (zsh runs the generated script; zsh from bootstrap.sh)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rn-comp-'));
+    const dir = tempDir();
     const script = join(dir, '_rustynet');
     writeFileSync(script, zshCompletion(program));
     execFileSync('zsh', ['-n', script]);
