@@ -33,6 +33,8 @@ const REQUIRED = [
   'PromMetrics',
   'collectProcessMetrics',
   'Daemon',
+  'verifyAuditLog',
+  'auditHeadPathOf',
 ] as const satisfies ReadonlyArray<keyof typeof DaemonPackage>;
 
 /** The `@rustynet/daemon` exports the CLI relies on, with the daemon's own types. */

@@ -7,6 +7,7 @@ import type { DaemonHooks } from './hooks/daemon-hooks.js';
 import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
 import type { LoadedPlugin } from './loader/load-plugin.js';
 import { expiryTargetOf, failClosedAtExpiry, restoreRecorded, runHealthLoop, runPollLoop, syncDrift } from './local/background.js';
+import { diagnosticHandlers } from './local/diagnostics.js';
 import { DEFAULT_EXPIRY_WARNING_SECONDS, ExpiryGuard } from './local/expiry.js';
 import { NodeState, type IngestResult } from './local/ingest.js';
 import { DaemonOps, probeViewOf } from './local/ops-endpoint.js';
@@ -193,6 +194,7 @@ export class Daemon {
           reload: () => this.reload(),
           metrics: () => ops.metrics(),
           timeline: () => Promise.resolve(this.timeline()),
+          ...diagnosticHandlers({ node: cfg.node, state: this.node, session: () => this.session }),
         },
         ...(this.opts.cwd !== undefined && { cwd: this.opts.cwd }),
         ...(this.opts.paths && { paths: this.opts.paths }),

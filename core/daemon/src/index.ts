@@ -51,12 +51,22 @@ export { NetmapWatermark, WATERMARK_KEY, type Watermark } from './trust/watermar
 export { NetmapTrust, LAST_GOOD_KEY, type TrustedNetmap } from './trust/netmap-trust.js';
 export {
   AuditLog,
-  verifyAuditLog,
+  auditHeadPathOf,
   AUDIT_GENESIS,
+  auditRecordHash,
   type AuditRecord,
   type AuditEventType,
-  type AuditVerification,
+  type AuditStartupCheck,
 } from './audit/audit-log.js';
+export { verifyAuditLog, type AuditVerification, type VerifyAuditOptions } from './audit/audit-verify.js';
+export {
+  signAuditHead,
+  readAuditHead,
+  checkAuditHeadSignature,
+  AUDIT_HEAD_SIGNING_CONTEXT,
+  type AuditHead,
+  type AuditSigner,
+} from './audit/audit-head.js';
 
 // Reconciler
 export {
@@ -196,3 +206,11 @@ export { checkDaemonConfig, type ConfigCheck } from './config/check.js';
 export { startOpsHttpServer, OPS_DEFAULT_HOST, type OpsHttpHandlers, type OpsHttpServer, type HealthVerdict } from './api/ops-http.js';
 export { DaemonOps, healthOf, readinessOf, probeViewOf, type DaemonOpsSources, type ProbeView } from './local/ops-endpoint.js';
 export { PeerMetrics, DEFAULT_PEER_LABEL_LIMIT, OTHER_PEERS_LABEL } from './local/peer-metrics.js';
+export {
+  findNode,
+  diagnosticPing,
+  DEFAULT_PING_TIMEOUT_MS,
+  MAX_PING_TIMEOUT_MS,
+  type PingResult,
+  type AuditReport,
+} from './local/diagnostics.js';

@@ -89,6 +89,14 @@ export const ErrorCodes = {
    * each failed check with the file it names.
    */
   RELEASE_INVALID: 93,
+  /**
+   * The audit log does not match its signed head: a record was edited, deleted or reordered, the
+   * log was truncated below the signed checkpoint, or the head's signature does not verify
+   * against the node's identity key. `details` names the first bad record and the reason.
+   */
+  AUDIT_TAMPERED: 94,
+  /** A diagnostic probe (`rustynet ping`) got no answer from the peer within its time-out. */
+  PEER_UNREACHABLE: 95,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

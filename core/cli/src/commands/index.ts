@@ -13,11 +13,20 @@ import { register as relay } from './relay.js';
 import { register as policy } from './policy.js';
 import { register as control } from './control.js';
 import { register as verifyRelease } from './verify-release.js';
+import { register as ping } from './ping.js';
+import { register as netcheck } from './netcheck.js';
+import { register as lookup } from './lookup.js';
+import { register as audit } from './audit.js';
+import { register as debug } from './debug.js';
+import { register as completion } from './completion.js';
 
 /** The registration functions, in `--help` order. */
 export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   status,
   metrics,
+  ping,
+  netcheck,
+  lookup,
   keygen,
   netmap,
   plugin,
@@ -26,6 +35,9 @@ export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   control,
   service,
   verifyRelease,
+  audit,
+  debug,
+  completion,
 ];
 
 /** Registers every command group on `program`. */

@@ -45,6 +45,8 @@ export class PathProbing {
   private constructor(
     readonly transport: ProbeTransport,
     readonly controller: PathController,
+    /** The prober (diagnostic PINGs: `rustynet ping`). */
+    readonly prober: DirectPathProber,
     /** Why switching is impossible whatever the netmap says, or undefined. */
     readonly switchingUnsupported: string | undefined,
   ) {}
@@ -104,7 +106,7 @@ export class PathProbing {
         (await plugins.backend.instance.stats({ timeoutMs: Math.min(deps.callTimeoutMs(), TUNNEL_STATS_TIMEOUT_MS) })).peers,
     });
     logger.info({ port: probe.port, switching: unsupported ?? 'enabled' }, 'direct-path probing on');
-    return new PathProbing(transport, controller, unsupported);
+    return new PathProbing(transport, controller, prober, unsupported);
   }
 }
 
