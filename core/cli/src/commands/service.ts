@@ -58,8 +58,9 @@ export function renderUnit(template: string, nodePath = process.execPath, binDir
 /** The default daemon configuration `install` writes (absolute paths; edit it, then run `rustynetd --check`). */
 export function defaultDaemonConfig(o: InstallOptions): Record<string, unknown> {
   const netmap = /^https?:\/\//.test(o.netmap) ? { url: o.netmap } : { file: o.netmap };
-  // `rustynet keygen --out <stateDir>/keys` puts a backend's pair under its protocol id.
-  const protocol = /openvpn/.test(o.backend) ? 'openvpn' : /wireguard/.test(o.backend) ? 'wireguard' : 'backend';
+  // `rustynet keygen --out <stateDir>/keys` puts a backend's pair under its protocol id; the
+  // default guesses it from the package name (`@scope/backend-<id>` -> `<id>`): edit if it differs.
+  const protocol = (o.backend.split('/').pop() ?? o.backend).replace(/^(rustynet-)?backend-/, '') || 'backend';
   return {
     node: o.node,
     stateDir: o.stateDir,
