@@ -60,7 +60,9 @@ export interface RunPluginTestOptions {
 
 /** Exit codes of {@link runPluginTest}. */
 export const EXIT_PASSED = 0;
+/** Exit code: a test failed, a suite hook failed, or no test matched `grep`. */
 export const EXIT_FAILED = 1;
+/** Exit code: the plugin (or a policy suite's backend) could not be loaded, or an option is invalid. */
 export const EXIT_LOAD_ERROR = 2;
 
 /** The kit's own directory: policy backends given by package name fall back to resolving here. */
@@ -73,6 +75,7 @@ const KIT_PKG = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.
 
 /** Name and version of the kit. */
 export const KIT_NAME = KIT_PKG.name;
+/** Version of this kit (its package.json), recorded in every report. */
 export const KIT_VERSION = KIT_PKG.version;
 
 /** What the runner keeps of a plugin loaded by the daemon's loader. */

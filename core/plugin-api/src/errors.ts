@@ -121,13 +121,17 @@ export interface RustynetErrorOptions {
  * may load different copies of this package.
  */
 export class RustynetError extends Error {
+  /** Always `RustynetError`: how {@link isRustynetError} recognises errors from any copy of this package. */
   override readonly name = 'RustynetError';
   /** Stable code name. */
   readonly code: ErrorCode;
   /** Stable number of {@link code}. */
   readonly errno: number;
+  /** Dotted path of the input field at fault, e.g. `upsert[2].allowedIps[0]`; absent when no single field is. */
   readonly field?: string;
+  /** Name of the plugin that raised or caused the error, when known. */
   readonly plugin?: string;
+  /** Machine-readable details (never secrets), e.g. `exitCode` and `stderr` of `COMMAND_FAILED`. */
   readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: RustynetErrorOptions = {}) {
