@@ -24,8 +24,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export const EXIT_CODES_HELP = `
 Exit status:
   0  success
-  1  the operation failed (error printed as "<program>: <CODE>: <message>" on stderr;
-     with --json or --reporter json, one JSON object {"error":{"code","errno","message",...}})
+  1  the operation failed (on stderr "<program>: <CODE>: <message>"; with --json, {"error":{...}})
   2  usage error, or a configuration, plugin or optional package that failed to load`;
 
 /** An error already reported by commander (usage errors, `--help`, `--version`). */
