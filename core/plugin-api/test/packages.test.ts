@@ -92,8 +92,10 @@ describe('published packages (unit)', () => {
     }
   });
 
-  it('plugins and the kit take plugin-api (and plugin-kit) as caret peers, never as dependencies', () => {
-    for (const { dir, pkg } of all.filter((w) => w.pkg.keywords?.includes('rustynet-plugin') || w.dir === 'conformance-kit')) {
+  it('plugins, plugin-kit and the conformance kit take plugin-api (and plugin-kit) as caret peers, never as dependencies', () => {
+    for (const { dir, pkg } of all.filter(
+      (w) => w.pkg.keywords?.includes('rustynet-plugin') || w.dir === 'conformance-kit' || w.dir === 'core/plugin-kit',
+    )) {
       for (const n of ['@rustynet/plugin-api', '@rustynet/plugin-kit']) {
         expect(pkg.dependencies?.[n], `${dir}: ${n} in dependencies`).to.equal(undefined);
       }
