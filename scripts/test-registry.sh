@@ -138,14 +138,14 @@ T_INSTALL=$(date +%s)
 say "scaffold installed, built and unit-tested in $((T_INSTALL - T_PUB)) s"
 # What the template passes before its data plane is written (its README says so), then the kit's
 # exit code: 0 only when every selected test passed.
-kit_lock npm run conformance -- --grep '^backend\.(manifest\.(schema-valid|name-format)|keys\.generate|state\.(not-running-before-start|bad-start-config)):' \
+kit_lock npm run conformance -- --grep 'backend\.(manifest\.(schema-valid|name-format)|keys\.generate|state\.(not-running-before-start|bad-start-config)):' \
   --reporter json --output "$TMP/scaffold-report.json" >"$TMP/scaffold-run.log" 2>&1 || { cat "$TMP/scaffold-run.log" >&2; die "the scaffolded plugin failed the kit"; }
 node -e "const r=require('$TMP/scaffold-report.json'); if (r.summary.passed !== 5 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: scaffold: rustynet plugin test: ' + JSON.stringify(r.summary))"
 
 # 4. Real traffic through published packages: the reference WireGuard backend from the registry.
 npm install --no-audit --no-fund --loglevel=error --save-dev @rustynet/backend-wireguard@^1
 kit_lock npx rustynet plugin test @rustynet/backend-wireguard --profile quick \
-  --grep '^backend\.(peers\.(ping-two-peers|udp-echo|tcp-echo)|encryption\.marker-not-in-underlay):' \
+  --grep 'backend\.(peers\.(ping-two-peers|udp-echo|tcp-echo)|encryption\.marker-not-in-underlay):' \
   --reporter json --output "$TMP/wg-report.json" >"$TMP/wg-run.log" 2>&1 || { cat "$TMP/wg-run.log" >&2; die "the published WireGuard backend failed the kit"; }
 node -e "const r=require('$TMP/wg-report.json'); if (r.summary.passed !== 4 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: @rustynet/backend-wireguard: rustynet plugin test: ' + JSON.stringify(r.summary))"
 

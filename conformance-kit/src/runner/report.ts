@@ -202,7 +202,7 @@ export function summaryText(r: ConformanceReport): string {
       lines.push('', `${i + 1}) ${t.id}: ${t.title}`, ...(t.failure?.message ?? '').split('\n').map((l) => `   ${l}`));
     });
   }
-  for (const e of r.errors) lines.push('', `error: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+  for (const e of r.errors) lines.push('', `rustynet: ${e.code ?? 'INTERNAL'}: ${e.message}`);
   const skipped = r.tests.filter((t) => t.status === 'skipped');
   if (skipped.length) {
     lines.push('', 'Skipped (not counted as passed):');
