@@ -140,14 +140,14 @@ say "scaffold installed, built and unit-tested in $((T_INSTALL - T_PUB)) s"
 # exit code: 0 only when every selected test passed.
 kit_lock npm run conformance -- --grep 'backend\.(manifest\.(schema-valid|name-format)|keys\.generate|state\.(not-running-before-start|bad-start-config)):' \
   --reporter json --output "$TMP/scaffold-report.json" >"$TMP/scaffold-run.log" 2>&1 || { cat "$TMP/scaffold-run.log" >&2; die "the scaffolded plugin failed the kit"; }
-node -e "const r=require('$TMP/scaffold-report.json'); if (r.summary.passed !== 5 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: scaffold: rustynet plugin test: ' + JSON.stringify(r.summary))"
+node -e "const r=require('$TMP/scaffold-report.json'); if (r.summary.passed !== 5 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: scaffold: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
 
 # 4. Real traffic through published packages: the reference WireGuard backend from the registry.
 npm install --no-audit --no-fund --loglevel=error --save-dev @rustynet/backend-wireguard@^1
 kit_lock npx rustynet plugin test @rustynet/backend-wireguard --profile quick \
   --grep 'backend\.(peers\.(ping-two-peers|udp-echo|tcp-echo)|encryption\.marker-not-in-underlay):' \
   --reporter json --output "$TMP/wg-report.json" >"$TMP/wg-run.log" 2>&1 || { cat "$TMP/wg-run.log" >&2; die "the published WireGuard backend failed the kit"; }
-node -e "const r=require('$TMP/wg-report.json'); if (r.summary.passed !== 4 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: @rustynet/backend-wireguard: rustynet plugin test: ' + JSON.stringify(r.summary))"
+node -e "const r=require('$TMP/wg-report.json'); if (r.summary.passed !== 4 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: @rustynet/backend-wireguard: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
 
 END=$(date +%s)
-say "ok in $((END - START)) s (publish $((T_PUB - START)) s, install+build $((T_INSTALL - T_PUB)) s, kit runs $((END - T_INSTALL)) s)"
+say "ok in $((END - START)) s (publish $((T_PUB - START)) s, install+build $((T_INSTALL - T_PUB)) s, kit runs $((END - T_INSTALL)) s including any RUSTYNET_KIT_LOCK wait)"
