@@ -16,12 +16,19 @@ const TAIL_BYTES = 16 * 1024;
  * Keeps `name`, `code`, `errno`, `field`, `plugin`, `details`, so `isRustynetError` works on it.
  */
 export class RemotePluginError extends Error {
+  /** Always `RustynetError`, so `isRustynetError` from `@rustynet/plugin-api` accepts it. */
   override name: string;
+  /** Stable error code the plugin threw (see `ErrorCodes`). */
   readonly code?: string;
+  /** Stable number of {@link RemotePluginError.code}. */
   readonly errno?: number;
+  /** The input field the error names, if any. */
   readonly field?: string;
+  /** The plugin the error names, if any. */
   readonly plugin?: string;
+  /** The error's machine-readable details, if any. */
   readonly details?: Record<string, unknown>;
+  /** The stack trace inside the plugin host process. */
   readonly remoteStack?: string;
   constructor(w: WireError) {
     super(w.message);
@@ -37,9 +44,12 @@ export class RemotePluginError extends Error {
 
 /** A call to the plugin host that passed its deadline. */
 export class PluginCallTimeoutError extends Error {
+  /** Always `PluginCallTimeoutError`. */
   override readonly name = 'PluginCallTimeoutError';
   constructor(
+    /** The plugin method that did not answer. */
     readonly method: string,
+    /** The deadline that passed, in milliseconds. */
     readonly timeoutMs: number,
   ) {
     super(`plugin call ${method} did not settle within ${timeoutMs} ms`);
@@ -84,6 +94,7 @@ export class PluginHost implements WatchedHost {
 
   private constructor(
     private readonly child: ChildProcess,
+    /** Name of this host in logs and reports (e.g. the node name `a`). */
     readonly label: string,
     /** The test host whose namespace the plugin runs in (undefined: the kit's own namespace). */
     readonly testHost: TestHost | undefined,
@@ -228,7 +239,14 @@ export class PluginHost implements WatchedHost {
   }
 
   /** Processes the plugin spawned through its runner, with their output tails. */
-  processes(): Promise<{ pid: number | null; tail: string }[]> {
+  processes(): Promise<
+    {
+      /** Process id, or null when the process could not be started. */
+      pid: number | null;
+      /** The last lines of its output. */
+      tail: string;
+    }[]
+  > {
     return this.request<{ pid: number | null; tail: string }[]>({ op: 'processes' }, 10_000);
   }
 

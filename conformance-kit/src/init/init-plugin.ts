@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RustynetError, type PluginKind } from '@rustynet/plugin-api';
@@ -13,13 +12,15 @@ export interface InitPluginOptions {
   kind: PluginKind;
   /** Target directory (created; must be empty or absent). Default `./<last part of name>`. */
   dir?: string;
-  /** Template directory; default the kit's `examples/backend-template`. */
+  /** Template directory; default the template shipped in this package (`template/<kind>`). */
   templateDir?: string;
 }
 
 /** What {@link initPlugin} created. */
 export interface InitPluginResult {
+  /** Absolute path of the created plugin directory. */
   dir: string;
+  /** The files written, relative to {@link InitPluginResult.dir}. */
   files: string[];
   /** Protocol id written to the manifest's `backend.protocol`. */
   protocol: string;
@@ -30,17 +31,22 @@ const TEMPLATE_NAME = '@rustynet/backend-template';
 const TEMPLATE_PROTOCOL = 'template';
 const SKIP = new Set(['node_modules', 'dist', '.tsbuildinfo']);
 
+/**
+ * The template of `kind`: `examples/<kind>-template` in a repository checkout, else the copy this
+ * package ships in `template/<kind>` (made by `npm pack` / `npm publish`, see `scripts/pack-template.mjs`).
+ * @throws RustynetError `PACKAGE_INCOMPLETE` when neither exists (an installation without its template).
+ */
 function findTemplate(kind: PluginKind): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [resolve(here, '../../../../examples', `${kind}-template`)];
-  try {
-    candidates.push(dirname(createRequire(import.meta.url).resolve(`@rustynet/${kind}-template/package.json`)));
-  } catch {
-    /* not installed */
-  }
+  const candidates = [resolve(here, '../../../../examples', `${kind}-template`), resolve(here, '../../../template', kind)];
   const found = candidates.find((c) => existsSync(join(c, 'rustynet-plugin.json')));
-  if (!found)
-    throw new RustynetError('UNSUPPORTED', `no template for plugin kind "${kind}" (looked in ${candidates.join(', ')})`, { field: 'kind' });
+  if (!found) {
+    throw new RustynetError(
+      'PACKAGE_INCOMPLETE',
+      `@rustynet/conformance-kit has no ${kind} template (looked in ${candidates.join(', ')}): reinstall the package (npm install @rustynet/conformance-kit@^1)`,
+      { details: { path: candidates[candidates.length - 1] } },
+    );
+  }
   return found;
 }
 
@@ -60,7 +66,8 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
  * `name`, sets `backend.protocol` from the name, marks the package public (not private).
  *
  * @throws RustynetError `INVALID_INPUT` (field `name` or `dir`) for a bad name or a non-empty
- *   target directory; `UNSUPPORTED` (field `kind`) for a kind without a template.
+ *   target directory; `UNSUPPORTED` (field `kind`) for a kind without a template;
+ *   `PACKAGE_INCOMPLETE` when this installation lacks its template.
  */
 export async function initPlugin(opts: InitPluginOptions): Promise<InitPluginResult> {
   if (typeof opts.name !== 'string' || !NAME_RE.test(opts.name) || opts.name.length > 214) {

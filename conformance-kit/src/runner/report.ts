@@ -5,6 +5,7 @@ export type TestStatus = 'passed' | 'failed' | 'skipped';
 
 /** A failed test's details (ESLint RuleTester style). */
 export interface TestFailure {
+  /** What went wrong, first line first. */
   message: string;
   /** What the contract requires (value or words); absent when unknown. */
   expected?: unknown;
@@ -22,12 +23,17 @@ export interface TestFailure {
 export interface TestResult {
   /** Stable id `<kind>.<area>.<name>`. */
   id: string;
+  /** What the test asserts, in words. */
   title: string;
+  /** `passed`, `failed` or `skipped`. */
   status: TestStatus;
+  /** How long the test ran, in milliseconds (0 when skipped). */
   durationMs: number;
   /** Capability gating the test (`roaming`, `!roaming`, ...). */
   gate?: string;
+  /** Why the test was skipped (a capability the plugin does not claim, the profile); only when skipped. */
   skipReason?: string;
+  /** Why the test failed; present only when `status` is `failed`. */
   failure?: TestFailure;
   /** Measurements the test reported (e.g. `cpuPercent` under a flood); absent when none. */
   measurements?: Record<string, number | string>;
@@ -35,38 +41,87 @@ export interface TestResult {
 
 /** The JSON report (`--reporter json`), validated by `schemas/report.schema.json`. */
 export interface ConformanceReport {
+  /** Always {@link REPORT_SCHEMA_ID}. */
   $schema: string;
+  /** Version of this report format. */
   reportVersion: 1;
-  kit: { name: string; version: string };
+  /** The kit that ran. */
+  kit: {
+    /** Package name, `@rustynet/conformance-kit`. */
+    name: string;
+    /** Package version. */
+    version: string;
+  };
   /** Plugin API version of the kit (host side). */
   apiVersion: string;
   /** API version negotiated with the plugin; null when it could not be loaded. */
   negotiatedApiVersion: string | null;
-  plugin: { spec: string; name: string | null; version: string | null; kind: string | null };
+  /** The plugin under test. */
+  plugin: {
+    /** Package name or path as given on the command line. */
+    spec: string;
+    /** Manifest name; null when the manifest could not be read. */
+    name: string | null;
+    /** Manifest version; null when unknown. */
+    version: string | null;
+    /** Plugin kind; null when unknown. */
+    kind: string | null;
+  };
+  /** The plugin's manifest; null when it could not be read. */
   manifest: PluginManifest | null;
+  /** `full` or `quick`. */
   profile: string;
+  /** Seed of the generated names and payloads (pass `--seed` to reproduce). */
   seed: number;
+  /** Factor applied to every deadline. */
   timeoutMultiplier: number;
+  /** The `--grep` pattern, or null. */
   grep: string | null;
   /** Policy suites only: the backend plugin underneath (spec as given, or from the env / the default). */
   backend?: string;
+  /** Where the run happened. */
   environment: {
+    /** Node.js version, e.g. `v20.19.0`. */
     node: string;
+    /** `process.platform`, e.g. `linux`. */
     platform: string;
+    /** `process.arch`, e.g. `x64`. */
     arch: string;
+    /** Kernel release (`uname -r`). */
     kernel: string;
+    /** Number of CPUs. */
     cpus: number;
+    /** First line of `--version` of each network tool the kit uses; null when missing. */
     tools: Record<string, string | null>;
   };
+  /** Start of the run, ISO 8601 UTC without milliseconds. */
   startedAt: string;
+  /** End of the run, ISO 8601 UTC without milliseconds. */
   finishedAt: string;
+  /** Length of the run, in milliseconds. */
   durationMs: number;
-  summary: { total: number; passed: number; failed: number; skipped: number };
+  /** Counts of the tests by status. */
+  summary: {
+    /** Tests that ran or were skipped. */
+    total: number;
+    /** Tests that passed. */
+    passed: number;
+    /** Tests that failed. */
+    failed: number;
+    /** Tests that were skipped (never counted as passed). */
+    skipped: number;
+  };
   /** `passed` when every test that ran passed (skips allowed) and no suite error happened. */
   result: 'passed' | 'failed' | 'error';
+  /** Every test, in run order. */
   tests: TestResult[];
   /** Errors outside tests (fixture teardown, loader errors). */
-  errors: { message: string; code?: string }[];
+  errors: {
+    /** What went wrong. */
+    message: string;
+    /** Stable error code, when there is one. */
+    code?: string;
+  }[];
 }
 
 /** `$id` of the report schema. */
@@ -147,7 +202,7 @@ export function summaryText(r: ConformanceReport): string {
       lines.push('', `${i + 1}) ${t.id}: ${t.title}`, ...(t.failure?.message ?? '').split('\n').map((l) => `   ${l}`));
     });
   }
-  for (const e of r.errors) lines.push('', `error: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+  for (const e of r.errors) lines.push('', `rustynet: ${e.code ?? 'INTERNAL'}: ${e.message}`);
   const skipped = r.tests.filter((t) => t.status === 'skipped');
   if (skipped.length) {
     lines.push('', 'Skipped (not counted as passed):');

@@ -12,6 +12,7 @@ import { ConformanceFailure } from '../suites/errors.js';
 import { kitMeasurements, kitMeta, TEST_ID_PATTERN } from '../suites/define.js';
 import { suiteFor, suiteKinds, type SuiteFactory, type SuiteRunSettings } from '../suites/registry.js';
 import { listTests, listText } from './list-tests.js';
+import { formatRunError, PROFILES, runErrorOf, type RunError } from './run-error.js';
 import { DEFAULT_POLICY_BACKEND } from '../suites/policy/fixture.js';
 import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport, type TestResult } from './report.js';
 
@@ -19,7 +20,7 @@ import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport, type Te
 export interface RunPluginTestOptions {
   /** Package name (resolved from `cwd`) or path to the plugin directory. */
   plugin: string;
-  /** `full` (default) or `quick` (skips the slowest tests, reported as skipped). */
+  /** `full` (default) or `quick` (skips the slowest tests, reported as skipped); another value is refused (`INVALID_INPUT`, exit 2). */
   profile?: string;
   /** Only tests whose `<id>: <title>` matches this regular expression. */
   grep?: string;
@@ -59,7 +60,9 @@ export interface RunPluginTestOptions {
 
 /** Exit codes of {@link runPluginTest}. */
 export const EXIT_PASSED = 0;
+/** Exit code: a test failed, a suite hook failed, or no test matched `grep`. */
 export const EXIT_FAILED = 1;
+/** Exit code: the plugin (or a policy suite's backend) could not be loaded, or an option is invalid. */
 export const EXIT_LOAD_ERROR = 2;
 
 /** The kit's own directory: policy backends given by package name fall back to resolving here. */
@@ -72,6 +75,7 @@ const KIT_PKG = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.
 
 /** Name and version of the kit. */
 export const KIT_NAME = KIT_PKG.name;
+/** Version of this kit (its package.json), recorded in every report. */
 export const KIT_VERSION = KIT_PKG.version;
 
 /** What the runner keeps of a plugin loaded by the daemon's loader. */
@@ -191,32 +195,31 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   const profile = opts.profile ?? 'full';
   const timeoutMultiplier = opts.timeoutMultiplier ?? 1;
   const progress = reporter === 'spec' || opts.output ? out : errOut;
-  if (!(timeoutMultiplier > 0)) {
-    errOut.write(`error INVALID_INPUT: timeoutMultiplier must be > 0 (got ${timeoutMultiplier})\n`);
+  const fail = (e: RunError): number => {
+    errOut.write(formatRunError(e, reporter === 'json'));
     return EXIT_LOAD_ERROR;
+  };
+  if (!(timeoutMultiplier > 0)) {
+    return fail({ code: 'INVALID_INPUT', field: 'timeoutMultiplier', message: `timeoutMultiplier must be > 0 (got ${timeoutMultiplier})` });
   }
   if (!['spec', 'json', 'junit'].includes(reporter)) {
-    errOut.write(`error INVALID_INPUT: reporter must be spec, json or junit (got ${reporter})\n`);
-    return EXIT_LOAD_ERROR;
+    return fail({ code: 'INVALID_INPUT', field: 'reporter', message: `reporter must be spec, json or junit (got ${reporter})` });
+  }
+  if (!(PROFILES as readonly string[]).includes(profile)) {
+    return fail({ code: 'INVALID_INPUT', field: 'profile', message: `profile must be ${PROFILES.join(' or ')} (got ${profile})` });
   }
   if (opts.backend !== undefined && opts.backend.trim() === '') {
-    errOut.write('error INVALID_INPUT: backend must be a package name or a path (got an empty string)\n');
-    return EXIT_LOAD_ERROR;
+    return fail({ code: 'INVALID_INPUT', field: 'backend', message: 'backend must be a package name or a path (got an empty string)' });
   }
   let grep: RegExp | undefined;
   try {
     grep = opts.grep ? new RegExp(opts.grep) : undefined;
   } catch (e) {
-    errOut.write(`error INVALID_INPUT: grep is not a regular expression: ${(e as Error).message}\n`);
-    return EXIT_LOAD_ERROR;
+    return fail({ code: 'INVALID_INPUT', field: 'grep', message: `grep is not a regular expression: ${(e as Error).message}` });
   }
   const startedAt = new Date();
   const spec = specFor(opts.plugin, cwd);
-  const loadError = (e: unknown, what = ''): number => {
-    const err = e as { code?: string; message?: string };
-    errOut.write(`error ${err.code ?? 'PLUGIN_LOAD_FAILED'}: ${what}${err.message ?? String(e)}\n`);
-    return EXIT_LOAD_ERROR;
-  };
+  const loadError = (e: unknown, what = ''): number => fail(runErrorOf(e, what));
 
   // 1. Load the plugin once here, exactly as rustynetd does, to fail fast with the loader's error.
   let loaded: LoadedInfo;
@@ -228,8 +231,10 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   const kind = loaded.manifest.kind;
   const factory = suiteFor(kind);
   if (!factory) {
-    errOut.write(`error UNSUPPORTED: the kit has no suite for plugin kind "${kind}" yet (suites: ${suiteKinds().join(', ')})\n`);
-    return EXIT_LOAD_ERROR;
+    return fail({
+      code: 'UNSUPPORTED',
+      message: `the kit has no suite for plugin kind "${kind}" yet (suites: ${suiteKinds().join(', ')})`,
+    });
   }
   // A policy suite runs on a real backend (flag, else env, else the reference backend): load it
   // here too, so a bad one fails fast the same way. Other kinds ignore it.
@@ -246,16 +251,17 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
   if (opts.list) return listOnly(factory, spec, cwd, profile, seed, grep, reporter, out, opts.options);
   // The suites build network namespaces: they need root and the network tools.
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    errOut.write('error PERMISSION_DENIED: the conformance suites create network namespaces: run as root (sudo)\n');
-    return EXIT_LOAD_ERROR;
+    return fail({ code: 'PERMISSION_DENIED', message: 'the conformance suites create network namespaces: run as root (sudo)' });
   }
   const env = await environment();
   const missing = Object.entries(env.tools)
     .filter(([, v]) => v === null)
     .map(([k]) => k);
   if (missing.length) {
-    errOut.write(`error INTERNAL: required tools missing: ${missing.join(', ')} (install iproute2, nftables, tcpdump, iputils-ping)\n`);
-    return EXIT_LOAD_ERROR;
+    return fail({
+      code: 'INTERNAL',
+      message: `required tools missing: ${missing.join(', ')} (install iproute2, nftables, tcpdump, iputils-ping)`,
+    });
   }
   progress.write(
     `rustynet conformance ${KIT_VERSION}: ${loaded.manifest.name}@${loaded.manifest.version} (${kind}) profile=${profile} seed=${seed}\n`,

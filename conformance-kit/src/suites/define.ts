@@ -27,6 +27,7 @@ export interface KitTest<F> {
   prepare?: (fixture: F) => Promise<void>;
   /** Bound of {@link prepare} in ms (multiplied by the timeout multiplier). Default 120 000. */
   prepareMs?: number;
+  /** The test body: runs the test's steps against the fixture; throws a `ConformanceFailure` on a violation. */
   run: (t: StepContext, fixture: F) => Promise<void>;
 }
 
@@ -88,14 +89,14 @@ function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Pro
   ]).finally(() => clearTimeout(timer));
 }
 
+/** What {@link registerTests} needs of mocha's `it`. */
+export type ItFunction = (title: string, fn: (this: Context) => Promise<void>) => Mocha.Test;
+
 /**
  * Registers `tests` with mocha's `it` (which must be the BDD interface's global or given).
  * Each test: capability skip with reason (reported SKIPPED, never passed), a named deadline,
  * failures enriched with the failing step, expected vs. actual and the plugin diagnostics.
  */
-/** What {@link registerTests} needs of mocha's `it`. */
-export type ItFunction = (title: string, fn: (this: Context) => Promise<void>) => Mocha.Test;
-
 export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixture: F, it: ItFunction = globalThis.it): void {
   for (const spec of tests) {
     const deadline = (): number => fixture.ms(spec.deadlineMs ?? 20_000);

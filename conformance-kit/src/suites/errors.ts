@@ -4,6 +4,7 @@
 
 /** A conformance assertion that did not hold (ESLint RuleTester style: expected vs. actual). */
 export class ConformanceFailure extends Error {
+  /** Always `ConformanceFailure`. */
   override readonly name: string = 'ConformanceFailure';
   /** What the contract requires, in words or as a value. */
   readonly expected: unknown;
@@ -33,11 +34,15 @@ export interface StepDuration {
  * sees where the time went (the kit's own preparation runs outside the deadline).
  */
 export class ConformanceTimeoutError extends ConformanceFailure {
+  /** Always `ConformanceTimeoutError`. */
   override readonly name = 'ConformanceTimeoutError';
   constructor(
+    /** Id of the test whose deadline passed. */
     readonly testId: string,
+    /** The deadline that passed, in milliseconds (after the multiplier). */
     readonly deadlineMs: number,
     step: string | undefined,
+    /** Every step of the test so far, with its duration. */
     readonly timings: readonly StepDuration[] = [],
   ) {
     super(

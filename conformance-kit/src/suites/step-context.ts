@@ -38,6 +38,7 @@ export interface StepTiming {
 export class StepContext {
   /** Name of the step running now. */
   step: string | undefined;
+  /** Names of the steps begun so far, in order. */
   readonly steps: string[] = [];
   /** Measurements the test reports whether it passes or not (e.g. CPU share under a flood). */
   readonly measurements: Record<string, number | string> = {};

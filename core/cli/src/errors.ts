@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { isRustynetError, type ErrorCode } from '@rustynet/plugin-api';
+import { ErrorCodes, isRustynetError, type ErrorCode } from '@rustynet/plugin-api';
 
 /** Exit status: success. */
 export const EXIT_OK = 0;
@@ -16,14 +16,16 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'API_VERSION_MISMATCH',
   'PLUGIN_LOAD_FAILED',
   'CONFIG_INVALID',
+  'DEPENDENCY_MISSING',
+  'PACKAGE_INCOMPLETE',
 ]);
 
 /** Text appended to every `--help`: the exit statuses. */
 export const EXIT_CODES_HELP = `
 Exit status:
   0  success
-  1  the operation failed (error printed as "<program>: <CODE>: <message>" on stderr)
-  2  usage error, or a configuration or plugin that failed to load`;
+  1  the operation failed (on stderr "<program>: <CODE>: <message>"; with --json, {"error":{...}})
+  2  usage error, or a configuration, plugin or optional package that failed to load`;
 
 /** An error already reported by commander (usage errors, `--help`, `--version`). */
 export function isCommanderError(err: unknown): err is CommanderError {
@@ -49,12 +51,36 @@ export function errorCodeOf(err: unknown): ErrorCode {
 
 /** Formats an error as the one line the CLI prints: `<program>: <CODE>: <message>`. */
 export function formatError(program: string, err: unknown): string {
-  let message: string;
-  if (isCommanderError(err)) message = err.message.replace(/^error:\s*/, '');
-  else if (err instanceof Error) message = err.message;
-  else message = String(err);
+  const message = messageOf(err);
   const field = isRustynetError(err) && err.field && !message.includes(err.field) ? ` (field ${err.field})` : '';
   return `${program}: ${errorCodeOf(err)}: ${message}${field}`;
+}
+
+function messageOf(err: unknown): string {
+  if (isCommanderError(err)) return err.message.replace(/^error:\s*/, '');
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/**
+ * Formats an error as one line of JSON, the `--json` form of {@link formatError}:
+ * `{"error":{"code":"CODE","errno":N,"message":"...","field":"...","details":{...}}}`.
+ */
+export function formatErrorJson(err: unknown): string {
+  const code = errorCodeOf(err);
+  const error: Record<string, unknown> = { code, errno: ErrorCodes[code], message: messageOf(err) };
+  if (isRustynetError(err)) {
+    if (err.field !== undefined) error['field'] = err.field;
+    if (err.plugin !== undefined) error['plugin'] = err.plugin;
+    if (err.details !== undefined) error['details'] = err.details;
+  }
+  return JSON.stringify({ error });
+}
+
+/** True when `argv` asks for machine-readable output (`--json`, or `--reporter json`). */
+export function wantsJson(argv: readonly string[]): boolean {
+  const i = argv.indexOf('--reporter');
+  return argv.includes('--json') || argv.includes('--reporter=json') || (i >= 0 && argv[i + 1] === 'json');
 }
 
 /**

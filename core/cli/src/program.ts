@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { LocalApiClient, resolveSocket } from './api-client.js';
-import { EXIT_CODES_HELP, EXIT_OK, ExitStatus, exitCodeFor, formatError, isCommanderError } from './errors.js';
+import { EXIT_CODES_HELP, EXIT_OK, ExitStatus, exitCodeFor, formatError, formatErrorJson, isCommanderError, wantsJson } from './errors.js';
 import { io, processIo, withIo, type CliIo } from './io.js';
 
 /** Version of this package (read from its package.json). */
@@ -70,7 +70,8 @@ export function createBaseProgram(name: string, description: string): Command {
  * Parses `argv` (as in `process.argv`, i.e. starting with node and the script) and runs the
  * selected command.
  * @returns the exit status: 0 success, 1 failure, 2 usage / load error. Errors are printed to
- *   stderr as `<program>: <CODE>: <message>`.
+ *   stderr as `<program>: <CODE>: <message>`, or (with `--json` / `--reporter json` in `argv`) as
+ *   one JSON object `{"error":{"code","errno","message",...}}`.
  */
 export async function runProgram(program: Command, argv: readonly string[], cliIo: CliIo = processIo): Promise<number> {
   return withIo(cliIo, async () => {
@@ -80,13 +81,14 @@ export async function runProgram(program: Command, argv: readonly string[], cliI
     } catch (err) {
       if (err instanceof ExitStatus) return err.status;
       const code = exitCodeFor(err);
+      const json = wantsJson(argv);
       if (isCommanderError(err)) {
         if (code === EXIT_OK) return EXIT_OK; // --help, --version
-        cliIo.err(`${formatError(program.name(), err)}\n`);
-        cliIo.err(`(run "${program.name()} --help" for usage)\n`);
+        cliIo.err(`${json ? formatErrorJson(err) : formatError(program.name(), err)}\n`);
+        if (!json) cliIo.err(`(run "${program.name()} --help" for usage)\n`);
         return code;
       }
-      cliIo.err(`${formatError(program.name(), err)}\n`);
+      cliIo.err(`${json ? formatErrorJson(err) : formatError(program.name(), err)}\n`);
       if (cliIo.env['RUSTYNET_DEBUG'] && err instanceof Error && err.stack) cliIo.err(`${err.stack}\n`);
       return code;
     }

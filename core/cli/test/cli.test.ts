@@ -252,11 +252,17 @@ describe('rustynet CLI: local API over a unix socket', () => {
       const r = await rn(['status', '--json', '--socket', odd]);
       expect(r.code).to.equal(1);
       expect(r.stdout).to.equal('');
-      expect(r.stderr).to.match(
+      // --json: the error is one JSON object on stderr; without it, the one-line form.
+      const err = (JSON.parse(r.stderr) as { error: { code: string; message: string } }).error;
+      expect(err.code).to.equal('INTERNAL');
+      expect(err.message).to.match(/^local API \/v1\/status on .*odd\.sock returned a document that is not a daemon status: /);
+      expect(err.message).to.contain("must have required property 'peers'");
+      expect(err.message).to.contain('/state must be equal to one of the allowed values');
+      const text = await rn(['status', '--socket', odd]);
+      expect(text.code).to.equal(1);
+      expect(text.stderr).to.match(
         /^rustynet: INTERNAL: local API \/v1\/status on .*odd\.sock returned a document that is not a daemon status: /,
       );
-      expect(r.stderr).to.contain("must have required property 'peers'");
-      expect(r.stderr).to.contain('/state must be equal to one of the allowed values');
     } finally {
       await new Promise<void>((r) => other.close(() => r()));
     }

@@ -20,14 +20,14 @@ describe('rustynet plugin test --backend (policy suite backend)', () => {
   it('a --backend that cannot be loaded exits 2 with the loader error, naming the backend', async () => {
     const r = await rn(['plugin', 'test', POLICY, '--backend', './nope']);
     expect(r.code, r.stderr).to.equal(2);
-    expect(r.stderr).to.match(/^error PLUGIN_NOT_FOUND: backend \.\/nope: /m);
+    expect(r.stderr).to.match(/^rustynet: PLUGIN_NOT_FOUND: backend \.\/nope: /m);
     expect(r.stdout).to.not.contain('passed');
   });
 
   it('a --backend that is not a backend plugin exits 2 (PLUGIN_LOAD_FAILED)', async () => {
     const r = await rn(['plugin', 'test', POLICY, '--backend', POLICY]);
     expect(r.code, r.stderr).to.equal(2);
-    expect(r.stderr).to.match(/^error PLUGIN_LOAD_FAILED: backend .*a backend plugin is required here/m);
+    expect(r.stderr).to.match(/^rustynet: PLUGIN_LOAD_FAILED: backend .*a backend plugin is required here/m);
   });
 
   it('--backend wins over RUSTYNET_KIT_POLICY_BACKEND, which is used without the flag', async () => {

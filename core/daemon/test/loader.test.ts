@@ -35,10 +35,15 @@ describe('plugin loader', () => {
 
   it('MANIFEST_INVALID names the manifest path and the field', async () => {
     const dir = writePluginFixture(join(tmpDir(), 'bad'), fakeBackendManifest({ apiVersions: ['one'] }), FAKE_BACKEND_SOURCE);
-    const e = await expectError(readManifest(dir), 'MANIFEST_INVALID', `${dir}/rustynet-plugin.json`, '/apiVersions/0 must match pattern');
+    const e = await expectError(
+      readManifest(dir),
+      'MANIFEST_INVALID',
+      `${dir}/rustynet-plugin.json`,
+      'apiVersions[0]: does not have the required form',
+    );
     expect(e.field).to.equal('apiVersions[0]');
     const dir2 = writePluginFixture(join(tmpDir(), 'bad2'), { ...fakeBackendManifest(), entry: undefined }, FAKE_BACKEND_SOURCE);
-    const e2 = await expectError(readManifest(dir2), 'MANIFEST_INVALID', "must have required property 'entry'");
+    const e2 = await expectError(readManifest(dir2), 'MANIFEST_INVALID', 'entry: is required but missing');
     expect(e2.field).to.equal('entry');
     const dir3 = writePluginFixture(join(tmpDir(), 'bad3'), '{ not json', FAKE_BACKEND_SOURCE);
     await expectError(readManifest(dir3), 'MANIFEST_INVALID', 'not valid JSON');
@@ -46,6 +51,22 @@ describe('plugin loader', () => {
     await expectError(readManifest(dir4), 'MANIFEST_INVALID', 'backend');
     const dir5 = writePluginFixture(join(tmpDir(), 'bad5'), fakeBackendManifest({ entry: './../../etc/x.mjs' }), FAKE_BACKEND_SOURCE);
     await expectError(readManifest(dir5), 'MANIFEST_INVALID', '/entry');
+  });
+
+  it('MANIFEST_INVALID lists every schema error, in words', async () => {
+    const manifest = fakeBackendManifest({ kind: 'tunnel', version: 7, extra: true });
+    const dir = writePluginFixture(join(tmpDir(), 'many'), manifest, FAKE_BACKEND_SOURCE);
+    const e = await expectError(
+      readManifest(dir),
+      'MANIFEST_INVALID',
+      'problems: ',
+      'kind: must be one of ',
+      'version: must be a string',
+      'extra: is not a known field',
+    );
+    const errors = ((e as { details?: Record<string, unknown> }).details?.['errors'] ?? []) as { field: string; message: string }[];
+    expect(errors.map((x) => x.field)).to.include.members(['kind', 'version', 'extra']);
+    expect(e.message).to.not.match(/must have required property|must match pattern/);
   });
 
   it('API_VERSION_MISMATCH names both version lists', async () => {

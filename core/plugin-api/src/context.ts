@@ -16,11 +16,16 @@ export interface PluginContext {
   readonly apiVersion: string;
   /** The plugin's options from the host config, already validated against `configSchema`. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** A structured logger already bound to the plugin's name; never log key material. */
   readonly logger: Logger;
+  /** Runs external programs (argument arrays, never a shell); the only way a plugin may start a process. */
   readonly runner: CommandRunner;
+  /** Prometheus-style metrics registry; names are prefixed by the host. */
   readonly metrics: Metrics;
+  /** The clock to read time and sleep by (tests may substitute a fake one). */
   readonly clock: Clock;
   /** A store and directory private to this plugin. */
   readonly state: StateStore;
+  /** The daemon's named hooks; tap them with a name (see {@link PluginHooks}). */
   readonly hooks: PluginHooks;
 }

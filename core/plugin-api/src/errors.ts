@@ -60,6 +60,18 @@ export const ErrorCodes = {
   PLUGIN_LOAD_FAILED: 63,
   /** The plugin's options do not match its `configSchema`. */
   CONFIG_INVALID: 64,
+  /**
+   * An optional package that a command needs is not installed (e.g. `@rustynet/conformance-kit`,
+   * an optional peer of `@rustynet/cli` that only `rustynet plugin test` and `plugin init` load).
+   * The message names the package and the `npm install` command that adds it. Nothing changed.
+   */
+  DEPENDENCY_MISSING: 65,
+  /**
+   * A file a published package must ship is missing from its installed copy (e.g. the plugin
+   * template inside `@rustynet/conformance-kit`): the installation is incomplete or damaged;
+   * reinstall the package. Nothing changed.
+   */
+  PACKAGE_INCOMPLETE: 66,
   /** A netmap failed its JSON Schema. */
   NETMAP_INVALID: 70,
   /** A netmap's signature did not verify against the control-plane key. */
@@ -123,13 +135,17 @@ export interface RustynetErrorOptions {
  * may load different copies of this package.
  */
 export class RustynetError extends Error {
+  /** Always `RustynetError`: how {@link isRustynetError} recognises errors from any copy of this package. */
   override readonly name = 'RustynetError';
   /** Stable code name. */
   readonly code: ErrorCode;
   /** Stable number of {@link code}. */
   readonly errno: number;
+  /** Dotted path of the input field at fault, e.g. `upsert[2].allowedIps[0]`; absent when no single field is. */
   readonly field?: string;
+  /** Name of the plugin that raised or caused the error, when known. */
   readonly plugin?: string;
+  /** Machine-readable details (never secrets), e.g. `exitCode` and `stderr` of `COMMAND_FAILED`. */
   readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: RustynetErrorOptions = {}) {

@@ -17,11 +17,13 @@ export interface PluginManifest {
   name: string;
   /** Semantic version of the plugin. */
   version: string;
+  /** Which contract the plugin implements: `backend`, `policy`, `dns` or `relay`. */
   kind: PluginKind;
   /** API versions (`MAJOR.MINOR`) the plugin implements. */
   apiVersions: string[];
   /** Path of the entry module relative to the manifest; it exports `createPlugin`. */
   entry: string;
+  /** One line saying what the plugin does. */
   description?: string;
   /** Capabilities the plugin claims; must match what it reports at run time. */
   capabilities: Partial<BackendCapabilities & PolicyCapabilities & DnsCapabilities & RelayCapabilities>;

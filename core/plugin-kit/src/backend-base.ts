@@ -47,6 +47,7 @@ export interface BackendBaseOptions extends LifecycleOptions {
  * @typeParam TState what a running backend holds (device, peers, routes, ...).
  */
 export abstract class BackendBase<TState> extends PluginLifecycle<TState, BackendStartConfig> implements BackendPlugin {
+  /** Always `backend`. */
   readonly kind = 'backend' as const;
   private readonly concurrentStats: boolean;
 

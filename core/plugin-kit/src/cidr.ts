@@ -16,6 +16,7 @@ export type IpFamily = 4 | 6;
 
 /** A parsed IP address. Shared and cached: treat as immutable. */
 export interface IpAddress {
+  /** Address family: 4 or 6. */
   readonly family: IpFamily;
   /** The address as an unsigned integer (32 or 128 bits). */
   readonly value: bigint;
@@ -25,6 +26,7 @@ export interface IpAddress {
 
 /** A parsed CIDR prefix. Shared and cached: treat as immutable. */
 export interface ParsedCidr {
+  /** Address family: 4 or 6. */
   readonly family: IpFamily;
   /** Address width: 32 (IPv4) or 128 (IPv6). */
   readonly bits: 32 | 128;

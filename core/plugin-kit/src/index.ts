@@ -41,4 +41,10 @@ export {
 export { PluginLifecycle, type LifecycleOptions } from './lifecycle.js';
 export { isRetryable, retry, type RetryOptions } from './retry.js';
 export { SerialQueue } from './serial-queue.js';
-export { findDuplicateKey, jsonFieldName, parseStrictJson, type StrictJsonOptions } from './strict-json.js';
+export {
+  findDuplicateKey,
+  jsonFieldName,
+  parseStrictJson,
+  type StrictJsonOptions,
+  type Segment as JsonPathSegment,
+} from './strict-json.js';

@@ -22,7 +22,8 @@ export interface StrictJsonOptions {
 }
 
 /** A JSON path segment as `jsonc-parser` reports it. */
-type Segment = string | number;
+/** One step of a JSON path: a member name or an array index. */
+export type Segment = string | number;
 
 /** `nodes[2].id`-style field name of a member `key` inside the object at `path`. */
 export function jsonFieldName(path: readonly Segment[], key?: string, prefix?: string): string {
@@ -41,7 +42,19 @@ export function jsonFieldName(path: readonly Segment[], key?: string, prefix?: s
  * compared after unescaping, so `"a"` and `"\u0061"` are the same member.
  * @throws RustynetError `INVALID_INPUT` when the document is nested too deeply to scan.
  */
-export function findDuplicateKey(text: string, fieldPrefix?: string): { field: string; key: string; offset: number } | undefined {
+export function findDuplicateKey(
+  text: string,
+  fieldPrefix?: string,
+):
+  | {
+      /** Dotted path of the repeated member, e.g. `netmap.nodes[2].id`. */
+      field: string;
+      /** The repeated member name. */
+      key: string;
+      /** Character offset of the second occurrence in `text`. */
+      offset: number;
+    }
+  | undefined {
   const open: Array<Set<string>> = [];
   let found: { field: string; key: string; offset: number } | undefined;
   try {

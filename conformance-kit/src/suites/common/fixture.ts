@@ -52,7 +52,7 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
     this.logKeeper = opts.keepLogs !== undefined ? new LogKeeper(opts.keepLogs) : undefined;
   }
 
-  /** With `--keep-logs`: writes what every plugin host did during test `testId` (see {@link LogKeeper}). */
+  /** With `--keep-logs`: writes what every plugin host did during test `testId` (see `LogKeeper`). */
   async keepLogs(testId: string): Promise<void> {
     await this.logKeeper?.save(testId, this.allHosts);
   }
@@ -118,7 +118,7 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
 
   /**
    * Called after every test: when it passed, the residue of every namespace where the test left
-   * no instance running (see {@link ResidueWatcher}); when it failed, baselines are forgotten.
+   * no instance running (see `ResidueWatcher`); when it failed, baselines are forgotten.
    * @returns residue per host name; empty when none.
    */
   async afterTest(passed: boolean): Promise<Record<string, Snapshot>> {

@@ -2,7 +2,10 @@
  * `rustynet plugin list|test|init`: loaded plugins of a running daemon (local API), and the
  * conformance kit's runner and scaffolder for plugin authors.
  */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { InitPluginOptions, RunPluginTestOptions } from '@rustynet/conformance-kit';
 import { RustynetError } from '@rustynet/plugin-api';
@@ -31,22 +34,53 @@ function ioStream(which: 'out' | 'err'): Writable {
   });
 }
 
+/** The kit's package name, and the npm commands that install it (printed when it is missing). */
+const KIT = '@rustynet/conformance-kit';
+const KIT_INSTALL_HINT =
+  `install it next to the CLI: "npm install -g ${KIT}@^1" for a global rustynet, or ` +
+  `"npm install --save-dev ${KIT}@^1" in your plugin's folder`;
+
+/** True when `err` says that `pkg` itself (not something inside it) cannot be found. */
+function isPackageMissing(err: unknown, pkg: string): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' && e?.code !== 'MODULE_NOT_FOUND') return false;
+  return typeof e.message === 'string' && e.message.includes(`'${pkg}'`);
+}
+
 /**
  * Imports `@rustynet/conformance-kit` on demand: only `plugin test` and `plugin init` load it,
- * so `rustynet status` and the rest start without it (and keep working while the kit is being
- * rebuilt). It stays a regular dependency of the CLI: those two commands are part of the product
- * for plugin authors (`npm i -g @rustynet/cli && rustynet plugin test ./my-plugin`).
- * @throws RustynetError `INTERNAL` when the kit cannot be imported or lacks `name`.
+ * so `rustynet status` and the rest start without it. The kit is an optional peer dependency of
+ * `@rustynet/cli` (it brings mocha and chai, which production nodes do not need): it is resolved
+ * next to the CLI first, then from the current directory (a plugin project that has it as a
+ * devDependency, run by a global `rustynet`).
+ * @throws RustynetError `DEPENDENCY_MISSING` (with the npm command) when the kit is installed in
+ *   neither place; `INTERNAL` when it is there but fails to load or lacks `name`.
  */
 async function kitFunction<K extends keyof KitModule>(name: K): Promise<NonNullable<KitModule[K]>> {
   let mod: KitModule;
   try {
     mod = await import('@rustynet/conformance-kit');
   } catch (cause) {
-    throw new RustynetError('INTERNAL', `cannot load @rustynet/conformance-kit (is it built?): ${(cause as Error).message}`, { cause });
+    if (!isPackageMissing(cause, KIT)) {
+      throw new RustynetError('INTERNAL', `cannot load ${KIT} (is it built?): ${(cause as Error).message}`, { cause });
+    }
+    let local: string;
+    try {
+      local = createRequire(join(process.cwd(), 'package.json')).resolve(KIT);
+    } catch {
+      throw new RustynetError(
+        'DEPENDENCY_MISSING',
+        `"rustynet plugin ${name === 'initPlugin' ? 'init' : 'test'}" needs ${KIT}, which is not installed: ${KIT_INSTALL_HINT}`,
+        {
+          details: { package: KIT },
+          cause,
+        },
+      );
+    }
+    mod = (await import(pathToFileURL(local).href)) as KitModule;
   }
   const fn = mod[name];
-  if (typeof fn !== 'function') throw new RustynetError('INTERNAL', `@rustynet/conformance-kit does not export ${name} (is it built?)`);
+  if (typeof fn !== 'function') throw new RustynetError('INTERNAL', `${KIT} does not export ${name} (is it built?)`);
   return fn;
 }
 
@@ -99,7 +133,12 @@ export function register(program: Command): void {
     .command('test')
     .description('run the conformance kit against a plugin (needs root for the network suites); exit 0 only if every test passed')
     .argument('<plugin>', 'plugin package name, or path to a directory with rustynet-plugin.json')
-    .option('--profile <name>', 'test profile of the kit (e.g. quick, full)')
+    .addOption(
+      new Option('--profile <name>', 'test profile of the kit: full (default) or quick (skips the 200-peer batch)').choices([
+        'full',
+        'quick',
+      ]),
+    )
     .option('--grep <pattern>', 'run only tests whose id or title matches')
     .addOption(new Option('--reporter <name>', 'report format').choices(['spec', 'json', 'junit']).default('spec'))
     .option('--output <file>', 'write the report to a file instead of stdout')

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { MANIFEST_FILE, RustynetError, manifestSchema, type PluginManifest } from '@rustynet/plugin-api';
-import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
+import { createAjv, errorField } from '../util/ajv.js';
+import { ajvErrorInWords, ajvErrorsInWords } from '../util/ajv-words.js';
 import { resolvePluginDir } from './resolve.js';
 
 const ajv = createAjv();
@@ -11,16 +12,20 @@ const validateManifest = ajv.compile<PluginManifest>(manifestSchema);
  * Validates a parsed manifest against `manifestSchema` (and that `entry` stays inside the
  * plugin directory).
  * @param where the manifest's path, used in messages.
- * @throws RustynetError `MANIFEST_INVALID`: `<where>: <field> <problem>`, with `field` set.
+ * @throws RustynetError `MANIFEST_INVALID`: `<where>: N problems: <field>: <problem in words>; ...`
+ *   naming every schema error, with `field` set to the first and `details.errors` listing all.
  */
 export function validateManifestObject(value: unknown, where: string): PluginManifest {
   if (!validateManifest(value)) {
     const first = validateManifest.errors?.[0];
     const name = typeof (value as { name?: unknown } | null)?.name === 'string' ? (value as { name: string }).name : undefined;
-    throw new RustynetError('MANIFEST_INVALID', `${where}: ${formatAjvErrors(validateManifest.errors)}`, {
+    throw new RustynetError('MANIFEST_INVALID', `${where}: ${ajvErrorsInWords(validateManifest.errors)}`, {
       ...(first && { field: errorField(first) }),
       ...(name !== undefined && { plugin: name }),
-      details: { path: where, errors: validateManifest.errors?.map((e) => ({ path: e.instancePath, message: e.message })) ?? [] },
+      details: {
+        path: where,
+        errors: validateManifest.errors?.map((e) => ({ path: e.instancePath, field: errorField(e), message: ajvErrorInWords(e) })) ?? [],
+      },
     });
   }
   const entryRel = relative('/p', resolve('/p', value.entry));

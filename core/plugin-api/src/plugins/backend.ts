@@ -80,6 +80,7 @@ export interface BackendRuntimeStats extends BackendStats {
  * - `stop` removes every device, route, address, process, socket and file the backend made.
  */
 export interface BackendPlugin {
+  /** Always `backend`. */
   readonly kind: 'backend';
 
   /** Run-time capabilities; must equal the manifest's. */

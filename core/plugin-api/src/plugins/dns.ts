@@ -5,8 +5,11 @@ import type { NodeId } from '../types/node-id.js';
 
 /** One node's records: `<name>.<zone>` A/AAAA for each address (bare IPs, no prefix length). */
 export interface DnsNodeRecord {
+  /** Node id from the netmap. */
   id: NodeId;
+  /** Host name of the node inside the zone (one DNS label). */
   name: string;
+  /** Overlay addresses of the node (IPv4 for A, IPv6 for AAAA records). */
   addresses: string[];
 }
 
@@ -14,6 +17,7 @@ export interface DnsNodeRecord {
 export interface DnsZoneData {
   /** Zone apex without trailing dot, e.g. `rustynet`. */
   zone: string;
+  /** Every node of the netmap with its name and overlay addresses. */
   nodes: DnsNodeRecord[];
 }
 
@@ -25,7 +29,9 @@ export interface DnsStartConfig {
 
 /** Serves the mesh zone authoritatively. Updates take effect without restart. */
 export interface DnsPlugin {
+  /** Always `dns`. */
   readonly kind: 'dns';
+  /** The capabilities this instance really has; equal to the manifest's. */
   capabilities(): DnsCapabilities;
   /** @throws RustynetError `ALREADY_RUNNING`, `INVALID_INPUT`, `DNS_FAILED` (e.g. port in use). */
   start(config: DnsStartConfig, options?: CallOptions): Promise<void>;

@@ -10,9 +10,13 @@ export type Plugin = BackendPlugin | PolicyPlugin | DnsPlugin | RelayPlugin;
 
 /** Maps a kind to its plugin interface. */
 export interface PluginByKind {
+  /** A backend plugin. */
   backend: BackendPlugin;
+  /** A policy plugin. */
   policy: PolicyPlugin;
+  /** A DNS plugin. */
   dns: DnsPlugin;
+  /** A relay client plugin. */
   relay: RelayPlugin;
 }
 
@@ -23,5 +27,6 @@ export interface PluginByKind {
  * system (no devices, processes or sockets): that happens in `start`.
  */
 export interface PluginModule<K extends PluginKind = PluginKind> {
+  /** Creates one plugin instance for `context`; called once per instance the host needs. */
   createPlugin(context: PluginContext): PluginByKind[K] | Promise<PluginByKind[K]>;
 }

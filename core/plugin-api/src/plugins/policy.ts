@@ -10,6 +10,7 @@ export interface PolicyInput {
   self: NodeId;
   /** The nodes of the netmap (selectors resolve against them). */
   nodes: Array<Pick<NetmapNode, 'id' | 'addresses' | 'tags'>>;
+  /** The ACL of the netmap to enforce. */
   acl: AclPolicy;
   /** Tunnel interfaces reported by the loaded backend: the policy filters traffic on these. */
   interfaces: string[];
@@ -17,8 +18,11 @@ export interface PolicyInput {
 
 /** A flow to explain: `src` and `dst` are node ids or IP addresses. */
 export interface FlowQuery {
+  /** Source: a node id or an overlay IP address. */
   src: string;
+  /** Destination: a node id or an overlay IP address. */
   dst: string;
+  /** Protocol of the flow: `tcp`, `udp` or `icmp`. */
   proto: Exclude<AclProtocol, 'any'>;
   /** Destination port (tcp/udp). */
   port?: number;
@@ -26,9 +30,11 @@ export interface FlowQuery {
 
 /** The decision for a flow and why. */
 export interface PolicyDecision {
+  /** What the policy does with the flow. */
   action: 'accept' | 'drop';
   /** Id of the deciding rule; `null` when no rule matched (default deny). */
   ruleId: string | null;
+  /** Index of the deciding rule in `acl.rules`, or `null` for the default deny. */
   ruleIndex: number | null;
   /** One readable sentence, e.g. `rule web-in (#2) matches: dst tag:web, tcp/443`. */
   reason: string;
@@ -36,8 +42,11 @@ export interface PolicyDecision {
 
 /** Per-rule counters. */
 export interface RuleCounter {
+  /** Id of the ACL rule. */
   ruleId: string;
+  /** Packets matched by the rule since it was installed. */
   packets: number;
+  /** Bytes matched by the rule since it was installed. */
   bytes: number;
 }
 
@@ -46,7 +55,9 @@ export interface RuleCounter {
  * return traffic of established flows allowed. Updates are atomic.
  */
 export interface PolicyPlugin {
+  /** Always `policy`. */
   readonly kind: 'policy';
+  /** The capabilities this instance really has; equal to the manifest's. */
   capabilities(): PolicyCapabilities;
   /** @throws RustynetError `ALREADY_RUNNING`, `PERMISSION_DENIED`, `POLICY_FAILED`. */
   start(options?: CallOptions): Promise<void>;

@@ -6,6 +6,7 @@ import type { NodeId } from '../types/node-id.js';
 
 /** Configuration for {@link RelayPlugin.start}. */
 export interface RelayStartConfig {
+  /** This node's id in the netmap (its identity towards the relay). */
   nodeId: NodeId;
   /** Relay servers from the netmap, preferred first. */
   relays: NetmapRelay[];
@@ -18,11 +19,15 @@ export interface RelayStartConfig {
 
 /** State of one relayed path. */
 export interface RelayPathStatus {
+  /** Peer id the path leads to. */
   peer: NodeId;
   /** The local endpoint the backend sends to for this peer. */
   localEndpoint: Endpoint;
+  /** Id of the relay server carrying the path. */
   relay: string;
+  /** Datagrams received from the peer over the relay. */
   rxPackets: number;
+  /** Datagrams sent to the peer over the relay. */
   txPackets: number;
 }
 
@@ -31,7 +36,9 @@ export interface RelayPathStatus {
  * backend's already-encrypted datagrams, so any backend with `udpTransport` works unchanged.
  */
 export interface RelayPlugin {
+  /** Always `relay`. */
   readonly kind: 'relay';
+  /** The capabilities this instance really has; equal to the manifest's. */
   capabilities(): RelayCapabilities;
   /** Registers with the relay server(s). @throws `ALREADY_RUNNING`, `RELAY_FAILED`. */
   start(config: RelayStartConfig, options?: CallOptions): Promise<void>;
@@ -45,5 +52,6 @@ export interface RelayPlugin {
   openPath(request: { peer: NodeId; backendEndpoint: Endpoint }, options?: CallOptions): Promise<Endpoint>;
   /** Closes the path to `peer`; no-op when none is open. */
   closePath(peer: NodeId, options?: CallOptions): Promise<void>;
+  /** The relay paths open now, with their counters. */
   status(options?: CallOptions): Promise<RelayPathStatus[]>;
 }

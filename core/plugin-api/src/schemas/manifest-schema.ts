@@ -1,10 +1,6 @@
 import { API_VERSION_PATTERN } from '../api-version.js';
 
-/**
- * JSON Schema (draft-07, as ajv validates by default) of `rustynet-plugin.json`.
- * See {@link PluginManifest} for the meaning of each field.
- */
-export const manifestSchema = {
+const manifestSchemaDefinition = {
   $id: 'https://rustynet.dev/schemas/plugin-manifest-1.json',
   title: 'Rustynet plugin manifest',
   type: 'object',
@@ -67,3 +63,10 @@ export const manifestSchema = {
   if: { properties: { kind: { const: 'backend' } } },
   then: { required: ['backend'] },
 } as const;
+
+/**
+ * JSON Schema (draft-07, as ajv validates by default) of `rustynet-plugin.json`.
+ * See {@link PluginManifest} for the meaning of each field. Its type is the literal schema
+ * (`as const`), so code can read nested members such as `properties.capabilities`.
+ */
+export const manifestSchema: typeof manifestSchemaDefinition = manifestSchemaDefinition;

@@ -3,8 +3,7 @@ import { NODE_ID_PATTERN } from '../types/node-id.js';
 const ipv4 = { type: 'string', format: 'ipv4' } as const;
 const ipv6 = { type: 'string', format: 'ipv6' } as const;
 
-/** JSON Schema of a CIDR prefix (`a.b.c.d/n` or `x::y/n`). Host-bit checks are semantic, not here. */
-export const cidrSchema = {
+const cidrSchemaDefinition = {
   type: 'string',
   anyOf: [
     { pattern: '^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)/(3[0-2]|[12]?\\d)$' },
@@ -12,8 +11,7 @@ export const cidrSchema = {
   ],
 } as const;
 
-/** JSON Schema of an {@link Endpoint}. */
-export const endpointSchema = {
+const endpointSchemaDefinition = {
   type: 'object',
   additionalProperties: false,
   required: ['host', 'port'],
@@ -25,8 +23,7 @@ export const endpointSchema = {
 
 const selector = { type: 'string', minLength: 1, maxLength: 128 } as const;
 
-/** JSON Schema of an {@link AclPolicy}. */
-export const aclSchema = {
+const aclSchemaDefinition = {
   type: 'object',
   additionalProperties: false,
   required: ['rules'],
@@ -60,8 +57,7 @@ export const aclSchema = {
   },
 } as const;
 
-/** JSON Schema of a {@link Netmap} (the signed payload). */
-export const netmapSchema = {
+const netmapSchemaDefinition = {
   $id: 'https://rustynet.dev/schemas/netmap-1.json',
   title: 'Rustynet netmap',
   type: 'object',
@@ -82,8 +78,8 @@ export const netmapSchema = {
         properties: {
           id: { type: 'string', pattern: NODE_ID_PATTERN },
           name: { type: 'string', pattern: NODE_ID_PATTERN },
-          addresses: { type: 'array', minItems: 1, maxItems: 16, items: cidrSchema },
-          endpoints: { type: 'array', maxItems: 16, items: endpointSchema },
+          addresses: { type: 'array', minItems: 1, maxItems: 16, items: cidrSchemaDefinition },
+          endpoints: { type: 'array', maxItems: 16, items: endpointSchemaDefinition },
           keys: {
             type: 'object',
             propertyNames: { pattern: '^[a-z][a-z0-9-]{0,31}$' },
@@ -91,12 +87,12 @@ export const netmapSchema = {
           },
           identityKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
           tags: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } },
-          routes: { type: 'array', maxItems: 256, items: cidrSchema },
+          routes: { type: 'array', maxItems: 256, items: cidrSchemaDefinition },
           probePort: { type: 'integer', minimum: 1, maximum: 65535 },
         },
       },
     },
-    acl: aclSchema,
+    acl: aclSchemaDefinition,
     dns: {
       type: 'object',
       additionalProperties: false,
@@ -110,14 +106,13 @@ export const netmapSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['id', 'endpoint'],
-        properties: { id: { type: 'string', pattern: NODE_ID_PATTERN }, endpoint: endpointSchema },
+        properties: { id: { type: 'string', pattern: NODE_ID_PATTERN }, endpoint: endpointSchemaDefinition },
       },
     },
   },
 } as const;
 
-/** JSON Schema of a {@link SignedNetmap} envelope. */
-export const signedNetmapSchema = {
+const signedNetmapSchemaDefinition = {
   $id: 'https://rustynet.dev/schemas/signed-netmap-1.json',
   title: 'Rustynet signed netmap',
   type: 'object',
@@ -137,3 +132,18 @@ export const signedNetmapSchema = {
     },
   },
 } as const;
+
+/** JSON Schema of a CIDR prefix (`a.b.c.d/n` or `x::y/n`). Host-bit checks are semantic, not here. */
+export const cidrSchema: typeof cidrSchemaDefinition = cidrSchemaDefinition;
+
+/** JSON Schema of an {@link Endpoint}. */
+export const endpointSchema: typeof endpointSchemaDefinition = endpointSchemaDefinition;
+
+/** JSON Schema of an {@link AclPolicy}. */
+export const aclSchema: typeof aclSchemaDefinition = aclSchemaDefinition;
+
+/** JSON Schema of a {@link Netmap} (the signed payload). */
+export const netmapSchema: typeof netmapSchemaDefinition = netmapSchemaDefinition;
+
+/** JSON Schema of a {@link SignedNetmap} envelope. */
+export const signedNetmapSchema: typeof signedNetmapSchemaDefinition = signedNetmapSchemaDefinition;

@@ -2,8 +2,11 @@ import type { CallOptions } from '../call-options.js';
 
 /** Outcome of a finished command. */
 export interface CommandResult {
+  /** Everything the program wrote to standard output (UTF-8). */
   stdout: string;
+  /** Everything the program wrote to standard error (UTF-8). */
   stderr: string;
+  /** Exit status of the program. */
   exitCode: number;
 }
 
@@ -19,6 +22,7 @@ export interface RunOptions extends CallOptions {
 
 /** Options of {@link CommandRunner.spawn}. */
 export interface SpawnOptions {
+  /** Extra environment variables (never secrets: `/proc/<pid>/environ` is readable). */
   env?: Record<string, string>;
   /** Working directory. */
   cwd?: string;
@@ -28,9 +32,15 @@ export interface SpawnOptions {
 
 /** A long-lived child process started by {@link CommandRunner.spawn}. */
 export interface ManagedProcess {
+  /** Process id of the spawned program. */
   readonly pid: number | undefined;
   /** Settles when the process exits; never rejects. */
-  readonly exited: Promise<{ exitCode: number | null; signal: string | null }>;
+  readonly exited: Promise<{
+    /** Exit status, or null when a signal ended the process. */
+    exitCode: number | null;
+    /** Name of the signal that ended the process (e.g. `SIGKILL`), or null. */
+    signal: string | null;
+  }>;
   /** Sends a signal (default SIGTERM). */
   kill(signal?: 'SIGTERM' | 'SIGKILL' | 'SIGINT' | 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2'): void;
   /** The last few KiB of the process's stderr and stdout, for error reports. */

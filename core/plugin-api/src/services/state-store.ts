@@ -10,5 +10,6 @@ export interface StateStore {
   read<T = unknown>(key: string): Promise<T | undefined>;
   /** Replaces the value of `key` atomically. `key` matches `[A-Za-z0-9._-]+`. */
   write(key: string, value: unknown): Promise<void>;
+  /** Removes the file `name` from the plugin's state directory; no error when it is absent. */
   delete(key: string): Promise<void>;
 }

@@ -6,6 +6,7 @@
  * mesh traffic except return traffic of flows the node itself started.
  */
 export interface AclPolicy {
+  /** Rules in order; the first match decides, and what no rule allows is denied. */
   rules: AclRule[];
 }
 
@@ -25,9 +26,13 @@ export type AclSelector = string;
 export interface AclRule {
   /** Stable id used in counters, metrics and `policy explain`; defaults to `rule-<index>`. */
   id?: string;
+  /** `accept` lets matching flows through, `drop` discards them. */
   action: 'accept' | 'drop';
+  /** Source selectors (node ids, tags, CIDRs or `*`). */
   src: AclSelector[];
+  /** Destination selectors (node ids, tags, CIDRs or `*`); ports are in {@link AclRule.ports}. */
   dst: AclSelector[];
+  /** Protocol the rule matches: `tcp`, `udp`, `icmp` or `any`. */
   proto: AclProtocol;
   /** Destination ports or ranges (`443`, `"8000-8080"`); only with `tcp` or `udp`. Absent: all. */
   ports?: Array<number | string>;

@@ -30,6 +30,7 @@ export interface BackendCapabilities {
 
 /** Capabilities of a policy plugin. */
 export interface PolicyCapabilities {
+  /** Enforces the ACL on IPv6 traffic too. */
   ipv6: boolean;
   /** Per-rule packet/byte counters. */
   counters: boolean;
@@ -39,6 +40,7 @@ export interface PolicyCapabilities {
 
 /** Capabilities of a DNS plugin. */
 export interface DnsCapabilities {
+  /** Answers AAAA queries with IPv6 overlay addresses. */
   aaaa: boolean;
   /** Forwarding of out-of-zone names to a configured upstream. */
   forwarder: boolean;

@@ -5,7 +5,9 @@
  * names on the data path); `port` is a UDP/TCP port, 1..65535.
  */
 export interface Endpoint {
+  /** IPv4 or IPv6 address (no brackets, no host names). */
   host: string;
+  /** UDP port, 1 to 65535. */
   port: number;
 }
 

@@ -36,7 +36,9 @@ export interface NetmapNode {
 
 /** A relay server the nodes may use when direct paths fail. */
 export interface NetmapRelay {
+  /** Relay id, referenced by nodes and status output. */
   id: string;
+  /** Where the relay server listens. */
   endpoint: Endpoint;
 }
 
@@ -52,11 +54,16 @@ export interface Netmap {
   expiresAt: string;
   /** Human name of the network. */
   network?: string;
+  /** Every node of the mesh, this one included. */
   nodes: NetmapNode[];
   /** ACL; absent means the policy plugin's default (deny). */
   acl?: AclPolicy;
   /** DNS settings; the zone defaults to `rustynet`. */
-  dns?: { zone?: string };
+  dns?: {
+    /** Zone apex without trailing dot; default `rustynet`. */
+    zone?: string;
+  };
+  /** Relay servers the nodes may use when a direct path fails. */
   relays?: NetmapRelay[];
 }
 
@@ -65,8 +72,11 @@ export interface Netmap {
  * serialisation of `netmap`, signed with the control-plane private key.
  */
 export interface SignedNetmap {
+  /** The signed payload. */
   netmap: Netmap;
+  /** The Ed25519 signature over the canonical payload. */
   signature: {
+    /** Signature algorithm: always `Ed25519` (RFC 8032). */
     alg: 'Ed25519';
     /** First 16 hex digits of SHA-256 over the raw 32-byte public key; a hint, not trusted. */
     keyId: string;

@@ -27,6 +27,8 @@ export interface PeerConfig {
  * A peer id never appears in both lists, nor twice in one.
  */
 export interface PeerBatch {
+  /** Peers to add, or to replace whole when the id exists. */
   upsert: PeerConfig[];
+  /** Ids of peers to remove. */
   remove: NodeId[];
 }

@@ -3,6 +3,7 @@ import type { NodeId } from './node-id.js';
 
 /** Run-time counters of one peer, as reported by a backend. */
 export interface PeerStats {
+  /** Peer id. */
   id: NodeId;
   /** The endpoint the backend currently sends to, if any. */
   endpoint?: Endpoint;
@@ -34,5 +35,6 @@ export interface PeerStats {
 export interface BackendStats {
   /** Tunnel network interfaces the backend owns (for policy plugins). */
   interfaces: string[];
+  /** Per-peer statistics read from the data plane. */
   peers: PeerStats[];
 }
