@@ -82,7 +82,7 @@ describe('manifest schema (via the loader)', () => {
       expect.fail('should throw');
     } catch (err) {
       expect(isRustynetError(err, 'MANIFEST_INVALID')).to.equal(true);
-      expect((err as Error).message).to.include('/m.json: /kind must be equal to one of the allowed values');
+      expect((err as Error).message).to.include('/m.json: kind: must be one of "backend"');
       expect((err as { field?: string }).field).to.equal('kind');
     }
   });
