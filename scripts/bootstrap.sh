@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(wireguard-tools wireguard-go openvpn nftables iproute2 iputils-ping dnsutils iperf3 tcpdump procps stress-ng)
+PACKAGES=(wireguard-tools wireguard-go openvpn nftables iproute2 iputils-ping dnsutils iperf3 tcpdump procps stress-ng postgresql)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

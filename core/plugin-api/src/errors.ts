@@ -83,6 +83,16 @@ export const ErrorCodes = {
    * a stale timestamp, a replayed nonce or challenge. `details.reason` names which. Nothing changed.
    */
   AUTH_FAILED: 92,
+  /**
+   * A control-plane backup file was refused: malformed, its SHA-256 checksum does not match (a
+   * changed byte), or its signature does not verify with the control-plane key. Nothing was restored.
+   */
+  BACKUP_INVALID: 96,
+  /**
+   * A change kept conflicting with concurrent changes of another control-plane instance on the
+   * shared database (serialization failures past the retry limit). Nothing was stored; retry.
+   */
+  STORAGE_CONFLICT: 97,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;
