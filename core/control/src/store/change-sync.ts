@@ -22,6 +22,7 @@ export class ChangeSync {
   private listening = false;
   private stopped = false;
   private busy = false;
+  private lastError = '';
 
   constructor(
     private readonly database: OpenDatabase,
@@ -72,8 +73,14 @@ export class ChangeSync {
     this.busy = true;
     try {
       if ((await this.store.storedVersion()) > this.served()) await this.onNewer();
+      if (this.lastError !== '') this.logger.info({}, 'database reachable again');
+      this.lastError = '';
     } catch (err) {
-      this.logger.warn({ code: toRustynetError(err).code, err: String(err) }, 'reading the stored version failed');
+      // One line per distinct failure, not one per tick.
+      if (String(err) !== this.lastError) {
+        this.logger.warn({ code: toRustynetError(err).code, err: String(err) }, 'reading the stored version failed');
+      }
+      this.lastError = String(err);
     } finally {
       this.busy = false;
     }
