@@ -4,18 +4,31 @@
  * as the `postgres` system user (or `nobody`) when the tests run as root, because initdb
  * refuses root. Stopped (`pg_ctl stop -m immediate`) and removed at process exit and on SIGINT.
  *
- * Binaries: `RUSTYNET_PG_BIN`, default Debian's /usr/lib/postgresql/15/bin (scripts/bootstrap.sh
- * installs `postgresql`).
+ * Binaries: `RUSTYNET_PG_BIN`, default the newest Debian /usr/lib/postgresql/<major>/bin
+ * (15 on Debian 12; scripts/bootstrap.sh installs `postgresql`).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-const BIN = process.env['RUSTYNET_PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
+/** `RUSTYNET_PG_BIN`, else the newest /usr/lib/postgresql/<major>/bin (15 on Debian 12). */
+function binDir(): string {
+  const env = process.env['RUSTYNET_PG_BIN'];
+  if (env !== undefined && env !== '') return env;
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => /^\d+$/.test(d) && existsSync(join(root, d, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return join(root, majors[0] ?? '15', 'bin');
+}
+
+const BIN = binDir();
 
 /** A running test cluster. */
 export interface PgCluster {
@@ -71,7 +84,8 @@ async function start(): Promise<PgCluster> {
   process.once('exit', stop);
   process.once('SIGINT', () => {
     stop();
-    process.exit(130);
+    // Let the other SIGINT handlers (tests killing their own processes) run first.
+    setImmediate(() => process.exit(130));
   });
   try {
     run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync'], user);
