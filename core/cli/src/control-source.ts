@@ -121,7 +121,12 @@ export async function prepareControlSource(
   }
   const identityKeyPem = await d.readPrivateKeyFile(config.identityKeyFile);
   const ca = control.caFile !== undefined ? await readFile(control.caFile) : undefined;
-  const client: ControlClient = new c.ControlClient({ url: control.url, identityKeyPem, ...(ca && { ca }) });
+  const client: ControlClient = new c.ControlClient({
+    url: [control.url, ...(control.urls ?? [])],
+    identityKeyPem,
+    ...(ca && { ca }),
+    onFailover: (from, to, err) => log(`control plane ${from} unreachable (${err.message}); switching to ${to}`),
+  });
   const keys = await backendKeys(config, d, cwd);
   const report = {
     keys,

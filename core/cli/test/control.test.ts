@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '@rustynet/daemon';
@@ -117,11 +117,54 @@ describe('rustynet control (admin commands)', function () {
       ['acl', 'test'],
       ['acl', 'promote'],
       ['acl', 'rollback'],
+      ['backup'],
+      ['restore'],
     ]) {
       const r = await rn(['control', ...cmd, '--help']);
       expect(r.stdout, cmd.join(' ')).to.contain('Examples:');
       if (cmd[0] !== 'serve') expect(r.stdout, cmd.join(' ')).to.contain('--json');
     }
+  });
+
+  it('backup writes a signed file (0600); restore refuses a changed byte (exit 1) and then restores it', async () => {
+    await enrol('alpha');
+    const out = join(dir, 'backup.json');
+    const b = await ctl(['backup', '--out', out, '--json']);
+    expect(b.code, b.stderr).to.equal(0);
+    const info = JSON.parse(b.stdout) as { ok: boolean; nodes: number; version: number };
+    expect(info).to.deep.include({ ok: true, nodes: 1 });
+    expect((await stat(out)).mode & 0o777).to.equal(0o600);
+    await enrol('beta');
+    const text = await readFile(out, 'utf8');
+    const changed = join(dir, 'changed.json');
+    await writeFile(changed, text.replace('alpha', 'alphb'));
+    const bad = await ctl(['restore', changed]);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.match(/rustynet: BACKUP_INVALID: backup refused, nothing restored: SHA-256 checksum mismatch/);
+    const ok = await ctl(['restore', out]);
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/restored 1 node\(s\) and 1 pre-auth key\(s\)/);
+    for (let i = 0; i < 100 && server.service.snapshot.nodes.length !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(server.service.snapshot.nodes.map((n) => n.id)).to.deep.equal(['alpha']);
+  });
+
+  it('--database refuses a URL with a password (it would show in ps) and a non-postgres URL', async () => {
+    const pw = await rn([
+      'control',
+      'backup',
+      '--out',
+      join(dir, 'x.json'),
+      '--data',
+      data,
+      '--database',
+      'postgres://u:secret@127.0.0.1/db',
+    ]);
+    expect(pw.code).to.equal(2);
+    expect(pw.stderr).to.contain('--database must not carry a password');
+    expect(pw.stderr).to.not.contain('secret');
+    const other = await rn(['control', 'serve', '--listen', '127.0.0.1:0', '--data', data, '--database', 'mysql://h/db']);
+    expect(other.code).to.equal(2);
+    expect(other.stderr).to.contain('--database must be a postgres:// URL');
   });
 
   it('an unreachable admin socket is a clear error', async () => {

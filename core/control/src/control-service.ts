@@ -14,13 +14,14 @@ import { enrolSigningBytes, type EnrolSignedFields } from './auth/enrol-signatur
 import { ReplayCache } from './auth/replay-cache.js';
 import { REQUEST_FRESHNESS_MS, requestSigningBytes, verifyEd25519 } from './auth/request-signature.js';
 import { loadOrCreateControlKey, type ControlKey } from './control-key.js';
-import { DB_FILE, openDatabase, type OpenDatabase } from './db/open.js';
+import { DB_FILE, openDatabaseSpec, type OpenDatabase } from './db/open.js';
 import { authFailed, toRustynetError, unknownNode } from './errors.js';
 import { ChangeFeed } from './netmap/change-feed.js';
 import { NetmapCache, type SignedEntry } from './netmap/netmap-cache.js';
 import { buildNetmap, variantOf } from './netmap/build.js';
 import { validateBuiltNetmap } from './netmap/validate.js';
 import { ControlStore, type CreateAuthKeyOptions, type EnrolResult, type NodeSelfUpdate } from './store/control-store.js';
+import { ChangeSync } from './store/change-sync.js';
 import type { AuthKeyInfo, ControlNode, Snapshot } from './store/types.js';
 
 /** Default netmap lifetime: 30 minutes. */
@@ -36,6 +37,13 @@ export interface ControlServiceOptions {
   dataDir: string;
   /** Signing key file; default `<dataDir>/control-plane.key` (created when absent). */
   keyFile?: string;
+  /**
+   * The database: a `postgres://` URL (several instances may share it), or a SQLite file path.
+   * Default: SQLite at `<dataDir>/control.db`.
+   */
+  database?: string;
+  /** Period (ms) of the check for changes made by other instances or a restore; default 1000. */
+  syncIntervalMs?: number;
   network?: string;
   dnsZone?: string;
   relays?: NetmapRelay[];
@@ -86,12 +94,13 @@ export class ControlService {
   private readonly nonces = new ReplayCache(2 * REQUEST_FRESHNESS_MS);
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  private readonly sync: ChangeSync;
   private closed = false;
   /** The logger given in the options (silent by default). */
   readonly logger: Logger;
 
   private constructor(
-    private readonly database: OpenDatabase,
+    private readonly db: OpenDatabase,
     readonly store: ControlStore,
     readonly key: ControlKey,
     readonly lifetimeMs: number,
@@ -108,6 +117,19 @@ export class ControlService {
       ...(opts.relays !== undefined && { relays: opts.relays }),
     });
     this.feed.publish(snap.version);
+    this.sync = new ChangeSync(
+      db,
+      store,
+      () => this.snap.version,
+      () => this.refresh(),
+      this.logger,
+      opts.syncIntervalMs,
+    );
+  }
+
+  /** The storage engine and where it is (PostgreSQL URL without the password). */
+  get database(): { engine: OpenDatabase['engine']; location: string } {
+    return { engine: this.db.engine, location: this.db.location };
   }
 
   /**
@@ -142,15 +164,22 @@ export class ControlService {
       throw toRustynetError(err);
     }
     const key = await loadOrCreateControlKey(opts.dataDir, opts.keyFile);
-    const database = await openDatabase(join(opts.dataDir, DB_FILE));
+    const database = await openDatabaseSpec(opts.database ?? join(opts.dataDir, DB_FILE));
     try {
-      const store = new ControlStore(database.db);
+      const store = new ControlStore(database.db, database.engine);
       await store.newVersion();
       const svc = new ControlService(database, store, key, lifetimeMs, await store.snapshot(), opts);
       svc.checkBuild(svc.snap, 'config');
       svc.startResigner();
+      svc.sync.start();
       svc.logger.info(
-        { version: svc.snap.version, nodes: svc.snap.nodes.length, keyId: key.keyId, ulaPrefix: svc.snap.ulaPrefix },
+        {
+          version: svc.snap.version,
+          nodes: svc.snap.nodes.length,
+          keyId: key.keyId,
+          ulaPrefix: svc.snap.ulaPrefix,
+          database: database.location,
+        },
         'control plane opened',
       );
       return svc;
@@ -255,11 +284,22 @@ export class ControlService {
   }
 
   /**
+   * {@link authenticate}, re-reading the state once when the identity is unknown here: another
+   * instance on the same database may have enrolled it a moment ago.
+   * @throws as {@link authenticate}.
+   */
+  async authenticateFresh(auth: RequestAuth, method: string, path: string, body: Buffer): Promise<ControlNode> {
+    if (!this.byIdentity.has(auth.identityKey) && (await this.store.storedVersion()) > this.snap.version) await this.refresh();
+    return this.authenticate(auth, method, path, body);
+  }
+
+  /**
    * Long-poll: resolves with the node's signed netmap once the version is above `after`, or
    * `timeout` after `timeoutMs`. A node removed or expired while waiting gets the error.
    * @throws RustynetError `UNKNOWN_PEER` (removed), `AUTH_FAILED` (`node-expired`).
    */
   async poll(identityKey: string, after: number, timeoutMs: number, signal?: AbortSignal): Promise<PollResult> {
+    if (after > this.snap.version) await this.refresh();
     if (after > this.snap.version) {
       // The node holds a newer map than this control plane ever issued: a restored or replaced
       // database. Its daemon refuses every lower version (watermark) until the counter passes it.
@@ -350,6 +390,7 @@ export class ControlService {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.feed.close();
-    await this.database.close();
+    await this.sync.stop();
+    await this.db.close();
   }
 }

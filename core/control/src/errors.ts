@@ -36,6 +36,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNKNOWN_PEER: 404,
   TIMEOUT: 504,
   STORAGE_FAILED: 507,
+  STORAGE_CONFLICT: 503,
 };
 
 /** The HTTP status for an error code (500 for codes without a mapping). */
@@ -45,11 +46,29 @@ export function httpStatusOf(code: ErrorCode): number {
 
 const STORAGE_CODES = new Set(['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
 
-/** True when `err` is a disk / I/O failure of SQLite or the file system. */
+const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+/**
+ * True for a PostgreSQL SQLSTATE of class 08 (connection exception), 53 (insufficient
+ * resources: disk full, out of memory, too many connections), 57P (server shut down) or 58
+ * (system error, e.g. I/O), per the PostgreSQL manual's appendix A "PostgreSQL Error Codes".
+ */
+function isPostgresStorageState(code: string): boolean {
+  return /^[0-9A-Z]{5}$/.test(code) && (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code.startsWith('58'));
+}
+
+/**
+ * True when `err` is a disk / I/O failure of SQLite or the file system, or PostgreSQL being
+ * unreachable, out of space or shut down.
+ */
 export function isStorageFailure(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && [...STORAGE_CODES].some((c) => code === c || code.startsWith(`${c}_`));
+  if (typeof code !== 'string') {
+    const msg = err instanceof Error ? err.message : '';
+    return /Connection terminated|Client has encountered a connection error/.test(msg);
+  }
+  return NET_CODES.has(code) || isPostgresStorageState(code) || [...STORAGE_CODES].some((c) => code === c || code.startsWith(`${c}_`));
 }
 
 /**

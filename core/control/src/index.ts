@@ -60,3 +60,10 @@ export { enrolSigningBytes, ENROL_SIGNING_CONTEXT, type EnrolSignedFields } from
 export { authFailed, httpStatusOf, isStorageFailure, toRustynetError, type AuthFailure } from './errors.js';
 export { parseDuration } from './duration.js';
 export { ControlNetmapSource, type ControlNetmapSourceOptions } from './client/control-netmap-source.js';
+export { openDatabaseSpec, openPostgresDatabase, type DatabaseEngine } from './db/open.js';
+export { isPostgresUrl, redactUrl, CHANGE_CHANNEL } from './db/open-postgres.js';
+export { runTransaction, transactionStats, RETRY_SQLSTATES, MAX_ATTEMPTS } from './store/transaction.js';
+export { ChangeSync, DEFAULT_SYNC_INTERVAL_MS } from './store/change-sync.js';
+export { sealBackup, openBackup, BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupPayload } from './backup/format.js';
+export { readSnapshot, restoreSnapshot, type RestoreResult } from './backup/snapshot.js';
+export { backupControlPlane, restoreControlPlane, type BackupResult, type ControlDataOptions } from './backup/operations.js';

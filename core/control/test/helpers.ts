@@ -3,6 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '@rustynet/daemon';
 import { AdminClient, ControlClient, startControlServer, type ControlServerOptions, type RunningControlServer } from '../src/index.js';
+import { pgCluster } from './pg-cluster.js';
+
+/** A database engine the suites run against. */
+export type Engine = 'sqlite' | 'postgres';
+
+/**
+ * The engines the control suites run against: `RUSTYNET_TEST_DATABASES` (comma-separated),
+ * default both. Every parametrized suite passes on each.
+ */
+export const ENGINES: Engine[] = (process.env['RUSTYNET_TEST_DATABASES'] ?? 'sqlite,postgres')
+  .split(',')
+  .map((e) => e.trim())
+  .filter((e): e is Engine => e === 'sqlite' || e === 'postgres');
+
+/** A fresh database for `engine`: undefined (SQLite in the data directory) or a new PostgreSQL database's URL. */
+export async function freshDatabase(engine: Engine): Promise<string | undefined> {
+  return engine === 'postgres' ? (await pgCluster()).createDatabase() : undefined;
+}
 
 export interface Harness {
   dir: string;
@@ -11,9 +29,15 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: Partial<ControlServerOptions> = {}, dir?: string): Promise<Harness> {
+/**
+ * Starts a control server in a temporary (or the given) data directory. With `engine`
+ * `postgres` and no `database` in `opts`, it gets a new database on the test cluster.
+ */
+export async function startHarness(opts: Partial<ControlServerOptions> & { engine?: Engine } = {}, dir?: string): Promise<Harness> {
+  const { engine = 'sqlite', ...rest } = opts;
   const dataDir = dir ?? (await mkdtemp(join(tmpdir(), 'rn-control-')));
-  const server = await startControlServer({ listen: '127.0.0.1:0', dataDir, ...opts });
+  const database = rest.database ?? (await freshDatabase(engine));
+  const server = await startControlServer({ listen: '127.0.0.1:0', dataDir, ...rest, ...(database !== undefined && { database }) });
   return {
     dir: dataDir,
     server,

@@ -53,6 +53,14 @@ describe('daemon config: netmap.control', () => {
     expect(errorOf(() => validateDaemonConfig(noIdentity))).to.deep.equal({ code: 'CONFIG_INVALID', field: 'identityKeyFile' });
   });
 
+  it('takes further control-plane instances in urls, and names a bad one', () => {
+    const two = structuredClone(good);
+    if ('control' in two.netmap) two.netmap.control.urls = ['https://control-2.example:4242'];
+    expect(validateDaemonConfig(structuredClone(two))).to.deep.equal(two);
+    const bad = { ...good, netmap: { control: { url: 'https://a:1', authKeyFile: '/k', urls: ['ftp://b'] } } };
+    expect(errorOf(() => validateDaemonConfig(bad)).field).to.match(/^netmap\.control\.urls/);
+  });
+
   it('the daemon needs the source from its embedder (rustynetd)', () => {
     expect(errorOf(() => new Daemon(structuredClone(good)))).to.deep.equal({ code: 'CONFIG_INVALID', field: 'netmap.control' });
     expect(() => new Daemon(structuredClone(good), { netmapSource: noSource })).not.to.throw();

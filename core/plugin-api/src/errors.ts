@@ -109,6 +109,16 @@ export const ErrorCodes = {
   AUDIT_TAMPERED: 94,
   /** A diagnostic probe (`rustynet ping`) got no answer from the peer within its time-out. */
   PEER_UNREACHABLE: 95,
+  /**
+   * A control-plane backup file was refused: malformed, its SHA-256 checksum does not match (a
+   * changed byte), or its signature does not verify with the control-plane key. Nothing was restored.
+   */
+  BACKUP_INVALID: 96,
+  /**
+   * A change kept conflicting with concurrent changes of another control-plane instance on the
+   * shared database (serialization failures past the retry limit). Nothing was stored; retry.
+   */
+  STORAGE_CONFLICT: 97,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

@@ -12,6 +12,7 @@ import { io, printJson } from '../io.js';
 import { addExamples } from '../program.js';
 
 import { DEFAULT_CONTROL_DATA, addAdminOptions, call, controlModule, type AdminOpts } from './control-admin.js';
+import { DATABASE_HELP, databaseOption, registerBackup } from './control-backup.js';
 
 export { DEFAULT_CONTROL_DATA } from './control-admin.js';
 
@@ -77,6 +78,7 @@ function registerServe(control: Command): void {
     .description('run the control plane: node API on --listen, admin API on <data>/admin.sock (0600)')
     .requiredOption('--listen <addr:port>', 'node API address, e.g. 0.0.0.0:4242 or [::1]:4242')
     .option('--data <dir>', 'data directory (created 0700): control.db, control-plane.key, admin.sock', DEFAULT_CONTROL_DATA)
+    .option('--database <url>', DATABASE_HELP)
     .option('--tls-cert <file>', 'TLS certificate (PEM) for HTTPS')
     .option('--tls-key <file>', 'TLS private key (PEM) for HTTPS')
     .option('--insecure-listen', 'allow plain HTTP on a non-loopback address (only behind a TLS proxy)')
@@ -89,11 +91,13 @@ function registerServe(control: Command): void {
     'rustynet control serve --listen 127.0.0.1:4242 --data /var/lib/rustynet-control',
     'rustynet control serve --listen 0.0.0.0:443 --tls-cert /etc/rustynet/cert.pem --tls-key /etc/rustynet/key.pem',
     'rustynet control serve --listen 10.0.0.5:8080 --insecure-listen   # behind a TLS-terminating proxy',
+    'rustynet control serve --listen 0.0.0.0:4242 --tls-cert c.pem --tls-key k.pem --database postgres://rustynet@db.example/rustynet',
   ]);
   serve.action(
     async (opts: {
       listen: string;
       data: string;
+      database?: string;
       tlsCert?: string;
       tlsKey?: string;
       insecureListen?: boolean;
@@ -103,6 +107,7 @@ function registerServe(control: Command): void {
       pollTimeout: string;
       logLevel: string;
     }) => {
+      const database = databaseOption(opts.database);
       const m = await controlModule();
       const { createLogger } = await import('@rustynet/daemon');
       const logger = createLogger({ level: opts.logLevel }).child({ component: 'control' });
@@ -117,6 +122,7 @@ function registerServe(control: Command): void {
       const server = await m.startControlServer({
         listen: opts.listen,
         dataDir: opts.data,
+        ...(database !== undefined && { database }),
         logger,
         netmapLifetimeMs: m.parseDuration(opts.netmapLifetime, '--netmap-lifetime'),
         pollTimeoutMs: m.parseDuration(opts.pollTimeout, '--poll-timeout'),
@@ -358,6 +364,7 @@ export function register(program: Command): void {
     'rustynet control keys create --expires 1h',
     'rustynet control nodes list',
     'rustynet control acl set acl.json --canary canary',
+    'rustynet control backup --out /var/backups/rustynet-control.json',
   ]);
   registerServe(control);
   const status = addAdminOptions(control.command('status').description('version, node counts, waiting polls, control-plane key'));
@@ -374,4 +381,5 @@ export function register(program: Command): void {
   registerKeys(control);
   registerNodes(control);
   registerAcl(control);
+  registerBackup(control);
 }

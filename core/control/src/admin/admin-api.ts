@@ -81,6 +81,8 @@ async function handle(svc: ControlService, req: IncomingMessage, res: ServerResp
         keyId: svc.key.keyId,
         ulaPrefix: `${s.ulaPrefix}/48`,
         canary: s.canary?.tag ?? null,
+        database: svc.database.engine,
+        databaseLocation: svc.database.location,
       });
     case 'POST /admin/v1/keys': {
       const expires = body['expiresInMs'];

@@ -5,16 +5,31 @@
  * NOT verified here: hand them to the daemon's trust (signature, schema, expiry, watermark).
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import type { Endpoint, SignedNetmap } from '@rustynet/plugin-api';
+import { RustynetError, isRustynetError, type Endpoint, type SignedNetmap } from '@rustynet/plugin-api';
 import { privateKeyFromPem } from '@rustynet/daemon';
 import { enrolSigningBytes } from '../auth/enrol-signature.js';
 import { signRequest } from '../auth/request-signature.js';
 import { replyError, sendRequest, type HttpTarget } from './http-request.js';
 
+/** True for a transport failure (no reply) or a reply saying the instance's storage is away. */
+function shouldFailOver(err: unknown): err is RustynetError {
+  if (!isRustynetError(err) || err.code === 'ABORTED') return false;
+  const status = err.details?.['status'];
+  return status === undefined || status === 503 || status === 507;
+}
+
 /** Options of {@link ControlClient}. */
 export interface ControlClientOptions {
-  /** Base URL of the control plane, e.g. `https://control.example:4242`. */
-  url: string;
+  /**
+   * Base URL of the control plane, e.g. `https://control.example:4242`, or several instances of
+   * it (sharing one database), tried in order: a request that cannot reach the current one (no
+   * connection, connection lost, no reply in time) is sent to the next at once, and the client
+   * stays there. A reply never fails over, except 503 and 507 (that instance cannot reach its
+   * database: `STORAGE_CONFLICT`, `STORAGE_FAILED`).
+   */
+  url: string | readonly string[];
+  /** Called on each switch to another URL (for logs). Never given secrets. */
+  onFailover?: (from: string, to: string, err: RustynetError) => void;
   /** The node's identity private key (PKCS#8 PEM, Ed25519). */
   identityKeyPem: string;
   /** Extra CA certificates for HTTPS. */
@@ -50,8 +65,12 @@ export class ControlClient {
   private readonly key: KeyObject;
   /** This node's identity public key (raw 32 bytes, base64). */
   readonly identityKey: string;
-  private readonly target: HttpTarget;
+  private readonly targets: HttpTarget[];
+  private current = 0;
   private readonly timeoutMs: number;
+  private readonly onFailover: ControlClientOptions['onFailover'];
+  /** How many times a request switched to another URL. */
+  failovers = 0;
 
   /** @throws RustynetError `KEY_INVALID` when the key is not an Ed25519 private key. */
   constructor(opts: ControlClientOptions) {
@@ -59,8 +78,36 @@ export class ControlClient {
     // The raw key is the last 32 bytes of the SPKI DER (RFC 8410). Not via JWK export: on Node
     // 20.20 many JWK exports next to key generation deadlocked once (see bench/lib/keys.mjs).
     this.identityKey = createPublicKey(this.key).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
-    this.target = { baseUrl: opts.url, ...(opts.ca !== undefined && { ca: opts.ca }) };
+    const urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url];
+    if (urls.length === 0) throw new RustynetError('INVALID_INPUT', 'url: give at least one control-plane URL', { field: 'url' });
+    this.targets = urls.map((baseUrl) => ({ baseUrl, ...(opts.ca !== undefined && { ca: opts.ca }) }));
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.onFailover = opts.onFailover;
+  }
+
+  /** The URL requests go to now. */
+  get url(): string {
+    return this.targets[this.current]?.baseUrl ?? '';
+  }
+
+  /**
+   * Runs `fn` against the current URL; when it cannot reach it (a transport error, not a reply),
+   * moves to the next URL and runs `fn` again, trying each URL once.
+   * @throws RustynetError the last transport error, or `fn`'s error for a reply.
+   */
+  private async withFailover<T>(fn: (target: HttpTarget) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let tried = 1; ; tried++) {
+      const target = this.targets[this.current];
+      if (target === undefined) throw new RustynetError('INTERNAL', 'no control-plane URL');
+      try {
+        return await fn(target);
+      } catch (err) {
+        if (!shouldFailOver(err) || signal?.aborted || tried >= this.targets.length) throw err;
+        this.current = (this.current + 1) % this.targets.length;
+        this.failovers++;
+        this.onFailover?.(target.baseUrl, this.url, err);
+      }
+    }
   }
 
   /**
@@ -69,7 +116,11 @@ export class ControlClient {
    *   `INVALID_INPUT`, `STORAGE_FAILED`, `TIMEOUT`, `INTERNAL` (unreachable).
    */
   async enrol(p: EnrolParams): Promise<EnrolReply> {
-    const ch = await sendRequest(this.target, 'POST', '/v1/enrol/challenge', Buffer.from('{}'), {}, this.timeoutMs);
+    return this.withFailover((target) => this.enrolAt(target, p));
+  }
+
+  private async enrolAt(target: HttpTarget, p: EnrolParams): Promise<EnrolReply> {
+    const ch = await sendRequest(target, 'POST', '/v1/enrol/challenge', Buffer.from('{}'), {}, this.timeoutMs);
     if (ch.status !== 200) throw replyError(ch);
     const challenge = String((ch.body as { challenge?: unknown }).challenge);
     const fields = {
@@ -82,7 +133,7 @@ export class ControlClient {
     };
     const signature = sign(null, enrolSigningBytes(fields), this.key).toString('base64');
     const body = Buffer.from(JSON.stringify({ ...fields, authKey: p.authKey, signature }));
-    const r = await sendRequest(this.target, 'POST', '/v1/enrol', body, {}, this.timeoutMs);
+    const r = await sendRequest(target, 'POST', '/v1/enrol', body, {}, this.timeoutMs);
     if (r.status !== 200 && r.status !== 201) throw replyError(r);
     return r.body as EnrolReply;
   }
@@ -95,8 +146,19 @@ export class ControlClient {
    */
   async poll(after: number, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<SignedNetmap | null> {
     const path = `/v1/netmap?after=${after}${opts.waitMs !== undefined ? `&wait=${opts.waitMs}` : ''}`;
-    const headers = signRequest(this.key, this.identityKey, 'GET', path, '');
-    const r = await sendRequest(this.target, 'GET', path, undefined, headers, (opts.waitMs ?? 25_000) + this.timeoutMs, opts.signal);
+    const r = await this.withFailover(
+      (target) =>
+        sendRequest(
+          target,
+          'GET',
+          path,
+          undefined,
+          signRequest(this.key, this.identityKey, 'GET', path, ''),
+          (opts.waitMs ?? 25_000) + this.timeoutMs,
+          opts.signal,
+        ),
+      opts.signal,
+    );
     if (r.status === 204) return null;
     if (r.status !== 200) throw replyError(r);
     return r.body as SignedNetmap;
@@ -108,8 +170,16 @@ export class ControlClient {
    */
   async report(update: { endpoints?: Endpoint[]; keys?: Record<string, string>; probePort?: number | null }): Promise<number> {
     const body = JSON.stringify(update);
-    const headers = signRequest(this.key, this.identityKey, 'POST', '/v1/node', body);
-    const r = await sendRequest(this.target, 'POST', '/v1/node', Buffer.from(body), headers, this.timeoutMs);
+    const r = await this.withFailover((target) =>
+      sendRequest(
+        target,
+        'POST',
+        '/v1/node',
+        Buffer.from(body),
+        signRequest(this.key, this.identityKey, 'POST', '/v1/node', body),
+        this.timeoutMs,
+      ),
+    );
     if (r.status !== 200) throw replyError(r);
     return Number((r.body as { version?: unknown }).version);
   }

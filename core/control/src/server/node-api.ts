@@ -102,7 +102,7 @@ async function handle(svc: ControlService, pollTimeout: number, req: IncomingMes
     case 'GET /v1/netmap': {
       const auth = requestAuth(req);
       const body = await readBody(req, NODE_BODY_LIMIT);
-      const node = svc.authenticate(auth, 'GET', rawPath, body);
+      const node = await svc.authenticateFresh(auth, 'GET', rawPath, body);
       const after = intParam(url, 'after', 0, Number.MAX_SAFE_INTEGER);
       const wait = intParam(url, 'wait', pollTimeout, MAX_POLL_WAIT_MS);
       const abort = new AbortController();
@@ -118,7 +118,7 @@ async function handle(svc: ControlService, pollTimeout: number, req: IncomingMes
     case 'POST /v1/node': {
       const auth = requestAuth(req);
       const raw = await readBody(req, NODE_BODY_LIMIT);
-      const node = svc.authenticate(auth, 'POST', rawPath, raw);
+      const node = await svc.authenticateFresh(auth, 'POST', rawPath, raw);
       const upd = parseSelfUpdate(parseJsonBody(raw));
       const r = await svc.selfUpdate(node.identityKey, upd);
       return sendJson(res, 200, { node: nodeView(r.node), version: r.version });

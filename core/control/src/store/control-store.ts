@@ -4,15 +4,18 @@
  * half a change (a failed write rolls back: nothing stored).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { ControlledTransaction, Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { RustynetError, type Endpoint } from '@rustynet/plugin-api';
 import { hostAddresses } from '../addresses.js';
 import type { AclDocument } from '../acl/document.js';
+import type { DatabaseEngine } from '../db/open.js';
+import { CHANGE_CHANNEL } from '../db/open-postgres.js';
 import type { ControlDatabase } from '../db/schema.js';
 import { authFailed, toRustynetError, unknownNode } from '../errors.js';
 import { aclFromColumn, authKeyFromRow, nodeFromRow } from './codec.js';
 import { bumpVersion, takeHostIndex, type Db } from './meta.js';
 import { pickNodeName, validateNodeName } from './names.js';
+import { runTransaction } from './transaction.js';
 import type { AuthKeyInfo, ControlNode, Snapshot } from './types.js';
 
 /** Prefix of every pre-auth key text. */
@@ -58,36 +61,32 @@ export interface NodeSelfUpdate {
 
 /** The store. Construct with an open Kysely; methods throw RustynetErrors only. */
 export class ControlStore {
-  constructor(private readonly db: Kysely<ControlDatabase>) {}
+  /** @param engine how `db` stores (default `sqlite`): PostgreSQL gets SERIALIZABLE retries and change announcements. */
+  constructor(
+    private readonly db: Kysely<ControlDatabase>,
+    readonly engine: DatabaseEngine = 'sqlite',
+  ) {}
 
-  /**
-   * Runs `fn` in a transaction, mapping storage failures to `STORAGE_FAILED`. A controlled
-   * transaction, so the original error survives: when SQLite already rolled back by itself
-   * (SQLITE_FULL), the failing ROLLBACK must not replace the real cause.
-   */
-  private async tx<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
-    let trx: ControlledTransaction<ControlDatabase>;
-    try {
-      trx = await this.db.startTransaction().execute();
-    } catch (err) {
-      throw toRustynetError(err);
-    }
-    try {
-      const result = await fn(trx);
-      await trx.commit().execute();
-      return result;
-    } catch (err) {
-      await trx
-        .rollback()
-        .execute()
-        .catch(() => undefined);
-      throw toRustynetError(err);
-    }
+  /** Runs `fn` in one write transaction (PostgreSQL: under the write lock, see transaction.ts). */
+  private tx<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    return runTransaction(this.db, this.engine, fn);
+  }
+
+  /** Runs `fn` in one read-only snapshot (PostgreSQL: REPEATABLE READ, no lock). */
+  private read<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    return runTransaction(this.db, this.engine, fn, { readOnlySnapshot: true });
+  }
+
+  /** Bumps the version inside `trx`; on PostgreSQL also announces it to the other instances (delivered at commit). */
+  private async bump(trx: Db, now: number): Promise<number> {
+    const version = await bumpVersion(trx, now);
+    if (this.engine === 'postgres') await sql`select pg_notify(${CHANGE_CHANNEL}, ${String(version)})`.execute(trx);
+    return version;
   }
 
   /** Reads everything netmaps are built from. */
   async snapshot(): Promise<Snapshot> {
-    return this.tx(async (trx) => {
+    return this.read(async (trx) => {
       const meta = await trx.selectFrom('meta').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
       const rows = await trx.selectFrom('nodes').selectAll().orderBy('id').execute();
       const canaryAcl = aclFromColumn(meta.canary_acl);
@@ -104,7 +103,17 @@ export class ControlStore {
 
   /** Issues a new version with nothing else changed (start-up, re-signing). */
   async newVersion(now = Date.now()): Promise<number> {
-    return this.tx((trx) => bumpVersion(trx, now));
+    return this.tx((trx) => this.bump(trx, now));
+  }
+
+  /** The version stored now (cheap: one row). Other instances sharing the database may have moved it. */
+  async storedVersion(): Promise<number> {
+    try {
+      const row = await this.db.selectFrom('meta').select('version').where('id', '=', 1).executeTakeFirstOrThrow();
+      return Number(row.version);
+    } catch (err) {
+      throw toRustynetError(err);
+    }
   }
 
   /**
@@ -129,7 +138,7 @@ export class ControlStore {
 
   /** Lists pre-auth keys (never their text). */
   async listAuthKeys(): Promise<AuthKeyInfo[]> {
-    return this.tx(async (trx) => (await trx.selectFrom('auth_keys').selectAll().orderBy('created_at').execute()).map(authKeyFromRow));
+    return this.read(async (trx) => (await trx.selectFrom('auth_keys').selectAll().orderBy('created_at').execute()).map(authKeyFromRow));
   }
 
   /**
@@ -203,7 +212,7 @@ export class ControlStore {
           .execute();
         created = true;
       }
-      const version = await bumpVersion(trx, now);
+      const version = await this.bump(trx, now);
       const row = await trx.selectFrom('nodes').selectAll().where('identity_key', '=', input.identityKey).executeTakeFirstOrThrow();
       return { node: nodeFromRow(row), created, version };
     });
@@ -223,7 +232,7 @@ export class ControlStore {
 
   /** The node with this identity key. @throws RustynetError `UNKNOWN_PEER`. */
   async nodeByIdentity(identityKey: string): Promise<ControlNode> {
-    return this.tx(async (trx) => {
+    return this.read(async (trx) => {
       const row = await trx.selectFrom('nodes').selectAll().where('identity_key', '=', identityKey).executeTakeFirst();
       if (!row) throw unknownNode(identityKey, 'x-rustynet-node');
       return nodeFromRow(row);
@@ -252,7 +261,7 @@ export class ControlStore {
         .set({ ...set, updated_at: now })
         .where('id', '=', node.id)
         .execute();
-      const version = await bumpVersion(trx, now);
+      const version = await this.bump(trx, now);
       return { node: await this.find(trx, node.id), version };
     });
   }
@@ -270,7 +279,7 @@ export class ControlStore {
         .executeTakeFirst();
       if (clash) throw new RustynetError('INVALID_INPUT', `name ${name} is taken by node ${clash.id}`, { field: 'name' });
       await trx.updateTable('nodes').set({ name, updated_at: now }).where('id', '=', node.id).execute();
-      const version = await bumpVersion(trx, now);
+      const version = await this.bump(trx, now);
       return { node: { ...node, name, updatedAt: now }, version };
     });
   }
@@ -285,7 +294,7 @@ export class ControlStore {
         .set({ tags: JSON.stringify(sorted), updated_at: now })
         .where('id', '=', node.id)
         .execute();
-      const version = await bumpVersion(trx, now);
+      const version = await this.bump(trx, now);
       return { node: { ...node, tags: sorted, updatedAt: now }, version };
     });
   }
@@ -295,7 +304,7 @@ export class ControlStore {
     return this.tx(async (trx) => {
       const node = await this.find(trx, ref);
       await trx.deleteFrom('nodes').where('id', '=', node.id).execute();
-      const version = await bumpVersion(trx, now);
+      const version = await this.bump(trx, now);
       return { node, version };
     });
   }
@@ -305,7 +314,7 @@ export class ControlStore {
     return this.tx(async (trx) => {
       const node = await this.find(trx, ref);
       await trx.updateTable('nodes').set({ expired_at: now, updated_at: now }).where('id', '=', node.id).execute();
-      const version = await bumpVersion(trx, now);
+      const version = await this.bump(trx, now);
       return { node: { ...node, expiredAt: now, updatedAt: now }, version };
     });
   }
@@ -319,7 +328,7 @@ export class ControlStore {
       const text = JSON.stringify(doc);
       const set = canaryTag === null ? { acl: text, canary_acl: null, canary_tag: null } : { canary_acl: text, canary_tag: canaryTag };
       await trx.updateTable('meta').set(set).where('id', '=', 1).execute();
-      return bumpVersion(trx, now);
+      return this.bump(trx, now);
     });
   }
 
@@ -334,7 +343,7 @@ export class ControlStore {
       const set =
         action === 'promote' ? { acl: meta.canary_acl, canary_acl: null, canary_tag: null } : { canary_acl: null, canary_tag: null };
       await trx.updateTable('meta').set(set).where('id', '=', 1).execute();
-      return bumpVersion(trx, now);
+      return this.bump(trx, now);
     });
   }
 }

@@ -2,20 +2,30 @@
  * The `meta` row: the persisted netmap version counter and the ACLs. {@link bumpVersion} runs
  * inside the transaction of every change, so a change and its version commit together.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ControlDatabase } from '../db/schema.js';
 
 /** A database handle or an open transaction. */
 export type Db = Kysely<ControlDatabase> | Transaction<ControlDatabase>;
 
 /**
- * Increments the persisted version (stamping `issued_at` = `now`) and returns the new one.
- * Run it inside the change's transaction.
+ * Issues the next version, `max(version + 1, now)`, stamping `issued_at` = `now`, and returns
+ * it. Run it inside the change's transaction.
+ *
+ * Versions follow the clock (Unix ms) and step by one when changes come faster than that. Why:
+ * after a restore of an older backup (or on a fresh database), the next version is still above
+ * every version issued before (the daemons' watermarks), as long as the clock did not go back
+ * and the old control plane had not run ahead of its clock (over 1000 versions per second for a
+ * long time). The restore also keeps the higher of the live and the backed-up counter. See
+ * docs/operations/backup-restore.md.
  */
 export async function bumpVersion(db: Db, now: number): Promise<number> {
   const row = await db
     .updateTable('meta')
-    .set((eb) => ({ version: eb('version', '+', 1), issued_at: now }))
+    .set({
+      version: sql<number>`case when version + 1 > cast(${now} as bigint) then version + 1 else cast(${now} as bigint) end`,
+      issued_at: now,
+    })
     .where('id', '=', 1)
     .returning('version')
     .executeTakeFirstOrThrow();

@@ -31,6 +31,11 @@ export interface NetmapLimitsConfig {
 export interface ControlSourceConfig {
   /** Base URL of the control plane's node API (`https://control.example:4242`). */
   url: string;
+  /**
+   * Further instances of the same control plane (sharing its PostgreSQL database), tried in
+   * order when the current one is unreachable; the daemon stays on the one that answers. At most 8.
+   */
+  urls?: string[];
   /** File holding the pre-auth key (mode 0600; a secret, never logged). Used only to enrol. */
   authKeyFile: string;
   /** Extra CA certificate(s) (PEM) trusted for an HTTPS `url`. */
@@ -178,6 +183,12 @@ export const daemonConfigSchema = {
               required: ['url', 'authKeyFile'],
               properties: {
                 url: { type: 'string', format: 'uri', pattern: '^https?://' },
+                urls: {
+                  type: 'array',
+                  maxItems: 8,
+                  uniqueItems: true,
+                  items: { type: 'string', format: 'uri', pattern: '^https?://' },
+                },
                 authKeyFile: path,
                 caFile: path,
                 endpoints: {
