@@ -2,7 +2,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Clock, Counter, Endpoint, Logger, Metrics, NodeId } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { parseCidr, cidrKey } from '../util/ip.js';
-import { decodeProbe, encodeProbe, verifyProbe, type ProbeMessage } from './probe-protocol.js';
+import { decodeProbe, encodeProbe, verifyProbe, type ProbeChannel, type ProbeMessage } from './probe-protocol.js';
 import type { ProbeTransport } from './probe-transport.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -33,6 +33,7 @@ export interface ProbeOutcome {
 /** Why a received datagram was dropped (label of `rustynet_path_probe_dropped_total`). */
 export type ProbeDropReason =
   | 'malformed'
+  | 'wrong_channel'
   | 'wrong_receiver'
   | 'unknown_sender'
   | 'stale'
@@ -56,6 +57,11 @@ export interface ProberOptions {
   sign: (data: Uint8Array) => Uint8Array;
   clock: Clock;
   transport: ProbeTransport;
+  /**
+   * The path this prober measures (default `direct`): it sends and accepts only that channel's
+   * message types. The relay prober's targets are pseudo endpoints `{ host: <node id>, port: 0 }`.
+   */
+  channel?: ProbeChannel;
   /** Largest |timestamp - now| accepted, ms (default {@link DEFAULT_PROBE_MAX_SKEW_MS}). */
   maxSkewMs?: number;
   /** Signature checks one claimed sender may cost: burst (default 16) and per second (default 20). */
@@ -118,20 +124,22 @@ export class DirectPathProber {
   private byNonce = new Map<string, Outstanding>();
   private lastSentTs = 0;
   private readonly maxSkewMs: number;
+  private readonly channel: ProbeChannel;
   private readonly verifyBurst: number;
   private readonly verifyRate: number;
   private readonly counters: { sent: Counter; replies: Counter; answered: Counter; dropped: Counter } | undefined;
 
   constructor(private readonly opts: ProberOptions) {
     this.maxSkewMs = opts.maxSkewMs ?? DEFAULT_PROBE_MAX_SKEW_MS;
+    this.channel = opts.channel ?? 'direct';
     this.verifyBurst = opts.verifyBurst ?? DEFAULT_PROBE_VERIFY_BURST;
     this.verifyRate = opts.verifyRatePerSecond ?? DEFAULT_PROBE_VERIFY_RATE;
     const m = opts.metrics;
     this.counters = m && {
-      sent: m.counter('rustynet_path_probes_sent_total', 'Direct-path PINGs sent'),
-      replies: m.counter('rustynet_path_probe_replies_total', 'Valid PONGs received for our PINGs'),
-      answered: m.counter('rustynet_path_pings_answered_total', 'Valid PINGs from peers answered with a PONG'),
-      dropped: m.counter('rustynet_path_probe_dropped_total', 'Probe datagrams dropped, by reason', ['reason']),
+      sent: m.counter('rustynet_path_probes_sent_total', 'Path PINGs sent, by path', ['channel']),
+      replies: m.counter('rustynet_path_probe_replies_total', 'Valid PONGs received for our PINGs, by path', ['channel']),
+      answered: m.counter('rustynet_path_pings_answered_total', 'Valid PINGs from peers answered with a PONG, by path', ['channel']),
+      dropped: m.counter('rustynet_path_probe_dropped_total', 'Probe datagrams dropped, by path and reason', ['channel', 'reason']),
     };
     opts.transport.onMessage((data, from) => this.receive(data, from));
   }
@@ -194,12 +202,15 @@ export class DirectPathProber {
     const ts = Math.max(now, this.lastSentTs + 1);
     this.lastSentTs = ts;
     const nonce = randomBytes(16);
-    const data = encodeProbe({ type: 'ping', sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts }, this.opts.sign);
+    const data = encodeProbe(
+      { type: 'ping', channel: this.channel, sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts },
+      this.opts.sign,
+    );
     const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
     this.outstanding.set(peer, o);
     this.byNonce.set(o.nonce, o);
     this.opts.transport.send(data, entry.target);
-    this.counters?.sent.inc();
+    this.counters?.sent.inc({ channel: this.channel });
     return true;
   }
 
@@ -256,7 +267,7 @@ export class DirectPathProber {
   }
 
   private drop(reason: ProbeDropReason, from: Endpoint, msg?: ProbeMessage): void {
-    this.counters?.dropped.inc({ reason });
+    this.counters?.dropped.inc({ channel: this.channel, reason });
     this.opts.logger?.trace(
       { reason, from: `${from.host}:${from.port}`, ...(msg && { sender: msg.sender, type: msg.type }) },
       'probe dropped',
@@ -273,6 +284,10 @@ export class DirectPathProber {
       const msg = decodeProbe(data);
       if (typeof msg === 'string') {
         this.drop('malformed', from);
+        return;
+      }
+      if (msg.channel !== this.channel) {
+        this.drop('wrong_channel', from, msg);
         return;
       }
       if (msg.receiver !== this.opts.selfId) {
@@ -313,7 +328,10 @@ export class DirectPathProber {
     this.lastSentTs = ts;
     let pong: Buffer;
     try {
-      pong = encodeProbe({ type: 'pong', sender: this.opts.selfId, receiver: msg.sender, nonce: msg.nonce, timestamp: ts }, this.opts.sign);
+      pong = encodeProbe(
+        { type: 'pong', channel: this.channel, sender: this.opts.selfId, receiver: msg.sender, nonce: msg.nonce, timestamp: ts },
+        this.opts.sign,
+      );
     } catch (err) {
       this.opts.logger?.warn({ err: (err as Error).message }, 'cannot sign a PONG');
       return;
@@ -321,7 +339,7 @@ export class DirectPathProber {
     // Same ids, same fixed fields: a PONG is exactly as long as the PING (no amplification).
     if (pong.length > size) return;
     this.opts.transport.send(pong, from);
-    this.counters?.answered.inc();
+    this.counters?.answered.inc({ channel: this.channel });
   }
 
   private onPong(msg: ProbeMessage, from: Endpoint): void {
@@ -349,7 +367,7 @@ export class DirectPathProber {
     }
     o.answered = true;
     o.rttMs = Math.max(0, this.opts.clock.now() - o.sentAt);
-    this.counters?.replies.inc();
+    this.counters?.replies.inc({ channel: this.channel });
     this.opts.onReply?.(o.peer, o.rttMs);
   }
 }
