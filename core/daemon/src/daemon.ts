@@ -336,7 +336,7 @@ export class Daemon {
         STOP_HOOK_MS,
       );
       await s.dataPlane.stop();
-      await s.probing?.close().catch(() => undefined);
+      await s.probing?.transport.close().catch(() => undefined);
       await s.api.stop().catch((err: unknown) => s.logger.error({ err: String(err) }, 'local API stop failed'));
       await s.audit.append('daemon.stop', {}).catch(() => undefined);
       if (this.node.state !== 'failed') this.node.state = 'down';

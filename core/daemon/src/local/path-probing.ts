@@ -43,19 +43,23 @@ const TUNNEL_STATS_TIMEOUT_MS = 2_000;
  * them peers stay direct and no PINGs are sent.
  */
 export class PathProbing {
+  /** Closes the probe socket and the relay probe channel (idempotent); the daemon calls it at stop. */
+  readonly transport: Pick<ProbeTransport, 'close'>;
+
   private constructor(
-    readonly transport: ProbeTransport,
-    /** The probe channel through the relay plugin (closed with {@link close}). */
-    readonly relayTransport: ProbeTransport,
+    udp: ProbeTransport,
+    /** The probe channel through the relay plugin. */
+    relay: ProbeTransport,
     readonly controller: PathController,
     /** Why switching is impossible whatever the netmap says, or undefined. */
     readonly switchingUnsupported: string | undefined,
-  ) {}
-
-  /** Closes the probe socket and the relay probe channel. Idempotent. */
-  async close(): Promise<void> {
-    await this.relayTransport.close();
-    await this.transport.close();
+  ) {
+    this.transport = {
+      close: async () => {
+        await relay.close();
+        await udp.close();
+      },
+    };
   }
 
   /**

@@ -243,7 +243,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
     logger.error({ code: e.code, err: e.message }, 'daemon start failed');
     await hooks.runShutdown().catch(() => undefined);
     if (plugins) await stopLoaded(plugins, logger, callOptions);
-    await probing?.close().catch(() => undefined);
+    await probing?.transport.close().catch(() => undefined);
     await api.stop().catch((e2: unknown) => logger.error({ err: String(e2) }, 'local API stop failed'));
     await audit.append('daemon.stop', {}).catch(() => undefined);
     logger.info('daemon stopped');
