@@ -20,24 +20,16 @@ import {
   type PeerState,
 } from './path-types.js';
 
-export {
-  DEFAULT_FAILURES_TO_RELAY,
-  DEFAULT_PROBE_INTERVAL_MS,
-  DEFAULT_SUCCESSES_TO_DIRECT,
-  MAX_SWITCH_BACKOFF_MS,
-  type PathControllerOptions,
-  type PathProber,
-  type PathSwitch,
-  type PeerPathState,
-} from './path-types.js';
+// The controller's options, defaults and shapes (the public ones are re-exported by the package index).
+export * from './path-types.js';
 
 /**
  * Per-peer direct <-> relay state machine, driven by the direct-path prober.
  *
  * Every `intervalMs` ({@link tick}): each probed peer's last PING is scored (answered or not),
  * then a new PING goes out. A direct peer with `failuresToRelay` consecutive unanswered probes
- * goes to the relay, once a PING sent through the relay to the peer's daemon was answered ({@link RelayProof}; if neither
- * path answers, the peer stays direct): `relay.openPath({peer, backendEndpoint})`, then
+ * goes to the relay once a PING sent through the relay to the peer's daemon was answered
+ * ({@link RelayProof}; if neither path answers, it stays direct): `relay.openPath(...)`, then
  * `backend.updatePeerEndpoint(peer, <local relay endpoint>)`. Probing of the direct path goes on;
  * after `successesToDirect` consecutive answers: `backend.updatePeerEndpoint(peer, <direct
  * endpoint>)`, then `relay.closePath(peer)`. Each switch is logged (info: peer, from, to,

@@ -237,11 +237,7 @@ export class RelayCore {
       this.replyUnvalidated(encodeReject(RejectReason.NOT_REGISTERED), receivedLen, port, address);
   }
 
-  /**
-   * Forwards DATA, or a PROBE (`probe`: same layout and checks, same per-node budgets, payload at
-   * most MAX_PROBE_PAYLOAD bytes, delivered with a PROBE header so the client hands it to its
-   * daemon instead of the backend).
-   */
+  /** Forwards DATA, or PROBE (same checks and budgets, payload <= MAX_PROBE_PAYLOAD, keeps its type). */
   private onData(msg: Buffer, session: Session | undefined, address: string, port: number, probe = false): void {
     const now = this.now();
     const src = this.live(session, now);
