@@ -1,11 +1,11 @@
 /**
  * Client of the daemon's local API: HTTP/1.1 over the unix socket named in the daemon config
  * (`socket`). Endpoints: GET /v1/status, GET /v1/plugins, POST /v1/up, POST /v1/down,
- * POST /v1/netmap/reload, GET /metrics.
+ * POST /v1/netmap/reload, GET /v1/netmap, POST /v1/ping, GET /v1/audit, GET /v1/timeline, GET /metrics.
  */
 import { request } from 'node:http';
-import { RustynetError, isRustynetError, ErrorCodes, type ErrorCode } from '@rustynet/plugin-api';
-import type { DaemonStatus, PluginInfo } from '@rustynet/daemon';
+import { RustynetError, isRustynetError, ErrorCodes, type ErrorCode, type Netmap } from '@rustynet/plugin-api';
+import type { AuditReport, DaemonStatus, PingResult, PluginInfo } from '@rustynet/daemon';
 
 /** Socket path used when neither `--socket` nor `RUSTYNET_SOCKET` is given. */
 export const DEFAULT_SOCKET = '/run/rustynet/rustynetd.sock';
@@ -15,7 +15,14 @@ export function resolveSocket(option: string | undefined, env: Record<string, st
   return option ?? (env['RUSTYNET_SOCKET'] || DEFAULT_SOCKET);
 }
 
-export type { DaemonStatus, PeerStatus } from '@rustynet/daemon';
+export type { DaemonStatus, PeerStatus, PingResult, AuditReport } from '@rustynet/daemon';
+
+/** Answer of GET /v1/netmap. */
+export interface NetmapReport {
+  node: string;
+  appliedAt: string | null;
+  netmap: Netmap | null;
+}
 
 /** A loaded plugin as the daemon reports it (`GET /v1/plugins`, `status.plugins`). */
 export type PluginStatus = PluginInfo;
@@ -172,6 +179,34 @@ export class LocalApiClient {
   /** POST /v1/netmap/reload. */
   reloadNetmap(): Promise<unknown> {
     return apiRequest(this.socketPath, 'POST', '/v1/netmap/reload', { timeoutMs: this.timeoutMs });
+  }
+
+  /** GET /v1/netmap: this node's id and the applied netmap (or null). */
+  async netmap(): Promise<NetmapReport> {
+    const body = (await apiRequest(this.socketPath, 'GET', '/v1/netmap', { timeoutMs: this.timeoutMs })) as NetmapReport | null;
+    if (!body || typeof body.node !== 'string') throw new RustynetError('INTERNAL', 'local API /v1/netmap returned an unexpected body');
+    return body;
+  }
+
+  /**
+   * POST /v1/ping: one diagnostic ping of `peer` (id, name, overlay IP or key).
+   * @param opts.directOnly only the path prober's direct PING (no ICMP through the tunnel).
+   */
+  ping(peer: string, timeoutMs: number, opts: { directOnly?: boolean } = {}): Promise<PingResult> {
+    const q = new URLSearchParams({ peer, timeoutMs: String(timeoutMs), ...(opts.directOnly && { directOnly: '1' }) });
+    return apiRequest(this.socketPath, 'POST', `/v1/ping?${q.toString()}`, {
+      timeoutMs: timeoutMs + this.timeoutMs,
+    }) as Promise<PingResult>;
+  }
+
+  /** GET /v1/audit: the audit log's start-up check and a check now. */
+  audit(): Promise<AuditReport> {
+    return apiRequest(this.socketPath, 'GET', '/v1/audit', { timeoutMs: this.timeoutMs }) as Promise<AuditReport>;
+  }
+
+  /** GET /v1/timeline: the hook timeline. */
+  timeline(): Promise<unknown> {
+    return apiRequest(this.socketPath, 'GET', '/v1/timeline', { timeoutMs: this.timeoutMs });
   }
 
   /** GET /metrics (Prometheus text). */

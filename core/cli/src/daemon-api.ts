@@ -28,7 +28,13 @@ const REQUIRED = [
   'readPrivateKeyFile',
   'publicKeyFromPrivatePem',
   'loadDaemonConfig',
+  'checkDaemonConfig',
+  'startOpsHttpServer',
+  'PromMetrics',
+  'collectProcessMetrics',
   'Daemon',
+  'verifyAuditLog',
+  'auditHeadPathOf',
 ] as const satisfies ReadonlyArray<keyof typeof DaemonPackage>;
 
 /** The `@rustynet/daemon` exports the CLI relies on, with the daemon's own types. */

@@ -4,10 +4,11 @@
  * (see control-source.ts).
  */
 import type { Command } from 'commander';
+import { dirname, join, resolve } from 'node:path';
 import { apiRequest } from './api-client.js';
 import { prepareControlSource } from './control-source.js';
-import { daemonModule, type DaemonInstance } from './daemon-api.js';
-import { formatError } from './errors.js';
+import { daemonModule, type DaemonConfigView, type DaemonInstance, type DaemonModule } from './daemon-api.js';
+import { EXIT_USAGE, ExitStatus, formatError } from './errors.js';
 import { describeIngest } from './format.js';
 import { io, printJson, type CliIo } from './io.js';
 import { addExamples, createBaseProgram, runProgram } from './program.js';
@@ -18,12 +19,27 @@ export const SIGNAL_COALESCE_MS = 2_000;
 /** How long a clean stop may take before a second signal (or this deadline) forces exit. */
 export const STOP_DEADLINE_MS = 30_000;
 
+/** Where the default config lives unless `RUSTYNET_CONFIG_DIR` says otherwise. */
+export const DEFAULT_CONFIG_DIR = '/etc/rustynet';
+
+/** `$RUSTYNET_CONFIG_DIR/rustynetd.json`, else `/etc/rustynet/rustynetd.json`. */
+export function defaultConfigPath(env: Record<string, string | undefined>): string {
+  return join(env['RUSTYNET_CONFIG_DIR'] || DEFAULT_CONFIG_DIR, 'rustynetd.json');
+}
+
 /** Builds the `rustynetd` program. */
 export function createRustynetdProgram(): Command {
   const program = createBaseProgram('rustynetd', 'Rustynet daemon: applies signed netmaps to the loaded backend and plugins');
   program
-    .requiredOption('-c, --config <file>', 'daemon configuration (JSON; schema: daemonConfigSchema of @rustynet/daemon)')
-    .option('--check', 'validate the configuration, print it (without secrets) and exit');
+    .option(
+      '-c, --config <file>',
+      'daemon configuration (JSON; schema: daemonConfigSchema of @rustynet/daemon); default $RUSTYNET_CONFIG_DIR/rustynetd.json, else /etc/rustynet/rustynetd.json',
+    )
+    .option(
+      '--check',
+      'check the configuration (every plugin loaded and its options validated, key files, netmap), print what was checked, exit 0 or 2',
+    )
+    .option('--json', 'with --check: print the checks and the effective configuration as JSON');
   program.addHelpText(
     'after',
     `
@@ -32,26 +48,30 @@ Signals:
                    2 s later exits at once
   SIGHUP           re-read the netmap source now
 
-Logs go to the configured log.file, or to stdout.`,
+Logs go to the configured log.file, or to stdout. Relative paths in the configuration, and plugin
+packages, are resolved from the configuration file's directory.`,
   );
   addExamples(program, [
     'rustynetd --config /etc/rustynet/rustynetd.json',
-    'rustynetd --config ./a.json --check',
+    'rustynetd --check                        # checks /etc/rustynet/rustynetd.json',
+    'rustynetd --config ./a.json --check --json',
     'ip netns exec node-a rustynetd --config /tmp/mesh/a.json',
   ]);
-  program.action(async (opts: { config: string; check?: boolean }) => {
+  program.action(async (opts: { config?: string; check?: boolean; json?: boolean }) => {
+    const cliIo = io();
     const d = await daemonModule();
-    const config = await d.loadDaemonConfig(opts.config);
+    const configPath = resolve(opts.config ?? defaultConfigPath(cliIo.env));
+    const config = await d.loadDaemonConfig(configPath);
+    const cwd = dirname(configPath);
     if (opts.check) {
-      printJson(config);
+      await runCheck(d, config, configPath, cwd, opts.json === true);
       return;
     }
-    const cliIo = io();
     const control =
       'control' in config.netmap
         ? await prepareControlSource(config, config.netmap.control, d, (line) => cliIo.err(`rustynetd: control: ${line}\n`))
         : undefined;
-    const daemon = new d.Daemon(config, { cwd: process.cwd(), ...(control && { netmapSource: control.source }) });
+    const daemon = new d.Daemon(config, { cwd, ...(control && { netmapSource: control.source }) });
     await runUntilSignal(
       daemon,
       config.socket,
@@ -65,6 +85,30 @@ Logs go to the configured log.file, or to stdout.`,
     );
   });
   return program;
+}
+
+/**
+ * `rustynetd --check`: prints one line per checked field (or JSON), then exits 2 naming the first
+ * failing field when anything failed.
+ */
+async function runCheck(d: DaemonModule, config: DaemonConfigView, path: string, cwd: string, json: boolean): Promise<void> {
+  const cliIo = io();
+  const checks = await d.checkDaemonConfig(config, cwd);
+  const failed = checks.filter((c) => c.result === 'fail');
+  if (json) printJson({ config: path, ok: failed.length === 0, checks, effective: config });
+  else {
+    cliIo.out(`rustynetd: checking ${path}\n`);
+    const width = Math.max(...checks.map((c) => c.field.length));
+    for (const c of checks) cliIo.out(`  ${c.result.toUpperCase().padEnd(4)}  ${c.field.padEnd(width)}  ${c.message}\n`);
+  }
+  const first = failed[0];
+  if (first) {
+    cliIo.err(
+      `rustynetd: ${first.code ?? 'CONFIG_INVALID'}: ${first.field}: ${first.message}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''}\n`,
+    );
+    throw new ExitStatus(EXIT_USAGE);
+  }
+  if (!json) cliIo.out(`rustynetd: ${path} is OK (${checks.length} checks)\n`);
 }
 
 /**

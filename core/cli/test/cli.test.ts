@@ -34,6 +34,8 @@ describe('rustynet CLI: help and argument parsing', () => {
       'plugin list',
       'plugin test',
       'plugin init',
+      'metrics',
+      'service install',
     ]) {
       expect(paths, p).to.include(p);
     }
@@ -56,7 +58,16 @@ describe('rustynet CLI: help and argument parsing', () => {
   });
 
   it('--json is offered where output is data', async () => {
-    for (const p of [['status'], ['up'], ['down'], ['keygen'], ['netmap', 'verify'], ['plugin', 'list']]) {
+    for (const p of [
+      ['status'],
+      ['up'],
+      ['down'],
+      ['keygen'],
+      ['netmap', 'verify'],
+      ['plugin', 'list'],
+      ['metrics'],
+      ['service', 'install'],
+    ]) {
       const r = await rn([...p, '--help']);
       expect(r.stdout, p.join(' ')).to.contain('--json');
     }
@@ -73,6 +84,22 @@ describe('rustynet CLI: help and argument parsing', () => {
       [['plugin', 'test', 'x', '--reporter', 'tap'], /Allowed choices are spec, json, junit/],
       [['plugin', 'init', 'foo'], /required option '--kind <kind>'/],
       [['plugin', 'init', 'foo', '--kind', 'toaster'], /Allowed choices are backend, policy, dns, relay/],
+      [
+        [
+          'relay',
+          'serve',
+          '--listen',
+          '127.0.0.1:3478',
+          '--netmap',
+          'n.json',
+          '--control-plane-key',
+          Buffer.alloc(32).toString('base64'),
+          '--metrics-listen',
+          'localhost',
+        ],
+        /--metrics-listen: expected <ip>:<port>/,
+      ],
+      [['service', 'install', '--root', '/nonexistent-rn-root', '--metrics-port', '0'], /--metrics-port/],
     ];
     for (const [args, re] of cases) {
       const r = await rn(args);
@@ -98,14 +125,15 @@ describe('rustynet CLI: help and argument parsing', () => {
     expect(r.stdout.trim()).to.match(/^\d+\.\d+\.\d+/);
   });
 
-  it('rustynetd: --help documents signals, requires --config', async () => {
+  it('rustynetd: --help documents signals; without --config it reads $RUSTYNET_CONFIG_DIR/rustynetd.json', async () => {
     const h = await rnd(['--help']);
     expect(h.code).to.equal(0);
     expect(h.stdout).to.contain('SIGHUP');
     expect(h.stdout).to.contain('Examples:');
-    const r = await rnd([]);
+    expect(h.stdout).to.contain('/etc/rustynet/rustynetd.json');
+    const r = await rnd([], { RUSTYNET_CONFIG_DIR: '/nonexistent-rustynet-etc' });
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.match(/^rustynetd: INVALID_INPUT: required option '-c, --config <file>'/);
+    expect(r.stderr).to.match(/^rustynetd: CONFIG_INVALID: \/nonexistent-rustynet-etc\/rustynetd\.json: cannot be read/);
   });
 });
 

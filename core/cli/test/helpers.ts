@@ -24,13 +24,13 @@ export async function rn(args: string[], opts: { env?: Record<string, string>; s
 }
 
 /** Runs `rustynetd <args>` in-process with captured output (only for arguments that return at once). */
-export async function rnd(args: string[]): Promise<RunResult> {
+export async function rnd(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   let stdout = '';
   let stderr = '';
   const code = await runDaemonCli(['node', 'rustynetd', ...args], {
     out: (t) => void (stdout += t),
     err: (t) => void (stderr += t),
-    env: {},
+    env: { ...env },
     readStdin: async () => '',
   });
   return { code, stdout, stderr };

@@ -272,7 +272,7 @@ describe('rustynetd config handling', () => {
     expect(left, 'API socket left behind').to.equal(false);
   });
 
-  it('--check validates and prints the config without starting anything', async () => {
+  it('--check validates the config, prints what it checked and fails naming the missing keys and netmap', async () => {
     const cfg = {
       node: 'a',
       stateDir: join(dir, 'state'),
@@ -282,8 +282,12 @@ describe('rustynetd config handling', () => {
       backend: { plugin: '@rustynet/backend-wireguard', interfaceName: 'rnunit0', keyDirectory: join(dir, 'keys') },
     };
     await writeFile(join(dir, 'ok.json'), JSON.stringify(cfg));
-    const r = await rnd(['--config', join(dir, 'ok.json'), '--check']);
-    expect(r.code, r.stderr).to.equal(0);
-    expect(JSON.parse(r.stdout)).to.deep.include({ node: 'a', socket: join(dir, 'a.sock') });
+    const r = await rnd(['--config', join(dir, 'ok.json'), '--check', '--json']);
+    expect(r.code).to.equal(2);
+    const out = JSON.parse(r.stdout) as { effective: unknown; checks: Array<{ field: string; result: string }> };
+    expect(out.effective).to.deep.include({ node: 'a', socket: join(dir, 'a.sock') });
+    const failed = out.checks.filter((c) => c.result === 'fail').map((c) => c.field);
+    expect(failed).to.deep.equal(['backend.keyDirectory', 'netmap.file']);
+    expect(r.stderr).to.match(/^rustynetd: KEY_INVALID: backend\.keyDirectory: .* \(and 1 more\)/);
   });
 });

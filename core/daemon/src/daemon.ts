@@ -7,8 +7,10 @@ import type { DaemonHooks } from './hooks/daemon-hooks.js';
 import type { HookTimelineEntry } from './hooks/timeline-interceptor.js';
 import type { LoadedPlugin } from './loader/load-plugin.js';
 import { expiryTargetOf, failClosedAtExpiry, restoreRecorded, runHealthLoop, runPollLoop, syncDrift } from './local/background.js';
+import { diagnosticHandlers } from './local/diagnostics.js';
 import { DEFAULT_EXPIRY_WARNING_SECONDS, ExpiryGuard } from './local/expiry.js';
 import { NodeState, type IngestResult } from './local/ingest.js';
+import { DaemonOps, probeViewOf } from './local/ops-endpoint.js';
 import { createSession, type Session } from './local/session.js';
 import { buildStatus, statusWithoutSession } from './local/status.js';
 import type { DaemonState, DaemonStatus, PluginInfo } from './local/status-types.js';
@@ -67,6 +69,7 @@ export class Daemon {
   private readonly lifetime = new AbortController();
   /** `start` in progress (`stop` waits for it, bounded, so that it tears down what start built). */
   private startup: Promise<void> | undefined;
+  private ops: DaemonOps | undefined;
 
   /** @throws RustynetError `CONFIG_INVALID` naming the bad field. */
   constructor(config: DaemonConfig, opts: DaemonOptions = {}) {
@@ -87,6 +90,11 @@ export class Daemon {
   /** Loaded plugins (backend first); empty before `start`. */
   get loadedPlugins(): LoadedPlugin[] {
     return this.session?.plugins.all ?? [];
+  }
+
+  /** The bound address of the metrics and health listener (`metrics.listen`), if it runs. */
+  get opsAddress(): { host: string; port: number } | undefined {
+    return this.ops?.address;
   }
 
   /** The path controller (after `start`, when `pathProbe` is configured). */
@@ -156,6 +164,15 @@ export class Daemon {
     this.services = services;
     const logger: Logger = services.logger.child({ component: 'daemon', node: cfg.node });
     if (this.opts.processGuards !== false) this.removeGuards = installProcessGuards(logger);
+    const ops = new DaemonOps({
+      registry: services.metrics.registry,
+      status: () => this.status(),
+      probe: () => probeViewOf(cfg.node, this.node, this.session?.watchdog.health()),
+      beforeScrape: () => this.expiry?.check(),
+      alive: () => this.started && !this.stopped,
+      config: cfg.metrics,
+    });
+    this.ops = ops;
     let session: Session;
     try {
       session = await createSession({
@@ -175,11 +192,9 @@ export class Daemon {
             return { state: this.state };
           },
           reload: () => this.reload(),
-          metrics: async () => {
-            this.expiry?.check();
-            return { contentType: services.metrics.registry.contentType, body: await services.metrics.registry.metrics() };
-          },
+          metrics: () => ops.metrics(),
           timeline: () => Promise.resolve(this.timeline()),
+          ...diagnosticHandlers({ node: cfg.node, state: this.node, session: () => this.session }),
         },
         ...(this.opts.cwd !== undefined && { cwd: this.opts.cwd }),
         ...(this.opts.paths && { paths: this.opts.paths }),
@@ -203,6 +218,7 @@ export class Daemon {
       onExpired: (t) => this.serial(async () => (this.stopped ? undefined : failClosedAtExpiry(session, this.node, t))),
     });
 
+    await ops.start(session.logger);
     await this.serial(async () => {
       if (this.stopped) return;
       await restoreRecorded(session, this.node);
@@ -337,6 +353,7 @@ export class Daemon {
       );
       await s.dataPlane.stop();
       await s.probing?.transport.close().catch(() => undefined);
+      await this.ops?.stop();
       await s.api.stop().catch((err: unknown) => s.logger.error({ err: String(err) }, 'local API stop failed'));
       await s.audit.append('daemon.stop', {}).catch(() => undefined);
       if (this.node.state !== 'failed') this.node.state = 'down';

@@ -7,7 +7,7 @@
  * Plugins are never imported statically: they arrive only through {@link loadPlugin}.
  */
 // Services and DI
-export { createHostServices, type HostServicesOptions } from './services/host-services.js';
+export { createHostServices, collectProcessMetrics, type HostServicesOptions } from './services/host-services.js';
 export { createLogger, scrubSecrets, REDACT_PATHS, type LoggerOptions } from './services/logger.js';
 export { ExecaCommandRunner, childEnv, CHILD_ENV_ALLOWLIST, OUTPUT_TAIL_BYTES } from './services/command-runner.js';
 export { PromMetrics, PrefixedMetrics, PLUGIN_METRIC_PREFIX, type HostMetrics } from './services/metrics.js';
@@ -51,12 +51,22 @@ export { NetmapWatermark, WATERMARK_KEY, type Watermark } from './trust/watermar
 export { NetmapTrust, LAST_GOOD_KEY, type TrustedNetmap } from './trust/netmap-trust.js';
 export {
   AuditLog,
-  verifyAuditLog,
+  auditHeadPathOf,
   AUDIT_GENESIS,
+  auditRecordHash,
   type AuditRecord,
   type AuditEventType,
-  type AuditVerification,
+  type AuditStartupCheck,
 } from './audit/audit-log.js';
+export { verifyAuditLog, type AuditVerification, type VerifyAuditOptions } from './audit/audit-verify.js';
+export {
+  signAuditHead,
+  readAuditHead,
+  checkAuditHeadSignature,
+  AUDIT_HEAD_SIGNING_CONTEXT,
+  type AuditHead,
+  type AuditSigner,
+} from './audit/audit-head.js';
 
 // Reconciler
 export {
@@ -109,6 +119,7 @@ export {
   daemonConfigSchema,
   type ControlSourceConfig,
   type DaemonConfig,
+  type MetricsConfig,
   type NetmapSourceConfig,
   type PathProbeConfig,
   type PluginEntryConfig,
@@ -191,3 +202,15 @@ export {
 } from './local/path-probing.js';
 export { buildStatus, statusWithoutSession, STATUS_STATS_TIMEOUT_MS, type StatusSources } from './local/status.js';
 export { createComponents, type DaemonComponents } from './container/components.js';
+export { checkDaemonConfig, type ConfigCheck } from './config/check.js';
+export { startOpsHttpServer, OPS_DEFAULT_HOST, type OpsHttpHandlers, type OpsHttpServer, type HealthVerdict } from './api/ops-http.js';
+export { DaemonOps, healthOf, readinessOf, probeViewOf, type DaemonOpsSources, type ProbeView } from './local/ops-endpoint.js';
+export { PeerMetrics, DEFAULT_PEER_LABEL_LIMIT, OTHER_PEERS_LABEL } from './local/peer-metrics.js';
+export {
+  findNode,
+  diagnosticPing,
+  DEFAULT_PING_TIMEOUT_MS,
+  MAX_PING_TIMEOUT_MS,
+  type PingResult,
+  type AuditReport,
+} from './local/diagnostics.js';

@@ -83,6 +83,20 @@ export const ErrorCodes = {
    * a stale timestamp, a replayed nonce or challenge. `details.reason` names which. Nothing changed.
    */
   AUTH_FAILED: 92,
+  /**
+   * A release directory failed verification (`rustynet verify-release`): a checksum, the
+   * signature over `SHA256SUMS`, an SBOM or the provenance statement. `details.failed` lists
+   * each failed check with the file it names.
+   */
+  RELEASE_INVALID: 93,
+  /**
+   * The audit log does not match its signed head: a record was edited, deleted or reordered, the
+   * log was truncated below the signed checkpoint, or the head's signature does not verify
+   * against the node's identity key. `details` names the first bad record and the reason.
+   */
+  AUDIT_TAMPERED: 94,
+  /** A diagnostic probe (`rustynet ping`) got no answer from the peer within its time-out. */
+  PEER_UNREACHABLE: 95,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

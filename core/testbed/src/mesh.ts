@@ -24,7 +24,7 @@ import { buildNetmap, buildNetmapNode, signNetmap, type NetmapOptions, type Netm
 import { buildDaemonConfig, generateMeshKeys, type MeshNode } from './node-config.js';
 import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from './options.js';
 import type { ProcessExit } from './processes.js';
-import { rustynet } from './programs.js';
+import { RUSTYNET_BIN, runNodeProgram } from './programs.js';
 import { publishNetmapDoc } from './publish.js';
 import { startMeshRelay } from './relay-server.js';
 import { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
@@ -249,9 +249,13 @@ export class Mesh extends MeshTraffic {
     return new LocalApiClient(this.node(id).socket, 5_000).status();
   }
 
-  /** Human `rustynet status` output of node `id` (through the CLI program). */
-  statusText(id: string): Promise<string> {
-    return rustynet(['status', '--socket', this.node(id).socket]);
+  /** Human `rustynet status` output of node `id` (through the CLI program; also when the node is not up). */
+  async statusText(id: string): Promise<string> {
+    const args = ['status', '--socket', this.node(id).socket];
+    const r = await runNodeProgram(RUSTYNET_BIN, args);
+    // Exit 3: the daemon answered and the node is not up; the status text is still wanted.
+    if (r.code !== 0 && r.code !== 3) throw new Error(`rustynet ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
   }
 
   /**

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { RustynetError, invalidInput, type Endpoint, type Logger, type Netmap } from '@rustynet/plugin-api';
+import { RustynetError, invalidInput, type Endpoint, type Logger, type Metrics, type Netmap } from '@rustynet/plugin-api';
 import { daemonModule } from '../daemon-api.js';
 import { formatError } from '../errors.js';
 import { io, printJson } from '../io.js';
@@ -45,6 +45,7 @@ interface RelayModuleLike {
     recvBufferSize?: number;
     sendBufferSize?: number;
     logger?: Logger;
+    metrics?: Metrics;
   }): RelayServerLike;
 }
 
@@ -69,11 +70,11 @@ async function relayModule(): Promise<RelayModuleLike> {
  * Parses `host:port` or `[v6]:port` (IP literals only).
  * @throws RustynetError INVALID_INPUT (`--listen`).
  */
-export function parseListen(value: string): Endpoint {
+export function parseListen(value: string, flag = '--listen'): Endpoint {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(value) ?? /^([^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
   if (!m || isIP(m[1]) === 0 || !(port >= 1 && port <= 65535)) {
-    throw invalidInput('--listen', `expected <ip>:<port> or [<ipv6>]:<port>, got "${value}"`);
+    throw invalidInput(flag, `expected <ip>:<port> or [<ipv6>]:<port>, got "${value}"`);
   }
   return { host: m[1], port };
 }
@@ -117,6 +118,7 @@ interface ServeOptions {
   packetsPerSecond?: number;
   bytesPerSecond?: number;
   socketBuffer?: number;
+  metricsListen?: string;
   verbose?: boolean;
   json?: boolean;
 }
@@ -145,6 +147,10 @@ export function register(program: Command): void {
       'SO_RCVBUF/SO_SNDBUF request (default 4194304; capped by net.core.rmem_max/wmem_max)',
       positiveInt('--socket-buffer'),
     )
+    .option(
+      '--metrics-listen <addr:port>',
+      'serve GET /metrics (relay_server_* and process metrics), /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9470',
+    )
     .option('-v, --verbose', 'debug logging');
   addJsonOption(serve);
   addExamples(serve, [
@@ -153,6 +159,7 @@ export function register(program: Command): void {
   ]);
   serve.action(async (opts: ServeOptions) => {
     const listen = parseListen(opts.listen);
+    const metricsListen = opts.metricsListen === undefined ? undefined : parseListen(opts.metricsListen, '--metrics-listen');
     let cpKey = opts.controlPlaneKey.trim();
     if (!/^[A-Za-z0-9+/]{43}=$/.test(cpKey)) {
       try {
@@ -166,6 +173,8 @@ export function register(program: Command): void {
     if (opts.maxSessionsPerNode !== undefined) limits.maxSessionsPerNode = opts.maxSessionsPerNode;
     if (opts.packetsPerSecond !== undefined) limits.packetsPerSecond = opts.packetsPerSecond;
     if (opts.bytesPerSecond !== undefined) limits.bytesPerSecond = opts.bytesPerSecond;
+    const metrics = metricsListen ? new d.PromMetrics() : undefined;
+    if (metrics) d.collectProcessMetrics(metrics.registry, 'rustynet_relay_');
     const server = r.createRelayServer({
       listen,
       ...(opts.relayId !== undefined && { relayId: opts.relayId }),
@@ -178,7 +187,10 @@ export function register(program: Command): void {
       limits,
       ...(opts.socketBuffer !== undefined && { recvBufferSize: opts.socketBuffer, sendBufferSize: opts.socketBuffer }),
       logger: stderrLogger(opts.verbose ? 'debug' : 'info'),
+      ...(metrics && { metrics }),
     });
+    let serving = false;
+    let ops: { close(): Promise<void>; address: { host: string; port: number } } | undefined;
     const cliIo = io();
     let resolveDone!: () => void;
     const done = new Promise<void>((res) => (resolveDone = res));
@@ -202,11 +214,35 @@ export function register(program: Command): void {
     process.on('SIGHUP', onHup);
     try {
       const ep = await server.start();
+      serving = true;
+      if (metrics && metricsListen) {
+        ops = await d.startOpsHttpServer(metricsListen, {
+          metrics: async () => {
+            server.stats(); // flushes the relay_server_* counters
+            return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+          },
+          healthz: () => ({ ok: serving && !stopping }),
+          readyz: () => {
+            const s = server.stats();
+            return {
+              ok: serving && !stopping && s.netmapVersion !== null,
+              detail: { relayId: s.relayId, netmapVersion: s.netmapVersion, sessions: s.sessions },
+            };
+          },
+        });
+      }
       const st = server.stats();
-      if (opts.json) printJson({ listening: ep, relayId: st.relayId, allowedNodes: st.allowedNodes, netmapVersion: st.netmapVersion });
+      if (opts.json)
+        printJson({
+          listening: ep,
+          relayId: st.relayId,
+          allowedNodes: st.allowedNodes,
+          netmapVersion: st.netmapVersion,
+          metrics: ops?.address ?? null,
+        });
       else
         cliIo.err(
-          `rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})\n`,
+          `rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})${ops ? `, metrics on http://${ops.address.host}:${ops.address.port}/metrics` : ''}\n`,
         );
       await done;
       const end = server.stats();
@@ -215,6 +251,7 @@ export function register(program: Command): void {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       process.off('SIGHUP', onHup);
+      await ops?.close();
       await server.stop();
     }
   });

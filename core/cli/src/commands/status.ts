@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import type { DaemonStatus } from '../api-client.js';
 import { formatAge, formatBytes, table } from '../format.js';
+import { ExitStatus } from '../errors.js';
 import { io, printJson } from '../io.js';
 import { addExamples, addJsonOption, addSocketOption, apiClient } from '../program.js';
 
@@ -16,6 +17,7 @@ interface ApiOpts {
 export function renderStatus(s: DaemonStatus, now: number = Date.now()): string {
   const lines: string[] = [];
   lines.push(`node ${s.node}: ${s.state}`);
+  if (s.addresses !== undefined) lines.push(`addresses ${s.addresses.length > 0 ? s.addresses.join(', ') : '- (no netmap applied)'}`);
   if (s.backend) {
     const ifs = s.backend.interfaces?.length ? s.backend.interfaces.join(',') : '-';
     lines.push(
@@ -64,15 +66,33 @@ function stateOf(body: unknown): string | undefined {
   return undefined;
 }
 
+/** `rustynet status` exit status when the daemon answered but the node is not `up`. */
+export const EXIT_NOT_UP = 3;
+
 /** Registers `status`, `up` and `down`. */
 export function register(program: Command): void {
   const status = program.command('status').description("show this node's state, netmap and peers (from rustynetd's local API)");
   addSocketOption(addJsonOption(status));
-  addExamples(status, ['rustynet status', 'rustynet status --json | jq .peers', 'RUSTYNET_SOCKET=/run/rustynet/a.sock rustynet status']);
+  status.addHelpText(
+    'after',
+    `
+Status exit codes (for scripts and health checks):
+  0  the node is up (tunnel running with an applied netmap)
+  1  rustynetd did not answer (not running, wrong --socket, no permission)
+  3  rustynetd answered but the node is not up (down, starting, expired or failed); the status
+     is printed as usual`,
+  );
+  addExamples(status, [
+    'rustynet status',
+    'rustynet status --json | jq .peers',
+    'RUSTYNET_SOCKET=/run/rustynet/a.sock rustynet status',
+    'rustynet status >/dev/null || echo "node not up"',
+  ]);
   status.action(async (opts: ApiOpts) => {
     const s = await apiClient(opts).status();
     if (opts.json) printJson(s);
     else io().out(renderStatus(s));
+    if (s.state !== 'up') throw new ExitStatus(EXIT_NOT_UP);
   });
 
   const up = program.command('up').description('bring the mesh up: create the tunnel and apply the current netmap');

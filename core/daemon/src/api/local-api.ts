@@ -15,6 +15,12 @@ export interface LocalApiHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Hook timeline entries. */
   timeline(): Promise<unknown>;
+  /** The applied netmap (`rustynet ip`, `whois`, `netcheck`). */
+  netmap?: () => Promise<unknown>;
+  /** One diagnostic ping of a peer (id, name, overlay IP or key). */
+  ping?: (query: { peer: string; timeoutMs?: number; directOnly?: boolean }) => Promise<unknown>;
+  /** The audit log's start-up check and a check now. */
+  audit?: () => Promise<unknown>;
 }
 
 const STATUS_BY_CODE: Record<string, number> = {
@@ -53,6 +59,9 @@ async function isLiveSocket(path: string): Promise<boolean> {
  * | POST | /v1/up, /v1/down | bring the tunnel up / down |
  * | POST | /v1/netmap/reload | re-read the netmap source now |
  * | GET | /v1/timeline | hook timeline |
+ * | GET | /v1/netmap | the applied netmap |
+ * | POST | /v1/ping?peer=&timeoutMs= | one diagnostic ping |
+ * | GET | /v1/audit | audit log verification |
  * | GET | /metrics | Prometheus text format |
  *
  * Errors answer `{ "error": RustynetError.toJSON() }` with 400/409/500.
@@ -121,6 +130,9 @@ export class LocalApi {
       '/v1/up': { method: 'POST', run: async () => send(res, 200, await this.handlers.up()) },
       '/v1/down': { method: 'POST', run: async () => send(res, 200, await this.handlers.down()) },
       '/v1/netmap/reload': { method: 'POST', run: async () => send(res, 200, await this.handlers.reload()) },
+      '/v1/netmap': { method: 'GET', run: async () => send(res, 200, await optional(this.handlers.netmap, 'netmap')()) },
+      '/v1/audit': { method: 'GET', run: async () => send(res, 200, await optional(this.handlers.audit, 'audit')()) },
+      '/v1/ping': { method: 'POST', run: async () => send(res, 200, await optional(this.handlers.ping, 'ping')(pingQuery(url))) },
       '/metrics': {
         method: 'GET',
         run: async () => {
@@ -143,6 +155,22 @@ export class LocalApi {
       send(res, STATUS_BY_CODE[e.code] ?? 500, { error: e.toJSON() });
     }
   }
+}
+
+function optional<A extends unknown[]>(fn: ((...a: A) => Promise<unknown>) | undefined, name: string): (...a: A) => Promise<unknown> {
+  if (!fn) return () => Promise.reject(new RustynetError('UNSUPPORTED', `this daemon does not serve ${name}`));
+  return fn;
+}
+
+/** `peer` and `timeoutMs` of `POST /v1/ping`. @throws RustynetError `INVALID_INPUT` naming the field. */
+function pingQuery(url: URL): { peer: string; timeoutMs?: number; directOnly?: boolean } {
+  const peer = url.searchParams.get('peer');
+  if (!peer) throw new RustynetError('INVALID_INPUT', 'POST /v1/ping needs ?peer=<id, name, overlay IP or key>', { field: 'peer' });
+  const t = url.searchParams.get('timeoutMs');
+  const directOnly = url.searchParams.get('directOnly') === '1' ? { directOnly: true } : {};
+  if (t === null) return { peer, ...directOnly };
+  if (!/^\d{1,6}$/.test(t)) throw new RustynetError('INVALID_INPUT', 'timeoutMs must be a positive integer (ms)', { field: 'timeoutMs' });
+  return { peer, timeoutMs: Number(t), ...directOnly };
 }
 
 /** A response from {@link localApiRequest}. */

@@ -1,69 +1,61 @@
-import { appendFile, mkdir, readFile, chmod } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { canonicalJson, sha256Hex } from '../util/json.js';
+import { appendFile, mkdir, readFile, chmod, rename } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { AUDIT_GENESIS, auditRecordHash, type AuditEventType, type AuditRecord } from './audit-record.js';
+import { signAuditHead, writeAuditHead, type AuditSigner } from './audit-head.js';
+import { verifyAuditLog, type AuditVerification } from './audit-verify.js';
 
-/** Kinds of audit events. */
-export type AuditEventType =
-  | 'daemon.start'
-  | 'daemon.stop'
-  | 'netmap.accepted'
-  | 'netmap.rejected'
-  | 'apply'
-  | 'apply.failed'
-  | 'up'
-  | 'down'
-  | 'path.switch'
-  /** A data-plane fault noticed by the watchdog (`source`: backend or stats). */
-  | 'dataplane.fault'
-  /** One restore attempt of the whole desired state (`result`: ok or failed). */
-  | 'dataplane.restore'
-  /** The applied netmap expired with no fresher one; the daemon failed closed. */
-  | 'netmap.expired';
+export { AUDIT_GENESIS, auditRecordHash, type AuditEventType, type AuditRecord } from './audit-record.js';
 
-/** One line of the audit log. */
-export interface AuditRecord {
-  /** 1-based sequence number. */
-  seq: number;
-  /** ISO time. */
+/** The head file of an audit log: `audit.log` -> `audit.head`, else `<path>.head`. */
+export function auditHeadPathOf(logPath: string): string {
+  return logPath.endsWith('.log') ? `${logPath.slice(0, -4)}.head` : `${logPath}.head`;
+}
+
+/** Outcome of {@link AuditLog.checkAtStartup}. */
+export interface AuditStartupCheck {
+  /** ISO time of the check. */
   at: string;
-  type: AuditEventType;
-  data: Record<string, unknown>;
-  /** `hash` of the previous record; 64 zeros for the first. */
-  prev: string;
-  /** SHA-256 hex over the RFC 8785 canonical JSON of `{seq, at, type, data, prev}`. */
-  hash: string;
-}
-
-/** `prev` of the first record. */
-export const AUDIT_GENESIS = '0'.repeat(64);
-
-function hashOf(r: Omit<AuditRecord, 'hash'>): string {
-  return sha256Hex(canonicalJson({ seq: r.seq, at: r.at, type: r.type, data: r.data, prev: r.prev }));
-}
-
-/** Result of {@link verifyAuditLog}. */
-export interface AuditVerification {
-  ok: boolean;
-  records: number;
-  /** 1-based line number of the first bad record. */
-  brokenAt?: number;
-  reason?: string;
+  verification: AuditVerification;
+  /** Set when the check failed: where the broken log (and head) were moved; a new segment began. */
+  movedTo?: { log: string; head: string };
 }
 
 /**
  * Append-only audit log of JSON lines (file mode 0600). Each record carries the SHA-256 hash of
- * the previous one, so deleting, reordering or editing a record breaks the chain
- * ({@link verifyAuditLog}). Appends are serialised.
+ * the previous one, so deleting, reordering or editing a record breaks the chain. With a signer
+ * (the node's identity key, {@link attachSigner}), every append also replaces the signed head
+ * (`audit.head`, see {@link AuditHead}) atomically, so truncation and a rewrite from some record
+ * onwards are detected too ({@link verifyAuditLog}). Appends are serialised.
  */
 export class AuditLog {
   private last: { seq: number; hash: string } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private modeChecked = false;
+  private signer: { node: string; signer: AuditSigner } | undefined;
+  /** Appends queued and not yet started. */
+  private waiting = 0;
+  /** The head file beside the log. */
+  readonly headPath: string;
 
   constructor(
     readonly path: string,
     private readonly now: () => number = Date.now,
-  ) {}
+    opts: { headPath?: string } = {},
+  ) {
+    this.headPath = opts.headPath ?? auditHeadPathOf(path);
+  }
+
+  /** Signs the head with `signer` from now on (call before {@link checkAtStartup}). */
+  attachSigner(node: string, signer: AuditSigner): void {
+    this.signer = { node, signer };
+  }
+
+  /** Runs `fn` in the append queue. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
 
   private async init(): Promise<{ seq: number; hash: string }> {
     if (this.last) return this.last;
@@ -85,52 +77,75 @@ export class AuditLog {
     return this.last;
   }
 
-  /** Appends one record; resolves with it once written. */
+  /**
+   * Verifies the log against its head (with the signer's key; without a signer, the chain only)
+   * before anything is appended. A broken log is not fatal: the log and head are renamed to
+   * `<name>.broken-<time>` (kept as evidence) and a new chain segment begins with an
+   * `audit.segment` record naming the reason. The caller logs the outcome loudly.
+   */
+  checkAtStartup(): Promise<AuditStartupCheck> {
+    return this.enqueue(async () => {
+      const at = new Date(this.now()).toISOString();
+      const signer = this.signer;
+      const verification = await verifyAuditLog(this.path, {
+        ...(signer && { headPath: this.headPath, publicKey: signer.signer.publicKey(), requireHead: true }),
+      });
+      if (verification.ok) return { at, verification };
+      const stamp = at.replace(/[:.]/g, '-');
+      const movedTo = { log: `${this.path}.broken-${stamp}`, head: `${this.headPath}.broken-${stamp}` };
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await rename(this.path, movedTo.log).catch(ignoreMissing);
+      await rename(this.headPath, movedTo.head).catch(ignoreMissing);
+      this.last = { seq: 0, hash: AUDIT_GENESIS };
+      await this.write('audit.segment', {
+        reason: verification.reason ?? 'unknown',
+        brokenAt: verification.brokenAt ?? null,
+        previousLog: basename(movedTo.log),
+        previousRecords: verification.records,
+      });
+      return { at, verification, movedTo };
+    });
+  }
+
+  /**
+   * Appends one record and re-signs the head; resolves with the record once written. In a burst
+   * of queued appends only the last one writes the head (it covers the others).
+   */
   append(type: AuditEventType, data: Record<string, unknown> = {}): Promise<AuditRecord> {
-    const run = async (): Promise<AuditRecord> => {
-      const last = await this.init();
-      const body = {
-        seq: last.seq + 1,
-        at: new Date(this.now()).toISOString(),
-        type,
-        data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>,
-        prev: last.hash,
-      };
-      const record: AuditRecord = { ...body, hash: hashOf(body) };
-      await appendFile(this.path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-      // New files are created 0600; an existing file's mode is fixed once per instance.
-      if (!this.modeChecked) {
-        await chmod(this.path, 0o600);
-        this.modeChecked = true;
-      }
-      this.last = { seq: record.seq, hash: record.hash };
-      return record;
+    this.waiting++;
+    return this.enqueue(() => {
+      this.waiting--;
+      return this.write(type, data, this.waiting === 0);
+    });
+  }
+
+  private async write(type: AuditEventType, data: Record<string, unknown>, signHead = true): Promise<AuditRecord> {
+    const last = await this.init();
+    const body = {
+      seq: last.seq + 1,
+      at: new Date(this.now()).toISOString(),
+      type,
+      data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>,
+      prev: last.hash,
     };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
+    const record: AuditRecord = { ...body, hash: auditRecordHash(body) };
+    await appendFile(this.path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    // New files are created 0600; an existing file's mode is fixed once per instance.
+    if (!this.modeChecked) {
+      await chmod(this.path, 0o600);
+      this.modeChecked = true;
+    }
+    this.last = { seq: record.seq, hash: record.hash };
+    if (this.signer && signHead) {
+      // A crash between the append and this write leaves one unsigned record: verification
+      // reports it as `unsignedTail`, and the next append's head covers it.
+      const head = signAuditHead({ node: this.signer.node, seq: record.seq, hash: record.hash, at: record.at }, this.signer.signer);
+      await writeAuditHead(this.headPath, head);
+    }
+    return record;
   }
 }
 
-/**
- * Verifies an audit log's hash chain: sequence numbers 1..n, each `prev` equal to the previous
- * `hash`, each `hash` recomputed.
- */
-export async function verifyAuditLog(path: string): Promise<AuditVerification> {
-  const text = await readFile(path, 'utf8');
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  let prev = AUDIT_GENESIS;
-  for (let i = 0; i < lines.length; i++) {
-    let rec: AuditRecord;
-    try {
-      rec = JSON.parse(lines[i]) as AuditRecord;
-    } catch {
-      return { ok: false, records: i, brokenAt: i + 1, reason: 'not JSON' };
-    }
-    if (rec.seq !== i + 1) return { ok: false, records: i, brokenAt: i + 1, reason: `sequence ${rec.seq}, expected ${i + 1}` };
-    if (rec.prev !== prev) return { ok: false, records: i, brokenAt: i + 1, reason: 'prev does not match the previous hash' };
-    if (hashOf(rec) !== rec.hash) return { ok: false, records: i, brokenAt: i + 1, reason: 'hash mismatch' };
-    prev = rec.hash;
-  }
-  return { ok: true, records: lines.length };
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }

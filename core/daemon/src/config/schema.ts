@@ -94,6 +94,23 @@ export interface DaemonConfig {
    * out of both the routes and their allowed IPs. Absent: no exit node, no default route.
    */
   exitNode?: string;
+  /**
+   * The optional HTTP listener for scrapers and supervisors (`/metrics`, `/healthz`, `/readyz`;
+   * see docs/operations/production.md). Absent: metrics only over the local API socket.
+   */
+  metrics?: MetricsConfig;
+}
+
+/** `DaemonConfig.metrics`. */
+export interface MetricsConfig {
+  /** TCP listener; `host` defaults to `127.0.0.1` (loopback). No listener when absent. */
+  listen?: { host?: string; port: number };
+  /**
+   * Peers that get their own `peer` label value on the per-peer metrics (default 64, at most
+   * 1024). Peers beyond the cap (in node-id order) are summed under `peer="_other"`, so a large
+   * mesh cannot blow up the scraper's series count.
+   */
+  peerLabelLimit?: number;
 }
 
 /** `DaemonConfig.pathProbe`. */
@@ -232,5 +249,21 @@ export const daemonConfigSchema = {
       },
     },
     exitNode: { type: 'string', pattern: NODE_ID_PATTERN },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        listen: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['port'],
+          properties: {
+            host: { type: 'string', minLength: 1, maxLength: 253 },
+            port: { type: 'integer', minimum: 0, maximum: 65535 },
+          },
+        },
+        peerLabelLimit: { type: 'integer', minimum: 0, maximum: 1024 },
+      },
+    },
   },
 } as const;

@@ -51,6 +51,8 @@ export class PathProbing {
     /** The probe channel through the relay plugin. */
     relay: ProbeTransport,
     readonly controller: PathController,
+    /** The prober (diagnostic PINGs: `rustynet ping`). */
+    readonly prober: DirectPathProber,
     /** Why switching is impossible whatever the netmap says, or undefined. */
     readonly switchingUnsupported: string | undefined,
   ) {
@@ -133,7 +135,7 @@ export class PathProbing {
         (await plugins.backend.instance.stats({ timeoutMs: Math.min(deps.callTimeoutMs(), TUNNEL_STATS_TIMEOUT_MS) })).peers,
     });
     logger.info({ port: probe.port, switching: unsupported ?? 'enabled' }, 'path probing on (direct, and through the relay)');
-    return new PathProbing(transport, relayTransport, controller, unsupported);
+    return new PathProbing(transport, relayTransport, controller, prober, unsupported);
   }
 }
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { DEFAULT_CALL_TIMEOUT_MS, RustynetError, type CallOptions, type Logger } from '@rustynet/plugin-api';
 import { LocalApi, type LocalApiHandlers } from '../api/local-api.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { AuditLog, type AuditStartupCheck } from '../audit/audit-log.js';
 import type { DaemonConfig } from '../config/schema.js';
 import { createComponents, type DaemonComponents } from '../container/components.js';
 import type { HostServices } from '../container/containers.js';
@@ -61,6 +61,8 @@ export interface Session {
   metrics: DaemonMetrics;
   hooks: DaemonHooks;
   audit: AuditLog;
+  /** The audit log's start-up verification (see docs/operations/diagnostics.md). */
+  auditCheck: AuditStartupCheck;
   trust: NetmapTrust;
   source: NetmapSource;
   api: LocalApi;
@@ -109,7 +111,11 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
   let probing: PathProbing | undefined;
   try {
     await api.start();
-    if (cfg.identityKeyFile !== undefined) await components.keyStore.loadIdentity(cfg.identityKeyFile);
+    if (cfg.identityKeyFile !== undefined) {
+      await components.keyStore.loadIdentity(cfg.identityKeyFile);
+      audit.attachSigner(cfg.node, components.keyStore);
+    }
+    const auditCheck = await checkAudit(audit, logger);
     plugins = await PluginSet.load(cfg, {
       services: components,
       hooks,
@@ -223,6 +229,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       metrics,
       hooks,
       audit,
+      auditCheck,
       trust,
       source,
       api,
@@ -249,6 +256,33 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
     logger.info('daemon stopped');
     throw err;
   }
+}
+
+/**
+ * The audit log's start-up check. A broken log does not stop the daemon (refusing to start would
+ * turn tampering with a log file into a denial of service of the mesh): it is logged at error
+ * level, moved aside as evidence, a new chain segment begins, and `GET /v1/audit` reports it.
+ */
+async function checkAudit(audit: AuditLog, logger: Logger): Promise<AuditStartupCheck> {
+  let check: AuditStartupCheck;
+  try {
+    check = await audit.checkAtStartup();
+  } catch (err) {
+    // An I/O error (unreadable log, a rename refused) is reported like a failed check; appends
+    // will report their own errors.
+    const reason = `the audit log could not be checked: ${toRustynetError(err).message}`;
+    check = { at: new Date().toISOString(), verification: { ok: false, records: 0, reason, signed: false, unsignedTail: 0 } };
+  }
+  const v = check.verification;
+  if (v.ok) {
+    logger.info({ records: v.records, signed: v.signed, unsignedTail: v.unsignedTail }, 'audit log verified');
+  } else {
+    logger.error(
+      { code: 'AUDIT_TAMPERED', brokenAt: v.brokenAt, reason: v.reason, movedTo: check.movedTo?.log },
+      'AUDIT LOG TAMPERED OR DAMAGED: the log does not match its signed head; it was moved aside and a new chain segment begins',
+    );
+  }
+  return check;
 }
 
 /** Stops loaded plugins in reverse order (relay, dns, policy, backend); errors are logged. */

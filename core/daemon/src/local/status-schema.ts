@@ -28,6 +28,7 @@ export const daemonStatusSchema = {
   properties: {
     node: { type: 'string' },
     state: { type: 'string', enum: ['up', 'down', 'starting', 'failed', 'expired'] },
+    addresses: strings,
     netmap: {
       type: 'object',
       nullable: true,

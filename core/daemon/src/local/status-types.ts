@@ -98,6 +98,12 @@ export interface DaemonStatus {
   node: string;
   state: DaemonState;
   /**
+   * This node's own mesh addresses (CIDR, from the applied netmap's entry for `node`); empty
+   * before a netmap is applied. Always sent by this daemon; optional so that a status of an older
+   * daemon still reads.
+   */
+  addresses?: string[];
+  /**
    * The applied netmap (`appliedAt`, `expiresAt`: ISO times), or null. `expired` (absent from
    * daemons before it was added): `expiresAt` has passed and no fresher map arrived.
    */

@@ -64,6 +64,7 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
   return {
     node: src.node,
     state: state.state,
+    addresses: [...(current?.trusted.netmap.nodes.find((n) => n.id === src.node)?.addresses ?? [])],
     netmap: current
       ? {
           version: current.trusted.netmap.version,
@@ -93,6 +94,7 @@ export function statusWithoutSession(node: string, state: NodeState): DaemonStat
   return {
     node,
     state: state.state,
+    addresses: [],
     netmap: null,
     lastRejection: state.lastRejection,
     backend: null,

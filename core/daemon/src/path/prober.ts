@@ -1,4 +1,5 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Clock, Counter, Endpoint, Logger, Metrics, NodeId } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { parseCidr, cidrKey } from '../util/ip.js';
@@ -93,6 +94,8 @@ interface Outstanding {
   rttMs?: number;
   /** Already reported as a miss: an answer now is a late reply. */
   scored?: boolean;
+  /** A diagnostic PING ({@link DirectPathProber.pingOnce}): woken by its PONG. */
+  onAnswer?: () => void;
 }
 
 function sameAddress(a: string, b: string): boolean {
@@ -212,6 +215,45 @@ export class DirectPathProber {
     this.opts.transport.send(data, entry.target);
     this.counters?.sent.inc({ channel: this.channel });
     return true;
+  }
+
+  /**
+   * One diagnostic PING (`rustynet ping`), kept apart from the path controller's bookkeeping: it
+   * neither replaces nor answers the controller's outstanding PING. The PONG passes every check a
+   * controller PONG does (nonce, sender, source address, timestamp, signature).
+   * @returns the probe target and the round trip (ms; absent when no valid PONG came within
+   *   `timeoutMs`), or undefined when the peer has no probe target (nothing sent).
+   */
+  async pingOnce(peer: NodeId, timeoutMs: number): Promise<{ target: Endpoint; rttMs?: number } | undefined> {
+    const entry = this.peers.get(peer);
+    if (!entry?.target) return undefined;
+    const now = this.opts.clock.now();
+    const ts = Math.max(now, this.lastSentTs + 1);
+    this.lastSentTs = ts;
+    const nonce = randomBytes(16);
+    const data = encodeProbe(
+      { type: 'ping', channel: this.channel, sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts },
+      this.opts.sign,
+    );
+    const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
+    this.byNonce.set(o.nonce, o);
+    let timer: NodeJS.Timeout | undefined;
+    // The round trip on the monotonic high-resolution clock (the controller's is whole ms).
+    const t0 = performance.now();
+    let rttMs: number | undefined;
+    const answered = new Promise<void>((resolve) => {
+      o.onAnswer = () => {
+        rttMs = Math.round((performance.now() - t0) * 100) / 100;
+        resolve();
+      };
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    this.opts.transport.send(data, entry.target);
+    this.counters?.sent.inc({ channel: this.channel });
+    await answered;
+    clearTimeout(timer);
+    if (this.byNonce.get(o.nonce) === o) this.byNonce.delete(o.nonce);
+    return { target: { ...entry.target }, ...(rttMs !== undefined && { rttMs }) };
   }
 
   /**
@@ -369,5 +411,6 @@ export class DirectPathProber {
     o.rttMs = Math.max(0, this.opts.clock.now() - o.sentAt);
     this.counters?.replies.inc({ channel: this.channel });
     this.opts.onReply?.(o.peer, o.rttMs);
+    o.onAnswer?.();
   }
 }

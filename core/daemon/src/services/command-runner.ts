@@ -108,7 +108,7 @@ export class ExecaCommandRunner implements CommandRunner {
       ...(options.cwd !== undefined && { cwd: options.cwd }),
       ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
     });
-    const log = this.logger?.child({ cmd: file, pid: child.pid });
+    const log = this.logger?.child({ cmd: file, childPid: child.pid });
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     log?.debug({ args: argv }, 'spawned process');

@@ -14,8 +14,17 @@ export interface HostServicesOptions {
   /** Log file (JSON lines); stdout when absent. */
   logFile?: string;
   pretty?: boolean;
-  /** Also collect Node process metrics (`rustynet_process_*`). Default true. */
+  /** Also collect Node process metrics (`rustynet_process_*`, `rustynet_nodejs_*`). Default true. */
   processMetrics?: boolean;
+}
+
+/**
+ * Registers Node's process metrics on `registry` (prom-client `collectDefaultMetrics`), named
+ * `<prefix>process_*` and `<prefix>nodejs_*` (prefix `rustynet_` in the daemon, so
+ * `rustynet_process_cpu_seconds_total`).
+ */
+export function collectProcessMetrics(registry: Registry, prefix = 'rustynet_'): void {
+  collectDefaultMetrics({ register: registry, prefix });
 }
 
 /**
@@ -29,7 +38,7 @@ export function createHostServices(opts: HostServicesOptions): HostServices {
     ...(opts.pretty !== undefined && { pretty: opts.pretty }),
   });
   const registry = new Registry();
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'rustynet_process_' });
+  if (opts.processMetrics !== false) collectProcessMetrics(registry);
   return {
     logger,
     runner: new ExecaCommandRunner(logger.child({ component: 'runner' })),

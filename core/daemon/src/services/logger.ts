@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { pino, type DestinationStream, type Level } from 'pino';
+import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from 'pino';
+import { build as prettyStream } from 'pino-pretty';
 import type { Logger } from '@rustynet/plugin-api';
 
 /**
@@ -39,10 +40,41 @@ export interface LoggerOptions {
   level?: string;
   /** Append JSON lines to this file (created, parent dir 0700) instead of stdout. */
   file?: string;
-  /** Human-readable output; needs `pino-pretty`, falls back to JSON lines when absent. */
+  /**
+   * Human-readable lines (pino-pretty, in process, no colours) instead of JSON lines; to the
+   * file when `file` is set, else stdout. For people reading a terminal or journal, not for log
+   * shippers.
+   */
   pretty?: boolean;
   /** Write to this stream (tests). Takes precedence over `file`. */
   stream?: DestinationStream;
+}
+
+const bindingsCache = new WeakMap<object, Record<string, unknown>>();
+
+/** The bindings of `logger` (base fields such as `pid`, and every `child` binding), cached. */
+function bindingsOf(logger: PinoLogger): Record<string, unknown> {
+  let b = bindingsCache.get(logger);
+  if (!b) {
+    b = { pid: process.pid, ...logger.bindings() };
+    bindingsCache.set(logger, b);
+  }
+  return b;
+}
+
+/**
+ * `fields` without the keys `bound` already carries: an equal value is dropped; a different one
+ * is kept under `<key>_2` (pino writes bound fields and record fields side by side, so a repeated
+ * key would otherwise appear twice on one line).
+ */
+export function withoutBoundKeys(fields: Record<string, unknown>, bound: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.keys(fields).some((k) => k in bound)) return fields;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (!(k in bound)) out[k] = v;
+    else if (JSON.stringify(bound[k]) !== JSON.stringify(v)) out[`${k}_2`] = v;
+  }
+  return out;
 }
 
 /**
@@ -54,8 +86,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   let dest: DestinationStream | undefined = opts.stream;
   if (!dest && opts.file) {
     mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
-    dest = pino.destination({ dest: opts.file, append: true, sync: true, mode: 0o600 });
+    dest = opts.pretty
+      ? prettyStream({ destination: pino.destination({ dest: opts.file, append: true, sync: true, mode: 0o600 }), colorize: false })
+      : pino.destination({ dest: opts.file, append: true, sync: true, mode: 0o600 });
   }
+  if (!dest && opts.pretty) dest = prettyStream({ destination: 1, sync: true, colorize: false });
   const logger = pino(
     {
       level,
@@ -67,12 +102,33 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       hooks: {
         logMethod(args, method) {
           const scrubbed = args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)) as typeof args;
+          const first: unknown = scrubbed[0];
+          if (first !== null && typeof first === 'object' && !(first instanceof Error)) {
+            (scrubbed as unknown[])[0] = withoutBoundKeys(first as Record<string, unknown>, bindingsOf(this));
+          }
           method.apply(this, scrubbed);
         },
       },
     },
     dest ?? process.stdout,
   );
+  // pino writes a child's bindings after its parent's, so re-binding a key (`component`,
+  // `plugin`) would repeat it on every line. Every child is therefore made from the root with the
+  // merged bindings (the newer value wins); pino creates children with Object.create(parent), so
+  // this override reaches every descendant.
+  const root = logger;
+  const pinoChild = Reflect.get(Object.getPrototypeOf(logger) as object, 'child') as PinoLogger['child'];
+  logger.child = function (this: PinoLogger, bindings, options) {
+    const rootBound = bindingsOf(root);
+    const merged: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries({ ...bindingsOf(this), ...bindings })) {
+      if (!(k in rootBound)) merged[k] = v;
+      else if (JSON.stringify(rootBound[k]) !== JSON.stringify(v)) merged[`${k}_2`] = v;
+    }
+    const child = pinoChild.call(root, merged, options);
+    if (options?.level === undefined) child.level = this.level;
+    return child;
+  } as PinoLogger['child'];
   const typed: Logger = logger;
   return typed;
 }

@@ -1,0 +1,81 @@
+/**
+ * Renders tinc 1.0 configuration (tinc.conf(5)): `tinc.conf` for this node and one
+ * `hosts/<name>` file per node. Pure functions: the daemon module writes the files.
+ *
+ * The shape: `Mode = router` on one tun device, so tinc delivers a packet to the node whose
+ * `Subnet` holds its destination. `TunnelServer = yes` keeps tinc from forwarding other nodes'
+ * information and from accepting nodes without a local `hosts/` file, and `StrictSubnets = yes`
+ * makes the local `hosts/` files the only source of subnets: a peer's subnets are exactly its
+ * allowed IPs as the netmap gives them, never what the peer announces.
+ */
+import type { PeerConfig } from '@rustynet/plugin-api';
+import { peerKeyToPem, tincName } from './key-format.js';
+
+/** Data-channel cipher and MAC written into our host file (tinc 1.0 has no AEAD mode). */
+export const CIPHER = 'aes-256-cbc';
+/** HMAC digest of the data channel. */
+export const DIGEST = 'sha256';
+/** What `stats().peers[].cipher` reports: the cipher and MAC tinc 1.0 uses, as configured. */
+export const CIPHER_NAME = 'AES-256-CBC+HMAC-SHA256';
+/** Seconds between tinc's keepalive pings when no peer asks for one (tinc's own default). */
+export const DEFAULT_PING_INTERVAL = 60;
+/** Upper bound of tinc's reconnect back-off in seconds (`MaxTimeout`; tinc's default 900). */
+export const MAX_TIMEOUT = 5;
+
+/** What tinc.conf needs. */
+export interface TincSelf {
+  name: string;
+  interfaceName: string;
+  port: number;
+  privateKeyFile: string;
+}
+
+/** `tinc.conf`: `ConnectTo` every peer with an endpoint; `PingInterval` the shortest keepalive asked for. */
+export function renderTincConf(self: TincSelf, peers: readonly PeerConfig[]): string {
+  const keepalives = peers.map((p) => p.persistentKeepalive ?? 0).filter((k) => k > 0);
+  const ping = keepalives.length ? Math.min(DEFAULT_PING_INTERVAL, ...keepalives) : DEFAULT_PING_INTERVAL;
+  const lines = [
+    `Name = ${self.name}`,
+    'Mode = router',
+    'DeviceType = tun',
+    'Device = /dev/net/tun',
+    `Interface = ${self.interfaceName}`,
+    'AddressFamily = ipv4',
+    `PrivateKeyFile = ${self.privateKeyFile}`,
+    'TunnelServer = yes',
+    'StrictSubnets = yes',
+    `PingInterval = ${ping}`,
+    'PingTimeout = 5',
+    `MaxTimeout = ${MAX_TIMEOUT}`,
+    ...peers.filter((p) => p.endpoint).map((p) => `ConnectTo = ${tincName(p.publicKey)}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Our own `hosts/<name>`: port, the subnets we own, the cipher peers encrypt to us with, our
+ * public key. Besides our addresses we own `0.0.0.0/0`: tinc routes by longest prefix, so a
+ * packet from a peer for an address no peer owns (a second address of ours, a LAN behind us) is
+ * written to our device and the kernel decides, like WireGuard's receive path. Peers never
+ * learn it: their StrictSubnets ignores what we announce.
+ */
+export function renderSelfHost(port: number, addresses: readonly string[], publicKey: string): string {
+  const lines = [
+    `Port = ${port}`,
+    `Cipher = ${CIPHER}`,
+    `Digest = ${DIGEST}`,
+    'MACLength = 16',
+    ...addresses.map((a) => `Subnet = ${a}`),
+    'Subnet = 0.0.0.0/0',
+  ];
+  return `${lines.join('\n')}\n${peerKeyToPem(publicKey)}`;
+}
+
+/** A peer's `hosts/<name>`: its endpoint (if any), its allowed IPs as subnets, its public key. */
+export function renderPeerHost(peer: PeerConfig): string {
+  const lines: string[] = [];
+  if (peer.endpoint) lines.push(`Address = ${peer.endpoint.host} ${peer.endpoint.port}`);
+  lines.push(`Cipher = ${CIPHER}`, `Digest = ${DIGEST}`, 'MACLength = 16');
+  for (const c of peer.allowedIps) lines.push(`Subnet = ${c}`);
+  return `${lines.join('\n')}\n${peerKeyToPem(peer.publicKey)}`;
+}
