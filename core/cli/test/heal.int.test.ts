@@ -30,13 +30,6 @@ import { LocalApiClient, type DaemonStatus } from '../src/api-client.js';
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** Target of issue 10: traffic back within 3 s of the fault. */
 const TARGET_MS = 3_000;
-/**
- * OpenVPN after a daemon restart: the new instances wait for their dead predecessors' processes
- * to be gone (reaped) and renegotiate TLS with every peer; measured 4.1–5.8 s (docs/performance.md,
- * "Recovery after a fault"). The 3 s target of issue 10 is WireGuard's; this one is recorded so a
- * regression still fails, and shortening it is open work.
- */
-const OPENVPN_RESTART_TARGET_MS = 6_000;
 
 /**
  * The bound a recovery time is held to: the 3 s target on an idle machine, stretched by the load
@@ -74,6 +67,30 @@ async function waitUp(mesh: Mesh, id: string, version: number, since: number, ti
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`node ${id} not up with version ${version} within ${timeoutMs} ms:\n${await mesh.tail(id, 40)}`);
+}
+
+/**
+ * Where a restarted daemon's time went, from its own log (JSON lines of the new pid): its first
+ * log line (node start and module loading), the backend started, the backend's peers applied
+ * (for OpenVPN: every tunnel connected), the netmap applied; ms after `t0`.
+ */
+async function startupBreakdown(mesh: Mesh, id: string, t0: number): Promise<string> {
+  const pid = mesh.daemonPids()[id];
+  const text = await readFile(mesh.node(id).logFile, 'utf8').catch(() => '');
+  const lines = text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { pid?: number; time?: number; msg?: string };
+      } catch {
+        return {};
+      }
+    })
+    .filter((l) => l.pid === pid && typeof l.time === 'number');
+  const ms = (l: { time?: number } | undefined): string => (l?.time === undefined ? '-' : String(l.time - t0));
+  const at = (re: RegExp): string => ms(lines.find((x) => re.test(x.msg ?? '')));
+  return `first log ${ms(lines[0])}, backend started ${at(/backend started/)}, peers applied ${at(/peers applied/)}, netmap applied ${at(/netmap applied/)} ms`;
 }
 
 function profileOf(mesh: Mesh, backend: string): NonNullable<Mesh['opts']['backendProfiles'][string]> {
@@ -161,7 +178,12 @@ for (const backend of REFERENCE_BACKENDS) {
         `    recovery: rustynetd (${backend}) killed and restarted -> up in ${upMs} ms, traffic a->b back in ${ms ?? 'never'} ms after the restart`,
       );
       expect(ms, `traffic back after the restart:\n${await mesh.tail('a', 40)}`).to.not.equal(null);
-      const target = backend === WIREGUARD_BACKEND ? TARGET_MS : OPENVPN_RESTART_TARGET_MS;
+      console.log(`    where the time went: ${await startupBreakdown(mesh, 'a', t0)}`);
+      // Both backends are held to issue 10's 3 s. OpenVPN: the new daemon ends its predecessor's
+      // openvpn processes (a zombie counts as gone) and renegotiates TLS with every peer (the
+      // peer's client restarts after openvpn's 1 s restart pause on the old instance's exit
+      // notification); measured 2.1-2.5 s at load 5-8 on 2 CPUs (docs/performance.md).
+      const target = TARGET_MS;
       const bound = recoveryBoundMs(target);
       console.log(`    target ${target} ms; bound at load ${loadavg()[0].toFixed(1)}: ${bound} ms`);
       expect(ms ?? Infinity, `recovery time (target ${target} ms, stretched by the load)`).to.be.at.most(bound);

@@ -28,6 +28,8 @@ export function createPlugin() {
     async openPath(req) { log.push({ m: 'openPath', a: req }); return { host: '127.0.0.1', port: ++port }; },
     async closePath(peer) { log.push({ m: 'closePath', a: peer }); },
     async status() { return []; },
+    sendProbe(peer, payload) { return globalThis.__pathRelayProbe?.(peer, payload) ?? false; },
+    onProbe(handler) { globalThis.__pathRelayProbeHandler = handler; },
   };
 }
 `;
@@ -63,6 +65,24 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
       transport: net.attach({ host: '198.18.0.2', port: PROBE_PORT }),
     });
     peer1.setPeers([{ id: 'n0', identityKey: self.publicKeyB64 }]);
+    // The relay's probe channel: the fake relay plugin hands n0's probes to n1's relay-channel
+    // responder, and its answers back to the daemon's handler.
+    const relayNet = new FakeNet();
+    const n1Relayed = new DirectPathProber({
+      selfId: 'n1',
+      sign: id1.sign,
+      clock,
+      channel: 'relay',
+      transport: relayNet.attach({ host: 'n1', port: 0 }),
+    });
+    n1Relayed.setPeers([{ id: 'n0', identityKey: self.publicKeyB64 }]);
+    relayNet
+      .attach({ host: 'n0', port: 0 })
+      .onMessage((data, from) => (g.__pathRelayProbeHandler as ((f: string, p: Buffer) => void) | undefined)?.(from.host, data));
+    g.__pathRelayProbe = (peer: string, payload: Uint8Array): boolean => {
+      relayNet.deliver(payload, { host: 'n0', port: 0 }, { host: peer, port: 0 });
+      return true;
+    };
 
     const ifname = `rp${randomBytes(3).toString('hex')}`;
     const config: DaemonConfig = {
@@ -157,7 +177,8 @@ describe('Daemon path controller (fake backend, fake relay, in-memory underlay)'
       expect(s.peers.find((p) => p.id === 'n1')!.path).to.equal('direct');
       const text = await metrics();
       expect(text).to.include('rustynet_path_switches_total{to="direct"} 1');
-      expect(text).to.match(/rustynet_path_probes_sent_total \d+/);
+      expect(text).to.match(/rustynet_path_probes_sent_total\{channel="direct"\} \d+/);
+      expect(text).to.match(/rustynet_path_probes_sent_total\{channel="relay"\} \d+/);
     } finally {
       await daemon.stop();
     }

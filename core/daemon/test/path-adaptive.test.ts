@@ -55,10 +55,13 @@ class DelayProber implements PathProber {
 function setup(counters?: () => Promise<readonly TunnelCounters[]>) {
   const clock = new ManualClock();
   const prober = new DelayProber(clock);
+  // The relay path answers at once (these tests are about the direct path's scoring).
+  const relayProber = new DelayProber(clock);
   const opened: string[] = [];
   const ctl = new PathController({
     selfId: 'n0',
     prober,
+    relayProber,
     relay: {
       openPath(req) {
         opened.push(req.peer);

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Endpoint, NetmapNode, PeerEndpointContext } from '@rustynet/plugin-api';
 import { PromMetrics } from '../src/services/metrics.js';
 import { DirectPathProber } from '../src/path/prober.js';
+import { RELAY_PROBE_PORT } from '../src/path/relay-probe-transport.js';
 import { PathController, type PathControllerOptions, type PathSwitch } from '../src/path/path-controller.js';
 import { FakeNet, ManualClock, identity, type TestIdentity } from './path-fakes.js';
 import { makeNode } from './helpers.js';
@@ -10,6 +11,8 @@ const PROBE_PORT = 41641;
 
 interface Rig {
   net: FakeNet;
+  /** The relay's probe channel: nodes attached at `{ host: <id>, port: 0 }`; `block(id)` = the relay cannot reach that daemon. */
+  relayNet: FakeNet;
   clock: ManualClock;
   metrics: PromMetrics;
   calls: Array<{ m: string; a: unknown }>;
@@ -26,6 +29,7 @@ interface Rig {
 /** n0 (this node, controller) and peers n1, n2 (responders on the fake network). */
 function rig(extra: Partial<PathControllerOptions> = {}): Rig {
   const net = new FakeNet();
+  const relayNet = new FakeNet();
   const clock = new ManualClock();
   const metrics = new PromMetrics();
   const ids: Record<string, TestIdentity> = { n0: identity(), n1: identity(), n2: identity() };
@@ -38,7 +42,22 @@ function rig(extra: Partial<PathControllerOptions> = {}): Rig {
       transport: net.attach({ host: n.endpoints[0].host, port: PROBE_PORT }),
     });
     r.setPeers(nodes.filter((x) => x.id !== n.id).map((x) => ({ id: x.id, identityKey: x.identityKey })));
+    const relayed = new DirectPathProber({
+      selfId: n.id,
+      sign: ids[n.id].sign,
+      clock,
+      channel: 'relay',
+      transport: relayNet.attach({ host: n.id, port: RELAY_PROBE_PORT }),
+    });
+    relayed.setPeers(nodes.filter((x) => x.id !== n.id).map((x) => ({ id: x.id, identityKey: x.identityKey })));
   }
+  const relayProber = new DirectPathProber({
+    selfId: 'n0',
+    sign: ids.n0.sign,
+    clock,
+    channel: 'relay',
+    transport: relayNet.attach({ host: 'n0', port: RELAY_PROBE_PORT }),
+  });
   const prober = new DirectPathProber({
     selfId: 'n0',
     sign: ids.n0.sign,
@@ -55,6 +74,7 @@ function rig(extra: Partial<PathControllerOptions> = {}): Rig {
   const ctl = new PathController({
     selfId: 'n0',
     prober,
+    relayProber,
     relay: {
       async openPath(req) {
         calls.push({ m: 'relay.openPath', a: req });
@@ -84,7 +104,7 @@ function rig(extra: Partial<PathControllerOptions> = {}): Rig {
     metrics,
     ...extra,
   });
-  return { net, clock, metrics, calls, switches, noted, nodes, ctl, ids, relayFails, backendFails, hookSeen };
+  return { net, relayNet, clock, metrics, calls, switches, noted, nodes, ctl, ids, relayFails, backendFails, hookSeen };
 }
 
 async function switchCount(metrics: PromMetrics): Promise<Record<string, number>> {
@@ -126,7 +146,13 @@ describe('path controller', () => {
     expect(r.noted).to.deep.equal([['n1', { host: '127.0.0.1', port: 40001 }]]);
     expect(r.hookSeen).to.deep.equal(['n1:relay']);
     expect(r.switches).to.deep.equal([
-      { peer: 'n1', from: 'direct', to: 'relay', reason: '3 consecutive direct-path probes unanswered', endpoint: '127.0.0.1:40001' },
+      {
+        peer: 'n1',
+        from: 'direct',
+        to: 'relay',
+        reason: '3 consecutive direct-path probes unanswered, a relayed probe answered',
+        endpoint: '127.0.0.1:40001',
+      },
     ]);
     expect(await switchCount(r.metrics)).to.deep.equal({ relay: 1 });
 
@@ -161,7 +187,9 @@ describe('path controller', () => {
     await r.ctl.sync(r.nodes, (n) => n.id === 'n1');
     r.relayFails.open = true;
     r.net.block('198.18.0.2');
-    await ticks(r, 2);
+    // Round 1 scores the PING answered before the block, round 2 the first miss (the relay path is
+    // not proven yet: a relayed PING goes out), round 3 finds it answered and switches.
+    await ticks(r, 3);
     expect(r.calls.map((c) => c.m)).to.deep.equal(['relay.openPath']);
     expect(r.ctl.pathFor('n1')).to.equal('direct');
     const failures = await r.metrics.registry.getSingleMetric('rustynet_path_switch_failures_total')!.get();
@@ -199,7 +227,7 @@ describe('path controller', () => {
     await r.ctl.sync(r.nodes, () => true);
     expect(r.ctl.snapshot().map((s) => s.peer)).to.deep.equal(['n1']);
     r.net.block('198.18.0.2');
-    await ticks(r, 2);
+    await ticks(r, 3);
     expect(r.ctl.pathFor('n1')).to.equal('relay');
     r.calls.length = 0;
     await r.ctl.sync(
@@ -219,7 +247,7 @@ describe('path controller', () => {
     r.ctl.start({ timer: false });
     await r.ctl.sync(r.nodes, () => true);
     r.net.block('198.18.0.2');
-    await ticks(r, 2);
+    await ticks(r, 3);
     expect(r.ctl.relayEndpointFor('n1')).to.deep.equal({ host: '127.0.0.1', port: 40001 });
     r.calls.length = 0;
     await r.ctl.reopenRelayed();

@@ -36,6 +36,20 @@ describe('path probe protocol', () => {
     expect(verifyProbe(m, publicKeyFromRawB64(a.publicKeyB64))).to.equal(true);
   });
 
+  it("relay-channel probes have their own types (3, 4), so one path's probe cannot be replayed on the other", () => {
+    const ping = encodeProbe({ type: 'ping', channel: 'relay', sender: 'a', receiver: 'b', nonce, timestamp: 7 }, a.sign);
+    const pong = encodeProbe({ type: 'pong', channel: 'relay', sender: 'b', receiver: 'a', nonce, timestamp: 8 }, b.sign);
+    expect([ping[5], pong[5]]).to.deep.equal([3, 4]);
+    expect(decodeProbe(ping)).to.include({ type: 'ping', channel: 'relay' });
+    expect(decodeProbe(pong)).to.include({ type: 'pong', channel: 'relay' });
+    const direct = encodeProbe({ type: 'ping', sender: 'a', receiver: 'b', nonce, timestamp: 7 }, a.sign);
+    expect(decodeProbe(direct)).to.include({ channel: 'direct' });
+    // Re-labelling a direct PING as a relayed one breaks its signature (the type byte is signed).
+    const relabelled = Buffer.from(direct);
+    relabelled[5] = 3;
+    expect(verifyProbe(decodeProbe(relabelled) as ProbeMessage, publicKeyFromRawB64(a.publicKeyB64))).to.equal(false);
+  });
+
   it('a PONG is exactly as long as the PING it answers (ids swapped)', () => {
     const ping = encodeProbe({ type: 'ping', sender: 'node-with-a-long-name', receiver: 'x', nonce, timestamp: 1 }, a.sign);
     const pong = encodeProbe({ type: 'pong', sender: 'x', receiver: 'node-with-a-long-name', nonce, timestamp: 2 }, b.sign);
@@ -73,7 +87,8 @@ describe('path probe protocol', () => {
     expect(decodeProbe(Buffer.alloc(PROBE_MAX_BYTES + 1))).to.equal('long');
     expect(decodeProbe(mut(0, 0x41))).to.equal('magic');
     expect(decodeProbe(mut(4, 2))).to.equal('version');
-    expect(decodeProbe(mut(5, 3))).to.equal('type');
+    expect(decodeProbe(mut(5, 5))).to.equal('type');
+    expect(decodeProbe(mut(5, 0))).to.equal('type');
     expect(decodeProbe(mut(6, 0))).to.equal('layout');
     expect(decodeProbe(mut(6, 64))).to.equal('layout');
     expect(decodeProbe(mut(7, 0x41))).to.equal('node_id'); // 'A': not a lower-case DNS label

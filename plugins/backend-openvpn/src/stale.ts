@@ -1,4 +1,5 @@
 /** Removal of what a crashed earlier run of the OpenVPN backend left behind, at start. */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { Logger } from '@rustynet/plugin-api';
 import type { IpTool } from './ip-tool.js';
@@ -19,14 +20,7 @@ export async function removeStaleProcesses(configDir: string, log: Logger): Prom
   }
   if (stale.length === 0) return;
   log.warn({ pids: stale }, 'ending openvpn processes left by an earlier run');
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = processRunning;
   const term = (): void => {
     for (const pid of stale.filter(alive)) {
       try {
@@ -49,6 +43,25 @@ export async function removeStaleProcesses(configDir: string, log: Logger): Prom
       /* gone */
     }
   }
+}
+
+/**
+ * Whether process `pid` still runs: it exists and is not a zombie. A zombie (state `Z`, or `X`
+ * while it is being reaped; proc(5), `/proc/<pid>/stat` field 3) has released its ports and
+ * devices but still answers `kill(pid, 0)`: the orphans of a daemon killed with SIGKILL are
+ * reparented to the init process, and an init that does not reap them (a container's, a VM
+ * agent's) leaves them as zombies for good, so counting them alive made every start wait 5 s.
+ */
+export function processRunning(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // "pid (comm) S ...": comm may contain spaces and parentheses, so take the state after the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== '' && state !== 'Z' && state !== 'X' && state !== 'x';
 }
 
 /** Deletes tun devices named like ours (`<prefix><sep><n>`) left by a crashed earlier run. */

@@ -8,7 +8,7 @@
  * Decoders never throw: they return `undefined` for anything malformed, so a junk datagram costs
  * a few comparisons.
  */
-import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
+import { MAX_RELAY_PROBE_BYTES, NODE_ID_PATTERN } from '@rustynet/plugin-api';
 
 /** Protocol version carried in byte 0 of every datagram. */
 export const PROTOCOL_VERSION = 1;
@@ -31,6 +31,11 @@ export const MessageType = {
   KEEPALIVE: 0x07,
   /** server -> client: answer to a KEEPALIVE of a registered session. */
   KEEPALIVE_ACK: 0x08,
+  /**
+   * both ways: like DATA, but for the nodes' daemons (path probes), not their backends; the
+   * payload is at most {@link MAX_PROBE_PAYLOAD} bytes.
+   */
+  PROBE: 0x09,
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 
@@ -80,6 +85,9 @@ export const MAX_NODE_ID_LENGTH = 63;
 export const MAX_UDP_PAYLOAD = 65507;
 /** Largest DATA payload the relay carries: leaves room for the header and the longest node id. */
 export const MAX_DATA_PAYLOAD = MAX_UDP_PAYLOAD - HEADER_SIZE - 1 - MAX_NODE_ID_LENGTH;
+
+/** Largest PROBE payload the relay carries (a path probe is 98..222 bytes). */
+export const MAX_PROBE_PAYLOAD = MAX_RELAY_PROBE_BYTES;
 
 /** Domain-separation prefix of the REGISTER signature input. */
 export const REGISTER_SIGNATURE_CONTEXT = 'rustynet-relay-register-v1\0';
@@ -235,31 +243,31 @@ export function decodeKeepalive(buf: Buffer, ack = false): number | undefined {
 }
 
 /**
- * The DATA header for a node id: `version, DATA, len(nodeId), nodeId`. The payload follows it.
+ * The DATA header for a node id: `version, DATA, len(nodeId), nodeId` (PROBE with `type`). The payload follows it.
  * Senders keep one per peer and send `[header, payload]` as a gather list (no copy).
  */
-export function encodeDataHeader(nodeId: string): Buffer {
+export function encodeDataHeader(nodeId: string, type: number = MessageType.DATA): Buffer {
   const id = Buffer.from(nodeId, 'latin1');
   const b = Buffer.allocUnsafe(HEADER_SIZE + 1 + id.length);
   b[0] = PROTOCOL_VERSION;
-  b[1] = MessageType.DATA;
+  b[1] = type;
   b[2] = id.length;
   b.set(id, 3);
   return b;
 }
 
 /** Builds a whole DATA datagram (copies; use {@link encodeDataHeader} on hot paths). */
-export function encodeData(nodeId: string, payload: Uint8Array): Buffer {
-  return Buffer.concat([encodeDataHeader(nodeId), payload]);
+export function encodeData(nodeId: string, payload: Uint8Array, type: number = MessageType.DATA): Buffer {
+  return Buffer.concat([encodeDataHeader(nodeId, type), payload]);
 }
 
 /**
- * Decodes DATA: the node id (destination client->server, source server->client) and the offset
+ * Decodes DATA (or, with `type`, PROBE, which has the same layout): the node id (destination client->server, source server->client) and the offset
  * of the payload. `undefined` when malformed or the payload is empty. The id is not checked
  * against the node-id syntax here: receivers look it up in a map of known ids.
  */
-export function decodeData(buf: Buffer): { nodeId: string; payloadOffset: number } | undefined {
-  if (buf.length < HEADER_SIZE + 2 || !hasValidHeader(buf) || buf[1] !== MessageType.DATA) return undefined;
+export function decodeData(buf: Buffer, type: number = MessageType.DATA): { nodeId: string; payloadOffset: number } | undefined {
+  if (buf.length < HEADER_SIZE + 2 || !hasValidHeader(buf) || buf[1] !== type) return undefined;
   const idLen = buf[2];
   if (idLen < 1 || idLen > MAX_NODE_ID_LENGTH) return undefined;
   const payloadOffset = 3 + idLen;

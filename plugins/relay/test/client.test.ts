@@ -158,6 +158,45 @@ describe('relay client plugin', () => {
     await new Promise<void>((r) => probe.close(() => r()));
   });
 
+  it('carries daemon probes (sendProbe/onProbe) between nodes, apart from the backend paths', async () => {
+    const a = await started('a');
+    const b = await started('b');
+    const stopped = plugin();
+    expect(stopped.sendProbe!('b', Buffer.from('x')), 'not running: nothing sent').to.equal(false);
+    const got: Array<{ from: string; payload: string }> = [];
+    let wake: () => void = () => {};
+    b.onProbe!((from, payload) => {
+      got.push({ from, payload: payload.toString() });
+      wake();
+    });
+    const arrived = (n: number): Promise<void> =>
+      new Promise<void>((resolve) => {
+        wake = () => {
+          if (got.length >= n) resolve();
+        };
+        wake();
+      });
+    // A backend path to a is open on b: a probe must not reach it.
+    const backend = await udpSocket();
+    closers.push(backend.close);
+    await b.openPath({ peer: 'a', backendEndpoint: { host: '127.0.0.1', port: backend.port } });
+    expect(a.sendProbe!('b', Buffer.from('ping-1'))).to.equal(true);
+    await arrived(1);
+    expect(got).to.deep.equal([{ from: 'a', payload: 'ping-1' }]);
+    // Refused without sending: this node itself, a non-id, an empty or oversized payload.
+    expect(a.sendProbe!('a', Buffer.from('x'))).to.equal(false);
+    expect(a.sendProbe!('Not_A_Label', Buffer.from('x'))).to.equal(false);
+    expect(a.sendProbe!('b', Buffer.alloc(0))).to.equal(false);
+    expect(a.sendProbe!('b', Buffer.alloc(257))).to.equal(false);
+    expect(a.sendProbe!('b', Buffer.from('ping-2'))).to.equal(true);
+    await arrived(2);
+    expect(got.map((g) => g.payload)).to.deep.equal(['ping-1', 'ping-2']);
+    expect(backend.received, 'no probe reached the backend').to.deep.equal([]);
+    // Without a handler the probe is dropped (counted), nothing else happens.
+    b.onProbe!(undefined);
+    expect(a.sendProbe!('b', Buffer.from('ping-3'))).to.equal(true);
+  });
+
   it('works over IPv6 and dual-stack: a v4 node and a v6 node through a relay on [::]', async () => {
     const dual = createRelayServer({
       listen: { host: '::', port: 0 },

@@ -129,6 +129,39 @@ describe('relay server', () => {
     expect(rej.map((m) => protocol.decodeReject(m))).to.deep.equal([protocol.RejectReason.NOT_REGISTERED]);
   });
 
+  it("forwards PROBE (the daemons' channel) like DATA but apart from it, only between registered nodes, at most 256 bytes", async () => {
+    await startServer();
+    const a = await registered('a');
+    const b = await registered('b');
+    const stranger = await client();
+    const PROBE = protocol.MessageType.PROBE;
+    await stranger.send(protocol.encodeData('a', Buffer.from('probe-from-stranger'), PROBE));
+    await stranger.barrier(false);
+    await a.send(protocol.encodeData('c', Buffer.from('probe-to-c'), PROBE)); // allowed, not registered
+    await a.send(protocol.encodeData('b', Buffer.alloc(protocol.MAX_PROBE_PAYLOAD + 1, 1), PROBE)); // too long
+    await a.send(protocol.encodeData('b', Buffer.from('ping'), PROBE));
+    await a.send(protocol.encodeData('b', Buffer.alloc(protocol.MAX_PROBE_PAYLOAD, 2), PROBE));
+    await b.send(protocol.encodeData('a', Buffer.from('pong'), PROBE));
+    await a.barrier(true);
+    await b.barrier(true);
+    const probes = (c: RawClient): Array<{ from: string; payload: Buffer }> =>
+      c.drain().flatMap((m) => {
+        const d = protocol.decodeData(m, PROBE);
+        return d ? [{ from: d.nodeId, payload: m.subarray(d.payloadOffset) }] : [];
+      });
+    // Delivered as PROBE (never as DATA, which a client hands to its backend), with the source id.
+    expect(probes(b)).to.deep.equal([
+      { from: 'a', payload: Buffer.from('ping') },
+      { from: 'a', payload: Buffer.alloc(protocol.MAX_PROBE_PAYLOAD, 2) },
+    ]);
+    expect(probes(a)).to.deep.equal([{ from: 'b', payload: Buffer.from('pong') }]);
+    const st = server.stats();
+    expect(st.drops.not_registered).to.equal(1);
+    expect(st.drops.unknown_destination).to.equal(1);
+    expect(st.drops.malformed).to.equal(1);
+    expect(st.packetsForwarded).to.equal(3);
+  });
+
   it('never sends an unvalidated address more bytes than it received', async () => {
     await startServer();
     const c = await client();

@@ -6,6 +6,7 @@ import { PathController, type PathSwitch } from '../path/path-controller.js';
 import { DIRECT_PATHS, type PeerPathSource } from '../path/path-source.js';
 import { UdpProbeTransport, type ProbeTransport } from '../path/probe-transport.js';
 import { DirectPathProber } from '../path/prober.js';
+import { RelayProbeTransport } from '../path/relay-probe-transport.js';
 import type { PeerPathInfo, PeerPaths } from '../reconciler/plan.js';
 import type { PluginSet } from './plugin-set.js';
 
@@ -42,14 +43,26 @@ const TUNNEL_STATS_TIMEOUT_MS = 2_000;
  * them peers stay direct and no PINGs are sent.
  */
 export class PathProbing {
+  /** Closes the probe socket and the relay probe channel (idempotent); the daemon calls it at stop. */
+  readonly transport: Pick<ProbeTransport, 'close'>;
+
   private constructor(
-    readonly transport: ProbeTransport,
+    udp: ProbeTransport,
+    /** The probe channel through the relay plugin. */
+    relay: ProbeTransport,
     readonly controller: PathController,
     /** The prober (diagnostic PINGs: `rustynet ping`). */
     readonly prober: DirectPathProber,
     /** Why switching is impossible whatever the netmap says, or undefined. */
     readonly switchingUnsupported: string | undefined,
-  ) {}
+  ) {
+    this.transport = {
+      close: async () => {
+        await relay.close();
+        await udp.close();
+      },
+    };
+  }
 
   /**
    * Binds the probe socket and builds the controller; undefined without `pathProbe`.
@@ -77,15 +90,31 @@ export class PathProbing {
       logger,
       metrics: services.metrics,
     });
+    // Relayed probes: the relay plugin's probe channel carries them to peers' daemons (and theirs
+    // to this one, answered here even while switching is off).
+    const relayTransport = new RelayProbeTransport(plugins.relay?.instance);
+    const relayProber = new DirectPathProber({
+      selfId: cfg.node,
+      sign: deps.sign,
+      clock: services.clock,
+      transport: relayTransport,
+      channel: 'relay',
+      ...(probe.maxClockSkewMs !== undefined && { maxSkewMs: probe.maxClockSkewMs }),
+      logger,
+      metrics: services.metrics,
+    });
     const caps = plugins.switchCaps;
     const unsupported = !plugins.relay
       ? 'no relay plugin is loaded'
       : !caps.udpTransport || !caps.roaming
         ? `backend ${plugins.backend.loaded.manifest.name} does not claim ${[!caps.udpTransport && 'udpTransport', !caps.roaming && 'roaming'].filter(Boolean).join(' and ')}`
-        : undefined;
+        : !relayTransport.available
+          ? `relay plugin ${plugins.relay.loaded.manifest.name} has no probe channel (sendProbe, onProbe): relay paths cannot be proven`
+          : undefined;
     const controller = new PathController({
       selfId: cfg.node,
       prober,
+      relayProber,
       ...(unsupported !== undefined && { disabledReason: unsupported }),
       ...(plugins.relay && { relay: plugins.relay.instance }),
       backend: plugins.backend.instance,
@@ -105,8 +134,8 @@ export class PathProbing {
       tunnelCounters: async () =>
         (await plugins.backend.instance.stats({ timeoutMs: Math.min(deps.callTimeoutMs(), TUNNEL_STATS_TIMEOUT_MS) })).peers,
     });
-    logger.info({ port: probe.port, switching: unsupported ?? 'enabled' }, 'direct-path probing on');
-    return new PathProbing(transport, controller, prober, unsupported);
+    logger.info({ port: probe.port, switching: unsupported ?? 'enabled' }, 'path probing on (direct, and through the relay)');
+    return new PathProbing(transport, relayTransport, controller, prober, unsupported);
   }
 }
 

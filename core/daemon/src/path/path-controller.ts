@@ -2,6 +2,8 @@ import type { Endpoint, NetmapNode, NodeId, PeerPath } from '@rustynet/plugin-ap
 import { toRustynetError } from '../util/errors.js';
 import type { PeerPathSource } from './path-source.js';
 import { PathSwitcher } from './path-switcher.js';
+import { RelayProof } from './relay-proof.js';
+import { scoreProbe } from './probe-score.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { TunnelLiveness } from './tunnel-liveness.js';
 import {
@@ -18,23 +20,16 @@ import {
   type PeerState,
 } from './path-types.js';
 
-export {
-  DEFAULT_FAILURES_TO_RELAY,
-  DEFAULT_PROBE_INTERVAL_MS,
-  DEFAULT_SUCCESSES_TO_DIRECT,
-  MAX_SWITCH_BACKOFF_MS,
-  type PathControllerOptions,
-  type PathProber,
-  type PathSwitch,
-  type PeerPathState,
-} from './path-types.js';
+// The controller's options, defaults and shapes (the public ones are re-exported by the package index).
+export * from './path-types.js';
 
 /**
  * Per-peer direct <-> relay state machine, driven by the direct-path prober.
  *
  * Every `intervalMs` ({@link tick}): each probed peer's last PING is scored (answered or not),
  * then a new PING goes out. A direct peer with `failuresToRelay` consecutive unanswered probes
- * goes to the relay: `relay.openPath({peer, backendEndpoint})`, then
+ * goes to the relay once a PING sent through the relay to the peer's daemon was answered
+ * ({@link RelayProof}; if neither path answers, it stays direct): `relay.openPath(...)`, then
  * `backend.updatePeerEndpoint(peer, <local relay endpoint>)`. Probing of the direct path goes on;
  * after `successesToDirect` consecutive answers: `backend.updatePeerEndpoint(peer, <direct
  * endpoint>)`, then `relay.closePath(peer)`. Each switch is logged (info: peer, from, to,
@@ -59,6 +54,7 @@ export class PathController implements PeerPathSource {
   private disabled: string | undefined;
   private readonly maxProbeTimeoutMs: number;
   private readonly liveness = new TunnelLiveness();
+  private readonly relayProof: RelayProof;
   /** True while a round reads the backend's counters (a slow read skips rounds, never stacks them). */
   private roundBusy = false;
 
@@ -69,6 +65,7 @@ export class PathController implements PeerPathSource {
     this.successesToDirect = opts.successesToDirect ?? DEFAULT_SUCCESSES_TO_DIRECT;
     this.maxProbeTimeoutMs = Math.max(this.intervalMs, opts.maxProbeTimeoutMs ?? DEFAULT_MAX_PROBE_TIMEOUT_INTERVALS * this.intervalMs);
     this.m = opts.metrics && createPathMetrics(opts.metrics);
+    this.relayProof = new RelayProof(opts.relayProber, Math.ceil(this.maxProbeTimeoutMs / this.intervalMs));
     this.switcher = new PathSwitcher(opts, this.m, {
       current: (id, gen, path) => this.current(id, gen, path),
       running: () => this.running,
@@ -108,16 +105,20 @@ export class PathController implements PeerPathSource {
 
   /** State of every managed peer. */
   snapshot(): PeerPathState[] {
-    return [...this.peers.entries()].map(([peer, s]) => ({
-      peer,
-      path: s.path,
-      misses: s.misses,
-      successes: s.successes,
-      ...(s.relayEndpoint && { relayEndpoint: { ...s.relayEndpoint } }),
-      ...(s.lastRttMs !== undefined && { lastRttMs: s.lastRttMs }),
-      ...(s.rtt.smoothedMs !== undefined && { srttMs: s.rtt.smoothedMs }),
-      probeTimeoutMs: s.rtt.timeoutMs(),
-    }));
+    return [...this.peers.entries()].map(([peer, s]) => {
+      const relayProbe = this.relayProof.state(peer);
+      return {
+        peer,
+        path: s.path,
+        misses: s.misses,
+        successes: s.successes,
+        ...(s.relayEndpoint && { relayEndpoint: { ...s.relayEndpoint } }),
+        ...(s.lastRttMs !== undefined && { lastRttMs: s.lastRttMs }),
+        ...(s.rtt.smoothedMs !== undefined && { srttMs: s.rtt.smoothedMs }),
+        probeTimeoutMs: s.rtt.timeoutMs(),
+        ...(relayProbe !== undefined && { relayProbe }),
+      };
+    });
   }
 
   private updateGauge(): void {
@@ -146,12 +147,14 @@ export class PathController implements PeerPathSource {
         };
       }),
     );
+    this.relayProof.setPeers(others);
     const managed = new Map(others.filter((n) => isPeer(n) && this.opts.prober.canProbe(n.id)).map((n) => [n.id, n]));
     const left: PathSwitch[] = [];
     for (const [id, s] of this.peers) {
       if (managed.has(id)) continue;
       this.peers.delete(id);
       this.liveness.forget(id);
+      this.relayProof.forget(id);
       if (s.path === 'relay') {
         this.closeQueue.add(id);
         const gone = !others.some((n) => n.id === id);
@@ -206,6 +209,7 @@ export class PathController implements PeerPathSource {
     this.closeQueue.clear();
     this.opts.prober.clear();
     this.liveness.clear();
+    this.relayProof.clear();
     const relayed = [...this.peers.entries()].filter(([, s]) => s.path === 'relay').map(([id]) => id);
     for (const s of this.peers.values()) {
       s.path = 'direct';
@@ -242,7 +246,11 @@ export class PathController implements PeerPathSource {
     if (!this.switchingEnabled || this.roundBusy) return [];
     this.roundBusy = true;
     try {
-      for (const [id, s] of this.peers) this.score(id, s);
+      for (const [id, s] of this.peers) {
+        this.score(id, s);
+        if (s.path === 'direct' && s.misses > 0) this.relayProof.score(id);
+        else this.relayProof.forget(id);
+      }
       await this.readTunnels();
       const now = this.opts.clock.now();
       const started: Array<Promise<void>> = [];
@@ -250,12 +258,17 @@ export class PathController implements PeerPathSource {
         if (!s.switching && now >= s.nextAttemptAt) {
           if (s.path === 'direct' && s.misses >= this.failuresToRelay) {
             if (this.tunnelAlive(id, now)) this.holdDirect(id, s);
-            else started.push(this.startSwitch(id, s, 'relay', `${s.misses} consecutive direct-path probes unanswered`));
+            else if (!this.relayProof.proven(id)) this.holdNoPath(id, s);
+            else
+              started.push(
+                this.startSwitch(id, s, 'relay', `${s.misses} consecutive direct-path probes unanswered, a relayed probe answered`),
+              );
           } else if (s.path === 'relay' && s.successes >= this.successesToDirect) {
             started.push(this.startSwitch(id, s, 'direct', `${s.successes} consecutive direct-path probes answered`));
           }
         }
         if (!s.probePending && this.opts.prober.ping(id)) s.probeRounds = 0;
+        if (s.path === 'direct' && s.misses > 0) this.relayProof.ping(id);
       }
       return started;
     } finally {
@@ -263,31 +276,13 @@ export class PathController implements PeerPathSource {
     }
   }
 
-  /** Scores `id`'s last PING: a reply or a late reply (a slow path) feeds its RTT estimator. */
+  /** Scores `id`'s last PING (see {@link scoreProbe}); tracks the tunnel while probes fail. */
   private score(id: NodeId, s: PeerState): void {
-    // The time-out in whole rounds: one round (the old fixed rule) until RTT and jitter say more.
-    const rounds = Math.max(1, Math.ceil(s.rtt.timeoutMs() / this.intervalMs));
-    s.probeRounds = (s.probeRounds ?? 0) + 1;
-    const r = this.opts.prober.takeResult(id, s.probeRounds < rounds);
-    s.probePending = r.result === 'pending';
-    if (r.lateRttMs !== undefined) {
-      s.rtt.sample(r.lateRttMs);
-      s.misses = 0;
-    }
-    if (r.result === 'reply') {
-      s.successes++;
-      s.misses = 0;
-      if (r.rttMs !== undefined) {
-        s.lastRttMs = r.rttMs;
-        s.rtt.sample(r.rttMs);
-      }
-    } else if (r.result === 'miss') {
-      s.misses++;
-      s.successes = 0;
-    }
+    scoreProbe(this.opts.prober, id, s, this.intervalMs);
     if (s.misses === 0) {
       this.liveness.forget(id);
       s.heldDirect = false;
+      s.heldNoPath = false;
     } else if (s.path === 'direct') this.liveness.watch(id);
   }
 
@@ -313,6 +308,16 @@ export class PathController implements PeerPathSource {
     this.opts.logger?.warn(
       { peer: id, misses: s.misses },
       "peer's daemon does not answer probes but its tunnel still receives data: staying direct",
+    );
+  }
+
+  /** Neither path answers (a dead or unregistered peer daemon, or both paths broken): stay. */
+  private holdNoPath(id: NodeId, s: PeerState): void {
+    if (s.heldNoPath) return;
+    s.heldNoPath = true;
+    this.opts.logger?.warn(
+      { peer: id, misses: s.misses, relayProbe: this.relayProof.state(id) ?? 'pending' },
+      'direct-path probes unanswered and no relayed probe answered: staying direct',
     );
   }
 
@@ -387,5 +392,6 @@ export class PathController implements PeerPathSource {
     await this.loop;
     this.loop = undefined;
     this.opts.prober.clear();
+    this.relayProof.clear();
   }
 }

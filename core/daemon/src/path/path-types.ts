@@ -56,6 +56,11 @@ export interface PathControllerOptions {
   selfId: NodeId;
   prober: PathProber;
   /**
+   * The relay prober (`channel: 'relay'`, transport `RelayProbeTransport`): proves the relay path
+   * to a peer's daemon before the peer is moved to it. Its targets are set by the controller.
+   */
+  relayProber: PathProber;
+  /**
    * Why switching is impossible (no relay plugin, backend lacks `udpTransport` or `roaming`, no
    * relays), or undefined when it is possible. While set, every peer stays direct and no PING is
    * sent (the prober still answers peers' PINGs).
@@ -108,6 +113,11 @@ export interface PeerPathState {
   relayEndpoint?: Endpoint;
   /** Round-trip time of the last answered probe, ms. */
   lastRttMs?: number;
+  /**
+   * While a direct peer's direct probes fail: whether the last relayed probe was answered (the
+   * relay path is proven) or not.
+   */
+  relayProbe?: 'answered' | 'unanswered';
   /** Smoothed RTT (RFC 6298 SRTT) of the probes, ms, once measured. */
   srttMs?: number;
   /** Current probe time-out, ms. */
@@ -126,6 +136,8 @@ export interface PeerState {
   rtt: RttEstimator;
   /** True while the tunnel-liveness hold was logged (once per stretch of failed probes). */
   heldDirect?: boolean;
+  /** True while the "no relayed probe answered" hold was logged (once per stretch). */
+  heldNoPath?: boolean;
   /** True while the last PING is unanswered but within its time-out (not replaced). */
   probePending?: boolean;
   /** Rounds since the outstanding PING was sent. */

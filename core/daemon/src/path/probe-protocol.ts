@@ -9,7 +9,7 @@ import { NODE_ID_PATTERN, type NodeId } from '@rustynet/plugin-api';
  * offset      size  field
  * 0           4     magic "RNPP" (0x52 0x4E 0x50 0x50)
  * 4           1     version = 0x01
- * 5           1     type: 0x01 PING, 0x02 PONG
+ * 5           1     type: 0x01 PING, 0x02 PONG (direct path); 0x03 PING, 0x04 PONG (through the relay)
  * 6           1     s = length of the sender id (1..63)
  * 7           s     sender node id (ASCII DNS label)
  * 7+s         1     r = length of the receiver id (1..63)
@@ -28,7 +28,7 @@ export const PROBE_MAGIC = Buffer.from('RNPP', 'ascii');
 /** Protocol version carried in byte 4. */
 export const PROBE_VERSION = 1;
 /** Message types (byte 5). */
-export const PROBE_TYPE = { PING: 1, PONG: 2 } as const;
+export const PROBE_TYPE = { PING: 1, PONG: 2, RELAY_PING: 3, RELAY_PONG: 4 } as const;
 /** Bytes of the nonce. */
 export const PROBE_NONCE_BYTES = 16;
 /** Bytes of the Ed25519 signature. */
@@ -48,10 +48,17 @@ const NODE_ID = new RegExp(NODE_ID_PATTERN);
 
 /** Kind of a probe message. */
 export type ProbeType = 'ping' | 'pong';
+/**
+ * Which path a probe measures: `direct` (UDP to the peer's probe port) or `relay` (through the
+ * relay server to the peer's relay client). The channel is part of the signed type byte, so a
+ * probe of one path can never be replayed as a probe of the other.
+ */
+export type ProbeChannel = 'direct' | 'relay';
 
 /** A decoded probe message (signature not yet checked). */
 export interface ProbeMessage {
   type: ProbeType;
+  channel: ProbeChannel;
   sender: NodeId;
   receiver: NodeId;
   /** 16 bytes. */
@@ -66,6 +73,8 @@ export interface ProbeMessage {
 /** Fields of a message to encode. */
 export interface ProbeFields {
   type: ProbeType;
+  /** Default `direct`. */
+  channel?: ProbeChannel;
   sender: NodeId;
   receiver: NodeId;
   nonce: Uint8Array;
@@ -93,7 +102,14 @@ export function encodeProbeBody(f: ProbeFields): Buffer {
   let o = 0;
   o += PROBE_MAGIC.copy(body, o);
   body[o++] = PROBE_VERSION;
-  body[o++] = f.type === 'ping' ? PROBE_TYPE.PING : PROBE_TYPE.PONG;
+  body[o++] =
+    f.channel === 'relay'
+      ? f.type === 'ping'
+        ? PROBE_TYPE.RELAY_PING
+        : PROBE_TYPE.RELAY_PONG
+      : f.type === 'ping'
+        ? PROBE_TYPE.PING
+        : PROBE_TYPE.PONG;
   body[o++] = s.length;
   o += s.copy(body, o);
   body[o++] = r.length;
@@ -132,7 +148,7 @@ export function decodeProbe(data: Uint8Array): ProbeMessage | ProbeDecodeError {
   if (buf.compare(PROBE_MAGIC, 0, 4, 0, 4) !== 0) return 'magic';
   if (buf[4] !== PROBE_VERSION) return 'version';
   const t = buf[5];
-  if (t !== PROBE_TYPE.PING && t !== PROBE_TYPE.PONG) return 'type';
+  if (t < PROBE_TYPE.PING || t > PROBE_TYPE.RELAY_PONG) return 'type';
   const s = buf[6];
   if (s < 1 || s > 63 || 7 + s >= buf.length) return 'layout';
   const r = buf[7 + s];
@@ -145,7 +161,8 @@ export function decodeProbe(data: Uint8Array): ProbeMessage | ProbeDecodeError {
   if (ts > BigInt(Number.MAX_SAFE_INTEGER)) return 'layout';
   const end = n + PROBE_NONCE_BYTES + 8;
   return {
-    type: t === PROBE_TYPE.PING ? 'ping' : 'pong',
+    type: t === PROBE_TYPE.PING || t === PROBE_TYPE.RELAY_PING ? 'ping' : 'pong',
+    channel: t >= PROBE_TYPE.RELAY_PING ? 'relay' : 'direct',
     sender,
     receiver,
     nonce: Buffer.from(buf.subarray(n, n + PROBE_NONCE_BYTES)),

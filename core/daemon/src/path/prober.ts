@@ -1,73 +1,21 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Clock, Counter, Endpoint, Logger, Metrics, NodeId } from '@rustynet/plugin-api';
+import type { Counter, Endpoint, NodeId } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { parseCidr, cidrKey } from '../util/ip.js';
-import { decodeProbe, encodeProbe, verifyProbe, type ProbeMessage } from './probe-protocol.js';
-import type { ProbeTransport } from './probe-transport.js';
+import { decodeProbe, encodeProbe, verifyProbe, type ProbeChannel, type ProbeMessage } from './probe-protocol.js';
+import {
+  DEFAULT_PROBE_MAX_SKEW_MS,
+  DEFAULT_PROBE_VERIFY_BURST,
+  DEFAULT_PROBE_VERIFY_RATE,
+  type ProbeDropReason,
+  type ProbeOutcome,
+  type ProbePeer,
+  type ProberOptions,
+} from './prober-types.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** A node the prober knows: every other node of the netmap. */
-export interface ProbePeer {
-  id: NodeId;
-  /** The node's Ed25519 identity public key, raw 32 bytes in base64 (netmap `identityKey`). */
-  identityKey: string;
-  /** Where its daemon answers probes (first endpoint host, netmap `probePort`); absent: never pinged. */
-  target?: Endpoint;
-}
-
-/** Outcome of the last PING to a peer, see {@link DirectPathProber.takeResult}. */
-export type ProbeResult = 'reply' | 'miss' | 'pending' | 'none';
-
-/** What {@link DirectPathProber.takeResult} reports. */
-export interface ProbeOutcome {
-  result: ProbeResult;
-  /** Round trip of the answered PING, ms (`reply`). */
-  rttMs?: number;
-  /**
-   * Round trip of an earlier PING that was already scored a miss but was answered since (a slow,
-   * not a broken, path), ms.
-   */
-  lateRttMs?: number;
-}
-
-/** Why a received datagram was dropped (label of `rustynet_path_probe_dropped_total`). */
-export type ProbeDropReason =
-  | 'malformed'
-  | 'wrong_receiver'
-  | 'unknown_sender'
-  | 'stale'
-  | 'replayed'
-  | 'rate_limited'
-  | 'bad_signature'
-  | 'unsolicited'
-  | 'wrong_sender'
-  | 'wrong_source';
-
-/** Default accepted distance (ms) between a probe's timestamp and the receiver's clock. */
-export const DEFAULT_PROBE_MAX_SKEW_MS = 30_000;
-/** Default per-sender signature-check budget: burst and refill per second. */
-export const DEFAULT_PROBE_VERIFY_BURST = 16;
-export const DEFAULT_PROBE_VERIFY_RATE = 20;
-
-/** Options of {@link DirectPathProber}. */
-export interface ProberOptions {
-  selfId: NodeId;
-  /** Ed25519 signature (64 bytes) of its input by this node's identity key. */
-  sign: (data: Uint8Array) => Uint8Array;
-  clock: Clock;
-  transport: ProbeTransport;
-  /** Largest |timestamp - now| accepted, ms (default {@link DEFAULT_PROBE_MAX_SKEW_MS}). */
-  maxSkewMs?: number;
-  /** Signature checks one claimed sender may cost: burst (default 16) and per second (default 20). */
-  verifyBurst?: number;
-  verifyRatePerSecond?: number;
-  logger?: Logger;
-  /** Host metrics; the prober registers `rustynet_path_probe_*` counters. */
-  metrics?: Metrics;
-  /** Called for each accepted PONG (diagnostics, tests). */
-  onReply?: (peer: NodeId, rttMs: number) => void;
-}
+export * from './prober-types.js';
 
 interface PeerEntry {
   id: NodeId;
@@ -121,20 +69,22 @@ export class DirectPathProber {
   private byNonce = new Map<string, Outstanding>();
   private lastSentTs = 0;
   private readonly maxSkewMs: number;
+  private readonly channel: ProbeChannel;
   private readonly verifyBurst: number;
   private readonly verifyRate: number;
   private readonly counters: { sent: Counter; replies: Counter; answered: Counter; dropped: Counter } | undefined;
 
   constructor(private readonly opts: ProberOptions) {
     this.maxSkewMs = opts.maxSkewMs ?? DEFAULT_PROBE_MAX_SKEW_MS;
+    this.channel = opts.channel ?? 'direct';
     this.verifyBurst = opts.verifyBurst ?? DEFAULT_PROBE_VERIFY_BURST;
     this.verifyRate = opts.verifyRatePerSecond ?? DEFAULT_PROBE_VERIFY_RATE;
     const m = opts.metrics;
     this.counters = m && {
-      sent: m.counter('rustynet_path_probes_sent_total', 'Direct-path PINGs sent'),
-      replies: m.counter('rustynet_path_probe_replies_total', 'Valid PONGs received for our PINGs'),
-      answered: m.counter('rustynet_path_pings_answered_total', 'Valid PINGs from peers answered with a PONG'),
-      dropped: m.counter('rustynet_path_probe_dropped_total', 'Probe datagrams dropped, by reason', ['reason']),
+      sent: m.counter('rustynet_path_probes_sent_total', 'Path PINGs sent, by path', ['channel']),
+      replies: m.counter('rustynet_path_probe_replies_total', 'Valid PONGs received for our PINGs, by path', ['channel']),
+      answered: m.counter('rustynet_path_pings_answered_total', 'Valid PINGs from peers answered with a PONG, by path', ['channel']),
+      dropped: m.counter('rustynet_path_probe_dropped_total', 'Probe datagrams dropped, by path and reason', ['channel', 'reason']),
     };
     opts.transport.onMessage((data, from) => this.receive(data, from));
   }
@@ -197,12 +147,15 @@ export class DirectPathProber {
     const ts = Math.max(now, this.lastSentTs + 1);
     this.lastSentTs = ts;
     const nonce = randomBytes(16);
-    const data = encodeProbe({ type: 'ping', sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts }, this.opts.sign);
+    const data = encodeProbe(
+      { type: 'ping', channel: this.channel, sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts },
+      this.opts.sign,
+    );
     const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
     this.outstanding.set(peer, o);
     this.byNonce.set(o.nonce, o);
     this.opts.transport.send(data, entry.target);
-    this.counters?.sent.inc();
+    this.counters?.sent.inc({ channel: this.channel });
     return true;
   }
 
@@ -220,7 +173,10 @@ export class DirectPathProber {
     const ts = Math.max(now, this.lastSentTs + 1);
     this.lastSentTs = ts;
     const nonce = randomBytes(16);
-    const data = encodeProbe({ type: 'ping', sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts }, this.opts.sign);
+    const data = encodeProbe(
+      { type: 'ping', channel: this.channel, sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts },
+      this.opts.sign,
+    );
     const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
     this.byNonce.set(o.nonce, o);
     let timer: NodeJS.Timeout | undefined;
@@ -235,7 +191,7 @@ export class DirectPathProber {
       timer = setTimeout(resolve, timeoutMs);
     });
     this.opts.transport.send(data, entry.target);
-    this.counters?.sent.inc();
+    this.counters?.sent.inc({ channel: this.channel });
     await answered;
     clearTimeout(timer);
     if (this.byNonce.get(o.nonce) === o) this.byNonce.delete(o.nonce);
@@ -295,7 +251,7 @@ export class DirectPathProber {
   }
 
   private drop(reason: ProbeDropReason, from: Endpoint, msg?: ProbeMessage): void {
-    this.counters?.dropped.inc({ reason });
+    this.counters?.dropped.inc({ channel: this.channel, reason });
     this.opts.logger?.trace(
       { reason, from: `${from.host}:${from.port}`, ...(msg && { sender: msg.sender, type: msg.type }) },
       'probe dropped',
@@ -312,6 +268,10 @@ export class DirectPathProber {
       const msg = decodeProbe(data);
       if (typeof msg === 'string') {
         this.drop('malformed', from);
+        return;
+      }
+      if (msg.channel !== this.channel) {
+        this.drop('wrong_channel', from, msg);
         return;
       }
       if (msg.receiver !== this.opts.selfId) {
@@ -352,7 +312,10 @@ export class DirectPathProber {
     this.lastSentTs = ts;
     let pong: Buffer;
     try {
-      pong = encodeProbe({ type: 'pong', sender: this.opts.selfId, receiver: msg.sender, nonce: msg.nonce, timestamp: ts }, this.opts.sign);
+      pong = encodeProbe(
+        { type: 'pong', channel: this.channel, sender: this.opts.selfId, receiver: msg.sender, nonce: msg.nonce, timestamp: ts },
+        this.opts.sign,
+      );
     } catch (err) {
       this.opts.logger?.warn({ err: (err as Error).message }, 'cannot sign a PONG');
       return;
@@ -360,7 +323,7 @@ export class DirectPathProber {
     // Same ids, same fixed fields: a PONG is exactly as long as the PING (no amplification).
     if (pong.length > size) return;
     this.opts.transport.send(pong, from);
-    this.counters?.answered.inc();
+    this.counters?.answered.inc({ channel: this.channel });
   }
 
   private onPong(msg: ProbeMessage, from: Endpoint): void {
@@ -388,7 +351,7 @@ export class DirectPathProber {
     }
     o.answered = true;
     o.rttMs = Math.max(0, this.opts.clock.now() - o.sentAt);
-    this.counters?.replies.inc();
+    this.counters?.replies.inc({ channel: this.channel });
     this.opts.onReply?.(o.peer, o.rttMs);
     o.onAnswer?.();
   }

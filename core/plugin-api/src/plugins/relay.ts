@@ -54,4 +54,22 @@ export interface RelayPlugin {
   closePath(peer: NodeId, options?: CallOptions): Promise<void>;
   /** The relay paths open now, with their counters. */
   status(options?: CallOptions): Promise<RelayPathStatus[]>;
+  /**
+   * The probe channel (optional): carries the daemon's small path probes to `peer`'s daemon (its
+   * relay client), apart from the backend's datagrams, so the daemon can prove the relay path
+   * before it moves a peer to it (docs/path-controller.md). `payload` is opaque to the plugin and
+   * at most {@link MAX_RELAY_PROBE_BYTES} bytes; nothing is queued: without a registration the
+   * probe is dropped.
+   * @returns true when the probe was handed to the relay (not that it arrived). Never throws.
+   */
+  sendProbe?(peer: NodeId, payload: Uint8Array): boolean;
+  /**
+   * Sets the receiver of probes from other nodes' daemons (`from` is the node id the relay
+   * authenticated at registration), or removes it with `undefined`. One handler; a later call
+   * replaces it. The handler must not throw.
+   */
+  onProbe?(handler: ((from: NodeId, payload: Buffer) => void) | undefined): void;
 }
+
+/** Largest probe payload a relay plugin carries ({@link RelayPlugin.sendProbe}), bytes. */
+export const MAX_RELAY_PROBE_BYTES = 256;

@@ -30,6 +30,7 @@ import { MAX_DATA_PAYLOAD, isNodeId } from '../protocol.js';
 import { DropCounters, type ClientDropReason } from './drops.js';
 import { resolveOptions, type RelayClientOptions } from './options.js';
 import { bindPath, checkEndpoint, closePathSocket, type Path } from './paths.js';
+import type { ProbeHandler } from './probe-channel.js';
 import { RelayLink } from './relay-link.js';
 
 export { DEFAULT_CLIENT_OPTIONS, relayClientConfigSchema, type RelayClientOptions } from './options.js';
@@ -51,6 +52,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
   private readonly pending = new Map<NodeId, Promise<Endpoint>>();
   private readonly drops: DropCounters;
   private readonly link: RelayLink;
+  private probeHandler: ProbeHandler;
 
   constructor(context: PluginContext) {
     super({ clock: context.clock, label: 'relay client', stopAbortsStart: true });
@@ -71,6 +73,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
         ['relay', 'reason'],
       ),
       paths: this.paths,
+      onProbe: () => this.probeHandler,
     });
   }
 
@@ -167,6 +170,21 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     if (!p) return;
     this.paths.delete(peer);
     await closePathSocket(p);
+  }
+
+  /**
+   * Sends a path probe to `peer`'s daemon through the relay (see `RelayPlugin.sendProbe`).
+   * @returns false when not registered, `peer` is not a node id or this node, or `payload` is
+   *   empty or over MAX_PROBE_PAYLOAD bytes (nothing sent). Never throws.
+   */
+  sendProbe(peer: NodeId, payload: Uint8Array): boolean {
+    if (!this.isRunning || !isNodeId(peer) || peer === this.runningState?.config.nodeId || !(payload instanceof Uint8Array)) return false;
+    return this.link.sendProbe(peer, payload);
+  }
+
+  /** Sets (or with `undefined` removes) the receiver of probes from other nodes' daemons. */
+  onProbe(handler: ProbeHandler): void {
+    this.probeHandler = handler;
   }
 
   status(_options?: CallOptions): Promise<RelayPathStatus[]> {

@@ -36,6 +36,7 @@ import {
 } from '../protocol.js';
 import type { DropCounters } from './drops.js';
 import type { RelayClientOptions } from './options.js';
+import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
 
 /** A registration with one relay. */
 export interface Session {
@@ -97,6 +98,8 @@ export interface RelayLinkDeps {
   refusals: Counter;
   /** The open paths by peer, for DATA from the relay. */
   paths: ReadonlyMap<NodeId, PathTarget>;
+  /** Receives PROBE payloads from the relay (the daemon's probe channel); absent: dropped. */
+  onProbe: () => ProbeHandler;
 }
 
 /** The link of one plugin instance; {@link begin} and {@link close} bracket each run. */
@@ -186,6 +189,10 @@ export class RelayLink {
         path.socket.send(msg.subarray(d.payloadOffset), path.backend.port, path.backend.host, this.sendDone);
         return;
       }
+      if (msg.length >= 2 && msg[0] === PROTOCOL_VERSION && msg[1] === MessageType.PROBE) {
+        if (deliverProbe(msg, this.deps)) s.lastHeard = Date.now();
+        return;
+      }
       if (decodeKeepalive(msg, true) !== undefined) {
         s.lastHeard = Date.now();
         return;
@@ -206,6 +213,11 @@ export class RelayLink {
       }
     }
     drops.drop('invalid');
+  }
+
+  /** Sends a PROBE to `peer` through the current session; false without one (nothing queued). */
+  sendProbe(peer: NodeId, payload: Uint8Array): boolean {
+    return this.session !== undefined && sendProbe(this.session, peer, payload, this.sendDone);
   }
 
   /** Sends `msg` and waits for a datagram from `relay` that `accept` maps to a value. */

@@ -11,6 +11,7 @@ import {
   HEADER_SIZE,
   HELLO_MIN_SIZE,
   KEEPALIVE_SIZE,
+  MAX_PROBE_PAYLOAD,
   MessageType,
   NONCE_SIZE,
   PROTOCOL_VERSION,
@@ -42,6 +43,8 @@ interface Session {
   lastSeen: number;
   /** DATA header naming this session's node as the source. */
   sourceHeader: Buffer;
+  /** PROBE header naming this session's node as the source. */
+  probeHeader: Buffer;
 }
 
 interface NodeState {
@@ -177,6 +180,8 @@ export class RelayCore {
     switch (msg[1]) {
       case MessageType.DATA:
         return void this.onData(msg, session, address, port);
+      case MessageType.PROBE:
+        return void this.onData(msg, session, address, port, true);
       case MessageType.KEEPALIVE:
         return void this.onKeepalive(msg, session, address, port);
       case MessageType.HELLO:
@@ -232,7 +237,8 @@ export class RelayCore {
       this.replyUnvalidated(encodeReject(RejectReason.NOT_REGISTERED), receivedLen, port, address);
   }
 
-  private onData(msg: Buffer, session: Session | undefined, address: string, port: number): void {
+  /** Forwards DATA, or PROBE (same checks and budgets, payload <= MAX_PROBE_PAYLOAD, keeps its type). */
+  private onData(msg: Buffer, session: Session | undefined, address: string, port: number, probe = false): void {
     const now = this.now();
     const src = this.live(session, now);
     if (src === undefined) {
@@ -247,6 +253,7 @@ export class RelayCore {
     const idLen = msg[2];
     const payloadOffset = 3 + idLen;
     if (idLen < 1 || idLen > 63 || len <= payloadOffset) return void this.drop('malformed');
+    if (probe && len - payloadOffset > MAX_PROBE_PAYLOAD) return void this.drop('malformed');
     const node = this.byNode.get(src.nodeId);
     if (node === undefined) return void this.drop('not_registered'); // unreachable: sessions imply node state
     // Both buckets must have room; only then is anything taken from either.
@@ -271,7 +278,8 @@ export class RelayCore {
     const payload = msg.subarray(payloadOffset);
     this.c.packetsForwarded++;
     this.c.bytesForwarded += payload.length;
-    this.out([src.sourceHeader, payload], src.sourceHeader.length + payload.length, best.port, best.address);
+    const header = probe ? src.probeHeader : src.sourceHeader;
+    this.out([header, payload], header.length + payload.length, best.port, best.address);
   }
 
   private onKeepalive(msg: Buffer, session: Session | undefined, address: string, port: number): void {
@@ -360,7 +368,15 @@ export class RelayCore {
         };
         this.byNode.set(reg.nodeId, node);
       }
-      const s: Session = { key, nodeId: reg.nodeId, address, port, lastSeen: now, sourceHeader: encodeDataHeader(reg.nodeId) };
+      const s: Session = {
+        key,
+        nodeId: reg.nodeId,
+        address,
+        port,
+        lastSeen: now,
+        sourceHeader: encodeDataHeader(reg.nodeId),
+        probeHeader: encodeDataHeader(reg.nodeId, MessageType.PROBE),
+      };
       node.sessions.push(s);
       this.byAddress.set(key, s);
     } else {
