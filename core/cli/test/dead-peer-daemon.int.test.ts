@@ -8,10 +8,9 @@
  * dead daemon could not answer. Prints the paths seen and the longest ping gap.
  */
 import { expect } from 'chai';
-import { fileURLToPath } from 'node:url';
-import { Mesh, REFERENCE_BACKENDS, checkPrerequisites, sleep, type ContinuousPing } from '@rustynet/testbed';
+import { Mesh, REFERENCE_BACKENDS, sleep, type ContinuousPing } from '@rustynet/testbed';
+import { created, startMesh } from './mesh-fixture.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** How long b's daemon stays dead: well past 3 misses (1.5 s) and a relay switch (3 s). */
 const DEAD_MS = 8_000;
 
@@ -21,17 +20,10 @@ for (const backend of REFERENCE_BACKENDS) {
     let mesh: Mesh | undefined;
     let pinger: ContinuousPing | undefined;
     let frozen: number | undefined;
-    const m = (): Mesh => {
-      if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-      return mesh;
-    };
+    const m = (): Mesh => created(mesh);
 
     before(async function () {
-      const problems = checkPrerequisites([backend]);
-      if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-      mesh = await Mesh.create({ backends: [backend], cwd: REPO_ROOT, relay: true, logLevel: 'info' });
-      await mesh.publish(await mesh.sign(mesh.netmap(1)));
-      await mesh.startDaemons(backend, 1);
+      mesh = await startMesh(backend, { relay: true, logLevel: 'info' });
     });
 
     afterEach(async () => {

@@ -17,12 +17,11 @@ import { expect } from 'chai';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { Mesh, RUSTYNET_BIN, checkPrerequisites, relayUnsupportedReason, type MeshNode } from '@rustynet/testbed';
+import { Mesh, RUSTYNET_BIN, relayUnsupportedReason, type MeshNode } from '@rustynet/testbed';
+import { REPO_ROOT, created, startMesh } from './mesh-fixture.js';
 
 const BACKEND = '@rustynet/backend-wireguard';
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const reason = await relayUnsupportedReason(BACKEND, REPO_ROOT);
 
 interface CliRun {
@@ -66,17 +65,10 @@ const UDP_TABLE = `rn_diag_udp_${process.pid}`;
   this.timeout(180_000);
   let mesh: Mesh | undefined;
   const times: Record<string, number> = {};
-  const m = (): Mesh => {
-    if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-    return mesh;
-  };
+  const m = (): Mesh => created(mesh);
 
   before(async function () {
-    const problems = checkPrerequisites([BACKEND]);
-    if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-    mesh = await Mesh.create({ backends: [BACKEND], cwd: REPO_ROOT, relay: true, logLevel: 'info' });
-    await mesh.publish(await mesh.sign(mesh.netmap(1)));
-    await mesh.startDaemons(BACKEND, 1);
+    mesh = await startMesh(BACKEND, { relay: true, logLevel: 'info' });
   });
 
   after(async () => {

@@ -12,7 +12,6 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Mesh,
   REFERENCE_BACKENDS,
@@ -26,8 +25,8 @@ import {
   timeToTraffic,
 } from '@rustynet/testbed';
 import { LocalApiClient, type DaemonStatus } from '../src/api-client.js';
+import { REPO_ROOT, created, startMesh } from './mesh-fixture.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** Target of issue 10: traffic back within 3 s of the fault. */
 const TARGET_MS = 3_000;
 
@@ -104,17 +103,10 @@ for (const backend of REFERENCE_BACKENDS) {
     this.timeout(300_000);
     const V = 3;
     let mesh: Mesh | undefined;
-    const m = (): Mesh => {
-      if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-      return mesh;
-    };
+    const m = (): Mesh => created(mesh);
 
     before(async function () {
-      const problems = checkPrerequisites([backend]);
-      if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-      mesh = await Mesh.create({ backends: [backend], cwd: REPO_ROOT });
-      await mesh.publish(await mesh.sign(mesh.netmap(V)));
-      await mesh.startDaemons(backend, V);
+      mesh = await startMesh(backend, {}, V);
       const a = mesh.node('a');
       const warm = await timeToTraffic(a.host, mesh.node('b').v4, Date.now(), 30_000);
       if (warm === null) throw new Error(`no traffic a->b before the faults:\n${await mesh.tail('a')}`);
@@ -207,10 +199,7 @@ describe('a full state directory never lets the data plane and the record disagr
   const backend = WIREGUARD_BACKEND;
   let mesh: Mesh | undefined;
   let stateMount = '';
-  const m = (): Mesh => {
-    if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-    return mesh;
-  };
+  const m = (): Mesh => created(mesh);
 
   before(async function () {
     const problems = checkPrerequisites([backend]);

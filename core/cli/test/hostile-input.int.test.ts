@@ -4,12 +4,11 @@
  * nothing changes: same netmap version, same peers, traffic flows. Prints what it measured.
  */
 import { expect } from 'chai';
-import { fileURLToPath } from 'node:url';
-import { Mesh, checkPrerequisites, writeNetmapFile } from '@rustynet/testbed';
+import { Mesh, writeNetmapFile } from '@rustynet/testbed';
 import { LocalApiClient, type DaemonStatus } from '../src/api-client.js';
+import { created, startMesh } from './mesh-fixture.js';
 
 const BACKEND = '@rustynet/backend-wireguard';
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 function peerView(s: DaemonStatus): unknown {
   return s.peers.map((p) => ({ id: p.id, allowedIps: [...p.allowedIps].sort() })).sort((a, b) => a.id.localeCompare(b.id));
@@ -19,17 +18,10 @@ describe('hostile netmaps: oversized, duplicate keys', function () {
   this.timeout(240_000);
   let mesh: Mesh | undefined;
   const baseline: Record<string, unknown> = {};
-  const m = (): Mesh => {
-    if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-    return mesh;
-  };
+  const m = (): Mesh => created(mesh);
 
   before(async function () {
-    const problems = checkPrerequisites([BACKEND]);
-    if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-    mesh = await Mesh.create({ backends: [BACKEND], cwd: REPO_ROOT, pollIntervalMs: 600_000 });
-    await mesh.publish(await mesh.sign(mesh.netmap(1)));
-    await mesh.startDaemons(BACKEND, 1);
+    mesh = await startMesh(BACKEND, { pollIntervalMs: 600_000 });
     for (const n of mesh.nodes) baseline[n.id] = peerView(await mesh.status(n.id));
   });
 

@@ -5,15 +5,13 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { SignedNetmap } from '@rustynet/plugin-api';
 import type { DaemonStatus } from '../src/api-client.js';
-import { Mesh, checkPrerequisites, rustynet, type PingResult } from '@rustynet/testbed';
+import { Mesh, rustynet, type PingResult } from '@rustynet/testbed';
+import { created, startMesh } from './mesh-fixture.js';
 
 /** Backends under test; each runs the whole suite. */
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
-
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 function failed(results: PingResult[]): string[] {
   return results.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address}`);
@@ -32,19 +30,12 @@ for (const backend of BACKENDS) {
     let mesh: Mesh | undefined;
     const baseline: Record<string, unknown> = {};
 
-    const m = (): Mesh => {
-      if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-      return mesh;
-    };
+    const m = (): Mesh => created(mesh);
 
     before(async function () {
-      const problems = checkPrerequisites([backend]);
-      if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
       // A long poll interval: netmaps take effect only through the explicit reloads under test.
       // The netmap carries key material for every backend under test: one signed map serves either.
-      mesh = await Mesh.create({ backends: [backend, ...BACKENDS.filter((b) => b !== backend)], cwd: REPO_ROOT, pollIntervalMs: 600_000 });
-      await mesh.publish(await mesh.sign(mesh.netmap(V)));
-      await mesh.startDaemons(backend, V);
+      mesh = await startMesh(backend, { backends: [backend, ...BACKENDS.filter((b) => b !== backend)], pollIntervalMs: 600_000 }, V);
       for (const n of mesh.nodes) baseline[n.id] = peerView(await mesh.status(n.id));
     });
 

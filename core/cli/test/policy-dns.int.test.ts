@@ -10,12 +10,11 @@
  */
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { AclPolicy } from '@rustynet/plugin-api';
-import { DNS_ZONE, Mesh, checkPrerequisites, rustynet } from '@rustynet/testbed';
+import { DNS_ZONE, Mesh, rustynet } from '@rustynet/testbed';
+import { REPO_ROOT, created, startMesh } from './mesh-fixture.js';
 
 const BACKEND = '@rustynet/backend-wireguard';
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const TCP_PORT = 5201;
 const UDP_PORT = 9999;
 
@@ -49,17 +48,10 @@ describe(`policy and Magic DNS in a 3-node mesh through rustynetd (${BACKEND})`,
   let version = 1;
   const servers: Array<{ close(): Promise<void> }> = [];
 
-  const m = (): Mesh => {
-    if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-    return mesh;
-  };
+  const m = (): Mesh => created(mesh);
 
   before(async function () {
-    const problems = checkPrerequisites([BACKEND], { dns: true });
-    if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-    mesh = await Mesh.create({ backends: [BACKEND], cwd: REPO_ROOT, policy: true, dns: true, acl: ACL_V1, logLevel: 'info' });
-    await mesh.publish(await mesh.sign(mesh.netmap(version)));
-    await mesh.startDaemons(BACKEND, version);
+    mesh = await startMesh(BACKEND, { policy: true, dns: true, acl: ACL_V1, logLevel: 'info' }, version);
     for (const n of mesh.nodes) {
       servers.push(await n.host.tcpEchoServer(TCP_PORT), await n.host.udpEchoServer(UDP_PORT));
     }

@@ -13,21 +13,11 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import {
-  Mesh,
-  RELAY_PORT,
-  checkPrerequisites,
-  parsePcap,
-  relayUnsupportedReason,
-  type ContinuousPing,
-  type PcapPacket,
-} from '@rustynet/testbed';
+import { Mesh, RELAY_PORT, parsePcap, relayUnsupportedReason, type ContinuousPing, type PcapPacket } from '@rustynet/testbed';
+import { REPO_ROOT, created, startMesh } from './mesh-fixture.js';
 
 /** Backends under test; each runs the whole suite. */
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
-
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** Bounds from issue 6 ("Must show"). */
 const TO_RELAY_MS = 3_000;
@@ -59,17 +49,10 @@ for (const backend of BACKENDS) {
     let pinger: ContinuousPing | undefined;
     const times: Record<string, number> = {};
 
-    const m = (): Mesh => {
-      if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-      return mesh;
-    };
+    const m = (): Mesh => created(mesh);
 
     before(async function () {
-      const problems = checkPrerequisites([backend]);
-      if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-      mesh = await Mesh.create({ backends: [backend], cwd: REPO_ROOT, relay: true, logLevel: 'info' });
-      await mesh.publish(await mesh.sign(mesh.netmap(1)));
-      await mesh.startDaemons(backend, 1);
+      mesh = await startMesh(backend, { relay: true, logLevel: 'info' });
     });
 
     after(async () => {

@@ -12,11 +12,10 @@
  * Parameterised by backend, like relay-fallback.int.test.ts. Prints what it measured.
  */
 import { expect } from 'chai';
-import { fileURLToPath } from 'node:url';
-import { Mesh, checkPrerequisites, relayUnsupportedReason, sleep } from '@rustynet/testbed';
+import { Mesh, relayUnsupportedReason, sleep } from '@rustynet/testbed';
+import { REPO_ROOT, created, startMesh } from './mesh-fixture.js';
 
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** How long a watches b while neither path answers: well past 3 misses and a relay switch (3 s). */
 const UNPROVEN_MS = 6_000;
 /** Bound from issue 6: the fallback moves a blocked pair to the relay within 3 s. */
@@ -39,17 +38,10 @@ for (const backend of BACKENDS) {
     this.timeout(180_000);
     let mesh: Mesh | undefined;
     let frozen: number | undefined;
-    const m = (): Mesh => {
-      if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-      return mesh;
-    };
+    const m = (): Mesh => created(mesh);
 
     before(async function () {
-      const problems = checkPrerequisites([backend]);
-      if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-      mesh = await Mesh.create({ backends: [backend], cwd: REPO_ROOT, relay: true, logLevel: 'info' });
-      await mesh.publish(await mesh.sign(mesh.netmap(1)));
-      await mesh.startDaemons(backend, 1);
+      mesh = await startMesh(backend, { relay: true, logLevel: 'info' });
     });
 
     after(async () => {

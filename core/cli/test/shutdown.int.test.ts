@@ -6,12 +6,11 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { Netmap, NetmapNode } from '@rustynet/plugin-api';
-import { Mesh, checkPrerequisites, pidRunning, sleep } from '@rustynet/testbed';
+import { Mesh, pidRunning, sleep } from '@rustynet/testbed';
+import { created, startMesh } from './mesh-fixture.js';
 
 const BACKEND = '@rustynet/backend-wireguard';
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const EXTRA_PEERS = 3000;
 const STOP_BUDGET_MS = 5_000;
 
@@ -29,17 +28,10 @@ function extraPeers(count: number, protocols: readonly string[]): NetmapNode[] {
 describe('SIGTERM during a 3000-peer apply', function () {
   this.timeout(240_000);
   let mesh: Mesh | undefined;
-  const m = (): Mesh => {
-    if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-    return mesh;
-  };
+  const m = (): Mesh => created(mesh);
 
   before(async function () {
-    const problems = checkPrerequisites([BACKEND]);
-    if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-    mesh = await Mesh.create({ backends: [BACKEND], cwd: REPO_ROOT, policy: true, pollIntervalMs: 600_000, logLevel: 'info' });
-    await mesh.publish(await mesh.sign(mesh.netmap(1)));
-    await mesh.startDaemons(BACKEND, 1);
+    mesh = await startMesh(BACKEND, { policy: true, pollIntervalMs: 600_000, logLevel: 'info' });
   });
 
   after(async () => {

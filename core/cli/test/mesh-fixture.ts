@@ -1,0 +1,43 @@
+/**
+ * The set-up the CLI's integration suites share: a started mesh for one `describe`, and the
+ * accessor that says why there is none when its before-all hook failed.
+ */
+import { fileURLToPath } from 'node:url';
+import { Mesh, checkPrerequisites, type MeshOptions } from '@rustynet/testbed';
+
+/** The repository root (the suites run from `core/cli/dist/test`). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** What {@link startMesh} passes on to `Mesh.create`; `backends` defaults to `[backend]`. */
+export type StartMeshOptions = Omit<MeshOptions, 'backends' | 'cwd'> & { backends?: string[] };
+
+/**
+ * Checks the prerequisites of `options.backends` (DNS too when `options.dns`), creates the
+ * mesh, publishes netmap `version` signed by its control-plane key, and starts every daemon with
+ * `backend`. A failure after the mesh exists destroys it before rethrowing, so a failed
+ * before-all hook leaves no namespace behind.
+ * @throws Error naming the missing prerequisites; whatever `Mesh.create`, `publish` or `startDaemons` throws.
+ */
+export async function startMesh(backend: string, options: StartMeshOptions = {}, version = 1): Promise<Mesh> {
+  const backends = options.backends ?? [backend];
+  const problems = checkPrerequisites(backends, { dns: options.dns === true });
+  if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
+  const mesh = await Mesh.create({ ...options, backends, cwd: REPO_ROOT });
+  try {
+    await mesh.publish(await mesh.sign(mesh.netmap(version)));
+    await mesh.startDaemons(backend, version);
+    return mesh;
+  } catch (err) {
+    await mesh.destroy();
+    throw err;
+  }
+}
+
+/**
+ * The suite's mesh, or an error that points at the before-all hook that failed to make it.
+ * @throws Error when `mesh` is undefined.
+ */
+export function created(mesh: Mesh | undefined): Mesh {
+  if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
+  return mesh;
+}
