@@ -31,4 +31,14 @@ describe('capability honesty (unit)', () => {
       'backend capabilities without a covering test',
     ).to.deep.equal([]);
   });
+
+  it('backend.changes.keepalive runs when persistentKeepalive is claimed or not declared (absent means true) and is skipped with the reason when false', async () => {
+    const test = backendTests.find((t) => t.id === 'backend.changes.keepalive')!;
+    expect(test.gate).to.equal('persistentKeepalive');
+    const fx = (caps: object) =>
+      ({ caps, manifest: { name: '@acme/backend-x' } }) as unknown as Parameters<NonNullable<typeof test.skipIf>>[0];
+    expect(await test.skipIf!(fx({ roaming: true }))).to.equal(undefined);
+    expect(await test.skipIf!(fx({ persistentKeepalive: true }))).to.equal(undefined);
+    expect(await test.skipIf!(fx({ persistentKeepalive: false }))).to.match(/@acme\/backend-x declares persistentKeepalive false/);
+  });
 });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { runPluginTest } from '../src/index.js';
 import { esc, FIXTURES, itCatchesBrokenFixtures, KIT, readExpectations, sink, useTmpDir } from './helpers/self-test.js';
 
-const expectations = readExpectations(join(FIXTURES, 'expectations.json'));
+/** The backend fixtures of the one expectations file (fixtures/expectations.json). */
+const expectations = readExpectations('backend');
 
 describe('self-test: broken fixture backends fail exactly the test meant to catch them (int)', function () {
   this.timeout(120_000);

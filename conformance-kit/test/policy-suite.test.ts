@@ -8,6 +8,7 @@ describe('policy suite definition (unit)', () => {
     'manifest',
     'state',
     'enforce',
+    'interfaces',
     'update',
     'bad-input',
     'counters',

@@ -12,7 +12,8 @@ import {
   useTmpDir,
 } from './helpers/self-test.js';
 
-const expectations = readExpectations(join(FIXTURES, 'relay-shared', 'expectations.json'));
+/** The relay fixtures of the one expectations file (fixtures/expectations.json). */
+const expectations = readExpectations('relay');
 
 describe('self-test: broken relay fixtures fail exactly the test meant to catch them (int)', function () {
   this.timeout(120_000);

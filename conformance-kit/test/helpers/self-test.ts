@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { runPluginTest } from '../../src/index.js';
 import { RUN_DIR } from '../../src/harness/index.js';
 import type { ConformanceReport } from '../../src/runner/report.js';
@@ -26,11 +26,28 @@ export const FIXTURES = join(KIT, 'fixtures');
 export interface FixtureExpectation {
   target: string;
   control: string;
+  /** The one bug the fixture has. */
+  description?: string;
 }
 
-/** Reads a fixture expectations file (`{ "<fixture dir>": { target, control } }`). */
-export function readExpectations(path: string): Record<string, FixtureExpectation> {
-  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, FixtureExpectation>;
+/** The one expectations file of every suite's broken fixtures (schema: `fixtures/expectations.schema.json`). */
+export const EXPECTATIONS_PATH = join(FIXTURES, 'expectations.json');
+/** JSON Schema of {@link EXPECTATIONS_PATH}. */
+export const EXPECTATIONS_SCHEMA_PATH = join(FIXTURES, 'expectations.schema.json');
+
+/**
+ * Reads and schema-checks the expectations file (`{ "fixtures": { "<fixture dir>": { target,
+ * control, description } } }`, validated with ajv against {@link EXPECTATIONS_SCHEMA_PATH}).
+ * @param kind when given, only the fixtures whose target is a test of this kind (`<kind>.…`).
+ * @throws Error listing the schema errors when the file does not validate.
+ */
+export function readExpectations(kind?: string, path = EXPECTATIONS_PATH): Record<string, FixtureExpectation> {
+  const data = JSON.parse(readFileSync(path, 'utf8')) as { fixtures: Record<string, FixtureExpectation> };
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(
+    JSON.parse(readFileSync(EXPECTATIONS_SCHEMA_PATH, 'utf8')) as object,
+  );
+  if (!validate(data)) throw new Error(`${path} does not match ${EXPECTATIONS_SCHEMA_PATH}: ${JSON.stringify(validate.errors)}`);
+  return Object.fromEntries(Object.entries(data.fixtures).filter(([, e]) => kind === undefined || e.target.startsWith(`${kind}.`)));
 }
 
 /** A writable stream that collects everything written to it in `text` (for runner stdout/stderr). */

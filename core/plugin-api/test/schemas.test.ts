@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { manifestSchema, netmapSchema, signedNetmapSchema } from '../src/index.js';
+import { claimsPersistentKeepalive, manifestSchema, netmapSchema, signedNetmapSchema } from '../src/index.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -45,6 +45,15 @@ describe('plugin-api: JSON Schemas', () => {
     expect(validateManifest.errors?.[0]?.instancePath).to.equal('/apiVersions/0');
     expect(validateManifest({ ...goodManifest, capabilities: { teleport: true } })).to.equal(false);
     expect(validateManifest({ ...goodManifest, kind: 'firewall' })).to.equal(false);
+  });
+  it('persistentKeepalive: an optional boolean capability, true when a manifest does not declare it', () => {
+    for (const v of [true, false])
+      expect(validateManifest({ ...goodManifest, capabilities: { ...goodManifest.capabilities, persistentKeepalive: v } })).to.equal(true);
+    expect(validateManifest({ ...goodManifest, capabilities: { ...goodManifest.capabilities, persistentKeepalive: 25 } })).to.equal(false);
+    expect(validateManifest.errors?.[0]?.instancePath).to.equal('/capabilities/persistentKeepalive');
+    expect(claimsPersistentKeepalive(goodManifest.capabilities), 'absent').to.equal(true);
+    expect(claimsPersistentKeepalive({ persistentKeepalive: true })).to.equal(true);
+    expect(claimsPersistentKeepalive({ persistentKeepalive: false })).to.equal(false);
   });
   it('accepts a good netmap and rejects bad CIDRs, ids, endpoints and ACL rules', () => {
     const nm = {

@@ -31,6 +31,7 @@ import { resolveOptions, type OpenVpnOptions } from './options.js';
 import { CAPABILITIES, DEFAULT_BASE_PORT, deviceName, isProxyEndpoint, portOffset } from './rules.js';
 import type { PeerEntry, Running } from './running.js';
 import { removeStaleDevices, removeStaleExitRules, removeStaleProcesses } from './stale.js';
+import { installIngress6, removeIngress6 } from './ingress6.js';
 import { readStats } from './stats.js';
 import { checkEndpoint, normalPrefix, validateBatch, validateRoutes, validateStart, type ValidPeer } from './validate.js';
 
@@ -94,6 +95,7 @@ export class OpenVpnBackend extends BackendBase<Running> {
     await removeStaleProcesses(configDir, this.log);
     await removeStaleDevices(this.ip, v.prefix, this.log, scope.signal);
     await removeStaleExitRules(this.ip, this.opts, this.log);
+    await installIngress6(this.ctx.runner, this.opts, v.prefix, scope.signal);
     this.log.info({ nodeId: v.nodeId, basePort: v.basePort, prefix: v.prefix, fingerprint: keys.fingerprint }, 'OpenVPN backend started');
     return {
       v,
@@ -112,16 +114,14 @@ export class OpenVpnBackend extends BackendBase<Running> {
   protected override async _stop(run: Running): Promise<void> {
     const entries = [...run.peers.values()];
     await Promise.all(entries.map((e) => e.instance.stop()));
+    const devices = entries.map((e) => `tuntap del dev ${e.device} mode tun`);
     await this.ip
-      .batch(
-        entries.map((e) => `tuntap del dev ${e.device} mode tun`),
-        undefined,
-        true,
-      )
+      .batch(devices, undefined, true)
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not delete every tun device'));
     if (run.exitRules.has(4)) await this.ip.batch(exitRuleLines(this.opts, 'del'), undefined, true).catch(() => undefined);
     if (run.exitRules.has(6)) await this.ip.batch(exitRuleLines(this.opts, 'del'), undefined, true, ['-6']).catch(() => undefined);
     run.exitRules.clear();
+    await removeIngress6(this.ctx.runner, this.opts, run.v.prefix, this.log);
     await Promise.all(entries.map((e) => e.instance.removeFiles()));
     await rm(run.configDir, { recursive: true, force: true });
     if (run.ownSocketDir) await rm(run.socketDir, { recursive: true, force: true });

@@ -16,6 +16,8 @@ export interface OpenVpnOptions {
   ipPath: string;
   /** Path or name of `sysctl` (per-device rp_filter). Default `sysctl`. */
   sysctlPath: string;
+  /** Path or name of `nft` (the IPv6 ingress filter, see ingress6.ts). Default `nft`. */
+  nftPath: string;
   /** Ports reserved above the base port for per-peer instances, a power of two 128..16384 (see docs). Default 1024. */
   portSpan: number;
   /** `--ping` seconds when a peer has no persistentKeepalive. Default 5. */
@@ -56,6 +58,7 @@ export const optionsSchema = {
     openvpnPath: { type: 'string', minLength: 1 },
     ipPath: { type: 'string', minLength: 1 },
     sysctlPath: { type: 'string', minLength: 1 },
+    nftPath: { type: 'string', minLength: 1 },
     portSpan: { enum: [...PORT_SPANS] },
     pingIntervalS: { type: 'integer', minimum: 1, maximum: 3600 },
     pingRestartS: { type: 'integer', minimum: 2, maximum: 86400 },
@@ -74,6 +77,7 @@ const DEFAULTS: OpenVpnOptions = {
   openvpnPath: 'openvpn',
   ipPath: 'ip',
   sysctlPath: 'sysctl',
+  nftPath: 'nft',
   portSpan: DEFAULT_PORT_SPAN,
   pingIntervalS: 5,
   pingRestartS: 30,

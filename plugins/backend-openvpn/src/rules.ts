@@ -53,6 +53,10 @@ export const CAPABILITIES: Readonly<BackendCapabilities> = Object.freeze({
   maxPeers: 128,
   allowedIpsUpdate: true,
   processPerPeer: true,
+  // `--ping n` (openvpn(8)): an encrypted ping datagram to the peer over the underlay whenever
+  // nothing was sent for n seconds. A peer's persistentKeepalive becomes its `--ping`; without it
+  // the instance pings every `pingIntervalS` (default 5 s), which `--ping-restart` liveness needs.
+  persistentKeepalive: true,
 });
 
 /** TLS role of this node in the pair: the node whose id sorts first (byte order) is the server. */

@@ -24,4 +24,6 @@ export const CAPABILITIES: Readonly<BackendCapabilities> = Object.freeze({
   handshakeStats: true,
   maxPeers: 65535,
   allowedIpsUpdate: true,
+  // `wg set … persistent-keepalive <n|off>`: a keepalive to the endpoint after n idle seconds (wg(8))
+  persistentKeepalive: true,
 });

@@ -17,6 +17,7 @@ import { badInputTests } from './tests/bad-input.js';
 import { countersTests } from './tests/counters.js';
 import { enforceTests } from './tests/enforce.js';
 import { forwardTests } from './tests/forward.js';
+import { interfacesTests } from './tests/interfaces.js';
 import { manifestTests } from './tests/manifest.js';
 import { portsTests } from './tests/ports.js';
 import { selectorsTests } from './tests/selectors.js';
@@ -37,6 +38,7 @@ export const policyTests: readonly KitTest<PolicyFixture>[] = [
   ...selectorsTests,
   ...portsTests,
   ...forwardTests,
+  ...interfacesTests,
   ...spoofTests,
   ...updateTests,
   ...badInputTests,

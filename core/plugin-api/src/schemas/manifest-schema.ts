@@ -41,6 +41,7 @@ const manifestSchemaDefinition = {
         maxPeers: { type: 'integer', minimum: 1 },
         allowedIpsUpdate: { type: 'boolean' },
         processPerPeer: { type: 'boolean' },
+        persistentKeepalive: { type: 'boolean', description: 'backend: honours PeerConfig.persistentKeepalive; absent means true' },
         counters: { type: 'boolean' },
         atomicUpdate: { type: 'boolean' },
         aaaa: { type: 'boolean' },

@@ -26,6 +26,24 @@ export interface BackendCapabilities {
    * batch to a small constant, and allows one `spawn` per peer only to backends claiming this.
    */
   processPerPeer?: boolean;
+  /**
+   * The backend honours `PeerConfig.persistentKeepalive`: with it set to n seconds it sends a
+   * packet on the underlay to the idle peer's endpoint at least every n seconds, and without it
+   * the idle peer gets (almost) none (API 1.0 addition, optional). **Absent means true**:
+   * `persistentKeepalive` has been part of `PeerConfig` since API 1.0, so manifests written
+   * before this capability existed keep claiming it implicitly. A backend that cannot send
+   * keepalives declares `false`; it must then ignore the field (never fail the batch for it),
+   * and the conformance kit skips `backend.changes.keepalive` with the reason.
+   */
+  persistentKeepalive?: boolean;
+}
+
+/**
+ * Whether a backend claims persistent keepalive: its `persistentKeepalive` capability, true when
+ * absent (see {@link BackendCapabilities.persistentKeepalive}).
+ */
+export function claimsPersistentKeepalive(caps: Partial<BackendCapabilities>): boolean {
+  return caps.persistentKeepalive !== false;
 }
 
 /** Capabilities of a policy plugin. */

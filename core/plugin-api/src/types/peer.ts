@@ -17,7 +17,10 @@ export interface PeerConfig {
   endpoint?: Endpoint;
   /** Overlay prefixes the peer may send from and that are sent to it. At least one. */
   allowedIps: Cidr[];
-  /** Keepalive interval in seconds, 0 or absent for none. */
+  /**
+   * Keepalive interval in seconds, 0 or absent for none. Honoured by backends claiming the
+   * `persistentKeepalive` capability (absent claim = true); others ignore it.
+   */
   persistentKeepalive?: number;
 }
 

@@ -1,9 +1,11 @@
+import { claimsPersistentKeepalive } from '@rustynet/plugin-api';
 import { udpPackets } from '../../../harness/pcap.js';
 import type { KitTest } from '../../define.js';
 import { ECHO_UDP_PORT, type BackendFixture, type SuiteNode } from '../fixture.js';
 import { isHandshake } from './handshakes.js';
 import { expectNoPing, expectPing, peerIds, peerStat } from './helpers.js';
 import { expectDelivery } from './delivery.js';
+import type { StepContext } from '../../step-context.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -15,7 +17,9 @@ async function whoami(from: SuiteNode, ip: string, attempts = 3, timeoutMs = 100
 
 /** Runs `body` with `cidr` on the loopback of `hosts`, removed afterwards. */
 async function withLoopback(hosts: SuiteNode[], cidr: string, body: () => Promise<void>): Promise<void> {
-  await Promise.all(hosts.map((n) => n.host.exec('ip', ['addr', 'replace', cidr, 'dev', 'lo'])));
+  // nodad: an IPv6 address is usable at once (no duplicate address detection)
+  const nodad = cidr.includes(':') ? ['nodad'] : [];
+  await Promise.all(hosts.map((n) => n.host.exec('ip', ['addr', 'replace', cidr, 'dev', 'lo', ...nodad])));
   try {
     await body();
   } finally {
@@ -23,34 +27,66 @@ async function withLoopback(hosts: SuiteNode[], cidr: string, body: () => Promis
   }
 }
 
+/** An extra address of b that its allowed IPs on a gain and lose, per address family. */
+const SHRINK_EXTRA = { 4: '100.64.201.1', 6: 'fd00:7e57::c9:1' } as const;
+
+/**
+ * b's allowed IPs on a gain an extra address of b (`family`): it answers as b and b can send from
+ * it; after an upsert of b without it (the route via b still in place) it no longer answers and a
+ * datagram from b with that source is not delivered on a, while one from b's own address is.
+ */
+async function shrinkAllowedIps(t: StepContext, fx: BackendFixture, family: 4 | 6): Promise<void> {
+  await fx.mesh();
+  const { a, b } = fx.nodes;
+  const extra = SHRINK_EXTRA[family];
+  const cidr = `${extra}/${family === 4 ? 32 : 128}`;
+  const [own, to] = family === 4 ? [b.ip4, a.ip4] : [b.ip6, a.ip6];
+  await withLoopback([b], cidr, async () => {
+    // b's UDP echo server listens on IPv4 only: an IPv6 one on the extra address answers as b
+    const echo6 = family === 6 ? await b.host.udpEchoServer(ECHO_UDP_PORT, { bind: extra }) : undefined;
+    try {
+      t.begin(`a: b's allowed IPs include ${cidr} (+ route)`);
+      await t.ok('applyPeers + applyRoutes', fx.connect(a, [fx.peerOf(b, [cidr])]));
+      t.begin(`${extra} answers as b`);
+      t.equal(await whoami(a, extra), 'b', `traffic for ${extra} should reach b`);
+      await expectDelivery(t, fx, b, [{ src: extra, want: true, why: `${cidr} is an allowed IP of b` }], to);
+      t.begin(`a: upsert b without ${cidr} (the route via b stays, as between the daemon's two calls)`);
+      await t.ok('applyPeers', fx.applyPeers(a, { upsert: [fx.peerOf(b)] }));
+      t.begin(`${extra} must no longer reach b`);
+      const w = await whoami(a, extra, 1, 700);
+      t.check(w === null, `traffic for ${extra} still reaches ${w ?? '?'} after b's allowed IPs shrank`, 'no answer', w);
+      await expectDelivery(
+        t,
+        fx,
+        b,
+        [
+          { src: extra, want: false, why: `${cidr} is no longer an allowed IP of b` },
+          { src: own, want: true, why: "b's own address is still allowed" },
+        ],
+        to,
+      );
+      t.begin('remove the route');
+      await t.ok('applyRoutes', fx.applyRoutes(a, { remove: [{ destination: cidr, peer: 'b' }] }));
+    } finally {
+      await echo6?.close();
+    }
+  });
+}
+
 export const changeTests: T[] = [
   {
     id: 'backend.changes.shrink-allowed-ips',
     title: 'an upsert that drops a prefix from a peer stops traffic to it and from it at once (routes still in place)',
     deadlineMs: 30_000,
-    async run(t, fx) {
-      await fx.mesh();
-      const { a, b } = fx.nodes;
-      const extra = '100.64.201.1';
-      await withLoopback([b], `${extra}/32`, async () => {
-        t.begin(`a: b's allowed IPs include ${extra}/32 (+ route)`);
-        await t.ok('applyPeers + applyRoutes', fx.connect(a, [fx.peerOf(b, [`${extra}/32`])]));
-        t.begin(`${extra} answers as b`);
-        t.equal(await whoami(a, extra), 'b', `traffic for ${extra} should reach b`);
-        await expectDelivery(t, fx, b, [{ src: extra, want: true, why: `${extra}/32 is an allowed IP of b` }]);
-        t.begin(`a: upsert b without ${extra}/32 (the route via b stays, as between the daemon's two calls)`);
-        await t.ok('applyPeers', fx.applyPeers(a, { upsert: [fx.peerOf(b)] }));
-        t.begin(`${extra} must no longer reach b`);
-        const w = await whoami(a, extra, 1, 700);
-        t.check(w === null, `traffic for ${extra} still reaches ${w ?? '?'} after b's allowed IPs shrank`, 'no answer', w);
-        await expectDelivery(t, fx, b, [
-          { src: extra, want: false, why: `${extra}/32 is no longer an allowed IP of b` },
-          { src: b.ip4, want: true, why: "b's own address is still allowed" },
-        ]);
-        t.begin('remove the route');
-        await t.ok('applyRoutes', fx.applyRoutes(a, { remove: [{ destination: `${extra}/32`, peer: 'b' }] }));
-      });
-    },
+    run: (t, fx) => shrinkAllowedIps(t, fx, 4),
+  },
+  {
+    id: 'backend.changes.shrink-allowed-ips-ipv6',
+    title: 'the same for an IPv6 prefix: an upsert that drops it from a peer stops traffic to it and from it at once',
+    gate: 'ipv6',
+    deadlineMs: 30_000,
+    skipIf: (fx) => (fx.caps.ipv6 ? undefined : `${fx.manifest.name} does not claim ipv6`),
+    run: (t, fx) => shrinkAllowedIps(t, fx, 6),
   },
   {
     id: 'backend.changes.rekey-peer',
@@ -164,7 +200,12 @@ export const changeTests: T[] = [
   {
     id: 'backend.changes.keepalive',
     title: 'persistent keepalive 1 s sends packets to the idle peer every second; unset, the idle peer gets (almost) none',
+    gate: 'persistentKeepalive',
     deadlineMs: 30_000,
+    skipIf: (fx) =>
+      claimsPersistentKeepalive(fx.caps)
+        ? undefined
+        : `${fx.manifest.name} declares persistentKeepalive false: it cannot send keepalives (an absent claim means true)`,
     async run(t, fx) {
       await fx.mesh();
       const { a, b } = fx.nodes;

@@ -16,10 +16,18 @@ export interface DeliveryCase {
 /**
  * Sends marked datagrams from each case's source address on `from` to a recording sink on a
  * (one sink, one sender process) and asserts which were delivered to the socket.
+ * @param to a's address the datagrams go to: its overlay IPv4 address (default) or, for IPv6
+ *   sources, its overlay IPv6 address.
  */
-export async function expectDelivery(t: StepContext, fx: BackendFixture, from: SuiteNode, cases: readonly DeliveryCase[]): Promise<void> {
+export async function expectDelivery(
+  t: StepContext,
+  fx: BackendFixture,
+  from: SuiteNode,
+  cases: readonly DeliveryCase[],
+  to: string = fx.nodes.a.ip4,
+): Promise<void> {
   const a = fx.nodes.a;
-  t.begin(`UDP from ${cases.map((c) => `${c.src} (${c.want ? 'arrives' : 'must not arrive'})`).join(', ')} on ${from.name} to a`);
+  t.begin(`UDP from ${cases.map((c) => `${c.src} (${c.want ? 'arrives' : 'must not arrive'})`).join(', ')} on ${from.name} to a (${to})`);
   const prefix = `kit-${from.name}-${Date.now()}`;
   const sink = await udpSink(a.host, SINK_PORT);
   const delivered = (): Set<string> =>
@@ -34,7 +42,7 @@ export async function expectDelivery(t: StepContext, fx: BackendFixture, from: S
     await udpFrom(
       from.host,
       cases.map((c) => c.src),
-      a.ip4,
+      to,
       SINK_PORT,
       prefix,
       3,

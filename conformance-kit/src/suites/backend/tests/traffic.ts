@@ -15,9 +15,10 @@ export interface UdpSink {
 
 const SINK = `
 const dgram = require('node:dgram');
-const s = dgram.createSocket('udp4');
-s.on('message', (m, r) => process.stdout.write(r.address + ' ' + m.toString('latin1').replace(/[^\\x20-\\x7e]/g, '.') + '\\n'));
-s.bind(Number(process.argv[1]), '0.0.0.0', () => process.stdout.write('READY\\n'));
+const s = dgram.createSocket({ type: 'udp6', ipv6Only: false });
+const from = (a) => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
+s.on('message', (m, r) => process.stdout.write(from(r.address) + ' ' + m.toString('latin1').replace(/[^\\x20-\\x7e]/g, '.') + '\\n'));
+s.bind(Number(process.argv[1]), '::', () => process.stdout.write('READY\\n'));
 `;
 
 const SEND = `
@@ -25,7 +26,7 @@ const dgram = require('node:dgram');
 const [srcs, dst, port, prefix, count] = process.argv.slice(1);
 (async () => {
   for (const src of srcs.split(',')) {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(src.includes(':') ? 'udp6' : 'udp4');
     await new Promise((r) => s.bind(0, src, r));
     for (let i = 0; i < Number(count); i++) {
       await new Promise((r) => s.send(Buffer.from(prefix + ':' + src), Number(port), dst, r));
@@ -37,8 +38,9 @@ const [srcs, dst, port, prefix, count] = process.argv.slice(1);
 `;
 
 /**
- * Starts a UDP sink on `port` (all IPv4 addresses) in `host`'s namespace that never answers and
- * records every datagram with its source address. Resolves once the socket is bound.
+ * Starts a UDP sink on `port` (all IPv4 and IPv6 addresses: one dual-stack socket) in `host`'s
+ * namespace that never answers and records every datagram with its source address (IPv4 senders
+ * as plain dotted quads, not IPv4-mapped). Resolves once the socket is bound.
  */
 export async function udpSink(host: TestHost, port: number): Promise<UdpSink> {
   const child = host.spawn(process.execPath, ['-e', SINK, String(port)], {
