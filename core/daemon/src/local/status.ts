@@ -6,7 +6,7 @@ import { toRustynetError } from '../util/errors.js';
 import type { DataPlane } from './data-plane.js';
 import type { NodeState } from './ingest.js';
 import type { PluginSet } from './plugin-set.js';
-import type { DataPlaneHealth, DaemonStatus, PeerStatus } from './status-types.js';
+import { EXIT_DOWN_AFTER_S, type DataPlaneHealth, type DaemonStatus, type ExitStatus, type PeerStatus } from './status-types.js';
 
 /** Deadline of the backend `stats()` call made for a status document, ms. */
 export const STATUS_STATS_TIMEOUT_MS = 5_000;
@@ -86,6 +86,24 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
     policy: dataPlane.policyStatus(),
     dns: src.dns?.status() ?? null,
     dataPlane: src.health,
+    exit: exitStatus(src, peers),
+  };
+}
+
+/** {@link ExitStatus} from the reconciler's gateway input for the applied netmap and the peers' handshakes. */
+function exitStatus(src: StatusSources, peers: PeerStatus[]): ExitStatus | null {
+  const netmap = src.state.current?.trusted.netmap;
+  const gw = netmap && src.dataPlane.running ? src.reconciler.gatewayFor(netmap, src.node) : undefined;
+  if (!gw) return null;
+  const node = src.reconciler.exitNode ?? null;
+  const hs = node === null ? null : (peers.find((p) => p.id === node)?.lastHandshakeAt ?? null);
+  const down = hs === null ? peers.every((p) => p.id !== node) : Date.now() - Date.parse(hs) > EXIT_DOWN_AFTER_S * 1000;
+  return {
+    node,
+    serving: gw.serve !== undefined,
+    killSwitch: gw.killSwitch ? (down ? 'blocking' : 'armed') : 'off',
+    lanAccess: gw.killSwitch?.lanAccess ?? false,
+    lastHandshakeAt: hs,
   };
 }
 
@@ -102,6 +120,7 @@ export function statusWithoutSession(node: string, state: NodeState): DaemonStat
     plugins: [],
     policy: null,
     dns: null,
+    exit: null,
     dataPlane: { state: 'ok', reason: null, restores: { ok: 0, failed: 0 }, lastRestore: null },
   };
 }

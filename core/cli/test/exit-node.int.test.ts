@@ -1,0 +1,154 @@
+/**
+ * Integration test (root): exit node, LAN access and kill switch (docs/exit-nodes.md).
+ *
+ * Two real `rustynetd` nodes with the policy plugin: b advertises `0.0.0.0/0` and serves as the
+ * exit; a chooses it (`exitNode: b`). An "internet" stub namespace hangs off b (203.0.113.0/24),
+ * a "LAN" stub off a (192.0.2.0/24), and a gets an underlay default route via b's underlay
+ * address, so that anything a leaks outside its tunnel has a way out (and shows on a's eth0).
+ *
+ * Checked on both reference backends: a reaches the internet host through b, which sees b's
+ * side address as the source (NAT); the LAN is blocked without `exitLanAccess` and reachable with
+ * it; when b stops (and when b leaves the netmap) a's traffic to the internet host is dropped by
+ * the kill switch and a capture on a's underlay shows none of it; b back brings traffic back; b's
+ * crash leaves forwarding on, its next start and stop turn it off; a clean stop leaves no table
+ * or sysctl that Rustynet made. Prints the times it measured.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { expect } from 'chai';
+import type { AclPolicy } from '@rustynet/plugin-api';
+import { attachStubNetwork, Mesh, parsePcap, sleep, type StubNetwork } from '@rustynet/testbed';
+import { created, startMesh } from './mesh-fixture.js';
+
+const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
+const TABLE = 'rustynet_policy';
+const ACL: AclPolicy = { rules: [{ id: 'all', action: 'accept', src: ['*'], dst: ['*'], proto: 'any' }] };
+const EXIT_ROUTES = { b: ['0.0.0.0/0'] };
+
+for (const backend of BACKENDS) {
+  describe(`exit node, LAN access and kill switch (${backend})`, function () {
+    this.timeout(240_000);
+    let mesh: Mesh | undefined;
+    let internet: StubNetwork | undefined;
+    let lan: StubNetwork | undefined;
+    let version = 1;
+    const m = (): Mesh => created(mesh);
+    const inet = (): StubNetwork => internet ?? (() => { throw new Error('no internet stub'); })();
+
+    const publish = async (opts: Parameters<Mesh['netmap']>[1] = {}): Promise<number> => {
+      version += 1;
+      await m().publish(await m().sign(m().netmap(version, opts)));
+      return Date.now();
+    };
+    const sh = async (id: string, file: string, args: string[]): Promise<string> =>
+      (await m().node(id).host.exec(file, args, { reject: false })).stdout;
+    const forwarding = async (id: string): Promise<string> => (await sh(id, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).trim();
+    const table = (id: string): Promise<string> => sh(id, 'nft', ['list', 'table', 'inet', TABLE]);
+    const pingInternet = (attempts = 1): Promise<boolean> => m().node('a').host.ping(inet().address, { attempts, timeoutS: 1 });
+    /** Rewrites a's config with `fields` (undefined deletes) and restarts its daemon, waiting until it is up. */
+    const reconfigureA = async (fields: Record<string, unknown>): Promise<void> => {
+      const file = m().node('a').configFile;
+      const cfg = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(fields)) if (v === undefined) delete cfg[k];
+      else cfg[k] = v;
+      await m().stopDaemon('a');
+      await writeFile(file, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });
+      m().restartDaemon('a');
+      await m().waitFor((_id, s) => s.state === 'up' && s.netmap?.version === version, 'a up again', 60_000);
+    };
+
+    before(async function () {
+      mesh = await startMesh(backend, { nodes: ['a', 'b'], policy: true, acl: ACL, logLevel: 'info', nodeConfig: { a: { exitNode: 'b' } } });
+      internet = await attachStubNetwork(mesh.net, mesh.node('b').host, 'inet', '203.0.113');
+      lan = await attachStubNetwork(mesh.net, mesh.node('a').host, 'lan', '192.0.2');
+      // A way out for leaks: a's underlay default route via b's underlay address.
+      await mesh.node('a').host.exec('ip', ['route', 'add', 'default', 'via', mesh.node('b').host.underlayAddress]);
+    });
+
+    after(async () => {
+      await mesh?.destroy();
+    });
+
+    it('a reaches the internet host through b, which NATs it; the kill switch is armed', async () => {
+      const t0 = await publish({ routes: EXIT_ROUTES });
+      const pinger = m().continuousPing('a', inet().address, 0.1);
+      const tFirst = await pinger.firstReplyAfter(t0, 30_000);
+      await pinger.stop();
+      console.log(`      time to traffic through the exit: ${tFirst === null ? 'never' : `${tFirst - t0} ms`} after publishing b as exit`);
+      expect(tFirst, 'a ping a -> internet host through b').to.not.equal(null);
+      const watch = inet().watchSources(3_000, ['icmp', 'and', 'dst', 'host', inet().address]);
+      await sleep(500);
+      expect(await pingInternet(2)).to.equal(true);
+      const sources = await watch;
+      console.log(`      internet host saw sources: ${[...new Set(sources)].join(', ')}`);
+      expect(sources.length, 'packets seen by the internet host').to.be.greaterThan(0);
+      expect([...new Set(sources)], 'source address at the internet host (NAT)').to.deep.equal([inet().hostSideAddress]);
+      expect(await forwarding('b'), 'b turned IPv4 forwarding on').to.equal('1');
+      expect(await table('b')).to.contain('masquerade');
+      expect(await table('a')).to.contain('gw_kill');
+      const sa = await m().status('a');
+      const sb = await m().status('b');
+      expect(sa.exit).to.include({ node: 'b', serving: false, killSwitch: 'armed', lanAccess: false });
+      expect(sb.exit).to.include({ node: null, serving: true, killSwitch: 'off' });
+    });
+
+    it('LAN access off blocks the local subnet; on keeps it reachable directly', async () => {
+      const l = lan ?? (() => { throw new Error('no lan stub'); })();
+      expect(await m().node('a').host.ping(l.address, { attempts: 2, timeoutS: 1 }), 'LAN with lanAccess off').to.equal(false);
+      await reconfigureA({ exitLanAccess: true });
+      expect(await m().node('a').host.ping(l.address, { attempts: 5, timeoutS: 1 }), 'LAN with lanAccess on').to.equal(true);
+      expect((await m().status('a')).exit?.lanAccess).to.equal(true);
+      expect(await pingInternet(5), 'internet still through the exit').to.equal(true);
+      await reconfigureA({ exitLanAccess: undefined });
+    });
+
+    it('the exit stops or leaves the netmap: a is blocked, nothing leaks on its underlay; the exit back brings traffic back', async () => {
+      await m().waitFor((id, s) => id !== 'a' || s.peers.length === 1, 'a sees b', 30_000);
+      expect(await pingInternet(5)).to.equal(true);
+      const cap = await m().node('a').host.capture({ filter: ['host', inet().address] });
+      const pinger = m().continuousPing('a', inet().address, 0.1);
+      await pinger.firstReplyAfter(Date.now(), 10_000);
+      const tStop = Date.now();
+      await m().stopDaemon('b');
+      await sleep(3_000);
+      const last = pinger.replies.at(-1) ?? 0;
+      console.log(`      time to block after the exit died: last reply ${Math.max(0, last - tStop)} ms after the stop began`);
+      // b leaves the netmap: a drops its default route; the kill switch keeps the traffic in.
+      await publish({ without: ['b'] });
+      await m().waitFor((id, s) => id !== 'a' || (s.netmap?.version === version && s.peers.length === 0), 'a without b', 30_000);
+      await sleep(3_000);
+      const blockedReplies = pinger.replies.filter((t) => t > tStop + 2_000).length;
+      await pinger.stop();
+      const pcap = await cap.stop();
+      const leaked = parsePcap(pcap).filter((p) => p.dst === inet().address);
+      const drops = (await table('a')).match(/counter gw_kill_drop \{[^}]*packets (\d+)/s)?.[1] ?? '?';
+      console.log(`      exit down: ${blockedReplies} replies, ${leaked.length} packets to the internet host on a's underlay, kill-switch drops ${drops}`);
+      expect(blockedReplies, 'replies while the exit is down').to.equal(0);
+      expect(leaked.length, "packets to the internet host on a's underlay").to.equal(0);
+      expect(Number(drops), 'kill switch drops counted').to.be.greaterThan(0);
+      // b back.
+      const tBack = await publish({ routes: EXIT_ROUTES });
+      m().restartDaemon('b');
+      const again = m().continuousPing('a', inet().address, 0.1);
+      const tReply = await again.firstReplyAfter(tBack, 60_000);
+      await again.stop();
+      console.log(`      exit back: first reply ${tReply === null ? 'never' : `${tReply - tBack} ms`} after b restarted`);
+      expect(tReply, 'traffic through the exit again').to.not.equal(null);
+    });
+
+    it("b's crash leaves forwarding on; its next start turns it back, and a clean stop leaves no residue", async () => {
+      await m().killDaemon('b');
+      expect(await forwarding('b'), 'after SIGKILL (crash)').to.equal('1');
+      m().restartDaemon('b');
+      await m().waitFor((_id, s) => s.state === 'up' && s.netmap?.version === version, 'b up again', 60_000);
+      const log = await m().tail('b', 400);
+      expect(log, "b's log after the crash").to.contain('stale exit-node state found');
+      expect(await pingInternet(10), 'traffic through the restarted exit').to.equal(true);
+      await m().stopDaemons();
+      for (const id of ['a', 'b']) {
+        const tables = await sh(id, 'nft', ['list', 'tables']);
+        expect(tables, `nft tables left on ${id}`).to.not.contain(TABLE);
+        expect(await forwarding(id), `ip_forward on ${id} after stop`).to.equal('0');
+      }
+    });
+  });
+}
