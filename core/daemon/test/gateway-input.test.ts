@@ -8,7 +8,14 @@ const netmap = {
   expiresAt: '2027-01-01T00:00:00Z',
   nodes: [
     { id: 'a', addresses: ['100.64.0.1/32', 'fd00::1/128'], endpoints: [{ host: '10.0.0.1', port: 1 }], keys: {}, identityKey: 'k' },
-    { id: 'b', addresses: ['100.64.0.2/32'], endpoints: [{ host: '10.0.0.2', port: 1 }], keys: {}, identityKey: 'k', routes: ['0.0.0.0/0'] },
+    {
+      id: 'b',
+      addresses: ['100.64.0.2/32'],
+      endpoints: [{ host: '10.0.0.2', port: 1 }],
+      keys: {},
+      identityKey: 'k',
+      routes: ['0.0.0.0/0'],
+    },
     { id: 'c', addresses: ['100.64.0.3/32'], endpoints: [], keys: {}, identityKey: 'k' },
   ],
   relays: [{ id: 'r', endpoint: { host: '10.0.0.9', port: 3478 } }],
@@ -19,7 +26,7 @@ describe('gateway input (exit node duties)', () => {
     expect(gatewayInputFrom(netmap, 'a', {})).to.equal(undefined);
   });
 
-  it('the node advertising 0.0.0.0/0 serves every other node\'s IPv4 address', () => {
+  it("the node advertising 0.0.0.0/0 serves every other node's IPv4 address", () => {
     expect(gatewayInputFrom(netmap, 'b', {})).to.deep.equal({ serve: { sources: ['100.64.0.1/32', '100.64.0.3/32'] } });
   });
 
@@ -37,7 +44,9 @@ describe('gateway input (exit node duties)', () => {
     expect(urlHostLiteral('http://10.0.0.5:8080/x')).to.equal('10.0.0.5');
     expect(urlHostLiteral('https://[fd00::5]:1/')).to.equal('fd00::5');
     expect(urlHostLiteral('https://control.example/')).to.equal(undefined);
-    expect(gatewaySettingsFrom({ exitNode: 'b', netmap: { control: { url: 'http://10.0.0.5:1', urls: ['http://10.0.0.6:1'] } } })).to.deep.equal({
+    expect(
+      gatewaySettingsFrom({ exitNode: 'b', netmap: { control: { url: 'http://10.0.0.5:1', urls: ['http://10.0.0.6:1'] } } }),
+    ).to.deep.equal({
       exitNode: 'b',
       lanAccess: false,
       allow: ['10.0.0.5', '10.0.0.6'],

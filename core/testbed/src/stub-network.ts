@@ -13,7 +13,7 @@ function run(file: string, args: string[], input?: string): Promise<{ exitCode: 
   return new Promise((resolve) => {
     const child = execFile(file, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ exitCode: code, stdout: String(stdout), stderr: String(stderr) });
+      resolve({ exitCode: code, stdout, stderr });
     });
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
@@ -78,7 +78,21 @@ export async function attachStubNetwork(net: TestNetwork, host: TestHost, name: 
     hostSideAddress: `${net24}.1`,
     hostSideIf: hostIf,
     async watchSources(ms, filter) {
-      const r = await run('ip', ['netns', 'exec', ns, 'timeout', '-s', 'INT', String(ms / 1000), 'tcpdump', '-n', '-l', '-i', 'eth0', ...filter]);
+      const r = await run('ip', [
+        'netns',
+        'exec',
+        ns,
+        'timeout',
+        '-s',
+        'INT',
+        String(ms / 1000),
+        'tcpdump',
+        '-n',
+        '-l',
+        '-i',
+        'eth0',
+        ...filter,
+      ]);
       return [...r.stdout.matchAll(/ IP (\d+\.\d+\.\d+\.\d+)(?:\.\d+)? > /g)].map((m) => m[1]);
     },
     async exec(file, args) {

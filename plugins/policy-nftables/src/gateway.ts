@@ -74,7 +74,9 @@ export function validateGateway(gw: GatewayInput | undefined): void {
   if (gw.killSwitch) {
     parseList(gw.killSwitch.allow, 'gateway.killSwitch.allow', true);
     if (typeof gw.killSwitch.lanAccess !== 'boolean')
-      throw new RustynetError('INVALID_INPUT', 'gateway.killSwitch.lanAccess: must be a boolean', { field: 'gateway.killSwitch.lanAccess' });
+      throw new RustynetError('INVALID_INPUT', 'gateway.killSwitch.lanAccess: must be a boolean', {
+        field: 'gateway.killSwitch.lanAccess',
+      });
   }
 }
 
@@ -92,7 +94,10 @@ export function gatewayRules(gw: GatewayInput | undefined, interfaces: string, l
   if (gw.serve) {
     const src = byFamily(parseList(gw.serve.sources, 'gateway.serve.sources', true));
     const nat: string[] = [];
-    for (const [kw, addrs] of [['ip', src.v4], ['ip6', src.v6]] as const) {
+    for (const [kw, addrs] of [
+      ['ip', src.v4],
+      ['ip6', src.v6],
+    ] as const) {
       if (addrs.length === 0) continue;
       const match = `iifname ${interfaces} oifname != ${interfaces} ${kw} saddr ${set(addrs)}`;
       out.forward.push(`${match} accept comment "exit node: mesh to uplink"`);

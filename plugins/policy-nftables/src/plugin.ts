@@ -109,9 +109,10 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
   }
 
   protected override async _start(_config: void, scope: CallScope): Promise<Running> {
-    await this.nft(['list', 'tables'], undefined, scope);
-    const stale = await this.nft(['-j', 'list', 'table', 'inet', this.options.table], undefined, scope, true);
-    if (stale.exitCode === 0 && hasForwardMarker(stale.stdout)) {
+    const tables = await this.nft(['list', 'tables'], undefined, scope);
+    const leftover = tables.stdout.split('\n').some((l) => l.trim() === `table inet ${this.options.table}`);
+    const stale = leftover ? await this.nft(['-j', 'list', 'table', 'inet', this.options.table], undefined, scope, true) : undefined;
+    if (stale?.exitCode === 0 && hasForwardMarker(stale.stdout)) {
       // A crashed instance turned IPv4 forwarding on: undo it before anything else.
       await this.setForward(false, scope);
       this.context.logger.warn({ table: this.options.table }, `stale exit-node state found: ${IP_FORWARD_SYSCTL} turned back off`);
@@ -187,7 +188,7 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
       const gw = input.gateway;
       const t0 = performance.now();
       let text: string;
-      let takeForward = false;
+      let takeForward: boolean;
       try {
         // Turn forwarding on (and mark it in the table) only when it was off and is not ours yet.
         takeForward = gw?.serve !== undefined && !st.forwardOwned && !(await this.forwardOn(scope));
@@ -294,14 +295,21 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
   private async setForward(on: boolean, scope: CallScope): Promise<void> {
     const res = await this.context.runner.run('sysctl', ['-w', `${IP_FORWARD_SYSCTL}=${on ? 1 : 0}`], scope.runOptions({ reject: false }));
     if (res.exitCode !== 0) throw this.failure(['(sysctl -w)'], res.stderr, res.exitCode);
-    this.context.logger.info({ sysctl: IP_FORWARD_SYSCTL, value: on ? 1 : 0 }, on ? 'exit node: IPv4 forwarding on' : 'IPv4 forwarding restored to off');
+    this.context.logger.info(
+      { sysctl: IP_FORWARD_SYSCTL, value: on ? 1 : 0 },
+      on ? 'exit node: IPv4 forwarding on' : 'IPv4 forwarding restored to off',
+    );
   }
 
   /** Directly connected prefixes off the mesh (the LAN kept reachable by the kill switch). */
   private async lanPrefixes(mesh: readonly string[], scope: CallScope): Promise<string[]> {
     const out: string[] = [];
     for (const fam of ['-4', '-6']) {
-      const res = await this.context.runner.run('ip', ['-j', fam, 'route', 'show', 'table', 'main', 'scope', 'link'], scope.runOptions({ reject: false }));
+      const res = await this.context.runner.run(
+        'ip',
+        ['-j', fam, 'route', 'show', 'table', 'main', 'scope', 'link'],
+        scope.runOptions({ reject: false }),
+      );
       if (res.exitCode === 0) out.push(...connectedPrefixes(res.stdout, mesh));
     }
     return out;

@@ -1,9 +1,12 @@
 import { expect } from 'chai';
+import type { PolicyInput } from '@rustynet/plugin-api';
+import { createPlugin } from '../src/index.js';
 import { compileRuleset, interfaceSet } from '../src/compile.js';
 import { connectedPrefixes, FORWARD_MARKER, gatewayRules, hasForwardMarker, KILL_COUNTER, validateGateway } from '../src/gateway.js';
 import { DEFAULT_OPTIONS } from '../src/options.js';
 import { resolvePolicy } from '../src/resolve.js';
 import { clone, sampleInput } from './fixtures.js';
+import { makeContext, RecordingRunner } from './support/fakes.js';
 
 function compiled(gw: Parameters<typeof gatewayRules>[0], lan: string[] = [], owned = false): string {
   const policy = resolvePolicy(clone(sampleInput()));
@@ -13,7 +16,9 @@ function compiled(gw: Parameters<typeof gatewayRules>[0], lan: string[] = [], ow
 describe('policy-nftables gateway (exit node, kill switch)', () => {
   it('adds nothing without a gateway input', () => {
     const policy = resolvePolicy(clone(sampleInput()));
-    expect(compileRuleset(policy, DEFAULT_OPTIONS, gatewayRules(undefined, '"rn0"', [], false))).to.equal(compileRuleset(policy, DEFAULT_OPTIONS));
+    expect(compileRuleset(policy, DEFAULT_OPTIONS, gatewayRules(undefined, '"rn0"', [], false))).to.equal(
+      compileRuleset(policy, DEFAULT_OPTIONS),
+    );
   });
 
   it('serve: forwards and masquerades only mesh sources leaving the mesh, before the ACL jump', () => {
@@ -50,7 +55,9 @@ describe('policy-nftables gateway (exit node, kill switch)', () => {
 
   it('rejects bad input naming the field', () => {
     expect(() => validateGateway({ serve: { sources: ['nope'] } })).to.throw(/gateway\.serve\.sources\[0\]/);
-    expect(() => validateGateway({ killSwitch: { allow: ['10.0.0.1', 'x'], lanAccess: false } })).to.throw(/gateway\.killSwitch\.allow\[1\]/);
+    expect(() => validateGateway({ killSwitch: { allow: ['10.0.0.1', 'x'], lanAccess: false } })).to.throw(
+      /gateway\.killSwitch\.allow\[1\]/,
+    );
     expect(() => validateGateway({ killSwitch: { allow: [], lanAccess: 'yes' as unknown as boolean } })).to.throw(/lanAccess/);
   });
 
@@ -68,5 +75,67 @@ describe('policy-nftables gateway (exit node, kill switch)', () => {
       { dst: 'fe80::/64', dev: 'eth0' },
     ]);
     expect(connectedPrefixes(json, ['rn0'])).to.deep.equal(['192.168.7.0/24', '10.1.1.1/32']);
+  });
+});
+
+describe('policy-nftables gateway: IPv4 forwarding ownership (fake runner)', () => {
+  /** A fake namespace: ip_forward in `fwd`, the table's marker after an apply that wrote it. */
+  function fakeHost(initial: '0' | '1', leftoverMarker = false) {
+    const state = { fwd: initial, marker: leftoverMarker, table: leftoverMarker };
+    const runner = new RecordingRunner((c) => {
+      const a = c.args.join(' ');
+      if (c.file === 'sysctl' && a === '-n net.ipv4.ip_forward') return { stdout: `${state.fwd}\n` };
+      if (c.file === 'sysctl' && a.startsWith('-w net.ipv4.ip_forward=')) {
+        state.fwd = a.endsWith('=1') ? '1' : '0';
+        return {};
+      }
+      if (c.file === 'nft' && a === 'list tables') return { stdout: state.table ? 'table inet rustynet_policy\n' : '' };
+      if (c.file === 'nft' && a === '-j list table inet rustynet_policy')
+        return { stdout: JSON.stringify({ nftables: state.marker ? [{ counter: { name: FORWARD_MARKER } }] : [] }) };
+      if (c.file === 'nft' && a === '-f -') {
+        state.table = (c.input ?? '').includes('table inet rustynet_policy {');
+        state.marker = (c.input ?? '').includes(`counter ${FORWARD_MARKER}`);
+      }
+      return {};
+    });
+    return { state, runner, plugin: createPlugin(makeContext({ runner })) };
+  }
+  const serving = (): PolicyInput => ({ ...sampleInput(), gateway: { serve: { sources: ['100.64.0.2/32'] } } });
+
+  it('turns forwarding on when it was off, marks it, and turns it off on stop', async () => {
+    const h = fakeHost('0');
+    await h.plugin.start();
+    await h.plugin.apply(serving());
+    expect(h.state).to.include({ fwd: '1', marker: true });
+    await h.plugin.apply(serving()); // a second apply keeps ownership and the marker
+    expect(h.state).to.include({ fwd: '1', marker: true });
+    await h.plugin.stop();
+    expect(h.state.fwd).to.equal('0');
+  });
+
+  it('leaves forwarding alone when it was already on', async () => {
+    const h = fakeHost('1');
+    await h.plugin.start();
+    await h.plugin.apply(serving());
+    expect(h.state.marker).to.equal(false);
+    await h.plugin.stop();
+    expect(h.state.fwd).to.equal('1');
+    expect(h.runner.calls.filter((c) => c.file === 'sysctl' && c.args[0] === '-w')).to.have.length(0);
+  });
+
+  it('turns forwarding off when the node stops serving', async () => {
+    const h = fakeHost('0');
+    await h.plugin.start();
+    await h.plugin.apply(serving());
+    await h.plugin.apply(sampleInput());
+    expect(h.state).to.include({ fwd: '0', marker: false });
+    await h.plugin.stop();
+  });
+
+  it('start after a crash: the marker left in the table turns forwarding back off', async () => {
+    const h = fakeHost('1', true);
+    await h.plugin.start();
+    expect(h.state.fwd).to.equal('0');
+    await h.plugin.stop();
   });
 });

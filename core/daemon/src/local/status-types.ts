@@ -152,5 +152,5 @@ export interface ExitStatus {
   lastHandshakeAt: string | null;
 }
 
-/** Seconds without a handshake after which the exit peer counts as down (WireGuard's REJECT_AFTER_TIME, 180 s). */
+/** Seconds without a handshake after which the exit peer counts as down (180 s: more than one 2-minute rekey interval). */
 export const EXIT_DOWN_AFTER_S = 180;
