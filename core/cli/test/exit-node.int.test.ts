@@ -119,7 +119,7 @@ for (const backend of BACKENDS) {
       expect(sb.exit).to.include({ node: null, serving: true, killSwitch: 'off' });
     });
 
-    it('LAN access off blocks the local subnet; on keeps it reachable directly', async () => {
+    it('LAN access off blocks the local subnet, on keeps it reachable directly; clearing the choice lifts the kill switch', async () => {
       const l =
         lan ??
         (() => {
@@ -130,7 +130,13 @@ for (const backend of BACKENDS) {
       expect(await m().node('a').host.ping(l.address, { attempts: 5, timeoutS: 1 }), 'LAN with lanAccess on').to.equal(true);
       expect((await m().status('a')).exit?.lanAccess).to.equal(true);
       expect(await pingInternet(5), 'internet still through the exit').to.equal(true);
-      await reconfigureA({ exitLanAccess: undefined });
+      // The choice cleared: no kill switch, the LAN is reachable without lanAccess; then back.
+      await reconfigureA({ exitLanAccess: undefined, exitNode: undefined });
+      expect(await table('a'), "a's table without an exit").to.not.contain('gw_kill');
+      expect((await m().status('a')).exit ?? null).to.equal(null);
+      expect(await m().node('a').host.ping(l.address, { attempts: 5, timeoutS: 1 }), 'LAN without an exit').to.equal(true);
+      await reconfigureA({ exitNode: 'b' });
+      expect(await table('a')).to.contain('gw_kill');
     });
 
     it('the exit stops or leaves the netmap: a is blocked, nothing leaks on its underlay; the exit back brings traffic back', async () => {
