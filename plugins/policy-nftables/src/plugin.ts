@@ -287,14 +287,14 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
   /** Whether IPv4 forwarding is on in this network namespace. @throws RustynetError `POLICY_FAILED`. */
   private async forwardOn(scope: CallScope): Promise<boolean> {
     const res = await this.context.runner.run('sysctl', ['-n', IP_FORWARD_SYSCTL], scope.runOptions({ reject: false }));
-    if (res.exitCode !== 0) throw this.failure(['(sysctl -n)'], res.stderr, res.exitCode);
+    if (res.exitCode !== 0) throw this.failure(['-n', IP_FORWARD_SYSCTL], res.stderr, res.exitCode, undefined, 'sysctl');
     return res.stdout.trim() === '1';
   }
 
   /** Sets IPv4 forwarding. @throws RustynetError `PERMISSION_DENIED`, `POLICY_FAILED`. */
   private async setForward(on: boolean, scope: CallScope): Promise<void> {
     const res = await this.context.runner.run('sysctl', ['-w', `${IP_FORWARD_SYSCTL}=${on ? 1 : 0}`], scope.runOptions({ reject: false }));
-    if (res.exitCode !== 0) throw this.failure(['(sysctl -w)'], res.stderr, res.exitCode);
+    if (res.exitCode !== 0) throw this.failure(['-w', IP_FORWARD_SYSCTL], res.stderr, res.exitCode, undefined, 'sysctl');
     this.context.logger.info(
       { sysctl: IP_FORWARD_SYSCTL, value: on ? 1 : 0 },
       on ? 'exit node: IPv4 forwarding on' : 'IPv4 forwarding restored to off',
@@ -343,8 +343,8 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
     return res;
   }
 
-  private failure(args: string[], stderr: string, exitCode: number, cause?: unknown): RustynetError {
-    const what = `nft ${args.join(' ')}`;
+  private failure(args: string[], stderr: string, exitCode: number, cause?: unknown, program = 'nft'): RustynetError {
+    const what = `${program} ${args.join(' ')}`;
     const opts = { details: { exitCode, stderr: stderr.slice(-4000) }, ...(cause !== undefined && { cause }) };
     if (/Operation not permitted|Permission denied/i.test(stderr)) {
       return new RustynetError('PERMISSION_DENIED', `${what}: needs CAP_NET_ADMIN (${stderr.trim()})`, opts);
