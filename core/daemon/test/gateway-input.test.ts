@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import type { Netmap } from '@rustynet/plugin-api';
+import type { GatewayInput, Netmap } from '@rustynet/plugin-api';
+import { exitStatusOf } from '../src/local/status.js';
+import { EXIT_DOWN_AFTER_S, type PeerStatus } from '../src/local/status-types.js';
 import { gatewayInputFrom, gatewaySettingsFrom, urlHostLiteral } from '../src/reconciler/gateway.js';
 
 const netmap = {
@@ -51,5 +53,38 @@ describe('gateway input (exit node duties)', () => {
       lanAccess: false,
       allow: ['10.0.0.5', '10.0.0.6'],
     });
+  });
+});
+
+describe('status exit object', () => {
+  const now = Date.parse('2026-06-01T12:00:00Z');
+  const peer = (id: string, hsAgoS: number | null): PeerStatus => ({
+    id,
+    endpoint: null,
+    path: 'direct',
+    allowedIps: [],
+    lastHandshakeAt: hsAgoS === null ? null : new Date(now - hsAgoS * 1000).toISOString(),
+    rxBytes: 0,
+    txBytes: 0,
+  });
+  const client: GatewayInput = { killSwitch: { allow: [], lanAccess: true } };
+
+  it('null without exit duties; serving for an exit', () => {
+    expect(exitStatusOf(undefined, null, [], now)).to.equal(null);
+    expect(exitStatusOf({ serve: { sources: [] } }, null, [], now)).to.deep.equal({
+      node: null,
+      serving: true,
+      killSwitch: 'off',
+      lanAccess: false,
+      lastHandshakeAt: null,
+    });
+  });
+
+  it('armed with a fresh handshake or none yet; blocking when stale or the exit is not a peer', () => {
+    expect(exitStatusOf(client, 'b', [peer('b', 10)], now)?.killSwitch).to.equal('armed');
+    expect(exitStatusOf(client, 'b', [peer('b', null)], now)?.killSwitch).to.equal('armed');
+    expect(exitStatusOf(client, 'b', [peer('b', EXIT_DOWN_AFTER_S + 1)], now)?.killSwitch).to.equal('blocking');
+    expect(exitStatusOf(client, 'b', [peer('c', 1)], now)?.killSwitch).to.equal('blocking');
+    expect(exitStatusOf(client, 'b', [peer('b', 10)], now)?.lanAccess).to.equal(true);
   });
 });

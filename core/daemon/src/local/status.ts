@@ -1,4 +1,4 @@
-import { formatEndpoint, type Logger, type PeerStats } from '@rustynet/plugin-api';
+import { formatEndpoint, type GatewayInput, type Logger, type PeerStats } from '@rustynet/plugin-api';
 import type { DnsController } from '../dns/dns-controller.js';
 import type { PeerPathSource } from '../path/path-source.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
@@ -94,10 +94,25 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
 function exitStatus(src: StatusSources, peers: PeerStatus[]): ExitStatus | null {
   const netmap = src.state.current?.trusted.netmap;
   const gw = netmap && src.dataPlane.running ? src.reconciler.gatewayFor(netmap, src.node) : undefined;
+  return exitStatusOf(gw, src.reconciler.exitNode ?? null, peers, Date.now());
+}
+
+/**
+ * Pure: the status `exit` object. The kill switch is `blocking` when it is armed and the exit
+ * peer is missing or its last handshake is older than {@link EXIT_DOWN_AFTER_S}; `armed` with a
+ * fresh handshake or none reported yet.
+ * @param now ms since the epoch.
+ */
+export function exitStatusOf(
+  gw: GatewayInput | undefined,
+  node: string | null,
+  peers: readonly PeerStatus[],
+  now: number,
+): ExitStatus | null {
   if (!gw) return null;
-  const node = src.reconciler.exitNode ?? null;
-  const hs = node === null ? null : (peers.find((p) => p.id === node)?.lastHandshakeAt ?? null);
-  const down = hs === null ? peers.every((p) => p.id !== node) : Date.now() - Date.parse(hs) > EXIT_DOWN_AFTER_S * 1000;
+  const peer = node === null ? undefined : peers.find((p) => p.id === node);
+  const hs = peer?.lastHandshakeAt ?? null;
+  const down = peer === undefined || (hs !== null && now - Date.parse(hs) > EXIT_DOWN_AFTER_S * 1000);
   return {
     node,
     serving: gw.serve !== undefined,
