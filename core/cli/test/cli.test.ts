@@ -342,6 +342,24 @@ describe('rustynet CLI: formatting', () => {
     expect(text).to.match(/data plane restoring: BACKEND_FAILED .*data-plane process exited \(restores: 1 ok, 2 failed\)/);
   });
 
+  it('shows a failed audit start-up check, and nothing while it passed', () => {
+    const base = {
+      node: 'x',
+      state: 'up' as const,
+      netmap: null,
+      lastRejection: null,
+      backend: null,
+      peers: [],
+      plugins: [],
+      policy: null,
+      dns: null,
+    };
+    const at = new Date().toISOString();
+    expect(renderStatus({ ...base, audit: { ok: true, checkedAt: at } })).to.not.contain('audit');
+    const text = renderStatus({ ...base, audit: { ok: false, checkedAt: at, brokenAt: 4, reason: 'record 4: hash does not match' } });
+    expect(text).to.match(/audit log FAILED its start-up check .* at record 4: record 4: hash does not match .*rustynet audit status/);
+  });
+
   it('renders an expired netmap as failed closed', () => {
     const text = renderStatus({
       node: 'x',
