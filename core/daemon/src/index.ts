@@ -178,7 +178,16 @@ export { installProcessGuards, installSignalHandlers } from './process-guards.js
 export { Daemon, type DaemonOptions, type IngestResult } from './daemon.js';
 
 // The daemon's parts (src/local/) and its status document
-export type { DaemonState, DaemonStatus, PeerStatus, PluginInfo, PolicyStatus, BackendStatus, StatusError } from './local/status-types.js';
+export type {
+  AuditStatus,
+  DaemonState,
+  DaemonStatus,
+  PeerStatus,
+  PluginInfo,
+  PolicyStatus,
+  BackendStatus,
+  StatusError,
+} from './local/status-types.js';
 export { daemonStatusSchema, isDaemonStatus, parseDaemonStatus } from './local/status-schema.js';
 export { createDaemonMetrics, type DaemonMetrics } from './local/metrics.js';
 export { PluginSet, type KindPlugin, type PluginSetOptions, type SwitchCapabilities } from './local/plugin-set.js';
