@@ -289,6 +289,19 @@ describe('rustynet CLI: local API over a unix socket', () => {
   });
 });
 
+/** A status of an `up` node with no netmap, peers or plugins. */
+const QUIET_UP = {
+  node: 'x',
+  state: 'up' as const,
+  netmap: null,
+  lastRejection: null,
+  backend: null,
+  peers: [],
+  plugins: [],
+  policy: null,
+  dns: null,
+};
+
 describe('rustynet CLI: formatting', () => {
   it('formats bytes and durations', () => {
     expect(formatBytes(0)).to.equal('0 B');
@@ -300,38 +313,20 @@ describe('rustynet CLI: formatting', () => {
   });
 
   it('renders a status without netmap or peers', () => {
-    const text = renderStatus({
-      node: 'x',
-      state: 'down',
-      netmap: null,
-      lastRejection: null,
-      backend: null,
-      peers: [],
-      plugins: [],
-      policy: null,
-      dns: null,
-    });
+    const text = renderStatus({ ...QUIET_UP, state: 'down' });
     expect(text).to.contain('node x: down');
     expect(text).to.contain('netmap none applied');
     expect(text).to.contain('no peers');
   });
 
   it('shows the data plane health once a fault happened, with its reason', () => {
-    const base = {
-      node: 'x',
-      state: 'up' as const,
-      netmap: null,
-      lastRejection: null,
-      backend: null,
-      peers: [],
-      plugins: [],
-      policy: null,
-      dns: null,
-    };
-    const quiet = renderStatus({ ...base, dataPlane: { state: 'ok', reason: null, restores: { ok: 0, failed: 0 }, lastRestore: null } });
+    const quiet = renderStatus({
+      ...QUIET_UP,
+      dataPlane: { state: 'ok', reason: null, restores: { ok: 0, failed: 0 }, lastRestore: null },
+    });
     expect(quiet).to.not.contain('data plane');
     const text = renderStatus({
-      ...base,
+      ...QUIET_UP,
       dataPlane: {
         state: 'restoring',
         reason: { code: 'BACKEND_FAILED', message: 'data-plane process exited', at: new Date().toISOString() },
@@ -342,17 +337,18 @@ describe('rustynet CLI: formatting', () => {
     expect(text).to.match(/data plane restoring: BACKEND_FAILED .*data-plane process exited \(restores: 1 ok, 2 failed\)/);
   });
 
+  it('shows a failed audit start-up check, and nothing while it passed', () => {
+    const at = new Date().toISOString();
+    expect(renderStatus({ ...QUIET_UP, audit: { ok: true, checkedAt: at } })).to.not.contain('audit');
+    const text = renderStatus({ ...QUIET_UP, audit: { ok: false, checkedAt: at, brokenAt: 4, reason: 'record 4: hash does not match' } });
+    expect(text).to.match(/audit log FAILED its start-up check .* at record 4: record 4: hash does not match .*rustynet audit status/);
+  });
+
   it('renders an expired netmap as failed closed', () => {
     const text = renderStatus({
-      node: 'x',
+      ...QUIET_UP,
       state: 'expired',
       netmap: { version: 3, appliedAt: '2026-01-01T00:00:00Z', expiresAt: '2026-01-01T01:00:00Z', expired: true },
-      lastRejection: null,
-      backend: null,
-      peers: [],
-      plugins: [],
-      policy: null,
-      dns: null,
     });
     expect(text).to.contain('node x: expired');
     expect(text).to.contain('netmap EXPIRED: failed closed');

@@ -3,7 +3,7 @@
  * accessor that says why there is none when its before-all hook failed.
  */
 import { fileURLToPath } from 'node:url';
-import { Mesh, checkPrerequisites, type MeshOptions } from '@rustynet/testbed';
+import { Mesh, checkPrerequisites, relayUnsupportedReason, type MeshOptions } from '@rustynet/testbed';
 
 /** The repository root (the suites run from `core/cli/dist/test`). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -40,4 +40,29 @@ export async function startMesh(backend: string, options: StartMeshOptions = {},
 export function created(mesh: Mesh | undefined): Mesh {
   if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
   return mesh;
+}
+
+/**
+ * Declares the suite `body` once per backend (`describe(title(backend))`), for suites that use the
+ * relay; a backend that is not built or does not claim what the relay needs (`udpTransport`,
+ * `roaming`) gets a pending test with the reason instead. Call with top-level `await`.
+ */
+export async function describeEachRelayBackend(
+  backends: string[],
+  title: (backend: string) => string,
+  body: (this: Mocha.Suite, backend: string) => void,
+): Promise<void> {
+  const reasons = await Promise.all(backends.map((b) => relayUnsupportedReason(b, REPO_ROOT)));
+  backends.forEach((backend, i) => {
+    const reason = reasons[i];
+    if (reason) {
+      describe(title(backend), () => {
+        it(`skipped: ${reason}`);
+      });
+    } else {
+      describe(title(backend), function () {
+        body.call(this, backend);
+      });
+    }
+  });
 }

@@ -13,8 +13,8 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { Mesh, RELAY_PORT, parsePcap, relayUnsupportedReason, type ContinuousPing, type PcapPacket } from '@rustynet/testbed';
-import { REPO_ROOT, created, startMesh } from './mesh-fixture.js';
+import { Mesh, RELAY_PORT, parsePcap, type ContinuousPing, type PcapPacket } from '@rustynet/testbed';
+import { created, describeEachRelayBackend, startMesh } from './mesh-fixture.js';
 
 /** Backends under test; each runs the whole suite. */
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
@@ -23,9 +23,6 @@ const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-op
 const TO_RELAY_MS = 3_000;
 const TO_DIRECT_MS = 15_000;
 
-const reasons = new Map<string, string | null>();
-for (const b of BACKENDS) reasons.set(b, await relayUnsupportedReason(b, REPO_ROOT));
-
 /** Relay DATA datagrams (docs/relay.md: version 0x01, type 0x06) from `src` to the relay port. */
 function relayedFrom(packets: PcapPacket[], src: string): PcapPacket[] {
   return packets.filter(
@@ -33,17 +30,10 @@ function relayedFrom(packets: PcapPacket[], src: string): PcapPacket[] {
   );
 }
 
-for (const backend of BACKENDS) {
-  const title = `relay fallback: 3-node mesh + relay host, direct a<->b blocked (${backend})`;
-  const reason = reasons.get(backend);
-  if (reason) {
-    describe(title, () => {
-      it(`skipped: ${reason}`);
-    });
-    continue;
-  }
-
-  describe(title, function () {
+await describeEachRelayBackend(
+  BACKENDS,
+  (backend) => `relay fallback: 3-node mesh + relay host, direct a<->b blocked (${backend})`,
+  function (backend) {
     this.timeout(120_000);
     let mesh: Mesh | undefined;
     let pinger: ContinuousPing | undefined;
@@ -200,5 +190,5 @@ for (const backend of BACKENDS) {
       await mesh.destroy();
       expect(await mesh.leftovers({ namespacesGone: true }), 'left behind after teardown').to.deep.equal([]);
     });
-  });
-}
+  },
+);

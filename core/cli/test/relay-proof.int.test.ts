@@ -12,8 +12,8 @@
  * Parameterised by backend, like relay-fallback.int.test.ts. Prints what it measured.
  */
 import { expect } from 'chai';
-import { Mesh, relayUnsupportedReason, sleep } from '@rustynet/testbed';
-import { REPO_ROOT, created, startMesh } from './mesh-fixture.js';
+import { Mesh, sleep } from '@rustynet/testbed';
+import { created, describeEachRelayBackend, startMesh } from './mesh-fixture.js';
 
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
 /** How long a watches b while neither path answers: well past 3 misses and a relay switch (3 s). */
@@ -21,20 +21,10 @@ const UNPROVEN_MS = 6_000;
 /** Bound from issue 6: the fallback moves a blocked pair to the relay within 3 s. */
 const TO_RELAY_MS = 3_000;
 
-const reasons = new Map<string, string | null>();
-for (const b of BACKENDS) reasons.set(b, await relayUnsupportedReason(b, REPO_ROOT));
-
-for (const backend of BACKENDS) {
-  const title = `relay path proven before a switch (${backend})`;
-  const reason = reasons.get(backend);
-  if (reason) {
-    describe(title, () => {
-      it(`skipped: ${reason}`);
-    });
-    continue;
-  }
-
-  describe(title, function () {
+await describeEachRelayBackend(
+  BACKENDS,
+  (backend) => `relay path proven before a switch (${backend})`,
+  function (backend) {
     this.timeout(180_000);
     let mesh: Mesh | undefined;
     let frozen: number | undefined;
@@ -106,5 +96,5 @@ for (const backend of BACKENDS) {
         30_000,
       );
     });
-  });
-}
+  },
+);

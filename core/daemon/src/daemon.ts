@@ -386,6 +386,7 @@ export class Daemon {
       dns: s.dns,
       paths: s.paths,
       health: s.watchdog.health(),
+      auditCheck: s.auditCheck,
       logger: s.logger,
     });
   }

@@ -179,6 +179,7 @@ export { Daemon, type DaemonOptions, type IngestResult } from './daemon.js';
 
 // The daemon's parts (src/local/) and its status document
 export type {
+  AuditStatus,
   DaemonState,
   DaemonStatus,
   PeerStatus,

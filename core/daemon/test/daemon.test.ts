@@ -149,6 +149,12 @@ describe('Daemon with an in-test backend plugin', function () {
     expect(isDaemonStatus(await daemon.status())).to.equal(true);
     expect(isDaemonStatus({ ...s, peers: [{ ...s.peers[0], path: 'sideways' }] })).to.equal(false);
     expect(() => parseDaemonStatus({ ...s, dns: undefined })).to.throw(/not a daemon status: .*must have required property 'dns'/);
+    // The audit log's start-up check: passed on a fresh state directory; a malformed one is refused.
+    expect(s.audit).to.include({ ok: true });
+    expect(Number.isNaN(Date.parse(s.audit?.checkedAt ?? ''))).to.equal(false);
+    expect(isDaemonStatus({ ...s, audit: { ok: false, checkedAt: 'x', brokenAt: 3, reason: 'r' } })).to.equal(true);
+    expect(isDaemonStatus({ ...s, audit: { ok: 'no', checkedAt: 'x' } })).to.equal(false);
+    expect(isDaemonStatus({ ...s, audit: { ok: false, checkedAt: 'x', brokenAt: 0 } })).to.equal(false);
   });
 
   it('GET /v1/plugins and GET /v1/timeline', async () => {

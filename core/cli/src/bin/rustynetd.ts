@@ -10,6 +10,13 @@
 // Both are set here before the daemon's modules are loaded (dynamic import below), and only
 // when the operator did not choose a value (node arguments or NODE_OPTIONS).
 import { setFlagsFromString } from 'node:v8';
+import { handleBrokenPipe } from '../broken-pipe.js';
+
+// `rustynetd --help | head`: when the reader of our output goes away, drop the rest of it quietly
+// instead of dying on an unhandled EPIPE; a one-shot command ends with its own status. Not
+// process.exit: a serving daemon that logs to stdout keeps the mesh up rather than leaving its
+// tunnel behind without a clean stop (write logs to log.file to keep them).
+handleBrokenPipe(() => undefined);
 
 // V8 accepts `_` for `-` in flag names.
 const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((a) => a.split('=')[0].replaceAll('_', '-'));

@@ -47,6 +47,12 @@ export function renderStatus(s: DaemonStatus, now: number = Date.now()): string 
       );
     }
   }
+  if (s.audit && !s.audit.ok) {
+    const where = s.audit.brokenAt !== undefined ? ` at record ${s.audit.brokenAt}` : '';
+    lines.push(
+      `audit log FAILED its start-up check ${formatAge(s.audit.checkedAt, now)}${where}: ${s.audit.reason ?? 'no reason given'} (broken log moved aside; see \`rustynet audit status\`)`,
+    );
+  }
   if (s.lastRejection) {
     lines.push(`last rejected netmap: ${s.lastRejection.code} ${formatAge(s.lastRejection.at, now)}: ${s.lastRejection.message}`);
   }

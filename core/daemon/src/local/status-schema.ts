@@ -131,6 +131,16 @@ export const daemonStatusSchema = {
         },
       },
     },
+    audit: {
+      type: 'object',
+      required: ['ok', 'checkedAt'],
+      properties: {
+        ok: { type: 'boolean' },
+        checkedAt: { type: 'string' },
+        brokenAt: { type: 'integer', minimum: 1 },
+        reason: { type: 'string' },
+      },
+    },
   },
 } as const;
 

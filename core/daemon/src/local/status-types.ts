@@ -93,6 +93,22 @@ export interface DataPlaneHealth {
   lastRestore: { at: string; result: 'ok' | 'failed'; durationMs: number; attempt: number } | null;
 }
 
+/**
+ * The audit log's start-up tamper check as status shows it (see docs/operations/diagnostics.md;
+ * `rustynet audit status` shows the full report): the hash chain and the signed head were
+ * verified when the daemon started.
+ */
+export interface AuditStatus {
+  /** False when the log or its signed head did not verify; the broken log was moved aside. */
+  ok: boolean;
+  /** ISO time of the check. */
+  checkedAt: string;
+  /** 1-based line of the first bad record (the head's `seq` + 1 on truncation), when known. */
+  brokenAt?: number;
+  /** Why the check failed. */
+  reason?: string;
+}
+
 /** `GET /v1/status`. */
 export interface DaemonStatus {
   node: string;
@@ -125,6 +141,11 @@ export interface DaemonStatus {
    * Always sent by this daemon; optional so that a status of an older daemon still reads.
    */
   dataPlane?: DataPlaneHealth;
+  /**
+   * The audit log's start-up tamper check (see {@link AuditStatus}). Sent once the daemon's state
+   * directory is open; optional so that a status of an older daemon still reads.
+   */
+  audit?: AuditStatus;
   /**
    * Exit-node state (see docs/exit-nodes.md); null when this node neither serves nor uses an
    * exit node, or the policy plugin lacks the `gateway` capability. Optional so that a status of

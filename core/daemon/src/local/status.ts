@@ -6,7 +6,15 @@ import { toRustynetError } from '../util/errors.js';
 import type { DataPlane } from './data-plane.js';
 import type { NodeState } from './ingest.js';
 import type { PluginSet } from './plugin-set.js';
-import { EXIT_DOWN_AFTER_S, type DataPlaneHealth, type DaemonStatus, type ExitStatus, type PeerStatus } from './status-types.js';
+import type { AuditStartupCheck } from '../audit/audit-log.js';
+import {
+  EXIT_DOWN_AFTER_S,
+  type AuditStatus,
+  type DataPlaneHealth,
+  type DaemonStatus,
+  type ExitStatus,
+  type PeerStatus,
+} from './status-types.js';
 
 /** Deadline of the backend `stats()` call made for a status document, ms. */
 export const STATUS_STATS_TIMEOUT_MS = 5_000;
@@ -22,7 +30,20 @@ export interface StatusSources {
   paths: PeerPathSource;
   /** The data plane's health (the watchdog's view). */
   health: DataPlaneHealth;
+  /** The audit log's start-up check. */
+  auditCheck: AuditStartupCheck;
   logger: Logger;
+}
+
+/** The status view of the audit log's start-up check: outcome, time, and where and why it broke. */
+export function auditStatusOf(check: AuditStartupCheck): AuditStatus {
+  const v = check.verification;
+  return {
+    ok: v.ok,
+    checkedAt: check.at,
+    ...(v.brokenAt !== undefined && { brokenAt: v.brokenAt }),
+    ...(v.reason !== undefined && { reason: v.reason }),
+  };
 }
 
 /**
@@ -86,6 +107,7 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
     policy: dataPlane.policyStatus(),
     dns: src.dns?.status() ?? null,
     dataPlane: src.health,
+    audit: auditStatusOf(src.auditCheck),
     exit: exitStatus(src, peers),
   };
 }
