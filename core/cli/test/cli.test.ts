@@ -353,4 +353,29 @@ describe('rustynet CLI: formatting', () => {
     expect(text).to.contain('node x: expired');
     expect(text).to.contain('netmap EXPIRED: failed closed');
   });
+
+  it('renders the exit node state: serving, and a kill switch blocking when the exit is down', () => {
+    const base = {
+      node: 'x',
+      state: 'up' as const,
+      netmap: null,
+      lastRejection: null,
+      backend: null,
+      peers: [],
+      plugins: [],
+      policy: null,
+      dns: null,
+    };
+    expect(renderStatus({ ...base, exit: null })).to.not.contain('exit');
+    expect(
+      renderStatus({ ...base, exit: { node: null, serving: true, killSwitch: 'off', lanAccess: false, lastHandshakeAt: null } }),
+    ).to.contain('exit node: serving');
+    const text = renderStatus({
+      ...base,
+      exit: { node: 'gw', serving: false, killSwitch: 'blocking', lanAccess: true, lastHandshakeAt: null },
+    });
+    expect(text).to.contain(
+      'exit via gw: kill switch BLOCKING (exit unreachable: traffic dropped, not leaked), LAN access on, handshake never',
+    );
+  });
 });

@@ -187,6 +187,7 @@ export type {
   PolicyStatus,
   BackendStatus,
   StatusError,
+  ExitStatus,
 } from './local/status-types.js';
 export { daemonStatusSchema, isDaemonStatus, parseDaemonStatus } from './local/status-schema.js';
 export { createDaemonMetrics, type DaemonMetrics } from './local/metrics.js';

@@ -53,3 +53,4 @@ export {
 } from './constants.js';
 // The reference plugins and backend profiles, re-exported whole so that this file names none.
 export * from './reference-defaults.js';
+export { attachStubNetwork, type StubNetwork } from './stub-network.js';

@@ -290,6 +290,14 @@ export class Mesh extends MeshTraffic {
     return this.procs.kill(id, 'SIGKILL');
   }
 
+  /**
+   * Stops node `id`'s daemon cleanly (SIGTERM: it removes what it made) and waits for it.
+   * @returns its exit, or null when it was not running.
+   */
+  stopDaemon(id: string): Promise<ProcessExit | null> {
+    return this.procs.kill(id, 'SIGTERM');
+  }
+
   /** Starts node `id`'s daemon again with the config {@link startDaemons} wrote (does not wait). */
   restartDaemon(id: string): void {
     this.procs.startDaemon(this.node(id), this.opts.cwd);

@@ -21,6 +21,8 @@ export interface NetmapOptions {
   acl?: AclPolicy | null;
   /** Node names (DNS) by id. */
   names?: Record<string, string>;
+  /** Netmap `routes` by node id (e.g. `{ b: ['0.0.0.0/0'] }` makes b an exit node). */
+  routes?: Record<string, string[]>;
 }
 
 /** What a netmap needs to know about the mesh beyond its nodes. */
@@ -57,7 +59,11 @@ export function buildNetmap(version: number, nodes: readonly MeshNode[], shape: 
     network: `rustynet-mesh-${shape.runId}`,
     nodes: nodes
       .filter((n) => !(opts.without ?? []).includes(n.id))
-      .map((n) => ({ ...buildNetmapNode(n, shape), ...(opts.names?.[n.id] !== undefined && { name: opts.names[n.id] }) })),
+      .map((n) => ({
+        ...buildNetmapNode(n, shape),
+        ...(opts.names?.[n.id] !== undefined && { name: opts.names[n.id] }),
+        ...(opts.routes?.[n.id] !== undefined && { routes: [...opts.routes[n.id]] }),
+      })),
     ...(acl && { acl: structuredClone(acl) }),
     ...(shape.relayAddress !== undefined && { relays: [{ id: RELAY_ID, endpoint: { host: shape.relayAddress, port: RELAY_PORT } }] }),
   };

@@ -140,5 +140,6 @@ export function buildDaemonConfig(
     ],
     ...(opts.relay && { pathProbe: { port: PROBE_PORT, ...opts.pathProbe } }),
     log: { level: opts.logLevel, file: n.logFile },
+    ...opts.nodeConfig[n.id],
   };
 }

@@ -80,6 +80,11 @@ export interface MeshOptions {
    * plane. Default: off (netmap files).
    */
   control?: MeshControlOptions;
+  /**
+   * Extra top-level `rustynetd` config fields by node id, merged over the generated config
+   * (e.g. `{ a: { exitNode: 'b', exitLanAccess: true } }`). Default none.
+   */
+  nodeConfig?: Record<string, Record<string, unknown>>;
 }
 
 /** {@link MeshOptions} with every default filled in. */
@@ -101,6 +106,7 @@ export interface ResolvedMeshOptions {
   plugins: MeshPluginSet;
   backendProfiles: BackendProfiles;
   control: MeshControlOptions | undefined;
+  nodeConfig: Record<string, Record<string, unknown>>;
 }
 
 /** `o` without its undefined-valued properties (so they do not hide a default when spread). */
@@ -134,6 +140,7 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     plugins: { ...REFERENCE_PLUGINS, ...definedEntries(options.plugins ?? {}) },
     backendProfiles: options.backendProfiles ?? REFERENCE_BACKEND_PROFILES,
     control: options.control,
+    nodeConfig: options.nodeConfig ?? {},
   };
   if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
   for (const id of opts.nodes) if (!/^[a-z0-9]{1,8}$/.test(id)) throw new RangeError(`nodes: bad node id ${id}`);

@@ -27,6 +27,7 @@
  * enters `acl` and is not affected.
  */
 import { formatCidr, type IpFamily, type ParsedCidr } from '@rustynet/plugin-kit';
+import type { GatewayRules } from './gateway.js';
 import type { PolicyOptions } from './options.js';
 import type { AddressMatch, PortRange, ResolvedPolicy, ResolvedRule } from './resolve.js';
 
@@ -123,11 +124,17 @@ function antiSpoofLines(policy: ResolvedPolicy): string[] {
   return lines;
 }
 
+/** nft text of the set of mesh interfaces of `policy`. */
+export function interfaceSet(policy: ResolvedPolicy): string {
+  return set(policy.interfaces.map(quote));
+}
+
 /**
- * Renders the whole transaction (see the module comment).
+ * Renders the whole transaction (see the module comment), with the exit-node rules of
+ * `gateway` (see gateway.ts) when given.
  * @returns the script text for `nft -f -`.
  */
-export function compileRuleset(policy: ResolvedPolicy, options: CompileOptions): string {
+export function compileRuleset(policy: ResolvedPolicy, options: CompileOptions, gateway?: GatewayRules): string {
   const t = options.table;
   const ifs = set(policy.interfaces.map(quote));
   const out: string[] = [];
@@ -135,12 +142,14 @@ export function compileRuleset(policy: ResolvedPolicy, options: CompileOptions):
   out.push(`table inet ${t}`, `delete table inet ${t}`, `table inet ${t} {`);
   for (const rule of policy.rules) out.push(`\tcounter ${ruleCounterName(rule.index)} { comment ${quote(rule.id)} }`);
   out.push(`\tcounter ${DEFAULT_COUNTER} { comment "default deny" }`);
+  for (const d of gateway?.declarations ?? []) out.push(`\t${d}`);
   const spoof = options.dropSpoofed ? antiSpoofLines(policy) : [];
   const hooks: Array<'input' | 'forward'> = options.filterForward ? ['input', 'forward'] : ['input'];
   for (const hook of hooks) {
     out.push(
       `\tchain ${hook} {`,
       `\t\ttype filter hook ${hook} priority ${priorityText(options.priority)}; policy accept;`,
+      ...(hook === 'forward' ? (gateway?.forward ?? []).map((l) => `\t\t${l}`) : []),
       `\t\tiifname ${ifs} jump ${ACL_CHAIN}`,
       ...spoof.map((l) => `\t\t${l}`),
       `\t}`,
@@ -154,7 +163,9 @@ export function compileRuleset(policy: ResolvedPolicy, options: CompileOptions):
     if (lines.length === 0) out.push(`\t\t# rule ${rule.id} (#${rule.index}): src and dst share no address family; never matches`);
     for (const l of lines) out.push(`\t\t${l}`);
   }
-  out.push(`\t\tcounter name ${quote(DEFAULT_COUNTER)} drop comment "default deny"`, `\t}`, `}`, '');
+  out.push(`\t\tcounter name ${quote(DEFAULT_COUNTER)} drop comment "default deny"`, `\t}`);
+  for (const l of gateway?.chains ?? []) out.push(`\t${l}`);
+  out.push(`}`, '');
   return out.join('\n');
 }
 

@@ -18,14 +18,20 @@ import {
   type RuleCounter,
 } from '@rustynet/plugin-api';
 import { isAbortError, PluginLifecycle, type CallScope } from '@rustynet/plugin-kit';
-import { compileRuleset, deleteTableScript } from './compile.js';
+import { compileRuleset, deleteTableScript, interfaceSet } from './compile.js';
+import { connectedPrefixes, gatewayRules, hasForwardMarker, IP_FORWARD_SYSCTL, validateGateway } from './gateway.js';
 import { parseCounters } from './counters.js';
 import { explainFlow } from './evaluate.js';
 import { resolveOptions, type PolicyOptions } from './options.js';
 import { resolvePolicy, type ResolvedPolicy } from './resolve.js';
 
 /** Capabilities; identical to the manifest's. */
-export const CAPABILITIES: Readonly<PolicyCapabilities> = Object.freeze({ ipv6: true, counters: true, atomicUpdate: true });
+export const CAPABILITIES: Readonly<PolicyCapabilities> = Object.freeze({
+  ipv6: true,
+  counters: true,
+  atomicUpdate: true,
+  gateway: true,
+});
 
 /** Metric label used for the final default drop (not a valid rule id, so it cannot collide). */
 export const DEFAULT_RULE_LABEL = '(default)';
@@ -43,6 +49,8 @@ interface Running {
   applied: Applied | undefined;
   /** Stops the counter poll. */
   poll: AbortController | undefined;
+  /** This instance turned IPv4 forwarding on (exit node) and turns it off again. */
+  forwardOwned: boolean;
 }
 
 /**
@@ -101,7 +109,14 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
   }
 
   protected override async _start(_config: void, scope: CallScope): Promise<Running> {
-    await this.nft(['list', 'tables'], undefined, scope);
+    const tables = await this.nft(['list', 'tables'], undefined, scope);
+    const leftover = tables.stdout.split('\n').some((l) => l.trim() === `table inet ${this.options.table}`);
+    const stale = leftover ? await this.nft(['-j', 'list', 'table', 'inet', this.options.table], undefined, scope, true) : undefined;
+    if (stale?.exitCode === 0 && hasForwardMarker(stale.stdout)) {
+      // A crashed instance turned IPv4 forwarding on: undo it before anything else.
+      await this.setForward(false, scope);
+      this.context.logger.warn({ table: this.options.table }, `stale exit-node state found: ${IP_FORWARD_SYSCTL} turned back off`);
+    }
     if (this.options.startupInterfaces.length > 0) {
       // The empty policy: only established/related traffic passes on these interfaces.
       const policy: ResolvedPolicy = {
@@ -112,7 +127,7 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
       };
       await this.nft(['-f', '-'], compileRuleset(policy, this.options), scope);
     }
-    const running: Running = { applied: undefined, poll: undefined };
+    const running: Running = { applied: undefined, poll: undefined, forwardOwned: false };
     running.poll = this.startPoll();
     this.context.logger.info({ table: this.options.table }, 'policy plugin started');
     return running;
@@ -123,6 +138,10 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
     st.poll?.abort();
     st.poll = undefined;
     await this.nft(['-f', '-'], deleteTableScript(this.options.table), scope);
+    if (st.forwardOwned) {
+      await this.setForward(false, scope);
+      st.forwardOwned = false;
+    }
     this.context.logger.info({ table: this.options.table }, 'policy table removed');
     this.forgetCounters();
   }
@@ -147,6 +166,7 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
   /** @throws RustynetError `INVALID_INPUT` naming the field. Changes nothing. */
   validate(input: PolicyInput): void {
     resolvePolicy(input);
+    validateGateway(input.gateway);
   }
 
   /**
@@ -160,18 +180,30 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
       let policy: ResolvedPolicy;
       try {
         policy = resolvePolicy(input);
+        validateGateway(input.gateway);
       } catch (err) {
         this.m.applies.inc({ result: 'invalid' });
         throw err;
       }
-      const text = compileRuleset(policy, this.options);
+      const gw = input.gateway;
       const t0 = performance.now();
+      let text: string;
+      let takeForward: boolean;
       try {
+        // Turn forwarding on (and mark it in the table) only when it was off and is not ours yet.
+        takeForward = gw?.serve !== undefined && !st.forwardOwned && !(await this.forwardOn(scope));
+        const owned = gw?.serve !== undefined && (st.forwardOwned || takeForward);
+        const lan = gw?.killSwitch?.lanAccess ? await this.lanPrefixes(policy.interfaces, scope) : [];
+        text = compileRuleset(policy, this.options, gatewayRules(gw, interfaceSet(policy), lan, owned));
         await this.nft(['-f', '-'], text, scope);
+        if (takeForward) await this.setForward(true, scope);
+        if (gw?.serve === undefined && st.forwardOwned) await this.setForward(false, scope);
       } catch (err) {
         this.m.applies.inc({ result: 'failed' });
         throw err;
       }
+      if (takeForward) st.forwardOwned = true;
+      if (gw?.serve === undefined) st.forwardOwned = false;
       const seconds = (performance.now() - t0) / 1000;
       st.applied = { policy, text, at: this.context.clock.now() };
       this.seen.clear(); // the new table's counters start at zero
@@ -252,6 +284,37 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
     return ac;
   }
 
+  /** Whether IPv4 forwarding is on in this network namespace. @throws RustynetError `POLICY_FAILED`. */
+  private async forwardOn(scope: CallScope): Promise<boolean> {
+    const res = await this.context.runner.run('sysctl', ['-n', IP_FORWARD_SYSCTL], scope.runOptions({ reject: false }));
+    if (res.exitCode !== 0) throw this.failure(['-n', IP_FORWARD_SYSCTL], res.stderr, res.exitCode, undefined, 'sysctl');
+    return res.stdout.trim() === '1';
+  }
+
+  /** Sets IPv4 forwarding. @throws RustynetError `PERMISSION_DENIED`, `POLICY_FAILED`. */
+  private async setForward(on: boolean, scope: CallScope): Promise<void> {
+    const res = await this.context.runner.run('sysctl', ['-w', `${IP_FORWARD_SYSCTL}=${on ? 1 : 0}`], scope.runOptions({ reject: false }));
+    if (res.exitCode !== 0) throw this.failure(['-w', IP_FORWARD_SYSCTL], res.stderr, res.exitCode, undefined, 'sysctl');
+    this.context.logger.info(
+      { sysctl: IP_FORWARD_SYSCTL, value: on ? 1 : 0 },
+      on ? 'exit node: IPv4 forwarding on' : 'IPv4 forwarding restored to off',
+    );
+  }
+
+  /** Directly connected prefixes off the mesh (the LAN kept reachable by the kill switch). */
+  private async lanPrefixes(mesh: readonly string[], scope: CallScope): Promise<string[]> {
+    const out: string[] = [];
+    for (const fam of ['-4', '-6']) {
+      const res = await this.context.runner.run(
+        'ip',
+        ['-j', fam, 'route', 'show', 'table', 'main', 'scope', 'link'],
+        scope.runOptions({ reject: false }),
+      );
+      if (res.exitCode === 0) out.push(...connectedPrefixes(res.stdout, mesh));
+    }
+    return out;
+  }
+
   /**
    * Runs nft through the context's command runner. With `tolerate`, a non-zero exit resolves.
    * @throws RustynetError `PERMISSION_DENIED` (EPERM from netlink), `POLICY_FAILED` (any other
@@ -280,8 +343,8 @@ export class NftablesPolicyPlugin extends PluginLifecycle<Running, void> impleme
     return res;
   }
 
-  private failure(args: string[], stderr: string, exitCode: number, cause?: unknown): RustynetError {
-    const what = `nft ${args.join(' ')}`;
+  private failure(args: string[], stderr: string, exitCode: number, cause?: unknown, program = 'nft'): RustynetError {
+    const what = `${program} ${args.join(' ')}`;
     const opts = { details: { exitCode, stderr: stderr.slice(-4000) }, ...(cause !== undefined && { cause }) };
     if (/Operation not permitted|Permission denied/i.test(stderr)) {
       return new RustynetError('PERMISSION_DENIED', `${what}: needs CAP_NET_ADMIN (${stderr.trim()})`, opts);

@@ -37,6 +37,16 @@ export function renderStatus(s: DaemonStatus, now: number = Date.now()): string 
     const why = dp.reason ? `: ${dp.reason.code} ${formatAge(dp.reason.at, now)}: ${dp.reason.message}` : '';
     lines.push(`data plane ${dp.state}${why} (restores: ${dp.restores.ok} ok, ${dp.restores.failed} failed)`);
   }
+  const ex = s.exit;
+  if (ex) {
+    if (ex.serving) lines.push('exit node: serving (forwarding and NAT for the peers)');
+    if (ex.node !== null) {
+      const ks = ex.killSwitch === 'blocking' ? 'BLOCKING (exit unreachable: traffic dropped, not leaked)' : ex.killSwitch;
+      lines.push(
+        `exit via ${ex.node}: kill switch ${ks}, LAN access ${ex.lanAccess ? 'on' : 'off'}, handshake ${formatAge(ex.lastHandshakeAt, now)}`,
+      );
+    }
+  }
   if (s.audit && !s.audit.ok) {
     const where = s.audit.brokenAt !== undefined ? ` at record ${s.audit.brokenAt}` : '';
     lines.push(

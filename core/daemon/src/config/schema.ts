@@ -100,6 +100,17 @@ export interface DaemonConfig {
    */
   exitNode?: string;
   /**
+   * With `exitNode`: keep the subnets directly connected to this node (its LAN) reachable
+   * outside the tunnel (default false: the kill switch blocks them too). See docs/exit-nodes.md.
+   */
+  exitLanAccess?: boolean;
+  /**
+   * With `exitNode`: underlay hosts (IP literals) the kill switch still lets through besides the
+   * peers' endpoints and relays, e.g. the control plane (a `netmap.url` / `netmap.control.url`
+   * host that is an IP literal is added automatically).
+   */
+  killSwitchAllow?: string[];
+  /**
    * The optional HTTP listener for scrapers and supervisors (`/metrics`, `/healthz`, `/readyz`;
    * see docs/operations/production.md). Absent: metrics only over the local API socket.
    */
@@ -260,6 +271,8 @@ export const daemonConfigSchema = {
       },
     },
     exitNode: { type: 'string', pattern: NODE_ID_PATTERN },
+    exitLanAccess: { type: 'boolean' },
+    killSwitchAllow: { type: 'array', maxItems: 64, items: { type: 'string', pattern: '^[0-9A-Fa-f.:]{2,45}$' } },
     metrics: {
       type: 'object',
       additionalProperties: false,

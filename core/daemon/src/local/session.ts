@@ -11,6 +11,7 @@ import { configuredNetmapSource } from '../netmap/configured-source.js';
 import type { NetmapSource } from '../netmap/source.js';
 import type { PathController } from '../path/path-controller.js';
 import type { PeerPathSource } from '../path/path-source.js';
+import { gatewaySettingsFrom } from '../reconciler/gateway.js';
 import { Reconciler } from '../reconciler/reconciler.js';
 import { ensurePrivateDir } from '../services/state-store.js';
 import { NetmapTrust } from '../trust/netmap-trust.js';
@@ -142,6 +143,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
       ...(dns && { dns }),
       hooks,
       ...(cfg.exitNode !== undefined && { exitNode: cfg.exitNode }),
+      ...(loaded.policy?.instance.capabilities().gateway === true && { gateway: gatewaySettingsFrom(cfg) }),
       ...(cfg.backend.persistentKeepalive !== undefined && { persistentKeepalive: cfg.backend.persistentKeepalive }),
       capabilities: loaded.routeCaps,
       ...(cfg.callTimeoutMs !== undefined && { callTimeoutMs: cfg.callTimeoutMs }),

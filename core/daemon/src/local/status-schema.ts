@@ -95,6 +95,18 @@ export const daemonStatusSchema = {
       required: ['listen', 'ok', 'lastError', 'failures'],
       properties: { listen: strings, ok: { type: 'boolean' }, lastError: nullableError, failures: { type: 'number' } },
     },
+    exit: {
+      type: 'object',
+      nullable: true,
+      required: ['node', 'serving', 'killSwitch', 'lanAccess', 'lastHandshakeAt'],
+      properties: {
+        node: { type: 'string', nullable: true },
+        serving: { type: 'boolean' },
+        killSwitch: { type: 'string', enum: ['off', 'armed', 'blocking'] },
+        lanAccess: { type: 'boolean' },
+        lastHandshakeAt: { type: 'string', nullable: true },
+      },
+    },
     dataPlane: {
       type: 'object',
       required: ['state', 'reason', 'restores', 'lastRestore'],

@@ -146,4 +146,32 @@ export interface DaemonStatus {
    * directory is open; optional so that a status of an older daemon still reads.
    */
   audit?: AuditStatus;
+  /**
+   * Exit-node state (see docs/exit-nodes.md); null when this node neither serves nor uses an
+   * exit node, or the policy plugin lacks the `gateway` capability. Optional so that a status of
+   * an older daemon still reads.
+   */
+  exit?: ExitStatus | null;
 }
+
+/** `DaemonStatus.exit`. */
+export interface ExitStatus {
+  /** The exit node this node uses (`exitNode`), or null. */
+  node: string | null;
+  /** This node serves as an exit node: forwards and NATs its peers' IPv4 traffic. */
+  serving: boolean;
+  /**
+   * The kill switch: `off` (no exit node used), `armed` (traffic leaves only through the tunnel;
+   * the exit peer had a handshake within {@link EXIT_DOWN_AFTER_S} s, or the backend reports
+   * none), `blocking` (armed, and the exit peer had no handshake within that time: off-mesh
+   * traffic is being dropped instead of leaking to the underlay).
+   */
+  killSwitch: 'off' | 'armed' | 'blocking';
+  /** Directly connected subnets stay reachable outside the tunnel (`exitLanAccess`). */
+  lanAccess: boolean;
+  /** Last handshake with the exit peer (ISO time), or null (none yet, or not reported). */
+  lastHandshakeAt: string | null;
+}
+
+/** Seconds without a handshake after which the exit peer counts as down (180 s: more than one 2-minute rekey interval). */
+export const EXIT_DOWN_AFTER_S = 180;

@@ -1,4 +1,4 @@
-import { formatEndpoint, type Logger, type PeerStats } from '@rustynet/plugin-api';
+import { formatEndpoint, type GatewayInput, type Logger, type PeerStats } from '@rustynet/plugin-api';
 import type { DnsController } from '../dns/dns-controller.js';
 import type { PeerPathSource } from '../path/path-source.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
@@ -7,7 +7,14 @@ import type { DataPlane } from './data-plane.js';
 import type { NodeState } from './ingest.js';
 import type { PluginSet } from './plugin-set.js';
 import type { AuditStartupCheck } from '../audit/audit-log.js';
-import type { AuditStatus, DataPlaneHealth, DaemonStatus, PeerStatus } from './status-types.js';
+import {
+  EXIT_DOWN_AFTER_S,
+  type AuditStatus,
+  type DataPlaneHealth,
+  type DaemonStatus,
+  type ExitStatus,
+  type PeerStatus,
+} from './status-types.js';
 
 /** Deadline of the backend `stats()` call made for a status document, ms. */
 export const STATUS_STATS_TIMEOUT_MS = 5_000;
@@ -101,6 +108,39 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
     dns: src.dns?.status() ?? null,
     dataPlane: src.health,
     audit: auditStatusOf(src.auditCheck),
+    exit: exitStatus(src, peers),
+  };
+}
+
+/** {@link ExitStatus} from the reconciler's gateway input for the applied netmap and the peers' handshakes. */
+function exitStatus(src: StatusSources, peers: PeerStatus[]): ExitStatus | null {
+  const netmap = src.state.current?.trusted.netmap;
+  const gw = netmap && src.dataPlane.running ? src.reconciler.gatewayFor(netmap, src.node) : undefined;
+  return exitStatusOf(gw, src.reconciler.exitNode ?? null, peers, Date.now());
+}
+
+/**
+ * Pure: the status `exit` object. The kill switch is `blocking` when it is armed and the exit
+ * peer is missing or its last handshake is older than {@link EXIT_DOWN_AFTER_S}; `armed` with a
+ * fresh handshake or none reported yet.
+ * @param now ms since the epoch.
+ */
+export function exitStatusOf(
+  gw: GatewayInput | undefined,
+  node: string | null,
+  peers: readonly PeerStatus[],
+  now: number,
+): ExitStatus | null {
+  if (!gw) return null;
+  const peer = node === null ? undefined : peers.find((p) => p.id === node);
+  const hs = peer?.lastHandshakeAt ?? null;
+  const down = peer === undefined || (hs !== null && now - Date.parse(hs) > EXIT_DOWN_AFTER_S * 1000);
+  return {
+    node,
+    serving: gw.serve !== undefined,
+    killSwitch: gw.killSwitch ? (down ? 'blocking' : 'armed') : 'off',
+    lanAccess: gw.killSwitch?.lanAccess ?? false,
+    lastHandshakeAt: hs,
   };
 }
 
@@ -117,6 +157,7 @@ export function statusWithoutSession(node: string, state: NodeState): DaemonStat
     plugins: [],
     policy: null,
     dns: null,
+    exit: null,
     dataPlane: { state: 'ok', reason: null, restores: { ok: 0, failed: 0 }, lastRestore: null },
   };
 }

@@ -1,6 +1,7 @@
 import type {
   DnsZoneData,
   Endpoint,
+  GatewayInput,
   Netmap,
   NodeId,
   PeerBatch,
@@ -59,13 +60,14 @@ export interface FullDesiredState extends DesiredState {
   policy?: PolicyInput;
 }
 
-/** The policy plugin's input for this node (`acl` defaults to no rules: deny). */
-export function policyInputFrom(netmap: Netmap, self: NodeId, interfaces: readonly string[]): PolicyInput {
+/** The policy plugin's input for this node (`acl` defaults to no rules: deny; `gateway` when given). */
+export function policyInputFrom(netmap: Netmap, self: NodeId, interfaces: readonly string[], gateway?: GatewayInput): PolicyInput {
   return {
     self,
     nodes: netmap.nodes.map((n) => ({ id: n.id, addresses: [...n.addresses], ...(n.tags && { tags: [...n.tags] }) })),
     acl: netmap.acl ?? { rules: [] },
     interfaces: [...interfaces],
+    ...(gateway && { gateway }),
   };
 }
 

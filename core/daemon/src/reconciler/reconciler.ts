@@ -3,6 +3,7 @@ import {
   type BackendPlugin,
   type CallOptions,
   type Endpoint,
+  type GatewayInput,
   type Logger,
   type Netmap,
   type NodeId,
@@ -22,6 +23,7 @@ import {
   type SkippedPrefix,
 } from './desired-state.js';
 import { emptyActualState, jsonEqual, type ActualState } from './diff.js';
+import { gatewayInputFrom, type GatewaySettings } from './gateway.js';
 import { buildPlan, dnsDesiredFrom, isEmptyPlan, policyInputFrom, type FullDesiredState, type PeerPaths, type Plan } from './plan.js';
 
 /** Options of {@link Reconciler}. */
@@ -38,6 +40,11 @@ export interface ReconcilerOptions {
   hooks?: Pick<DaemonHooks, 'runResolvePeerEndpoint'>;
   /** The peer used as exit node; default routes of other peers are left out. */
   exitNode?: NodeId;
+  /**
+   * Exit-node duties sent to the policy plugin (`PolicyInput.gateway`, see `gatewayInputFrom`);
+   * set only when the policy plugin claims the `gateway` capability.
+   */
+  gateway?: GatewaySettings;
   persistentKeepalive?: number;
   /** Backend capabilities deciding which prefixes are asked for (see `computeDesiredState`). */
   capabilities?: RouteCapabilities;
@@ -221,7 +228,7 @@ export class Reconciler {
     }
     const desired: FullDesiredState = { ...base };
     if (this.opts.policy && typeof interfaces !== 'function' && interfaces !== 'backend')
-      desired.policy = policyInputFrom(netmap, self, interfaces);
+      desired.policy = policyInputFrom(netmap, self, interfaces, this.gatewayFor(netmap, self));
     const plan = buildPlan(this.state, desired, this.dirty);
     if (this.opts.policy && (typeof interfaces === 'function' || interfaces === 'backend')) {
       const force = this.dirty;
@@ -249,8 +256,18 @@ export class Reconciler {
       return undefined;
     }
     this.waitingForInterface = false;
-    const input = policyInputFrom(netmap, self, interfaces);
+    const input = policyInputFrom(netmap, self, interfaces, this.gatewayFor(netmap, self));
     return force || !jsonEqual(this.state.policy, input) ? input : undefined;
+  }
+
+  /** The configured exit node (`exitNode`), if any. */
+  get exitNode(): NodeId | undefined {
+    return this.opts.exitNode;
+  }
+
+  /** The gateway input for this node, when the policy plugin handles one (see {@link ReconcilerOptions.gateway}). */
+  gatewayFor(netmap: Netmap, self: NodeId): GatewayInput | undefined {
+    return this.opts.gateway ? gatewayInputFrom(netmap, self, this.opts.gateway) : undefined;
   }
 
   /**

@@ -14,6 +14,42 @@ export interface PolicyInput {
   acl: AclPolicy;
   /** Tunnel interfaces reported by the loaded backend: the policy filters traffic on these. */
   interfaces: string[];
+  /**
+   * Exit-node duties of this node (API 1.0 addition, optional). Absent: none, and a plugin
+   * without the `gateway` capability never sees it (the daemon leaves it out). See
+   * docs/exit-nodes.md.
+   */
+  gateway?: GatewayInput;
+}
+
+/**
+ * What the policy plugin does beyond the ACL when this node serves as, or uses, an exit node
+ * (capability `gateway`). Both parts are optional and independent; every rule and setting they
+ * need belongs to the plugin's own state, applied with the ACL in the same atomic update, and
+ * removed by `stop` (and by the next `start` after a crash).
+ */
+export interface GatewayInput {
+  /**
+   * Serve as an exit node: forward packets from the tunnel interfaces with a source in
+   * `sources` (peers' overlay host addresses) to any non-tunnel interface, rewriting their
+   * source to that interface's address (masquerade), and turn on IPv4 forwarding for it.
+   */
+  serve?: {
+    /** Overlay host prefixes (`/32`, `/128`) allowed to use this node as an exit. */
+    sources: string[];
+  };
+  /**
+   * Kill switch of a node using an exit node: any packet this node sends out of a non-tunnel
+   * interface is dropped, except to `allow` (hosts of peers' endpoints and relays, the control
+   * plane), loopback, and — with `lanAccess` — the prefixes directly connected to this node.
+   * So when the exit or the tunnel to it is down, nothing leaks to the underlay.
+   */
+  killSwitch?: {
+    /** Underlay hosts (IPv4/IPv6 literals) still reachable outside the tunnel. */
+    allow: string[];
+    /** Keep directly connected subnets (the local LAN) reachable outside the tunnel. */
+    lanAccess: boolean;
+  };
 }
 
 /** A flow to explain: `src` and `dst` are node ids or IP addresses. */

@@ -44,6 +44,7 @@ const manifestSchemaDefinition = {
         persistentKeepalive: { type: 'boolean', description: 'backend: honours PeerConfig.persistentKeepalive; absent means true' },
         counters: { type: 'boolean' },
         atomicUpdate: { type: 'boolean' },
+        gateway: { type: 'boolean', description: 'policy: honours PolicyInput.gateway (exit node, kill switch); absent means false' },
         aaaa: { type: 'boolean' },
         forwarder: { type: 'boolean' },
         rateLimit: { type: 'boolean' },

@@ -54,6 +54,11 @@ export interface PolicyCapabilities {
   counters: boolean;
   /** Updates replace the ruleset atomically (no open window). */
   atomicUpdate: boolean;
+  /**
+   * Honours `PolicyInput.gateway`: exit-node forwarding and NAT, and the client's kill switch
+   * (API 1.0 addition, optional; absent means false, and the daemon then never sends `gateway`).
+   */
+  gateway?: boolean;
 }
 
 /** Capabilities of a DNS plugin. */
