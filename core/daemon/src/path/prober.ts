@@ -143,6 +143,16 @@ export class DirectPathProber {
     if (!entry?.target) return false;
     const prev = this.outstanding.get(peer);
     if (prev && !prev.scored) this.forget(peer);
+    const { o, data } = this.newPing(peer, entry.target);
+    this.outstanding.set(peer, o);
+    this.byNonce.set(o.nonce, o);
+    this.opts.transport.send(data, entry.target);
+    this.counters?.sent.inc({ channel: this.channel });
+    return true;
+  }
+
+  /** A signed PING to `peer` at `target` and its outstanding record (strictly increasing timestamps). */
+  private newPing(peer: NodeId, target: Endpoint): { o: Outstanding; data: Buffer } {
     const now = this.opts.clock.now();
     const ts = Math.max(now, this.lastSentTs + 1);
     this.lastSentTs = ts;
@@ -151,12 +161,7 @@ export class DirectPathProber {
       { type: 'ping', channel: this.channel, sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts },
       this.opts.sign,
     );
-    const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
-    this.outstanding.set(peer, o);
-    this.byNonce.set(o.nonce, o);
-    this.opts.transport.send(data, entry.target);
-    this.counters?.sent.inc({ channel: this.channel });
-    return true;
+    return { o: { peer, nonce: nonce.toString('hex'), sentAt: now, target, answered: false }, data };
   }
 
   /**
@@ -169,15 +174,7 @@ export class DirectPathProber {
   async pingOnce(peer: NodeId, timeoutMs: number): Promise<{ target: Endpoint; rttMs?: number } | undefined> {
     const entry = this.peers.get(peer);
     if (!entry?.target) return undefined;
-    const now = this.opts.clock.now();
-    const ts = Math.max(now, this.lastSentTs + 1);
-    this.lastSentTs = ts;
-    const nonce = randomBytes(16);
-    const data = encodeProbe(
-      { type: 'ping', channel: this.channel, sender: this.opts.selfId, receiver: peer, nonce, timestamp: ts },
-      this.opts.sign,
-    );
-    const o: Outstanding = { peer, nonce: nonce.toString('hex'), sentAt: now, target: entry.target, answered: false };
+    const { o, data } = this.newPing(peer, entry.target);
     this.byNonce.set(o.nonce, o);
     let timer: NodeJS.Timeout | undefined;
     // The round trip on the monotonic high-resolution clock (the controller's is whole ms).
