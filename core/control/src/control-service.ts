@@ -6,83 +6,43 @@
  */
 import { join } from 'node:path';
 import { ensurePrivateDir } from '@rustynet/daemon';
-import { RustynetError, isRustynetError, type Logger, type NetmapRelay } from '@rustynet/plugin-api';
+import { RustynetError, isRustynetError, type Logger } from '@rustynet/plugin-api';
+import {
+  DEFAULT_NETMAP_LIFETIME_MS,
+  RESIGN_AT,
+  SILENT_LOGGER,
+  type ControlServiceOptions,
+  type EnrolRequest,
+  type PollResult,
+  type RequestAuth,
+} from './control-options.js';
 import { parseAclDocument, type AclDocument } from './acl/document.js';
 import { runAclTests, type AclNode, type AclTestResult } from './acl/evaluate.js';
 import { ChallengeStore } from './auth/challenges.js';
-import { enrolSigningBytes, type EnrolSignedFields } from './auth/enrol-signature.js';
+import { enrolSigningBytes } from './auth/enrol-signature.js';
 import { ReplayCache } from './auth/replay-cache.js';
 import { REQUEST_FRESHNESS_MS, requestSigningBytes, verifyEd25519 } from './auth/request-signature.js';
 import { loadOrCreateControlKey, type ControlKey } from './control-key.js';
 import { DB_FILE, openDatabaseSpec, type OpenDatabase } from './db/open.js';
 import { authFailed, toRustynetError, unknownNode } from './errors.js';
 import { ChangeFeed } from './netmap/change-feed.js';
-import { NetmapCache, type SignedEntry } from './netmap/netmap-cache.js';
+import { NetmapCache } from './netmap/netmap-cache.js';
 import { buildNetmap, variantOf } from './netmap/build.js';
 import { validateBuiltNetmap } from './netmap/validate.js';
 import { ControlStore, type CreateAuthKeyOptions, type EnrolResult, type NodeSelfUpdate } from './store/control-store.js';
 import { ChangeSync } from './store/change-sync.js';
 import type { AuthKeyInfo, ControlNode, Snapshot } from './store/types.js';
 
-/** Default netmap lifetime: 30 minutes. */
-export const DEFAULT_NETMAP_LIFETIME_MS = 30 * 60_000;
-/** Share of the netmap lifetime after which a new version is issued (re-signing). */
-export const RESIGN_AT = 0.4;
-/** Default long-poll hold time: 25 s. */
-export const DEFAULT_POLL_TIMEOUT_MS = 25_000;
-
-/** Options of {@link ControlService.open}. */
-export interface ControlServiceOptions {
-  /** Data directory (created 0700): database, signing key, admin socket. */
-  dataDir: string;
-  /** Signing key file; default `<dataDir>/control-plane.key` (created when absent). */
-  keyFile?: string;
-  /**
-   * The database: a `postgres://` URL (several instances may share it), or a SQLite file path.
-   * Default: SQLite at `<dataDir>/control.db`.
-   */
-  database?: string;
-  /** Period (ms) of the check for changes made by other instances or a restore; default 1000. */
-  syncIntervalMs?: number;
-  network?: string;
-  dnsZone?: string;
-  relays?: NetmapRelay[];
-  /** Netmap lifetime (ms); default {@link DEFAULT_NETMAP_LIFETIME_MS}. */
-  netmapLifetimeMs?: number;
-  /**
-   * Structured logger (pino-style). Records carry node ids, key ids, versions and error codes;
-   * never a pre-auth key, a private key or a signature. Default: silent.
-   */
-  logger?: Logger;
-}
-
-/** A logger that drops everything. */
-export const SILENT_LOGGER: Logger = {
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => SILENT_LOGGER,
-};
-
-/** What an enrolling node sends (validated shape). */
-export interface EnrolRequest extends EnrolSignedFields {
-  authKey: string;
-  /** Ed25519 signature (base64) over {@link enrolSigningBytes}. */
-  signature: string;
-}
-
-/** The authentication headers of a node request. */
-export interface RequestAuth {
-  identityKey: string;
-  timestamp: string;
-  nonce: string;
-  signature: string;
-}
-
-/** Result of {@link ControlService.poll}: a newer map, or nothing before the timeout. */
-export type PollResult = { kind: 'netmap'; entry: SignedEntry } | { kind: 'timeout'; version: number };
+export {
+  DEFAULT_NETMAP_LIFETIME_MS,
+  RESIGN_AT,
+  DEFAULT_POLL_TIMEOUT_MS,
+  SILENT_LOGGER,
+  type ControlServiceOptions,
+  type EnrolRequest,
+  type RequestAuth,
+  type PollResult,
+} from './control-options.js';
 
 /** The engine. Create with {@link ControlService.open}; end with {@link close}. */
 export class ControlService {
