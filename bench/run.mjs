@@ -26,7 +26,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 
 /** Scripts in bench/ that are helpers of another bench, not benches. */
-const HELPERS = new Set(['run', 'dns-loadgen']);
+const HELPERS = new Set(['run', 'dns-loadgen', 'gate']);
 
 /**
  * What each bench needs and whether it speaks `--json`. Benches not listed here (added later)
