@@ -74,7 +74,16 @@ export function verifySignedNetmapBytes(
       field: 'signature.value',
     });
 
-  const netmap: unknown = input.netmap;
+  const netmap = checkNetmapContent(input.netmap, now);
+  return { netmap, canonical };
+}
+
+/**
+ * Steps 3 to 5 of {@link verifySignedNetmap} on a netmap whose authenticity is already
+ * established (by its signature, or by a signed delta's digest): schema, semantics, time.
+ * @throws RustynetError `NETMAP_INVALID` (naming the field), `NETMAP_EXPIRED`.
+ */
+export function checkNetmapContent(netmap: unknown, now: number): Netmap {
   if (!validateNetmap(netmap)) {
     const first = validateNetmap.errors?.[0];
     throw new RustynetError('NETMAP_INVALID', `netmap: ${formatAjvErrors(validateNetmap.errors)}`, {
@@ -98,5 +107,5 @@ export function verifySignedNetmapBytes(
       field: 'expiresAt',
     });
   }
-  return { netmap, canonical };
+  return netmap;
 }
