@@ -27,7 +27,11 @@ describe('rustynet netmap delta', () => {
         expiresAt: new Date(now + 3_600_000).toISOString(),
         nodes: [node(1), node(2), node(3)],
       };
-      const nm2: Netmap = { ...nm1, version: 2, nodes: [node(1), { ...node(2), endpoints: [{ host: '198.18.0.9', port: 4000 }] }, node(4)] };
+      const nm2: Netmap = {
+        ...nm1,
+        version: 2,
+        nodes: [node(1), { ...node(2), endpoints: [{ host: '198.18.0.9', port: 4000 }] }, node(4)],
+      };
       for (const [nm, f] of [
         [nm1, 'a'],
         [nm2, 'b'],
@@ -37,7 +41,18 @@ describe('rustynet netmap delta', () => {
         expect(r.code, r.stderr).to.equal(0);
       }
       const out = join(dir, 'delta.json');
-      const r = await rn(['netmap', 'delta', '--key', key, '--from', join(dir, 'a.signed.json'), '--to', join(dir, 'b.signed.json'), '--out', out]);
+      const r = await rn([
+        'netmap',
+        'delta',
+        '--key',
+        key,
+        '--from',
+        join(dir, 'a.signed.json'),
+        '--to',
+        join(dir, 'b.signed.json'),
+        '--out',
+        out,
+      ]);
       expect(r.code, r.stderr).to.equal(0);
       const pub = publicKeyFromRawB64(publicKeyFromPrivatePem(await readPrivateKeyFile(key)));
       const applied = applySignedNetmapDelta(JSON.parse(await readFile(out, 'utf8')), pub, { netmap: nm1, digest: netmapDigest(nm1) }, now);

@@ -108,10 +108,18 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
 
   const sign = (d: NetmapDelta): unknown => signNetmapDelta(d, cp.privateKeyPem);
   const broken: Array<[string, (d: NetmapDelta) => unknown, string]> = [
-    ['a bad signature', (d) => ({ ...(sign(d) as object), signature: { ...(sign(d) as { signature: object }).signature, value: `${'A'.repeat(86)}==` } }), 'NETMAP_SIGNATURE_INVALID'],
+    [
+      'a bad signature',
+      (d) => ({ ...(sign(d) as object), signature: { ...(sign(d) as { signature: object }).signature, value: `${'A'.repeat(86)}==` } }),
+      'NETMAP_SIGNATURE_INVALID',
+    ],
     ['a wrong result digest', (d) => sign({ ...d, digest: 'c'.repeat(64) }), 'NETMAP_DELTA_INAPPLICABLE'],
     ['hostile JSON (an unknown op)', (d) => sign({ ...d, ops: [{ op: 'exec' } as never] }), 'NETMAP_INVALID'],
-    ['an operation on an absent node', (d) => sign({ ...d, ops: [...d.ops, { op: 'removeNode', id: 'ghost' }] }), 'NETMAP_DELTA_INAPPLICABLE'],
+    [
+      'an operation on an absent node',
+      (d) => sign({ ...d, ops: [...d.ops, { op: 'removeNode', id: 'ghost' }] }),
+      'NETMAP_DELTA_INAPPLICABLE',
+    ],
     // Unreadable delta files: the source logs it and reads the full file instead.
     ['a delta file that is not JSON', () => '{"delta": [', ''],
     ['a delta file with a duplicate member', () => '{"delta": {}, "delta": {}}', ''],
@@ -158,7 +166,11 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
     writeFileSync(deltaFile, JSON.stringify(signNetmapDelta(computeNetmapDelta(base, old)!, cp.privateKeyPem)));
     const r = await post('/v1/netmap/reload');
     expect(['unchanged', 'none']).to.include((r.json as { result: string }).result);
-    expect(backendCalls(ifname).slice(before).filter((c) => c.method === 'applyPeers')).to.have.length(0);
+    expect(
+      backendCalls(ifname)
+        .slice(before)
+        .filter((c) => c.method === 'applyPeers'),
+    ).to.have.length(0);
     expect((await status()).netmap!.version).to.equal(v);
   });
 

@@ -47,6 +47,18 @@ describe('netmap deltas', () => {
     expect(baseTrusted.digest).to.equal(sha256Hex(verifySignedNetmapBytes(signNetmap(base, cp.privateKeyPem), key).canonical));
   });
 
+  it('the digest with a node cache is the canonical one, and cached nodes cannot change', () => {
+    const cache = new WeakMap<object, string>();
+    const nm = structuredClone(base);
+    expect(netmapDigest(nm, cache)).to.equal(baseTrusted.digest);
+    expect(netmapDigest(nm, cache)).to.equal(baseTrusted.digest);
+    expect(() => {
+      nm.nodes[0].endpoints[0].port = 1;
+    }).to.throw(TypeError);
+    const changed = { ...nm, nodes: [...nm.nodes.slice(1), makeNode(90)] };
+    expect(netmapDigest(changed, cache)).to.equal(sha256Hex(canonicalJsonBytes(changed)));
+  });
+
   it('a one-peer change is one operation and reproduces the next map exactly', () => {
     const nm = next(base, (m) => (m.nodes[3].endpoints = [{ host: '198.18.9.9', port: 4000 }]));
     const delta = computeNetmapDelta(base, nm)!;
@@ -107,7 +119,11 @@ describe('netmap deltas', () => {
     });
 
     const hostile: Array<[string, () => unknown, { code: string; reason?: string; field?: string }]> = [
-      ['no base applied yet', () => applySignedNetmapDelta(signed, key, undefined, now), { code: 'NETMAP_DELTA_INAPPLICABLE', reason: 'no-base' }],
+      [
+        'no base applied yet',
+        () => applySignedNetmapDelta(signed, key, undefined, now),
+        { code: 'NETMAP_DELTA_INAPPLICABLE', reason: 'no-base' },
+      ],
       [
         'signed by another key',
         () => applySignedNetmapDelta(signNetmapDelta(delta, other.privateKeyPem), key, baseTrusted, now),
@@ -140,7 +156,12 @@ describe('netmap deltas', () => {
       [
         'a set of __proto__',
         () =>
-          applySignedNetmapDelta(resign({ ...delta, ops: [{ op: 'set', member: '__proto__', value: { polluted: 1 } }] }), key, baseTrusted, now),
+          applySignedNetmapDelta(
+            resign({ ...delta, ops: [{ op: 'set', member: '__proto__', value: { polluted: 1 } }] }),
+            key,
+            baseTrusted,
+            now,
+          ),
         { code: 'NETMAP_INVALID' },
       ],
       [
@@ -193,20 +214,58 @@ describe('netmap deltas', () => {
     }
 
     it('checks the result like a full map: schema (naming the field), semantics, expiry', () => {
-      expect(codeOf(() => applySignedNetmapDelta(honest((m) => (m.nodes[2].addresses = ['not-a-cidr'])), key, baseTrusted, now))).to.include({
+      expect(
+        codeOf(() =>
+          applySignedNetmapDelta(
+            honest((m) => (m.nodes[2].addresses = ['not-a-cidr'])),
+            key,
+            baseTrusted,
+            now,
+          ),
+        ),
+      ).to.include({
         code: 'NETMAP_INVALID',
       });
       expect(
-        codeOf(() => applySignedNetmapDelta(honest((m) => (m.nodes[2].addresses = [...m.nodes[3].addresses])), key, baseTrusted, now)),
+        codeOf(() =>
+          applySignedNetmapDelta(
+            honest((m) => (m.nodes[2].addresses = [...m.nodes[3].addresses])),
+            key,
+            baseTrusted,
+            now,
+          ),
+        ),
       ).to.include({ code: 'NETMAP_INVALID' });
       expect(
-        codeOf(() => applySignedNetmapDelta(honest((m) => m.nodes.push(makeNode(30, { addresses: [...m.nodes[4].addresses] }))), key, baseTrusted, now)),
+        codeOf(() =>
+          applySignedNetmapDelta(
+            honest((m) => m.nodes.push(makeNode(30, { addresses: [...m.nodes[4].addresses] }))),
+            key,
+            baseTrusted,
+            now,
+          ),
+        ),
       ).to.include({ code: 'NETMAP_INVALID', field: 'nodes[20].addresses[0]' });
       expect(
-        codeOf(() => applySignedNetmapDelta(honest((m) => (m.expiresAt = new Date(now - 1000).toISOString())), key, baseTrusted, now)),
+        codeOf(() =>
+          applySignedNetmapDelta(
+            honest((m) => (m.expiresAt = new Date(now - 1000).toISOString())),
+            key,
+            baseTrusted,
+            now,
+          ),
+        ),
       ).to.include({ code: 'NETMAP_EXPIRED' });
-      expect(codeOf(() => applySignedNetmapDelta(honest((m) => ((m as unknown as Record<string, unknown>).extra = 1)), key, baseTrusted, now)))
-        .to.include({ code: 'NETMAP_INVALID' });
+      expect(
+        codeOf(() =>
+          applySignedNetmapDelta(
+            honest((m) => ((m as unknown as Record<string, unknown>).extra = 1)),
+            key,
+            baseTrusted,
+            now,
+          ),
+        ),
+      ).to.include({ code: 'NETMAP_INVALID' });
     });
 
     it('never modifies the base, whatever it refuses', () => {

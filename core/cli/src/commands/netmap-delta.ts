@@ -1,6 +1,6 @@
 /**
  * `rustynet netmap delta`: the file flow's signed delta between two signed netmaps, for a daemon
- * whose config names a `netmap.deltaFile` (see docs/netmap.md, "Deltas").
+ * whose config names a `netmap.deltaFile` (see docs/netmap-deltas.md).
  */
 import type { Command } from 'commander';
 import { isRustynetError, RustynetError, type SignedNetmap } from '@rustynet/plugin-api';
@@ -38,7 +38,9 @@ export function registerDelta(netmap: Command): void {
     const read = async (file: string, field: string) => {
       const signed = parseJson(await readInput(file, field), file, field) as SignedNetmap;
       try {
-        return d.verifySignedNetmap(signed, pub, { now: Date.parse((signed as Partial<SignedNetmap>).netmap?.issuedAt ?? '') || Date.now() });
+        return d.verifySignedNetmap(signed, pub, {
+          now: Date.parse((signed as Partial<SignedNetmap>).netmap?.issuedAt ?? '') || Date.now(),
+        });
       } catch (err) {
         if (isRustynetError(err)) throw new RustynetError(err.code, `${field} ${file}: ${err.message}`, { field, cause: err });
         throw err;

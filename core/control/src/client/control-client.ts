@@ -147,7 +147,10 @@ export class ControlClient {
    */
   poll(after: number, opts?: { waitMs?: number; signal?: AbortSignal; delta?: false }): Promise<SignedNetmap | null>;
   poll(after: number, opts: { waitMs?: number; signal?: AbortSignal; delta: boolean }): Promise<SignedNetmap | SignedNetmapDelta | null>;
-  async poll(after: number, opts: { waitMs?: number; signal?: AbortSignal; delta?: boolean } = {}): Promise<SignedNetmap | SignedNetmapDelta | null> {
+  async poll(
+    after: number,
+    opts: { waitMs?: number; signal?: AbortSignal; delta?: boolean } = {},
+  ): Promise<SignedNetmap | SignedNetmapDelta | null> {
     const path = `/v1/netmap?after=${after}${opts.waitMs !== undefined ? `&wait=${opts.waitMs}` : ''}${opts.delta ? '&delta=1' : ''}`;
     const r = await this.withFailover(
       (target) =>

@@ -21,7 +21,9 @@ export function configuredNetmapSource(
 ): NetmapSource {
   if (given) return given;
   if ('file' in cfg)
-    return cfg.deltaFile !== undefined ? new FileDeltaNetmapSource(cfg.file, cfg.deltaFile, cfg.maxBytes, onUrlError) : new FileNetmapSource(cfg.file, cfg.maxBytes);
+    return cfg.deltaFile !== undefined
+      ? new FileDeltaNetmapSource(cfg.file, cfg.deltaFile, cfg.maxBytes, onUrlError)
+      : new FileNetmapSource(cfg.file, cfg.maxBytes);
   if ('url' in cfg) return new UrlNetmapSource(cfg.url, cfg.timeoutMs, onUrlError, cfg.maxBytes);
   throw new RustynetError(
     'CONFIG_INVALID',

@@ -1,15 +1,56 @@
 /**
  * Netmap deltas as data: applying one to a base netmap, and computing one from two netmaps.
  * Pure functions (no signature, no schema): the trust step (trust/delta-trust.ts) verifies the
- * signed delta before and the resulting netmap after. See docs/netmap.md, "Deltas".
+ * signed delta before and the resulting netmap after. See docs/netmap-deltas.md.
  */
 import { RustynetError, type Netmap, type NetmapDelta, type NetmapDeltaOp, type NetmapNode } from '@rustynet/plugin-api';
 import { jsonEqual } from '../reconciler/diff.js';
-import { canonicalJsonBytes, sha256Hex } from '../util/json.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../util/json.js';
 
-/** SHA-256 hex of the RFC 8785 canonical JSON of a netmap (the bytes its signature covers). */
-export function netmapDigest(netmap: Netmap): string {
-  return sha256Hex(canonicalJsonBytes(netmap));
+/**
+ * SHA-256 hex of the RFC 8785 canonical JSON of a netmap (the bytes its signature covers).
+ * With `cache`, each node's canonical JSON is kept by node object, so the digest of a map that
+ * shares most node objects with one digested before costs the changed nodes plus one hash pass;
+ * the cached node objects are frozen (deeply) so they cannot change behind the cache.
+ * @throws TypeError when a member has no JSON representation.
+ */
+export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>): string {
+  const h = createHash('sha256');
+  const obj = netmap as unknown as Record<string, unknown>;
+  // RFC 8785: members sorted by UTF-16 code units (the default sort), `undefined` ones absent.
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined && typeof obj[k] !== 'function' && typeof obj[k] !== 'symbol')
+    .sort();
+  h.update('{');
+  keys.forEach((k, i) => {
+    h.update(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
+    const v = obj[k];
+    if (k !== 'nodes' || !Array.isArray(v)) return void h.update(canonicalJson(v));
+    h.update('[');
+    v.forEach((n: unknown, j) => {
+      if (j > 0) h.update(',');
+      if (!cache || n === null || typeof n !== 'object') return void h.update(canonicalJson(n ?? null));
+      let c = cache.get(n);
+      if (c === undefined) {
+        c = canonicalJson(n);
+        cache.set(deepFreeze(n), c);
+      }
+      h.update(c);
+    });
+    h.update(']');
+  });
+  h.update('}');
+  return h.digest('hex');
+}
+
+/** Freezes a JSON value and everything in it; returns it. */
+export function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 function inapplicable(reason: string, message: string, field?: string): RustynetError {
@@ -39,8 +80,8 @@ export function applyNetmapDelta(base: Netmap, delta: NetmapDelta): Netmap {
   const index = new Map<string, number>();
   nodes.forEach((n, i) => index.set(n.id, i));
   const removed = new Set<number>();
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(base)) if (k !== 'nodes') out[k] = v;
+  const out = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(base)) if (k !== 'nodes') out.set(k, v);
   delta.ops.forEach((op: NetmapDeltaOp, i) => {
     const field = `delta.ops[${i}]`;
     switch (op.op) {
@@ -52,26 +93,27 @@ export function applyNetmapDelta(base: Netmap, delta: NetmapDelta): Netmap {
       }
       case 'removeNode': {
         const at = index.get(op.id);
-        if (at === undefined) throw inapplicable('absent-node', `${field} removes node ${op.id}, which is not in the netmap`, `${field}.id`);
+        if (at === undefined)
+          throw inapplicable('absent-node', `${field} removes node ${op.id}, which is not in the netmap`, `${field}.id`);
         index.delete(op.id);
         removed.add(at);
         return;
       }
       case 'set':
-        out[op.member] = op.value;
+        out.set(op.member, op.value);
         return;
       case 'delete':
-        if (!Object.hasOwn(out, op.member))
+        if (!out.has(op.member))
           throw inapplicable('absent-member', `${field} deletes ${op.member}, which is not in the netmap`, `${field}.member`);
-        delete out[op.member];
+        out.delete(op.member);
         return;
       default:
         throw inapplicable('bad-op', `${field}: unknown operation`, `${field}.op`);
     }
   });
-  out.version = delta.version;
-  out.nodes = removed.size === 0 ? nodes : nodes.filter((_, i) => !removed.has(i));
-  return out as unknown as Netmap;
+  out.set('version', delta.version);
+  out.set('nodes', removed.size === 0 ? nodes : nodes.filter((_, i) => !removed.has(i)));
+  return Object.fromEntries(out) as unknown as Netmap;
 }
 
 /**
@@ -80,11 +122,7 @@ export function applyNetmapDelta(base: Netmap, delta: NetmapDelta): Netmap {
  * id (JSON-equal nodes produce no operation); new nodes must come after every kept node, in
  * `next`'s order. The digests are computed here unless given.
  */
-export function computeNetmapDelta(
-  base: Netmap,
-  next: Netmap,
-  digests: { base?: string; next?: string } = {},
-): NetmapDelta | undefined {
+export function computeNetmapDelta(base: Netmap, next: Netmap, digests: { base?: string; next?: string } = {}): NetmapDelta | undefined {
   if (!(next.version > base.version)) return undefined;
   const ops: NetmapDeltaOp[] = [];
   const nextIds = new Set(next.nodes.map((n) => n.id));

@@ -7,6 +7,7 @@
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import {
   RustynetError,
+  netmapSchema,
   netmapDeltaSchema,
   signedNetmapDeltaSchema,
   type Netmap,
@@ -17,11 +18,41 @@ import { applyNetmapDelta, netmapDigest } from '../netmap/delta.js';
 import { keyIdOf, privateKeyFromPem, publicKeyFromPrivatePem } from '../services/key-store.js';
 import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
 import { canonicalJsonBytes } from '../util/json.js';
-import { checkNetmapContent } from './verify.js';
+import { checkNetmapSemantics } from './semantic.js';
+import { checkNetmapContent, checkNetmapTimes } from './verify.js';
 
 const ajv = createAjv();
 const validateEnvelope = ajv.compile<SignedNetmapDelta>(signedNetmapDeltaSchema);
 const validateDelta = ajv.compile<NetmapDelta>(netmapDeltaSchema);
+const validateNetmap = ajv.compile<Netmap>(netmapSchema);
+const validateNode = ajv.compile(netmapSchema.properties.nodes.items);
+const MAX_NODES: number = netmapSchema.properties.nodes.maxItems;
+
+/**
+ * Node objects of verified netmaps (frozen, see `netmapDigest`): their canonical JSON, and
+ * whether they passed the node schema. A delta's result shares all but the changed nodes with the
+ * applied map, so its digest and schema check cost the changed nodes, not the whole map.
+ */
+const nodeCanonical = new WeakMap<object, string>();
+const schemaValid = new WeakSet<object>();
+
+/**
+ * {@link checkNetmapContent} for a delta's result: the node schema only for nodes not checked
+ * before, the rest of the schema on the map with one node, then semantics and time on the whole.
+ */
+function checkDerivedContent(netmap: Netmap, now: number): Netmap {
+  const nodes = (netmap as { nodes?: unknown }).nodes;
+  if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_NODES) return checkNetmapContent(netmap, now);
+  nodes.forEach((n: unknown, i) => {
+    if (n !== null && typeof n === 'object' && schemaValid.has(n)) return;
+    if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i}]`);
+    schemaValid.add(n);
+  });
+  if (!validateNetmap({ ...netmap, nodes: [nodes[0]] })) throw invalid('netmap', validateNetmap.errors, '');
+  checkNetmapSemantics(netmap);
+  checkNetmapTimes(netmap, now);
+  return netmap;
+}
 
 /** A netmap obtained by applying a signed delta: its authenticity is the delta's signed digest. */
 export interface DeltaDerivedNetmap {
@@ -47,9 +78,7 @@ export function signNetmapDelta(delta: NetmapDelta, privateKeyPem: string): Sign
 
 function invalid(what: string, errors: typeof validateDelta.errors, prefix: string): RustynetError {
   const first = errors?.[0];
-  return new RustynetError('NETMAP_INVALID', `${what}: ${formatAjvErrors(errors)}`, {
-    ...(first && { field: `${prefix}${errorField(first)}` }),
-  });
+  return new RustynetError('NETMAP_INVALID', `${what}: ${formatAjvErrors(errors)}`, { ...(first && { field: errorField(first, prefix) }) });
 }
 
 /**
@@ -59,7 +88,7 @@ function invalid(what: string, errors: typeof validateDelta.errors, prefix: stri
  */
 export function verifySignedNetmapDelta(input: unknown, key: KeyObject): SignedNetmapDelta {
   if (!validateEnvelope(input)) throw invalid('signed netmap delta envelope', validateEnvelope.errors, '');
-  let ok = false;
+  let ok: boolean;
   try {
     ok = cryptoVerify(null, canonicalJsonBytes(input.delta), key, Buffer.from(input.signature.value, 'base64'));
   } catch {
@@ -69,7 +98,7 @@ export function verifySignedNetmapDelta(input: unknown, key: KeyObject): SignedN
     throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap delta signature does not verify against the control-plane key', {
       field: 'signature.value',
     });
-  if (!validateDelta(input.delta)) throw invalid('netmap delta', validateDelta.errors, 'delta.');
+  if (!validateDelta(input.delta)) throw invalid('netmap delta', validateDelta.errors, 'delta');
   return input;
 }
 
@@ -114,7 +143,7 @@ export function applySignedNetmapDelta(
   const netmap = applyNetmapDelta(base.netmap, d);
   let digest: string;
   try {
-    digest = netmapDigest(netmap);
+    digest = netmapDigest(netmap, nodeCanonical);
   } catch {
     digest = '';
   }
@@ -123,7 +152,7 @@ export function applySignedNetmapDelta(
       field: 'delta.digest',
       details: { reason: 'digest' },
     });
-  checkNetmapContent(netmap, now);
+  checkDerivedContent(netmap, now);
   return { netmap, digest, derived: { netmap, delta: signed } };
 }
 
@@ -136,9 +165,9 @@ export function applySignedNetmapDelta(
 export function verifyDeltaDerived(input: DeltaDerivedNetmap, key: KeyObject, now: number): { netmap: Netmap; digest: string } {
   const signed = verifySignedNetmapDelta(input.delta, key);
   const netmap = input.netmap as unknown;
-  let digest = '';
+  let digest: string;
   try {
-    digest = netmapDigest(netmap as Netmap);
+    digest = netmapDigest(netmap as Netmap, nodeCanonical);
   } catch {
     digest = '';
   }
@@ -147,5 +176,5 @@ export function verifyDeltaDerived(input: DeltaDerivedNetmap, key: KeyObject, no
       field: 'netmap',
       details: { reason: 'digest' },
     });
-  return { netmap: checkNetmapContent(netmap, now), digest };
+  return { netmap: checkDerivedContent(netmap as Netmap, now), digest };
 }

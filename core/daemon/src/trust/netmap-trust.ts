@@ -83,7 +83,8 @@ export class NetmapTrust {
   async checkDelta(input: unknown, base: TrustedNetmap | undefined): Promise<TrustedNetmap> {
     const r = applySignedNetmapDelta(input, this.key, base, this.clock.now());
     const status = await this.watermark.check(r.netmap.version, r.digest);
-    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status };
+    // Serialised once, for both the intent and the last good map.
+    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: JSON.stringify(r.derived) };
   }
 
   /** Signature (or signed delta digest) and content checks of a full or delta-derived envelope. */

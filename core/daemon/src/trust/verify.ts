@@ -91,6 +91,15 @@ export function checkNetmapContent(netmap: unknown, now: number): Netmap {
     });
   }
   checkNetmapSemantics(netmap);
+  checkNetmapTimes(netmap, now);
+  return netmap;
+}
+
+/**
+ * Step 5 of {@link verifySignedNetmap}: `issuedAt` at most 60 s in the future, `expiresAt` after now.
+ * @throws RustynetError `NETMAP_EXPIRED` naming the field.
+ */
+export function checkNetmapTimes(netmap: Netmap, now: number): void {
   const issuedAt = Date.parse(netmap.issuedAt);
   const expiresAt = Date.parse(netmap.expiresAt);
   if (issuedAt > now + ISSUED_AT_SKEW_MS) {
@@ -107,5 +116,4 @@ export function checkNetmapContent(netmap: unknown, now: number): Netmap {
       field: 'expiresAt',
     });
   }
-  return netmap;
 }

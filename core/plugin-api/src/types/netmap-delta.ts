@@ -7,16 +7,42 @@ import type { NodeId } from './node-id.js';
  */
 export type NetmapDeltaMember = Exclude<keyof Netmap, 'version' | 'nodes'> | (string & {});
 
+/** Adds a node (appended at the end of `nodes`) or replaces the node with the same `id` in place. */
+export interface NetmapDeltaUpsertNode {
+  /** Always `upsertNode`. */
+  op: 'upsertNode';
+  /** The whole node as it is in the resulting netmap. */
+  node: NetmapNode;
+}
+
+/** Removes a node; it must be present in the base netmap (or added earlier in the delta). */
+export interface NetmapDeltaRemoveNode {
+  /** Always `removeNode`. */
+  op: 'removeNode';
+  /** Id of the node to remove. */
+  id: NodeId;
+}
+
+/** Sets a top-level member (e.g. `issuedAt`, `expiresAt`, `acl`, `dns`, `relays`). */
+export interface NetmapDeltaSet {
+  /** Always `set`. */
+  op: 'set';
+  /** The member (not `version` or `nodes`). */
+  member: NetmapDeltaMember;
+  /** Its new value, checked as part of the resulting netmap. */
+  value: unknown;
+}
+
+/** Deletes a top-level member; it must be present. */
+export interface NetmapDeltaDelete {
+  /** Always `delete`. */
+  op: 'delete';
+  /** The member (not `version` or `nodes`). */
+  member: NetmapDeltaMember;
+}
+
 /** One operation of a {@link NetmapDelta}, applied in order. */
-export type NetmapDeltaOp =
-  /** Adds a node (appended at the end of `nodes`) or replaces the node with the same `id` in place. */
-  | { op: 'upsertNode'; node: NetmapNode }
-  /** Removes the node with this id; it must be present. */
-  | { op: 'removeNode'; id: NodeId }
-  /** Sets a top-level member (e.g. `issuedAt`, `expiresAt`, `acl`, `dns`, `relays`) to `value`. */
-  | { op: 'set'; member: NetmapDeltaMember; value: unknown }
-  /** Deletes a top-level member; it must be present. */
-  | { op: 'delete'; member: NetmapDeltaMember };
+export type NetmapDeltaOp = NetmapDeltaUpsertNode | NetmapDeltaRemoveNode | NetmapDeltaSet | NetmapDeltaDelete;
 
 /**
  * The change from one netmap to the next (API 1.0 addition, optional: a sender that does not
@@ -24,7 +50,7 @@ export type NetmapDeltaOp =
  * none). Digests are SHA-256 (lower-case hex) over the RFC 8785 canonical JSON of a whole netmap,
  * the same bytes a netmap signature covers. A receiver applies `ops` to the netmap of
  * `baseVersion` whose digest is `baseDigest`, sets `version`, and accepts the result only when its
- * digest equals `digest`; otherwise it fetches the full netmap. See docs/netmap.md.
+ * digest equals `digest`; otherwise it fetches the full netmap. See docs/netmap-deltas.md.
  */
 export interface NetmapDelta {
   /** Always `netmap-delta`: keeps a signed delta from ever passing as a signed netmap. */
