@@ -156,8 +156,9 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
     expect(s.netmap!.version).to.equal(nm.version);
   });
 
-  it('a replayed (older) delta changes nothing', async () => {
+  it('a replayed (older) delta changes nothing and is not a rejection', async () => {
     const v = (await status()).netmap!.version;
+    const rejected = (await status()).lastRejection?.at;
     const base = structuredClone(current);
     base.version = v - 2;
     const old = structuredClone(current);
@@ -172,6 +173,7 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
         .filter((c) => c.method === 'applyPeers'),
     ).to.have.length(0);
     expect((await status()).netmap!.version).to.equal(v);
+    expect((await status()).lastRejection?.at).to.equal(rejected);
   });
 
   it('a restarted daemon re-verifies and re-applies a delta-derived last good map', async () => {

@@ -14,12 +14,17 @@ import type { Ingest, IngestDeps, IngestResult } from './ingest.js';
  * rejection and ingests the source's full netmap instead (`NetmapSource.fetchFull`).
  */
 export async function ingestDelta(ingest: Ingest, d: IngestDeps, input: unknown): Promise<IngestResult> {
+  // A delta to a version already applied (e.g. read again after `invalidate`): nothing to refuse,
+  // the full source decides (its map is then unchanged, or newer).
+  const version = deltaVersion(input);
+  const applied = d.state.current?.trusted.netmap.version;
+  if (typeof version === 'number' && applied !== undefined && version <= applied) return fullFallback(ingest, d);
   let trusted: TrustedNetmap;
   try {
     trusted = await d.trust.checkDelta(input, d.state.current?.trusted);
   } catch (err) {
     const e = toRustynetError(err, 'NETMAP_INVALID');
-    await ingest.reject(e, deltaVersion(input));
+    await ingest.reject(e, version);
     d.metrics.deltas.inc({ result: 'fallback' });
     d.logger.info({ code: e.code, reason: e.details?.reason }, 'netmap delta not applied; fetching the full netmap');
     return fullFallback(ingest, d);
