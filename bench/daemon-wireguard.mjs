@@ -95,7 +95,7 @@ if (missing.length > 0) {
 
 const { Mesh } = await import('../core/testbed/dist/src/index.js');
 const { TestNetwork } = await import('../conformance-kit/dist/src/harness/index.js');
-const { signNetmap, readPrivateKeyFile } = await import('../core/daemon/dist/src/index.js');
+const { signNetmap, signNetmapDelta, computeNetmapDelta, readPrivateKeyFile } = await import('../core/daemon/dist/src/index.js');
 const { startDaemon, writeNetmap, lastAudit, liveDaemons } = await import('./lib/daemon.mjs');
 
 const log = (line) => process.stderr.write(`[daemon-bench] ${line}\n`);
@@ -174,8 +174,27 @@ class Publisher {
     };
     const signed = signNetmap(netmap, this.cpPem);
     for (const n of to) await writeNetmap(n, signed);
+    this.last = structuredClone(netmap); // the caller mutates its node objects afterwards
     return version;
   }
+  /**
+   * Like {@link publish}, and also signs the delta from the last published netmap and writes it
+   * to each node's delta file (after the full file: the daemon prefers a new delta).
+   */
+  async publishDelta(nodes, to = this.mesh.nodes) {
+    const base = this.last;
+    const version = await this.publish(nodes, to);
+    const delta = computeNetmapDelta(base, this.last);
+    if (!delta) throw new Error('no delta between consecutive bench netmaps');
+    const signed = signNetmapDelta(delta, this.cpPem);
+    for (const n of to) await writeNetmap(n, signed, deltaFileOf(n));
+    return version;
+  }
+}
+
+/** The netmap delta file of a node (`netmap.deltaFile` of the bench's daemon config). */
+function deltaFileOf(node) {
+  return `${node.netmapFile}.delta`;
 }
 
 async function timedReload(d, expectVersion) {
@@ -271,7 +290,7 @@ async function applyPhase(results) {
 
     // Daemon side: start with a netmap holding only itself.
     let v = await pub.publish([self]);
-    daemon = await startDaemon(mesh, a, { backend: BACKEND, cwd: root, nodeArgs: NODE_ARGS });
+    daemon = await startDaemon(mesh, a, { backend: BACKEND, cwd: root, nodeArgs: NODE_ARGS, deltaFile: deltaFileOf(a) });
     await daemon.waitUp(v);
     if (commOf(daemon.pid) !== 'node') throw new Error(`pid ${daemon.pid} is ${commOf(daemon.pid)}, not the daemon's node process`);
     const rssIdle = memoryOf(daemon.pid);
@@ -308,6 +327,7 @@ async function applyPhase(results) {
     // One-peer changes on top of the full netmap.
     const change = { daemon: [], reconcile: [], raw: [] };
     const add = { daemon: [], reconcile: [], rawWg: [], rawRoutes: [], rawTotal: [] };
+    const delta = { daemon: [], reconcile: [], raw: [] };
     if (ONLY.has('change')) {
       const p0 = peers[0];
       for (let r = 0; r <= CHANGE_RUNS; r++) {
@@ -345,6 +365,25 @@ async function applyPhase(results) {
       log(
         `one-peer add: daemon median ${fmt(summarize(add.daemon).median)} ms, raw wg set + ip -batch ${fmt(summarize(add.rawTotal).median)} ms`,
       );
+      // The same one-peer endpoint change, shipped as a signed delta (netmap.deltaFile).
+      for (let r = 0; r <= CHANGE_RUNS; r++) {
+        const port = 51821 + (r % 2);
+        const raw = await worker.cmd({ op: 'change', port });
+        p0.endpoints = [{ host: p0.endpoints[0].host, port }];
+        v = await pub.publishDelta([self, ...peers]);
+        const ms = await timedReload(daemon, v);
+        const audit = await lastAudit(a, PROTOCOL, 'apply');
+        const accepted = await lastAudit(a, PROTOCOL, 'netmap.accepted');
+        if (audit?.data?.peersUpserted !== 1) throw new Error(`delta change upserted ${audit?.data?.peersUpserted} peers, want 1`);
+        if (accepted?.data?.origin !== 'delta') throw new Error(`version ${v} was not applied from the delta (${accepted?.data?.origin})`);
+        if (r === 0) continue;
+        delta.daemon.push(ms);
+        delta.reconcile.push(audit.data.durationMs);
+        delta.raw.push(raw.wgset);
+      }
+      log(
+        `one-peer change by delta: daemon median ${fmt(summarize(delta.daemon).median)} ms, raw wg set ${fmt(summarize(delta.raw).median)} ms`,
+      );
     }
 
     const rssFinal = memoryOf(daemon.pid);
@@ -356,6 +395,7 @@ async function applyPhase(results) {
       full,
       change,
       add,
+      delta,
       memory: {
         daemonIdleRssKiB: rssIdle?.rssKiB,
         daemonRssAfterApplyKiB: summarize(full.rss),
@@ -583,6 +623,18 @@ function report(results, machine) {
       target: 3,
     };
     pair('  daemon reconcile part (audit durationMs)', c.reconcile, null, '');
+    const dl = results.delta;
+    if (dl?.daemon.length) {
+      out.figures.onePeerChangeDelta = {
+        kind: 'endpoint of one existing peer changes in a signed netmap delta (netmap.deltaFile)',
+        daemonMs: summarize(dl.daemon),
+        daemonReconcileMs: summarize(dl.reconcile),
+        rawWgSetMs: summarize(dl.raw),
+        ratio: pair('one-peer change by signed delta  vs  wg set <if> peer ...', dl.daemon, dl.raw, '<= 2x'),
+        target: 2,
+      };
+      pair('  daemon reconcile part (audit durationMs)', dl.reconcile, null, '');
+    }
     const a = results.add;
     out.figures.onePeerAdd = {
       kind: 'one new peer (2 allowed IPs, 2 routes) in a new signed netmap',
@@ -606,7 +658,14 @@ function report(results, machine) {
     pair('start -> first ping, a and b start together', st.both.toPing, null, '(none)');
     pair('  start -> both report up', st.both.toUp, null, '');
   }
-  out.samples = { note: 'ms, except full.rss in KiB', full: results.full, change: results.change, add: results.add, start: results.start };
+  out.samples = {
+    note: 'ms, except full.rss in KiB',
+    full: results.full,
+    change: results.change,
+    add: results.add,
+    delta: results.delta,
+    start: results.start,
+  };
   if (results.memory) {
     const m = results.memory;
     out.figures.memory = { ...m, targetMiB: 100 };

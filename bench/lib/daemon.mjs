@@ -17,9 +17,11 @@ export const liveDaemons = new Set();
  * `ip netns exec <ns> node [nodeArgs] rustynetd.js --config <file>`.
  * @returns { pid, t0, api, waitUp(version), stop() } — t0 is performance.now() just before spawn.
  */
-export async function startDaemon(mesh, node, { backend, nodeArgs = [], cwd }) {
+export async function startDaemon(mesh, node, { backend, nodeArgs = [], cwd, deltaFile }) {
   await mkdir(join(node.dir, 'state'), { recursive: true, mode: 0o700 });
-  await writeFile(node.configFile, `${JSON.stringify(mesh.daemonConfig(node, backend), null, 2)}\n`, { mode: 0o600 });
+  const config = mesh.daemonConfig(node, backend);
+  if (deltaFile) config.netmap = { ...config.netmap, deltaFile };
+  await writeFile(node.configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   const out = createWriteStream(node.outFile, { flags: 'a', mode: 0o600 });
   const t0 = performance.now();
   const child = node.host.spawn(process.execPath, [...nodeArgs, RUSTYNETD_BIN, '--config', node.configFile], {
@@ -75,10 +77,10 @@ export async function startDaemon(mesh, node, { backend, nodeArgs = [], cwd }) {
 }
 
 /** Writes a signed netmap document to the node's netmap file atomically (no reload). */
-export async function writeNetmap(node, signed) {
-  const tmp = `${node.netmapFile}.tmp`;
+export async function writeNetmap(node, signed, path = node.netmapFile) {
+  const tmp = `${path}.tmp`;
   await writeFile(tmp, JSON.stringify(signed), { mode: 0o644 });
-  await rename(tmp, node.netmapFile);
+  await rename(tmp, path);
 }
 
 /** The last audit record of `type` in the node's state dir for `protocol`, or undefined. */

@@ -190,6 +190,7 @@ export async function prepareControlSource(
     ...(control.waitMs !== undefined && { waitMs: control.waitMs }),
     ...(control.maxRetryMs !== undefined && { maxRetryMs: control.maxRetryMs }),
     minRetryMs: Math.min(1_000, control.maxRetryMs ?? 1_000),
+    deltas: true,
     onUpdate: () => {
       if (lastError !== '') log('control plane reachable again');
       lastError = '';

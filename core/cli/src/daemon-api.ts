@@ -35,6 +35,8 @@ const REQUIRED = [
   'Daemon',
   'verifyAuditLog',
   'auditHeadPathOf',
+  'computeNetmapDelta',
+  'signNetmapDelta',
 ] as const satisfies ReadonlyArray<keyof typeof DaemonPackage>;
 
 /** The `@rustynet/daemon` exports the CLI relies on, with the daemon's own types. */

@@ -3,6 +3,7 @@
  */
 import type { Logger, NetmapRelay } from '@rustynet/plugin-api';
 import type { EnrolSignedFields } from './auth/enrol-signature.js';
+import type { DeltaEntry } from './netmap/delta.js';
 import type { SignedEntry } from './netmap/netmap-cache.js';
 
 /** Default netmap lifetime: 30 minutes. */
@@ -63,4 +64,4 @@ export interface RequestAuth {
 }
 
 /** Result of `ControlService.poll`: a newer map, or nothing before the timeout. */
-export type PollResult = { kind: 'netmap'; entry: SignedEntry } | { kind: 'timeout'; version: number };
+export type PollResult = { kind: 'netmap'; entry: SignedEntry | DeltaEntry } | { kind: 'timeout'; version: number };

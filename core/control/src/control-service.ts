@@ -27,6 +27,7 @@ import { DB_FILE, openDatabaseSpec, type OpenDatabase } from './db/open.js';
 import { authFailed, toRustynetError, unknownNode } from './errors.js';
 import { ChangeFeed } from './netmap/change-feed.js';
 import { NetmapCache } from './netmap/netmap-cache.js';
+import { NetmapDeltas } from './netmap/delta.js';
 import { buildNetmap, variantOf } from './netmap/build.js';
 import { validateBuiltNetmap } from './netmap/validate.js';
 import { ControlStore, type CreateAuthKeyOptions, type EnrolResult, type NodeSelfUpdate } from './store/control-store.js';
@@ -50,6 +51,7 @@ export class ControlService {
   private byIdentity = new Map<string, ControlNode>();
   private readonly feed = new ChangeFeed();
   private readonly cache: NetmapCache;
+  private readonly deltas: NetmapDeltas;
   private readonly challenges = new ChallengeStore();
   private readonly nonces = new ReplayCache(2 * REQUEST_FRESHNESS_MS);
   private readonly startedAt = Date.now();
@@ -70,6 +72,7 @@ export class ControlService {
     this.snap = snap;
     this.logger = opts.logger ?? SILENT_LOGGER;
     this.index(snap);
+    this.deltas = new NetmapDeltas(key.privateKeyPem);
     this.cache = new NetmapCache(key.privateKeyPem, {
       lifetimeMs,
       ...(opts.network !== undefined && { network: opts.network }),
@@ -255,10 +258,11 @@ export class ControlService {
 
   /**
    * Long-poll: resolves with the node's signed netmap once the version is above `after`, or
-   * `timeout` after `timeoutMs`. A node removed or expired while waiting gets the error.
+   * `timeout` after `timeoutMs`. With `delta`, a signed delta from `after` instead when that map
+   * is a recent one (see netmap/delta.ts). A node removed or expired while waiting gets the error.
    * @throws RustynetError `UNKNOWN_PEER` (removed), `AUTH_FAILED` (`node-expired`).
    */
-  async poll(identityKey: string, after: number, timeoutMs: number, signal?: AbortSignal): Promise<PollResult> {
+  async poll(identityKey: string, after: number, timeoutMs: number, signal?: AbortSignal, delta = false): Promise<PollResult> {
     if (after > this.snap.version) await this.refresh();
     if (after > this.snap.version) {
       // The node holds a newer map than this control plane ever issued: a restored or replaced
@@ -273,7 +277,10 @@ export class ControlService {
     if (!node) throw unknownNode(identityKey, 'x-rustynet-node');
     if (node.expiredAt !== null) throw authFailed('node-expired', `node ${node.id} was expired by an admin; enrol again`);
     if (!woken || this.snap.version <= after) return { kind: 'timeout', version: this.snap.version };
-    return { kind: 'netmap', entry: this.cache.get(this.snap, variantOf(this.snap, node.tags)) };
+    const variant = variantOf(this.snap, node.tags);
+    const entry = this.cache.get(this.snap, variant);
+    // Every served map is recorded (a base for later deltas); `after` 0 asks for no delta.
+    return { kind: 'netmap', entry: this.deltas.forPoll(variant, delta ? after : 0, entry) ?? entry };
   }
 
   /** Applies a node's self-report. @throws RustynetError `UNKNOWN_PEER`, `STORAGE_FAILED`. */

@@ -45,10 +45,28 @@ export { withDeadline, DEFAULT_HOOK_DEADLINE_MS } from './hooks/deadline.js';
 
 // Trust
 export { signNetmap, netmapSigningBytes } from './trust/sign.js';
-export { verifySignedNetmap, verifySignedNetmapBytes, ISSUED_AT_SKEW_MS, type VerifyOptions, type VerifiedNetmap } from './trust/verify.js';
+export {
+  verifySignedNetmap,
+  verifySignedNetmapBytes,
+  checkNetmapContent,
+  ISSUED_AT_SKEW_MS,
+  type VerifyOptions,
+  type VerifiedNetmap,
+} from './trust/verify.js';
 export { checkNetmapSemantics } from './trust/semantic.js';
 export { NetmapWatermark, WATERMARK_KEY, type Watermark } from './trust/watermark.js';
 export { NetmapTrust, LAST_GOOD_KEY, type TrustedNetmap } from './trust/netmap-trust.js';
+export {
+  signNetmapDelta,
+  verifySignedNetmapDelta,
+  applySignedNetmapDelta,
+  verifyDeltaDerived,
+  isDeltaDerived,
+  type DeltaDerivedNetmap,
+  type AppliedDelta,
+} from './trust/delta-trust.js';
+export { applyNetmapDelta, computeNetmapDelta, netmapDigest, isDeltaEnvelope } from './netmap/delta.js';
+export { FileDeltaNetmapSource } from './netmap/file-delta-source.js';
 export {
   AuditLog,
   auditHeadPathOf,

@@ -119,6 +119,13 @@ export const ErrorCodes = {
    * shared database (serialization failures past the retry limit). Nothing was stored; retry.
    */
   STORAGE_CONFLICT: 97,
+  /**
+   * A signed netmap delta could not be applied to the last good netmap: its base version or base
+   * digest is not the applied map's, an operation names an absent node or member, or the result's
+   * digest is not the one signed. Nothing changed; the daemon fetches the full netmap instead.
+   * `details.reason` names which.
+   */
+  NETMAP_DELTA_INAPPLICABLE: 106,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

@@ -123,7 +123,11 @@ export function buildDaemonConfig(
     socket: n.socket,
     controlPlaneKey: cpPublicKey,
     identityKeyFile: join(n.keyDir, 'identity.key'),
-    netmap: { file: n.netmapFile, pollIntervalMs: opts.pollIntervalMs },
+    netmap: {
+      file: n.netmapFile,
+      ...(opts.netmapDeltaFile && { deltaFile: `${n.netmapFile}.delta` }),
+      pollIntervalMs: opts.pollIntervalMs,
+    },
     backend: {
       plugin: backend,
       interfaceName: n.ifname,

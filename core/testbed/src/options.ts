@@ -41,6 +41,11 @@ export interface MeshOptions {
    */
   pollIntervalMs?: number;
   /**
+   * File flow only: give each daemon a `netmap.deltaFile` (`<netmap file>.delta`) beside its
+   * netmap file, for signed netmap deltas (docs/netmap-deltas.md). Default false.
+   */
+  netmapDeltaFile?: boolean;
+  /**
    * Load the policy plugin ({@link MeshPluginSet.policy}) in every daemon (default false). The
    * ACL comes from the netmap: see {@link acl}; without one the policy denies all incoming mesh
    * traffic.
@@ -97,6 +102,7 @@ export interface ResolvedMeshOptions {
   listenPort: number;
   ttlMs: number;
   pollIntervalMs: number;
+  netmapDeltaFile: boolean;
   policy: boolean;
   acl: AclPolicy | undefined;
   dns: boolean;
@@ -126,6 +132,7 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     listenPort: options.listenPort ?? 51820,
     ttlMs: options.ttlMs ?? 3_600_000,
     pollIntervalMs: options.pollIntervalMs ?? 1000,
+    netmapDeltaFile: options.netmapDeltaFile ?? false,
     backends: options.backends,
     log: options.log ?? (() => undefined),
     policy: options.policy ?? false,

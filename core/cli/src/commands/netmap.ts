@@ -11,6 +11,7 @@ import { daemonModule } from '../daemon-api.js';
 import { describeIngest, formatAge, table } from '../format.js';
 import { io, printJson } from '../io.js';
 import { addExamples, addJsonOption, addSocketOption, apiClient } from '../program.js';
+import { registerDelta } from './netmap-delta.js';
 
 /** Largest netmap the CLI reads, in bytes: the daemon's default `netmap.maxBytes` (16 MiB). */
 const DEFAULT_NETMAP_MAX_BYTES = 16 * 1024 * 1024;
@@ -18,7 +19,7 @@ const DEFAULT_NETMAP_MAX_BYTES = 16 * 1024 * 1024;
 /** Matches a raw 32-byte Ed25519 public key in base64. */
 const B64_KEY = /^[A-Za-z0-9+/]{43}=$/;
 
-async function readInput(path: string, field: string): Promise<string> {
+export async function readInput(path: string, field: string): Promise<string> {
   if (path === '-') return io().readStdin();
   try {
     return await readFile(path, 'utf8');
@@ -33,7 +34,7 @@ async function readInput(path: string, field: string): Promise<string> {
  * @throws RustynetError `NETMAP_TOO_LARGE` over {@link DEFAULT_NETMAP_MAX_BYTES}, `DUPLICATE_KEY`
  *   naming the member, `NETMAP_INVALID` when not JSON.
  */
-function parseJson(text: string, what: string, field: string): unknown {
+export function parseJson(text: string, what: string, field: string): unknown {
   const size = Buffer.byteLength(text, 'utf8');
   if (size > DEFAULT_NETMAP_MAX_BYTES)
     throw new RustynetError('NETMAP_TOO_LARGE', `${what} is larger than ${DEFAULT_NETMAP_MAX_BYTES} bytes (${size})`, {
@@ -255,6 +256,8 @@ export function register(program: Command): void {
       throw err;
     }
   });
+
+  registerDelta(netmap);
 
   const reload = netmap.command('reload').description('ask rustynetd to re-read its netmap source now (same as SIGHUP)');
   addSocketOption(addJsonOption(reload));

@@ -5,7 +5,7 @@
  * NOT verified here: hand them to the daemon's trust (signature, schema, expiry, watermark).
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { RustynetError, isRustynetError, type Endpoint, type SignedNetmap } from '@rustynet/plugin-api';
+import { RustynetError, isRustynetError, type Endpoint, type SignedNetmap, type SignedNetmapDelta } from '@rustynet/plugin-api';
 import { privateKeyFromPem } from '@rustynet/daemon';
 import { enrolSigningBytes } from '../auth/enrol-signature.js';
 import { signRequest } from '../auth/request-signature.js';
@@ -140,12 +140,18 @@ export class ControlClient {
 
   /**
    * Long-polls for a netmap newer than `after`. Resolves with the signed netmap (unverified),
-   * or null when the server held the request `waitMs` without a change.
+   * or null when the server held the request `waitMs` without a change. With `delta`, the server
+   * may answer with a signed delta from version `after` instead (`SignedNetmapDelta`, unverified).
    * @throws RustynetError `UNKNOWN_PEER` (removed), `AUTH_FAILED` (`node-expired`, clock),
    *   `TIMEOUT`, `ABORTED`, `INTERNAL` (unreachable).
    */
-  async poll(after: number, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<SignedNetmap | null> {
-    const path = `/v1/netmap?after=${after}${opts.waitMs !== undefined ? `&wait=${opts.waitMs}` : ''}`;
+  poll(after: number, opts?: { waitMs?: number; signal?: AbortSignal; delta?: false }): Promise<SignedNetmap | null>;
+  poll(after: number, opts: { waitMs?: number; signal?: AbortSignal; delta: boolean }): Promise<SignedNetmap | SignedNetmapDelta | null>;
+  async poll(
+    after: number,
+    opts: { waitMs?: number; signal?: AbortSignal; delta?: boolean } = {},
+  ): Promise<SignedNetmap | SignedNetmapDelta | null> {
+    const path = `/v1/netmap?after=${after}${opts.waitMs !== undefined ? `&wait=${opts.waitMs}` : ''}${opts.delta ? '&delta=1' : ''}`;
     const r = await this.withFailover(
       (target) =>
         sendRequest(
@@ -161,7 +167,7 @@ export class ControlClient {
     );
     if (r.status === 204) return null;
     if (r.status !== 200) throw replyError(r);
-    return r.body as SignedNetmap;
+    return r.body as SignedNetmap | SignedNetmapDelta;
   }
 
   /**

@@ -11,7 +11,7 @@
  * to the daemon as its NetmapSource.
  */
 import type { NetmapFetch, NetmapSource } from '@rustynet/daemon';
-import { isRustynetError, type RustynetError } from '@rustynet/plugin-api';
+import { isRustynetError, type RustynetError, type SignedNetmap, type SignedNetmapDelta } from '@rustynet/plugin-api';
 import type { ControlClient } from './control-client.js';
 
 /** Options of {@link ControlNetmapSource}. */
@@ -22,6 +22,11 @@ export interface ControlNetmapSourceOptions {
   minRetryMs?: number;
   /** Longest retry delay (ms); default 30 s. */
   maxRetryMs?: number;
+  /**
+   * Ask for signed deltas (`delta=1`; default false): the server may then answer a poll with the
+   * delta from the last version received; the daemon applies it, or calls {@link ControlNetmapSource.fetchFull}.
+   */
+  deltas?: boolean;
   /** Called after a new signed netmap arrived. */
   onUpdate?: () => void;
   /** Called on each failed poll (for logs). Never given secrets. */
@@ -66,10 +71,15 @@ export class ControlNetmapSource implements NetmapSource {
     let delay = min;
     while (!signal.aborted) {
       try {
-        const signed = await this.client.poll(this.latest?.version ?? 0, { waitMs: this.opts.waitMs ?? 25_000, signal });
+        const signed = await this.client.poll(this.latest?.version ?? 0, {
+          waitMs: this.opts.waitMs ?? 25_000,
+          signal,
+          delta: this.opts.deltas ?? false,
+        });
         delay = min;
-        if (signed && (this.latest === undefined || signed.netmap.version > this.latest.version)) {
-          this.latest = { version: signed.netmap.version, text: JSON.stringify(signed) };
+        const version = signed ? versionOf(signed) : undefined;
+        if (signed && version !== undefined && (this.latest === undefined || version > this.latest.version)) {
+          this.latest = { version, text: JSON.stringify(signed) };
           this.opts.onUpdate?.();
         }
       } catch (err) {
@@ -95,10 +105,28 @@ export class ControlNetmapSource implements NetmapSource {
     return Promise.resolve({ changed: true, value: JSON.parse(l.text) as unknown, text: l.text });
   }
 
+  /**
+   * Fetches the full signed netmap now (one poll from version 0 that the server answers at once),
+   * after a delta the daemon could not apply. Blocks on the network.
+   * @throws RustynetError as `ControlClient.poll`.
+   */
+  async fetchFull(): Promise<NetmapFetch> {
+    const signed = await this.client.poll(0, { waitMs: 0 });
+    if (!signed) return { changed: false };
+    const text = JSON.stringify(signed);
+    return { changed: true, value: JSON.parse(text) as unknown, text };
+  }
+
   /** Makes the next fetch return the newest map again (after a failed apply). */
   invalidate(): void {
     this.deliveredVersion = 0;
   }
+}
+
+/** The version a polled signed netmap or signed delta brings (unverified; the daemon checks it). */
+function versionOf(signed: SignedNetmap | SignedNetmapDelta): number | undefined {
+  const v = 'delta' in signed ? (signed.delta as Partial<SignedNetmapDelta['delta']> | undefined)?.version : signed.netmap?.version;
+  return typeof v === 'number' ? v : undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -4,7 +4,8 @@
  * - `GET  /v1/key`               the control-plane public key and key id (no auth)
  * - `POST /v1/enrol/challenge`   a one-time challenge for enrolment
  * - `POST /v1/enrol`             enrol with a pre-auth key and a signed challenge
- * - `GET  /v1/netmap?after=<v>[&wait=<ms>]`  long-poll for a newer signed netmap (signed request)
+ * - `GET  /v1/netmap?after=<v>[&wait=<ms>][&delta=1]`  long-poll for a newer signed netmap, or
+ *   with `delta=1` a signed delta from version `after` when the server still holds it (signed request)
  * - `POST /v1/node`              report endpoints / backend keys / probe port (signed request)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -107,7 +108,8 @@ async function handle(svc: ControlService, pollTimeout: number, req: IncomingMes
       const wait = intParam(url, 'wait', pollTimeout, MAX_POLL_WAIT_MS);
       const abort = new AbortController();
       res.on('close', () => abort.abort());
-      const r = await svc.poll(node.identityKey, after, wait, abort.signal);
+      const delta = intParam(url, 'delta', 0, 1) === 1;
+      const r = await svc.poll(node.identityKey, after, wait, abort.signal, delta);
       if (r.kind === 'netmap') return sendRaw(res, 200, r.entry.body);
       if (!res.destroyed) {
         res.writeHead(204, { 'x-rustynet-version': String(r.version), 'cache-control': 'no-store' });

@@ -4,7 +4,9 @@ import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
  * Where the daemon gets its signed netmap: a file (polled), a URL (fetched), or the control plane
  * (enrolment and long-poll; see {@link ControlSourceConfig}), and its limits.
  */
-export type NetmapSourceConfig = ({ file: string } | { url: string; timeoutMs?: number } | { control: ControlSourceConfig }) &
+export type NetmapSourceConfig = (
+  { file: string; deltaFile?: string } | { url: string; timeoutMs?: number } | { control: ControlSourceConfig }
+) &
   NetmapLimitsConfig;
 
 /** Settings shared by every netmap source. */
@@ -173,7 +175,7 @@ export const daemonConfigSchema = {
         {
           additionalProperties: false,
           required: ['file'],
-          properties: { file: path, ...netmapLimits },
+          properties: { file: path, deltaFile: path, ...netmapLimits },
         },
         {
           additionalProperties: false,

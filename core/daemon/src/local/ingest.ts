@@ -4,7 +4,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { DaemonHooks } from '../hooks/daemon-hooks.js';
 import type { NetmapSource } from '../netmap/source.js';
 import type { NetmapTrust, TrustedNetmap } from '../trust/netmap-trust.js';
+import { isDeltaEnvelope } from '../netmap/delta.js';
 import { toRustynetError } from '../util/errors.js';
+import { ingestDelta } from './delta-ingest.js';
 import type { DataPlane } from './data-plane.js';
 import type { DaemonMetrics } from './metrics.js';
 import { checkSelfProbe } from './path-probing.js';
@@ -66,6 +68,7 @@ export class Ingest {
       return { result: 'rejected', error: toRustynetError(err).toJSON() };
     }
     if (!fetched.changed) return { result: 'none' };
+    if (isDeltaEnvelope(fetched.value)) return ingestDelta(this, this.d, fetched.value);
     return this.ingest(fetched.value, fetched.text);
   }
 

@@ -12,6 +12,8 @@ export interface DaemonMetrics {
   peers: Gauge;
   /** `rustynet_netmap_rejected_total{code}`. */
   rejected: Counter;
+  /** `rustynet_netmap_deltas_total{result}`: signed deltas `applied` or refused (`fallback` to the full netmap). */
+  deltas: Counter;
   /** `rustynet_hook_failures_total{plugin,hook}`. */
   hookFailures: Counter;
   /** `rustynet_backend_calls_total{method,outcome}`. */
@@ -39,6 +41,7 @@ export function createDaemonMetrics(m: Metrics): DaemonMetrics {
     ),
     peers: m.gauge('rustynet_peers', 'Peers configured on the backend'),
     rejected: m.counter('rustynet_netmap_rejected_total', 'Netmaps rejected, by error code', ['code']),
+    deltas: m.counter('rustynet_netmap_deltas_total', 'Signed netmap deltas by result (applied, fallback)', ['result']),
     hookFailures: m.counter('rustynet_hook_failures_total', 'Hook taps that threw or timed out', ['plugin', 'hook']),
     backendCalls: m.counter('rustynet_backend_calls_total', 'Backend plugin calls by method and outcome', ['method', 'outcome']),
     dnsFailures: m.counter('rustynet_dns_failures_total', 'DNS plugin start/update failures (the mesh stays up; retried every cycle)', [

@@ -5,11 +5,12 @@
  */
 import { RustynetError } from '@rustynet/plugin-api';
 import type { NetmapSourceConfig } from '../config/schema.js';
+import { FileDeltaNetmapSource } from './file-delta-source.js';
 import { FileNetmapSource, UrlNetmapSource, type NetmapSource } from './source.js';
 
 /**
  * `given` when set, else the source `cfg` describes.
- * @param onUrlError called on each failed URL fetch (for logs).
+ * @param onUrlError called on each failed URL fetch, and each unreadable delta file (for logs).
  * @throws RustynetError `CONFIG_INVALID` (field `netmap.control`) for a control-plane config
  *   without a `given` source.
  */
@@ -19,7 +20,10 @@ export function configuredNetmapSource(
   onUrlError: (err: unknown) => void,
 ): NetmapSource {
   if (given) return given;
-  if ('file' in cfg) return new FileNetmapSource(cfg.file, cfg.maxBytes);
+  if ('file' in cfg)
+    return cfg.deltaFile !== undefined
+      ? new FileDeltaNetmapSource(cfg.file, cfg.deltaFile, cfg.maxBytes, onUrlError)
+      : new FileNetmapSource(cfg.file, cfg.maxBytes);
   if ('url' in cfg) return new UrlNetmapSource(cfg.url, cfg.timeoutMs, onUrlError, cfg.maxBytes);
   throw new RustynetError(
     'CONFIG_INVALID',

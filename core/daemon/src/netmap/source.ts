@@ -29,6 +29,13 @@ export interface NetmapSource {
   fetch(force?: boolean): Promise<NetmapFetch>;
   /** Forgets what was seen, so the next fetch returns the content again (retry after a failed apply). */
   invalidate(): void;
+  /**
+   * Reads the full signed netmap, never a delta (optional: a source that may return signed
+   * deltas from {@link fetch} has it). The daemon calls it after a delta it could not apply;
+   * without it, it calls `invalidate()` and `fetch(true)`.
+   * @throws as {@link fetch}.
+   */
+  fetchFull?(): Promise<NetmapFetch>;
 }
 
 /**

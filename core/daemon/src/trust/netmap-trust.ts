@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { isRustynetError, type Clock, type Netmap, type SignedNetmap, type StateStore } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { sha256Hex } from '../util/json.js';
+import { applySignedNetmapDelta, isDeltaDerived, verifyDeltaDerived, type DeltaDerivedNetmap } from './delta-trust.js';
 import { verifySignedNetmapBytes } from './verify.js';
 import { NetmapWatermark } from './watermark.js';
 
@@ -24,8 +25,11 @@ export type RecordedIntent =
 /** A netmap that passed every trust check. */
 export interface TrustedNetmap {
   netmap: Netmap;
-  /** The envelope as received (persisted as the last good map once applied). */
-  signed: SignedNetmap;
+  /**
+   * The envelope as received (persisted as the last good map once applied), or, for a netmap
+   * obtained from a signed delta, the netmap with that delta (see `DeltaDerivedNetmap`).
+   */
+  signed: SignedNetmap | DeltaDerivedNetmap;
   /** SHA-256 hex of the canonical netmap JSON. */
   digest: string;
   /**
@@ -66,10 +70,28 @@ export class NetmapTrust {
    * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, `NETMAP_REPLAYED`.
    */
   async check(input: unknown, text?: string): Promise<TrustedNetmap> {
-    const { netmap, canonical } = verifySignedNetmapBytes(input, this.key, { now: this.clock.now() });
-    const digest = sha256Hex(canonical);
+    const { netmap, digest } = this.verify(input);
     const status = await this.watermark.check(netmap.version, digest);
-    return { netmap, signed: input as SignedNetmap, digest, status, ...(text !== undefined && { text }) };
+    return { netmap, signed: input as SignedNetmap | DeltaDerivedNetmap, digest, status, ...(text !== undefined && { text }) };
+  }
+
+  /**
+   * Verifies a signed netmap delta and applies it to `base` (the applied netmap), then checks the
+   * result against the watermark like {@link check} (see `applySignedNetmapDelta`).
+   * @throws RustynetError as {@link check}, plus `NETMAP_DELTA_INAPPLICABLE`.
+   */
+  async checkDelta(input: unknown, base: TrustedNetmap | undefined): Promise<TrustedNetmap> {
+    const r = applySignedNetmapDelta(input, this.key, base, this.clock.now());
+    const status = await this.watermark.check(r.netmap.version, r.digest);
+    // Serialised once, for both the intent and the last good map.
+    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: JSON.stringify(r.derived) };
+  }
+
+  /** Signature (or signed delta digest) and content checks of a full or delta-derived envelope. */
+  private verify(input: unknown): { netmap: Netmap; digest: string } {
+    if (isDeltaDerived(input)) return verifyDeltaDerived(input, this.key, this.clock.now());
+    const { netmap, canonical } = verifySignedNetmapBytes(input, this.key, { now: this.clock.now() });
+    return { netmap, digest: sha256Hex(canonical) };
   }
 
   /**
@@ -115,9 +137,9 @@ export class NetmapTrust {
    * older than what the data plane had). `undefined` when there is none, or it is not newer.
    */
   async recordedIntent(): Promise<RecordedIntent | undefined> {
-    let signed: SignedNetmap | undefined;
+    let signed: SignedNetmap | DeltaDerivedNetmap | undefined;
     try {
-      signed = await this.store.read<SignedNetmap>(INTENT_KEY);
+      signed = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(INTENT_KEY);
     } catch (err) {
       return { kind: 'unverifiable', reason: String(err) };
     }
@@ -137,10 +159,9 @@ export class NetmapTrust {
    * `undefined` when there is none or it no longer verifies (e.g. expired: fail closed).
    */
   async lastGood(): Promise<TrustedNetmap | undefined> {
-    const signed = await this.store.read<SignedNetmap>(LAST_GOOD_KEY);
+    const signed = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(LAST_GOOD_KEY);
     if (!signed) return undefined;
-    const { netmap, canonical } = verifySignedNetmapBytes(signed, this.key, { now: this.clock.now() });
-    const digest = sha256Hex(canonical);
+    const { netmap, digest } = this.verify(signed);
     const wm = await this.watermark.current();
     if (!wm || wm.version !== netmap.version || wm.digest !== digest) return undefined;
     this.persistedDigest = digest;

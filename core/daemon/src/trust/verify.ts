@@ -74,7 +74,16 @@ export function verifySignedNetmapBytes(
       field: 'signature.value',
     });
 
-  const netmap: unknown = input.netmap;
+  const netmap = checkNetmapContent(input.netmap, now);
+  return { netmap, canonical };
+}
+
+/**
+ * Steps 3 to 5 of {@link verifySignedNetmap} on a netmap whose authenticity is already
+ * established (by its signature, or by a signed delta's digest): schema, semantics, time.
+ * @throws RustynetError `NETMAP_INVALID` (naming the field), `NETMAP_EXPIRED`.
+ */
+export function checkNetmapContent(netmap: unknown, now: number): Netmap {
   if (!validateNetmap(netmap)) {
     const first = validateNetmap.errors?.[0];
     throw new RustynetError('NETMAP_INVALID', `netmap: ${formatAjvErrors(validateNetmap.errors)}`, {
@@ -82,6 +91,15 @@ export function verifySignedNetmapBytes(
     });
   }
   checkNetmapSemantics(netmap);
+  checkNetmapTimes(netmap, now);
+  return netmap;
+}
+
+/**
+ * Step 5 of {@link verifySignedNetmap}: `issuedAt` at most 60 s in the future, `expiresAt` after now.
+ * @throws RustynetError `NETMAP_EXPIRED` naming the field.
+ */
+export function checkNetmapTimes(netmap: Netmap, now: number): void {
   const issuedAt = Date.parse(netmap.issuedAt);
   const expiresAt = Date.parse(netmap.expiresAt);
   if (issuedAt > now + ISSUED_AT_SKEW_MS) {
@@ -98,5 +116,4 @@ export function verifySignedNetmapBytes(
       field: 'expiresAt',
     });
   }
-  return { netmap, canonical };
 }

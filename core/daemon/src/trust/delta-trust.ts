@@ -1,0 +1,180 @@
+/**
+ * Trust for signed netmap deltas: signature, schema, base, application, digest of the result,
+ * then the same content checks as a full netmap (schema, semantics, expiry). A netmap derived
+ * from a delta is authenticated by the delta's signature over its `digest`: it is persisted as
+ * `{ netmap, delta }` ({@link DeltaDerivedNetmap}) and re-verified from that after a restart.
+ */
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  RustynetError,
+  netmapSchema,
+  netmapDeltaSchema,
+  signedNetmapDeltaSchema,
+  type Netmap,
+  type NetmapDelta,
+  type SignedNetmapDelta,
+} from '@rustynet/plugin-api';
+import { applyNetmapDelta, netmapDigest } from '../netmap/delta.js';
+import { keyIdOf, privateKeyFromPem, publicKeyFromPrivatePem } from '../services/key-store.js';
+import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
+import { canonicalJsonBytes } from '../util/json.js';
+import { checkNetmapSemantics } from './semantic.js';
+import { checkNetmapContent, checkNetmapTimes } from './verify.js';
+
+const ajv = createAjv();
+const validateEnvelope = ajv.compile<SignedNetmapDelta>(signedNetmapDeltaSchema);
+const validateDelta = ajv.compile<NetmapDelta>(netmapDeltaSchema);
+const validateNetmap = ajv.compile<Netmap>(netmapSchema);
+const validateNode = ajv.compile(netmapSchema.properties.nodes.items);
+const MAX_NODES: number = netmapSchema.properties.nodes.maxItems;
+
+/**
+ * Node objects of verified netmaps (frozen, see `netmapDigest`): their canonical JSON, and
+ * whether they passed the node schema. A delta's result shares all but the changed nodes with the
+ * applied map, so its digest and schema check cost the changed nodes, not the whole map.
+ */
+const nodeCanonical = new WeakMap<object, string>();
+const schemaValid = new WeakSet<object>();
+
+/**
+ * {@link checkNetmapContent} for a delta's result: the node schema only for nodes not checked
+ * before, the rest of the schema on the map with one node, then semantics and time on the whole.
+ */
+function checkDerivedContent(netmap: Netmap, now: number): Netmap {
+  const nodes = (netmap as { nodes?: unknown }).nodes;
+  if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_NODES) return checkNetmapContent(netmap, now);
+  nodes.forEach((n: unknown, i) => {
+    if (n !== null && typeof n === 'object' && schemaValid.has(n)) return;
+    if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i}]`);
+    schemaValid.add(n);
+  });
+  if (!validateNetmap({ ...netmap, nodes: [nodes[0]] })) throw invalid('netmap', validateNetmap.errors, '');
+  checkNetmapSemantics(netmap);
+  checkNetmapTimes(netmap, now);
+  return netmap;
+}
+
+/** A netmap obtained by applying a signed delta: its authenticity is the delta's signed digest. */
+export interface DeltaDerivedNetmap {
+  netmap: Netmap;
+  delta: SignedNetmapDelta;
+}
+
+/** True for a value shaped like a {@link DeltaDerivedNetmap} (`netmap` and `delta` members). */
+export function isDeltaDerived(value: unknown): value is DeltaDerivedNetmap {
+  return value !== null && typeof value === 'object' && 'netmap' in value && 'delta' in value;
+}
+
+/**
+ * Signs a netmap delta with the control-plane Ed25519 private key (PKCS#8 PEM): Ed25519 over the
+ * RFC 8785 canonical JSON of `delta`, exactly as `signNetmap` signs a netmap. Does not validate.
+ * @throws RustynetError `KEY_INVALID` when the key is not an Ed25519 private key.
+ */
+export function signNetmapDelta(delta: NetmapDelta, privateKeyPem: string): SignedNetmapDelta {
+  const key = privateKeyFromPem(privateKeyPem);
+  const value = cryptoSign(null, canonicalJsonBytes(delta), key).toString('base64');
+  return { delta, signature: { alg: 'Ed25519', keyId: keyIdOf(publicKeyFromPrivatePem(privateKeyPem)), value } };
+}
+
+function invalid(what: string, errors: typeof validateDelta.errors, prefix: string): RustynetError {
+  const first = errors?.[0];
+  return new RustynetError('NETMAP_INVALID', `${what}: ${formatAjvErrors(errors)}`, { ...(first && { field: errorField(first, prefix) }) });
+}
+
+/**
+ * Verifies a signed delta envelope: schema, Ed25519 signature over the canonical `delta`, delta
+ * schema. Says nothing about whether it applies.
+ * @throws RustynetError `NETMAP_INVALID` (naming the field), `NETMAP_SIGNATURE_INVALID`.
+ */
+export function verifySignedNetmapDelta(input: unknown, key: KeyObject): SignedNetmapDelta {
+  if (!validateEnvelope(input)) throw invalid('signed netmap delta envelope', validateEnvelope.errors, '');
+  let ok: boolean;
+  try {
+    ok = cryptoVerify(null, canonicalJsonBytes(input.delta), key, Buffer.from(input.signature.value, 'base64'));
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap delta signature does not verify against the control-plane key', {
+      field: 'signature.value',
+    });
+  if (!validateDelta(input.delta)) throw invalid('netmap delta', validateDelta.errors, 'delta');
+  return input;
+}
+
+/** Result of {@link applySignedNetmapDelta}. */
+export interface AppliedDelta {
+  netmap: Netmap;
+  /** SHA-256 hex of the result's canonical JSON (equal to the signed `delta.digest`). */
+  digest: string;
+  /** What to persist for this netmap. */
+  derived: DeltaDerivedNetmap;
+}
+
+/**
+ * Verifies `input` (see {@link verifySignedNetmapDelta}), applies it to `base` (the last good
+ * netmap and its digest), checks the result's digest against the signed one, then checks the
+ * result as a full netmap's content (schema, semantics, expiry). Changes nothing.
+ * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, or
+ *   `NETMAP_DELTA_INAPPLICABLE` (`details.reason`: `no-base`, `base-version`, `base-digest`,
+ *   `version`, `absent-node`, `absent-member`, `digest`).
+ */
+export function applySignedNetmapDelta(
+  input: unknown,
+  key: KeyObject,
+  base: { netmap: Netmap; digest: string } | undefined,
+  now: number,
+): AppliedDelta {
+  const signed = verifySignedNetmapDelta(input, key);
+  const d = signed.delta;
+  if (!base)
+    throw new RustynetError('NETMAP_DELTA_INAPPLICABLE', 'netmap delta: no netmap applied yet to apply it to', {
+      field: 'delta.baseVersion',
+      details: { reason: 'no-base' },
+    });
+  if (base.netmap.version !== d.baseVersion || base.digest !== d.baseDigest) {
+    const reason = base.netmap.version !== d.baseVersion ? 'base-version' : 'base-digest';
+    throw new RustynetError(
+      'NETMAP_DELTA_INAPPLICABLE',
+      `netmap delta: base ${d.baseVersion}/${d.baseDigest.slice(0, 12)} is not the applied netmap ${base.netmap.version}/${base.digest.slice(0, 12)}`,
+      { field: reason === 'base-version' ? 'delta.baseVersion' : 'delta.baseDigest', details: { reason } },
+    );
+  }
+  const netmap = applyNetmapDelta(base.netmap, d);
+  let digest: string;
+  try {
+    digest = netmapDigest(netmap, nodeCanonical);
+  } catch {
+    digest = '';
+  }
+  if (digest !== d.digest)
+    throw new RustynetError('NETMAP_DELTA_INAPPLICABLE', 'netmap delta: the resulting netmap does not have the signed digest', {
+      field: 'delta.digest',
+      details: { reason: 'digest' },
+    });
+  checkDerivedContent(netmap, now);
+  return { netmap, digest, derived: { netmap, delta: signed } };
+}
+
+/**
+ * Re-verifies a persisted {@link DeltaDerivedNetmap}: the delta's signature, the netmap's version
+ * and digest against the signed ones, and the content checks.
+ * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`,
+ *   `NETMAP_DELTA_INAPPLICABLE` (`digest`: the netmap is not the one the delta produced).
+ */
+export function verifyDeltaDerived(input: DeltaDerivedNetmap, key: KeyObject, now: number): { netmap: Netmap; digest: string } {
+  const signed = verifySignedNetmapDelta(input.delta, key);
+  const netmap = input.netmap as unknown;
+  let digest: string;
+  try {
+    digest = netmapDigest(netmap as Netmap, nodeCanonical);
+  } catch {
+    digest = '';
+  }
+  if (digest !== signed.delta.digest || (netmap as Partial<Netmap>).version !== signed.delta.version)
+    throw new RustynetError('NETMAP_DELTA_INAPPLICABLE', 'stored netmap is not the one its signed delta produced', {
+      field: 'netmap',
+      details: { reason: 'digest' },
+    });
+  return { netmap: checkDerivedContent(netmap as Netmap, now), digest };
+}
