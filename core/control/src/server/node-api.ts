@@ -6,6 +6,7 @@
  * - `POST /v1/enrol`             enrol with a pre-auth key and a signed challenge
  * - `GET  /v1/netmap?after=<v>[&wait=<ms>]`  long-poll for a newer signed netmap (signed request)
  * - `POST /v1/node`              report endpoints / backend keys / probe port (signed request)
+ * - `POST /v1/node/rotate-keys`  new identity and backend keys, signed by the old identity (see nodes/rotate-request.ts)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RustynetError } from '@rustynet/plugin-api';
@@ -16,6 +17,7 @@ import { authFailed } from '../errors.js';
 import type { ControlNode } from '../store/types.js';
 import { NODE_BODY_LIMIT, parseJsonBody, readBody, sendError, sendJson, sendRaw } from './http-util.js';
 import { parseEnrolRequest, parseSelfUpdate } from './request-schemas.js';
+import { parseRotateKeysBody } from '../nodes/rotate-request.js';
 
 /** Longest hold a poll may ask for with `wait` (ms). */
 export const MAX_POLL_WAIT_MS = 60_000;
@@ -34,6 +36,8 @@ export function nodeView(n: ControlNode): Record<string, unknown> {
     createdAt: new Date(n.createdAt).toISOString(),
     updatedAt: new Date(n.updatedAt).toISOString(),
     expired: n.expiredAt !== null,
+    ...(n.expiredAt !== null && { expiredBy: n.expiredBy ?? 'admin' }),
+    ...(n.keyExpiresAt !== undefined && { keyExpiresAt: new Date(n.keyExpiresAt).toISOString() }),
   };
 }
 
@@ -121,6 +125,13 @@ async function handle(svc: ControlService, pollTimeout: number, req: IncomingMes
       const node = await svc.authenticateFresh(auth, 'POST', rawPath, raw);
       const upd = parseSelfUpdate(parseJsonBody(raw));
       const r = await svc.selfUpdate(node.identityKey, upd);
+      return sendJson(res, 200, { node: nodeView(r.node), version: r.version });
+    }
+    case 'POST /v1/node/rotate-keys': {
+      const auth = requestAuth(req);
+      const raw = await readBody(req, NODE_BODY_LIMIT);
+      const node = await svc.authenticateFresh(auth, 'POST', rawPath, raw);
+      const r = await svc.rotateKeys(node, parseRotateKeysBody(parseJsonBody(raw)));
       return sendJson(res, 200, { node: nodeView(r.node), version: r.version });
     }
     default:
