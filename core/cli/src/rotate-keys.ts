@@ -66,7 +66,9 @@ async function loadBackend(config: DaemonConfig, d: DaemonModule, cwd: string): 
   const loaded = await d.loadPlugin(config.backend.plugin, { services, expectKind: 'backend', cwd });
   const protocol = loaded.manifest.backend?.protocol;
   if (protocol === undefined || loaded.instance.kind !== 'backend') {
-    throw new RustynetError('CONFIG_INVALID', `backend.plugin: ${loaded.manifest.name} is not a backend plugin`, { field: 'backend.plugin' });
+    throw new RustynetError('CONFIG_INVALID', `backend.plugin: ${loaded.manifest.name} is not a backend plugin`, {
+      field: 'backend.plugin',
+    });
   }
   return { backend: loaded.instance, protocol };
 }
@@ -95,7 +97,8 @@ async function discardStaging(keyDir: string, identityFile: string): Promise<voi
 export async function rotateKeys(ctx: RotationContext): Promise<RotateKeysReport> {
   const { config, d } = ctx;
   const identityFile = config.identityKeyFile;
-  if (identityFile === undefined) throw new RustynetError('CONFIG_INVALID', 'rotate-keys needs identityKeyFile', { field: 'identityKeyFile' });
+  if (identityFile === undefined)
+    throw new RustynetError('CONFIG_INVALID', 'rotate-keys needs identityKeyFile', { field: 'identityKeyFile' });
   const keyDir = config.backend.keyDirectory;
   const { backend, protocol } = await loadBackend(config, d, ctx.cwd);
   await discardStaging(keyDir, identityFile);
@@ -173,7 +176,9 @@ export async function recoverRotation(
   } catch (err) {
     if (!isRustynetError(err, 'UNKNOWN_PEER')) {
       client.useIdentity(await d.readPrivateKeyFile(identityFile));
-      log(`a rotation was stopped halfway and the control plane cannot tell now (${String(err)}); keeping identity ${previous}, checking again at the next start`);
+      log(
+        `a rotation was stopped halfway and the control plane cannot tell now (${String(err)}); keeping identity ${previous}, checking again at the next start`,
+      );
       return false;
     }
     known = false;

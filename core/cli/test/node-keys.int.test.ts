@@ -39,8 +39,8 @@ interface NodeListed {
 /** Longest gap (ms) between consecutive replies within [from, to]. */
 function longestGap(replies: readonly number[], from: number, to: number): number {
   const r = replies.filter((t) => t >= from && t <= to);
-  let gap = r.length === 0 ? to - from : Math.max(r[0]! - from, to - r[r.length - 1]!);
-  for (let i = 1; i < r.length; i++) gap = Math.max(gap, r[i]! - r[i - 1]!);
+  let gap = r.length === 0 ? to - from : Math.max(r[0] - from, to - r[r.length - 1]);
+  for (let i = 1; i < r.length; i++) gap = Math.max(gap, r[i] - r[i - 1]);
   return gap;
 }
 
@@ -90,7 +90,10 @@ describe(`node key rotation under traffic (${BACKEND})`, function () {
     const pings: ContinuousPing[] = [mesh.continuousPing('a', b.v4, 0.01), mesh.continuousPing('b', a.v4, 0.01)];
     try {
       const warm = await Promise.all(pings.map((p) => p.firstReplyAfter(Date.now(), 10_000)));
-      expect(warm.every((t) => t !== null), 'traffic flows before the rotation').to.equal(true);
+      expect(
+        warm.every((t) => t !== null),
+        'traffic flows before the rotation',
+      ).to.equal(true);
       await sleep(500);
       const t0 = Date.now();
       const r = await rotate(mesh, 'a');
@@ -103,7 +106,10 @@ describe(`node key rotation under traffic (${BACKEND})`, function () {
         `      rotate-keys on a: command ${tDone - t0} ms (data plane switched ${r.switchMs} ms after the request); ` +
           `longest reply gap a->b ${gaps[0]} ms, b->a ${gaps[1]} ms (ping every 10 ms)`,
       );
-      expect(stillBack.every((t) => t !== null), 'traffic flows after the rotation').to.equal(true);
+      expect(
+        stillBack.every((t) => t !== null),
+        'traffic flows after the rotation',
+      ).to.equal(true);
       expect(Math.max(...gaps), 'longest gap: at most one handshake').to.be.at.most(ONE_HANDSHAKE_MS);
       expect(r.nodeId).to.equal('a');
       expect(r.identityKey).to.not.equal(before?.identityKey);
@@ -157,14 +163,14 @@ describe(`node key expiry (${BACKEND})`, function () {
     for (const id of ['b', 'c']) expect(Date.parse(nodes.find((n) => n.id === id)?.keyExpiresAt ?? '')).to.be.above(aExpires);
     const pings = [mesh.continuousPing('b', mesh.node('a').v4, 0.05), mesh.continuousPing('c', mesh.node('b').v4, 0.05)];
     try {
-      expect(await pings[0]!.firstReplyAfter(Date.now(), 10_000), 'b reaches a before expiry').to.not.equal(null);
+      expect(await pings[0].firstReplyAfter(Date.now(), 10_000), 'b reaches a before expiry').to.not.equal(null);
       console.log(`      a's key expires in ${aExpires - Date.now()} ms`);
       await sleep(Math.max(0, aExpires - Date.now()));
       await mesh.waitFor((id, s) => id === 'a' || !s.peers.some((p) => p.id === 'a'), 'without peer a', 30_000);
       const droppedMs = Date.now() - aExpires;
       await sleep(2_000);
-      const lastReply = Math.max(0, ...pings[0]!.replies);
-      const stillBC = await pings[1]!.firstReplyAfter(Date.now() - 500, 5_000);
+      const lastReply = Math.max(0, ...pings[0].replies);
+      const stillBC = await pings[1].firstReplyAfter(Date.now() - 500, 5_000);
       const aView = (await listed(mesh)).find((n) => n.id === 'a');
       console.log(
         `      a's key expired: b and c dropped peer a after ${droppedMs} ms; last reply from a ${lastReply - aExpires} ms after expiry; a listed ${aView?.expired ? `expired (${aView.expiredBy})` : 'active'}`,
@@ -182,7 +188,7 @@ describe(`node key expiry (${BACKEND})`, function () {
         .catch(async (err: unknown) => {
           throw new Error(`${String(err)}\n--- a:\n${await readFile(mesh.node('a').outFile, 'utf8')}`);
         });
-      const back = await pings[0]!.firstReplyAfter(t0, 30_000);
+      const back = await pings[0].firstReplyAfter(t0, 30_000);
       console.log(
         `      new pre-auth key written: peers have a again after ${Date.now() - t0} ms; first reply b->a ${back === null ? 'never' : `${back - t0} ms`} after`,
       );

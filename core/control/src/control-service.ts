@@ -76,7 +76,11 @@ export class ControlService {
     this.nodeKeyLifetimeMs = opts.nodeKeyLifetimeMs;
     this.snap = applyKeyExpiry(snap, this.nodeKeyLifetimeMs);
     this.logger = opts.logger ?? SILENT_LOGGER;
-    this.keyWatch = new KeyExpiryWatch(() => this.snap, (now) => this.store.newVersion(now).then(() => this.refresh()), this.logger);
+    this.keyWatch = new KeyExpiryWatch(
+      () => this.snap,
+      (now) => this.store.newVersion(now).then(() => this.refresh()),
+      this.logger,
+    );
     this.index(snap);
     this.cache = new NetmapCache(key.privateKeyPem, {
       lifetimeMs,

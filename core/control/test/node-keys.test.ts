@@ -36,7 +36,9 @@ async function enrolled(h: Harness, name: string, backendKey: string): Promise<{
   return { client, pem };
 }
 
-async function nodes(h: Harness): Promise<Array<{ id: string; identityKey: string; expired: boolean; keyExpiresAt?: string; expiredBy?: string }>> {
+async function nodes(
+  h: Harness,
+): Promise<Array<{ id: string; identityKey: string; expired: boolean; keyExpiresAt?: string; expiredBy?: string }>> {
   return ((await h.admin.call('GET', '/admin/v1/nodes')) as { nodes: Array<{ id: string; identityKey: string; expired: boolean }> }).nodes;
 }
 
@@ -78,23 +80,44 @@ for (const engine of ENGINES) {
       const version = h.server.service.snapshot.version;
       // Proof by a key other than the new identity.
       const path = '/v1/node/rotate-keys';
-      const post = async (body: unknown, key = a.pem, id = a.client.identityKey): Promise<{ status: number; code: string; field?: string }> => {
+      const post = async (
+        body: unknown,
+        key = a.pem,
+        id = a.client.identityKey,
+      ): Promise<{ status: number; code: string; field?: string }> => {
         const text = JSON.stringify(body);
-        const res = await fetch(`${h.server.url}${path}`, { method: 'POST', body: text, headers: signRequest(privateKeyFromPem(key), id, 'POST', path, text) });
+        const res = await fetch(`${h.server.url}${path}`, {
+          method: 'POST',
+          body: text,
+          headers: signRequest(privateKeyFromPem(key), id, 'POST', path, text),
+        });
         const j = (await res.json()) as { error?: { code: string; field?: string; details?: { reason?: string } } };
-        return { status: res.status, code: `${j.error?.code ?? 'OK'}${j.error?.details?.reason ? `:${j.error.details.reason}` : ''}`, ...(j.error?.field !== undefined && { field: j.error.field }) };
+        return {
+          status: res.status,
+          code: `${j.error?.code ?? 'OK'}${j.error?.details?.reason ? `:${j.error.details.reason}` : ''}`,
+          ...(j.error?.field !== undefined && { field: j.error.field }),
+        };
       };
       const next = generateEd25519KeyPair().privateKeyPem;
       const other = generateEd25519KeyPair().privateKeyPem;
       const fields = { oldIdentityKey: a.client.identityKey, newIdentityKey: rawKey(next), keys: { 'proto-a': 'key-a2' } };
       const badProof = sign(null, rotateSigningBytes(fields), privateKeyFromPem(other)).toString('base64');
-      expect(await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: badProof })).to.deep.include({ status: 401, code: 'AUTH_FAILED:rotation-proof-invalid' });
+      expect(await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: badProof })).to.deep.include({
+        status: 401,
+        code: 'AUTH_FAILED:rotation-proof-invalid',
+      });
       // A proof made for other keys than sent.
-      const proofOther = sign(null, rotateSigningBytes({ ...fields, keys: { 'proto-a': 'zzz' } }), privateKeyFromPem(next)).toString('base64');
-      expect((await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: proofOther })).code).to.equal('AUTH_FAILED:rotation-proof-invalid');
+      const proofOther = sign(null, rotateSigningBytes({ ...fields, keys: { 'proto-a': 'zzz' } }), privateKeyFromPem(next)).toString(
+        'base64',
+      );
+      expect((await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: proofOther })).code).to.equal(
+        'AUTH_FAILED:rotation-proof-invalid',
+      );
       // Request signed by someone else than the old identity.
       const good = sign(null, rotateSigningBytes(fields), privateKeyFromPem(next)).toString('base64');
-      expect((await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: good }, other)).code).to.equal('AUTH_FAILED:signature-invalid');
+      expect((await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: good }, other)).code).to.equal(
+        'AUTH_FAILED:signature-invalid',
+      );
       // New identity already held by beta.
       expect(await codeOf(a.client.rotateKeys(b.pem, { 'proto-a': 'key-a2' }))).to.equal('INVALID_INPUT');
       // New backend key already held by beta.
@@ -109,7 +132,9 @@ for (const engine of ENGINES) {
       // Malformed bodies.
       expect((await post({ newIdentityKey: 'short', keys: fields.keys, proof: good })).field).to.equal('body/newIdentityKey');
       expect((await post({ newIdentityKey: fields.newIdentityKey, keys: {}, proof: good })).field).to.equal('body/keys');
-      expect((await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: good, extra: 1 })).code).to.equal('INVALID_INPUT');
+      expect((await post({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: good, extra: 1 })).code).to.equal(
+        'INVALID_INPUT',
+      );
       expect(JSON.stringify(await nodes(h))).to.equal(snapBefore);
       expect(h.server.service.snapshot.version).to.equal(version);
     });
@@ -118,7 +143,11 @@ for (const engine of ENGINES) {
       const a = await enrolled(h, 'alpha', 'key-a1');
       const next = generateEd25519KeyPair().privateKeyPem;
       const fields = { oldIdentityKey: a.client.identityKey, newIdentityKey: rawKey(next), keys: { 'proto-a': 'key-a2' } };
-      const text = JSON.stringify({ newIdentityKey: fields.newIdentityKey, keys: fields.keys, proof: sign(null, rotateSigningBytes(fields), privateKeyFromPem(next)).toString('base64') });
+      const text = JSON.stringify({
+        newIdentityKey: fields.newIdentityKey,
+        keys: fields.keys,
+        proof: sign(null, rotateSigningBytes(fields), privateKeyFromPem(next)).toString('base64'),
+      });
       const headers = signRequest(privateKeyFromPem(a.pem), a.client.identityKey, 'POST', '/v1/node/rotate-keys', text);
       const send = (): Promise<Response> => fetch(`${h.server.url}/v1/node/rotate-keys`, { method: 'POST', body: text, headers });
       expect((await send()).status).to.equal(200);
@@ -128,9 +157,13 @@ for (const engine of ENGINES) {
       const b = await enrolled(h, 'beta', 'key-b1');
       const badText = JSON.stringify({ newIdentityKey: fields.newIdentityKey, keys: { 'proto-a': 'x' }, proof: `${'A'.repeat(86)}==` });
       const h2 = signRequest(privateKeyFromPem(b.pem), b.client.identityKey, 'POST', '/v1/node/rotate-keys', badText);
-      const first = (await (await fetch(`${h.server.url}/v1/node/rotate-keys`, { method: 'POST', body: badText, headers: h2 })).json()) as { error: { details: { reason: string } } };
+      const first = (await (await fetch(`${h.server.url}/v1/node/rotate-keys`, { method: 'POST', body: badText, headers: h2 })).json()) as {
+        error: { details: { reason: string } };
+      };
       expect(first.error.details.reason).to.equal('rotation-proof-invalid');
-      const second = (await (await fetch(`${h.server.url}/v1/node/rotate-keys`, { method: 'POST', body: badText, headers: h2 })).json()) as { error: { details: { reason: string } } };
+      const second = (await (
+        await fetch(`${h.server.url}/v1/node/rotate-keys`, { method: 'POST', body: badText, headers: h2 })
+      ).json()) as { error: { details: { reason: string } } };
       expect(second.error.details.reason).to.equal('nonce-replayed');
     });
   });
@@ -142,7 +175,7 @@ for (const engine of ENGINES) {
       await h.stop();
     });
 
-    it('drops a node whose key expired from the others\' netmaps, tells it, and takes it back after re-enrolment or rotation', async () => {
+    it("drops a node whose key expired from the others' netmaps, tells it, and takes it back after re-enrolment or rotation", async () => {
       h = await startHarness({ engine, nodeKeyLifetimeMs: 3_000 });
       const a = await enrolled(h, 'alpha', 'key-a1');
       const b = await enrolled(h, 'beta', 'key-b1');
@@ -161,7 +194,9 @@ for (const engine of ENGINES) {
       const err = await a.client.poll(0, { waitMs: 0 }).catch((e: unknown) => e);
       expect(isRustynetError(err) && err.details?.['reason']).to.equal('node-key-expired');
       expect((err as Error).message).to.match(/authKeyFile|re-enrol|rotate-keys/);
-      expect(await codeOf(a.client.rotateKeys(generateEd25519KeyPair().privateKeyPem, { 'proto-a': 'x' }))).to.equal('AUTH_FAILED:node-key-expired');
+      expect(await codeOf(a.client.rotateKeys(generateEd25519KeyPair().privateKeyPem, { 'proto-a': 'x' }))).to.equal(
+        'AUTH_FAILED:node-key-expired',
+      );
       const alpha = (await nodes(h)).find((n) => n.id === 'alpha');
       expect(alpha).to.deep.include({ expired: true, expiredBy: 'key-lifetime' });
       // Re-enrolment with a new pre-auth key brings it back with the same id.
@@ -193,7 +228,14 @@ describe('control: applyKeyExpiry edges', () => {
     expiredAt,
     keyIssuedAt,
   });
-  const snap = (issuedAt: number, ...nodes: ReturnType<typeof node>[]): Snapshot => ({ version: 1, issuedAt, ulaPrefix: 'fd00::', nodes, acl: null, canary: null });
+  const snap = (issuedAt: number, ...nodes: ReturnType<typeof node>[]): Snapshot => ({
+    version: 1,
+    issuedAt,
+    ulaPrefix: 'fd00::',
+    nodes,
+    acl: null,
+    canary: null,
+  });
 
   it('expires exactly at issuedAt + lifetime, not a millisecond before', () => {
     const s = applyKeyExpiry(snap(1_999, node('a', 1_000)), 1_000);

@@ -20,7 +20,9 @@ export function register(program: Command): void {
   addSocketOption(addJsonOption(cmd));
   addExamples(cmd, ['rustynet rotate-keys', 'rustynet rotate-keys --json --socket /run/rustynet/a.sock']);
   cmd.action(async (opts: { socket?: string; json?: boolean }) => {
-    const r = (await apiRequest(resolveSocket(opts.socket, io().env), 'POST', '/v1/rotate-keys', { timeoutMs: 60_000 })) as RotateKeysReport;
+    const r = (await apiRequest(resolveSocket(opts.socket, io().env), 'POST', '/v1/rotate-keys', {
+      timeoutMs: 60_000,
+    })) as RotateKeysReport;
     if (opts.json) return printJson(r);
     io().out(
       `rustynet: keys of node ${r.nodeId} rotated (netmap version ${r.version}; data plane switched in ${r.switchMs} ms)\n` +

@@ -22,7 +22,8 @@ export function applyKeyExpiry(s: Snapshot, lifetimeMs: number | undefined): Sna
   if (lifetimeMs === undefined) return s;
   const nodes = s.nodes.map((n): ControlNode => {
     const keyExpiresAt = n.keyIssuedAt + lifetimeMs;
-    if (n.expiredAt === null && keyExpiresAt <= s.issuedAt) return { ...n, keyExpiresAt, expiredAt: keyExpiresAt, expiredBy: 'key-lifetime' };
+    if (n.expiredAt === null && keyExpiresAt <= s.issuedAt)
+      return { ...n, keyExpiresAt, expiredAt: keyExpiresAt, expiredBy: 'key-lifetime' };
     return { ...n, keyExpiresAt };
   });
   return { ...s, nodes };

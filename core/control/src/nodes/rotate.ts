@@ -25,7 +25,12 @@ export interface RotateResult {
  *   node, `keys.<protocol>` held by another node), `AUTH_FAILED` (`rotation-proof-invalid`),
  *   `UNKNOWN_PEER` (rotated or removed meanwhile), `STORAGE_FAILED`. Nothing changed on error.
  */
-export async function rotateNodeKeys(store: ControlStore, node: ControlNode, body: RotateKeysBody, now = Date.now()): Promise<RotateResult> {
+export async function rotateNodeKeys(
+  store: ControlStore,
+  node: ControlNode,
+  body: RotateKeysBody,
+  now = Date.now(),
+): Promise<RotateResult> {
   if (body.newIdentityKey === node.identityKey) {
     throw new RustynetError('INVALID_INPUT', 'newIdentityKey equals the current identity key: generate a new one', {
       field: 'newIdentityKey',
