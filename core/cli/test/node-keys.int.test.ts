@@ -2,9 +2,9 @@
  * Integration test (root): node key rotation and node key expiry with real rustynetd processes
  * in namespaces, driven by a real control plane (`rustynet control serve`), WireGuard backend.
  *
- * - Rotation under traffic: ping every 10 ms in both directions between a and b while
- *   `rustynet rotate-keys` runs on a; prints the longest gap between replies (target: at most
- *   one handshake's interruption, i.e. below WireGuard's 5 s handshake retry).
+ * - Rotation under traffic (WireGuard and OpenVPN): ping every 10 ms in both directions between
+ *   a and b while `rustynet rotate-keys` runs on a; prints the longest gap between replies
+ *   (target: at most one handshake's interruption, i.e. below WireGuard's 5 s handshake retry).
  * - Expiry: a short node key lifetime; b and c rotate before expiry (their lifetime restarts), a
  *   does not; prints the time from a's key expiry until b and c dropped it (and traffic stopped),
  *   then the time to recover after a new pre-auth key is written to a's authKeyFile.
@@ -52,18 +52,18 @@ async function listed(mesh: Mesh): Promise<NodeListed[]> {
   return ((await mesh.control?.admin(['nodes', 'list'])) as { nodes: NodeListed[] }).nodes;
 }
 
-function meshHooks(create: () => Promise<Mesh>): () => Mesh {
+function meshHooks(backend: string, create: () => Promise<Mesh>): () => Mesh {
   let mesh: Mesh | undefined;
   const onSigint = (): void => {
     mesh?.emergencyStopSync();
     process.exit(130);
   };
   before(async function () {
-    const problems = checkPrerequisites([BACKEND]);
+    const problems = checkPrerequisites([backend]);
     if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
     process.once('SIGINT', onSigint);
     mesh = await create();
-    await mesh.startDaemons(BACKEND, undefined, 120_000);
+    await mesh.startDaemons(backend, undefined, 120_000);
   });
   after(async () => {
     process.off('SIGINT', onSigint);
@@ -75,73 +75,79 @@ function meshHooks(create: () => Promise<Mesh>): () => Mesh {
   };
 }
 
-describe(`node key rotation under traffic (${BACKEND})`, function () {
-  this.timeout(300_000);
-  const m = meshHooks(() =>
-    Mesh.create({ backends: [BACKEND], cwd: REPO_ROOT, nodes: ['a', 'b'], control: { pollTimeout: '20s', maxRetryMs: 1_000 } }),
-  );
+/** Backends of the rotation test: `RUSTYNET_ROTATE_BACKENDS` (comma-separated), default both reference backends. */
+const ROTATE_BACKENDS = (process.env['RUSTYNET_ROTATE_BACKENDS'] ?? `${BACKEND},@rustynet/backend-openvpn`)
+  .split(',')
+  .filter((b) => b !== '');
 
-  it('rotates identity and backend key of a while a and b ping each other every 10 ms; prints the longest gap', async () => {
-    const mesh = m();
-    const [a, b] = [mesh.node('a'), mesh.node('b')];
-    const idFile = join(a.keyDir, 'identity.key');
-    const idBefore = await readFile(idFile, 'utf8');
-    const before = (await listed(mesh)).find((n) => n.id === 'a');
-    const pings: ContinuousPing[] = [mesh.continuousPing('a', b.v4, 0.01), mesh.continuousPing('b', a.v4, 0.01)];
-    try {
-      const warm = await Promise.all(pings.map((p) => p.firstReplyAfter(Date.now(), 10_000)));
-      expect(
-        warm.every((t) => t !== null),
-        'traffic flows before the rotation',
-      ).to.equal(true);
-      await sleep(500);
-      const t0 = Date.now();
+for (const backend of ROTATE_BACKENDS)
+  describe(`node key rotation under traffic (${backend})`, function () {
+    this.timeout(300_000);
+    const m = meshHooks(backend, () =>
+      Mesh.create({ backends: [backend], cwd: REPO_ROOT, nodes: ['a', 'b'], control: { pollTimeout: '20s', maxRetryMs: 1_000 } }),
+    );
+
+    it('rotates identity and backend key of a while a and b ping each other every 10 ms; prints the longest gap', async () => {
+      const mesh = m();
+      const [a, b] = [mesh.node('a'), mesh.node('b')];
+      const idFile = join(a.keyDir, 'identity.key');
+      const idBefore = await readFile(idFile, 'utf8');
+      const before = (await listed(mesh)).find((n) => n.id === 'a');
+      const pings: ContinuousPing[] = [mesh.continuousPing('a', b.v4, 0.01), mesh.continuousPing('b', a.v4, 0.01)];
+      try {
+        const warm = await Promise.all(pings.map((p) => p.firstReplyAfter(Date.now(), 10_000)));
+        expect(
+          warm.every((t) => t !== null),
+          'traffic flows before the rotation',
+        ).to.equal(true);
+        await sleep(500);
+        const t0 = Date.now();
+        const r = await rotate(mesh, 'a');
+        const tDone = Date.now();
+        await sleep(6_000);
+        const tEnd = Date.now();
+        const gaps = pings.map((p) => longestGap(p.replies, t0 - 500, tEnd));
+        const stillBack = await Promise.all(pings.map((p) => p.firstReplyAfter(tEnd - 1_000, 5_000)));
+        console.log(
+          `      rotate-keys on a: command ${tDone - t0} ms (data plane switched ${r.switchMs} ms after the request); ` +
+            `longest reply gap a->b ${gaps[0]} ms, b->a ${gaps[1]} ms (ping every 10 ms)`,
+        );
+        expect(
+          stillBack.every((t) => t !== null),
+          'traffic flows after the rotation',
+        ).to.equal(true);
+        expect(Math.max(...gaps), 'longest gap: at most one handshake').to.be.at.most(ONE_HANDSHAKE_MS);
+        expect(r.nodeId).to.equal('a');
+        expect(r.identityKey).to.not.equal(before?.identityKey);
+        const after = (await listed(mesh)).find((n) => n.id === 'a');
+        expect(after?.identityKey).to.equal(r.identityKey);
+        expect(await readFile(idFile, 'utf8')).to.not.equal(idBefore);
+        expect((await stat(idFile)).mode & 0o777).to.equal(0o600);
+        const peerA = (await mesh.status('b')).peers.find((p) => p.id === 'a') as unknown as Record<string, unknown> | undefined;
+        expect(peerA, 'b still has peer a').to.not.equal(undefined);
+        expect(await mesh.findLeakedSecrets(), 'private keys in logs, command lines or environments').to.deep.equal([]);
+      } finally {
+        await Promise.all(pings.map((p) => p.stop()));
+      }
+    });
+
+    it('a second rotation right after works too; the old identity gets nothing', async () => {
+      const mesh = m();
+      const first = (await listed(mesh)).find((n) => n.id === 'a')?.identityKey;
       const r = await rotate(mesh, 'a');
-      const tDone = Date.now();
-      await sleep(6_000);
-      const tEnd = Date.now();
-      const gaps = pings.map((p) => longestGap(p.replies, t0 - 500, tEnd));
-      const stillBack = await Promise.all(pings.map((p) => p.firstReplyAfter(tEnd - 1_000, 5_000)));
-      console.log(
-        `      rotate-keys on a: command ${tDone - t0} ms (data plane switched ${r.switchMs} ms after the request); ` +
-          `longest reply gap a->b ${gaps[0]} ms, b->a ${gaps[1]} ms (ping every 10 ms)`,
-      );
-      expect(
-        stillBack.every((t) => t !== null),
-        'traffic flows after the rotation',
-      ).to.equal(true);
-      expect(Math.max(...gaps), 'longest gap: at most one handshake').to.be.at.most(ONE_HANDSHAKE_MS);
-      expect(r.nodeId).to.equal('a');
-      expect(r.identityKey).to.not.equal(before?.identityKey);
-      const after = (await listed(mesh)).find((n) => n.id === 'a');
-      expect(after?.identityKey).to.equal(r.identityKey);
-      expect(await readFile(idFile, 'utf8')).to.not.equal(idBefore);
-      expect((await stat(idFile)).mode & 0o777).to.equal(0o600);
-      const peerA = (await mesh.status('b')).peers.find((p) => p.id === 'a') as unknown as Record<string, unknown> | undefined;
-      expect(peerA, 'b still has peer a').to.not.equal(undefined);
-      expect(await mesh.findLeakedSecrets(), 'private keys in logs, command lines or environments').to.deep.equal([]);
-    } finally {
-      await Promise.all(pings.map((p) => p.stop()));
-    }
+      expect(r.identityKey).to.not.equal(first);
+      const res = await mesh.pingMatrix(undefined, [
+        ['a', 'b'],
+        ['b', 'a'],
+      ]);
+      expect(res.filter((x) => !x.ok)).to.deep.equal([]);
+    });
   });
-
-  it('a second rotation right after works too; the old identity gets nothing', async () => {
-    const mesh = m();
-    const first = (await listed(mesh)).find((n) => n.id === 'a')?.identityKey;
-    const r = await rotate(mesh, 'a');
-    expect(r.identityKey).to.not.equal(first);
-    const res = await mesh.pingMatrix(undefined, [
-      ['a', 'b'],
-      ['b', 'a'],
-    ]);
-    expect(res.filter((x) => !x.ok)).to.deep.equal([]);
-  });
-});
 
 describe(`node key expiry (${BACKEND})`, function () {
   this.timeout(300_000);
   const LIFETIME_S = 60;
-  const m = meshHooks(() =>
+  const m = meshHooks(BACKEND, () =>
     Mesh.create({
       backends: [BACKEND],
       cwd: REPO_ROOT,
