@@ -6,7 +6,8 @@
  * (mtime newer than the enrolment record) and re-enrols with it (same identity: same node id and
  * addresses). An old key file is never reused on its own, so expiry cannot renew itself.
  */
-import { stat, utimes } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { ControlSourceConfig } from '@rustynet/daemon';
 import { isRustynetError } from '@rustynet/plugin-api';
 import type { ControlClient } from '@rustynet/control/client';
@@ -18,7 +19,7 @@ export interface ReauthContext {
   config: DaemonConfig;
   control: ControlSourceConfig;
   client: ControlClient;
-  /** The enrolment record file (its mtime is the time of the last enrolment). */
+  /** The enrolment record file (its mtime is the time of the first enrolment). */
   recordPath: string;
   name: string;
   /** The current backend public keys. */
@@ -26,6 +27,9 @@ export interface ReauthContext {
 }
 
 let running = false;
+
+/** File in the state directory whose mtime is the time of the last re-enrolment (no secrets). */
+export const REAUTH_STAMP = 'control-reauth.stamp';
 
 async function mtime(path: string): Promise<number> {
   return stat(path).then(
@@ -35,26 +39,35 @@ async function mtime(path: string): Promise<number> {
 }
 
 /**
- * On a `node-key-expired` or `node-expired` refusal: re-enrols once when the pre-auth key file
- * is newer than the last enrolment, else logs what the operator must do. Never throws; one
- * attempt at a time.
+ * Re-enrols when the pre-auth key file is newer than the last enrolment.
+ * @returns the re-enrolment's node id and version, or null when the key file did not change.
+ * @throws RustynetError from the key file (`CONFIG_INVALID`) or the enrolment (`AUTH_FAILED`, ...).
+ */
+export async function reenrolIfKeyRenewed(ctx: ReauthContext): Promise<{ nodeId: string; version: number } | null> {
+  const keyFile = ctx.control.authKeyFile;
+  const stamp = join(dirname(ctx.recordPath), REAUTH_STAMP);
+  const lastEnrolment = Math.max(await mtime(ctx.recordPath), await mtime(stamp));
+  if ((await mtime(keyFile)) <= lastEnrolment) return null;
+  const authKey = await readSecretFile(keyFile, 'netmap.control.authKeyFile');
+  const keys = await ctx.report();
+  const reply = await ctx.client.enrol({ authKey, name: ctx.name, keys, endpoints: ctx.control.endpoints ?? [] });
+  await writeFile(stamp, `${new Date().toISOString()}\n`, { mode: 0o600 });
+  return { nodeId: reply.node.id, version: reply.version };
+}
+
+/**
+ * On a `node-key-expired` or `node-expired` refusal: {@link reenrolIfKeyRenewed} in the
+ * background, one attempt at a time; logs the outcome. Never throws.
  */
 export function reenrolWhenExpired(err: Error, ctx: ReauthContext, log: (line: string) => void): void {
   if (!isRustynetError(err, 'AUTH_FAILED')) return;
   const reason = err.details?.['reason'];
-  if (reason !== 'node-key-expired' && reason !== 'node-expired') return;
-  if (running) return;
+  if ((reason !== 'node-key-expired' && reason !== 'node-expired') || running) return;
   running = true;
-  void (async () => {
-    const keyFile = ctx.control.authKeyFile;
-    if ((await mtime(keyFile)) <= (await mtime(ctx.recordPath))) return;
-    const authKey = await readSecretFile(keyFile, 'netmap.control.authKeyFile');
-    const keys = await ctx.report();
-    const reply = await ctx.client.enrol({ authKey, name: ctx.name, keys, endpoints: ctx.control.endpoints ?? [] });
-    const now = new Date();
-    await utimes(ctx.recordPath, now, now);
-    log(`re-authenticated: re-enrolled as ${reply.node.id} with the new pre-auth key (netmap version ${reply.version})`);
-  })()
+  reenrolIfKeyRenewed(ctx)
+    .then((r) => {
+      if (r) log(`re-authenticated: re-enrolled as ${r.nodeId} with the new pre-auth key (netmap version ${r.version})`);
+    })
     .catch((e: unknown) => log(`re-enrolment failed: ${e instanceof Error ? e.message : String(e)}`))
     .finally(() => {
       running = false;

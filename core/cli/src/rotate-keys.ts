@@ -89,12 +89,24 @@ async function discardStaging(keyDir: string, identityFile: string): Promise<voi
 }
 
 /**
- * Runs one rotation (see the file comment).
- * @throws RustynetError `CONFIG_INVALID` (no identityKeyFile), the control plane's refusal
+ * Runs one rotation (see the file comment); one at a time.
+ * @throws RustynetError `ALREADY_RUNNING` (another rotation is under way), `CONFIG_INVALID` (no identityKeyFile), the control plane's refusal
  *   (`AUTH_FAILED`, `INVALID_INPUT`, `UNKNOWN_PEER`) or transport error (`INTERNAL`, `TIMEOUT`):
  *   nothing changed; a backend key generation error (`KEY_INVALID`, `BACKEND_FAILED`).
  */
 export async function rotateKeys(ctx: RotationContext): Promise<RotateKeysReport> {
+  if (inFlight) throw new RustynetError('ALREADY_RUNNING', 'a key rotation is under way; wait for it to finish');
+  inFlight = true;
+  try {
+    return await rotateOnce(ctx);
+  } finally {
+    inFlight = false;
+  }
+}
+
+let inFlight = false;
+
+async function rotateOnce(ctx: RotationContext): Promise<RotateKeysReport> {
   const { config, d } = ctx;
   const identityFile = config.identityKeyFile;
   if (identityFile === undefined)
