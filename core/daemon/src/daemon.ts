@@ -283,16 +283,9 @@ export class Daemon {
     });
   }
 
-  /**
-   * After `rotate-keys` replaced the key files: reloads the identity key, restarts the data plane
-   * with the new backend key and re-applies the newest netmap (as {@link up}).
-   * @throws RustynetError `NOT_RUNNING`, `KEY_INVALID` (new identity unreadable: nothing stopped).
-   */
+  /** After `rotate-keys` replaced the key files: reloads the identity, restarts the data plane with the new backend key, then {@link up}. @throws RustynetError `NOT_RUNNING`, `KEY_INVALID` (nothing stopped). */
   async applyRotatedKeys(): Promise<IngestResult> {
-    await this.serial(async () => {
-      await applyRotatedKeys(this.running(), this.config.identityKeyFile);
-      this.node.state = 'down';
-    });
+    await this.serial(() => applyRotatedKeys(this.running(), this.config.identityKeyFile).then(() => void (this.node.state = 'down')));
     return this.up();
   }
 
