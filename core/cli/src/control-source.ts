@@ -16,6 +16,8 @@ import type { ControlSourceConfig } from '@rustynet/daemon';
 import { RustynetError, isRustynetError, type BackendPlugin } from '@rustynet/plugin-api';
 import type { ControlClient, ControlNetmapSource } from '@rustynet/control/client';
 import type { DaemonConfig, DaemonModule } from './daemon-api.js';
+import { reenrolWhenExpired } from './control-reauth.js';
+import { recoverRotation, writePrivateJson } from './rotate-keys.js';
 
 /** The enrolment record kept in the state directory (no secrets). */
 interface EnrolmentRecord {
@@ -28,6 +30,13 @@ interface EnrolmentRecord {
 /** What {@link prepareControlSource} returns: the source, and its start/stop. */
 export interface ControlSourceHandle {
   source: ControlNetmapSource;
+  /** The client (its identity changes with `rotate-keys`). */
+  client: ControlClient;
+  /** Stops the long-poll for a moment (`rotate-keys`); {@link resume} starts it again. */
+  pause(): Promise<void>;
+  resume(): void;
+  /** Rewrites the enrolment record with a new identity key (after `rotate-keys`). */
+  recordIdentity(identityKey: string): Promise<void>;
   /** Starts the long-poll; `onUpdate` runs on each new map (the daemon ingests it). */
   start(onUpdate: () => void): void;
   stop(): Promise<void>;
@@ -39,7 +48,7 @@ const ENROLMENT_FILE = 'control-enrolment.json';
  * Reads a secret file that must be mode 0600 or stricter.
  * @throws RustynetError `CONFIG_INVALID` naming `field` when missing, readable by others or empty.
  */
-async function readSecretFile(path: string, field: string): Promise<string> {
+export async function readSecretFile(path: string, field: string): Promise<string> {
   let mode: number;
   try {
     mode = (await stat(path)).mode & 0o777;
@@ -127,6 +136,12 @@ export async function prepareControlSource(
     ...(ca && { ca }),
     onFailover: (from, to, err) => log(`control plane ${from} unreachable (${err.message}); switching to ${to}`),
   });
+  const recordPath = join(config.stateDir, ENROLMENT_FILE);
+  const recordIdentity = async (identityKey: string): Promise<void> => {
+    const rec = await readRecord(recordPath);
+    if (rec) await writePrivateJson(recordPath, { ...rec, identityKey });
+  };
+  await recoverRotation(config, d, client, recordIdentity, log);
   const keys = await backendKeys(config, d, cwd);
   const report = {
     keys,
@@ -134,7 +149,6 @@ export async function prepareControlSource(
     ...(config.pathProbe && { probePort: config.pathProbe.port }),
   };
 
-  const recordPath = join(config.stateDir, ENROLMENT_FILE);
   const record = await readRecord(recordPath);
   if (record && record.url === control.url && record.identityKey === client.identityKey) {
     log(`enrolled earlier as ${record.nodeId} (${record.addresses.join(', ')})`);
@@ -200,11 +214,16 @@ export async function prepareControlSource(
       // One line per distinct error, not one per retry.
       if (err.message !== lastError) log(`control plane poll failed: ${err.message} (keeping the last good netmap; retrying)`);
       lastError = err.message;
+      reenrolWhenExpired(err, { config, control, client, recordPath, name: config.node, report: () => backendKeys(config, d, cwd) }, log);
       if (source.revoked) log('this node was removed from the control plane; the last netmap stays until it expires');
     },
   });
   return {
     source,
+    client,
+    pause: () => source.stop(),
+    resume: () => source.start(),
+    recordIdentity,
     start(fn) {
       onUpdate = fn;
       source.start();

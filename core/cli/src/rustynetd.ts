@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { dirname, join, resolve } from 'node:path';
 import { apiRequest } from './api-client.js';
 import { prepareControlSource } from './control-source.js';
+import { rotateKeys } from './rotate-keys.js';
 import { daemonModule, type DaemonConfigView, type DaemonInstance, type DaemonModule } from './daemon-api.js';
 import { EXIT_USAGE, ExitStatus, formatError } from './errors.js';
 import { describeIngest } from './format.js';
@@ -71,7 +72,14 @@ packages, are resolved from the configuration file's directory.`,
       'control' in config.netmap
         ? await prepareControlSource(config, config.netmap.control, d, (line) => cliIo.err(`rustynetd: control: ${line}\n`))
         : undefined;
-    const daemon = new d.Daemon(config, { cwd, ...(control && { netmapSource: control.source }) });
+    const log = (line: string): void => cliIo.err(`rustynetd: control: ${line}\n`);
+    const daemon: InstanceType<DaemonModule['Daemon']> = new d.Daemon(config, {
+      cwd,
+      ...(control && {
+        netmapSource: control.source,
+        rotateKeys: () => rotateKeys({ config, d, cwd, ...control, log, applyRotatedKeys: () => daemon.applyRotatedKeys() }),
+      }),
+    });
     await runUntilSignal(
       daemon,
       config.socket,

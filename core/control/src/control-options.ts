@@ -32,6 +32,12 @@ export interface ControlServiceOptions {
   /** Netmap lifetime (ms); default {@link DEFAULT_NETMAP_LIFETIME_MS}. */
   netmapLifetimeMs?: number;
   /**
+   * Node key lifetime (ms): a node's keys expire this long after it last proved them (enrolment
+   * or `rotate-keys`); expired nodes drop out of netmaps until they re-authenticate. Default:
+   * keys never expire. See nodes/key-expiry.ts.
+   */
+  nodeKeyLifetimeMs?: number;
+  /**
    * Structured logger (pino-style). Records carry node ids, key ids, versions and error codes;
    * never a pre-auth key, a private key or a signature. Default: silent.
    */

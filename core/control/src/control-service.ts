@@ -25,6 +25,9 @@ import { REQUEST_FRESHNESS_MS, requestSigningBytes, verifyEd25519 } from './auth
 import { loadOrCreateControlKey, type ControlKey } from './control-key.js';
 import { DB_FILE, openDatabaseSpec, type OpenDatabase } from './db/open.js';
 import { authFailed, toRustynetError, unknownNode } from './errors.js';
+import { KeyExpiryWatch, applyKeyExpiry, expiredNodeError } from './nodes/key-expiry.js';
+import { rotateNodeKeys, type RotateResult } from './nodes/rotate.js';
+import type { RotateKeysBody } from './nodes/rotate-request.js';
 import { ChangeFeed } from './netmap/change-feed.js';
 import { NetmapCache } from './netmap/netmap-cache.js';
 import { NetmapDeltas } from './netmap/delta.js';
@@ -57,9 +60,12 @@ export class ControlService {
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private readonly sync: ChangeSync;
+  private readonly keyWatch: KeyExpiryWatch;
   private closed = false;
   /** The logger given in the options (silent by default). */
   readonly logger: Logger;
+  /** Node key lifetime (ms), or undefined: keys never expire. */
+  readonly nodeKeyLifetimeMs: number | undefined;
 
   private constructor(
     private readonly db: OpenDatabase,
@@ -69,8 +75,14 @@ export class ControlService {
     snap: Snapshot,
     opts: ControlServiceOptions,
   ) {
-    this.snap = snap;
+    this.nodeKeyLifetimeMs = opts.nodeKeyLifetimeMs;
+    this.snap = applyKeyExpiry(snap, this.nodeKeyLifetimeMs);
     this.logger = opts.logger ?? SILENT_LOGGER;
+    this.keyWatch = new KeyExpiryWatch(
+      () => this.snap,
+      (now) => this.store.newVersion(now).then(() => this.refresh()),
+      this.logger,
+    );
     this.index(snap);
     this.deltas = new NetmapDeltas(key.privateKeyPem);
     this.cache = new NetmapCache(key.privateKeyPem, {
@@ -121,6 +133,10 @@ export class ControlService {
     if (!Number.isInteger(lifetimeMs) || lifetimeMs < 10_000) {
       throw new RustynetError('INVALID_INPUT', 'netmap lifetime must be at least 10 s', { field: 'netmapLifetimeMs' });
     }
+    const keyLifetime = opts.nodeKeyLifetimeMs;
+    if (keyLifetime !== undefined && (!Number.isSafeInteger(keyLifetime) || keyLifetime < 1_000)) {
+      throw new RustynetError('INVALID_INPUT', 'node key lifetime must be at least 1 s', { field: 'nodeKeyLifetimeMs' });
+    }
     try {
       await ensurePrivateDir(opts.dataDir);
     } catch (err) {
@@ -135,6 +151,7 @@ export class ControlService {
       svc.checkBuild(svc.snap, 'config');
       svc.startResigner();
       svc.sync.start();
+      if (opts.nodeKeyLifetimeMs !== undefined) svc.keyWatch.start();
       svc.logger.info(
         {
           version: svc.snap.version,
@@ -170,8 +187,8 @@ export class ControlService {
   async refresh(): Promise<Snapshot> {
     const s = await this.store.snapshot();
     if (s.version >= this.snap.version) {
-      this.snap = s;
-      this.index(s);
+      this.snap = applyKeyExpiry(s, this.nodeKeyLifetimeMs);
+      this.index(this.snap);
       this.feed.publish(s.version);
     }
     return this.snap;
@@ -242,7 +259,7 @@ export class ControlService {
     }
     if (!this.nonces.add(`${auth.identityKey}:${auth.nonce}`, now))
       throw authFailed('nonce-replayed', 'request nonce already used (replay)');
-    if (node.expiredAt !== null) throw authFailed('node-expired', `node ${node.id} was expired by an admin; enrol again`);
+    if (node.expiredAt !== null) throw expiredNodeError(node);
     return node;
   }
 
@@ -275,7 +292,7 @@ export class ControlService {
     const woken = await this.feed.wait(after, timeoutMs, signal);
     const node = this.byIdentity.get(identityKey);
     if (!node) throw unknownNode(identityKey, 'x-rustynet-node');
-    if (node.expiredAt !== null) throw authFailed('node-expired', `node ${node.id} was expired by an admin; enrol again`);
+    if (node.expiredAt !== null) throw expiredNodeError(node);
     if (!woken || this.snap.version <= after) return { kind: 'timeout', version: this.snap.version };
     const variant = variantOf(this.snap, node.tags);
     const entry = this.cache.get(this.snap, variant);
@@ -288,6 +305,14 @@ export class ControlService {
     const r = await this.store.selfUpdate(identityKey, upd);
     if (r.version !== null) await this.refresh();
     return { node: r.node, version: this.snap.version };
+  }
+
+  /** Rotates an authenticated node's keys (see nodes/rotate.ts). @throws as `rotateNodeKeys`. */
+  async rotateKeys(node: ControlNode, body: RotateKeysBody): Promise<RotateResult> {
+    const r = await rotateNodeKeys(this.store, node, body);
+    await this.refresh();
+    this.logger.info({ node: r.node.id, version: r.version }, 'node keys rotated');
+    return r;
   }
 
   /** Creates a pre-auth key (text returned once). */
@@ -356,6 +381,7 @@ export class ControlService {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.keyWatch.stop();
     this.feed.close();
     await this.sync.stop();
     await this.db.close();

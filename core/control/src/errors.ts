@@ -15,7 +15,9 @@ export type AuthFailure =
   | 'timestamp-stale'
   | 'nonce-replayed'
   | 'headers-missing'
-  | 'node-expired';
+  | 'node-expired'
+  | 'node-key-expired'
+  | 'rotation-proof-invalid';
 
 /** An `AUTH_FAILED` error with `details.reason`. */
 export function authFailed(reason: AuthFailure, message: string): RustynetError {

@@ -17,6 +17,7 @@ import type { DaemonState, DaemonStatus, PluginInfo } from './local/status-types
 import type { PathController } from './path/path-controller.js';
 import type { DaemonOptions } from './local/daemon-options.js';
 import { installProcessGuards } from './process-guards.js';
+import { applyRotatedKeys, rotateKeysUnsupported } from './local/rotate-keys.js';
 import { createHostServices } from './services/host-services.js';
 
 export type { DaemonOptions } from './local/daemon-options.js';
@@ -192,6 +193,7 @@ export class Daemon {
             return { state: this.state };
           },
           reload: () => this.reload(),
+          rotateKeys: () => (this.opts.rotateKeys ? this.opts.rotateKeys() : Promise.reject(rotateKeysUnsupported())),
           metrics: () => ops.metrics(),
           timeline: () => Promise.resolve(this.timeline()),
           ...diagnosticHandlers({ node: cfg.node, state: this.node, session: () => this.session }),
@@ -279,6 +281,12 @@ export class Daemon {
       if (this.node.state === 'starting' && !s.dataPlane.running && this.expiry?.expired) this.node.state = 'expired';
       return polled.result === 'none' || polled.result === 'unchanged' ? result : polled;
     });
+  }
+
+  /** After `rotate-keys` replaced the key files: reloads the identity, restarts the data plane with the new backend key, then {@link up}. @throws RustynetError `NOT_RUNNING`, `KEY_INVALID` (nothing stopped). */
+  async applyRotatedKeys(): Promise<IngestResult> {
+    await this.serial(() => applyRotatedKeys(this.running(), this.config.identityKeyFile).then(() => void (this.node.state = 'down')));
+    return this.up();
   }
 
   /**

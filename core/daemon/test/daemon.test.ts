@@ -252,6 +252,34 @@ describe('Daemon with an in-test backend plugin', function () {
     expect(fresh.slice(0, 4)).to.deep.equal(['start', 'stats', 'applyPeers', 'applyRoutes']);
   });
 
+  it('refuses rotate-keys on the file flow with UNSUPPORTED naming what to do; nothing changes', async () => {
+    const before = backendCalls(ifname).length;
+    const r = await post('/v1/rotate-keys');
+    expect(r.status).to.equal(501);
+    const err = (r.json as { error: { code: string; message: string } }).error;
+    expect(err.code).to.equal('UNSUPPORTED');
+    expect(err.message)
+      .to.match(/netmap\.control/)
+      .and.match(/keygen/);
+    expect(backendCalls(ifname).length).to.equal(before);
+    expect((await status()).state).to.equal('up');
+  });
+
+  it('applyRotatedKeys reloads the identity key and restarts the backend with the peers', async () => {
+    const next = generateEd25519KeyPair();
+    await writeKeyFile(join(dir, 'identity.key'), next.privateKeyPem);
+    const before = backendCalls(ifname).length;
+    await daemon.applyRotatedKeys();
+    const calls = backendCalls(ifname)
+      .slice(before)
+      .map((c) => c.method);
+    expect(calls.slice(0, 2)).to.deep.equal(['stop', 'start']);
+    expect(calls).to.include('applyPeers');
+    const s = await status();
+    expect(s.state).to.equal('up');
+    expect(s.peers.map((p) => p.id)).to.deep.equal(['n1', 'n2', 'n3']);
+  });
+
   it('stop removes the socket; the audit chain verifies; a restart re-applies the last good netmap', async () => {
     await daemon.stop();
     expect(existsSync(socket)).to.equal(false);

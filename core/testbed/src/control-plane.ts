@@ -29,6 +29,8 @@ export interface MeshControlOptions {
   pollTimeout?: string;
   /** `netmap.control.maxRetryMs` of every daemon (default 2000: quick recovery in tests). */
   maxRetryMs?: number;
+  /** `--node-key-lifetime` of the server (default: keys never expire); short ones test node key expiry. */
+  nodeKeyLifetime?: string;
 }
 
 /** A node as `rustynet control nodes list --json` reports it. */
@@ -102,6 +104,7 @@ export class MeshControlPlane {
     args.push('--key-file', this.cpKeyFile, '--log-level', 'warn');
     if (this.opts.netmapLifetime !== undefined) args.push('--netmap-lifetime', this.opts.netmapLifetime);
     if (this.opts.pollTimeout !== undefined) args.push('--poll-timeout', this.opts.pollTimeout);
+    if (this.opts.nodeKeyLifetime !== undefined) args.push('--node-key-lifetime', this.opts.nodeKeyLifetime);
     this.log(
       `control: ip netns exec ${this.host.netns} rustynet control serve --listen ${listen} --insecure-listen --data ${this.dataDir}`,
     );

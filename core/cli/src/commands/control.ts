@@ -34,6 +34,10 @@ interface NodeView {
   keys: string[];
   updatedAt: string;
   expired: boolean;
+  /** `admin` or `key-lifetime` when expired. */
+  expiredBy?: string;
+  /** ISO time the node's keys expire (with `--node-key-lifetime`). */
+  keyExpiresAt?: string;
 }
 
 async function readJsonFile(path: string, field: string): Promise<unknown> {
@@ -86,6 +90,10 @@ function registerServe(control: Command): void {
     .option('--config <file>', 'JSON settings: { "network", "dnsZone", "relays": [{ "id", "endpoint": { "host", "port" } }] }')
     .option('--netmap-lifetime <duration>', 'netmap lifetime; re-signed before half of it is gone', '30m')
     .option('--poll-timeout <duration>', 'how long a long-poll is held without a change', '25s')
+    .option(
+      '--node-key-lifetime <duration>',
+      'node keys expire this long after enrolment or `rustynet rotate-keys` (e.g. 90d); expired nodes leave netmaps until they re-enrol. Default: never',
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error or silent (JSON lines on stdout)', 'info');
   addExamples(serve, [
     'rustynet control serve --listen 127.0.0.1:4242 --data /var/lib/rustynet-control',
@@ -105,6 +113,7 @@ function registerServe(control: Command): void {
       config?: string;
       netmapLifetime: string;
       pollTimeout: string;
+      nodeKeyLifetime?: string;
       logLevel: string;
     }) => {
       const database = databaseOption(opts.database);
@@ -126,6 +135,7 @@ function registerServe(control: Command): void {
         logger,
         netmapLifetimeMs: m.parseDuration(opts.netmapLifetime, '--netmap-lifetime'),
         pollTimeoutMs: m.parseDuration(opts.pollTimeout, '--poll-timeout'),
+        ...(opts.nodeKeyLifetime !== undefined && { nodeKeyLifetimeMs: m.parseDuration(opts.nodeKeyLifetime, '--node-key-lifetime') }),
         ...(opts.tlsCert !== undefined && { tlsCertFile: opts.tlsCert }),
         ...(opts.tlsKey !== undefined && { tlsKeyFile: opts.tlsKey }),
         ...(opts.insecureListen === true && { insecureListen: true }),
@@ -224,7 +234,7 @@ function registerNodes(control: Command): void {
     const now = Date.now();
     io().out(
       table(
-        ['ID', 'NAME', 'ADDRESSES', 'TAGS', 'ENDPOINTS', 'KEYS', 'UPDATED', 'STATE'],
+        ['ID', 'NAME', 'ADDRESSES', 'TAGS', 'ENDPOINTS', 'KEYS', 'UPDATED', 'KEY EXPIRES', 'STATE'],
         r.nodes.map((n) => [
           n.id,
           n.name,
@@ -233,7 +243,8 @@ function registerNodes(control: Command): void {
           n.endpoints.map((e) => `${e.host}:${e.port}`).join(',') || '-',
           n.keys.join(',') || '-',
           formatAge(n.updatedAt, now),
-          n.expired ? 'expired' : 'active',
+          n.keyExpiresAt ?? 'never',
+          n.expired ? `expired${n.expiredBy === 'key-lifetime' ? ' (key)' : ''}` : 'active',
         ]),
       ),
     );

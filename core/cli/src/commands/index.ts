@@ -19,6 +19,7 @@ import { register as lookup } from './lookup.js';
 import { register as audit } from './audit.js';
 import { register as debug } from './debug.js';
 import { register as completion } from './completion.js';
+import { register as rotateKeys } from './rotate-keys.js';
 
 /** The registration functions, in `--help` order. */
 export const commandGroups: ReadonlyArray<(program: Command) => void> = [
@@ -28,6 +29,7 @@ export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   netcheck,
   lookup,
   keygen,
+  rotateKeys,
   netmap,
   plugin,
   relay,

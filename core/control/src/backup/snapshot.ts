@@ -38,6 +38,7 @@ const COLUMNS: Record<TableName, Record<string, 'n' | 't'>> = {
     updated_at: 'n',
     expired_at: 'n',
     auth_key_id: 't',
+    key_issued_at: 'n',
   },
 };
 const TABLES: TableName[] = ['meta', 'auth_keys', 'nodes'];

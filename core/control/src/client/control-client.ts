@@ -9,6 +9,7 @@ import { RustynetError, isRustynetError, type Endpoint, type SignedNetmap, type 
 import { privateKeyFromPem } from '@rustynet/daemon';
 import { enrolSigningBytes } from '../auth/enrol-signature.js';
 import { signRequest } from '../auth/request-signature.js';
+import { rotateSigningBytes } from '../nodes/rotate-request.js';
 import { replyError, sendRequest, type HttpTarget } from './http-request.js';
 
 /** True for a transport failure (no reply) or a reply saying the instance's storage is away. */
@@ -62,9 +63,9 @@ export interface EnrolReply {
 
 /** Client of the node API. */
 export class ControlClient {
-  private readonly key: KeyObject;
-  /** This node's identity public key (raw 32 bytes, base64). */
-  readonly identityKey: string;
+  private key: KeyObject;
+  /** This node's identity public key (raw 32 bytes, base64); changes with {@link rotateKeys}. */
+  identityKey: string;
   private readonly targets: HttpTarget[];
   private current = 0;
   private readonly timeoutMs: number;
@@ -75,9 +76,7 @@ export class ControlClient {
   /** @throws RustynetError `KEY_INVALID` when the key is not an Ed25519 private key. */
   constructor(opts: ControlClientOptions) {
     this.key = privateKeyFromPem(opts.identityKeyPem);
-    // The raw key is the last 32 bytes of the SPKI DER (RFC 8410). Not via JWK export: on Node
-    // 20.20 many JWK exports next to key generation deadlocked once (see bench/lib/keys.mjs).
-    this.identityKey = createPublicKey(this.key).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+    this.identityKey = rawPublicKey(this.key);
     const urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url];
     if (urls.length === 0) throw new RustynetError('INVALID_INPUT', 'url: give at least one control-plane URL', { field: 'url' });
     this.targets = urls.map((baseUrl) => ({ baseUrl, ...(opts.ca !== undefined && { ca: opts.ca }) }));
@@ -171,6 +170,39 @@ export class ControlClient {
   }
 
   /**
+   * Rotates this node's keys: sends the new identity public key and backend public keys, signed
+   * by the current identity key, with a proof signed by the new one. On success the client signs
+   * every later request with the new key. On error it keeps the current key.
+   * @param newIdentityKeyPem the new identity private key (PKCS#8 PEM, Ed25519; never sent).
+   * @throws RustynetError `AUTH_FAILED` (`rotation-proof-invalid`, `node-expired`, `node-key-expired`,
+   *   clock), `INVALID_INPUT` (a key already used by another node), `UNKNOWN_PEER`, `KEY_INVALID`,
+   *   `TIMEOUT`, `INTERNAL` (unreachable).
+   */
+  async rotateKeys(newIdentityKeyPem: string, keys: Record<string, string>): Promise<{ version: number; nodeId: string }> {
+    const next = privateKeyFromPem(newIdentityKeyPem);
+    const newIdentityKey = rawPublicKey(next);
+    const proof = sign(null, rotateSigningBytes({ oldIdentityKey: this.identityKey, newIdentityKey, keys }), next).toString('base64');
+    const body = JSON.stringify({ newIdentityKey, keys, proof });
+    const path = '/v1/node/rotate-keys';
+    const r = await this.withFailover((target) =>
+      sendRequest(target, 'POST', path, Buffer.from(body), signRequest(this.key, this.identityKey, 'POST', path, body), this.timeoutMs),
+    );
+    if (r.status !== 200) throw replyError(r);
+    this.useIdentity(newIdentityKeyPem);
+    const reply = r.body as { version?: unknown; node?: { id?: unknown } };
+    return { version: Number(reply.version), nodeId: String(reply.node?.id) };
+  }
+
+  /**
+   * Signs later requests with another identity key (after a rotation completed elsewhere, e.g.
+   * recovered at start). @throws RustynetError `KEY_INVALID`.
+   */
+  useIdentity(identityKeyPem: string): void {
+    this.key = privateKeyFromPem(identityKeyPem);
+    this.identityKey = rawPublicKey(this.key);
+  }
+
+  /**
    * Reports this node's endpoints / backend keys / probe port; returns the version after it.
    * @throws RustynetError as {@link poll}, plus `INVALID_INPUT`.
    */
@@ -189,4 +221,10 @@ export class ControlClient {
     if (r.status !== 200) throw replyError(r);
     return Number((r.body as { version?: unknown }).version);
   }
+}
+
+/** The raw 32-byte public key of an Ed25519 private key, base64 (the last 32 bytes of the SPKI DER, RFC 8410). */
+function rawPublicKey(key: KeyObject): string {
+  // Not via JWK export: on Node 20.20 many JWK exports next to key generation deadlocked once (see bench/lib/keys.mjs).
+  return createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
 }

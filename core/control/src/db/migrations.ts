@@ -3,6 +3,7 @@
  * SQL), so the PostgreSQL dialect can reuse them. Append new migrations; never edit old ones.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { m0002NodeKeyIssued } from './migration-node-keys.js';
 
 const m0001: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -53,7 +54,10 @@ const m0001: Migration = {
 };
 
 /** All migrations by name; names sort in the order they run. */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '0001_init': m0001 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_init': m0001,
+  '0002_node_key_issued': m0002NodeKeyIssued,
+};
 
 /** A Kysely {@link MigrationProvider} over {@link MIGRATIONS} (no files to find at run time). */
 export const migrationProvider: MigrationProvider = {

@@ -61,6 +61,8 @@ export interface NodeTable {
   expired_at: number | null;
   /** Id of the auth key the node enrolled with last. */
   auth_key_id: string;
+  /** When the node last proved its keys (enrolment or rotation); NULL: `created_at`. Migration 0002. */
+  key_issued_at: number | null;
 }
 
 /** The database as Kysely types it. */

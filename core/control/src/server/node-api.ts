@@ -7,6 +7,7 @@
  * - `GET  /v1/netmap?after=<v>[&wait=<ms>][&delta=1]`  long-poll for a newer signed netmap, or
  *   with `delta=1` a signed delta from version `after` when the server still holds it (signed request)
  * - `POST /v1/node`              report endpoints / backend keys / probe port (signed request)
+ * - `POST /v1/node/rotate-keys`  new identity and backend keys, signed by the old identity (see nodes/rotate-request.ts)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RustynetError } from '@rustynet/plugin-api';
@@ -17,6 +18,7 @@ import { authFailed } from '../errors.js';
 import type { ControlNode } from '../store/types.js';
 import { NODE_BODY_LIMIT, parseJsonBody, readBody, sendError, sendJson, sendRaw } from './http-util.js';
 import { parseEnrolRequest, parseSelfUpdate } from './request-schemas.js';
+import { parseRotateKeysBody } from '../nodes/rotate-request.js';
 
 /** Longest hold a poll may ask for with `wait` (ms). */
 export const MAX_POLL_WAIT_MS = 60_000;
@@ -35,6 +37,8 @@ export function nodeView(n: ControlNode): Record<string, unknown> {
     createdAt: new Date(n.createdAt).toISOString(),
     updatedAt: new Date(n.updatedAt).toISOString(),
     expired: n.expiredAt !== null,
+    ...(n.expiredAt !== null && { expiredBy: n.expiredBy ?? 'admin' }),
+    ...(n.keyExpiresAt !== undefined && { keyExpiresAt: new Date(n.keyExpiresAt).toISOString() }),
   };
 }
 
@@ -123,6 +127,13 @@ async function handle(svc: ControlService, pollTimeout: number, req: IncomingMes
       const node = await svc.authenticateFresh(auth, 'POST', rawPath, raw);
       const upd = parseSelfUpdate(parseJsonBody(raw));
       const r = await svc.selfUpdate(node.identityKey, upd);
+      return sendJson(res, 200, { node: nodeView(r.node), version: r.version });
+    }
+    case 'POST /v1/node/rotate-keys': {
+      const auth = requestAuth(req);
+      const raw = await readBody(req, NODE_BODY_LIMIT);
+      const node = await svc.authenticateFresh(auth, 'POST', rawPath, raw);
+      const r = await svc.rotateKeys(node, parseRotateKeysBody(parseJsonBody(raw)));
       return sendJson(res, 200, { node: nodeView(r.node), version: r.version });
     }
     default:

@@ -24,6 +24,7 @@ export function nodeFromRow(r: Selectable<NodeTable>): ControlNode {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     expiredAt: r.expired_at === null ? null : Number(r.expired_at),
+    keyIssuedAt: r.key_issued_at === null ? Number(r.created_at) : Number(r.key_issued_at),
   };
 }
 

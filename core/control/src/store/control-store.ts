@@ -16,6 +16,7 @@ import { aclFromColumn, authKeyFromRow, nodeFromRow } from './codec.js';
 import { bumpVersion, takeHostIndex, type Db } from './meta.js';
 import { pickNodeName, validateNodeName } from './names.js';
 import { runTransaction } from './transaction.js';
+import { assertKeysUnused } from '../nodes/key-clash.js';
 import type { AuthKeyInfo, ControlNode, Snapshot } from './types.js';
 
 /** Prefix of every pre-auth key text. */
@@ -183,6 +184,7 @@ export class ControlStore {
         updated_at: now,
         expired_at: null,
         auth_key_id: key.id,
+        key_issued_at: now,
       };
       let created = false;
       if (existing) {
@@ -316,6 +318,34 @@ export class ControlStore {
       await trx.updateTable('nodes').set({ expired_at: now, updated_at: now }).where('id', '=', node.id).execute();
       const version = await this.bump(trx, now);
       return { node: { ...node, expiredAt: now, updatedAt: now }, version };
+    });
+  }
+
+  /**
+   * Replaces a node's identity key and backend keys (a key rotation the caller has verified:
+   * signed by the old identity, proven by the new one) and restarts its key lifetime. The id,
+   * name, addresses and tags stay. See nodes/rotate.ts.
+   * @throws RustynetError `UNKNOWN_PEER` (old identity unknown), `INVALID_INPUT` (`newIdentityKey`
+   *   or `keys.<protocol>` already used by another node), `STORAGE_FAILED`. Nothing stored on error.
+   */
+  async rotateKeys(
+    oldIdentityKey: string,
+    newIdentityKey: string,
+    keys: Record<string, string>,
+    now = Date.now(),
+  ): Promise<{ node: ControlNode; version: number }> {
+    return this.tx(async (trx) => {
+      const rows = await trx.selectFrom('nodes').selectAll().execute();
+      const node = rows.find((r) => r.identity_key === oldIdentityKey);
+      if (!node) throw unknownNode(oldIdentityKey, 'x-rustynet-node');
+      assertKeysUnused(rows.filter((r) => r.id !== node.id).map(nodeFromRow), newIdentityKey, keys);
+      await trx
+        .updateTable('nodes')
+        .set({ identity_key: newIdentityKey, keys: JSON.stringify(keys), key_issued_at: now, updated_at: now })
+        .where('id', '=', node.id)
+        .execute();
+      const version = await this.bump(trx, now);
+      return { node: await this.find(trx, node.id), version };
     });
   }
 

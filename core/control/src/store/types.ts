@@ -22,8 +22,17 @@ export interface ControlNode {
   /** Unix ms. */
   createdAt: number;
   updatedAt: number;
-  /** When an admin expired the node (it is out of netmaps until it re-enrols), or null. */
+  /**
+   * When the node expired (out of netmaps until it re-enrols), or null: set by an admin
+   * (`nodes expire`), or by the node key lifetime (then `expiredBy` is `key-lifetime`).
+   */
   expiredAt: number | null;
+  /** When the node last proved its keys (enrolment, re-enrolment, key rotation), Unix ms. */
+  keyIssuedAt: number;
+  /** When its keys expire (`keyIssuedAt` + the control plane's node key lifetime); absent without a lifetime. */
+  keyExpiresAt?: number;
+  /** Why `expiredAt` is set: `admin` (default when absent) or `key-lifetime`. */
+  expiredBy?: 'admin' | 'key-lifetime';
 }
 
 /** A pre-auth key as listed (never the key itself). */

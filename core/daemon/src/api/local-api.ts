@@ -21,6 +21,8 @@ export interface LocalApiHandlers {
   ping?: (query: { peer: string; timeoutMs?: number; directOnly?: boolean }) => Promise<unknown>;
   /** The audit log's start-up check and a check now. */
   audit?: () => Promise<unknown>;
+  /** Rotate this node's identity and backend keys (`rustynet rotate-keys`; see local/rotate-keys.ts). */
+  rotateKeys?: () => Promise<unknown>;
 }
 
 const STATUS_BY_CODE: Record<string, number> = {
@@ -62,6 +64,7 @@ async function isLiveSocket(path: string): Promise<boolean> {
  * | GET | /v1/netmap | the applied netmap |
  * | POST | /v1/ping?peer=&timeoutMs= | one diagnostic ping |
  * | GET | /v1/audit | audit log verification |
+ * | POST | /v1/rotate-keys | rotate identity and backend keys |
  * | GET | /metrics | Prometheus text format |
  *
  * Errors answer `{ "error": RustynetError.toJSON() }` with 400/409/500.
@@ -132,6 +135,7 @@ export class LocalApi {
       '/v1/netmap/reload': { method: 'POST', run: async () => send(res, 200, await this.handlers.reload()) },
       '/v1/netmap': { method: 'GET', run: async () => send(res, 200, await optional(this.handlers.netmap, 'netmap')()) },
       '/v1/audit': { method: 'GET', run: async () => send(res, 200, await optional(this.handlers.audit, 'audit')()) },
+      '/v1/rotate-keys': { method: 'POST', run: async () => send(res, 200, await optional(this.handlers.rotateKeys, 'rotate-keys')()) },
       '/v1/ping': { method: 'POST', run: async () => send(res, 200, await optional(this.handlers.ping, 'ping')(pingQuery(url))) },
       '/metrics': {
         method: 'GET',

@@ -17,6 +17,8 @@ export type AuditEventType =
   | 'dataplane.restore'
   /** The applied netmap expired with no fresher one; the daemon failed closed. */
   | 'netmap.expired'
+  /** `rustynet rotate-keys` installed new identity and backend keys (`identityKey`: the new public key). */
+  | 'keys.rotated'
   /**
    * First record of a new chain segment, written when the start-up check found the previous log
    * broken (`reason`, `brokenAt`, `previousLog`: where the broken log was moved).

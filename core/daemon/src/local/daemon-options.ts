@@ -30,4 +30,9 @@ export interface DaemonOptions {
    * `netmap.control`: `rustynetd` passes a `ControlNetmapSource` (from `@rustynet/control/client`).
    */
   netmapSource?: NetmapSource;
+  /**
+   * Serves `POST /v1/rotate-keys` (`rustynet rotate-keys`): `rustynetd` passes it with
+   * `netmap.control`. Absent: the daemon refuses with `UNSUPPORTED` (file flow; see local/rotate-keys.ts).
+   */
+  rotateKeys?: () => Promise<unknown>;
 }
