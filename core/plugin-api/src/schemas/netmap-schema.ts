@@ -106,7 +106,11 @@ const netmapSchemaDefinition = {
         type: 'object',
         additionalProperties: false,
         required: ['id', 'endpoint'],
-        properties: { id: { type: 'string', pattern: NODE_ID_PATTERN }, endpoint: endpointSchemaDefinition },
+        properties: {
+          id: { type: 'string', pattern: NODE_ID_PATTERN },
+          endpoint: endpointSchemaDefinition,
+          identityKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+        },
       },
     },
   },

@@ -40,6 +40,12 @@ export interface NetmapRelay {
   id: string;
   /** Where the relay server listens. */
   endpoint: Endpoint;
+  /**
+   * The relay's Ed25519 identity public key: raw 32 bytes in base64 (RFC 8032). When present, a
+   * node registers only if the relay proves this key by signing its challenge and its replies
+   * (docs/relay.md, "Relay identity"); absent: the relay is not authenticated (protocol v1 as before).
+   */
+  identityKey?: string;
 }
 
 /**

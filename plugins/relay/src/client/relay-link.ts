@@ -37,6 +37,7 @@ import {
 import type { DropCounters } from './drops.js';
 import type { RelayClientOptions } from './options.js';
 import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
+import { registerWithIdentity, type Exchange, type IdentityAnswer } from './identity-handshake.js';
 
 /** A registration with one relay. */
 export interface Session {
@@ -254,24 +255,20 @@ export class RelayLink {
     const cfg = this.requireConfig();
     const opts = this.deps.opts;
     const sock = await this.relaySocket(isIP(relay.endpoint.host) === 6 ? 'udp6' : 'udp4');
-    const challenge = await this.exchange<Challenge>(sock, relay.endpoint, encodeHello(), (m) => decodeChallenge(m), signal);
-    const sig = await cfg.sign(registerSignatureInput(challenge.body, cfg.nodeId, relay.id));
-    if (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_SIZE) {
-      throw new RustynetError('RELAY_FAILED', `sign() must return a ${SIGNATURE_SIZE}-byte Ed25519 signature`);
-    }
-    if (signal.aborted) throw abortError(signal.reason, 'the relay call');
-    const answer = await this.exchange<{ ok: true; keepaliveMs: number } | { ok: false; reason: number }>(
-      sock,
-      relay.endpoint,
-      encodeRegister(challenge.body, cfg.nodeId, sig),
-      (m) => {
-        const r = decodeRegistered(m);
-        if (r) return { ok: true, keepaliveMs: r.keepaliveIntervalMs };
-        const j = decodeReject(m);
-        return j === undefined || j === RejectReason.NOT_REGISTERED ? undefined : { ok: false, reason: j };
-      },
-      signal,
-    );
+    const exchange: Exchange = (msg, accept) => this.exchange(sock, relay.endpoint, msg, accept, signal);
+    const sign = async (data: Uint8Array): Promise<Uint8Array> => {
+      const sig = await cfg.sign(data);
+      if (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_SIZE) {
+        throw new RustynetError('RELAY_FAILED', `sign() must return a ${SIGNATURE_SIZE}-byte Ed25519 signature`);
+      }
+      if (signal.aborted) throw abortError(signal.reason, 'the relay call');
+      return sig;
+    };
+    // A relay with an identity key in the netmap must prove it (identity-handshake.ts).
+    const answer =
+      relay.identityKey !== undefined
+        ? (await registerWithIdentity(relay, cfg.nodeId, sign, exchange)).answer
+        : await this.registerPlain(relay, cfg.nodeId, sign, exchange);
     if (!answer.ok) {
       const name = rejectReasonName(answer.reason);
       const why = DEFINITE_REFUSALS[name as RejectReasonName];
@@ -285,6 +282,23 @@ export class RelayLink {
     }
     const keepaliveMs = Math.max(100, Math.min(opts.keepaliveIntervalMs, answer.keepaliveMs || opts.keepaliveIntervalMs));
     return { relay, socket: sock, keepaliveMs, lastHeard: Date.now() };
+  }
+
+  /** Protocol v1 registration (a relay without an identity key): HELLO, CHALLENGE, REGISTER, REGISTERED / REJECT. */
+  private async registerPlain(
+    relay: NetmapRelay,
+    nodeId: NodeId,
+    sign: (d: Uint8Array) => Promise<Uint8Array>,
+    exchange: Exchange,
+  ): Promise<IdentityAnswer> {
+    const challenge = await exchange<Challenge>(encodeHello(), (m) => decodeChallenge(m));
+    const sig = await sign(registerSignatureInput(challenge.body, nodeId, relay.id));
+    return exchange<IdentityAnswer>(encodeRegister(challenge.body, nodeId, sig), (m) => {
+      const r = decodeRegistered(m);
+      if (r) return { ok: true, keepaliveMs: r.keepaliveIntervalMs };
+      const j = decodeReject(m);
+      return j === undefined || j === RejectReason.NOT_REGISTERED ? undefined : { ok: false, reason: j };
+    });
   }
 
   /**

@@ -19,6 +19,7 @@ import {
 } from '@rustynet/plugin-api';
 import { parseStrictJson } from '@rustynet/plugin-kit';
 import { checkBufferSize, checkEndpoint, deriveRelayId } from './server-options.js';
+import { checkNetmapRelayKey, loadOrCreateRelayIdentity, type RelayIdentityKey } from './identity-key-file.js';
 import { DROP_REASONS, RelayCore, parseIdentityKeys, resolveLimits, type RelayCounters, type RelayLimits } from './core.js';
 
 /** Largest netmap file the relay server reads, in bytes (the daemon's default limit, 16 MiB). */
@@ -62,6 +63,12 @@ export interface RelayServerOptions {
   logger?: Logger;
   /** Time source in ms; default `Date.now`. Tests inject a manual clock. */
   now?: () => number;
+  /**
+   * The relay's Ed25519 identity key file (PKCS#8 PEM, 0600), created on first start (relay
+   * identity, docs/relay.md). Without it the relay has no identity: nodes whose netmap lists a
+   * key for it refuse it.
+   */
+  identityKeyFile?: string;
   /** Session sweep period (ms). Default min(1000, sessionTimeoutMs / 2); 0 disables (tests call `sweep()`). */
   sweepIntervalMs?: number;
 }
@@ -80,6 +87,8 @@ export interface RelayServerStats extends RelayCounters {
   netmapVersion: number | null;
   /** Failed netmap re-reads (the last good map stays until it expires). */
   netmapRejections: number;
+  /** The relay's identity public key (raw 32 bytes, base64), once started with `identityKeyFile`; else null. */
+  identityKey: string | null;
 }
 
 /** A relay server instance. */
@@ -151,6 +160,10 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
   if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs < 0) throw invalidInput('sweepIntervalMs', 'must be an integer >= 0 (ms)');
   const now = opts.now ?? Date.now;
   const logger = (opts.logger ?? noopLogger).child({ component: 'relay-server' });
+  if (opts.identityKeyFile !== undefined && (typeof opts.identityKeyFile !== 'string' || opts.identityKeyFile === '')) {
+    throw invalidInput('identityKeyFile', 'must be a path');
+  }
+  let identity: RelayIdentityKey | undefined;
 
   let core: RelayCore | undefined;
   let relayId = opts.relayId ?? '';
@@ -217,6 +230,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     if (!src) throw new RustynetError('UNSUPPORTED', 'this relay server has no netmap source');
     try {
       const { netmap, keys } = await loadNetmap();
+      checkNetmapRelayKey(netmap, relayId, identity, logger);
       if (netmapVersion !== null && netmap.version < netmapVersion) {
         throw new RustynetError('NETMAP_REPLAYED', `netmap version ${netmap.version} is older than ${netmapVersion}`);
       }
@@ -239,9 +253,14 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     async start(): Promise<Endpoint> {
       if (socket) throw new RustynetError('ALREADY_RUNNING', 'relay server already running');
       let keys: Readonly<Record<string, string>>;
+      if (opts.identityKeyFile !== undefined) {
+        identity = await loadOrCreateRelayIdentity(opts.identityKeyFile);
+        logger.info({ identityKey: identity.publicKey, created: identity.created }, 'relay identity key');
+      }
       if (src) {
         const loaded = await loadNetmap();
         relayId = deriveRelayId(loaded.netmap, listen, opts.relayId);
+        checkNetmapRelayKey(loaded.netmap, relayId, identity, logger);
         keys = loaded.keys;
         netmapVersion = loaded.netmap.version;
         netmapExpiresAt = Date.parse(loaded.netmap.expiresAt);
@@ -256,6 +275,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         identityKeys: keys,
         limits,
         now,
+        ...(identity && { identityKey: identity.privateKey }),
         send: (msg, port, address, done) => sock.send(msg, port, address, done),
       });
       await new Promise<void>((resolve, reject) => {
@@ -361,6 +381,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         sendBufferSize: grantedSend,
         netmapVersion,
         netmapRejections,
+        identityKey: identity?.publicKey ?? null,
       };
     },
 
