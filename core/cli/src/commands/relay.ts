@@ -29,6 +29,7 @@ interface RelayServerLike {
     recvBufferSize: number | null;
     sendBufferSize: number | null;
     netmapVersion: number | null;
+    identityKey?: string | null;
   };
 }
 interface RelayModuleLike {
@@ -46,6 +47,7 @@ interface RelayModuleLike {
     sendBufferSize?: number;
     logger?: Logger;
     metrics?: Metrics;
+    identityKeyFile?: string;
   }): RelayServerLike;
 }
 
@@ -119,6 +121,7 @@ interface ServeOptions {
   bytesPerSecond?: number;
   socketBuffer?: number;
   metricsListen?: string;
+  identityKey?: string;
   verbose?: boolean;
   json?: boolean;
 }
@@ -151,11 +154,16 @@ export function register(program: Command): void {
       '--metrics-listen <addr:port>',
       'serve GET /metrics (relay_server_* and process metrics), /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9470',
     )
+    .option(
+      '--identity-key <file>',
+      "the relay's Ed25519 identity key (PKCS#8 PEM, 0600), created when missing; its public key is printed for the netmap's relays[].identityKey",
+    )
     .option('-v, --verbose', 'debug logging');
   addJsonOption(serve);
   addExamples(serve, [
     'rustynet relay serve --listen 198.18.0.10:3478 --netmap /etc/rustynet/netmap.json --control-plane-key "$(cat cp.pub)"',
     'rustynet relay serve --listen [::]:3478 --netmap ./netmap.json --control-plane-key ./control-plane.pub --relay-id relay-1',
+    'rustynet relay serve --listen 198.18.0.10:3478 --netmap ./netmap.json --control-plane-key ./cp.pub --identity-key /var/lib/rustynet-relay/identity.key',
   ]);
   serve.action(async (opts: ServeOptions) => {
     const listen = parseListen(opts.listen);
@@ -187,6 +195,7 @@ export function register(program: Command): void {
       limits,
       ...(opts.socketBuffer !== undefined && { recvBufferSize: opts.socketBuffer, sendBufferSize: opts.socketBuffer }),
       logger: stderrLogger(opts.verbose ? 'debug' : 'info'),
+      ...(opts.identityKey !== undefined && { identityKeyFile: opts.identityKey }),
       ...(metrics && { metrics }),
     });
     let serving = false;
@@ -238,12 +247,19 @@ export function register(program: Command): void {
           relayId: st.relayId,
           allowedNodes: st.allowedNodes,
           netmapVersion: st.netmapVersion,
+          identityKey: st.identityKey ?? null,
           metrics: ops?.address ?? null,
         });
-      else
+      else {
+        cliIo.err(
+          st.identityKey
+            ? `rustynet relay: identity key ${st.identityKey} (list it as relays[].identityKey in the netmap)\n`
+            : 'rustynet relay: no --identity-key: nodes cannot authenticate this relay (see docs/relay.md, Relay identity)\n',
+        );
         cliIo.err(
           `rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})${ops ? `, metrics on http://${ops.address.host}:${ops.address.port}/metrics` : ''}\n`,
         );
+      }
       await done;
       const end = server.stats();
       cliIo.err(`rustynet relay: forwarded ${end.packetsForwarded} datagrams (${end.bytesForwarded} bytes)\n`);
