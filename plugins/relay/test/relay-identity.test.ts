@@ -10,7 +10,15 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRustynetError, type RelayPlugin, type RustynetError } from '@rustynet/plugin-api';
-import { RelayCore, createPlugin, createRelayServer, identity, loadOrCreateRelayIdentity, protocol, type RelayServer } from '../src/index.js';
+import {
+  RelayCore,
+  createPlugin,
+  createRelayServer,
+  identity,
+  loadOrCreateRelayIdentity,
+  protocol,
+  type RelayServer,
+} from '../src/index.js';
 import { RecordingLogger, makeContext, makeKey, udpSocket, type TestKey } from './helpers.js';
 
 const RELAY_ID = 'relay-1';
@@ -121,7 +129,12 @@ describe('relay identity', () => {
       err = await rejection(loadOrCreateRelayIdentity(file));
       expect(err.message).to.include('larger than');
       // a bad key file stops the server's start; nothing is bound
-      const s = createRelayServer({ listen: { host: '127.0.0.1', port: 0 }, relayId: RELAY_ID, identityKeys: allowlist, identityKeyFile: file });
+      const s = createRelayServer({
+        listen: { host: '127.0.0.1', port: 0 },
+        relayId: RELAY_ID,
+        identityKeys: allowlist,
+        identityKeyFile: file,
+      });
       expect((await rejection(s.start())).code).to.equal('INVALID_INPUT');
       expect(s.address()).to.equal(null);
     });
@@ -150,9 +163,13 @@ describe('relay identity', () => {
       const { s: forger, endpoint } = await server(join(dir, 'forger.key'));
       const real = await loadOrCreateRelayIdentity(join(dir, 'real.key'));
       const { p } = plugin();
-      const err = await rejection(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint, identityKey: real.publicKey }], sign: keys.a.sign }));
+      const err = await rejection(
+        p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint, identityKey: real.publicKey }], sign: keys.a.sign }),
+      );
       expect(err.code).to.equal('RELAY_FAILED');
-      expect(err.message).to.match(/^relay relay-1 \(127\.0\.0\.1:\d+\) failed its identity check: its CHALLENGE signature does not verify/);
+      expect(err.message).to.match(
+        /^relay relay-1 \(127\.0\.0\.1:\d+\) failed its identity check: its CHALLENGE signature does not verify/,
+      );
       expect(err.details).to.include({ relay: RELAY_ID, node: 'a', reason: 'RELAY_IDENTITY', definite: true });
       const st = forger.stats();
       expect(st.registrations).to.equal(0);
@@ -164,7 +181,9 @@ describe('relay identity', () => {
       const { endpoint } = await server(undefined);
       const real = await loadOrCreateRelayIdentity(join(dir, 'real.key'));
       const { p } = plugin();
-      const err = await rejection(p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint, identityKey: real.publicKey }], sign: keys.a.sign }));
+      const err = await rejection(
+        p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint, identityKey: real.publicKey }], sign: keys.a.sign }),
+      );
       expect(err.details).to.include({ reason: 'RELAY_IDENTITY' });
       expect(err.message).to.include('unsigned CHALLENGE');
     });
@@ -178,11 +197,15 @@ describe('relay identity', () => {
       };
       const proxy = await editingProxy(endpoint, flipLast(identity.IdentityMessageType.REGISTERED_ID));
       closers.push(proxy.close);
-      let err = await rejection(plugin().p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy.endpoint, identityKey }], sign: keys.a.sign }));
+      let err = await rejection(
+        plugin().p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy.endpoint, identityKey }], sign: keys.a.sign }),
+      );
       expect(err.message).to.include('REGISTERED signature does not verify');
       const proxy2 = await editingProxy(endpoint, flipLast(identity.IdentityMessageType.REJECT_ID));
       closers.push(proxy2.close);
-      err = await rejection(plugin().p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy2.endpoint, identityKey }], sign: keys.b.sign }));
+      err = await rejection(
+        plugin().p.start({ nodeId: 'a', relays: [{ id: RELAY_ID, endpoint: proxy2.endpoint, identityKey }], sign: keys.b.sign }),
+      );
       expect(err.message).to.include('REJECT signature does not verify');
     });
 
@@ -241,12 +264,16 @@ describe('relay identity', () => {
       expect(sent[0].length).to.equal(identity.CHALLENGE_ID_SIZE);
       const c = identity.decodeChallengeId(sent[0])!;
       const pub = identity.parseRelayIdentityKey(identity.publicKeyB64(key));
-      expect(identity.verifySignature(identity.challengeSignatureInput(nonce, c.challenge.body, RELAY_ID), pub, c.signature)).to.equal(true);
+      expect(identity.verifySignature(identity.challengeSignatureInput(nonce, c.challenge.body, RELAY_ID), pub, c.signature)).to.equal(
+        true,
+      );
       // bound to the client nonce and the relay id
-      expect(identity.verifySignature(identity.challengeSignatureInput(Buffer.alloc(32), c.challenge.body, RELAY_ID), pub, c.signature)).to.equal(
+      expect(
+        identity.verifySignature(identity.challengeSignatureInput(Buffer.alloc(32), c.challenge.body, RELAY_ID), pub, c.signature),
+      ).to.equal(false);
+      expect(identity.verifySignature(identity.challengeSignatureInput(nonce, c.challenge.body, 'relay-2'), pub, c.signature)).to.equal(
         false,
       );
-      expect(identity.verifySignature(identity.challengeSignatureInput(nonce, c.challenge.body, 'relay-2'), pub, c.signature)).to.equal(false);
     });
 
     it('limits signed challenges per second (sign_rate_limited); never amplifies', () => {

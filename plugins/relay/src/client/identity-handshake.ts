@@ -81,7 +81,9 @@ export async function registerWithIdentity(
     if (r !== undefined) {
       const type = r.type === 'registered' ? IdentityMessageType.REGISTERED_ID : IdentityMessageType.REJECT_ID;
       if (!verifySignature(replySignatureInput(type, body, nodeId, relay.id, r.fields), key, r.signature)) {
-        return { bad: `its ${r.type === 'registered' ? 'REGISTERED' : 'REJECT'} signature does not verify against the netmap's identityKey` };
+        return {
+          bad: `its ${r.type === 'registered' ? 'REGISTERED' : 'REJECT'} signature does not verify against the netmap's identityKey`,
+        };
       }
       return { value: r.type === 'registered' ? { ok: true, keepaliveMs: r.keepaliveIntervalMs } : { ok: false, reason: r.reason } };
     }

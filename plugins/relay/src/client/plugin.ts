@@ -104,7 +104,11 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     validateStartConfig(config);
     const cfg: RelayStartConfig = {
       nodeId: config.nodeId,
-      relays: config.relays.map((r) => ({ id: r.id, endpoint: { ...r.endpoint }, ...(r.identityKey !== undefined && { identityKey: r.identityKey }) })),
+      relays: config.relays.map((r) => ({
+        id: r.id,
+        endpoint: { ...r.endpoint },
+        ...(r.identityKey !== undefined && { identityKey: r.identityKey }),
+      })),
       sign: config.sign.bind(config),
     };
     this.link.begin(cfg);

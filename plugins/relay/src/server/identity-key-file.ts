@@ -65,7 +65,11 @@ export async function loadOrCreateRelayIdentity(file: string): Promise<RelayIden
 function fsError(file: string, err: unknown): RustynetError {
   const e = err as NodeJS.ErrnoException;
   const code = e.code === 'EACCES' || e.code === 'EPERM' ? 'PERMISSION_DENIED' : 'INVALID_INPUT';
-  return new RustynetError(code, `identityKeyFile ${file}: ${e.message}`, { cause: err, field: 'identityKeyFile', details: { errno: e.code } });
+  return new RustynetError(code, `identityKeyFile ${file}: ${e.message}`, {
+    cause: err,
+    field: 'identityKeyFile',
+    details: { errno: e.code },
+  });
 }
 
 /**
