@@ -14,6 +14,7 @@ import {
   decodeChallenge,
   decodeRegistered,
   decodeReject,
+  encodeHello,
   encodeRegister,
   registerSignatureInput,
   type Challenge,
@@ -94,4 +95,24 @@ export async function registerWithIdentity(
   });
   if ('bad' in a) throw identityRefusal(relay, nodeId, a.bad);
   return { answer: a.value, signature };
+}
+
+/**
+ * Protocol v1 registration with a relay the netmap lists without an identity key: HELLO,
+ * CHALLENGE, REGISTER, REGISTERED / REJECT (unauthenticated relay).
+ */
+export async function registerWithoutIdentity(
+  relay: NetmapRelay,
+  nodeId: NodeId,
+  sign: (data: Uint8Array) => Promise<Uint8Array>,
+  exchange: Exchange,
+): Promise<IdentityAnswer> {
+  const challenge = await exchange<Challenge>(encodeHello(), (m) => decodeChallenge(m));
+  const sig = await sign(registerSignatureInput(challenge.body, nodeId, relay.id));
+  return exchange<IdentityAnswer>(encodeRegister(challenge.body, nodeId, sig), (m) => {
+    const r = decodeRegistered(m);
+    if (r) return { ok: true, keepaliveMs: r.keepaliveIntervalMs };
+    const j = decodeReject(m);
+    return j === undefined || j === RejectReason.NOT_REGISTERED ? undefined : { ok: false, reason: j };
+  });
 }

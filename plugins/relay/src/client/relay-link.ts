@@ -22,22 +22,16 @@ import {
   PROTOCOL_VERSION,
   RejectReason,
   SIGNATURE_SIZE,
-  decodeChallenge,
   decodeData,
   decodeKeepalive,
-  decodeRegistered,
   decodeReject,
-  encodeHello,
   encodeKeepalive,
-  encodeRegister,
-  registerSignatureInput,
-  type Challenge,
   type RejectReasonName,
 } from '../protocol.js';
 import type { DropCounters } from './drops.js';
 import type { RelayClientOptions } from './options.js';
 import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
-import { registerWithIdentity, type Exchange, type IdentityAnswer } from './identity-handshake.js';
+import { registerWithIdentity, registerWithoutIdentity, type Exchange } from './identity-handshake.js';
 
 /** A registration with one relay. */
 export interface Session {
@@ -268,7 +262,7 @@ export class RelayLink {
     const answer =
       relay.identityKey !== undefined
         ? (await registerWithIdentity(relay, cfg.nodeId, sign, exchange)).answer
-        : await this.registerPlain(relay, cfg.nodeId, sign, exchange);
+        : await registerWithoutIdentity(relay, cfg.nodeId, sign, exchange);
     if (!answer.ok) {
       const name = rejectReasonName(answer.reason);
       const why = DEFINITE_REFUSALS[name as RejectReasonName];
@@ -282,23 +276,6 @@ export class RelayLink {
     }
     const keepaliveMs = Math.max(100, Math.min(opts.keepaliveIntervalMs, answer.keepaliveMs || opts.keepaliveIntervalMs));
     return { relay, socket: sock, keepaliveMs, lastHeard: Date.now() };
-  }
-
-  /** Protocol v1 registration (a relay without an identity key): HELLO, CHALLENGE, REGISTER, REGISTERED / REJECT. */
-  private async registerPlain(
-    relay: NetmapRelay,
-    nodeId: NodeId,
-    sign: (d: Uint8Array) => Promise<Uint8Array>,
-    exchange: Exchange,
-  ): Promise<IdentityAnswer> {
-    const challenge = await exchange<Challenge>(encodeHello(), (m) => decodeChallenge(m));
-    const sig = await sign(registerSignatureInput(challenge.body, nodeId, relay.id));
-    return exchange<IdentityAnswer>(encodeRegister(challenge.body, nodeId, sig), (m) => {
-      const r = decodeRegistered(m);
-      if (r) return { ok: true, keepaliveMs: r.keepaliveIntervalMs };
-      const j = decodeReject(m);
-      return j === undefined || j === RejectReason.NOT_REGISTERED ? undefined : { ok: false, reason: j };
-    });
   }
 
   /**

@@ -28,7 +28,7 @@ import {
 import { IdentityMessageType, challengeSignatureInput, decodeHelloId, encodeChallengeId, signReply } from '../identity.js';
 import { TokenBucket } from '../token-bucket.js';
 import { parseIdentityKeys } from './identity-keys.js';
-import { resolveLimits, zeroDrops, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
+import { resolveLimits, zeroCounters, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
 
 export { parseIdentityKeys } from './identity-keys.js';
 export { DEFAULT_RELAY_LIMITS, DROP_REASONS, resolveLimits, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
@@ -116,20 +116,7 @@ export class RelayCore {
       throw invalidInput('identityKey', 'must be an Ed25519 private key');
     }
     this.identity = opts.identityKey;
-    this.c = {
-      sessions: 0,
-      nodes: 0,
-      packetsIn: 0,
-      bytesIn: 0,
-      packetsOut: 0,
-      bytesOut: 0,
-      packetsForwarded: 0,
-      bytesForwarded: 0,
-      registrations: 0,
-      unvalidatedBytesIn: 0,
-      unvalidatedBytesOut: 0,
-      drops: zeroDrops(),
-    };
+    this.c = zeroCounters();
     this.sendDone = (err) => {
       if (err) this.c.drops.send_failed++;
     };

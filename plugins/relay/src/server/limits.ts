@@ -137,6 +137,12 @@ export function resolveLimits(partial: Partial<RelayLimits> | undefined): RelayL
   return l;
 }
 
+/** Relay counters, all zero. */
+export function zeroCounters(): RelayCounters {
+  const c = { sessions: 0, nodes: 0, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, packetsForwarded: 0, bytesForwarded: 0 };
+  return { ...c, registrations: 0, unvalidatedBytesIn: 0, unvalidatedBytesOut: 0, drops: zeroDrops() };
+}
+
 /** Drop counters, all zero. */
 export function zeroDrops(): Record<DropReason, number> {
   return Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;

@@ -21,6 +21,7 @@ import { parseStrictJson } from '@rustynet/plugin-kit';
 import { checkBufferSize, checkEndpoint, deriveRelayId } from './server-options.js';
 import { checkNetmapRelayKey, loadOrCreateRelayIdentity, type RelayIdentityKey } from './identity-key-file.js';
 import { DROP_REASONS, RelayCore, parseIdentityKeys, resolveLimits, type RelayCounters, type RelayLimits } from './core.js';
+import { zeroCounters } from './limits.js';
 
 /** Largest netmap file the relay server reads, in bytes (the daemon's default limit, 16 MiB). */
 const NETMAP_MAX_BYTES = 16 * 1024 * 1024;
@@ -356,22 +357,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
 
     stats(): RelayServerStats {
       flushMetrics();
-      const c =
-        core?.counters() ??
-        ({
-          sessions: 0,
-          nodes: 0,
-          packetsIn: 0,
-          bytesIn: 0,
-          packetsOut: 0,
-          bytesOut: 0,
-          packetsForwarded: 0,
-          bytesForwarded: 0,
-          registrations: 0,
-          unvalidatedBytesIn: 0,
-          unvalidatedBytesOut: 0,
-          drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])),
-        } as RelayCounters);
+      const c = core?.counters() ?? zeroCounters();
       return {
         ...c,
         relayId,
