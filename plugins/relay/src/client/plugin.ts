@@ -70,7 +70,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       registrations: context.metrics.counter('relay_client_registrations_total', 'Registrations with a relay server', ['relay']),
       refusals: context.metrics.counter(
         'relay_client_refusals_total',
-        'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE)',
+        'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE) or relays that failed their identity check (RELAY_IDENTITY)',
         ['relay', 'reason'],
       ),
       paths: this.paths,
