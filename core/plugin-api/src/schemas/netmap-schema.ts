@@ -110,6 +110,7 @@ const netmapSchemaDefinition = {
           id: { type: 'string', pattern: NODE_ID_PATTERN },
           endpoint: endpointSchemaDefinition,
           identityKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+          tlsPort: { type: 'integer', minimum: 1, maximum: 65535 },
         },
       },
     },

@@ -46,6 +46,11 @@ export interface NetmapRelay {
    * (docs/relay.md, "Relay identity"); absent: the relay is not authenticated (protocol v1 as before).
    */
   identityKey?: string;
+  /**
+   * TCP port of the relay's TLS carrier on `endpoint.host` (default 443), used when UDP to every
+   * relay fails; only for a relay with an `identityKey` (its TLS certificate is pinned to it).
+   */
+  tlsPort?: number;
 }
 
 /**

@@ -108,6 +108,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
         id: r.id,
         endpoint: { ...r.endpoint },
         ...(r.identityKey !== undefined && { identityKey: r.identityKey }),
+        ...(r.tlsPort !== undefined && { tlsPort: r.tlsPort }),
       })),
       sign: config.sign.bind(config),
     };
@@ -247,6 +248,9 @@ function validateStartConfig(config: RelayStartConfig): void {
     if (ids.has(r.id)) throw invalidInput(`relays[${i}].id`, `duplicate relay id "${r.id}"`);
     ids.add(r.id);
     checkEndpoint(r.endpoint, `relays[${i}].endpoint`);
+    if (r.tlsPort !== undefined && (!Number.isInteger(r.tlsPort) || r.tlsPort < 1 || r.tlsPort > 65535)) {
+      throw invalidInput(`relays[${i}].tlsPort`, 'must be an integer 1..65535');
+    }
     if (r.identityKey !== undefined) {
       try {
         parseRelayIdentityKey(r.identityKey);

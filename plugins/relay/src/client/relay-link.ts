@@ -31,6 +31,7 @@ import {
 import type { DropCounters } from './drops.js';
 import type { RelayClientOptions } from './options.js';
 import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
+import { TlsFallback } from './tls-fallback.js';
 import { registerWithIdentity, registerWithoutIdentity, type Exchange } from './identity-handshake.js';
 
 /** A registration with one relay. */
@@ -114,7 +115,11 @@ export class RelayLink {
   serving = false;
   private seq = 0;
 
-  constructor(private readonly deps: RelayLinkDeps) {}
+  private readonly tls: TlsFallback;
+
+  constructor(private readonly deps: RelayLinkDeps) {
+    this.tls = new TlsFallback(deps.log);
+  }
 
   /** Starts a run with `config` (already validated). */
   begin(config: RelayStartConfig): void {
@@ -140,7 +145,7 @@ export class RelayLink {
     clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
     this.session = undefined;
-    const closing: Promise<void>[] = [];
+    const closing: Promise<void>[] = [this.tls.closeAll()];
     for (const s of this.sockets.values()) closing.push(new Promise((r) => s.close(() => r())));
     this.sockets.clear();
     await Promise.all(closing);
@@ -299,15 +304,26 @@ export class RelayLink {
     const refusedNow = new Map<string, RustynetError>();
     for (;;) {
       let refusedThisRound = false;
-      for (const relay of relays) {
+      // UDP to every relay first; only when all failed, the relays' TLS carriers (tls-fallback.ts).
+      const attempts = [
+        ...relays.map((r) => ({ relay: r, tls: false })),
+        ...TlsFallback.candidates(relays).map((r) => ({ relay: r, tls: true })),
+      ];
+      for (const { relay, tls } of attempts) {
         if (signal.aborted) throw lastErr instanceof Error ? lastErr : abortError(signal.reason, 'the relay call');
         if (mode === 'start' && refusedNow.has(relay.id)) continue;
         try {
-          const s = await this.registerOnce(relay, signal);
+          const via = tls ? await this.tls.route(relay) : relay;
+          const s = await this.registerOnce(via, signal).catch((e: unknown) => {
+            throw (tls && this.tls.refusal(relay, this.requireConfig().nodeId)) || e;
+          });
           this.session = s;
           this.refused.clear();
           this.deps.registrations.inc({ relay: relay.id });
-          log.info({ relay: relay.id, endpoint: relay.endpoint, keepaliveMs: s.keepaliveMs }, 'registered with relay');
+          log.info(
+            { relay: relay.id, endpoint: relay.endpoint, carrier: tls ? 'tls' : 'udp', keepaliveMs: s.keepaliveMs },
+            'registered with relay',
+          );
           this.armKeepalive(s);
           return;
         } catch (err) {

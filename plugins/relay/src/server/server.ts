@@ -22,6 +22,7 @@ import { checkBufferSize, checkEndpoint, deriveRelayId } from './server-options.
 import { checkNetmapRelayKey, loadOrCreateRelayIdentity, type RelayIdentityKey } from './identity-key-file.js';
 import { DROP_REASONS, RelayCore, parseIdentityKeys, resolveLimits, type RelayCounters, type RelayLimits } from './core.js';
 import { zeroCounters } from './limits.js';
+import { TLS_ADDRESS_PREFIX, startTlsCarrier, type TlsCarrierServer } from '../carrier/tls-server.js';
 
 /** Largest netmap file the relay server reads, in bytes (the daemon's default limit, 16 MiB). */
 const NETMAP_MAX_BYTES = 16 * 1024 * 1024;
@@ -70,6 +71,8 @@ export interface RelayServerOptions {
    * key for it refuse it.
    */
   identityKeyFile?: string;
+  /** Also accept relayed traffic over TLS on TCP here (the TLS carrier, docs/relay.md); needs `identityKeyFile`. */
+  tlsListen?: Endpoint;
   /** Session sweep period (ms). Default min(1000, sessionTimeoutMs / 2); 0 disables (tests call `sweep()`). */
   sweepIntervalMs?: number;
 }
@@ -90,6 +93,8 @@ export interface RelayServerStats extends RelayCounters {
   netmapRejections: number;
   /** The relay's identity public key (raw 32 bytes, base64), once started with `identityKeyFile`; else null. */
   identityKey: string | null;
+  /** The TLS carrier's bound endpoint and open connections, when it runs. */
+  tls: { listen: Endpoint; connections: number; protocolErrors: number } | null;
 }
 
 /** A relay server instance. */
@@ -165,6 +170,10 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     throw invalidInput('identityKeyFile', 'must be a path');
   }
   let identity: RelayIdentityKey | undefined;
+  const tlsListen = opts.tlsListen === undefined ? undefined : checkEndpoint(opts.tlsListen, 'tlsListen');
+  if (tlsListen && opts.identityKeyFile === undefined)
+    throw invalidInput('tlsListen', 'needs identityKeyFile (the certificate is the relay identity)');
+  let tls: { carrier: TlsCarrierServer; endpoint: Endpoint } | undefined;
 
   let core: RelayCore | undefined;
   let relayId = opts.relayId ?? '';
@@ -277,7 +286,8 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         limits,
         now,
         ...(identity && { identityKey: identity.privateKey }),
-        send: (msg, port, address, done) => sock.send(msg, port, address, done),
+        send: (msg, port, address, done) =>
+          address.startsWith(TLS_ADDRESS_PREFIX) ? tls?.carrier.send(msg, port, address, done) : sock.send(msg, port, address, done),
       });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException): void => {
@@ -303,6 +313,21 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         grantedSend = sock.getSendBufferSize();
       } catch {
         /* not available on every platform */
+      }
+      if (tlsListen && identity && opts.identityKeyFile) {
+        try {
+          tls = await startTlsCarrier({
+            listen: tlsListen,
+            keyFile: opts.identityKeyFile,
+            keyPem: identity.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+            relayId,
+            logger,
+            onDatagram: (m, a, p) => c.onDatagram(m, a, p),
+          });
+        } catch (err) {
+          sock.close();
+          throw err;
+        }
       }
       socket = sock;
       core = c;
@@ -339,7 +364,14 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         );
       }
       logger.info(
-        { relayId, listen: bound, recvBufferSize: grantedRecv, sendBufferSize: grantedSend, allowedNodes: c.allowedNodes() },
+        {
+          relayId,
+          listen: bound,
+          tls: tls?.endpoint ?? null,
+          recvBufferSize: grantedRecv,
+          sendBufferSize: grantedSend,
+          allowedNodes: c.allowedNodes(),
+        },
         'relay server listening',
       );
       return bound;
@@ -352,6 +384,8 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
       socket = undefined;
       bound = null;
       flushMetrics();
+      await tls?.carrier.stop();
+      tls = undefined;
       if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()));
     },
 
@@ -368,6 +402,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         netmapVersion,
         netmapRejections,
         identityKey: identity?.publicKey ?? null,
+        tls: tls ? { listen: tls.endpoint, connections: tls.carrier.connections(), protocolErrors: tls.carrier.protocolErrors } : null,
       };
     },
 
