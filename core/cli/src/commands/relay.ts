@@ -30,6 +30,7 @@ interface RelayServerLike {
     sendBufferSize: number | null;
     netmapVersion: number | null;
     identityKey?: string | null;
+    tls?: { listen: Endpoint } | null;
   };
 }
 interface RelayModuleLike {
@@ -48,6 +49,7 @@ interface RelayModuleLike {
     logger?: Logger;
     metrics?: Metrics;
     identityKeyFile?: string;
+    tlsListen?: Endpoint;
   }): RelayServerLike;
 }
 
@@ -122,6 +124,8 @@ interface ServeOptions {
   socketBuffer?: number;
   metricsListen?: string;
   identityKey?: string;
+  tlsListen?: string;
+  tls?: boolean;
   verbose?: boolean;
   json?: boolean;
 }
@@ -158,6 +162,11 @@ export function register(program: Command): void {
       '--identity-key <file>',
       "the relay's Ed25519 identity key (PKCS#8 PEM, 0600), created when missing; its public key is printed for the netmap's relays[].identityKey",
     )
+    .option(
+      '--tls-listen <addr:port>',
+      'also accept relayed traffic over TLS on TCP here (the TLS carrier; needs --identity-key; default: the --listen address, port 443)',
+    )
+    .option('--no-tls', 'no TLS carrier even with --identity-key')
     .option('-v, --verbose', 'debug logging');
   addJsonOption(serve);
   addExamples(serve, [
@@ -167,6 +176,13 @@ export function register(program: Command): void {
   ]);
   serve.action(async (opts: ServeOptions) => {
     const listen = parseListen(opts.listen);
+    if (opts.tlsListen !== undefined && opts.identityKey === undefined) throw invalidInput('--tls-listen', 'needs --identity-key');
+    const tlsListen =
+      opts.tls === false || opts.identityKey === undefined
+        ? undefined
+        : opts.tlsListen !== undefined
+          ? parseListen(opts.tlsListen, '--tls-listen')
+          : { host: listen.host, port: 443 };
     const metricsListen = opts.metricsListen === undefined ? undefined : parseListen(opts.metricsListen, '--metrics-listen');
     let cpKey = opts.controlPlaneKey.trim();
     if (!/^[A-Za-z0-9+/]{43}=$/.test(cpKey)) {
@@ -196,6 +212,7 @@ export function register(program: Command): void {
       ...(opts.socketBuffer !== undefined && { recvBufferSize: opts.socketBuffer, sendBufferSize: opts.socketBuffer }),
       logger: stderrLogger(opts.verbose ? 'debug' : 'info'),
       ...(opts.identityKey !== undefined && { identityKeyFile: opts.identityKey }),
+      ...(tlsListen !== undefined && { tlsListen }),
       ...(metrics && { metrics }),
     });
     let serving = false;
@@ -248,6 +265,7 @@ export function register(program: Command): void {
           allowedNodes: st.allowedNodes,
           netmapVersion: st.netmapVersion,
           identityKey: st.identityKey ?? null,
+          tls: st.tls?.listen ?? null,
           metrics: ops?.address ?? null,
         });
       else {
@@ -256,6 +274,7 @@ export function register(program: Command): void {
             ? `rustynet relay: identity key ${st.identityKey} (list it as relays[].identityKey in the netmap)\n`
             : 'rustynet relay: no --identity-key: nodes cannot authenticate this relay (see docs/relay.md, Relay identity)\n',
         );
+        if (st.tls) cliIo.err(`rustynet relay: TLS carrier on ${st.tls.listen.host}:${st.tls.listen.port}/tcp\n`);
         cliIo.err(
           `rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})${ops ? `, metrics on http://${ops.address.host}:${ops.address.port}/metrics` : ''}\n`,
         );
