@@ -12,6 +12,10 @@
 //                (Mesh.blockDirect); once both daemons report `relay` and a ping passes, the
 //                same iperf3 run; then the block is removed and the bench waits for `direct`;
 //   3. underlay: plain iperf3 between the underlay addresses (no tunnel): the raw reference.
+// After the rounds, the TLS carrier (docs/relay.md): UDP from a and b to the relay is dropped with
+// nftables in their namespaces, both daemons are restarted so their relay clients register over
+// TLS (TCP 443), the direct path is blocked, and the same iperf3 run is repeated `rounds` times
+// (`tls`): TCP-in-TLS-in-TCP, so it shows the head-of-line and double congestion-control cost.
 // Prints medians and the ratio relay/direct (target >= 0.5x for WireGuard). During every run it
 // reads /proc/<pid>/stat (utime + stime) of the relay server, both rustynetd processes (the relay
 // client plugin forwards datagrams inside the daemon) and both wireguard-go processes, and the
@@ -125,7 +129,7 @@ const out = {
   startedAt: new Date().toISOString(),
   settings: { seconds: SECONDS, rounds: ROUNDS, port: PORT, backend: BACKEND, direction: 'b -> a (iperf3 client on b)', clkTck: CLK_TCK },
   load: { start: loadavg()[0] },
-  samples: { direct: [], relay: [], underlay: [] },
+  samples: { direct: [], relay: [], underlay: [], tls: [] },
   switches: [],
 };
 let failed = false;
@@ -209,6 +213,39 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (let i = 0; i < order.length; i++) await run(order[(i + round - 1) % order.length], round);
   }
+  // TLS carrier: UDP to the relay dropped in a and b, daemons restarted -> they register over TLS.
+  const relayIp = m.relayHost.underlayAddress;
+  const nft = `table inet rn_bench_relay_udp {\n chain out {\n  type filter hook output priority 0; policy accept;\n  ip daddr ${relayIp} udp dport 3478 drop\n }\n}\n`;
+  for (const n of [a, b]) await n.host.exec('nft', ['-f', '-'], { input: nft });
+  for (const id of ['a', 'b']) {
+    await m.stopDaemon(id);
+    m.restartDaemon(id);
+  }
+  await m.waitFor((_id, st) => st.state === 'up', 'daemons up after the restart', 60_000);
+  await m.blockDirect('a', 'b');
+  const tTls = Date.now();
+  await m.waitForPath(
+    [
+      ['a', 'b'],
+      ['b', 'a'],
+    ],
+    'relay',
+    60_000,
+  );
+  if (!(await b.host.ping(a.v4, { attempts: 10, timeoutS: 1 })))
+    throw new Error(`no ping b -> a through the TLS carrier\n${await m.tail('a')}`);
+  const overTls = (await m.tail('a', 400)).includes('"carrier":"tls"');
+  if (!overTls) throw new Error(`a did not register through the TLS carrier\n${await m.tail('a')}`);
+  out.tlsSetupMs = Date.now() - tTls;
+  const tlsPids = { 'relay server': pids['relay server'], ...meshProcessPids(m) };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const r = await iperf(a.host, b.host, a.v4, tlsPids, m.relayHost);
+    r.paths = await pathsOf(m);
+    out.samples.tls.push(r);
+    log(
+      `round ${round}/${ROUNDS} tls      ${fmt(r.gbps)} Gbit/s (retransmits ${r.retransmits ?? 'n/a'}); relay ${fmt(r.cpu['relay server'].seconds)} s CPU`,
+    );
+  }
   out.relayServerOutputTail = (await m.stopRelayServer())?.output.trim().split('\n').slice(-3) ?? null;
 } catch (err) {
   failed = true;
@@ -224,6 +261,8 @@ const med = Object.fromEntries(Object.entries(out.samples).map(([k, v]) => [k, m
 out.medianGbps = med;
 out.ratioRelayDirect = ratio(med.relay, med.direct);
 out.ratioDirectUnderlay = ratio(med.direct, med.underlay);
+out.ratioTlsRelay = ratio(med.tls, med.relay);
+out.ratioTlsDirect = ratio(med.tls, med.direct);
 out.target = { ratioRelayDirect: 0.5, met: out.ratioRelayDirect >= 0.5 };
 const relayRuns = out.samples.relay;
 const relayCost = relayRuns.map((r) => {
@@ -253,8 +292,13 @@ const cpuMedian = (kind) => {
 out.cpuShareMedian = { direct: cpuMedian('direct'), relay: cpuMedian('relay') };
 
 const rows = [['Path', 'Runs (Gbit/s)', 'Median Gbit/s', 'Retransmits (median)']];
-const label = { direct: 'WireGuard, direct path', relay: 'WireGuard, through the relay', underlay: 'underlay (no tunnel)' };
-for (const k of ['direct', 'relay', 'underlay']) {
+const label = {
+  direct: 'WireGuard, direct path',
+  relay: 'WireGuard, through the relay (UDP)',
+  tls: 'WireGuard, through the relay (TLS carrier)',
+  underlay: 'underlay (no tunnel)',
+};
+for (const k of ['direct', 'relay', 'tls', 'underlay']) {
   const s = out.samples[k];
   rows.push([
     label[k],
@@ -277,6 +321,7 @@ const text = [
   '',
   `ratio relay / direct (medians): ${out.ratioRelayDirect.toFixed(3)}x   target >= 0.5x: ${Number.isNaN(out.ratioRelayDirect) ? 'n/a' : out.target.met ? 'met' : 'MISSED'}`,
   `direct tunnel / underlay: ${fmt(out.ratioDirectUnderlay)}x`,
+  `TLS carrier / UDP relay: ${fmt(out.ratioTlsRelay)}x   TLS carrier / direct: ${fmt(out.ratioTlsDirect)}x`,
   '',
   renderTable(cpuRows),
   '',

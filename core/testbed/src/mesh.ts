@@ -26,7 +26,7 @@ import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from '
 import type { ProcessExit } from './processes.js';
 import { RUSTYNET_BIN, runNodeProgram } from './programs.js';
 import { publishNetmapDoc } from './publish.js';
-import { startMeshRelay } from './relay-server.js';
+import { startMeshRelay, writeRelayIdentityKey } from './relay-server.js';
 import { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
 import { createUnderlay, installResolvConfs, resolvConfPath } from './underlay.js';
 import { MeshTraffic } from './mesh-traffic.js';
@@ -41,6 +41,11 @@ export class Mesh extends MeshTraffic {
   private destroyed = false;
   /** The host running the relay server ({@link MeshOptions.relay}), else undefined. */
   readonly relayHost: TestHost | undefined;
+  /**
+   * The relay's identity public key (raw 32 bytes, base64), listed in the netmap's relay entry;
+   * its private key is {@link relayIdentityKeyFile}. Empty without a relay.
+   */
+  relayIdentityKey = '';
   /** Control-plane key files. */
   cpKeyFile = '';
   cpPublicKey = '';
@@ -62,6 +67,11 @@ export class Mesh extends MeshTraffic {
   /** The signed netmap file the relay server reads (kept current by {@link publish}). */
   get relayNetmapFile(): string {
     return join(this.workDir, RELAY_HOST, 'netmap.json');
+  }
+
+  /** The relay's identity key file (PKCS#8 PEM, 0600), made with the mesh. */
+  get relayIdentityKeyFile(): string {
+    return join(this.workDir, RELAY_HOST, 'identity.key');
   }
 
   /** stdout/stderr of the relay server. */
@@ -104,7 +114,10 @@ export class Mesh extends MeshTraffic {
       mesh.cpPublicKey = keys.cpPublicKey;
       for (const [spec, protocol] of keys.protocols) mesh.protocols.set(spec, protocol);
       if (opts.control) mesh.control = new MeshControlPlane(net.host(CONTROL_HOST), join(wd, CONTROL_HOST), keys.cpKeyFile, opts);
-      if (opts.relay) await mkdir(join(workDir, RELAY_HOST), { recursive: true, mode: 0o700 });
+      if (opts.relay) {
+        await mkdir(join(workDir, RELAY_HOST), { recursive: true, mode: 0o700 });
+        mesh.relayIdentityKey = await writeRelayIdentityKey(mesh.relayIdentityKeyFile);
+      }
       if (opts.dns)
         installResolvConfs(
           net,
@@ -133,6 +146,7 @@ export class Mesh extends MeshTraffic {
       ttlMs: this.opts.ttlMs,
       acl: this.opts.acl,
       relayAddress: this.relayHost?.underlayAddress,
+      ...(this.relayIdentityKey !== '' && { relayIdentityKey: this.relayIdentityKey }),
     };
   }
 
@@ -217,15 +231,18 @@ export class Mesh extends MeshTraffic {
   /**
    * Starts `rustynet relay serve --listen <relay underlay>:RELAY_PORT` inside the relay host's
    * namespace, reading {@link relayNetmapFile} (publish a netmap first). Resolves once it listens.
+   * @param identityKeyFile the relay's identity key (default {@link relayIdentityKeyFile}; another
+   *   file makes a relay the netmap does not list: nodes must refuse it).
    * @throws Error with its output when it exits or does not listen within `timeoutMs`.
    */
-  async startRelayServer(timeoutMs = 20_000): Promise<void> {
+  async startRelayServer(timeoutMs = 20_000, identityKeyFile = this.relayIdentityKeyFile): Promise<void> {
     const host = this.relayHost;
     if (!host) throw new Error('this mesh has no relay (MeshOptions.relay)');
     if (this.procs.relayRunning) return;
     if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
     const { cpPublicKey, relayNetmapFile: netmapFile, relayOutFile: outFile } = this;
-    await startMeshRelay(this.procs, { host, netmapFile, outFile, cpPublicKey, cwd: this.opts.cwd, log: this.opts.log, timeoutMs });
+    const cwd = this.opts.cwd;
+    await startMeshRelay(this.procs, { host, netmapFile, outFile, cpPublicKey, identityKeyFile, cwd, log: this.opts.log, timeoutMs });
   }
 
   /**

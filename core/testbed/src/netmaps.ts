@@ -33,6 +33,8 @@ export interface NetmapShape {
   acl: AclPolicy | undefined;
   /** Underlay address of the relay host, when the mesh has one. */
   relayAddress: string | undefined;
+  /** The relay's identity key (netmap `relays[].identityKey`), when it has one. */
+  relayIdentityKey?: string;
 }
 
 /** The netmap entry of one node (`probePort` only when the mesh has a relay). */
@@ -65,7 +67,15 @@ export function buildNetmap(version: number, nodes: readonly MeshNode[], shape: 
         ...(opts.routes?.[n.id] !== undefined && { routes: [...opts.routes[n.id]] }),
       })),
     ...(acl && { acl: structuredClone(acl) }),
-    ...(shape.relayAddress !== undefined && { relays: [{ id: RELAY_ID, endpoint: { host: shape.relayAddress, port: RELAY_PORT } }] }),
+    ...(shape.relayAddress !== undefined && {
+      relays: [
+        {
+          id: RELAY_ID,
+          endpoint: { host: shape.relayAddress, port: RELAY_PORT },
+          ...(shape.relayIdentityKey !== undefined && { identityKey: shape.relayIdentityKey }),
+        },
+      ],
+    }),
   };
 }
 

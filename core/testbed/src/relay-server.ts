@@ -2,6 +2,8 @@
  * Starting the mesh's relay server: `rustynet relay serve` inside the relay host's namespace on
  * `<its underlay>:RELAY_PORT`, reading the relay's copy of the signed netmap.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import type { TestHost } from '@rustynet/conformance-kit/harness';
 import { RELAY_ID, RELAY_PORT } from './constants.js';
 import type { DaemonProcesses } from './daemons.js';
@@ -13,6 +15,8 @@ export interface MeshRelayStart {
   netmapFile: string;
   outFile: string;
   cpPublicKey: string;
+  /** The relay's identity key file (`--identity-key`). */
+  identityKeyFile: string;
   cwd: string;
   log: (line: string) => void;
   timeoutMs: number;
@@ -25,8 +29,18 @@ export interface MeshRelayStart {
 export async function startMeshRelay(procs: DaemonProcesses, r: MeshRelayStart): Promise<void> {
   const listen = `${r.host.underlayAddress}:${RELAY_PORT}`;
   const args = [RUSTYNET_BIN, 'relay', 'serve', '--listen', listen, '--netmap', r.netmapFile];
-  args.push('--control-plane-key', r.cpPublicKey, '--relay-id', RELAY_ID, '--poll-interval', '1000');
+  args.push('--control-plane-key', r.cpPublicKey, '--relay-id', RELAY_ID, '--poll-interval', '1000', '--identity-key', r.identityKeyFile);
   r.log(`relay: ip netns exec ${r.host.netns} rustynet relay serve --listen ${listen} --netmap ${r.netmapFile} --relay-id ${RELAY_ID}`);
   const where = await procs.startRelay({ host: r.host, args, outFile: r.outFile, cwd: r.cwd, timeoutMs: r.timeoutMs });
   r.log(`relay: ${where}`);
+}
+
+/**
+ * Writes a new Ed25519 relay identity key to `file` (PKCS#8 PEM, 0600) and returns its public key
+ * (raw 32 bytes, base64) for the netmap's `relays[].identityKey`.
+ */
+export async function writeRelayIdentityKey(file: string): Promise<string> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  await writeFile(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return Buffer.from((publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url').toString('base64');
 }

@@ -20,6 +20,9 @@ export { RelayCore, DEFAULT_RELAY_LIMITS, DROP_REASONS, parseIdentityKeys, resol
 export type { RelayLimits, RelayCounters, DropReason, RelayCoreOptions, SendFn } from './server/core.js';
 export { TokenBucket } from './token-bucket.js';
 export * as protocol from './protocol.js';
+export * as identity from './identity.js';
+export { loadOrCreateRelayIdentity, type RelayIdentityKey } from './server/identity-key-file.js';
+export { RELAY_IDENTITY_REASON } from './client/identity-handshake.js';
 
 /**
  * The `limits` of {@link createRelayServer} the conformance kit may set (its "server kit limits",

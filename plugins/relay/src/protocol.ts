@@ -172,9 +172,12 @@ export function encodeRegister(challengeBody: Uint8Array, nodeId: string, signat
   return b;
 }
 
-/** Decodes a REGISTER datagram; `undefined` when malformed (length, node id syntax). */
-export function decodeRegister(buf: Buffer): RegisterMessage | undefined {
-  if (!hasValidHeader(buf) || buf[1] !== MessageType.REGISTER) return undefined;
+/**
+ * Decodes a REGISTER datagram (or, with `type`, its identity variant REGISTER_ID, same layout);
+ * `undefined` when malformed (length, node id syntax).
+ */
+export function decodeRegister(buf: Buffer, type: number = MessageType.REGISTER): RegisterMessage | undefined {
+  if (!hasValidHeader(buf) || buf[1] !== type) return undefined;
   const idOff = HEADER_SIZE + CHALLENGE_BODY_SIZE;
   if (buf.length < idOff + 1) return undefined;
   const idLen = buf[idOff];

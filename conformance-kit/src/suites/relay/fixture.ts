@@ -114,6 +114,14 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
     return { id, keyFile, publicKeyB64: Buffer.from(x, 'base64url').toString('base64') };
   }
 
+  /**
+   * A relay identity key pair for the relay identity tests: a PKCS#8 PEM file (0600, given to
+   * `createRelayServer` as `identityKeyFile`) and its public key for the netmap entry; made once per name.
+   */
+  relayKey(name: string): NodeKey {
+    return (this.keys[`relay:${name}`] ??= this.makeKey(`relay-${name}`));
+  }
+
   /** Builds the network, agents, node keys, main clients and relay servers (once, see {@link ready}). */
   protected async build(): Promise<void> {
     this.net = await TestNetwork.create({ hosts: [...RELAY_HOSTS] });
@@ -214,10 +222,20 @@ export class RelayFixture extends SuiteFixture<RelaySuiteOptions, RelayHostName>
    * `limits` over {@link MAIN_LIMITS}) in the relay namespace, and stops it afterwards.
    */
   async withServer<R>(
-    spec: { name: string; port: number; relayId: string; nodes: readonly string[]; limits?: Record<string, number> },
+    spec: {
+      name: string;
+      port: number;
+      relayId: string;
+      nodes: readonly string[];
+      limits?: Record<string, number>;
+      identityKeyFile?: string;
+    },
     fn: (relay: NetmapRelay) => Promise<R>,
   ): Promise<R> {
-    const opts = this.serverOptions(spec.relayId, spec.port, spec.nodes, { ...MAIN_LIMITS, ...spec.limits });
+    const opts = {
+      ...this.serverOptions(spec.relayId, spec.port, spec.nodes, { ...MAIN_LIMITS, ...spec.limits }),
+      ...(spec.identityKeyFile !== undefined && { identityKeyFile: spec.identityKeyFile }),
+    };
     await this.agents.relay.serverCreate(spec.name, this.pkg.module, opts, this.ms(20_000));
     try {
       return await fn({ id: spec.relayId, endpoint: { host: this.net.host('relay').underlayAddress, port: spec.port } });

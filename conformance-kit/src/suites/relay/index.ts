@@ -17,6 +17,7 @@ import { RelayFixture, type RelaySuiteOptions } from './fixture.js';
 import { amplificationTests } from './tests/amplification.js';
 import { floodTests } from './tests/flood.js';
 import { forwardTests } from './tests/forward.js';
+import { identityTests } from './tests/identity.js';
 import { clientTests } from './tests/client.js';
 import { limitsTests } from './tests/limits.js';
 import { manifestTests } from './tests/manifest.js';
@@ -40,6 +41,7 @@ export const relayTests: readonly KitTest<RelayFixture>[] = [
   ...floodTests,
   ...sessionsTests,
   ...clientTests,
+  ...identityTests,
   ...teardownTests,
 ];
 

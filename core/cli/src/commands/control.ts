@@ -87,7 +87,10 @@ function registerServe(control: Command): void {
     .option('--tls-key <file>', 'TLS private key (PEM) for HTTPS')
     .option('--insecure-listen', 'allow plain HTTP on a non-loopback address (only behind a TLS proxy)')
     .option('--key-file <file>', 'control-plane signing key (PEM, 0600); default <data>/control-plane.key, created if absent')
-    .option('--config <file>', 'JSON settings: { "network", "dnsZone", "relays": [{ "id", "endpoint": { "host", "port" } }] }')
+    .option(
+      '--config <file>',
+      'JSON settings: { "network", "dnsZone", "relays": [{ "id", "endpoint": { "host", "port" }, "identityKey"? }] }',
+    )
     .option('--netmap-lifetime <duration>', 'netmap lifetime; re-signed before half of it is gone', '30m')
     .option('--poll-timeout <duration>', 'how long a long-poll is held without a change', '25s')
     .option(

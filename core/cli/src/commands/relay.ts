@@ -29,6 +29,8 @@ interface RelayServerLike {
     recvBufferSize: number | null;
     sendBufferSize: number | null;
     netmapVersion: number | null;
+    identityKey?: string | null;
+    tls?: { listen: Endpoint } | null;
   };
 }
 interface RelayModuleLike {
@@ -46,6 +48,8 @@ interface RelayModuleLike {
     sendBufferSize?: number;
     logger?: Logger;
     metrics?: Metrics;
+    identityKeyFile?: string;
+    tlsListen?: Endpoint;
   }): RelayServerLike;
 }
 
@@ -119,6 +123,9 @@ interface ServeOptions {
   bytesPerSecond?: number;
   socketBuffer?: number;
   metricsListen?: string;
+  identityKey?: string;
+  tlsListen?: string;
+  tls?: boolean;
   verbose?: boolean;
   json?: boolean;
 }
@@ -151,14 +158,31 @@ export function register(program: Command): void {
       '--metrics-listen <addr:port>',
       'serve GET /metrics (relay_server_* and process metrics), /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9470',
     )
+    .option(
+      '--identity-key <file>',
+      "the relay's Ed25519 identity key (PKCS#8 PEM, 0600), created when missing; its public key is printed for the netmap's relays[].identityKey",
+    )
+    .option(
+      '--tls-listen <addr:port>',
+      'also accept relayed traffic over TLS on TCP here (the TLS carrier; needs --identity-key; default: the --listen address, port 443)',
+    )
+    .option('--no-tls', 'no TLS carrier even with --identity-key')
     .option('-v, --verbose', 'debug logging');
   addJsonOption(serve);
   addExamples(serve, [
     'rustynet relay serve --listen 198.18.0.10:3478 --netmap /etc/rustynet/netmap.json --control-plane-key "$(cat cp.pub)"',
     'rustynet relay serve --listen [::]:3478 --netmap ./netmap.json --control-plane-key ./control-plane.pub --relay-id relay-1',
+    'rustynet relay serve --listen 198.18.0.10:3478 --netmap ./netmap.json --control-plane-key ./cp.pub --identity-key /var/lib/rustynet-relay/identity.key',
   ]);
   serve.action(async (opts: ServeOptions) => {
     const listen = parseListen(opts.listen);
+    if (opts.tlsListen !== undefined && opts.identityKey === undefined) throw invalidInput('--tls-listen', 'needs --identity-key');
+    const tlsListen =
+      opts.tls === false || opts.identityKey === undefined
+        ? undefined
+        : opts.tlsListen !== undefined
+          ? parseListen(opts.tlsListen, '--tls-listen')
+          : { host: listen.host, port: 443 };
     const metricsListen = opts.metricsListen === undefined ? undefined : parseListen(opts.metricsListen, '--metrics-listen');
     let cpKey = opts.controlPlaneKey.trim();
     if (!/^[A-Za-z0-9+/]{43}=$/.test(cpKey)) {
@@ -187,6 +211,8 @@ export function register(program: Command): void {
       limits,
       ...(opts.socketBuffer !== undefined && { recvBufferSize: opts.socketBuffer, sendBufferSize: opts.socketBuffer }),
       logger: stderrLogger(opts.verbose ? 'debug' : 'info'),
+      ...(opts.identityKey !== undefined && { identityKeyFile: opts.identityKey }),
+      ...(tlsListen !== undefined && { tlsListen }),
       ...(metrics && { metrics }),
     });
     let serving = false;
@@ -238,12 +264,21 @@ export function register(program: Command): void {
           relayId: st.relayId,
           allowedNodes: st.allowedNodes,
           netmapVersion: st.netmapVersion,
+          identityKey: st.identityKey ?? null,
+          tls: st.tls?.listen ?? null,
           metrics: ops?.address ?? null,
         });
-      else
+      else {
+        cliIo.err(
+          st.identityKey
+            ? `rustynet relay: identity key ${st.identityKey} (list it as relays[].identityKey in the netmap)\n`
+            : 'rustynet relay: no --identity-key: nodes cannot authenticate this relay (see docs/relay.md, Relay identity)\n',
+        );
+        if (st.tls) cliIo.err(`rustynet relay: TLS carrier on ${st.tls.listen.host}:${st.tls.listen.port}/tcp\n`);
         cliIo.err(
           `rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})${ops ? `, metrics on http://${ops.address.host}:${ops.address.port}/metrics` : ''}\n`,
         );
+      }
       await done;
       const end = server.stats();
       cliIo.err(`rustynet relay: forwarded ${end.packetsForwarded} datagrams (${end.bytesForwarded} bytes)\n`);

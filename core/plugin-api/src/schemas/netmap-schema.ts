@@ -106,7 +106,12 @@ const netmapSchemaDefinition = {
         type: 'object',
         additionalProperties: false,
         required: ['id', 'endpoint'],
-        properties: { id: { type: 'string', pattern: NODE_ID_PATTERN }, endpoint: endpointSchemaDefinition },
+        properties: {
+          id: { type: 'string', pattern: NODE_ID_PATTERN },
+          endpoint: endpointSchemaDefinition,
+          identityKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+          tlsPort: { type: 'integer', minimum: 1, maximum: 65535 },
+        },
       },
     },
   },

@@ -40,6 +40,17 @@ export interface NetmapRelay {
   id: string;
   /** Where the relay server listens. */
   endpoint: Endpoint;
+  /**
+   * The relay's Ed25519 identity public key: raw 32 bytes in base64 (RFC 8032). When present, a
+   * node registers only if the relay proves this key by signing its challenge and its replies
+   * (docs/relay.md, "Relay identity"); absent: the relay is not authenticated (protocol v1 as before).
+   */
+  identityKey?: string;
+  /**
+   * TCP port of the relay's TLS carrier on `endpoint.host` (default 443), used when UDP to every
+   * relay fails; only for a relay with an `identityKey` (its TLS certificate is pinned to it).
+   */
+  tlsPort?: number;
 }
 
 /**

@@ -27,6 +27,7 @@ import {
 } from '@rustynet/plugin-api';
 import { PluginLifecycle, abortError, type CallScope } from '@rustynet/plugin-kit';
 import { MAX_DATA_PAYLOAD, isNodeId } from '../protocol.js';
+import { parseRelayIdentityKey } from '../identity.js';
 import { DropCounters, type ClientDropReason } from './drops.js';
 import { resolveOptions, type RelayClientOptions } from './options.js';
 import { bindPath, checkEndpoint, closePathSocket, type Path } from './paths.js';
@@ -69,7 +70,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       registrations: context.metrics.counter('relay_client_registrations_total', 'Registrations with a relay server', ['relay']),
       refusals: context.metrics.counter(
         'relay_client_refusals_total',
-        'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE)',
+        'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE) or relays that failed their identity check (RELAY_IDENTITY)',
         ['relay', 'reason'],
       ),
       paths: this.paths,
@@ -103,7 +104,12 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     validateStartConfig(config);
     const cfg: RelayStartConfig = {
       nodeId: config.nodeId,
-      relays: config.relays.map((r) => ({ id: r.id, endpoint: { ...r.endpoint } })),
+      relays: config.relays.map((r) => ({
+        id: r.id,
+        endpoint: { ...r.endpoint },
+        ...(r.identityKey !== undefined && { identityKey: r.identityKey }),
+        ...(r.tlsPort !== undefined && { tlsPort: r.tlsPort }),
+      })),
       sign: config.sign.bind(config),
     };
     this.link.begin(cfg);
@@ -242,6 +248,16 @@ function validateStartConfig(config: RelayStartConfig): void {
     if (ids.has(r.id)) throw invalidInput(`relays[${i}].id`, `duplicate relay id "${r.id}"`);
     ids.add(r.id);
     checkEndpoint(r.endpoint, `relays[${i}].endpoint`);
+    if (r.tlsPort !== undefined && (!Number.isInteger(r.tlsPort) || r.tlsPort < 1 || r.tlsPort > 65535)) {
+      throw invalidInput(`relays[${i}].tlsPort`, 'must be an integer 1..65535');
+    }
+    if (r.identityKey !== undefined) {
+      try {
+        parseRelayIdentityKey(r.identityKey);
+      } catch (err) {
+        throw invalidInput(`relays[${i}].identityKey`, (err as Error).message);
+      }
+    }
   });
   if (typeof config.sign !== 'function') throw invalidInput('sign', 'must be a function');
 }

@@ -22,21 +22,17 @@ import {
   PROTOCOL_VERSION,
   RejectReason,
   SIGNATURE_SIZE,
-  decodeChallenge,
   decodeData,
   decodeKeepalive,
-  decodeRegistered,
   decodeReject,
-  encodeHello,
   encodeKeepalive,
-  encodeRegister,
-  registerSignatureInput,
-  type Challenge,
   type RejectReasonName,
 } from '../protocol.js';
 import type { DropCounters } from './drops.js';
 import type { RelayClientOptions } from './options.js';
 import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
+import { TlsFallback } from './tls-fallback.js';
+import { registerWithIdentity, registerWithoutIdentity, type Exchange } from './identity-handshake.js';
 
 /** A registration with one relay. */
 export interface Session {
@@ -119,7 +115,11 @@ export class RelayLink {
   serving = false;
   private seq = 0;
 
-  constructor(private readonly deps: RelayLinkDeps) {}
+  private readonly tls: TlsFallback;
+
+  constructor(private readonly deps: RelayLinkDeps) {
+    this.tls = new TlsFallback(deps.log);
+  }
 
   /** Starts a run with `config` (already validated). */
   begin(config: RelayStartConfig): void {
@@ -145,7 +145,7 @@ export class RelayLink {
     clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
     this.session = undefined;
-    const closing: Promise<void>[] = [];
+    const closing: Promise<void>[] = [this.tls.closeAll()];
     for (const s of this.sockets.values()) closing.push(new Promise((r) => s.close(() => r())));
     this.sockets.clear();
     await Promise.all(closing);
@@ -254,24 +254,20 @@ export class RelayLink {
     const cfg = this.requireConfig();
     const opts = this.deps.opts;
     const sock = await this.relaySocket(isIP(relay.endpoint.host) === 6 ? 'udp6' : 'udp4');
-    const challenge = await this.exchange<Challenge>(sock, relay.endpoint, encodeHello(), (m) => decodeChallenge(m), signal);
-    const sig = await cfg.sign(registerSignatureInput(challenge.body, cfg.nodeId, relay.id));
-    if (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_SIZE) {
-      throw new RustynetError('RELAY_FAILED', `sign() must return a ${SIGNATURE_SIZE}-byte Ed25519 signature`);
-    }
-    if (signal.aborted) throw abortError(signal.reason, 'the relay call');
-    const answer = await this.exchange<{ ok: true; keepaliveMs: number } | { ok: false; reason: number }>(
-      sock,
-      relay.endpoint,
-      encodeRegister(challenge.body, cfg.nodeId, sig),
-      (m) => {
-        const r = decodeRegistered(m);
-        if (r) return { ok: true, keepaliveMs: r.keepaliveIntervalMs };
-        const j = decodeReject(m);
-        return j === undefined || j === RejectReason.NOT_REGISTERED ? undefined : { ok: false, reason: j };
-      },
-      signal,
-    );
+    const exchange: Exchange = (msg, accept) => this.exchange(sock, relay.endpoint, msg, accept, signal);
+    const sign = async (data: Uint8Array): Promise<Uint8Array> => {
+      const sig = await cfg.sign(data);
+      if (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_SIZE) {
+        throw new RustynetError('RELAY_FAILED', `sign() must return a ${SIGNATURE_SIZE}-byte Ed25519 signature`);
+      }
+      if (signal.aborted) throw abortError(signal.reason, 'the relay call');
+      return sig;
+    };
+    // A relay with an identity key in the netmap must prove it (identity-handshake.ts).
+    const answer =
+      relay.identityKey !== undefined
+        ? (await registerWithIdentity(relay, cfg.nodeId, sign, exchange)).answer
+        : await registerWithoutIdentity(relay, cfg.nodeId, sign, exchange);
     if (!answer.ok) {
       const name = rejectReasonName(answer.reason);
       const why = DEFINITE_REFUSALS[name as RejectReasonName];
@@ -308,15 +304,26 @@ export class RelayLink {
     const refusedNow = new Map<string, RustynetError>();
     for (;;) {
       let refusedThisRound = false;
-      for (const relay of relays) {
+      // UDP to every relay first; only when all failed, the relays' TLS carriers (tls-fallback.ts).
+      const attempts = [
+        ...relays.map((r) => ({ relay: r, tls: false })),
+        ...TlsFallback.candidates(relays).map((r) => ({ relay: r, tls: true })),
+      ];
+      for (const { relay, tls } of attempts) {
         if (signal.aborted) throw lastErr instanceof Error ? lastErr : abortError(signal.reason, 'the relay call');
         if (mode === 'start' && refusedNow.has(relay.id)) continue;
         try {
-          const s = await this.registerOnce(relay, signal);
+          const via = tls ? await this.tls.route(relay) : relay;
+          const s = await this.registerOnce(via, signal).catch((e: unknown) => {
+            throw (tls && this.tls.refusal(relay, this.requireConfig().nodeId)) || e;
+          });
           this.session = s;
           this.refused.clear();
           this.deps.registrations.inc({ relay: relay.id });
-          log.info({ relay: relay.id, endpoint: relay.endpoint, keepaliveMs: s.keepaliveMs }, 'registered with relay');
+          log.info(
+            { relay: relay.id, endpoint: relay.endpoint, carrier: tls ? 'tls' : 'udp', keepaliveMs: s.keepaliveMs },
+            'registered with relay',
+          );
           this.armKeepalive(s);
           return;
         } catch (err) {

@@ -4,7 +4,7 @@
  * wrapper is `createRelayServer` (server.ts). Keeping the engine socket-free lets property tests
  * throw arbitrary bytes at the exact code the server runs.
  */
-import { createHmac, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createHmac, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { invalidInput, type NodeId } from '@rustynet/plugin-api';
 import {
   CHALLENGE_BODY_SIZE,
@@ -25,9 +25,10 @@ import {
   encodeReject,
   registerSignatureInput,
 } from '../protocol.js';
+import { IdentityMessageType, challengeSignatureInput, decodeHelloId, encodeChallengeId, signReply } from '../identity.js';
 import { TokenBucket } from '../token-bucket.js';
 import { parseIdentityKeys } from './identity-keys.js';
-import { resolveLimits, zeroDrops, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
+import { resolveLimits, zeroCounters, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
 
 export { parseIdentityKeys } from './identity-keys.js';
 export { DEFAULT_RELAY_LIMITS, DROP_REASONS, resolveLimits, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
@@ -65,6 +66,12 @@ export interface RelayCoreOptions {
   now?: () => number;
   /** HMAC secret for tokens (at least 32 bytes); default 32 random bytes. Never leaves the process. */
   secret?: Uint8Array;
+  /**
+   * The relay's Ed25519 identity private key (relay identity, docs/relay.md). With it the engine
+   * answers HELLO_ID and REGISTER_ID with signed messages; without it they get the unsigned v1
+   * answers (which a node expecting a key refuses).
+   */
+  identityKey?: KeyObject;
   send: SendFn;
 }
 
@@ -83,6 +90,8 @@ export class RelayCore {
   private readonly byNode = new Map<string, NodeState>();
   private readonly registerBucket: TokenBucket;
   private readonly rejectBucket: TokenBucket;
+  private readonly identity: KeyObject | undefined;
+  private readonly challengeSignBucket: TokenBucket;
   private readonly c: RelayCounters;
   private readonly sendDone: (err: Error | null) => void;
 
@@ -101,20 +110,13 @@ export class RelayCore {
     const t = this.now();
     this.registerBucket = new TokenBucket(this.limits.registrationsPerSecond, Math.max(1, this.limits.registrationsPerSecond), t);
     this.rejectBucket = new TokenBucket(this.limits.rejectsPerSecond, Math.max(1, this.limits.rejectsPerSecond), t);
-    this.c = {
-      sessions: 0,
-      nodes: 0,
-      packetsIn: 0,
-      bytesIn: 0,
-      packetsOut: 0,
-      bytesOut: 0,
-      packetsForwarded: 0,
-      bytesForwarded: 0,
-      registrations: 0,
-      unvalidatedBytesIn: 0,
-      unvalidatedBytesOut: 0,
-      drops: zeroDrops(),
-    };
+    const cps = this.limits.challengeSignaturesPerSecond;
+    this.challengeSignBucket = new TokenBucket(cps, Math.max(1, cps), t);
+    if (opts.identityKey !== undefined && (opts.identityKey.type !== 'private' || opts.identityKey.asymmetricKeyType !== 'ed25519')) {
+      throw invalidInput('identityKey', 'must be an Ed25519 private key');
+    }
+    this.identity = opts.identityKey;
+    this.c = zeroCounters();
     this.sendDone = (err) => {
       if (err) this.c.drops.send_failed++;
     };
@@ -188,6 +190,13 @@ export class RelayCore {
         return void this.onHello(msg, session, address, port);
       case MessageType.REGISTER:
         return void this.onRegister(msg, session, key, address, port);
+      case IdentityMessageType.HELLO_ID:
+        return void this.onHello(msg, session, address, port, true);
+      case IdentityMessageType.REGISTER_ID:
+        return void this.onRegister(msg, session, key, address, port, true);
+      case IdentityMessageType.CHALLENGE_ID:
+      case IdentityMessageType.REGISTERED_ID:
+      case IdentityMessageType.REJECT_ID:
       case MessageType.CHALLENGE:
       case MessageType.REGISTERED:
       case MessageType.REJECT:
@@ -306,20 +315,29 @@ export class RelayCore {
     return Math.floor(this.now() / this.limits.tokenWindowMs) >>> 0;
   }
 
-  private onHello(msg: Buffer, session: Session | undefined, address: string, port: number): void {
-    if (msg.length < HELLO_MIN_SIZE) return void this.drop('hello_too_small');
+  /** HELLO, or (`signed`) HELLO_ID: answered with a CHALLENGE_ID when this relay has an identity key. */
+  private onHello(msg: Buffer, session: Session | undefined, address: string, port: number, signed = false): void {
+    const clientNonce = signed ? decodeHelloId(msg) : undefined;
+    if (msg.length < HELLO_MIN_SIZE || (signed && clientNonce === undefined)) return void this.drop('hello_too_small');
+    if (clientNonce !== undefined && this.identity !== undefined && !this.challengeSignBucket.take(this.now())) {
+      return void this.drop('sign_rate_limited');
+    }
     const bucket = this.bucketNow();
     const body = Buffer.allocUnsafe(CHALLENGE_BODY_SIZE);
     randomBytes(NONCE_SIZE).copy(body, 0);
     body.writeUInt32BE(bucket, NONCE_SIZE);
     this.mac(bucket, body.subarray(0, NONCE_SIZE), address, port).copy(body, NONCE_SIZE + 4);
-    const reply = encodeChallenge(body);
+    const reply =
+      clientNonce !== undefined && this.identity !== undefined
+        ? encodeChallengeId(body, sign(null, challengeSignatureInput(clientNonce, body, this.relayId), this.identity))
+        : encodeChallenge(body);
     if (session !== undefined) this.out(reply, reply.length, port, address);
     else this.replyUnvalidated(reply, msg.length, port, address);
   }
 
-  private onRegister(msg: Buffer, session: Session | undefined, key: string, address: string, port: number): void {
-    const reg = decodeRegister(msg);
+  /** REGISTER, or (`signed`) REGISTER_ID: answered with REGISTERED_ID / REJECT_ID when this relay has an identity key. */
+  private onRegister(msg: Buffer, session: Session | undefined, key: string, address: string, port: number, signed = false): void {
+    const reg = decodeRegister(msg, signed ? IdentityMessageType.REGISTER_ID : MessageType.REGISTER);
     if (reg === undefined) return void this.drop('malformed');
     // 1. Return routability: the token must have been minted by us, for this address, recently.
     const cur = this.bucketNow();
@@ -328,17 +346,22 @@ export class RelayCore {
     if (!timingSafeEqual(expected, reg.mac)) return void this.drop('bad_token');
     // The address is validated from here on: it received our CHALLENGE.
     const now = this.now();
+    const id = signed ? this.identity : undefined;
+    const answer = (m: Buffer): void => {
+      const out = id ? signReply(m, reg.body, reg.nodeId, this.relayId, id) : m;
+      this.out(out, out.length, port, address);
+    };
     const reject = (reason: number, drop: DropReason): void => {
       this.c.drops[drop]++;
-      this.out(encodeReject(reason), 3, port, address);
+      answer(encodeReject(reason));
     };
     const known = this.keys.get(reg.nodeId);
     if (known === undefined) return void reject(RejectReason.UNKNOWN_NODE, 'unknown_node');
     if (!this.registerBucket.take(now)) return void reject(RejectReason.BUSY, 'register_rate_limited');
-    const signed = registerSignatureInput(reg.body, reg.nodeId, this.relayId);
+    const input = registerSignatureInput(reg.body, reg.nodeId, this.relayId);
     let ok: boolean;
     try {
-      ok = verify(null, signed, known.key, reg.signature);
+      ok = verify(null, input, known.key, reg.signature);
     } catch {
       ok = false;
     }
@@ -383,7 +406,7 @@ export class RelayCore {
       existing.lastSeen = now;
     }
     this.c.registrations++;
-    this.out(encodeRegistered(this.limits.sessionTimeoutMs, this.limits.keepaliveIntervalMs), 10, port, address);
+    answer(encodeRegistered(this.limits.sessionTimeoutMs, this.limits.keepaliveIntervalMs));
   }
 
   private removeSession(s: Session): void {

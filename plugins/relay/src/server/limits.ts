@@ -26,6 +26,8 @@ export interface RelayLimits {
   registrationsPerSecond: number;
   /** REJECT NOT_REGISTERED answers per second, all addresses together (reflection guard). Default 100. */
   rejectsPerSecond: number;
+  /** Signed CHALLENGE_IDs per second, all addresses together (CPU guard of a relay with an identity key). Default 2 000. */
+  challengeSignaturesPerSecond: number;
 }
 
 /** Default {@link RelayLimits}. */
@@ -41,6 +43,7 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   burstBytes: 62_500_000,
   registrationsPerSecond: 1_000,
   rejectsPerSecond: 100,
+  challengeSignaturesPerSecond: 2_000,
 });
 
 /** Why a datagram was dropped (the `reason` label of `relay_drops_total`). */
@@ -81,6 +84,8 @@ export const DROP_REASONS = [
   'amplification',
   /** The socket refused a send. */
   'send_failed',
+  /** HELLO_ID over the `challengeSignaturesPerSecond` budget (relay identity). */
+  'sign_rate_limited',
 ] as const;
 /** One of {@link DROP_REASONS}. */
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -130,6 +135,12 @@ export function resolveLimits(partial: Partial<RelayLimits> | undefined): RelayL
   if (l.burstBytes < MAX_UDP_PAYLOAD && l.bytesPerSecond !== Infinity)
     throw invalidInput('limits.burstBytes', `must be at least ${MAX_UDP_PAYLOAD} (one maximal datagram)`);
   return l;
+}
+
+/** Relay counters, all zero. */
+export function zeroCounters(): RelayCounters {
+  const c = { sessions: 0, nodes: 0, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, packetsForwarded: 0, bytesForwarded: 0 };
+  return { ...c, registrations: 0, unvalidatedBytesIn: 0, unvalidatedBytesOut: 0, drops: zeroDrops() };
 }
 
 /** Drop counters, all zero. */

@@ -19,7 +19,10 @@ import {
 } from '@rustynet/plugin-api';
 import { parseStrictJson } from '@rustynet/plugin-kit';
 import { checkBufferSize, checkEndpoint, deriveRelayId } from './server-options.js';
+import { checkNetmapRelayKey, loadOrCreateRelayIdentity, type RelayIdentityKey } from './identity-key-file.js';
 import { DROP_REASONS, RelayCore, parseIdentityKeys, resolveLimits, type RelayCounters, type RelayLimits } from './core.js';
+import { zeroCounters } from './limits.js';
+import { TLS_ADDRESS_PREFIX, startTlsCarrier, type TlsCarrierServer } from '../carrier/tls-server.js';
 
 /** Largest netmap file the relay server reads, in bytes (the daemon's default limit, 16 MiB). */
 const NETMAP_MAX_BYTES = 16 * 1024 * 1024;
@@ -62,6 +65,14 @@ export interface RelayServerOptions {
   logger?: Logger;
   /** Time source in ms; default `Date.now`. Tests inject a manual clock. */
   now?: () => number;
+  /**
+   * The relay's Ed25519 identity key file (PKCS#8 PEM, 0600), created on first start (relay
+   * identity, docs/relay.md). Without it the relay has no identity: nodes whose netmap lists a
+   * key for it refuse it.
+   */
+  identityKeyFile?: string;
+  /** Also accept relayed traffic over TLS on TCP here (the TLS carrier, docs/relay.md); needs `identityKeyFile`. */
+  tlsListen?: Endpoint;
   /** Session sweep period (ms). Default min(1000, sessionTimeoutMs / 2); 0 disables (tests call `sweep()`). */
   sweepIntervalMs?: number;
 }
@@ -80,6 +91,10 @@ export interface RelayServerStats extends RelayCounters {
   netmapVersion: number | null;
   /** Failed netmap re-reads (the last good map stays until it expires). */
   netmapRejections: number;
+  /** The relay's identity public key (raw 32 bytes, base64), once started with `identityKeyFile`; else null. */
+  identityKey: string | null;
+  /** The TLS carrier's bound endpoint and open connections, when it runs. */
+  tls: { listen: Endpoint; connections: number; protocolErrors: number } | null;
 }
 
 /** A relay server instance. */
@@ -151,6 +166,14 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
   if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs < 0) throw invalidInput('sweepIntervalMs', 'must be an integer >= 0 (ms)');
   const now = opts.now ?? Date.now;
   const logger = (opts.logger ?? noopLogger).child({ component: 'relay-server' });
+  if (opts.identityKeyFile !== undefined && (typeof opts.identityKeyFile !== 'string' || opts.identityKeyFile === '')) {
+    throw invalidInput('identityKeyFile', 'must be a path');
+  }
+  let identity: RelayIdentityKey | undefined;
+  const tlsListen = opts.tlsListen === undefined ? undefined : checkEndpoint(opts.tlsListen, 'tlsListen');
+  if (tlsListen && opts.identityKeyFile === undefined)
+    throw invalidInput('tlsListen', 'needs identityKeyFile (the certificate is the relay identity)');
+  let tls: { carrier: TlsCarrierServer; endpoint: Endpoint } | undefined;
 
   let core: RelayCore | undefined;
   let relayId = opts.relayId ?? '';
@@ -217,6 +240,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     if (!src) throw new RustynetError('UNSUPPORTED', 'this relay server has no netmap source');
     try {
       const { netmap, keys } = await loadNetmap();
+      checkNetmapRelayKey(netmap, relayId, identity, logger);
       if (netmapVersion !== null && netmap.version < netmapVersion) {
         throw new RustynetError('NETMAP_REPLAYED', `netmap version ${netmap.version} is older than ${netmapVersion}`);
       }
@@ -239,9 +263,14 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     async start(): Promise<Endpoint> {
       if (socket) throw new RustynetError('ALREADY_RUNNING', 'relay server already running');
       let keys: Readonly<Record<string, string>>;
+      if (opts.identityKeyFile !== undefined) {
+        identity = await loadOrCreateRelayIdentity(opts.identityKeyFile);
+        logger.info({ identityKey: identity.publicKey, created: identity.created }, 'relay identity key');
+      }
       if (src) {
         const loaded = await loadNetmap();
         relayId = deriveRelayId(loaded.netmap, listen, opts.relayId);
+        checkNetmapRelayKey(loaded.netmap, relayId, identity, logger);
         keys = loaded.keys;
         netmapVersion = loaded.netmap.version;
         netmapExpiresAt = Date.parse(loaded.netmap.expiresAt);
@@ -256,7 +285,9 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         identityKeys: keys,
         limits,
         now,
-        send: (msg, port, address, done) => sock.send(msg, port, address, done),
+        ...(identity && { identityKey: identity.privateKey }),
+        send: (msg, port, address, done) =>
+          address.startsWith(TLS_ADDRESS_PREFIX) ? tls?.carrier.send(msg, port, address, done) : sock.send(msg, port, address, done),
       });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException): void => {
@@ -282,6 +313,21 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         grantedSend = sock.getSendBufferSize();
       } catch {
         /* not available on every platform */
+      }
+      if (tlsListen && identity && opts.identityKeyFile) {
+        try {
+          tls = await startTlsCarrier({
+            listen: tlsListen,
+            keyFile: opts.identityKeyFile,
+            keyPem: identity.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+            relayId,
+            logger,
+            onDatagram: (m, a, p) => c.onDatagram(m, a, p),
+          });
+        } catch (err) {
+          sock.close();
+          throw err;
+        }
       }
       socket = sock;
       core = c;
@@ -318,7 +364,14 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         );
       }
       logger.info(
-        { relayId, listen: bound, recvBufferSize: grantedRecv, sendBufferSize: grantedSend, allowedNodes: c.allowedNodes() },
+        {
+          relayId,
+          listen: bound,
+          tls: tls?.endpoint ?? null,
+          recvBufferSize: grantedRecv,
+          sendBufferSize: grantedSend,
+          allowedNodes: c.allowedNodes(),
+        },
         'relay server listening',
       );
       return bound;
@@ -331,27 +384,14 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
       socket = undefined;
       bound = null;
       flushMetrics();
+      await tls?.carrier.stop();
+      tls = undefined;
       if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()));
     },
 
     stats(): RelayServerStats {
       flushMetrics();
-      const c =
-        core?.counters() ??
-        ({
-          sessions: 0,
-          nodes: 0,
-          packetsIn: 0,
-          bytesIn: 0,
-          packetsOut: 0,
-          bytesOut: 0,
-          packetsForwarded: 0,
-          bytesForwarded: 0,
-          registrations: 0,
-          unvalidatedBytesIn: 0,
-          unvalidatedBytesOut: 0,
-          drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])),
-        } as RelayCounters);
+      const c = core?.counters() ?? zeroCounters();
       return {
         ...c,
         relayId,
@@ -361,6 +401,8 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         sendBufferSize: grantedSend,
         netmapVersion,
         netmapRejections,
+        identityKey: identity?.publicKey ?? null,
+        tls: tls ? { listen: tls.endpoint, connections: tls.carrier.connections(), protocolErrors: tls.carrier.protocolErrors } : null,
       };
     },
 

@@ -14,13 +14,13 @@ const CLIENT_BACKEND_PORT = 7106;
 const FAST_KEEPALIVE = { keepaliveIntervalMs: 500, keepaliveMisses: 3 } as const;
 
 /** A client under test in d, started as node d with `relays`, with a path to a and its stand-in backend. */
-interface ClientUnderTest {
+export interface ClientUnderTest {
   client: ClientNode;
   backend: number;
   path: Endpoint;
 }
 
-async function clientInD(
+export async function clientInD(
   t: StepContext,
   fx: RelayFixture,
   label: string,
@@ -35,7 +35,7 @@ async function clientInD(
   return { client, backend, path };
 }
 
-async function closeClient(fx: RelayFixture, c: ClientUnderTest | undefined): Promise<void> {
+export async function closeClient(fx: RelayFixture, c: ClientUnderTest | undefined): Promise<void> {
   if (!c) return;
   await fx.stop(c.client).catch(() => undefined);
   await fx.agents.d.close(c.backend).catch(() => undefined);
@@ -45,7 +45,7 @@ async function closeClient(fx: RelayFixture, c: ClientUnderTest | undefined): Pr
  * d's backend sends a marker to its path endpoint every 300 ms until `recv` (a, on the wire)
  * gets it or `ms` passed. @returns whether it arrived.
  */
-async function reachesA(fx: RelayFixture, c: ClientUnderTest, recv: RawSocket, ms: number, tag: string): Promise<boolean> {
+export async function reachesA(fx: RelayFixture, c: ClientUnderTest, recv: RawSocket, ms: number, tag: string): Promise<boolean> {
   const m = marker(tag);
   const end = Date.now() + ms;
   while (Date.now() < end) {
