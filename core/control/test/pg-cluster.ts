@@ -37,6 +37,8 @@ export interface PgCluster {
   /** Creates a fresh, empty database and returns its URL. */
   createDatabase(): Promise<string>;
   port: number;
+  /** Directory of the server's unix socket: `?host=<socketDir>` reaches it from any network namespace. */
+  socketDir: string;
   stop(): void;
 }
 
@@ -95,6 +97,7 @@ async function start(): Promise<PgCluster> {
     const url = (name = 'postgres'): string => `postgres://postgres@127.0.0.1:${port}/${name}`;
     return {
       port,
+      socketDir: dir,
       url,
       stop,
       async createDatabase() {
