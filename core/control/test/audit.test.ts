@@ -191,6 +191,24 @@ for (const engine of ENGINES) {
       expect((await verify()).reason).to.match(/head is missing/);
     });
 
+    it('a change whose record cannot be written is not stored (same transaction)', async () => {
+      const admin = (h as Harness).admin;
+      // The audit table becomes unwritable (a damaged database, a revoked grant).
+      await tamper((d) => d.db.schema.alterTable('audit_log').renameTo('audit_log_gone').execute());
+      const before = (await admin.call('GET', '/admin/v1/keys')) as { keys: unknown[] };
+      const refused = await admin.call('POST', '/admin/v1/keys', {}).catch((e: unknown) => e);
+      // The database's error as the store maps it (no such table: INTERNAL); nothing stored.
+      expect(['INTERNAL', 'STORAGE_FAILED']).to.include((refused as { code?: string }).code);
+      const after = (await admin.call('GET', '/admin/v1/keys')) as { keys: unknown[] };
+      expect(after.keys).to.have.length(before.keys.length);
+      // Back in place: the change goes through and the log still verifies.
+      await tamper((d) => d.db.schema.alterTable('audit_log_gone').renameTo('audit_log').execute());
+      await createKey(admin);
+      const v = await verify();
+      expect(v.ok, v.reason).to.equal(true);
+      expect(v.records).to.equal(11);
+    });
+
     it('two instances appending at once keep one chain', async () => {
       const second = await ControlService.open({ dataDir, ...(database !== undefined && { database }) });
       try {
