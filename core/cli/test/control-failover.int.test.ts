@@ -14,24 +14,9 @@ import { join } from 'node:path';
 import { Mesh, checkPrerequisites, sleep, type ContinuousPing } from '@rustynet/testbed';
 import { AdminClient } from '@rustynet/control';
 import { REPO_ROOT } from './mesh-fixture.js';
+import { socketDatabase } from './pg-socket.js';
 
 const BACKEND = '@rustynet/backend-wireguard';
-
-/** The control package's throwaway PostgreSQL (core/control/test/pg-cluster.ts), loaded from its build. */
-interface PgCluster {
-  port: number;
-  socketDir: string;
-  createDatabase(): Promise<string>;
-}
-
-async function socketDatabase(): Promise<string> {
-  const mod = (await import(new URL('../../../control/dist/test/pg-cluster.js', import.meta.url).href)) as {
-    pgCluster(): Promise<PgCluster>;
-  };
-  const cluster = await mod.pgCluster();
-  const name = new URL(await cluster.createDatabase()).pathname.slice(1);
-  return `postgres://postgres@localhost:${cluster.port}/${name}?host=${cluster.socketDir}`;
-}
 
 async function waitingPolls(admin: AdminClient): Promise<number> {
   return ((await admin.call('GET', '/admin/v1/status')) as { waitingPolls: number }).waitingPolls;
@@ -62,7 +47,7 @@ describe(`control fail-over with data-plane daemons (${BACKEND}, PostgreSQL)`, f
     const problems = checkPrerequisites([BACKEND]);
     if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
     process.once('SIGINT', onSigint);
-    const database = await socketDatabase();
+    const database = (await socketDatabase()).url;
     mesh = await Mesh.create({
       backends: [BACKEND],
       nodes: ['a', 'b', 'c'],
