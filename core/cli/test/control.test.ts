@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '@rustynet/daemon';
-import { ControlClient, startControlServer, type RunningControlServer } from '@rustynet/control';
+import { ControlClient, openDatabase, startControlServer, type RunningControlServer } from '@rustynet/control';
 import { rn } from './helpers.js';
 
 describe('rustynet control (admin commands)', function () {
@@ -119,6 +119,8 @@ describe('rustynet control (admin commands)', function () {
       ['acl', 'rollback'],
       ['backup'],
       ['restore'],
+      ['audit', 'verify'],
+      ['audit', 'list'],
     ]) {
       const r = await rn(['control', ...cmd, '--help']);
       expect(r.stdout, cmd.join(' ')).to.contain('Examples:');
@@ -146,6 +148,29 @@ describe('rustynet control (admin commands)', function () {
     expect(ok.stdout).to.match(/restored 1 node\(s\) and 1 pre-auth key\(s\)/);
     for (let i = 0; i < 100 && server.service.snapshot.nodes.length !== 1; i++) await new Promise((r) => setTimeout(r, 50));
     expect(server.service.snapshot.nodes.map((n) => n.id)).to.deep.equal(['alpha']);
+  });
+
+  it('audit list shows each change; audit verify exits 1 with AUDIT_TAMPERED naming an edited record', async () => {
+    await enrol('alpha');
+    expect((await ctl(['nodes', 'rename', 'alpha', 'alice'])).code).to.equal(0);
+    const list = await ctl(['audit', 'list', '--json']);
+    expect(list.code, list.stderr).to.equal(0);
+    const listed = JSON.parse(list.stdout) as { ok: boolean; records: Array<{ seq: number; type: string }> };
+    expect(listed.ok).to.equal(true);
+    expect(listed.records.map((r) => r.type)).to.deep.equal(['authkey.create', 'node.enrol', 'node.rename']);
+    const ok = await ctl(['audit', 'verify']);
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.contain('audit log OK: 3 record(s)');
+    // Someone with write access to the database changes who was renamed.
+    const db = await openDatabase(join(data, 'control.db'));
+    await db.db.updateTable('audit_log').set({ data: '{"actor":"admin","ref":"mallory"}' }).where('seq', '=', 3).execute();
+    await db.close();
+    const bad = await ctl(['audit', 'verify']);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.match(/rustynet: AUDIT_TAMPERED: control-plane audit log tampered at record 3: record 3 was edited/);
+    const json = await ctl(['audit', 'verify', '--json']);
+    expect(json.code).to.equal(1);
+    expect((JSON.parse(json.stdout) as { verification: { brokenAt: number } }).verification.brokenAt).to.equal(3);
   });
 
   it('--database refuses a URL with a password (it would show in ps) and a non-postgres URL', async () => {

@@ -23,6 +23,9 @@ import { enrolSigningBytes } from './auth/enrol-signature.js';
 import { ReplayCache } from './auth/replay-cache.js';
 import { REQUEST_FRESHNESS_MS, requestSigningBytes, verifyEd25519 } from './auth/request-signature.js';
 import { loadOrCreateControlKey, type ControlKey } from './control-key.js';
+import { auditAction } from './audit/audit-context.js';
+import { controlAuditSigner } from './audit/audit-chain.js';
+import { enrolAuditEvent } from './audit/audit-events.js';
 import { DB_FILE, openDatabaseSpec, type OpenDatabase } from './db/open.js';
 import { authFailed, toRustynetError, unknownNode } from './errors.js';
 import { KeyExpiryWatch, applyKeyExpiry, expiredNodeError } from './nodes/key-expiry.js';
@@ -231,7 +234,7 @@ export class ControlService {
     if (!verifyEd25519(req.identityKey, enrolSigningBytes(req), req.signature)) {
       throw authFailed('signature-invalid', 'enrolment signature does not verify with the identity key');
     }
-    const result = await this.store.enrol(req);
+    const { result } = await auditAction(controlAuditSigner(this.key), enrolAuditEvent(req), () => this.store.enrol(req));
     await this.refresh();
     this.logger.info(
       { node: result.node.id, created: result.created, version: result.version, addresses: [result.node.ipv4, result.node.ipv6] },

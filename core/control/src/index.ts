@@ -67,3 +67,19 @@ export { ChangeSync, DEFAULT_SYNC_INTERVAL_MS } from './store/change-sync.js';
 export { sealBackup, openBackup, BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupPayload } from './backup/format.js';
 export { readSnapshot, restoreSnapshot, type RestoreResult } from './backup/snapshot.js';
 export { backupControlPlane, restoreControlPlane, type BackupResult, type ControlDataOptions } from './backup/operations.js';
+export {
+  appendAuditRecord,
+  controlAuditSigner,
+  dbInt,
+  scrubAuditData,
+  recordSigningBytes,
+  AUDIT_RECORD_SIGNING_CONTEXT,
+  CONTROL_AUDIT_NODE,
+  type ControlAuditRecord,
+  type ControlAuditType,
+} from './audit/audit-chain.js';
+export { auditAction, type AuditEvent } from './audit/audit-context.js';
+export { adminAuditEvent, enrolAuditEvent } from './audit/audit-events.js';
+export { readAuditRows, verifyAuditRows, auditTamperedError, type ControlAuditVerification } from './audit/audit-verify.js';
+export { verifyControlAudit, listControlAudit, verifyAuditDatabase, recordAudit, type AuditDataOptions } from './audit/audit-operations.js';
+export { readControlKey } from './backup/operations.js';

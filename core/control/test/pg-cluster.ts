@@ -36,7 +36,11 @@ export interface PgCluster {
   url(name?: string): string;
   /** Creates a fresh, empty database and returns its URL. */
   createDatabase(): Promise<string>;
+  /** Drops database `name`, closing its connections first (a lost database). */
+  dropDatabase(name: string): Promise<void>;
   port: number;
+  /** Directory of the server's unix socket: `?host=<socketDir>` reaches it from any network namespace. */
+  socketDir: string;
   stop(): void;
 }
 
@@ -95,6 +99,7 @@ async function start(): Promise<PgCluster> {
     const url = (name = 'postgres'): string => `postgres://postgres@127.0.0.1:${port}/${name}`;
     return {
       port,
+      socketDir: dir,
       url,
       stop,
       async createDatabase() {
@@ -107,6 +112,15 @@ async function start(): Promise<PgCluster> {
           await c.end();
         }
         return url(name);
+      },
+      async dropDatabase(name: string) {
+        const c = new pg.Client({ connectionString: url() });
+        await c.connect();
+        try {
+          await c.query(`DROP DATABASE ${name.replace(/[^a-z0-9_]/g, '')} WITH (FORCE)`);
+        } finally {
+          await c.end();
+        }
       },
     };
   } catch (err) {

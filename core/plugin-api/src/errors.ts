@@ -104,7 +104,8 @@ export const ErrorCodes = {
   /**
    * The audit log does not match its signed head: a record was edited, deleted or reordered, the
    * log was truncated below the signed checkpoint, or the head's signature does not verify
-   * against the node's identity key. `details` names the first bad record and the reason.
+   * against the node's identity key (the control plane's log: a record or head signature does not
+   * verify against the control-plane key). `details` names the first bad record and the reason.
    */
   AUDIT_TAMPERED: 94,
   /** A diagnostic probe (`rustynet ping`) got no answer from the peer within its time-out. */

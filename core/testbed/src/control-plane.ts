@@ -20,6 +20,8 @@ import { RUSTYNET_BIN, rustynet } from './programs.js';
 export const CONTROL_HOST = 'control';
 /** TCP port of the control plane's node API on its underlay address. */
 export const CONTROL_PORT = 4242;
+/** TCP port of the standby instance ({@link MeshControlOptions.standby}) on the same address. */
+export const CONTROL_STANDBY_PORT = 4243;
 
 /** `MeshOptions.control`: run the mesh from a control plane instead of netmap files. */
 export interface MeshControlOptions {
@@ -31,6 +33,13 @@ export interface MeshControlOptions {
   maxRetryMs?: number;
   /** `--node-key-lifetime` of the server (default: keys never expire); short ones test node key expiry. */
   nodeKeyLifetime?: string;
+  /** `--database` of the server(s), e.g. a PostgreSQL URL (default: SQLite in its data directory). */
+  database?: string;
+  /**
+   * A second instance on {@link CONTROL_STANDBY_PORT} (same key and `database`, own data
+   * directory), started with {@link MeshControlPlane.startStandby}; every daemon gets both URLs.
+   */
+  standby?: boolean;
 }
 
 /** A node as `rustynet control nodes list --json` reports it. */
@@ -44,6 +53,7 @@ export interface ControlNodeView {
 /** The control server of a mesh and its admin commands. */
 export class MeshControlPlane {
   private run: Running | undefined;
+  private standbyRun: Running | undefined;
 
   readonly opts: MeshControlOptions;
   private readonly log: (line: string) => void;
@@ -98,17 +108,49 @@ export class MeshControlPlane {
    */
   async start(timeoutMs = 30_000): Promise<void> {
     if (this.running) return;
+    this.run = await this.spawnServer(CONTROL_PORT, this.dataDir, this.outFile, timeoutMs);
+    this.log(`control: serving ${this.url}`);
+  }
+
+  /** The standby instance's URL ({@link MeshControlOptions.standby}). */
+  get standbyUrl(): string {
+    return `http://${this.host.underlayAddress}:${CONTROL_STANDBY_PORT}`;
+  }
+
+  /** The standby instance's data directory (its own admin socket). */
+  get standbyDataDir(): string {
+    return join(this.dir, 'data-standby');
+  }
+
+  /** Starts the standby instance (same key and database). @throws as {@link start}. */
+  async startStandby(timeoutMs = 30_000): Promise<void> {
+    if (this.standbyRun && !this.standbyRun.exit) return;
+    this.standbyRun = await this.spawnServer(CONTROL_STANDBY_PORT, this.standbyDataDir, join(this.dir, 'control-standby.out'), timeoutMs);
+    this.log(`control: standby serving ${this.standbyUrl}`);
+  }
+
+  /** SIGKILLs an instance (no clean shutdown: a crash) and waits for it to be gone. */
+  async kill(which: 'primary' | 'standby' = 'primary'): Promise<void> {
+    const run = which === 'primary' ? this.run : this.standbyRun;
+    if (!run) return;
+    if (which === 'primary') this.run = undefined;
+    else this.standbyRun = undefined;
+    this.log(`control: SIGKILL of the ${which} instance (pid ${run.pid})`);
+    run.child.kill('SIGKILL');
+    await run.exited;
+  }
+
+  private async spawnServer(port: number, dataDir: string, outFile: string, timeoutMs: number): Promise<Running> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const listen = `${this.host.underlayAddress}:${CONTROL_PORT}`;
-    const args = [RUSTYNET_BIN, 'control', 'serve', '--listen', listen, '--insecure-listen', '--data', this.dataDir];
+    const listen = `${this.host.underlayAddress}:${port}`;
+    const args = [RUSTYNET_BIN, 'control', 'serve', '--listen', listen, '--insecure-listen', '--data', dataDir];
     args.push('--key-file', this.cpKeyFile, '--log-level', 'warn');
+    if (this.opts.database !== undefined) args.push('--database', this.opts.database);
     if (this.opts.netmapLifetime !== undefined) args.push('--netmap-lifetime', this.opts.netmapLifetime);
     if (this.opts.pollTimeout !== undefined) args.push('--poll-timeout', this.opts.pollTimeout);
     if (this.opts.nodeKeyLifetime !== undefined) args.push('--node-key-lifetime', this.opts.nodeKeyLifetime);
-    this.log(
-      `control: ip netns exec ${this.host.netns} rustynet control serve --listen ${listen} --insecure-listen --data ${this.dataDir}`,
-    );
-    const out = createWriteStream(this.outFile, { flags: 'a', mode: 0o600 });
+    this.log(`control: ip netns exec ${this.host.netns} rustynet control serve --listen ${listen} --insecure-listen --data ${dataDir}`);
+    const out = createWriteStream(outFile, { flags: 'a', mode: 0o600 });
     const child = this.host.spawn(process.execPath, args, {
       cwd: this.cwd,
       stdin: 'ignore',
@@ -126,7 +168,6 @@ export class MeshControlPlane {
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     const run = track(child, out);
-    this.run = run;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       ready.then(() => 'ready' as const),
@@ -138,11 +179,14 @@ export class MeshControlPlane {
       if (outcome === 'timeout') child.kill('SIGKILL');
       throw new Error(`control server ${outcome === 'exited' ? 'exited' : `not serving after ${timeoutMs} ms`}:\n${text.trim()}`);
     }
-    this.log(`control: serving ${this.url}`);
+    return run;
   }
 
   /** Stops the server (SIGTERM, SIGKILL after `timeoutMs`); null when none ran. */
   async stop(timeoutMs = 10_000): Promise<ProcessExit | null> {
+    const standby = this.standbyRun;
+    this.standbyRun = undefined;
+    if (standby) await stopRunning(standby, timeoutMs, () => this.log('control: stopping the standby instance (SIGTERM)'));
     const run = this.run;
     if (!run) return null;
     this.run = undefined;
@@ -151,7 +195,8 @@ export class MeshControlPlane {
 
   /** For signal handlers: stops the server synchronously. */
   stopSync(timeoutMs = 5_000): void {
-    if (this.run && !this.run.exit && this.run.pid > 0) terminateSync([this.run.pid], timeoutMs);
+    const pids = [this.run, this.standbyRun].filter((r) => r && !r.exit && r.pid > 0).map((r) => (r as Running).pid);
+    if (pids.length > 0) terminateSync(pids, timeoutMs);
   }
 
   /** Runs `rustynet control <args> --data <dataDir> --json` (admin socket) and parses its output. */
@@ -208,6 +253,7 @@ export class MeshControlPlane {
     return {
       control: {
         url: this.url,
+        ...(this.opts.standby === true && { urls: [this.standbyUrl] }),
         authKeyFile: this.authKeyFile(n),
         endpoints: [{ host: n.host.underlayAddress, port: listenPort }],
         maxRetryMs: this.opts.maxRetryMs ?? 2_000,

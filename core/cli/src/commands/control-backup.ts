@@ -40,21 +40,21 @@ export function databaseOption(value: string | undefined): string | undefined {
   return spec;
 }
 
-interface DataOpts {
+export interface DataOpts {
   data?: string;
   database?: string;
   keyFile?: string;
   json?: boolean;
 }
 
-function addDataOptions(cmd: Command): Command {
+export function addDataOptions(cmd: Command): Command {
   return addJsonOption(cmd)
     .option('--data <dir>', `control-plane data directory (env RUSTYNET_CONTROL_DATA; default ${DEFAULT_CONTROL_DATA})`)
     .option('--database <url>', DATABASE_HELP)
     .option('--key-file <file>', 'control-plane signing key (PEM, 0600); default <data>/control-plane.key');
 }
 
-function dataOptions(opts: DataOpts): { dataDir: string; database?: string; keyFile?: string } {
+export function dataOptions(opts: DataOpts): { dataDir: string; database?: string; keyFile?: string } {
   const database = databaseOption(opts.database);
   return {
     dataDir: opts.data ?? io().env['RUSTYNET_CONTROL_DATA'] ?? DEFAULT_CONTROL_DATA,

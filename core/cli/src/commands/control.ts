@@ -12,6 +12,7 @@ import { io, printJson } from '../io.js';
 import { addExamples } from '../program.js';
 
 import { DEFAULT_CONTROL_DATA, addAdminOptions, call, controlModule, type AdminOpts } from './control-admin.js';
+import { registerAudit } from './control-audit.js';
 import { DATABASE_HELP, databaseOption, registerBackup } from './control-backup.js';
 
 export { DEFAULT_CONTROL_DATA } from './control-admin.js';
@@ -396,4 +397,5 @@ export function register(program: Command): void {
   registerNodes(control);
   registerAcl(control);
   registerBackup(control);
+  registerAudit(control);
 }

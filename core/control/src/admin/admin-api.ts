@@ -20,6 +20,9 @@ import { RustynetError } from '@rustynet/plugin-api';
 import type { ControlService } from '../control-service.js';
 import type { ControlNode } from '../store/types.js';
 import { nodeView } from '../server/node-api.js';
+import { auditAction } from '../audit/audit-context.js';
+import { controlAuditSigner } from '../audit/audit-chain.js';
+import { adminAuditEvent } from '../audit/audit-events.js';
 import { ADMIN_BODY_LIMIT, parseJsonBody, readBody, sendError, sendJson } from '../server/http-util.js';
 
 const TAG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -50,6 +53,13 @@ async function handle(svc: ControlService, req: IncomingMessage, res: ServerResp
   const url = new URL(req.url ?? '/', 'http://admin.invalid');
   const method = req.method ?? 'GET';
   const body = obj(parseJsonBody(await readBody(req, ADMIN_BODY_LIMIT)));
+  // Every change is recorded in the audit log, in the transaction that makes it.
+  const event = adminAuditEvent(method, url.pathname, body);
+  if (event) await auditAction(controlAuditSigner(svc.key), event, () => route(svc, res, url, method, body));
+  else await route(svc, res, url, method, body);
+}
+
+async function route(svc: ControlService, res: ServerResponse, url: URL, method: string, body: Record<string, unknown>): Promise<void> {
   const nodeRoute = /^\/admin\/v1\/nodes\/([^/]+)(?:\/(rename|tags|expire))?$/.exec(url.pathname);
   if (nodeRoute) {
     const ref = decodeURIComponent(nodeRoute[1] ?? '');

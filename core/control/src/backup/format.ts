@@ -36,7 +36,8 @@ export interface BackupPayload {
   migrations: string[];
   /** The netmap version at the snapshot. */
   version: number;
-  tables: { meta: BackupRow[]; auth_keys: BackupRow[]; nodes: BackupRow[] };
+  /** `audit_log` and `audit_head` (the audit log, see audit/audit-chain.ts) are absent in backups made before it. */
+  tables: { meta: BackupRow[]; auth_keys: BackupRow[]; nodes: BackupRow[]; audit_log?: BackupRow[]; audit_head?: BackupRow[] };
 }
 
 /** The envelope as stored. */
@@ -122,5 +123,8 @@ export function openBackup(text: string, trustedPublicKey: string): BackupPayloa
     throw invalid('payload lacks its tables', 'payload');
   }
   if (!Array.isArray(parsed.migrations)) throw invalid('payload lacks its migrations', 'payload.migrations');
+  for (const t of ['audit_log', 'audit_head'] as const) {
+    if (t in parsed.tables && !Array.isArray(parsed.tables[t])) throw invalid(`payload.tables.${t} is not a list`, `payload.tables.${t}`);
+  }
   return parsed;
 }

@@ -4,6 +4,7 @@
  * interval, see store/change-sync.ts) and use the control plane's signing key from its data
  * directory (or `keyFile`). See docs/operations/backup-restore.md.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RustynetError } from '@rustynet/plugin-api';
@@ -12,7 +13,10 @@ import { CONTROL_KEY_FILE, type ControlKey } from '../control-key.js';
 import { DB_FILE, openDatabaseSpec } from '../db/open.js';
 import { toRustynetError } from '../errors.js';
 import { openBackup, sealBackup } from './format.js';
-import { readSnapshot, restoreSnapshot, type RestoreResult } from './snapshot.js';
+import { readSnapshot, type RestoreResult } from './snapshot.js';
+import { restoreAudited } from './restore-audited.js';
+import { controlAuditSigner } from '../audit/audit-chain.js';
+import { recordAudit } from '../audit/audit-operations.js';
 
 /** Where the control plane keeps its state. */
 export interface ControlDataOptions {
@@ -34,7 +38,8 @@ export interface BackupResult {
   keyId: string;
 }
 
-async function readControlKey(opts: ControlDataOptions): Promise<ControlKey> {
+/** Reads the control-plane key (never created here). @throws RustynetError `KEY_INVALID`. */
+export async function readControlKey(opts: ControlDataOptions): Promise<ControlKey> {
   const privateKeyPem = await readPrivateKeyFile(opts.keyFile ?? join(opts.dataDir, CONTROL_KEY_FILE));
   const publicKey = publicKeyFromPrivatePem(privateKeyPem);
   return { privateKeyPem, publicKey, keyId: keyIdOf(publicKey) };
@@ -56,6 +61,14 @@ export async function backupControlPlane(opts: ControlDataOptions & { out: strin
     } catch (err) {
       throw toRustynetError(err);
     }
+    await recordAudit(database, controlAuditSigner(key), 'control.backup', {
+      actor: 'cli',
+      file: opts.out,
+      version: payload.version,
+      sha256: createHash('sha256').update(text, 'utf8').digest('hex'),
+      nodes: payload.tables.nodes.length,
+      auditRecords: payload.tables.audit_log?.length ?? 0,
+    });
     return {
       file: opts.out,
       version: payload.version,
@@ -86,7 +99,7 @@ export async function restoreControlPlane(opts: ControlDataOptions & { file: str
   const payload = openBackup(text, key.publicKey);
   const database = await openDatabaseSpec(opts.database ?? join(opts.dataDir, DB_FILE));
   try {
-    return await restoreSnapshot(database, payload);
+    return await restoreAudited(database, key, payload, opts.file);
   } finally {
     await database.close();
   }

@@ -18,7 +18,7 @@ import { bumpVersion, type Db } from '../store/meta.js';
 import { runTransaction } from '../store/transaction.js';
 import type { BackupPayload, BackupRow } from './format.js';
 
-type TableName = 'meta' | 'auth_keys' | 'nodes';
+type TableName = 'meta' | 'auth_keys' | 'nodes' | 'audit_log' | 'audit_head';
 
 /** Every column of each table: `n` integer (bigint), `t` text. Tables in insert order. */
 const COLUMNS: Record<TableName, Record<string, 'n' | 't'>> = {
@@ -40,8 +40,17 @@ const COLUMNS: Record<TableName, Record<string, 'n' | 't'>> = {
     auth_key_id: 't',
     key_issued_at: 'n',
   },
+  audit_log: { seq: 'n', at: 't', type: 't', data: 't', prev: 't', hash: 't', public_key: 't', signature: 't' },
+  audit_head: { id: 'n', seq: 'n', hash: 't', at: 't', public_key: 't', signature: 't' },
 };
-const TABLES: TableName[] = ['meta', 'auth_keys', 'nodes'];
+const TABLES: TableName[] = ['meta', 'auth_keys', 'nodes', 'audit_log', 'audit_head'];
+/** Column rows are read (and so written) in order of. */
+const ORDER: Record<TableName, string> = { meta: 'id', auth_keys: 'id', nodes: 'id', audit_log: 'seq', audit_head: 'id' };
+
+/** A table's rows in a payload (backups made before the audit log have no audit tables). */
+function rowsOf(p: BackupPayload, t: TableName): BackupRow[] {
+  return p.tables[t] ?? [];
+}
 
 /** A row as JSON values (PostgreSQL returns bigint as text: make it a number). */
 function plainRow(table: TableName, row: Record<string, unknown>): BackupRow {
@@ -62,9 +71,13 @@ export async function readSnapshot(database: OpenDatabase, now = Date.now()): Pr
     database.db,
     database.engine,
     async (trx) => {
-      const tables = { meta: [] as BackupRow[], auth_keys: [] as BackupRow[], nodes: [] as BackupRow[] };
+      const tables: Record<TableName, BackupRow[]> = { meta: [], auth_keys: [], nodes: [], audit_log: [], audit_head: [] };
       for (const t of TABLES) {
-        const rows = (await trx.selectFrom(t).selectAll().orderBy('id').execute()) as Array<Record<string, unknown>>;
+        const rows = (await trx
+          .selectFrom(t)
+          .selectAll()
+          .orderBy(ORDER[t] as never)
+          .execute()) as Array<Record<string, unknown>>;
         tables[t] = rows.map((r) => plainRow(t, r));
       }
       return {
@@ -89,7 +102,7 @@ function checkRows(p: BackupPayload): void {
   const unknown = p.migrations.filter((m) => !known.has(m));
   if (unknown.length > 0) throw bad(`it was made by a newer control plane (migrations ${unknown.join(', ')})`, 'payload.migrations');
   for (const t of TABLES) {
-    p.tables[t].forEach((row, i) => {
+    rowsOf(p, t).forEach((row, i) => {
       const where = `payload.tables.${t}[${i}]`;
       if (row === null || typeof row !== 'object') throw bad(`${where} is not an object`, where);
       for (const col of Object.keys(row)) if (!(col in COLUMNS[t])) throw bad(`${where} has an unknown column ${col}`, `${where}.${col}`);
@@ -120,7 +133,7 @@ async function insertAll(trx: Db, table: TableName, rows: BackupRow[]): Promise<
     // The rows were checked column by column against the schema above.
     await trx
       .insertInto(table)
-      .values(rows.slice(i, i + 500) as never)
+      .values(rows.slice(i, i + 500))
       .execute();
   }
 }
@@ -156,6 +169,8 @@ function replaceAll(database: OpenDatabase, p: BackupPayload, now: number): Prom
     await insertAll(trx, 'meta', [meta]);
     await insertAll(trx, 'auth_keys', p.tables.auth_keys);
     await insertAll(trx, 'nodes', p.tables.nodes);
+    await insertAll(trx, 'audit_log', rowsOf(p, 'audit_log'));
+    await insertAll(trx, 'audit_head', rowsOf(p, 'audit_head'));
     const version = await bumpVersion(trx, now);
     if (database.engine === 'postgres') await sql`select pg_notify(${CHANGE_CHANNEL}, ${String(version)})`.execute(trx);
     return { version, previousVersion, backupVersion, nodes: p.tables.nodes.length, authKeys: p.tables.auth_keys.length };

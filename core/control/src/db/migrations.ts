@@ -3,6 +3,7 @@
  * SQL), so the PostgreSQL dialect can reuse them. Append new migrations; never edit old ones.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { auditMigration } from '../audit/audit-schema.js';
 import { m0002NodeKeyIssued } from './migration-node-keys.js';
 
 const m0001: Migration = {
@@ -57,6 +58,7 @@ const m0001: Migration = {
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_init': m0001,
   '0002_node_key_issued': m0002NodeKeyIssued,
+  '0003_audit_log': auditMigration,
 };
 
 /** A Kysely {@link MigrationProvider} over {@link MIGRATIONS} (no files to find at run time). */

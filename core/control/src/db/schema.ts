@@ -3,6 +3,7 @@
  * SQLite and PostgreSQL); times are Unix milliseconds.
  */
 import type { Generated } from 'kysely';
+import type { AuditTables } from '../audit/audit-schema.js';
 
 /** One row: the control plane's own state (id is always 1). */
 export interface MetaTable {
@@ -66,7 +67,7 @@ export interface NodeTable {
 }
 
 /** The database as Kysely types it. */
-export interface ControlDatabase {
+export interface ControlDatabase extends AuditTables {
   meta: MetaTable;
   auth_keys: AuthKeyTable;
   nodes: NodeTable;

@@ -133,7 +133,11 @@ export class ControlStore {
       expires_at: opts.expiresInMs === undefined ? null : now + opts.expiresInMs,
       used_at: null,
     };
-    await this.tx((trx) => trx.insertInto('auth_keys').values(row).execute());
+    // The unit of work returns the row (no key text) so the audit record can name the key.
+    await this.tx(async (trx) => {
+      await trx.insertInto('auth_keys').values(row).execute();
+      return row;
+    });
     return { key, info: authKeyFromRow({ ...row, uses: 0 }) };
   }
 

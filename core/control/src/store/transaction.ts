@@ -19,6 +19,7 @@
  */
 import { sql, type ControlledTransaction, type Kysely } from 'kysely';
 import { RustynetError } from '@rustynet/plugin-api';
+import { appendPendingAudit, auditCommitted } from '../audit/audit-context.js';
 import type { ControlDatabase } from '../db/schema.js';
 import type { DatabaseEngine } from '../db/open.js';
 import { toRustynetError } from '../errors.js';
@@ -89,7 +90,9 @@ export async function runTransaction<T>(
     }
     try {
       const result = await fn(trx);
+      if (!opts.readOnlySnapshot) await appendPendingAudit(trx, result);
       await trx.commit().execute();
+      auditCommitted();
       return result;
     } catch (err) {
       await trx

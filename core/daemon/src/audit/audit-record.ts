@@ -42,7 +42,11 @@ export interface AuditRecord {
 /** `prev` of the first record. */
 export const AUDIT_GENESIS = '0'.repeat(64);
 
-/** SHA-256 hex over the RFC 8785 canonical JSON of a record's fields but `hash`. */
-export function auditRecordHash(r: Omit<AuditRecord, 'hash'>): string {
+/**
+ * SHA-256 hex over the RFC 8785 canonical JSON of a record's fields but `hash`. The control
+ * plane's audit log (core/control/src/audit) chains its records with the same function, so
+ * `type` is any string here.
+ */
+export function auditRecordHash(r: { seq: number; at: string; type: string; data: Record<string, unknown>; prev: string }): string {
   return sha256Hex(canonicalJson({ seq: r.seq, at: r.at, type: r.type, data: r.data, prev: r.prev }));
 }
