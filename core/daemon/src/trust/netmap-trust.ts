@@ -1,7 +1,6 @@
-import type { KeyObject } from 'node:crypto';
 import { isRustynetError, type Clock, type Netmap, type SignedNetmap, type StateStore } from '@rustynet/plugin-api';
-import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { sha256Hex } from '../util/json.js';
+import { ControlKeySet } from './key-set.js';
 import { verifySignedNetmapBytes } from './verify.js';
 import { NetmapWatermark } from './watermark.js';
 
@@ -44,31 +43,51 @@ export interface TrustedNetmap {
  */
 export class NetmapTrust {
   readonly watermark: NetmapWatermark;
-  private readonly key: KeyObject;
+  /** The trusted control-plane keys (pinned and learned from signed rotations). */
+  readonly keys: ControlKeySet;
   /** Digest of the last good netmap this instance persisted or read back. */
   private persistedDigest: string | undefined;
 
-  /** @throws RustynetError `KEY_INVALID` when the control-plane key is malformed. */
+  /**
+   * @param controlPlaneKeyB64 the pinned key, several pinned keys, or a key set.
+   * @throws RustynetError `KEY_INVALID` when a control-plane key is malformed.
+   */
   constructor(
-    controlPlaneKeyB64: string,
+    controlPlaneKeyB64: string | readonly string[] | ControlKeySet,
     private readonly store: StateStore,
     private readonly clock: Pick<Clock, 'now'> = { now: () => Date.now() },
   ) {
-    this.key = publicKeyFromRawB64(controlPlaneKeyB64);
+    this.keys =
+      controlPlaneKeyB64 instanceof ControlKeySet
+        ? controlPlaneKeyB64
+        : new ControlKeySet(typeof controlPlaneKeyB64 === 'string' ? [controlPlaneKeyB64] : controlPlaneKeyB64, store);
     this.watermark = new NetmapWatermark(store);
   }
 
   /**
    * Verifies `input` and checks it against the watermark (does not move the watermark). The
    * digest is taken from the canonical bytes the signature was verified over (one RFC 8785
-   * canonicalisation per netmap).
+   * canonicalisation per netmap). A new netmap (above the watermark) that announces a signing-key
+   * rotation (`signingKeys`) updates and persists the key set here, after every check passed.
    * @param text the JSON text `input` was parsed from, if any (see {@link TrustedNetmap.text}).
-   * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, `NETMAP_REPLAYED`.
+   * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, `NETMAP_REPLAYED`,
+   *   `KEY_INVALID` (a malformed persisted key set), `STATE_WRITE_FAILED` (persisting a learned key).
    */
   async check(input: unknown, text?: string): Promise<TrustedNetmap> {
-    const { netmap, canonical } = verifySignedNetmapBytes(input, this.key, { now: this.clock.now() });
+    await this.keys.load();
+    let signer = '';
+    const { netmap, canonical } = verifySignedNetmapBytes(
+      input,
+      (keyId) => {
+        const k = this.keys.keyFor(keyId);
+        signer = k.publicKey;
+        return k.key;
+      },
+      { now: this.clock.now() },
+    );
     const digest = sha256Hex(canonical);
     const status = await this.watermark.check(netmap.version, digest);
+    if (status === 'new' && netmap.signingKeys !== undefined) await this.keys.learn(netmap, signer);
     return { netmap, signed: input as SignedNetmap, digest, status, ...(text !== undefined && { text }) };
   }
 
@@ -139,7 +158,8 @@ export class NetmapTrust {
   async lastGood(): Promise<TrustedNetmap | undefined> {
     const signed = await this.store.read<SignedNetmap>(LAST_GOOD_KEY);
     if (!signed) return undefined;
-    const { netmap, canonical } = verifySignedNetmapBytes(signed, this.key, { now: this.clock.now() });
+    await this.keys.load();
+    const { netmap, canonical } = verifySignedNetmapBytes(signed, (keyId) => this.keys.keyFor(keyId).key, { now: this.clock.now() });
     const digest = sha256Hex(canonical);
     const wm = await this.watermark.current();
     if (!wm || wm.version !== netmap.version || wm.digest !== digest) return undefined;

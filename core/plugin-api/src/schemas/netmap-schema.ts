@@ -109,6 +109,15 @@ const netmapSchemaDefinition = {
         properties: { id: { type: 'string', pattern: NODE_ID_PATTERN }, endpoint: endpointSchemaDefinition },
       },
     },
+    signingKeys: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        next: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+        retired: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+      },
+    },
   },
 } as const;
 
