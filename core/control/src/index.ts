@@ -67,3 +67,14 @@ export { ChangeSync, DEFAULT_SYNC_INTERVAL_MS } from './store/change-sync.js';
 export { sealBackup, openBackup, BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupPayload } from './backup/format.js';
 export { readSnapshot, restoreSnapshot, type RestoreResult } from './backup/snapshot.js';
 export { backupControlPlane, restoreControlPlane, type BackupResult, type ControlDataOptions } from './backup/operations.js';
+export { SigningKeyRotation, type RotationStatus, type RotationNodeStatus } from './keys/rotation.js';
+export { SigningKeyRing, SIGNING_KEYS_DIR } from './keys/signing-ring.js';
+export {
+  RotationStore,
+  readSigningState,
+  NO_ROTATION,
+  type SigningState,
+  type SigningKeyRole,
+  type AckPhase,
+} from './keys/rotation-store.js';
+export { signingKeysOf } from './keys/announce.js';

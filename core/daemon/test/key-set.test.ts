@@ -52,7 +52,10 @@ describe('control-plane key set (signing-key rotation)', () => {
   it('hostile: a map announcing a key but signed by an untrusted key adds nothing and persists nothing', async () => {
     const dir = tmpDir();
     const t = new NetmapTrust(old.publicKeyB64, new FileStateStore(dir));
-    const err = await rejects(t.check(signNetmap(map(1, { next: hostile.publicKeyB64 }), hostile.privateKeyPem)), 'NETMAP_SIGNATURE_INVALID');
+    const err = await rejects(
+      t.check(signNetmap(map(1, { next: hostile.publicKeyB64 }), hostile.privateKeyPem)),
+      'NETMAP_SIGNATURE_INVALID',
+    );
     expect(err.field).to.equal('signature.keyId');
     expect(err.message).to.include(keyIdOf(hostile.publicKeyB64)).and.include('controlPlaneKeys').and.include('key-rotation.md');
     expect(t.keys.trusted).to.deep.equal([old.publicKeyB64]);

@@ -13,6 +13,7 @@ import { addExamples } from '../program.js';
 
 import { DEFAULT_CONTROL_DATA, addAdminOptions, call, controlModule, type AdminOpts } from './control-admin.js';
 import { DATABASE_HELP, databaseOption, registerBackup } from './control-backup.js';
+import { registerRotateSigningKey } from './control-rotate.js';
 
 export { DEFAULT_CONTROL_DATA } from './control-admin.js';
 
@@ -382,4 +383,5 @@ export function register(program: Command): void {
   registerNodes(control);
   registerAcl(control);
   registerBackup(control);
+  registerRotateSigningKey(control);
 }

@@ -71,7 +71,7 @@ export class ControlKeySet {
    */
   async load(): Promise<void> {
     if (this.loaded) return;
-    const raw = await this.store.read<unknown>(CONTROL_KEYS_STATE);
+    const raw = await this.store.read(CONTROL_KEYS_STATE);
     if (raw !== undefined) this.rebuild(parsePersisted(raw));
     this.loaded = true;
   }
