@@ -89,6 +89,7 @@ for (const engine of ENGINES) {
       expect((await stat(ann.keyFile)).mode & 0o777).to.equal(0o600);
       expect((await stat(join(h.dir, SIGNING_KEYS_DIR))).mode & 0o777).to.equal(0o700);
       await rejects(h.admin.call('POST', '/admin/v1/signing-key/announce', {}), 'KEY_ROTATION_PENDING');
+      expect(await readdir(join(h.dir, SIGNING_KEYS_DIR)), 'a refused announce leaves no key behind').to.have.length(2);
       const [a, b] = nodes as [Node, Node];
       const m = await a.sync();
       expect(m?.netmap.signingKeys).to.deep.equal({ next: ann.next });
@@ -161,6 +162,32 @@ for (const engine of ENGINES) {
   'control: signing-key rotation, two instances on one PostgreSQL database',
   function () {
     this.timeout(60_000);
+    it('two instances announcing at once: exactly one key is announced, the other leaves no key file', async () => {
+      const database = await freshDatabase('postgres');
+      const a = await startHarness({ engine: 'postgres', ...(database !== undefined && { database }), syncIntervalMs: 200 });
+      const b = await startHarness({
+        engine: 'postgres',
+        ...(database !== undefined && { database }),
+        keyFile: join(a.dir, 'control-plane.key'),
+        syncIntervalMs: 200,
+      });
+      try {
+        const rs = await Promise.allSettled([a, b].map((h) => h.admin.call('POST', '/admin/v1/signing-key/announce', {})));
+        const ok = rs.filter((r) => r.status === 'fulfilled');
+        expect(ok, JSON.stringify(rs.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok')))).to.have.length(1);
+        for (const r of rs)
+          if (r.status === 'rejected') expect(isRustynetError(r.reason, 'KEY_ROTATION_PENDING'), String(r.reason)).to.equal(true);
+        const files = await Promise.all(
+          [a, b].map(async (h) => (await readdir(join(h.dir, SIGNING_KEYS_DIR)).catch(() => [])).filter((f) => f.endsWith('.key'))),
+        );
+        expect(files.flat()).to.have.length(1);
+        const st = await status(a);
+        expect(st.state.next?.publicKey).to.equal((ok[0] as PromiseFulfilledResult<{ next: string }>).value.next);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+    });
+
     it('both announce the same key; the instance without the new private key keeps the old one until it is copied', async () => {
       const database = await freshDatabase('postgres');
       const a = await startHarness({ engine: 'postgres', ...(database !== undefined && { database }), syncIntervalMs: 200 });

@@ -129,8 +129,18 @@ export class SigningKeyRotation {
    * @throws RustynetError `KEY_ROTATION_PENDING` (a rotation in flight), `STORAGE_FAILED`.
    */
   async announce(): Promise<{ version: number; next: ControlKey }> {
+    const st = (await this.refresh()).signing ?? NO_ROTATION;
+    if (st.next) throw new RustynetError('KEY_ROTATION_PENDING', `key ${st.next.publicKey} is already announced; --switch to it first`);
+    if (st.previous) throw new RustynetError('KEY_ROTATION_PENDING', `the previous key ${st.previous} is not retired yet; --retire first`);
     const next = await this.ring.generate();
-    const version = await this.store.announce(next.publicKey, this.signerFor(this.snapshot()).publicKey);
+    let version: number;
+    try {
+      version = await this.store.announce(next.publicKey, this.signerFor(this.snapshot()).publicKey);
+    } catch (err) {
+      // Not announced (a race with another instance, a storage failure): no key file is left behind.
+      await this.ring.discard(next);
+      throw err;
+    }
     await this.refresh();
     this.logger.info({ version, next: next.keyId }, 'signing key announced');
     return { version, next };

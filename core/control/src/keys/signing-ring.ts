@@ -6,7 +6,7 @@
  * directory (docs/operations/key-rotation.md). The directory is re-read when a stored key is
  * not held yet, so a copied file is picked up without a restart.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   atomicWriteFile,
@@ -64,6 +64,12 @@ export class SigningKeyRing {
         this.broken.set(path, err instanceof Error ? err.message : String(err));
       }
     }
+  }
+
+  /** Deletes a generated key that was never announced (best effort). */
+  async discard(key: ControlKey): Promise<void> {
+    this.keys.delete(key.publicKey);
+    await Promise.all([`${key.keyId}.key`, `${key.keyId}.pub`].map((f) => rm(join(this.dir, f), { force: true }).catch(() => undefined)));
   }
 
   /**

@@ -31,8 +31,14 @@ export interface VerifyOptions {
  * @returns the verified netmap.
  * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`,
  *   `KEY_INVALID` (the control-plane key itself is malformed).
+ * @param controlPlanePublicKeyB64 the raw key in base64, a key object, or a {@link KeyResolver}
+ *   picking the key by the signature's `keyId` (a key set).
  */
-export function verifySignedNetmap(input: unknown, controlPlanePublicKeyB64: string | KeyObject, opts: VerifyOptions = {}): Netmap {
+export function verifySignedNetmap(
+  input: unknown,
+  controlPlanePublicKeyB64: string | KeyObject | KeyResolver,
+  opts: VerifyOptions = {},
+): Netmap {
   return verifySignedNetmapBytes(input, controlPlanePublicKeyB64, opts).netmap;
 }
 
