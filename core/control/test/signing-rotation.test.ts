@@ -181,8 +181,11 @@ for (const engine of ENGINES) {
           [a, b].map(async (h) => (await readdir(join(h.dir, SIGNING_KEYS_DIR)).catch(() => [])).filter((f) => f.endsWith('.key'))),
         );
         expect(files.flat()).to.have.length(1);
-        const st = await status(a);
-        expect(st.state.next?.publicKey).to.equal((ok[0] as PromiseFulfilledResult<{ next: string }>).value.next);
+        const winner = (ok[0] as PromiseFulfilledResult<{ next: string }>).value.next;
+        // Both instances serve the one announcement (the loser's follows the change feed).
+        await until('both show the announcement', async () =>
+          (await status(a)).state.next?.publicKey === winner && (await status(b)).state.next?.publicKey === winner ? true : undefined,
+        );
       } finally {
         await Promise.all([a.stop(), b.stop()]);
       }
