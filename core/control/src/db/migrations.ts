@@ -53,7 +53,7 @@ const m0001: Migration = {
 };
 
 /** Control-plane signing-key rotation (keys/rotation-store.ts). */
-const m0002SigningKeys: Migration = {
+const m0004SigningKeys: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
     await db.schema
       .createTable('signing_keys')
@@ -80,7 +80,7 @@ const m0002SigningKeys: Migration = {
 };
 
 /** All migrations by name; names sort in the order they run. */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '0001_init': m0001, '0002_signing_keys': m0002SigningKeys };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '0001_init': m0001, '0004_signing_keys': m0004SigningKeys };
 
 /** A Kysely {@link MigrationProvider} over {@link MIGRATIONS} (no files to find at run time). */
 export const migrationProvider: MigrationProvider = {
