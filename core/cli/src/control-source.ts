@@ -159,7 +159,7 @@ export async function prepareControlSource(
     for (;;) {
       try {
         const reply = await client.enrol({ authKey, name: config.node, ...report });
-        if (reply.controlPlaneKey !== config.controlPlaneKey) {
+        if (reply.controlPlaneKey !== config.controlPlaneKey && !(config.controlPlaneKeys ?? []).includes(reply.controlPlaneKey)) {
           throw new RustynetError(
             'CONFIG_INVALID',
             `controlPlaneKey: the control plane at ${control.url} signs with ${reply.controlPlaneKey}, not the pinned key`,

@@ -38,6 +38,9 @@ import { buildNetmap, variantOf } from './netmap/build.js';
 import { validateBuiltNetmap } from './netmap/validate.js';
 import { ControlStore, type CreateAuthKeyOptions, type EnrolResult, type NodeSelfUpdate } from './store/control-store.js';
 import { ChangeSync } from './store/change-sync.js';
+import { RotationStore } from './keys/rotation-store.js';
+import { SigningKeyRing } from './keys/signing-ring.js';
+import { SigningKeyRotation } from './keys/rotation.js';
 import type { AuthKeyInfo, ControlNode, Snapshot } from './store/types.js';
 
 export {
@@ -69,11 +72,13 @@ export class ControlService {
   readonly logger: Logger;
   /** Node key lifetime (ms), or undefined: keys never expire. */
   readonly nodeKeyLifetimeMs: number | undefined;
+  /** Signing-key rotation (keys/rotation.ts). */
+  readonly rotation: SigningKeyRotation;
 
   private constructor(
     private readonly db: OpenDatabase,
     readonly store: ControlStore,
-    readonly key: ControlKey,
+    primaryKey: ControlKey,
     readonly lifetimeMs: number,
     snap: Snapshot,
     opts: ControlServiceOptions,
@@ -87,8 +92,16 @@ export class ControlService {
       this.logger,
     );
     this.index(snap);
-    this.deltas = new NetmapDeltas(key.privateKeyPem);
-    this.cache = new NetmapCache(key.privateKeyPem, {
+    this.rotation = new SigningKeyRotation(
+      new SigningKeyRing(primaryKey, opts.dataDir),
+      new RotationStore(db.db, db.engine),
+      () => this.snap,
+      () => this.refresh(),
+      this.logger,
+    );
+    // Deltas are signed with the key that signs the full maps now.
+    this.deltas = new NetmapDeltas(() => this.rotation.signerFor(this.snap).privateKeyPem);
+    this.cache = new NetmapCache((s) => this.rotation.signerFor(s).privateKeyPem, {
       lifetimeMs,
       ...(opts.network !== undefined && { network: opts.network }),
       ...(opts.dnsZone !== undefined && { dnsZone: opts.dnsZone }),
@@ -103,6 +116,11 @@ export class ControlService {
       this.logger,
       opts.syncIntervalMs,
     );
+  }
+
+  /** The key netmaps are signed with now (after a rotation's switch: the new one, when held here). */
+  get key(): ControlKey {
+    return this.rotation.signerFor(this.snap);
   }
 
   /** The storage engine and where it is (PostgreSQL URL without the password). */
@@ -151,6 +169,7 @@ export class ControlService {
       const store = new ControlStore(database.db, database.engine);
       await store.newVersion();
       const svc = new ControlService(database, store, key, lifetimeMs, await store.snapshot(), opts);
+      await svc.rotation.prepare(svc.snap);
       svc.checkBuild(svc.snap, 'config');
       svc.startResigner();
       svc.sync.start();
@@ -159,7 +178,7 @@ export class ControlService {
         {
           version: svc.snap.version,
           nodes: svc.snap.nodes.length,
-          keyId: key.keyId,
+          keyId: svc.key.keyId,
           ulaPrefix: svc.snap.ulaPrefix,
           database: database.location,
         },
@@ -189,6 +208,7 @@ export class ControlService {
   /** Re-reads the state after a committed change and wakes every poll. */
   async refresh(): Promise<Snapshot> {
     const s = await this.store.snapshot();
+    await this.rotation.prepare(s);
     if (s.version >= this.snap.version) {
       this.snap = applyKeyExpiry(s, this.nodeKeyLifetimeMs);
       this.index(this.snap);
@@ -292,6 +312,8 @@ export class ControlService {
         'node is ahead of the control plane version (restored database?)',
       );
     }
+    const seen = this.byIdentity.get(identityKey);
+    if (seen) this.rotation.noteAck(seen.id, after);
     const woken = await this.feed.wait(after, timeoutMs, signal);
     const node = this.byIdentity.get(identityKey);
     if (!node) throw unknownNode(identityKey, 'x-rustynet-node');

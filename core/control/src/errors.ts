@@ -39,6 +39,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   TIMEOUT: 504,
   STORAGE_FAILED: 507,
   STORAGE_CONFLICT: 503,
+  KEY_ROTATION_PENDING: 409,
 };
 
 /** The HTTP status for an error code (500 for codes without a mapping). */

@@ -83,3 +83,14 @@ export { adminAuditEvent, enrolAuditEvent } from './audit/audit-events.js';
 export { readAuditRows, verifyAuditRows, auditTamperedError, type ControlAuditVerification } from './audit/audit-verify.js';
 export { verifyControlAudit, listControlAudit, verifyAuditDatabase, recordAudit, type AuditDataOptions } from './audit/audit-operations.js';
 export { readControlKey } from './backup/operations.js';
+export { SigningKeyRotation, type RotationStatus, type RotationNodeStatus } from './keys/rotation.js';
+export { SigningKeyRing, SIGNING_KEYS_DIR } from './keys/signing-ring.js';
+export {
+  RotationStore,
+  readSigningState,
+  NO_ROTATION,
+  type SigningState,
+  type SigningKeyRole,
+  type AckPhase,
+} from './keys/rotation-store.js';
+export { signingKeysOf } from './keys/announce.js';

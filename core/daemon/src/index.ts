@@ -52,10 +52,12 @@ export {
   ISSUED_AT_SKEW_MS,
   type VerifyOptions,
   type VerifiedNetmap,
+  type KeyResolver,
 } from './trust/verify.js';
 export { checkNetmapSemantics } from './trust/semantic.js';
 export { NetmapWatermark, WATERMARK_KEY, type Watermark } from './trust/watermark.js';
 export { NetmapTrust, LAST_GOOD_KEY, type TrustedNetmap } from './trust/netmap-trust.js';
+export { ControlKeySet, CONTROL_KEYS_STATE, type PersistedControlKeys, type TrustedKey, type KeySetChange } from './trust/key-set.js';
 export {
   signNetmapDelta,
   verifySignedNetmapDelta,

@@ -127,6 +127,12 @@ export const ErrorCodes = {
    * `details.reason` names which.
    */
   NETMAP_DELTA_INAPPLICABLE: 106,
+  /**
+   * A control-plane signing-key rotation step was refused: the switch to the announced key while
+   * nodes have not seen it (`details.pending` names them), or a step out of order (no key
+   * announced, nothing to retire). Nothing changed.
+   */
+  KEY_ROTATION_PENDING: 100,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

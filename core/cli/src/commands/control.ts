@@ -14,6 +14,7 @@ import { addExamples } from '../program.js';
 import { DEFAULT_CONTROL_DATA, addAdminOptions, call, controlModule, type AdminOpts } from './control-admin.js';
 import { registerAudit } from './control-audit.js';
 import { DATABASE_HELP, databaseOption, registerBackup } from './control-backup.js';
+import { registerRotateSigningKey } from './control-rotate.js';
 
 export { DEFAULT_CONTROL_DATA } from './control-admin.js';
 
@@ -398,4 +399,5 @@ export function register(program: Command): void {
   registerAcl(control);
   registerBackup(control);
   registerAudit(control);
+  registerRotateSigningKey(control);
 }

@@ -14,6 +14,7 @@
  * - `PUT    /admin/v1/acl`                  `{ acl, canary? }`
  * - `POST   /admin/v1/acl/test`             `{ acl? }`
  * - `POST   /admin/v1/acl/promote` | `/admin/v1/acl/rollback`
+ * - `/admin/v1/signing-key...`: signing-key rotation, see keys/rotation-api.ts
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RustynetError } from '@rustynet/plugin-api';
@@ -23,6 +24,7 @@ import { nodeView } from '../server/node-api.js';
 import { auditAction } from '../audit/audit-context.js';
 import { controlAuditSigner } from '../audit/audit-chain.js';
 import { adminAuditEvent } from '../audit/audit-events.js';
+import { handleRotationRoute } from '../keys/rotation-api.js';
 import { ADMIN_BODY_LIMIT, parseJsonBody, readBody, sendError, sendJson } from '../server/http-util.js';
 
 const TAG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -72,6 +74,7 @@ async function route(svc: ControlService, res: ServerResponse, url: URL, method:
     else throw notFound(method, url.pathname);
     return sendJson(res, 200, { node: nodeView(r.node), version: r.version });
   }
+  if (await handleRotationRoute(svc.rotation, method, url.pathname, body, res)) return;
   const keyRoute = /^\/admin\/v1\/keys\/([0-9a-f]{1,64})$/.exec(url.pathname);
   if (keyRoute && method === 'DELETE') {
     const info = await svc.store.revokeAuthKey(keyRoute[1] ?? '');

@@ -54,11 +54,39 @@ const m0001: Migration = {
   },
 };
 
+/** Control-plane signing-key rotation (keys/rotation-store.ts). */
+const m0004SigningKeys: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('signing_keys')
+      .addColumn('public_key', 'text', (c) => c.primaryKey())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('announced_version', 'bigint')
+      .addColumn('switched_version', 'bigint')
+      .execute();
+    await db.schema
+      .createTable('signing_key_acks')
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('node_id', 'text', (c) => c.notNull())
+      .addColumn('phase', 'text', (c) => c.notNull())
+      .addColumn('version', 'bigint', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('signing_key_acks_pk', ['public_key', 'node_id', 'phase'])
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('signing_key_acks').execute();
+    await db.schema.dropTable('signing_keys').execute();
+  },
+};
+
 /** All migrations by name; names sort in the order they run. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_init': m0001,
   '0002_node_key_issued': m0002NodeKeyIssued,
   '0003_audit_log': auditMigration,
+  '0004_signing_keys': m0004SigningKeys,
 };
 
 /** A Kysely {@link MigrationProvider} over {@link MIGRATIONS} (no files to find at run time). */

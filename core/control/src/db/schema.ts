@@ -66,9 +66,35 @@ export interface NodeTable {
   key_issued_at: number | null;
 }
 
+/** Control-plane signing keys in a rotation (public keys only; see keys/rotation-store.ts). */
+export interface SigningKeyTable {
+  /** Raw Ed25519 public key, base64. */
+  public_key: string;
+  /** `current`, `next`, `previous` or `retired`. */
+  role: string;
+  created_at: number;
+  /** First version announcing it as `next`. */
+  announced_version: number | null;
+  /** First version signed with it as `current`. */
+  switched_version: number | null;
+}
+
+/** Which node fetched a map of a rotation phase (a poll with `after` at or above its version). */
+export interface SigningKeyAckTable {
+  public_key: string;
+  node_id: string;
+  /** `announced` or `switched`. */
+  phase: string;
+  /** The version the node acknowledged. */
+  version: number;
+  at: number;
+}
+
 /** The database as Kysely types it. */
 export interface ControlDatabase extends AuditTables {
   meta: MetaTable;
   auth_keys: AuthKeyTable;
   nodes: NodeTable;
+  signing_keys: SigningKeyTable;
+  signing_key_acks: SigningKeyAckTable;
 }

@@ -7,6 +7,7 @@ import type { Netmap, NetmapNode, NetmapRelay } from '@rustynet/plugin-api';
 import { netmapAddresses } from '../addresses.js';
 import { netmapAcl } from '../acl/document.js';
 import type { Snapshot } from '../store/types.js';
+import { signingKeysOf } from '../keys/announce.js';
 
 /** Which ACL a node gets. */
 export type AclVariant = 'stable' | 'canary';
@@ -46,6 +47,7 @@ export function buildNetmap(s: Snapshot, settings: NetmapSettings, variant: AclV
     ...(doc !== null && { acl: netmapAcl(doc) }),
     dns: { zone: settings.dnsZone ?? 'rustynet' },
     ...(settings.relays !== undefined && settings.relays.length > 0 && { relays: settings.relays }),
+    ...signingKeysOf(s),
   };
 }
 

@@ -36,8 +36,12 @@ export class NetmapDeltas {
   private readonly deltas = new Map<string, DeltaEntry | null>();
   private deltaVersion = -1;
 
+  /**
+   * @param signingKeyPem the PKCS#8 PEM of the key that signs full maps now, read at each new
+   *   delta, so deltas follow a signing-key rotation.
+   */
   constructor(
-    private readonly privateKeyPem: string,
+    private readonly signingKeyPem: () => string,
     private readonly depth = DEFAULT_DELTA_HISTORY,
   ) {}
 
@@ -55,7 +59,7 @@ export class NetmapDeltas {
     let entry = this.deltas.get(key);
     if (entry === undefined) {
       const delta = computeNetmapDelta(base.netmap, current.netmap, { base: base.digest, next: current.digest });
-      const signed = delta && signNetmapDelta(delta, this.privateKeyPem);
+      const signed = delta && signNetmapDelta(delta, this.signingKeyPem());
       const body = signed && Buffer.from(JSON.stringify(signed));
       entry = signed && body && body.length <= full.body.length + DELTA_OVERHEAD_BYTES ? { delta: signed, body } : null;
       this.deltas.set(key, entry);

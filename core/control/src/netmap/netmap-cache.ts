@@ -22,7 +22,8 @@ export class NetmapCache {
   private readonly entries = new Map<AclVariant, SignedEntry>();
 
   constructor(
-    private readonly privateKeyPem: string,
+    /** The signing key (PKCS#8 PEM), or a function picking it for a snapshot (key rotation). */
+    private readonly privateKeyPem: string | ((s: Snapshot) => string),
     readonly settings: NetmapSettings,
   ) {}
 
@@ -48,7 +49,7 @@ export class NetmapCache {
         { cause: err },
       );
     }
-    const signed = signNetmap(netmap, this.privateKeyPem);
+    const signed = signNetmap(netmap, typeof this.privateKeyPem === 'string' ? this.privateKeyPem : this.privateKeyPem(s));
     const entry = { signed, body: Buffer.from(JSON.stringify(signed)) };
     this.entries.set(variant, entry);
     return entry;

@@ -10,6 +10,7 @@ import { hostAddresses } from '../addresses.js';
 import type { AclDocument } from '../acl/document.js';
 import type { DatabaseEngine } from '../db/open.js';
 import { CHANGE_CHANNEL } from '../db/open-postgres.js';
+import { readSigningState } from '../keys/rotation-store.js';
 import type { ControlDatabase } from '../db/schema.js';
 import { authFailed, toRustynetError, unknownNode } from '../errors.js';
 import { aclFromColumn, authKeyFromRow, nodeFromRow } from './codec.js';
@@ -98,6 +99,7 @@ export class ControlStore {
         nodes: rows.map(nodeFromRow),
         acl: aclFromColumn(meta.acl),
         canary: meta.canary_tag !== null && canaryAcl !== null ? { tag: meta.canary_tag, acl: canaryAcl } : null,
+        signing: await readSigningState(trx),
       };
     });
   }

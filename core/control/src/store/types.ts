@@ -3,6 +3,7 @@
  */
 import type { Endpoint } from '@rustynet/plugin-api';
 import type { AclDocument } from '../acl/document.js';
+import type { SigningState } from '../keys/rotation-store.js';
 
 /** An enrolled node. */
 export interface ControlNode {
@@ -56,4 +57,6 @@ export interface Snapshot {
   nodes: ControlNode[];
   acl: AclDocument | null;
   canary: { tag: string; acl: AclDocument } | null;
+  /** Signing-key rotation state (keys/rotation-store.ts); absent: no rotation. */
+  signing?: SigningState;
 }

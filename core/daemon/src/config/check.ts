@@ -5,6 +5,8 @@ import { isRustynetError, SUPPORTED_API_VERSIONS, negotiateApiVersion, type Plug
 import { validatePluginOptions } from '../loader/load-plugin.js';
 import { readManifest } from '../loader/manifest.js';
 import { readPrivateKeyFile } from '../services/key-store.js';
+import { FileStateStore } from '../services/state-store.js';
+import { ControlKeySet } from '../trust/key-set.js';
 import { verifySignedNetmap } from '../trust/verify.js';
 import type { DaemonConfig } from './schema.js';
 
@@ -135,7 +137,10 @@ async function checkNetmap(cfg: DaemonConfig, now: number): Promise<ConfigCheck>
     };
   }
   try {
-    const map = verifySignedNetmap(JSON.parse(text), cfg.controlPlaneKey, { now });
+    // The daemon's trust set: the pinned keys and those learned from a rotation (read only).
+    const trusted = new ControlKeySet([cfg.controlPlaneKey, ...(cfg.controlPlaneKeys ?? [])], new FileStateStore(cfg.stateDir));
+    await trusted.load();
+    const map = verifySignedNetmap(JSON.parse(text), (keyId) => trusted.keyFor(keyId).key, { now });
     if (!map.nodes.some((x) => x.id === cfg.node)) {
       return {
         field: 'node',
@@ -164,7 +169,7 @@ async function checkNetmap(cfg: DaemonConfig, now: number): Promise<ConfigCheck>
  * --check` reports it: every plugin is found, its manifest read, its API version negotiated, its
  * entry imported (no `createPlugin` call: nothing starts) and its options validated against its
  * `configSchema`; the key directory and the identity key file exist with private modes; a netmap
- * file verifies against `controlPlaneKey` and lists `node` (an expired one is a `warn`: the daemon
+ * file verifies against a trusted control-plane key (pinned, or learned from a rotation) and lists `node` (an expired one is a `warn`: the daemon
  * starts failed closed and waits for a fresh map). Changes nothing.
  * @param cwd where package-name plugin specs are resolved from (as the daemon would).
  * @returns one entry per checked field; any `fail` means the daemon would not start (or would

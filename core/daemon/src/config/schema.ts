@@ -69,6 +69,12 @@ export interface DaemonConfig {
   socket: string;
   /** Control-plane Ed25519 public key, raw 32 bytes in base64. */
   controlPlaneKey: string;
+  /**
+   * Further trusted control-plane keys (raw Ed25519, base64): a map signed by any pinned key
+   * verifies. Used to re-pin after a signing-key rotation the node missed
+   * (docs/operations/key-rotation.md). At most 8.
+   */
+  controlPlaneKeys?: string[];
   /** This node's Ed25519 identity key (PKCS#8 PEM file, mode 0600). Needed by the relay plugin. */
   identityKeyFile?: string;
   netmap: NetmapSourceConfig;
@@ -168,6 +174,7 @@ export const daemonConfigSchema = {
     stateDir: path,
     socket: { type: 'string', minLength: 1, maxLength: 107 },
     controlPlaneKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+    controlPlaneKeys: { type: 'array', maxItems: 8, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' } },
     identityKeyFile: path,
     netmap: {
       type: 'object',

@@ -97,7 +97,7 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
   const callOptions = (): CallOptions =>
     signal?.aborted ? { timeoutMs: Math.min(timeoutMs, STOPPING_CALL_TIMEOUT_MS) } : { timeoutMs, ...(signal && { signal }) };
   await ensurePrivateDir(components.stateDir);
-  const trust = new NetmapTrust(cfg.controlPlaneKey, components.stateStore, clock);
+  const trust = new NetmapTrust([cfg.controlPlaneKey, ...(cfg.controlPlaneKeys ?? [])], components.stateStore, clock);
   const audit = new AuditLog(join(components.stateDir, 'audit.log'), () => clock.now());
   const hooks = new DaemonHooks({
     logger: hostLogger.child({ component: 'hooks' }),

@@ -19,7 +19,7 @@ import { keyIdOf, privateKeyFromPem, publicKeyFromPrivatePem } from '../services
 import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
 import { canonicalJsonBytes } from '../util/json.js';
 import { checkNetmapSemantics } from './semantic.js';
-import { checkNetmapContent, checkNetmapTimes } from './verify.js';
+import { checkNetmapContent, checkNetmapTimes, type KeyResolver } from './verify.js';
 
 const ajv = createAjv();
 const validateEnvelope = ajv.compile<SignedNetmapDelta>(signedNetmapDeltaSchema);
@@ -86,11 +86,13 @@ function invalid(what: string, errors: typeof validateDelta.errors, prefix: stri
  * schema. Says nothing about whether it applies.
  * @throws RustynetError `NETMAP_INVALID` (naming the field), `NETMAP_SIGNATURE_INVALID`.
  */
-export function verifySignedNetmapDelta(input: unknown, key: KeyObject): SignedNetmapDelta {
+export function verifySignedNetmapDelta(input: unknown, key: KeyObject | KeyResolver): SignedNetmapDelta {
   if (!validateEnvelope(input)) throw invalid('signed netmap delta envelope', validateEnvelope.errors, '');
+  // A key set picks the key by the signature's keyId (and names an unknown one in its error).
+  const verifyKey = typeof key === 'function' ? key(input.signature.keyId) : key;
   let ok: boolean;
   try {
-    ok = cryptoVerify(null, canonicalJsonBytes(input.delta), key, Buffer.from(input.signature.value, 'base64'));
+    ok = cryptoVerify(null, canonicalJsonBytes(input.delta), verifyKey, Buffer.from(input.signature.value, 'base64'));
   } catch {
     ok = false;
   }
@@ -121,7 +123,7 @@ export interface AppliedDelta {
  */
 export function applySignedNetmapDelta(
   input: unknown,
-  key: KeyObject,
+  key: KeyObject | KeyResolver,
   base: { netmap: Netmap; digest: string } | undefined,
   now: number,
 ): AppliedDelta {
@@ -162,7 +164,11 @@ export function applySignedNetmapDelta(
  * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`,
  *   `NETMAP_DELTA_INAPPLICABLE` (`digest`: the netmap is not the one the delta produced).
  */
-export function verifyDeltaDerived(input: DeltaDerivedNetmap, key: KeyObject, now: number): { netmap: Netmap; digest: string } {
+export function verifyDeltaDerived(
+  input: DeltaDerivedNetmap,
+  key: KeyObject | KeyResolver,
+  now: number,
+): { netmap: Netmap; digest: string } {
   const signed = verifySignedNetmapDelta(input.delta, key);
   const netmap = input.netmap as unknown;
   let digest: string;

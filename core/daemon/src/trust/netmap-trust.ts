@@ -1,9 +1,8 @@
-import type { KeyObject } from 'node:crypto';
 import { isRustynetError, type Clock, type Netmap, type SignedNetmap, type StateStore } from '@rustynet/plugin-api';
-import { publicKeyFromRawB64 } from '../services/key-store.js';
 import { sha256Hex } from '../util/json.js';
 import { applySignedNetmapDelta, isDeltaDerived, verifyDeltaDerived, type DeltaDerivedNetmap } from './delta-trust.js';
-import { verifySignedNetmapBytes } from './verify.js';
+import { ControlKeySet } from './key-set.js';
+import { verifySignedNetmapBytes, type KeyResolver } from './verify.js';
 import { NetmapWatermark } from './watermark.js';
 
 /** State key of the last successfully applied signed netmap. */
@@ -48,50 +47,81 @@ export interface TrustedNetmap {
  */
 export class NetmapTrust {
   readonly watermark: NetmapWatermark;
-  private readonly key: KeyObject;
+  /** The trusted control-plane keys (pinned and learned from signed rotations). */
+  readonly keys: ControlKeySet;
   /** Digest of the last good netmap this instance persisted or read back. */
   private persistedDigest: string | undefined;
 
-  /** @throws RustynetError `KEY_INVALID` when the control-plane key is malformed. */
+  /**
+   * @param controlPlaneKeyB64 the pinned key, several pinned keys, or a key set.
+   * @throws RustynetError `KEY_INVALID` when a control-plane key is malformed.
+   */
   constructor(
-    controlPlaneKeyB64: string,
+    controlPlaneKeyB64: string | readonly string[] | ControlKeySet,
     private readonly store: StateStore,
     private readonly clock: Pick<Clock, 'now'> = { now: () => Date.now() },
   ) {
-    this.key = publicKeyFromRawB64(controlPlaneKeyB64);
+    this.keys =
+      controlPlaneKeyB64 instanceof ControlKeySet
+        ? controlPlaneKeyB64
+        : new ControlKeySet(typeof controlPlaneKeyB64 === 'string' ? [controlPlaneKeyB64] : controlPlaneKeyB64, store);
     this.watermark = new NetmapWatermark(store);
   }
 
   /**
    * Verifies `input` and checks it against the watermark (does not move the watermark). The
    * digest is taken from the canonical bytes the signature was verified over (one RFC 8785
-   * canonicalisation per netmap).
+   * canonicalisation per netmap). A new netmap (above the watermark) that announces a signing-key
+   * rotation (`signingKeys`) updates and persists the key set here, after every check passed.
    * @param text the JSON text `input` was parsed from, if any (see {@link TrustedNetmap.text}).
-   * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, `NETMAP_REPLAYED`.
+   * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, `NETMAP_REPLAYED`,
+   *   `KEY_INVALID` (a malformed persisted key set), `STATE_WRITE_FAILED` (persisting a learned key).
    */
   async check(input: unknown, text?: string): Promise<TrustedNetmap> {
-    const { netmap, digest } = this.verify(input);
+    await this.keys.load();
+    const { netmap, digest, signer } = this.verify(input);
     const status = await this.watermark.check(netmap.version, digest);
+    if (status === 'new' && netmap.signingKeys !== undefined) await this.keys.learn(netmap, signer);
     return { netmap, signed: input as SignedNetmap | DeltaDerivedNetmap, digest, status, ...(text !== undefined && { text }) };
   }
 
   /**
    * Verifies a signed netmap delta and applies it to `base` (the applied netmap), then checks the
-   * result against the watermark like {@link check} (see `applySignedNetmapDelta`).
+   * result against the watermark like {@link check} (see `applySignedNetmapDelta`), including a
+   * signing-key rotation the resulting netmap announces.
    * @throws RustynetError as {@link check}, plus `NETMAP_DELTA_INAPPLICABLE`.
    */
   async checkDelta(input: unknown, base: TrustedNetmap | undefined): Promise<TrustedNetmap> {
-    const r = applySignedNetmapDelta(input, this.key, base, this.clock.now());
+    await this.keys.load();
+    let signer = '';
+    const r = applySignedNetmapDelta(
+      input,
+      this.resolver((k) => (signer = k)),
+      base,
+      this.clock.now(),
+    );
     const status = await this.watermark.check(r.netmap.version, r.digest);
+    if (status === 'new' && r.netmap.signingKeys !== undefined) await this.keys.learn(r.netmap, signer);
     // Serialised once, for both the intent and the last good map.
     return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: JSON.stringify(r.derived) };
   }
 
+  /** A key resolver over the trusted set (by the signature's `keyId`) that reports the signer. */
+  private resolver(onSigner: (publicKey: string) => void): KeyResolver {
+    return (keyId) => {
+      const k = this.keys.keyFor(keyId);
+      onSigner(k.publicKey);
+      return k.key;
+    };
+  }
+
   /** Signature (or signed delta digest) and content checks of a full or delta-derived envelope. */
-  private verify(input: unknown): { netmap: Netmap; digest: string } {
-    if (isDeltaDerived(input)) return verifyDeltaDerived(input, this.key, this.clock.now());
-    const { netmap, canonical } = verifySignedNetmapBytes(input, this.key, { now: this.clock.now() });
-    return { netmap, digest: sha256Hex(canonical) };
+  private verify(input: unknown): { netmap: Netmap; digest: string; signer: string } {
+    let signer = '';
+    const resolve = this.resolver((k) => (signer = k));
+    if (isDeltaDerived(input)) return { ...verifyDeltaDerived(input, resolve, this.clock.now()), signer };
+    const { netmap, canonical } = verifySignedNetmapBytes(input, resolve, { now: this.clock.now() });
+    return { netmap, digest: sha256Hex(canonical), signer };
   }
 
   /**
@@ -161,6 +191,7 @@ export class NetmapTrust {
   async lastGood(): Promise<TrustedNetmap | undefined> {
     const signed = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(LAST_GOOD_KEY);
     if (!signed) return undefined;
+    await this.keys.load();
     const { netmap, digest } = this.verify(signed);
     const wm = await this.watermark.current();
     if (!wm || wm.version !== netmap.version || wm.digest !== digest) return undefined;

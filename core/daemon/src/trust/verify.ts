@@ -31,10 +31,22 @@ export interface VerifyOptions {
  * @returns the verified netmap.
  * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`,
  *   `KEY_INVALID` (the control-plane key itself is malformed).
+ * @param controlPlanePublicKeyB64 the raw key in base64, a key object, or a {@link KeyResolver}
+ *   picking the key by the signature's `keyId` (a key set).
  */
-export function verifySignedNetmap(input: unknown, controlPlanePublicKeyB64: string | KeyObject, opts: VerifyOptions = {}): Netmap {
+export function verifySignedNetmap(
+  input: unknown,
+  controlPlanePublicKeyB64: string | KeyObject | KeyResolver,
+  opts: VerifyOptions = {},
+): Netmap {
   return verifySignedNetmapBytes(input, controlPlanePublicKeyB64, opts).netmap;
 }
+
+/**
+ * Picks the key to verify with from the envelope's `signature.keyId` (a key set, see
+ * `ControlKeySet`); throws `NETMAP_SIGNATURE_INVALID` when no trusted key has that id.
+ */
+export type KeyResolver = (keyId: string) => KeyObject;
 
 /** Result of {@link verifySignedNetmapBytes}. */
 export interface VerifiedNetmap {
@@ -50,7 +62,7 @@ export interface VerifiedNetmap {
  */
 export function verifySignedNetmapBytes(
   input: unknown,
-  controlPlanePublicKeyB64: string | KeyObject,
+  controlPlanePublicKeyB64: string | KeyObject | KeyResolver,
   opts: VerifyOptions = {},
 ): VerifiedNetmap {
   const now = opts.now ?? Date.now();
@@ -60,7 +72,12 @@ export function verifySignedNetmapBytes(
       ...(first && { field: errorField(first) }),
     });
   }
-  const key = typeof controlPlanePublicKeyB64 === 'string' ? publicKeyFromRawB64(controlPlanePublicKeyB64) : controlPlanePublicKeyB64;
+  const key =
+    typeof controlPlanePublicKeyB64 === 'string'
+      ? publicKeyFromRawB64(controlPlanePublicKeyB64)
+      : typeof controlPlanePublicKeyB64 === 'function'
+        ? controlPlanePublicKeyB64(input.signature.keyId)
+        : controlPlanePublicKeyB64;
   let ok: boolean;
   let canonical: Buffer | undefined;
   try {

@@ -114,6 +114,15 @@ const netmapSchemaDefinition = {
         },
       },
     },
+    signingKeys: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        next: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+        retired: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
+      },
+    },
   },
 } as const;
 

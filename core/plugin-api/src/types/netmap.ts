@@ -76,6 +76,25 @@ export interface Netmap {
   };
   /** Relay servers the nodes may use when a direct path fails. */
   relays?: NetmapRelay[];
+  /**
+   * Control-plane signing-key rotation (optional, absent outside a rotation; added in 1.x). Only
+   * a netmap that verifies against a key the daemon already trusts can change its trust set.
+   */
+  signingKeys?: NetmapSigningKeys;
+}
+
+/**
+ * A control-plane signing-key rotation announced in a netmap. Keys are raw 32-byte Ed25519
+ * public keys in base64 (44 characters), like the daemon's pinned `controlPlaneKey`.
+ */
+export interface NetmapSigningKeys {
+  /** The key the control plane will sign with next: a daemon adds it to its trusted set and persists it. */
+  next?: string;
+  /**
+   * A key the control plane no longer signs with: a daemon removes it from its trusted set
+   * (persisted; never trusted again), unless the netmap itself is signed with it.
+   */
+  retired?: string;
 }
 
 /**
