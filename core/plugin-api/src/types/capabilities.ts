@@ -40,12 +40,12 @@ export interface BackendCapabilities {
    * The backend routes by allowed IPs itself (API 1.0 addition, optional; **absent means
    * false**, so manifests written before it keep their meaning). Claiming it promises: traffic
    * sent into a route this backend installed reaches the peer whose allowed IPs contain the
-   * packet's destination, whatever peer the `Route` names, as WireGuard's cryptokey routing
-   * does on one device. The daemon then installs covering routes for the peers' overlay
+   * packet's destination, whatever peer the `Route` names (cryptokey routing on one device).
+   * The daemon then installs covering routes for the peers' overlay
    * addresses (the fewest prefixes covering exactly those addresses, each naming one peer inside
    * it) instead of one host route per address; LAN and exit routes stay one per prefix and peer.
-   * A backend that picks the tunnel by `Route.peer` (one device per peer, as OpenVPN) must not
-   * claim it: the conformance kit's `backend.routes.by-allowed-ips` sends traffic to every peer
+   * A backend that picks the tunnel by `Route.peer` (one device per peer) must not claim it:
+   * the conformance kit's `backend.routes.by-allowed-ips` sends traffic to every peer
    * with only a covering route naming one of them installed.
    */
   routesByAllowedIps?: boolean;
