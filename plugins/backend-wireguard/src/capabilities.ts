@@ -26,4 +26,7 @@ export const CAPABILITIES: Readonly<BackendCapabilities> = Object.freeze({
   allowedIpsUpdate: true,
   // `wg set … persistent-keepalive <n|off>`: a keepalive to the endpoint after n idle seconds (wg(8))
   persistentKeepalive: true,
+  // one device, cryptokey routing: a packet routed into it goes to the peer whose allowed IPs
+  // contain its destination (wg(8)), whatever peer the daemon's route names
+  routesByAllowedIps: true,
 });

@@ -264,7 +264,8 @@ export class WireguardBackend extends BackendBase<RunningState> {
   private warnUnroutedRoutes(st: RunningState, routes: Iterable<ValidRoute>): void {
     for (const r of routes) {
       const prefixes = st.index.prefixesOf.get(r.peer);
-      const covered = prefixes?.some((a) => cidrContains(a, r.parsed)) ?? false;
+      // a covering route (routesByAllowedIps) contains its peer's allowed IPs instead
+      const covered = prefixes?.some((a) => cidrContains(a, r.parsed) || cidrContains(r.parsed, a)) ?? false;
       if (!covered)
         this.logger.warn({ destination: r.destination, peer: r.peer }, 'route destination is not within the allowed IPs of its peer');
     }

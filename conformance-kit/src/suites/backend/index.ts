@@ -25,6 +25,7 @@ import { peerTests } from './tests/peers.js';
 import { repeatTests } from './tests/repeat.js';
 import { routeTests } from './tests/routes.js';
 import { routeOverlayTests } from './tests/routes-overlay.js';
+import { routeCoveringTests } from './tests/routes-covering.js';
 import { secretsTests } from './tests/secrets.js';
 import { startTests } from './tests/start.js';
 import { stateTests } from './tests/state.js';
@@ -48,6 +49,7 @@ export const backendTests: readonly KitTest<BackendFixture>[] = [
   ...endpointTests,
   ...routeTests,
   ...routeOverlayTests,
+  ...routeCoveringTests,
   ...badInputTests,
   ...changeTests,
   ...isolationTests,

@@ -39,7 +39,7 @@ function capabilitiesOf(p: LoadedPlugin): Partial<Record<string, unknown>> {
 /** The backend's route-relevant capabilities (absent = not stated). */
 function routeCapabilities(caps: Partial<Record<string, unknown>>): RouteCapabilities {
   const out: RouteCapabilities = {};
-  for (const k of ['exitNode', 'lanRoutes', 'ipv6'] as const) {
+  for (const k of ['exitNode', 'lanRoutes', 'ipv6', 'routesByAllowedIps'] as const) {
     const v = caps[k];
     if (typeof v === 'boolean') out[k] = v;
   }

@@ -9,6 +9,7 @@ import {
   type Route,
 } from '@rustynet/plugin-api';
 import { createAjv, formatAjvErrors } from '../util/ajv.js';
+import { coveringRoutes, type OverlayAddress } from './overlay-routes.js';
 import type { PeerPaths } from './plan.js';
 
 /** What the node should look like for one backend: its peers and routes, keyed for O(1) diffing. */
@@ -44,11 +45,20 @@ export interface SkippedPrefix {
   capability: 'exitNode' | 'lanRoutes' | 'ipv6';
 }
 
-/** The backend capabilities that decide which prefixes the reconciler asks for. Absent = claimed. */
+/**
+ * The backend capabilities that decide which prefixes and routes the reconciler asks for.
+ * Absent = claimed, except `routesByAllowedIps` (absent = false, as in the manifest).
+ */
 export interface RouteCapabilities {
   exitNode?: boolean;
   lanRoutes?: boolean;
   ipv6?: boolean;
+  /**
+   * The backend delivers a route's traffic to the peer whose allowed IPs contain the
+   * destination: the peers' overlay addresses get covering routes ({@link coveringRoutes})
+   * instead of one host route each. LAN and exit routes stay per peer.
+   */
+  routesByAllowedIps?: boolean;
 }
 
 /** Key of a route in state maps: `<peer> <destination>`. */
@@ -155,7 +165,9 @@ export interface DesiredStateInput {
  * Desired state from a verified netmap: every other node with `keys[protocol]` becomes a peer
  * (allowed IPs = addresses + routes; endpoint = first endpoint, or the local relay endpoint
  * while relayed, passed through `resolveEndpoint`), and each allowed IP of each peer becomes a
- * {@link Route}. Default routes count only for the chosen `exitNode`.
+ * {@link Route}. Default routes count only for the chosen `exitNode`. With the backend's
+ * `routesByAllowedIps`, the peers' overlay addresses get covering routes instead (one per
+ * summarised block, {@link coveringRoutes}); LAN and exit routes stay one per prefix and peer.
  * @throws RustynetError `INVALID_INPUT` (`nodes[i].keys.<protocol>`) before computing anything.
  */
 export async function computeDesiredState(input: DesiredStateInput): Promise<DesiredState> {
@@ -166,6 +178,8 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
   const skipped: SkippedPrefix[] = [];
   const excluded: ExcludedRoute[] = [];
   const caps = input.capabilities ?? {};
+  const byAllowedIps = caps.routesByAllowedIps === true;
+  const overlay: OverlayAddress[] = [];
   // The netmap passed the semantic checks, so every prefix is a valid CIDR: the family and
   // whether the length is 0 can be read off the text (no parsing on this per-prefix hot path).
   const keep = (peer: NodeId, prefix: string, isRoute: boolean): boolean => {
@@ -183,10 +197,9 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
   };
   for (const node of netmap.nodes) {
     if (node.id === selfId || !Object.hasOwn(node.keys, protocol)) continue;
-    const allowedIps = [
-      ...node.addresses.filter((a) => keep(node.id, a, false)),
-      ...(node.routes ?? []).filter((r) => keep(node.id, r, true)),
-    ];
+    const addresses = node.addresses.filter((a) => keep(node.id, a, false));
+    const extra = (node.routes ?? []).filter((r) => keep(node.id, r, true));
+    const allowedIps = [...addresses, ...extra];
     if (allowedIps.length === 0) continue;
     const info = input.paths?.get(node.id);
     const path = info?.path ?? 'direct';
@@ -196,10 +209,16 @@ export async function computeDesiredState(input: DesiredStateInput): Promise<Des
     if (endpoint) peer.endpoint = { host: endpoint.host, port: endpoint.port };
     if (input.persistentKeepalive) peer.persistentKeepalive = input.persistentKeepalive;
     peers.set(node.id, peer);
-    for (const destination of allowedIps) {
+    if (byAllowedIps) for (const prefix of addresses) overlay.push({ peer: node.id, prefix });
+    for (const destination of byAllowedIps ? extra : allowedIps) {
       const route = { destination, peer: node.id };
       routes.set(routeKey(route), route);
     }
+  }
+  if (byAllowedIps) {
+    const { routes: covering, rest } = coveringRoutes(overlay);
+    for (const route of covering) routes.set(routeKey(route), route);
+    for (const { peer, prefix } of rest) routes.set(routeKey({ destination: prefix, peer }), { destination: prefix, peer });
   }
   return { peers, routes, ...(skipped.length > 0 && { skipped }), ...(excluded.length > 0 && { excluded }) };
 }

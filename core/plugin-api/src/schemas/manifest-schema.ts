@@ -42,6 +42,10 @@ const manifestSchemaDefinition = {
         allowedIpsUpdate: { type: 'boolean' },
         processPerPeer: { type: 'boolean' },
         persistentKeepalive: { type: 'boolean', description: 'backend: honours PeerConfig.persistentKeepalive; absent means true' },
+        routesByAllowedIps: {
+          type: 'boolean',
+          description: 'backend: delivers a route to the peer whose allowed IPs contain the destination; absent means false',
+        },
         counters: { type: 'boolean' },
         atomicUpdate: { type: 'boolean' },
         gateway: { type: 'boolean', description: 'policy: honours PolicyInput.gateway (exit node, kill switch); absent means false' },

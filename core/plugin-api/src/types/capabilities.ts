@@ -36,6 +36,19 @@ export interface BackendCapabilities {
    * and the conformance kit skips `backend.changes.keepalive` with the reason.
    */
   persistentKeepalive?: boolean;
+  /**
+   * The backend routes by allowed IPs itself (API 1.0 addition, optional; **absent means
+   * false**, so manifests written before it keep their meaning). Claiming it promises: traffic
+   * sent into a route this backend installed reaches the peer whose allowed IPs contain the
+   * packet's destination, whatever peer the `Route` names (cryptokey routing on one device).
+   * The daemon then installs covering routes for the peers' overlay
+   * addresses (the fewest prefixes covering exactly those addresses, each naming one peer inside
+   * it) instead of one host route per address; LAN and exit routes stay one per prefix and peer.
+   * A backend that picks the tunnel by `Route.peer` (one device per peer) must not claim it:
+   * the conformance kit's `backend.routes.by-allowed-ips` sends traffic to every peer
+   * with only a covering route naming one of them installed.
+   */
+  routesByAllowedIps?: boolean;
 }
 
 /**
@@ -44,6 +57,14 @@ export interface BackendCapabilities {
  */
 export function claimsPersistentKeepalive(caps: Partial<BackendCapabilities>): boolean {
   return caps.persistentKeepalive !== false;
+}
+
+/**
+ * Whether a backend claims to route by allowed IPs: its `routesByAllowedIps` capability, false
+ * when absent (see {@link BackendCapabilities.routesByAllowedIps}).
+ */
+export function claimsRoutesByAllowedIps(caps: Partial<BackendCapabilities>): boolean {
+  return caps.routesByAllowedIps === true;
 }
 
 /** Capabilities of a policy plugin. */
