@@ -130,6 +130,7 @@ export class TincPlane {
     if (changed.length || gone.length || conf !== this.tincConf) daemon.reload();
     this.tincConf = conf;
     this.hostFiles = next;
+    daemon.nudgeUntilUp(peers.filter((p) => p.endpoint).map((p) => tincName(p.publicKey)));
   }
 
   /** Removes then adds kernel routes through the device, in one `ip -batch -` (`replace`: idempotent). */

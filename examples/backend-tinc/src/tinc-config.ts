@@ -17,8 +17,13 @@ export const CIPHER = 'aes-256-cbc';
 export const DIGEST = 'sha256';
 /** What `stats().peers[].cipher` reports: the cipher and MAC tinc 1.0 uses, as configured. */
 export const CIPHER_NAME = 'AES-256-CBC+HMAC-SHA256';
-/** Seconds between tinc's keepalive pings when no peer asks for one (tinc's own default). */
-export const DEFAULT_PING_INTERVAL = 60;
+/**
+ * Seconds between tinc's pings on idle meta connections (tinc's own default). tinc 1.0 has one
+ * global `PingInterval` and sends path-MTU probes on its own after a connection is made, so it
+ * cannot honour a per-peer `persistentKeepalive`: the manifest declares `persistentKeepalive:
+ * false` and the field is ignored, as the capability's contract asks.
+ */
+export const PING_INTERVAL = 60;
 /** Upper bound of tinc's reconnect back-off in seconds (`MaxTimeout`; tinc's default 900). */
 export const MAX_TIMEOUT = 5;
 
@@ -30,10 +35,8 @@ export interface TincSelf {
   privateKeyFile: string;
 }
 
-/** `tinc.conf`: `ConnectTo` every peer with an endpoint; `PingInterval` the shortest keepalive asked for. */
+/** `tinc.conf`: `ConnectTo` every peer with an endpoint (`persistentKeepalive` is ignored, see {@link PING_INTERVAL}). */
 export function renderTincConf(self: TincSelf, peers: readonly PeerConfig[]): string {
-  const keepalives = peers.map((p) => p.persistentKeepalive ?? 0).filter((k) => k > 0);
-  const ping = keepalives.length ? Math.min(DEFAULT_PING_INTERVAL, ...keepalives) : DEFAULT_PING_INTERVAL;
   const lines = [
     `Name = ${self.name}`,
     'Mode = router',
@@ -44,7 +47,7 @@ export function renderTincConf(self: TincSelf, peers: readonly PeerConfig[]): st
     `PrivateKeyFile = ${self.privateKeyFile}`,
     'TunnelServer = yes',
     'StrictSubnets = yes',
-    `PingInterval = ${ping}`,
+    `PingInterval = ${PING_INTERVAL}`,
     'PingTimeout = 5',
     `MaxTimeout = ${MAX_TIMEOUT}`,
     ...peers.filter((p) => p.endpoint).map((p) => `ConnectTo = ${tincName(p.publicKey)}`),
