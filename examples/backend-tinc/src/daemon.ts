@@ -99,7 +99,8 @@ export class TincDaemon {
 
   /**
    * After a start or reload, sends tincd SIGALRM every {@link NUDGE_INTERVAL_MS} while one of
-   * `wanted` (tinc names of `ConnectTo` peers) has no active meta connection, for at most
+   * `wanted` (tinc names of the peers this node dials, its `ConnectTo` lines) has no active meta
+   * connection, for at most
    * {@link NUDGE_WINDOW_MS}. SIGALRM makes tinc 1.0 run its pending events at once, so a
    * connection attempt waiting on tinc's retry back-off is made now, and it pings every active
    * connection, so a connection to a peer's dead predecessor is found and replaced (tincd(8),
@@ -201,14 +202,19 @@ export async function removeStaleDaemons(confDir: string, log: Logger): Promise<
 
 /**
  * Which peers (by tinc name) have an active meta connection, from tincd's `-d1` output:
- * `Connection with <name> (...) activated` and `Closing connection with <name>`. The last
- * line about a name wins; names not mentioned in the kept output are reported `unknown`.
+ * `Connection with <name> (<host> port <port>) activated` and `Closing connection with <name>
+ * (<host> port <port>)`. A peer is `up` while at least one of its connections is active (tinc
+ * may hold two for a moment, when both sides dialled at once, and close either); `down` once all
+ * it had are closed; names not mentioned in the kept output are reported `unknown`.
  */
 export function connectionStates(output: string): Map<string, 'up' | 'down'> {
-  const states = new Map<string, 'up' | 'down'>();
-  for (const m of output.matchAll(/(?:Connection with (\w+) \([^)]*\) activated)|(?:Closing connection with (\w+))/g)) {
-    if (m[1]) states.set(m[1], 'up');
-    else if (m[2]) states.set(m[2], 'down');
+  const active = new Map<string, Set<string>>();
+  for (const m of output.matchAll(/(?:Connection with (\w+) \(([^)]*)\) activated)|(?:Closing connection with (\w+) \(([^)]*)\))/g)) {
+    const name = m[1] ?? m[3] ?? '';
+    const conns = active.get(name) ?? new Set<string>();
+    if (m[1]) conns.add(m[2] ?? '');
+    else conns.delete(m[4] ?? '');
+    active.set(name, conns);
   }
-  return states;
+  return new Map([...active].map(([name, conns]) => [name, conns.size > 0 ? 'up' : 'down']));
 }

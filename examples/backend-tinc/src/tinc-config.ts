@@ -24,8 +24,25 @@ export const CIPHER_NAME = 'AES-256-CBC+HMAC-SHA256';
  * false` and the field is ignored, as the capability's contract asks.
  */
 export const PING_INTERVAL = 60;
-/** Upper bound of tinc's reconnect back-off in seconds (`MaxTimeout`; tinc's default 900). */
-export const MAX_TIMEOUT = 5;
+/**
+ * Upper bound of tinc's reconnect back-off in seconds (`MaxTimeout`; tinc's default 900). 1: the
+ * dialling side retries a lost peer every second (tinc adds 5 s per failure up to this bound),
+ * so a peer whose tincd restarted is reached about a second after it has our host file again.
+ */
+export const MAX_TIMEOUT = 1;
+
+/**
+ * Seconds tinc waits for a PONG, and for a new connection to finish authentication
+ * (`PingTimeout`; tinc's default 5). 1: a connection that stalls in authentication (tinc 1.0
+ * can leave one stalled when both sides of a pair dial each other at once, or when the other side
+ * refused it before it had our host file) is dropped and retried within about 2 s instead of 5.
+ */
+export const PING_TIMEOUT = 1;
+
+/** Whether this node dials `peer` (`ConnectTo`): whenever the peer has an endpoint. */
+export function dials(peer: PeerConfig): boolean {
+  return peer.endpoint !== undefined;
+}
 
 /** What tinc.conf needs. */
 export interface TincSelf {
@@ -35,7 +52,7 @@ export interface TincSelf {
   privateKeyFile: string;
 }
 
-/** `tinc.conf`: `ConnectTo` every peer with an endpoint (`persistentKeepalive` is ignored, see {@link PING_INTERVAL}). */
+/** `tinc.conf`: `ConnectTo` every peer this node {@link dials} (`persistentKeepalive` is ignored, see {@link PING_INTERVAL}). */
 export function renderTincConf(self: TincSelf, peers: readonly PeerConfig[]): string {
   const lines = [
     `Name = ${self.name}`,
@@ -48,9 +65,9 @@ export function renderTincConf(self: TincSelf, peers: readonly PeerConfig[]): st
     'TunnelServer = yes',
     'StrictSubnets = yes',
     `PingInterval = ${PING_INTERVAL}`,
-    'PingTimeout = 5',
+    `PingTimeout = ${PING_TIMEOUT}`,
     `MaxTimeout = ${MAX_TIMEOUT}`,
-    ...peers.filter((p) => p.endpoint).map((p) => `ConnectTo = ${tincName(p.publicKey)}`),
+    ...peers.filter((p) => dials(p)).map((p) => `ConnectTo = ${tincName(p.publicKey)}`),
   ];
   return `${lines.join('\n')}\n`;
 }
