@@ -3,12 +3,14 @@
 # loopback with its storage in a temp dir, publishes every public @rustynet/* package to it, then
 # in a clean folder outside the repository does what a third-party author does:
 #   npx @rustynet/conformance-kit init  ->  npm install  ->  npm run build  ->  npm test
+#   npm create @rustynet/plugin  ->  npm install  ->  npm run build  ->  npm test
 #   ->  npm run conformance (rustynet plugin test, as root)
-# and installs the published WireGuard backend to run the kit's traffic tests on it (real
-# packets between network namespaces). @rustynet/* resolve only from the local registry; every
+# installs the published WireGuard backend to run the kit's traffic tests on it (real packets
+# between network namespaces), and builds the third backend (examples/backend-tinc, copied
+# outside the repository, dependencies from the registry only) and runs the kit on it. @rustynet/* resolve only from the local registry; every
 # other package comes through verdaccio's uplink to the public registry.
 #   sudo bash scripts/test-registry.sh            (about 3-6 minutes; RUSTYNET_KEEP_TMP=1 keeps the temp dir)
-# RUSTYNET_KIT_LOCK=<file> runs the two kit runs (network namespaces) under flock on that file,
+# RUSTYNET_KIT_LOCK=<file> runs the kit runs (network namespaces) under flock on that file,
 # for machines where several test runs share the host.
 # Cleans up the registry process and the temp dir on exit, on failure and on Ctrl-C.
 set -euo pipefail
@@ -18,6 +20,7 @@ die() { printf 'rustynet: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || { printf 'rustynet: PERMISSION_DENIED: the conformance kit builds network namespaces: run as root (sudo bash %s)\n' "$0" >&2; exit 2; }
 VERDACCIO="$ROOT/node_modules/.bin/verdaccio"
+command -v tincd >/dev/null || [ -x /usr/sbin/tincd ] || { printf 'rustynet: DEPENDENCY_MISSING: tincd (Debian package tinc) is not installed: the third backend needs it (apt-get install tinc)\n' >&2; exit 2; }
 [ -x "$VERDACCIO" ] || { printf 'rustynet: DEPENDENCY_MISSING: verdaccio is not installed: run npm ci in %s\n' "$ROOT" >&2; exit 2; }
 UPLINK="$(cd "$ROOT" && npm config get registry)"
 # Settings of the caller's npm config that installs need (nodedir: native modules such as
@@ -117,12 +120,18 @@ for d in "${PKGS[@]}"; do
 done
 say "published ${#PKGS[@]} packages: $(cd "$ROOT" && for d in "${PKGS[@]}"; do node -p "require('./$d/package.json').name + '@' + require('./$d/package.json').version"; done | tr '\n' ' ')"
 T_PUB=$(date +%s)
+say "phase build + publish: $((T_PUB - START)) s"
 
-# 3. A third-party author, in a folder outside the repository, with nothing but the registry.
+# 3. A third-party author, in a folder outside the repository, with nothing but the registry:
+# `npm create @rustynet/plugin` (the published @rustynet/create-plugin, scaffolding from the
+# template inside the published kit); it must refuse a non-empty folder.
 WORK="$TMP/work"
-mkdir -p "$WORK"
+mkdir -p "$WORK/taken"
 cd "$WORK"
-npm exec --yes --package=@rustynet/conformance-kit@^1 -- rustynet-conformance init @acme/backend-demo --dir backend-demo
+echo mine >taken/notes.txt
+if npm create --yes @rustynet/plugin@latest taken >"$TMP/create-taken.log" 2>&1; then die "INTERNAL: npm create @rustynet/plugin wrote into a non-empty folder"; fi
+grep -q 'rustynet: INVALID_INPUT: dir: .*taken exists and is not empty' "$TMP/create-taken.log" || { cat "$TMP/create-taken.log" >&2; die "INTERNAL: npm create @rustynet/plugin: no clear error for a non-empty folder"; }
+npm create --yes @rustynet/plugin@latest backend-demo -- --name @acme/backend-demo
 cd backend-demo
 npm install --no-audit --no-fund --loglevel=error
 node -e "
@@ -135,12 +144,14 @@ GOT="$(node -p "require('./node_modules/.package-lock.json').packages['node_modu
 npm run build
 npm test
 T_INSTALL=$(date +%s)
-say "scaffold installed, built and unit-tested in $((T_INSTALL - T_PUB)) s"
+say "phase scaffold (npm create, install, build, unit tests): $((T_INSTALL - T_PUB)) s"
 # What the template passes before its data plane is written (its README says so), then the kit's
 # exit code: 0 only when every selected test passed.
-kit_lock npm run conformance -- --grep 'backend\.(manifest\.(schema-valid|name-format)|keys\.generate|state\.(not-running-before-start|bad-start-config)):' \
+kit_lock npm run conformance -- --grep 'backend\.(manifest\.(schema-valid|name-format)|keys\.generate|state\.(not-running-before-start|bad-start-config)|secrets\.key-file-mode):' \
   --reporter json --output "$TMP/scaffold-report.json" >"$TMP/scaffold-run.log" 2>&1 || { cat "$TMP/scaffold-run.log" >&2; die "the scaffolded plugin failed the kit"; }
-node -e "const r=require('$TMP/scaffold-report.json'); if (r.summary.passed !== 5 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: scaffold: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
+node -e "const r=require('$TMP/scaffold-report.json'); if (r.summary.passed !== 6 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: scaffold: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
+T_SCAFFOLD_KIT=$(date +%s)
+say "phase scaffold kit run: $((T_SCAFFOLD_KIT - T_INSTALL)) s"
 
 # 4. Real traffic through published packages: the reference WireGuard backend from the registry.
 npm install --no-audit --no-fund --loglevel=error --save-dev @rustynet/backend-wireguard@^1
@@ -149,5 +160,47 @@ kit_lock npx rustynet plugin test @rustynet/backend-wireguard --profile quick \
   --reporter json --output "$TMP/wg-report.json" >"$TMP/wg-run.log" 2>&1 || { cat "$TMP/wg-run.log" >&2; die "the published WireGuard backend failed the kit"; }
 node -e "const r=require('$TMP/wg-report.json'); if (r.summary.passed !== 4 || r.summary.failed) { console.error(JSON.stringify(r.summary)); process.exit(1) } console.log('test-registry: @rustynet/backend-wireguard: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
 
+T_WG=$(date +%s)
+say "phase WireGuard backend (install + kit run): $((T_WG - T_SCAFFOLD_KIT)) s"
+
+# 5. The third backend, a daemon-style plugin written the way a third party would: the sources of
+# examples/backend-tinc copied outside the repository, its dependencies (@rustynet/* and all)
+# from the local registry only, built with its own tsc, then the whole kit (quick profile) on it.
+# tinc 1.0 cannot pass two tests (its README, "Known failures"): the run must fail exactly those,
+# apart from the restart-related tests its README lists as not yet reliable (reported, not fatal).
+TINC="$WORK/backend-tinc"
+mkdir -p "$TINC"
+(cd "$ROOT/examples/backend-tinc" && cp -r package.json rustynet-plugin.json tsconfig.json README.md src "$TINC/")
+cd "$TINC"
+# --prefer-offline: the scaffold's install above already cached the same metadata and tarballs.
+npm install --no-audit --no-fund --loglevel=error --prefer-offline
+for p in plugin-api plugin-kit conformance-kit cli; do
+  GOT="$(node -p "require('./node_modules/.package-lock.json').packages['node_modules/@rustynet/$p']?.resolved ?? 'missing'")"
+  case "$GOT" in "$REG"*) ;; *) die "INTERNAL: backend-tinc: @rustynet/$p did not come from $REG (resolved: $GOT)" ;; esac
+done
+npm run build --silent
+T_TINC_BUILD=$(date +%s)
+say "phase backend-tinc install + build: $((T_TINC_BUILD - T_WG)) s"
+kit_lock npx rustynet plugin test . --profile quick --reporter json --output "$TMP/tinc-report.json" >"$TMP/tinc-run.log" 2>&1 || true
+[ -s "$TMP/tinc-report.json" ] || { cat "$TMP/tinc-run.log" >&2; die "backend-tinc: the kit wrote no report"; }
+node -e "
+  const r = require('$TMP/tinc-report.json');
+  const known = ['backend.encryption.aead-cipher', 'backend.isolation.spoofed-source'];
+  // not yet reliable after a tincd restart (its README): reported, not fatal
+  const timing = ['backend.fault.host-killed', 'backend.fault.process-killed', 'backend.repeat.restart-cycles'];
+  const failedAll = r.tests.filter((t) => t.status === 'failed').map((t) => t.id);
+  const flaky = failedAll.filter((id) => timing.includes(id));
+  const failed = failedAll.filter((id) => !timing.includes(id)).sort();
+  if (JSON.stringify(failed) !== JSON.stringify(known)) {
+    console.error('rustynet: backend-tinc: failed ' + JSON.stringify(failed) + ', want exactly the known tinc 1.0 gaps ' + JSON.stringify(known));
+    process.exit(1);
+  }
+  const unnamed = r.tests.filter((t) => t.status === 'skipped' && !t.skipReason).map((t) => t.id);
+  if (unnamed.length) { console.error('rustynet: backend-tinc: skips without a reason: ' + unnamed); process.exit(1); }
+  console.log('test-registry: backend-tinc: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms (failed the known tinc 1.0 gaps: ' + known.join(', ') + '; not yet reliable, failed this run: ' + (flaky.join(', ') || 'none') + ')')" \
+  || { tail -n 60 "$TMP/tinc-run.log" >&2; die "backend-tinc failed the kit beyond its known gaps"; }
+T_TINC=$(date +%s)
+say "phase backend-tinc kit run: $((T_TINC - T_TINC_BUILD)) s"
+
 END=$(date +%s)
-say "ok in $((END - START)) s (publish $((T_PUB - START)) s, install+build $((T_INSTALL - T_PUB)) s, kit runs $((END - T_INSTALL)) s including any RUSTYNET_KIT_LOCK wait)"
+say "ok in $((END - START)) s (publish $((T_PUB - START)) s, scaffold $((T_INSTALL - T_PUB)) s, scaffold kit $((T_SCAFFOLD_KIT - T_INSTALL)) s, WireGuard $((T_WG - T_SCAFFOLD_KIT)) s, backend-tinc $((T_TINC - T_WG)) s; kit runs include any RUSTYNET_KIT_LOCK wait)"

@@ -4,7 +4,9 @@
  * them like `file:` dependencies, then its own tsc build), then the whole kit against it with
  * real traffic between namespaces. The tests tinc 1.0 cannot pass are listed in its README; this
  * test holds that list true both ways: any other failure fails here, and so does a listed test
- * that starts passing (then the README and this list are out of date).
+ * that starts passing (then the README and this list are out of date). The restart-related tests
+ * may go either way (README "Not yet reliable"), and the tests of capabilities the manifest
+ * declares false must be skipped with a reason naming them.
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -22,18 +24,28 @@ export const TINC_KNOWN_FAILURES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Tests whose outcome depends on tinc's timing, with the reason: they may pass or fail (README
- * "Timing-dependent"). tinc 1.0's keepalive is global (`PingInterval`) and its path-MTU probes
- * double as keepalives, so "no keepalives once unset" holds only sometimes. After a tincd
- * restart, the surviving peer's tincd reconnects on its own retry back-off, so traffic within the
- * kit's ~3 s after a restart comes only sometimes (seen failing: restart-cycles "no reply from a
- * to the restarted b", process-killed).
+ * Tests that pass in most runs but not all (README "Not yet reliable"): after one node's tincd
+ * restarts, its meta connection comes back within a second (SIGALRM, `MaxTimeout = 1`), but in
+ * some runs no packet crosses for several seconds although both tincds report the connection
+ * active. They may pass or fail here; any other failure fails this test.
  */
 export const TINC_TIMING_DEPENDENT: Readonly<Record<string, string>> = {
-  'backend.changes.keepalive': 'global PingInterval; PMTU probes double as keepalives',
-  'backend.repeat.restart-cycles': 'the surviving tincd reconnects on its own retry back-off',
-  'backend.fault.process-killed': 'the surviving tincd reconnects on its own retry back-off',
-  'backend.fault.host-killed': 'the surviving tincd reconnects on its own retry back-off',
+  'backend.repeat.restart-cycles': 'no traffic for seconds after a restart in some runs, connection active',
+  'backend.fault.process-killed': 'no traffic for seconds after a restart in some runs, connection active',
+  'backend.fault.host-killed': 'no traffic for seconds after a restart in some runs, connection active',
+};
+
+/**
+ * Tests skipped for a capability the manifest honestly declares false, with that capability.
+ * `persistentKeepalive`: tinc 1.0 has one global `PingInterval` and sends path-MTU probes on its
+ * own, so it cannot honour a per-peer keepalive.
+ */
+export const TINC_HONEST_SKIPS: Readonly<Record<string, string>> = {
+  'backend.changes.keepalive': 'persistentKeepalive',
+  'backend.endpoints.roaming': 'roaming',
+  'backend.routes.exit-node': 'exitNode',
+  'backend.capabilities.udp-transport': 'udpTransport',
+  'backend.stats.handshake': 'handshakeStats',
 };
 
 describe('runPluginTest against the third-party tinc backend (int)', function () {
@@ -57,20 +69,20 @@ describe('runPluginTest against the third-party tinc backend (int)', function ()
     expectValidReport(report);
     expect(report.plugin.kind).to.equal('backend');
     const failed = report.tests.filter((t) => t.status === 'failed' && !(t.id in TINC_TIMING_DEPENDENT)).map((t) => t.id);
+    const flaky = report.tests.filter((t) => t.status === 'failed' && t.id in TINC_TIMING_DEPENDENT).map((t) => t.id);
     expect(failed, out.text).to.have.members(Object.keys(TINC_KNOWN_FAILURES));
     expect(code).to.equal(1);
     expect(report.summary.passed).to.be.greaterThan(40);
     for (const s of report.tests.filter((t) => t.status === 'skipped')) expect(s.skipReason, s.id).to.be.a('string');
-    for (const id of [
-      'backend.peers.ping-two-peers',
-      'backend.peers.batch-50-traffic',
-      'backend.fault.process-killed',
-      'backend.fault.host-killed',
-      'backend.teardown.clean',
-    ])
+    for (const id of ['backend.peers.ping-two-peers', 'backend.peers.batch-50-traffic', 'backend.teardown.clean'])
       expect(report.tests.find((t) => t.id === id)?.status, id).to.equal('passed');
+    for (const [id, cap] of Object.entries(TINC_HONEST_SKIPS)) {
+      const t = report.tests.find((x) => x.id === id);
+      expect(t?.status, id).to.equal('skipped');
+      expect(t?.skipReason, id).to.include(cap);
+    }
     console.log(
-      `      (tinc run: ${seconds.toFixed(1)} s, ${report.summary.passed} passed, ${report.summary.failed} failed as documented, ${report.summary.skipped} skipped)`,
+      `      (tinc run: ${seconds.toFixed(1)} s, ${report.summary.passed} passed, ${failed.length} failed as documented, ${report.summary.skipped} skipped; not yet reliable, failed this run: ${flaky.join(', ') || 'none'})`,
     );
   });
 });

@@ -28,6 +28,8 @@ export const CAPABILITIES: Readonly<BackendCapabilities> = Object.freeze({
   handshakeStats: false,
   maxPeers: 250,
   allowedIpsUpdate: false,
+  // tinc 1.0: one global PingInterval and its own path-MTU probes, no per-peer keepalive (README)
+  persistentKeepalive: false,
 });
 
 /** What a running backend holds; `undefined` while stopped (the base class keeps it). */

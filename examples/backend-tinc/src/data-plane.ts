@@ -19,7 +19,7 @@ import { PeerCounters } from './counters.js';
 import { TincDaemon, connectionStates, removeStaleDaemons } from './daemon.js';
 import { tincName } from './key-format.js';
 import { privateKeyPath, readPublicKey } from './keys.js';
-import { CIPHER_NAME, renderPeerHost, renderSelfHost, renderTincConf, type TincSelf } from './tinc-config.js';
+import { CIPHER_NAME, dials, renderPeerHost, renderSelfHost, renderTincConf, type TincSelf } from './tinc-config.js';
 
 /** MTU of the tun device when the config sets none (a 1500-byte underlay minus tinc's overhead). */
 export const DEFAULT_MTU = 1420;
@@ -130,6 +130,7 @@ export class TincPlane {
     if (changed.length || gone.length || conf !== this.tincConf) daemon.reload();
     this.tincConf = conf;
     this.hostFiles = next;
+    daemon.nudgeUntilUp(peers.filter((p) => dials(p)).map((p) => tincName(p.publicKey)));
   }
 
   /** Removes then adds kernel routes through the device, in one `ip -batch -` (`replace`: idempotent). */

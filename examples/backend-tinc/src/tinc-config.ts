@@ -17,10 +17,32 @@ export const CIPHER = 'aes-256-cbc';
 export const DIGEST = 'sha256';
 /** What `stats().peers[].cipher` reports: the cipher and MAC tinc 1.0 uses, as configured. */
 export const CIPHER_NAME = 'AES-256-CBC+HMAC-SHA256';
-/** Seconds between tinc's keepalive pings when no peer asks for one (tinc's own default). */
-export const DEFAULT_PING_INTERVAL = 60;
-/** Upper bound of tinc's reconnect back-off in seconds (`MaxTimeout`; tinc's default 900). */
-export const MAX_TIMEOUT = 5;
+/**
+ * Seconds between tinc's pings on idle meta connections (tinc's own default). tinc 1.0 has one
+ * global `PingInterval` and sends path-MTU probes on its own after a connection is made, so it
+ * cannot honour a per-peer `persistentKeepalive`: the manifest declares `persistentKeepalive:
+ * false` and the field is ignored, as the capability's contract asks.
+ */
+export const PING_INTERVAL = 60;
+/**
+ * Upper bound of tinc's reconnect back-off in seconds (`MaxTimeout`; tinc's default 900). 1: the
+ * dialling side retries a lost peer every second (tinc adds 5 s per failure up to this bound),
+ * so a peer whose tincd restarted is reached about a second after it has our host file again.
+ */
+export const MAX_TIMEOUT = 1;
+
+/**
+ * Seconds tinc waits for a PONG, and for a new connection to finish authentication
+ * (`PingTimeout`; tinc's default 5). 1: a connection that stalls in authentication (tinc 1.0
+ * can leave one stalled when both sides of a pair dial each other at once, or when the other side
+ * refused it before it had our host file) is dropped and retried within about 2 s instead of 5.
+ */
+export const PING_TIMEOUT = 1;
+
+/** Whether this node dials `peer` (`ConnectTo`): whenever the peer has an endpoint. */
+export function dials(peer: PeerConfig): boolean {
+  return peer.endpoint !== undefined;
+}
 
 /** What tinc.conf needs. */
 export interface TincSelf {
@@ -30,10 +52,8 @@ export interface TincSelf {
   privateKeyFile: string;
 }
 
-/** `tinc.conf`: `ConnectTo` every peer with an endpoint; `PingInterval` the shortest keepalive asked for. */
+/** `tinc.conf`: `ConnectTo` every peer this node {@link dials} (`persistentKeepalive` is ignored, see {@link PING_INTERVAL}). */
 export function renderTincConf(self: TincSelf, peers: readonly PeerConfig[]): string {
-  const keepalives = peers.map((p) => p.persistentKeepalive ?? 0).filter((k) => k > 0);
-  const ping = keepalives.length ? Math.min(DEFAULT_PING_INTERVAL, ...keepalives) : DEFAULT_PING_INTERVAL;
   const lines = [
     `Name = ${self.name}`,
     'Mode = router',
@@ -44,10 +64,10 @@ export function renderTincConf(self: TincSelf, peers: readonly PeerConfig[]): st
     `PrivateKeyFile = ${self.privateKeyFile}`,
     'TunnelServer = yes',
     'StrictSubnets = yes',
-    `PingInterval = ${ping}`,
-    'PingTimeout = 5',
+    `PingInterval = ${PING_INTERVAL}`,
+    `PingTimeout = ${PING_TIMEOUT}`,
     `MaxTimeout = ${MAX_TIMEOUT}`,
-    ...peers.filter((p) => p.endpoint).map((p) => `ConnectTo = ${tincName(p.publicKey)}`),
+    ...peers.filter((p) => dials(p)).map((p) => `ConnectTo = ${tincName(p.publicKey)}`),
   ];
   return `${lines.join('\n')}\n`;
 }
