@@ -83,7 +83,7 @@ await describeEachRelayBackend(
       for (const id of ['a', 'b']) {
         for (let i = 0; i < 100; i++) {
           regs[id] = promValue(await daemonMetrics(mesh, id), REG);
-          if (regs[id]! >= 1) break;
+          if ((regs[id] ?? 0) >= 1) break;
           await new Promise((r) => setTimeout(r, 200));
         }
         expect(regs[id], `relay registrations of ${id}`).to.be.at.least(1);
@@ -105,7 +105,10 @@ await describeEachRelayBackend(
       const before = { relay: await relayMetrics(mesh), a: await daemonMetrics(mesh, 'a'), b: await daemonMetrics(mesh, 'b') };
       const sampler = new PathSampler(mesh, PAIRS, 200);
       const count = Math.round(SOAK_MS / 200);
-      const ping = await a.host.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '2', b.v4], { reject: false, timeoutMs: SOAK_MS + 20_000 });
+      const ping = await a.host.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '2', b.v4], {
+        reject: false,
+        timeoutMs: SOAK_MS + 20_000,
+      });
       await sampler.stop();
       const relay = await relayMetrics(mesh);
       const received = Number(/(\d+) received/.exec(ping.stdout)?.[1] ?? 0);
@@ -114,13 +117,19 @@ await describeEachRelayBackend(
       expect(ping.stdout, 'duplicated tunnel packets reach ping (the backend must discard replays)').to.not.include('DUP!');
       expect(promValue(relay, 'relay_server_sessions'), 'relay sessions (duplicates are not new sessions)').to.equal(2);
       const notRegistered = promValue(relay, 'relay_server_drops_total', ['reason="not_registered"']);
-      expect(notRegistered - promValue(before.relay, 'relay_server_drops_total', ['reason="not_registered"']), 'datagrams from a node the relay forgot').to.equal(0);
+      expect(
+        notRegistered - promValue(before.relay, 'relay_server_drops_total', ['reason="not_registered"']),
+        'datagrams from a node the relay forgot',
+      ).to.equal(0);
       for (const id of ['a', 'b'] as const) {
         const now = promValue(await daemonMetrics(mesh, id), REG);
         expect(now, `relay registrations of ${id} during the run (a session torn down re-registers)`).to.equal(promValue(before[id], REG));
       }
       const off = sampler.samples.filter((s) => Object.values(s.paths).some((p) => p !== 'relay'));
-      expect(off.map((s) => JSON.stringify(s.paths)), 'samples off the relay path').to.deep.equal([]);
+      expect(
+        off.map((s) => JSON.stringify(s.paths)),
+        'samples off the relay path',
+      ).to.deep.equal([]);
       times['samples'] = sampler.samples.length;
       times['relayForwarded'] = promValue(relay, 'relay_server_forwarded_packets_total');
     });

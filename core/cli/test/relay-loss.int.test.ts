@@ -11,15 +11,17 @@
  * - registration completes on both nodes (`relay_client_registrations_total` ≥ 1);
  * - while the direct path is blocked, once a daemon reported `relay` it never reports `direct`
  *   again until the unblock (a `direct` verdict then names a path that carries nothing);
- * - whatever the daemons report, pings a -> b get answers in every 2 s window outside the
+ * - pings a -> b get a reply through the relay within 10 s of the block (the status may
+ *   lead it: printed as relayStatusBeforeTrafficMs), and answers in every 2 s window outside the
  *   switch windows (the reported path carries traffic), and the endpoint matches the path
- *   (relay: the loopback proxy; direct: the peer's underlay address).
+ *   (relay: the loopback proxy; direct: the peer's underlay address) outside the switch-back
+ *   window, where backend roaming can run ahead of the status (counted and printed).
  * Prints its timings.
  */
 import { expect } from 'chai';
 import { Mesh, checkPrerequisites, type ContinuousPing } from '@rustynet/testbed';
 import { REPO_ROOT, created, describeEachRelayBackend } from './mesh-fixture.js';
-import { PathSampler, daemonMetrics, impPrefix, promValue, silentBuckets } from './impairment-fixture.js';
+import { PathSampler, daemonMetrics, type PathSample, impPrefix, promValue, silentBuckets } from './impairment-fixture.js';
 
 const BACKENDS = ['@rustynet/backend-wireguard'];
 const LOSS_PERCENT = 10;
@@ -48,7 +50,14 @@ await describeEachRelayBackend(
     before(async function () {
       const problems = checkPrerequisites([backend]);
       if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-      mesh = await Mesh.create({ backends: [backend], nodes: ['a', 'b'], relay: true, cwd: REPO_ROOT, logLevel: 'info', namePrefix: impPrefix() });
+      mesh = await Mesh.create({
+        backends: [backend],
+        nodes: ['a', 'b'],
+        relay: true,
+        cwd: REPO_ROOT,
+        logLevel: 'info',
+        namePrefix: impPrefix(),
+      });
       await Promise.all(['a', 'b'].map((id) => m().node(id).host.dropShare(LOSS_PERCENT)));
       await mesh.publish(await mesh.sign(mesh.netmap(1)));
       const t0 = Date.now();
@@ -113,18 +122,30 @@ await describeEachRelayBackend(
         wrong.map((s) => `${s.t - tBlock} ms: ${JSON.stringify(s.paths)}`),
         'samples not on relay while blocked (after the switch)',
       ).to.deep.equal([]);
-      // The endpoint always matches the reported path.
-      const mismatched = sampler.samples.filter((s) =>
+      // The endpoint matches the reported path (relay: the loopback proxy; direct: the peer's
+      // underlay address) in the steady, blocked and direct-again phases. In the switch-back
+      // window [unblock, both direct) a node still on relay may see its backend roam to the
+      // peer's direct address once the peer moved first (WireGuard follows the source of
+      // authenticated packets): traffic flows direct while status still says relay. That is
+      // counted and printed (docs/relay.md, "Testing under impairment"), not a blocked path.
+      const mismatch = (s: PathSample): boolean =>
         Object.entries(s.paths).some(([k, p]) => {
           const ep = s.endpoints[k] ?? '';
           return (p === 'relay' && !ep.startsWith('127.0.0.1:')) || (p === 'direct' && ep.startsWith('127.0.0.1:'));
-        }),
-      );
+        });
+      const mismatched = [...sampler.between(s0, tUnblock), ...sampler.between(tDirect)].filter(mismatch);
+      times['switchBackRoamedSamples'] = sampler.between(tUnblock, tDirect).filter(mismatch).length;
       // Traffic flows in every window outside the switch windows, whatever the reported path.
       const replies = pinger.replies;
+      // +50 ms: a reply to a request sent before the block (sub-ms round trip) cannot count.
+      const firstRelayed = replies.find((t) => t > tBlock + 50) ?? Infinity;
+      times['blockToFirstRelayedReplyMs'] = firstRelayed - tBlock;
+      // How long the status said relay before relayed traffic flowed (negative: traffic first).
+      times['relayStatusBeforeTrafficMs'] = firstRelayed - tRelay;
+      expect(firstRelayed - tBlock, 'block -> first reply through the relay (ms)').to.be.at.most(TO_RELAY_MS);
       const silent = [
         ...silentBuckets(replies, s0, tBlock, BUCKET_MS).map((b) => `steady ${b}`),
-        ...silentBuckets(replies, tRelay, tUnblock, BUCKET_MS).map((b) => `relayed ${b}`),
+        ...silentBuckets(replies, firstRelayed, tUnblock, BUCKET_MS).map((b) => `relayed ${b}`),
         ...silentBuckets(replies, tDirect, tEnd, BUCKET_MS).map((b) => `direct again ${b}`),
       ];
       expect(silent, `${BUCKET_MS} ms windows without a ping reply`).to.deep.equal([]);

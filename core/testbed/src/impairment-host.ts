@@ -54,9 +54,11 @@ export async function startShimInNamespace(host: TestHost, opts: NamespaceShimOp
     stderr: 'inherit',
     buffer: false,
   });
+  const { stdin, stdout } = child;
+  if (!stdin || !stdout) throw new Error('impairment shim: no stdio pipes');
   const waiting: Array<(o: Record<string, unknown>) => void> = [];
   let finalStats: ImpairmentStats | null = null;
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: stdout });
   lines.on('line', (l) => {
     let o: Record<string, unknown>;
     try {
@@ -74,14 +76,14 @@ export async function startShimInNamespace(host: TestHost, opts: NamespaceShimOp
   const command = (cmd: Record<string, unknown>): Promise<Record<string, unknown>> => {
     const next = chain.then(async () => {
       const a = answer();
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+      stdin.write(`${JSON.stringify(cmd)}\n`);
       return a;
     });
     chain = next.catch(() => undefined);
     return next;
   };
   const first = await answer();
-  if (!first['listening']) throw new Error(`impairment shim in ${host.netns}: ${String(first['error'])}`);
+  if (!first['listening']) throw new Error(`impairment shim in ${host.netns}: ${JSON.stringify(first['error'])}`);
   const listening = first['listening'] as UdpAddress;
   const nft = (script: string): Promise<unknown> => host.exec('nft', ['-f', '-'], { input: script });
   if (redirectPort !== undefined) {
@@ -91,7 +93,7 @@ export async function startShimInNamespace(host: TestHost, opts: NamespaceShimOp
     );
   }
   const ok = (o: Record<string, unknown>): void => {
-    if (o['error']) throw new Error(`impairment shim in ${host.netns}: ${String(o['error'])}`);
+    if (o['error']) throw new Error(`impairment shim in ${host.netns}: ${JSON.stringify(o['error'])}`);
   };
   let stopped: Promise<ImpairmentStats | null> | undefined;
   return {
@@ -106,7 +108,7 @@ export async function startShimInNamespace(host: TestHost, opts: NamespaceShimOp
     stop: () =>
       (stopped ??= (async () => {
         if (redirectPort !== undefined) await nft(`add table inet ${TABLE}\ndelete table inet ${TABLE}\n`).catch(() => undefined);
-        child.stdin!.end();
+        stdin.end();
         const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
         await exited;
         clearTimeout(t);

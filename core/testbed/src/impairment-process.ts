@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   const shim = new ImpairmentShim(opts);
   const last = new Map<number, { data: Buffer; client: UdpAddress }>();
   shim.onDatagram((dir, data, client) => {
-    if (dir === 'toServer' && data.length >= 2) last.set(data[1]!, { data: Buffer.from(data), client });
+    const type = data[1];
+    if (dir === 'toServer' && type !== undefined) last.set(type, { data: Buffer.from(data), client });
   });
   print({ listening: await shim.start() });
   let stopping = false;
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
             await shim.sendFromNewSocket(rec.data);
             print({ ok: true });
           }
-        } else print({ error: `unknown command ${String(c.cmd)}` });
+        } else print({ error: `unknown command ${c.cmd}` });
       } catch (err) {
         print({ error: (err as Error).message });
       }

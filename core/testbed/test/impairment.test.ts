@@ -204,7 +204,13 @@ describe('impairment shim (loopback)', function () {
     expect(() => validateProfile({ reorderWindow: 0 }, 'toClient')).to.throw(RangeError, /toClient\.reorderWindow/);
     expect(() => validateProfile({ delayMs: -1 }, 'toClient')).to.throw(RangeError, /toClient\.delayMs/);
     expect(
-      () => new ImpairmentShim({ seed: 1, listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: 9 }, toServer: { duplicatePercent: NaN } }),
+      () =>
+        new ImpairmentShim({
+          seed: 1,
+          listen: { host: '127.0.0.1', port: 0 },
+          upstream: { host: '127.0.0.1', port: 9 },
+          toServer: { duplicatePercent: NaN },
+        }),
     ).to.throw(RangeError, /toServer\.duplicatePercent/);
   });
 });
