@@ -241,18 +241,8 @@ export class Mesh extends MeshTraffic {
     if (this.procs.relayRunning) return;
     if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
     const { cpPublicKey, relayNetmapFile: netmapFile, relayOutFile: outFile } = this;
-    const { cwd, relayExtraArgs: extraArgs } = this.opts;
-    await startMeshRelay(this.procs, {
-      host,
-      netmapFile,
-      outFile,
-      cpPublicKey,
-      identityKeyFile,
-      cwd,
-      log: this.opts.log,
-      timeoutMs,
-      extraArgs,
-    });
+    const { cwd, log, relayExtraArgs: extraArgs } = this.opts;
+    await startMeshRelay(this.procs, { host, netmapFile, outFile, cpPublicKey, identityKeyFile, cwd, log, timeoutMs, extraArgs });
   }
 
   /**
