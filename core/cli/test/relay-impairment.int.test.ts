@@ -12,8 +12,8 @@
  * sessions (the relay holds exactly 2); no session is torn down (no node registers again, the
  * relay never answers NOT_REGISTERED, both daemons stay on `relay` at every sample); duplicated
  * tunnel packets are discarded by the backend's replay window (ping shows no `DUP!`);
- * duplicated path probes are refused by the receiver's replay protection; a REGISTER replayed from
- * another source port is dropped as `bad_token` and makes no session. Prints its timings.
+ * duplicated path probes are refused by the receiver's replay protection; a REGISTER (REGISTER_ID
+ * with a relay identity key) replayed from another source port is dropped as `bad_token` and makes no session. Prints its timings.
  */
 import { expect } from 'chai';
 import { Mesh, RELAY_PORT, checkPrerequisites, startShimInNamespace, type NamespaceShim } from '@rustynet/testbed';
@@ -156,14 +156,19 @@ await describeEachRelayBackend(
       const mesh = m();
       const drops = async (): Promise<number> => promValue(await relayMetrics(mesh), 'relay_server_drops_total', ['reason="bad_token"']);
       const before = await drops();
-      await shim!.replay(0x03, 'new');
+      // REGISTER_ID (0x0c) with a relay identity key in the netmap (the mesh's default), else REGISTER (0x03).
+      const type = await shim!.replay(0x0c, 'new').then(
+        () => 0x0c,
+        async () => (await shim!.replay(0x03, 'new'), 0x03),
+      );
+      times['replayedType'] = type;
       let after = before;
       for (let i = 0; i < 50 && after === before; i++) {
         await new Promise((r) => setTimeout(r, 100));
         after = await drops();
       }
       expect(after - before, 'bad_token drops after the replay from a new port').to.equal(1);
-      await shim!.replay(0x03, 'same');
+      await shim!.replay(type, 'same');
       await new Promise((r) => setTimeout(r, 500));
       const relay = await relayMetrics(mesh);
       expect(promValue(relay, 'relay_server_sessions'), 'relay sessions after both replays').to.equal(2);
