@@ -26,7 +26,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 
 /** Scripts in bench/ that are helpers of another bench, not benches. */
-const HELPERS = new Set(['run', 'dns-loadgen', 'gate']);
+const HELPERS = new Set(['run', 'dns-loadgen', 'gate', 'soak-chart']);
 
 /**
  * What each bench needs and whether it speaks `--json`. Benches not listed here (added later)
@@ -76,6 +76,13 @@ const KNOWN = {
     json: true,
     root: true,
     tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump', 'iperf3'],
+    files: ['core/testbed/dist/src/index.js', 'plugins/relay/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
+  },
+  'relay-soak': {
+    what: 'relayed 3-node mesh under pings, iperf3 bursts and netmap reloads for --minutes (default 10): RSS/fds/CPU/drops per minute, exit 1 on a leak',
+    json: true,
+    root: true,
+    tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump', 'iperf3', 'curl'],
     files: ['core/testbed/dist/src/index.js', 'plugins/relay/dist/src/index.js', 'plugins/backend-wireguard/dist/src/index.js'],
   },
   'wireguard-policy-throughput': {

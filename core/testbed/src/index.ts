@@ -54,3 +54,14 @@ export {
 // The reference plugins and backend profiles, re-exported whole so that this file names none.
 export * from './reference-defaults.js';
 export { attachStubNetwork, type StubNetwork } from './stub-network.js';
+export {
+  ImpairmentShim,
+  validateProfile,
+  type DatagramTap,
+  type ImpairmentCounters,
+  type ImpairmentProfile,
+  type ImpairmentShimOptions,
+  type ImpairmentStats,
+  type UdpAddress,
+} from './impairment.js';
+export { startShimInNamespace, type NamespaceShim, type NamespaceShimOptions } from './impairment-host.js';

@@ -100,7 +100,7 @@ export class Mesh extends MeshTraffic {
     opts.log(
       `creating ${hosts.length} network namespaces on underlay 198.18.0.0/24${opts.relay ? ` (${opts.nodes.length} nodes + the relay host)` : ''}`,
     );
-    const net = await createUnderlay(hosts);
+    const net = await createUnderlay(hosts, opts.namePrefix);
     let workDir = '';
     try {
       workDir = await mkdtemp(join(tmpdir(), `rustynet-mesh-${net.runId}-`));
@@ -241,8 +241,8 @@ export class Mesh extends MeshTraffic {
     if (this.procs.relayRunning) return;
     if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
     const { cpPublicKey, relayNetmapFile: netmapFile, relayOutFile: outFile } = this;
-    const cwd = this.opts.cwd;
-    await startMeshRelay(this.procs, { host, netmapFile, outFile, cpPublicKey, identityKeyFile, cwd, log: this.opts.log, timeoutMs });
+    const { cwd, log, relayExtraArgs: extraArgs } = this.opts;
+    await startMeshRelay(this.procs, { host, netmapFile, outFile, cpPublicKey, identityKeyFile, cwd, log, timeoutMs, extraArgs });
   }
 
   /**

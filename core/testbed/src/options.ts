@@ -90,6 +90,16 @@ export interface MeshOptions {
    * (e.g. `{ a: { exitNode: 'b', exitLanAccess: true } }`). Default none.
    */
   nodeConfig?: Record<string, Record<string, unknown>>;
+  /**
+   * Prefix of this mesh's namespace names (`<prefix>-<host>`, the test network's `prefix`);
+   * default `rnt-<run id>`. Give a per-run unique one (e.g. `imp-<hex>`).
+   */
+  namePrefix?: string;
+  /**
+   * Extra arguments of `rustynet relay serve` (e.g. `['--metrics-listen', '127.0.0.1:9470']`).
+   * Never put secrets here: they would be on a command line. Default none.
+   */
+  relayExtraArgs?: string[];
 }
 
 /** {@link MeshOptions} with every default filled in. */
@@ -113,6 +123,8 @@ export interface ResolvedMeshOptions {
   backendProfiles: BackendProfiles;
   control: MeshControlOptions | undefined;
   nodeConfig: Record<string, Record<string, unknown>>;
+  namePrefix: string | undefined;
+  relayExtraArgs: string[];
 }
 
 /** `o` without its undefined-valued properties (so they do not hide a default when spread). */
@@ -148,6 +160,8 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     backendProfiles: options.backendProfiles ?? REFERENCE_BACKEND_PROFILES,
     control: options.control,
     nodeConfig: options.nodeConfig ?? {},
+    namePrefix: options.namePrefix,
+    relayExtraArgs: options.relayExtraArgs ?? [],
   };
   if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
   for (const id of opts.nodes) if (!/^[a-z0-9]{1,8}$/.test(id)) throw new RangeError(`nodes: bad node id ${id}`);

@@ -20,6 +20,8 @@ export interface MeshRelayStart {
   cwd: string;
   log: (line: string) => void;
   timeoutMs: number;
+  /** Extra `rustynet relay serve` arguments (MeshOptions.relayExtraArgs). */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -30,6 +32,7 @@ export async function startMeshRelay(procs: DaemonProcesses, r: MeshRelayStart):
   const listen = `${r.host.underlayAddress}:${RELAY_PORT}`;
   const args = [RUSTYNET_BIN, 'relay', 'serve', '--listen', listen, '--netmap', r.netmapFile];
   args.push('--control-plane-key', r.cpPublicKey, '--relay-id', RELAY_ID, '--poll-interval', '1000', '--identity-key', r.identityKeyFile);
+  args.push(...(r.extraArgs ?? []));
   r.log(`relay: ip netns exec ${r.host.netns} rustynet relay serve --listen ${listen} --netmap ${r.netmapFile} --relay-id ${RELAY_ID}`);
   const where = await procs.startRelay({ host: r.host, args, outFile: r.outFile, cwd: r.cwd, timeoutMs: r.timeoutMs });
   r.log(`relay: ${where}`);

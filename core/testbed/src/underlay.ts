@@ -8,9 +8,12 @@ import { join } from 'node:path';
 import { TestNetwork, type TestHost } from '@rustynet/conformance-kit/harness';
 import { DNS_ZONE, NETNS_ETC } from './constants.js';
 
-/** Creates one namespace per name in `hosts` on a fresh test network (removed by its `destroy`). */
-export function createUnderlay(hosts: string[]): Promise<TestNetwork> {
-  return TestNetwork.create({ hosts });
+/**
+ * Creates one namespace per name in `hosts` on a fresh test network (removed by its `destroy`),
+ * named `<prefix>-<host>` (default prefix: the harness's `rnt-<run id>`).
+ */
+export function createUnderlay(hosts: string[], prefix?: string): Promise<TestNetwork> {
+  return TestNetwork.create({ hosts, ...(prefix !== undefined && { prefix }) });
 }
 
 /** Text of a resolv.conf (resolv.conf(5)) naming `nameserver`, searching `zone`. */
