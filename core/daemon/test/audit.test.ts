@@ -114,7 +114,7 @@ describe('audit log', () => {
     const lines = readLines(path);
     const last = JSON.parse(lines[4]) as AuditRecord;
     const extra = { seq: 6, at: last.at, type: 'down', data: {}, prev: last.hash };
-    writeLines(path, [...lines, JSON.stringify({ ...extra, hash: auditRecordHash(extra as AuditRecord) })]);
+    writeLines(path, [...lines, JSON.stringify({ ...extra, hash: auditRecordHash(extra) })]);
     expect(await verify()).to.include({ ok: true, records: 6, signed: true, unsignedTail: 1 });
   });
 
