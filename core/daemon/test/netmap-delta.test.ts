@@ -249,7 +249,7 @@ describe('netmap deltas', () => {
       expect(
         codeOf(() =>
           applySignedNetmapDelta(
-            honest((m) => (m.expiresAt = new Date(now - 1000).toISOString())),
+            honest((m) => (m.expiresAt = new Date(now - 1).toISOString())),
             key,
             baseTrusted,
             now,
