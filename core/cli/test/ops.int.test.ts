@@ -121,6 +121,10 @@ describe('operators: default config, metrics, health and status exit codes (name
       '1000',
       '--metrics-listen',
       `127.0.0.1:${RELAY_METRICS_PORT}`,
+      // The mesh's netmap lists the relay's identity key: nodes register only with a relay
+      // that proves it.
+      '--identity-key',
+      mesh.relayIdentityKeyFile,
     );
     procs.set('relay', spawnIn(relayHost, relayArgs, join(mesh.workDir, 'relay-ops.out')));
     await waitUntil('the relay /healthz', async () => (await httpIn(relayHost, RELAY_METRICS_PORT, '/healthz')).status === 200, 20_000);
