@@ -1,5 +1,6 @@
 /** What every `rustynet control` admin command shares: loading the package, the admin socket, one call. */
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RustynetError, isRustynetError } from '@rustynet/plugin-api';
 import type * as ControlModule from '@rustynet/control';
@@ -49,5 +50,23 @@ export async function call(opts: AdminOpts, method: string, path: string, body?:
   } catch (err) {
     if (opts.json && isRustynetError(err)) printJson({ ok: false, error: err.toJSON() });
     throw err;
+  }
+}
+
+/**
+ * Reads and parses a JSON file (`-`: standard input).
+ * @throws RustynetError `INVALID_INPUT` naming `field` when it cannot be read or is not JSON.
+ */
+export async function readJsonFile(path: string, field: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = path === '-' ? await io().readStdin() : await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new RustynetError('INVALID_INPUT', `cannot read ${path}: ${(cause as Error).message}`, { field, cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new RustynetError('INVALID_INPUT', `${path} is not JSON: ${(cause as Error).message}`, { field, cause });
   }
 }
