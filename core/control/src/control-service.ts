@@ -17,7 +17,8 @@ import {
   type RequestAuth,
 } from './control-options.js';
 import { parseAclDocument, type AclDocument } from './acl/document.js';
-import { runAclTests, type AclNode, type AclTestResult } from './acl/evaluate.js';
+import { aclNodesOf, assertAclSettable } from './acl/acl-admin.js';
+import { runAclTests, type AclTestResult } from './acl/evaluate.js';
 import { ChallengeStore } from './auth/challenges.js';
 import { enrolSigningBytes } from './auth/enrol-signature.js';
 import { ReplayCache } from './auth/replay-cache.js';
@@ -353,12 +354,6 @@ export class ControlService {
     return r;
   }
 
-  private aclNodes(): AclNode[] {
-    return this.snap.nodes
-      .filter((n) => n.expiredAt === null)
-      .map((n) => ({ id: n.id, name: n.name, tags: n.tags, addresses: [n.ipv4, n.ipv6] }));
-  }
-
   /**
    * Validates an ACL document (schema, then the daemon's semantic checks on a trial netmap,
    * e.g. CIDR selectors without host bits) and runs its embedded tests against the current nodes.
@@ -367,7 +362,7 @@ export class ControlService {
   testAcl(value: unknown): { doc: AclDocument; results: AclTestResult[]; ok: boolean } {
     const doc = parseAclDocument(value);
     this.checkBuild({ ...this.snap, acl: doc, canary: null }, 'acl');
-    const results = runAclTests(doc, doc.tests ?? [], this.aclNodes());
+    const results = runAclTests(doc, doc.tests ?? [], aclNodesOf(this.snap));
     return { doc, results, ok: results.every((r) => r.pass) };
   }
 
@@ -376,17 +371,8 @@ export class ControlService {
    * tests. @throws RustynetError `INVALID_INPUT` (invalid, or `details.failed` = failing tests): nothing stored.
    */
   async setAcl(value: unknown, canaryTag: string | null): Promise<{ version: number; results: AclTestResult[] }> {
-    const { doc, results, ok } = this.testAcl(value);
-    if (!ok) {
-      const failed = results.filter((r) => !r.pass);
-      throw new RustynetError('INVALID_INPUT', `${failed.length} ACL test(s) failed; ACL not set`, {
-        field: 'acl/tests',
-        details: { failed },
-      });
-    }
-    if (canaryTag !== null && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(canaryTag)) {
-      throw new RustynetError('INVALID_INPUT', `bad canary tag ${JSON.stringify(canaryTag)}`, { field: 'canary' });
-    }
+    const { doc, results } = this.testAcl(value);
+    assertAclSettable(results, canaryTag);
     const version = await this.store.setAcl(doc, canaryTag);
     await this.refresh();
     this.logger.info({ version, rules: doc.rules.length, tests: results.length, canary: canaryTag }, 'ACL set');
