@@ -33,47 +33,8 @@ import { resolveLimits, zeroCounters, type DropReason, type RelayCounters, type 
 export { parseIdentityKeys } from './identity-keys.js';
 export { DEFAULT_RELAY_LIMITS, DROP_REASONS, resolveLimits, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
 
-/** Sends a datagram (or a gather list) to `address:port`. Errors are reported via the callback. */
-export type SendFn = (msg: Buffer | Buffer[], port: number, address: string, done: (err: Error | null) => void) => void;
-
-interface Session {
-  key: string;
-  nodeId: string;
-  address: string;
-  port: number;
-  lastSeen: number;
-  /** DATA header naming this session's node as the source. */
-  sourceHeader: Buffer;
-  /** PROBE header naming this session's node as the source. */
-  probeHeader: Buffer;
-}
-
-interface NodeState {
-  nodeId: string;
-  sessions: Session[];
-  packets: TokenBucket;
-  bytes: TokenBucket;
-}
-
-/** Options of {@link RelayCore}. */
-export interface RelayCoreOptions {
-  /** This relay's id (as in the netmap's `relays[].id`); part of what nodes sign. */
-  relayId: string;
-  /** Allowed nodes and their Ed25519 identity keys (raw 32 bytes, base64). */
-  identityKeys: Readonly<Record<NodeId, string>>;
-  limits?: Partial<RelayLimits>;
-  /** Time source in ms (injectable for tests). Default `Date.now`. */
-  now?: () => number;
-  /** HMAC secret for tokens (at least 32 bytes); default 32 random bytes. Never leaves the process. */
-  secret?: Uint8Array;
-  /**
-   * The relay's Ed25519 identity private key (relay identity, docs/relay.md). With it the engine
-   * answers HELLO_ID and REGISTER_ID with signed messages; without it they get the unsigned v1
-   * answers (which a node expecting a key refuses).
-   */
-  identityKey?: KeyObject;
-  send: SendFn;
-}
+export type { SendFn, RelayCoreOptions } from './core-types.js';
+import type { NodeState, RelayCoreOptions, SendFn, Session } from './core-types.js';
 
 /**
  * The relay protocol engine. Not thread-safe (Node is single-threaded); every method is
