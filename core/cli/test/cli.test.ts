@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createRustynetProgram } from '../src/rustynet.js';
 import { DEFAULT_SOCKET, resolveSocket } from '../src/api-client.js';
 import { renderStatus } from '../src/commands/status.js';
+import { QUIET_UP } from './helpers.js';
 import { formatBytes, formatDuration } from '../src/format.js';
 import type { Command } from 'commander';
 import { rn, rnd } from './helpers.js';
@@ -288,19 +289,6 @@ describe('rustynet CLI: local API over a unix socket', () => {
     expect(reload.stderr).to.equal('rustynet: NETMAP_REPLAYED: version 3 <= watermark 7\n');
   });
 });
-
-/** A status of an `up` node with no netmap, peers or plugins. */
-const QUIET_UP = {
-  node: 'x',
-  state: 'up' as const,
-  netmap: null,
-  lastRejection: null,
-  backend: null,
-  peers: [],
-  plugins: [],
-  policy: null,
-  dns: null,
-};
 
 describe('rustynet CLI: formatting', () => {
   it('formats bytes and durations', () => {

@@ -7,18 +7,9 @@ import { expect } from 'chai';
 import { isDaemonStatus, type DaemonStatus } from '@rustynet/daemon';
 import { REFUSAL_ACTIONS } from '@rustynet/control/client';
 import { renderStatus } from '../src/commands/status.js';
+import { QUIET_UP } from './helpers.js';
 
-const base: DaemonStatus = {
-  node: 'a',
-  state: 'up',
-  netmap: null,
-  lastRejection: null,
-  backend: null,
-  peers: [],
-  plugins: [],
-  policy: null,
-  dns: null,
-};
+const base: DaemonStatus = { ...QUIET_UP, node: 'a' };
 
 describe('rustynet status: why the control plane refuses this node', () => {
   it('shows an expired node key with the re-authentication steps', () => {
