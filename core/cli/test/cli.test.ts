@@ -343,17 +343,7 @@ describe('rustynet CLI: formatting', () => {
   });
 
   it('renders the exit node state: serving, and a kill switch blocking when the exit is down', () => {
-    const base = {
-      node: 'x',
-      state: 'up' as const,
-      netmap: null,
-      lastRejection: null,
-      backend: null,
-      peers: [],
-      plugins: [],
-      policy: null,
-      dns: null,
-    };
+    const base = QUIET_UP;
     expect(renderStatus({ ...base, exit: null })).to.not.contain('exit');
     expect(
       renderStatus({ ...base, exit: { node: null, serving: true, killSwitch: 'off', lanAccess: false, lastHandshakeAt: null } }),

@@ -72,3 +72,16 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
   }
   throw new Error('expected an error');
 }
+
+/** Two harnesses on one fresh PostgreSQL database, sharing the first one's signing key. */
+export async function twoInstances(): Promise<[Harness, Harness]> {
+  const database = await freshDatabase('postgres');
+  const a = await startHarness({ engine: 'postgres', ...(database !== undefined && { database }), syncIntervalMs: 200 });
+  const b = await startHarness({
+    engine: 'postgres',
+    ...(database !== undefined && { database }),
+    keyFile: join(a.dir, 'control-plane.key'),
+    syncIntervalMs: 200,
+  });
+  return [a, b];
+}
