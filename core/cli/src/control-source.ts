@@ -13,11 +13,11 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ControlSourceConfig } from '@rustynet/daemon';
-import { RustynetError, isRustynetError, type BackendPlugin } from '@rustynet/plugin-api';
+import { RustynetError, isRustynetError } from '@rustynet/plugin-api';
 import type { ControlClient, ControlNetmapSource } from '@rustynet/control/client';
 import type { DaemonConfig, DaemonModule } from './daemon-api.js';
 import { reenrolWhenExpired } from './control-reauth.js';
-import { recoverRotation, writePrivateJson } from './rotate-keys.js';
+import { loadBackend, recoverRotation, writePrivateJson } from './rotate-keys.js';
 
 /** The enrolment record kept in the state directory (no secrets). */
 interface EnrolmentRecord {
@@ -67,15 +67,7 @@ export async function readSecretFile(path: string, field: string): Promise<strin
 
 /** The backend's public key by protocol, read through the backend plugin itself (opaque here). */
 async function backendKeys(config: DaemonConfig, d: DaemonModule, cwd: string): Promise<Record<string, string>> {
-  const services = d.createHostServices({ stateDir: config.stateDir, logLevel: 'silent', processMetrics: false });
-  const loaded = await d.loadPlugin(config.backend.plugin, { services, expectKind: 'backend', cwd });
-  const protocol = loaded.manifest.backend?.protocol;
-  if (protocol === undefined || loaded.instance.kind !== 'backend') {
-    throw new RustynetError('CONFIG_INVALID', `backend.plugin: ${loaded.manifest.name} is not a backend plugin`, {
-      field: 'backend.plugin',
-    });
-  }
-  const backend: BackendPlugin = loaded.instance;
+  const { backend, protocol } = await loadBackend(config, d, cwd);
   return { [protocol]: await backend.publicKey(config.backend.keyDirectory) };
 }
 

@@ -60,8 +60,15 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Loads the configured backend plugin (not started) to make or read its keys. */
-async function loadBackend(config: DaemonConfig, d: DaemonModule, cwd: string): Promise<{ backend: BackendPlugin; protocol: string }> {
+/**
+ * Loads the configured backend plugin (not started) to make or read its keys.
+ * @throws RustynetError `CONFIG_INVALID` (`backend.plugin` is not a backend); loader errors.
+ */
+export async function loadBackend(
+  config: DaemonConfig,
+  d: DaemonModule,
+  cwd: string,
+): Promise<{ backend: BackendPlugin; protocol: string }> {
   const services = d.createHostServices({ stateDir: config.stateDir, logLevel: 'silent', processMetrics: false });
   const loaded = await d.loadPlugin(config.backend.plugin, { services, expectKind: 'backend', cwd });
   const protocol = loaded.manifest.backend?.protocol;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createRustynetProgram } from '../src/rustynet.js';
 import { DEFAULT_SOCKET, resolveSocket } from '../src/api-client.js';
 import { renderStatus } from '../src/commands/status.js';
+import { QUIET_UP } from './helpers.js';
 import { formatBytes, formatDuration } from '../src/format.js';
 import type { Command } from 'commander';
 import { rn, rnd } from './helpers.js';
@@ -289,19 +290,6 @@ describe('rustynet CLI: local API over a unix socket', () => {
   });
 });
 
-/** A status of an `up` node with no netmap, peers or plugins. */
-const QUIET_UP = {
-  node: 'x',
-  state: 'up' as const,
-  netmap: null,
-  lastRejection: null,
-  backend: null,
-  peers: [],
-  plugins: [],
-  policy: null,
-  dns: null,
-};
-
 describe('rustynet CLI: formatting', () => {
   it('formats bytes and durations', () => {
     expect(formatBytes(0)).to.equal('0 B');
@@ -355,17 +343,7 @@ describe('rustynet CLI: formatting', () => {
   });
 
   it('renders the exit node state: serving, and a kill switch blocking when the exit is down', () => {
-    const base = {
-      node: 'x',
-      state: 'up' as const,
-      netmap: null,
-      lastRejection: null,
-      backend: null,
-      peers: [],
-      plugins: [],
-      policy: null,
-      dns: null,
-    };
+    const base = QUIET_UP;
     expect(renderStatus({ ...base, exit: null })).to.not.contain('exit');
     expect(
       renderStatus({ ...base, exit: { node: null, serving: true, killSwitch: 'off', lanAccess: false, lastHandshakeAt: null } }),

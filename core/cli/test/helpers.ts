@@ -1,4 +1,5 @@
 import type { CliIo } from '../src/io.js';
+import type { DaemonStatus } from '../src/api-client.js';
 import { runCli } from '../src/rustynet.js';
 import { runDaemonCli } from '../src/rustynetd.js';
 
@@ -35,3 +36,16 @@ export async function rnd(args: string[], env: Record<string, string> = {}): Pro
   });
   return { code, stdout, stderr };
 }
+
+/** A status of an `up` node (id `x`) with no netmap, peers or plugins, for rendering tests. */
+export const QUIET_UP: DaemonStatus = {
+  node: 'x',
+  state: 'up',
+  netmap: null,
+  lastRejection: null,
+  backend: null,
+  peers: [],
+  plugins: [],
+  policy: null,
+  dns: null,
+};

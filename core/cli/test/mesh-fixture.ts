@@ -11,21 +11,30 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 /** What {@link startMesh} passes on to `Mesh.create`; `backends` defaults to `[backend]`. */
 export type StartMeshOptions = Omit<MeshOptions, 'backends' | 'cwd'> & { backends?: string[] };
 
+/** What {@link startMesh} does between publishing the netmap and starting the daemons. */
+export interface StartMeshSteps {
+  /** Runs before the daemons start (e.g. nftables blocks in the nodes' namespaces). */
+  beforeDaemons?: (mesh: Mesh) => Promise<unknown>;
+  /** Start every daemon (default true); false leaves that to the test. */
+  daemons?: boolean;
+}
+
 /**
  * Checks the prerequisites of `options.backends` (DNS too when `options.dns`), creates the
  * mesh, publishes netmap `version` signed by its control-plane key, and starts every daemon with
- * `backend`. A failure after the mesh exists destroys it before rethrowing, so a failed
- * before-all hook leaves no namespace behind.
+ * `backend` (see {@link StartMeshSteps}). A failure after the mesh exists destroys it before
+ * rethrowing, so a failed before-all hook leaves no namespace behind.
  * @throws Error naming the missing prerequisites; whatever `Mesh.create`, `publish` or `startDaemons` throws.
  */
-export async function startMesh(backend: string, options: StartMeshOptions = {}, version = 1): Promise<Mesh> {
+export async function startMesh(backend: string, options: StartMeshOptions = {}, version = 1, steps: StartMeshSteps = {}): Promise<Mesh> {
   const backends = options.backends ?? [backend];
   const problems = checkPrerequisites(backends, { dns: options.dns === true });
   if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
   const mesh = await Mesh.create({ ...options, backends, cwd: REPO_ROOT });
   try {
     await mesh.publish(await mesh.sign(mesh.netmap(version)));
-    await mesh.startDaemons(backend, version);
+    await steps.beforeDaemons?.(mesh);
+    if (steps.daemons !== false) await mesh.startDaemons(backend, version);
     return mesh;
   } catch (err) {
     await mesh.destroy();

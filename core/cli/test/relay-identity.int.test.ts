@@ -14,8 +14,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Mesh, RELAY_HOST, sleep } from '@rustynet/testbed';
-import { checkPrerequisites } from '@rustynet/testbed';
-import { REPO_ROOT, describeEachRelayBackend } from './mesh-fixture.js';
+import { created, describeEachRelayBackend, startMesh } from './mesh-fixture.js';
 
 const BACKENDS: string[] = ['@rustynet/backend-wireguard'];
 const REFUSAL = 'failed its identity check';
@@ -36,16 +35,10 @@ await describeEachRelayBackend(
     this.timeout(150_000);
     let mesh: Mesh | undefined;
     const times: Record<string, number> = {};
-    const m = (): Mesh => {
-      if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-      return mesh;
-    };
+    const m = (): Mesh => created(mesh);
 
     before(async function () {
-      const problems = checkPrerequisites([backend], { dns: false });
-      if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-      mesh = await Mesh.create({ backends: [backend], relay: true, logLevel: 'info', cwd: REPO_ROOT });
-      await mesh.publish(await mesh.sign(mesh.netmap(1)));
+      mesh = await startMesh(backend, { relay: true, logLevel: 'info' }, 1, { daemons: false });
     });
 
     after(async () => {

@@ -11,8 +11,8 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { Mesh, RELAY_PORT, checkPrerequisites, parsePcap, sleep } from '@rustynet/testbed';
-import { REPO_ROOT, describeEachRelayBackend } from './mesh-fixture.js';
+import { Mesh, RELAY_PORT, parsePcap, sleep } from '@rustynet/testbed';
+import { created, describeEachRelayBackend, startMesh } from './mesh-fixture.js';
 
 const BACKENDS: string[] = ['@rustynet/backend-wireguard', '@rustynet/backend-openvpn'];
 /** Bound from issue 16 ("Must show"). */
@@ -32,18 +32,12 @@ await describeEachRelayBackend(
     this.timeout(150_000);
     let mesh: Mesh | undefined;
     const times: Record<string, number> = {};
-    const m = (): Mesh => {
-      if (!mesh) throw new Error('mesh not created (see the before-all hook error)');
-      return mesh;
-    };
+    const m = (): Mesh => created(mesh);
 
     before(async function () {
-      const problems = checkPrerequisites([backend], { dns: false });
-      if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
-      mesh = await Mesh.create({ backends: [backend], relay: true, logLevel: 'info', cwd: REPO_ROOT });
-      await mesh.publish(await mesh.sign(mesh.netmap(1)));
-      await Promise.all(['a', 'b'].map((id) => blockRelayUdp(mesh!, id)));
-      await mesh.startDaemons(backend, 1);
+      mesh = await startMesh(backend, { relay: true, logLevel: 'info' }, 1, {
+        beforeDaemons: (mesh) => Promise.all(['a', 'b'].map((id) => blockRelayUdp(mesh, id))),
+      });
     });
 
     after(async () => {

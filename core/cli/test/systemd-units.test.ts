@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { validateDaemonConfig } from '@rustynet/daemon';
-import { UNIT_DIR } from '../src/commands/service.js';
+import { RELAY_IDENTITY_KEY, UNIT_DIR } from '../src/commands/service.js';
 import { rn } from './helpers.js';
 
 const run = promisify(execFile);
@@ -55,9 +55,17 @@ describe('systemd units and rustynet service install', function () {
       expect(d, line).to.include(`\n${line}\n`);
     }
     const r = await readFile(join(UNIT_DIR, 'rustynet-relay.service'), 'utf8');
-    for (const line of ['DynamicUser=yes', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'ProtectSystem=strict', 'PrivateDevices=yes']) {
+    for (const line of [
+      'DynamicUser=yes',
+      'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
+      'ProtectSystem=strict',
+      'PrivateDevices=yes',
+      `LoadCredential=identity.key:${RELAY_IDENTITY_KEY}`,
+    ]) {
       expect(r, line).to.include(`\n${line}\n`);
     }
+    // Nodes refuse a relay that cannot sign their challenge when the netmap lists its key.
+    expect(r).to.match(/^ExecStart=.* relay serve .*--identity-key %d\/identity\.key /m);
   });
 
   it('install --root writes both units and a default config; systemd-analyze verify passes on them', async () => {
@@ -75,7 +83,8 @@ describe('systemd units and rustynet service install', function () {
       '--json',
     ]);
     expect(r.code, r.stderr).to.equal(0);
-    const out = JSON.parse(r.stdout) as { files: Array<{ path: string; action: string; mode: string }> };
+    const out = JSON.parse(r.stdout) as { files: Array<{ path: string; action: string; mode: string }>; next: string[] };
+    expect(out.next.some((n) => n.startsWith('rustynet keygen --out /etc/rustynet/relay '))).to.equal(true);
     expect(out.files.map((f) => [f.path.slice(root.length), f.action, f.mode])).to.deep.equal([
       ['/etc/systemd/system/rustynetd.service', 'create', '0644'],
       ['/etc/systemd/system/rustynet-relay.service', 'create', '0644'],

@@ -59,7 +59,7 @@ export {
 export { enrolSigningBytes, ENROL_SIGNING_CONTEXT, type EnrolSignedFields } from './auth/enrol-signature.js';
 export { authFailed, httpStatusOf, isStorageFailure, toRustynetError, type AuthFailure } from './errors.js';
 export { parseDuration } from './duration.js';
-export { ControlNetmapSource, type ControlNetmapSourceOptions } from './client/control-netmap-source.js';
+export { ControlNetmapSource, REFUSAL_ACTIONS, refusalOf, type ControlNetmapSourceOptions } from './client/control-netmap-source.js';
 export { openDatabaseSpec, openPostgresDatabase, type DatabaseEngine } from './db/open.js';
 export { isPostgresUrl, redactUrl, CHANGE_CHANNEL } from './db/open-postgres.js';
 export { runTransaction, transactionStats, RETRY_SQLSTATES, MAX_ATTEMPTS } from './store/transaction.js';

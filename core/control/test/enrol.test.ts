@@ -4,17 +4,7 @@ import { join } from 'node:path';
 import { generateEd25519KeyPair, verifySignedNetmap } from '@rustynet/daemon';
 import { isRustynetError } from '@rustynet/plugin-api';
 import { ControlClient } from '../src/index.js';
-import { createKey, newClient, ENGINES, startHarness, type Harness } from './helpers.js';
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isRustynetError(err)) return `${err.code}${typeof err.details?.['reason'] === 'string' ? `:${err.details['reason']}` : ''}`;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
+import { codeOf, createKey, newClient, ENGINES, startHarness, type Harness } from './helpers.js';
 
 for (const engine of ENGINES) {
   describe(`control: enrolment [${engine}]`, function () {

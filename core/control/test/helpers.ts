@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '@rustynet/daemon';
+import { isRustynetError } from '@rustynet/plugin-api';
 import { AdminClient, ControlClient, startControlServer, type ControlServerOptions, type RunningControlServer } from '../src/index.js';
 import { pgCluster } from './pg-cluster.js';
 
@@ -56,4 +57,31 @@ export function newClient(url: string): ControlClient {
 export async function createKey(admin: AdminClient, body: Record<string, unknown> = {}): Promise<string> {
   const r = (await admin.call('POST', '/admin/v1/keys', body)) as { key: string };
   return r.key;
+}
+
+/**
+ * The error `p` rejects with as `CODE` or `CODE:reason` (`details.reason`, e.g.
+ * `AUTH_FAILED:node-key-expired`); throws when it resolves or rejects with anything else.
+ */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (isRustynetError(err)) return `${err.code}${typeof err.details?.['reason'] === 'string' ? `:${err.details['reason']}` : ''}`;
+    throw err;
+  }
+  throw new Error('expected an error');
+}
+
+/** Two harnesses on one fresh PostgreSQL database, sharing the first one's signing key. */
+export async function twoInstances(): Promise<[Harness, Harness]> {
+  const database = await freshDatabase('postgres');
+  const a = await startHarness({ engine: 'postgres', ...(database !== undefined && { database }), syncIntervalMs: 200 });
+  const b = await startHarness({
+    engine: 'postgres',
+    ...(database !== undefined && { database }),
+    keyFile: join(a.dir, 'control-plane.key'),
+    syncIntervalMs: 200,
+  });
+  return [a, b];
 }

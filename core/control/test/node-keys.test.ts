@@ -13,17 +13,7 @@ import { applyKeyExpiry, keyExpiryDue } from '../src/nodes/key-expiry.js';
 import { signRequest } from '../src/auth/request-signature.js';
 import { ControlClient } from '../src/index.js';
 import type { Snapshot } from '../src/store/types.js';
-import { createKey, ENGINES, startHarness, type Harness } from './helpers.js';
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isRustynetError(err)) return `${err.code}${typeof err.details?.['reason'] === 'string' ? `:${err.details['reason']}` : ''}`;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
+import { codeOf, createKey, ENGINES, startHarness, type Harness } from './helpers.js';
 
 function rawKey(pem: string): string {
   return new ControlClient({ url: 'http://127.0.0.1:1', identityKeyPem: pem }).identityKey;

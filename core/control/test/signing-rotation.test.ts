@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { FileStateStore, NetmapTrust } from '@rustynet/daemon';
 import { isRustynetError, type SignedNetmap } from '@rustynet/plugin-api';
 import { SIGNING_KEYS_DIR, type ControlClient, type RotationStatus } from '../src/index.js';
-import { createKey, ENGINES, freshDatabase, newClient, startHarness, type Harness } from './helpers.js';
+import { createKey, ENGINES, newClient, startHarness, twoInstances, type Harness } from './helpers.js';
 
 /** A node: a control client and the daemon's trust pipeline pinned to the first key. */
 class Node {
@@ -163,14 +163,7 @@ for (const engine of ENGINES) {
   function () {
     this.timeout(60_000);
     it('two instances announcing at once: exactly one key is announced, the other leaves no key file', async () => {
-      const database = await freshDatabase('postgres');
-      const a = await startHarness({ engine: 'postgres', ...(database !== undefined && { database }), syncIntervalMs: 200 });
-      const b = await startHarness({
-        engine: 'postgres',
-        ...(database !== undefined && { database }),
-        keyFile: join(a.dir, 'control-plane.key'),
-        syncIntervalMs: 200,
-      });
+      const [a, b] = await twoInstances();
       try {
         const rs = await Promise.allSettled([a, b].map((h) => h.admin.call('POST', '/admin/v1/signing-key/announce', {})));
         const ok = rs.filter((r) => r.status === 'fulfilled');
@@ -192,14 +185,7 @@ for (const engine of ENGINES) {
     });
 
     it('both announce the same key; the instance without the new private key keeps the old one until it is copied', async () => {
-      const database = await freshDatabase('postgres');
-      const a = await startHarness({ engine: 'postgres', ...(database !== undefined && { database }), syncIntervalMs: 200 });
-      const b = await startHarness({
-        engine: 'postgres',
-        ...(database !== undefined && { database }),
-        keyFile: join(a.dir, 'control-plane.key'),
-        syncIntervalMs: 200,
-      });
+      const [a, b] = await twoInstances();
       try {
         const authKey = await createKey(a.admin, { reusable: true });
         const c = newClient(b.server.url);

@@ -4,24 +4,10 @@
  * addresses correct, and a node enrolled on one instance is served by the other at once.
  */
 import { expect } from 'chai';
-import { join } from 'node:path';
 import { verifySignedNetmap } from '@rustynet/daemon';
 import { isRustynetError } from '@rustynet/plugin-api';
 import { transactionStats, type EnrolReply } from '../src/index.js';
-import { createKey, ENGINES, freshDatabase, newClient, startHarness, type Harness } from './helpers.js';
-
-/** Two harnesses on one fresh PostgreSQL database, sharing the first one's signing key. */
-export async function twoInstances(): Promise<[Harness, Harness]> {
-  const database = await freshDatabase('postgres');
-  const a = await startHarness({ engine: 'postgres', ...(database !== undefined && { database }), syncIntervalMs: 200 });
-  const b = await startHarness({
-    engine: 'postgres',
-    ...(database !== undefined && { database }),
-    keyFile: join(a.dir, 'control-plane.key'),
-    syncIntervalMs: 200,
-  });
-  return [a, b];
-}
+import { createKey, ENGINES, newClient, twoInstances, type Harness } from './helpers.js';
 
 (ENGINES.includes('postgres') ? describe : describe.skip)('control: two instances on one PostgreSQL database', function () {
   this.timeout(60_000);

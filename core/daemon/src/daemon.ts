@@ -396,6 +396,7 @@ export class Daemon {
       health: s.watchdog.health(),
       auditCheck: s.auditCheck,
       logger: s.logger,
+      source: s.source,
     });
   }
 }

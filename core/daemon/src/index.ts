@@ -208,6 +208,8 @@ export type {
   BackendStatus,
   StatusError,
   ExitStatus,
+  ControlRefusal,
+  ControlStatus,
 } from './local/status-types.js';
 export { daemonStatusSchema, isDaemonStatus, parseDaemonStatus } from './local/status-schema.js';
 export { createDaemonMetrics, type DaemonMetrics } from './local/metrics.js';

@@ -6,27 +6,14 @@
 import { expect } from 'chai';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Netmap } from '@rustynet/plugin-api';
-import {
-  Daemon,
-  generateEd25519KeyPair,
-  localApiRequest,
-  signNetmap,
-  writeKeyFile,
-  type DaemonConfig,
-  type DaemonStatus,
-} from '../src/index.js';
-import { FAKE_BACKEND_SOURCE, fakeBackendManifest, makeNetmap, testServices, tmpDir, writePluginFixture } from './helpers.js';
+import { Daemon, type DaemonConfig, type DaemonStatus } from '../src/index.js';
+import { makeNetmap, testServices } from './helpers.js';
+import { fileFlowRig } from './file-flow-rig.js';
 
 describe('crash-consistent apply', function () {
   this.timeout(20000);
-  const dir = tmpDir('rn-crash-');
-  const cp = generateEd25519KeyPair();
-  const ifname = `rc${randomBytes(3).toString('hex')}`;
-  const netmapFile = join(dir, 'netmap.json');
-  const socket = join(dir, 'd.sock');
-  const stateDir = join(dir, 'state');
+  const { stateDir, sign, publish, post, status, baseConfig } = fileFlowRig('rn-crash-', 'rc');
   const coreState = join(stateDir, 'daemon');
   let config: DaemonConfig;
   let daemon: Daemon | undefined;
@@ -35,26 +22,11 @@ describe('crash-consistent apply', function () {
   const nm2: Netmap = { ...structuredClone(nm1), version: 2, nodes: structuredClone(nm1.nodes).filter((n) => n.id !== 'n2') };
   const nm3: Netmap = { ...structuredClone(nm2), version: 3 };
 
-  const sign = (nm: Netmap): string => JSON.stringify(signNetmap(nm, cp.privateKeyPem));
-  const publish = (nm: Netmap): void => writeFileSync(netmapFile, sign(nm));
-  async function status(): Promise<DaemonStatus> {
-    return (await localApiRequest(socket, 'GET', '/v1/status')).json as DaemonStatus;
-  }
   const peerIds = (s: DaemonStatus): string[] => s.peers.map((p) => p.id).sort();
 
   before(async () => {
-    const backendDir = writePluginFixture(join(dir, 'fake-backend'), fakeBackendManifest(), FAKE_BACKEND_SOURCE);
-    await writeKeyFile(join(dir, 'identity.key'), generateEd25519KeyPair().privateKeyPem);
     publish(nm1);
-    config = {
-      node: 'n0',
-      stateDir,
-      socket,
-      controlPlaneKey: cp.publicKeyB64,
-      identityKeyFile: join(dir, 'identity.key'),
-      netmap: { file: netmapFile, pollIntervalMs: 3_600_000 },
-      backend: { plugin: backendDir, interfaceName: ifname, keyDirectory: join(dir, 'keys') },
-    };
+    config = await baseConfig();
     daemon = new Daemon(config, { services: testServices(stateDir) });
     await daemon.start();
   });
@@ -70,7 +42,7 @@ describe('crash-consistent apply', function () {
     rmSync(lastGood, { force: true });
     mkdirSync(lastGood);
     publish(nm2);
-    const r = await localApiRequest(socket, 'POST', '/v1/netmap/reload');
+    const r = await post('/v1/netmap/reload');
     const answer = r.json as { result: string; error?: { code: string } };
     expect(answer.result).to.equal('failed');
     expect(answer.error?.code).to.equal('STATE_WRITE_FAILED');
@@ -83,7 +55,7 @@ describe('crash-consistent apply', function () {
   });
 
   it('once the disk works again the same netmap applies and is recorded', async () => {
-    const r = await localApiRequest(socket, 'POST', '/v1/netmap/reload');
+    const r = await post('/v1/netmap/reload');
     expect((r.json as { result: string }).result).to.equal('applied');
     const s = await status();
     expect(s.netmap?.version).to.equal(2);

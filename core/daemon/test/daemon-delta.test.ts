@@ -1,34 +1,15 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Netmap, NetmapDelta } from '@rustynet/plugin-api';
-import {
-  Daemon,
-  computeNetmapDelta,
-  generateEd25519KeyPair,
-  localApiRequest,
-  signNetmap,
-  signNetmapDelta,
-  writeKeyFile,
-  type DaemonConfig,
-  type DaemonStatus,
-} from '../src/index.js';
-import { FAKE_BACKEND_SOURCE, fakeBackendManifest, makeNetmap, makeNode, testServices, tmpDir, writePluginFixture } from './helpers.js';
-
-type FakeCall = { method: string; arg: unknown };
-const backendCalls = (ifname: string): FakeCall[] =>
-  ((globalThis as Record<string, unknown>).__fakeBackendCalls as Record<string, FakeCall[]> | undefined)?.[ifname] ?? [];
+import { Daemon, computeNetmapDelta, signNetmapDelta, type DaemonConfig } from '../src/index.js';
+import { makeNetmap, makeNode, testServices } from './helpers.js';
+import { backendCalls, fileFlowRig } from './file-flow-rig.js';
 
 describe('Daemon: signed netmap deltas through the file flow', function () {
   this.timeout(20000);
-  const dir = tmpDir('rn-dlt-');
-  const cp = generateEd25519KeyPair();
-  const ifname = `rd${randomBytes(3).toString('hex')}`;
-  const netmapFile = join(dir, 'netmap.json');
+  const { dir, cp, ifname, netmapFile, stateDir, sign: signMap, get, post, status, baseConfig } = fileFlowRig('rn-dlt-', 'rd');
   const deltaFile = join(dir, 'netmap.delta.json');
-  const stateDir = join(dir, 'state');
-  const socket = join(dir, 'd.sock');
   let config: DaemonConfig;
   let daemon: Daemon;
   let current: Netmap = makeNetmap(50, 1);
@@ -36,15 +17,13 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
   /** Writes the full map and (unless `full`) the delta from the current map to it. */
   function publish(nm: Netmap, opts: { full?: boolean; tamper?: (d: NetmapDelta) => unknown } = {}): void {
     const delta = computeNetmapDelta(current, nm)!;
-    writeFileSync(netmapFile, JSON.stringify(signNetmap(nm, cp.privateKeyPem)));
+    writeFileSync(netmapFile, signMap(nm));
     if (opts.full) return void (current = nm);
     const out = opts.tamper ? opts.tamper(delta) : signNetmapDelta(delta, cp.privateKeyPem);
     writeFileSync(deltaFile, typeof out === 'string' ? out : JSON.stringify(out));
     current = nm;
   }
-  const post = (path: string) => localApiRequest(socket, 'POST', path);
-  const status = async () => (await localApiRequest(socket, 'GET', '/v1/status')).json as DaemonStatus;
-  const metric = async (re: RegExp) => Number(re.exec((await localApiRequest(socket, 'GET', '/metrics')).body)?.[1] ?? 0);
+  const metric = async (re: RegExp) => Number(re.exec((await get('/metrics')).body)?.[1] ?? 0);
   function nextMap(change: (m: Netmap) => void): Netmap {
     const nm = structuredClone(current);
     nm.version++;
@@ -53,18 +32,9 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
   }
 
   before(async () => {
-    const backendDir = writePluginFixture(join(dir, 'fake-backend'), fakeBackendManifest(), FAKE_BACKEND_SOURCE);
-    await writeKeyFile(join(dir, 'identity.key'), generateEd25519KeyPair().privateKeyPem);
-    writeFileSync(netmapFile, JSON.stringify(signNetmap(current, cp.privateKeyPem)));
-    config = {
-      node: 'n0',
-      stateDir,
-      socket,
-      controlPlaneKey: cp.publicKeyB64,
-      identityKeyFile: join(dir, 'identity.key'),
-      netmap: { file: netmapFile, deltaFile, pollIntervalMs: 3_600_000 },
-      backend: { plugin: backendDir, interfaceName: ifname, keyDirectory: join(dir, 'keys'), mtu: 1380 },
-    };
+    writeFileSync(netmapFile, signMap(current));
+    const base = await baseConfig();
+    config = { ...base, netmap: { file: netmapFile, deltaFile, pollIntervalMs: 3_600_000 }, backend: { ...base.backend, mtu: 1380 } };
     daemon = new Daemon(config, { services: testServices(stateDir) });
     await daemon.start();
     expect((await status()).netmap!.version).to.equal(1);

@@ -1,21 +1,18 @@
 import { expect } from 'chai';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Netmap } from '@rustynet/plugin-api';
 import {
   Daemon,
   generateEd25519KeyPair,
   isDaemonStatus,
-  localApiRequest,
   parseDaemonStatus,
-  signNetmap,
   verifyAuditLog,
   writeKeyFile,
   type DaemonConfig,
-  type DaemonStatus,
 } from '../src/index.js';
-import { FAKE_BACKEND_SOURCE, fakeBackendManifest, makeNetmap, makeNode, testServices, tmpDir, writePluginFixture } from './helpers.js';
+import { makeNetmap, makeNode, testServices, writePluginFixture } from './helpers.js';
+import { backendCalls, fileFlowRig } from './file-flow-rig.js';
 
 const POLICY_SOURCE = `
 export function createPlugin(context) {
@@ -35,41 +32,18 @@ export function createPlugin(context) {
 }
 `;
 
-type FakeCall = { method: string; arg: unknown };
-const backendCalls = (ifname: string): FakeCall[] =>
-  ((globalThis as Record<string, unknown>).__fakeBackendCalls as Record<string, FakeCall[]> | undefined)?.[ifname] ?? [];
-
 describe('Daemon with an in-test backend plugin', function () {
   this.timeout(20000);
-  const dir = tmpDir('rn-dmn-');
-  const cp = generateEd25519KeyPair();
-  const ifname = `rt${randomBytes(3).toString('hex')}`;
-  const netmapFile = join(dir, 'netmap.json');
-  const socket = join(dir, 'd.sock');
-  const stateDir = join(dir, 'state');
+  const rig = fileFlowRig('rn-dmn-', 'rt');
+  const { dir, ifname, socket, stateDir, publish, get, post, status } = rig;
   let config: DaemonConfig;
   let daemon: Daemon;
-
-  function publish(nm: Netmap, key = cp.privateKeyPem): void {
-    writeFileSync(netmapFile, JSON.stringify(signNetmap(nm, key)));
-  }
-  async function get(path: string) {
-    return localApiRequest(socket, 'GET', path);
-  }
-  async function post(path: string) {
-    return localApiRequest(socket, 'POST', path);
-  }
-  async function status(): Promise<DaemonStatus> {
-    const r = await get('/v1/status');
-    expect(r.status).to.equal(200);
-    return r.json as DaemonStatus;
-  }
 
   const nm1 = makeNetmap(3, 1);
   nm1.nodes[1].routes = ['10.20.0.0/16'];
 
   before(async () => {
-    const backendDir = writePluginFixture(join(dir, 'fake-backend'), fakeBackendManifest(), FAKE_BACKEND_SOURCE);
+    const base = await rig.baseConfig();
     const policyDir = writePluginFixture(
       join(dir, 'fake-policy'),
       {
@@ -83,16 +57,10 @@ describe('Daemon with an in-test backend plugin', function () {
       },
       POLICY_SOURCE,
     );
-    await writeKeyFile(join(dir, 'identity.key'), generateEd25519KeyPair().privateKeyPem);
     publish(nm1);
     config = {
-      node: 'n0',
-      stateDir,
-      socket,
-      controlPlaneKey: cp.publicKeyB64,
-      identityKeyFile: join(dir, 'identity.key'),
-      netmap: { file: netmapFile, pollIntervalMs: 3_600_000 },
-      backend: { plugin: backendDir, interfaceName: ifname, keyDirectory: join(dir, 'keys'), mtu: 1380, options: { label: 'x' } },
+      ...base,
+      backend: { ...base.backend, mtu: 1380, options: { label: 'x' } },
       plugins: [{ plugin: policyDir }],
       hooks: { deadlineMs: 2000 },
     };

@@ -1,6 +1,7 @@
 /**
  * Integration tests: real openvpn processes in network namespaces, real packets.
- * Needs root. Every namespace, device and process is created and removed by the test.
+ * Needs root. Every namespace, device and process is created and removed by the test. Helpers in
+ * support/int-helpers.ts.
  */
 import { expect } from 'chai';
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
@@ -8,46 +9,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRustynetError, type RustynetError } from '@rustynet/plugin-api';
 import { TestNet } from './support/netns.js';
 import { BASE_PORT, makeNodes, peerOf, removeRoot, startNode, type MeshNode } from './support/mesh.js';
 import { CERT_FILE, KEY_FILE } from '../src/keys.js';
 import { localPort, portOffset, remotePort } from '../src/rules.js';
 import { processRunning } from '../src/stale.js';
-import { parseIp } from '@rustynet/plugin-kit';
-
-/** An IPv4 address as an integer (plugin-kit's parser). */
-const ipv4ToBigInt = (ip: string): bigint => parseIp(ip)?.value ?? -1n;
+import { ipv4ToBigInt } from './support/backend-fixture.js';
+import { expectCode, linkNames, plainClientConfig, waitFor } from './support/int-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<RustynetError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isRustynetError(err), String(err)).to.equal(true);
-    expect((err as RustynetError).code).to.equal(code);
-    return err as RustynetError;
-  }
-  expect.fail(`expected ${code}`);
-}
-
-function linkNames(net: TestNet, ns: string): string[] {
-  return net
-    .exec(ns, 'ip', ['-o', 'link', 'show'])
-    .stdout.split('\n')
-    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1])
-    .filter((x): x is string => !!x);
-}
-
-async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, stepMs = 250): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return false;
-}
 
 (isRoot ? describe : describe.skip)('backend-openvpn integration (network namespaces)', function () {
   this.timeout(180_000);
@@ -354,28 +324,7 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number
     await a.backend.applyPeers({ upsert: [peerOf(c)], remove: [] });
     const dir = mkdtempSync(join(tmpdir(), 'rn-ovpn-plain-'));
     const conf = join(dir, 'c.conf');
-    // a < c, so a is the TLS server and c the client; ports per the documented rule.
-    writeFileSync(
-      conf,
-      [
-        'dev tun',
-        'proto udp',
-        `lport ${BASE_PORT + 582}`, // c's base + offset(a): digits of 100.64.0.1 in base 1024 sum to 582
-        `remote ${a.host.underlay} ${BASE_PORT + 584}`, // a's base + offset(c) (100.64.0.3 -> 584)
-        'float',
-        'tls-client',
-        `cert ${join(c.keyDir, CERT_FILE)}`,
-        `key ${join(c.keyDir, KEY_FILE)}`,
-        `peer-fingerprint ${a.fingerprint}`,
-        'data-ciphers AES-256-GCM:CHACHA20-POLY1305',
-        `ifconfig ${c.v4} ${a.v4}`,
-        'tun-mtu 1420',
-        'ping 5',
-        'ping-restart 20',
-        'verb 3',
-      ].join('\n') + '\n',
-      { mode: 0o600 },
-    );
+    writeFileSync(conf, plainClientConfig(c, a), { mode: 0o600 });
     const child: ChildProcess = spawn('ip', ['netns', 'exec', c.host.netns, 'openvpn', '--config', conf], { stdio: 'pipe' });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

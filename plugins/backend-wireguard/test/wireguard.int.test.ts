@@ -1,51 +1,18 @@
 /**
  * Integration test: two network namespaces, one WireGuard backend instance in each (wireguard-go
  * here: no kernel module), real packets through the tunnel. Needs root, wireguard-tools and
- * wireguard-go. Touches nothing outside the namespaces it creates.
+ * wireguard-go. Touches nothing outside the namespaces it creates. Nodes in support/wg-nodes.ts.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import type { BackendPlugin, PeerConfig } from '@rustynet/plugin-api';
+import type { PeerConfig } from '@rustynet/plugin-api';
 import { createPlugin, WireguardBackend } from '../src/index.js';
-import { makeContext, tempDir, type RecordingLogger } from './support/context.js';
+import { makeContext } from './support/context.js';
 import { caught, randomPublicKey } from './support/keys.js';
 import { NetnsRunner } from './support/netns-runner.js';
 import { TwoNs, sh } from './support/two-ns.js';
-
-interface Node {
-  plugin: BackendPlugin;
-  runner: NetnsRunner;
-  logger: RecordingLogger;
-  ns: string;
-  ifname: string;
-  keyDir: string;
-  publicKey: string;
-  privateKey: string;
-  v4: string;
-  v6: string;
-  underlay: string;
-  listenPort: number;
-}
-
-function haveTools(): boolean {
-  return process.getuid?.() === 0 && ['/usr/bin/wg', '/usr/bin/wireguard-go', '/usr/sbin/ip', '/usr/bin/ping'].every((p) => existsSync(p));
-}
-
-/** Every process's command line and environment on the host, as one string. */
-function allCmdlinesAndEnvirons(): string {
-  const parts: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    for (const f of ['cmdline', 'environ']) {
-      try {
-        parts.push(readFileSync(`/proc/${pid}/${f}`).toString('utf8').replaceAll('\0', ' '));
-      } catch {
-        /* process gone or not readable */
-      }
-    }
-  }
-  return parts.join('\n');
-}
+import { allCmdlinesAndEnvirons, haveTools, makeNode, type Node } from './support/wg-nodes.js';
 
 describe('WireGuard backend between two network namespaces (integration)', function () {
   this.timeout(60_000);
@@ -56,31 +23,8 @@ describe('WireGuard backend between two network namespaces (integration)', funct
   before(async function () {
     if (!haveTools()) this.skip();
     net = await TwoNs.create();
-    const make = async (side: 'a' | 'b', ns: string, underlay: string, host: number): Promise<Node> => {
-      const runner = new NetnsRunner(ns);
-      const ctx = makeContext(runner, { userspace: 'auto' });
-      const plugin = createPlugin(ctx);
-      const keyDir = join(tempDir(), 'wireguard');
-      const { publicKey } = await plugin.generateKeyPair(keyDir);
-      const privateKey = readFileSync(join(keyDir, 'private.key'), 'utf8').trim();
-      const hex = net.subnet.toString(16);
-      return {
-        plugin,
-        runner,
-        logger: ctx.logger,
-        ns,
-        ifname: net.wgName(side),
-        keyDir,
-        publicKey,
-        privateKey,
-        v4: `100.64.${net.subnet}.${host}`,
-        v6: `fd7a:115c:a1e0:${hex}::${host}`,
-        underlay,
-        listenPort: 0,
-      };
-    };
-    a = await make('a', net.nsA, net.underlayA, 1);
-    b = await make('b', net.nsB, net.underlayB, 2);
+    a = await makeNode(net, 'a', net.nsA, net.underlayA, 1);
+    b = await makeNode(net, 'b', net.nsB, net.underlayB, 2);
   });
 
   after(async function () {

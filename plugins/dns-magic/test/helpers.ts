@@ -1,7 +1,8 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import type { DnsZoneData, PluginContext } from '@rustynet/plugin-api';
+import { expect } from 'chai';
+import { isRustynetError, type DnsZoneData, type PluginContext } from '@rustynet/plugin-api';
 import { createPlugin, type DnsMagicPlugin } from '../src/index.js';
 import { MemoryMetrics, standaloneContext } from '../src/standalone.js';
 
@@ -166,4 +167,17 @@ export async function until(cond: () => boolean, limitMs = 5000): Promise<void> 
 /** Data of the answers of one type. */
 export function data(p: dnsPacket.DecodedPacket, type: string): unknown[] {
   return (p.answers ?? []).filter((a) => a.type === type).map((a) => (a as { data: unknown }).data);
+}
+
+/** Asserts that p rejects with a RustynetError of this code (and field, when given). */
+export async function expectCode(p: Promise<unknown>, code: string, field?: string): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    expect(isRustynetError(err), String(err)).to.equal(true);
+    expect((err as { code: string }).code).to.equal(code);
+    if (field !== undefined) expect((err as { field?: string }).field).to.equal(field);
+    return;
+  }
+  expect.fail(`expected ${code}`);
 }

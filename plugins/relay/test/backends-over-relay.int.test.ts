@@ -6,77 +6,24 @@
  * `wireguard-go` / `openvpn` + `openssl` (a backend whose tools are missing is skipped).
  * Everything lives in namespaces this test creates (prefix `rly<4 hex>`), removed at the end, on
  * failure and on SIGINT; the root namespace is not touched. No process is killed by name.
+ * Child-process helpers in int-processes.ts.
  *
  *   nsA 198.18.1.1 --veth-- nsR relay 198.18.1.2 | 198.18.2.2 (no IP forwarding) --veth-- nsB 198.18.2.1
  *   tunnel 100.64.0.1, peer endpoint 127.0.0.1:pA         tunnel 100.64.0.2, peer endpoint 127.0.0.1:pB
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { JsonProc, have, run, tryRun } from './int-processes.js';
 
-const execFileP = promisify(execFile);
 const FIXTURE = fileURLToPath(new URL('./fixtures/relay-node.js', import.meta.url));
 const MARKER = Buffer.from('RUSTYNET-MARKER!'); // 16 bytes: a ping -p pattern
 const RELAY_PORT = 3478;
-
-async function run(file: string, args: string[], input?: string): Promise<string> {
-  const p = execFileP(file, args, { encoding: 'utf8' });
-  if (input !== undefined) p.child.stdin!.end(input);
-  return (await p).stdout;
-}
-
-async function tryRun(file: string, args: string[]): Promise<boolean> {
-  try {
-    await run(file, args);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function have(...tools: string[]): Promise<boolean> {
-  for (const t of tools) if (!(await tryRun('sh', ['-c', `command -v ${t}`]))) return false;
-  return true;
-}
-
-/** A process whose stdout is JSON lines; `next()` resolves with the next parsed line. */
-class JsonProc {
-  private lines: unknown[] = [];
-  private waiters: Array<(v: unknown) => void> = [];
-  stderr = '';
-  constructor(readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      let v: unknown;
-      try {
-        v = JSON.parse(l);
-      } catch {
-        return;
-      }
-      const w = this.waiters.shift();
-      if (w) w(v);
-      else this.lines.push(v);
-    });
-    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-  }
-  next(): Promise<unknown> {
-    if (this.lines.length) return Promise.resolve(this.lines.shift());
-    return new Promise((resolve, reject) => {
-      this.waiters.push(resolve);
-      this.child.once('exit', (code) => reject(new Error(`process exited (${code}): ${this.stderr}`)));
-    });
-  }
-  async query(): Promise<unknown> {
-    this.child.stdin!.write('query\n');
-    return this.next();
-  }
-}
 
 type Side = 'a' | 'b';
 

@@ -4,47 +4,18 @@
  * HELLOs through a proxy) and back-offs are read from a recording clock.
  */
 import { expect } from 'chai';
-import { createSocket, type Socket } from 'node:dgram';
-import { isRustynetError, type RelayPlugin, type RustynetError } from '@rustynet/plugin-api';
+import type { RelayPlugin } from '@rustynet/plugin-api';
 import { createPlugin, createRelayServer, protocol, type RelayServer } from '../src/index.js';
-import { RecordingClock, RecordingLogger, makeContext, makeKey, udpSocket, type TestKey } from './helpers.js';
+import { RecordingClock, RecordingLogger, makeContext, makeKey, rejection, udpSocket, type TestKey } from './helpers.js';
+import { udpProxy, type UdpProxy } from './udp-proxy.js';
 
 const RELAY_ID = 'relay-1';
 
-async function rejection(p: Promise<unknown>): Promise<RustynetError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isRustynetError(err), String(err)).to.equal(true);
-    return err as RustynetError;
-  }
-  return expect.fail('expected a rejection');
-}
-
 /** A UDP proxy in front of the relay that drops the first `dropHellos` HELLOs and counts them. */
-async function lossyProxy(
-  target: { host: string; port: number },
-  dropHellos: number,
-): Promise<{ endpoint: { host: string; port: number }; hellos: () => number; close(): Promise<void> }> {
-  const front = createSocket('udp4');
-  const back = createSocket('udp4');
-  await Promise.all([front, back].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
-  let client: { address: string; port: number } | undefined;
+async function lossyProxy(target: { host: string; port: number }, dropHellos: number): Promise<UdpProxy & { hellos: () => number }> {
   let hellos = 0;
-  front.on('message', (msg, rinfo) => {
-    client = { address: rinfo.address, port: rinfo.port };
-    if (msg[1] === protocol.MessageType.HELLO && ++hellos <= dropHellos) return;
-    back.send(msg, target.port, target.host);
-  });
-  back.on('message', (msg) => {
-    if (client) front.send(msg, client.port, client.address);
-  });
-  const close = (s: Socket): Promise<void> => new Promise((r) => s.close(() => r()));
-  return {
-    endpoint: { host: '127.0.0.1', port: front.address().port },
-    hellos: () => hellos,
-    close: async () => void (await Promise.all([close(front), close(back)])),
-  };
+  const proxy = await udpProxy(target, { up: (m) => (m[1] === protocol.MessageType.HELLO && ++hellos <= dropHellos ? undefined : m) });
+  return { ...proxy, hellos: () => hellos };
 }
 
 describe('relay client: definite refusals and transient failures', () => {

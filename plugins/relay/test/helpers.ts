@@ -1,7 +1,18 @@
 /** Test helpers: raw protocol clients on loopback, keys, a manual clock, a plugin context. */
 import { createSocket, type Socket } from 'node:dgram';
 import { generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
-import type { Clock, Counter, Gauge, Histogram, Logger, Metrics, PluginContext } from '@rustynet/plugin-api';
+import { expect } from 'chai';
+import {
+  isRustynetError,
+  type Clock,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Logger,
+  type Metrics,
+  type PluginContext,
+  type RustynetError,
+} from '@rustynet/plugin-api';
 import { protocol } from '../src/index.js';
 
 export interface TestKey {
@@ -306,4 +317,15 @@ export async function udpSocket(): Promise<{
     next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => (waiter = r))),
     close: () => new Promise((r) => socket.close(() => r())),
   };
+}
+
+/** The RustynetError `p` rejects with (fails the test when it resolves or throws anything else). */
+export async function rejection(p: Promise<unknown>): Promise<RustynetError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(isRustynetError(err), String(err)).to.equal(true);
+    return err as RustynetError;
+  }
+  return expect.fail('expected a rejection');
 }

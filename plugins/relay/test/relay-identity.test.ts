@@ -4,12 +4,11 @@
  * signature does not verify (or that does not sign). Loopback only; nothing is timed.
  */
 import { expect } from 'chai';
-import { createSocket, type Socket } from 'node:dgram';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRustynetError, type RelayPlugin, type RustynetError } from '@rustynet/plugin-api';
+import type { RelayPlugin } from '@rustynet/plugin-api';
 import {
   RelayCore,
   createPlugin,
@@ -19,42 +18,14 @@ import {
   protocol,
   type RelayServer,
 } from '../src/index.js';
-import { RecordingLogger, makeContext, makeKey, udpSocket, type TestKey } from './helpers.js';
+import { RecordingLogger, makeContext, makeKey, rejection, udpSocket, type TestKey } from './helpers.js';
+import { udpProxy, type UdpProxy } from './udp-proxy.js';
 
 const RELAY_ID = 'relay-1';
 
-async function rejection(p: Promise<unknown>): Promise<RustynetError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isRustynetError(err), String(err)).to.equal(true);
-    return err as RustynetError;
-  }
-  return expect.fail('expected a rejection');
-}
-
 /** A UDP proxy in front of the relay that passes every answer through `edit`. */
-async function editingProxy(
-  target: { host: string; port: number },
-  edit: (m: Buffer) => Buffer,
-): Promise<{ endpoint: { host: string; port: number }; close(): Promise<void> }> {
-  const front = createSocket('udp4');
-  const back = createSocket('udp4');
-  await Promise.all([front, back].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
-  let client: { address: string; port: number } | undefined;
-  front.on('message', (msg, rinfo) => {
-    client = { address: rinfo.address, port: rinfo.port };
-    back.send(msg, target.port, target.host);
-  });
-  back.on('message', (msg) => {
-    if (client) front.send(edit(Buffer.from(msg)), client.port, client.address);
-  });
-  const close = (s: Socket): Promise<void> => new Promise((r) => s.close(() => r()));
-  return {
-    endpoint: { host: '127.0.0.1', port: front.address().port },
-    close: async () => void (await Promise.all([close(front), close(back)])),
-  };
-}
+const editingProxy = (target: { host: string; port: number }, edit: (m: Buffer) => Buffer): Promise<UdpProxy> =>
+  udpProxy(target, { down: edit });
 
 describe('relay identity', () => {
   let dir: string;

@@ -9,22 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRustynetError, type RelayPlugin, type RustynetError } from '@rustynet/plugin-api';
+import type { RelayPlugin } from '@rustynet/plugin-api';
 import { createPlugin, createRelayServer, type RelayServer } from '../src/index.js';
 import { FrameDecoder, MAX_FRAME, encodeFrame } from '../src/carrier/framing.js';
-import { makeContext, makeKey, udpSocket, type TestKey } from './helpers.js';
+import { makeContext, makeKey, rejection, udpSocket, type TestKey } from './helpers.js';
 
 const RELAY_ID = 'relay-1';
-
-async function rejection(p: Promise<unknown>): Promise<RustynetError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isRustynetError(err), String(err)).to.equal(true);
-    return err as RustynetError;
-  }
-  return expect.fail('expected a rejection');
-}
 
 /** A UDP port on loopback where nothing answers (bound, then closed). */
 async function deadUdpPort(): Promise<number> {

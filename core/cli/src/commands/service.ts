@@ -74,7 +74,14 @@ export function defaultDaemonConfig(o: InstallOptions): Record<string, unknown> 
   };
 }
 
+/**
+ * The relay's identity key as rustynet-relay.service loads it (`LoadCredential=`): made once by
+ * `rustynet keygen --out /etc/rustynet/relay` (0600 in a 0700 folder, with identity.pub beside it).
+ */
+export const RELAY_IDENTITY_KEY = '/etc/rustynet/relay/identity.key';
+
 const RELAY_ENV = `# Settings of rustynet-relay.service (see docs/relay.md). Restart the service after a change.
+# The identity key is not set here: the unit loads ${RELAY_IDENTITY_KEY} (rustynet keygen --out /etc/rustynet/relay).
 RUSTYNET_RELAY_LISTEN=0.0.0.0:3478
 RUSTYNET_RELAY_NETMAP=/etc/rustynet/netmap.json
 RUSTYNET_RELAY_CONTROL_PLANE_KEY=/etc/rustynet/control-plane.pub
@@ -216,6 +223,9 @@ Then (as root): rustynet keygen --out /var/lib/rustynet/keys ...; edit /etc/rust
         ? ['set "controlPlaneKey" in /etc/rustynet/rustynetd.json (a placeholder now: --check fails until then)']
         : []),
       `rustynet keygen --out ${join(opts.stateDir, 'keys')} --backend ${opts.backend}`,
+      ...(opts.relay
+        ? [`rustynet keygen --out ${dirname(RELAY_IDENTITY_KEY)}   (the relay's identity key; list identity.pub as relays[].identityKey)`]
+        : []),
       'edit /etc/rustynet/rustynetd.json, then: rustynetd --check',
       `systemctl daemon-reload && systemctl enable --now rustynetd${opts.relay ? ' rustynet-relay' : ''}`,
     ];

@@ -53,6 +53,14 @@ export function renderStatus(s: DaemonStatus, now: number = Date.now()): string 
       `audit log FAILED its start-up check ${formatAge(s.audit.checkedAt, now)}${where}: ${s.audit.reason ?? 'no reason given'} (broken log moved aside; see \`rustynet audit status\`)`,
     );
   }
+  const refusal = s.control?.refusal;
+  if (refusal) {
+    const what = { 'node-key-expired': 'node key EXPIRED', 'node-expired': 'node EXPIRED by an admin', 'node-removed': 'node REMOVED' }[
+      refusal.reason
+    ];
+    lines.push(`control plane refuses this node (${refusal.reason}) ${formatAge(refusal.since, now)}: ${what}: ${refusal.message}`);
+    lines.push(`  what to do: ${refusal.action}`);
+  }
   if (s.lastRejection) {
     lines.push(`last rejected netmap: ${s.lastRejection.code} ${formatAge(s.lastRejection.at, now)}: ${s.lastRejection.message}`);
   }

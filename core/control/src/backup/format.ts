@@ -36,8 +36,20 @@ export interface BackupPayload {
   migrations: string[];
   /** The netmap version at the snapshot. */
   version: number;
-  /** `audit_log` and `audit_head` (the audit log, see audit/audit-chain.ts) are absent in backups made before it. */
-  tables: { meta: BackupRow[]; auth_keys: BackupRow[]; nodes: BackupRow[]; audit_log?: BackupRow[]; audit_head?: BackupRow[] };
+  /**
+   * `audit_log` and `audit_head` (the audit log, see audit/audit-chain.ts) are absent in backups
+   * made before it; `signing_keys` and `signing_key_acks` (the signing-key rotation state, public
+   * keys only, see keys/rotation-store.ts) in backups made before they were backed up.
+   */
+  tables: {
+    meta: BackupRow[];
+    auth_keys: BackupRow[];
+    nodes: BackupRow[];
+    audit_log?: BackupRow[];
+    audit_head?: BackupRow[];
+    signing_keys?: BackupRow[];
+    signing_key_acks?: BackupRow[];
+  };
 }
 
 /** The envelope as stored. */
@@ -123,7 +135,7 @@ export function openBackup(text: string, trustedPublicKey: string): BackupPayloa
     throw invalid('payload lacks its tables', 'payload');
   }
   if (!Array.isArray(parsed.migrations)) throw invalid('payload lacks its migrations', 'payload.migrations');
-  for (const t of ['audit_log', 'audit_head'] as const) {
+  for (const t of ['audit_log', 'audit_head', 'signing_keys', 'signing_key_acks'] as const) {
     if (t in parsed.tables && !Array.isArray(parsed.tables[t])) throw invalid(`payload.tables.${t} is not a list`, `payload.tables.${t}`);
   }
   return parsed;

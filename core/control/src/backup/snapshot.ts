@@ -3,6 +3,10 @@
  * transaction (restore), on either engine.
  * - Backup: SQLite reads in one transaction (WAL: a reader sees one commit, writers go on);
  *   PostgreSQL reads in one READ ONLY REPEATABLE READ transaction (one snapshot for all tables).
+ * - The signing-key rotation state (announced next key, previous/retired keys, acknowledgements)
+ *   is backed up and restored with the rest: public keys only, like the database itself. The
+ *   private keys stay in the data directory (`control-plane.key`, `signing-keys/`), which the
+ *   operator backs up separately, as before (docs/operations/backup-restore.md).
  * - Restore: deletes and re-inserts every row in one transaction (SERIALIZABLE on PostgreSQL):
  *   a restore stopped halfway (killed, disk full, a bad row) rolls back and leaves the old
  *   database as it was. The version counter becomes the higher of the live one and the backed-up
@@ -18,7 +22,7 @@ import { bumpVersion, type Db } from '../store/meta.js';
 import { runTransaction } from '../store/transaction.js';
 import type { BackupPayload, BackupRow } from './format.js';
 
-type TableName = 'meta' | 'auth_keys' | 'nodes' | 'audit_log' | 'audit_head';
+type TableName = 'meta' | 'auth_keys' | 'nodes' | 'audit_log' | 'audit_head' | 'signing_keys' | 'signing_key_acks';
 
 /** Every column of each table: `n` integer (bigint), `t` text. Tables in insert order. */
 const COLUMNS: Record<TableName, Record<string, 'n' | 't'>> = {
@@ -42,10 +46,26 @@ const COLUMNS: Record<TableName, Record<string, 'n' | 't'>> = {
   },
   audit_log: { seq: 'n', at: 't', type: 't', data: 't', prev: 't', hash: 't', public_key: 't', signature: 't' },
   audit_head: { id: 'n', seq: 'n', hash: 't', at: 't', public_key: 't', signature: 't' },
+  // Signing-key rotation (keys/rotation-store.ts): public keys and acknowledgements only.
+  signing_keys: { public_key: 't', role: 't', created_at: 'n', announced_version: 'n', switched_version: 'n' },
+  signing_key_acks: { public_key: 't', node_id: 't', phase: 't', version: 'n', at: 'n' },
 };
-const TABLES: TableName[] = ['meta', 'auth_keys', 'nodes', 'audit_log', 'audit_head'];
+const TABLES: TableName[] = ['meta', 'auth_keys', 'nodes', 'audit_log', 'audit_head', 'signing_keys', 'signing_key_acks'];
+/**
+ * Tables a backup made before they were backed up lacks; restoring such a backup leaves their
+ * live rows alone (as those older builds did) instead of emptying them.
+ */
+const KEPT_WHEN_ABSENT: ReadonlySet<TableName> = new Set(['signing_keys', 'signing_key_acks']);
 /** Column rows are read (and so written) in order of. */
-const ORDER: Record<TableName, string> = { meta: 'id', auth_keys: 'id', nodes: 'id', audit_log: 'seq', audit_head: 'id' };
+const ORDER: Record<TableName, string[]> = {
+  meta: ['id'],
+  auth_keys: ['id'],
+  nodes: ['id'],
+  audit_log: ['seq'],
+  audit_head: ['id'],
+  signing_keys: ['public_key'],
+  signing_key_acks: ['public_key', 'node_id', 'phase'],
+};
 
 /** A table's rows in a payload (backups made before the audit log have no audit tables). */
 function rowsOf(p: BackupPayload, t: TableName): BackupRow[] {
@@ -71,13 +91,19 @@ export async function readSnapshot(database: OpenDatabase, now = Date.now()): Pr
     database.db,
     database.engine,
     async (trx) => {
-      const tables: Record<TableName, BackupRow[]> = { meta: [], auth_keys: [], nodes: [], audit_log: [], audit_head: [] };
+      const tables: Record<TableName, BackupRow[]> = {
+        meta: [],
+        auth_keys: [],
+        nodes: [],
+        audit_log: [],
+        audit_head: [],
+        signing_keys: [],
+        signing_key_acks: [],
+      };
       for (const t of TABLES) {
-        const rows = (await trx
-          .selectFrom(t)
-          .selectAll()
-          .orderBy(ORDER[t] as never)
-          .execute()) as Array<Record<string, unknown>>;
+        let q = trx.selectFrom(t).selectAll();
+        for (const col of ORDER[t]) q = q.orderBy(col as never);
+        const rows = (await q.execute()) as Array<Record<string, unknown>>;
         tables[t] = rows.map((r) => plainRow(t, r));
       }
       return {
@@ -164,13 +190,15 @@ function replaceAll(database: OpenDatabase, p: BackupPayload, now: number): Prom
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- pg returns bigint as text
     const previousVersion = Number(live?.version ?? 0);
     const backupVersion = p.tables.meta[0]?.['version'] as number;
-    for (const t of [...TABLES].reverse()) await trx.deleteFrom(t).execute();
+    for (const t of [...TABLES].reverse()) if (!KEPT_WHEN_ABSENT.has(t) || p.tables[t] !== undefined) await trx.deleteFrom(t).execute();
     const meta = { ...p.tables.meta[0], version: Math.max(previousVersion, backupVersion) };
     await insertAll(trx, 'meta', [meta]);
     await insertAll(trx, 'auth_keys', p.tables.auth_keys);
     await insertAll(trx, 'nodes', p.tables.nodes);
     await insertAll(trx, 'audit_log', rowsOf(p, 'audit_log'));
     await insertAll(trx, 'audit_head', rowsOf(p, 'audit_head'));
+    await insertAll(trx, 'signing_keys', rowsOf(p, 'signing_keys'));
+    await insertAll(trx, 'signing_key_acks', rowsOf(p, 'signing_key_acks'));
     const version = await bumpVersion(trx, now);
     if (database.engine === 'postgres') await sql`select pg_notify(${CHANGE_CHANNEL}, ${String(version)})`.execute(trx);
     return { version, previousVersion, backupVersion, nodes: p.tables.nodes.length, authKeys: p.tables.auth_keys.length };

@@ -10,7 +10,7 @@
  * the binary that builds the daemon (core/cli's rustynetd) constructs this source and hands it
  * to the daemon as its NetmapSource.
  */
-import type { NetmapFetch, NetmapSource } from '@rustynet/daemon';
+import type { ControlRefusal, ControlStatus, NetmapFetch, NetmapSource } from '@rustynet/daemon';
 import { isRustynetError, type RustynetError, type SignedNetmap, type SignedNetmapDelta } from '@rustynet/plugin-api';
 import type { ControlClient } from './control-client.js';
 
@@ -41,6 +41,7 @@ export class ControlNetmapSource implements NetmapSource {
   private loop: Promise<void> | undefined;
   /** Set when the control plane refused this node for good (`UNKNOWN_PEER`: removed). */
   revoked: RustynetError | undefined;
+  private refusal: ControlRefusal | null = null;
 
   constructor(
     private readonly client: ControlClient,
@@ -77,6 +78,7 @@ export class ControlNetmapSource implements NetmapSource {
           delta: this.opts.deltas ?? false,
         });
         delay = min;
+        this.refusal = null;
         const version = signed ? versionOf(signed) : undefined;
         if (signed && version !== undefined && (this.latest === undefined || version > this.latest.version)) {
           this.latest = { version, text: JSON.stringify(signed) };
@@ -85,6 +87,7 @@ export class ControlNetmapSource implements NetmapSource {
       } catch (err) {
         if (signal.aborted) break;
         const e = err instanceof Error ? err : new Error(String(err));
+        this.refusal = refusalOf(e, this.refusal);
         this.opts.onError?.(e);
         if (isRustynetError(err, 'UNKNOWN_PEER')) {
           this.revoked = err;
@@ -95,6 +98,14 @@ export class ControlNetmapSource implements NetmapSource {
         delay = Math.min(max, delay * 2);
       }
     }
+  }
+
+  /**
+   * This node's standing: the refusal while the control plane refuses its polls (keys expired,
+   * expired or removed by an admin; cleared by the next successful poll), else null.
+   */
+  controlStatus(): ControlStatus {
+    return { refusal: this.refusal };
   }
 
   /** The newest map when it is newer than the last one returned (or any with `force`). Never blocks on the network. */
@@ -139,4 +150,39 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** What the operator does for each refusal (docs/operations/key-rotation.md, "Node key expiry"). */
+export const REFUSAL_ACTIONS: Readonly<Record<ControlRefusal['reason'], string>> = {
+  'node-key-expired':
+    're-authenticate: on the control host `rustynet control keys create --expires 1h > authkey`, then on this node ' +
+    '`install -m 0600 authkey <netmap.control.authKeyFile>`; rustynetd re-enrols by itself (same node id and addresses). ' +
+    'Next time run `rustynet rotate-keys` before the keys expire',
+  'node-expired':
+    'enrol again: on the control host `rustynet control keys create --expires 1h > authkey`, then on this node ' +
+    '`install -m 0600 authkey <netmap.control.authKeyFile>`; rustynetd re-enrols by itself',
+  'node-removed':
+    'the node was removed from the control plane: enrol it anew with a new pre-auth key (remove the enrolment record ' +
+    'control-enrolment.json from the state directory and restart rustynetd)',
+};
+
+/**
+ * The refusal a failed poll means, or null when the error is not a refusal of this node (the
+ * control plane away, a bad answer, ...: the previous refusal then stays). `since` is kept while
+ * the reason stays the same.
+ */
+export function refusalOf(err: Error, previous: ControlRefusal | null): ControlRefusal | null {
+  let reason: ControlRefusal['reason'] | undefined;
+  if (isRustynetError(err, 'UNKNOWN_PEER')) reason = 'node-removed';
+  else if (isRustynetError(err, 'AUTH_FAILED')) {
+    const r = err.details?.['reason'];
+    if (r === 'node-key-expired' || r === 'node-expired') reason = r;
+  }
+  if (reason === undefined) return previous;
+  return {
+    reason,
+    message: err.message,
+    since: previous?.reason === reason ? previous.since : new Date().toISOString(),
+    action: REFUSAL_ACTIONS[reason],
+  };
 }

@@ -104,6 +104,8 @@ export class SigningKeyRotation {
         ? await this.store.acks(st.current)
         : new Map<string, Partial<Record<AckPhase, number>>>();
     const iso = (t: number | undefined): string | null => (t === undefined ? null : new Date(t).toISOString());
+    // A key file copied here since (or an instance restored from a backup): look before saying no.
+    if (st.next && !this.ring.get(st.next.publicKey)) await this.ring.rescan();
     const nodes = s.nodes
       .filter((n) => n.expiredAt === null)
       .map((n) => ({

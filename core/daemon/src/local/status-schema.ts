@@ -131,6 +131,23 @@ export const daemonStatusSchema = {
         },
       },
     },
+    control: {
+      type: 'object',
+      required: ['refusal'],
+      properties: {
+        refusal: {
+          type: 'object',
+          nullable: true,
+          required: ['reason', 'message', 'since', 'action'],
+          properties: {
+            reason: { type: 'string', enum: ['node-key-expired', 'node-expired', 'node-removed'] },
+            message: { type: 'string' },
+            since: { type: 'string' },
+            action: { type: 'string' },
+          },
+        },
+      },
+    },
     audit: {
       type: 'object',
       required: ['ok', 'checkedAt'],

@@ -152,6 +152,34 @@ export interface DaemonStatus {
    * an older daemon still reads.
    */
   exit?: ExitStatus | null;
+  /**
+   * This node's standing with the control plane (see {@link ControlStatus}); absent when the
+   * netmap does not come from a control plane, and from daemons before it was added.
+   */
+  control?: ControlStatus;
+}
+
+/**
+ * Why the control plane refuses this node's polls, and what brings it back (`DaemonStatus.control`):
+ * - `node-key-expired`: its keys passed the node key lifetime (`rustynet control serve --node-key-lifetime`);
+ * - `node-expired`: an admin expired it;
+ * - `node-removed`: an admin removed it.
+ * The node keeps its last good netmap until that expires, then fails closed.
+ */
+export interface ControlRefusal {
+  reason: 'node-key-expired' | 'node-expired' | 'node-removed';
+  /** The control plane's message (names the node and, for key expiry, when its keys expired). */
+  message: string;
+  /** ISO time of the first refusal of this kind in a row. */
+  since: string;
+  /** What the operator does (see docs/operations/key-rotation.md, "Node key expiry"). */
+  action: string;
+}
+
+/** `DaemonStatus.control`: this node's standing with the control plane (`netmap.control` only). */
+export interface ControlStatus {
+  /** Set while the control plane refuses this node (see {@link ControlRefusal}); null otherwise. */
+  refusal: ControlRefusal | null;
 }
 
 /** `DaemonStatus.exit`. */

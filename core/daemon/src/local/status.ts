@@ -6,6 +6,7 @@ import { toRustynetError } from '../util/errors.js';
 import type { DataPlane } from './data-plane.js';
 import type { NodeState } from './ingest.js';
 import type { PluginSet } from './plugin-set.js';
+import type { NetmapSource } from '../netmap/source.js';
 import type { AuditStartupCheck } from '../audit/audit-log.js';
 import {
   EXIT_DOWN_AFTER_S,
@@ -33,6 +34,8 @@ export interface StatusSources {
   /** The audit log's start-up check. */
   auditCheck: AuditStartupCheck;
   logger: Logger;
+  /** The netmap source: its `controlStatus()`, when it has one, is the status's `control`. */
+  source?: NetmapSource;
 }
 
 /** The status view of the audit log's start-up check: outcome, time, and where and why it broke. */
@@ -109,6 +112,7 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
     dataPlane: src.health,
     audit: auditStatusOf(src.auditCheck),
     exit: exitStatus(src, peers),
+    ...(src.source?.controlStatus && { control: src.source.controlStatus() }),
   };
 }
 

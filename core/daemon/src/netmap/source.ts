@@ -2,6 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import { RustynetError, isRustynetError } from '@rustynet/plugin-api';
 import { parseStrictJson } from '@rustynet/plugin-kit';
 import { sha256Hex } from '../util/json.js';
+import type { ControlStatus } from '../local/status-types.js';
 
 /** Default largest accepted netmap, in bytes (16 MiB); `netmap.maxBytes` in the daemon config. */
 export const DEFAULT_NETMAP_MAX_BYTES = 16 * 1024 * 1024;
@@ -36,6 +37,12 @@ export interface NetmapSource {
    * @throws as {@link fetch}.
    */
   fetchFull?(): Promise<NetmapFetch>;
+  /**
+   * This node's standing with the control plane (optional: a control-plane source has it): the
+   * refusal while the control plane refuses this node (keys expired, expired or removed by an
+   * admin), else null. Shown in status as `control`.
+   */
+  controlStatus?(): ControlStatus;
 }
 
 /**

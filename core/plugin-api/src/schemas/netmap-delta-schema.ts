@@ -1,4 +1,5 @@
 import { NODE_ID_PATTERN } from '../types/node-id.js';
+import { envelopeSignatureSchema } from './netmap-schema.js';
 
 const digest = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 const version = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
@@ -50,16 +51,7 @@ const signedNetmapDeltaSchemaDefinition = {
   required: ['delta', 'signature'],
   properties: {
     delta: { type: 'object' },
-    signature: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['alg', 'keyId', 'value'],
-      properties: {
-        alg: { const: 'Ed25519' },
-        keyId: { type: 'string', pattern: '^[0-9a-f]{16}$' },
-        value: { type: 'string', pattern: '^[A-Za-z0-9+/]{86}==$' },
-      },
-    },
+    signature: envelopeSignatureSchema,
   },
 } as const;
 

@@ -126,6 +126,17 @@ const netmapSchemaDefinition = {
   },
 } as const;
 
+const signatureSchemaDefinition = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['alg', 'keyId', 'value'],
+  properties: {
+    alg: { const: 'Ed25519' },
+    keyId: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+    value: { type: 'string', pattern: '^[A-Za-z0-9+/]{86}==$' },
+  },
+} as const;
+
 const signedNetmapSchemaDefinition = {
   $id: 'https://rustynet.dev/schemas/signed-netmap-1.json',
   title: 'Rustynet signed netmap',
@@ -134,16 +145,7 @@ const signedNetmapSchemaDefinition = {
   required: ['netmap', 'signature'],
   properties: {
     netmap: { type: 'object' },
-    signature: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['alg', 'keyId', 'value'],
-      properties: {
-        alg: { const: 'Ed25519' },
-        keyId: { type: 'string', pattern: '^[0-9a-f]{16}$' },
-        value: { type: 'string', pattern: '^[A-Za-z0-9+/]{86}==$' },
-      },
-    },
+    signature: signatureSchemaDefinition,
   },
 } as const;
 
@@ -158,6 +160,13 @@ export const aclSchema: typeof aclSchemaDefinition = aclSchemaDefinition;
 
 /** JSON Schema of a {@link Netmap} (the signed payload). */
 export const netmapSchema: typeof netmapSchemaDefinition = netmapSchemaDefinition;
+
+/**
+ * JSON Schema of the `signature` of a signed envelope ({@link SignedNetmap} and
+ * {@link SignedNetmapDelta}): `alg` Ed25519, the signer's 16-hex `keyId`, and the 64-byte
+ * signature `value` in base64. Shared by both envelope schemas.
+ */
+export const envelopeSignatureSchema: typeof signatureSchemaDefinition = signatureSchemaDefinition;
 
 /** JSON Schema of a {@link SignedNetmap} envelope. */
 export const signedNetmapSchema: typeof signedNetmapSchemaDefinition = signedNetmapSchemaDefinition;
