@@ -33,6 +33,7 @@ import { resolveOptions, type RelayClientOptions } from './options.js';
 import { bindPath, checkEndpoint, closePathSocket, type Path } from './paths.js';
 import type { ProbeHandler } from './probe-channel.js';
 import { RelayLink } from './relay-link.js';
+import { traceSessionSetup } from './tracing.js';
 
 export { DEFAULT_CLIENT_OPTIONS, relayClientConfigSchema, type RelayClientOptions } from './options.js';
 export { CLIENT_DROP_REASONS, type ClientDropReason } from './drops.js';
@@ -165,7 +166,10 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       }
       const inflight = this.pending.get(request.peer);
       if (inflight) return inflight;
-      const p = this.openNewPath(request.peer, backend).finally(() => this.pending.delete(request.peer));
+      const setup = (): Promise<Endpoint> => this.openNewPath(request.peer, backend);
+      const p = traceSessionSetup(st.config.nodeId, request.peer, this.link.session?.relay.id, setup).finally(() =>
+        this.pending.delete(request.peer),
+      );
       this.pending.set(request.peer, p);
       return p;
     });
