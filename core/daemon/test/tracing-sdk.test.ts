@@ -142,6 +142,34 @@ describe('tracing: startTracing exports over OTLP/HTTP (JSON) to a loopback rece
     expect(posts).to.have.length(1);
   });
 
+  it('a collector that never answers does not hold up shutdown: it gives up at its time-out and logs a warning', async () => {
+    const hung = createServer(() => undefined); // accepts, never answers
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', () => r()));
+    const port = (hung.address() as { port: number }).port;
+    const warnings: string[] = [];
+    const noop = (): void => undefined;
+    const logger = {
+      trace: noop,
+      debug: noop,
+      info: noop,
+      warn: (_o: unknown, m?: string) => void warnings.push(String(m)),
+      error: noop,
+    } as never;
+    try {
+      const h = await startTracing(
+        { exporter: 'otlp', endpoint: `http://127.0.0.1:${port}` },
+        {},
+        { serviceName: 'rustynetd', logger, shutdownTimeoutMs: 200 },
+      );
+      await withSpan(SpanNames.pathSwitch, {}, async () => undefined);
+      await h!.shutdown(); // resolves (mocha's time-out would catch a hang)
+      expect(warnings).to.include('tracing: spans not exported by the stop deadline are dropped');
+    } finally {
+      hung.closeAllConnections();
+      await new Promise<void>((r) => hung.close(() => r()));
+    }
+  });
+
   it('returns undefined (nothing loaded, nothing exported) when not configured', async () => {
     expect(await startTracing(undefined, {}, { serviceName: 'rustynetd' })).to.equal(undefined);
   });

@@ -107,7 +107,10 @@ export interface TracingHandle {
   readonly settings: ResolvedTracing;
   /** Exports the spans still buffered. */
   forceFlush(): Promise<void>;
-  /** Exports what is buffered and unregisters the SDK; the API is a no-op again afterwards. */
+  /**
+   * Exports what is buffered (waiting at most the shutdown time-out; an unreachable collector is
+   * logged, never thrown) and unregisters the SDK; the API is a no-op again afterwards.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -119,7 +122,12 @@ export interface StartTracingOptions {
   instanceId?: string;
   /** Receives export failures (OpenTelemetry's diagnostics at warn level and above) and the start-up line. */
   logger?: Logger;
+  /** Longest wait for the last export at shutdown, ms (default {@link TRACING_SHUTDOWN_TIMEOUT_MS}). */
+  shutdownTimeoutMs?: number;
 }
+
+/** How long `shutdown` waits for the last spans to be exported before it gives them up, ms. */
+export const TRACING_SHUTDOWN_TIMEOUT_MS = 2_000;
 
 /** `url` without user info and query (for logs). */
 function printable(url: string | undefined): string {
@@ -150,7 +158,7 @@ export async function startTracing(
   const log = opts.logger;
   if (log) {
     const warn = (msg: string, ...args: unknown[]): void =>
-      log.warn({ detail: args.map((a) => String(a)).join(' ') || undefined }, `tracing: ${msg}`);
+      log.warn({ detail: args.map((a) => String(a)).join(' ') || undefined }, `tracing: ${diagText(msg)}`);
     const quiet = (): void => undefined;
     api.diag.setLogger({ error: warn, warn, info: quiet, debug: quiet, verbose: quiet }, api.DiagLogLevel.WARN);
   }
@@ -174,11 +182,12 @@ export async function startTracing(
     'tracing on',
   );
   let down: Promise<void> | undefined;
+  const limitMs = opts.shutdownTimeoutMs ?? TRACING_SHUTDOWN_TIMEOUT_MS;
   return {
     settings,
     forceFlush: () => provider.forceFlush(),
     shutdown: () => {
-      down ??= provider.shutdown().finally(() => {
+      down ??= shutdownWithin(provider, limitMs, log).finally(() => {
         api.trace.disable();
         api.context.disable();
         api.propagation.disable();
@@ -187,4 +196,37 @@ export async function startTracing(
       return down;
     },
   };
+}
+
+/**
+ * `provider.shutdown()`, waited for at most `limitMs`: an unreachable collector (the exporter
+ * retries for many seconds) must not hold up a stop. Failures and the time-out are logged.
+ */
+async function shutdownWithin(provider: { shutdown(): Promise<void> }, limitMs: number, log: Logger | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log?.warn({ timeoutMs: limitMs }, 'tracing: spans not exported by the stop deadline are dropped');
+      resolve();
+    }, limitMs).unref();
+  });
+  const flushed = provider.shutdown().catch((err: unknown) => {
+    log?.warn({ err: (err as Error).message }, 'tracing: the last spans could not be exported');
+  });
+  try {
+    await Promise.race([flushed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** OpenTelemetry's diagnostic text, shortened: a serialised exception becomes its message. */
+function diagText(msg: string): string {
+  try {
+    const e = JSON.parse(msg) as { message?: unknown };
+    if (typeof e.message === 'string') return `export failed: ${e.message}`;
+  } catch {
+    // not JSON: the text itself
+  }
+  return msg.length > 300 ? `${msg.slice(0, 300)}...` : msg;
 }
