@@ -7,7 +7,7 @@
  * the local-proxy design of NetBird's wgproxy and of Tailscale's magicsock/DERP.
  *
  * Files: options.ts (options), relay-link.ts (registration and session), paths.ts (the per-peer
- * loopback endpoints), drops.ts (drop counters). State checks and abort mapping come from
+ * loopback endpoints), drops.ts (drop counters), tracing.ts (OpenTelemetry spans). State checks and abort mapping come from
  * plugin-kit's {@link PluginLifecycle}; `stop` cuts a start that is still trying short.
  */
 import { isIP } from 'node:net';
