@@ -1,7 +1,7 @@
 /**
  * The relay client's spans against the real OpenTelemetry SDK (NodeTracerProvider with an
- * InMemorySpanExporter), with real relay servers on loopback: registration accepted and refused,
- * a relayed session's set-up, and a failover after a relay stops. No attribute carries a key or
+ * InMemorySpanExporter), with real relay servers on loopback: registration accepted and refused
+ * (client and server side), a relayed session's set-up, and a failover after a relay stops. No attribute carries a key or
  * a signature. Nothing is timed: the failover is awaited, never measured.
  */
 import { expect } from 'chai';
@@ -142,6 +142,34 @@ describe('relay client tracing', function () {
     } finally {
       await backend.close();
     }
+  });
+
+  it('relay server: relay.server.register for an accepted and a refused registration (status unset, reason named)', async () => {
+    const r1 = await relay('relay-1');
+    await client().start({ nodeId: 'a', relays: [r1], sign: keys.a.sign });
+    await client()
+      .start({ nodeId: 'b', relays: [r1], sign: keys.a.sign })
+      .catch(() => undefined);
+    const server = spans('relay.server.register');
+    expect(
+      server.map((s) => [
+        s.attributes['rustynet.node.id'],
+        s.attributes['rustynet.outcome'],
+        s.attributes['rustynet.relay.refusal_reason'],
+      ]),
+    ).to.deep.equal([
+      ['a', 'registered', undefined],
+      ['b', 'refused', 'BAD_SIGNATURE'],
+    ]);
+    for (const s of server) {
+      expect(s.attributes).to.deep.include({
+        'rustynet.relay.id': 'relay-1',
+        'rustynet.relay.authenticated': false,
+        'client.address': '127.0.0.1',
+      });
+      expect(s.status.code).to.equal(SpanStatusCode.UNSET);
+    }
+    expectNoSecrets([keys.a.publicKeyB64, keys.b.publicKeyB64]);
   });
 
   it('failover: the relay stops; span relay.failover from relay-1 to relay-2, its registration attempts are children', async () => {
