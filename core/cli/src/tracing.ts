@@ -14,7 +14,8 @@ function stderrLines(program: string): Logger {
   const line =
     (level: string) =>
     (obj: object | string, msg?: string): void => {
-      const text = typeof obj === 'string' ? obj : `${msg ?? ''} ${JSON.stringify(obj)}`;
+      const fields = typeof obj === 'string' ? '' : JSON.stringify(obj);
+      const text = typeof obj === 'string' ? obj : fields === '{}' ? (msg ?? '') : `${msg ?? ''} ${fields}`;
       io().err(`${program}: ${level === 'info' ? '' : `${level}: `}${text}\n`);
     };
   const quiet = (): void => undefined;

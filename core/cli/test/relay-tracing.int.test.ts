@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestHost } from '@rustynet/conformance-kit/harness';
 import { Mesh, checkPrerequisites, sleep } from '@rustynet/testbed';
 import { REPO_ROOT, created, describeEachRelayBackend } from './mesh-fixture.js';
 
@@ -24,6 +25,7 @@ const TRACED = ['a', 'b'];
 interface ReceivedSpan {
   name: string;
   node: string;
+  service: string;
   spanId: string;
   parentSpanId?: string;
   startMs: number;
@@ -45,8 +47,8 @@ interface Receiver {
   stop(): Promise<void>;
 }
 
-async function startReceiver(mesh: Mesh, id: string): Promise<Receiver> {
-  const child = mesh.node(id).host.spawn(process.execPath, [RECEIVER, '127.0.0.1', String(OTLP_PORT)], {
+async function startReceiver(host: TestHost, id: string): Promise<Receiver> {
+  const child = host.spawn(process.execPath, [RECEIVER, '127.0.0.1', String(OTLP_PORT)], {
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
@@ -91,7 +93,7 @@ await describeEachRelayBackend(
     let mesh: Mesh | undefined;
     const receivers: Record<string, Receiver> = {};
     const times: Record<string, number> = {};
-    const savedDelay = process.env['OTEL_BSP_SCHEDULE_DELAY'];
+    const saved = { delay: process.env['OTEL_BSP_SCHEDULE_DELAY'], endpoint: process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] };
     const m = (): Mesh => created(mesh);
 
     before(async function () {
@@ -99,6 +101,9 @@ await describeEachRelayBackend(
       if (problems.length > 0) throw new Error(`prerequisites: ${problems.join('; ')}`);
       // The daemons inherit it: batches every 500 ms instead of 5 s, so arrival can be timed.
       process.env['OTEL_BSP_SCHEDULE_DELAY'] = '500';
+      // Also inherited: the relay server (no config file) exports by it; node c's config says
+      // `exporter: 'none'`, which beats it.
+      process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = `http://127.0.0.1:${OTLP_PORT}`;
       const tracing = { exporter: 'otlp', endpoint: `http://127.0.0.1:${OTLP_PORT}` };
       mesh = await Mesh.create({
         backends: [backend],
@@ -106,18 +111,21 @@ await describeEachRelayBackend(
         relay: true,
         logLevel: 'info',
         namePrefix: `otel-${randomBytes(3).toString('hex')}`,
-        nodeConfig: Object.fromEntries(TRACED.map((id) => [id, { tracing }])),
+        nodeConfig: { ...Object.fromEntries(TRACED.map((id) => [id, { tracing }])), c: { tracing: { exporter: 'none' } } },
       });
       await mesh.publish(await mesh.sign(mesh.netmap(1)));
-      for (const id of TRACED) receivers[id] = await startReceiver(mesh, id);
+      for (const id of TRACED) receivers[id] = await startReceiver(mesh.node(id).host, id);
+      receivers['relay'] = await startReceiver(mesh.relayHost!, 'relay');
       const t0 = Date.now();
       await mesh.startDaemons(backend, 1);
       times['daemonsUpMs'] = Date.now() - t0;
     });
 
     after(async () => {
-      if (savedDelay === undefined) delete process.env['OTEL_BSP_SCHEDULE_DELAY'];
-      else process.env['OTEL_BSP_SCHEDULE_DELAY'] = savedDelay;
+      if (saved.delay === undefined) delete process.env['OTEL_BSP_SCHEDULE_DELAY'];
+      else process.env['OTEL_BSP_SCHEDULE_DELAY'] = saved.delay;
+      if (saved.endpoint === undefined) delete process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+      else process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = saved.endpoint;
       await Promise.all(Object.values(receivers).map((r) => r.stop()));
       await mesh?.destroy();
       if (Object.keys(times).length > 0) console.log(`      measured: ${JSON.stringify(times)}`);
@@ -143,6 +151,21 @@ await describeEachRelayBackend(
         expect(post?.type).to.equal('application/json');
       }
       times['registerSpanArrivalAfterUpMs'] = Date.now() - t0;
+    });
+
+    it('the relay server (OTEL_EXPORTER_OTLP_ENDPOINT) exports relay.server.register for every node; c (exporter none) exports nothing', async () => {
+      const mesh = m();
+      const t0 = Date.now();
+      const nodes = (): unknown[] =>
+        spansOf(receivers['relay'])
+          .filter((s) => s.name === 'relay.server.register' && s.attributes['rustynet.outcome'] === 'registered')
+          .map((s) => s.attributes['rustynet.node.id']);
+      while (mesh.nodes.some((n) => !nodes().includes(n.id)) && Date.now() - t0 < 15_000) await sleep(100);
+      expect([...new Set(nodes())].sort(), 'nodes registered, as the relay traced them').to.deep.equal(mesh.nodes.map((n) => n.id).sort());
+      const one = spansOf(receivers['relay']).find((s) => s.name === 'relay.server.register')!;
+      expect(one.service).to.equal('rustynet-relay');
+      expect(one.attributes['rustynet.relay.id']).to.equal(mesh.netmap(1).relays?.[0]?.id);
+      expect(await readFile(mesh.node('c').outFile, 'utf8'), "c's output").to.not.include('tracing on');
     });
 
     it('direct a<->b blocked, then unblocked: path.switch to relay and back from both, with relay.session.setup children', async () => {
@@ -253,7 +276,7 @@ await describeEachRelayBackend(
         secrets.push((await readFile(join(n.keyDir, 'identity.key'), 'utf8')).trim());
       }
       const counts: Record<string, Record<string, number>> = {};
-      for (const id of TRACED) {
+      for (const id of [...TRACED, 'relay']) {
         const r = receivers[id];
         expect(
           r.posts.filter((p) => p.error !== undefined),
@@ -263,11 +286,12 @@ await describeEachRelayBackend(
           counts[id] ??= {};
           counts[id][s.name] = (counts[id][s.name] ?? 0) + 1;
           const text = JSON.stringify(s.attributes);
+          expect(text.includes('PRIVATE KEY'), `${s.name} from ${id}`).to.equal(false);
           for (const k of secrets) expect(text.includes(k), `${s.name} from ${id} carries key material`).to.equal(false);
           for (const name of Object.keys(s.attributes)) expect(name).to.not.match(/(key|signature|token|secret)$/i);
         }
       }
-      const posts = TRACED.map(
+      const posts = [...TRACED, 'relay'].map(
         (id) => `${id}=${receivers[id].posts.length} (${receivers[id].posts.filter((p) => p.at >= tStop).length} during the stop)`,
       );
       console.log(`      spans received: ${JSON.stringify(counts)}; POSTs: ${posts.join(', ')}`);
