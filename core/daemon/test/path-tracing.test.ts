@@ -5,7 +5,7 @@
  * `openPath` span of the same switch is its child.
  */
 import { expect } from 'chai';
-import { SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { withSpan } from '@rustynet/plugin-kit';
@@ -25,6 +25,7 @@ describe('path controller tracing: path.switch', () => {
     await provider.shutdown();
     trace.disable();
     context.disable();
+    propagation.disable();
   });
   afterEach(() => exporter.reset());
 

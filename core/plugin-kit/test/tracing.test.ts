@@ -4,7 +4,7 @@
  * that without a registered SDK the helpers are inert.
  */
 import { expect } from 'chai';
-import { SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { RustynetError } from '@rustynet/plugin-api';
@@ -34,6 +34,7 @@ describe('tracing: withSpan with the SDK', () => {
     await provider.shutdown();
     trace.disable();
     context.disable();
+    propagation.disable();
   });
   afterEach(() => exporter.reset());
 

@@ -5,7 +5,7 @@
  * a signature. Nothing is timed: the failover is awaited, never measured.
  */
 import { expect } from 'chai';
-import { SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { RelayPlugin } from '@rustynet/plugin-api';
@@ -48,6 +48,7 @@ describe('relay client tracing', function () {
     await provider.shutdown();
     trace.disable();
     context.disable();
+    propagation.disable();
   });
 
   beforeEach(() => {
