@@ -37,6 +37,7 @@ const REQUIRED = [
   'auditHeadPathOf',
   'computeNetmapDelta',
   'signNetmapDelta',
+  'startTracing',
 ] as const satisfies ReadonlyArray<keyof typeof DaemonPackage>;
 
 /** The `@rustynet/daemon` exports the CLI relies on, with the daemon's own types. */

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { apiRequest } from './api-client.js';
 import { prepareControlSource } from './control-source.js';
 import { rotateKeys } from './rotate-keys.js';
+import { startProgramTracing } from './tracing.js';
 import { daemonModule, type DaemonConfigView, type DaemonInstance, type DaemonModule } from './daemon-api.js';
 import { EXIT_USAGE, ExitStatus, formatError } from './errors.js';
 import { describeIngest } from './format.js';
@@ -72,6 +73,7 @@ packages, are resolved from the configuration file's directory.`,
       'control' in config.netmap
         ? await prepareControlSource(config, config.netmap.control, d, (line) => cliIo.err(`rustynetd: control: ${line}\n`))
         : undefined;
+    const tracing = await startProgramTracing(d, 'rustynetd', config.tracing, 'rustynetd', config.node);
     const log = (line: string): void => cliIo.err(`rustynetd: control: ${line}\n`);
     const daemon: InstanceType<DaemonModule['Daemon']> = new d.Daemon(config, {
       cwd,
@@ -80,17 +82,22 @@ packages, are resolved from the configuration file's directory.`,
         rotateKeys: () => rotateKeys({ config, d, cwd, ...control, log, applyRotatedKeys: () => daemon.applyRotatedKeys() }),
       }),
     });
-    await runUntilSignal(
-      daemon,
-      config.socket,
-      control && {
-        // A new map from the long-poll: ingest now instead of at the next poll tick. At expiry
-        // the daemon itself fails closed and comes back on the next fresh map.
-        afterStart: () =>
-          control.start(() => void daemon.pollNow().catch((err: unknown) => cliIo.err(`${formatError('rustynetd', err)}\n`))),
-        beforeStop: () => control.stop(),
-      },
-    );
+    try {
+      await runUntilSignal(
+        daemon,
+        config.socket,
+        control && {
+          // A new map from the long-poll: ingest now instead of at the next poll tick. At expiry
+          // the daemon itself fails closed and comes back on the next fresh map.
+          afterStart: () =>
+            control.start(() => void daemon.pollNow().catch((err: unknown) => cliIo.err(`${formatError('rustynetd', err)}\n`))),
+          beforeStop: () => control.stop(),
+        },
+      );
+    } finally {
+      // Exports the spans still buffered (the stop's own path switches included).
+      await tracing?.shutdown().catch((err: unknown) => cliIo.err(`${formatError('rustynetd: tracing', err)}\n`));
+    }
   });
   return program;
 }

@@ -27,6 +27,19 @@ export {
 export { instrumentBackend } from './services/instrument.js';
 export { createPluginContext, sanitizePluginName, pluginStateDir, type HostServices, type PluginGrant } from './container/containers.js';
 
+// Tracing (OpenTelemetry SDK, loaded only when configured)
+export {
+  startTracing,
+  resolveTracing,
+  tracesUrl,
+  tracingConfigSchema,
+  type TracingConfig,
+  type TracingHandle,
+  type ResolvedTracing,
+  type StartTracingOptions,
+  type TracingEnv,
+} from './tracing/tracing-sdk.js';
+
 // Loader
 export { loadPlugin, validatePluginOptions, type LoadedPlugin, type LoadPluginOptions } from './loader/load-plugin.js';
 export { readManifest, validateManifestObject } from './loader/manifest.js';

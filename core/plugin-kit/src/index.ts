@@ -9,6 +9,7 @@
  * - {@link writeFileAtomic}: atomic writes with fsync and a file mode.
  * - {@link SerialQueue}: one task at a time, in call order.
  * - {@link parseStrictJson}: I-JSON (RFC 7493) for signed data: duplicate member names refused.
+ * - {@link withSpan}, {@link SpanNames}: OpenTelemetry spans (no-op unless the program registers an SDK).
  */
 export { abortError, isAbortError, isTimeoutReason, mapAbortError, throwIfAborted } from './abort.js';
 export { writeFileAtomic, type AtomicWriteOptions } from './atomic-write.js';
@@ -48,3 +49,4 @@ export {
   type StrictJsonOptions,
   type Segment as JsonPathSegment,
 } from './strict-json.js';
+export { SpanAttributes, SpanNames, TRACER_NAME, markSpanError, safeAttributes, tracer, withSpan, type SpanName } from './tracing.js';

@@ -13,6 +13,7 @@ import { daemonModule } from '../daemon-api.js';
 import { formatError } from '../errors.js';
 import { io, printJson } from '../io.js';
 import { addExamples, addJsonOption } from '../program.js';
+import { startProgramTracing } from '../tracing.js';
 
 /** The parts of `@rustynet/relay` this command uses (see plugins/relay/src/server/server.ts). */
 interface RelayServerLike {
@@ -193,6 +194,8 @@ export function register(program: Command): void {
       }
     }
     const [d, r] = await Promise.all([daemonModule(), relayModule()]);
+    // OpenTelemetry spans (relay.server.register) when OTEL_* asks for them (docs/operations/tracing.md).
+    const tracing = await startProgramTracing(d, 'rustynet relay', undefined, 'rustynet-relay', opts.relayId);
     const limits: Record<string, number> = {};
     if (opts.maxSessionsPerNode !== undefined) limits.maxSessionsPerNode = opts.maxSessionsPerNode;
     if (opts.packetsPerSecond !== undefined) limits.packetsPerSecond = opts.packetsPerSecond;
@@ -288,6 +291,7 @@ export function register(program: Command): void {
       process.off('SIGHUP', onHup);
       await ops?.close();
       await server.stop();
+      await tracing?.shutdown().catch((err: unknown) => cliIo.err(`${formatError('rustynet relay: tracing', err)}\n`));
     }
   });
 }

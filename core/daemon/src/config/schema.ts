@@ -1,4 +1,5 @@
 import { NODE_ID_PATTERN } from '@rustynet/plugin-api';
+import { tracingConfigSchema, type TracingConfig } from '../tracing/tracing-sdk.js';
 
 /**
  * Where the daemon gets its signed netmap: a file (polled), a URL (fetched), or the control plane
@@ -123,6 +124,12 @@ export interface DaemonConfig {
    * see docs/operations/production.md). Absent: metrics only over the local API socket.
    */
   metrics?: MetricsConfig;
+  /**
+   * OpenTelemetry tracing (spans for relay registration, relayed sessions, path switches and
+   * relay failover; see docs/operations/tracing.md). Absent: the `OTEL_*` environment decides;
+   * with neither, tracing is off and the SDK is not loaded.
+   */
+  tracing?: TracingConfig;
 }
 
 /** `DaemonConfig.metrics`. */
@@ -280,6 +287,7 @@ export const daemonConfigSchema = {
       },
     },
     exitNode: { type: 'string', pattern: NODE_ID_PATTERN },
+    tracing: tracingConfigSchema,
     exitLanAccess: { type: 'boolean' },
     killSwitchAllow: { type: 'array', maxItems: 64, items: { type: 'string', pattern: '^[0-9A-Fa-f.:]{2,45}$' } },
     metrics: {

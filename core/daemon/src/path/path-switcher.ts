@@ -9,6 +9,7 @@ import {
 } from '@rustynet/plugin-api';
 import { toRustynetError } from '../util/errors.js';
 import type { PathControllerOptions, PathMetrics, PathSwitch, PeerState } from './path-types.js';
+import { tracePathSwitch, type PathSwitchTrace } from './path-tracing.js';
 
 /** What the switcher reads of the controller's state (see `PathController`). */
 export interface SwitchView {
@@ -40,7 +41,8 @@ export class PathSwitcher {
   }
 
   /** Logs, counts and reports (audit) one switch; an `onSwitch` failure is logged. */
-  async record(s: PathSwitch): Promise<void> {
+  async record(s: PathSwitch, t?: PathSwitchTrace): Promise<void> {
+    t?.switched(s.endpoint);
     this.opts.logger?.info({ peer: s.peer, from: s.from, to: s.to, reason: s.reason, endpoint: s.endpoint }, 'peer path switched');
     this.m?.switches.inc({ to: s.to });
     this.view.updateGauge();
@@ -63,25 +65,30 @@ export class PathSwitcher {
     return this.opts.resolveEndpoint(endpoint, { peer: node, path });
   }
 
-  private fail(id: NodeId, to: PeerPath, err: unknown, step: string): false {
+  private fail(id: NodeId, to: PeerPath, err: unknown, step: string, t?: PathSwitchTrace): false {
     const e = toRustynetError(err);
+    t?.failed(e, step);
     this.m?.failures.inc({ to });
     this.opts.logger?.warn({ peer: id, to, step, code: e.code, err: e.message }, 'path switch failed; peer keeps its path');
     return false;
   }
 
-  /** @returns true when switched (or nothing to do), false when it failed (nothing changed). */
-  async toRelay(id: NodeId, gen: number, reason: string): Promise<boolean> {
+  /** @returns true when switched (or nothing to do), false when it failed (nothing changed). Span `path.switch`. */
+  toRelay(id: NodeId, gen: number, reason: string): Promise<boolean> {
+    return tracePathSwitch(id, 'direct', 'relay', reason, (t) => this.switchToRelay(id, gen, reason, t));
+  }
+
+  private async switchToRelay(id: NodeId, gen: number, reason: string, t: PathSwitchTrace): Promise<boolean> {
     const s = this.view.current(id, gen, 'direct');
     const relay = this.opts.relay;
     if (!s || !relay || !this.view.running() || !this.view.switchingEnabled()) return true;
     const backendEndpoint = await this.opts.backendEndpoint(id);
-    if (!backendEndpoint) return this.fail(id, 'relay', new Error('the backend reports no listen port'), 'backendEndpoint');
+    if (!backendEndpoint) return this.fail(id, 'relay', new Error('the backend reports no listen port'), 'backendEndpoint', t);
     let local: Endpoint;
     try {
       local = await relay.openPath({ peer: id, backendEndpoint }, this.callOpts());
     } catch (err) {
-      return this.fail(id, 'relay', err, 'relay.openPath');
+      return this.fail(id, 'relay', err, 'relay.openPath', t);
     }
     try {
       const ep = (await this.resolve(local, s.node, 'relay')) ?? local;
@@ -92,20 +99,24 @@ export class PathSwitcher {
       s.misses = 0;
       s.successes = 0;
       this.opts.onEndpointChanged?.(id, ep);
-      await this.record({ peer: id, from: 'direct', to: 'relay', reason, endpoint: formatEndpoint(ep) });
+      await this.record({ peer: id, from: 'direct', to: 'relay', reason, endpoint: formatEndpoint(ep) }, t);
       return true;
     } catch (err) {
       await relay.closePath(id, this.callOpts()).catch(() => undefined);
-      return this.fail(id, 'relay', err, 'backend.updatePeerEndpoint');
+      return this.fail(id, 'relay', err, 'backend.updatePeerEndpoint', t);
     }
   }
 
   /**
    * Points the backend back at the peer's direct endpoint, then closes its relay path.
    * @param force also while the controller is stopped (a relay restart lost the path).
-   * @returns true when switched (or nothing to do), false when it failed (nothing changed).
+   * @returns true when switched (or nothing to do), false when it failed (nothing changed). Span `path.switch`.
    */
-  async toDirect(id: NodeId, gen: number, reason: string, force: boolean): Promise<boolean> {
+  toDirect(id: NodeId, gen: number, reason: string, force: boolean): Promise<boolean> {
+    return tracePathSwitch(id, 'relay', 'direct', reason, (t) => this.switchToDirect(id, gen, reason, force, t));
+  }
+
+  private async switchToDirect(id: NodeId, gen: number, reason: string, force: boolean, t: PathSwitchTrace): Promise<boolean> {
     const s = this.view.current(id, gen, 'relay');
     if (!s || (!this.view.running() && !force)) return true;
     const direct = s.node.endpoints[0];
@@ -119,9 +130,9 @@ export class PathSwitcher {
       s.misses = 0;
       s.successes = 0;
       this.opts.onEndpointChanged?.(id, ep);
-      await this.record({ peer: id, from: 'relay', to: 'direct', reason, endpoint: formatEndpoint(ep) });
+      await this.record({ peer: id, from: 'relay', to: 'direct', reason, endpoint: formatEndpoint(ep) }, t);
     } catch (err) {
-      return this.fail(id, 'direct', err, 'backend.updatePeerEndpoint');
+      return this.fail(id, 'direct', err, 'backend.updatePeerEndpoint', t);
     }
     await this.closePath(id);
     return true;

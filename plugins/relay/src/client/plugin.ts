@@ -7,7 +7,7 @@
  * the local-proxy design of NetBird's wgproxy and of Tailscale's magicsock/DERP.
  *
  * Files: options.ts (options), relay-link.ts (registration and session), paths.ts (the per-peer
- * loopback endpoints), drops.ts (drop counters). State checks and abort mapping come from
+ * loopback endpoints), drops.ts (drop counters), tracing.ts (OpenTelemetry spans). State checks and abort mapping come from
  * plugin-kit's {@link PluginLifecycle}; `stop` cuts a start that is still trying short.
  */
 import { isIP } from 'node:net';
@@ -33,6 +33,7 @@ import { resolveOptions, type RelayClientOptions } from './options.js';
 import { bindPath, checkEndpoint, closePathSocket, type Path } from './paths.js';
 import type { ProbeHandler } from './probe-channel.js';
 import { RelayLink } from './relay-link.js';
+import { traceSessionSetup } from './tracing.js';
 
 export { DEFAULT_CLIENT_OPTIONS, relayClientConfigSchema, type RelayClientOptions } from './options.js';
 export { CLIENT_DROP_REASONS, type ClientDropReason } from './drops.js';
@@ -165,7 +166,10 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       }
       const inflight = this.pending.get(request.peer);
       if (inflight) return inflight;
-      const p = this.openNewPath(request.peer, backend).finally(() => this.pending.delete(request.peer));
+      const setup = (): Promise<Endpoint> => this.openNewPath(request.peer, backend);
+      const p = traceSessionSetup(st.config.nodeId, request.peer, this.link.session?.relay.id, setup).finally(() =>
+        this.pending.delete(request.peer),
+      );
       this.pending.set(request.peer, p);
       return p;
     });

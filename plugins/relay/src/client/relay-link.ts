@@ -33,6 +33,7 @@ import type { RelayClientOptions } from './options.js';
 import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
 import { TlsFallback } from './tls-fallback.js';
 import { registerWithIdentity, registerWithoutIdentity, type Exchange } from './identity-handshake.js';
+import { traceFailover, traceRegistration } from './tracing.js';
 
 /** A registration with one relay. */
 export interface Session {
@@ -199,7 +200,7 @@ export class RelayLink {
       }
       if (decodeReject(msg) === RejectReason.NOT_REGISTERED) {
         this.deps.log.info({ relay: s.relay.id }, 'relay forgot our session; registering again');
-        this.reregister();
+        this.reregister('relay forgot the session');
         return;
       }
     }
@@ -313,9 +314,11 @@ export class RelayLink {
         if (signal.aborted) throw lastErr instanceof Error ? lastErr : abortError(signal.reason, 'the relay call');
         if (mode === 'start' && refusedNow.has(relay.id)) continue;
         try {
-          const via = tls ? await this.tls.route(relay) : relay;
-          const s = await this.registerOnce(via, signal).catch((e: unknown) => {
-            throw (tls && this.tls.refusal(relay, this.requireConfig().nodeId)) || e;
+          const s = await traceRegistration(this.requireConfig().nodeId, relay, tls ? 'tls' : 'udp', mode, async () => {
+            const via = tls ? await this.tls.route(relay) : relay;
+            return this.registerOnce(via, signal).catch((e: unknown) => {
+              throw (tls && this.tls.refusal(relay, this.requireConfig().nodeId)) || e;
+            });
           });
           this.session = s;
           this.refused.clear();
@@ -375,7 +378,7 @@ export class RelayLink {
       if (this.session !== s) return;
       if (Date.now() - s.lastHeard > s.keepaliveMs * this.deps.opts.keepaliveMisses) {
         this.deps.log.warn({ relay: s.relay.id }, 'relay stopped answering; registering again');
-        this.reregister();
+        this.reregister('keepalive answers missed');
         return;
       }
       this.seq = (this.seq + 1) >>> 0;
@@ -383,14 +386,22 @@ export class RelayLink {
     }, s.keepaliveMs).unref();
   }
 
-  /** Drops the session and registers again in the background (no deadline) until it works or close(). */
-  private reregister(): void {
+  /** Drops the session and registers again in the background (no deadline) until it works or close(); span `relay.failover`. */
+  private reregister(reason: string): void {
     if (this.reregistering || !this.serving || !this.life) return;
     this.reregistering = true;
+    const from = this.session?.relay.id;
     this.session = undefined;
     clearInterval(this.keepaliveTimer);
     const life = this.life;
-    this.registerLoop(life.signal, 'background')
+    const node = this.config?.nodeId;
+    traceFailover(
+      node,
+      from,
+      reason,
+      () => this.registerLoop(life.signal, 'background'),
+      () => this.session?.relay.id,
+    )
       .catch((err: unknown) => {
         if (!life.signal.aborted) this.deps.log.error({ err: (err as Error).message }, 'relay re-registration stopped');
       })

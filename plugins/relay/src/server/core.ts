@@ -28,6 +28,7 @@ import {
 import { IdentityMessageType, challengeSignatureInput, decodeHelloId, encodeChallengeId, signReply } from '../identity.js';
 import { TokenBucket } from '../token-bucket.js';
 import { parseIdentityKeys } from './identity-keys.js';
+import { startRegisterSpan } from './register-span.js';
 import { resolveLimits, zeroCounters, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
 
 export { parseIdentityKeys } from './identity-keys.js';
@@ -308,12 +309,15 @@ export class RelayCore {
     // The address is validated from here on: it received our CHALLENGE.
     const now = this.now();
     const id = signed ? this.identity : undefined;
+    const span = startRegisterSpan(this.relayId, reg.nodeId, signed, address, port);
     const answer = (m: Buffer): void => {
       const out = id ? signReply(m, reg.body, reg.nodeId, this.relayId, id) : m;
       this.out(out, out.length, port, address);
+      span.end();
     };
     const reject = (reason: number, drop: DropReason): void => {
       this.c.drops[drop]++;
+      span.refused(reason);
       answer(encodeReject(reason));
     };
     const known = this.keys.get(reg.nodeId);
@@ -367,6 +371,7 @@ export class RelayCore {
       existing.lastSeen = now;
     }
     this.c.registrations++;
+    span.registered();
     answer(encodeRegistered(this.limits.sessionTimeoutMs, this.limits.keepaliveIntervalMs));
   }
 
