@@ -1,22 +1,28 @@
 #!/usr/bin/env node
 // iperf3 throughput between two WireGuard nodes through the relay vs the direct path (issue 6), real rustynetd daemons.
 //
-//   npm run build && node bench/relay-throughput.mjs [--seconds 5] [--rounds 3] [--port 5201] [--json]
+//   npm run build && node bench/relay-throughput.mjs [--seconds 5] [--rounds 3] [--port 5201] [--no-tls] [--json]
 //
 // One mesh of two nodes (a, b) plus a relay host (core/cli's Mesh with `relay: true`): a real
 // `rustynetd` per node in its own network namespace, WireGuard backend on wireguard-go, the
 // relay client plugin and the daemon's path controller, and `rustynet relay serve` in the relay
-// host's namespace. Each round, in one run:
+// host's namespace, started with --kernel-forwarding (IP forwarding on in that namespace only)
+// and every node's relay client with fastPath (docs/relay.md, "Kernel fast path").
+// Phase 1, each round, in one run:
 //   1. direct:   iperf3 TCP b -> a over the mesh while both daemons report `direct`;
-//   2. relay:    the direct underlay path a <-> b is blocked with nftables in both namespaces
+//   2. fast:     the direct underlay path a <-> b is blocked with nftables in both namespaces
 //                (Mesh.blockDirect); once both daemons report `relay` and a ping passes, the
-//                same iperf3 run; then the block is removed and the bench waits for `direct`;
+//                same iperf3 run, through the relay's kernel fast path; then the block is removed
+//                and the bench waits for `direct`;
 //   3. underlay: plain iperf3 between the underlay addresses (no tunnel): the raw reference.
+// Phase 2: the relay is restarted without --kernel-forwarding (ALLOCATE answered 0, so the clients
+// fall back to the loopback proxy) and `relay` rounds run like `fast`: the userspace relay.
 // After the rounds, the TLS carrier (docs/relay.md): UDP from a and b to the relay is dropped with
 // nftables in their namespaces, both daemons are restarted so their relay clients register over
 // TLS (TCP 443), the direct path is blocked, and the same iperf3 run is repeated `rounds` times
 // (`tls`): TCP-in-TLS-in-TCP, so it shows the head-of-line and double congestion-control cost.
-// Prints medians and the ratio relay/direct (target >= 0.5x for WireGuard). During every run it
+// Prints medians and the ratios fast/direct (target >= 0.8x, issue 15) and relay/direct; --no-tls
+// skips the TLS part. Also machine-wide kernel CPU (/proc/stat) per Gbit: kernel forwarding has no process. During every run it
 // reads /proc/<pid>/stat (utime + stime) of the relay server, both rustynetd processes (the relay
 // client plugin forwards datagrams inside the daemon) and both wireguard-go processes, and the
 // relay host's eth0 packet/byte counters (ip -s -j link): relay CPU share, CPU seconds per Gbit
