@@ -5,9 +5,11 @@
  * registered backend address (nftables), with no relay header and no userspace hop.
  *
  * ```
- * ALLOCATE  | 01 | 0f | backend port (u16) | len (u8) | peer node id |   client -> server
+ * ALLOCATE  | 01 | 0f | backend port (u16) | len (u8) | peer node id | [preferred allocation port (u16)] |   client -> server
  * ALLOCATED | 01 | 10 | allocation port (u16) | len (u8) | peer node id |  server -> client
  * ```
+ * The optional preferred port (>= {@link MIN_PREFERRED_PORT}) is the port the client had before
+ * (a relay restart): the relay takes it again when it is free, so the backend's endpoint stays valid.
  * An ALLOCATED port of 0 means "no fast path" (kernel forwarding off or failed, a limit, the peer
  * unknown): the client keeps the framed DATA path.
  */
@@ -21,17 +23,26 @@ export const AllocationMessageType = {
   ALLOCATED: 0x10,
 } as const;
 
+/** Smallest preferred allocation port a client may ask for (the start of Linux's ephemeral range). */
+export const MIN_PREFERRED_PORT = 32768;
+
 /** An ALLOCATE or ALLOCATED message: a port (1..65535; 0 in ALLOCATED = refused) and the peer. */
 export interface AllocationMessage {
   port: number;
   peer: string;
+  /** ALLOCATE only: the allocation port the client asks for again (>= MIN_PREFERRED_PORT), if any. */
+  preferred?: number;
 }
 
 /** Encodes ALLOCATE (`type` ALLOCATE) or ALLOCATED. @throws RangeError for a bad port or peer id. */
-export function encodeAllocation(type: number, port: number, peer: string): Buffer {
+export function encodeAllocation(type: number, port: number, peer: string, preferred?: number): Buffer {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0..65535, got ${port}`);
   if (!isNodeId(peer)) throw new RangeError('peer must be a node id');
-  const buf = Buffer.allocUnsafe(5 + peer.length);
+  if (preferred !== undefined && (!Number.isInteger(preferred) || preferred < MIN_PREFERRED_PORT || preferred > 65535)) {
+    throw new RangeError(`preferred must be ${MIN_PREFERRED_PORT}..65535, got ${preferred}`);
+  }
+  const buf = Buffer.allocUnsafe(5 + peer.length + (preferred === undefined ? 0 : 2));
+  if (preferred !== undefined) buf.writeUInt16BE(preferred, 5 + peer.length);
   buf[0] = PROTOCOL_VERSION;
   buf[1] = type;
   buf.writeUInt16BE(port, 2);
@@ -44,8 +55,11 @@ export function encodeAllocation(type: number, port: number, peer: string): Buff
 export function decodeAllocation(buf: Buffer, type: number): AllocationMessage | undefined {
   if (buf.length < 6 || buf[0] !== PROTOCOL_VERSION || buf[1] !== type) return undefined;
   const len = buf[4];
-  if (buf.length !== 5 + len) return undefined;
-  const peer = buf.toString('latin1', 5);
+  const withPreferred = type === AllocationMessageType.ALLOCATE && buf.length === 7 + len;
+  if (buf.length !== 5 + len && !withPreferred) return undefined;
+  const peer = buf.toString('latin1', 5, 5 + len);
   if (!isNodeId(peer)) return undefined;
-  return { port: buf.readUInt16BE(2), peer };
+  if (!withPreferred) return { port: buf.readUInt16BE(2), peer };
+  const preferred = buf.readUInt16BE(5 + len);
+  return preferred >= MIN_PREFERRED_PORT ? { port: buf.readUInt16BE(2), peer, preferred } : undefined;
 }

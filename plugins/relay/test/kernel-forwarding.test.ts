@@ -108,6 +108,13 @@ describe('relay kernel fast path: rule generation', () => {
     bad[5] = 0x41; // 'A' is not a node id character
     expect(decodeAllocation(bad, AllocationMessageType.ALLOCATE)).to.equal(undefined);
     expect(() => encodeAllocation(AllocationMessageType.ALLOCATE, 70000, 'b')).to.throw(RangeError);
+    const p = encodeAllocation(AllocationMessageType.ALLOCATE, 51820, 'b', 40000);
+    expect(decodeAllocation(p, AllocationMessageType.ALLOCATE)).to.deep.equal({ port: 51820, peer: 'b', preferred: 40000 });
+    expect(decodeAllocation(p, AllocationMessageType.ALLOCATED), 'ALLOCATED has no preferred port').to.equal(undefined);
+    const low = Buffer.from(p);
+    low.writeUInt16BE(3478, p.length - 2); // a well-known port (the relay's own): refused
+    expect(decodeAllocation(low, AllocationMessageType.ALLOCATE)).to.equal(undefined);
+    expect(() => encodeAllocation(AllocationMessageType.ALLOCATE, 51820, 'b', 443)).to.throw(RangeError);
   });
 });
 
@@ -145,8 +152,8 @@ describe('relay kernel fast path: server allocations (recording nft)', () => {
     return c;
   }
 
-  async function allocate(c: RawClient, peer: string, backendPort: number): Promise<number> {
-    await c.send(encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer));
+  async function allocate(c: RawClient, peer: string, backendPort: number, preferred?: number): Promise<number> {
+    await c.send(encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer, preferred));
     const m = await c.next((b) => b[1] === AllocationMessageType.ALLOCATED);
     const a = decodeAllocation(m, AllocationMessageType.ALLOCATED);
     expect(a?.peer).to.equal(peer);
@@ -247,6 +254,22 @@ describe('relay kernel fast path: server allocations (recording nft)', () => {
     const a = await registered('a');
     await registered('b');
     expect(await allocate(a, 'b', 5000)).to.equal(0);
+  });
+
+  it('gives a client its previous port again when it is free (relay restart), another one when it is taken', async () => {
+    await start();
+    const [a] = [await registered('a'), await registered('b')];
+    const pa = await allocate(a, 'b', 5000);
+    expect(pa).to.be.at.least(allocation.MIN_PREFERRED_PORT); // ephemeral ports: Linux's 32768..60999
+    // a's session ends (a new registration from another socket); its port is released.
+    clock.advance(31_000);
+    expect(server.sweep()).to.equal(2);
+    expect(server.stats().kernel?.allocations).to.equal(0);
+    const a2 = await registered('a');
+    expect(await allocate(a2, 'b', 5000, pa)).to.equal(pa);
+    const c = await registered('c');
+    const pc = await allocate(c, 'b', 5002, pa); // taken by a2: c gets another port
+    expect(pc).to.be.greaterThan(0).and.not.equal(pa);
   });
 
   it('stop deletes the relay table', async () => {

@@ -30,6 +30,7 @@ import { MAX_DATA_PAYLOAD, isNodeId } from '../protocol.js';
 import { parseRelayIdentityKey } from '../identity.js';
 import { DropCounters, type ClientDropReason } from './drops.js';
 import { resolveOptions, type RelayClientOptions } from './options.js';
+import { MIN_PREFERRED_PORT } from '../allocation.js';
 import { bindPath, checkEndpoint, closePathSocket, type Path } from './paths.js';
 import type { ProbeHandler } from './probe-channel.js';
 import { RelayLink } from './relay-link.js';
@@ -79,7 +80,9 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       onProbe: () => this.probeHandler,
     });
     this.link.onKeepalive = () => {
-      for (const [peer, f] of this.fast) this.link.refreshAllocation(peer, f.backendPort);
+      for (const [peer, f] of this.fast) {
+        this.link.refreshAllocation(peer, f.backendPort, f.endpoint.port >= MIN_PREFERRED_PORT ? f.endpoint.port : undefined);
+      }
     };
   }
 

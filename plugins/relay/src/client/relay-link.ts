@@ -226,10 +226,10 @@ export class RelayLink {
    * @returns the relay's endpoint with the allocation port, or undefined (no session, the relay
    *   answered 0, or no answer within `attemptTimeoutMs`: the relay has no fast path).
    */
-  async allocate(peer: NodeId, backendPort: number, signal: AbortSignal): Promise<Endpoint | undefined> {
+  async allocate(peer: NodeId, backendPort: number, signal: AbortSignal, preferred?: number): Promise<Endpoint | undefined> {
     const s = this.session;
     if (s === undefined) return undefined;
-    const msg = encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer);
+    const msg = encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer, preferred);
     try {
       const port = await this.exchange(
         s.socket,
@@ -248,12 +248,15 @@ export class RelayLink {
     }
   }
 
-  /** Re-sends ALLOCATE without waiting (keeps the relay's allocation and its kernel pair alive). */
-  refreshAllocation(peer: NodeId, backendPort: number): void {
+  /**
+   * Re-sends ALLOCATE without waiting (keeps the relay's allocation and its kernel pair alive;
+   * after a relay restart, `preferred` asks for the same port again, so the backend's endpoint stays valid).
+   */
+  refreshAllocation(peer: NodeId, backendPort: number, preferred?: number): void {
     const s = this.session;
     if (s !== undefined)
       s.socket.send(
-        encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer),
+        encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer, preferred),
         s.relay.endpoint.port,
         s.relay.endpoint.host,
         this.sendDone,

@@ -25,6 +25,8 @@ export interface AllocateRequest {
   /** The node's backend UDP port: its raw datagrams come from `address:backendPort`. */
   backendPort: number;
   peer: string;
+  /** The allocation port the client had before (a relay restart), taken again when free. */
+  preferredPort?: number;
 }
 
 /** What the protocol engine calls (RelayCoreOptions.allocations). */
@@ -55,7 +57,8 @@ export interface AllocationStats {
 export interface AllocationTableOptions {
   forwarder: KernelForwarder;
   limits: RelayLimits;
-  reservePort: () => Promise<ReservedPort>;
+  /** Binds a port: `preferred` when given and free, else an ephemeral one. */
+  reservePort: (preferred?: number) => Promise<ReservedPort>;
   onError: (err: unknown, what: string) => void;
   now?: () => number;
   /** Allocations one session may hold (default 64). */
@@ -104,7 +107,7 @@ export class AllocationTable implements AllocationHooks {
     const set = mine ?? new Set<Allocation>();
     set.add(pending);
     this.bySession.set(req.sessionKey, set);
-    this.o.reservePort().then(
+    this.o.reservePort(req.preferredPort).then(
       (reserved) => {
         if (this.byKey.get(key) !== pending) {
           reserved.close(); // the session ended meanwhile

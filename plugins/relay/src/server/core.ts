@@ -294,7 +294,9 @@ export class RelayCore {
       this.out(encodeAllocation(AllocationMessageType.ALLOCATED, p, req.peer), msg.length, port, address);
     };
     if (this.allocations === undefined || req.peer === s.nodeId || !this.keys.has(req.peer)) return reply(0);
-    this.allocations.allocate({ sessionKey: s.key, nodeId: s.nodeId, address: s.address, backendPort: req.port, peer: req.peer }, reply);
+    const { key: sessionKey, nodeId, address: addr } = s;
+    const preferred = req.preferred === undefined ? {} : { preferredPort: req.preferred };
+    this.allocations.allocate({ sessionKey, nodeId, address: addr, backendPort: req.port, peer: req.peer, ...preferred }, reply);
   }
 
   private mac(bucket: number, nonce: Uint8Array, address: string, port: number): Buffer {

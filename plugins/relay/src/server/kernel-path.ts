@@ -59,17 +59,20 @@ export async function startKernelPath(opts: {
       stop: async () => {},
     };
   }
-  const reservePort = (): Promise<ReservedPort> =>
+  const bindPort = (port: number): Promise<ReservedPort> =>
     new Promise((resolve, reject) => {
       const s = createSocket('udp4');
       s.once('error', reject);
       s.on('message', () => unmatched++);
-      s.bind({ address: opts.relayAddress, port: 0, exclusive: true }, () => {
+      s.bind({ address: opts.relayAddress, port, exclusive: true }, () => {
         s.off('error', reject);
         s.on('error', () => {});
         resolve({ port: s.address().port, close: () => s.close() });
       });
     });
+  // A preferred port (the client's port before a relay restart) when it is free, else an ephemeral one.
+  const reservePort = (preferred?: number): Promise<ReservedPort> =>
+    preferred === undefined ? bindPort(0) : bindPort(preferred).catch(() => bindPort(0));
   const allocations = new AllocationTable({
     forwarder,
     limits: opts.limits,
