@@ -133,6 +133,12 @@ export const ErrorCodes = {
    * announced, nothing to retire). Nothing changed.
    */
   KEY_ROTATION_PENDING: 100,
+  /**
+   * The relay's kernel fast path (nftables forwarding of allocations, docs/relay.md) could not be
+   * set up or changed: `nft` missing or failing, no CAP_NET_ADMIN, IP forwarding off, or a listen
+   * address it cannot use. The relay keeps serving on the userspace path; `details.reason` says why.
+   */
+  KERNEL_FORWARDING_FAILED: 110,
   /** An invariant broke inside Rustynet itself: a bug. */
   INTERNAL: 99,
 } as const;

@@ -140,7 +140,7 @@ export function buildDaemonConfig(
     plugins: [
       ...(opts.policy ? [{ plugin: opts.plugins.policy, options: {} }] : []),
       ...(opts.dns ? [{ plugin: opts.plugins.dns, options: { port: DNS_PORT } }] : []),
-      ...(opts.relay ? [{ plugin: opts.plugins.relay, options: {} }] : []),
+      ...(opts.relay ? [{ plugin: opts.plugins.relay, options: { ...opts.relayClientOptions } }] : []),
     ],
     ...(opts.relay && { pathProbe: { port: PROBE_PORT, ...opts.pathProbe } }),
     log: { level: opts.logLevel, file: n.logFile },

@@ -100,6 +100,8 @@ export interface MeshOptions {
    * Never put secrets here: they would be on a command line. Default none.
    */
   relayExtraArgs?: string[];
+  /** Options of the relay client plugin on every node (e.g. `{ fastPath: true }`, docs/relay.md). Default `{}`. */
+  relayClientOptions?: Record<string, unknown>;
 }
 
 /** {@link MeshOptions} with every default filled in. */
@@ -125,6 +127,7 @@ export interface ResolvedMeshOptions {
   nodeConfig: Record<string, Record<string, unknown>>;
   namePrefix: string | undefined;
   relayExtraArgs: string[];
+  relayClientOptions: Record<string, unknown>;
 }
 
 /** `o` without its undefined-valued properties (so they do not hide a default when spread). */
@@ -162,6 +165,7 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     nodeConfig: options.nodeConfig ?? {},
     namePrefix: options.namePrefix,
     relayExtraArgs: options.relayExtraArgs ?? [],
+    relayClientOptions: options.relayClientOptions ?? {},
   };
   if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
   for (const id of opts.nodes) if (!/^[a-z0-9]{1,8}$/.test(id)) throw new RangeError(`nodes: bad node id ${id}`);

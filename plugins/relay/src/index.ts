@@ -21,6 +21,10 @@ export type { RelayLimits, RelayCounters, DropReason, RelayCoreOptions, SendFn }
 export { TokenBucket } from './token-bucket.js';
 export * as protocol from './protocol.js';
 export * as identity from './identity.js';
+export * as allocation from './allocation.js';
+export * as kernelRules from './server/kernel-rules.js';
+export { KernelForwarder, nftRunner, type NftRunner, type KernelForwarderOptions } from './server/kernel-forwarder.js';
+export type { KernelPathStats } from './server/kernel-path.js';
 export { loadOrCreateRelayIdentity, type RelayIdentityKey } from './server/identity-key-file.js';
 export { RELAY_IDENTITY_REASON } from './client/identity-handshake.js';
 

@@ -32,6 +32,7 @@ interface RelayServerLike {
     netmapVersion: number | null;
     identityKey?: string | null;
     tls?: { listen: Endpoint } | null;
+    kernel?: { state: string; reason: string | null; pairs: number } | null;
   };
 }
 interface RelayModuleLike {
@@ -51,6 +52,7 @@ interface RelayModuleLike {
     metrics?: Metrics;
     identityKeyFile?: string;
     tlsListen?: Endpoint;
+    kernelForwarding?: boolean;
   }): RelayServerLike;
 }
 
@@ -127,6 +129,7 @@ interface ServeOptions {
   identityKey?: string;
   tlsListen?: string;
   tls?: boolean;
+  kernelForwarding?: boolean;
   verbose?: boolean;
   json?: boolean;
 }
@@ -168,6 +171,10 @@ export function register(program: Command): void {
       'also accept relayed traffic over TLS on TCP here (the TLS carrier; needs --identity-key; default: the --listen address, port 443)',
     )
     .option('--no-tls', 'no TLS carrier even with --identity-key')
+    .option(
+      '--kernel-forwarding',
+      'forward allocated relay pairs in the kernel (nftables table inet rustynet_relay; needs CAP_NET_ADMIN, nft, net.ipv4.ip_forward=1, an IPv4 --listen); falls back to userspace when unavailable',
+    )
     .option('-v, --verbose', 'debug logging');
   addJsonOption(serve);
   addExamples(serve, [
@@ -216,6 +223,7 @@ export function register(program: Command): void {
       logger: stderrLogger(opts.verbose ? 'debug' : 'info'),
       ...(opts.identityKey !== undefined && { identityKeyFile: opts.identityKey }),
       ...(tlsListen !== undefined && { tlsListen }),
+      ...(opts.kernelForwarding === true && { kernelForwarding: true }),
       ...(metrics && { metrics }),
     });
     let serving = false;
@@ -269,6 +277,7 @@ export function register(program: Command): void {
           netmapVersion: st.netmapVersion,
           identityKey: st.identityKey ?? null,
           tls: st.tls?.listen ?? null,
+          kernelForwarding: st.kernel ? { state: st.kernel.state, reason: st.kernel.reason } : null,
           metrics: ops?.address ?? null,
         });
       else {
@@ -278,6 +287,12 @@ export function register(program: Command): void {
             : 'rustynet relay: no --identity-key: nodes cannot authenticate this relay (see docs/relay.md, Relay identity)\n',
         );
         if (st.tls) cliIo.err(`rustynet relay: TLS carrier on ${st.tls.listen.host}:${st.tls.listen.port}/tcp\n`);
+        if (st.kernel)
+          cliIo.err(
+            st.kernel.state === 'active'
+              ? 'rustynet relay: kernel forwarding active (nftables table inet rustynet_relay)\n'
+              : `rustynet relay: kernel forwarding unavailable, userspace only: ${st.kernel.reason ?? ''}\n`,
+          );
         cliIo.err(
           `rustynet relay: ${st.relayId} listening on ${ep.host}:${ep.port} (pid ${process.pid}, ${st.allowedNodes} nodes, netmap v${st.netmapVersion})${ops ? `, metrics on http://${ops.address.host}:${ops.address.port}/metrics` : ''}\n`,
         );

@@ -15,6 +15,14 @@ export interface RelayClientOptions {
   /** SO_RCVBUF / SO_SNDBUF requests for the relay socket and each path socket (bytes). Default 4 MiB / 1 MiB. */
   relaySocketBufferSize: number;
   pathSocketBufferSize: number;
+  /**
+   * Kernel fast path (docs/relay.md): ask the relay for a per-peer allocation port and give the
+   * backend `relay address:allocation port` as the peer's endpoint, so the backend's own socket
+   * sends its raw datagrams there and nothing passes through this process. Needs a backend that
+   * listens on all addresses at the port it reports (wireguard-go does) and an IPv4 relay running
+   * `--kernel-forwarding`; otherwise (answer 0 or none) the loopback path is used. Default false.
+   */
+  fastPath: boolean;
 }
 
 /** Defaults of {@link RelayClientOptions}. */
@@ -26,6 +34,7 @@ export const DEFAULT_CLIENT_OPTIONS: Readonly<RelayClientOptions> = Object.freez
   keepaliveMisses: 3,
   relaySocketBufferSize: 4 * 1024 * 1024,
   pathSocketBufferSize: 1024 * 1024,
+  fastPath: false,
 });
 
 /** JSON Schema of {@link RelayClientOptions} (also the manifest's `configSchema`). */
@@ -40,6 +49,7 @@ export const relayClientConfigSchema = {
     keepaliveMisses: { type: 'integer', minimum: 1, maximum: 100 },
     relaySocketBufferSize: { type: 'integer', minimum: 4096, maximum: 1073741824 },
     pathSocketBufferSize: { type: 'integer', minimum: 4096, maximum: 1073741824 },
+    fastPath: { type: 'boolean' },
   },
 } as const;
 

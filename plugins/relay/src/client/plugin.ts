@@ -30,6 +30,7 @@ import { MAX_DATA_PAYLOAD, isNodeId } from '../protocol.js';
 import { parseRelayIdentityKey } from '../identity.js';
 import { DropCounters, type ClientDropReason } from './drops.js';
 import { resolveOptions, type RelayClientOptions } from './options.js';
+import { MIN_PREFERRED_PORT } from '../allocation.js';
 import { bindPath, checkEndpoint, closePathSocket, type Path } from './paths.js';
 import type { ProbeHandler } from './probe-channel.js';
 import { RelayLink } from './relay-link.js';
@@ -52,6 +53,8 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
   private readonly log: Logger;
   private readonly paths = new Map<NodeId, Path>();
   private readonly pending = new Map<NodeId, Promise<Endpoint>>();
+  /** Fast-path peers: the relay allocation endpoint the backend sends to, and the backend port it was asked for. */
+  private readonly fast = new Map<NodeId, { endpoint: Endpoint; backendPort: number }>();
   private readonly drops: DropCounters;
   private readonly link: RelayLink;
   private probeHandler: ProbeHandler;
@@ -77,6 +80,11 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       paths: this.paths,
       onProbe: () => this.probeHandler,
     });
+    this.link.onKeepalive = () => {
+      for (const [peer, f] of this.fast) {
+        this.link.refreshAllocation(peer, f.backendPort, f.endpoint.port >= MIN_PREFERRED_PORT ? f.endpoint.port : undefined);
+      }
+    };
   }
 
   capabilities(): RelayCapabilities {
@@ -155,6 +163,18 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       if (backend.host === '0.0.0.0') backend.host = '127.0.0.1';
       else if (backend.host === '::') backend.host = '::1';
       if (options?.signal?.aborted) throw abortError(options.signal.reason, 'the relay call');
+      if (this.opts.fastPath && isIP(backend.host) === 4) {
+        const f = this.fast.get(request.peer);
+        if (f && f.backendPort === backend.port) return { ...f.endpoint };
+        const ep = await this.link.allocate(request.peer, backend.port, options?.signal ?? new AbortController().signal);
+        if (ep) {
+          this.fast.set(request.peer, { endpoint: ep, backendPort: backend.port });
+          await this.closePath(request.peer, undefined, false);
+          this.log.debug({ peer: request.peer, endpoint: ep }, 'relay fast path: allocation');
+          return { ...ep };
+        }
+        this.fast.delete(request.peer);
+      }
       const existing = this.paths.get(request.peer);
       if (existing) {
         const fam = isIP(backend.host) === 6 ? 6 : 4;
@@ -175,7 +195,8 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     });
   }
 
-  async closePath(peer: NodeId, _options?: CallOptions): Promise<void> {
+  async closePath(peer: NodeId, _options?: CallOptions, fastToo = true): Promise<void> {
+    if (fastToo) this.fast.delete(peer);
     const p = this.paths.get(peer);
     if (!p) return;
     this.paths.delete(peer);
@@ -200,13 +221,18 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
   status(_options?: CallOptions): Promise<RelayPathStatus[]> {
     const relay = this.link.session?.relay.id ?? '';
     return Promise.resolve(
-      [...this.paths.values()].map((p) => ({
-        peer: p.peer,
-        localEndpoint: { ...p.local },
-        relay,
-        rxPackets: p.rxPackets,
-        txPackets: p.txPackets,
-      })),
+      [...this.paths.values()]
+        .map((p) => ({
+          peer: p.peer,
+          localEndpoint: { ...p.local },
+          relay,
+          rxPackets: p.rxPackets,
+          txPackets: p.txPackets,
+        }))
+        .concat(
+          // Fast-path peers: the backend talks to the relay's allocation port; nothing passes through here.
+          [...this.fast].map(([peer, f]) => ({ peer, localEndpoint: { ...f.endpoint }, relay, rxPackets: 0, txPackets: 0 })),
+        ),
     );
   }
 
@@ -232,6 +258,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
     const closing: Promise<void>[] = [this.link.close()];
     for (const p of this.paths.values()) closing.push(closePathSocket(p));
     this.paths.clear();
+    this.fast.clear();
     await Promise.all(closing);
   }
 }

@@ -34,6 +34,7 @@ import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
 import { TlsFallback } from './tls-fallback.js';
 import { registerWithIdentity, registerWithoutIdentity, type Exchange } from './identity-handshake.js';
 import { traceFailover, traceRegistration } from './tracing.js';
+import { AllocationMessageType, decodeAllocation, encodeAllocation } from '../allocation.js';
 
 /** A registration with one relay. */
 export interface Session {
@@ -213,7 +214,54 @@ export class RelayLink {
         return;
       }
     }
+    // A late ALLOCATED (refresh answer, or after a timed-out request) is expected, not junk.
+    if (msg.length >= 2 && msg[0] === PROTOCOL_VERSION && msg[1] === AllocationMessageType.ALLOCATED) return;
     drops.drop('invalid');
+  }
+
+  /** Called on every keepalive tick of the current session (the fast path refreshes its allocations). */
+  onKeepalive: (() => void) | undefined;
+
+  /**
+   * Asks the current relay for an allocation port for `peer` (kernel fast path, docs/relay.md).
+   * @returns the relay's endpoint with the allocation port, or undefined (no session, the relay
+   *   answered 0, or no answer within `attemptTimeoutMs`: the relay has no fast path).
+   */
+  async allocate(peer: NodeId, backendPort: number, signal: AbortSignal, preferred?: number): Promise<Endpoint | undefined> {
+    const s = this.session;
+    if (s === undefined) return undefined;
+    const msg = encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer, preferred);
+    try {
+      const port = await this.exchange(
+        s.socket,
+        s.relay.endpoint,
+        msg,
+        (m) => {
+          const a = decodeAllocation(m, AllocationMessageType.ALLOCATED);
+          return a !== undefined && a.peer === peer ? a.port : undefined;
+        },
+        signal,
+      );
+      return port > 0 && this.session === s ? { host: s.relay.endpoint.host, port } : undefined;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return undefined;
+    }
+  }
+
+  /**
+   * Re-sends ALLOCATE without waiting (keeps the relay's allocation and its kernel pair alive;
+   * after a relay restart, `preferred` asks for the same port again, so the backend's endpoint stays valid).
+   */
+  refreshAllocation(peer: NodeId, backendPort: number, preferred?: number): void {
+    const s = this.session;
+    if (s !== undefined)
+      s.socket.send(
+        encodeAllocation(AllocationMessageType.ALLOCATE, backendPort, peer, preferred),
+        s.relay.endpoint.port,
+        s.relay.endpoint.host,
+        this.sendDone,
+      );
   }
 
   /** Sends a PROBE to `peer` through the current session; false without one (nothing queued). */
@@ -383,6 +431,7 @@ export class RelayLink {
       }
       this.seq = (this.seq + 1) >>> 0;
       s.socket.send(encodeKeepalive(this.seq), s.relay.endpoint.port, s.relay.endpoint.host, this.sendDone);
+      this.onKeepalive?.();
     }, s.keepaliveMs).unref();
   }
 

@@ -6,6 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import type { NodeId } from '@rustynet/plugin-api';
 import type { TokenBucket } from '../token-bucket.js';
 import type { RelayLimits } from './limits.js';
+import type { AllocationHooks } from './allocations.js';
 
 /** Sends a datagram (or a gather list) to `address:port`. Errors are reported via the callback. */
 export type SendFn = (msg: Buffer | Buffer[], port: number, address: string, done: (err: Error | null) => void) => void;
@@ -48,5 +49,10 @@ export interface RelayCoreOptions {
    * answers (which a node expecting a key refuses).
    */
   identityKey?: KeyObject;
+  /**
+   * The kernel fast path's allocation table (docs/relay.md "Kernel fast path"). Without it every
+   * ALLOCATE is answered with port 0 (no fast path), so clients keep the framed DATA path.
+   */
+  allocations?: AllocationHooks;
   send: SendFn;
 }

@@ -27,6 +27,8 @@ import {
 } from '../protocol.js';
 import { IdentityMessageType, challengeSignatureInput, decodeHelloId, encodeChallengeId, signReply } from '../identity.js';
 import { TokenBucket } from '../token-bucket.js';
+import { AllocationMessageType, decodeAllocation, encodeAllocation } from '../allocation.js';
+import type { AllocationHooks } from './allocations.js';
 import { parseIdentityKeys } from './identity-keys.js';
 import { startRegisterSpan } from './register-span.js';
 import { resolveLimits, zeroCounters, type DropReason, type RelayCounters, type RelayLimits } from './limits.js';
@@ -56,6 +58,7 @@ export class RelayCore {
   private readonly challengeSignBucket: TokenBucket;
   private readonly c: RelayCounters;
   private readonly sendDone: (err: Error | null) => void;
+  private readonly allocations: AllocationHooks | undefined;
 
   /** @throws RustynetError INVALID_INPUT for a bad relay id, allowlist or limit. */
   constructor(opts: RelayCoreOptions) {
@@ -78,6 +81,7 @@ export class RelayCore {
       throw invalidInput('identityKey', 'must be an Ed25519 private key');
     }
     this.identity = opts.identityKey;
+    this.allocations = opts.allocations;
     this.c = zeroCounters();
     this.sendDone = (err) => {
       if (err) this.c.drops.send_failed++;
@@ -156,6 +160,9 @@ export class RelayCore {
         return void this.onHello(msg, session, address, port, true);
       case IdentityMessageType.REGISTER_ID:
         return void this.onRegister(msg, session, key, address, port, true);
+      case AllocationMessageType.ALLOCATE:
+        return void this.onAllocate(msg, session, address, port);
+      case AllocationMessageType.ALLOCATED:
       case IdentityMessageType.CHALLENGE_ID:
       case IdentityMessageType.REGISTERED_ID:
       case IdentityMessageType.REJECT_ID:
@@ -264,6 +271,33 @@ export class RelayCore {
     }
     s.lastSeen = now;
     this.out(encodeKeepalive(msg.readUInt32BE(2), true), KEEPALIVE_SIZE, port, address);
+  }
+
+  /**
+   * ALLOCATE (kernel fast path): only from a live session, for another node of the allowlist.
+   * The answer (ALLOCATED, same size as the request) goes only to that validated address; port 0
+   * means no fast path. The port is bound to this session: it ends with it.
+   */
+  private onAllocate(msg: Buffer, session: Session | undefined, address: string, port: number): void {
+    const req = decodeAllocation(msg, AllocationMessageType.ALLOCATE);
+    if (req === undefined || req.port === 0) return void this.drop('malformed');
+    const now = this.now();
+    const s = this.live(session, now);
+    if (s === undefined) {
+      this.c.drops.not_registered++;
+      this.rejectNotRegistered(msg.length, port, address);
+      return;
+    }
+    s.lastSeen = now;
+    const reply = (p: number): void => {
+      // The session may have ended while the port was being reserved: answer only a live one.
+      if (this.byAddress.get(s.key) !== s) return;
+      this.out(encodeAllocation(AllocationMessageType.ALLOCATED, p, req.peer), msg.length, port, address);
+    };
+    if (this.allocations === undefined || req.peer === s.nodeId || !this.keys.has(req.peer)) return reply(0);
+    const { key: sessionKey, nodeId, address: addr } = s;
+    const preferred = req.preferred === undefined ? {} : { preferredPort: req.preferred };
+    this.allocations.allocate({ sessionKey, nodeId, address: addr, backendPort: req.port, peer: req.peer, ...preferred }, reply);
   }
 
   private mac(bucket: number, nonce: Uint8Array, address: string, port: number): Buffer {
@@ -377,6 +411,7 @@ export class RelayCore {
 
   private removeSession(s: Session): void {
     if (this.byAddress.get(s.key) === s) this.byAddress.delete(s.key);
+    this.allocations?.sessionRemoved(s.key);
     const node = this.byNode.get(s.nodeId);
     if (node === undefined) return;
     const i = node.sessions.indexOf(s);

@@ -2,6 +2,8 @@
  * The relay server's public shapes: its options, its allowlist source, its stats and the
  * instance interface ({@link RelayServer}); the server itself is in server.ts.
  */
+import type { KernelPathStats } from './kernel-path.js';
+import type { NftRunner } from './kernel-forwarder.js';
 import type { Endpoint, Logger, Metrics, Netmap, NodeId } from '@rustynet/plugin-api';
 import type { RelayCounters, RelayLimits } from './core.js';
 
@@ -51,6 +53,13 @@ export interface RelayServerOptions {
   identityKeyFile?: string;
   /** Also accept relayed traffic over TLS on TCP here (the TLS carrier, docs/relay.md); needs `identityKeyFile`. */
   tlsListen?: Endpoint;
+  /**
+   * The kernel fast path (docs/relay.md "Kernel fast path"): answer ALLOCATE and forward paired
+   * allocations with nftables in the table `inet rustynet_relay` (needs CAP_NET_ADMIN, `nft`,
+   * `net.ipv4.ip_forward=1` and a specific IPv4 `listen` address). When it cannot start, the relay
+   * logs why and serves the userspace path only (`stats().kernel.state` `failed`). Default off.
+   */
+  kernelForwarding?: boolean | { nftRunner?: NftRunner; readIpForward?: () => Promise<string> };
   /** Session sweep period (ms). Default min(1000, sessionTimeoutMs / 2); 0 disables (tests call `sweep()`). */
   sweepIntervalMs?: number;
 }
@@ -73,6 +82,8 @@ export interface RelayServerStats extends RelayCounters {
   identityKey: string | null;
   /** The TLS carrier's bound endpoint and open connections, when it runs. */
   tls: { listen: Endpoint; connections: number; protocolErrors: number } | null;
+  /** The kernel fast path, when asked for (`kernelForwarding`); else null. */
+  kernel: KernelPathStats | null;
 }
 
 /** A relay server instance. */
@@ -94,6 +105,8 @@ export interface RelayServer {
   setIdentityKeys(keys: Readonly<Record<NodeId, string>>): void;
   /** Re-reads and re-verifies the netmap file now. @throws NETMAP_* (the previous map stays), UNSUPPORTED. */
   reloadNetmap(): Promise<void>;
+  /** Packets and bytes forwarded by the kernel fast path's live pairs (nftables counters); zeros without it. */
+  kernelForwarded(): Promise<{ packets: number; bytes: number }>;
   /** Ends idle sessions now (and, with a netmap source, every session once the map has expired). @returns how many idle sessions ended. */
   sweep(): number;
 }

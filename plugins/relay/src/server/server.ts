@@ -12,6 +12,7 @@ import { checkBufferSize, checkEndpoint, deriveRelayId } from './server-options.
 import { checkNetmapRelayKey, loadOrCreateRelayIdentity, type RelayIdentityKey } from './identity-key-file.js';
 import { DROP_REASONS, RelayCore, parseIdentityKeys, resolveLimits, type RelayCounters } from './core.js';
 import { zeroCounters } from './limits.js';
+import { startKernelPath, type KernelPath } from './kernel-path.js';
 import { TLS_ADDRESS_PREFIX, startTlsCarrier, type TlsCarrierServer } from '../carrier/tls-server.js';
 
 /** Largest netmap file the relay server reads, in bytes (the daemon's default limit, 16 MiB). */
@@ -74,6 +75,11 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
   if (tlsListen && opts.identityKeyFile === undefined)
     throw invalidInput('tlsListen', 'needs identityKeyFile (the certificate is the relay identity)');
   let tls: { carrier: TlsCarrierServer; endpoint: Endpoint } | undefined;
+  const kernelOpt = opts.kernelForwarding;
+  if (kernelOpt !== undefined && typeof kernelOpt !== 'boolean' && (typeof kernelOpt !== 'object' || kernelOpt === null)) {
+    throw invalidInput('kernelForwarding', 'must be a boolean or an object');
+  }
+  let kernel: KernelPath | undefined;
 
   let core: RelayCore | undefined;
   let relayId = opts.relayId ?? '';
@@ -96,6 +102,8 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     drops: m.counter('relay_server_drops_total', 'Datagrams dropped, by reason', ['reason']),
     registrations: m.counter('relay_server_registrations_total', 'Successful registrations'),
     sessions: m.gauge('relay_server_sessions', 'Live sessions'),
+    kernel: m.gauge('relay_server_kernel_forwarding', 'Kernel fast path: 1 active, 0 asked for but unavailable (userspace only)'),
+    kernelPairs: m.gauge('relay_server_kernel_pairs', 'Allocation pairs forwarded in the kernel'),
   };
 
   function flushMetrics(): void {
@@ -115,6 +123,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     inc(metric.registrations, c.registrations, p?.registrations);
     for (const r of DROP_REASONS) inc(metric.drops, c.drops[r], p?.drops[r], { reason: r });
     metric.sessions.set(c.sessions);
+    if (kernel) metric.kernelPairs.set(kernel.stats().pairs);
     lastFlushed = c;
   }
 
@@ -178,6 +187,17 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         if (!opts.identityKeys) throw new RustynetError('INTERNAL', 'relay server has neither identityKeys nor a netmap source');
         keys = opts.identityKeys;
       }
+      if (kernelOpt) {
+        const k = typeof kernelOpt === 'object' ? kernelOpt : {};
+        kernel = await startKernelPath({
+          relayAddress: listen.host,
+          limits,
+          logger,
+          ...(k.nftRunner && { run: k.nftRunner }),
+          ...(k.readIpForward && { readIpForward: k.readIpForward }),
+        });
+        metric?.kernel.set(kernel.allocations ? 1 : 0);
+      }
       const family = isIP(listen.host) === 6 ? 'udp6' : 'udp4';
       const sock = createSocket({ type: family, recvBufferSize, sendBufferSize, ipv6Only: false });
       const c = new RelayCore({
@@ -186,12 +206,15 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         limits,
         now,
         ...(identity && { identityKey: identity.privateKey }),
+        ...(kernel?.allocations && { allocations: kernel.allocations }),
         send: (msg, port, address, done) =>
           address.startsWith(TLS_ADDRESS_PREFIX) ? tls?.carrier.send(msg, port, address, done) : sock.send(msg, port, address, done),
       });
       await new Promise<void>((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException): void => {
           sock.close();
+          void kernel?.stop().catch(() => undefined);
+          kernel = undefined;
           const code = err.code === 'EACCES' ? 'PERMISSION_DENIED' : 'RELAY_FAILED';
           reject(
             new RustynetError(code, `cannot bind relay socket on ${listen.host}:${listen.port}: ${err.message}`, {
@@ -287,6 +310,19 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
       await tls?.carrier.stop();
       tls = undefined;
       if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()));
+      const k = kernel;
+      kernel = undefined;
+      if (k) {
+        try {
+          await k.stop();
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'relay kernel forwarding: cannot delete table inet rustynet_relay');
+        }
+      }
+    },
+
+    async kernelForwarded(): Promise<{ packets: number; bytes: number }> {
+      return kernel ? kernel.forwarded() : { packets: 0, bytes: 0 };
     },
 
     stats(): RelayServerStats {
@@ -303,6 +339,7 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
         netmapRejections,
         identityKey: identity?.publicKey ?? null,
         tls: tls ? { listen: tls.endpoint, connections: tls.carrier.connections(), protocolErrors: tls.carrier.protocolErrors } : null,
+        kernel: kernel ? kernel.stats() : null,
       };
     },
 

@@ -1,0 +1,188 @@
+/**
+ * nftables rule text for the relay's kernel fast path (docs/relay.md "Kernel fast path"): pure
+ * functions, no I/O, so hostile input can be tested without a kernel. Every value that reaches the
+ * rule text is validated here first (IPv4 addresses by `node:net`, ports as integers, object names
+ * against a fixed pattern); anything else throws INVALID_INPUT naming the field and renders nothing.
+ *
+ * Shape (one table of its own, stateless: `notrack`, no conntrack entry outlives a rule):
+ * ```
+ * table inet rustynet_relay
+ *   map pre  { ipv4_addr . inet_service . ipv4_addr . inet_service : verdict }   src . sport . relay . allocation port
+ *   map post { ipv4_addr . inet_service . ipv4_addr . inet_service : verdict }   src . sport . dst . dport
+ *   chain prerouting  (filter, prerouting, priority raw)    ... vmap @pre  -> goto f<id><side>
+ *   chain postrouting (filter, postrouting, priority srcnat) ... vmap @post -> goto s<id><side>
+ *   chain f<id><side>: per-node packet and byte limits (drop over), named counter, notrack,
+ *                      daddr/dport := the peer's registered backend address
+ *   chain s<id><side>: saddr/sport := relay address : the peer's allocation port
+ * ```
+ */
+import { isIPv4 } from 'node:net';
+import { invalidInput } from '@rustynet/plugin-api';
+
+/** The nftables table the relay owns (family inet). Nothing else is ever touched. */
+export const RELAY_NFT_TABLE = 'rustynet_relay';
+
+/** One side of a kernel-forwarded pair: a node's backend address and its allocation port. */
+export interface KernelPairSide {
+  /** The node's registered IPv4 address (as the relay saw it). */
+  address: string;
+  /** The node's backend UDP port (the source of its raw datagrams). */
+  port: number;
+  /** The relay port this node sends to for the peer (and receives the peer's datagrams from). */
+  allocationPort: number;
+  /** Name of this node's limit objects (`<name>p` packets, `<name>b` bytes), see {@link renderNodeLimits}. */
+  limit: string;
+}
+
+/** A pair of allocations forwarded in the kernel: a <-> b through `relay`. */
+export interface KernelPair {
+  /** Small integer, unique among live pairs: names the pair's chains and counters. */
+  id: number;
+  /** The relay's own IPv4 address (the address nodes send to). */
+  relay: string;
+  a: KernelPairSide;
+  b: KernelPairSide;
+}
+
+/** Per-node rate limits (the relay's `packetsPerSecond`/`burstPackets`, `bytesPerSecond`/`burstBytes`). */
+export interface KernelNodeLimits {
+  name: string;
+  packetsPerSecond: number;
+  burstPackets: number;
+  bytesPerSecond: number;
+  burstBytes: number;
+}
+
+const OBJECT_NAME = /^[a-z][a-z0-9]{0,15}$/;
+
+function ipv4(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !isIPv4(v)) throw invalidInput(field, 'must be an IPv4 address in dotted-quad form');
+  return v;
+}
+
+function port(v: unknown, field: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65535) throw invalidInput(field, 'must be an integer 1..65535');
+  return v as number;
+}
+
+function name(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !OBJECT_NAME.test(v)) throw invalidInput(field, 'must match ^[a-z][a-z0-9]{0,15}$');
+  return v;
+}
+
+function positive(v: unknown, field: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > 2 ** 32 - 1)
+    throw invalidInput(field, 'must be an integer 1..4294967295');
+  return v as number;
+}
+
+function pairId(v: unknown): number {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 999_999) throw invalidInput('pair.id', 'must be an integer 0..999999');
+  return v as number;
+}
+
+/** Validates a whole pair; returns it unchanged. @throws RustynetError INVALID_INPUT naming the field. */
+export function checkKernelPair(p: KernelPair): KernelPair {
+  if (typeof p !== 'object' || p === null) throw invalidInput('pair', 'must be an object');
+  pairId(p.id);
+  ipv4(p.relay, 'pair.relay');
+  for (const side of ['a', 'b'] as const) {
+    const s = p[side];
+    if (typeof s !== 'object' || s === null) throw invalidInput(`pair.${side}`, 'must be an object');
+    ipv4(s.address, `pair.${side}.address`);
+    port(s.port, `pair.${side}.port`);
+    port(s.allocationPort, `pair.${side}.allocationPort`);
+    name(s.limit, `pair.${side}.limit`);
+  }
+  if (p.a.allocationPort === p.b.allocationPort) throw invalidInput('pair.b.allocationPort', 'must differ from pair.a.allocationPort');
+  return p;
+}
+
+/** The script that (re)creates the table empty: run at start, also after a crash (it flushes what a dead relay left). */
+export function renderBaseTable(): string {
+  const t = `inet ${RELAY_NFT_TABLE}`;
+  const key = 'ipv4_addr . inet_service . ipv4_addr . inet_service';
+  return [
+    `add table ${t}`,
+    `delete table ${t}`,
+    `table ${t} {`,
+    `  map pre { type ${key} : verdict; }`,
+    `  map post { type ${key} : verdict; }`,
+    `  chain prerouting { type filter hook prerouting priority raw; policy accept; ip saddr . udp sport . ip daddr . udp dport vmap @pre; }`,
+    `  chain postrouting { type filter hook postrouting priority srcnat; policy accept; ip saddr . udp sport . ip daddr . udp dport vmap @post; }`,
+    `}`,
+    '',
+  ].join('\n');
+}
+
+/** The script that removes the table (relay stop). Idempotent (`add` first). */
+export function renderDeleteTable(): string {
+  return `add table inet ${RELAY_NFT_TABLE}\ndelete table inet ${RELAY_NFT_TABLE}\n`;
+}
+
+/** Adds a node's packet and byte limit objects (`<name>p`, `<name>b`), shared by all its pairs. */
+export function renderNodeLimits(l: KernelNodeLimits): string {
+  const n = name(l.name, 'limits.name');
+  const t = `inet ${RELAY_NFT_TABLE}`;
+  const pps = positive(l.packetsPerSecond, 'limits.packetsPerSecond');
+  const bp = positive(l.burstPackets, 'limits.burstPackets');
+  const bps = positive(l.bytesPerSecond, 'limits.bytesPerSecond');
+  const bb = positive(l.burstBytes, 'limits.burstBytes');
+  return [
+    `add limit ${t} ${n}p { rate over ${pps}/second burst ${bp} packets }`,
+    `add limit ${t} ${n}b { rate over ${bps} bytes/second burst ${bb} bytes }`,
+    '',
+  ].join('\n');
+}
+
+/** Removes a node's limit objects (after its last pair is gone). */
+export function renderDeleteNodeLimits(limitName: string): string {
+  const n = name(limitName, 'limits.name');
+  return `delete limit inet ${RELAY_NFT_TABLE} ${n}p\ndelete limit inet ${RELAY_NFT_TABLE} ${n}b\n`;
+}
+
+/** Adds one pair (both directions). @throws RustynetError INVALID_INPUT naming the field; nothing rendered. */
+export function renderAddPair(pair: KernelPair): string {
+  const p = checkKernelPair(pair);
+  const t = `inet ${RELAY_NFT_TABLE}`;
+  const lines: string[] = [];
+  for (const [from, to, side] of [
+    [p.a, p.b, 'a'],
+    [p.b, p.a, 'b'],
+  ] as const) {
+    const f = `f${p.id}${side}`;
+    const s = `s${p.id}${side}`;
+    const c = `c${p.id}${side}`;
+    lines.push(
+      `add counter ${t} ${c}`,
+      `add chain ${t} ${f}`,
+      `add rule ${t} ${f} limit name "${from.limit}p" drop`,
+      `add rule ${t} ${f} limit name "${from.limit}b" drop`,
+      `add rule ${t} ${f} counter name "${c}" notrack ip daddr set ${to.address} udp dport set ${to.port}`,
+      `add chain ${t} ${s}`,
+      `add rule ${t} ${s} ip saddr set ${p.relay} udp sport set ${to.allocationPort}`,
+      `add element ${t} pre { ${from.address} . ${from.port} . ${p.relay} . ${from.allocationPort} : goto ${f} }`,
+      `add element ${t} post { ${from.address} . ${from.port} . ${to.address} . ${to.port} : goto ${s} }`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Removes one pair: map elements first (nothing is forwarded from then on), then its chains and counters. */
+export function renderDeletePair(pair: KernelPair): string {
+  const p = checkKernelPair(pair);
+  const t = `inet ${RELAY_NFT_TABLE}`;
+  const lines: string[] = [];
+  for (const [from, to] of [
+    [p.a, p.b],
+    [p.b, p.a],
+  ] as const) {
+    lines.push(
+      `delete element ${t} pre { ${from.address} . ${from.port} . ${p.relay} . ${from.allocationPort} }`,
+      `delete element ${t} post { ${from.address} . ${from.port} . ${to.address} . ${to.port} }`,
+    );
+  }
+  for (const side of ['a', 'b'])
+    lines.push(`delete chain ${t} f${p.id}${side}`, `delete chain ${t} s${p.id}${side}`, `delete counter ${t} c${p.id}${side}`);
+  return lines.join('\n') + '\n';
+}
