@@ -207,11 +207,12 @@ say "phase backend-tinc kit run: $(( $(date +%s) - T_TINC_BUILD )) s"
 fi
 T_TINC=$(date +%s)
 
-# 6. The fastd backend, the same way (examples/backend-fastd): fastd v22 passes what tinc 1.0
+# 6. The fastd backend, the same way (examples/backend-fastd). fastd v22 passes what tinc 1.0
 # cannot (an AEAD data channel, per-peer devices for the source check), but holds back a new
-# session with a peer for 15 s after the last one (its README, "Known failures"): the tests that
-# restart or re-add a peer and ping within ~3 s fail for that, and tests right after them may
-# too; those are reported, not fatal. Every other test must pass, and these must always pass.
+# session with a peer for 15 s after the last one (its README, "Known failures"), so the nine
+# tests that restart or re-add a peer and then want traffic within seconds fail, and in one
+# run of the whole suite the tests right after them may fail too. Hence two runs: every other
+# test (quick profile) must pass; the nine run apart, and their outcome is reported, not fatal.
 if [ "${RUSTYNET_REGISTRY_ONLY:-fastd}" = fastd ]; then
 FASTD="$WORK/backend-fastd"
 mkdir -p "$FASTD"
@@ -225,27 +226,21 @@ done
 npm run build --silent
 T_FASTD_BUILD=$(date +%s)
 say "phase backend-fastd install + build: $((T_FASTD_BUILD - T_TINC)) s"
-kit_lock npx rustynet plugin test . --profile quick --reporter json --output "$TMP/fastd-report.json" >"$TMP/fastd-run.log" 2>&1 || true
-[ -s "$TMP/fastd-report.json" ] || { cat "$TMP/fastd-run.log" >&2; die "backend-fastd: the kit wrote no report"; }
+HOLD='backend\.(state\.restart|peers\.remove-isolates|peers\.batch-50-traffic|changes\.rekey-peer|changes\.mixed-batch|routes\.overlay-change-keeps-lan|repeat\.restart-cycles|fault\.process-killed|fault\.host-killed):'
+kit_lock npx rustynet plugin test . --profile quick --grep "^(?!.*$HOLD)" --reporter json --output "$TMP/fastd-report.json" >"$TMP/fastd-run.log" 2>&1 \
+  || { tail -n 80 "$TMP/fastd-run.log" >&2; die "backend-fastd failed the kit (all tests but fastd's 15 s hold)"; }
 node -e "
   const r = require('$TMP/fastd-report.json');
-  // fastd's 15 s hold on a new session with the same peer (its README, 'Known failures')
-  const hold = ['backend.state.restart', 'backend.peers.remove-isolates', 'backend.peers.idempotent-apply',
-    'backend.peers.batch-50-traffic', 'backend.routes.overlay-change-keeps-lan', 'backend.changes.rekey-peer',
-    'backend.changes.mixed-batch', 'backend.repeat.restart-cycles', 'backend.fault.process-killed',
-    'backend.fault.host-killed', 'backend.fault.handshake-flood'];
-  const must = ['backend.peers.ping-two-peers', 'backend.encryption.aead-cipher', 'backend.isolation.spoofed-source',
-    'backend.changes.shrink-allowed-ips', 'backend.teardown.clean'];
-  const failedAll = r.tests.filter((t) => t.status === 'failed').map((t) => t.id);
-  const beyond = failedAll.filter((id) => !hold.includes(id));
-  if (beyond.length) { console.error('rustynet: backend-fastd: failed beyond the 15 s hold: ' + JSON.stringify(beyond)); process.exit(1); }
-  const missed = must.filter((id) => r.tests.find((t) => t.id === id)?.status !== 'passed');
-  if (missed.length) { console.error('rustynet: backend-fastd: did not pass: ' + JSON.stringify(missed)); process.exit(1); }
   const unnamed = r.tests.filter((t) => t.status === 'skipped' && !t.skipReason).map((t) => t.id);
   if (unnamed.length) { console.error('rustynet: backend-fastd: skips without a reason: ' + unnamed); process.exit(1); }
-  console.log('test-registry: backend-fastd: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms (failed for fastd\\'s 15 s session hold: ' + (failedAll.join(', ') || 'none') + ')')" \
-  || { tail -n 60 "$TMP/fastd-run.log" >&2; die "backend-fastd failed the kit beyond its known gaps"; }
-say "phase backend-fastd kit run: $(( $(date +%s) - T_FASTD_BUILD )) s"
+  console.log('test-registry: backend-fastd: rustynet plugin test (all but the 15 s hold): ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
+kit_lock npx rustynet plugin test . --profile quick --grep "$HOLD" --reporter json --output "$TMP/fastd-hold.json" >"$TMP/fastd-hold.log" 2>&1 || true
+[ -s "$TMP/fastd-hold.json" ] || { cat "$TMP/fastd-hold.log" >&2; die "backend-fastd: the kit wrote no report for the hold tests"; }
+node -e "
+  const r = require('$TMP/fastd-hold.json');
+  const failed = r.tests.filter((t) => t.status === 'failed').map((t) => t.id);
+  console.log('test-registry: backend-fastd: the 15 s hold tests (reported, not fatal): ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms; failed: ' + (failed.join(', ') || 'none'))"
+say "phase backend-fastd kit runs: $(( $(date +%s) - T_FASTD_BUILD )) s"
 fi
 T_FASTD=$(date +%s)
 
