@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(wireguard-tools wireguard-go openvpn openssl tinc nftables iproute2 iputils-ping dnsutils iperf3 tcpdump procps stress-ng zsh postgresql)
+PACKAGES=(wireguard-tools wireguard-go openvpn openssl tinc fastd nftables iproute2 iputils-ping dnsutils iperf3 tcpdump procps stress-ng zsh postgresql)
 # systemd-analyze checks the shipped units (core/cli/test/systemd-units.test.ts); hosts
 # booted with systemd have it already.
 command -v systemd-analyze >/dev/null 2>&1 || PACKAGES+=(systemd)

@@ -6,8 +6,9 @@
 #   npm create @rustynet/plugin  ->  npm install  ->  npm run build  ->  npm test
 #   ->  npm run conformance (rustynet plugin test, as root)
 # installs the published WireGuard backend to run the kit's traffic tests on it (real packets
-# between network namespaces), and builds the third backend (examples/backend-tinc, copied
-# outside the repository, dependencies from the registry only) and runs the kit on it. @rustynet/* resolve only from the local registry; every
+# between network namespaces), and builds the daemon-style backends (examples/backend-tinc and
+# examples/backend-fastd, copied outside the repository, dependencies from the registry only)
+# and runs the kit on each. RUSTYNET_REGISTRY_ONLY=fastd (or tinc) runs only that one of the two. @rustynet/* resolve only from the local registry; every
 # other package comes through verdaccio's uplink to the public registry.
 #   sudo bash scripts/test-registry.sh            (about 3-6 minutes; RUSTYNET_KEEP_TMP=1 keeps the temp dir)
 # RUSTYNET_KIT_LOCK=<file> runs the kit runs (network namespaces) under flock on that file,
@@ -21,6 +22,7 @@ die() { printf 'rustynet: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { printf 'rustynet: PERMISSION_DENIED: the conformance kit builds network namespaces: run as root (sudo bash %s)\n' "$0" >&2; exit 2; }
 VERDACCIO="$ROOT/node_modules/.bin/verdaccio"
 command -v tincd >/dev/null || [ -x /usr/sbin/tincd ] || { printf 'rustynet: DEPENDENCY_MISSING: tincd (Debian package tinc) is not installed: the third backend needs it (apt-get install tinc)\n' >&2; exit 2; }
+command -v fastd >/dev/null || { printf 'rustynet: DEPENDENCY_MISSING: fastd (Debian package fastd) is not installed: the fastd backend needs it (apt-get install fastd)\n' >&2; exit 2; }
 [ -x "$VERDACCIO" ] || { printf 'rustynet: DEPENDENCY_MISSING: verdaccio is not installed: run npm ci in %s\n' "$ROOT" >&2; exit 2; }
 UPLINK="$(cd "$ROOT" && npm config get registry)"
 # Settings of the caller's npm config that installs need (nodedir: native modules such as
@@ -168,6 +170,8 @@ say "phase WireGuard backend (install + kit run): $((T_WG - T_SCAFFOLD_KIT)) s"
 # from the local registry only, built with its own tsc, then the whole kit (quick profile) on it.
 # tinc 1.0 cannot pass two tests (its README, "Known failures"): the run must fail exactly those,
 # apart from the restart-related tests its README lists as not yet reliable (reported, not fatal).
+T_TINC_START=$(date +%s)
+if [ "${RUSTYNET_REGISTRY_ONLY:-tinc}" = tinc ]; then
 TINC="$WORK/backend-tinc"
 mkdir -p "$TINC"
 (cd "$ROOT/examples/backend-tinc" && cp -r package.json rustynet-plugin.json tsconfig.json README.md src "$TINC/")
@@ -180,7 +184,7 @@ for p in plugin-api plugin-kit conformance-kit cli; do
 done
 npm run build --silent
 T_TINC_BUILD=$(date +%s)
-say "phase backend-tinc install + build: $((T_TINC_BUILD - T_WG)) s"
+say "phase backend-tinc install + build: $((T_TINC_BUILD - T_TINC_START)) s"
 kit_lock npx rustynet plugin test . --profile quick --reporter json --output "$TMP/tinc-report.json" >"$TMP/tinc-run.log" 2>&1 || true
 [ -s "$TMP/tinc-report.json" ] || { cat "$TMP/tinc-run.log" >&2; die "backend-tinc: the kit wrote no report"; }
 node -e "
@@ -199,8 +203,46 @@ node -e "
   if (unnamed.length) { console.error('rustynet: backend-tinc: skips without a reason: ' + unnamed); process.exit(1); }
   console.log('test-registry: backend-tinc: rustynet plugin test: ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms (failed the known tinc 1.0 gaps: ' + known.join(', ') + '; not yet reliable, failed this run: ' + (flaky.join(', ') || 'none') + ')')" \
   || { tail -n 60 "$TMP/tinc-run.log" >&2; die "backend-tinc failed the kit beyond its known gaps"; }
+say "phase backend-tinc kit run: $(( $(date +%s) - T_TINC_BUILD )) s"
+fi
 T_TINC=$(date +%s)
-say "phase backend-tinc kit run: $((T_TINC - T_TINC_BUILD)) s"
+
+# 6. The fastd backend, the same way (examples/backend-fastd). fastd v22 passes what tinc 1.0
+# cannot (an AEAD data channel, per-peer devices for the source check), but holds back a new
+# session with a peer for 15 s after the last one (its README, "Known failures"), so the nine
+# tests that restart or re-add a peer and then want traffic within seconds fail, and in one
+# run of the whole suite the tests right after them may fail too. Hence two runs: every other
+# test (quick profile) must pass; the nine run apart, and their outcome is reported, not fatal.
+if [ "${RUSTYNET_REGISTRY_ONLY:-fastd}" = fastd ]; then
+FASTD="$WORK/backend-fastd"
+mkdir -p "$FASTD"
+(cd "$ROOT/examples/backend-fastd" && cp -r package.json rustynet-plugin.json tsconfig.json README.md src "$FASTD/")
+cd "$FASTD"
+npm install --no-audit --no-fund --loglevel=error --prefer-offline
+for p in plugin-api plugin-kit conformance-kit cli; do
+  GOT="$(node -p "require('./node_modules/.package-lock.json').packages['node_modules/@rustynet/$p']?.resolved ?? 'missing'")"
+  case "$GOT" in "$REG"*) ;; *) die "INTERNAL: backend-fastd: @rustynet/$p did not come from $REG (resolved: $GOT)" ;; esac
+done
+npm run build --silent
+T_FASTD_BUILD=$(date +%s)
+say "phase backend-fastd install + build: $((T_FASTD_BUILD - T_TINC)) s"
+HOLD='backend\.(state\.restart|peers\.remove-isolates|peers\.batch-50-traffic|changes\.rekey-peer|changes\.mixed-batch|routes\.overlay-change-keeps-lan|repeat\.restart-cycles|fault\.process-killed|fault\.host-killed):'
+kit_lock npx rustynet plugin test . --profile quick --grep "^(?!.*$HOLD)" --reporter json --output "$TMP/fastd-report.json" >"$TMP/fastd-run.log" 2>&1 \
+  || { tail -n 80 "$TMP/fastd-run.log" >&2; die "backend-fastd failed the kit (all tests but fastd's 15 s hold)"; }
+node -e "
+  const r = require('$TMP/fastd-report.json');
+  const unnamed = r.tests.filter((t) => t.status === 'skipped' && !t.skipReason).map((t) => t.id);
+  if (unnamed.length) { console.error('rustynet: backend-fastd: skips without a reason: ' + unnamed); process.exit(1); }
+  console.log('test-registry: backend-fastd: rustynet plugin test (all but the 15 s hold): ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
+kit_lock npx rustynet plugin test . --profile quick --grep "$HOLD" --reporter json --output "$TMP/fastd-hold.json" >"$TMP/fastd-hold.log" 2>&1 || true
+[ -s "$TMP/fastd-hold.json" ] || { cat "$TMP/fastd-hold.log" >&2; die "backend-fastd: the kit wrote no report for the hold tests"; }
+node -e "
+  const r = require('$TMP/fastd-hold.json');
+  const failed = r.tests.filter((t) => t.status === 'failed').map((t) => t.id);
+  console.log('test-registry: backend-fastd: the 15 s hold tests (reported, not fatal): ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms; failed: ' + (failed.join(', ') || 'none'))"
+say "phase backend-fastd kit runs: $(( $(date +%s) - T_FASTD_BUILD )) s"
+fi
+T_FASTD=$(date +%s)
 
 END=$(date +%s)
-say "ok in $((END - START)) s (publish $((T_PUB - START)) s, scaffold $((T_INSTALL - T_PUB)) s, scaffold kit $((T_SCAFFOLD_KIT - T_INSTALL)) s, WireGuard $((T_WG - T_SCAFFOLD_KIT)) s, backend-tinc $((T_TINC - T_WG)) s; kit runs include any RUSTYNET_KIT_LOCK wait)"
+say "ok in $((END - START)) s (publish $((T_PUB - START)) s, scaffold $((T_INSTALL - T_PUB)) s, scaffold kit $((T_SCAFFOLD_KIT - T_INSTALL)) s, WireGuard $((T_WG - T_SCAFFOLD_KIT)) s, backend-tinc $((T_TINC - T_WG)) s, backend-fastd $((T_FASTD - T_TINC)) s; kit runs include any RUSTYNET_KIT_LOCK wait)"
