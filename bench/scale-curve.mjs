@@ -340,7 +340,16 @@ try {
 }
 doc.load.end = loadavg()[0];
 if (opt.out) {
-  writeFileSync(`${opt.out}.json`, `${JSON.stringify(doc, null, 2)}\n`);
+  // Rounded to µs and laid out as the repository's prettier would (`npm run lint` checks docs/img).
+  const file = `${opt.out}.json`;
+  let text = `${JSON.stringify(doc, (k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v), 2)}\n`;
+  try {
+    const prettier = await import('prettier');
+    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
+  } catch (err) {
+    log(`prettier not available (${err?.message}); ${file} is plain JSON`);
+  }
+  writeFileSync(file, text);
   writeFileSync(`${opt.out}.svg`, scaleCurveSvg(doc));
   log(`wrote ${opt.out}.json and ${opt.out}.svg`);
 }
