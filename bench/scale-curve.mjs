@@ -86,11 +86,11 @@ export function scaleCurveSvg(doc) {
         ],
       },
       {
-        title: 'Resident set size after the apply, median (MiB)',
+        title: 'Resident set size after the apply, median (MiB, log scale)',
         xLabel: 'peers (log scale)',
         yLabel: 'MiB',
         xLog: true,
-        yLog: false,
+        yLog: true,
         series: [
           {
             name: 'rustynetd',
