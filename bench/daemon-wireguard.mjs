@@ -27,13 +27,11 @@
 // device with a private key and listen port, like the daemon's), spawned by a node process that
 // runs inside R (bench/lib/raw-wg-worker.mjs), timed spawn -> exit. Raw and daemon repetitions
 // alternate in the same run.
-import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SKIP_EXIT_CODE, problems } from './lib/prereq.mjs';
@@ -41,7 +39,7 @@ import { fmt, ratio, summarize } from './lib/stats.mjs';
 import { renderTable } from './lib/table.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { commOf, findPids, memoryOf } from './lib/proc.mjs';
-import { ed25519PublicB64, x25519Pair } from './lib/keys.mjs';
+import { x25519Pair } from './lib/keys.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';
@@ -95,159 +93,16 @@ if (missing.length > 0) {
 
 const { Mesh } = await import('../core/testbed/dist/src/index.js');
 const { TestNetwork } = await import('../conformance-kit/dist/src/harness/index.js');
-const { signNetmap, signNetmapDelta, computeNetmapDelta, readPrivateKeyFile } = await import('../core/daemon/dist/src/index.js');
-const { startDaemon, writeNetmap, lastAudit, liveDaemons } = await import('./lib/daemon.mjs');
+const { readPrivateKeyFile } = await import('../core/daemon/dist/src/index.js');
+const { startDaemon, lastAudit, timedReload, wgPeerCount } = await import('./lib/daemon.mjs');
+const { cleanupOnSignals, cleanupSync, trackNetwork } = await import('./lib/cleanup.mjs');
+const { Publisher, deltaFileOf, syntheticPeers } = await import('./lib/synthetic-netmap.mjs');
+const { startRawWorker } = await import('./lib/raw-worker-client.mjs');
 
 const log = (line) => process.stderr.write(`[daemon-bench] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// ------------------------------------------------------------------ cleanup
-const cleanups = []; // sync functions, newest last
-function cleanupSync() {
-  // SIGTERM the daemons (clean stop removes their tunnel), wait up to 10 s, then the tracker
-  // of each TestNetwork kills what is left in its namespaces and deletes them.
-  const pids = [...liveDaemons].map((d) => d.pid).filter(Boolean);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  }
-  const deadline = Date.now() + 10_000;
-  const alive = (pid) => commOf(pid) !== null;
-  while (pids.some(alive) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-  for (const f of cleanups.splice(0).reverse()) {
-    try {
-      f();
-    } catch {
-      /* best effort */
-    }
-  }
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    log(`${sig}: cleaning up`);
-    cleanupSync();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  });
-}
-function trackNetwork(net, ifnames, dirs = []) {
-  cleanups.push(() => {
-    net.tracker.cleanupSync();
-    for (const i of ifnames) rmSync(`/var/run/wireguard/${i}.sock`, { force: true });
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-}
-
-// ------------------------------------------------------------------ netmaps
-function syntheticPeers(n) {
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    out.push({
-      id: `p${i}`,
-      addresses: [`100.65.${(i >> 8) & 255}.${i & 255}/32`, `fd7a:115c:a1e1::${(i + 1).toString(16)}/128`],
-      endpoints: [{ host: `198.19.${(i >> 8) & 255}.${i & 255}`, port: 51820 }],
-      keys: { [PROTOCOL]: x25519Pair().publicKey },
-      identityKey: ed25519PublicB64(),
-    });
-  }
-  return out;
-}
-
-class Publisher {
-  constructor(mesh, cpPem) {
-    this.mesh = mesh;
-    this.cpPem = cpPem;
-    this.version = 0;
-  }
-  /** Signs a netmap of `nodes` with the next version and writes it to each node's netmap file. */
-  async publish(nodes, to = this.mesh.nodes) {
-    const version = ++this.version;
-    const issued = new Date(Date.now() - 5_000);
-    const netmap = {
-      version,
-      issuedAt: issued.toISOString(),
-      expiresAt: new Date(issued.getTime() + 3_600_000).toISOString(),
-      network: `rustynet-bench-${this.mesh.runId}`,
-      nodes,
-    };
-    const signed = signNetmap(netmap, this.cpPem);
-    for (const n of to) await writeNetmap(n, signed);
-    this.last = structuredClone(netmap); // the caller mutates its node objects afterwards
-    return version;
-  }
-  /**
-   * Like {@link publish}, and also signs the delta from the last published netmap and writes it
-   * to each node's delta file (after the full file: the daemon prefers a new delta).
-   */
-  async publishDelta(nodes, to = this.mesh.nodes) {
-    const base = this.last;
-    const version = await this.publish(nodes, to);
-    const delta = computeNetmapDelta(base, this.last);
-    if (!delta) throw new Error('no delta between consecutive bench netmaps');
-    const signed = signNetmapDelta(delta, this.cpPem);
-    for (const n of to) await writeNetmap(n, signed, deltaFileOf(n));
-    return version;
-  }
-}
-
-/** The netmap delta file of a node (`netmap.deltaFile` of the bench's daemon config). */
-function deltaFileOf(node) {
-  return `${node.netmapFile}.delta`;
-}
-
-async function timedReload(d, expectVersion) {
-  const t0 = performance.now();
-  const r = await d.api.reloadNetmap();
-  const ms = performance.now() - t0;
-  if (r?.result !== 'applied' || r?.version !== expectVersion) {
-    throw new Error(`reload of version ${expectVersion} did not apply: ${JSON.stringify(r)}`);
-  }
-  return ms;
-}
-
-async function wgPeerCount(node) {
-  const r = await node.host.exec('wg', ['show', node.ifname, 'peers']);
-  return r.stdout.split('\n').filter(Boolean).length;
-}
-
-// ------------------------------------------------------------------ raw worker
-function startRawWorker(host) {
-  const child = host.spawn(process.execPath, [join(root, 'bench/lib/raw-wg-worker.mjs')], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'inherit',
-    buffer: false,
-  });
-  const lines = createInterface({ input: child.stdout });
-  const waiting = [];
-  let gone = null;
-  lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l)));
-  void Promise.resolve(child).then((r) => {
-    gone = `raw worker exited (code ${r.exitCode}, signal ${r.signal ?? 'none'})`;
-    for (const w of waiting.splice(0)) w.reject(new Error(gone));
-  });
-  return {
-    async cmd(msg, timeoutMs = 120_000) {
-      if (gone) throw new Error(gone);
-      let timer;
-      const p = new Promise((resolve, reject) => {
-        waiting.push({ resolve, reject });
-        timer = setTimeout(() => reject(new Error(`raw worker: no answer to ${msg.op} within ${timeoutMs} ms`)), timeoutMs);
-      });
-      child.stdin.write(`${JSON.stringify(msg)}\n`);
-      const reply = await p.finally(() => clearTimeout(timer));
-      if (!reply.ok) throw new Error(`raw worker ${msg.op}: ${reply.error}`);
-      return reply;
-    },
-    async stop() {
-      await this.cmd({ op: 'stop' }).catch(() => undefined);
-      child.stdin.end();
-      await Promise.resolve(child).catch(() => undefined);
-    },
-  };
-}
+cleanupOnSignals(log);
 
 // ------------------------------------------------------------------ phase 1: apply / change / RSS
 async function applyPhase(results) {

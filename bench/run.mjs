@@ -105,6 +105,18 @@ const KNOWN = {
       'conformance-kit/dist/src/harness/index.js',
     ],
   },
+  'scale-curve': {
+    what: 'daemon full apply time and RSS at 100, 1000 and 10000 peers vs raw wg setconf / wg set + ip -batch (docs/performance.md chart)',
+    json: true,
+    root: true,
+    tools: ['ip', 'wg', 'wireguard-go', 'ping', 'nft', 'tcpdump'],
+    files: [
+      'core/testbed/dist/src/index.js',
+      'core/daemon/dist/src/index.js',
+      'plugins/backend-wireguard/dist/src/index.js',
+      'conformance-kit/dist/src/harness/index.js',
+    ],
+  },
   control: {
     what: 'control plane: build+sign a 1000-node netmap (<= 50 ms), change -> 200 long-polling clients (p95 <= 500 ms)',
     json: true,

@@ -4,8 +4,9 @@
 //   node bench/relay-soak.mjs --json > soak.json && node bench/soak-chart.mjs soak.json > docs/img/relay-soak.svg
 //
 // Two panels over the minutes of the run, one line per process (relay server, rustynetd a/b/c):
-// RSS (MiB) and open file descriptors. Plain SVG polylines, no library, no browser.
+// RSS (MiB) and open file descriptors. Plain SVG polylines (helpers in lib/svg-chart.mjs).
 import { readFileSync } from 'node:fs';
+import { esc, niceScale } from './lib/svg-chart.mjs';
 
 const file = process.argv[2];
 if (!file) {
@@ -23,15 +24,6 @@ const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'
 const W = 720;
 const PANEL_H = 200;
 const M = { left: 60, right: 170, top: 30, bottom: 36 };
-const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
-
-/** A "nice" upper bound and tick step for [0, max]. */
-function niceScale(max) {
-  const raw = max / 4 || 1;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw);
-  return { top: Math.ceil(max / step) * step || step, step };
-}
 
 function panel(y0, title, unit, value) {
   const xMax = samples.at(-1).minute;

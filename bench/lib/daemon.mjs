@@ -94,3 +94,23 @@ export async function lastAudit(node, protocol, type) {
   }
   return undefined;
 }
+
+/**
+ * Times `POST /v1/netmap/reload` on the daemon's local API, request to response, in ms; throws
+ * unless the answer is `applied` with `expectVersion`.
+ */
+export async function timedReload(d, expectVersion) {
+  const t0 = performance.now();
+  const r = await d.api.reloadNetmap();
+  const ms = performance.now() - t0;
+  if (r?.result !== 'applied' || r?.version !== expectVersion) {
+    throw new Error(`reload of version ${expectVersion} did not apply: ${JSON.stringify(r)}`);
+  }
+  return ms;
+}
+
+/** Number of peers on the node's WireGuard device (`wg show <if> peers`). */
+export async function wgPeerCount(node) {
+  const r = await node.host.exec('wg', ['show', node.ifname, 'peers']);
+  return r.stdout.split('\n').filter(Boolean).length;
+}

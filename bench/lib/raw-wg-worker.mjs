@@ -7,8 +7,10 @@
 //
 // Commands:
 //   {op:'setup', ifname, dir, listenPort, mtu, addresses, privateKey, peers:[{publicKey,endpoint,allowedIps}]}
-//   {op:'full'}            reset (untimed); time `wg setconf`; reset; time `wg set` (all peers, one
-//                          process, same arguments the backend builds); time `ip -batch` of the routes
+//   {op:'full'}            reset (untimed); time `wg setconf`; reset; time `wg set` (all peers, same
+//                          arguments the backend builds, packed like the backend packs them: one
+//                          process up to its argument budget, ~3400 peers; more processes beyond);
+//                          time `ip -batch` of the routes
 //   {op:'change', port}    time one `wg set <if> peer <k0> endpoint ...:port persistent-keepalive off allowed-ips ...`
 //   {op:'add'}             time `wg set` of one new peer + `ip -batch` of its routes; then remove it (untimed)
 //   {op:'stop'}            delete the interface (wireguard-go exits) and exit
@@ -17,6 +19,9 @@ import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+// The backend's own packing of `wg set` argument lists (Linux refuses an execve whose argument
+// list exceeds a quarter of the stack limit: E2BIG at ~10 000 peers in one process).
+import { packWgSet } from '../../plugins/backend-wireguard/dist/src/wg-commands.js';
 
 let cfg;
 let wgGo;
@@ -49,7 +54,11 @@ async function peerCount() {
 
 async function reset() {
   if ((await peerCount()) > 0) {
-    await run('wg', ['set', cfg.ifname, ...cfg.peers.flatMap((p) => ['peer', p.publicKey, 'remove'])]);
+    for (const args of packWgSet(
+      cfg.ifname,
+      cfg.peers.map((p) => ['peer', p.publicKey, 'remove']),
+    ))
+      await run('wg', args);
   }
   await run('ip', ['-force', '-batch', '-'], routeLines(cfg.peers, 'del')).catch(() => undefined);
   if ((await peerCount()) !== 0) throw new Error('reset left peers behind');
@@ -98,7 +107,8 @@ async function full() {
   const setconf = (await run('wg', ['setconf', cfg.ifname, cfg.confFile])).ms;
   const n1 = await peerCount();
   await reset();
-  const wgset = (await run('wg', ['set', cfg.ifname, ...cfg.peers.flatMap(peerArgs)])).ms;
+  let wgset = 0;
+  for (const args of packWgSet(cfg.ifname, cfg.peers.map(peerArgs))) wgset += (await run('wg', args)).ms;
   const routes = (await run('ip', ['-batch', '-'], routeLines(cfg.peers, 'replace'))).ms;
   const n2 = await peerCount();
   if (n1 !== cfg.peers.length || n2 !== cfg.peers.length) throw new Error(`raw apply left ${n1}/${n2} peers, want ${cfg.peers.length}`);
