@@ -161,7 +161,6 @@ export class Ingest {
     }
     await this.clearIntent();
     const durationMs = performance.now() - t0;
-    await this.d.trust.commit(trusted);
     state.current = { trusted, appliedAt: this.d.clock.now() };
     state.pending = undefined;
     state.state = 'up';
@@ -179,8 +178,11 @@ export class Ingest {
       durationMs,
     };
     this.d.logger.info({ ...summary, steps: result.steps, origin }, 'netmap applied');
-    await this.d.audit.append('netmap.accepted', { version: netmap.version, digest: trusted.digest, origin });
-    await this.d.audit.append('apply', { ...summary, steps: result.steps });
+    // Queued together: the audit log signs its head once for both records (one durable write).
+    await Promise.all([
+      this.d.audit.append('netmap.accepted', { version: netmap.version, digest: trusted.digest, origin }),
+      this.d.audit.append('apply', { ...summary, steps: result.steps }),
+    ]);
     await this.d.hooks.runApplied(summary);
     return { result: 'applied', version: netmap.version };
   }
