@@ -9,6 +9,7 @@ import { toRustynetError } from '../util/errors.js';
 import { ingestDelta } from './delta-ingest.js';
 import type { DataPlane } from './data-plane.js';
 import type { DaemonMetrics } from './metrics.js';
+import { scheduleMemoryTrim } from './memory-trim.js';
 import { checkSelfProbe } from './path-probing.js';
 import type { DaemonState, StatusError } from './status-types.js';
 
@@ -184,6 +185,7 @@ export class Ingest {
       this.d.audit.append('apply', { ...summary, steps: result.steps }),
     ]);
     await this.d.hooks.runApplied(summary);
+    scheduleMemoryTrim(summary.peersUpserted + summary.peersRemoved);
     return { result: 'applied', version: netmap.version };
   }
 
