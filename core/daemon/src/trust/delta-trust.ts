@@ -116,6 +116,11 @@ export interface AppliedDelta {
   digest: string;
   /** What to persist for this netmap. */
   derived: DeltaDerivedNetmap;
+  /**
+   * `derived` as JSON text, built from the canonical JSON the digest was computed over (no
+   * second serialisation of the whole map): what the apply intent and last good map hold.
+   */
+  text: string;
 }
 
 /**
@@ -149,8 +154,9 @@ export function applySignedNetmapDelta(
   }
   const netmap = applyNetmapDelta(base.netmap, d);
   let digest: string;
+  const canonical: string[] = [];
   try {
-    digest = netmapDigest(netmap, nodeCanonical);
+    digest = netmapDigest(netmap, nodeCanonical, canonical);
   } catch {
     digest = '';
   }
@@ -160,7 +166,8 @@ export function applySignedNetmapDelta(
       details: { reason: 'digest' },
     });
   checkDerivedContent(netmap, now);
-  return { netmap, digest, derived: { netmap, delta: signed } };
+  const text = `{"netmap":${canonical.join('')},"delta":${JSON.stringify(signed)}}`;
+  return { netmap, digest, derived: { netmap, delta: signed }, text };
 }
 
 /**

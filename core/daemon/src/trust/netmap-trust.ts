@@ -104,8 +104,8 @@ export class NetmapTrust {
     );
     const status = await this.watermark.check(r.netmap.version, r.digest);
     if (status === 'new' && r.netmap.signingKeys !== undefined) await this.keys.learn(r.netmap, signer);
-    // Serialised once, for both the intent and the last good map.
-    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: JSON.stringify(r.derived) };
+    // The text of the derived map (its canonical JSON from the digest), for the intent and the last good map.
+    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: r.text };
   }
 
   /** A key resolver over the trusted set (by the signature's `keyId`) that reports the signer. */
