@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { RUSTYNETD_BIN } from '../../core/testbed/dist/src/index.js';
+import { RUSTYNETD_BIN, RUSTYNETD_NODE_FLAGS } from '../../core/testbed/dist/src/index.js';
 import { LocalApiClient } from '../../core/cli/dist/src/api-client.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -24,7 +24,7 @@ export async function startDaemon(mesh, node, { backend, nodeArgs = [], cwd, del
   await writeFile(node.configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   const out = createWriteStream(node.outFile, { flags: 'a', mode: 0o600 });
   const t0 = performance.now();
-  const child = node.host.spawn(process.execPath, [...nodeArgs, RUSTYNETD_BIN, '--config', node.configFile], {
+  const child = node.host.spawn(process.execPath, [...RUSTYNETD_NODE_FLAGS, ...nodeArgs, RUSTYNETD_BIN, '--config', node.configFile], {
     cwd,
     stdin: 'ignore',
     stdout: 'pipe',

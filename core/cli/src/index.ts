@@ -5,6 +5,7 @@
  */
 export { createRustynetProgram, runCli } from './rustynet.js';
 export { createRustynetdProgram, runDaemonCli, STOP_DEADLINE_MS } from './rustynetd.js';
+export { RUSTYNETD_NODE_FLAGS } from './node-flags.js';
 export { createBaseProgram, runProgram, addExamples, addJsonOption, addSocketOption, apiClient, CLI_VERSION } from './program.js';
 export { DEFAULT_SOCKET, LocalApiClient, apiRequest, resolveSocket } from './api-client.js';
 export type { DaemonStatus, PeerStatus, PluginStatus } from './api-client.js';

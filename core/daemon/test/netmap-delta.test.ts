@@ -106,6 +106,9 @@ describe('netmap deltas', () => {
       expect(r.digest).to.equal(netmapDigest(nm));
       const back = verifyDeltaDerived(JSON.parse(JSON.stringify(r.derived)), key, now);
       expect(back.digest).to.equal(r.digest);
+      // The persisted text (canonical JSON of the map, no second serialisation) is the same value.
+      expect(JSON.parse(r.text)).to.deep.equal(JSON.parse(JSON.stringify(r.derived)));
+      expect(verifyDeltaDerived(JSON.parse(r.text), key, now).digest).to.equal(r.digest);
     });
 
     it('a persisted derived map that was edited does not verify', () => {

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isRustynetError } from '@rustynet/plugin-api';
 import { FileStateStore } from '../src/services/state-store.js';
 import { NetmapWatermark } from '../src/trust/watermark.js';
@@ -53,5 +55,49 @@ describe('netmap watermark', () => {
     expect((await t2.check(v2)).status).to.equal('unchanged');
     const last = await t2.lastGood();
     expect(last?.netmap.version).to.equal(2);
+  });
+
+  it('commit moves the apply intent into the last good map; a crash before that move keeps the committed map', async () => {
+    const dir = tmpDir();
+    const cp = generateEd25519KeyPair();
+    const trust = new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir));
+    const text2 = JSON.stringify(signNetmap(makeNetmap(2, 2), cp.privateKeyPem), null, 1);
+    const t2 = await trust.check(JSON.parse(text2), text2);
+    await trust.recordIntent(t2);
+    expect(readFileSync(join(dir, 'netmap-intent.json'), 'utf8')).to.equal(text2);
+    await trust.commit(t2);
+    expect(existsSync(join(dir, 'netmap-intent.json')), 'the intent became the last good map').to.equal(false);
+    expect(readFileSync(join(dir, 'last-good-netmap.json'), 'utf8')).to.equal(text2);
+    // Killed after the watermark of version 3 was written, before the intent was moved.
+    const text3 = JSON.stringify(signNetmap(makeNetmap(2, 3), cp.privateKeyPem));
+    const t3 = await trust.check(JSON.parse(text3), text3);
+    await trust.recordIntent(t3);
+    await trust.watermark.commit(3, t3.digest);
+    const again = new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir));
+    expect(await again.recordedIntent(), 'not newer than the watermark').to.equal(undefined);
+    const last = await again.lastGood();
+    expect(last?.netmap.version, 'the committed map, from the intent').to.equal(3);
+    expect(last?.digest).to.equal(t3.digest);
+    await expectReject(again.check(JSON.parse(text2)), 'NETMAP_REPLAYED');
+    // Its next commit records it as the last good map.
+    await again.commit(last!);
+    expect(JSON.parse(readFileSync(join(dir, 'last-good-netmap.json'), 'utf8'))).to.deep.equal(JSON.parse(text3));
+  });
+
+  it('a commit whose move fails leaves the old last good map and the intent (STATE_WRITE_FAILED)', async () => {
+    const dir = tmpDir();
+    const cp = generateEd25519KeyPair();
+    const trust = new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir));
+    const t1 = await trust.check(signNetmap(makeNetmap(2, 1), cp.privateKeyPem));
+    await trust.recordIntent(t1);
+    await trust.commit(t1);
+    const before = readFileSync(join(dir, 'last-good-netmap.json'), 'utf8');
+    const t2 = await trust.check(signNetmap(makeNetmap(2, 2), cp.privateKeyPem));
+    await trust.recordIntent(t2);
+    // The intent vanished under the daemon (e.g. a broken disk): the rename cannot happen.
+    const { rmSync } = await import('node:fs');
+    rmSync(join(dir, 'netmap-intent.json'));
+    await expectReject(trust.commit(t2), 'STATE_WRITE_FAILED');
+    expect(readFileSync(join(dir, 'last-good-netmap.json'), 'utf8')).to.equal(before);
   });
 });

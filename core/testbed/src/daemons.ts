@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { TestHost } from '@rustynet/conformance-kit/harness';
 import type { MeshNode } from './node-config.js';
 import { stopRunning, terminateSync, track, type ProcessExit, type Running } from './processes.js';
-import { RUSTYNETD_BIN } from './programs.js';
+import { RUSTYNETD_BIN, RUSTYNETD_NODE_FLAGS } from './programs.js';
 
 /** The relay server's start parameters, see {@link DaemonProcesses.startRelay}. */
 export interface RelayServerStart {
@@ -30,9 +30,11 @@ export class DaemonProcesses {
 
   /** Starts `rustynetd --config <n.configFile>` inside node `n`'s namespace (does not wait for it). */
   startDaemon(n: MeshNode, cwd: string): void {
-    this.log(`node ${n.id}: ip netns exec ${n.host.netns} node ${RUSTYNETD_BIN} --config ${n.configFile}`);
+    this.log(
+      `node ${n.id}: ip netns exec ${n.host.netns} node ${[...RUSTYNETD_NODE_FLAGS, RUSTYNETD_BIN].join(' ')} --config ${n.configFile}`,
+    );
     const out = createWriteStream(n.outFile, { flags: 'a', mode: 0o600 });
-    const child = n.host.spawn(process.execPath, [RUSTYNETD_BIN, '--config', n.configFile], {
+    const child = n.host.spawn(process.execPath, [...RUSTYNETD_NODE_FLAGS, RUSTYNETD_BIN, '--config', n.configFile], {
       cwd,
       stdin: 'ignore',
       stdout: 'pipe',

@@ -25,7 +25,7 @@ export {
   type LeftoverScope,
 } from './cleanup.js';
 export { listProcesses, pidRunning, sleep, sleepSync, socketLive, type ProcessExit } from './processes.js';
-export { RUSTYNET_BIN, RUSTYNETD_BIN, runNodeProgram, rustynet } from './programs.js';
+export { RUSTYNET_BIN, RUSTYNETD_BIN, RUSTYNETD_NODE_FLAGS, runNodeProgram, rustynet } from './programs.js';
 export { checkPrerequisites, relayUnsupportedReason, type BackendProfile, type BackendProfiles } from './profiles.js';
 export {
   pingMatrix,

@@ -12,6 +12,8 @@ const CLI_DIR = dirname(fileURLToPath(import.meta.resolve('@rustynet/cli/package
 export const RUSTYNET_BIN = join(CLI_DIR, 'dist/src/bin/rustynet.js');
 /** The compiled `rustynetd` program. */
 export const RUSTYNETD_BIN = join(CLI_DIR, 'dist/src/bin/rustynetd.js');
+/** Node flags before {@link RUSTYNETD_BIN}, as the installed service unit starts it. */
+export { RUSTYNETD_NODE_FLAGS } from '@rustynet/cli';
 
 /** Runs a compiled CLI program with node; resolves with its output and exit code (never rejects). */
 export function runNodeProgram(

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=100
+#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=100 --no-concurrent-recompilation
 // V8 heap sizing for a long-running daemon whose live heap is small (docs/performance.md,
 // "Memory"). By default V8 sizes the heap for throughput: the young generation grows to
 // 2 x 16 MiB and the old generation may grow to about 4x the live data before a full GC, which
@@ -9,6 +9,8 @@
 // read whenever V8 considers growing it); `--heap-growing-percent` is read after every full GC.
 // Both are set here before the daemon's modules are loaded (dynamic import below), and only
 // when the operator did not choose a value (node arguments or NODE_OPTIONS).
+// `--no-concurrent-recompilation` (RUSTYNETD_NODE_FLAGS, see node-flags.ts) only takes effect on
+// node's command line: the shebang, the installed service unit and the testbed put it there.
 import { setFlagsFromString } from 'node:v8';
 import { handleBrokenPipe } from '../broken-pipe.js';
 

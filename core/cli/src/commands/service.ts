@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { invalidInput, NODE_ID_PATTERN, RustynetError } from '@rustynet/plugin-api';
 import { io, printJson } from '../io.js';
 import { addExamples, addJsonOption } from '../program.js';
+import { RUSTYNETD_NODE_FLAGS } from '../node-flags.js';
 
 /** The unit templates shipped in this package (`core/cli/systemd/`). */
 export const UNIT_DIR = fileURLToPath(new URL('../../../systemd/', import.meta.url));
@@ -50,9 +51,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The unit text with the templates' `/usr/local/bin/<prog>` replaced by `<node> <this package>/dist/src/bin/<prog>.js`. */
+/**
+ * The unit text with the templates' `/usr/local/bin/<prog>` replaced by `<node> <this package>/dist/src/bin/<prog>.js`
+ * (for `rustynetd` with {@link RUSTYNETD_NODE_FLAGS} before the script).
+ */
 export function renderUnit(template: string, nodePath = process.execPath, binDir = BIN_DIR): string {
-  return template.replace(/\/usr\/local\/bin\/(rustynetd|rustynet)\b/g, (_, prog: string) => `${nodePath} ${join(binDir, `${prog}.js`)}`);
+  return template.replace(/\/usr\/local\/bin\/(rustynetd|rustynet)\b/g, (_, prog: string) =>
+    [nodePath, ...(prog === 'rustynetd' ? RUSTYNETD_NODE_FLAGS : []), join(binDir, `${prog}.js`)].join(' '),
+  );
 }
 
 /** The default daemon configuration `install` writes (absolute paths; edit it, then run `rustynetd --check`). */

@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { RustynetError } from '@rustynet/plugin-api';
-import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
+import { errorField, formatAjvErrors, sharedValidator } from '../util/ajv.js';
 import { daemonConfigSchema, type DaemonConfig, type NetmapSourceConfig } from './schema.js';
-
-const validate = createAjv().compile<DaemonConfig>(daemonConfigSchema);
 
 /**
  * Validates a daemon config object against {@link daemonConfigSchema}.
@@ -12,6 +10,7 @@ const validate = createAjv().compile<DaemonConfig>(daemonConfigSchema);
  *   (e.g. `backend.interfaceName`).
  */
 export function validateDaemonConfig(value: unknown, where = 'daemon config'): DaemonConfig {
+  const validate = sharedValidator<DaemonConfig>(daemonConfigSchema);
   if (!validate(value)) {
     // oneOf failures produce one error per branch; prefer the most specific (deepest) one.
     const errors = validate.errors ?? [];

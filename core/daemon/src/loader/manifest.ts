@@ -1,12 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { MANIFEST_FILE, RustynetError, manifestSchema, type PluginManifest } from '@rustynet/plugin-api';
-import { createAjv, errorField } from '../util/ajv.js';
+import { errorField, sharedValidator } from '../util/ajv.js';
 import { ajvErrorInWords, ajvErrorsInWords } from '../util/ajv-words.js';
 import { resolvePluginDir } from './resolve.js';
-
-const ajv = createAjv();
-const validateManifest = ajv.compile<PluginManifest>(manifestSchema);
 
 /**
  * Validates a parsed manifest against `manifestSchema` (and that `entry` stays inside the
@@ -16,6 +13,7 @@ const validateManifest = ajv.compile<PluginManifest>(manifestSchema);
  *   naming every schema error, with `field` set to the first and `details.errors` listing all.
  */
 export function validateManifestObject(value: unknown, where: string): PluginManifest {
+  const validateManifest = sharedValidator<PluginManifest>(manifestSchema);
   if (!validateManifest(value)) {
     const first = validateManifest.errors?.[0];
     const name = typeof (value as { name?: unknown } | null)?.name === 'string' ? (value as { name: string }).name : undefined;

@@ -9,6 +9,7 @@ import { toRustynetError } from '../util/errors.js';
 import { ingestDelta } from './delta-ingest.js';
 import type { DataPlane } from './data-plane.js';
 import type { DaemonMetrics } from './metrics.js';
+import { scheduleMemoryTrim } from './memory-trim.js';
 import { checkSelfProbe } from './path-probing.js';
 import type { DaemonState, StatusError } from './status-types.js';
 
@@ -161,7 +162,6 @@ export class Ingest {
     }
     await this.clearIntent();
     const durationMs = performance.now() - t0;
-    await this.d.trust.commit(trusted);
     state.current = { trusted, appliedAt: this.d.clock.now() };
     state.pending = undefined;
     state.state = 'up';
@@ -179,9 +179,13 @@ export class Ingest {
       durationMs,
     };
     this.d.logger.info({ ...summary, steps: result.steps, origin }, 'netmap applied');
-    await this.d.audit.append('netmap.accepted', { version: netmap.version, digest: trusted.digest, origin });
-    await this.d.audit.append('apply', { ...summary, steps: result.steps });
+    // Queued together: the audit log signs its head once for both records (one durable write).
+    await Promise.all([
+      this.d.audit.append('netmap.accepted', { version: netmap.version, digest: trusted.digest, origin }),
+      this.d.audit.append('apply', { ...summary, steps: result.steps }),
+    ]);
     await this.d.hooks.runApplied(summary);
+    scheduleMemoryTrim(summary.peersUpserted + summary.peersRemoved);
     return { result: 'applied', version: netmap.version };
   }
 

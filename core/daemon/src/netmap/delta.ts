@@ -13,34 +13,39 @@ import { canonicalJson } from '../util/json.js';
  * With `cache`, each node's canonical JSON is kept by node object, so the digest of a map that
  * shares most node objects with one digested before costs the changed nodes plus one hash pass;
  * the cached node objects are frozen (deeply) so they cannot change behind the cache.
+ * @param out when given, receives the canonical JSON in pieces (joined, it is the hashed text).
  * @throws TypeError when a member has no JSON representation.
  */
-export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>): string {
+export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>, out?: string[]): string {
   const h = createHash('sha256');
+  const put = (s: string): void => {
+    h.update(s);
+    out?.push(s);
+  };
   const obj = netmap as unknown as Record<string, unknown>;
   // RFC 8785: members sorted by UTF-16 code units (the default sort), `undefined` ones absent.
   const keys = Object.keys(obj)
     .filter((k) => obj[k] !== undefined && typeof obj[k] !== 'function' && typeof obj[k] !== 'symbol')
     .sort();
-  h.update('{');
+  put('{');
   keys.forEach((k, i) => {
-    h.update(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
+    put(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
     const v = obj[k];
-    if (k !== 'nodes' || !Array.isArray(v)) return void h.update(canonicalJson(v));
-    h.update('[');
+    if (k !== 'nodes' || !Array.isArray(v)) return void put(canonicalJson(v));
+    put('[');
     v.forEach((n: unknown, j) => {
-      if (j > 0) h.update(',');
-      if (!cache || n === null || typeof n !== 'object') return void h.update(canonicalJson(n ?? null));
+      if (j > 0) put(',');
+      if (!cache || n === null || typeof n !== 'object') return void put(canonicalJson(n ?? null));
       let c = cache.get(n);
       if (c === undefined) {
         c = canonicalJson(n);
         cache.set(deepFreeze(n), c);
       }
-      h.update(c);
+      put(c);
     });
-    h.update(']');
+    put(']');
   });
-  h.update('}');
+  put('}');
   return h.digest('hex');
 }
 

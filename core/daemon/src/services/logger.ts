@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from 'pino';
-import { build as prettyStream } from 'pino-pretty';
+import type { build as PrettyBuild } from 'pino-pretty';
+
+/**
+ * pino-pretty's stream factory, loaded on first use: only `log.pretty` needs it, and a daemon that
+ * logs JSON lines does not carry the module's memory (CommonJS, so `require` keeps this sync).
+ */
+function prettyStream(...args: Parameters<typeof PrettyBuild>): ReturnType<typeof PrettyBuild> {
+  const load = createRequire(import.meta.url) as (id: string) => { build: typeof PrettyBuild };
+  return load('pino-pretty').build(...args);
+}
 import type { Logger } from '@rustynet/plugin-api';
 
 /**

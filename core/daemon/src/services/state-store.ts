@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalidInput, RustynetError, type StateStore } from '@rustynet/plugin-api';
 import { writeFileAtomic } from '@rustynet/plugin-kit';
@@ -104,6 +104,28 @@ export class FileStateStore implements StateStore {
     const path = this.path(key);
     await this.ensure();
     await atomicWriteFile(path, json);
+  }
+
+  /**
+   * Moves the document of key `from` to key `to` (replacing it) with one atomic rename, then
+   * fsyncs the directory: afterwards `to` durably holds what `from` held (written durably before)
+   * and `from` is gone. A crash leaves either the old `to` and `from`, or the moved document.
+   * @throws RustynetError `INVALID_INPUT` for a bad key, `STATE_WRITE_FAILED` when the rename
+   *   fails (`details.errno`; both keys keep their documents).
+   */
+  async rename(from: string, to: string): Promise<void> {
+    const src = this.path(from);
+    const dst = this.path(to);
+    try {
+      await rename(src, dst);
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code ?? 'unknown';
+      throw new RustynetError('STATE_WRITE_FAILED', `cannot move state ${src} to ${dst}: ${errno}: ${String(err)}`, {
+        details: { path: dst, errno },
+        cause: err,
+      });
+    }
+    await syncDir(this.dir);
   }
 
   async delete(key: string): Promise<void> {

@@ -5,6 +5,7 @@
  * `{ netmap, delta }` ({@link DeltaDerivedNetmap}) and re-verified from that after a restart.
  */
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { ValidateFunction } from 'ajv';
 import {
   RustynetError,
   netmapSchema,
@@ -16,16 +17,16 @@ import {
 } from '@rustynet/plugin-api';
 import { applyNetmapDelta, netmapDigest } from '../netmap/delta.js';
 import { keyIdOf, privateKeyFromPem, publicKeyFromPrivatePem } from '../services/key-store.js';
-import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
+import { errorField, formatAjvErrors, sharedValidator } from '../util/ajv.js';
 import { canonicalJsonBytes } from '../util/json.js';
 import { checkNetmapSemantics } from './semantic.js';
 import { checkNetmapContent, checkNetmapTimes, type KeyResolver } from './verify.js';
 
-const ajv = createAjv();
-const validateEnvelope = ajv.compile<SignedNetmapDelta>(signedNetmapDeltaSchema);
-const validateDelta = ajv.compile<NetmapDelta>(netmapDeltaSchema);
-const validateNetmap = ajv.compile<Netmap>(netmapSchema);
-const validateNode = ajv.compile(netmapSchema.properties.nodes.items);
+// Compiled on the first delta, in the shared instance (the netmap schema is the full map's).
+const envelopeValidator = (): ValidateFunction<SignedNetmapDelta> => sharedValidator<SignedNetmapDelta>(signedNetmapDeltaSchema);
+const deltaValidator = (): ValidateFunction<NetmapDelta> => sharedValidator<NetmapDelta>(netmapDeltaSchema);
+const netmapValidator = (): ValidateFunction<Netmap> => sharedValidator<Netmap>(netmapSchema);
+const nodeValidator = (): ValidateFunction<object> => sharedValidator<object>(netmapSchema.properties.nodes.items);
 const MAX_NODES: number = netmapSchema.properties.nodes.maxItems;
 
 /**
@@ -45,9 +46,11 @@ function checkDerivedContent(netmap: Netmap, now: number): Netmap {
   if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_NODES) return checkNetmapContent(netmap, now);
   nodes.forEach((n: unknown, i) => {
     if (n !== null && typeof n === 'object' && schemaValid.has(n)) return;
+    const validateNode = nodeValidator();
     if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i}]`);
     schemaValid.add(n);
   });
+  const validateNetmap = netmapValidator();
   if (!validateNetmap({ ...netmap, nodes: [nodes[0]] })) throw invalid('netmap', validateNetmap.errors, '');
   checkNetmapSemantics(netmap);
   checkNetmapTimes(netmap, now);
@@ -76,7 +79,7 @@ export function signNetmapDelta(delta: NetmapDelta, privateKeyPem: string): Sign
   return { delta, signature: { alg: 'Ed25519', keyId: keyIdOf(publicKeyFromPrivatePem(privateKeyPem)), value } };
 }
 
-function invalid(what: string, errors: typeof validateDelta.errors, prefix: string): RustynetError {
+function invalid(what: string, errors: ValidateFunction['errors'], prefix: string): RustynetError {
   const first = errors?.[0];
   return new RustynetError('NETMAP_INVALID', `${what}: ${formatAjvErrors(errors)}`, { ...(first && { field: errorField(first, prefix) }) });
 }
@@ -87,6 +90,7 @@ function invalid(what: string, errors: typeof validateDelta.errors, prefix: stri
  * @throws RustynetError `NETMAP_INVALID` (naming the field), `NETMAP_SIGNATURE_INVALID`.
  */
 export function verifySignedNetmapDelta(input: unknown, key: KeyObject | KeyResolver): SignedNetmapDelta {
+  const validateEnvelope = envelopeValidator();
   if (!validateEnvelope(input)) throw invalid('signed netmap delta envelope', validateEnvelope.errors, '');
   // A key set picks the key by the signature's keyId (and names an unknown one in its error).
   const verifyKey = typeof key === 'function' ? key(input.signature.keyId) : key;
@@ -100,6 +104,7 @@ export function verifySignedNetmapDelta(input: unknown, key: KeyObject | KeyReso
     throw new RustynetError('NETMAP_SIGNATURE_INVALID', 'netmap delta signature does not verify against the control-plane key', {
       field: 'signature.value',
     });
+  const validateDelta = deltaValidator();
   if (!validateDelta(input.delta)) throw invalid('netmap delta', validateDelta.errors, 'delta');
   return input;
 }
@@ -111,6 +116,11 @@ export interface AppliedDelta {
   digest: string;
   /** What to persist for this netmap. */
   derived: DeltaDerivedNetmap;
+  /**
+   * `derived` as JSON text, built from the canonical JSON the digest was computed over (no
+   * second serialisation of the whole map): what the apply intent and last good map hold.
+   */
+  text: string;
 }
 
 /**
@@ -144,8 +154,9 @@ export function applySignedNetmapDelta(
   }
   const netmap = applyNetmapDelta(base.netmap, d);
   let digest: string;
+  const canonical: string[] = [];
   try {
-    digest = netmapDigest(netmap, nodeCanonical);
+    digest = netmapDigest(netmap, nodeCanonical, canonical);
   } catch {
     digest = '';
   }
@@ -155,7 +166,8 @@ export function applySignedNetmapDelta(
       details: { reason: 'digest' },
     });
   checkDerivedContent(netmap, now);
-  return { netmap, digest, derived: { netmap, delta: signed } };
+  const text = `{"netmap":${canonical.join('')},"delta":${JSON.stringify(signed)}}`;
+  return { netmap, digest, derived: { netmap, delta: signed }, text };
 }
 
 /**

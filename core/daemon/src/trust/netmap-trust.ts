@@ -51,6 +51,8 @@ export class NetmapTrust {
   readonly keys: ControlKeySet;
   /** Digest of the last good netmap this instance persisted or read back. */
   private persistedDigest: string | undefined;
+  /** Digest of the netmap this instance wrote as the apply intent (while the file holds it). */
+  private intentDigest: string | undefined;
 
   /**
    * @param controlPlaneKeyB64 the pinned key, several pinned keys, or a key set.
@@ -102,8 +104,8 @@ export class NetmapTrust {
     );
     const status = await this.watermark.check(r.netmap.version, r.digest);
     if (status === 'new' && r.netmap.signingKeys !== undefined) await this.keys.learn(r.netmap, signer);
-    // Serialised once, for both the intent and the last good map.
-    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: JSON.stringify(r.derived) };
+    // The text of the derived map (its canonical JSON from the digest), for the intent and the last good map.
+    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: r.text };
   }
 
   /** A key resolver over the trusted set (by the signature's `keyId`) that reports the signer. */
@@ -127,14 +129,20 @@ export class NetmapTrust {
   /**
    * Records a successfully applied netmap: raises the watermark (durably: written and fsynced
    * before this resolves; it is the replay protection) and persists the envelope as the last
-   * good netmap (its received text when known). Skips the last-good write when that version is
-   * already the one persisted (and the watermark write when it is unchanged).
+   * good netmap. When the apply intent this instance wrote holds the same netmap, the intent file
+   * becomes the last good one by a rename (and a directory fsync) instead of a second write of the
+   * whole map; else the received text (when known) or the envelope is written. Skips the last-good
+   * write when that version is already the one persisted (and the watermark write when it is
+   * unchanged). A crash between the watermark and the rename is covered by {@link lastGood}.
    * @throws RustynetError `STATE_WRITE_FAILED` (e.g. a full disk), `NETMAP_REPLAYED`.
    */
   async commit(trusted: TrustedNetmap): Promise<void> {
     await this.watermark.commit(trusted.netmap.version, trusted.digest);
     if (this.persistedDigest === trusted.digest) return;
-    if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(LAST_GOOD_KEY, trusted.text);
+    if (this.intentDigest === trusted.digest && isRenamingStore(this.store)) {
+      await this.store.rename(INTENT_KEY, LAST_GOOD_KEY);
+      this.intentDigest = undefined;
+    } else if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(LAST_GOOD_KEY, trusted.text);
     else await this.store.write(LAST_GOOD_KEY, trusted.signed);
     this.persistedDigest = trusted.digest;
   }
@@ -147,12 +155,15 @@ export class NetmapTrust {
    */
   async recordIntent(trusted: TrustedNetmap): Promise<void> {
     if (trusted.status === 'unchanged') return;
+    this.intentDigest = undefined;
     if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(INTENT_KEY, trusted.text);
     else await this.store.write(INTENT_KEY, trusted.signed);
+    this.intentDigest = trusted.digest;
   }
 
   /** Deletes the apply intent (after a commit or a rollback). Never throws: a failure is returned. */
   async clearIntent(): Promise<unknown> {
+    this.intentDigest = undefined;
     try {
       await this.store.delete(INTENT_KEY);
       return undefined;
@@ -186,17 +197,32 @@ export class NetmapTrust {
 
   /**
    * The last good netmap, re-verified (signature, schema, expiry) and matching the watermark;
-   * `undefined` when there is none or it no longer verifies (e.g. expired: fail closed).
+   * `undefined` when there is none or it no longer verifies (e.g. expired: fail closed). When the
+   * last good map does not match the watermark but the apply intent does (a crash between the
+   * watermark write and the intent's rename in {@link commit}), the intent's netmap is the last
+   * good one (the next commit writes it as such).
    */
   async lastGood(): Promise<TrustedNetmap | undefined> {
     const signed = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(LAST_GOOD_KEY);
-    if (!signed) return undefined;
     await this.keys.load();
-    const { netmap, digest } = this.verify(signed);
     const wm = await this.watermark.current();
-    if (!wm || wm.version !== netmap.version || wm.digest !== digest) return undefined;
-    this.persistedDigest = digest;
-    return { netmap, signed, digest, status: 'unchanged' };
+    if (!wm) return undefined;
+    if (signed) {
+      const { netmap, digest } = this.verify(signed);
+      if (wm.version === netmap.version && wm.digest === digest) {
+        this.persistedDigest = digest;
+        return { netmap, signed, digest, status: 'unchanged' };
+      }
+    }
+    try {
+      const intent = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(INTENT_KEY);
+      if (!intent) return undefined;
+      const { netmap, digest } = this.verify(intent);
+      if (wm.version !== netmap.version || wm.digest !== digest) return undefined;
+      return { netmap, signed: intent, digest, status: 'unchanged' };
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -207,4 +233,13 @@ interface TextStateStore extends StateStore {
 
 function isTextStore(store: StateStore): store is TextStateStore {
   return typeof (store as Partial<TextStateStore>).writeText === 'function';
+}
+
+/** A state store that can move a document to another key atomically and durably (`FileStateStore`). */
+interface RenamingStateStore extends StateStore {
+  rename(from: string, to: string): Promise<void>;
+}
+
+function isRenamingStore(store: StateStore): store is RenamingStateStore {
+  return typeof (store as Partial<RenamingStateStore>).rename === 'function';
 }

@@ -1,16 +1,16 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { ValidateFunction } from 'ajv';
 import { RustynetError, netmapSchema, signedNetmapSchema, type Netmap, type SignedNetmap } from '@rustynet/plugin-api';
 import { publicKeyFromRawB64 } from '../services/key-store.js';
-import { createAjv, errorField, formatAjvErrors } from '../util/ajv.js';
+import { errorField, formatAjvErrors, sharedValidator } from '../util/ajv.js';
 import { checkNetmapSemantics } from './semantic.js';
 import { netmapSigningBytes } from './sign.js';
 
 /** Allowed clock skew for `issuedAt` in the future, in milliseconds. */
 export const ISSUED_AT_SKEW_MS = 60_000;
 
-const ajv = createAjv();
-const validateEnvelope = ajv.compile<SignedNetmap>(signedNetmapSchema);
-const validateNetmap = ajv.compile<Netmap>(netmapSchema);
+const envelopeValidator = (): ValidateFunction<SignedNetmap> => sharedValidator<SignedNetmap>(signedNetmapSchema);
+const netmapValidator = (): ValidateFunction<Netmap> => sharedValidator<Netmap>(netmapSchema);
 
 /** Options of {@link verifySignedNetmap}. */
 export interface VerifyOptions {
@@ -66,6 +66,7 @@ export function verifySignedNetmapBytes(
   opts: VerifyOptions = {},
 ): VerifiedNetmap {
   const now = opts.now ?? Date.now();
+  const validateEnvelope = envelopeValidator();
   if (!validateEnvelope(input)) {
     const first = validateEnvelope.errors?.[0];
     throw new RustynetError('NETMAP_INVALID', `signed netmap envelope: ${formatAjvErrors(validateEnvelope.errors)}`, {
@@ -101,6 +102,7 @@ export function verifySignedNetmapBytes(
  * @throws RustynetError `NETMAP_INVALID` (naming the field), `NETMAP_EXPIRED`.
  */
 export function checkNetmapContent(netmap: unknown, now: number): Netmap {
+  const validateNetmap = netmapValidator();
   if (!validateNetmap(netmap)) {
     const first = validateNetmap.errors?.[0];
     throw new RustynetError('NETMAP_INVALID', `netmap: ${formatAjvErrors(validateNetmap.errors)}`, {

@@ -15,6 +15,25 @@ export function createAjv(opts: { useDefaults?: boolean } = {}): Ajv {
   return ajv;
 }
 
+/** The one ajv instance behind {@link sharedValidator} (created on first use). */
+let shared: Ajv | undefined;
+const compiled = new Map<object, ValidateFunction>();
+
+/**
+ * The validator of `schema`, compiled on first use in one shared ajv instance (options of
+ * {@link createAjv}) and kept: every schema is compiled once per process, and only when a code
+ * path needs it (e.g. the delta schemas on the first delta), which keeps the daemon's memory down.
+ */
+export function sharedValidator<T = unknown>(schema: object): ValidateFunction<T> {
+  let v = compiled.get(schema);
+  if (!v) {
+    shared ??= createAjv();
+    v = shared.compile(schema);
+    compiled.set(schema, v);
+  }
+  return v as ValidateFunction<T>;
+}
+
 /**
  * Converts an ajv `instancePath` (`/nodes/3/keys/x`) into the dotted field form used in
  * {@link RustynetError.field} (`nodes[3].keys.x`), prefixed with `prefix` when given.
