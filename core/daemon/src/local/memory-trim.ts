@@ -1,7 +1,7 @@
 /**
  * Gives memory back after a large apply. A full netmap of a thousand peers passes through the
- * daemon as JSON text, parsed objects, canonical bytes, a desired state, a plan and a long `wg`
- * argument list; all of it is garbage once the apply is recorded, but V8 keeps the heap pages it
+ * daemon as JSON text, parsed objects, canonical bytes, a desired state, a plan and the backend's
+ * command arguments; all of it is garbage once the apply is recorded, but V8 keeps the heap pages it
  * grew into until a full collection happens to run, which on an idle daemon can take minutes.
  * {@link scheduleMemoryTrim} runs one full collection right after such an apply (off the apply's
  * path: after its answer), so the resident set returns to the live data.
