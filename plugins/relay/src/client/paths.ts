@@ -24,8 +24,8 @@ export interface PathDeps {
   opts: RelayClientOptions;
   log: Logger;
   drops: DropCounters;
-  /** The current relay session, if registered. */
-  session(): Session | undefined;
+  /** The relay session to send to `peer` through (relay-monitor.ts `route`), if registered. */
+  session(peer: NodeId): Session | undefined;
   readonly sendDone: (err: Error | null) => void;
 }
 
@@ -73,7 +73,7 @@ export async function bindPath(peer: NodeId, backend: Endpoint, deps: PathDeps):
   sock.on('message', (msg, rinfo) => {
     // Only the backend may use this endpoint.
     if (rinfo.port !== path.backend.port || !sameHost(rinfo.address, path.backend.host)) return deps.drops.drop('foreign_source');
-    const s = deps.session();
+    const s = deps.session(peer);
     if (s === undefined) return deps.drops.drop('no_session');
     if (msg.length > MAX_DATA_PAYLOAD) return deps.drops.drop('oversize');
     path.txPackets++;

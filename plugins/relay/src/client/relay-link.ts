@@ -25,7 +25,6 @@ import {
   decodeData,
   decodeKeepalive,
   decodeReject,
-  encodeKeepalive,
   type RejectReasonName,
 } from '../protocol.js';
 import type { DropCounters } from './drops.js';
@@ -33,14 +32,9 @@ import type { RelayClientOptions } from './options.js';
 import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
 import { TlsFallback } from './tls-fallback.js';
 import { registerWithIdentity, registerWithoutIdentity, type Exchange } from './identity-handshake.js';
+import { RelayMonitor, type MonitorGauges, type Session } from './relay-monitor.js';
 
-/** A registration with one relay. */
-export interface Session {
-  relay: NetmapRelay;
-  socket: Socket;
-  keepaliveMs: number;
-  lastHeard: number;
-}
+export type { Session } from './relay-monitor.js';
 
 /** A local path of one peer, as the link needs it to deliver DATA. */
 export interface PathTarget {
@@ -92,6 +86,8 @@ export interface RelayLinkDeps {
   drops: DropCounters;
   registrations: Counter;
   refusals: Counter;
+  /** Per-relay latency, health and home gauges. */
+  gauges: MonitorGauges;
   /** The open paths by peer, for DATA from the relay. */
   paths: ReadonlyMap<NodeId, PathTarget>;
   /** Receives PROBE payloads from the relay (the daemon's probe channel); absent: dropped. */
@@ -100,8 +96,8 @@ export interface RelayLinkDeps {
 
 /** The link of one plugin instance; {@link begin} and {@link close} bracket each run. */
 export class RelayLink {
-  /** The current registration, if any. */
-  session: Session | undefined;
+  /** Every relay's session, health and the home choice (relay-monitor.ts). */
+  readonly monitor: RelayMonitor;
   /** Relays whose last registration attempt was definitely refused: relay id -> reason name. */
   readonly refused = new Map<string, string>();
   private config: RelayStartConfig | undefined;
@@ -109,22 +105,41 @@ export class RelayLink {
   private readonly waiters = new Set<Waiter>();
   /** Aborted by {@link close}: ends background re-registration. */
   private life: AbortController | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private reregistering = false;
-  /** True while the plugin runs: re-registration only happens then. */
-  serving = false;
-  private seq = 0;
+  private isServing = false;
 
   private readonly tls: TlsFallback;
 
   constructor(private readonly deps: RelayLinkDeps) {
     this.tls = new TlsFallback(deps.log);
+    this.monitor = new RelayMonitor({
+      opts: deps.opts,
+      log: deps.log,
+      gauges: deps.gauges,
+      register: (relay, signal) => this.registerLoop(signal, 'background', [relay]),
+      sendDone: this.sendDone,
+    });
+  }
+
+  /** The home relay's session, if any. */
+  get session(): Session | undefined {
+    return this.monitor.home;
+  }
+
+  /** True while the plugin runs: background registration only happens then (set after `start`). */
+  get serving(): boolean {
+    return this.isServing;
+  }
+
+  set serving(on: boolean) {
+    this.isServing = on;
+    if (on) this.monitor.serve();
   }
 
   /** Starts a run with `config` (already validated). */
   begin(config: RelayStartConfig): void {
     this.config = config;
     this.refused.clear();
+    this.monitor.begin(config.relays);
     this.life = new AbortController();
   }
 
@@ -141,10 +156,8 @@ export class RelayLink {
   async close(): Promise<void> {
     this.life?.abort();
     this.life = undefined;
-    this.serving = false;
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
-    this.session = undefined;
+    this.isServing = false;
+    this.monitor.close();
     const closing: Promise<void>[] = [this.tls.closeAll()];
     for (const s of this.sockets.values()) closing.push(new Promise((r) => s.close(() => r())));
     this.sockets.clear();
@@ -177,29 +190,34 @@ export class RelayLink {
 
   private onRelayMessage(sock: Socket, msg: Buffer, address: string, port: number): void {
     const { drops } = this.deps;
-    const s = this.session;
-    if (s !== undefined && s.socket === sock && port === s.relay.endpoint.port && sameHost(address, s.relay.endpoint.host)) {
+    let s: Session | undefined;
+    for (const x of this.monitor.sessions.values()) {
+      if (x.socket === sock && port === x.relay.endpoint.port && sameHost(address, x.relay.endpoint.host)) s = x;
+    }
+    if (s !== undefined) {
       if (msg.length >= 2 && msg[0] === PROTOCOL_VERSION && msg[1] === MessageType.DATA) {
         const d = decodeData(msg);
         if (d === undefined) return drops.drop('invalid');
         const path = this.deps.paths.get(d.nodeId);
         if (path === undefined) return drops.drop('unknown_peer');
-        s.lastHeard = Date.now();
+        this.monitor.heard(s, d.nodeId);
         path.rxPackets++;
         path.socket.send(msg.subarray(d.payloadOffset), path.backend.port, path.backend.host, this.sendDone);
         return;
       }
       if (msg.length >= 2 && msg[0] === PROTOCOL_VERSION && msg[1] === MessageType.PROBE) {
-        if (deliverProbe(msg, this.deps)) s.lastHeard = Date.now();
+        const from = deliverProbe(msg, this.deps);
+        if (from !== undefined) this.monitor.heard(s, from);
         return;
       }
-      if (decodeKeepalive(msg, true) !== undefined) {
-        s.lastHeard = Date.now();
+      const seq = decodeKeepalive(msg, true);
+      if (seq !== undefined) {
+        this.monitor.ack(s, seq);
         return;
       }
       if (decodeReject(msg) === RejectReason.NOT_REGISTERED) {
         this.deps.log.info({ relay: s.relay.id }, 'relay forgot our session; registering again');
-        this.reregister();
+        this.monitor.lost(s, 'the relay answered NOT_REGISTERED');
         return;
       }
     }
@@ -215,9 +233,10 @@ export class RelayLink {
     drops.drop('invalid');
   }
 
-  /** Sends a PROBE to `peer` through the current session; false without one (nothing queued). */
+  /** Sends a PROBE to `peer` through its session ({@link RelayMonitor.route}); false without one (nothing queued). */
   sendProbe(peer: NodeId, payload: Uint8Array): boolean {
-    return this.session !== undefined && sendProbe(this.session, peer, payload, this.sendDone);
+    const s = this.monitor.route(peer);
+    return s !== undefined && sendProbe(s, peer, payload, this.sendDone);
   }
 
   /** Sends `msg` and waits for a datagram from `relay` that `accept` maps to a value. */
@@ -296,11 +315,11 @@ export class RelayLink {
    *   reason changes, counted in `relay_client_refusals_total`, and the relays are tried again at the
    *   largest back-off (`maxBackoffMs`), since a new netmap at the relay may accept the node again.
    */
-  private async registerLoop(signal: AbortSignal, mode: 'start' | 'background'): Promise<void> {
+  private async registerLoop(signal: AbortSignal, mode: 'start' | 'background', only?: NetmapRelay[]): Promise<void> {
     const { opts, log } = this.deps;
     let backoff = opts.initialBackoffMs;
     let lastErr: unknown;
-    const relays = this.requireConfig().relays;
+    const relays = only ?? this.requireConfig().relays;
     const refusedNow = new Map<string, RustynetError>();
     for (;;) {
       let refusedThisRound = false;
@@ -317,14 +336,13 @@ export class RelayLink {
           const s = await this.registerOnce(via, signal).catch((e: unknown) => {
             throw (tls && this.tls.refusal(relay, this.requireConfig().nodeId)) || e;
           });
-          this.session = s;
-          this.refused.clear();
+          this.refused.delete(relay.id);
           this.deps.registrations.inc({ relay: relay.id });
           log.info(
             { relay: relay.id, endpoint: relay.endpoint, carrier: tls ? 'tls' : 'udp', keepaliveMs: s.keepaliveMs },
             'registered with relay',
           );
-          this.armKeepalive(s);
+          this.monitor.adopt({ ...s, relay: { ...relay, endpoint: s.relay.endpoint } });
           return;
         } catch (err) {
           if (signal.aborted) throw lastErr instanceof Error ? lastErr : err;
@@ -367,35 +385,5 @@ export class RelayLink {
       }
       backoff = Math.min(backoff * 2, opts.maxBackoffMs);
     }
-  }
-
-  private armKeepalive(s: Session): void {
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = setInterval(() => {
-      if (this.session !== s) return;
-      if (Date.now() - s.lastHeard > s.keepaliveMs * this.deps.opts.keepaliveMisses) {
-        this.deps.log.warn({ relay: s.relay.id }, 'relay stopped answering; registering again');
-        this.reregister();
-        return;
-      }
-      this.seq = (this.seq + 1) >>> 0;
-      s.socket.send(encodeKeepalive(this.seq), s.relay.endpoint.port, s.relay.endpoint.host, this.sendDone);
-    }, s.keepaliveMs).unref();
-  }
-
-  /** Drops the session and registers again in the background (no deadline) until it works or close(). */
-  private reregister(): void {
-    if (this.reregistering || !this.serving || !this.life) return;
-    this.reregistering = true;
-    this.session = undefined;
-    clearInterval(this.keepaliveTimer);
-    const life = this.life;
-    this.registerLoop(life.signal, 'background')
-      .catch((err: unknown) => {
-        if (!life.signal.aborted) this.deps.log.error({ err: (err as Error).message }, 'relay re-registration stopped');
-      })
-      .finally(() => {
-        this.reregistering = false;
-      });
   }
 }
