@@ -152,6 +152,12 @@ export interface DaemonStatus {
    * an older daemon still reads.
    */
   exit?: ExitStatus | null;
+  /**
+   * The relays of the netmap as the relay plugin sees them: health, smoothed RTT (ms, null before
+   * the first answer) and which one is home (docs/relay.md, "Several relays"). Absent without a
+   * relay plugin that reports it.
+   */
+  relays?: Array<{ id: string; region?: string; registered: boolean; healthy: boolean; rttMs: number | null; home: boolean }>;
 }
 
 /** `DaemonStatus.exit`. */

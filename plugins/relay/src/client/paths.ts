@@ -26,6 +26,8 @@ export interface PathDeps {
   drops: DropCounters;
   /** The relay session to send to `peer` through (relay-monitor.ts `route`), if registered. */
   session(peer: NodeId): Session | undefined;
+  /** A second session to send this datagram through as well (relay-monitor.ts `alsoHome`), if any. */
+  alsoHome(peer: NodeId, routed: Session): Session | undefined;
   readonly sendDone: (err: Error | null) => void;
 }
 
@@ -78,6 +80,8 @@ export async function bindPath(peer: NodeId, backend: Endpoint, deps: PathDeps):
     if (msg.length > MAX_DATA_PAYLOAD) return deps.drops.drop('oversize');
     path.txPackets++;
     s.socket.send([path.header, msg], s.relay.endpoint.port, s.relay.endpoint.host, deps.sendDone);
+    const h = deps.alsoHome(peer, s);
+    if (h !== undefined) h.socket.send([path.header, msg], h.relay.endpoint.port, h.relay.endpoint.host, deps.sendDone);
   });
   return path;
 }

@@ -21,6 +21,7 @@ import {
   type NodeId,
   type PluginContext,
   type RelayCapabilities,
+  type RelayHealthStatus,
   type RelayPathStatus,
   type RelayPlugin,
   type RelayStartConfig,
@@ -106,8 +107,16 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
   }
 
   /** Every relay of the running config with its health, smoothed RTT and whether it is home (netmap order). */
-  relays(): RelayHealth[] {
-    return this.isRunning ? this.link.monitor.health() : [];
+  relays(): RelayHealthStatus[] {
+    if (!this.isRunning) return [];
+    return this.link.monitor.health().map((h) => ({
+      id: h.id,
+      ...(h.region !== undefined && { region: h.region }),
+      registered: h.registered,
+      healthy: h.healthy,
+      rttMs: h.rttMs === undefined ? null : Math.round(h.rttMs * 1000) / 1000,
+      home: h.home,
+    }));
   }
 
   /**
@@ -232,6 +241,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       log: this.log,
       drops: this.drops,
       session: (peer) => this.link.monitor.route(peer),
+      alsoHome: (peer, routed) => this.link.monitor.alsoHome(peer, routed),
       sendDone: this.link.sendDone,
     });
     if (!this.isRunning) {

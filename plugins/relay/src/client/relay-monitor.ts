@@ -44,8 +44,12 @@ export interface RelayMonitorDeps {
   sendDone: (err: Error | null) => void;
 }
 
-/** Most peers remembered with the relay they were last heard through. */
+/** Most peers remembered with the relays they were heard through. */
 const MAX_HEARD_VIA = 65_536;
+/** A peer heard through a relay within this time (ms) is taken to be reachable there. */
+export const HEARD_FRESH_MS = 5_000;
+/** While a peer is sent to through another relay, one datagram in this interval (ms) also goes through home. */
+export const HOME_RETRY_MS = 2_000;
 
 /** The sessions of one client run. */
 export class RelayMonitor {
@@ -55,8 +59,10 @@ export class RelayMonitor {
   private timer: NodeJS.Timeout | undefined;
   private life: AbortController | undefined;
   private readonly registering = new Set<string>();
-  /** The relay each peer was last heard through (DATA or PROBE), by peer id. */
-  private readonly heardVia = new Map<NodeId, string>();
+  /** When each peer was last heard through each relay (DATA or PROBE): peer id -> relay id -> `Date.now()`. */
+  private readonly heardVia = new Map<NodeId, Map<string, number>>();
+  /** When a datagram for a peer routed elsewhere last went through home as well, by peer id. */
+  private readonly homeTried = new Map<NodeId, number>();
   private seq = 0;
 
   constructor(private readonly deps: RelayMonitorDeps) {}
@@ -104,23 +110,54 @@ export class RelayMonitor {
     for (const r of this.relays) this.ensure(r);
   }
 
-  /** The session to send to `peer` through: the relay the peer was last heard on while healthy, else home. */
+  /**
+   * The session to send to `peer` through: home, unless the peer was heard within
+   * {@link HEARD_FRESH_MS} only through other relays: then the healthy one it was heard through last
+   * (the peer may not be registered at this node's home: it cannot reach it).
+   */
   route(peer: NodeId): Session | undefined {
-    const via = this.heardVia.get(peer);
-    if (via !== undefined && this.selector.isHealthy(via)) {
-      const s = this.sessions.get(via);
-      if (s) return s;
+    const home = this.home;
+    const heard = this.heardVia.get(peer);
+    if (heard === undefined) return home;
+    const fresh = Date.now() - HEARD_FRESH_MS;
+    if (home !== undefined && (heard.get(home.relay.id) ?? 0) > fresh) return home;
+    let best: Session | undefined;
+    let bestAt = fresh;
+    for (const [id, at] of heard) {
+      const s = this.sessions.get(id);
+      if (s !== undefined && at > bestAt && this.selector.isHealthy(id)) [best, bestAt] = [s, at];
     }
-    return this.home;
+    return best ?? home;
+  }
+
+  /**
+   * The home session when a datagram for `peer` that {@link route} sends elsewhere should also go
+   * through home (at most once per {@link HOME_RETRY_MS}), else undefined. This lets two peers that
+   * share a home but last heard each other elsewhere move back to it (the backend drops the
+   * duplicate: WireGuard's replay window, OpenVPN's packet id).
+   */
+  alsoHome(peer: NodeId, routed: Session): Session | undefined {
+    const home = this.home;
+    if (home === undefined || home === routed) return undefined;
+    const now = Date.now();
+    if (now - (this.homeTried.get(peer) ?? 0) < HOME_RETRY_MS) return undefined;
+    if (this.homeTried.size >= MAX_HEARD_VIA && !this.homeTried.has(peer)) this.homeTried.clear();
+    this.homeTried.set(peer, now);
+    return home;
   }
 
   /** Something came from `s`'s relay; `from` is the peer of a DATA or PROBE. */
   heard(s: Session, from?: NodeId): void {
     s.lastHeard = Date.now();
     s.heard = true;
-    if (from !== undefined && this.heardVia.get(from) !== s.relay.id) {
-      if (this.heardVia.size >= MAX_HEARD_VIA && !this.heardVia.has(from)) this.heardVia.clear();
-      this.heardVia.set(from, s.relay.id);
+    if (from !== undefined) {
+      let m = this.heardVia.get(from);
+      if (m === undefined) {
+        if (this.heardVia.size >= MAX_HEARD_VIA) this.heardVia.clear();
+        m = new Map();
+        this.heardVia.set(from, m);
+      }
+      m.set(s.relay.id, s.lastHeard);
     }
   }
 
@@ -151,6 +188,7 @@ export class RelayMonitor {
     for (const id of this.sessions.keys()) this.selector.lost(id);
     this.sessions.clear();
     this.heardVia.clear();
+    this.homeTried.clear();
     this.registering.clear();
     this.decide();
   }
