@@ -169,7 +169,7 @@ export class RelayMonitor {
     s.probeSentAt = undefined;
   }
 
-  /** `s` is gone (the relay forgot it, or it stopped answering): re-register in the background. */
+  /** `s` is gone (the relay forgot it, or it was silent for `keepaliveMisses` keepalive intervals): re-register in the background. */
   lost(s: Session, why: string): void {
     if (this.sessions.get(s.relay.id) !== s) return;
     this.sessions.delete(s.relay.id);
@@ -199,9 +199,16 @@ export class RelayMonitor {
       const id = s.relay.id;
       if (s.heard) {
         if (s.probeSentAt !== undefined || s.probeSeq === undefined) this.selector.answered(id);
-      } else if (this.selector.missed(id) || this.failed(id)) {
-        this.lost(s, `no answer in ${this.deps.opts.keepaliveMisses} probe rounds`);
-        continue;
+      } else {
+        if (this.selector.missed(id)) this.deps.log.warn({ relay: id, misses: this.deps.opts.keepaliveMisses }, 'relay unhealthy');
+        // Unhealthy is enough to move home away; the session itself is only given up (and
+        // registered again) after the relay's own keepalive budget, so loss on the only relay
+        // does not tear down a session the relay still holds.
+        const silentMs = Date.now() - s.lastHeard;
+        if (silentMs > this.deps.opts.keepaliveMisses * s.keepaliveMs) {
+          this.lost(s, `nothing heard for ${silentMs} ms`);
+          continue;
+        }
       }
       s.heard = false;
       this.seq = (this.seq + 1) >>> 0;
@@ -210,11 +217,6 @@ export class RelayMonitor {
       s.socket.send(encodeKeepalive(this.seq), s.relay.endpoint.port, s.relay.endpoint.host, this.deps.sendDone);
     }
     this.decide();
-  }
-
-  /** True when `id` missed `keepaliveMisses` rounds in a row (also before it ever was healthy). */
-  private failed(id: string): boolean {
-    return (this.selector.snapshot().find((h) => h.id === id)?.misses ?? 0) >= this.deps.opts.keepaliveMisses;
   }
 
   private decide(): void {
