@@ -12,7 +12,14 @@ import { makeContext, makeKey, udpSocket, type TestKey } from './helpers.js';
 
 type Client = RelayPlugin & { relays(): RelayHealth[]; info(): { relay: string | null } };
 
-const FAST = { probeIntervalMs: 50, keepaliveIntervalMs: 100, keepaliveMisses: 3, attemptTimeoutMs: 100, initialBackoffMs: 10, maxBackoffMs: 100 };
+const FAST = {
+  probeIntervalMs: 50,
+  keepaliveIntervalMs: 100,
+  keepaliveMisses: 3,
+  attemptTimeoutMs: 100,
+  initialBackoffMs: 10,
+  maxBackoffMs: 100,
+};
 
 async function until(_what: string, pred: () => boolean | Promise<boolean>): Promise<void> {
   for (;;) {
