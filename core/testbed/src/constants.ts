@@ -26,3 +26,13 @@ export const NETNS_ETC = '/etc/netns';
 
 /** Probe interval the mesh gives its daemons unless `MeshOptions.pathProbe` says otherwise, ms. */
 export const MESH_PROBE_INTERVAL_MS = 300;
+
+/** Host name of the mesh's relay number `i` (0: {@link RELAY_HOST}, 1: `relay2`, ...). */
+export function relayHostName(i: number): string {
+  return i === 0 ? RELAY_HOST : `${RELAY_HOST}${i + 1}`;
+}
+
+/** Netmap id of the mesh's relay number `i` (0: {@link RELAY_ID}, 1: `relay-2`, ...). */
+export function relayIdOf(i: number): string {
+  return `relay-${i + 1}`;
+}

@@ -8,10 +8,13 @@ import { readFile } from 'node:fs/promises';
 import type { TestHost } from '@rustynet/conformance-kit/harness';
 import type { MeshNode } from './node-config.js';
 import { stopRunning, terminateSync, track, type ProcessExit, type Running } from './processes.js';
+import { RELAY_ID } from './constants.js';
 import { RUSTYNETD_BIN, RUSTYNETD_NODE_FLAGS } from './programs.js';
 
 /** The relay server's start parameters, see {@link DaemonProcesses.startRelay}. */
 export interface RelayServerStart {
+  /** The relay's id (netmap `relays[].id`); default `RELAY_ID`. */
+  id?: string;
   host: TestHost;
   /** Program arguments after node (the `rustynet` binary first). */
   args: string[];
@@ -21,10 +24,10 @@ export interface RelayServerStart {
   timeoutMs: number;
 }
 
-/** The running daemons of a mesh by node id, and its relay server. */
+/** The running daemons of a mesh by node id, and its relay servers by relay id. */
 export class DaemonProcesses {
   private readonly running = new Map<string, Running>();
-  private relayRun: Running | undefined;
+  private readonly relayRuns = new Map<string, Running>();
 
   constructor(private readonly log: (line: string) => void) {}
 
@@ -77,9 +80,10 @@ export class DaemonProcesses {
     return Object.fromEntries([...this.running.entries()].map(([id, r]) => [id, r.pid]));
   }
 
-  /** Whether a relay server runs (started and not exited). */
-  get relayRunning(): boolean {
-    return this.relayRun !== undefined && !this.relayRun.exit;
+  /** Whether the relay server `id` (default `RELAY_ID`) runs (started and not exited). */
+  relayRunning(id = RELAY_ID): boolean {
+    const run = this.relayRuns.get(id);
+    return run !== undefined && !run.exit;
   }
 
   /**
@@ -100,7 +104,7 @@ export class DaemonProcesses {
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     const run = track(child, out);
-    this.relayRun = run;
+    this.relayRuns.set(s.id ?? RELAY_ID, run);
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       ready.then(() => 'ready' as const),
@@ -124,14 +128,26 @@ export class DaemonProcesses {
   }
 
   /**
-   * Stops the relay server (SIGTERM, SIGKILL after `timeoutMs`).
+   * Stops the relay server `id` (SIGTERM, SIGKILL after `timeoutMs`; `kill`: SIGKILL at once, a crash).
    * @returns its exit, or null when none was running.
    */
-  async stopRelay(timeoutMs: number): Promise<ProcessExit | null> {
-    const run = this.relayRun;
+  async stopRelay(timeoutMs: number, id = RELAY_ID, kill = false): Promise<ProcessExit | null> {
+    const run = this.relayRuns.get(id);
     if (!run) return null;
-    this.relayRun = undefined;
-    return stopRunning(run, timeoutMs, () => this.log('relay: stopping the relay server (SIGTERM)'));
+    this.relayRuns.delete(id);
+    if (kill) {
+      this.log(`relay ${id}: kill -SIGKILL (pid ${run.pid})`);
+      if (!run.exit) run.child.kill('SIGKILL');
+      await run.exited;
+      await new Promise<void>((r) => run.out.end(r));
+      return run.exit ?? { code: null, signal: null };
+    }
+    return stopRunning(run, timeoutMs, () => this.log(`relay ${id}: stopping the relay server (SIGTERM)`));
+  }
+
+  /** Ids of the relay servers started and not stopped. */
+  relayIds(): string[] {
+    return [...this.relayRuns.keys()];
   }
 
   /**
@@ -154,7 +170,7 @@ export class DaemonProcesses {
    * (up to `timeoutMs`) for them to finish their clean stop, SIGKILL for the rest.
    */
   emergencyStopSync(timeoutMs: number): void {
-    const runs = [...this.running.values(), ...(this.relayRun ? [this.relayRun] : [])];
+    const runs = [...this.running.values(), ...this.relayRuns.values()];
     terminateSync(
       runs.filter((r) => !r.exit && r.pid > 0).map((r) => r.pid),
       timeoutMs,

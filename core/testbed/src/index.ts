@@ -50,7 +50,10 @@ export {
   RELAY_HOST,
   RELAY_ID,
   RELAY_PORT,
+  relayHostName,
+  relayIdOf,
 } from './constants.js';
+export type { MeshRelay } from './mesh-relays.js';
 // The reference plugins and backend profiles, re-exported whole so that this file names none.
 export * from './reference-defaults.js';
 export { attachStubNetwork, type StubNetwork } from './stub-network.js';

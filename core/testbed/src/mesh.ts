@@ -8,12 +8,12 @@
  * random id; {@link Mesh.destroy} removes daemons, namespaces, files and leftover runtime
  * sockets, and {@link Mesh.emergencyStopSync} does the same synchronously from a signal handler.
  */
-import { existsSync, rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Netmap, NetmapNode, SignedNetmap } from '@rustynet/plugin-api';
-import type { TestHost, TestNetwork } from '@rustynet/conformance-kit/harness';
+import type { TestNetwork } from '@rustynet/conformance-kit/harness';
 import { LocalApiClient, type DaemonStatus } from '@rustynet/cli';
 import { cleanStaleRuntimeFiles, collectSecrets, findLeftovers, removeRuntimeFilesSync, scanForSecrets } from './cleanup.js';
 import { RELAY_HOST } from './constants.js';
@@ -26,26 +26,19 @@ import { resolveMeshOptions, type MeshOptions, type ResolvedMeshOptions } from '
 import type { ProcessExit } from './processes.js';
 import { RUSTYNET_BIN, runNodeProgram } from './programs.js';
 import { publishNetmapDoc } from './publish.js';
-import { startMeshRelay, writeRelayIdentityKey } from './relay-server.js';
+import { writeRelayIdentityKey } from './relay-server.js';
+import { MeshRelayServers, createExtraRelays, extraRelayHosts, relayEntry } from './mesh-relays.js';
 import { waitForAll, waitForPeerPath, type StatusSource } from './status.js';
 import { createUnderlay, installResolvConfs, resolvConfPath } from './underlay.js';
-import { MeshTraffic } from './mesh-traffic.js';
 
 /**
  * A running test mesh. Create with {@link Mesh.create}, then {@link startDaemons}; always
  * {@link destroy} (also on failure).
  */
-export class Mesh extends MeshTraffic {
+export class Mesh extends MeshRelayServers {
   readonly nodes: MeshNode[] = [];
-  private readonly procs: DaemonProcesses;
+  protected readonly procs: DaemonProcesses;
   private destroyed = false;
-  /** The host running the relay server ({@link MeshOptions.relay}), else undefined. */
-  readonly relayHost: TestHost | undefined;
-  /**
-   * The relay's identity public key (raw 32 bytes, base64), listed in the netmap's relay entry;
-   * its private key is {@link relayIdentityKeyFile}. Empty without a relay.
-   */
-  relayIdentityKey = '';
   /** Control-plane key files. */
   cpKeyFile = '';
   cpPublicKey = '';
@@ -59,24 +52,8 @@ export class Mesh extends MeshTraffic {
     readonly workDir: string,
     readonly opts: ResolvedMeshOptions,
   ) {
-    super();
-    this.relayHost = opts.relay ? net.host(RELAY_HOST) : undefined;
+    super(opts.relay ? net.host(RELAY_HOST) : undefined);
     this.procs = new DaemonProcesses(opts.log);
-  }
-
-  /** The signed netmap file the relay server reads (kept current by {@link publish}). */
-  get relayNetmapFile(): string {
-    return join(this.workDir, RELAY_HOST, 'netmap.json');
-  }
-
-  /** The relay's identity key file (PKCS#8 PEM, 0600), made with the mesh. */
-  get relayIdentityKeyFile(): string {
-    return join(this.workDir, RELAY_HOST, 'identity.key');
-  }
-
-  /** stdout/stderr of the relay server. */
-  get relayOutFile(): string {
-    return join(this.workDir, RELAY_HOST, 'relay.out');
   }
 
   /** `/etc/netns/<ns>/resolv.conf` of a node (present while the mesh runs with {@link MeshOptions.dns}). */
@@ -96,7 +73,8 @@ export class Mesh extends MeshTraffic {
   static async create(options: MeshOptions): Promise<Mesh> {
     const opts = resolveMeshOptions(options);
     await cleanStaleRuntimeFiles(opts.backendProfiles);
-    const hosts = [...opts.nodes, ...(opts.relay ? [RELAY_HOST] : []), ...(opts.control ? [CONTROL_HOST] : [])];
+    const relayHosts = opts.relay ? [RELAY_HOST, ...extraRelayHosts(opts.extraRelays)] : [];
+    const hosts = [...opts.nodes, ...relayHosts, ...(opts.control ? [CONTROL_HOST] : [])];
     opts.log(
       `creating ${hosts.length} network namespaces on underlay 198.18.0.0/24${opts.relay ? ` (${opts.nodes.length} nodes + the relay host)` : ''}`,
     );
@@ -117,6 +95,7 @@ export class Mesh extends MeshTraffic {
       if (opts.relay) {
         await mkdir(join(workDir, RELAY_HOST), { recursive: true, mode: 0o700 });
         mesh.relayIdentityKey = await writeRelayIdentityKey(mesh.relayIdentityKeyFile);
+        mesh.extraRelays.push(...(await createExtraRelays(net, workDir, opts.extraRelays)));
       }
       if (opts.dns)
         installResolvConfs(
@@ -147,6 +126,7 @@ export class Mesh extends MeshTraffic {
       acl: this.opts.acl,
       relayAddress: this.relayHost?.underlayAddress,
       ...(this.relayIdentityKey !== '' && { relayIdentityKey: this.relayIdentityKey }),
+      extraRelays: this.extraRelays.map(relayEntry),
     };
   }
 
@@ -181,12 +161,12 @@ export class Mesh extends MeshTraffic {
     nodeIds: readonly string[] = this.nodes.map((n) => n.id),
     opts: { reload?: boolean } = {},
   ): Promise<Record<string, Error | undefined>> {
-    const relayFile = this.relayHost ? this.relayNetmapFile : undefined;
     const reload = (id: string): boolean => this.procs.has(id) && opts.reload !== false;
+    const relayFiles = this.relays.map((r) => r.netmapFile);
     return publishNetmapDoc(
       doc,
       nodeIds.map((id) => this.node(id)),
-      relayFile,
+      relayFiles,
       reload,
     );
   }
@@ -209,7 +189,7 @@ export class Mesh extends MeshTraffic {
    * @throws Error with the daemon's output tail when one exits or does not come up in time.
    */
   async startDaemons(backend: string, netmapVersion: number | undefined, timeoutMs = 60_000): Promise<void> {
-    if (this.relayHost && !this.procs.relayRunning) await this.startRelayServer();
+    for (const r of this.relays) await this.startRelayServer(undefined, undefined, r.id);
     await this.control?.startFor(this.nodes);
     for (const n of this.nodes) {
       await mkdir(join(n.dir, 'state'), { recursive: true, mode: 0o700 });
@@ -226,34 +206,6 @@ export class Mesh extends MeshTraffic {
       timeoutMs,
     );
     await this.control?.adoptAddresses(this.nodes);
-  }
-
-  /**
-   * Starts `rustynet relay serve --listen <relay underlay>:RELAY_PORT` inside the relay host's
-   * namespace, reading {@link relayNetmapFile} (publish a netmap first). Resolves once it listens.
-   * @param identityKeyFile the relay's identity key (default {@link relayIdentityKeyFile}; another
-   *   file makes a relay the netmap does not list: nodes must refuse it).
-   * @throws Error with its output when it exits or does not listen within `timeoutMs`.
-   */
-  async startRelayServer(timeoutMs = 20_000, identityKeyFile = this.relayIdentityKeyFile): Promise<void> {
-    const host = this.relayHost;
-    if (!host) throw new Error('this mesh has no relay (MeshOptions.relay)');
-    if (this.procs.relayRunning) return;
-    if (!existsSync(this.relayNetmapFile)) throw new Error('publish a signed netmap before starting the relay server');
-    const { cpPublicKey, relayNetmapFile: netmapFile, relayOutFile: outFile } = this;
-    const { cwd, log, relayExtraArgs: extraArgs } = this.opts;
-    await startMeshRelay(this.procs, { host, netmapFile, outFile, cpPublicKey, identityKeyFile, cwd, log, timeoutMs, extraArgs });
-  }
-
-  /**
-   * Stops the relay server (SIGTERM, SIGKILL after `timeoutMs`).
-   * @returns its exit and its output (the last line counts the datagrams it forwarded), or null
-   *   when none was running.
-   */
-  async stopRelayServer(timeoutMs = 10_000): Promise<{ exit: ProcessExit; output: string } | null> {
-    const exit = await this.procs.stopRelay(timeoutMs);
-    if (!exit) return null;
-    return { exit, output: await readFile(this.relayOutFile, 'utf8').catch(() => '') };
   }
 
   /** Last lines of a node's daemon output and log, for error messages. */
@@ -393,7 +345,7 @@ export class Mesh extends MeshTraffic {
     if (this.destroyed) return;
     this.destroyed = true;
     await this.stopDaemons().catch(() => undefined);
-    await this.stopRelayServer().catch(() => undefined);
+    for (const id of this.procs.relayIds()) await this.stopRelayServer(10_000, id).catch(() => undefined);
     await this.control?.stop().catch(() => undefined);
     await this.net.destroy();
     removeRuntimeFilesSync(this.nodes, this.opts.backendProfiles);

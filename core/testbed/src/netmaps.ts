@@ -4,7 +4,7 @@
  * server reads it.
  */
 import { rename, writeFile } from 'node:fs/promises';
-import type { AclPolicy, Netmap, NetmapNode, SignedNetmap } from '@rustynet/plugin-api';
+import type { AclPolicy, Netmap, NetmapNode, NetmapRelay, SignedNetmap } from '@rustynet/plugin-api';
 import { PROBE_PORT, RELAY_ID, RELAY_PORT } from './constants.js';
 import type { MeshNode } from './node-config.js';
 import { rustynet } from './programs.js';
@@ -35,6 +35,8 @@ export interface NetmapShape {
   relayAddress: string | undefined;
   /** The relay's identity key (netmap `relays[].identityKey`), when it has one. */
   relayIdentityKey?: string;
+  /** Further relays (`MeshOptions.extraRelays`), listed after the first. */
+  extraRelays?: NetmapRelay[];
 }
 
 /** The netmap entry of one node (`probePort` only when the mesh has a relay). */
@@ -74,6 +76,7 @@ export function buildNetmap(version: number, nodes: readonly MeshNode[], shape: 
           endpoint: { host: shape.relayAddress, port: RELAY_PORT },
           ...(shape.relayIdentityKey !== undefined && { identityKey: shape.relayIdentityKey }),
         },
+        ...(shape.extraRelays ?? []).map((r) => structuredClone(r)),
       ],
     }),
   };

@@ -4,7 +4,7 @@
  * to the reference set of reference-defaults.ts.
  */
 import type { AclPolicy } from '@rustynet/plugin-api';
-import { MESH_PROBE_INTERVAL_MS, RELAY_HOST } from './constants.js';
+import { MESH_PROBE_INTERVAL_MS, RELAY_HOST, relayHostName } from './constants.js';
 import { CONTROL_HOST, type MeshControlOptions } from './control-plane.js';
 import type { BackendProfiles } from './profiles.js';
 import { REFERENCE_BACKEND_PROFILES, REFERENCE_PLUGINS, type MeshPluginSet } from './reference-defaults.js';
@@ -66,6 +66,13 @@ export interface MeshOptions {
    * in every daemon (default false).
    */
   relay?: boolean;
+  /**
+   * With {@link relay}: this many further relay hosts (`relay2`, `relay3`, ...), each running its
+   * own `rustynet relay serve` with its own identity key, listed after `relay-1` in the netmap as
+   * `relay-2`, ... (default 0, at most 3). See `Mesh.relays`, `Mesh.startRelayServer`,
+   * `Mesh.stopRelayServer`.
+   */
+  extraRelays?: number;
   /** Path probing settings when {@link relay} is on. */
   pathProbe?: MeshPathProbe;
   /** `backend.persistentKeepalive` (s) of every daemon; default none. */
@@ -128,6 +135,7 @@ export interface ResolvedMeshOptions {
   namePrefix: string | undefined;
   relayExtraArgs: string[];
   relayClientOptions: Record<string, unknown>;
+  extraRelays: number;
 }
 
 /** `o` without its undefined-valued properties (so they do not hide a default when spread). */
@@ -166,10 +174,17 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     namePrefix: options.namePrefix,
     relayExtraArgs: options.relayExtraArgs ?? [],
     relayClientOptions: options.relayClientOptions ?? {},
+    extraRelays: options.relay ? (options.extraRelays ?? 0) : 0,
   };
   if (opts.backends.length === 0) throw new RangeError('backends: at least one backend plugin');
   for (const id of opts.nodes) if (!/^[a-z0-9]{1,8}$/.test(id)) throw new RangeError(`nodes: bad node id ${id}`);
   if (opts.relay && opts.nodes.includes(RELAY_HOST)) throw new RangeError(`nodes: ${RELAY_HOST} is the relay host's name`);
+  if (!Number.isInteger(opts.extraRelays) || opts.extraRelays < 0 || opts.extraRelays > 3) {
+    throw new RangeError('extraRelays: an integer 0..3');
+  }
+  for (let i = 1; i <= opts.extraRelays; i++) {
+    if (opts.nodes.includes(relayHostName(i))) throw new RangeError(`nodes: ${relayHostName(i)} is a relay host's name`);
+  }
   if (opts.control && opts.nodes.includes(CONTROL_HOST)) throw new RangeError(`nodes: ${CONTROL_HOST} is the control host's name`);
   return opts;
 }

@@ -7,20 +7,20 @@ import type { MeshNode } from './node-config.js';
 import { writeNetmapFile } from './netmaps.js';
 
 /**
- * Writes `doc` to the relay's copy (when `relayFile` is set) and to each of `nodes`' netmap
+ * Writes `doc` to the relay servers' copies (`relayFiles`) and to each of `nodes`' netmap
  * files; reloads the daemons for which `reload(id)` is true.
  * @returns the reload error per reloaded node (`undefined` when accepted).
  */
 export async function publishNetmapDoc(
   doc: unknown,
   nodes: readonly MeshNode[],
-  relayFile: string | undefined,
+  relayFiles: readonly string[],
   reload: (id: string) => boolean,
 ): Promise<Record<string, Error | undefined>> {
   const text = `${JSON.stringify(doc, null, 2)}\n`;
   const out: Record<string, Error | undefined> = {};
   // The relay server re-reads its copy (it refuses maps that fail verification or are older).
-  if (relayFile !== undefined) await writeNetmapFile(relayFile, text);
+  for (const f of relayFiles) await writeNetmapFile(f, text);
   for (const n of nodes) {
     await writeNetmapFile(n.netmapFile, text);
     if (reload(n.id)) {

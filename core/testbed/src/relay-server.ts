@@ -11,6 +11,8 @@ import { RUSTYNET_BIN } from './programs.js';
 
 /** What {@link startMeshRelay} needs. */
 export interface MeshRelayStart {
+  /** The relay id (`--relay-id`); default `RELAY_ID`. */
+  id?: string;
   host: TestHost;
   netmapFile: string;
   outFile: string;
@@ -29,13 +31,14 @@ export interface MeshRelayStart {
  * @throws Error with its output when it exits or does not listen within `timeoutMs`.
  */
 export async function startMeshRelay(procs: DaemonProcesses, r: MeshRelayStart): Promise<void> {
+  const id = r.id ?? RELAY_ID;
   const listen = `${r.host.underlayAddress}:${RELAY_PORT}`;
   const args = [RUSTYNET_BIN, 'relay', 'serve', '--listen', listen, '--netmap', r.netmapFile];
-  args.push('--control-plane-key', r.cpPublicKey, '--relay-id', RELAY_ID, '--poll-interval', '1000', '--identity-key', r.identityKeyFile);
+  args.push('--control-plane-key', r.cpPublicKey, '--relay-id', id, '--poll-interval', '1000', '--identity-key', r.identityKeyFile);
   args.push(...(r.extraArgs ?? []));
-  r.log(`relay: ip netns exec ${r.host.netns} rustynet relay serve --listen ${listen} --netmap ${r.netmapFile} --relay-id ${RELAY_ID}`);
-  const where = await procs.startRelay({ host: r.host, args, outFile: r.outFile, cwd: r.cwd, timeoutMs: r.timeoutMs });
-  r.log(`relay: ${where}`);
+  r.log(`relay ${id}: ip netns exec ${r.host.netns} rustynet relay serve --listen ${listen} --netmap ${r.netmapFile} --relay-id ${id}`);
+  const where = await procs.startRelay({ id, host: r.host, args, outFile: r.outFile, cwd: r.cwd, timeoutMs: r.timeoutMs });
+  r.log(`relay ${id}: ${where}`);
 }
 
 /**

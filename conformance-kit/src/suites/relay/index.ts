@@ -15,6 +15,7 @@ import type { KitTest } from '../define.js';
 import { describeSuite } from '../common/describe-suite.js';
 import { RelayFixture, type RelaySuiteOptions } from './fixture.js';
 import { amplificationTests } from './tests/amplification.js';
+import { failoverTests } from './tests/failover.js';
 import { floodTests } from './tests/flood.js';
 import { forwardTests } from './tests/forward.js';
 import { identityTests } from './tests/identity.js';
@@ -42,6 +43,7 @@ export const relayTests: readonly KitTest<RelayFixture>[] = [
   ...sessionsTests,
   ...clientTests,
   ...identityTests,
+  ...failoverTests,
   ...teardownTests,
 ];
 

@@ -23,7 +23,7 @@ export function registerServe(control: Command): void {
     .option('--key-file <file>', 'control-plane signing key (PEM, 0600); default <data>/control-plane.key, created if absent')
     .option(
       '--config <file>',
-      'JSON settings: { "network", "dnsZone", "relays": [{ "id", "endpoint": { "host", "port" }, "identityKey"? }] }',
+      'JSON settings: { "network", "dnsZone", "relays": [{ "id", "endpoint": { "host", "port" }, "identityKey"?, "region"? }] }',
     )
     .option('--netmap-lifetime <duration>', 'netmap lifetime; re-signed before half of it is gone', '30m')
     .option('--poll-timeout <duration>', 'how long a long-poll is held without a change', '25s')

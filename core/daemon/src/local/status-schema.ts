@@ -131,6 +131,21 @@ export const daemonStatusSchema = {
         },
       },
     },
+    relays: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'registered', 'healthy', 'rttMs', 'home'],
+        properties: {
+          id: { type: 'string' },
+          region: { type: 'string' },
+          registered: { type: 'boolean' },
+          healthy: { type: 'boolean' },
+          rttMs: { type: 'number', nullable: true },
+          home: { type: 'boolean' },
+        },
+      },
+    },
     control: {
       type: 'object',
       required: ['refusal'],

@@ -153,6 +153,12 @@ export interface DaemonStatus {
    */
   exit?: ExitStatus | null;
   /**
+   * The relays of the netmap as the relay plugin sees them: health, smoothed RTT (ms, null before
+   * the first answer) and which one is home (docs/relay.md, "Several relays"). Absent without a
+   * relay plugin that reports it.
+   */
+  relays?: Array<{ id: string; region?: string; registered: boolean; healthy: boolean; rttMs: number | null; home: boolean }>;
+  /**
    * This node's standing with the control plane (see {@link ControlStatus}); absent when the
    * netmap does not come from a control plane, and from daemons before it was added.
    */

@@ -113,7 +113,20 @@ export async function buildStatus(src: StatusSources): Promise<DaemonStatus> {
     audit: auditStatusOf(src.auditCheck),
     exit: exitStatus(src, peers),
     ...(src.source?.controlStatus && { control: src.source.controlStatus() }),
+    ...relayHealth(src),
   };
+}
+
+/** `relays` of the status: the relay plugin's view of each relay, when it reports one. */
+function relayHealth(src: StatusSources): Pick<DaemonStatus, 'relays'> {
+  const relay = src.plugins.relay?.instance;
+  if (typeof relay?.relays !== 'function') return {};
+  try {
+    return { relays: relay.relays() };
+  } catch (err) {
+    src.logger.warn({ err: toRustynetError(err).message }, 'relay health failed');
+    return {};
+  }
 }
 
 /** {@link ExitStatus} from the reconciler's gateway input for the applied netmap and the peers' handshakes. */

@@ -32,6 +32,25 @@ export interface RelayPathStatus {
 }
 
 /**
+ * One relay of the netmap as the relay client sees it ({@link RelayPlugin.relays}; shown in the
+ * daemon's status as `relays`). See docs/relay.md, "Several relays".
+ */
+export interface RelayHealthStatus {
+  /** The netmap's relay id. */
+  id: string;
+  /** The netmap's `region`, when listed. */
+  region?: string;
+  /** This node holds a registration (session) with the relay. */
+  registered: boolean;
+  /** Registered and answering its probes (after the client's hysteresis). */
+  healthy: boolean;
+  /** Smoothed round-trip time of the relay's probe answers, milliseconds; null before the first. */
+  rttMs: number | null;
+  /** True for the relay this node uses as home (at most one). */
+  home: boolean;
+}
+
+/**
  * Relay client: stands in for a peer's endpoint when the direct path fails. It only moves the
  * backend's already-encrypted datagrams, so any backend with `udpTransport` works unchanged.
  */
@@ -69,6 +88,11 @@ export interface RelayPlugin {
    * replaces it. The handler must not throw.
    */
   onProbe?(handler: ((from: NodeId, payload: Buffer) => void) | undefined): void;
+  /**
+   * Every relay of the running config with its health, latency and whether it is home, in the
+   * netmap's order (optional; empty when not running). Never throws.
+   */
+  relays?(): RelayHealthStatus[];
 }
 
 /** Largest probe payload a relay plugin carries ({@link RelayPlugin.sendProbe}), bytes. */

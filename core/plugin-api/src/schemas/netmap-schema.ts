@@ -111,6 +111,7 @@ const netmapSchemaDefinition = {
           endpoint: endpointSchemaDefinition,
           identityKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' },
           tlsPort: { type: 'integer', minimum: 1, maximum: 65535 },
+          region: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
         },
       },
     },

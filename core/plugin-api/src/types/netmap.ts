@@ -51,6 +51,12 @@ export interface NetmapRelay {
    * relay fails; only for a relay with an `identityKey` (its TLS certificate is pinned to it).
    */
   tlsPort?: number;
+  /**
+   * Where the relay runs (free text such as `eu-west`, 1..64 of A-Z a-z 0-9 . _ -), shown in
+   * status and metrics. Nodes choose their home relay by measured latency, not by region
+   * (docs/relay.md, "Several relays"); several relays may share a region.
+   */
+  region?: string;
 }
 
 /**

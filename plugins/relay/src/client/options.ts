@@ -10,8 +10,21 @@ export interface RelayClientOptions {
   maxBackoffMs: number;
   /** Upper bound of the keepalive interval (ms); the server's recommendation wins when smaller. Default 10 000. */
   keepaliveIntervalMs: number;
-  /** Keepalive intervals without any answer from the relay before registering again. Default 3. */
+  /**
+   * Probe rounds in a row without any answer from a relay before it is unhealthy: its session is
+   * dropped, it is registered again in the background, and a home relay is replaced. Default 3.
+   */
   keepaliveMisses: number;
+  /**
+   * Interval of the probe rounds (ms): a KEEPALIVE to every registered relay, whose answer gives
+   * the relay's round-trip time and health (bounded by `keepaliveIntervalMs`). Default 500, so a dead
+   * home relay is noticed after 1.5–2 s with `keepaliveMisses` 3.
+   */
+  probeIntervalMs: number;
+  /** A healthy home relay is replaced by a nearer one only when its RTT is lower by more than this (ms) or 20 %, whichever is more. Default 10. */
+  switchMarginMs: number;
+  /** ... in this many probe rounds in a row. Default 3. */
+  switchAfterRounds: number;
   /** SO_RCVBUF / SO_SNDBUF requests for the relay socket and each path socket (bytes). Default 4 MiB / 1 MiB. */
   relaySocketBufferSize: number;
   pathSocketBufferSize: number;
@@ -32,6 +45,9 @@ export const DEFAULT_CLIENT_OPTIONS: Readonly<RelayClientOptions> = Object.freez
   maxBackoffMs: 5000,
   keepaliveIntervalMs: 10_000,
   keepaliveMisses: 3,
+  probeIntervalMs: 500,
+  switchMarginMs: 10,
+  switchAfterRounds: 3,
   relaySocketBufferSize: 4 * 1024 * 1024,
   pathSocketBufferSize: 1024 * 1024,
   fastPath: false,
@@ -47,6 +63,9 @@ export const relayClientConfigSchema = {
     maxBackoffMs: { type: 'integer', minimum: 1, maximum: 600000 },
     keepaliveIntervalMs: { type: 'integer', minimum: 100, maximum: 600000 },
     keepaliveMisses: { type: 'integer', minimum: 1, maximum: 100 },
+    probeIntervalMs: { type: 'integer', minimum: 50, maximum: 600000 },
+    switchMarginMs: { type: 'integer', minimum: 0, maximum: 60000 },
+    switchAfterRounds: { type: 'integer', minimum: 1, maximum: 1000 },
     relaySocketBufferSize: { type: 'integer', minimum: 4096, maximum: 1073741824 },
     pathSocketBufferSize: { type: 'integer', minimum: 4096, maximum: 1073741824 },
     fastPath: { type: 'boolean' },

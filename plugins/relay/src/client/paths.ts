@@ -5,7 +5,8 @@ import { RustynetError, invalidInput, type Endpoint, type Logger, type NodeId } 
 import { MAX_DATA_PAYLOAD, encodeDataHeader } from '../protocol.js';
 import type { DropCounters } from './drops.js';
 import type { RelayClientOptions } from './options.js';
-import { sameHost, type Session } from './relay-link.js';
+import type { Session } from './relay-link.js';
+import { sameHost } from './relay-socket.js';
 
 /** One relayed peer's loopback endpoint. */
 export interface Path {
@@ -24,8 +25,10 @@ export interface PathDeps {
   opts: RelayClientOptions;
   log: Logger;
   drops: DropCounters;
-  /** The current relay session, if registered. */
-  session(): Session | undefined;
+  /** The relay session to send to `peer` through (relay-monitor.ts `route`), if registered. */
+  session(peer: NodeId): Session | undefined;
+  /** A second session to send this datagram through as well (relay-monitor.ts `alsoHome`), if any. */
+  alsoHome(peer: NodeId, routed: Session): Session | undefined;
   readonly sendDone: (err: Error | null) => void;
 }
 
@@ -73,11 +76,13 @@ export async function bindPath(peer: NodeId, backend: Endpoint, deps: PathDeps):
   sock.on('message', (msg, rinfo) => {
     // Only the backend may use this endpoint.
     if (rinfo.port !== path.backend.port || !sameHost(rinfo.address, path.backend.host)) return deps.drops.drop('foreign_source');
-    const s = deps.session();
+    const s = deps.session(peer);
     if (s === undefined) return deps.drops.drop('no_session');
     if (msg.length > MAX_DATA_PAYLOAD) return deps.drops.drop('oversize');
     path.txPackets++;
     s.socket.send([path.header, msg], s.relay.endpoint.port, s.relay.endpoint.host, deps.sendDone);
+    const h = deps.alsoHome(peer, s);
+    if (h !== undefined) h.socket.send([path.header, msg], h.relay.endpoint.port, h.relay.endpoint.host, deps.sendDone);
   });
   return path;
 }

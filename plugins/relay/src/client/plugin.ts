@@ -21,6 +21,7 @@ import {
   type NodeId,
   type PluginContext,
   type RelayCapabilities,
+  type RelayHealthStatus,
   type RelayPathStatus,
   type RelayPlugin,
   type RelayStartConfig,
@@ -35,10 +36,11 @@ import { bindPath, checkEndpoint, closePathSocket, type Path } from './paths.js'
 import type { ProbeHandler } from './probe-channel.js';
 import { RelayLink } from './relay-link.js';
 import { traceSessionSetup } from './tracing.js';
+import type { RelayHealth } from './relay-selection.js';
 
 export { DEFAULT_CLIENT_OPTIONS, relayClientConfigSchema, type RelayClientOptions } from './options.js';
 export { CLIENT_DROP_REASONS, type ClientDropReason } from './drops.js';
-export { DEFINITE_REFUSALS } from './relay-link.js';
+export { DEFINITE_REFUSALS } from './refusals.js';
 
 /** What a started client holds. */
 interface Running {
@@ -77,6 +79,14 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
         'Registrations a relay definitely refused (BAD_SIGNATURE, UNKNOWN_NODE) or relays that failed their identity check (RELAY_IDENTITY)',
         ['relay', 'reason'],
       ),
+      gauges: {
+        rtt: context.metrics.gauge('relay_client_rtt_seconds', 'Smoothed round-trip time to each relay (probe rounds)', [
+          'relay',
+          'region',
+        ]),
+        healthy: context.metrics.gauge('relay_client_relay_healthy', '1 when the relay answers its probes, else 0', ['relay', 'region']),
+        home: context.metrics.gauge('relay_client_home_relay', '1 for the relay this node uses as home, else 0', ['relay', 'region']),
+      },
       paths: this.paths,
       onProbe: () => this.probeHandler,
     });
@@ -92,11 +102,30 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
   }
 
   /**
-   * Current relay id, client drop counters and the relays whose last registration attempt was
-   * definitely refused (relay id -> reason name) (diagnostics; not part of the contract).
+   * Current (home) relay id, client drop counters, the relays whose last registration attempt was
+   * definitely refused (relay id -> reason name) and every relay's health and latency (diagnostics;
+   * `relays()` is the contract's view of the last).
    */
-  info(): { relay: string | null; drops: Record<ClientDropReason, number>; refused: Record<string, string> } {
-    return { relay: this.link.session?.relay.id ?? null, drops: { ...this.drops.counts }, refused: Object.fromEntries(this.link.refused) };
+  info(): { relay: string | null; drops: Record<ClientDropReason, number>; refused: Record<string, string>; relays: RelayHealth[] } {
+    return {
+      relay: this.link.session?.relay.id ?? null,
+      drops: { ...this.drops.counts },
+      refused: Object.fromEntries(this.link.refused),
+      relays: this.link.monitor.health(),
+    };
+  }
+
+  /** Every relay of the running config with its health, smoothed RTT and whether it is home (netmap order). */
+  relays(): RelayHealthStatus[] {
+    if (!this.isRunning) return [];
+    return this.link.monitor.health().map((h) => ({
+      id: h.id,
+      ...(h.region !== undefined && { region: h.region }),
+      registered: h.registered,
+      healthy: h.healthy,
+      rttMs: h.rttMs === undefined ? null : Math.round(h.rttMs * 1000) / 1000,
+      home: h.home,
+    }));
   }
 
   /**
@@ -118,6 +147,7 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
         endpoint: { ...r.endpoint },
         ...(r.identityKey !== undefined && { identityKey: r.identityKey }),
         ...(r.tlsPort !== undefined && { tlsPort: r.tlsPort }),
+        ...(r.region !== undefined && { region: r.region }),
       })),
       sign: config.sign.bind(config),
     };
@@ -219,19 +249,24 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
   }
 
   status(_options?: CallOptions): Promise<RelayPathStatus[]> {
-    const relay = this.link.session?.relay.id ?? '';
     return Promise.resolve(
       [...this.paths.values()]
         .map((p) => ({
           peer: p.peer,
           localEndpoint: { ...p.local },
-          relay,
+          relay: this.link.monitor.route(p.peer)?.relay.id ?? '',
           rxPackets: p.rxPackets,
           txPackets: p.txPackets,
         }))
         .concat(
           // Fast-path peers: the backend talks to the relay's allocation port; nothing passes through here.
-          [...this.fast].map(([peer, f]) => ({ peer, localEndpoint: { ...f.endpoint }, relay, rxPackets: 0, txPackets: 0 })),
+          [...this.fast].map(([peer, f]) => ({
+            peer,
+            localEndpoint: { ...f.endpoint },
+            relay: this.link.session?.relay.id ?? '',
+            rxPackets: 0,
+            txPackets: 0,
+          })),
         ),
     );
   }
@@ -241,7 +276,8 @@ export class RelayClient extends PluginLifecycle<Running, RelayStartConfig> impl
       opts: this.opts,
       log: this.log,
       drops: this.drops,
-      session: () => this.link.session,
+      session: (peer) => this.link.monitor.route(peer),
+      alsoHome: (peer, routed) => this.link.monitor.alsoHome(peer, routed),
       sendDone: this.link.sendDone,
     });
     if (!this.isRunning) {
@@ -278,6 +314,9 @@ function validateStartConfig(config: RelayStartConfig): void {
     }
     if (ids.has(r.id)) throw invalidInput(`relays[${i}].id`, `duplicate relay id "${r.id}"`);
     ids.add(r.id);
+    if (r.region !== undefined && (typeof r.region !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(r.region))) {
+      throw invalidInput(`relays[${i}].region`, 'must be 1..64 characters of A-Z a-z 0-9 . _ -');
+    }
     checkEndpoint(r.endpoint, `relays[${i}].endpoint`);
     if (r.tlsPort !== undefined && (!Number.isInteger(r.tlsPort) || r.tlsPort < 1 || r.tlsPort > 65535)) {
       throw invalidInput(`relays[${i}].tlsPort`, 'must be an integer 1..65535');

@@ -31,23 +31,23 @@ export function sendProbe(
  * Hands a PROBE from the relay to the daemon's handler (a copy of the payload, and the source node
  * id the relay authenticated). Malformed or oversized: dropped `invalid`; no handler: dropped
  * `unknown_peer`.
- * @returns true when it was delivered.
+ * @returns the source node id when it was delivered, else undefined.
  */
-export function deliverProbe(msg: Buffer, deps: { drops: DropCounters; log: Logger; onProbe: () => ProbeHandler }): boolean {
+export function deliverProbe(msg: Buffer, deps: { drops: DropCounters; log: Logger; onProbe: () => ProbeHandler }): NodeId | undefined {
   const d = decodeData(msg, MessageType.PROBE);
   if (d === undefined || msg.length - d.payloadOffset > MAX_PROBE_PAYLOAD) {
     deps.drops.drop('invalid');
-    return false;
+    return undefined;
   }
   const handler = deps.onProbe();
   if (handler === undefined) {
     deps.drops.drop('unknown_peer');
-    return false;
+    return undefined;
   }
   try {
     handler(d.nodeId, Buffer.from(msg.subarray(d.payloadOffset)));
   } catch (err) {
     deps.log.warn({ err: (err as Error).message }, 'probe handler failed');
   }
-  return true;
+  return d.nodeId;
 }

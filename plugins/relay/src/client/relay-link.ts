@@ -1,13 +1,13 @@
 /**
- * The relay client's link to its relay: the relay sockets, registration (HELLO, CHALLENGE,
- * signed REGISTER), the session with its keepalives, re-registration, and the dispatch of what
- * the relay sends (DATA to the paths, answers to waiting exchanges).
+ * The relay client's link to its relays: the relay sockets, registration (HELLO, CHALLENGE,
+ * signed REGISTER) with each relay, kernel fast-path allocations (ALLOCATE), and the dispatch of
+ * what the relays send (DATA to the paths, answers to waiting exchanges). Which sessions exist and
+ * which one is home is relay-monitor.ts's concern.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import {
   RustynetError,
-  isRustynetError,
   type Clock,
   type Counter,
   type Endpoint,
@@ -17,32 +17,19 @@ import {
   type RelayStartConfig,
 } from '@rustynet/plugin-api';
 import { abortError } from '@rustynet/plugin-kit';
-import {
-  MessageType,
-  PROTOCOL_VERSION,
-  RejectReason,
-  SIGNATURE_SIZE,
-  decodeData,
-  decodeKeepalive,
-  decodeReject,
-  encodeKeepalive,
-  type RejectReasonName,
-} from '../protocol.js';
+import { MessageType, PROTOCOL_VERSION, RejectReason, SIGNATURE_SIZE, decodeData, decodeKeepalive, decodeReject } from '../protocol.js';
 import type { DropCounters } from './drops.js';
 import type { RelayClientOptions } from './options.js';
 import { deliverProbe, sendProbe, type ProbeHandler } from './probe-channel.js';
 import { TlsFallback } from './tls-fallback.js';
 import { registerWithIdentity, registerWithoutIdentity, type Exchange } from './identity-handshake.js';
-import { traceFailover, traceRegistration } from './tracing.js';
 import { AllocationMessageType, decodeAllocation, encodeAllocation } from '../allocation.js';
+import { RelayMonitor, type MonitorGauges, type Session } from './relay-monitor.js';
+import { recordFailover, traceRegistration } from './tracing.js';
+import { isDefiniteRefusal, refusalError } from './refusals.js';
+import { openRelaySocket, sameHost } from './relay-socket.js';
 
-/** A registration with one relay. */
-export interface Session {
-  relay: NetmapRelay;
-  socket: Socket;
-  keepaliveMs: number;
-  lastHeard: number;
-}
+export type { Session } from './relay-monitor.js';
 
 /** A local path of one peer, as the link needs it to deliver DATA. */
 export interface PathTarget {
@@ -58,34 +45,6 @@ interface Waiter {
   resolve: (v: unknown) => void;
 }
 
-/**
- * REJECT reasons that are a definite refusal of this node's registration: retrying with the same
- * node id and signing key cannot change the answer (only a new netmap at the relay can), so `start`
- * does not wait for its deadline. Every other failure (no answer, an expired or lost token, `BUSY`,
- * `SESSION_LIMIT`) is transient and retried with back-off. Values explain the reason to an operator.
- */
-export const DEFINITE_REFUSALS: Readonly<Partial<Record<RejectReasonName, string>>> = Object.freeze({
-  BAD_SIGNATURE: "the node's identity key does not match the netmap",
-  UNKNOWN_NODE: "the node is not in the relay's netmap",
-});
-
-/** Name of a REJECT reason code (`reason <n>` for codes this version does not know). */
-function rejectReasonName(code: number): string {
-  return Object.entries(RejectReason).find(([, v]) => v === code)?.[0] ?? `reason ${code}`;
-}
-
-/** True when `err` is a definite refusal thrown by a registration attempt (see {@link DEFINITE_REFUSALS}). */
-function isDefiniteRefusal(err: unknown): err is RustynetError {
-  return isRustynetError(err, 'RELAY_FAILED') && (err.details as { definite?: unknown } | undefined)?.definite === true;
-}
-
-/** True when two address texts name the same host (an IPv4-mapped IPv6 address equals its IPv4 address). */
-export function sameHost(a: string, b: string): boolean {
-  if (a === b) return true;
-  const strip = (h: string): string => (h.startsWith('::ffff:') ? h.slice(7) : h);
-  return strip(a) === strip(b);
-}
-
 /** What the link needs from the plugin. */
 export interface RelayLinkDeps {
   opts: RelayClientOptions;
@@ -94,6 +53,8 @@ export interface RelayLinkDeps {
   drops: DropCounters;
   registrations: Counter;
   refusals: Counter;
+  /** Per-relay latency, health and home gauges. */
+  gauges: MonitorGauges;
   /** The open paths by peer, for DATA from the relay. */
   paths: ReadonlyMap<NodeId, PathTarget>;
   /** Receives PROBE payloads from the relay (the daemon's probe channel); absent: dropped. */
@@ -102,8 +63,8 @@ export interface RelayLinkDeps {
 
 /** The link of one plugin instance; {@link begin} and {@link close} bracket each run. */
 export class RelayLink {
-  /** The current registration, if any. */
-  session: Session | undefined;
+  /** Every relay's session, health and the home choice (relay-monitor.ts). */
+  readonly monitor: RelayMonitor;
   /** Relays whose last registration attempt was definitely refused: relay id -> reason name. */
   readonly refused = new Map<string, string>();
   private config: RelayStartConfig | undefined;
@@ -111,22 +72,43 @@ export class RelayLink {
   private readonly waiters = new Set<Waiter>();
   /** Aborted by {@link close}: ends background re-registration. */
   private life: AbortController | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private reregistering = false;
-  /** True while the plugin runs: re-registration only happens then. */
-  serving = false;
-  private seq = 0;
+  private isServing = false;
 
   private readonly tls: TlsFallback;
 
   constructor(private readonly deps: RelayLinkDeps) {
     this.tls = new TlsFallback(deps.log);
+    this.monitor = new RelayMonitor({
+      opts: deps.opts,
+      log: deps.log,
+      gauges: deps.gauges,
+      register: (relay, signal) => this.registerLoop(signal, 'background', [relay]),
+      sendDone: this.sendDone,
+      onKeepalive: () => this.onKeepalive?.(),
+      onFailover: (from, to, why) => recordFailover(this.config?.nodeId, from, to, why),
+    });
+  }
+
+  /** The home relay's session, if any. */
+  get session(): Session | undefined {
+    return this.monitor.home;
+  }
+
+  /** True while the plugin runs: background registration only happens then (set after `start`). */
+  get serving(): boolean {
+    return this.isServing;
+  }
+
+  set serving(on: boolean) {
+    this.isServing = on;
+    if (on) this.monitor.serve();
   }
 
   /** Starts a run with `config` (already validated). */
   begin(config: RelayStartConfig): void {
     this.config = config;
     this.refused.clear();
+    this.monitor.begin(config.relays);
     this.life = new AbortController();
   }
 
@@ -143,10 +125,8 @@ export class RelayLink {
   async close(): Promise<void> {
     this.life?.abort();
     this.life = undefined;
-    this.serving = false;
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
-    this.session = undefined;
+    this.isServing = false;
+    this.monitor.close();
     const closing: Promise<void>[] = [this.tls.closeAll()];
     for (const s of this.sockets.values()) closing.push(new Promise((r) => s.close(() => r())));
     this.sockets.clear();
@@ -161,17 +141,7 @@ export class RelayLink {
   private async relaySocket(family: 'udp4' | 'udp6'): Promise<Socket> {
     const have = this.sockets.get(family);
     if (have) return have;
-    const size = this.deps.opts.relaySocketBufferSize;
-    const sock = createSocket({ type: family, recvBufferSize: size, sendBufferSize: size });
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', (err) => {
-        sock.close();
-        reject(new RustynetError('RELAY_FAILED', `cannot open the relay socket: ${err.message}`, { cause: err }));
-      });
-      sock.bind({ port: 0 }, () => resolve());
-    });
-    sock.removeAllListeners('error');
-    sock.on('error', (err) => this.deps.log.warn({ err: err.message }, 'relay socket error'));
+    const sock = await openRelaySocket(family, this.deps.opts.relaySocketBufferSize, this.deps.log);
     sock.on('message', (msg, rinfo) => this.onRelayMessage(sock, msg, rinfo.address, rinfo.port));
     this.sockets.set(family, sock);
     return sock;
@@ -179,29 +149,34 @@ export class RelayLink {
 
   private onRelayMessage(sock: Socket, msg: Buffer, address: string, port: number): void {
     const { drops } = this.deps;
-    const s = this.session;
-    if (s !== undefined && s.socket === sock && port === s.relay.endpoint.port && sameHost(address, s.relay.endpoint.host)) {
+    let s: Session | undefined;
+    for (const x of this.monitor.sessions.values()) {
+      if (x.socket === sock && port === x.relay.endpoint.port && sameHost(address, x.relay.endpoint.host)) s = x;
+    }
+    if (s !== undefined) {
       if (msg.length >= 2 && msg[0] === PROTOCOL_VERSION && msg[1] === MessageType.DATA) {
         const d = decodeData(msg);
         if (d === undefined) return drops.drop('invalid');
         const path = this.deps.paths.get(d.nodeId);
         if (path === undefined) return drops.drop('unknown_peer');
-        s.lastHeard = Date.now();
+        this.monitor.heard(s, d.nodeId);
         path.rxPackets++;
         path.socket.send(msg.subarray(d.payloadOffset), path.backend.port, path.backend.host, this.sendDone);
         return;
       }
       if (msg.length >= 2 && msg[0] === PROTOCOL_VERSION && msg[1] === MessageType.PROBE) {
-        if (deliverProbe(msg, this.deps)) s.lastHeard = Date.now();
+        const from = deliverProbe(msg, this.deps);
+        if (from !== undefined) this.monitor.heard(s, from);
         return;
       }
-      if (decodeKeepalive(msg, true) !== undefined) {
-        s.lastHeard = Date.now();
+      const seq = decodeKeepalive(msg, true);
+      if (seq !== undefined) {
+        this.monitor.ack(s, seq);
         return;
       }
       if (decodeReject(msg) === RejectReason.NOT_REGISTERED) {
         this.deps.log.info({ relay: s.relay.id }, 'relay forgot our session; registering again');
-        this.reregister('relay forgot the session');
+        this.monitor.lost(s, 'the relay answered NOT_REGISTERED');
         return;
       }
     }
@@ -219,11 +194,11 @@ export class RelayLink {
     drops.drop('invalid');
   }
 
-  /** Called on every keepalive tick of the current session (the fast path refreshes its allocations). */
+  /** Called once per keepalive interval of the home session (the fast path refreshes its allocations). */
   onKeepalive: (() => void) | undefined;
 
   /**
-   * Asks the current relay for an allocation port for `peer` (kernel fast path, docs/relay.md).
+   * Asks the home relay for an allocation port for `peer` (kernel fast path, docs/relay.md).
    * @returns the relay's endpoint with the allocation port, or undefined (no session, the relay
    *   answered 0, or no answer within `attemptTimeoutMs`: the relay has no fast path).
    */
@@ -264,9 +239,10 @@ export class RelayLink {
       );
   }
 
-  /** Sends a PROBE to `peer` through the current session; false without one (nothing queued). */
+  /** Sends a PROBE to `peer` through its session ({@link RelayMonitor.route}); false without one (nothing queued). */
   sendProbe(peer: NodeId, payload: Uint8Array): boolean {
-    return this.session !== undefined && sendProbe(this.session, peer, payload, this.sendDone);
+    const s = this.monitor.route(peer);
+    return s !== undefined && sendProbe(s, peer, payload, this.sendDone);
   }
 
   /** Sends `msg` and waits for a datagram from `relay` that `accept` maps to a value. */
@@ -317,17 +293,7 @@ export class RelayLink {
       relay.identityKey !== undefined
         ? (await registerWithIdentity(relay, cfg.nodeId, sign, exchange)).answer
         : await registerWithoutIdentity(relay, cfg.nodeId, sign, exchange);
-    if (!answer.ok) {
-      const name = rejectReasonName(answer.reason);
-      const why = DEFINITE_REFUSALS[name as RejectReasonName];
-      throw new RustynetError(
-        'RELAY_FAILED',
-        `relay ${relay.id} refused registration of node ${cfg.nodeId}: ${name}${why ? ` (${why})` : ''}`,
-        {
-          details: { relay: relay.id, node: cfg.nodeId, reason: name, definite: why !== undefined },
-        },
-      );
-    }
+    if (!answer.ok) throw refusalError(relay.id, cfg.nodeId, answer.reason);
     const keepaliveMs = Math.max(100, Math.min(opts.keepaliveIntervalMs, answer.keepaliveMs || opts.keepaliveIntervalMs));
     return { relay, socket: sock, keepaliveMs, lastHeard: Date.now() };
   }
@@ -345,11 +311,11 @@ export class RelayLink {
    *   reason changes, counted in `relay_client_refusals_total`, and the relays are tried again at the
    *   largest back-off (`maxBackoffMs`), since a new netmap at the relay may accept the node again.
    */
-  private async registerLoop(signal: AbortSignal, mode: 'start' | 'background'): Promise<void> {
+  private async registerLoop(signal: AbortSignal, mode: 'start' | 'background', only?: NetmapRelay[]): Promise<void> {
     const { opts, log } = this.deps;
     let backoff = opts.initialBackoffMs;
     let lastErr: unknown;
-    const relays = this.requireConfig().relays;
+    const relays = only ?? this.requireConfig().relays;
     const refusedNow = new Map<string, RustynetError>();
     for (;;) {
       let refusedThisRound = false;
@@ -368,14 +334,13 @@ export class RelayLink {
               throw (tls && this.tls.refusal(relay, this.requireConfig().nodeId)) || e;
             });
           });
-          this.session = s;
-          this.refused.clear();
+          this.refused.delete(relay.id);
           this.deps.registrations.inc({ relay: relay.id });
           log.info(
             { relay: relay.id, endpoint: relay.endpoint, carrier: tls ? 'tls' : 'udp', keepaliveMs: s.keepaliveMs },
             'registered with relay',
           );
-          this.armKeepalive(s);
+          this.monitor.adopt({ ...s, relay: { ...relay, endpoint: s.relay.endpoint } });
           return;
         } catch (err) {
           if (signal.aborted) throw lastErr instanceof Error ? lastErr : err;
@@ -418,44 +383,5 @@ export class RelayLink {
       }
       backoff = Math.min(backoff * 2, opts.maxBackoffMs);
     }
-  }
-
-  private armKeepalive(s: Session): void {
-    clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = setInterval(() => {
-      if (this.session !== s) return;
-      if (Date.now() - s.lastHeard > s.keepaliveMs * this.deps.opts.keepaliveMisses) {
-        this.deps.log.warn({ relay: s.relay.id }, 'relay stopped answering; registering again');
-        this.reregister('keepalive answers missed');
-        return;
-      }
-      this.seq = (this.seq + 1) >>> 0;
-      s.socket.send(encodeKeepalive(this.seq), s.relay.endpoint.port, s.relay.endpoint.host, this.sendDone);
-      this.onKeepalive?.();
-    }, s.keepaliveMs).unref();
-  }
-
-  /** Drops the session and registers again in the background (no deadline) until it works or close(); span `relay.failover`. */
-  private reregister(reason: string): void {
-    if (this.reregistering || !this.serving || !this.life) return;
-    this.reregistering = true;
-    const from = this.session?.relay.id;
-    this.session = undefined;
-    clearInterval(this.keepaliveTimer);
-    const life = this.life;
-    const node = this.config?.nodeId;
-    traceFailover(
-      node,
-      from,
-      reason,
-      () => this.registerLoop(life.signal, 'background'),
-      () => this.session?.relay.id,
-    )
-      .catch((err: unknown) => {
-        if (!life.signal.aborted) this.deps.log.error({ err: (err as Error).message }, 'relay re-registration stopped');
-      })
-      .finally(() => {
-        this.reregistering = false;
-      });
   }
 }

@@ -72,19 +72,22 @@ export function traceSessionSetup(
 }
 
 /**
- * Runs a failover `fn` (registering again after the session with relay `from` was lost) inside
- * span `relay.failover`; the registration attempts it makes are its children. On success the
- * span gets the relay now in use (`to()`).
+ * Records span `relay.failover`: the home relay moved away from `from` because it became
+ * unhealthy or its session was lost (`reason`: the selector's `home unhealthy` / `home lost`).
+ * `to` is the new home (already registered: the client keeps a session with every relay), or
+ * undefined when no relay is left (`outcome=no relay`; the client keeps registering in the
+ * background, each attempt its own `relay.register` span).
  */
-export function traceFailover(
-  node: NodeId | undefined,
-  from: string | undefined,
-  reason: string,
-  fn: () => Promise<void>,
-  to: () => string | undefined,
-): Promise<void> {
-  return withSpan(SpanNames.relayFailover, { [A.node]: node, [A.relayFrom]: from, [A.failoverReason]: reason }, async (span) => {
-    await fn();
-    span.setAttributes(safeAttributes({ [A.relayTo]: to(), [A.outcome]: 'registered' }));
-  });
+export function recordFailover(node: NodeId | undefined, from: string, to: string | undefined, reason: string): void {
+  withSpan(
+    SpanNames.relayFailover,
+    {
+      [A.node]: node,
+      [A.relayFrom]: from,
+      [A.relayTo]: to,
+      [A.failoverReason]: reason,
+      [A.outcome]: to === undefined ? 'no relay' : 'switched',
+    },
+    () => undefined,
+  );
 }
