@@ -19,6 +19,7 @@ import type { DaemonOptions } from './local/daemon-options.js';
 import { installProcessGuards } from './process-guards.js';
 import { applyRotatedKeys, rotateKeysUnsupported } from './local/rotate-keys.js';
 import { createHostServices } from './services/host-services.js';
+import { settleWithin } from './util/settle-within.js';
 
 export type { DaemonOptions } from './local/daemon-options.js';
 export type { IngestResult } from './local/ingest.js';
@@ -33,14 +34,6 @@ export const STOP_BUDGET_MS = 5_000;
 const STOP_DRAIN_MS = 1_500;
 /** How long `stop` waits for the `shutdown` hook, ms. */
 const STOP_HOOK_MS = 1_000;
-
-/** Waits for `p` to settle, at most `ms`; never throws. */
-async function settleWithin(p: Promise<unknown> | undefined, ms: number): Promise<void> {
-  if (!p) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-}
 
 /**
  * The Rustynet daemon's life-cycle shell. The work is done by the session's parts (see

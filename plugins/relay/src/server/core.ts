@@ -4,19 +4,16 @@
  * wrapper is `createRelayServer` (server.ts). Keeping the engine socket-free lets property tests
  * throw arbitrary bytes at the exact code the server runs.
  */
-import { createHmac, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { invalidInput, type NodeId } from '@rustynet/plugin-api';
 import {
-  CHALLENGE_BODY_SIZE,
   HEADER_SIZE,
   HELLO_MIN_SIZE,
   KEEPALIVE_SIZE,
   MAX_PROBE_PAYLOAD,
   MessageType,
-  NONCE_SIZE,
   PROTOCOL_VERSION,
   RejectReason,
-  TOKEN_MAC_CONTEXT,
   decodeRegister,
   encodeChallenge,
   encodeDataHeader,
@@ -27,6 +24,7 @@ import {
 } from '../protocol.js';
 import { IdentityMessageType, challengeSignatureInput, decodeHelloId, encodeChallengeId, signReply } from '../identity.js';
 import { TokenBucket } from '../token-bucket.js';
+import { ChallengeTokens } from './challenge-tokens.js';
 import { AllocationMessageType, decodeAllocation, encodeAllocation } from '../allocation.js';
 import type { AllocationHooks } from './allocations.js';
 import { parseIdentityKeys } from './identity-keys.js';
@@ -47,7 +45,7 @@ export class RelayCore {
   readonly relayId: string;
   readonly limits: RelayLimits;
   private readonly now: () => number;
-  private readonly secret: Buffer;
+  private readonly tokens: ChallengeTokens;
   private readonly send: SendFn;
   private keys: Map<string, { b64: string; key: KeyObject }>;
   private readonly byAddress = new Map<string, Session>();
@@ -68,9 +66,8 @@ export class RelayCore {
     this.relayId = opts.relayId;
     this.limits = resolveLimits(opts.limits);
     this.keys = parseIdentityKeys(opts.identityKeys);
-    if (opts.secret !== undefined && opts.secret.length < 32) throw invalidInput('secret', 'must be at least 32 bytes');
-    this.secret = Buffer.from(opts.secret ?? randomBytes(32));
     this.now = opts.now ?? Date.now;
+    this.tokens = new ChallengeTokens(opts.secret, this.limits.tokenWindowMs, this.now);
     this.send = opts.send;
     const t = this.now();
     this.registerBucket = new TokenBucket(this.limits.registrationsPerSecond, Math.max(1, this.limits.registrationsPerSecond), t);
@@ -300,17 +297,6 @@ export class RelayCore {
     this.allocations.allocate({ sessionKey, nodeId, address: addr, backendPort: req.port, peer: req.peer, ...preferred }, reply);
   }
 
-  private mac(bucket: number, nonce: Uint8Array, address: string, port: number): Buffer {
-    const head = Buffer.allocUnsafe(6);
-    head.writeUInt32BE(bucket >>> 0, 0);
-    head.writeUInt16BE(port & 0xffff, 4);
-    return createHmac('sha256', this.secret).update(TOKEN_MAC_CONTEXT).update(head).update(nonce).update(address).digest();
-  }
-
-  private bucketNow(): number {
-    return Math.floor(this.now() / this.limits.tokenWindowMs) >>> 0;
-  }
-
   /** HELLO, or (`signed`) HELLO_ID: answered with a CHALLENGE_ID when this relay has an identity key. */
   private onHello(msg: Buffer, session: Session | undefined, address: string, port: number, signed = false): void {
     const clientNonce = signed ? decodeHelloId(msg) : undefined;
@@ -318,11 +304,7 @@ export class RelayCore {
     if (clientNonce !== undefined && this.identity !== undefined && !this.challengeSignBucket.take(this.now())) {
       return void this.drop('sign_rate_limited');
     }
-    const bucket = this.bucketNow();
-    const body = Buffer.allocUnsafe(CHALLENGE_BODY_SIZE);
-    randomBytes(NONCE_SIZE).copy(body, 0);
-    body.writeUInt32BE(bucket, NONCE_SIZE);
-    this.mac(bucket, body.subarray(0, NONCE_SIZE), address, port).copy(body, NONCE_SIZE + 4);
+    const body = this.tokens.mint(address, port);
     const reply =
       clientNonce !== undefined && this.identity !== undefined
         ? encodeChallengeId(body, sign(null, challengeSignatureInput(clientNonce, body, this.relayId), this.identity))
@@ -336,10 +318,7 @@ export class RelayCore {
     const reg = decodeRegister(msg, signed ? IdentityMessageType.REGISTER_ID : MessageType.REGISTER);
     if (reg === undefined) return void this.drop('malformed');
     // 1. Return routability: the token must have been minted by us, for this address, recently.
-    const cur = this.bucketNow();
-    if (reg.bucket !== cur && reg.bucket !== (cur - 1) >>> 0) return void this.drop('bad_token');
-    const expected = this.mac(reg.bucket, reg.nonce, address, port);
-    if (!timingSafeEqual(expected, reg.mac)) return void this.drop('bad_token');
+    if (!this.tokens.valid(reg.bucket, reg.nonce, reg.mac, address, port)) return void this.drop('bad_token');
     // The address is validated from here on: it received our CHALLENGE.
     const now = this.now();
     const id = signed ? this.identity : undefined;
