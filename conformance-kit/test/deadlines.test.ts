@@ -96,9 +96,10 @@ describe('registerTests: fair deadlines and residue (unit)', () => {
       sessionWaitMs(): number {
         return 300;
       }
-      async settle(): Promise<void> {
+      async settle(): Promise<boolean> {
         this.settled++;
         await sleep(200);
+        return true;
       }
     }
     const slow = (waits: number): KitTest<FakeFixture> => ({

@@ -93,9 +93,10 @@ export interface FixtureBase {
   /**
    * The kit's own preparation before each test's deadline starts (e.g. rebuilding a changed mesh
    * and waiting for its sessions when the plugin declares a re-establishment bound). Never an
-   * assertion: a failure here shows in the test's own steps.
+   * assertion: a failure here shows in the test's own steps. Resolves true when it did something
+   * (the test then records the time as measurement `kitSettleMs`).
    */
-  settle?(): Promise<void>;
+  settle?(): Promise<boolean>;
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
@@ -148,7 +149,8 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
         }
         if (fixture.settle) {
           t.begin('kit: settle the test network (outside the deadline)');
-          await fixture.settle();
+          const s0 = Date.now();
+          if (await fixture.settle()) t.measure('kitSettleMs', Date.now() - s0);
         }
         t.begin('prepare: start the instances and apply the baseline peers and routes');
         await withDeadline(spec.run(t, fixture), deadline(), () => new ConformanceTimeoutError(spec.id, deadline(), t.step, t.timings()));

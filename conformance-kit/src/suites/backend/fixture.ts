@@ -260,23 +260,26 @@ export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> 
   /**
    * Pings `ip` from `from` after a session with that peer must be re-established (a restart,
    * re-add or key change): `attempts` pings as {@link ping}, then, when the plugin declares
-   * `sessionReestablishSeconds`, on until that bound (multiplied) has passed. Never longer.
+   * `sessionReestablishSeconds`, on until that bound (multiplied) has passed, one ping a second.
+   * Never longer. Without a declaration exactly {@link ping}'s back-to-back attempts.
    */
   awaitSession(from: SuiteNode, ip: string, attempts = 3): Promise<SessionWaitResult> {
-    return waitForSession(() => this.ping(from, ip, 1), { minAttempts: attempts, boundMs: this.ms(this.sessionWaitMs()) });
+    const boundMs = this.ms(this.sessionWaitMs());
+    return waitForSession(() => this.ping(from, ip, 1), { minAttempts: attempts, boundMs, spacingMs: boundMs > 0 ? 1000 : 0 });
   }
 
   /**
    * Before each test's deadline, only for a plugin declaring `sessionReestablishSeconds`: a mesh
    * a test left changed is rebuilt here (a restart of a, b and c) and its sessions a -> b, a -> c
    * get up to the declared bound, so the next test does not pay the previous one's restart.
-   * The outcome is not checked: the test's own pings are.
+   * The outcome is not checked: the test's own pings are. Resolves true when it rebuilt.
    */
-  async settle(): Promise<void> {
-    if (!this.sessionWaitMs() || !this.meshUp || !this.dirty) return;
+  async settle(): Promise<boolean> {
+    if (!this.sessionWaitMs() || !this.meshUp || !this.dirty) return false;
     await this.mesh();
     const { a, b, c } = this.nodes;
     await Promise.all([b, c].map((n) => this.awaitSession(a, n.ip4, 1)));
+    return true;
   }
 
   /** Private key material of a node, as tokens to search for (file contents of its private key files). */
