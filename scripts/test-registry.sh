@@ -209,10 +209,10 @@ T_TINC=$(date +%s)
 
 # 6. The fastd backend, the same way (examples/backend-fastd). fastd v22 passes what tinc 1.0
 # cannot (an AEAD data channel, per-peer devices for the source check), but holds back a new
-# session with a peer for 15 s after the last one (its README, "Known failures"), so the nine
-# tests that restart or re-add a peer and then want traffic within seconds fail, and in one
-# run of the whole suite the tests right after them may fail too. Hence two runs: every other
-# test (quick profile) must pass; the nine run apart, and their outcome is reported, not fatal.
+# session with a peer for 15 s after the last one (its README), so traffic returns 15-35 s after
+# a restart or re-add. Its manifest declares that (capabilities.sessionReestablishSeconds: 40),
+# the kit waits up to that long only in the nine tests that re-establish a session, and the whole
+# suite (quick profile) must pass in one run: no tolerated failures.
 if [ "${RUSTYNET_REGISTRY_ONLY:-fastd}" = fastd ]; then
 FASTD="$WORK/backend-fastd"
 mkdir -p "$FASTD"
@@ -226,21 +226,16 @@ done
 npm run build --silent
 T_FASTD_BUILD=$(date +%s)
 say "phase backend-fastd install + build: $((T_FASTD_BUILD - T_TINC)) s"
-HOLD='backend\.(state\.restart|peers\.remove-isolates|peers\.batch-50-traffic|changes\.rekey-peer|changes\.mixed-batch|routes\.overlay-change-keeps-lan|repeat\.restart-cycles|fault\.process-killed|fault\.host-killed):'
-kit_lock npx rustynet plugin test . --profile quick --grep "^(?!.*$HOLD)" --reporter json --output "$TMP/fastd-report.json" >"$TMP/fastd-run.log" 2>&1 \
-  || { tail -n 80 "$TMP/fastd-run.log" >&2; die "backend-fastd failed the kit (all tests but fastd's 15 s hold)"; }
+kit_lock npx rustynet plugin test . --profile quick --reporter json --output "$TMP/fastd-report.json" >"$TMP/fastd-run.log" 2>&1 \
+  || { tail -n 80 "$TMP/fastd-run.log" >&2; die "backend-fastd failed the kit"; }
 node -e "
   const r = require('$TMP/fastd-report.json');
   const unnamed = r.tests.filter((t) => t.status === 'skipped' && !t.skipReason).map((t) => t.id);
   if (unnamed.length) { console.error('rustynet: backend-fastd: skips without a reason: ' + unnamed); process.exit(1); }
-  console.log('test-registry: backend-fastd: rustynet plugin test (all but the 15 s hold): ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms')"
-kit_lock npx rustynet plugin test . --profile quick --grep "$HOLD" --reporter json --output "$TMP/fastd-hold.json" >"$TMP/fastd-hold.log" 2>&1 || true
-[ -s "$TMP/fastd-hold.json" ] || { cat "$TMP/fastd-hold.log" >&2; die "backend-fastd: the kit wrote no report for the hold tests"; }
-node -e "
-  const r = require('$TMP/fastd-hold.json');
-  const failed = r.tests.filter((t) => t.status === 'failed').map((t) => t.id);
-  console.log('test-registry: backend-fastd: the 15 s hold tests (reported, not fatal): ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms; failed: ' + (failed.join(', ') || 'none'))"
-say "phase backend-fastd kit runs: $(( $(date +%s) - T_FASTD_BUILD )) s"
+  if (r.sessionReestablishSeconds !== 40) { console.error('rustynet: backend-fastd: the report does not record sessionReestablishSeconds 40: ' + r.sessionReestablishSeconds); process.exit(1); }
+  const waits = r.tests.filter((t) => t.measurements && t.measurements.sessionReestablishMs !== undefined).map((t) => t.id.replace(/^backend\\./, '') + ' ' + (t.measurements.sessionReestablishMs / 1000).toFixed(1) + ' s');
+  console.log('test-registry: backend-fastd: rustynet plugin test (sessionReestablishSeconds 40 declared): ' + JSON.stringify(r.summary) + ' in ' + r.durationMs + ' ms; longest session waits: ' + (waits.join(', ') || 'none'))"
+say "phase backend-fastd kit run: $(( $(date +%s) - T_FASTD_BUILD )) s"
 fi
 T_FASTD=$(date +%s)
 

@@ -90,6 +90,32 @@ describe('registerTests: fair deadlines and residue (unit)', () => {
     expect(fx.residueCalls).to.deep.equal([false]);
   });
 
+  it('sessionWaits add the declared bound to the deadline, and settle runs outside it; undeclared, nothing is added', async () => {
+    class Declaring extends FakeFixture {
+      settled = 0;
+      sessionWaitMs(): number {
+        return 300;
+      }
+      async settle(): Promise<boolean> {
+        this.settled++;
+        await sleep(200);
+        return true;
+      }
+    }
+    const slow = (waits: number): KitTest<FakeFixture> => ({
+      id: 'backend.x.session',
+      title: 't',
+      deadlineMs: 150,
+      sessionWaits: waits,
+      run: () => sleep(350),
+    });
+    const fx = new Declaring();
+    expect(await runOne(slow(1), fx), '150 + 300 ms').to.equal(undefined);
+    expect(fx.settled).to.equal(1);
+    expect(await runOne(slow(0), new Declaring()), 'no session wait: 150 ms').to.be.instanceOf(ConformanceTimeoutError);
+    expect(await runOne(slow(1), new FakeFixture()), 'nothing declared: 150 ms').to.be.instanceOf(ConformanceTimeoutError);
+  });
+
   it('a passed test fails when it left residue behind', async () => {
     const fx = new FakeFixture();
     fx.left = { d: { links: ['rnx'] } };

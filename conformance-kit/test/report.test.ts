@@ -113,6 +113,16 @@ describe('reports (unit)', () => {
     expect(ran).to.equal(0);
   });
 
+  it('a declared sessionReestablishSeconds is recorded (schema 1 to 60) and printed in the summary', () => {
+    const v = compileReportSchema();
+    const r = { ...report(), sessionReestablishSeconds: 40 };
+    r.tests[0] = { ...r.tests[0], measurements: { sessionReestablishBoundMs: 40_000, sessionReestablishMs: 17_250 } };
+    expect(v(r), JSON.stringify(v.errors)).to.equal(true);
+    expect(summaryText(r)).to.include('sessionReestablishSeconds=40 (declared: tests that re-establish a session wait up to 40 s');
+    expect(summaryText(report())).to.not.include('sessionReestablishSeconds');
+    expect(v({ ...report(), sessionReestablishSeconds: 61 })).to.equal(false);
+  });
+
   it('the summary lists failures, skips (not counted as passed) and the counts', () => {
     const s = summaryText(report());
     expect(s).to.include('1 passed, 1 failed, 1 skipped, 0 errors');

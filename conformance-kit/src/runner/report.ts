@@ -79,6 +79,12 @@ export interface ConformanceReport {
   grep: string | null;
   /** Policy suites only: the backend plugin underneath (spec as given, or from the env / the default). */
   backend?: string;
+  /**
+   * Backend suites only, when the plugin declares it: its `sessionReestablishSeconds` capability,
+   * the bound the kit waited for traffic in the tests that re-establish a session (multiplied by
+   * {@link ConformanceReport.timeoutMultiplier}). Absent: the kit's default pings applied.
+   */
+  sessionReestablishSeconds?: number;
   /** Where the run happened. */
   environment: {
     /** Node.js version, e.g. `v20.19.0`. */
@@ -122,6 +128,14 @@ export interface ConformanceReport {
     /** Stable error code, when there is one. */
     code?: string;
   }[];
+}
+
+/**
+ * The text report's note on a declared `sessionReestablishSeconds` (so a reader sees the backend
+ * relied on it): the value and where the kit used it.
+ */
+export function sessionNote(seconds: number): string {
+  return `sessionReestablishSeconds=${seconds} (declared: tests that re-establish a session wait up to ${seconds} s for traffic)`;
 }
 
 /** `$id` of the report schema. */
@@ -211,6 +225,7 @@ export function summaryText(r: ConformanceReport): string {
   lines.push(
     '',
     `${r.plugin.name ?? r.plugin.spec}@${r.plugin.version ?? '?'} (${r.plugin.kind ?? '?'}, API ${r.negotiatedApiVersion ?? '?'}) profile=${r.profile} seed=${r.seed}`,
+    ...(r.sessionReestablishSeconds !== undefined ? [sessionNote(r.sessionReestablishSeconds)] : []),
     `${r.summary.passed} passed, ${r.summary.failed} failed, ${r.summary.skipped} skipped, ${r.errors.length} errors in ${(r.durationMs / 1000).toFixed(1)} s: ${r.result.toUpperCase()}`,
   );
   return lines.join('\n') + '\n';

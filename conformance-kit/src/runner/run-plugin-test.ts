@@ -7,14 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import Mocha from 'mocha';
 import type { LoadedPlugin } from '@rustynet/daemon';
-import { API_VERSION, type PluginKind } from '@rustynet/plugin-api';
+import { API_VERSION, declaredSessionReestablishSeconds, type PluginKind } from '@rustynet/plugin-api';
 import { ConformanceFailure } from '../suites/errors.js';
 import { kitMeasurements, kitMeta, TEST_ID_PATTERN } from '../suites/define.js';
 import { suiteFor, suiteKinds, type SuiteFactory, type SuiteRunSettings } from '../suites/registry.js';
 import { listTests, listText } from './list-tests.js';
 import { formatRunError, PROFILES, runErrorOf, type RunError } from './run-error.js';
 import { DEFAULT_POLICY_BACKEND } from '../suites/policy/fixture.js';
-import { REPORT_SCHEMA_ID, summaryText, toJUnit, type ConformanceReport, type TestResult } from './report.js';
+import { REPORT_SCHEMA_ID, sessionNote, summaryText, toJUnit, type ConformanceReport, type TestResult } from './report.js';
 
 /** Options of {@link runPluginTest} (the flags of `rustynet plugin test`). */
 export interface RunPluginTestOptions {
@@ -263,8 +263,9 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
       message: `required tools missing: ${missing.join(', ')} (install iproute2, nftables, tcpdump, iputils-ping)`,
     });
   }
+  const reestablish = kind === 'backend' ? declaredSessionReestablishSeconds(loaded.manifest.capabilities) : undefined;
   progress.write(
-    `rustynet conformance ${KIT_VERSION}: ${loaded.manifest.name}@${loaded.manifest.version} (${kind}) profile=${profile} seed=${seed}\n`,
+    `rustynet conformance ${KIT_VERSION}: ${loaded.manifest.name}@${loaded.manifest.version} (${kind}) profile=${profile} seed=${seed}${reestablish !== undefined ? ` ${sessionNote(reestablish)}` : ''}\n`,
   );
 
   // 2. Build the mocha run.
@@ -371,6 +372,7 @@ export async function runPluginTest(opts: RunPluginTestOptions): Promise<number>
     timeoutMultiplier,
     grep: opts.grep ?? null,
     ...(backendGiven !== undefined && { backend: backendGiven }),
+    ...(reestablish !== undefined && { sessionReestablishSeconds: reestablish }),
     environment: env,
     startedAt: isoSeconds(startedAt),
     finishedAt: isoSeconds(finishedAt),

@@ -1,4 +1,5 @@
 import type { Context } from 'mocha';
+import { SESSION_REESTABLISH_MAX_SECONDS } from '@rustynet/plugin-api';
 import { ConformanceFailure, ConformanceSkip, ConformanceTimeoutError } from './errors.js';
 import { StepContext } from './step-context.js';
 
@@ -18,6 +19,13 @@ export interface KitTest<F> {
   covers?: readonly string[];
   /** Base deadline in ms (multiplied by the timeout multiplier). Default 20 000. */
   deadlineMs?: number;
+  /**
+   * How many times the test waits for a peer's session to be re-established (the peer's tunnel
+   * restarted, the peer was re-added or re-keyed). Each adds the plugin's declared bound
+   * (`FixtureBase.sessionWaitMs`) to the deadline; nothing when it declares none. Only
+   * tests whose point is a new session set it: never isolation, spoofing, secrets or bad input.
+   */
+  sessionWaits?: number;
   /** Returns a skip reason when the plugin does not claim what the test needs. */
   skipIf?: (fixture: F) => string | undefined | Promise<string | undefined>;
   /**
@@ -77,6 +85,18 @@ export interface FixtureBase {
   afterTest?(passed: boolean): Promise<Record<string, Record<string, string[]>>>;
   /** After each test, with `--keep-logs`: writes the plugin hosts' logs of that test. */
   keepLogs?(testId: string): Promise<void>;
+  /**
+   * The plugin's declared session re-establishment bound in ms, not multiplied (backend
+   * `sessionReestablishSeconds`); 0 when it declares none. Valid after {@link ready}.
+   */
+  sessionWaitMs?(): number;
+  /**
+   * The kit's own preparation before each test's deadline starts (e.g. rebuilding a changed mesh
+   * and waiting for its sessions when the plugin declares a re-establishment bound). Never an
+   * assertion: a failure here shows in the test's own steps. Resolves true when it did something
+   * (the test then records the time as measurement `kitSettleMs`).
+   */
+  settle?(): Promise<boolean>;
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
@@ -99,11 +119,17 @@ export type ItFunction = (title: string, fn: (this: Context) => Promise<void>) =
  */
 export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixture: F, it: ItFunction = globalThis.it): void {
   for (const spec of tests) {
-    const deadline = (): number => fixture.ms(spec.deadlineMs ?? 20_000);
+    const waits = spec.sessionWaits ?? 0;
+    const deadline = (): number => fixture.ms((spec.deadlineMs ?? 20_000) + waits * (fixture.sessionWaitMs?.() ?? 0));
     const prepareMs = (): number => fixture.ms(spec.prepareMs ?? 120_000);
+    // before ready() the declared bound is unknown: mocha's timeout allows the largest one
+    const mochaMs = (): number =>
+      fixture.ms((spec.deadlineMs ?? 20_000) + (waits + 1) * SESSION_REESTABLISH_MAX_SECONDS * 1000) +
+      (spec.prepare ? prepareMs() : 0) +
+      180_000;
     const test = it(`${spec.id}: ${spec.title}`, async function (this: Context) {
       // the network is built once, on the first test; mocha's own timeout covers it too
-      this.timeout(deadline() + (spec.prepare ? prepareMs() : 0) + 180_000);
+      this.timeout(mochaMs());
       const t = new StepContext(spec.id);
       if (this.test) Object.assign(this.test, { kitMeasurements: t.measurements });
       let passed = false;
@@ -120,6 +146,11 @@ export function registerTests<F extends FixtureBase>(tests: KitTest<F>[], fixtur
         if (spec.prepare) {
           t.begin('kit: prepare the test (outside the deadline)');
           await withDeadline(spec.prepare(fixture), prepareMs(), () => new Error(`the kit's preparation took over ${prepareMs()} ms`));
+        }
+        if (fixture.settle) {
+          t.begin('kit: settle the test network (outside the deadline)');
+          const s0 = Date.now();
+          if (await fixture.settle()) t.measure('kitSettleMs', Date.now() - s0);
         }
         t.begin('prepare: start the instances and apply the baseline peers and routes');
         await withDeadline(spec.run(t, fixture), deadline(), () => new ConformanceTimeoutError(spec.id, deadline(), t.step, t.timings()));

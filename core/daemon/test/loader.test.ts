@@ -53,6 +53,20 @@ describe('plugin loader', () => {
     await expectError(readManifest(dir5), 'MANIFEST_INVALID', '/entry');
   });
 
+  it('MANIFEST_INVALID names capabilities.sessionReestablishSeconds beyond its maximum of 60 s', async () => {
+    const manifest = fakeBackendManifest();
+    const m = { ...manifest, capabilities: { ...(manifest as { capabilities: object }).capabilities, sessionReestablishSeconds: 61 } };
+    const dir = writePluginFixture(join(tmpDir(), 'slow'), m, FAKE_BACKEND_SOURCE);
+    const e = await expectError(
+      readManifest(dir),
+      'MANIFEST_INVALID',
+      `${dir}/rustynet-plugin.json`,
+      'capabilities.sessionReestablishSeconds',
+      '60',
+    );
+    expect(e.field).to.equal('capabilities.sessionReestablishSeconds');
+  });
+
   it('MANIFEST_INVALID lists every schema error, in words', async () => {
     const manifest = fakeBackendManifest({ kind: 'tunnel', version: 7, extra: true });
     const dir = writePluginFixture(join(tmpDir(), 'many'), manifest, FAKE_BACKEND_SOURCE);

@@ -1,7 +1,14 @@
 import { expect } from 'chai';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { claimsPersistentKeepalive, manifestSchema, netmapSchema, signedNetmapSchema } from '../src/index.js';
+import {
+  claimsPersistentKeepalive,
+  declaredSessionReestablishSeconds,
+  manifestSchema,
+  netmapSchema,
+  SESSION_REESTABLISH_MAX_SECONDS,
+  signedNetmapSchema,
+} from '../src/index.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -54,6 +61,17 @@ describe('plugin-api: JSON Schemas', () => {
     expect(claimsPersistentKeepalive(goodManifest.capabilities), 'absent').to.equal(true);
     expect(claimsPersistentKeepalive({ persistentKeepalive: true })).to.equal(true);
     expect(claimsPersistentKeepalive({ persistentKeepalive: false })).to.equal(false);
+  });
+  it('sessionReestablishSeconds: an optional integer capability from 1 to SESSION_REESTABLISH_MAX_SECONDS (60)', () => {
+    const caps = (v: unknown) => ({ ...goodManifest, capabilities: { ...goodManifest.capabilities, sessionReestablishSeconds: v } });
+    for (const v of [1, 40, SESSION_REESTABLISH_MAX_SECONDS]) expect(validateManifest(caps(v)), String(v)).to.equal(true);
+    for (const v of [0, 61, 600, 2.5, '40', null]) {
+      expect(validateManifest(caps(v)), String(v)).to.equal(false);
+      expect(validateManifest.errors?.[0]?.instancePath).to.equal('/capabilities/sessionReestablishSeconds');
+    }
+    expect(SESSION_REESTABLISH_MAX_SECONDS).to.equal(60);
+    expect(declaredSessionReestablishSeconds(goodManifest.capabilities), 'absent').to.equal(undefined);
+    expect(declaredSessionReestablishSeconds({ sessionReestablishSeconds: 40 })).to.equal(40);
   });
   it('accepts a good netmap and rejects bad CIDRs, ids, endpoints and ACL rules', () => {
     const nm = {

@@ -31,6 +31,9 @@ export const CAPABILITIES: Readonly<BackendCapabilities> = Object.freeze({
   allowedIpsUpdate: true,
   // fastd v22 sends its keepalives on a fixed, compiled-in interval: no per-peer keepalive (README)
   persistentKeepalive: false,
+  // fastd holds back a new session with a peer for 15 s after the last one and an unconnected
+  // peer retries every 17.5-22.5 s: traffic is back 15-35 s after a restart or re-add (README)
+  sessionReestablishSeconds: 40,
 });
 
 /** What a running backend holds; `undefined` while stopped (the base class keeps it). */

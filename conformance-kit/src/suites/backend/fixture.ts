@@ -1,20 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type {
-  BackendCapabilities,
-  BackendRuntimeStats,
-  BackendStartConfig,
-  PeerBatch,
-  PeerConfig,
-  PluginManifest,
-  Route,
-  RouteChange,
+import {
+  declaredSessionReestablishSeconds,
+  type BackendCapabilities,
+  type BackendRuntimeStats,
+  type BackendStartConfig,
+  type PeerBatch,
+  type PeerConfig,
+  type PluginManifest,
+  type Route,
+  type RouteChange,
 } from '@rustynet/plugin-api';
 import { TestNetwork, type TestHost } from '../../harness/test-network.js';
 import type { PluginHost } from '../../host/plugin-host-client.js';
 import { lastLines, logWarnings, redact } from '../common/diagnostics.js';
 import { closeAll, stopAll, SuiteFixture } from '../common/fixture.js';
 import type { SuiteOptions } from '../common/options.js';
+import { waitForSession, type SessionWaitResult } from './session-wait.js';
 import { snapshotNode } from './snapshot.js';
 
 /** Options the backend suite is created with (profile `quick` skips the 200-peer batch). */
@@ -247,6 +249,37 @@ export class BackendFixture extends SuiteFixture<BackendSuiteOptions, NodeName> 
   /** Pings `ip` from node `from` (short pings with retries). */
   ping(from: SuiteNode, ip: string, attempts = 3): Promise<boolean> {
     return from.host.ping(ip, { count: 1, timeoutS: 1, attempts });
+  }
+
+  /** The declared `sessionReestablishSeconds` in ms (not multiplied); 0 when the plugin declares none. */
+  sessionWaitMs(): number {
+    const s = this.caps ? declaredSessionReestablishSeconds(this.caps) : undefined;
+    return s === undefined ? 0 : s * 1000;
+  }
+
+  /**
+   * Pings `ip` from `from` after a session with that peer must be re-established (a restart,
+   * re-add or key change): `attempts` pings as {@link ping}, then, when the plugin declares
+   * `sessionReestablishSeconds`, on until that bound (multiplied) has passed, one ping a second.
+   * Never longer. Without a declaration exactly {@link ping}'s back-to-back attempts.
+   */
+  awaitSession(from: SuiteNode, ip: string, attempts = 3): Promise<SessionWaitResult> {
+    const boundMs = this.ms(this.sessionWaitMs());
+    return waitForSession(() => this.ping(from, ip, 1), { minAttempts: attempts, boundMs, spacingMs: boundMs > 0 ? 1000 : 0 });
+  }
+
+  /**
+   * Before each test's deadline, only for a plugin declaring `sessionReestablishSeconds`: a mesh
+   * a test left changed is rebuilt here (a restart of a, b and c) and its sessions a -> b, a -> c
+   * get up to the declared bound, so the next test does not pay the previous one's restart.
+   * The outcome is not checked: the test's own pings are. Resolves true when it rebuilt.
+   */
+  async settle(): Promise<boolean> {
+    if (!this.sessionWaitMs() || !this.meshUp || !this.dirty) return false;
+    await this.mesh();
+    const { a, b, c } = this.nodes;
+    await Promise.all([b, c].map((n) => this.awaitSession(a, n.ip4, 1)));
+    return true;
   }
 
   /** Private key material of a node, as tokens to search for (file contents of its private key files). */

@@ -1,4 +1,5 @@
 import { API_VERSION_PATTERN } from '../api-version.js';
+import { SESSION_REESTABLISH_MAX_SECONDS } from '../types/capabilities.js';
 
 const manifestSchemaDefinition = {
   $id: 'https://rustynet.dev/schemas/plugin-manifest-1.json',
@@ -45,6 +46,13 @@ const manifestSchemaDefinition = {
         routesByAllowedIps: {
           type: 'boolean',
           description: 'backend: delivers a route to the peer whose allowed IPs contain the destination; absent means false',
+        },
+        sessionReestablishSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: SESSION_REESTABLISH_MAX_SECONDS,
+          description:
+            'backend: longest time in seconds to carry traffic again after a peer restarts, is re-added or re-keyed (1-60); absent means the kit default',
         },
         counters: { type: 'boolean' },
         atomicUpdate: { type: 'boolean' },

@@ -49,6 +49,32 @@ export interface BackendCapabilities {
    * with only a covering route naming one of them installed.
    */
   routesByAllowedIps?: boolean;
+  /**
+   * The longest time, in whole seconds, the backend needs to carry traffic with a peer again
+   * after that peer's tunnel restarts (its backend is stopped and started, killed and restarted),
+   * after the peer is removed and added back, or after its key changes (API 1.0 addition,
+   * optional). **Absent means the kit's default**: traffic within a few pings (about 3–5 s), as a
+   * backend that handshakes at once gives. A protocol that holds back a new session for a while
+   * (one that refuses a new handshake with a peer for 15 s after the last) declares its honest
+   * bound; 1 to {@link SESSION_REESTABLISH_MAX_SECONDS}, a larger value makes
+   * the manifest invalid (`MANIFEST_INVALID` naming `capabilities.sessionReestablishSeconds`).
+   * The conformance kit waits up to this long only where a session must be re-established, never
+   * in isolation, spoofing, secrets or bad-input tests, and records the value in its reports.
+   */
+  sessionReestablishSeconds?: number;
+}
+
+/** Hard upper bound of {@link BackendCapabilities.sessionReestablishSeconds}, in seconds. */
+export const SESSION_REESTABLISH_MAX_SECONDS = 60;
+
+/**
+ * The declared session re-establishment bound of a backend in seconds
+ * ({@link BackendCapabilities.sessionReestablishSeconds}), or `undefined` when it declares none
+ * (the kit's default applies).
+ */
+export function declaredSessionReestablishSeconds(caps: Partial<BackendCapabilities>): number | undefined {
+  const v = caps.sessionReestablishSeconds;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
 }
 
 /**

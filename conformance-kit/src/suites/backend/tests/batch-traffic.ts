@@ -16,6 +16,8 @@ export const batchTrafficTests: T[] = [
     title: `${BATCH} new peers in one batch (two of them live, one in the middle and one last) carry traffic within ${BOUND_MS / 1000} s of the call: peers come up concurrently`,
     gate: 'maxPeers',
     deadlineMs: 45_000,
+    sessionWaits: 1,
+    covers: ['sessionReestablishSeconds'],
     skipIf: (fx) => (fx.caps.maxPeers < BATCH + 2 ? `maxPeers is ${fx.caps.maxPeers}, the test needs ${BATCH + 2}` : undefined),
     prepare: async (fx) => {
       await fx.bulkKeys(BATCH - 2);
@@ -43,7 +45,11 @@ export const batchTrafficTests: T[] = [
       await t.ok(`connect ${batch.length} peers`, fx.connect(a, batch, [], 40_000));
       const appliedMs = Date.now() - t0;
       const pending = new Set([c.ip4, d.ip4]);
-      while (pending.size > 0 && Date.now() - t0 < fx.ms(BOUND_MS)) {
+      // c comes back as a new peer and d restarted: both need a new session, so a declared
+      // sessionReestablishSeconds above the bound replaces it (never below)
+      const boundMs = Math.max(BOUND_MS, fx.sessionWaitMs());
+      if (boundMs > BOUND_MS) t.measure('sessionReestablishBoundMs', fx.ms(boundMs));
+      while (pending.size > 0 && Date.now() - t0 < fx.ms(boundMs)) {
         for (const ip of [...pending]) if (await fx.ping(a, ip, 1)) pending.delete(ip);
       }
       const trafficMs = Date.now() - t0;
@@ -51,8 +57,8 @@ export const batchTrafficTests: T[] = [
       t.measure('timeToTrafficMs', trafficMs);
       t.check(
         pending.size === 0,
-        `the live peers of a ${batch.length}-peer batch did not carry traffic within ${BOUND_MS / 1000} s`,
-        `ping replies from ${c.ip4} and ${d.ip4} within ${BOUND_MS} ms of the call`,
+        `the live peers of a ${batch.length}-peer batch did not carry traffic within ${boundMs / 1000} s`,
+        `ping replies from ${c.ip4} and ${d.ip4} within ${boundMs} ms of the call`,
         { noReplyFrom: [...pending], applyMs: appliedMs, elapsedMs: trafficMs },
       );
       await expectPing(t, fx, a, fx.nodes.b.ip4, 'b untouched');

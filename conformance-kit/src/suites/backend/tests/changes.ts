@@ -3,7 +3,7 @@ import { udpPackets } from '../../../harness/pcap.js';
 import type { KitTest } from '../../define.js';
 import { ECHO_UDP_PORT, type BackendFixture, type SuiteNode } from '../fixture.js';
 import { isHandshake } from './handshakes.js';
-import { expectNoPing, expectPing, peerIds, peerStat } from './helpers.js';
+import { expectNoPing, expectPing, expectSession, peerIds, peerStat } from './helpers.js';
 import { expectDelivery } from './delivery.js';
 import type { StepContext } from '../../step-context.js';
 
@@ -92,6 +92,8 @@ export const changeTests: T[] = [
     id: 'backend.changes.rekey-peer',
     title: "changing a peer's public key: the old key gets no handshake and no traffic, the new key works",
     deadlineMs: 40_000,
+    sessionWaits: 1,
+    covers: ['sessionReestablishSeconds'],
     async run(t, fx) {
       await fx.mesh();
       const { a, b } = fx.nodes;
@@ -119,8 +121,7 @@ export const changeTests: T[] = [
       await t.ok('stop b', fx.stop(b));
       await t.ok('start b (new key)', fx.start(b, fx.startConfig(b, { keyDirectory: dir })));
       await t.ok('applyPeers + applyRoutes on b', fx.connect(b, fx.baselinePeers('b')));
-      t.begin('ping a -> b with the new key');
-      t.check(await fx.ping(a, b.ip4, 5), `no reply from ${b.ip4} with b's new key`, 'reply', 'no reply');
+      await expectSession(t, fx, a, b.ip4, "with b's new key", 5);
       fx.dirty = true; // b runs with another key: the next test rebuilds the mesh
     },
   },
@@ -128,6 +129,8 @@ export const changeTests: T[] = [
     id: 'backend.changes.mixed-batch',
     title: 'one batch removing c and changing b: c loses all access both ways, b works with its new config',
     deadlineMs: 30_000,
+    sessionWaits: 1,
+    covers: ['sessionReestablishSeconds'],
     async run(t, fx) {
       await fx.mesh();
       const { a, b, c, d } = fx.nodes;
@@ -154,7 +157,7 @@ export const changeTests: T[] = [
             add: fx.routesOf([fx.peerOf(c)]),
           }),
         );
-        await expectPing(t, fx, a, c.ip4, 'c re-added');
+        await expectSession(t, fx, a, c.ip4, 'c re-added');
       });
     },
   },

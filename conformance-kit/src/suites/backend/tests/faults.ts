@@ -4,7 +4,7 @@ import type { KitTest } from '../../define.js';
 import type { StepContext } from '../../step-context.js';
 import { LISTEN_PORT, type BackendFixture, type SuiteNode } from '../fixture.js';
 import { alive, cpuTicks, killAll, spawnedPids } from '../process-tools.js';
-import { expectPing } from './helpers.js';
+import { expectPing, expectSession } from './helpers.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -45,10 +45,12 @@ export const faultTests: T[] = [
     title:
       'after SIGKILL of every process the backend spawned, within 5 s traffic flows again or stats() fails with BACKEND_FAILED; stop, start and the same peers restore traffic and leave nothing',
     deadlineMs: 40_000,
+    sessionWaits: 2,
+    covers: ['sessionReestablishSeconds'],
     async run(t, fx) {
       const { a, b } = fx.nodes;
       await freshStart(t, fx, b);
-      await expectPing(t, fx, b, a.ip4, 'before the fault: from the restarted b, which handshakes at once');
+      await expectSession(t, fx, b, a.ip4, 'before the fault: from the restarted b, which handshakes at once');
       t.begin(`SIGKILL every process the backend on ${b.name} spawned`);
       const victims = await spawnedPids(b);
       if (victims.length === 0) t.skip('the backend spawned no process through the command runner: nothing to kill');
@@ -80,7 +82,7 @@ export const faultTests: T[] = [
       await t.ok('stop after the fault', fx.stop(b));
       await t.ok('start after the fault', fx.start(b));
       await t.ok('applyPeers + applyRoutes', fx.connect(b, fx.baselinePeers('b')));
-      await expectPing(t, fx, b, a.ip4, 'after the restore');
+      await expectSession(t, fx, b, a.ip4, 'after the restore');
       t.begin('stop b: nothing of either instance may remain (residue check)');
       await t.ok('stop', fx.stop(b));
     },
@@ -90,10 +92,12 @@ export const faultTests: T[] = [
     title:
       'after SIGKILL of the plugin host (no stop), a new host starts the backend with the same config and interface name, traffic flows, and nothing of either instance remains after its stop',
     deadlineMs: 40_000,
+    sessionWaits: 2,
+    covers: ['sessionReestablishSeconds'],
     async run(t, fx) {
       const { a, b } = fx.nodes;
       await freshStart(t, fx, b);
-      await expectPing(t, fx, b, a.ip4, 'before the fault: from the restarted b, which handshakes at once');
+      await expectSession(t, fx, b, a.ip4, 'before the fault: from the restarted b, which handshakes at once');
       const orphans = await spawnedPids(b);
       t.begin(`SIGKILL the plugin host of ${b.name} (pid ${b.plugin.pid ?? '?'})`);
       const old = b.plugin;
@@ -107,7 +111,7 @@ export const faultTests: T[] = [
         t.begin('start with the same config and interface name (adopt or replace what the dead instance left)');
         await t.ok('start in the new host', fx.start(b));
         await t.ok('applyPeers + applyRoutes', fx.connect(b, fx.baselinePeers('b')));
-        await expectPing(t, fx, b, a.ip4, 'through the new instance');
+        await expectSession(t, fx, b, a.ip4, 'through the new instance');
         t.begin('stop the new instance: nothing of either instance may remain (residue check)');
         await t.ok('stop', fx.stop(b));
       } catch (err) {

@@ -28,3 +28,36 @@ export async function expectNoPing(t: StepContext, fx: BackendFixture, from: Sui
   t.begin(`ping ${from.name} -> ${ip} must fail (${why})`);
   t.check(!(await fx.ping(from, ip, 1)), `${ip} still answers from ${from.name} although ${why}`, 'no reply', 'reply');
 }
+
+/**
+ * Asserts that `from` gets a ping reply from `ip` after the session with that peer had to be
+ * re-established (a restart, re-add or key change): the kit's default pings (`attempts` of 1 s),
+ * and for a plugin declaring `sessionReestablishSeconds` up to that bound, never longer. When a
+ * bound is declared, records it (`sessionReestablishBoundMs`, multiplied) and the test's longest
+ * such wait (`sessionReestablishMs`) as measurements.
+ * Only for steps whose point is a new session (isolation, secrets and bad input never use it).
+ */
+export async function expectSession(
+  t: StepContext,
+  fx: BackendFixture,
+  from: SuiteNode,
+  ip: string,
+  why: string,
+  attempts = 3,
+): Promise<void> {
+  const boundMs = fx.ms(fx.sessionWaitMs());
+  const declared = boundMs > 0 ? `, up to the declared sessionReestablishSeconds: ${boundMs / 1000} s` : '';
+  t.begin(`ping ${from.name} -> ${ip} (${why}: a new session${declared})`);
+  const r = await fx.awaitSession(from, ip, attempts);
+  if (boundMs > 0) {
+    t.measure('sessionReestablishBoundMs', boundMs);
+    const prev = t.measurements['sessionReestablishMs'];
+    t.measure('sessionReestablishMs', Math.max(typeof prev === 'number' ? prev : 0, r.waitedMs));
+  }
+  t.check(
+    r.reply,
+    `no ping reply from ${ip} on ${from.name} (${why})${boundMs > 0 ? ` within the declared ${boundMs / 1000} s` : ''}`,
+    'reply',
+    `no reply in ${r.attempts} attempts over ${r.waitedMs} ms`,
+  );
+}

@@ -2,7 +2,7 @@ import type { PeerConfig } from '@rustynet/plugin-api';
 import type { KitTest } from '../../define.js';
 import type { StepContext } from '../../step-context.js';
 import { ECHO_TCP_PORT, ECHO_UDP_PORT, TUNNEL_MTU, type BackendFixture, type SuiteNode } from '../fixture.js';
-import { expectNoPing, expectPing, peerIds } from './helpers.js';
+import { expectNoPing, expectPing, expectSession, peerIds } from './helpers.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -183,6 +183,8 @@ export const peerTests: T[] = [
     id: 'backend.peers.remove-isolates',
     title: 'removing peer c stops traffic to c while b still works; stats() no longer lists c',
     deadlineMs: 30_000,
+    sessionWaits: 1,
+    covers: ['sessionReestablishSeconds'],
     async run(t, fx) {
       await fx.mesh();
       const { a, b, c } = fx.nodes;
@@ -201,7 +203,7 @@ export const peerTests: T[] = [
       await t.ok('applyRoutes remove routes via c', fx.applyRoutes(a, { remove: fx.routesOf([fx.peerOf(c)]) }));
       t.begin('add c back');
       await t.ok('applyPeers + applyRoutes [c]', fx.connect(a, [fx.peerOf(c)]));
-      await expectPing(t, fx, a, c.ip4, 're-added');
+      await expectSession(t, fx, a, c.ip4, 're-added');
     },
   },
   {

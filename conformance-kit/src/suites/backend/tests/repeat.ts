@@ -1,6 +1,6 @@
 import type { KitTest } from '../../define.js';
 import type { BackendFixture, SuiteNode } from '../fixture.js';
-import { expectPing, peerStat } from './helpers.js';
+import { expectPing, expectSession, peerStat } from './helpers.js';
 import { routeLines, routeTable } from './routes.js';
 
 type T = KitTest<BackendFixture>;
@@ -95,6 +95,8 @@ export const repeatTests: T[] = [
     id: 'backend.repeat.restart-cycles',
     title: 'three stop/start cycles of b, each followed by its peers and traffic b -> a and a -> b',
     deadlineMs: 60_000,
+    sessionWaits: 3,
+    covers: ['sessionReestablishSeconds'],
     async run(t, fx) {
       await fx.mesh();
       const { a, b } = fx.nodes;
@@ -104,8 +106,8 @@ export const repeatTests: T[] = [
         await t.ok(`start (${k})`, fx.start(b));
         await t.ok(`applyPeers + applyRoutes (${k})`, fx.connect(b, fx.baselinePeers('b')));
         // the restarted side speaks first: a peer that kept its old session may wait for a rekey
-        t.begin(`cycle ${k}: ping b -> a, then a -> b`);
-        t.check(await fx.ping(b, a.ip4, 5), `no reply from a to the restarted b (restart ${k})`, 'reply', 'no reply');
+        await expectSession(t, fx, b, a.ip4, `cycle ${k}: the restarted b reaches a`, 5);
+        t.begin(`cycle ${k}: ping a -> b`);
         t.check(await fx.ping(a, b.ip4, 3), `no reply from b after restart ${k}`, 'reply', 'no reply');
       }
     },

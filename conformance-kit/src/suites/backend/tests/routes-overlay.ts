@@ -1,6 +1,6 @@
 import type { KitTest } from '../../define.js';
 import type { BackendFixture, SuiteNode } from '../fixture.js';
-import { expectPing } from './helpers.js';
+import { expectPing, expectSession } from './helpers.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -22,6 +22,8 @@ export const routeOverlayTests: T[] = [
       "changing a peer's overlay address (the peer restarts with it; upsert with new allowed IPs, its /32 route swapped) keeps its LAN route in the table and carrying traffic",
     gate: 'lanRoutes',
     deadlineMs: 30_000,
+    sessionWaits: 1,
+    covers: ['sessionReestablishSeconds'],
     skipIf: (fx) => (fx.caps.lanRoutes ? undefined : 'the plugin does not claim the lanRoutes capability'),
     async run(t, fx) {
       await fx.mesh();
@@ -63,7 +65,7 @@ export const routeOverlayTests: T[] = [
           lines,
         );
         // the restarted b handshakes at once; a's session with the old b would wait for rekey timeouts
-        await expectPing(t, fx, b, a.ip4, 'b, restarted with its new address, reaches a');
+        await expectSession(t, fx, b, a.ip4, 'b, restarted with its new address, reaches a');
         await expectPing(t, fx, a, LAN_HOST, 'LAN route via b after the overlay change');
         await expectPing(t, fx, a, NEW_OVERLAY, "b's new overlay address");
         await expectPing(t, fx, a, fx.nodes.c.ip4, 'c untouched');

@@ -3,6 +3,7 @@ import type { PluginHost } from '../../../host/plugin-host-client.js';
 import type { StepContext } from '../../step-context.js';
 import type { KitTest } from '../../define.js';
 import type { BackendFixture, SuiteNode } from '../fixture.js';
+import { expectSession } from './helpers.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -87,6 +88,8 @@ export const stateTests: T[] = [
     id: 'backend.state.restart',
     title: 'start after stop works: the restarted instance carries traffic again',
     deadlineMs: 30_000,
+    sessionWaits: 1,
+    covers: ['sessionReestablishSeconds'],
     async run(t, fx) {
       await fx.mesh();
       const { a, b } = fx.nodes;
@@ -97,8 +100,7 @@ export const stateTests: T[] = [
       const st = await t.ok('stats', fx.stats(b));
       t.equal(st.peers.length, 0, 'a restarted instance must start without peers');
       await t.ok('applyPeers + applyRoutes', fx.connect(b, fx.baselinePeers('b')));
-      t.begin('ping a -> b through the restarted instance');
-      t.check(await fx.ping(a, b.ip4, 5), `no reply from ${b.ip4} after b restarted`, 'ping succeeds', 'no reply');
+      await expectSession(t, fx, a, b.ip4, 'through the restarted instance', 5);
     },
   },
   {
