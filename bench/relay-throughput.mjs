@@ -31,16 +31,17 @@
 // Needs root, ip, wg, wireguard-go, ping, nft, tcpdump, iperf3 and a build. Everything runs in
 // network namespaces created here; they, the daemons, the relay server, iperf3 and the runtime
 // sockets are removed at the end, on failure and on SIGINT/SIGTERM. The root namespace is never
-// touched. Prints, asserts nothing (exit 77 = skipped, prerequisites missing).
+// touched. Prints, asserts nothing (exit 77 = skipped, prerequisites missing).//
+// Measuring helpers: bench/lib/relay-measure.mjs; summary and text: bench/lib/relay-throughput-report.mjs.
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SKIP_EXIT_CODE } from './lib/prereq.mjs';
-import { CLK_TCK, iperfBenchOptions, meshCleanup, meshProcessPids, median, runIperf3, skipUnlessReady } from './lib/iperf-bench.mjs';
-import { fmt, ratio } from './lib/stats.mjs';
-import { renderTable } from './lib/table.mjs';
+import { CLK_TCK, iperfBenchOptions, meshCleanup, meshProcessPids, skipUnlessReady } from './lib/iperf-bench.mjs';
+import { fmt } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
-import { commOf, findPids } from './lib/proc.mjs';
+import { pathsOf, relayIperf, watchedPids } from './lib/relay-measure.mjs';
+import { summarizeRelayThroughput } from './lib/relay-throughput-report.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';
@@ -81,63 +82,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const cleanup = meshCleanup(log);
 
 // ------------------------------------------------------------------ measuring
-
-/** rx/tx packets and bytes of `dev` in `host`'s namespace (ip -s -j link show). */
-async function linkStats(host, dev = 'eth0') {
-  const r = await host.exec('ip', ['-s', '-j', 'link', 'show', 'dev', dev]);
-  const s = JSON.parse(r.stdout)[0].stats64;
-  return { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, txPackets: s.tx.packets, txBytes: s.tx.bytes };
-}
-
-/** Machine-wide CPU jiffies from /proc/stat: system + softirq (kernel forwarding runs there), and all busy time. */
-async function procStat() {
-  const { readFile } = await import('node:fs/promises');
-  const f = (await readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal
-  return { kernel: f[2] + f[5] + f[6], busy: f[0] + f[1] + f[2] + f[5] + f[6] + f[7] };
-}
-
-/** The processes whose CPU is read during each run: name -> pid (the relay server first). */
-function watchedPids(m) {
-  const relay = findPids(['relay', 'serve', m.relayNetmapFile]).filter((p) => commOf(p) === 'node');
-  if (relay.length !== 1) throw new Error(`relay server process not found (${relay.length} candidates)`);
-  return { 'relay server': relay[0], ...meshProcessPids(m) };
-}
-
-/**
- * One iperf3 TCP run (bench/lib/iperf-bench.mjs) while CPU time of `pids` and the relay host's
- * eth0 counters are sampled before and after.
- * @returns { gbps, retransmits, wallS, cpu: {name: {seconds, share}}, relayLink: {...} }
- */
-async function iperf(server, client, addr, pids, relayHost) {
-  const r = await runIperf3({
-    server,
-    client,
-    addr,
-    port: PORT,
-    seconds: SECONDS,
-    pids,
-    around: {
-      sample: async () => ({
-        ...(await linkStats(relayHost)),
-        ...Object.fromEntries(Object.entries(await procStat()).map(([k, v]) => [`cpu_${k}`, v])),
-      }),
-      diff: (l0, l1) => Object.fromEntries(Object.keys(l1).map((k) => [k, l1[k] - l0[k]])),
-    },
-  });
-  const { extra, ...rest } = r;
-  return { ...rest, relayLink: extra };
-}
-
-async function pathsOf(m) {
-  const out = {};
-  for (const [x, y] of [
-    ['a', 'b'],
-    ['b', 'a'],
-  ])
-    out[`${x}->${y}`] = (await m.status(x)).peers.find((p) => p.id === y)?.path ?? 'missing';
-  return out;
-}
+/** One iperf3 run with this bench's --port and --seconds (relay-measure.mjs). */
+const iperf = (server, client, addr, pids, relayHost) =>
+  relayIperf(server, client, addr, pids, relayHost, { port: PORT, seconds: SECONDS });
 
 // ------------------------------------------------------------------ run
 const machine = machineInfo();
@@ -307,101 +254,7 @@ try {
   await cleanup.destroyAll();
 }
 
-// ------------------------------------------------------------------ report
-const med = Object.fromEntries(Object.entries(out.samples).map(([k, v]) => [k, median(v.map((x) => x.gbps))]));
-out.medianGbps = med;
-out.ratioRelayDirect = ratio(med.relay, med.direct);
-out.ratioFastDirect = ratio(med.fast, med.direct);
-out.ratioDirectUnderlay = ratio(med.direct, med.underlay);
-out.ratioTlsRelay = ratio(med.tls, med.relay);
-out.ratioTlsDirect = ratio(med.tls, med.direct);
-out.target = { ratioFastDirect: 0.8, met: out.ratioFastDirect >= 0.8 };
-const costOf = (r) => {
-  const c = r.cpu['relay server']?.seconds ?? NaN;
-  const gbitForwarded = (r.relayLink.txBytes * 8) / 1e9;
-  return {
-    cpuShare: r.cpu['relay server']?.share ?? NaN,
-    cpuSecondsPerGbit: c / gbitForwarded,
-    cpuMicrosPerDatagram: (c * 1e6) / r.relayLink.rxPackets,
-    datagramsPerSecond: r.relayLink.rxPackets / r.wallS,
-    avgDatagramBytes: r.relayLink.rxBytes / Math.max(1, r.relayLink.rxPackets),
-    // Machine-wide kernel time (system + irq + softirq, all CPUs, every namespace): kernel forwarding
-    // has no process to charge, so the fast path's cost shows here (compare with the direct runs).
-    machineKernelCpuSeconds: r.relayLink.cpu_kernel / CLK_TCK,
-    machineKernelCpuSecondsPerGbit: r.relayLink.cpu_kernel / CLK_TCK / (r.gbps * r.wallS),
-    daemonCpuShare: (r.cpu['rustynetd a']?.share ?? NaN) + (r.cpu['rustynetd b']?.share ?? NaN),
-  };
-};
-const COST_KEYS = [
-  'cpuShare',
-  'cpuSecondsPerGbit',
-  'cpuMicrosPerDatagram',
-  'datagramsPerSecond',
-  'avgDatagramBytes',
-  'machineKernelCpuSeconds',
-  'machineKernelCpuSecondsPerGbit',
-  'daemonCpuShare',
-];
-const costSummary = (kind) => {
-  const runs = out.samples[kind].map(costOf);
-  return { runs, median: Object.fromEntries(COST_KEYS.map((k) => [k, median(runs.map((x) => x[k]))])) };
-};
-out.relayCost = costSummary('relay');
-out.fastCost = costSummary('fast');
-out.directCost = costSummary('direct');
-const cpuMedian = (kind) => {
-  const names = Object.keys(out.samples[kind][0]?.cpu ?? {});
-  return Object.fromEntries(names.map((n) => [n, median(out.samples[kind].map((r) => r.cpu[n]?.share ?? NaN))]));
-};
-out.cpuShareMedian = { direct: cpuMedian('direct'), fast: cpuMedian('fast'), relay: cpuMedian('relay') };
-
-const rows = [['Path', 'Runs (Gbit/s)', 'Median Gbit/s', 'Retransmits (median)']];
-const label = {
-  direct: 'WireGuard, direct path',
-  fast: 'WireGuard, relay kernel fast path',
-  relay: 'WireGuard, through the relay (UDP, userspace)',
-  tls: 'WireGuard, through the relay (TLS carrier)',
-  underlay: 'underlay (no tunnel)',
-};
-for (const k of ['direct', 'fast', 'relay', 'tls', 'underlay']) {
-  const s = out.samples[k];
-  rows.push([
-    label[k],
-    s.map((x) => fmt(x.gbps)).join(', ') || '-',
-    fmt(med[k]),
-    s.length ? String(median(s.map((x) => x.retransmits ?? NaN))) : '-',
-  ]);
-}
-const cpuRows = [['Process (CPU share of one core, median)', 'direct', 'fast path', 'userspace relay']];
-for (const n of Object.keys(out.cpuShareMedian.relay)) {
-  const pct = (v) => `${fmt((v ?? NaN) * 100)}%`;
-  cpuRows.push([n, pct(out.cpuShareMedian.direct[n]), pct(out.cpuShareMedian.fast[n]), pct(out.cpuShareMedian.relay[n])]);
-}
-const rc = out.relayCost.median;
-const fc = out.fastCost.median;
-const dc = out.directCost.median;
-const text = [
-  `${NAME}: iperf3 TCP b -> a, ${SECONDS} s x ${ROUNDS} rounds per path, alternating; real rustynetd + wireguard-go + rustynet relay serve`,
-  machineLine(machine),
-  `load average: ${out.load.start.toFixed(2)} at start, ${out.load.end.toFixed(2)} at end`,
-  '',
-  renderTable(rows),
-  '',
-  `ratio fast path / direct (medians): ${fmt(out.ratioFastDirect)}x   target >= 0.8x: ${Number.isNaN(out.ratioFastDirect) ? 'n/a' : out.target.met ? 'met' : 'MISSED'}`,
-  `ratio userspace relay / direct (medians): ${fmt(out.ratioRelayDirect)}x`,
-  `direct tunnel / underlay: ${fmt(out.ratioDirectUnderlay)}x`,
-  `TLS carrier / UDP relay: ${fmt(out.ratioTlsRelay)}x   TLS carrier / direct: ${fmt(out.ratioTlsDirect)}x`,
-  '',
-  renderTable(cpuRows),
-  '',
-  `fast path (medians): relay server process ${fmt(fc.cpuShare * 100)}% of one core, ${fmt(fc.cpuSecondsPerGbit)} CPU s per Gbit; ` +
-    `machine-wide kernel CPU ${fmt(fc.machineKernelCpuSecondsPerGbit)} s per Gbit (direct: ${fmt(dc.machineKernelCpuSecondsPerGbit)}); both daemons ${fmt(fc.daemonCpuShare * 100)}% of one core`,
-  `userspace relay: both daemons ${fmt(rc.daemonCpuShare * 100)}% of one core; machine-wide kernel CPU ${fmt(rc.machineKernelCpuSecondsPerGbit)} s per Gbit`,
-  `relay server while relaying in userspace (medians): ${fmt(rc.datagramsPerSecond)} datagrams/s in (avg ${fmt(rc.avgDatagramBytes)} B on the wire), ` +
-    `CPU ${fmt(rc.cpuShare * 100)}% of one core, ${fmt(rc.cpuMicrosPerDatagram)} us CPU per datagram, ${fmt(rc.cpuSecondsPerGbit)} CPU s per Gbit forwarded`,
-  `path switches: ${out.switches.map((s) => `block->relay ${s.blockToRelayStatusMs} ms, unblock->direct ${s.unblockToDirectStatusMs} ms`).join('; ') || 'none'}`,
-  ...(failed ? ['', `FAILED: ${out.error.split('\n')[0]}`] : []),
-].join('\n');
+const text = summarizeRelayThroughput(out, { name: NAME, seconds: SECONDS, rounds: ROUNDS, machine, failed });
 if (opt.json) {
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   process.stderr.write(`${text}\n`);
