@@ -43,8 +43,16 @@ await describeEachRelayBackend(
       return mesh;
     };
     const relayNft = async (...args: string[]): Promise<string> => (await m().relayHost!.exec('nft', args, { reject: false })).stdout;
+    /**
+     * The pairs' forwarding keys (source address . port . relay address . allocation port), sorted.
+     * The chain each key jumps to is an internal label, which a re-installed pair may swap.
+     */
     const preElements = async (): Promise<string[]> =>
-      (await relayNft('list', 'map', 'inet', 'rustynet_relay', 'pre')).split('\n').filter((l) => /\d+\.\d+\.\d+\.\d+ \. \d+/.test(l));
+      (await relayNft('list', 'map', 'inet', 'rustynet_relay', 'pre'))
+        .split('\n')
+        .map((l) => /(\d+\.\d+\.\d+\.\d+ \. \d+ \. \d+\.\d+\.\d+\.\d+ \. \d+)/.exec(l)?.[1])
+        .filter((k): k is string => k !== undefined)
+        .sort();
 
     before(async function () {
       const problems = checkPrerequisites([backend], { dns: false });
