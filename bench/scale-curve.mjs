@@ -20,7 +20,7 @@
 // build. Everything runs in network namespaces created here, removed at the end, on failure and
 // on SIGINT/SIGTERM; the root namespace is never touched. A size that fails is reported with its
 // error and the run goes on; the exit code is then 1.
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -140,7 +140,8 @@ if (missing.length > 0) {
 const { Mesh } = await import('../core/testbed/dist/src/index.js');
 const { TestNetwork } = await import('../conformance-kit/dist/src/harness/index.js');
 const { readPrivateKeyFile } = await import('../core/daemon/dist/src/index.js');
-const { startDaemon, lastAudit, timedReload, wgPeerCount } = await import('./lib/daemon.mjs');
+const { startDaemon } = await import('./lib/daemon.mjs');
+const { measureFullApplies } = await import('./lib/full-apply.mjs');
 const { cleanupOnSignals, cleanupSync, trackNetwork } = await import('./lib/cleanup.mjs');
 const { Publisher, syntheticPeers } = await import('./lib/synthetic-netmap.mjs');
 const { startRawWorker } = await import('./lib/raw-worker-client.mjs');
@@ -202,40 +203,23 @@ async function measureSize(n, label) {
       },
       timeoutMs,
     );
-    let v = await pub.publish([self]);
+    const v = await pub.publish([self]);
     daemon = await startDaemon(mesh, a, { backend: BACKEND, cwd: root });
     await daemon.waitUp(v);
     const idle = memoryOf(daemon.pid);
-    const s = { daemon: [], reconcile: [], setconf: [], wgset: [], routes: [], rawTotal: [], rss: [], first: NaN };
-    let netmapBytes = 0;
-    for (let r = 0; r <= RUNS; r++) {
-      const raw = await worker.cmd({ op: 'full' }, timeoutMs);
-      v = await pub.publish([self]);
-      await timedReload(daemon, v); // clear: every peer and route removed (not timed)
-      if ((await wgPeerCount(a)) !== 0) throw new Error('daemon left peers after clearing');
-      v = await pub.publish([self, ...peers]);
-      netmapBytes = statSync(a.netmapFile).size;
-      const ms = await timedReload(daemon, v);
-      const audit = await lastAudit(a, PROTOCOL, 'apply');
-      const count = await wgPeerCount(a);
-      if (count !== n) throw new Error(`daemon applied ${count} peers, want ${n}`);
-      if (audit?.data?.netmapVersion !== v) throw new Error(`no audit record for version ${v}`);
-      const mem = memoryOf(daemon.pid);
-      log(
-        `${label} ${r === 0 ? 'warm-up' : `run ${r}/${RUNS}`}: daemon ${fmt(ms)} ms (reconcile ${fmt(audit.data.durationMs)}), raw setconf ${fmt(raw.setconf)} ms, wg set ${fmt(raw.wgset)} + ip -batch ${fmt(raw.routes)} ms; RSS ${mib(mem.rssKiB)}`,
-      );
-      if (r === 0) {
-        s.first = ms;
-        continue;
-      }
-      s.daemon.push(ms);
-      s.reconcile.push(audit.data.durationMs);
-      s.setconf.push(raw.setconf);
-      s.wgset.push(raw.wgset);
-      s.routes.push(raw.routes);
-      s.rawTotal.push(raw.wgset + raw.routes);
-      s.rss.push(mem.rssKiB);
-    }
+    const s = await measureFullApplies({
+      runs: RUNS,
+      self,
+      peers,
+      pub,
+      daemon,
+      worker,
+      node: a,
+      protocol: PROTOCOL,
+      timeoutMs,
+      log: (r, line) => log(`${label} ${r === 0 ? 'warm-up' : `run ${r}/${RUNS}`}: ${line}`),
+    });
+    const { netmapBytes } = s;
     const final = memoryOf(daemon.pid);
     const warnings = await daemonWarnings(a.logFile);
     const rawGo = findPids(['wireguard-go', rawIf])[0] ?? setup.wireguardGoPid;

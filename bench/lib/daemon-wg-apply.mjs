@@ -16,6 +16,7 @@ import { trackNetwork } from './cleanup.mjs';
 import { Publisher, deltaFileOf, syntheticPeers } from './synthetic-netmap.mjs';
 import { startRawWorker } from './raw-worker-client.mjs';
 import { profileApplies } from './daemon-wg-profile.mjs';
+import { measureFullApplies } from './full-apply.mjs';
 
 /**
  * Runs phase 1 and stores its samples in `results` (full, change, add, delta, memory,
@@ -79,34 +80,19 @@ export async function applyPhase(results, cfg) {
     if (commOf(daemon.pid) !== 'node') throw new Error(`pid ${daemon.pid} is ${commOf(daemon.pid)}, not the daemon's node process`);
     const rssIdle = memoryOf(daemon.pid);
 
-    const full = { daemon: [], reconcile: [], setconf: [], wgset: [], routes: [], rawTotal: [], firstDaemon: NaN, rss: [] };
-    for (let r = 0; r <= RUNS; r++) {
-      const raw = await worker.cmd({ op: 'full' });
-      v = await pub.publish([self]);
-      await timedReload(daemon, v); // clear: every peer and route removed (not timed)
-      if ((await wgPeerCount(a)) !== 0) throw new Error('daemon left peers after clearing');
-      v = await pub.publish([self, ...peers]);
-      const ms = await timedReload(daemon, v);
-      const audit = await lastAudit(a, PROTOCOL, 'apply');
-      const count = await wgPeerCount(a);
-      if (count !== N) throw new Error(`daemon applied ${count} peers, want ${N}`);
-      if (audit?.data?.netmapVersion !== v) throw new Error(`no audit record for version ${v}`);
-      const mem = memoryOf(daemon.pid);
-      log(
-        `full apply ${r === 0 ? 'warm-up' : `run ${r}`}: daemon ${fmt(ms)} ms (reconcile ${fmt(audit.data.durationMs)} ms); raw setconf ${fmt(raw.setconf)} ms, wg set ${fmt(raw.wgset)} ms + ip -batch ${fmt(raw.routes)} ms; RSS ${(mem.rssKiB / 1024).toFixed(1)} MiB`,
-      );
-      if (r === 0) {
-        full.firstDaemon = ms;
-        continue;
-      }
-      full.daemon.push(ms);
-      full.reconcile.push(audit.data.durationMs);
-      full.setconf.push(raw.setconf);
-      full.wgset.push(raw.wgset);
-      full.routes.push(raw.routes);
-      full.rawTotal.push(raw.wgset + raw.routes);
-      full.rss.push(mem.rssKiB);
-    }
+    const m = await measureFullApplies({
+      runs: RUNS,
+      self,
+      peers,
+      pub,
+      daemon,
+      worker,
+      node: a,
+      protocol: PROTOCOL,
+      log: (r, line) => log(`full apply ${r === 0 ? 'warm-up' : `run ${r}`}: ${line}`),
+    });
+    const { daemon: dm, reconcile, setconf, wgset, routes, rawTotal, rss } = m;
+    const full = { daemon: dm, reconcile, setconf, wgset, routes, rawTotal, firstDaemon: m.first, rss };
 
     // One-peer changes on top of the full netmap.
     const change = { daemon: [], reconcile: [], raw: [] };
