@@ -23,6 +23,9 @@ import { fmt, summarize } from './lib/stats.mjs';
 import { renderTable } from './lib/table.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { ed25519PublicB64 } from './lib/keys.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({

@@ -16,6 +16,9 @@ import { fmt, summarize } from './lib/stats.mjs';
 import { renderTable } from './lib/table.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { ed25519PublicB64, x25519Pair } from './lib/keys.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Not strict: bench/run.mjs passes the same `-- args` to every bench of a group.

@@ -36,6 +36,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SKIP_EXIT_CODE, problems } from './lib/prereq.mjs';
 import { machineInfo } from './lib/machine.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';

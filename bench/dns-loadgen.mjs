@@ -8,6 +8,9 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const { values } = parseArgs({
   options: {

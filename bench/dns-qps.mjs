@@ -19,6 +19,9 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const standalone = join(root, 'plugins/dns-magic/dist/src/standalone.js');

@@ -30,6 +30,9 @@ import { parseArgs } from 'node:util';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { SKIP_EXIT_CODE } from './lib/prereq.mjs';
 import { renderTable } from './lib/table.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASELINE_FILE = join(here, 'gate-baseline.json');

@@ -19,6 +19,9 @@ import { parseArgs } from 'node:util';
 import { TestNet } from '../plugins/backend-openvpn/dist/test/support/netns.js';
 import { makeNodes, peerOf, removeRoot, startNode, BASE_PORT } from '../plugins/backend-openvpn/dist/test/support/mesh.js';
 import { CERT_FILE, KEY_FILE } from '../plugins/backend-openvpn/dist/src/keys.js';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const { values } = parseArgs({
   options: {

@@ -9,6 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { compileRuleset, createPlugin, resolvePolicy, DEFAULT_OPTIONS } from '../plugins/policy-nftables/dist/src/index.js';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const { values } = parseArgs({ options: { rules: { type: 'string', default: '1000' }, runs: { type: 'string', default: '15' } } });
 const RULES = Number(values.rules);

@@ -22,6 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { meshCleanup, median, skipUnlessReady } from './lib/iperf-bench.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const NAME = 'recovery';

@@ -17,6 +17,9 @@ import { generateKeyPairSync, sign as edSign, createPrivateKey } from 'node:cryp
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const here = fileURLToPath(import.meta.url);
 const relayPkg = new URL('../plugins/relay/dist/src/index.js', import.meta.url).href;

@@ -40,6 +40,9 @@ import { renderTable } from './lib/table.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { commOf, findPids, memoryOf } from './lib/proc.mjs';
 import { LEAK_THRESHOLDS, judgeLeak } from './lib/leak.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';

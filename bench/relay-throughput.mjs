@@ -42,6 +42,9 @@ import { fmt } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { pathsOf, relayIperf, watchedPids } from './lib/relay-measure.mjs';
 import { summarizeRelayThroughput } from './lib/relay-throughput-report.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';

@@ -33,6 +33,9 @@ import { machineInfo, machineLine } from './lib/machine.mjs';
 import { findPids, memoryOf } from './lib/proc.mjs';
 import { x25519Pair } from './lib/keys.mjs';
 import { chartSvg } from './lib/svg-chart.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';

@@ -7,6 +7,9 @@
 // RSS (MiB) and open file descriptors. Plain SVG polylines (helpers in lib/svg-chart.mjs).
 import { readFileSync } from 'node:fs';
 import { esc, niceScale } from './lib/svg-chart.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const file = process.argv[2];
 if (!file) {

@@ -32,6 +32,9 @@ import { iperfBenchOptions, meshCleanup, meshProcessPids, median, runIperf3, ski
 import { fmt, ratio } from './lib/stats.mjs';
 import { renderTable } from './lib/table.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
+import { exitWithHelpIfAsked } from './lib/help.mjs';
+
+exitWithHelpIfAsked(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = '@rustynet/backend-wireguard';
