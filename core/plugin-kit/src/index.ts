@@ -5,6 +5,9 @@
  *   abort/deadline mapping in one place; implement the protected `_` methods.
  * - {@link CallScope}, {@link abortError}: a call's deadline and signal, mapped to `TIMEOUT` / `ABORTED`.
  * - {@link parseCidr}, {@link parseIp} and friends: CIDR/IP on ipaddr.js.
+ * - {@link validatePeerBatch}, {@link validateStartConfig}, {@link validateRouteChange},
+ *   {@link validateEndpoint}, {@link checkPeerConflicts}: the backend contract's input checks
+ *   (`INVALID_INPUT` naming the field, before anything changes).
  * - {@link retry}: exponential back-off on p-retry, with an AbortSignal.
  * - {@link writeFileAtomic}: atomic writes with fsync and a file mode.
  * - {@link SerialQueue}: one task at a time, in call order.
@@ -14,6 +17,16 @@
 export { abortError, isAbortError, isTimeoutReason, mapAbortError, throwIfAborted } from './abort.js';
 export { writeFileAtomic, type AtomicWriteOptions } from './atomic-write.js';
 export { BackendBase, type BackendBaseOptions } from './backend-base.js';
+export {
+  BACKEND_MTU_RANGE,
+  checkCidr,
+  checkPeerConflicts,
+  validateEndpoint,
+  validatePeerBatch,
+  validateRouteChange,
+  validateStartConfig,
+  type PeerBatchRules,
+} from './backend-input.js';
 export { CallScope } from './call-scope.js';
 export {
   CidrSet,

@@ -12,9 +12,8 @@ import {
   type Route,
   type RouteChange,
 } from '@rustynet/plugin-api';
-import { BackendBase } from '@rustynet/plugin-kit';
+import { BackendBase, checkPeerConflicts } from '@rustynet/plugin-kit';
 import type { FastdPlane } from './data-plane.js';
-import { checkConflicts } from './conflicts.js';
 import { generateKeyPair, readPublicKey } from './keys.js';
 import { validatePeerBatch, validateRouteChange, validateStartConfig } from './validate.js';
 
@@ -97,7 +96,7 @@ export class FastdBackend extends BackendBase<Running> {
     const next = new Map(st.peers);
     for (const id of batch.remove) next.delete(id);
     for (const p of batch.upsert) next.set(p.id, structuredClone(p));
-    checkConflicts(batch.upsert, next);
+    checkPeerConflicts(batch.upsert, next);
     if (batch.upsert.length === 0 && batch.remove.length === 0) return;
     await this.plane.setPeers([...next.values()]);
     st.peers = next;
