@@ -3,12 +3,13 @@
  * (auth/shared-nonces.ts): a signed request captured byte for byte from a real client and
  * accepted by instance A is refused by instance B as `nonce-replayed`; a fresh nonce is
  * accepted; the same request raced to both is accepted once; expired rows are pruned; and a
- * nonce that cannot be recorded (database unreachable, or an error) refuses the request with
+ * nonce that cannot be recorded (database unreachable, silent, or an error) refuses the request with
  * `STORAGE_FAILED` (507) instead of accepting it. Prints the added latency per signed request.
  */
 import { expect } from 'chai';
 import { createPrivateKey } from 'node:crypto';
 import { request } from 'node:http';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '@rustynet/daemon';
 import { ControlClient, signRequest } from '../src/index.js';
@@ -194,6 +195,24 @@ function stats(ms: number[]): string {
     expect(err).to.have.property('code', 'STORAGE_FAILED');
     expect(err).to.have.nested.property('details.reason', 'nonce-unrecorded');
     expect(String(err)).to.match(/request_nonces/);
+  });
+
+  it('fail closed on a database that does not answer: STORAGE_FAILED at the deadline', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((s) => held.push(s)); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const handle = postgresHandle(`postgres://postgres@127.0.0.1:${(silent.address() as { port: number }).port}/db`, 1);
+    stops.push(async () => {
+      for (const s of held) s.destroy();
+      await handle.db.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+    const table = new SharedNonceTable(handle.db, { timeoutMs: 300 });
+    let err: unknown;
+    await table.record('k', 'nonce-nonce-nonce').catch((e: unknown) => (err = e));
+    expect(err).to.have.property('code', 'STORAGE_FAILED');
+    expect(err).to.have.nested.property('details.reason', 'nonce-unrecorded');
+    expect(String(err)).to.match(/within 300 ms/);
   });
 
   it('added latency per signed request (printed, not asserted)', async () => {
