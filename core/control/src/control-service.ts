@@ -21,7 +21,7 @@ import { aclNodesOf, assertAclSettable } from './acl/acl-admin.js';
 import { runAclTests, type AclTestResult } from './acl/evaluate.js';
 import { ChallengeStore } from './auth/challenges.js';
 import { enrolSigningBytes } from './auth/enrol-signature.js';
-import { ReplayCache } from './auth/replay-cache.js';
+import { RequestNonces } from './auth/shared-nonces.js';
 import { REQUEST_FRESHNESS_MS, requestSigningBytes, verifyEd25519 } from './auth/request-signature.js';
 import { loadOrCreateControlKey, type ControlKey } from './control-key.js';
 import { auditAction } from './audit/audit-context.js';
@@ -63,7 +63,7 @@ export class ControlService {
   private readonly cache: NetmapCache;
   private readonly deltas: NetmapDeltas;
   private readonly challenges = new ChallengeStore();
-  private readonly nonces = new ReplayCache(2 * REQUEST_FRESHNESS_MS);
+  private readonly nonces: RequestNonces;
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private readonly sync: ChangeSync;
@@ -87,6 +87,7 @@ export class ControlService {
     this.nodeKeyLifetimeMs = opts.nodeKeyLifetimeMs;
     this.snap = applyKeyExpiry(snap, this.nodeKeyLifetimeMs);
     this.logger = opts.logger ?? SILENT_LOGGER;
+    this.nonces = new RequestNonces(db, this.logger);
     this.keyWatch = new KeyExpiryWatch(
       () => this.snap,
       (now) => this.store.newVersion(now).then(() => this.refresh()),
@@ -266,11 +267,11 @@ export class ControlService {
 
   /**
    * Authenticates a node request: known, not expired identity; timestamp within
-   * {@link REQUEST_FRESHNESS_MS} and not before this process started; nonce not seen; valid
-   * signature over method, path, timestamp, nonce and body hash.
-   * @throws RustynetError `AUTH_FAILED`, `UNKNOWN_PEER`.
+   * {@link REQUEST_FRESHNESS_MS} and not before this process started; valid signature over
+   * method, path, timestamp, nonce and body hash; nonce unused on any instance (auth/shared-nonces.ts).
+   * @throws RustynetError `AUTH_FAILED`, `UNKNOWN_PEER`, `STORAGE_FAILED` (nonce not recorded).
    */
-  authenticate(auth: RequestAuth, method: string, path: string, body: Buffer, now = Date.now()): ControlNode {
+  async authenticate(auth: RequestAuth, method: string, path: string, body: Buffer, now = Date.now()): Promise<ControlNode> {
     const ts = Number(auth.timestamp);
     if (!/^\d{1,16}$/.test(auth.timestamp) || Math.abs(now - ts) > REQUEST_FRESHNESS_MS || ts < this.startedAt - 1_000) {
       throw authFailed('timestamp-stale', `request timestamp outside the ${REQUEST_FRESHNESS_MS / 1000} s window (check the clock)`);
@@ -281,8 +282,7 @@ export class ControlService {
     if (!verifyEd25519(auth.identityKey, requestSigningBytes({ method, path, timestamp: ts, nonce: auth.nonce, body }), auth.signature)) {
       throw authFailed('signature-invalid', 'request signature does not verify with the node identity key');
     }
-    if (!this.nonces.add(`${auth.identityKey}:${auth.nonce}`, now))
-      throw authFailed('nonce-replayed', 'request nonce already used (replay)');
+    await this.nonces.use(auth.identityKey, auth.nonce, now);
     if (node.expiredAt !== null) throw expiredNodeError(node);
     return node;
   }
@@ -394,7 +394,7 @@ export class ControlService {
     if (this.timer) clearInterval(this.timer);
     this.keyWatch.stop();
     this.feed.close();
-    await this.sync.stop();
+    await Promise.all([this.sync.stop(), this.nonces.close()]);
     await this.db.close();
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Remembers one-time values (request nonces) until they can no longer be fresh, so a replayed
- * request inside the freshness window is refused. In memory only: across a restart, requests
- * signed before the process started are refused by their timestamp instead (see
- * ControlService.authenticate and docs/control.md, "Replay protection").
+ * request inside the freshness window is refused. In memory, per process: the first, cheap
+ * check; on PostgreSQL the shared table (shared-nonces.ts) then covers the other instances.
+ * Across a restart, requests signed before the process started are refused by their timestamp
+ * instead (see ControlService.authenticate and docs/control.md, "Replay protection").
  */
 
 /** A set of seen values with expiry, pruned as it grows. */

@@ -10,13 +10,23 @@ import { privateKeyFromPem } from '@rustynet/daemon';
 import { enrolSigningBytes } from '../auth/enrol-signature.js';
 import { signRequest } from '../auth/request-signature.js';
 import { rotateSigningBytes } from '../nodes/rotate-request.js';
-import { replyError, sendRequest, type HttpTarget } from './http-request.js';
+import { replyError, sendRequest, type HttpTarget, type JsonReply } from './http-request.js';
 
 /** True for a transport failure (no reply) or a reply saying the instance's storage is away. */
 function shouldFailOver(err: unknown): err is RustynetError {
   if (!isRustynetError(err) || err.code === 'ABORTED') return false;
   const status = err.details?.['status'];
   return status === undefined || status === 503 || status === 507;
+}
+
+/**
+ * The reply when its status is one of `ok`, else its error, thrown inside a failover attempt, so that a
+ * 503/507 reply (that instance lost its database) moves on to the next URL.
+ */
+async function expectStatus(reply: Promise<JsonReply>, ...ok: number[]): Promise<JsonReply> {
+  const r = await reply;
+  if (!ok.includes(r.status)) throw replyError(r);
+  return r;
 }
 
 /** Options of {@link ControlClient}. */
@@ -153,19 +163,22 @@ export class ControlClient {
     const path = `/v1/netmap?after=${after}${opts.waitMs !== undefined ? `&wait=${opts.waitMs}` : ''}${opts.delta ? '&delta=1' : ''}`;
     const r = await this.withFailover(
       (target) =>
-        sendRequest(
-          target,
-          'GET',
-          path,
-          undefined,
-          signRequest(this.key, this.identityKey, 'GET', path, ''),
-          (opts.waitMs ?? 25_000) + this.timeoutMs,
-          opts.signal,
+        expectStatus(
+          sendRequest(
+            target,
+            'GET',
+            path,
+            undefined,
+            signRequest(this.key, this.identityKey, 'GET', path, ''),
+            (opts.waitMs ?? 25_000) + this.timeoutMs,
+            opts.signal,
+          ),
+          200,
+          204,
         ),
       opts.signal,
     );
     if (r.status === 204) return null;
-    if (r.status !== 200) throw replyError(r);
     return r.body as SignedNetmap | SignedNetmapDelta;
   }
 
@@ -185,9 +198,11 @@ export class ControlClient {
     const body = JSON.stringify({ newIdentityKey, keys, proof });
     const path = '/v1/node/rotate-keys';
     const r = await this.withFailover((target) =>
-      sendRequest(target, 'POST', path, Buffer.from(body), signRequest(this.key, this.identityKey, 'POST', path, body), this.timeoutMs),
+      expectStatus(
+        sendRequest(target, 'POST', path, Buffer.from(body), signRequest(this.key, this.identityKey, 'POST', path, body), this.timeoutMs),
+        200,
+      ),
     );
-    if (r.status !== 200) throw replyError(r);
     this.useIdentity(newIdentityKeyPem);
     const reply = r.body as { version?: unknown; node?: { id?: unknown } };
     return { version: Number(reply.version), nodeId: String(reply.node?.id) };
@@ -209,16 +224,18 @@ export class ControlClient {
   async report(update: { endpoints?: Endpoint[]; keys?: Record<string, string>; probePort?: number | null }): Promise<number> {
     const body = JSON.stringify(update);
     const r = await this.withFailover((target) =>
-      sendRequest(
-        target,
-        'POST',
-        '/v1/node',
-        Buffer.from(body),
-        signRequest(this.key, this.identityKey, 'POST', '/v1/node', body),
-        this.timeoutMs,
+      expectStatus(
+        sendRequest(
+          target,
+          'POST',
+          '/v1/node',
+          Buffer.from(body),
+          signRequest(this.key, this.identityKey, 'POST', '/v1/node', body),
+          this.timeoutMs,
+        ),
+        200,
       ),
     );
-    if (r.status !== 200) throw replyError(r);
     return Number((r.body as { version?: unknown }).version);
   }
 }

@@ -5,6 +5,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { auditMigration } from '../audit/audit-schema.js';
 import { m0002NodeKeyIssued } from './migration-node-keys.js';
+import { m0005RequestNonces } from './migration-request-nonces.js';
 
 const m0001: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -87,6 +88,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002_node_key_issued': m0002NodeKeyIssued,
   '0003_audit_log': auditMigration,
   '0004_signing_keys': m0004SigningKeys,
+  '0005_request_nonces': m0005RequestNonces,
 };
 
 /** A Kysely {@link MigrationProvider} over {@link MIGRATIONS} (no files to find at run time). */

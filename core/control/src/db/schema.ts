@@ -90,6 +90,16 @@ export interface SigningKeyAckTable {
   at: number;
 }
 
+/** Nonces of signed node requests, shared by the instances on one PostgreSQL database (migration 0005). */
+export interface RequestNonceTable {
+  /** The requesting node's identity key (raw Ed25519 public key, base64). */
+  identity_key: string;
+  /** The request's `x-rustynet-nonce`. */
+  nonce: string;
+  /** When the row may be pruned (Unix ms): after that the request's timestamp is stale anyway. */
+  expires_at: number;
+}
+
 /** The database as Kysely types it. */
 export interface ControlDatabase extends AuditTables {
   meta: MetaTable;
@@ -97,4 +107,5 @@ export interface ControlDatabase extends AuditTables {
   nodes: NodeTable;
   signing_keys: SigningKeyTable;
   signing_key_acks: SigningKeyAckTable;
+  request_nonces: RequestNonceTable;
 }
