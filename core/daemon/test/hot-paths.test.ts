@@ -264,4 +264,3 @@ describe('hot paths: canonical JSON by the native serialiser when keys are in or
     expect(canonicalJsonBytes([[{ a: -0, b: 1e21 }]]).toString('utf8')).to.equal(canonicalJson([[{ a: -0, b: 1e21 }]]));
   });
 });
-
