@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { PeerConfig } from '@rustynet/plugin-api';
 import { cidrKey, hostBitsZero, isHostPrefix, parseCidr } from '../src/util/ip.js';
-import { canonicalJson, canonicalJsonBytes, jsonDigest } from '../src/util/json.js';
+import { canonicalJson, canonicalJsonBytes, jsonDigest, stringifyIsCanonical } from '../src/util/json.js';
 import { jsonEqual, peerConfigEqual, peerFingerprint } from '../src/reconciler/diff.js';
 import { createPeerKeyValidator } from '../src/reconciler/desired-state.js';
 import { FileStateStore } from '../src/services/state-store.js';
@@ -223,5 +223,44 @@ describe('hot paths: canonical JSON bytes', () => {
     const withUndefined = { ...nm, extra: undefined, list: [1, undefined, 'é\u2028"\\'], ü: { b: 1, a: [2] } };
     expect(canonicalJsonBytes(withUndefined).toString('utf8')).to.equal(canonicalJson(withUndefined));
     expect(canonicalJsonBytes(nm)).to.deep.equal(Buffer.from(canonicalJson(nm), 'utf8'));
+  });
+});
+
+describe('hot paths: canonical JSON by the native serialiser when keys are in order', () => {
+  it('JSON.stringify equals canonicalize whenever stringifyIsCanonical says so (random JSON, sorted and not)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
+        const sorted: unknown = JSON.parse(canonicalJson(v));
+        // true unless an object has integer-like keys (Object.keys lists those first, numerically)
+        if (stringifyIsCanonical(sorted)) expect(JSON.stringify(sorted)).to.equal(canonicalJson(v));
+        expect(canonicalJsonBytes(sorted).toString('utf8')).to.equal(canonicalJson(v));
+        if (stringifyIsCanonical(v)) expect(JSON.stringify(v)).to.equal(canonicalJson(v));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses the cases where the two differ, and canonicalJsonBytes still matches canonicalize', () => {
+    const cases: unknown[] = [
+      { b: 1, a: 2 },
+      { 9: 'x', 10: 'y' }, // Object.keys: numeric order; RFC 8785: "10" < "9"
+      { a: { d: 1, c: 2 } },
+      { a: undefined },
+      [1, undefined],
+      { a: new Date(0) },
+      { toJSON: () => 1 },
+    ];
+    for (const c of cases) {
+      expect(stringifyIsCanonical(c), JSON.stringify(c)).to.equal(false);
+      expect(canonicalJsonBytes([[c]]).toString('utf8')).to.equal(canonicalJson([[c]]));
+    }
+    const nm: unknown = JSON.parse(canonicalJson(makeNetmap(20, 4)));
+    expect(stringifyIsCanonical(nm)).to.equal(true);
+    expect(stringifyIsCanonical([NaN])).to.equal(false);
+    expect(stringifyIsCanonical({ x: Infinity })).to.equal(false);
+    expect(() => canonicalJsonBytes([[NaN]])).to.throw();
+    expect(() => canonicalJsonBytes([[{ x: -Infinity }]])).to.throw();
+    expect(stringifyIsCanonical({ a: -0, b: 'é\u2028"\\', c: [true, null, 1e21] })).to.equal(true);
+    expect(canonicalJsonBytes([[{ a: -0, b: 1e21 }]]).toString('utf8')).to.equal(canonicalJson([[{ a: -0, b: 1e21 }]]));
   });
 });

@@ -4,12 +4,28 @@
  * then disagree on what was signed, so every parser of signed data (daemon, relay, CLI) uses
  * {@link parseStrictJson}.
  *
- * The text is parsed by `JSON.parse` (syntax, values) and scanned once by the event-based
- * `visit` of `jsonc-parser` (no syntax tree is built): one `Set` of member names per open
- * object, so memory stays proportional to the widest object, not to the document.
+ * The text is parsed by `JSON.parse` (syntax, values). Then the members are counted twice: in
+ * the text (every `:` outside a string of valid JSON separates one member's name from its value)
+ * and in the parsed value (own keys of every object). `JSON.parse` makes one object per object
+ * literal and keeps one member per distinct name, so the counts are equal exactly when no object
+ * names a member twice. Only when they differ (or the value is too deep to walk) is the text
+ * scanned by the event-based `visit` of `jsonc-parser` to name the repeated member; that scan is
+ * ~30x slower than the two counts (a 250 KiB netmap: ≈ 30 ms against ≈ 1 ms).
  */
+import { createRequire } from 'node:module';
 import { RustynetError } from '@rustynet/plugin-api';
-import { visit } from 'jsonc-parser';
+
+type JsoncParser = typeof import('jsonc-parser');
+let jsonc: JsoncParser | undefined;
+
+/**
+ * `jsonc-parser`, loaded on first use: only a text whose member counts differ is scanned, so a
+ * daemon that never receives a repeated member never loads it (≈ 0.4 MiB of heap).
+ */
+function jsoncParser(): JsoncParser {
+  jsonc ??= createRequire(import.meta.url)('jsonc-parser') as JsoncParser;
+  return jsonc;
+}
 
 /** Options of {@link parseStrictJson}. */
 export interface StrictJsonOptions {
@@ -58,7 +74,7 @@ export function findDuplicateKey(
   const open: Array<Set<string>> = [];
   let found: { field: string; key: string; offset: number } | undefined;
   try {
-    visit(
+    jsoncParser().visit(
       text,
       {
         onObjectBegin: () => {
@@ -107,6 +123,7 @@ export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): unk
   } catch (err) {
     throw new RustynetError('INVALID_INPUT', `${what} is not valid JSON (${(err as Error).message})`, { cause: err });
   }
+  if (!maybeDuplicate(text, value)) return value;
   const dup = findDuplicateKey(text, opts.fieldPrefix);
   if (dup) {
     throw new RustynetError('DUPLICATE_KEY', `${what}: member ${JSON.stringify(dup.key)} appears twice at ${dup.field} (RFC 7493)`, {
@@ -115,4 +132,55 @@ export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): unk
     });
   }
   return value;
+}
+
+/**
+ * False when `value` (parsed from the valid JSON `text`) provably has no repeated member: the
+ * members in the text equal the own keys of its objects. True when they differ or the value is
+ * too deep to walk (then {@link findDuplicateKey} decides).
+ */
+function maybeDuplicate(text: string, value: unknown): boolean {
+  let parsed: number;
+  try {
+    parsed = countParsedMembers(value);
+  } catch (err) {
+    if (err instanceof RangeError) return true;
+    throw err;
+  }
+  return countTextMembers(text) !== parsed;
+}
+
+/** Own keys of every object in `value`, recursively. @throws RangeError when too deep. */
+function countParsedMembers(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (const v of value) n += countParsedMembers(v);
+    return n;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    n++;
+    n += countParsedMembers(obj[k]);
+  }
+  return n;
+}
+
+/** The `:` outside strings in valid JSON `text`: one per object member. */
+function countTextMembers(text: string): number {
+  let n = 0;
+  const len = text.length;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3a) n++;
+    else if (c === 0x22) {
+      // skip the string: to the next quote not escaped (valid JSON: it exists)
+      for (i++; i < len; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    }
+  }
+  return n;
 }

@@ -128,4 +128,27 @@ describe('plugin-kit: strict JSON (RFC 7493)', () => {
     console.log(`      strict parse of ${(text.length / 2 ** 20).toFixed(1)} MiB: ${ms} ms`);
     expect(ms).to.be.below(10_000);
   });
+
+  it('counts members right around colons, quotes and backslashes inside strings', () => {
+    const tricky = '{"a:b":"c:d","e\\\\":"\\"x:y\\"","f":["g:",{"h":"\\\\:"}],"i\\"":{"j":":"}}';
+    expect(parseStrictJson(tricky)).to.deep.equal(JSON.parse(tricky));
+    expect(codeOf(() => parseStrictJson('{"a:":1,"b":"\\\\","a:":2}'))).to.equal('DUPLICATE_KEY');
+    expect(codeOf(() => parseStrictJson('{"x":"\\":\\"","y":{"\\"":1,"\\"":2}}'))).to.equal('DUPLICATE_KEY');
+  });
+
+  it('agrees with the full scan on random documents with and without a repeated member (fuzzed)', () => {
+    const withKeys = fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 3 }), { minKeys: 1, maxKeys: 6 });
+    fc.assert(
+      fc.property(withKeys, fc.boolean(), fc.nat(), (o, dup, pick) => {
+        const inner = JSON.stringify(o);
+        const keys = Object.keys(o);
+        const key = keys[pick % keys.length] ?? '';
+        const text = dup ? `{"w":${inner.slice(0, -1)},${JSON.stringify(key)}:":\\""}}` : `{"w":${inner}}`;
+        const expected = findDuplicateKey(text) ? 'DUPLICATE_KEY' : undefined;
+        expect(codeOf(() => parseStrictJson(text))).to.equal(expected);
+        expect(expected).to.equal(dup ? 'DUPLICATE_KEY' : undefined);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
