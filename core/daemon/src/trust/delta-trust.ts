@@ -41,7 +41,8 @@ const schemaValid = new WeakSet<object>();
  * {@link checkNetmapContent} for a delta's result: the node schema only for nodes not checked
  * before, the rest of the schema on the map with one node, then semantics and time on the whole.
  */
-function checkDerivedContent(netmap: Netmap, now: number): Netmap {
+function checkDerivedContent(netmap: Netmap, now: number | 'untimed'): Netmap {
+  if (now === 'untimed') return checkDerivedContent(netmap, Date.parse(netmap.issuedAt));
   const nodes = (netmap as { nodes?: unknown }).nodes;
   if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_NODES) return checkNetmapContent(netmap, now);
   nodes.forEach((n: unknown, i) => {
@@ -117,16 +118,20 @@ export interface AppliedDelta {
   /** What to persist for this netmap. */
   derived: DeltaDerivedNetmap;
   /**
-   * `derived` as JSON text, built from the canonical JSON the digest was computed over (no
-   * second serialisation of the whole map): what the apply intent and last good map hold.
+   * `derived` as JSON text, built (on first read) from the canonical JSON the digest was
+   * computed over (no second serialisation of the whole map): what the apply intent and last
+   * good map hold when the map is persisted whole.
    */
-  text: string;
+  readonly text: string;
 }
 
 /**
  * Verifies `input` (see {@link verifySignedNetmapDelta}), applies it to `base` (the last good
  * netmap and its digest), checks the result's digest against the signed one, then checks the
  * result as a full netmap's content (schema, semantics, expiry). Changes nothing.
+ * @param now the time for the expiry check (ms since the epoch); `'untimed'` checks the times
+ *   only for consistency (the caller checks the map it keeps against the clock, e.g. the
+ *   journal's replay, whose intermediate maps may have expired since).
  * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, or
  *   `NETMAP_DELTA_INAPPLICABLE` (`details.reason`: `no-base`, `base-version`, `base-digest`,
  *   `version`, `absent-node`, `absent-member`, `digest`).
@@ -135,7 +140,7 @@ export function applySignedNetmapDelta(
   input: unknown,
   key: KeyObject | KeyResolver,
   base: { netmap: Netmap; digest: string } | undefined,
-  now: number,
+  now: number | 'untimed',
 ): AppliedDelta {
   const signed = verifySignedNetmapDelta(input, key);
   const d = signed.delta;
@@ -166,8 +171,16 @@ export function applySignedNetmapDelta(
       details: { reason: 'digest' },
     });
   checkDerivedContent(netmap, now);
-  const text = `{"netmap":${canonical.join('')},"delta":${JSON.stringify(signed)}}`;
-  return { netmap, digest, derived: { netmap, delta: signed }, text };
+  let text: string | undefined;
+  return {
+    netmap,
+    digest,
+    derived: { netmap, delta: signed },
+    get text(): string {
+      text ??= `{"netmap":${canonical.join('')},"delta":${JSON.stringify(signed)}}`;
+      return text;
+    },
+  };
 }
 
 /**
@@ -179,7 +192,7 @@ export function applySignedNetmapDelta(
 export function verifyDeltaDerived(
   input: DeltaDerivedNetmap,
   key: KeyObject | KeyResolver,
-  now: number,
+  now: number | 'untimed',
 ): { netmap: Netmap; digest: string } {
   const signed = verifySignedNetmapDelta(input.delta, key);
   const netmap = input.netmap as unknown;
