@@ -13,15 +13,13 @@ import { canonicalJson } from '../util/json.js';
  * With `cache`, each node's canonical JSON is kept by node object, so the digest of a map that
  * shares most node objects with one digested before costs the changed nodes plus one hash pass;
  * the cached node objects are frozen (deeply) so they cannot change behind the cache.
- * @param out when given, receives the canonical JSON in pieces (joined, it is the hashed text).
+ * @param out when given, receives the canonical JSON (the hashed text) as one piece.
  * @throws TypeError when a member has no JSON representation.
  */
 export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>, out?: string[]): string {
-  const h = createHash('sha256');
-  const put = (s: string): void => {
-    h.update(s);
-    out?.push(s);
-  };
+  // Pieces joined and hashed once: one hash call instead of one per piece (2000+ for 1000 nodes).
+  const pieces: string[] = [];
+  const put = (s: string): void => void pieces.push(s);
   const obj = netmap as unknown as Record<string, unknown>;
   // RFC 8785: members sorted by UTF-16 code units (the default sort), `undefined` ones absent.
   const keys = Object.keys(obj)
@@ -46,7 +44,9 @@ export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>, ou
     put(']');
   });
   put('}');
-  return h.digest('hex');
+  const text = pieces.join('');
+  out?.push(text);
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Freezes a JSON value and everything in it; returns it. */

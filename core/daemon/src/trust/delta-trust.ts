@@ -39,18 +39,22 @@ const schemaValid = new WeakSet<object>();
 
 /**
  * {@link checkNetmapContent} for a delta's result: the node schema only for nodes not checked
- * before, the rest of the schema on the map with one node, then semantics and time on the whole.
+ * before (only `fresh` ones when given: the nodes a delta added to a verified base), the rest of
+ * the schema on the map with one node, then semantics and time on the whole.
  */
-function checkDerivedContent(netmap: Netmap, now: number | 'untimed'): Netmap {
-  if (now === 'untimed') return checkDerivedContent(netmap, Date.parse(netmap.issuedAt));
+function checkDerivedContent(netmap: Netmap, now: number | 'untimed', fresh?: readonly unknown[]): Netmap {
+  if (now === 'untimed') return checkDerivedContent(netmap, Date.parse(netmap.issuedAt), fresh);
   const nodes = (netmap as { nodes?: unknown }).nodes;
   if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_NODES) return checkNetmapContent(netmap, now);
-  nodes.forEach((n: unknown, i) => {
+  const check = (n: unknown, i: () => number): void => {
     if (n !== null && typeof n === 'object' && schemaValid.has(n)) return;
     const validateNode = nodeValidator();
-    if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i}]`);
-    schemaValid.add(n);
-  });
+    if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i()}]`);
+    schemaValid.add(n as object);
+  };
+  // Applied to a verified base, only the nodes the delta brings are new (the others are the base's).
+  if (fresh) for (const n of fresh) check(n, () => nodes.indexOf(n));
+  else nodes.forEach((n: unknown, i) => check(n, () => i));
   const validateNetmap = netmapValidator();
   if (!validateNetmap({ ...netmap, nodes: [nodes[0]] })) throw invalid('netmap', validateNetmap.errors, '');
   checkNetmapSemantics(netmap);
@@ -170,7 +174,9 @@ export function applySignedNetmapDelta(
       field: 'delta.digest',
       details: { reason: 'digest' },
     });
-  checkDerivedContent(netmap, now);
+  // `base` is a verified netmap: its nodes passed the node schema; the delta's own are checked here.
+  const fresh = d.ops.flatMap((op) => (op.op === 'upsertNode' ? [op.node] : []));
+  checkDerivedContent(netmap, now, fresh);
   let text: string | undefined;
   return {
     netmap,
