@@ -48,7 +48,7 @@ describe('delta journal: a delta-derived netmap persisted as one appended line',
     current = next;
     return r;
   }
-  const endpoint = (port: number) => (m: Netmap) => void (m.nodes[3]!.endpoints = [{ host: '198.18.0.4', port }]);
+  const endpoint = (port: number) => (m: Netmap) => void (m.nodes[3].endpoints = [{ host: '198.18.0.4', port }]);
 
   beforeEach(async () => {
     dir = tmpDir('rn-journal-');
@@ -68,7 +68,7 @@ describe('delta journal: a delta-derived netmap persisted as one appended line',
     const again = await new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir)).lastGood();
     expect(again?.netmap.version).to.equal(3);
     expect(again?.digest).to.equal(netmapDigest(current));
-    expect(again?.netmap.nodes[3]!.endpoints).to.deep.equal([{ host: '198.18.0.4', port: 4002 }]);
+    expect(again?.netmap.nodes[3].endpoints).to.deep.equal([{ host: '198.18.0.4', port: 4002 }]);
   });
 
   it('a torn last line (crash mid-append) is ignored: base + the valid prefix; the next map is written whole', async () => {
@@ -123,7 +123,7 @@ describe('delta journal: a delta-derived netmap persisted as one appended line',
     current = good; // the next delta is based on the last good map again
     await applyAndCommit(await nextDelta(endpoint(4003)));
     expect(lines()).to.have.length(2);
-    expect((await new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir)).lastGood())?.netmap.nodes[3]!.endpoints[0]!.port).to.equal(4003);
+    expect((await new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir)).lastGood())?.netmap.nodes[3].endpoints[0].port).to.equal(4003);
   });
 
   it('disk full while appending: STATE_WRITE_FAILED, the partial line is cut off, the last good map is kept', async () => {

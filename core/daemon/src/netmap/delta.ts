@@ -8,18 +8,20 @@ import { jsonEqual } from '../reconciler/diff.js';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../util/json.js';
 
+const COMMA = Buffer.from(',');
+
 /**
  * SHA-256 hex of the RFC 8785 canonical JSON of a netmap (the bytes its signature covers).
- * With `cache`, each node's canonical JSON is kept by node object, so the digest of a map that
- * shares most node objects with one digested before costs the changed nodes plus one hash pass;
- * the cached node objects are frozen (deeply) so they cannot change behind the cache.
- * @param out when given, receives the canonical JSON (the hashed text) as one piece.
+ * With `cache`, each node's canonical JSON (UTF-8) is kept by node object, so the digest of a map
+ * that shares most node objects with one digested before costs the changed nodes plus one copy
+ * and one hash pass over the bytes; the cached node objects are frozen (deeply) so they cannot
+ * change behind the cache.
+ * @param out when given, receives the canonical JSON (the hashed bytes) as one buffer.
  * @throws TypeError when a member has no JSON representation.
  */
-export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>, out?: string[]): string {
-  // Pieces joined and hashed once: one hash call instead of one per piece (2000+ for 1000 nodes).
-  const pieces: string[] = [];
-  const put = (s: string): void => void pieces.push(s);
+export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, Buffer>, out?: Buffer[]): string {
+  const parts: Buffer[] = [];
+  const put = (s: string): void => void parts.push(Buffer.from(s, 'utf8'));
   const obj = netmap as unknown as Record<string, unknown>;
   // RFC 8785: members sorted by UTF-16 code units (the default sort), `undefined` ones absent.
   const keys = Object.keys(obj)
@@ -32,21 +34,21 @@ export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>, ou
     if (k !== 'nodes' || !Array.isArray(v)) return void put(canonicalJson(v));
     put('[');
     v.forEach((n: unknown, j) => {
-      if (j > 0) put(',');
+      if (j > 0) parts.push(COMMA);
       if (!cache || n === null || typeof n !== 'object') return void put(canonicalJson(n ?? null));
       let c = cache.get(n);
       if (c === undefined) {
-        c = canonicalJson(n);
+        c = Buffer.from(canonicalJson(n), 'utf8');
         cache.set(deepFreeze(n), c);
       }
-      put(c);
+      parts.push(c);
     });
     put(']');
   });
   put('}');
-  const text = pieces.join('');
-  out?.push(text);
-  return createHash('sha256').update(text).digest('hex');
+  const bytes = Buffer.concat(parts);
+  out?.push(bytes);
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Freezes a JSON value and everything in it; returns it. */

@@ -173,7 +173,7 @@ export class DeltaJournal {
     let offset = 0;
     let skipped = 0;
     for (const line of (text ?? '').split('\n').slice(0, -1)) {
-      const prev = chain[chain.length - 1]!;
+      const prev = chain[chain.length - 1];
       const start = offset;
       offset += Buffer.byteLength(line, 'utf8') + 1;
       let parsed: unknown;
@@ -196,7 +196,7 @@ export class DeltaJournal {
         break;
       }
     }
-    const last = chain[chain.length - 1]!;
+    const last = chain[chain.length - 1];
     // A rest that did not verify (or stale lines before the chain) must not stay in front of new lines.
     const clean = offset === Buffer.byteLength(text ?? '', 'utf8') && skipped === 0;
     this.tip = clean ? { digest: last.digest, entries: chain.length - 1, size: last.end } : undefined;

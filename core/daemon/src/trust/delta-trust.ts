@@ -34,7 +34,7 @@ const MAX_NODES: number = netmapSchema.properties.nodes.maxItems;
  * whether they passed the node schema. A delta's result shares all but the changed nodes with the
  * applied map, so its digest and schema check cost the changed nodes, not the whole map.
  */
-const nodeCanonical = new WeakMap<object, string>();
+const nodeCanonical = new WeakMap<object, Buffer>();
 const schemaValid = new WeakSet<object>();
 
 /**
@@ -50,7 +50,7 @@ function checkDerivedContent(netmap: Netmap, now: number | 'untimed', fresh?: re
     if (n !== null && typeof n === 'object' && schemaValid.has(n)) return;
     const validateNode = nodeValidator();
     if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i()}]`);
-    schemaValid.add(n as object);
+    schemaValid.add(n);
   };
   // Applied to a verified base, only the nodes the delta brings are new (the others are the base's).
   if (fresh) for (const n of fresh) check(n, () => nodes.indexOf(n));
@@ -163,7 +163,7 @@ export function applySignedNetmapDelta(
   }
   const netmap = applyNetmapDelta(base.netmap, d);
   let digest: string;
-  const canonical: string[] = [];
+  const canonical: Buffer[] = [];
   try {
     digest = netmapDigest(netmap, nodeCanonical, canonical);
   } catch {
@@ -183,7 +183,7 @@ export function applySignedNetmapDelta(
     digest,
     derived: { netmap, delta: signed },
     get text(): string {
-      text ??= `{"netmap":${canonical.join('')},"delta":${JSON.stringify(signed)}}`;
+      text ??= `{"netmap":${Buffer.concat(canonical).toString('utf8')},"delta":${JSON.stringify(signed)}}`;
       return text;
     },
   };

@@ -290,14 +290,14 @@ export class NetmapTrust {
     if (!persisted) return undefined;
     const { chain, problem } = persisted;
     const i = chain.length - 1;
-    const tip = chain[i]!;
+    const tip = chain[i];
     if (i > 0 && (!wm || tip.netmap.version > wm.version)) {
       try {
         checkNetmapTimes(tip.netmap, this.clock.now());
       } catch (err) {
         return { kind: 'unverifiable', reason: err instanceof Error ? err.message : String(err) };
       }
-      this.journalLineStart = chain[i - 1]!.end;
+      this.journalLineStart = chain[i - 1].end;
       return { kind: 'newer', trusted: { netmap: tip.netmap, signed: tip.value, digest: tip.digest, status: 'new' } };
     }
     if (problem !== undefined && wm && tip.netmap.version >= wm.version) return { kind: 'unverifiable', reason: problem };
