@@ -13,6 +13,7 @@ import {
   signedNetmapDeltaSchema,
   type Netmap,
   type NetmapDelta,
+  type NetmapNode,
   type SignedNetmapDelta,
 } from '@rustynet/plugin-api';
 import { applyNetmapDelta, netmapDigest } from '../netmap/delta.js';
@@ -20,6 +21,7 @@ import { keyIdOf, privateKeyFromPem, publicKeyFromPrivatePem } from '../services
 import { errorField, formatAjvErrors, sharedValidator } from '../util/ajv.js';
 import { canonicalJsonBytes } from '../util/json.js';
 import { checkNetmapSemantics } from './semantic.js';
+import { checkDeltaSemantics } from './delta-semantic.js';
 import { checkNetmapContent, checkNetmapTimes, type KeyResolver } from './verify.js';
 
 // Compiled on the first delta, in the shared instance (the netmap schema is the full map's).
@@ -40,7 +42,8 @@ const schemaValid = new WeakSet<object>();
 /**
  * {@link checkNetmapContent} for a delta's result: the node schema only for nodes not checked
  * before (only `fresh` ones when given: the nodes a delta added to a verified base), the rest of
- * the schema on the map with one node, then semantics and time on the whole.
+ * the schema on the map with one node, then semantics (with `fresh`: {@link checkDeltaSemantics})
+ * and time.
  */
 function checkDerivedContent(netmap: Netmap, now: number | 'untimed', fresh?: readonly unknown[]): Netmap {
   if (now === 'untimed') return checkDerivedContent(netmap, Date.parse(netmap.issuedAt), fresh);
@@ -57,7 +60,8 @@ function checkDerivedContent(netmap: Netmap, now: number | 'untimed', fresh?: re
   else nodes.forEach((n: unknown, i) => check(n, () => i));
   const validateNetmap = netmapValidator();
   if (!validateNetmap({ ...netmap, nodes: [nodes[0]] })) throw invalid('netmap', validateNetmap.errors, '');
-  checkNetmapSemantics(netmap);
+  if (fresh) checkDeltaSemantics(netmap, fresh as NetmapNode[]);
+  else checkNetmapSemantics(netmap);
   checkNetmapTimes(netmap, now);
   return netmap;
 }

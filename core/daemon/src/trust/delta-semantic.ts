@@ -1,0 +1,45 @@
+/**
+ * The semantic checks of a netmap obtained by applying a delta to a verified base, at the cost
+ * of the nodes the delta brings: the base passed {@link checkNetmapSemantics}, so only pairs
+ * with a new node can break a rule. Same verdicts and errors as the whole check.
+ */
+import { RustynetError, type Netmap, type NetmapNode } from '@rustynet/plugin-api';
+import { parseCidr } from '../util/ip.js';
+import { checkNetmapSemantics } from './semantic.js';
+
+/**
+ * {@link checkNetmapSemantics} for `netmap` = a verified base with `upserted` nodes (a delta's
+ * `upsertNode` objects) put in and some base nodes removed. Node ids are unique by
+ * construction (`applyNetmapDelta`). Checks the new nodes and the top-level members on a map
+ * holding only the new nodes (their addresses, routes, ids and addresses among themselves,
+ * relays, ACL, times), then that no other node owns a new node's address. On any finding the
+ * whole map is checked, so the error is the whole check's (field and node index).
+ * @throws RustynetError `NETMAP_INVALID` naming the field, as {@link checkNetmapSemantics}.
+ */
+export function checkDeltaSemantics(netmap: Netmap, upserted: readonly NetmapNode[]): void {
+  const candidates = new Set<NetmapNode>(upserted);
+  const fresh: NetmapNode[] = [];
+  const others: NetmapNode[] = [];
+  for (const n of netmap.nodes) (candidates.has(n) ? fresh : others).push(n);
+  try {
+    checkNetmapSemantics({ ...netmap, nodes: fresh });
+  } catch (err) {
+    checkNetmapSemantics(netmap);
+    throw err; // not reached: the whole map has the same finding
+  }
+  if (fresh.length === 0) return;
+  const keys = new Set<string>();
+  for (const n of fresh)
+    for (const a of n.addresses) {
+      const p = parseCidr(a);
+      if (p) keys.add(p.key);
+    }
+  for (const n of others) {
+    for (const a of n.addresses) {
+      const p = parseCidr(a);
+      if (p && !keys.has(p.key)) continue;
+      checkNetmapSemantics(netmap); // names the node and address
+      throw new RustynetError('NETMAP_INVALID', `netmap: address ${a} of node ${n.id} is claimed twice`, { field: 'nodes' }); // not reached
+    }
+  }
+}
