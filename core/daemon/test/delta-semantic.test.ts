@@ -18,7 +18,14 @@ function verdict(check: () => void): string {
 
 /** The map `ops` make of `base` and the verdicts of the whole and the delta check on it. */
 function both(base: Netmap, ops: NetmapDelta['ops']): { whole: string; delta: string } {
-  const delta = { kind: 'netmap-delta', baseVersion: base.version, baseDigest: '', version: base.version + 1, digest: '', ops } as NetmapDelta;
+  const delta = {
+    kind: 'netmap-delta',
+    baseVersion: base.version,
+    baseDigest: '',
+    version: base.version + 1,
+    digest: '',
+    ops,
+  } as NetmapDelta;
   const next = applyNetmapDelta(base, delta);
   const upserted = ops.flatMap((op) => (op.op === 'upsertNode' ? [op.node] : []));
   return { whole: verdict(() => checkNetmapSemantics(next)), delta: verdict(() => checkDeltaSemantics(next, upserted)) };
@@ -41,7 +48,10 @@ describe('delta semantics: the checks of a delta result at the cost of its new n
   });
 
   it('accepts a node keeping its own address, and an address freed by a removal in the same delta', () => {
-    expect(both(base, [up({ ...base.nodes[4], endpoints: [{ host: '198.18.9.9', port: 1 }] })])).to.deep.equal({ whole: 'ok', delta: 'ok' });
+    expect(both(base, [up({ ...base.nodes[4], endpoints: [{ host: '198.18.9.9', port: 1 }] })])).to.deep.equal({
+      whole: 'ok',
+      delta: 'ok',
+    });
     const moved = both(base, [{ op: 'removeNode', id: 'n5' }, up(makeNode(41, { addresses: base.nodes[5].addresses }))]);
     expect(moved).to.deep.equal({ whole: 'ok', delta: 'ok' });
   });
