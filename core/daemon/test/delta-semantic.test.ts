@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { isRustynetError, type Netmap, type NetmapDelta, type NetmapNode } from '@rustynet/plugin-api';
-import { applyNetmapDelta } from '../src/netmap/delta.js';
+import { applyNetmapDelta, deepFreeze } from '../src/netmap/delta.js';
 import { checkDeltaSemantics } from '../src/trust/delta-semantic.js';
 import { checkNetmapSemantics } from '../src/trust/semantic.js';
 import { makeNetmap, makeNode } from './helpers.js';
@@ -69,7 +69,16 @@ describe('delta semantics: the checks of a delta result at the cost of its new n
     }
   });
 
-  it('agrees with the whole check on random deltas (moves, swaps, clashes)', () => {
+  for (const frozen of [false, true])
+    it(`agrees with the whole check on random deltas (moves, swaps, clashes)${frozen ? ', frozen nodes (address keys cached)' : ''}`, () => {
+      const base = frozen ? deepFreeze(makeNetmap(30)) : makeNetmap(30);
+      randomDeltas(base);
+    });
+});
+
+function randomDeltas(base: Netmap): void {
+  const up = (node: NetmapNode) => ({ op: 'upsertNode' as const, node });
+  {
     let seed = 7;
     const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     let disagreements = 0;
@@ -100,5 +109,5 @@ describe('delta semantics: the checks of a delta result at the cost of its new n
     }
     expect(disagreements).to.equal(0);
     expect(refused).to.be.greaterThan(50); // the random deltas do exercise the refusals
-  });
-});
+  }
+}

@@ -35,11 +35,22 @@ export function checkDeltaSemantics(netmap: Netmap, upserted: readonly NetmapNod
       if (p) keys.add(p.key);
     }
   for (const n of others) {
-    for (const a of n.addresses) {
-      const p = parseCidr(a);
-      if (p && !keys.has(p.key)) continue;
+    for (const k of addressKeys(n)) {
+      if (k !== undefined && !keys.has(k)) continue;
       checkNetmapSemantics(netmap); // names the node and address
-      throw new RustynetError('NETMAP_INVALID', `netmap: address ${a} of node ${n.id} is claimed twice`, { field: 'nodes' }); // not reached
+      throw new RustynetError('NETMAP_INVALID', `netmap: an address of node ${n.id} is claimed twice`, { field: 'nodes' }); // not reached
     }
   }
+}
+
+/** Address keys (`parseCidr(..).key`, undefined for an unparseable one) of frozen node objects. */
+const keysOf = new WeakMap<NetmapNode, Array<string | undefined>>();
+
+/** The address keys of `node`, kept per node object when it is frozen (it cannot change then). */
+function addressKeys(node: NetmapNode): Array<string | undefined> {
+  let keys = keysOf.get(node);
+  if (keys) return keys;
+  keys = node.addresses.map((a) => parseCidr(a)?.key);
+  if (Object.isFrozen(node) && Object.isFrozen(node.addresses)) keysOf.set(node, keys);
+  return keys;
 }
