@@ -18,9 +18,7 @@ import { checkNetmapSemantics } from './semantic.js';
  */
 export function checkDeltaSemantics(netmap: Netmap, upserted: readonly NetmapNode[]): void {
   const candidates = new Set<NetmapNode>(upserted);
-  const fresh: NetmapNode[] = [];
-  const others: NetmapNode[] = [];
-  for (const n of netmap.nodes) (candidates.has(n) ? fresh : others).push(n);
+  const fresh = netmap.nodes.filter((n) => candidates.has(n));
   try {
     checkNetmapSemantics({ ...netmap, nodes: fresh });
   } catch (err) {
@@ -34,7 +32,8 @@ export function checkDeltaSemantics(netmap: Netmap, upserted: readonly NetmapNod
       const p = parseCidr(a);
       if (p) keys.add(p.key);
     }
-  for (const n of others) {
+  for (const n of netmap.nodes) {
+    if (candidates.has(n)) continue;
     for (const k of addressKeys(n)) {
       if (k !== undefined && !keys.has(k)) continue;
       checkNetmapSemantics(netmap); // names the node and address
