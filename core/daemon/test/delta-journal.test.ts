@@ -111,6 +111,14 @@ describe('delta journal: a delta-derived netmap persisted as one appended line',
     expect((await new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir)).lastGood())?.netmap.version).to.equal(3);
   });
 
+  it('a stale apply intent file (an older map, its delete failed) does not hide a newer journal line', async () => {
+    writeFileSync(join(dir, 'netmap-intent.json'), JSON.stringify(signNetmap(current, cp.privateKeyPem)));
+    await trust.recordIntent(await nextDelta(endpoint(4001))); // the daemon dies before the commit
+    const intent = await new NetmapTrust(cp.publicKeyB64, new FileStateStore(dir)).recordedIntent();
+    expect(intent?.kind).to.equal('newer');
+    expect(intent?.kind === 'newer' && intent.trusted.netmap.version).to.equal(2);
+  });
+
   it('a failed apply cuts its line off again: the journal ends with the last good map', async () => {
     await applyAndCommit(await nextDelta(endpoint(4001)));
     const before = readFileSync(journal(), 'utf8');

@@ -151,6 +151,15 @@ export class DeltaJournal {
     }
   }
 
+  /** True when the journal file holds anything (an unreadable one counts: replay reports it). */
+  async hasLines(): Promise<boolean> {
+    try {
+      return ((await this.store.readJournal(JOURNAL_KEY)) ?? '') !== '';
+    } catch {
+      return true;
+    }
+  }
+
   /**
    * Re-verifies the journal on top of `base` (already verified): each complete line is parsed
    * and given to `apply` with the link before it; lines whose version is not above the previous

@@ -151,12 +151,12 @@ export class NetmapTrust {
    */
   async commit(trusted: TrustedNetmap): Promise<void> {
     await this.watermark.commit(trusted.netmap.version, trusted.digest);
-    if (this.persistedDigest === trusted.digest) return;
     // A delta's journal line (fsynced as the intent) is now part of the last good state.
     if (this.journal?.commit(trusted.digest)) {
       this.persistedDigest = trusted.digest;
       return;
     }
+    if (this.persistedDigest === trusted.digest) return;
     if (this.intentDigest === trusted.digest && isRenamingStore(this.store)) {
       await this.store.rename(INTENT_KEY, LAST_GOOD_KEY);
       this.intentDigest = undefined;
@@ -213,13 +213,14 @@ export class NetmapTrust {
     } catch (err) {
       return { kind: 'unverifiable', reason: String(err) };
     }
+    // An intent file that is not newer (left by a failed delete) does not hide a journal line.
     if (!signed) return this.journalIntent();
     try {
       const trusted = await this.check(signed);
-      if (trusted.status !== 'new') return undefined;
+      if (trusted.status !== 'new') return await this.journalIntent();
       return { kind: 'newer', trusted };
     } catch (err) {
-      if (isRustynetError(err, 'NETMAP_REPLAYED')) return undefined;
+      if (isRustynetError(err, 'NETMAP_REPLAYED')) return await this.journalIntent();
       return { kind: 'unverifiable', reason: err instanceof Error ? err.message : String(err) };
     }
   }
@@ -278,7 +279,8 @@ export class NetmapTrust {
    * after the watermark's does not verify (the data plane may have had it).
    */
   private async journalIntent(): Promise<RecordedIntent | undefined> {
-    if (!this.journal) return undefined;
+    // Without journal lines there is nothing to find (and no base to verify at every start).
+    if (!this.journal || !(await this.journal.hasLines())) return undefined;
     await this.keys.load();
     const wm = await this.watermark.current();
     let persisted;
