@@ -119,6 +119,16 @@ describe('delta journal: a delta-derived netmap persisted as one appended line',
     expect(intent?.kind === 'newer' && intent.trusted.netmap.version).to.equal(2);
   });
 
+  it('a start with nothing above the watermark in the journal does not read or verify the last good map', async () => {
+    await applyAndCommit(await nextDelta(endpoint(4001)));
+    const reads: string[] = [];
+    const spy = new FileStateStore(dir);
+    const read = spy.read.bind(spy);
+    spy.read = <T>(key: string) => (reads.push(key), read<T>(key));
+    expect(await new NetmapTrust(cp.publicKeyB64, spy).recordedIntent()).to.equal(undefined);
+    expect(reads).to.not.include('last-good-netmap');
+  });
+
   it('a failed apply cuts its line off again: the journal ends with the last good map', async () => {
     await applyAndCommit(await nextDelta(endpoint(4001)));
     const before = readFileSync(journal(), 'utf8');

@@ -151,10 +151,25 @@ export class DeltaJournal {
     }
   }
 
-  /** True when the journal file holds anything (an unreadable one counts: replay reports it). */
-  async hasLines(): Promise<boolean> {
+  /**
+   * Cheap pre-check for an unfinished apply (nothing verified): true when the journal's last
+   * complete line names a version above `version` (lines are appended in rising versions), or
+   * when that line or the journal cannot be read (the replay then decides).
+   */
+  async mayEndAbove(version: number | undefined): Promise<boolean> {
+    let text: string;
     try {
-      return ((await this.store.readJournal(JOURNAL_KEY)) ?? '') !== '';
+      text = (await this.store.readJournal(JOURNAL_KEY)) ?? '';
+    } catch {
+      return true;
+    }
+    const lines = text.split('\n').slice(0, -1);
+    const last = lines[lines.length - 1];
+    if (last === undefined) return false;
+    if (version === undefined) return true;
+    try {
+      const v = (JSON.parse(last) as { delta?: { version?: unknown } } | null)?.delta?.version;
+      return typeof v !== 'number' || v > version;
     } catch {
       return true;
     }

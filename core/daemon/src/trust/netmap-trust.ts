@@ -279,10 +279,11 @@ export class NetmapTrust {
    * after the watermark's does not verify (the data plane may have had it).
    */
   private async journalIntent(): Promise<RecordedIntent | undefined> {
-    // Without journal lines there is nothing to find (and no base to verify at every start).
-    if (!this.journal || !(await this.journal.hasLines())) return undefined;
-    await this.keys.load();
+    if (!this.journal) return undefined;
     const wm = await this.watermark.current();
+    // Nothing above the watermark: nothing to find (and no base to verify at every start).
+    if (!(await this.journal.mayEndAbove(wm?.version))) return undefined;
+    await this.keys.load();
     let persisted;
     try {
       persisted = await this.persistedChain();
