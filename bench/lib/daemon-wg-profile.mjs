@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os';
 import { summarize } from './stats.mjs';
 import { summarizeCpuProfile } from './cpuprofile.mjs';
 import { startDaemon, timedReload } from './daemon.mjs';
+import { deltaFileOf } from './synthetic-netmap.mjs';
 
 /**
  * Restarts node `a`'s daemon with --cpu-prof (profiles in $TMPDIR/rustynet-bench-profiles), runs
- * `cfg.runs` full applies of `peers` and `cfg.changeRuns` one-peer changes, stops it and
- * summarizes the new profile. The daemon is stopped on failure too.
- * @returns { file, fullApplyMs, changeMs, fullApply, change, whole }
+ * `cfg.runs` full applies of `peers`, `cfg.changeRuns` one-peer changes by whole map and as many
+ * by signed delta, stops it and summarizes the new profile. The daemon is stopped on failure too.
+ * @returns { file, fullApplyMs, changeMs, deltaMs, fullApply, change, delta, whole }
  */
 export async function profileApplies(cfg, { mesh, a, pub, self, peers }) {
   const { root, log, backend: BACKEND, runs: RUNS, changeRuns: CHANGE_RUNS, nodeArgs: NODE_ARGS } = cfg;
@@ -21,16 +22,21 @@ export async function profileApplies(cfg, { mesh, a, pub, self, peers }) {
   const before = new Set(readdirSync(profDir));
   await rm(join(a.dir, 'state'), { recursive: true, force: true });
   let v = await pub.publish([self]);
-  log(`profiling: rustynetd --cpu-prof (${RUNS} full applies + ${CHANGE_RUNS} one-peer changes), profiles in ${profDir}`);
+  log(
+    `profiling: rustynetd --cpu-prof (${RUNS} full applies + ${CHANGE_RUNS} one-peer changes, whole map and delta), profiles in ${profDir}`,
+  );
   let daemon = await startDaemon(mesh, a, {
     backend: BACKEND,
     cwd: root,
     nodeArgs: [...NODE_ARGS, '--cpu-prof', '--cpu-prof-dir', profDir],
+    deltaFile: deltaFileOf(a),
   });
   const pFull = [];
   const wFull = [];
   const pChange = [];
   const wChange = [];
+  const pDelta = [];
+  const wDelta = [];
   try {
     await daemon.waitUp(v);
     const us = () => Number(process.hrtime.bigint() / 1000n);
@@ -50,6 +56,11 @@ export async function profileApplies(cfg, { mesh, a, pub, self, peers }) {
       v = await pub.publish([self, ...peers]);
       await timedWindow(wChange, pChange, v);
     }
+    for (let r = 0; r < CHANGE_RUNS; r++) {
+      peers[0].endpoints = [{ host: peers[0].endpoints[0].host, port: 51823 + (r % 2) }];
+      v = await pub.publishDelta([self, ...peers]);
+      await timedWindow(wDelta, pDelta, v);
+    }
     await daemon.stop();
     daemon = undefined;
   } finally {
@@ -61,8 +72,10 @@ export async function profileApplies(cfg, { mesh, a, pub, self, peers }) {
     file,
     fullApplyMs: summarize(pFull),
     changeMs: summarize(pChange),
+    deltaMs: summarize(pDelta),
     fullApply: file ? summarizeCpuProfile(file, root, 25, wFull) : null,
     change: file ? summarizeCpuProfile(file, root, 25, wChange) : null,
+    delta: file ? summarizeCpuProfile(file, root, 25, wDelta) : null,
     whole: file ? summarizeCpuProfile(file, root, 25) : null,
   };
 }

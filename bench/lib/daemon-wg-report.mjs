@@ -184,6 +184,7 @@ export function report(results, machine, params) {
     };
     section(`${RUNS} full applies of ${N} peers`, p.fullApply, p.fullApplyMs.median);
     section(`${CHANGE_RUNS} one-peer changes`, p.change, p.changeMs.median);
+    if (p.delta) section(`${CHANGE_RUNS} one-peer changes by signed delta`, p.delta, p.deltaMs.median);
   }
   return { text: lines.join('\n'), json: out };
 }

@@ -118,6 +118,37 @@ describe('audit log', () => {
     expect(await verify()).to.include({ ok: true, records: 6, signed: true, unsignedTail: 1 });
   });
 
+  it('appendHeadLater: answers once the records are in the log; one head covering both follows before any later record', async () => {
+    const a = new AuditLog(path);
+    a.attachSigner('a', signer);
+    const [r1, r2] = await Promise.all([
+      a.appendHeadLater('netmap.accepted', { version: 2 }),
+      a.appendHeadLater('apply', { peersUpserted: 1 }),
+    ]);
+    expect([r1.seq, r2.seq]).to.deep.equal([6, 7]);
+    expect(readLines(path)).to.have.length(7);
+    await a.append('down'); // queued after the head job: the head is written by then
+    const v = await verify();
+    expect(v).to.include({ ok: true, records: 8, signed: true, unsignedTail: 0 });
+    // Without a later append the head still arrives: flush waits for the queued head.
+    const b = new AuditLog(path);
+    b.attachSigner('a', signer);
+    await b.appendHeadLater('up');
+    expect((await verify()).unsignedTail).to.be.at.most(1); // the head may not be written yet
+    await b.flush();
+    expect(await verify()).to.include({ ok: true, records: 9, unsignedTail: 0 });
+  });
+
+  it('appendHeadLater: a failing head write is reported (onHeadError) and the record stays', async () => {
+    const errors: unknown[] = [];
+    const a = new AuditLog(path, Date.now, { headPath: join(dir, 'missing-dir', 'audit.head'), onHeadError: (e) => errors.push(e) });
+    a.attachSigner('a', signer);
+    await a.appendHeadLater('up');
+    await a.flush();
+    expect(errors).to.have.length(1);
+    expect(readLines(path)).to.have.length(6);
+  });
+
   it('the start-up check passes an untouched log and keeps appending to it', async () => {
     const a = new AuditLog(path);
     a.attachSigner('a', signer);

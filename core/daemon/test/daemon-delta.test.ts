@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Netmap, NetmapDelta } from '@rustynet/plugin-api';
 import { Daemon, computeNetmapDelta, signNetmapDelta, type DaemonConfig } from '../src/index.js';
@@ -159,5 +159,31 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
     expect(s.state).to.equal('up');
     expect(s.netmap!.version).to.equal(v);
     expect(s.peers.find((p) => p.id === 'n9')?.endpoint).to.equal('198.18.99.9:4109');
+  });
+
+  it('persists deltas as journal lines; a restart with a torn last line uses the verified prefix', async () => {
+    const journal = join(stateDir, 'daemon', 'netmap-journal.jsonl');
+    writeFileSync(netmapFile, signMap(current)); // the full file again (the last test broke it)
+    const lines = () => readFileSync(journal, 'utf8').split('\n').filter(Boolean).length;
+    publish(nextMap((m) => (m.nodes.find((x) => x.id === 'n11')!.endpoints = [{ host: '198.18.11.11', port: 4111 }])));
+    expect((await post('/v1/netmap/reload')).json).to.have.property('result', 'applied');
+    publish(nextMap((m) => (m.nodes.find((x) => x.id === 'n12')!.endpoints = [{ host: '198.18.12.12', port: 4112 }])));
+    expect((await post('/v1/netmap/reload')).json).to.have.property('result', 'applied');
+    const v = current.version;
+    const n = lines();
+    expect(n).to.be.greaterThan(0);
+    await daemon.stop();
+    appendFileSync(journal, '{"delta":{"kind":"netmap-delta","baseVer'); // a crash mid-append
+    writeFileSync(netmapFile, 'not json');
+    daemon = new Daemon(config, { services: testServices(stateDir) });
+    await daemon.start();
+    const s = await status();
+    expect(s.state).to.equal('up');
+    expect(s.netmap!.version).to.equal(v);
+    expect(s.peers.find((p) => p.id === 'n12')?.endpoint).to.equal('198.18.12.12:4112');
+    // The torn rest is not appended to: the next delta's map is written whole, the journal emptied.
+    publish(nextMap((m) => (m.nodes.find((x) => x.id === 'n13')!.endpoints = [{ host: '198.18.13.13', port: 4113 }])));
+    expect((await post('/v1/netmap/reload')).json).to.have.property('result', 'applied');
+    expect(existsSync(journal)).to.equal(false);
   });
 });

@@ -48,7 +48,7 @@ describe('netmap deltas', () => {
   });
 
   it('the digest with a node cache is the canonical one, and cached nodes cannot change', () => {
-    const cache = new WeakMap<object, string>();
+    const cache = new WeakMap<object, Buffer>();
     const nm = structuredClone(base);
     expect(netmapDigest(nm, cache)).to.equal(baseTrusted.digest);
     expect(netmapDigest(nm, cache)).to.equal(baseTrusted.digest);
@@ -57,6 +57,11 @@ describe('netmap deltas', () => {
     }).to.throw(TypeError);
     const changed = { ...nm, nodes: [...nm.nodes.slice(1), makeNode(90)] };
     expect(netmapDigest(changed, cache)).to.equal(sha256Hex(canonicalJsonBytes(changed)));
+    // Non-ASCII text: the hashed (and `out`) bytes are the UTF-8 canonical JSON.
+    const wide = { ...changed, network: 'netz-\u00fc-\u{1F600}', nodes: [...changed.nodes, makeNode(91, { id: 'n\u00e9' })] };
+    const out: Buffer[] = [];
+    expect(netmapDigest(wide, cache, out)).to.equal(sha256Hex(canonicalJsonBytes(wide)));
+    expect(Buffer.concat(out).equals(Buffer.from(canonicalJsonBytes(wide)))).to.equal(true);
   });
 
   it('a one-peer change is one operation and reproduces the next map exactly', () => {

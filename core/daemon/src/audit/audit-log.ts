@@ -29,6 +29,8 @@ export interface AuditStartupCheck {
  */
 export class AuditLog {
   private last: { seq: number; hash: string } | undefined;
+  /** `at` of the last record this instance appended (for a head written later). */
+  private lastAt: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private modeChecked = false;
   private signer: { node: string; signer: AuditSigner } | undefined;
@@ -40,10 +42,17 @@ export class AuditLog {
   constructor(
     readonly path: string,
     private readonly now: () => number = Date.now,
-    opts: { headPath?: string } = {},
+    opts: {
+      headPath?: string;
+      /** Called when a head written after the answer ({@link appendHeadLater}) fails; the next head covers its records. */
+      onHeadError?: (err: unknown) => void;
+    } = {},
   ) {
     this.headPath = opts.headPath ?? auditHeadPathOf(path);
+    this.onHeadError = opts.onHeadError;
   }
+
+  private readonly onHeadError: ((err: unknown) => void) | undefined;
 
   /** Signs the head with `signer` from now on (call before {@link checkAtStartup}). */
   attachSigner(node: string, signer: AuditSigner): void {
@@ -119,6 +128,33 @@ export class AuditLog {
     });
   }
 
+  /** Resolves when everything queued so far (records, heads) is done; never rejects. */
+  async flush(): Promise<void> {
+    await this.enqueue(() => Promise.resolve());
+  }
+
+  /**
+   * Like {@link append}, but resolves once the record is in the log: the signed head covering it
+   * is written next in the same queue (before any later record), off the caller's path. A crash
+   * in between leaves an unsigned tail, exactly as a crash inside {@link append} can. A failed
+   * head write goes to `onHeadError`; the next head covers the record.
+   * @throws Error from the record append (as {@link append}).
+   */
+  appendHeadLater(type: AuditEventType, data: Record<string, unknown> = {}): Promise<AuditRecord> {
+    this.waiting++;
+    const p = this.enqueue(() => {
+      this.waiting--;
+      return this.write(type, data, false);
+    });
+    this.enqueue(async () => {
+      // A record queued meanwhile signs (or schedules) the head covering this one too.
+      if (this.waiting > 0 || !this.signer || !this.last || this.lastAt === undefined) return;
+      const { node, signer } = this.signer;
+      await writeAuditHead(this.headPath, signAuditHead({ node, seq: this.last.seq, hash: this.last.hash, at: this.lastAt }, signer));
+    }).catch((err: unknown) => this.onHeadError?.(err));
+    return p;
+  }
+
   private async write(type: AuditEventType, data: Record<string, unknown>, signHead = true): Promise<AuditRecord> {
     const last = await this.init();
     const body = {
@@ -136,6 +172,7 @@ export class AuditLog {
       this.modeChecked = true;
     }
     this.last = { seq: record.seq, hash: record.hash };
+    this.lastAt = record.at;
     if (this.signer && signHead) {
       // A crash between the append and this write leaves one unsigned record: verification
       // reports it as `unsignedTail`, and the next append's head covers it.

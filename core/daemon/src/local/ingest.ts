@@ -179,10 +179,11 @@ export class Ingest {
       durationMs,
     };
     this.d.logger.info({ ...summary, steps: result.steps, origin }, 'netmap applied');
-    // Queued together: the audit log signs its head once for both records (one durable write).
+    // Queued together: the audit log signs its head once for both records (one durable write),
+    // after they are in the log and off the answer's path.
     await Promise.all([
-      this.d.audit.append('netmap.accepted', { version: netmap.version, digest: trusted.digest, origin }),
-      this.d.audit.append('apply', { ...summary, steps: result.steps }),
+      this.d.audit.appendHeadLater('netmap.accepted', { version: netmap.version, digest: trusted.digest, origin }),
+      this.d.audit.appendHeadLater('apply', { ...summary, steps: result.steps }),
     ]);
     await this.d.hooks.runApplied(summary);
     scheduleMemoryTrim(summary.peersUpserted + summary.peersRemoved);

@@ -98,7 +98,9 @@ export async function createSession(inp: SessionInputs): Promise<Session> {
     signal?.aborted ? { timeoutMs: Math.min(timeoutMs, STOPPING_CALL_TIMEOUT_MS) } : { timeoutMs, ...(signal && { signal }) };
   await ensurePrivateDir(components.stateDir);
   const trust = new NetmapTrust([cfg.controlPlaneKey, ...(cfg.controlPlaneKeys ?? [])], components.stateStore, clock);
-  const audit = new AuditLog(join(components.stateDir, 'audit.log'), () => clock.now());
+  const audit = new AuditLog(join(components.stateDir, 'audit.log'), () => clock.now(), {
+    onHeadError: (err) => logger.error({ err: String(err) }, 'audit head write failed; the next record signs it'),
+  });
   const hooks = new DaemonHooks({
     logger: hostLogger.child({ component: 'hooks' }),
     ...(cfg.hooks?.deadlineMs !== undefined && { deadlineMs: cfg.hooks.deadlineMs }),

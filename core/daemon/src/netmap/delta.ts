@@ -8,20 +8,20 @@ import { jsonEqual } from '../reconciler/diff.js';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../util/json.js';
 
+const COMMA = Buffer.from(',');
+
 /**
  * SHA-256 hex of the RFC 8785 canonical JSON of a netmap (the bytes its signature covers).
- * With `cache`, each node's canonical JSON is kept by node object, so the digest of a map that
- * shares most node objects with one digested before costs the changed nodes plus one hash pass;
- * the cached node objects are frozen (deeply) so they cannot change behind the cache.
- * @param out when given, receives the canonical JSON in pieces (joined, it is the hashed text).
+ * With `cache`, each node's canonical JSON (UTF-8) is kept by node object, so the digest of a map
+ * that shares most node objects with one digested before costs the changed nodes plus one copy
+ * and one hash pass over the bytes; the cached node objects are frozen (deeply) so they cannot
+ * change behind the cache.
+ * @param out when given, receives the canonical JSON (the hashed bytes) as one buffer.
  * @throws TypeError when a member has no JSON representation.
  */
-export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>, out?: string[]): string {
-  const h = createHash('sha256');
-  const put = (s: string): void => {
-    h.update(s);
-    out?.push(s);
-  };
+export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, Buffer>, out?: Buffer[]): string {
+  const parts: Buffer[] = [];
+  const put = (s: string): void => void parts.push(Buffer.from(s, 'utf8'));
   const obj = netmap as unknown as Record<string, unknown>;
   // RFC 8785: members sorted by UTF-16 code units (the default sort), `undefined` ones absent.
   const keys = Object.keys(obj)
@@ -34,19 +34,21 @@ export function netmapDigest(netmap: Netmap, cache?: WeakMap<object, string>, ou
     if (k !== 'nodes' || !Array.isArray(v)) return void put(canonicalJson(v));
     put('[');
     v.forEach((n: unknown, j) => {
-      if (j > 0) put(',');
+      if (j > 0) parts.push(COMMA);
       if (!cache || n === null || typeof n !== 'object') return void put(canonicalJson(n ?? null));
       let c = cache.get(n);
       if (c === undefined) {
-        c = canonicalJson(n);
+        c = Buffer.from(canonicalJson(n), 'utf8');
         cache.set(deepFreeze(n), c);
       }
-      put(c);
+      parts.push(c);
     });
     put(']');
   });
   put('}');
-  return h.digest('hex');
+  const bytes = Buffer.concat(parts);
+  out?.push(bytes);
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Freezes a JSON value and everything in it; returns it. */
@@ -70,7 +72,8 @@ export function isDeltaEnvelope(value: unknown): value is { delta: unknown } {
 /**
  * Applies `delta`'s operations to `base` (which must be the netmap of `delta.baseVersion`; the
  * caller checks the digests) and sets `version`. `base` is not modified: the result shares the
- * unchanged nodes with it. Does not validate the result (schema, semantics): the caller does.
+ * unchanged nodes with it; its `nodes` array is frozen (its id index is kept for the next
+ * delta). Does not validate the result (schema, semantics): the caller does.
  * @throws RustynetError `NETMAP_DELTA_INAPPLICABLE` (`details.reason`: `base-version` when
  *   `base.version` is not `delta.baseVersion`, `version` when the new version is not above it,
  *   `absent-node` / `absent-member` for a remove or delete of something not there, `bad-op`) with
@@ -82,8 +85,10 @@ export function applyNetmapDelta(base: Netmap, delta: NetmapDelta): Netmap {
   if (!(delta.version > delta.baseVersion))
     throw inapplicable('version', `version ${delta.version} is not above the base version ${delta.baseVersion}`, 'delta.version');
   const nodes: NetmapNode[] = [...base.nodes];
-  const index = new Map<string, number>();
-  nodes.forEach((n, i) => index.set(n.id, i));
+  const baseIndex = indexOf(base.nodes);
+  // Copied on the first change of the id -> position map (a removal or a new node).
+  let index = baseIndex;
+  const own = (): Map<string, number> => (index === baseIndex ? (index = new Map(baseIndex)) : index);
   const removed = new Set<number>();
   const out = new Map<string, unknown>();
   for (const [k, v] of Object.entries(base)) if (k !== 'nodes') out.set(k, v);
@@ -93,14 +98,14 @@ export function applyNetmapDelta(base: Netmap, delta: NetmapDelta): Netmap {
       case 'upsertNode': {
         const at = index.get(op.node.id);
         if (at !== undefined) nodes[at] = op.node;
-        else index.set(op.node.id, nodes.push(op.node) - 1);
+        else own().set(op.node.id, nodes.push(op.node) - 1);
         return;
       }
       case 'removeNode': {
         const at = index.get(op.id);
         if (at === undefined)
           throw inapplicable('absent-node', `${field} removes node ${op.id}, which is not in the netmap`, `${field}.id`);
-        index.delete(op.id);
+        own().delete(op.id);
         removed.add(at);
         return;
       }
@@ -117,8 +122,25 @@ export function applyNetmapDelta(base: Netmap, delta: NetmapDelta): Netmap {
     }
   });
   out.set('version', delta.version);
-  out.set('nodes', removed.size === 0 ? nodes : nodes.filter((_, i) => !removed.has(i)));
+  const result = removed.size === 0 ? nodes : nodes.filter((_, i) => !removed.has(i));
+  // Frozen, so the next delta on this map can start from this index (positions stay valid
+  // without removals).
+  Object.freeze(result);
+  if (removed.size === 0) indexes.set(result, index);
+  out.set('nodes', result);
   return Object.fromEntries(out) as unknown as Netmap;
+}
+
+/** Node id -> position, per frozen nodes array (it cannot change behind the index). */
+const indexes = new WeakMap<readonly NetmapNode[], Map<string, number>>();
+
+function indexOf(nodes: readonly NetmapNode[]): Map<string, number> {
+  const cached = indexes.get(nodes);
+  if (cached) return cached;
+  const index = new Map<string, number>();
+  nodes.forEach((n, i) => index.set(n.id, i));
+  if (Object.isFrozen(nodes)) indexes.set(nodes, index);
+  return index;
 }
 
 /**

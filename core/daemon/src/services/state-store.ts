@@ -1,4 +1,5 @@
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalidInput, RustynetError, type StateStore } from '@rustynet/plugin-api';
 import { writeFileAtomic } from '@rustynet/plugin-kit';
@@ -131,4 +132,86 @@ export class FileStateStore implements StateStore {
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
   }
+
+  private journalPath(key: string): string {
+    return this.path(key).replace(/\.json$/, '.jsonl');
+  }
+
+  /**
+   * Appends `line` (one JSON document and its `\n`) to the journal `<dir>/<key>.jsonl` (created
+   * 0600) and fsyncs it (and the directory when the file is new) before resolving.
+   * @returns the journal's size in bytes afterwards.
+   * @throws RustynetError `INVALID_INPUT` for a bad key, `STATE_WRITE_FAILED` (`details.errno`,
+   *   e.g. `ENOSPC`): part of the line may then be in the file (see {@link truncateJournal}).
+   */
+  async appendJournal(key: string, line: string): Promise<number> {
+    const path = this.journalPath(key);
+    await this.ensure();
+    let fh: FileHandle | undefined;
+    let size: number;
+    try {
+      fh = await open(path, 'a', 0o600);
+      const before = (await fh.stat()).size;
+      const bytes = Buffer.from(line, 'utf8');
+      await fh.write(bytes, 0, bytes.length);
+      await fh.sync();
+      size = before + bytes.length;
+      if (before === 0) await syncDir(this.dir);
+    } catch (err) {
+      throw stateWriteFailed(path, 'append to', err);
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+    return size;
+  }
+
+  /** The journal's text, or `undefined` when there is none. @throws RustynetError `INTERNAL` (unreadable). */
+  async readJournal(key: string): Promise<string | undefined> {
+    const path = this.journalPath(key);
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new RustynetError('INTERNAL', `cannot read state ${path}: ${String(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Cuts the journal back to its first `size` bytes and fsyncs it (a no-op without a journal).
+   * @throws RustynetError `STATE_WRITE_FAILED` (`details.errno`).
+   */
+  async truncateJournal(key: string, size: number): Promise<void> {
+    const path = this.journalPath(key);
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, 'r+');
+      await fh.truncate(size);
+      await fh.sync();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw stateWriteFailed(path, 'truncate', err);
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+
+  /** Deletes the journal (durably: directory fsync; none: no-op). @throws RustynetError `STATE_WRITE_FAILED`. */
+  async deleteJournal(key: string): Promise<void> {
+    const path = this.journalPath(key);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw stateWriteFailed(path, 'delete', err);
+    }
+    await syncDir(this.dir);
+  }
+}
+
+function stateWriteFailed(path: string, what: string, err: unknown): RustynetError {
+  const errno = (err as NodeJS.ErrnoException).code ?? 'unknown';
+  return new RustynetError('STATE_WRITE_FAILED', `cannot ${what} state ${path}: ${errno}: ${String(err)}`, {
+    details: { path, errno },
+    cause: err,
+  });
 }

@@ -13,6 +13,7 @@ import {
   signedNetmapDeltaSchema,
   type Netmap,
   type NetmapDelta,
+  type NetmapNode,
   type SignedNetmapDelta,
 } from '@rustynet/plugin-api';
 import { applyNetmapDelta, netmapDigest } from '../netmap/delta.js';
@@ -20,6 +21,7 @@ import { keyIdOf, privateKeyFromPem, publicKeyFromPrivatePem } from '../services
 import { errorField, formatAjvErrors, sharedValidator } from '../util/ajv.js';
 import { canonicalJsonBytes } from '../util/json.js';
 import { checkNetmapSemantics } from './semantic.js';
+import { checkDeltaSemantics } from './delta-semantic.js';
 import { checkNetmapContent, checkNetmapTimes, type KeyResolver } from './verify.js';
 
 // Compiled on the first delta, in the shared instance (the netmap schema is the full map's).
@@ -34,25 +36,32 @@ const MAX_NODES: number = netmapSchema.properties.nodes.maxItems;
  * whether they passed the node schema. A delta's result shares all but the changed nodes with the
  * applied map, so its digest and schema check cost the changed nodes, not the whole map.
  */
-const nodeCanonical = new WeakMap<object, string>();
+const nodeCanonical = new WeakMap<object, Buffer>();
 const schemaValid = new WeakSet<object>();
 
 /**
  * {@link checkNetmapContent} for a delta's result: the node schema only for nodes not checked
- * before, the rest of the schema on the map with one node, then semantics and time on the whole.
+ * before (only `fresh` ones when given: the nodes a delta added to a verified base), the rest of
+ * the schema on the map with one node, then semantics (with `fresh`: {@link checkDeltaSemantics})
+ * and time.
  */
-function checkDerivedContent(netmap: Netmap, now: number): Netmap {
+function checkDerivedContent(netmap: Netmap, now: number | 'untimed', fresh?: readonly unknown[]): Netmap {
+  if (now === 'untimed') return checkDerivedContent(netmap, Date.parse(netmap.issuedAt), fresh);
   const nodes = (netmap as { nodes?: unknown }).nodes;
   if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_NODES) return checkNetmapContent(netmap, now);
-  nodes.forEach((n: unknown, i) => {
+  const check = (n: unknown, i: () => number): void => {
     if (n !== null && typeof n === 'object' && schemaValid.has(n)) return;
     const validateNode = nodeValidator();
-    if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i}]`);
+    if (!validateNode(n)) throw invalid('netmap', validateNode.errors, `nodes[${i()}]`);
     schemaValid.add(n);
-  });
+  };
+  // Applied to a verified base, only the nodes the delta brings are new (the others are the base's).
+  if (fresh) for (const n of fresh) check(n, () => nodes.indexOf(n));
+  else nodes.forEach((n: unknown, i) => check(n, () => i));
   const validateNetmap = netmapValidator();
   if (!validateNetmap({ ...netmap, nodes: [nodes[0]] })) throw invalid('netmap', validateNetmap.errors, '');
-  checkNetmapSemantics(netmap);
+  if (fresh) checkDeltaSemantics(netmap, fresh as NetmapNode[]);
+  else checkNetmapSemantics(netmap);
   checkNetmapTimes(netmap, now);
   return netmap;
 }
@@ -117,16 +126,20 @@ export interface AppliedDelta {
   /** What to persist for this netmap. */
   derived: DeltaDerivedNetmap;
   /**
-   * `derived` as JSON text, built from the canonical JSON the digest was computed over (no
-   * second serialisation of the whole map): what the apply intent and last good map hold.
+   * `derived` as JSON text, built (on first read) from the canonical JSON the digest was
+   * computed over (no second serialisation of the whole map): what the apply intent and last
+   * good map hold when the map is persisted whole.
    */
-  text: string;
+  readonly text: string;
 }
 
 /**
  * Verifies `input` (see {@link verifySignedNetmapDelta}), applies it to `base` (the last good
  * netmap and its digest), checks the result's digest against the signed one, then checks the
  * result as a full netmap's content (schema, semantics, expiry). Changes nothing.
+ * @param now the time for the expiry check (ms since the epoch); `'untimed'` checks the times
+ *   only for consistency (the caller checks the map it keeps against the clock, e.g. the
+ *   journal's replay, whose intermediate maps may have expired since).
  * @throws RustynetError `NETMAP_INVALID`, `NETMAP_SIGNATURE_INVALID`, `NETMAP_EXPIRED`, or
  *   `NETMAP_DELTA_INAPPLICABLE` (`details.reason`: `no-base`, `base-version`, `base-digest`,
  *   `version`, `absent-node`, `absent-member`, `digest`).
@@ -135,7 +148,7 @@ export function applySignedNetmapDelta(
   input: unknown,
   key: KeyObject | KeyResolver,
   base: { netmap: Netmap; digest: string } | undefined,
-  now: number,
+  now: number | 'untimed',
 ): AppliedDelta {
   const signed = verifySignedNetmapDelta(input, key);
   const d = signed.delta;
@@ -154,7 +167,7 @@ export function applySignedNetmapDelta(
   }
   const netmap = applyNetmapDelta(base.netmap, d);
   let digest: string;
-  const canonical: string[] = [];
+  const canonical: Buffer[] = [];
   try {
     digest = netmapDigest(netmap, nodeCanonical, canonical);
   } catch {
@@ -165,9 +178,19 @@ export function applySignedNetmapDelta(
       field: 'delta.digest',
       details: { reason: 'digest' },
     });
-  checkDerivedContent(netmap, now);
-  const text = `{"netmap":${canonical.join('')},"delta":${JSON.stringify(signed)}}`;
-  return { netmap, digest, derived: { netmap, delta: signed }, text };
+  // `base` is a verified netmap: its nodes passed the node schema; the delta's own are checked here.
+  const fresh = d.ops.flatMap((op) => (op.op === 'upsertNode' ? [op.node] : []));
+  checkDerivedContent(netmap, now, fresh);
+  let text: string | undefined;
+  return {
+    netmap,
+    digest,
+    derived: { netmap, delta: signed },
+    get text(): string {
+      text ??= `{"netmap":${Buffer.concat(canonical).toString('utf8')},"delta":${JSON.stringify(signed)}}`;
+      return text;
+    },
+  };
 }
 
 /**
@@ -179,7 +202,7 @@ export function applySignedNetmapDelta(
 export function verifyDeltaDerived(
   input: DeltaDerivedNetmap,
   key: KeyObject | KeyResolver,
-  now: number,
+  now: number | 'untimed',
 ): { netmap: Netmap; digest: string } {
   const signed = verifySignedNetmapDelta(input.delta, key);
   const netmap = input.netmap as unknown;

@@ -1,8 +1,9 @@
 import { isRustynetError, type Clock, type Netmap, type SignedNetmap, type StateStore } from '@rustynet/plugin-api';
 import { sha256Hex } from '../util/json.js';
 import { applySignedNetmapDelta, isDeltaDerived, verifyDeltaDerived, type DeltaDerivedNetmap } from './delta-trust.js';
+import { DeltaJournal, isJournalStore, type ChainLink } from './delta-journal.js';
 import { ControlKeySet } from './key-set.js';
-import { verifySignedNetmapBytes, type KeyResolver } from './verify.js';
+import { checkNetmapTimes, verifySignedNetmapBytes, type KeyResolver } from './verify.js';
 import { NetmapWatermark } from './watermark.js';
 
 /** State key of the last successfully applied signed netmap. */
@@ -53,6 +54,10 @@ export class NetmapTrust {
   private persistedDigest: string | undefined;
   /** Digest of the netmap this instance wrote as the apply intent (while the file holds it). */
   private intentDigest: string | undefined;
+  /** The delta journal (a store with journals only): deltas persisted as one appended line. */
+  private readonly journal: DeltaJournal | undefined;
+  /** Journal size before the unfinished apply's line that {@link recordedIntent} found. */
+  private journalLineStart: number | undefined;
 
   /**
    * @param controlPlaneKeyB64 the pinned key, several pinned keys, or a key set.
@@ -68,6 +73,7 @@ export class NetmapTrust {
         ? controlPlaneKeyB64
         : new ControlKeySet(typeof controlPlaneKeyB64 === 'string' ? [controlPlaneKeyB64] : controlPlaneKeyB64, store);
     this.watermark = new NetmapWatermark(store);
+    this.journal = isJournalStore(store) ? new DeltaJournal(store) : undefined;
   }
 
   /**
@@ -104,8 +110,11 @@ export class NetmapTrust {
     );
     const status = await this.watermark.check(r.netmap.version, r.digest);
     if (status === 'new' && r.netmap.signingKeys !== undefined) await this.keys.learn(r.netmap, signer);
-    // The text of the derived map (its canonical JSON from the digest), for the intent and the last good map.
-    return { netmap: r.netmap, signed: r.derived, digest: r.digest, status, text: r.text };
+    // The text of the derived map (its canonical JSON from the digest), for the intent and the
+    // last good map when they are written whole; built only then.
+    const trusted = { netmap: r.netmap, signed: r.derived, digest: r.digest, status } as TrustedNetmap;
+    Object.defineProperty(trusted, 'text', { enumerable: true, get: () => r.text });
+    return trusted;
   }
 
   /** A key resolver over the trusted set (by the signature's `keyId`) that reports the signer. */
@@ -117,12 +126,16 @@ export class NetmapTrust {
     };
   }
 
-  /** Signature (or signed delta digest) and content checks of a full or delta-derived envelope. */
-  private verify(input: unknown): { netmap: Netmap; digest: string; signer: string } {
+  /**
+   * Signature (or signed delta digest) and content checks of a full or delta-derived envelope.
+   * `'untimed'`: the expiry is checked only for consistency (the caller checks the clock).
+   */
+  private verify(input: unknown, now: number | 'untimed' = this.clock.now()): { netmap: Netmap; digest: string; signer: string } {
     let signer = '';
     const resolve = this.resolver((k) => (signer = k));
-    if (isDeltaDerived(input)) return { ...verifyDeltaDerived(input, resolve, this.clock.now()), signer };
-    const { netmap, canonical } = verifySignedNetmapBytes(input, resolve, { now: this.clock.now() });
+    if (isDeltaDerived(input)) return { ...verifyDeltaDerived(input, resolve, now), signer };
+    const at = now === 'untimed' ? issuedAtOf(input) : now;
+    const { netmap, canonical } = verifySignedNetmapBytes(input, resolve, { now: at });
     return { netmap, digest: sha256Hex(canonical), signer };
   }
 
@@ -138,6 +151,11 @@ export class NetmapTrust {
    */
   async commit(trusted: TrustedNetmap): Promise<void> {
     await this.watermark.commit(trusted.netmap.version, trusted.digest);
+    // A delta's journal line (fsynced as the intent) is now part of the last good state.
+    if (this.journal?.commit(trusted.digest)) {
+      this.persistedDigest = trusted.digest;
+      return;
+    }
     if (this.persistedDigest === trusted.digest) return;
     if (this.intentDigest === trusted.digest && isRenamingStore(this.store)) {
       await this.store.rename(INTENT_KEY, LAST_GOOD_KEY);
@@ -145,6 +163,8 @@ export class NetmapTrust {
     } else if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(LAST_GOOD_KEY, trusted.text);
     else await this.store.write(LAST_GOOD_KEY, trusted.signed);
     this.persistedDigest = trusted.digest;
+    // The journal's lines are based on the old base: emptied (they would not verify on the new one).
+    await this.journal?.reset(trusted.digest);
   }
 
   /**
@@ -156,17 +176,26 @@ export class NetmapTrust {
   async recordIntent(trusted: TrustedNetmap): Promise<void> {
     if (trusted.status === 'unchanged') return;
     this.intentDigest = undefined;
+    const signed = trusted.signed;
+    if (this.journal && isDeltaDerived(signed)) {
+      if (this.journal.holds(trusted.digest)) return this.journal.append(signed.delta, trusted.digest, this.journalLineStart);
+      if (this.journal.canAppend(signed.delta)) return this.journal.append(signed.delta, trusted.digest);
+    }
     if (trusted.text !== undefined && isTextStore(this.store)) await this.store.writeText(INTENT_KEY, trusted.text);
     else await this.store.write(INTENT_KEY, trusted.signed);
     this.intentDigest = trusted.digest;
   }
 
-  /** Deletes the apply intent (after a commit or a rollback). Never throws: a failure is returned. */
+  /**
+   * Deletes the apply intent (after a commit or a rollback; an uncommitted journal line is cut
+   * off). Never throws: a failure is returned.
+   */
   async clearIntent(): Promise<unknown> {
     this.intentDigest = undefined;
+    const journalErr = await this.journal?.rollback();
     try {
       await this.store.delete(INTENT_KEY);
-      return undefined;
+      return journalErr;
     } catch (err) {
       return err;
     }
@@ -184,13 +213,14 @@ export class NetmapTrust {
     } catch (err) {
       return { kind: 'unverifiable', reason: String(err) };
     }
-    if (!signed) return undefined;
+    // An intent file that is not newer (left by a failed delete) does not hide a journal line.
+    if (!signed) return this.journalIntent();
     try {
       const trusted = await this.check(signed);
-      if (trusted.status !== 'new') return undefined;
+      if (trusted.status !== 'new') return await this.journalIntent();
       return { kind: 'newer', trusted };
     } catch (err) {
-      if (isRustynetError(err, 'NETMAP_REPLAYED')) return undefined;
+      if (isRustynetError(err, 'NETMAP_REPLAYED')) return await this.journalIntent();
       return { kind: 'unverifiable', reason: err instanceof Error ? err.message : String(err) };
     }
   }
@@ -203,16 +233,15 @@ export class NetmapTrust {
    * good one (the next commit writes it as such).
    */
   async lastGood(): Promise<TrustedNetmap | undefined> {
-    const signed = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(LAST_GOOD_KEY);
     await this.keys.load();
     const wm = await this.watermark.current();
     if (!wm) return undefined;
-    if (signed) {
-      const { netmap, digest } = this.verify(signed);
-      if (wm.version === netmap.version && wm.digest === digest) {
-        this.persistedDigest = digest;
-        return { netmap, signed, digest, status: 'unchanged' };
-      }
+    const persisted = await this.persistedChain();
+    const link = persisted?.chain.find((l) => l.netmap.version === wm.version && l.digest === wm.digest);
+    if (link) {
+      checkNetmapTimes(link.netmap, this.clock.now());
+      this.persistedDigest = link.digest;
+      return { netmap: link.netmap, signed: link.value, digest: link.digest, status: 'unchanged' };
     }
     try {
       const intent = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(INTENT_KEY);
@@ -224,6 +253,66 @@ export class NetmapTrust {
       return undefined;
     }
   }
+
+  /**
+   * The persisted last good state as a verified chain: the last good map, then one link per
+   * journal line that verifies on the link before it (see `DeltaJournal.replay`). Expiry is not
+   * checked here: the caller checks the link it takes. `undefined` without a last good map.
+   * @throws RustynetError when the last good map does not verify (signature, schema, semantics).
+   */
+  private async persistedChain(): Promise<{ chain: ChainLink<SignedNetmap | DeltaDerivedNetmap>[]; problem?: string } | undefined> {
+    const signed = await this.store.read<SignedNetmap | DeltaDerivedNetmap>(LAST_GOOD_KEY);
+    if (!signed) return undefined;
+    const { netmap, digest } = this.verify(signed, 'untimed');
+    const base: ChainLink<SignedNetmap | DeltaDerivedNetmap> = { netmap, digest, value: signed, end: 0 };
+    if (!this.journal) return { chain: [base] };
+    const resolve = this.resolver(() => undefined);
+    return this.journal.replay(base, (line, prev) => {
+      const r = applySignedNetmapDelta(line, resolve, prev, 'untimed');
+      return { netmap: r.netmap, digest: r.digest, value: r.derived };
+    });
+  }
+
+  /**
+   * An unfinished apply in the delta journal: its last verified line when that is above the
+   * watermark (`newer`; `unverifiable` when it has expired since), or `unverifiable` when a line
+   * after the watermark's does not verify (the data plane may have had it).
+   */
+  private async journalIntent(): Promise<RecordedIntent | undefined> {
+    if (!this.journal) return undefined;
+    const wm = await this.watermark.current();
+    // Nothing above the watermark: nothing to find (and no base to verify at every start).
+    if (!(await this.journal.mayEndAbove(wm?.version))) return undefined;
+    await this.keys.load();
+    let persisted;
+    try {
+      persisted = await this.persistedChain();
+    } catch {
+      return undefined; // no verifiable base: no journal line can verify either
+    }
+    if (!persisted) return undefined;
+    const { chain, problem } = persisted;
+    const i = chain.length - 1;
+    const tip = chain[i];
+    if (i > 0 && (!wm || tip.netmap.version > wm.version)) {
+      try {
+        checkNetmapTimes(tip.netmap, this.clock.now());
+      } catch (err) {
+        return { kind: 'unverifiable', reason: err instanceof Error ? err.message : String(err) };
+      }
+      this.journalLineStart = chain[i - 1].end;
+      return { kind: 'newer', trusted: { netmap: tip.netmap, signed: tip.value, digest: tip.digest, status: 'new' } };
+    }
+    if (problem !== undefined && wm && tip.netmap.version >= wm.version) return { kind: 'unverifiable', reason: problem };
+    return undefined;
+  }
+}
+
+/** `netmap.issuedAt` of an unverified envelope as ms since the epoch (NaN when absent). */
+function issuedAtOf(input: unknown): number {
+  const netmap = input !== null && typeof input === 'object' && 'netmap' in input ? input.netmap : undefined;
+  const at = netmap !== null && typeof netmap === 'object' && 'issuedAt' in netmap ? netmap.issuedAt : undefined;
+  return typeof at === 'string' ? Date.parse(at) : Number.NaN;
 }
 
 /** A state store that can persist a JSON document given as text (e.g. `FileStateStore`). */
