@@ -104,6 +104,10 @@ await describeEachRelayBackend(
       expect(await preElements(), 'the pair: one element per direction').to.have.length(2);
       // The netdev table (ingress + fwd) when the relay's nft and kernel support it, as here.
       expect(out).to.include('table netdev rustynet_relay');
+      // Each direction's chain applies its node's packet and byte limits (named limit objects in that table).
+      const table = await relayNft('list', 'table', 'netdev', 'rustynet_relay');
+      expect(table.match(/limit name "[a-z0-9]+[pb]" drop/g) ?? [], 'limit rules').to.have.length(4);
+      expect(table.match(/^\s*limit [a-z0-9]+[pb] \{/gm) ?? [], 'limit objects').to.have.length(4);
       const counters = await relayNft('list', 'counters', 'table', 'netdev', 'rustynet_relay');
       const pkts = [...counters.matchAll(/packets (\d+)/g)].map((x) => Number(x[1]));
       expect(pkts.length).to.equal(2);
