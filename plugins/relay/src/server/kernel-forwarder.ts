@@ -108,7 +108,8 @@ export class KernelForwarder {
   }
 
   /**
-   * Checks the prerequisites and (re)creates the relay's table empty.
+   * Checks the prerequisites and (re)creates the relay's tables empty: inet always, netdev on the
+   * relay interface when it can (else {@link netdevReason} says why and pairs go to inet).
    * @throws RustynetError KERNEL_FORWARDING_FAILED (`details.reason`: `listen_address`, `ip_forward`, `nft`).
    */
   static async start(opts: KernelForwarderOptions): Promise<KernelForwarder> {
