@@ -9,6 +9,8 @@
  * - a marker datagram sent to a's allocation port from a's address but another port, or from c,
  *   is not forwarded to b (b counts the marker on arrival: 0), while the same marker rewritten in
  *   a's namespace to come from a's backend port is (positive control);
+ * - a datagram sent with a full UDP checksum (raw socket, no offload) reaches b with a valid checksum
+ *   after the relay's address and port rewrite (tcpdump -vv at b: "udp sum ok"; InCsumErrors unchanged);
  * - SIGTERM removes the relay's table; after kill -9 the table (and its pairs) is left behind,
  *   and the next start flushes it; the clients then get their previous allocation ports again
  *   (the backends' endpoints stay valid) and pings pass.
@@ -48,7 +50,10 @@ await describeEachRelayBackend(
      * The chain each key jumps to is an internal label, which a re-installed pair may swap.
      */
     const preElements = async (): Promise<string[]> =>
-      (await relayNft('list', 'map', 'inet', 'rustynet_relay', 'pre'))
+      (
+        (await relayNft('list', 'map', 'netdev', 'rustynet_relay', 'pre')) +
+        (await relayNft('list', 'map', 'inet', 'rustynet_relay', 'pre'))
+      )
         .split('\n')
         .map((l) => /(\d+\.\d+\.\d+\.\d+ \. \d+ \. \d+\.\d+\.\d+\.\d+ \. \d+)/.exec(l)?.[1])
         .filter((k): k is string => k !== undefined)
@@ -97,7 +102,13 @@ await describeEachRelayBackend(
       const ep = (await mesh.status('a')).peers.find((p) => p.id === 'b')?.endpoint ?? '';
       expect(ep, "a's endpoint for b").to.match(new RegExp(`^${mesh.relayHost!.underlayAddress.replace(/\./g, '\\.')}:\\d+$`));
       expect(await preElements(), 'the pair: one element per direction').to.have.length(2);
-      const counters = await relayNft('list', 'counters', 'table', 'inet', 'rustynet_relay');
+      // The netdev table (ingress + fwd) when the relay's nft and kernel support it, as here.
+      expect(out).to.include('table netdev rustynet_relay');
+      // Each direction's chain applies its node's packet and byte limits (named limit objects in that table).
+      const table = await relayNft('list', 'table', 'netdev', 'rustynet_relay');
+      expect(table.match(/limit name "[a-z0-9]+[pb]" drop/g) ?? [], 'limit rules').to.have.length(4);
+      expect(table.match(/^\s*limit [a-z0-9]+[pb] \{/gm) ?? [], 'limit objects').to.have.length(4);
+      const counters = await relayNft('list', 'counters', 'table', 'netdev', 'rustynet_relay');
       const pkts = [...counters.matchAll(/packets (\d+)/g)].map((x) => Number(x[1]));
       expect(pkts.length).to.equal(2);
       for (const p of pkts) expect(p, 'both directions forwarded in the kernel').to.be.greaterThan(0);
@@ -137,6 +148,54 @@ await describeEachRelayBackend(
       expect(await countAtB(), 'markers from a backend port forwarded to b').to.equal(20);
       await a.host.exec('nft', ['delete', 'table', 'inet', 'rkf_ctl']);
       await b.host.exec('nft', ['delete', 'table', 'inet', 'rkf_count']);
+    });
+
+    it('keeps the UDP checksum correct through the rewrite (full checksums, tcpdump -vv at b)', async function () {
+      const mesh = m();
+      const [a, b] = [mesh.node('a'), mesh.node('b')];
+      const relayIp = mesh.relayHost!.underlayAddress;
+      const ep = (await mesh.status('a')).peers.find((p) => p.id === 'b')?.endpoint ?? '';
+      const allocPort = Number(ep.split(':')[1]);
+      const src = (JSON.parse((await a.host.exec('ip', ['-j', 'route', 'get', relayIp])).stdout) as { prefsrc: string }[])[0].prefsrc;
+      if ((await a.host.exec('python3', ['-c', 'pass'], { reject: false })).exitCode !== 0) return this.skip(); // raw sender needs python3
+      // A raw socket sends datagrams with a complete UDP checksum (no offload: CHECKSUM_NONE all the way),
+      // so b sees the bytes exactly as the relay rewrote them.
+      const sender = [
+        'import socket,struct,sys',
+        'src,dst,sp,dp=sys.argv[1],sys.argv[2],int(sys.argv[3]),int(sys.argv[4])',
+        "pl=b'RUNYcsum'+bytes(range(37))",
+        'n=8+len(pl)',
+        "ph=socket.inet_aton(src)+socket.inet_aton(dst)+struct.pack('!BBH',0,17,n)",
+        "d=ph+struct.pack('!HHHH',sp,dp,n,0)+pl+b'\\0'",
+        "t=sum(struct.unpack('!%dH'%(len(d)//2),d[:len(d)//2*2]))",
+        't=(t&0xffff)+(t>>16)',
+        't=(t&0xffff)+(t>>16)',
+        'c=(~t)&0xffff or 0xffff',
+        's=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_UDP)',
+        "[s.sendto(struct.pack('!HHHH',sp,dp,n,c)+pl,(dst,0)) for i in range(5)]",
+      ].join('\n');
+      const csumErrors = async (): Promise<number> => {
+        const snmp = (await b.host.exec('cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+        const [names, values] = snmp.map((l) => l.split(/\s+/));
+        return Number(values[names.indexOf('InCsumErrors')]);
+      };
+      const errorsBefore = await csumErrors();
+      const capture = b.host.exec(
+        'timeout',
+        ['10', 'tcpdump', '-i', 'any', '-n', '-vv', '-c', '5', `src host ${relayIp} and udp[8:4] = 0x52554e59`],
+        {
+          reject: false,
+        },
+      );
+      await sleep(1500);
+      await a.host.exec('python3', ['-c', sender, src, relayIp, String(mesh.opts.listenPort), String(allocPort)]);
+      const out = (await capture).stdout;
+      console.log(
+        `      ${out.split('\n').filter((l) => l.includes('udp')).length} datagrams at b: ${/\[(udp sum ok|bad udp cksum[^\]]*)\]/.exec(out)?.[1]}`,
+      );
+      expect(out.match(/\[udp sum ok\]/g) ?? [], `tcpdump at b:\n${out}`).to.have.length(5);
+      expect(out).not.to.include('bad udp cksum');
+      expect(await csumErrors(), "b's UDP InCsumErrors").to.equal(errorsBefore);
     });
 
     it('SIGTERM removes the table; after kill -9 the next start flushes what was left', async () => {

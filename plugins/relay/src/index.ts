@@ -23,6 +23,8 @@ export * as protocol from './protocol.js';
 export * as identity from './identity.js';
 export * as allocation from './allocation.js';
 export * as kernelRules from './server/kernel-rules.js';
+export * as kernelRulesNetdev from './server/kernel-rules-netdev.js';
+export { ipRouter, type RelayRouter, type RelayRoute } from './server/kernel-router.js';
 export { KernelForwarder, nftRunner, type NftRunner, type KernelForwarderOptions } from './server/kernel-forwarder.js';
 export type { KernelPathStats } from './server/kernel-path.js';
 export { loadOrCreateRelayIdentity, type RelayIdentityKey } from './server/identity-key-file.js';

@@ -140,7 +140,7 @@ describe('relay kernel fast path: server allocations (recording nft)', () => {
       identityKeys: Object.fromEntries(Object.entries(keys).map(([id, k]) => [id, k.publicKeyB64])),
       now: clock.now,
       sweepIntervalMs: 0,
-      ...(kernel !== false && { kernelForwarding: { nftRunner: run, readIpForward: async () => '1\n' } }),
+      ...(kernel !== false && { kernelForwarding: { nftRunner: run, readIpForward: async () => '1\n', router: false } }),
     });
     await server.start();
   }

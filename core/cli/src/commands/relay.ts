@@ -32,7 +32,7 @@ interface RelayServerLike {
     netmapVersion: number | null;
     identityKey?: string | null;
     tls?: { listen: Endpoint } | null;
-    kernel?: { state: string; reason: string | null; pairs: number } | null;
+    kernel?: { state: string; reason: string | null; pairs: number; mode?: string | null; modeReason?: string | null } | null;
   };
 }
 interface RelayModuleLike {
@@ -173,7 +173,7 @@ export function register(program: Command): void {
     .option('--no-tls', 'no TLS carrier even with --identity-key')
     .option(
       '--kernel-forwarding',
-      'forward allocated relay pairs in the kernel (nftables table inet rustynet_relay; needs CAP_NET_ADMIN, nft, net.ipv4.ip_forward=1, an IPv4 --listen); falls back to userspace when unavailable',
+      'forward allocated relay pairs in the kernel (nftables tables netdev/inet rustynet_relay; needs CAP_NET_ADMIN, nft, net.ipv4.ip_forward=1, an IPv4 --listen); falls back to userspace when unavailable',
     )
     .option('-v, --verbose', 'debug logging');
   addJsonOption(serve);
@@ -290,7 +290,9 @@ export function register(program: Command): void {
         if (st.kernel)
           cliIo.err(
             st.kernel.state === 'active'
-              ? 'rustynet relay: kernel forwarding active (nftables table inet rustynet_relay)\n'
+              ? st.kernel.mode === 'inet'
+                ? `rustynet relay: kernel forwarding active (nftables table inet rustynet_relay; netdev unavailable: ${st.kernel.modeReason ?? ''})\n`
+                : `rustynet relay: kernel forwarding active (nftables table ${st.kernel.mode ?? 'inet'} rustynet_relay)\n`
               : `rustynet relay: kernel forwarding unavailable, userspace only: ${st.kernel.reason ?? ''}\n`,
           );
         cliIo.err(

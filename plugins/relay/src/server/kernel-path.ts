@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { isRustynetError, type Logger } from '@rustynet/plugin-api';
 import { AllocationTable, type AllocationStats, type ReservedPort } from './allocations.js';
 import { KernelForwarder, type NftRunner } from './kernel-forwarder.js';
+import type { RelayRouter } from './kernel-router.js';
 import type { RelayLimits } from './limits.js';
 
 /** What `stats().kernel` reports. */
@@ -15,6 +16,12 @@ export interface KernelPathStats extends AllocationStats {
   state: 'active' | 'failed';
   /** Why it is `failed` (KERNEL_FORWARDING_FAILED's message), else null. */
   reason: string | null;
+  /** The table new pairs go to: `netdev` (ingress + fwd), `inet` (fallback: prerouting/postrouting); null when `failed`. */
+  mode: 'netdev' | 'inet' | null;
+  /** Why `mode` is `inet` (the netdev table could not be used), else null. */
+  modeReason: string | null;
+  /** Live pairs in the netdev table (the rest of `pairs` are in the inet table). */
+  netdevPairs: number;
   /** Datagrams that reached a reserved allocation port in userspace: not from a paired, registered source (dropped). */
   unmatched: number;
 }
@@ -35,6 +42,7 @@ export async function startKernelPath(opts: {
   logger: Logger;
   run?: NftRunner;
   readIpForward?: () => Promise<string>;
+  router?: RelayRouter | false;
 }): Promise<KernelPath> {
   const { logger } = opts;
   let unmatched = 0;
@@ -44,6 +52,7 @@ export async function startKernelPath(opts: {
       relayAddress: opts.relayAddress,
       ...(opts.run && { run: opts.run }),
       ...(opts.readIpForward && { readIpForward: opts.readIpForward }),
+      ...(opts.router !== undefined && { router: opts.router }),
     });
   } catch (err) {
     const reason = (err as Error).message;
@@ -54,7 +63,7 @@ export async function startKernelPath(opts: {
     const zero: AllocationStats = { allocations: 0, pairs: 0, refused: 0, failures: 1 };
     return {
       allocations: undefined,
-      stats: () => ({ ...zero, state: 'failed', reason, unmatched: 0 }),
+      stats: () => ({ ...zero, state: 'failed', reason, mode: null, modeReason: null, netdevPairs: 0, unmatched: 0 }),
       forwarded: () => Promise.resolve({ packets: 0, bytes: 0 }),
       stop: async () => {},
     };
@@ -80,10 +89,29 @@ export async function startKernelPath(opts: {
     onError: (err, what) =>
       logger.warn({ err: (err as Error).message }, `relay kernel forwarding: cannot ${what}; that pair stays on the userspace path`),
   });
-  logger.info({ relayAddress: opts.relayAddress }, 'relay kernel forwarding active (nftables table inet rustynet_relay)');
+  const mode = forwarder.netdevDevice !== null ? 'netdev' : 'inet';
+  if (mode === 'netdev')
+    logger.info(
+      { relayAddress: opts.relayAddress, device: forwarder.netdevDevice },
+      'relay kernel forwarding active (nftables table netdev rustynet_relay, ingress + fwd)',
+    );
+  else
+    logger.warn(
+      { relayAddress: opts.relayAddress, code: 'KERNEL_FORWARDING_FAILED', reason: 'netdev', err: forwarder.netdevReason },
+      'relay kernel forwarding: netdev forwarding unavailable; using nftables table inet rustynet_relay',
+    );
   return {
     allocations,
-    stats: () => ({ ...allocations.stats, pairs: forwarder.pairs, state: 'active', reason: null, unmatched }),
+    stats: () => ({
+      ...allocations.stats,
+      pairs: forwarder.pairs,
+      state: 'active',
+      reason: null,
+      mode,
+      modeReason: forwarder.netdevReason,
+      netdevPairs: forwarder.netdevPairs,
+      unmatched,
+    }),
     async forwarded() {
       let packets = 0;
       let bytes = 0;

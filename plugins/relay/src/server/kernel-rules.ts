@@ -19,7 +19,7 @@
 import { isIPv4 } from 'node:net';
 import { invalidInput } from '@rustynet/plugin-api';
 
-/** The nftables table the relay owns (family inet). Nothing else is ever touched. */
+/** The nftables table name the relay owns (family inet, and netdev when that works). Nothing else is ever touched. */
 export const RELAY_NFT_TABLE = 'rustynet_relay';
 
 /** One side of a kernel-forwarded pair: a node's backend address and its allocation port. */
@@ -55,7 +55,8 @@ export interface KernelNodeLimits {
 
 const OBJECT_NAME = /^[a-z][a-z0-9]{0,15}$/;
 
-function ipv4(v: unknown, field: string): string {
+/** @internal Validated IPv4 (shared with kernel-rules-netdev.ts). @throws RustynetError INVALID_INPUT naming `field`. */
+export function ipv4(v: unknown, field: string): string {
   if (typeof v !== 'string' || !isIPv4(v)) throw invalidInput(field, 'must be an IPv4 address in dotted-quad form');
   return v;
 }
@@ -65,7 +66,8 @@ function port(v: unknown, field: string): number {
   return v as number;
 }
 
-function name(v: unknown, field: string): string {
+/** @internal Validated object name. @throws RustynetError INVALID_INPUT naming `field`. */
+export function name(v: unknown, field: string): string {
   if (typeof v !== 'string' || !OBJECT_NAME.test(v)) throw invalidInput(field, 'must match ^[a-z][a-z0-9]{0,15}$');
   return v;
 }
@@ -98,7 +100,7 @@ export function checkKernelPair(p: KernelPair): KernelPair {
   return p;
 }
 
-/** The script that (re)creates the table empty: run at start, also after a crash (it flushes what a dead relay left). */
+/** The script that (re)creates the inet table empty: run at start, also after a crash (it flushes what a dead relay left). */
 export function renderBaseTable(): string {
   const t = `inet ${RELAY_NFT_TABLE}`;
   const key = 'ipv4_addr . inet_service . ipv4_addr . inet_service';
@@ -115,15 +117,19 @@ export function renderBaseTable(): string {
   ].join('\n');
 }
 
-/** The script that removes the table (relay stop). Idempotent (`add` first). */
-export function renderDeleteTable(): string {
-  return `add table inet ${RELAY_NFT_TABLE}\ndelete table inet ${RELAY_NFT_TABLE}\n`;
+/** The script that removes a relay table (relay stop; `netdev` also at start). Idempotent (`add` first). */
+export function renderDeleteTable(family: RelayNftFamily = 'inet'): string {
+  const t = `${family === 'netdev' ? 'netdev' : 'inet'} ${RELAY_NFT_TABLE}`;
+  return `add table ${t}\ndelete table ${t}\n`;
 }
 
-/** Adds a node's packet and byte limit objects (`<name>p`, `<name>b`), shared by all its pairs. */
-export function renderNodeLimits(l: KernelNodeLimits): string {
+/** nftables family of a relay table: `inet` (prerouting/postrouting rules) or `netdev` (ingress + fwd). */
+export type RelayNftFamily = 'inet' | 'netdev';
+
+/** Adds a node's packet and byte limit objects (`<name>p`, `<name>b`), shared by all its pairs in that family's table. */
+export function renderNodeLimits(l: KernelNodeLimits, family: RelayNftFamily = 'inet'): string {
   const n = name(l.name, 'limits.name');
-  const t = `inet ${RELAY_NFT_TABLE}`;
+  const t = `${family === 'netdev' ? 'netdev' : 'inet'} ${RELAY_NFT_TABLE}`;
   const pps = positive(l.packetsPerSecond, 'limits.packetsPerSecond');
   const bp = positive(l.burstPackets, 'limits.burstPackets');
   const bps = positive(l.bytesPerSecond, 'limits.bytesPerSecond');
@@ -136,9 +142,10 @@ export function renderNodeLimits(l: KernelNodeLimits): string {
 }
 
 /** Removes a node's limit objects (after its last pair is gone). */
-export function renderDeleteNodeLimits(limitName: string): string {
+export function renderDeleteNodeLimits(limitName: string, family: RelayNftFamily = 'inet'): string {
   const n = name(limitName, 'limits.name');
-  return `delete limit inet ${RELAY_NFT_TABLE} ${n}p\ndelete limit inet ${RELAY_NFT_TABLE} ${n}b\n`;
+  const t = `${family === 'netdev' ? 'netdev' : 'inet'} ${RELAY_NFT_TABLE}`;
+  return `delete limit ${t} ${n}p\ndelete limit ${t} ${n}b\n`;
 }
 
 /** Adds one pair (both directions). @throws RustynetError INVALID_INPUT naming the field; nothing rendered. */
@@ -168,21 +175,26 @@ export function renderAddPair(pair: KernelPair): string {
   return lines.join('\n') + '\n';
 }
 
-/** Removes one pair: map elements first (nothing is forwarded from then on), then its chains and counters. */
-export function renderDeletePair(pair: KernelPair): string {
+/**
+ * Removes one pair: map elements first (nothing is forwarded from then on), then its chains and
+ * counters. `family` is the table the pair was added to (`netdev`: {@link renderNetdevAddPair}).
+ */
+export function renderDeletePair(pair: KernelPair, family: RelayNftFamily = 'inet'): string {
   const p = checkKernelPair(pair);
-  const t = `inet ${RELAY_NFT_TABLE}`;
+  const netdev = family === 'netdev';
+  const t = `${netdev ? 'netdev' : 'inet'} ${RELAY_NFT_TABLE}`;
   const lines: string[] = [];
   for (const [from, to] of [
     [p.a, p.b],
     [p.b, p.a],
   ] as const) {
-    lines.push(
-      `delete element ${t} pre { ${from.address} . ${from.port} . ${p.relay} . ${from.allocationPort} }`,
-      `delete element ${t} post { ${from.address} . ${from.port} . ${to.address} . ${to.port} }`,
-    );
+    lines.push(`delete element ${t} pre { ${from.address} . ${from.port} . ${p.relay} . ${from.allocationPort} }`);
+    if (!netdev) lines.push(`delete element ${t} post { ${from.address} . ${from.port} . ${to.address} . ${to.port} }`);
   }
-  for (const side of ['a', 'b'])
-    lines.push(`delete chain ${t} f${p.id}${side}`, `delete chain ${t} s${p.id}${side}`, `delete counter ${t} c${p.id}${side}`);
+  for (const side of ['a', 'b']) {
+    lines.push(`delete chain ${t} f${p.id}${side}`);
+    if (!netdev) lines.push(`delete chain ${t} s${p.id}${side}`);
+    lines.push(`delete counter ${t} c${p.id}${side}`);
+  }
   return lines.join('\n') + '\n';
 }

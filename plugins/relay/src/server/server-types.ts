@@ -4,6 +4,7 @@
  */
 import type { KernelPathStats } from './kernel-path.js';
 import type { NftRunner } from './kernel-forwarder.js';
+import type { RelayRouter } from './kernel-router.js';
 import type { Endpoint, Logger, Metrics, Netmap, NodeId } from '@rustynet/plugin-api';
 import type { RelayCounters, RelayLimits } from './core.js';
 
@@ -55,11 +56,14 @@ export interface RelayServerOptions {
   tlsListen?: Endpoint;
   /**
    * The kernel fast path (docs/relay.md "Kernel fast path"): answer ALLOCATE and forward paired
-   * allocations with nftables in the table `inet rustynet_relay` (needs CAP_NET_ADMIN, `nft`,
-   * `net.ipv4.ip_forward=1` and a specific IPv4 `listen` address). When it cannot start, the relay
-   * logs why and serves the userspace path only (`stats().kernel.state` `failed`). Default off.
+   * allocations with nftables in the table `netdev rustynet_relay` (ingress of the relay interface,
+   * `fwd`), or `inet rustynet_relay` when netdev forwarding is unavailable (`stats().kernel.mode`)
+   * (needs CAP_NET_ADMIN, `nft`, `net.ipv4.ip_forward=1` and a specific IPv4 `listen` address).
+   * When it cannot start, the relay logs why and serves the userspace path only
+   * (`stats().kernel.state` `failed`). Default off. `router`: route look-ups (default `ip -j`);
+   * `false` keeps the inet table only.
    */
-  kernelForwarding?: boolean | { nftRunner?: NftRunner; readIpForward?: () => Promise<string> };
+  kernelForwarding?: boolean | { nftRunner?: NftRunner; readIpForward?: () => Promise<string>; router?: RelayRouter | false };
   /** Session sweep period (ms). Default min(1000, sessionTimeoutMs / 2); 0 disables (tests call `sweep()`). */
   sweepIntervalMs?: number;
 }

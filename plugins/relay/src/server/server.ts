@@ -104,6 +104,10 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
     sessions: m.gauge('relay_server_sessions', 'Live sessions'),
     kernel: m.gauge('relay_server_kernel_forwarding', 'Kernel fast path: 1 active, 0 asked for but unavailable (userspace only)'),
     kernelPairs: m.gauge('relay_server_kernel_pairs', 'Allocation pairs forwarded in the kernel'),
+    kernelNetdev: m.gauge(
+      'relay_server_kernel_netdev',
+      'Kernel fast path table: 1 netdev (ingress + fwd), 0 inet fallback (prerouting/postrouting) or inactive',
+    ),
   };
 
   function flushMetrics(): void {
@@ -195,8 +199,10 @@ export function createRelayServer(opts: RelayServerOptions): RelayServer {
           logger,
           ...(k.nftRunner && { run: k.nftRunner }),
           ...(k.readIpForward && { readIpForward: k.readIpForward }),
+          ...(k.router !== undefined && { router: k.router }),
         });
         metric?.kernel.set(kernel.allocations ? 1 : 0);
+        metric?.kernelNetdev.set(kernel.stats().mode === 'netdev' ? 1 : 0);
       }
       const family = isIP(listen.host) === 6 ? 'udp6' : 'udp4';
       const sock = createSocket({ type: family, recvBufferSize, sendBufferSize, ipv6Only: false });
