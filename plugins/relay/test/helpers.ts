@@ -13,7 +13,7 @@ import {
   type PluginContext,
   type RustynetError,
 } from '@rustynet/plugin-api';
-import { protocol } from '../src/index.js';
+import { kernelRules, protocol } from '../src/index.js';
 
 export interface TestKey {
   publicKeyB64: string;
@@ -328,4 +328,30 @@ export async function rejection(p: Promise<unknown>): Promise<RustynetError> {
     return err as RustynetError;
   }
   return expect.fail('expected a rejection');
+}
+
+/**
+ * A kernel-forwarded pair for rule-text tests: relay 198.18.0.10, a at 198.18.0.1:51820
+ * (allocation 40001, limits `n0`), b at `bAddress`:51821 (allocation 40002, limits `n1`).
+ */
+export function kernelPair(over: Record<string, unknown> = {}, bAddress = '198.18.0.2'): kernelRules.KernelPair {
+  return {
+    id: 3,
+    relay: '198.18.0.10',
+    a: { address: '198.18.0.1', port: 51820, allocationPort: 40001, limit: 'n0' },
+    b: { address: bAddress, port: 51821, allocationPort: 40002, limit: 'n1' },
+    ...over,
+  };
+}
+
+/** Asserts that `fn` throws `INVALID_INPUT` whose message names `field`. */
+export function expectInvalid(fn: () => unknown, field: string): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(isRustynetError(err, 'INVALID_INPUT'), String(err)).to.equal(true);
+    expect((err as Error).message).to.contain(field);
+    return;
+  }
+  expect.fail(`expected INVALID_INPUT naming ${field}`);
 }

@@ -7,31 +7,12 @@
 import { expect } from 'chai';
 import { isRustynetError } from '@rustynet/plugin-api';
 import { KernelForwarder, allocation, createRelayServer, kernelRules, protocol, type RelayServer } from '../src/index.js';
-import { ManualClock, RawClient, makeKey, type TestKey } from './helpers.js';
+import { ManualClock, RawClient, expectInvalid, kernelPair, makeKey, type TestKey } from './helpers.js';
 
 const { AllocationMessageType, encodeAllocation, decodeAllocation } = allocation;
 const RELAY_ID = 'relay-test';
 
-function pair(over: Record<string, unknown> = {}): kernelRules.KernelPair {
-  return {
-    id: 3,
-    relay: '198.18.0.10',
-    a: { address: '198.18.0.1', port: 51820, allocationPort: 40001, limit: 'n0' },
-    b: { address: '198.18.0.2', port: 51821, allocationPort: 40002, limit: 'n1' },
-    ...over,
-  };
-}
-
-function expectInvalid(fn: () => unknown, field: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(isRustynetError(err, 'INVALID_INPUT'), String(err)).to.equal(true);
-    expect((err as Error).message).to.contain(field);
-    return;
-  }
-  expect.fail(`expected INVALID_INPUT naming ${field}`);
-}
+const pair = (over: Record<string, unknown> = {}): kernelRules.KernelPair => kernelPair(over);
 
 describe('relay kernel fast path: rule generation', () => {
   it('renders both directions of a pair into the relay table only', () => {

@@ -5,33 +5,13 @@
  * through the relay interface, else the inet table (said in `netdevReason`, `stats().kernel.mode`).
  */
 import { expect } from 'chai';
-import { isRustynetError } from '@rustynet/plugin-api';
 import { KernelForwarder, createRelayServer, kernelRules, kernelRulesNetdev, type RelayRouter } from '../src/index.js';
-import { makeKey } from './helpers.js';
+import { expectInvalid, kernelPair, makeKey } from './helpers.js';
 
 const LIMITS = { packetsPerSecond: 1000, burstPackets: 100, bytesPerSecond: 1_000_000, burstBytes: 100_000 };
 const ROUTE = { device: 'eth0', a: '198.18.0.1', b: '198.18.0.254' };
 
-function pair(over: Record<string, unknown> = {}): kernelRules.KernelPair {
-  return {
-    id: 3,
-    relay: '198.18.0.10',
-    a: { address: '198.18.0.1', port: 51820, allocationPort: 40001, limit: 'n0' },
-    b: { address: '198.19.0.2', port: 51821, allocationPort: 40002, limit: 'n1' },
-    ...over,
-  };
-}
-
-function expectInvalid(fn: () => unknown, field: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(isRustynetError(err, 'INVALID_INPUT'), String(err)).to.equal(true);
-    expect((err as Error).message).to.contain(field);
-    return;
-  }
-  expect.fail(`expected INVALID_INPUT naming ${field}`);
-}
+const pair = (over: Record<string, unknown> = {}): kernelRules.KernelPair => kernelPair(over, '198.19.0.2');
 
 /** Routes: 198.18.0.0/24 on eth0, 198.19.0.0/24 via 198.18.0.254 on eth0, anything else on eth1. */
 const router: RelayRouter = {

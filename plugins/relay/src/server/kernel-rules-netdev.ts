@@ -17,7 +17,7 @@
  * nft rewrites the IP header checksum and the UDP checksum (pseudo-header included) with the addresses.
  */
 import { invalidInput } from '@rustynet/plugin-api';
-import { RELAY_NFT_TABLE, checkKernelPair, ipv4, type KernelPair } from './kernel-rules.js';
+import { RELAY_NFT_TABLE, checkKernelPair, ipv4, renderPairChainHead, renderTableHead, type KernelPair } from './kernel-rules.js';
 
 /** Where each side of a netdev pair is sent: the relay interface and the next hop toward each node. */
 export interface NetdevRoute {
@@ -41,13 +41,8 @@ export function checkDevice(v: unknown, field: string): string {
 /** The script that (re)creates the netdev table empty on `device` (a dead relay's table goes first). */
 export function renderNetdevBaseTable(device: string): string {
   const d = checkDevice(device, 'device');
-  const t = `netdev ${RELAY_NFT_TABLE}`;
-  const key = 'ipv4_addr . inet_service . ipv4_addr . inet_service';
   return [
-    `add table ${t}`,
-    `delete table ${t}`,
-    `table ${t} {`,
-    `  map pre { type ${key} : verdict; }`,
+    ...renderTableHead('netdev'),
     `  chain ingress { type filter hook ingress device "${d}" priority -500; policy accept; ip saddr . udp sport . ip daddr . udp dport vmap @pre; }`,
     `}`,
     '',
@@ -73,10 +68,7 @@ export function renderNetdevAddPair(pair: KernelPair, route: NetdevRoute): strin
     const f = `f${p.id}${side}`;
     const c = `c${p.id}${side}`;
     lines.push(
-      `add counter ${t} ${c}`,
-      `add chain ${t} ${f}`,
-      `add rule ${t} ${f} limit name "${from.limit}p" drop`,
-      `add rule ${t} ${f} limit name "${from.limit}b" drop`,
+      ...renderPairChainHead('netdev', p.id, side, from.limit),
       `add rule ${t} ${f} counter name "${c}" ip saddr set ${p.relay} ip daddr set ${to.address} ` +
         `udp sport set ${to.allocationPort} udp dport set ${to.port} fwd ip to ${hop[toSide]} device "${dev}"`,
       `add element ${t} pre { ${from.address} . ${from.port} . ${p.relay} . ${from.allocationPort} : goto ${f} }`,

@@ -22,6 +22,9 @@ import { invalidInput } from '@rustynet/plugin-api';
 /** The nftables table name the relay owns (family inet, and netdev when that works). Nothing else is ever touched. */
 export const RELAY_NFT_TABLE = 'rustynet_relay';
 
+/** Key of the `pre` (and inet `post`) map: source address . source port . destination address . destination port. */
+const PAIR_KEY = 'ipv4_addr . inet_service . ipv4_addr . inet_service';
+
 /** One side of a kernel-forwarded pair: a node's backend address and its allocation port. */
 export interface KernelPairSide {
   /** The node's registered IPv4 address (as the relay saw it). */
@@ -100,16 +103,21 @@ export function checkKernelPair(p: KernelPair): KernelPair {
   return p;
 }
 
+/**
+ * The start of a script that (re)creates a relay table of `family` empty: `add` then `delete`
+ * (idempotent, and flushes what a dead relay left), the table with its `pre` map. The caller
+ * adds its chains and closes the table with `}`.
+ */
+export function renderTableHead(family: RelayNftFamily): string[] {
+  const t = `${family} ${RELAY_NFT_TABLE}`;
+  return [`add table ${t}`, `delete table ${t}`, `table ${t} {`, `  map pre { type ${PAIR_KEY} : verdict; }`];
+}
+
 /** The script that (re)creates the inet table empty: run at start, also after a crash (it flushes what a dead relay left). */
 export function renderBaseTable(): string {
-  const t = `inet ${RELAY_NFT_TABLE}`;
-  const key = 'ipv4_addr . inet_service . ipv4_addr . inet_service';
   return [
-    `add table ${t}`,
-    `delete table ${t}`,
-    `table ${t} {`,
-    `  map pre { type ${key} : verdict; }`,
-    `  map post { type ${key} : verdict; }`,
+    ...renderTableHead('inet'),
+    `  map post { type ${PAIR_KEY} : verdict; }`,
     `  chain prerouting { type filter hook prerouting priority raw; policy accept; ip saddr . udp sport . ip daddr . udp dport vmap @pre; }`,
     `  chain postrouting { type filter hook postrouting priority srcnat; policy accept; ip saddr . udp sport . ip daddr . udp dport vmap @post; }`,
     `}`,
@@ -148,6 +156,22 @@ export function renderDeleteNodeLimits(limitName: string, family: RelayNftFamily
   return `delete limit ${t} ${n}p\ndelete limit ${t} ${n}b\n`;
 }
 
+/**
+ * The start of a pair side's forwarding chain `f<id><side>` in `family`'s table: its counter
+ * `c<id><side>`, the chain, and the sending node's packet and byte limits (drop over). The caller
+ * adds the rule that counts and rewrites. Inputs are validated by the caller ({@link checkKernelPair}).
+ */
+export function renderPairChainHead(family: RelayNftFamily, id: number, side: 'a' | 'b', limit: string): string[] {
+  const t = `${family} ${RELAY_NFT_TABLE}`;
+  const f = `f${id}${side}`;
+  return [
+    `add counter ${t} c${id}${side}`,
+    `add chain ${t} ${f}`,
+    `add rule ${t} ${f} limit name "${limit}p" drop`,
+    `add rule ${t} ${f} limit name "${limit}b" drop`,
+  ];
+}
+
 /** Adds one pair (both directions). @throws RustynetError INVALID_INPUT naming the field; nothing rendered. */
 export function renderAddPair(pair: KernelPair): string {
   const p = checkKernelPair(pair);
@@ -161,10 +185,7 @@ export function renderAddPair(pair: KernelPair): string {
     const s = `s${p.id}${side}`;
     const c = `c${p.id}${side}`;
     lines.push(
-      `add counter ${t} ${c}`,
-      `add chain ${t} ${f}`,
-      `add rule ${t} ${f} limit name "${from.limit}p" drop`,
-      `add rule ${t} ${f} limit name "${from.limit}b" drop`,
+      ...renderPairChainHead('inet', p.id, side, from.limit),
       `add rule ${t} ${f} counter name "${c}" notrack ip daddr set ${to.address} udp dport set ${to.port}`,
       `add chain ${t} ${s}`,
       `add rule ${t} ${s} ip saddr set ${p.relay} udp sport set ${to.allocationPort}`,
