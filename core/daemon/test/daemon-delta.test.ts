@@ -146,16 +146,21 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
     expect((await status()).lastRejection?.at).to.equal(rejected);
   });
 
+  /** Breaks the netmap file (no source to fall back on), starts a new daemon on the same state, returns its status. */
+  async function restartWithoutSource(): Promise<Awaited<ReturnType<typeof status>>> {
+    writeFileSync(netmapFile, 'not json');
+    daemon = new Daemon(config, { services: testServices(stateDir) });
+    await daemon.start();
+    return status();
+  }
+
   it('a restarted daemon re-verifies and re-applies a delta-derived last good map', async () => {
     publish(nextMap((m) => (m.nodes[9].endpoints = [{ host: '198.18.99.9', port: 4109 }])));
     expect((await post('/v1/netmap/reload')).json).to.have.property('result', 'applied');
     const v = current.version;
     await daemon.stop();
     // The sources now hold nothing newer; the derived last good map must be the one used.
-    writeFileSync(netmapFile, 'not json');
-    daemon = new Daemon(config, { services: testServices(stateDir) });
-    await daemon.start();
-    const s = await status();
+    const s = await restartWithoutSource();
     expect(s.state).to.equal('up');
     expect(s.netmap!.version).to.equal(v);
     expect(s.peers.find((p) => p.id === 'n9')?.endpoint).to.equal('198.18.99.9:4109');
@@ -174,10 +179,7 @@ describe('Daemon: signed netmap deltas through the file flow', function () {
     expect(n).to.be.greaterThan(0);
     await daemon.stop();
     appendFileSync(journal, '{"delta":{"kind":"netmap-delta","baseVer'); // a crash mid-append
-    writeFileSync(netmapFile, 'not json');
-    daemon = new Daemon(config, { services: testServices(stateDir) });
-    await daemon.start();
-    const s = await status();
+    const s = await restartWithoutSource();
     expect(s.state).to.equal('up');
     expect(s.netmap!.version).to.equal(v);
     expect(s.peers.find((p) => p.id === 'n12')?.endpoint).to.equal('198.18.12.12:4112');
