@@ -87,6 +87,8 @@ export interface PluginHostOptions {
 export class PluginHost implements WatchedHost {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
+  /** Plugin method calls not yet settled (answered, failed or timed out). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private tail = '';
   private exited = false;
   /** Set after a successful load. */
@@ -199,7 +201,41 @@ export class PluginHost implements WatchedHost {
    * to the observer (a `start` is preceded by its snapshot; a call that timed out counts as running,
    * a failed call changes nothing).
    */
-  async call<T = unknown>(method: string, args: unknown[] = [], timeoutMs = 30_000): Promise<T> {
+  call<T = unknown>(method: string, args: unknown[] = [], timeoutMs = 30_000): Promise<T> {
+    const p = this.observedCall<T>(method, args, timeoutMs);
+    this.inFlight.add(p);
+    const forget = (): void => void this.inFlight.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  /**
+   * Resolves once no plugin method call of this host is in flight, or after `maxMs` ms, whichever
+   * comes first: after a failed test, so calls a test started and stopped waiting for (a sibling of
+   * a rejected `Promise.all`, a body past its deadline) cannot change the plugin under the next
+   * test. Calls those calls chain on in the kit are waited for too. Never throws.
+   * @returns true when the host went idle, false when `maxMs` passed first.
+   */
+  async idle(maxMs: number): Promise<boolean> {
+    const giveUpAt = Date.now() + maxMs;
+    while (this.inFlight.size > 0) {
+      const left = giveUpAt - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((r) => {
+          timer = setTimeout(r, left);
+        }),
+      ]);
+      clearTimeout(timer);
+      // a macrotask later, so a call chained on a settled one has been issued
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return true;
+  }
+
+  private async observedCall<T>(method: string, args: unknown[], timeoutMs: number): Promise<T> {
     const obs = this.observer;
     if (!obs || (method !== 'start' && method !== 'stop')) return this.request<T>({ op: 'call', method, args }, timeoutMs, method);
     if (method === 'start') await obs.beforeStart(this, args);

@@ -16,6 +16,9 @@ import { LogKeeper } from './keep-logs.js';
 import { ResidueWatcher } from './residue.js';
 import type { Snapshot } from './snapshot.js';
 
+/** How long a failed test's calls still in flight get to settle before the next test, in ms (multiplied). */
+const CALL_SETTLE_MS = 35_000;
+
 /**
  * Base of the four suite fixtures. Built lazily on first {@link ready} (by the suite's
  * {@link build}); {@link dispose} tears down only what was built, once.
@@ -118,11 +121,16 @@ export abstract class SuiteFixture<O extends SuiteOptions = SuiteOptions, N exte
 
   /**
    * Called after every test: when it passed, the residue of every namespace where the test left
-   * no instance running (see `ResidueWatcher`); when it failed, baselines are forgotten.
+   * no instance running (see `ResidueWatcher`); when it failed, the plugin calls it left in
+   * flight settle first (see `PluginHost.idle`) and baselines are forgotten.
    * @returns residue per host name; empty when none.
    */
   async afterTest(passed: boolean): Promise<Record<string, Snapshot>> {
     if (!passed) {
+      // A failed test may have left calls running (siblings of the one that failed): let them
+      // settle before the next test, so their effects (a late start, a late apply) are not
+      // blamed on it. Bounded by the longest plugin call deadline.
+      await Promise.all(this.allHosts.map((h) => h.idle(this.ms(CALL_SETTLE_MS))));
       this.residue.reset();
       return {};
     }
