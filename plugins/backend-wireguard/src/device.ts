@@ -165,6 +165,25 @@ async function startUserspace(
   return device;
 }
 
+/**
+ * True when the device is a userspace one whose wireguard-go has exited, or exits within `waitMs`
+ * ms (after a failed `wg set`, its exit may not have been reaped yet). Always false for a kernel device.
+ */
+export async function exitedDuringSetup(device: Device, waitMs: number): Promise<boolean> {
+  const proc = device.process;
+  if (device.kind !== 'userspace' || !proc || !device.exited) return false;
+  if (device.exited.done) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const exited = await Promise.race([
+    proc.exited.then(() => true),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), waitMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  return exited;
+}
+
 /** Sends SIGTERM, waits up to 3 s, then SIGKILL and waits up to 2 s more. */
 async function stopProcess(device: Device, logger: Logger): Promise<void> {
   const proc = device.process;

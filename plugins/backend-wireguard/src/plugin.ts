@@ -21,7 +21,7 @@ import {
 } from '@rustynet/plugin-api';
 import { BackendBase, cidrContains, type CallScope } from '@rustynet/plugin-kit';
 import { CAPABILITIES } from './capabilities.js';
-import { createDevice, destroyDevice, linkExists, type Device } from './device.js';
+import { createDevice, destroyDevice, exitedDuringSetup, linkExists, type Device } from './device.js';
 import { removeDeviceRecord, replaceStaleDevice, writeDeviceRecord } from './stale-device.js';
 import { privateKeyPath, readPublicKey, writeKeyPair } from './keys.js';
 import { parseOptions, type WireguardOptions } from './options.js';
@@ -36,6 +36,7 @@ import {
   validateRouteChange,
   validateStartConfig,
   type ValidRoute,
+  type ValidStartConfig,
 } from './validate.js';
 import { packWgSet, planClauses, rollbackClauses } from './wg-commands.js';
 
@@ -93,32 +94,7 @@ export class WireguardBackend extends BackendBase<RunningState> {
     // A device of our name left by a crashed instance (ours by its record) is replaced, with its
     // orphaned wireguard-go; anything else of that name is refused.
     await replaceStaleDevice(this.tools, this.context.state.dir, cfg.interfaceName, scope, this.logger);
-    let device: Device;
-    try {
-      device = await createDevice(this.tools, this.options, cfg.interfaceName, scope, this.logger);
-    } catch (err) {
-      // An abort can land after the kernel made the link but before `ip` exited: do not leave it.
-      const cleanup = this.deps.cleanupScope();
-      if (await linkExists(this.tools, cfg.interfaceName, cleanup).catch(() => false)) {
-        await this.tools.ip(['link', 'del', 'dev', cfg.interfaceName], cleanup, { reject: false }).catch(() => undefined);
-      }
-      throw err;
-    }
-    try {
-      await this.tools.wg(
-        ['set', cfg.interfaceName, 'listen-port', String(cfg.listenPort), 'private-key', privateKeyPath(cfg.keyDirectory)],
-        scope,
-      );
-      const lines = [
-        ...cfg.addresses.map((a) => `address add ${a} dev ${cfg.interfaceName}`),
-        `link set dev ${cfg.interfaceName} mtu ${cfg.mtu} up`,
-      ];
-      await this.tools.ip(['-batch', '-'], scope, { input: lines.map((l) => `${l}\n`).join('') });
-    } catch (err) {
-      const problems = await destroyDevice(this.tools, device, this.deps.cleanupScope(), this.logger).catch((e: unknown) => [String(e)]);
-      if (problems.length > 0) this.logger.error({ problems }, 'cleanup after failed start was incomplete');
-      throw err;
-    }
+    const device = await this.bringUp(cfg, scope);
     await writeDeviceRecord(
       this.context.state.dir,
       {
@@ -152,6 +128,55 @@ export class WireguardBackend extends BackendBase<RunningState> {
       exitRoutes: new Map(),
       fwmarkSet: false,
     };
+  }
+
+  /**
+   * Creates the device and gives it its key, port, addresses and MTU. wireguard-go can die after
+   * its control socket appeared and before it serves it (the socket file removed under it, which
+   * it watches): the first `wg set` then fails. That start is tried once more; any other failure,
+   * or a second one, throws with nothing left behind.
+   */
+  private async bringUp(cfg: ValidStartConfig, scope: CallScope): Promise<Device> {
+    for (let attempt = 1; ; attempt++) {
+      let device: Device;
+      try {
+        device = await createDevice(this.tools, this.options, cfg.interfaceName, scope, this.logger);
+      } catch (err) {
+        // An abort can land after the kernel made the link but before `ip` exited: do not leave it.
+        const cleanup = this.deps.cleanupScope();
+        if (await linkExists(this.tools, cfg.interfaceName, cleanup).catch(() => false)) {
+          await this.tools.ip(['link', 'del', 'dev', cfg.interfaceName], cleanup, { reject: false }).catch(() => undefined);
+        }
+        throw err;
+      }
+      try {
+        await this.tools.wg(
+          ['set', cfg.interfaceName, 'listen-port', String(cfg.listenPort), 'private-key', privateKeyPath(cfg.keyDirectory)],
+          scope,
+        );
+        const lines = [
+          ...cfg.addresses.map((a) => `address add ${a} dev ${cfg.interfaceName}`),
+          `link set dev ${cfg.interfaceName} mtu ${cfg.mtu} up`,
+        ];
+        await this.tools.ip(['-batch', '-'], scope, { input: lines.map((l) => `${l}\n`).join('') });
+        return device;
+      } catch (err) {
+        const died = await exitedDuringSetup(device, 1000);
+        const problems = await destroyDevice(this.tools, device, this.deps.cleanupScope(), this.logger).catch((e: unknown) => [String(e)]);
+        if (problems.length > 0) this.logger.error({ problems }, 'cleanup after failed start was incomplete');
+        if (!died) throw err;
+        const output = device.process?.outputTail().slice(-4096) ?? '';
+        if (attempt >= 2) {
+          throw new RustynetError('BACKEND_FAILED', `wireguard-go of ${cfg.interfaceName} exited during setup twice: ${lastLine(output)}`, {
+            details: { command: this.options.wireguardGoPath, exitCode: device.exited?.exitCode ?? null, output },
+          });
+        }
+        this.logger.warn(
+          { interfaceName: cfg.interfaceName, exitCode: device.exited?.exitCode ?? null, output: lastLine(output) },
+          'wireguard-go exited during setup; starting it once more',
+        );
+      }
+    }
   }
 
   /**
@@ -277,4 +302,9 @@ function sameAllowedIps(a: PeerConfig, b: PeerConfig): boolean {
   if (a.allowedIps.length !== b.allowedIps.length) return false;
   const set = new Set(a.allowedIps);
   return b.allowedIps.every((x) => set.has(x));
+}
+
+/** The last non-empty line of a process's output ('' when none). */
+function lastLine(output: string): string {
+  return output.trim().split('\n').pop()?.trim() ?? '';
 }
