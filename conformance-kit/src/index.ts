@@ -33,5 +33,11 @@ export { backendSuite, backendTests } from './suites/backend/index.js';
 export { policySuite, policyTests } from './suites/policy/index.js';
 export { dnsSuite, dnsTests } from './suites/dns/index.js';
 export { relaySuite, relayTests } from './suites/relay/index.js';
-export { PluginHost, RemotePluginError, PluginCallTimeoutError, type PluginHostOptions } from './host/plugin-host-client.js';
+export {
+  PluginHost,
+  RemotePluginError,
+  PluginCallTimeoutError,
+  type CallExtras,
+  type PluginHostOptions,
+} from './host/plugin-host-client.js';
 export { initPlugin, type InitPluginOptions, type InitPluginResult } from './init/init-plugin.js';

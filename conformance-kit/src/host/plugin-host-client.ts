@@ -56,6 +56,12 @@ export class PluginCallTimeoutError extends Error {
   }
 }
 
+/** Extra options of {@link PluginHost.call}. */
+export interface CallExtras {
+  /** Pass call options whose `signal` is already aborted after the arguments (see `CallOptions`). */
+  aborted?: boolean;
+}
+
 /** Options of {@link PluginHost.start}. */
 export interface PluginHostOptions {
   /** The test host whose namespace the plugin runs in; absent: the current namespace. */
@@ -201,8 +207,8 @@ export class PluginHost implements WatchedHost {
    * to the observer (a `start` is preceded by its snapshot; a call that timed out counts as running,
    * a failed call changes nothing).
    */
-  call<T = unknown>(method: string, args: unknown[] = [], timeoutMs = 30_000): Promise<T> {
-    const p = this.observedCall<T>(method, args, timeoutMs);
+  call<T = unknown>(method: string, args: unknown[] = [], timeoutMs = 30_000, opts: CallExtras = {}): Promise<T> {
+    const p = this.observedCall<T>(method, args, timeoutMs, opts);
     this.inFlight.add(p);
     const forget = (): void => void this.inFlight.delete(p);
     p.then(forget, forget);
@@ -235,12 +241,13 @@ export class PluginHost implements WatchedHost {
     return true;
   }
 
-  private async observedCall<T>(method: string, args: unknown[], timeoutMs: number): Promise<T> {
+  private async observedCall<T>(method: string, args: unknown[], timeoutMs: number, opts: CallExtras): Promise<T> {
     const obs = this.observer;
-    if (!obs || (method !== 'start' && method !== 'stop')) return this.request<T>({ op: 'call', method, args }, timeoutMs, method);
+    const req = { op: 'call' as const, method, args, ...(opts.aborted === true && { aborted: true }) };
+    if (!obs || (method !== 'start' && method !== 'stop')) return this.request<T>(req, timeoutMs, method);
     if (method === 'start') await obs.beforeStart(this, args);
     try {
-      const r = await this.request<T>({ op: 'call', method, args }, timeoutMs, method);
+      const r = await this.request<T>(req, timeoutMs, method);
       obs.settled(this, method === 'start');
       return r;
     } catch (err) {

@@ -135,7 +135,8 @@ async function handle(req: HostRequest): Promise<unknown> {
         (target as Record<string, unknown>)['sign'] = (challenge: Uint8Array): Promise<Uint8Array> =>
           Promise.resolve(new Uint8Array(cryptoSign(null, challenge, key)));
       }
-      const result: unknown = await Reflect.apply(fn, instance, req.args);
+      const args = req.aborted ? [...req.args, { signal: AbortSignal.abort() }] : req.args;
+      const result: unknown = await Reflect.apply(fn, instance, args);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));
     }
     case 'commands':

@@ -56,6 +56,12 @@ export type HostRequest =
        * The key stays in the file; only its path crosses the channel.
        */
       signer?: { arg: number; keyFile: string };
+      /**
+       * Appends call options `{ signal }` after `args`, with a signal that is already aborted
+       * (`CallOptions` in `@rustynet/plugin-api`: the call must reject with `ABORTED` and change
+       * nothing).
+       */
+      aborted?: boolean;
     }
   | { id: number; op: 'commands'; since?: number }
   | { id: number; op: 'timeline' }

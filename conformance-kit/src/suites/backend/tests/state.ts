@@ -121,4 +121,52 @@ export const stateTests: T[] = [
       }
     },
   },
+  {
+    id: 'backend.state.aborted-call',
+    title: 'calls whose signal is already aborted reject with ABORTED and change nothing (peers, routes, start)',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c } = fx.nodes;
+      const d = await resetD(fx);
+      t.begin('applyPeers (add d, remove c) with an aborted signal');
+      const batch = { upsert: [fx.peerOf(d)], remove: [c.name] };
+      await t.rejects(
+        'applyPeers with an aborted signal',
+        a.plugin.call('applyPeers', [batch], fx.ms(30_000), { aborted: true }),
+        ABORT_CODES,
+      );
+      const st = await t.ok('stats', fx.stats(a));
+      t.equal(peerIdsOf(st), ['b', 'c'], "an aborted applyPeers must leave a's peers as they were");
+      t.begin('applyRoutes (add a LAN route via b) with an aborted signal');
+      const route = { destination: ABORTED_ROUTE, peer: b.name };
+      await t.rejects(
+        'applyRoutes with an aborted signal',
+        a.plugin.call('applyRoutes', [{ add: [route], remove: [] }], fx.ms(30_000), { aborted: true }),
+        ABORT_CODES,
+      );
+      const shown = await a.host.exec('ip', ['-4', 'route', 'show', ABORTED_ROUTE], { reject: false });
+      t.equal(shown.stdout.trim(), '', `an aborted applyRoutes must not install ${ABORTED_ROUTE}`);
+      t.begin('start on d with an aborted signal');
+      await t.rejects(
+        'start with an aborted signal',
+        d.plugin.call('start', [fx.startConfig(d)], fx.ms(30_000), { aborted: true }),
+        ABORT_CODES,
+      );
+      await t.rejects('stats() after an aborted start', d.plugin.call<BackendRuntimeStats>('stats'), 'NOT_RUNNING');
+      t.begin('the mesh still works');
+      await expectSession(t, fx, a, b.ip4, 'after the aborted calls', 3);
+      await expectSession(t, fx, a, c.ip4, 'after the aborted calls (c was in the aborted removal)', 3);
+    },
+  },
 ];
+
+/** What an aborted call may reject with (`CallOptions` in `@rustynet/plugin-api`). */
+const ABORT_CODES = ['ABORTED', 'TIMEOUT'];
+
+/** A LAN prefix no other test routes, for the aborted applyRoutes. */
+const ABORTED_ROUTE = '10.99.77.0/24';
+
+/** Peer ids listed by stats(), sorted. */
+function peerIdsOf(st: BackendRuntimeStats): string[] {
+  return st.peers.map((p) => p.id).sort();
+}
