@@ -77,6 +77,7 @@ describe('sessionReestablishSeconds: the kit waits for a new session up to the d
         'backend.changes.rekey-peer',
         'backend.fault.host-killed',
         'backend.fault.process-killed',
+        'backend.fault.underlay-outage',
         'backend.peers.batch-50-traffic',
         'backend.peers.remove-isolates',
         'backend.repeat.restart-cycles',

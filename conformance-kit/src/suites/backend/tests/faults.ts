@@ -4,7 +4,7 @@ import type { KitTest } from '../../define.js';
 import type { StepContext } from '../../step-context.js';
 import { LISTEN_PORT, type BackendFixture, type SuiteNode } from '../fixture.js';
 import { alive, cpuTicks, killAll, spawnedPids } from '../process-tools.js';
-import { expectPing, expectSession } from './helpers.js';
+import { expectPing, expectSession, peerStat } from './helpers.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -12,6 +12,8 @@ const FLOOD_SENDER = fileURLToPath(new URL('../../../harness/flood-sender.js', i
 /** Flood rate and length (issue 17: at least 20k datagrams/s for 10 s). */
 const FLOOD_PPS = 20_000;
 const FLOOD_SECONDS = 10;
+/** Length of the underlay outage of backend.fault.underlay-outage (longer than WireGuard's 5 s REKEY_TIMEOUT). */
+const OUTAGE_SECONDS = 6;
 
 /**
  * Stops every instance on `n`'s namespace and forgets its snapshot, then starts `n` with its
@@ -189,6 +191,40 @@ export const faultTests: T[] = [
         backendCpuPercent: Math.round(cpu),
       });
       await expectPing(t, fx, a, b.ip4, 'after the flood');
+    },
+  },
+  {
+    id: 'backend.fault.underlay-outage',
+    title: `after a ${OUTAGE_SECONDS} s underlay outage between a and b, with traffic tried throughout, a reaches b again without any call; c stays reachable; b stays a peer`,
+    deadlineMs: 40_000,
+    sessionWaits: 1,
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c } = fx.nodes;
+      await expectPing(t, fx, a, b.ip4, 'before the outage');
+      t.begin(`cut the underlay between a and b for ${OUTAGE_SECONDS} s; ping b and c from a at 10/s meanwhile`);
+      // cut on b's side: a's datagrams leave a and are lost on the way, as in a real outage
+      await b.host.blockPath(a.host);
+      let loss: [number, number];
+      try {
+        loss = await Promise.all([lossPercent(a, b.ip4, OUTAGE_SECONDS * 10), lossPercent(a, c.ip4, OUTAGE_SECONDS * 10)]);
+      } finally {
+        await b.host.unblockPath(a.host);
+      }
+      const [toB, toC] = loss;
+      t.measure('outageLossToBPercent', Math.round(toB));
+      t.measure('outageLossToCPercent', Math.round(toC));
+      t.check(toB >= 90, 'pings to b got through the cut underlay: the test is inconclusive', '>= 90% loss to b', `${toB}%`);
+      t.check(toC <= 5, 'a lost c while only the path to b was cut', '<= 5% loss to c', `${toC}%`);
+      await expectSession(t, fx, a, b.ip4, 'after the outage, with no call to the plugin', 8);
+      t.begin('b is still a peer of a');
+      const st = await t.ok('stats', fx.stats(a));
+      t.check(
+        peerStat(st, 'b') !== undefined,
+        'a dropped peer b after the outage',
+        'b in stats().peers',
+        st.peers.map((p) => p.id),
+      );
     },
   },
 ];
