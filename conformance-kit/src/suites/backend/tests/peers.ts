@@ -3,6 +3,7 @@ import type { KitTest } from '../../define.js';
 import type { StepContext } from '../../step-context.js';
 import { ECHO_TCP_PORT, ECHO_UDP_PORT, TUNNEL_MTU, type BackendFixture, type SuiteNode } from '../fixture.js';
 import { expectNoPing, expectPing, expectSession, peerIds } from './helpers.js';
+import { expectDelivery } from './delivery.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -181,7 +182,7 @@ export const peerTests: T[] = [
   },
   {
     id: 'backend.peers.remove-isolates',
-    title: 'removing peer c stops traffic to c while b still works; stats() no longer lists c',
+    title: 'removing peer c stops traffic to and from c while b still works; stats() no longer lists c',
     deadlineMs: 30_000,
     sessionWaits: 1,
     covers: ['sessionReestablishSeconds'],
@@ -195,6 +196,8 @@ export const peerTests: T[] = [
       t.begin('udp to c must not arrive');
       const r = await a.host.udpSend(c.ip4, ECHO_UDP_PORT, 'after-removal', { timeoutMs: 500, attempts: 1 });
       t.check(r === null, 'c still answers UDP after its removal', 'no answer', r?.toString());
+      // c still has a as its peer: what c sends must not get in either
+      await expectDelivery(t, fx, c, [{ src: c.ip4, want: false, why: "c is no longer one of a's peers" }]);
       await expectPing(t, fx, a, b.ip4, 'b was not removed');
       t.begin('stats() lists only b');
       const st = await t.ok('stats', fx.stats(a));
