@@ -1,31 +1,13 @@
 import { claimsPersistentKeepalive } from '@rustynet/plugin-api';
 import { udpPackets } from '../../../harness/pcap.js';
 import type { KitTest } from '../../define.js';
-import { ECHO_UDP_PORT, type BackendFixture, type SuiteNode } from '../fixture.js';
+import { ECHO_UDP_PORT, type BackendFixture } from '../fixture.js';
 import { isHandshake } from './handshakes.js';
-import { expectNoPing, expectPing, expectSession, peerIds, peerStat } from './helpers.js';
+import { expectNoPing, expectPing, expectSession, peerIds, peerStat, whoami, withLoopback } from './helpers.js';
 import { expectDelivery } from './delivery.js';
 import type { StepContext } from '../../step-context.js';
 
 type T = KitTest<BackendFixture>;
-
-/** Asks the UDP echo server at `ip` which host it is (one try of `timeoutMs`). */
-async function whoami(from: SuiteNode, ip: string, attempts = 3, timeoutMs = 1000): Promise<string | null> {
-  const r = await from.host.udpSend(ip, ECHO_UDP_PORT, 'whoami', { timeoutMs, attempts });
-  return r === null ? null : r.toString();
-}
-
-/** Runs `body` with `cidr` on the loopback of `hosts`, removed afterwards. */
-async function withLoopback(hosts: SuiteNode[], cidr: string, body: () => Promise<void>): Promise<void> {
-  // nodad: an IPv6 address is usable at once (no duplicate address detection)
-  const nodad = cidr.includes(':') ? ['nodad'] : [];
-  await Promise.all(hosts.map((n) => n.host.exec('ip', ['addr', 'replace', cidr, 'dev', 'lo', ...nodad])));
-  try {
-    await body();
-  } finally {
-    await Promise.all(hosts.map((n) => n.host.exec('ip', ['addr', 'del', cidr, 'dev', 'lo'], { reject: false })));
-  }
-}
 
 /** An extra address of b that its allowed IPs on a gain and lose, per address family. */
 const SHRINK_EXTRA = { 4: '100.64.201.1', 6: 'fd00:7e57::c9:1' } as const;
@@ -238,4 +220,34 @@ export const changeTests: T[] = [
       await expectPing(t, fx, a, b.ip4, 'after the keepalive changes');
     },
   },
+  {
+    id: 'backend.changes.move-allowed-ip',
+    title:
+      'one batch moving an allowed IP between two peers (a subnet route failing over) succeeds in either list order; traffic follows it',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c } = fx.nodes;
+      const moved = `${MOVE_EXTRA}/32`;
+      const route = (peer: string): { destination: string; peer: string } => ({ destination: moved, peer });
+      await withLoopback([b, c], moved, async () => {
+        t.begin(`give b ${moved}`);
+        await t.ok('applyPeers + applyRoutes', fx.connect(a, [fx.peerOf(b, [moved])]));
+        t.equal(await whoami(a, MOVE_EXTRA), 'b', `${MOVE_EXTRA} should answer as b`);
+        t.begin(`one batch moves ${moved} from b to c, listing c (the gainer) first`);
+        await t.ok('applyPeers', fx.applyPeers(a, { upsert: [fx.peerOf(c, [moved]), fx.peerOf(b)] }));
+        await t.ok('applyRoutes', fx.applyRoutes(a, { remove: [route('b')], add: [route('c')] }));
+        t.equal(await whoami(a, MOVE_EXTRA), 'c', `${MOVE_EXTRA} should answer as c after the move`);
+        t.begin(`one batch moves ${moved} back to b, listing c (the loser) first`);
+        await t.ok('applyPeers', fx.applyPeers(a, { upsert: [fx.peerOf(c), fx.peerOf(b, [moved])] }));
+        await t.ok('applyRoutes', fx.applyRoutes(a, { remove: [route('c')], add: [route('b')] }));
+        t.equal(await whoami(a, MOVE_EXTRA), 'b', `${MOVE_EXTRA} should answer as b after the move back`);
+        await expectPing(t, fx, a, c.ip4, "c's own address is untouched by the moves");
+        t.begin('restore b');
+        await t.ok('applyPeers + applyRoutes', fx.connect(a, [fx.peerOf(b)], [route('b')]));
+      });
+    },
+  },
 ];
+
+/** The address of backend.changes.move-allowed-ip, on b's and c's loopback, moved between them on a. */
+const MOVE_EXTRA = '100.64.204.1';

@@ -1,6 +1,6 @@
 import type { BackendRuntimeStats, PeerStats } from '@rustynet/plugin-api';
 import type { StepContext } from '../../step-context.js';
-import type { BackendFixture, SuiteNode } from '../fixture.js';
+import { ECHO_UDP_PORT, type BackendFixture, type SuiteNode } from '../fixture.js';
 
 /** The stats entry of peer `id`, if listed. */
 export function peerStat(st: BackendRuntimeStats, id: string): PeerStats | undefined {
@@ -60,4 +60,22 @@ export async function expectSession(
     'reply',
     `no reply in ${r.attempts} attempts over ${r.waitedMs} ms`,
   );
+}
+
+/** Asks the UDP echo server at `ip` which host it is (`attempts` tries of `timeoutMs` ms). @returns its name, or null. */
+export async function whoami(from: SuiteNode, ip: string, attempts = 3, timeoutMs = 1000): Promise<string | null> {
+  const r = await from.host.udpSend(ip, ECHO_UDP_PORT, 'whoami', { timeoutMs, attempts });
+  return r === null ? null : r.toString();
+}
+
+/** Runs `body` with `cidr` on the loopback of `hosts`, removed afterwards. */
+export async function withLoopback(hosts: SuiteNode[], cidr: string, body: () => Promise<void>): Promise<void> {
+  // nodad: an IPv6 address is usable at once (no duplicate address detection)
+  const nodad = cidr.includes(':') ? ['nodad'] : [];
+  await Promise.all(hosts.map((n) => n.host.exec('ip', ['addr', 'replace', cidr, 'dev', 'lo', ...nodad])));
+  try {
+    await body();
+  } finally {
+    await Promise.all(hosts.map((n) => n.host.exec('ip', ['addr', 'del', cidr, 'dev', 'lo'], { reject: false })));
+  }
 }

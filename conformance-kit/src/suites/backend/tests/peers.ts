@@ -1,17 +1,11 @@
 import type { PeerConfig } from '@rustynet/plugin-api';
 import type { KitTest } from '../../define.js';
 import type { StepContext } from '../../step-context.js';
-import { ECHO_TCP_PORT, ECHO_UDP_PORT, TUNNEL_MTU, type BackendFixture, type SuiteNode } from '../fixture.js';
-import { expectNoPing, expectPing, expectSession, peerIds } from './helpers.js';
+import { ECHO_TCP_PORT, ECHO_UDP_PORT, TUNNEL_MTU, type BackendFixture } from '../fixture.js';
+import { expectNoPing, expectPing, expectSession, peerIds, whoami } from './helpers.js';
 import { expectDelivery } from './delivery.js';
 
 type T = KitTest<BackendFixture>;
-
-/** Asks the UDP echo server at `ip` which host it is. */
-async function whoami(from: SuiteNode, ip: string): Promise<string | null> {
-  const r = await from.host.udpSend(ip, ECHO_UDP_PORT, 'whoami', { timeoutMs: 1000, attempts: 3 });
-  return r === null ? null : r.toString();
-}
 
 /** Pseudo-random bytes from a seed (xorshift), so payloads are reproducible. */
 function payload(seed: number, size: number): Buffer {
