@@ -8,11 +8,11 @@ describe('runPluginTest against the WireGuard reference backend (int)', function
   const tmp = useTmpDir('rnt-wg-', { requireBuilt: WG });
 
   itPassesReferenceRun({
-    title: 'passes every required test in under 90 s; the JSON report validates against the schema; nothing is left behind',
+    title: 'passes every required test in under 120 s; the JSON report validates against the schema; nothing is left behind',
     plugin: WG,
     kind: 'backend',
     label: 'WireGuard',
-    maxSeconds: 90,
+    maxSeconds: 120,
     passedMoreThan: 25,
     leavesNothingBehind: true,
     tmp,
