@@ -227,4 +227,51 @@ export const badInputTests: T[] = [
       await expectUnchanged(t, fx);
     },
   },
+  {
+    id: 'backend.bad-input.hostile-strings',
+    title:
+      'config and command injection: a newline, quote or extra word in a peer id, endpoint host, allowed IP, key, route or interface name -> INVALID_INPUT naming the field; nothing changes',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, d } = fx.nodes;
+      const peer = fx.peerOf(b);
+      const host = peer.endpoint?.host ?? '198.18.0.2';
+      const peerCases: [string, Record<string, unknown>, RegExp][] = [
+        ['an id with a newline', { id: 'x\nremote 198.18.0.9' }, /^upsert\[1\]\.id$/],
+        ['an id with quotes and a shell command', { id: "x'; touch /tmp/rn-kit-injected; '" }, /^upsert\[1\]\.id$/],
+        [
+          'an endpoint host with a newline and a directive',
+          { endpoint: { host: `${host}\nremote 198.18.0.9`, port: 51820 } },
+          /^upsert\[1\]\.endpoint/,
+        ],
+        ['an endpoint host with an extra word', { endpoint: { host: `${host} port 9`, port: 51820 } }, /^upsert\[1\]\.endpoint/],
+        [
+          'an allowed IP with a newline and a directive',
+          { allowedIps: [`${fx.nodes.b.ip4}/32\nup "sh -c id"`] },
+          /^upsert\[1\]\.allowedIps(\[0\])?$/,
+        ],
+        ['a public key with a newline and more', { publicKey: `${peer.publicKey}\nx` }, /^upsert\[1\]\.publicKey$/],
+      ];
+      for (const [what, over, field] of peerCases) {
+        t.begin(`applyPeers([d, b with ${what}])`);
+        await t.rejects(`applyPeers(${what})`, fx.applyPeers(a, { upsert: [fx.peerOf(d), { ...peer, ...over }] }), 'INVALID_INPUT', field);
+      }
+      t.begin('applyRoutes with a destination carrying a newline and a directive');
+      await t.rejects(
+        'applyRoutes(hostile destination)',
+        fx.applyRoutes(a, { add: [{ destination: '10.99.0.0/24\nroute del default', peer: 'b' }] }),
+        'INVALID_INPUT',
+        /^add\[0\]\.destination$/,
+      );
+      t.begin('start on d with an interface name carrying a newline');
+      await fx.stop(d).catch(() => undefined);
+      await t.rejects(
+        'start(hostile interfaceName)',
+        d.plugin.call('start', [fx.startConfig(d, { interfaceName: 'rn\nlink' })], fx.ms(30_000)),
+        'INVALID_INPUT',
+        /(^|\.)interfaceName$/,
+      );
+      await expectUnchanged(t, fx);
+    },
+  },
 ];
