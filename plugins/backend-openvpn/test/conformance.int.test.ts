@@ -12,7 +12,7 @@ const PLUGIN = fileURLToPath(new URL('../../', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 
 describe('conformance kit: @rustynet/backend-openvpn (int, root)', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
 
   it('passes every test its declared capabilities require; skips carry reasons', async function () {
     let text = '';

@@ -1,7 +1,7 @@
 import { udpPackets } from '../../../harness/pcap.js';
 import type { KitTest } from '../../define.js';
 import { LISTEN_PORT, type BackendFixture } from '../fixture.js';
-import { expectPing, peerStat } from './helpers.js';
+import { expectPing, expectSession, peerStat } from './helpers.js';
 import { steadyPing } from './traffic.js';
 
 type T = KitTest<BackendFixture>;
@@ -107,6 +107,35 @@ export const endpointTests: T[] = [
         t.equal(peerStat(st, 'b')?.endpoint ?? null, { host: alt, port: LISTEN_PORT }, "b's endpoint in a's stats() after 5 s");
       } finally {
         await a.host.exec('nft', ['delete', 'table', 'inet', table], { reject: false });
+        await b.host.exec('ip', ['addr', 'del', `${alt}/24`, 'dev', 'eth0'], { reject: false });
+        fx.dirty = true; // a's endpoint for b changed
+      }
+    },
+  },
+  {
+    id: 'backend.endpoints.upsert-new-endpoint',
+    title: "an upsert carrying a peer's new endpoint moves traffic there (old path cut after the upsert), with or without roaming",
+    deadlineMs: 30_000,
+    sessionWaits: 1,
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c } = fx.nodes;
+      const alt = '198.18.0.103';
+      t.begin('give b a second underlay address');
+      await b.host.exec('ip', ['addr', 'replace', `${alt}/24`, 'dev', 'eth0']);
+      try {
+        await expectPing(t, fx, a, b.ip4, 'before the change');
+        t.begin(`applyPeers(upsert b with endpoint ${alt}:${LISTEN_PORT}), then cut a's path to b's old address`);
+        await t.ok('applyPeers', fx.applyPeers(a, { upsert: [{ ...fx.peerOf(b), endpoint: { host: alt, port: LISTEN_PORT } }] }));
+        await a.host.blockPath(b.host);
+        await expectSession(t, fx, a, b.ip4, 'old path cut: only the endpoint of the upsert works', 5);
+        t.begin('stats() reports the new endpoint, if it reports one');
+        const st = await t.ok('stats', fx.stats(a));
+        const ep = peerStat(st, 'b')?.endpoint;
+        t.check(ep === undefined || ep === null || ep.host === alt, "stats() reports b's old endpoint after the upsert", alt, ep);
+        await expectPing(t, fx, a, c.ip4, 'c is untouched');
+      } finally {
+        await a.host.unblockPath(b.host);
         await b.host.exec('ip', ['addr', 'del', `${alt}/24`, 'dev', 'eth0'], { reject: false });
         fx.dirty = true; // a's endpoint for b changed
       }
