@@ -182,7 +182,7 @@ for (const backend of REFERENCE_BACKENDS) {
       );
       expect(ms, `traffic back after the restart:\n${await mesh.tail('a', 40)}`).to.not.equal(null);
       console.log(`    where the time went: ${await startupBreakdown(mesh, 'a', t0)}`);
-      // Both backends are held to issue 10's 3 s. OpenVPN: the new daemon ends its predecessor's
+      // Both backends are measured against issue 10's 3 s (the ceiling is 3x). OpenVPN: the new daemon ends its predecessor's
       // openvpn processes (a zombie counts as gone) and renegotiates TLS with every peer (the
       // peer's client restarts after openvpn's 1 s restart pause on the old instance's exit
       // notification); measured 2.1-2.5 s at load 5-8 on 2 CPUs (docs/performance.md).
