@@ -32,7 +32,12 @@ describe('runner options --list, --bail, --keep-logs (int)', function () {
       cwd: ROOT,
     });
     const listed = (JSON.parse(json.text) as { tests: { id: string }[] }).tests.map((t) => t.id);
-    expect(listed).to.deep.equal(['backend.fault.process-killed', 'backend.fault.host-killed', 'backend.fault.handshake-flood']);
+    expect(listed).to.deep.equal([
+      'backend.fault.process-killed',
+      'backend.fault.host-killed',
+      'backend.fault.handshake-flood',
+      'backend.fault.underlay-outage',
+    ]);
   });
 
   it('--bail stops at the first failure; --keep-logs writes commands, process output and the timeline per test', async () => {
