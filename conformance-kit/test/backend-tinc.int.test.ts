@@ -33,7 +33,7 @@ export const TINC_TIMING_DEPENDENT: Readonly<Record<string, string>> = {
   'backend.repeat.restart-cycles': 'no traffic for seconds after a restart in some runs, connection active',
   'backend.fault.process-killed': 'no traffic for seconds after a restart in some runs, connection active',
   'backend.endpoints.upsert-new-endpoint':
-    'after an Address change tincd keeps its meta connection on the old address until it times out; failed once in a full run (passed alone)',
+    'after an Address change tincd keeps its meta connection on the old address until it times out (fails in full runs, passes alone)',
   'backend.fault.host-killed': 'no traffic for seconds after a restart in some runs, connection active',
 };
 
