@@ -15,10 +15,7 @@ import { makeContext, tempDir } from './support/context.js';
 import { caught } from './support/keys.js';
 import { NetnsRunner } from './support/netns-runner.js';
 import { TwoNs, sh } from './support/two-ns.js';
-
-function haveTools(): boolean {
-  return process.getuid?.() === 0 && ['/usr/bin/wg', '/usr/bin/wireguard-go', '/usr/sbin/ip'].every((p) => existsSync(p));
-}
+import { haveTools } from './support/wg-nodes.js';
 
 /** A wireguard-go stand-in whose first `fails` runs die after "creating" the socket. @returns its path and its run counter file. */
 function flakyWireguardGo(fails: number): { path: string; counter: string } {
