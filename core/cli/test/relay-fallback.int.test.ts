@@ -30,6 +30,16 @@ function relayedFrom(packets: PcapPacket[], src: string): PcapPacket[] {
   );
 }
 
+/** What a failed assertion shows: each node's status paths and the last lines of its log. */
+async function diagnose(mesh: Mesh, ids: string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const id of ids) {
+    const paths = (await mesh.status(id).catch(() => undefined))?.peers.map((p) => `${p.id}:${p.path}`).join(' ');
+    parts.push(`\n--- ${id} (peers ${paths ?? 'status failed'}) ---\n${await mesh.tail(id, 40).catch((e: unknown) => String(e))}`);
+  }
+  return parts.join('');
+}
+
 await describeEachRelayBackend(
   BACKENDS,
   (backend) => `relay fallback: 3-node mesh + relay host, direct a<->b blocked (${backend})`,
@@ -168,10 +178,8 @@ await describeEachRelayBackend(
         ['b', 'a'],
       ]);
       const pcap = await cap.stop();
-      expect(
-        results.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address}`),
-        'a<->b pings on the direct path',
-      ).to.deep.equal([]);
+      const failed = results.filter((r) => !r.ok).map((r) => `${r.from}->${r.to} ${r.address}`);
+      expect(failed, `a<->b pings on the direct path${failed.length > 0 ? await diagnose(mesh, ['a', 'b']) : ''}`).to.deep.equal([]);
       const packets = parsePcap(pcap);
       expect(relayedFrom(packets, a.host.underlayAddress).length, 'relay DATA from a after the return').to.equal(0);
       expect(relayedFrom(packets, b.host.underlayAddress).length, 'relay DATA from b after the return').to.equal(0);
