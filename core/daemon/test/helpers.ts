@@ -203,7 +203,7 @@ export function createPlugin(context) {
     async stop() { rec('stop'); running = null; peers.clear(); },
     async applyPeers(b) { need(); rec('applyPeers', b); for (const id of b.remove) peers.delete(id); for (const p of b.upsert) peers.set(p.id, p); },
     async applyRoutes(c) { need(); rec('applyRoutes', c); },
-    async updatePeerEndpoint(id, ep) { need(); rec('updatePeerEndpoint', { id, ep }); },
+    async updatePeerEndpoint(id, ep) { need(); rec('updatePeerEndpoint', { id, ep }); const p = peers.get(id); if (p) peers.set(id, { ...p, endpoint: ep }); },
     async stats() { need(); rec('stats'); return { interfaces: [running.interfaceName], listenPort: running.listenPort || 40000,
       peers: [...peers.values()].map((p) => ({ id: p.id, endpoint: p.endpoint, lastHandshakeAt: 1700000000000, rxBytes: 10, txBytes: 20 })) }; },
   };

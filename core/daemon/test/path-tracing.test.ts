@@ -60,8 +60,10 @@ describe('path controller tracing: path.switch', () => {
     const switcher = new PathSwitcher(opts, undefined, {
       current: (id, _gen, path) => (id === node.id && state.path === path ? state : undefined),
       running: () => true,
+      generation: () => 0,
       switchingEnabled: () => true,
       updateGauge: () => undefined,
+      settled: () => undefined,
     });
     return { node, state, switcher };
   }

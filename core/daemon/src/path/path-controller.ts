@@ -6,12 +6,12 @@ import { RelayProof } from './relay-proof.js';
 import { scoreProbe } from './probe-score.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { TunnelLiveness } from './tunnel-liveness.js';
+import { DEFAULT_SETTLE_ROUNDS, EndpointSettle, type EndpointDrift } from './endpoint-settle.js';
 import {
   DEFAULT_FAILURES_TO_RELAY,
   DEFAULT_MAX_PROBE_TIMEOUT_INTERVALS,
   DEFAULT_PROBE_INTERVAL_MS,
   DEFAULT_SUCCESSES_TO_DIRECT,
-  MAX_SWITCH_BACKOFF_MS,
   createPathMetrics,
   type PathControllerOptions,
   type PathMetrics,
@@ -54,6 +54,7 @@ export class PathController implements PeerPathSource {
   private disabled: string | undefined;
   private readonly maxProbeTimeoutMs: number;
   private readonly liveness = new TunnelLiveness();
+  private readonly settle: EndpointSettle;
   private readonly relayProof: RelayProof;
   /** True while a round reads the backend's counters (a slow read skips rounds, never stacks them). */
   private roundBusy = false;
@@ -65,12 +66,15 @@ export class PathController implements PeerPathSource {
     this.successesToDirect = opts.successesToDirect ?? DEFAULT_SUCCESSES_TO_DIRECT;
     this.maxProbeTimeoutMs = Math.max(this.intervalMs, opts.maxProbeTimeoutMs ?? DEFAULT_MAX_PROBE_TIMEOUT_INTERVALS * this.intervalMs);
     this.m = opts.metrics && createPathMetrics(opts.metrics);
+    this.settle = new EndpointSettle(DEFAULT_SETTLE_ROUNDS * this.intervalMs);
     this.relayProof = new RelayProof(opts.relayProber, Math.ceil(this.maxProbeTimeoutMs / this.intervalMs));
     this.switcher = new PathSwitcher(opts, this.m, {
       current: (id, gen, path) => this.current(id, gen, path),
       running: () => this.running,
+      generation: () => this.generation,
       switchingEnabled: () => this.switchingEnabled,
       updateGauge: () => this.updateGauge(),
+      settled: (id, path, expected, stale) => this.settle.switched(id, path, expected, stale, this.opts.clock.now()),
     });
     this.updateGauge();
   }
@@ -154,6 +158,7 @@ export class PathController implements PeerPathSource {
       if (managed.has(id)) continue;
       this.peers.delete(id);
       this.liveness.forget(id);
+      this.settle.forget(id);
       this.relayProof.forget(id);
       if (s.path === 'relay') {
         this.closeQueue.add(id);
@@ -209,6 +214,7 @@ export class PathController implements PeerPathSource {
     this.closeQueue.clear();
     this.opts.prober.clear();
     this.liveness.clear();
+    this.settle.clear();
     this.relayProof.clear();
     const relayed = [...this.peers.entries()].filter(([, s]) => s.path === 'relay').map(([id]) => id);
     for (const s of this.peers.values()) {
@@ -251,9 +257,11 @@ export class PathController implements PeerPathSource {
         if (s.path === 'direct' && s.misses > 0) this.relayProof.score(id);
         else this.relayProof.forget(id);
       }
-      await this.readTunnels();
+      const drifts = await this.readTunnels();
       const now = this.opts.clock.now();
-      const started: Array<Promise<void>> = [];
+      const started = drifts
+        .filter((d) => this.peers.get(d.peer)?.switching === false)
+        .map((d) => this.switcher.runRepair(d, this.generation));
       for (const [id, s] of this.peers) {
         if (!s.switching && now >= s.nextAttemptAt) {
           if (s.path === 'direct' && s.misses >= this.failuresToRelay) {
@@ -261,10 +269,16 @@ export class PathController implements PeerPathSource {
             else if (!this.relayProof.proven(id)) this.holdNoPath(id, s);
             else
               started.push(
-                this.startSwitch(id, s, 'relay', `${s.misses} consecutive direct-path probes unanswered, a relayed probe answered`),
+                this.switcher.start(
+                  id,
+                  s,
+                  'relay',
+                  this.generation,
+                  `${s.misses} consecutive direct-path probes unanswered, a relayed probe answered`,
+                ),
               );
           } else if (s.path === 'relay' && s.successes >= this.successesToDirect) {
-            started.push(this.startSwitch(id, s, 'direct', `${s.successes} consecutive direct-path probes answered`));
+            started.push(this.switcher.start(id, s, 'direct', this.generation, `${s.successes} consecutive direct-path probes answered`));
           }
         }
         if (!s.probePending && this.opts.prober.ping(id)) s.probeRounds = 0;
@@ -286,14 +300,21 @@ export class PathController implements PeerPathSource {
     } else if (s.path === 'direct') this.liveness.watch(id);
   }
 
-  /** Reads the backend's counters when some direct peer's probes fail (one `stats()` call). */
-  private async readTunnels(): Promise<void> {
+  /**
+   * Reads the backend's counters (one `stats()` call) when some direct peer's probes fail or some
+   * peer settles after a switch. @returns the peers whose backend roamed back to a replaced endpoint.
+   */
+  private async readTunnels(): Promise<EndpointDrift[]> {
     const read = this.opts.tunnelCounters;
-    if (!read || this.liveness.watched.length === 0) return;
+    if (!read || (this.liveness.watched.length === 0 && !this.settle.active)) return [];
     try {
-      this.liveness.observe(await read(), this.opts.clock.now());
+      const counters = await read();
+      const now = this.opts.clock.now();
+      this.liveness.observe(counters, now);
+      return this.settle.check(counters, now);
     } catch (err) {
       this.opts.logger?.debug({ err: toRustynetError(err).message }, 'backend counters unavailable; probes alone decide');
+      return [];
     }
   }
 
@@ -319,28 +340,6 @@ export class PathController implements PeerPathSource {
       { peer: id, misses: s.misses, relayProbe: this.relayProof.state(id) ?? 'pending' },
       'direct-path probes unanswered and no relayed probe answered: staying direct',
     );
-  }
-
-  private startSwitch(id: NodeId, s: PeerState, to: PeerPath, reason: string): Promise<void> {
-    s.switching = true;
-    const gen = this.generation;
-    const run = (): Promise<boolean> =>
-      to === 'relay' ? this.switcher.toRelay(id, gen, reason) : this.switcher.toDirect(id, gen, reason, false);
-    const serial = this.opts.serial ?? (<T>(fn: () => Promise<T>) => fn());
-    return serial(run)
-      .then((ok) => {
-        if (ok) {
-          s.failedSwitches = 0;
-          s.nextAttemptAt = 0;
-        } else if (gen === this.generation) {
-          s.failedSwitches++;
-          s.nextAttemptAt = this.opts.clock.now() + Math.min(MAX_SWITCH_BACKOFF_MS, this.intervalMs * 2 ** s.failedSwitches);
-        }
-      })
-      .catch((err: unknown) => this.opts.logger?.error({ peer: id, err: toRustynetError(err).message }, 'path switch failed'))
-      .finally(() => {
-        s.switching = false;
-      });
   }
 
   private current(id: NodeId, gen: number, path: PeerPath): PeerState | undefined {
@@ -393,5 +392,6 @@ export class PathController implements PeerPathSource {
     this.loop = undefined;
     this.opts.prober.clear();
     this.relayProof.clear();
+    this.settle.clear();
   }
 }

@@ -8,7 +8,15 @@ import {
   type PeerPath,
 } from '@rustynet/plugin-api';
 import { toRustynetError } from '../util/errors.js';
-import type { PathControllerOptions, PathMetrics, PathSwitch, PeerState } from './path-types.js';
+import type { EndpointDrift } from './endpoint-settle.js';
+import {
+  DEFAULT_PROBE_INTERVAL_MS,
+  MAX_SWITCH_BACKOFF_MS,
+  type PathControllerOptions,
+  type PathMetrics,
+  type PathSwitch,
+  type PeerState,
+} from './path-types.js';
 import { tracePathSwitch, type PathSwitchTrace } from './path-tracing.js';
 
 /** What the switcher reads of the controller's state (see `PathController`). */
@@ -17,10 +25,14 @@ export interface SwitchView {
   current(id: NodeId, gen: number, path: PeerPath): PeerState | undefined;
   /** True while the controller runs (between `start` and `stop`). */
   running(): boolean;
+  /** The controller's generation (bumped when the data plane stops or the controller stops). */
+  generation(): number;
   /** True when peers may be switched to the relay. */
   switchingEnabled(): boolean;
   /** Refreshes the `rustynet_path_peers` gauge. */
   updateGauge(): void;
+  /** A switch to `path` set `expected` in place of `stale` (see `EndpointSettle`). */
+  settled(id: NodeId, path: PeerPath, expected: Endpoint, stale: ReadonlyArray<Endpoint | undefined>): void;
 }
 
 /**
@@ -38,6 +50,42 @@ export class PathSwitcher {
   /** Deadline of each plugin call. */
   callOpts(): CallOptions {
     return this.opts.callOptions?.() ?? { timeoutMs: DEFAULT_CALL_TIMEOUT_MS };
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    return this.opts.serial ? this.opts.serial(fn) : fn();
+  }
+
+  /**
+   * Starts `id`'s switch to `to` in the daemon's serialiser (marks it `switching` until done); a
+   * failed switch is retried after `intervalMs · 2^failures` (at most {@link MAX_SWITCH_BACKOFF_MS}).
+   * @param gen the controller's generation when the switch was decided.
+   */
+  start(id: NodeId, s: PeerState, to: PeerPath, gen: number, reason: string): Promise<void> {
+    s.switching = true;
+    const run = (): Promise<boolean> => (to === 'relay' ? this.toRelay(id, gen, reason) : this.toDirect(id, gen, reason, false));
+    const intervalMs = this.opts.intervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
+    return this.serial(run)
+      .then((ok) => {
+        if (ok) {
+          s.failedSwitches = 0;
+          s.nextAttemptAt = 0;
+        } else if (gen === this.view.generation()) {
+          s.failedSwitches++;
+          s.nextAttemptAt = this.opts.clock.now() + Math.min(MAX_SWITCH_BACKOFF_MS, intervalMs * 2 ** s.failedSwitches);
+        }
+      })
+      .catch((err: unknown) => this.opts.logger?.error({ peer: id, err: toRustynetError(err).message }, 'path switch failed'))
+      .finally(() => {
+        s.switching = false;
+      });
+  }
+
+  /** Runs {@link repair} in the daemon's serialiser; never rejects. */
+  runRepair(d: EndpointDrift, gen: number): Promise<void> {
+    return this.serial(() => this.repair(d, gen)).catch((err: unknown) =>
+      this.opts.logger?.error({ peer: d.peer, err: toRustynetError(err).message }, 'endpoint repair failed'),
+    );
   }
 
   /** Logs, counts and reports (audit) one switch; an `onSwitch` failure is logged. */
@@ -99,6 +147,7 @@ export class PathSwitcher {
       s.misses = 0;
       s.successes = 0;
       this.opts.onEndpointChanged?.(id, ep);
+      this.view.settled(id, 'relay', ep, [s.node.endpoints[0]]);
       await this.record({ peer: id, from: 'direct', to: 'relay', reason, endpoint: formatEndpoint(ep) }, t);
       return true;
     } catch (err) {
@@ -126,16 +175,37 @@ export class PathSwitcher {
       if (!this.view.current(id, gen, 'relay')) return true;
       await this.opts.backend.updatePeerEndpoint(id, ep, this.callOpts());
       s.path = 'direct';
+      const relayed = s.relayEndpoint;
       delete s.relayEndpoint;
       s.misses = 0;
       s.successes = 0;
       this.opts.onEndpointChanged?.(id, ep);
+      this.view.settled(id, 'direct', ep, [relayed]);
       await this.record({ peer: id, from: 'relay', to: 'direct', reason, endpoint: formatEndpoint(ep) }, t);
     } catch (err) {
       return this.fail(id, 'direct', err, 'backend.updatePeerEndpoint', t);
     }
     await this.closePath(id);
     return true;
+  }
+
+  /**
+   * Points the backend back at the endpoint a switch set, after it roamed to one the switch
+   * replaced (see `EndpointSettle`); nothing when the peer changed path or generation since. A
+   * failure is logged; the next round checks again.
+   */
+  async repair(d: EndpointDrift, gen: number): Promise<void> {
+    if (!this.view.current(d.peer, gen, d.path)) return;
+    this.opts.logger?.warn(
+      { peer: d.peer, path: d.path, seen: d.seen, endpoint: formatEndpoint(d.expected) },
+      'backend roamed back to the endpoint a path switch replaced (a late datagram of the old path): re-applying',
+    );
+    this.m?.repairs.inc({ path: d.path });
+    try {
+      await this.opts.backend.updatePeerEndpoint(d.peer, d.expected, this.callOpts());
+    } catch (err) {
+      this.opts.logger?.warn({ peer: d.peer, err: toRustynetError(err).message }, 're-applying the endpoint failed');
+    }
   }
 
   /**
@@ -151,6 +221,7 @@ export class PathSwitcher {
       if (!s.relayEndpoint || formatEndpoint(local) !== formatEndpoint(s.relayEndpoint)) {
         await this.opts.backend.updatePeerEndpoint(id, ep, this.callOpts());
         this.opts.onEndpointChanged?.(id, ep);
+        this.view.settled(id, 'relay', ep, [s.relayEndpoint]);
       }
       s.relayEndpoint = local;
     } catch (err) {

@@ -91,13 +91,18 @@ export interface PathControllerOptions {
    */
   maxProbeTimeoutMs?: number;
   /**
-   * The backend's per-peer counters (`stats().peers`): read while a peer's probes fail, so that a
-   * peer whose tunnel still receives data stays direct. Absent: probes alone decide.
+   * The backend's per-peer counters and endpoints (`stats().peers`): read while a peer's probes
+   * fail, so that a peer whose tunnel still receives data stays direct, and for a few rounds after
+   * a switch, to undo a roam back to the replaced endpoint (`EndpointSettle`). Absent: probes
+   * alone decide, and nothing is checked after a switch.
    */
   tunnelCounters?: () => Promise<readonly TunnelCounters[]>;
   clock: Clock;
   logger?: Logger;
-  /** Host metrics: `rustynet_path_switches_total{to}`, `rustynet_path_switch_failures_total{to}`, `rustynet_path_peers{path}`. */
+  /**
+   * Host metrics: `rustynet_path_switches_total{to}`, `rustynet_path_switch_failures_total{to}`,
+   * `rustynet_path_peers{path}`, `rustynet_path_endpoint_repairs_total{path}`.
+   */
   metrics?: Metrics;
   callOptions?: () => CallOptions;
 }
@@ -152,6 +157,7 @@ export interface PathMetrics {
   switches: Counter;
   failures: Counter;
   peers: Gauge;
+  repairs: Counter;
 }
 
 /** Registers the path controller's metrics on the host metrics. */
@@ -160,5 +166,10 @@ export function createPathMetrics(m: Metrics): PathMetrics {
     switches: m.counter('rustynet_path_switches_total', 'Peer path switches, by the path switched to', ['to']),
     failures: m.counter('rustynet_path_switch_failures_total', 'Path switches that failed (nothing changed), by target path', ['to']),
     peers: m.gauge('rustynet_path_peers', 'Probed peers by current path', ['path']),
+    repairs: m.counter(
+      'rustynet_path_endpoint_repairs_total',
+      'Backend endpoints re-applied after the backend roamed back to the one a path switch replaced, by path',
+      ['path'],
+    ),
   };
 }

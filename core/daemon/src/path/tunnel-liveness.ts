@@ -1,4 +1,4 @@
-import type { NodeId } from '@rustynet/plugin-api';
+import type { Endpoint, NodeId } from '@rustynet/plugin-api';
 
 /** A peer's tunnel counters as the backend reports them (`stats().peers[]`). */
 export interface TunnelCounters {
@@ -7,6 +7,8 @@ export interface TunnelCounters {
   rxBytes: number;
   /** Latest completed handshake, ms since the epoch, or null. */
   lastHandshakeAt: number | null;
+  /** The endpoint the backend sends to now, if it reports one (see `EndpointSettle`). */
+  endpoint?: Endpoint;
 }
 
 interface Baseline {
