@@ -25,7 +25,7 @@ export const floodTests: T[] = [
       if (ka) templates.push(ka(9));
       if (reg) templates.push(reg(randomBytes(68), 'a', randomBytes(64)));
       t.begin('start the flood from c');
-      await fx.agents.c.floodStart(fx.relayEndpoint, templates, 5_000_000);
+      await fx.agents.c.floodStart(fx.relayEndpoint, templates, 50_000_000); // a cap only: stopped below
       try {
         const warm = await waitFor(
           () => fx.agents.c.floodCount(),
@@ -34,16 +34,18 @@ export const floodTests: T[] = [
           50,
         );
         t.check(warm.sent >= 5000, 'the flood did not get going', '>= 5000 datagrams sent', warm);
-        t.begin('20 echo rounds a -> b -> a during the flood (each up to 5 tries of 500 ms, all within 15 s)');
-        const r = await fx.agents.a.echoRounds(fx.backends.a, aToB, 20, 5, 500, 200, fx.ms(15_000));
+        // Up to 8 tries per round: on a loaded 2-core machine (CI under coverage) the reference relay
+        // lost 5 tries in a row once; a relay starved by the junk loses nearly every try.
+        t.begin('20 echo rounds a -> b -> a during the flood (each up to 8 tries of 500 ms, all within 15 s)');
+        const r = await fx.agents.a.echoRounds(fx.backends.a, aToB, 20, 8, 500, 200, fx.ms(15_000));
         const fc = await fx.agents.c.floodCount();
-        t.check(fc.running, 'the flood ended before the echo rounds did: the test is inconclusive', 'flood still running', fc);
         t.check(r.ok === 20, 'legitimate traffic between registered clients stopped during the junk flood', '20 of 20 echo rounds', {
           ok: r.ok,
           attempts: r.attemptsUsed,
           stoppedAfter15s: r.outOfBudget,
           floodDatagrams: fc.sent,
         });
+        t.check(fc.running, 'the flood ended before the echo rounds did: the test is inconclusive', 'flood still running', fc);
       } finally {
         await fx.agents.c.floodStop();
       }
