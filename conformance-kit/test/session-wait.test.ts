@@ -83,6 +83,7 @@ describe('sessionReestablishSeconds: the kit waits for a new session up to the d
         'backend.peers.remove-isolates',
         'backend.repeat.restart-cycles',
         'backend.routes.overlay-change-keeps-lan',
+        'backend.state.concurrent-calls',
         'backend.state.restart',
       ].sort(),
     );

@@ -3,7 +3,7 @@ import type { PluginHost } from '../../../host/plugin-host-client.js';
 import type { StepContext } from '../../step-context.js';
 import type { KitTest } from '../../define.js';
 import type { BackendFixture, SuiteNode } from '../fixture.js';
-import { expectSession } from './helpers.js';
+import { expectSession, peerIds, whoami, withLoopback } from './helpers.js';
 
 type T = KitTest<BackendFixture>;
 
@@ -158,7 +158,73 @@ export const stateTests: T[] = [
       await expectSession(t, fx, a, c.ip4, 'after the aborted calls (c was in the aborted removal)', 3);
     },
   },
+  {
+    id: 'backend.state.concurrent-calls',
+    title:
+      'calls the host makes without waiting for each other all take effect: two applyPeers at once, then two applyRoutes and stats at once, growing and then shrinking allowed IPs',
+    // a backend without allowedIpsUpdate may re-establish the sessions at each of the two changes
+    sessionWaits: 2,
+    covers: ['sessionReestablishSeconds'],
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c } = fx.nodes;
+      const ipB = `${CONCURRENT_B}/32`;
+      const ipC = `${CONCURRENT_C}/32`;
+      const routes = [
+        { destination: ipB, peer: b.name },
+        { destination: ipC, peer: c.name },
+      ];
+      await withLoopback([b], ipB, () =>
+        withLoopback([c], ipC, async () => {
+          t.begin(`at once: applyPeers giving b ${ipB} and applyPeers giving c ${ipC}`);
+          await t.ok(
+            'two concurrent applyPeers',
+            Promise.all([fx.applyPeers(a, { upsert: [fx.peerOf(b, [ipB])] }), fx.applyPeers(a, { upsert: [fx.peerOf(c, [ipC])] })]),
+          );
+          t.begin('at once: the two routes (one call each) and stats()');
+          const [, , st] = await t.ok(
+            'two concurrent applyRoutes and stats',
+            Promise.all([fx.applyRoutes(a, { add: [routes[0]] }), fx.applyRoutes(a, { add: [routes[1]] }), fx.stats(a)]),
+          );
+          t.equal(peerIds(st), ['b', 'c'], 'peers of a listed by a stats() made during the route calls');
+          const [whoB, whoC] = await Promise.all([whoamiWithin(fx, a, CONCURRENT_B), whoamiWithin(fx, a, CONCURRENT_C)]);
+          t.equal(whoB, 'b', `${CONCURRENT_B} should answer as b: a concurrent call must not undo b's batch`);
+          t.equal(whoC, 'c', `${CONCURRENT_C} should answer as c: a concurrent call must not undo c's batch`);
+          t.begin('at once: applyPeers taking the extra IP from b and applyPeers taking it from c (routes stay)');
+          await t.ok(
+            'two concurrent applyPeers',
+            Promise.all([fx.applyPeers(a, { upsert: [fx.peerOf(b)] }), fx.applyPeers(a, { upsert: [fx.peerOf(c)] })]),
+          );
+          await expectSession(t, fx, a, b.ip4, 'b keeps its own address');
+          await expectSession(t, fx, a, c.ip4, 'c keeps its own address');
+          t.equal(await whoami(a, CONCURRENT_B, 2), null, `${CONCURRENT_B} is no longer an allowed IP of b: it must not reach b`);
+          t.equal(await whoami(a, CONCURRENT_C, 2), null, `${CONCURRENT_C} is no longer an allowed IP of c: it must not reach c`);
+          t.begin('at once: both routes removed');
+          await t.ok(
+            'two concurrent applyRoutes',
+            Promise.all([fx.applyRoutes(a, { remove: [routes[0]] }), fx.applyRoutes(a, { remove: [routes[1]] })]),
+          );
+        }),
+      );
+    },
+  },
 ];
+
+/**
+ * {@link whoami} (one try a second) until it answers, for at least 3 tries and, when the plugin
+ * declares `sessionReestablishSeconds`, up to that bound (multiplied). @returns the name or null.
+ */
+async function whoamiWithin(fx: BackendFixture, from: SuiteNode, ip: string): Promise<string | null> {
+  const until = Date.now() + fx.ms(fx.sessionWaitMs());
+  for (let i = 0; ; i++) {
+    const name = await whoami(from, ip, 1);
+    if (name !== null || (i >= 2 && Date.now() >= until)) return name;
+  }
+}
+
+/** Extra addresses of backend.state.concurrent-calls, on b's and c's loopback. */
+const CONCURRENT_B = '100.64.206.1';
+const CONCURRENT_C = '100.64.206.2';
 
 /** What an aborted call may reject with (`CallOptions` in `@rustynet/plugin-api`). */
 const ABORT_CODES = ['ABORTED', 'TIMEOUT'];
