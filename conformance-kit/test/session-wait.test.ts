@@ -75,6 +75,7 @@ describe('sessionReestablishSeconds: the kit waits for a new session up to the d
       [
         'backend.changes.mixed-batch',
         'backend.changes.rekey-peer',
+        'backend.endpoints.ipv6-underlay',
         'backend.endpoints.upsert-new-endpoint',
         'backend.fault.host-killed',
         'backend.fault.process-killed',

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { udpPackets } from '../../../harness/pcap.js';
 import type { KitTest } from '../../define.js';
 import { LISTEN_PORT, type BackendFixture } from '../fixture.js';
@@ -141,4 +142,63 @@ export const endpointTests: T[] = [
       }
     },
   },
+  {
+    id: 'backend.endpoints.ipv6-underlay',
+    title:
+      'peers whose endpoints are IPv6 underlay addresses carry traffic both ways with the IPv4 underlay between them cut; stats() reports the IPv6 endpoint',
+    gate: 'ipv6',
+    deadlineMs: 30_000,
+    sessionWaits: 1,
+    skipIf: (fx) =>
+      fx.caps.ipv6 ? undefined : 'the plugin does not claim ipv6 (an IPv6 endpoint must then be refused: backend.bad-input.bad-endpoint)',
+    async run(t, fx) {
+      await fx.mesh();
+      const { a, b, c } = fx.nodes;
+      t.begin(`give a and b IPv6 underlay addresses (${UNDERLAY6_A}, ${UNDERLAY6_B})`);
+      const addrs: Array<[typeof a, string]> = [
+        [a, UNDERLAY6_A],
+        [b, UNDERLAY6_B],
+      ];
+      await Promise.all(addrs.map(([n, ip]) => n.host.exec('ip', ['addr', 'replace', `${ip}/64`, 'dev', 'eth0', 'nodad'])));
+      try {
+        t.begin("cut the IPv4 underlay between a and b; each gets the other's IPv6 endpoint by upsert");
+        await a.host.blockPath(b.host);
+        await t.ok(
+          'applyPeers on a',
+          fx.applyPeers(a, { upsert: [{ ...fx.peerOf(b), endpoint: { host: UNDERLAY6_B, port: LISTEN_PORT } }] }),
+        );
+        await t.ok(
+          'applyPeers on b',
+          fx.applyPeers(b, { upsert: [{ ...fx.peerOf(a), endpoint: { host: UNDERLAY6_A, port: LISTEN_PORT } }] }),
+        );
+        await expectSession(t, fx, a, b.ip4, 'a -> b over the IPv6 underlay', 5);
+        await expectPing(t, fx, b, a.ip4, 'b -> a over the IPv6 underlay');
+        await expectPing(t, fx, a, b.ip6, 'IPv6 in the tunnel over the IPv6 underlay');
+        t.begin('stats() reports the IPv6 endpoint, if it reports one');
+        const st = await t.ok('stats', fx.stats(a));
+        const ep = peerStat(st, 'b')?.endpoint;
+        t.check(
+          ep === undefined || ep === null || (canonicalHost(ep.host) === UNDERLAY6_B && ep.port === LISTEN_PORT),
+          "stats() of a does not report b's IPv6 endpoint",
+          `${UNDERLAY6_B} port ${LISTEN_PORT}`,
+          ep,
+        );
+        await expectPing(t, fx, a, c.ip4, 'c is untouched');
+      } finally {
+        await a.host.unblockPath(b.host);
+        await Promise.all(addrs.map(([n, ip]) => n.host.exec('ip', ['addr', 'del', `${ip}/64`, 'dev', 'eth0'], { reject: false })));
+        fx.dirty = true; // a's and b's endpoints for each other changed
+      }
+    },
+  },
 ];
+
+/** IPv6 underlay addresses of backend.endpoints.ipv6-underlay (a ULA prefix, RFC 4193), canonical form. */
+const UNDERLAY6_A = 'fd5b:6b69:7400::1';
+const UNDERLAY6_B = 'fd5b:6b69:7400::2';
+
+/** An IP literal in canonical form (RFC 5952 for IPv6, as the WHATWG URL parser writes it); other strings as they are. */
+function canonicalHost(host: string): string {
+  if (!isIPv6(host.replace(/^\[|\]$/g, ''))) return host;
+  return new URL(`http://[${host.replace(/^\[|\]$/g, '')}]/`).hostname.slice(1, -1);
+}
