@@ -26,9 +26,9 @@ interface Settling {
 /**
  * Watches each peer's backend endpoint for a while after a path switch.
  *
- * A backend that claims `roaming` (WireGuard: "the endpoint is updated to the source address of
- * the most recent correctly authenticated packet", wg(8) and the WireGuard paper, section 2.1)
- * takes the source of any authenticated datagram as the peer's new endpoint. A datagram of the old
+ * A backend that claims `roaming` may take the source address of the most recent authenticated
+ * datagram from a peer as that peer's endpoint (the roaming of common UDP tunnel protocols, see
+ * docs/path-controller.md). A datagram of the old
  * path that arrives after `updatePeerEndpoint` — a reply the peer sent through the relay just
  * before its own switch, delivered by the local relay socket before `closePath` — moves the
  * backend back to the old endpoint. After a switch to direct that endpoint is a closed loopback
