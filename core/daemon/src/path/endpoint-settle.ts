@@ -24,7 +24,8 @@ interface Settling {
 }
 
 /**
- * Watches each peer's backend endpoint for a while after a path switch.
+ * Watches each peer's backend endpoint for a while after a switch to direct (or a relay path
+ * re-opened on a new local endpoint): the endpoint it replaced is a closed relay socket.
  *
  * A backend that claims `roaming` may take the source address of the most recent authenticated
  * datagram from a peer as that peer's endpoint (the roaming of common UDP tunnel protocols, see

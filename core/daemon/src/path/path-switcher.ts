@@ -147,7 +147,8 @@ export class PathSwitcher {
       s.misses = 0;
       s.successes = 0;
       this.opts.onEndpointChanged?.(id, ep);
-      this.view.settled(id, 'relay', ep, [s.node.endpoints[0]]);
+      // No settle check here: a roam back to the direct endpoint means direct datagrams arrive
+      // (or the peer already switched back), and the next datagram through the relay undoes it.
       await this.record({ peer: id, from: 'direct', to: 'relay', reason, endpoint: formatEndpoint(ep) }, t);
       return true;
     } catch (err) {
