@@ -78,14 +78,19 @@ async function repairs(r: Rig): Promise<Record<string, number>> {
   return Object.fromEntries(m.values.map((v) => [String(v.labels.path), v.value]));
 }
 
-/** n1 blocked (to the relay), then unblocked (back to direct). */
-async function relayAndBack(r: Rig): Promise<void> {
+/** n1 blocked: it moves to the relay. */
+async function toRelay(r: Rig): Promise<void> {
   r.ctl.start({ timer: false });
   await r.ctl.sync(r.nodes, () => true);
   await ticks(r, 3);
   r.net.block('198.18.0.2');
   await ticks(r, 4);
   expect(r.ctl.pathFor('n1')).to.equal('relay');
+}
+
+/** n1 blocked (to the relay), then unblocked (back to direct). */
+async function relayAndBack(r: Rig): Promise<void> {
+  await toRelay(r);
   r.net.unblock('198.18.0.2');
   await ticks(r, 4);
   expect(r.ctl.pathFor('n1')).to.equal('direct');
@@ -114,12 +119,7 @@ describe('path controller: the backend roams back to a replaced endpoint', () =>
 
   it('after a switch to the relay a roam to the direct endpoint is kept (direct datagrams arrive; the relay undoes it otherwise)', async () => {
     const { r, roam } = roamingRig();
-    r.ctl.start({ timer: false });
-    await r.ctl.sync(r.nodes, () => true);
-    await ticks(r, 3);
-    r.net.block('198.18.0.2');
-    await ticks(r, 4);
-    expect(r.ctl.pathFor('n1')).to.equal('relay');
+    await toRelay(r);
     roam('n1', DIRECT_1);
     r.calls.length = 0;
     await ticks(r, 2);
